@@ -1,0 +1,224 @@
+/* libais: the thread-safe synchronous client of an aisd cluster.
+ *
+ * One struct ais_client is shared by all threads of a program. It holds the
+ * cluster map, places every object by HRW and talks to its owner directly
+ * over a pool of TCP connections per node. A node that answers WRONG_NODE
+ * (-EREMOTE) sends its newer map; the client adopts it and retries.
+ *
+ * Every call returns 0 (or a byte count where said) or a negative errno, and
+ * fills errmsg (AIS_ERRMSG_LEN bytes, may be NULL) with one line a user can
+ * act on. Node errors arrive as the node's -errno and message unchanged.
+ * A cluster that does not answer gives -ETIMEDOUT/-ECONNREFUSED/-EHOSTUNREACH
+ * after the bounded timeouts of ais_client_opts, never a hang.
+ *
+ * Retries: a request is retried on a fresh connection when a pooled
+ * connection turns out to be dead before any byte of the answer arrived, and
+ * for idempotent requests (everything but PUT from a non-seekable source and
+ * RENAME) once more after a connection error. WRONG_NODE is retried up to
+ * three times with the refreshed map.
+ */
+#ifndef AIS_CLIENT_H
+#define AIS_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cksum.h"
+#include "util.h"
+
+#define AIS_DEFAULT_ENDPOINT "127.0.0.1:51080"
+#define AIS_DEFAULT_PORT     51080
+
+struct ais_client;
+
+struct ais_client_opts {
+	int connect_timeout_ms; /* default 3000 */
+	int io_timeout_ms; /* no progress on a socket for this long: -ETIMEDOUT;
+			      default 30000 */
+	int max_idle_per_node; /* idle pooled connections kept; default 32 */
+};
+
+void ais_client_opts_default(struct ais_client_opts *o);
+
+/* Creates a client for the cluster reachable at endpoint ("HOST:PORT"; NULL
+ * means $AIS_ENDPOINT, then AIS_DEFAULT_ENDPOINT) and fetches the map. opts
+ * may be NULL. Returns NULL with errmsg set ("cannot reach 127.0.0.1:51080:
+ * Connection refused") on failure. Free with ais_client_free. */
+struct ais_client *ais_client_new(const char *endpoint,
+				  const struct ais_client_opts *opts,
+				  char *errmsg);
+void ais_client_free(struct ais_client *c);
+
+/* Fetches the map again from any reachable node (the endpoint first, then
+ * the known nodes). */
+int ais_client_refresh_map(struct ais_client *c, char *errmsg);
+
+/* Current map version and node count (no network). */
+uint64_t ais_client_map_version(struct ais_client *c);
+size_t ais_client_node_count(struct ais_client *c);
+
+/* ---- cluster ---------------------------------------------------------- */
+
+struct ais_mountpath_info {
+	char *path;
+	char *fs_type;
+	uint64_t total_bytes;
+	uint64_t free_bytes;
+};
+
+struct ais_node_info {
+	char *id;
+	char *host;
+	uint16_t port;
+	int state;  /* enum ais_node_state */
+	int status; /* 0 if the node answered, else its -errno */
+	char *version;
+	uint64_t uptime_s;
+	uint32_t connections;
+	uint64_t requests;
+	size_t n_mountpaths;
+	struct ais_mountpath_info *mountpaths;
+};
+
+struct ais_cluster_info {
+	uint64_t map_version;
+	size_t n_nodes;
+	struct ais_node_info *nodes; /* in map order (sorted by id) */
+};
+
+/* Asks every node in the map for its NodeInfo. A node that does not answer
+ * is reported with status != 0, not as a failure of the call. *out is freed
+ * with ais_cluster_info_free. */
+int ais_client_cluster_info(struct ais_client *c, struct ais_cluster_info **out,
+			    char *errmsg);
+void ais_cluster_info_free(struct ais_cluster_info *ci);
+
+/* Sums capacity over every node's mountpaths (for statfs). */
+int ais_client_capacity(struct ais_client *c, uint64_t *total, uint64_t *free,
+			char *errmsg);
+
+/* ---- buckets ---------------------------------------------------------- */
+
+/* Creates the bucket on every node: -EEXIST if it already existed on all. */
+int ais_client_bucket_create(struct ais_client *c, const char *bucket,
+			     char *errmsg);
+/* Destroys the bucket and all its objects on every node; -ENOENT if it
+ * existed on none. */
+int ais_client_bucket_destroy(struct ais_client *c, const char *bucket,
+			      char *errmsg);
+/* The union of the nodes' buckets, sorted; *names is a NULL-terminated heap
+ * array freed with ais_strv_free. */
+int ais_client_bucket_list(struct ais_client *c, char ***names, size_t *n,
+			   char *errmsg);
+/* 0 if the bucket exists (on the first reachable node), -ENOENT if not. */
+int ais_client_bucket_head(struct ais_client *c, const char *bucket,
+			   char *errmsg);
+
+/* ---- objects ---------------------------------------------------------- */
+
+struct ais_obj_meta {
+	uint64_t size;
+	int cksum_type; /* enum ais_cksum_type */
+	char cksum[AIS_CKSUM_HEX_MAX];
+	uint64_t version;
+	int64_t mtime_ns;
+	uint32_t mode;
+	uint32_t uid;
+	uint32_t gid;
+};
+
+struct ais_put_opts {
+	int cksum_type;	   /* AIS_CKSUM_NONE (0): the client computes XXH3 while
+			      sending and compares with the node's answer */
+	const char *cksum; /* hex; when set the node verifies it before commit
+			      and fails the PUT with -EBADMSG on mismatch */
+	uint32_t mode;	   /* 0: node default (0644) */
+	int64_t mtime_ns;  /* 0: now */
+	uint32_t uid, gid;
+	bool no_overwrite; /* -EEXIST instead of replacing */
+};
+
+/* Called for the next bytes of a PUT body: fill buf with up to len bytes and
+ * return how many (exactly the remaining size in total), or -errno. */
+typedef ssize_t (*ais_read_cb)(void *arg, void *buf, size_t len);
+/* Called with the next bytes of a GET body; return 0 or -errno to abort. */
+typedef int (*ais_write_cb)(void *arg, const void *buf, size_t len);
+
+/* PUT of size bytes read from fd (from offset 0 with pread if seekable, else
+ * by read()). opts and out may be NULL. The object is visible, whole and
+ * durable when this returns 0. */
+int ais_client_put_fd(struct ais_client *c, const char *bucket,
+		      const char *name, int fd, uint64_t size,
+		      const struct ais_put_opts *opts, struct ais_obj_meta *out,
+		      char *errmsg);
+int ais_client_put_cb(struct ais_client *c, const char *bucket,
+		      const char *name, uint64_t size, ais_read_cb cb,
+		      void *arg, const struct ais_put_opts *opts,
+		      struct ais_obj_meta *out, char *errmsg);
+int ais_client_put_buf(struct ais_client *c, const char *bucket,
+		       const char *name, const void *buf, size_t len,
+		       const struct ais_put_opts *opts,
+		       struct ais_obj_meta *out, char *errmsg);
+
+/* GET of [off, off+len) (len 0: to the end) into fd / cb. A whole-object GET
+ * verifies the checksum and fails with -EBADMSG on mismatch. out (may be
+ * NULL) receives the object's metadata (meta.size is the whole size). */
+int ais_client_get_fd(struct ais_client *c, const char *bucket,
+		      const char *name, uint64_t off, uint64_t len, int fd,
+		      struct ais_obj_meta *out, char *errmsg);
+int ais_client_get_cb(struct ais_client *c, const char *bucket,
+		      const char *name, uint64_t off, uint64_t len,
+		      ais_write_cb cb, void *arg, struct ais_obj_meta *out,
+		      char *errmsg);
+/* Reads up to len bytes at off into buf; returns the count (short or 0 at
+ * the end of the object) or -errno. For FUSE reads. */
+ssize_t ais_client_read(struct ais_client *c, const char *bucket,
+			const char *name, uint64_t off, void *buf, size_t len,
+			struct ais_obj_meta *out, char *errmsg);
+
+int ais_client_head(struct ais_client *c, const char *bucket, const char *name,
+		    struct ais_obj_meta *out, char *errmsg);
+int ais_client_delete(struct ais_client *c, const char *bucket,
+		      const char *name, char *errmsg);
+/* Renames within a bucket, replacing new_name if it exists (unless
+ * no_overwrite). Atomic when both names live on one node; otherwise the
+ * object is copied to the new owner, then the old name deleted (a reader may
+ * briefly see both). */
+int ais_client_rename(struct ais_client *c, const char *bucket,
+		      const char *name, const char *new_name, bool no_overwrite,
+		      char *errmsg);
+/* Updates mode and/or mtime (and owner) in place; out gets the new meta. */
+int ais_client_set_meta(struct ais_client *c, const char *bucket,
+			const char *name, const uint32_t *mode,
+			const int64_t *mtime_ns, const uint32_t *uid,
+			const uint32_t *gid, struct ais_obj_meta *out,
+			char *errmsg);
+
+/* ---- listing ---------------------------------------------------------- */
+
+struct ais_list_entry {
+	char *name; /* full name; a prefix ends in the delimiter */
+	bool is_prefix;
+	struct ais_obj_meta meta; /* zero for prefixes */
+};
+
+struct ais_list_page {
+	size_t n;
+	struct ais_list_entry *entries;
+	char *next_token; /* NULL when the listing is complete */
+};
+
+/* One page (at most page_size entries; 0 = 1000) of the names in bucket
+ * that start with prefix (may be "" or NULL), in byte order, merged across
+ * all nodes. With delimiter "/" the names are rolled up at the first '/'
+ * after the prefix into one "dir/" entry (is_prefix). start_after is NULL
+ * or a previous page's next_token. Free with ais_list_page_free. */
+int ais_client_list(struct ais_client *c, const char *bucket,
+		    const char *prefix, const char *delimiter,
+		    const char *start_after, size_t page_size,
+		    struct ais_list_page *out, char *errmsg);
+void ais_list_page_free(struct ais_list_page *p);
+
+#endif

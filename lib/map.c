@@ -1,0 +1,264 @@
+/* The cluster map: nodes sorted by id, HRW owner lookup, merging, protobuf
+ * conversion. */
+#include "map.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hrw.h"
+#include "names.h"
+#include "util.h"
+
+struct ais_map *ais_map_new(void)
+{
+	return calloc(1, sizeof(struct ais_map));
+}
+
+void ais_map_free(struct ais_map *m)
+{
+	if (m == NULL)
+		return;
+	free(m->nodes);
+	free(m);
+}
+
+struct ais_map *ais_map_dup(const struct ais_map *m)
+{
+	struct ais_map *d = ais_map_new();
+
+	if (d == NULL)
+		return NULL;
+	d->version = m->version;
+	d->n = m->n;
+	if (m->n > 0) {
+		d->nodes = malloc(m->n * sizeof(*d->nodes));
+		if (d->nodes == NULL) {
+			free(d);
+			return NULL;
+		}
+		memcpy(d->nodes, m->nodes, m->n * sizeof(*d->nodes));
+	}
+	return d;
+}
+
+/* Binary search: the index of id, or -(insertion point) - 1. */
+static long map_search(const struct ais_map *m, const char *id)
+{
+	size_t lo = 0, hi = m->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(m->nodes[mid].id, id);
+
+		if (c == 0)
+			return (long)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -(long)lo - 1;
+}
+
+int ais_map_find(const struct ais_map *m, const char *id)
+{
+	long i = map_search(m, id);
+
+	return i >= 0 ? (int)i : -1;
+}
+
+static int node_equal(const struct ais_node *a, const struct ais_node *b)
+{
+	return strcmp(a->id, b->id) == 0 && strcmp(a->host, b->host) == 0 &&
+	       a->port == b->port && a->state == b->state;
+}
+
+int ais_map_add(struct ais_map *m, const struct ais_node *node)
+{
+	long i = map_search(m, node->id);
+	struct ais_node *nodes;
+	size_t at;
+
+	if (i >= 0) {
+		if (node_equal(&m->nodes[i], node))
+			return 0;
+		m->nodes[i] = *node;
+		return 1;
+	}
+	at = (size_t)(-i - 1);
+	nodes = realloc(m->nodes, (m->n + 1) * sizeof(*nodes));
+	if (nodes == NULL)
+		return -ENOMEM;
+	memmove(nodes + at + 1, nodes + at, (m->n - at) * sizeof(*nodes));
+	nodes[at] = *node;
+	m->nodes = nodes;
+	m->n++;
+	return 1;
+}
+
+int ais_map_same_nodes(const struct ais_map *a, const struct ais_map *b)
+{
+	size_t i;
+
+	if (a->n != b->n)
+		return 0;
+	for (i = 0; i < a->n; i++)
+		if (!node_equal(&a->nodes[i], &b->nodes[i]))
+			return 0;
+	return 1;
+}
+
+int ais_map_merge(struct ais_map *m, const struct ais_map *other)
+{
+	struct ais_map *u = ais_map_dup(m);
+	uint64_t version;
+	size_t i;
+	int changed;
+
+	if (u == NULL)
+		return -ENOMEM;
+	for (i = 0; i < other->n; i++) {
+		int idx = ais_map_find(u, other->nodes[i].id);
+
+		/* For a node in both, the newer map's entry wins. */
+		if (idx >= 0 && m->version >= other->version)
+			continue;
+		if (ais_map_add(u, &other->nodes[i]) < 0) {
+			ais_map_free(u);
+			return -ENOMEM;
+		}
+	}
+	version = m->version > other->version ? m->version : other->version;
+	if (!ais_map_same_nodes(u, other) && !ais_map_same_nodes(u, m))
+		version++;
+	else if (!ais_map_same_nodes(u, other))
+		/* u equals m, not other: m's view, at least as new as
+		 * other's version. If other was newer but lacked nodes we
+		 * hold, bump so other adopts ours instead of the reverse. */
+		version = m->version > other->version ? m->version
+						      : other->version + 1;
+	changed = version != m->version || !ais_map_same_nodes(u, m);
+	free(m->nodes);
+	m->nodes = u->nodes;
+	m->n = u->n;
+	m->version = version;
+	free(u);
+	return changed;
+}
+
+const struct ais_node *ais_map_owner(const struct ais_map *m,
+				     const char *bucket, const char *name)
+{
+	const char *stack_ids[64];
+	const char **ids = stack_ids;
+	int idx[64], *pidx = idx;
+	char key[AIS_BUCKET_MAX + 1 + AIS_NAME_MAX + 1];
+	const struct ais_node *owner = NULL;
+	size_t i, n = 0;
+	int keylen, best;
+
+	keylen = ais_hrw_key(bucket, name, key, sizeof(key));
+	if (keylen < 0 || m->n == 0)
+		return NULL;
+	if (m->n > 64) {
+		ids = malloc(m->n * sizeof(*ids));
+		pidx = malloc(m->n * sizeof(*pidx));
+		if (ids == NULL || pidx == NULL)
+			goto out;
+	}
+	for (i = 0; i < m->n; i++) {
+		if (m->nodes[i].state != AIS_NODE_ONLINE)
+			continue;
+		ids[n] = m->nodes[i].id;
+		pidx[n] = (int)i;
+		n++;
+	}
+	best = ais_hrw_pick(ids, n, key, (size_t)keylen);
+	if (best >= 0)
+		owner = &m->nodes[pidx[best]];
+out:
+	if (ids != stack_ids) {
+		free(ids);
+		free(pidx);
+	}
+	return owner;
+}
+
+int ais_map_from_pb(const Ais__ClusterMap *pb, struct ais_map **out,
+		    char *errmsg)
+{
+	struct ais_map *m = ais_map_new();
+	size_t i;
+
+	if (m == NULL)
+		return -ENOMEM;
+	m->version = pb->version;
+	for (i = 0; i < pb->n_nodes; i++) {
+		const Ais__Node *pn = pb->nodes[i];
+		struct ais_node node;
+		int rc;
+
+		memset(&node, 0, sizeof(node));
+		if (pn->id == NULL || pn->id[0] == '\0' ||
+		    strlen(pn->id) >= sizeof(node.id) || pn->host == NULL ||
+		    pn->host[0] == '\0' ||
+		    strlen(pn->host) >= sizeof(node.host) || pn->port == 0 ||
+		    pn->port > 65535) {
+			ais_map_free(m);
+			return ais_errf(errmsg, -EPROTO,
+					"cluster map v%llu: node %zu is "
+					"malformed",
+					(unsigned long long)pb->version, i);
+		}
+		strcpy(node.id, pn->id);
+		strcpy(node.host, pn->host);
+		node.port = (uint16_t)pn->port;
+		node.state = pn->state == AIS__NODE__STATE__MAINTENANCE
+				 ? AIS_NODE_MAINTENANCE
+				 : AIS_NODE_ONLINE;
+		rc = ais_map_add(m, &node);
+		if (rc < 0) {
+			ais_map_free(m);
+			return rc;
+		}
+	}
+	*out = m;
+	return 0;
+}
+
+/* The message and its node array are allocated in one block after the
+ * ClusterMap, so that ais_map_pb_free is a single free(). */
+Ais__ClusterMap *ais_map_to_pb(const struct ais_map *m)
+{
+	Ais__ClusterMap *pb;
+	Ais__Node *nodes;
+	Ais__Node **ptrs;
+	size_t i;
+
+	pb = malloc(sizeof(*pb) + m->n * (sizeof(*ptrs) + sizeof(*nodes)));
+	if (pb == NULL)
+		return NULL;
+	ptrs = (Ais__Node **)(pb + 1);
+	nodes = (Ais__Node *)(ptrs + m->n);
+	ais__cluster_map__init(pb);
+	pb->version = m->version;
+	pb->n_nodes = m->n;
+	pb->nodes = ptrs;
+	for (i = 0; i < m->n; i++) {
+		ais__node__init(&nodes[i]);
+		nodes[i].id = (char *)m->nodes[i].id;
+		nodes[i].host = (char *)m->nodes[i].host;
+		nodes[i].port = m->nodes[i].port;
+		nodes[i].state = m->nodes[i].state == AIS_NODE_MAINTENANCE
+				     ? AIS__NODE__STATE__MAINTENANCE
+				     : AIS__NODE__STATE__ONLINE;
+		ptrs[i] = &nodes[i];
+	}
+	return pb;
+}
+
+void ais_map_pb_free(Ais__ClusterMap *pb)
+{
+	free(pb);
+}

@@ -1,0 +1,185 @@
+/* Small helpers every program shares. */
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+int ais_errf(char *errmsg, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (errmsg == NULL)
+		return rc;
+	va_start(ap, fmt);
+	vsnprintf(errmsg, AIS_ERRMSG_LEN, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int ais_parse_size(const char *s, uint64_t *out)
+{
+	static const struct {
+		const char *suffix;
+		int shift;
+	} units[] = {
+	    {"", 0},	 {"b", 0},   {"k", 10},	  {"kb", 10},  {"kib", 10},
+	    {"m", 20},	 {"mb", 20}, {"mib", 20}, {"g", 30},   {"gb", 30},
+	    {"gib", 30}, {"t", 40},  {"tb", 40},  {"tib", 40},
+	};
+	char *end;
+	double v;
+	size_t i;
+
+	if (s == NULL || *s == '\0' || *s == '-' || isspace((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || !isfinite(v) || v < 0)
+		return -EINVAL;
+	while (*end == ' ')
+		end++;
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcasecmp(end, units[i].suffix) == 0) {
+			double bytes = ldexp(v, units[i].shift);
+
+			if (bytes >= 18446744073709551615.0)
+				return -EINVAL;
+			/* A fraction of a byte makes no sense: "1.5" is not
+			 * a size, "1.5K" is. */
+			if (bytes != floor(bytes))
+				return -EINVAL;
+			*out = (uint64_t)bytes;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+char *ais_format_size(uint64_t n, char *buf, size_t len)
+{
+	static const char *const units[] = {"KiB", "MiB", "GiB",
+					    "TiB", "PiB", "EiB"};
+	double v = (double)n;
+	int u = -1;
+
+	if (n < 1024) {
+		snprintf(buf, len, "%llu B", (unsigned long long)n);
+		return buf;
+	}
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, len, "%.1f %s", v, units[u]);
+	return buf;
+}
+
+int ais_parse_hostport(const char *s, char *host, size_t hostlen,
+		       uint16_t *port)
+{
+	const char *colon, *hstart, *hend;
+	unsigned long p;
+	char *end;
+	size_t n;
+
+	if (s == NULL || *s == '\0')
+		return -EINVAL;
+	if (s[0] == '[') {
+		hstart = s + 1;
+		hend = strchr(hstart, ']');
+		if (hend == NULL || hend[1] != ':')
+			return -EINVAL;
+		colon = hend + 1;
+	} else {
+		hstart = s;
+		colon = strrchr(s, ':');
+		if (colon == NULL || memchr(s, ':', (size_t)(colon - s)))
+			return -EINVAL;
+		hend = colon;
+	}
+	n = (size_t)(hend - hstart);
+	if (n == 0 || n >= hostlen)
+		return -EINVAL;
+	errno = 0;
+	p = strtoul(colon + 1, &end, 10);
+	if (errno != 0 || end == colon + 1 || *end != '\0' || p == 0 ||
+	    p > 65535)
+		return -EINVAL;
+	memcpy(host, hstart, n);
+	host[n] = '\0';
+	*port = (uint16_t)p;
+	return 0;
+}
+
+uint64_t ais_now_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int64_t ais_now_real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+void ais_strv_free(char **v)
+{
+	char **p;
+
+	if (v == NULL)
+		return;
+	for (p = v; *p != NULL; p++)
+		free(*p);
+	free(v);
+}
+
+int ais_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int ais_read_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = read(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}

@@ -1,0 +1,43 @@
+/* Small helpers every program shares: error messages, sizes, time, strings. */
+#ifndef AIS_UTIL_H
+#define AIS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Size of every caller-supplied error-message buffer ("char errmsg[]").
+ * Functions that take one accept NULL when the caller wants no message. */
+#define AIS_ERRMSG_LEN 256
+
+/* Formats a message into errmsg (if not NULL) and returns rc unchanged, so a
+ * failure path reads: return ais_errf(errmsg, -EINVAL, "bad name %s", n); */
+int ais_errf(char *errmsg, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Parses "123", "4k", "256MiB", "1.5GB", "2G" (k/M/G/T: powers of 1024;
+ * "KB"/"MB"/"GB" are also read as powers of 1024, as most tools do).
+ * Returns 0 or -EINVAL. */
+int ais_parse_size(const char *s, uint64_t *out);
+
+/* Formats n as a human-readable size ("0 B", "1023 B", "1.5 KiB", "12.0 GiB")
+ * into buf; returns buf. */
+char *ais_format_size(uint64_t n, char *buf, size_t len);
+
+/* Parses "HOST:PORT" ("[v6]:port" too) into host (NUL-terminated) and port.
+ * Returns 0 or -EINVAL. */
+int ais_parse_hostport(const char *s, char *host, size_t hostlen,
+		       uint16_t *port);
+
+/* Monotonic and wall-clock time. */
+uint64_t ais_now_mono_ns(void);
+int64_t ais_now_real_ns(void);
+
+/* Frees a NULL-terminated array of heap strings and the array itself. */
+void ais_strv_free(char **v);
+
+/* Writes / reads exactly len bytes, retrying on EINTR and short counts.
+ * Return 0 or -errno (-EIO for an unexpected EOF on read). */
+int ais_write_all(int fd, const void *buf, size_t len);
+int ais_read_all(int fd, void *buf, size_t len);
+
+#endif
