@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages aisfs needs to build, run and test.
+# Does nothing when they are all present; uses sudo when not run as root.
+set -euo pipefail
+
+pkgs=(
+	gcc meson ninja-build pkg-config
+	protobuf-c-compiler libprotobuf-c-dev
+	libuv1-dev liblz4-dev libssl-dev libarchive-dev libxxhash-dev
+	libisal-dev libsystemd-dev libfuse3-dev fuse3 check
+	attr python3 rsync tar procps iproute2 xxhash zlib1g-dev libarchive-tools zip unzip
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=()
+[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
