@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,20 +35,39 @@ int ais_parse_size(const char *s, uint64_t *out)
 	    {"m", 20},	 {"mb", 20}, {"mib", 20}, {"g", 30},   {"gb", 30},
 	    {"gib", 30}, {"t", 40},  {"tb", 40},  {"tib", 40},
 	};
+	unsigned long long ull = 0;
+	bool exact = false;
 	char *end;
 	double v;
 	size_t i;
 
 	if (s == NULL || *s == '\0' || *s == '-' || isspace((unsigned char)*s))
 		return -EINVAL;
+	/* Plain digits are parsed exactly (sizes past 2^53 stay exact);
+	 * only a fraction goes through a double. */
 	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || end == s || !isfinite(v) || v < 0)
-		return -EINVAL;
+	ull = strtoull(s, &end, 10);
+	if (errno == 0 && end != s && *end != '.') {
+		v = (double)ull;
+		exact = true;
+	} else {
+		errno = 0;
+		v = strtod(s, &end);
+		if (errno != 0 || end == s || !isfinite(v) || v < 0)
+			return -EINVAL;
+	}
 	while (*end == ' ')
 		end++;
 	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcasecmp(end, units[i].suffix) == 0) {
+		if (strcasecmp(end, units[i].suffix) != 0)
+			continue;
+		if (exact) {
+			if (units[i].shift > 0 &&
+			    ull > (UINT64_MAX >> units[i].shift))
+				return -EINVAL;
+			*out = ull << units[i].shift;
+			return 0;
+		} else {
 			double bytes = ldexp(v, units[i].shift);
 
 			if (bytes >= 18446744073709551615.0)
