@@ -1,0 +1,208 @@
+/* ais bucket create | ls | rm. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "util.h"
+
+static const char bucket_help[] =
+    "Usage: ais bucket COMMAND [OPTIONS] ...\n"
+    "\n"
+    "Commands:\n"
+    "  create ais://BUCKET...  create buckets (on every node)\n"
+    "  ls                      list the buckets\n"
+    "  rm ais://BUCKET...      destroy buckets and every object in them\n"
+    "\n"
+    "Run 'ais bucket COMMAND --help' for a command's options.\n"
+    "\n"
+    "Examples:\n"
+    "  ais bucket create ais://train\n"
+    "  ais bucket ls\n"
+    "  ais bucket rm ais://scratch\n";
+
+static const char create_help[] =
+    "Usage: ais bucket create [OPTIONS] ais://BUCKET...\n"
+    "\n"
+    "Creates buckets on every node of the cluster. Bucket names are 1 to 64\n"
+    "characters of A-Z a-z 0-9 . _ - and do not start with '.' or '-'.\n"
+    "\n"
+    "Options:\n"
+    "  -i, --ignore-existing  do not fail when a bucket already exists\n"
+    "  -h, --help             show this help\n"
+    "\n"
+    "Example:\n"
+    "  ais bucket create ais://train\n";
+
+static const char ls_help[] =
+    "Usage: ais bucket ls [OPTIONS]\n"
+    "\n"
+    "Lists the buckets of the cluster, one ais://BUCKET per line.\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help  show this help\n"
+    "\n"
+    "Example:\n"
+    "  ais bucket ls\n";
+
+static const char rm_help[] =
+    "Usage: ais bucket rm [OPTIONS] ais://BUCKET...\n"
+    "\n"
+    "Destroys buckets with every object in them, on every node.\n"
+    "\n"
+    "Options:\n"
+    "  -i, --ignore-missing  do not fail when a bucket does not exist\n"
+    "  -h, --help            show this help\n"
+    "\n"
+    "Example:\n"
+    "  ais bucket rm ais://scratch\n";
+
+/* Parses [-i] [-h]; returns 0, -1 after printing help, or CLI_USAGE. */
+static int opts(const char *cmd, const char *help, const char *ilong, int argc,
+		char **argv, bool *ignore)
+{
+	const struct option longopts[] = {
+	    {ilong ? ilong : "help", no_argument, NULL, ilong ? 'i' : 'h'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ilong ? ":ih" : ":h", longopts,
+				NULL)) != -1) {
+		if (c == 'i') {
+			*ignore = true;
+		} else if (c == 'h') {
+			fputs(help, stdout);
+			return -1;
+		} else {
+			return cli_bad_option(cmd, argv, c);
+		}
+	}
+	return 0;
+}
+
+static int check_buckets(const char *cmd, int argc, char **argv)
+{
+	char bucket[AIS_BUCKET_MAX + 1];
+	const char *name;
+	int i, rc;
+
+	if (argc == optind)
+		return cli_usage(cmd, "expected ais://BUCKET");
+	for (i = optind; i < argc; i++) {
+		rc = cli_parse_uri(cmd, argv[i], false, bucket, &name);
+		if (rc)
+			return rc;
+		if (name[0])
+			return cli_usage(cmd,
+					 "%s: expected ais://BUCKET "
+					 "without an object name",
+					 argv[i]);
+	}
+	return 0;
+}
+
+static int bucket_create(int argc, char **argv)
+{
+	char bucket[AIS_BUCKET_MAX + 1], errmsg[AIS_ERRMSG_LEN];
+	struct ais_client *c;
+	const char *name;
+	bool ignore = false;
+	int i, rc, ret = CLI_OK;
+
+	rc = opts("bucket create", create_help, "ignore-existing", argc, argv,
+		  &ignore);
+	if (rc)
+		return rc < 0 ? CLI_OK : rc;
+	rc = check_buckets("bucket create", argc, argv);
+	if (rc)
+		return rc;
+	c = cli_client("bucket create");
+	if (!c)
+		return CLI_FAIL;
+	for (i = optind; i < argc; i++) {
+		cli_parse_uri("bucket create", argv[i], false, bucket, &name);
+		errmsg[0] = '\0';
+		rc = ais_client_bucket_create(c, bucket, errmsg);
+		if (rc == -EEXIST && ignore)
+			continue;
+		if (rc < 0)
+			ret = cli_fail(rc, errmsg, "bucket create ais://%s",
+				       bucket);
+	}
+	ais_client_free(c);
+	return ret;
+}
+
+static int bucket_ls(int argc, char **argv)
+{
+	char errmsg[AIS_ERRMSG_LEN] = "", **names = NULL;
+	struct ais_client *c;
+	size_t i, n = 0;
+	int rc;
+
+	rc = opts("bucket ls", ls_help, NULL, argc, argv, NULL);
+	if (rc)
+		return rc < 0 ? CLI_OK : rc;
+	if (argc != optind)
+		return cli_usage("bucket ls", "unexpected argument '%s'",
+				 argv[optind]);
+	c = cli_client("bucket ls");
+	if (!c)
+		return CLI_FAIL;
+	rc = ais_client_bucket_list(c, &names, &n, errmsg);
+	ais_client_free(c);
+	if (rc < 0)
+		return cli_fail(rc, errmsg, "bucket ls");
+	for (i = 0; i < n; i++)
+		printf("ais://%s\n", names[i]);
+	ais_strv_free(names);
+	return CLI_OK;
+}
+
+static int bucket_rm(int argc, char **argv)
+{
+	char bucket[AIS_BUCKET_MAX + 1], errmsg[AIS_ERRMSG_LEN];
+	struct ais_client *c;
+	const char *name;
+	bool ignore = false;
+	int i, rc, ret = CLI_OK;
+
+	rc = opts("bucket rm", rm_help, "ignore-missing", argc, argv, &ignore);
+	if (rc)
+		return rc < 0 ? CLI_OK : rc;
+	rc = check_buckets("bucket rm", argc, argv);
+	if (rc)
+		return rc;
+	c = cli_client("bucket rm");
+	if (!c)
+		return CLI_FAIL;
+	for (i = optind; i < argc; i++) {
+		cli_parse_uri("bucket rm", argv[i], false, bucket, &name);
+		errmsg[0] = '\0';
+		rc = ais_client_bucket_destroy(c, bucket, errmsg);
+		if (rc == -ENOENT && ignore)
+			continue;
+		if (rc < 0)
+			ret =
+			    cli_fail(rc, errmsg, "bucket rm ais://%s", bucket);
+	}
+	ais_client_free(c);
+	return ret;
+}
+
+int cmd_bucket(int argc, char **argv)
+{
+	static const struct cli_cmd cmds[] = {
+	    {"create", bucket_create, "create buckets"},
+	    {"ls", bucket_ls, "list buckets"},
+	    {"rm", bucket_rm, "destroy buckets"},
+	    {NULL, NULL, NULL},
+	};
+
+	return cli_dispatch("bucket", bucket_help, cmds, argc, argv);
+}

@@ -1,0 +1,542 @@
+/* ais local up | down | status: a whole cluster of aisd processes on
+ * loopback with its data under one directory. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "local_cluster.h"
+#include "log.h"
+#include "transfer.h"
+#include "util.h"
+
+#define READY_TIMEOUT_S 30
+#define STOP_TIMEOUT_S	10
+#define POLL_MS		100
+#define LOG_TAIL_LINES	20
+
+static const char local_help[] =
+    "Usage: ais local COMMAND [OPTIONS]\n"
+    "\n"
+    "Runs a whole cluster on this machine: N aisd processes on 127.0.0.1,\n"
+    "with all data, logs and pidfiles under one directory (--dir; default\n"
+    "$AIS_LOCAL_DIR, else /tmp/ais-local-UID).\n"
+    "\n"
+    "Commands:\n"
+    "  up      start the nodes (or restart the dead ones) and wait until\n"
+    "          the cluster is ready\n"
+    "  down    stop the nodes (SIGTERM, then SIGKILL after 10 s)\n"
+    "  status  show which nodes run and answer\n"
+    "\n"
+    "Run 'ais local COMMAND --help' for a command's options.\n"
+    "\n"
+    "Examples:\n"
+    "  ais local up --nodes 3 --dir /tmp/ais\n"
+    "  AIS_ENDPOINT=127.0.0.1:51080 ais bucket create ais://b\n"
+    "  ais local down --dir /tmp/ais --purge\n";
+
+static const char up_help[] =
+    "Usage: ais local up [OPTIONS]\n"
+    "\n"
+    "Starts N aisd processes on 127.0.0.1 ports P..P+N-1, each with M\n"
+    "mountpaths DIR/nodeI/mpJ (I and J from 0), all seeded with every\n"
+    "node's address, and waits until every node answers with a map of N\n"
+    "nodes. Each node runs detached (own session, stdin /dev/null, output\n"
+    "appended to DIR/nodeI/aisd.log, pid in DIR/nodeI/aisd.pid). The layout\n"
+    "is kept in DIR/cluster.conf: a later up, down or status needs only\n"
+    "--dir. Running nodes are left alone and dead ones are restarted on\n"
+    "their old data, so up is safe to repeat.\n"
+    "\n"
+    "Options:\n"
+    "  -n, --nodes N       number of nodes (default 3, at most 64)\n"
+    "  -d, --dir DIR       data directory (default $AIS_LOCAL_DIR, else\n"
+    "                      /tmp/ais-local-UID)\n"
+    "  -p, --port P        port of node 0 (default 51080)\n"
+    "  -m, --mountpaths M  mountpaths per node (default 2, at most 16)\n"
+    "  -t, --timeout S     seconds to wait for readiness (default 30)\n"
+    "      --log-level L   aisd log level (err, warning, notice, info, "
+    "debug)\n"
+    "  -h, --help          show this help\n"
+    "\n"
+    "The aisd binary is $AIS_AISD, else found next to ais (., ../daemon,\n"
+    "../sbin), else in $PATH.\n"
+    "\n"
+    "Examples:\n"
+    "  ais local up\n"
+    "  ais local up --nodes 5 --port 54000 --dir /tmp/ais5\n";
+
+static const char down_help[] =
+    "Usage: ais local down [OPTIONS]\n"
+    "\n"
+    "Stops every node of the local cluster in DIR: SIGTERM, then SIGKILL\n"
+    "for nodes still running after 10 s; removes the pidfiles. The data is\n"
+    "kept unless --purge is given.\n"
+    "\n"
+    "Options:\n"
+    "  -d, --dir DIR  data directory (default $AIS_LOCAL_DIR, else\n"
+    "                 /tmp/ais-local-UID)\n"
+    "      --purge    also delete DIR with all data and logs\n"
+    "  -h, --help     show this help\n"
+    "\n"
+    "Example:\n"
+    "  ais local down --dir /tmp/ais --purge\n";
+
+static const char status_help[] =
+    "Usage: ais local status [OPTIONS]\n"
+    "\n"
+    "Shows, for every node of the local cluster in DIR, its address, pid,\n"
+    "whether the process runs and whether it answers (with its map version\n"
+    "and node count). Exits with 0 when every node runs and answers, else 1.\n"
+    "\n"
+    "Options:\n"
+    "  -d, --dir DIR  data directory (default $AIS_LOCAL_DIR, else\n"
+    "                 /tmp/ais-local-UID)\n"
+    "  -h, --help     show this help\n"
+    "\n"
+    "Example:\n"
+    "  ais local status --dir /tmp/ais\n";
+
+enum { OPT_LOG_LEVEL = 0x100, OPT_PURGE };
+
+struct local_opts {
+	struct local_layout l;
+	bool have_nodes, have_port, have_mpaths;
+	unsigned timeout_s;
+	const char *log_level;
+	bool purge;
+};
+
+/* Parses the options of "local CMD" (valid letters in shortopts);
+ * returns 0, -1 after help, or CLI_USAGE. Makes o->l.dir absolute. */
+static int parse_opts(const char *cmd, const char *help, const char *shortopts,
+		      int argc, char **argv, struct local_opts *o)
+{
+	static const struct option longopts[] = {
+	    {"nodes", required_argument, NULL, 'n'},
+	    {"dir", required_argument, NULL, 'd'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"mountpaths", required_argument, NULL, 'm'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	    {"purge", no_argument, NULL, OPT_PURGE},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *dir = NULL;
+	bool up = !strcmp(cmd, "local up");
+	bool down = !strcmp(cmd, "local down");
+	char cwd[PATH_MAX];
+	int c, rc;
+
+	o->l.nodes = LOCAL_NODES_DEFAULT;
+	o->l.mountpaths = LOCAL_MPATHS_DEFAULT;
+	o->l.port = LOCAL_PORT_DEFAULT;
+	o->timeout_s = READY_TIMEOUT_S;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		rc = 0;
+		switch (c) {
+		case 'n':
+			rc = cli_parse_uint_opt(cmd, "--nodes", optarg, 1,
+						LOCAL_NODES_MAX, &o->l.nodes);
+			o->have_nodes = true;
+			break;
+		case 'd':
+			dir = optarg;
+			break;
+		case 'p':
+			rc = cli_parse_uint_opt(cmd, "--port", optarg, 1, 65535,
+						&o->l.port);
+			o->have_port = true;
+			break;
+		case 'm':
+			rc = cli_parse_uint_opt(cmd, "--mountpaths", optarg, 1,
+						LOCAL_MPATHS_MAX,
+						&o->l.mountpaths);
+			o->have_mpaths = true;
+			break;
+		case 't':
+			rc = cli_parse_uint_opt(cmd, "--timeout", optarg, 1,
+						3600, &o->timeout_s);
+			break;
+		case OPT_LOG_LEVEL:
+			if (!up)
+				return cli_usage(cmd,
+						 "unknown option --log-level");
+			if (ais_log_parse_level(optarg) < 0)
+				return cli_usage(cmd,
+						 "--log-level: unknown "
+						 "level '%s'",
+						 optarg);
+			o->log_level = optarg;
+			break;
+		case OPT_PURGE:
+			if (!down)
+				return cli_usage(cmd, "unknown option --purge");
+			o->purge = true;
+			break;
+		case 'h':
+			fputs(help, stdout);
+			return -1;
+		default:
+			return cli_bad_option(cmd, argv, c);
+		}
+		if (rc)
+			return rc;
+	}
+	if (argc != optind)
+		return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
+	if (o->l.port + o->l.nodes - 1 > 65535)
+		return cli_usage(cmd, "ports %u..%u: beyond 65535", o->l.port,
+				 o->l.port + o->l.nodes - 1);
+	if (dir && !dir[0])
+		return cli_usage(cmd, "--dir: empty");
+	if (!dir) {
+		local_default_dir(o->l.dir, sizeof(o->l.dir));
+	} else if (dir[0] == '/') {
+		snprintf(o->l.dir, sizeof(o->l.dir), "%s", dir);
+	} else {
+		/* aisd runs in its node directory: paths must be absolute. */
+		if (!getcwd(cwd, sizeof(cwd)) ||
+		    snprintf(o->l.dir, sizeof(o->l.dir), "%s/%s", cwd, dir) >=
+			(int)sizeof(o->l.dir))
+			return cli_usage(cmd, "--dir %s: path too long", dir);
+	}
+	return 0;
+}
+
+/* Loads DIR/cluster.conf for down/status; prints the failure. */
+static int load_existing(const char *cmd, struct local_layout *l)
+{
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	int rc = local_conf_load(l, errmsg);
+
+	if (rc == -ENOENT)
+		return cli_failf("%s: no local cluster in %s (no %s; start one "
+				 "with 'ais local up --dir %s')",
+				 cmd, l->dir, LOCAL_CONF, l->dir);
+	if (rc < 0)
+		return cli_fail(rc, errmsg, "%s", cmd);
+	return 0;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* Asks node i for its map: 1 if it holds want nodes, 0 if fewer/more,
+ * -errno if it does not answer. */
+static int node_ready(const struct local_layout *l, unsigned i, unsigned want,
+		      uint64_t *version, size_t *count, char *errmsg)
+{
+	struct ais_client_opts opts;
+	struct ais_client *c;
+	char ep[64];
+
+	ais_client_opts_default(&opts);
+	opts.connect_timeout_ms = 1000;
+	opts.io_timeout_ms = 2000;
+	snprintf(ep, sizeof(ep), "%s:%u", LOCAL_HOST, l->port + i);
+	c = ais_client_new(ep, &opts, errmsg);
+	if (!c)
+		return -ECONNREFUSED;
+	*version = ais_client_map_version(c);
+	*count = ais_client_node_count(c);
+	ais_client_free(c);
+	return *count == want ? 1 : 0;
+}
+
+/* Sends sig to the pids and waits up to timeout_s for them to go; the
+ * entries of those gone are zeroed. Reaps our own children. */
+static void signal_and_wait(pid_t *pids, unsigned n, int sig,
+			    unsigned timeout_s)
+{
+	uint64_t deadline = ais_now_mono_ns() + timeout_s * 1000000000ull;
+	unsigned i, left;
+
+	for (i = 0; i < n; i++)
+		if (pids[i] > 0)
+			kill(pids[i], sig);
+	for (;;) {
+		for (i = 0, left = 0; i < n; i++) {
+			if (pids[i] <= 0)
+				continue;
+			waitpid(pids[i], NULL, WNOHANG);
+			if (local_pid_alive(pids[i]))
+				left++;
+			else
+				pids[i] = 0;
+		}
+		if (!left || ais_now_mono_ns() >= deadline)
+			return;
+		sleep_ms(50);
+	}
+}
+
+/* Stops the nodes this "up" started, after it failed. */
+static void stop_started(pid_t *started, unsigned n)
+{
+	signal_and_wait(started, n, SIGTERM, 5);
+	signal_and_wait(started, n, SIGKILL, 2);
+}
+
+static int local_up(int argc, char **argv)
+{
+	struct local_opts o = {0};
+	struct local_layout *l = &o.l, saved;
+	char errmsg[AIS_ERRMSG_LEN] = "", aisd[PATH_MAX] = "";
+	pid_t started[LOCAL_NODES_MAX] = {0}, running[LOCAL_NODES_MAX] = {0};
+	unsigned i, n_started = 0, bad = 0;
+	uint64_t deadline, version = 0;
+	size_t count = 0;
+	int rc, status, ready_rc = 0;
+
+	rc = parse_opts("local up", up_help, ":n:d:p:m:t:h", argc, argv, &o);
+	if (rc)
+		return rc < 0 ? CLI_OK : rc;
+	rc = xfer_mkdir_p(l->dir, errmsg);
+	if (rc < 0)
+		return cli_fail(rc, errmsg, "local up");
+
+	/* An existing cluster keeps its layout. */
+	saved = *l;
+	rc = local_conf_load(&saved, errmsg);
+	if (rc < 0 && rc != -ENOENT)
+		return cli_fail(rc, errmsg, "local up");
+	if (rc == 0) {
+		if ((o.have_nodes && saved.nodes != l->nodes) ||
+		    (o.have_port && saved.port != l->port) ||
+		    (o.have_mpaths && saved.mountpaths != l->mountpaths))
+			return cli_failf(
+			    "local up: %s holds a cluster of %u nodes on port "
+			    "%u with %u mountpaths; use those options, or "
+			    "'ais local down --purge --dir %s' first",
+			    l->dir, saved.nodes, saved.port, saved.mountpaths,
+			    l->dir);
+		*l = saved;
+	} else {
+		rc = local_conf_save(l, errmsg);
+		if (rc < 0)
+			return cli_fail(rc, errmsg, "local up");
+	}
+
+	for (i = 0; i < l->nodes; i++) {
+		running[i] = local_node_pid(l, i);
+		if (running[i])
+			continue;
+		if (!aisd[0]) {
+			rc = local_find_aisd(aisd, sizeof(aisd), errmsg);
+			if (rc < 0) {
+				stop_started(started, l->nodes);
+				return cli_fail(rc, errmsg, "local up");
+			}
+			ais_log(LOG_DEBUG, "using %s", aisd);
+		}
+		rc = local_spawn(l, i, aisd, o.log_level, &started[i], errmsg);
+		if (rc < 0) {
+			stop_started(started, l->nodes);
+			return cli_fail(rc, errmsg, "local up");
+		}
+		running[i] = started[i];
+		n_started++;
+	}
+
+	/* Ready when every node answers with a map of all the nodes. */
+	deadline = ais_now_mono_ns() + o.timeout_s * 1000000000ull;
+	for (;;) {
+		/* A node that died is reported at once, whatever the others
+		 * do. */
+		for (i = 0; i < l->nodes; i++) {
+			if (started[i] && waitpid(started[i], &status,
+						  WNOHANG) == started[i]) {
+				started[i] = 0;
+				stop_started(started, l->nodes);
+				cli_failf(
+				    "local up: node%u (%s:%u) exited "
+				    "with %s %d",
+				    i, LOCAL_HOST, l->port + i,
+				    WIFSIGNALED(status) ? "signal" : "status",
+				    WIFSIGNALED(status) ? WTERMSIG(status)
+							: WEXITSTATUS(status));
+				local_log_tail(l, i, stderr, LOG_TAIL_LINES);
+				return CLI_FAIL;
+			}
+			if (!started[i] && !local_pid_alive(running[i])) {
+				stop_started(started, l->nodes);
+				cli_failf("local up: node%u (%s:%u, pid %d) "
+					  "died",
+					  i, LOCAL_HOST, l->port + i,
+					  (int)running[i]);
+				local_log_tail(l, i, stderr, LOG_TAIL_LINES);
+				return CLI_FAIL;
+			}
+		}
+		for (i = 0, bad = l->nodes; i < l->nodes; i++) {
+			errmsg[0] = '\0';
+			ready_rc = node_ready(l, i, l->nodes, &version, &count,
+					      errmsg);
+			if (ready_rc != 1) {
+				bad = i;
+				break;
+			}
+		}
+		if (bad == l->nodes)
+			break;
+		if (cli_interrupted) {
+			stop_started(started, l->nodes);
+			cli_failf("local up: interrupted");
+			return CLI_INTERRUPTED;
+		}
+		if (ais_now_mono_ns() >= deadline) {
+			stop_started(started, l->nodes);
+			if (ready_rc < 0)
+				cli_failf(
+				    "local up: node%u (%s:%u) not ready "
+				    "after %u s: %s",
+				    bad, LOCAL_HOST, l->port + bad, o.timeout_s,
+				    errmsg[0] ? errmsg : "does not answer");
+			else
+				cli_failf("local up: node%u (%s:%u) not ready "
+					  "after %u s: its map has %zu of %u "
+					  "nodes",
+					  bad, LOCAL_HOST, l->port + bad,
+					  o.timeout_s, count, l->nodes);
+			local_log_tail(l, bad, stderr, LOG_TAIL_LINES);
+			return CLI_FAIL;
+		}
+		sleep_ms(POLL_MS);
+	}
+
+	printf("ais local: %u node%s up on %s:%u-%u (%u started, map version "
+	       "%llu)\n",
+	       l->nodes, l->nodes == 1 ? "" : "s", LOCAL_HOST, l->port,
+	       l->port + l->nodes - 1, n_started, (unsigned long long)version);
+	printf("  data:     %s (logs: %s/nodeI/aisd.log)\n", l->dir, l->dir);
+	printf("  endpoint: export AIS_ENDPOINT=%s:%u\n", LOCAL_HOST, l->port);
+	printf("  stop:     ais local down --dir %s\n", l->dir);
+	return CLI_OK;
+}
+
+static int local_down(int argc, char **argv)
+{
+	struct local_opts o = {0};
+	struct local_layout *l = &o.l;
+	pid_t pids[LOCAL_NODES_MAX] = {0};
+	char errmsg[AIS_ERRMSG_LEN] = "", pidfile[PATH_MAX + 16];
+	unsigned i, n_running = 0, n_killed = 0;
+	int rc;
+
+	rc = parse_opts("local down", down_help, ":d:h", argc, argv, &o);
+	if (rc)
+		return rc < 0 ? CLI_OK : rc;
+	rc = load_existing("local down", l);
+	if (rc)
+		return rc;
+	for (i = 0; i < l->nodes; i++) {
+		pids[i] = local_node_pid(l, i);
+		if (pids[i])
+			n_running++;
+	}
+	signal_and_wait(pids, l->nodes, SIGTERM, STOP_TIMEOUT_S);
+	for (i = 0; i < l->nodes; i++) {
+		if (pids[i]) {
+			cli_warn("local down: node%u (pid %d) still runs after "
+				 "%u s: killing it",
+				 i, (int)pids[i], STOP_TIMEOUT_S);
+			n_killed++;
+		}
+	}
+	if (n_killed)
+		signal_and_wait(pids, l->nodes, SIGKILL, 5);
+	for (i = 0; i < l->nodes; i++) {
+		if (pids[i])
+			return cli_failf("local down: node%u (pid %d) survived "
+					 "SIGKILL",
+					 i, (int)pids[i]);
+		local_node_path(l, i, "aisd.pid", pidfile, sizeof(pidfile));
+		unlink(pidfile);
+	}
+	if (o.purge) {
+		rc = local_rm_rf(l->dir, errmsg);
+		if (rc < 0)
+			return cli_fail(rc, errmsg, "local down --purge");
+		printf("ais local: stopped %u of %u nodes; removed %s\n",
+		       n_running, l->nodes, l->dir);
+	} else {
+		printf("ais local: stopped %u of %u nodes; data kept in %s\n",
+		       n_running, l->nodes, l->dir);
+	}
+	return CLI_OK;
+}
+
+static int local_status(int argc, char **argv)
+{
+	struct local_opts o = {0};
+	struct local_layout *l = &o.l;
+	char errmsg[AIS_ERRMSG_LEN], addr[64], pid_s[16], map_s[64];
+	unsigned i, n_ok = 0;
+	uint64_t version;
+	size_t count;
+	pid_t pid;
+	int rc;
+
+	rc = parse_opts("local status", status_help, ":d:h", argc, argv, &o);
+	if (rc)
+		return rc < 0 ? CLI_OK : rc;
+	rc = load_existing("local status", l);
+	if (rc)
+		return rc;
+	printf("%-6s  %-21s  %-8s  %-8s  %s\n", "NODE", "ADDRESS", "PID",
+	       "PROCESS", "MAP");
+	for (i = 0; i < l->nodes; i++) {
+		snprintf(addr, sizeof(addr), "%s:%u", LOCAL_HOST, l->port + i);
+		pid = local_node_pid(l, i);
+		snprintf(pid_s, sizeof(pid_s), pid ? "%d" : "-", (int)pid);
+		if (!pid) {
+			snprintf(map_s, sizeof(map_s), "-");
+		} else {
+			errmsg[0] = '\0';
+			rc = node_ready(l, i, l->nodes, &version, &count,
+					errmsg);
+			if (rc < 0) {
+				snprintf(map_s, sizeof(map_s), "not answering");
+			} else {
+				snprintf(map_s, sizeof(map_s),
+					 "version %llu, %zu node%s",
+					 (unsigned long long)version, count,
+					 count == 1 ? "" : "s");
+				n_ok++;
+			}
+		}
+		printf("node%-2u  %-21s  %-8s  %-8s  %s\n", i, addr, pid_s,
+		       pid ? "running" : "stopped", map_s);
+	}
+	printf("%u of %u nodes running and answering; %u mountpath%s per node "
+	       "under %s\n",
+	       n_ok, l->nodes, l->mountpaths, l->mountpaths == 1 ? "" : "s",
+	       l->dir);
+	return n_ok == l->nodes ? CLI_OK : CLI_FAIL;
+}
+
+int cmd_local(int argc, char **argv)
+{
+	static const struct cli_cmd cmds[] = {
+	    {"up", local_up, "start a cluster on this machine"},
+	    {"down", local_down, "stop it"},
+	    {"status", local_status, "show its nodes"},
+	    {NULL, NULL, NULL},
+	};
+
+	return cli_dispatch("local", local_help, cmds, argc, argv);
+}

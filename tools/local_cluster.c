@@ -1,0 +1,443 @@
+/* The layout and processes of an "ais local" cluster. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "local_cluster.h"
+#include "transfer.h"
+#include "util.h"
+
+void local_default_dir(char *buf, size_t len)
+{
+	const char *env = getenv("AIS_LOCAL_DIR");
+
+	if (env && env[0])
+		snprintf(buf, len, "%s", env);
+	else
+		snprintf(buf, len, "/tmp/ais-local-%u", (unsigned)getuid());
+}
+
+int local_node_path(const struct local_layout *l, unsigned i, const char *leaf,
+		    char *buf, size_t len)
+{
+	int n;
+
+	if (leaf)
+		n = snprintf(buf, len, "%s/node%u/%s", l->dir, i, leaf);
+	else
+		n = snprintf(buf, len, "%s/node%u", l->dir, i);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* ---- cluster.conf ---------------------------------------------------------
+ */
+
+static int conf_uint(const char *key, const char *value, unsigned min,
+		     unsigned max, unsigned *out, char *errmsg)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(value, &end, 10);
+	if (errno || end == value || *end || v < min || v > max)
+		return ais_errf(errmsg, -EINVAL, "%s: expected %u..%u", key,
+				min, max);
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int conf_cb(void *arg, const char *key, const char *value, char *errmsg)
+{
+	struct local_layout *l = arg;
+
+	if (!strcmp(key, "nodes"))
+		return conf_uint(key, value, 1, LOCAL_NODES_MAX, &l->nodes,
+				 errmsg);
+	if (!strcmp(key, "mountpaths"))
+		return conf_uint(key, value, 1, LOCAL_MPATHS_MAX,
+				 &l->mountpaths, errmsg);
+	if (!strcmp(key, "port"))
+		return conf_uint(key, value, 1, 65535, &l->port, errmsg);
+	if (!strcmp(key, "host"))
+		return 0; /* informational: always LOCAL_HOST */
+	return ais_errf(errmsg, -EINVAL, "unknown key '%s'", key);
+}
+
+int local_conf_load(struct local_layout *l, char *errmsg)
+{
+	char path[PATH_MAX + 16];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s", l->dir, LOCAL_CONF);
+	if (access(path, F_OK) < 0 && errno == ENOENT)
+		return -ENOENT;
+	l->nodes = 0;
+	l->mountpaths = 0;
+	l->port = 0;
+	rc = ais_config_load(path, conf_cb, l, errmsg);
+	if (rc < 0)
+		return rc;
+	if (!l->nodes || !l->mountpaths || !l->port)
+		return ais_errf(errmsg, -EINVAL,
+				"%s: needs nodes, mountpaths and port", path);
+	if (l->port + l->nodes - 1 > 65535)
+		return ais_errf(errmsg, -EINVAL, "%s: ports beyond 65535",
+				path);
+	return 0;
+}
+
+int local_conf_save(const struct local_layout *l, char *errmsg)
+{
+	char path[PATH_MAX + 16], tmp[PATH_MAX + 32], buf[512];
+	int fd, n, rc;
+
+	snprintf(path, sizeof(path), "%s/%s", l->dir, LOCAL_CONF);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	n = snprintf(
+	    buf, sizeof(buf),
+	    "# Layout of an 'ais local' cluster, written by 'ais local "
+	    "up'\n"
+	    "# and read by 'ais local up|down|status --dir DIR'.\n"
+	    "# Node I listens on host:port+I; its data is in nodeI/mpJ.\n"
+	    "host = %s\nport = %u\nnodes = %u\nmountpaths = %u\n",
+	    LOCAL_HOST, l->port, l->nodes, l->mountpaths);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return ais_errf(errmsg, -errno, "cannot create %s", tmp);
+	rc = ais_write_all(fd, buf, (size_t)n);
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		unlink(tmp);
+		return ais_errf(errmsg, rc, "writing %s", path);
+	}
+	return 0;
+}
+
+/* ---- processes ------------------------------------------------------------
+ */
+
+/* Reads up to len-1 bytes of a small file; returns the count or -errno. */
+static ssize_t read_small(const char *path, char *buf, size_t len)
+{
+	ssize_t n, got = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	while ((size_t)got < len - 1) {
+		n = read(fd, buf + got, len - 1 - (size_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	return got;
+}
+
+int local_pid_alive(pid_t pid)
+{
+	char path[64], buf[512], *s;
+
+	if (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH))
+		return 0;
+	/* kill() succeeds on a zombie nobody reaped yet: look at its state. */
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_small(path, buf, sizeof(buf)) > 0) {
+		s = strrchr(buf, ')');
+		if (s && s[1] == ' ' && (s[2] == 'Z' || s[2] == 'X'))
+			return 0;
+	}
+	return 1;
+}
+
+pid_t local_node_pid(const struct local_layout *l, unsigned i)
+{
+	char pidfile[PATH_MAX + 32], path[64], cmd[8192];
+	char *end, *s;
+	long pid;
+	ssize_t n;
+
+	local_node_path(l, i, "aisd.pid", pidfile, sizeof(pidfile));
+	if (read_small(pidfile, cmd, 32) <= 0)
+		return 0;
+	errno = 0;
+	pid = strtol(cmd, &end, 10);
+	if (errno || end == cmd || pid <= 0 || pid > INT32_MAX)
+		return 0;
+	if (!local_pid_alive((pid_t)pid))
+		return 0;
+	/* A reused pid belongs to some other program: ours was started with
+	 * --pidfile PIDFILE. Without /proc we trust kill(). */
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+	n = read_small(path, cmd, sizeof(cmd));
+	if (n < 0)
+		return n == -ENOENT ? 0 : (pid_t)pid;
+	for (s = cmd; s < cmd + n; s += strlen(s) + 1)
+		if (!strcmp(s, pidfile))
+			return (pid_t)pid;
+	return 0;
+}
+
+static int exe_ok(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	       access(path, X_OK) == 0;
+}
+
+int local_find_aisd(char *buf, size_t len, char *errmsg)
+{
+	static const char *const rel[] = {"aisd", "../daemon/aisd",
+					  "../sbin/aisd"};
+	const char *env = getenv("AIS_AISD"), *path;
+	char self[PATH_MAX], cand[PATH_MAX + 32], *slash, *copy, *tok, *save;
+	ssize_t n;
+	size_t i;
+
+	if (env && env[0]) {
+		if (!exe_ok(env))
+			return ais_errf(errmsg, -ENOENT,
+					"AIS_AISD=%s is not an executable",
+					env);
+		snprintf(buf, len, "%s", env);
+		return 0;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			for (i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+				snprintf(cand, sizeof(cand), "%s/%s", self,
+					 rel[i]);
+				if (exe_ok(cand)) {
+					if (!realpath(cand, buf) ||
+					    strlen(buf) >= len)
+						snprintf(buf, len, "%s", cand);
+					return 0;
+				}
+			}
+		}
+	}
+	path = getenv("PATH");
+	copy = strdup(path && path[0] ? path : "/usr/local/sbin:/usr/sbin");
+	if (!copy)
+		return ais_errf(errmsg, -ENOMEM, "finding aisd");
+	for (tok = strtok_r(copy, ":", &save); tok;
+	     tok = strtok_r(NULL, ":", &save)) {
+		snprintf(cand, sizeof(cand), "%s/aisd", tok);
+		if (exe_ok(cand)) {
+			snprintf(buf, len, "%s", cand);
+			free(copy);
+			return 0;
+		}
+	}
+	free(copy);
+	return ais_errf(errmsg, -ENOENT,
+			"cannot find aisd (set AIS_AISD=/path/to/aisd)");
+}
+
+/* In the child between fork and exec: only async-signal-safe calls. */
+static void child_exec(const char *nodedir, const char *logpath,
+		       const char *aisd, char **argv, int errfd)
+{
+	int fd, err;
+
+	setsid();
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	if (chdir(nodedir) < 0)
+		goto fail;
+	fd = open("/dev/null", O_RDONLY);
+	if (fd < 0 || dup2(fd, STDIN_FILENO) < 0)
+		goto fail;
+	if (fd != STDIN_FILENO)
+		close(fd);
+	fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 ||
+	    dup2(fd, STDERR_FILENO) < 0)
+		goto fail;
+	if (fd > STDERR_FILENO)
+		close(fd);
+	/* Every other descriptor is O_CLOEXEC or closed by exec below. */
+	execv(aisd, argv);
+fail:
+	err = errno;
+	if (write(errfd, &err, sizeof(err)) < 0) {
+		/* Nothing left to tell anyone. */
+	}
+	_exit(127);
+}
+
+int local_spawn(const struct local_layout *l, unsigned i, const char *aisd,
+		const char *log_level, pid_t *pid_out, char *errmsg)
+{
+	char nodedir[PATH_MAX], logpath[PATH_MAX + 16], pidfile[PATH_MAX + 16];
+	char mp[LOCAL_MPATHS_MAX][PATH_MAX + 16], port[16], when[64];
+	char *seeds = NULL, *argv[16 + 2 * LOCAL_MPATHS_MAX];
+	int pfd[2], err = 0, argc = 0, rc;
+	size_t seedlen = (size_t)l->nodes * 24 + 1, off = 0;
+	unsigned j;
+	FILE *log;
+	ssize_t n;
+	pid_t pid;
+	time_t now = time(NULL);
+
+	local_node_path(l, i, NULL, nodedir, sizeof(nodedir));
+	local_node_path(l, i, "aisd.log", logpath, sizeof(logpath));
+	local_node_path(l, i, "aisd.pid", pidfile, sizeof(pidfile));
+	for (j = 0; j < l->mountpaths; j++) {
+		char leaf[16];
+
+		snprintf(leaf, sizeof(leaf), "mp%u", j);
+		local_node_path(l, i, leaf, mp[j], sizeof(mp[j]));
+		rc = xfer_mkdir_p(mp[j], errmsg);
+		if (rc < 0)
+			return rc;
+	}
+	seeds = malloc(seedlen);
+	if (!seeds)
+		return ais_errf(errmsg, -ENOMEM, "seed list");
+	for (j = 0; j < l->nodes; j++)
+		off += (size_t)snprintf(seeds + off, seedlen - off, "%s%s:%u",
+					j ? "," : "", LOCAL_HOST, l->port + j);
+	snprintf(port, sizeof(port), "%u", l->port + i);
+
+	argv[argc++] = (char *)aisd;
+	argv[argc++] = (char *)"-l";
+	argv[argc++] = (char *)LOCAL_HOST;
+	argv[argc++] = (char *)"-p";
+	argv[argc++] = port;
+	for (j = 0; j < l->mountpaths; j++) {
+		argv[argc++] = (char *)"-m";
+		argv[argc++] = mp[j];
+	}
+	argv[argc++] = (char *)"-s";
+	argv[argc++] = seeds;
+	argv[argc++] = (char *)"--pidfile";
+	argv[argc++] = pidfile;
+	if (log_level) {
+		argv[argc++] = (char *)"--log-level";
+		argv[argc++] = (char *)log_level;
+	}
+	argv[argc] = NULL;
+
+	/* A stale pidfile would make the node look alive to a later check. */
+	unlink(pidfile);
+	log = fopen(logpath, "ae");
+	if (log) {
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S",
+			 localtime(&now));
+		fprintf(log, "=== %s ais local up: starting node%u:", when, i);
+		for (j = 0; j < (unsigned)argc; j++)
+			fprintf(log, " %s", argv[j]);
+		fputc('\n', log);
+		fclose(log);
+	}
+
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		rc = ais_errf(errmsg, -errno, "pipe");
+		goto out;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		rc = ais_errf(errmsg, -errno, "fork");
+		close(pfd[0]);
+		close(pfd[1]);
+		goto out;
+	}
+	if (pid == 0) {
+		close(pfd[0]);
+		child_exec(nodedir, logpath, aisd, argv, pfd[1]);
+	}
+	close(pfd[1]);
+	/* EOF: exec succeeded (the pipe closed on exec); else the errno. */
+	do {
+		n = read(pfd[0], &err, sizeof(err));
+	} while (n < 0 && errno == EINTR);
+	close(pfd[0]);
+	if (n == (ssize_t)sizeof(err)) {
+		waitpid(pid, NULL, 0);
+		rc =
+		    ais_errf(errmsg, -err, "cannot run %s for node%u", aisd, i);
+		goto out;
+	}
+	*pid_out = pid;
+	rc = 0;
+out:
+	free(seeds);
+	return rc;
+}
+
+void local_log_tail(const struct local_layout *l, unsigned i, FILE *out,
+		    unsigned lines)
+{
+	char path[PATH_MAX + 16], buf[8192], *s, *start;
+	struct stat st;
+	unsigned seen = 0;
+	off_t off;
+	ssize_t n;
+	int fd;
+
+	local_node_path(l, i, "aisd.log", path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		fprintf(out, "  (no log: %s: %s)\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	off = st.st_size > (off_t)sizeof(buf) - 1
+		  ? st.st_size - (off_t)sizeof(buf) + 1
+		  : 0;
+	n = pread(fd, buf, sizeof(buf) - 1, off);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	if (buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	for (start = buf + n; start > buf; start--)
+		if (start[-1] == '\n' && ++seen == lines)
+			break;
+	fprintf(out, "  --- last lines of %s ---\n", path);
+	for (s = strtok(start, "\n"); s; s = strtok(NULL, "\n"))
+		fprintf(out, "  | %s\n", s);
+}
+
+static int rm_cb(const char *path, const struct stat *sb, int type,
+		 struct FTW *ftw)
+{
+	if (type == FTW_DP || type == FTW_D)
+		return rmdir(path) < 0 ? -1 : 0;
+	return unlink(path) < 0 ? -1 : 0;
+}
+
+int local_rm_rf(const char *dir, char *errmsg)
+{
+	if (nftw(dir, rm_cb, 32, FTW_DEPTH | FTW_PHYS) < 0)
+		return ais_errf(errmsg, -errno, "removing %s", dir);
+	return 0;
+}

@@ -1,0 +1,68 @@
+/* The layout and processes of an "ais local" cluster: DIR/cluster.conf and
+ * DIR/nodeI/{mpJ/,aisd.log,aisd.pid} (I, J from 0), finding the aisd
+ * binary, starting a node detached and telling whether it still runs. */
+#ifndef AIS_TOOLS_LOCAL_CLUSTER_H
+#define AIS_TOOLS_LOCAL_CLUSTER_H
+
+#include <limits.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#define LOCAL_NODES_DEFAULT  3
+#define LOCAL_NODES_MAX	     64
+#define LOCAL_MPATHS_DEFAULT 2
+#define LOCAL_MPATHS_MAX     16
+#define LOCAL_PORT_DEFAULT   51080
+#define LOCAL_HOST	     "127.0.0.1"
+#define LOCAL_CONF	     "cluster.conf"
+
+struct local_layout {
+	char dir[PATH_MAX - 64]; /* absolute */
+	unsigned nodes;		 /* node I listens on port + I */
+	unsigned mountpaths;	 /* per node */
+	unsigned port;
+};
+
+/* $AIS_LOCAL_DIR, else /tmp/ais-local-UID, into buf. */
+void local_default_dir(char *buf, size_t len);
+
+/* Reads l->dir/cluster.conf into l. Returns 0, -ENOENT when there is none,
+ * or -errno / -EINVAL with errmsg. */
+int local_conf_load(struct local_layout *l, char *errmsg);
+
+/* Writes l->dir/cluster.conf atomically. Returns 0 or -errno, errmsg. */
+int local_conf_save(const struct local_layout *l, char *errmsg);
+
+/* l->dir/nodeI[/leaf] into buf (leaf may be NULL). Returns 0, or
+ * -ENAMETOOLONG when it was truncated (callers size buf PATH_MAX + 16 for
+ * a dir of at most PATH_MAX - 32 bytes, so this does not happen). */
+int local_node_path(const struct local_layout *l, unsigned i, const char *leaf,
+		    char *buf, size_t len);
+
+/* The pid of node i if it runs: its pidfile names a live process (not a
+ * zombie) whose command line carries that pidfile. 0 if not running. */
+pid_t local_node_pid(const struct local_layout *l, unsigned i);
+
+/* True if pid is a live, non-zombie process. */
+int local_pid_alive(pid_t pid);
+
+/* Finds aisd: $AIS_AISD, else next to this executable (DIR/aisd,
+ * DIR/../daemon/aisd, DIR/../sbin/aisd), else $PATH. Returns 0 or -ENOENT
+ * with errmsg. */
+int local_find_aisd(char *buf, size_t len, char *errmsg);
+
+/* Creates node i's directories and starts aisd for it as a detached
+ * process (own session, stdin /dev/null, stdout and stderr appended to
+ * aisd.log). log_level may be NULL. *pid is the new process, a child of the
+ * caller. Returns 0 or -errno with errmsg (exec failures included). */
+int local_spawn(const struct local_layout *l, unsigned i, const char *aisd,
+		const char *log_level, pid_t *pid, char *errmsg);
+
+/* Writes the last lines of node i's aisd.log to out, indented. */
+void local_log_tail(const struct local_layout *l, unsigned i, FILE *out,
+		    unsigned lines);
+
+/* Removes dir and everything under it (symlinks are not followed). */
+int local_rm_rf(const char *dir, char *errmsg);
+
+#endif

@@ -1,0 +1,45 @@
+/* Single-object transfers between local files and the cluster, counted in a
+ * progress: PUT from a file or stdin, GET into a file (atomically, through a
+ * temporary file in the same directory) or stdout. Used by put/get and, from
+ * worker threads, by put -r/get -r. */
+#ifndef AIS_TOOLS_TRANSFER_H
+#define AIS_TOOLS_TRANSFER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "client.h"
+#include "progress.h"
+
+/* Uploads the file at path as bucket/name with the file's permission bits.
+ * p may be NULL. Returns 0 or -errno with the reason in errmsg; local
+ * failures name the path ("cannot open /x: ..."), node failures carry the
+ * node's message. */
+int xfer_put_path(struct ais_client *c, const char *bucket, const char *name,
+		  const char *path, struct progress *p, char *errmsg);
+
+/* Uploads everything read from stdin. A pipe is first spooled to an unlinked
+ * temporary file in $TMPDIR (the protocol needs the size up front). Adds the
+ * size to p's byte total once known and marks the total final. */
+int xfer_put_stdin(struct ais_client *c, const char *bucket, const char *name,
+		   struct progress *p, char *errmsg);
+
+/* Downloads [off, off+len) (len 0: to the end) of bucket/name into path.
+ * A regular (or missing) path is replaced only when the whole object has
+ * arrived: on failure path is left as it was. Other files (devices, FIFOs)
+ * are written in place. mkdirs creates missing parent directories. The file
+ * gets the object's permission bits (or 0666) less the umask. */
+int xfer_get_path(struct ais_client *c, const char *bucket, const char *name,
+		  uint64_t off, uint64_t len, const char *path, bool mkdirs,
+		  struct progress *p, char *errmsg);
+
+/* Downloads [off, off+len) of bucket/name to stdout. */
+int xfer_get_stdout(struct ais_client *c, const char *bucket, const char *name,
+		    uint64_t off, uint64_t len, struct progress *p,
+		    char *errmsg);
+
+/* Creates dir and its missing parents (mode 0777 less the umask). Returns 0
+ * or -errno with errmsg. */
+int xfer_mkdir_p(const char *dir, char *errmsg);
+
+#endif
