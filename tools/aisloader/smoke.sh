@@ -1,0 +1,145 @@
+#!/bin/sh
+# End-to-end smoke test of aisloader against 3 aisd nodes on loopback:
+# prefill, GET by epochs, a mixed run with cleanup, --json parsed by python3,
+# and the usage/setup exit statuses.
+#
+# Usage: smoke.sh AISD AIS AISLOADER   (ports from $AISLOADER_SMOKE_PORT,
+# default: a free random range below the ephemeral ports; exit 77 skips when a
+# binary or python3 is missing).
+set -u
+
+AISD=${1:-}
+AIS=${2:-}
+LOADER=${3:-}
+PORT=${AISLOADER_SMOKE_PORT:-$(python3 -c '
+import random, socket
+for _ in range(200):
+    p = random.randrange(20000, 32000, 4)
+    try:
+        for i in range(3):
+            s = socket.socket(); s.bind(("127.0.0.1", p + i)); s.close()
+        print(p); break
+    except OSError:
+        pass
+')}
+for b in "$AISD" "$AIS" "$LOADER"; do
+	[ -x "$b" ] || { echo "skip: missing binary '$b'"; exit 77; }
+done
+command -v python3 >/dev/null || { echo "skip: no python3"; exit 77; }
+
+DIR=$(mktemp -d /tmp/aisloader-smoke.XXXXXX)
+PIDS=""
+fail() {
+	echo "FAIL: $*"
+	for f in "$DIR"/*.log; do
+		echo "---- $f"
+		tail -n 30 "$f"
+	done
+	exit 1
+}
+cleanup() {
+	for p in $PIDS; do
+		kill "$p" 2>/dev/null
+	done
+	for p in $PIDS; do
+		wait "$p" 2>/dev/null
+	done
+	rm -rf "$DIR"
+}
+trap cleanup EXIT INT TERM
+
+EP=127.0.0.1:$PORT
+for i in 0 1 2; do
+	p=$((PORT + i))
+	mkdir -p "$DIR/n$i/mp"
+	join=""
+	[ $i -gt 0 ] && join="-j $EP"
+	# shellcheck disable=SC2086 # $join is zero or two words
+	"$AISD" -l 127.0.0.1 -p $p -m "$DIR/n$i/mp" $join \
+		>"$DIR/n$i.log" 2>&1 &
+	PIDS="$PIDS $!"
+	# Wait for this node to answer before the next one joins it.
+	t=0
+	until "$AIS" --endpoint 127.0.0.1:$p cluster show >/dev/null 2>&1; do
+		t=$((t + 1))
+		[ $t -gt 100 ] && fail "node $i did not come up in 10 s"
+		kill -0 $! 2>/dev/null || fail "node $i died"
+		sleep 0.1
+	done
+done
+t=0
+until [ "$("$AIS" --endpoint "$EP" cluster show 2>/dev/null |
+	grep -c online)" = 3 ]; do
+	t=$((t + 1))
+	[ $t -gt 100 ] && fail "the cluster did not reach 3 nodes"
+	sleep 0.1
+done
+export AIS_ENDPOINT="$EP"
+"$AIS" bucket create ais://smoke >/dev/null || fail "bucket create"
+
+# Usage errors exit 2, setup errors 1.
+"$LOADER" --bucket smoke --members >/dev/null 2>&1
+[ $? = 2 ] || fail "--members should exit 2"
+"$LOADER" --bucket smoke --put-pct 200 >/dev/null 2>&1
+[ $? = 2 ] || fail "--put-pct 200 should exit 2"
+"$LOADER" --bucket nosuch --duration 1s >/dev/null 2>&1
+[ $? = 1 ] || fail "a missing bucket should exit 1"
+"$LOADER" --bucket smoke --prefix empty --duration 1s >/dev/null 2>&1
+[ $? = 1 ] || fail "nothing to GET should exit 1"
+
+# Prefill: each of 300 names written exactly once.
+"$LOADER" --bucket smoke --prefix fill --put-pct 100 --objects 300 \
+	--size 1KiB-64KiB --epochs 1 --order seq --seed 3 --workers 8 -q \
+	--json >"$DIR/fill.json" || fail "prefill"
+n=$("$AIS" ls ais://smoke/fill/ | grep -c aisloader-3-)
+[ "$n" = 300 ] || fail "prefill made $n objects, not 300"
+
+# Two epochs of GETs: exactly 600 operations, all bytes accounted.
+"$LOADER" --bucket smoke --prefix fill --epochs 2 --order seq --workers 8 \
+	--json -q >"$DIR/get.json" || fail "GET epochs"
+python3 - "$DIR/fill.json" "$DIR/get.json" <<'PY' || fail "GET json"
+import json, sys
+fill = json.load(open(sys.argv[1]))
+get = json.load(open(sys.argv[2]))
+assert fill["by_op"]["put"]["ops"] == 300, fill
+assert get["ops"] == 600 and get["errors"] == 0, get
+assert get["bytes"] == 2 * fill["bytes"], (get["bytes"], fill["bytes"])
+lat = get["latency_us"]
+assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["p999"] <= lat["max"] * 1.01, lat
+PY
+
+# Interval lines, and a deadline that falls on a tick, end on time.
+timeout 30 "$LOADER" --bucket smoke --prefix fill --duration 2s \
+	--stats-interval 1s --workers 4 >"$DIR/lines.out" ||
+	fail "interval run (status $?)"
+grep -q '^ *1\.[0-9]s  GET [0-9,]* ops/s .* p99\.9 .* err 0$' \
+	"$DIR/lines.out" || fail "no interval line: $(cat "$DIR/lines.out")"
+grep -q '^GET .* err 0$' "$DIR/lines.out" || fail "no summary line"
+
+# A mixed run with cleanup leaves nothing behind.
+"$LOADER" --bucket smoke --prefix mix --put-pct 50 --workers 16 \
+	--duration 3s --objects 200 --cleanup --json -q \
+	>"$DIR/mix.json" || fail "mixed run"
+python3 - "$DIR/mix.json" <<'PY' || fail "mixed json"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["errors"] == 0 and d["by_op"]["get"]["ops"] > 0 and d["by_op"]["put"]["ops"] > 0, d
+assert d["cleanup"]["errors"] == 0 and d["cleanup"]["deleted"] > 0, d
+PY
+n=$("$AIS" ls ais://smoke/mix/ 2>/dev/null | grep -c aisloader-)
+[ "$n" = 0 ] || fail "cleanup left $n objects"
+
+# A node that dies mid-run turns into counted errors and exit 1, not a
+# hang. (Listing needs every node, so the node stops after the start.)
+# shellcheck disable=SC2086 # one word per process
+set -- $PIDS
+"$LOADER" --bucket smoke --prefix fill --duration 3s --workers 4 --json -q \
+	--timeout 2s >"$DIR/down.json" 2>"$DIR/down.log" &
+lpid=$!
+sleep 1
+kill "$3"
+wait $lpid
+[ $? = 1 ] || fail "errors should exit 1"
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['errors'] > 0 and d['errors_by_errno'] and d['ops'] > 0, d" \
+	"$DIR/down.json" || fail "down json"
+echo "aisloader smoke: OK"
