@@ -1,4 +1,5 @@
 /* The layout and processes of an "ais local" cluster. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -290,6 +291,39 @@ fail:
 	_exit(127);
 }
 
+/* A SIGKILLed multi-threaded aisd first becomes a zombie leader whose other
+ * threads are still exiting and still hold its files (the mountpath lock):
+ * wait, bounded, until only the leader is left before starting a successor
+ * on the same mountpaths. */
+static void wait_threads_gone(const char *pidfile)
+{
+	char buf[32], task[64];
+	long pid;
+	int tries;
+
+	if (read_small(pidfile, buf, sizeof(buf)) <= 0)
+		return;
+	pid = strtol(buf, NULL, 10);
+	if (pid <= 0 || pid > INT32_MAX)
+		return;
+	snprintf(task, sizeof(task), "/proc/%ld/task", pid);
+	for (tries = 0; tries < 100; tries++) {
+		DIR *d = opendir(task);
+		struct dirent *e;
+		int n = 0;
+
+		if (d == NULL)
+			return;
+		while ((e = readdir(d)) != NULL)
+			if (e->d_name[0] != '.')
+				n++;
+		closedir(d);
+		if (n <= 1)
+			return;
+		usleep(100 * 1000);
+	}
+}
+
 int local_spawn(const struct local_layout *l, unsigned i, const char *aisd,
 		const char *log_level, pid_t *pid_out, char *errmsg)
 {
@@ -307,6 +341,7 @@ int local_spawn(const struct local_layout *l, unsigned i, const char *aisd,
 	local_node_path(l, i, NULL, nodedir, sizeof(nodedir));
 	local_node_path(l, i, "aisd.log", logpath, sizeof(logpath));
 	local_node_path(l, i, "aisd.pid", pidfile, sizeof(pidfile));
+	wait_threads_gone(pidfile);
 	for (j = 0; j < l->mountpaths; j++) {
 		char leaf[16];
 
