@@ -1,0 +1,473 @@
+/* The life of one client request, map snapshots and pools. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client_call.h"
+#include "client_conn.h"
+#include "frame.h"
+#include "util.h"
+
+/* ---- map snapshots and pools ------------------------------------------ */
+
+struct ais_mapref *ais_mapref_get(struct ais_client *c)
+{
+	struct ais_mapref *r;
+
+	pthread_mutex_lock(&c->map_lock);
+	r = c->cur;
+	atomic_fetch_add(&r->refs, 1);
+	pthread_mutex_unlock(&c->map_lock);
+	return r;
+}
+
+void ais_mapref_put(struct ais_mapref *r)
+{
+	if (!r || atomic_fetch_sub(&r->refs, 1) != 1)
+		return;
+	ais_map_free(r->map);
+	free(r->pools);
+	free(r);
+}
+
+struct ais_pool *ais_client_pool(struct ais_client *c, const char *host,
+				 uint16_t port)
+{
+	struct ais_pool *p = NULL, **v;
+	size_t i;
+
+	pthread_mutex_lock(&c->pools_lock);
+	for (i = 0; i < c->n_pools; i++) {
+		if (c->pools[i]->port == port &&
+		    strcmp(c->pools[i]->host, host) == 0) {
+			p = c->pools[i];
+			goto out;
+		}
+	}
+	v = realloc(c->pools, (c->n_pools + 1) * sizeof(*v));
+	if (!v)
+		goto out;
+	c->pools = v;
+	p = ais_pool_new(host, port, c->opts.max_idle_per_node);
+	if (p)
+		c->pools[c->n_pools++] = p;
+out:
+	pthread_mutex_unlock(&c->pools_lock);
+	return p;
+}
+
+int ais_client_adopt(struct ais_client *c, struct ais_map *m, bool force)
+{
+	struct ais_mapref *r, *old;
+	bool take;
+	size_t i;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		goto err_free_map;
+	r->pools = calloc(m->n ? m->n : 1, sizeof(*r->pools));
+	if (!r->pools)
+		goto err_free_ref;
+	for (i = 0; i < m->n; i++) {
+		r->pools[i] =
+		    ais_client_pool(c, m->nodes[i].host, m->nodes[i].port);
+		if (!r->pools[i])
+			goto err_free_pools;
+	}
+	r->map = m;
+	atomic_init(&r->refs, 1);
+
+	pthread_mutex_lock(&c->map_lock);
+	old = c->cur;
+	take = !old || m->version > old->map->version ||
+	       (force && (m->version != old->map->version ||
+			  !ais_map_same_nodes(m, old->map)));
+	if (take) {
+		c->cur = r;
+		atomic_store(&c->map_version, m->version);
+	}
+	pthread_mutex_unlock(&c->map_lock);
+	ais_mapref_put(take ? old : r);
+	return take ? 1 : 0;
+
+err_free_pools:
+	free(r->pools);
+err_free_ref:
+	free(r);
+err_free_map:
+	ais_map_free(m);
+	return -ENOMEM;
+}
+
+int ais_client_adopt_pb(struct ais_client *c, const Ais__ClusterMap *pb,
+			char *errmsg)
+{
+	struct ais_map *m;
+	int rc;
+
+	if (!pb)
+		return 0;
+	rc = ais_map_from_pb(pb, &m, errmsg);
+	if (rc < 0)
+		return rc;
+	rc = ais_client_adopt(c, m, false);
+	if (rc < 0)
+		return ais_errf(errmsg, rc, "out of memory");
+	return rc;
+}
+
+void ais_client_saw_version(struct ais_client *c, uint64_t v)
+{
+	uint64_t cur = atomic_load(&c->seen_version);
+
+	while (v > cur &&
+	       !atomic_compare_exchange_weak(&c->seen_version, &cur, v))
+		;
+}
+
+void ais_client_follow_wrong_node(struct ais_client *c, const Ais__Response *a)
+{
+	if (a->map)
+		(void)ais_client_adopt_pb(c, a->map, NULL);
+	/* Another thread may have adopted it already: no fetch then. */
+	if (atomic_load(&c->map_version) < a->map_version ||
+	    (!a->map && atomic_load(&c->map_version) == a->map_version))
+		(void)ais_client_refresh_map(c, NULL);
+}
+
+/* ---- one exchange ----------------------------------------------------- */
+
+static bool is_reset(int rc)
+{
+	return rc == -EPIPE || rc == -ECONNRESET || rc == -ECONNABORTED ||
+	       rc == -ENOTCONN;
+}
+
+/* Timeouts are not retried: a node that holds a connection open without
+ * answering is alive but stuck, and a second wait would only double the
+ * time the caller waits for the same error. */
+static int classify(int rc, bool reused, bool got_any)
+{
+	if (rc == -ETIMEDOUT)
+		return AIS_CALL_OTHER;
+	if (reused && !got_any && is_reset(rc))
+		return AIS_CALL_STALE;
+	return AIS_CALL_CONN;
+}
+
+int ais_call_start(struct ais_call *k, struct ais_client *c,
+		   struct ais_pool *pool, Ais__Request *req, uint64_t body_len,
+		   bool fresh, char *errmsg)
+{
+	char em[AIS_ERRMSG_LEN] = "";
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	/* Not memset: rbuf needs no clearing. */
+	k->c = c;
+	k->pool = pool;
+	k->fd = -1;
+	k->reused = false;
+	k->resp = NULL;
+	k->body_left = 0;
+	k->fail = AIS_CALL_OK;
+	k->rlen = 0;
+	k->roff = 0;
+	k->id = atomic_fetch_add(&c->next_id, 1);
+	req->map_version = atomic_load(&c->map_version);
+
+	rc = ais_pool_get(pool, fresh, c->opts.connect_timeout_ms, &k->reused,
+			  em);
+	if (rc < 0) {
+		k->fail = rc == -ETIMEDOUT ? AIS_CALL_OTHER : AIS_CALL_CONN;
+		return ais_errf(errmsg, rc, "node %s: %s", pool->addr, em);
+	}
+	k->fd = rc;
+	rc = ais_frame_pack(k->id, 0, &req->base, body_len, &buf, &len);
+	if (rc < 0) {
+		k->fail = AIS_CALL_OTHER;
+		ais_call_finish(k, false);
+		return ais_errf(errmsg, rc, "cannot encode request: %s",
+				strerror(-rc));
+	}
+	rc = ais_conn_send(k->fd, buf, len, c->opts.io_timeout_ms, false, NULL);
+	free(buf);
+	if (rc < 0) {
+		k->fail = classify(rc, k->reused, false);
+		ais_call_finish(k, false);
+		return ais_errf(errmsg, rc, "node %s: send: %s", pool->addr,
+				strerror(-rc));
+	}
+	return 0;
+}
+
+int ais_call_send_body(struct ais_call *k, const void *buf, size_t len,
+		       bool *answered, char *errmsg)
+{
+	int rc = ais_conn_send(k->fd, buf, len, k->c->opts.io_timeout_ms, true,
+			       answered);
+
+	if (rc < 0) {
+		k->fail = classify(rc, k->reused, false);
+		return ais_errf(errmsg, rc, "node %s: send: %s", k->pool->addr,
+				strerror(-rc));
+	}
+	return 0;
+}
+
+int ais_call_recv_head(struct ais_call *k, char *errmsg)
+{
+	char em[AIS_ERRMSG_LEN] = "";
+	bool got_any = false;
+	int rc;
+
+	k->roff = 0;
+	rc = ais_conn_recv_response(k->fd, k->id, k->c->opts.io_timeout_ms,
+				    &k->resp, &k->body_left, k->rbuf,
+				    sizeof(k->rbuf), &k->rlen, &got_any, em);
+	if (rc == 0) {
+		ais_client_saw_version(k->c, k->resp->map_version);
+		return 0;
+	}
+	if (rc == -EPROTO || rc == -ENOMEM) {
+		k->fail = AIS_CALL_OTHER;
+		return ais_errf(errmsg, rc, "node %s: bad answer: %s",
+				k->pool->addr, em);
+	}
+	k->fail = classify(rc, k->reused, got_any);
+	if (rc == -ECONNRESET && !got_any)
+		return ais_errf(errmsg, rc,
+				"node %s: connection closed before the answer",
+				k->pool->addr);
+	return ais_errf(errmsg, rc, "node %s: receive: %s", k->pool->addr,
+			strerror(-rc));
+}
+
+ssize_t ais_call_recv_body(struct ais_call *k, void *buf, size_t len,
+			   char *errmsg)
+{
+	ssize_t n;
+
+	if (len > k->body_left)
+		len = (size_t)k->body_left;
+	if (len == 0)
+		return 0;
+	if (k->roff < k->rlen) {
+		n = (ssize_t)(k->rlen - k->roff);
+		if ((size_t)n > len)
+			n = (ssize_t)len;
+		memcpy(buf, k->rbuf + k->roff, (size_t)n);
+		k->roff += (size_t)n;
+		k->body_left -= (uint64_t)n;
+		return n;
+	}
+	n = ais_conn_recv_some(k->fd, buf, len, k->c->opts.io_timeout_ms);
+	if (n < 0) {
+		k->fail = classify((int)n, false, true);
+		return ais_errf(errmsg, (int)n,
+				"node %s: receive: %s (%llu bytes of the "
+				"answer missing)",
+				k->pool->addr, strerror((int)-n),
+				(unsigned long long)k->body_left);
+	}
+	k->body_left -= (uint64_t)n;
+	return n;
+}
+
+void ais_call_finish(struct ais_call *k, bool clean)
+{
+	if (k->fd >= 0) {
+		if (clean && k->body_left == 0 && k->fail == AIS_CALL_OK)
+			ais_pool_put(k->pool, k->fd);
+		else
+			close(k->fd);
+		k->fd = -1;
+	}
+	if (k->resp) {
+		ais__response__free_unpacked(k->resp, NULL);
+		k->resp = NULL;
+	}
+}
+
+/* ---- whole requests with retries -------------------------------------- */
+
+int ais_call_simple(struct ais_client *c, struct ais_pool *pool,
+		    Ais__Request *req, bool idempotent, int conn_retries,
+		    Ais__Response **resp, char *errmsg)
+{
+	int stale_left = 1, conn_left = idempotent ? conn_retries : 0;
+	bool fresh = false;
+	struct ais_call k;
+	int rc;
+
+	*resp = NULL;
+	for (;;) {
+		rc = ais_call_start(&k, c, pool, req, 0, fresh, errmsg);
+		if (rc == 0) {
+			rc = ais_call_recv_head(&k, errmsg);
+			if (rc == 0) {
+				*resp = k.resp;
+				k.resp = NULL;
+				/* An unexpected body is not read: the
+				 * connection is closed instead. */
+				ais_call_finish(&k, true);
+				return 0;
+			}
+			ais_call_finish(&k, false);
+		}
+		if (k.fail == AIS_CALL_STALE && stale_left > 0) {
+			stale_left--;
+			fresh = true;
+			continue;
+		}
+		if (k.fail == AIS_CALL_CONN && conn_left > 0) {
+			conn_left--;
+			fresh = true;
+			continue;
+		}
+		return rc;
+	}
+}
+
+int ais_resp_status(const Ais__Response *resp, char *errmsg)
+{
+	int st = resp->status;
+
+	if (st == 0)
+		return 0;
+	if (st > 0 || st < -4095)
+		return ais_errf(errmsg, -EPROTO,
+				"node answered with invalid status %d: %s", st,
+				resp->message ? resp->message : "");
+	if (resp->message && resp->message[0])
+		return ais_errf(errmsg, st, "%s", resp->message);
+	return ais_errf(errmsg, st, "%s", strerror(-st));
+}
+
+int ais_call_obj(struct ais_client *c, const char *bucket, const char *name,
+		 Ais__Request *req, bool idempotent, Ais__Response **resp,
+		 char *errmsg)
+{
+	int wrong, rc;
+
+	*resp = NULL;
+	for (wrong = 0;; wrong++) {
+		struct ais_mapref *r = ais_mapref_get(c);
+		const struct ais_node *node =
+		    ais_map_owner(r->map, bucket, name);
+		struct ais_pool *pool;
+		Ais__Response *a;
+
+		if (!node) {
+			ais_mapref_put(r);
+			return ais_errf(errmsg, -EHOSTUNREACH,
+					"no online node in the cluster map "
+					"(version %llu)",
+					(unsigned long long)r->map->version);
+		}
+		/* Pools live as long as the client: no reference needed. */
+		pool = r->pools[node - r->map->nodes];
+		ais_mapref_put(r);
+
+		rc = ais_call_simple(c, pool, req, idempotent, 1, &a, errmsg);
+		if (rc < 0)
+			return rc;
+		if (a->status == -EREMOTE && wrong < 3) {
+			ais_client_follow_wrong_node(c, a);
+			ais__response__free_unpacked(a, NULL);
+			continue;
+		}
+		rc = ais_resp_status(a, errmsg);
+		if (rc < 0) {
+			ais__response__free_unpacked(a, NULL);
+			return rc;
+		}
+		*resp = a;
+		return 0;
+	}
+}
+
+bool ais_call_all(struct ais_client *c, struct ais_mapref *r, Ais__Request *req,
+		  Ais__Response **resps, int *rcs, char (*msgs)[AIS_ERRMSG_LEN])
+{
+	size_t n = r->map->n, i;
+	bool stale = false;
+	struct ais_call *ks = calloc(n ? n : 1, sizeof(*ks));
+	int *fails = calloc(n ? n : 1, sizeof(*fails));
+
+	for (i = 0; i < n; i++) {
+		resps[i] = NULL;
+		rcs[i] = 0;
+		msgs[i][0] = '\0';
+	}
+	if (!ks || !fails) {
+		/* No memory for the parallel path: one node at a time. */
+		free(fails);
+		fails = NULL;
+		goto sequential;
+	}
+
+	/* Send everything first so that the nodes work in parallel. */
+	for (i = 0; i < n; i++) {
+		rcs[i] = ais_call_start(&ks[i], c, r->pools[i], req, 0, false,
+					msgs[i]);
+		if (rcs[i] < 0)
+			fails[i] = ks[i].fail;
+	}
+	for (i = 0; i < n; i++) {
+		if (rcs[i] < 0)
+			continue;
+		rcs[i] = ais_call_recv_head(&ks[i], msgs[i]);
+		if (rcs[i] == 0) {
+			resps[i] = ks[i].resp;
+			ks[i].resp = NULL;
+			ais_call_finish(&ks[i], true);
+		} else {
+			fails[i] = ks[i].fail;
+			ais_call_finish(&ks[i], false);
+		}
+	}
+
+sequential:
+	for (i = 0; i < n; i++) {
+		if (resps[i])
+			continue;
+		if (fails && fails[i] != AIS_CALL_STALE &&
+		    fails[i] != AIS_CALL_CONN)
+			continue;
+		msgs[i][0] = '\0';
+		rcs[i] =
+		    ais_call_simple(c, r->pools[i], req, true,
+				    fails && fails[i] == AIS_CALL_CONN ? 0 : 1,
+				    &resps[i], msgs[i]);
+	}
+	for (i = 0; i < n; i++) {
+		if (!resps[i])
+			continue;
+		rcs[i] = ais_resp_status(resps[i], msgs[i]);
+		if (resps[i]->map_version > r->map->version)
+			stale = true;
+	}
+	free(ks);
+	free(fails);
+	return stale;
+}
+
+void ais_meta_from_pb(const Ais__ObjMeta *pb, struct ais_obj_meta *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!pb)
+		return;
+	out->size = pb->size;
+	out->cksum_type = (int)pb->cksum_type;
+	snprintf(out->cksum, sizeof(out->cksum), "%s",
+		 pb->cksum_value ? pb->cksum_value : "");
+	out->version = pb->version;
+	out->mtime_ns = pb->mtime_ns;
+	out->mode = pb->mode;
+	out->uid = pb->uid;
+	out->gid = pb->gid;
+}

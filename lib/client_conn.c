@@ -1,0 +1,269 @@
+/* One client TCP connection: connect, bounded I/O, frames. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "client_conn.h"
+#include "frame.h"
+#include "util.h"
+
+/* Waits for events on fd for at most timeout_ms (negative: forever, which
+ * the client never asks for). Returns the revents, 0 on timeout, -errno. */
+static int wait_fd(int fd, short events, int timeout_ms)
+{
+	struct pollfd p = {.fd = fd, .events = events};
+	int rc;
+
+	do {
+		rc = poll(&p, 1, timeout_ms);
+	} while (rc < 0 && errno == EINTR);
+	if (rc < 0)
+		return -errno;
+	return rc == 0 ? 0 : p.revents;
+}
+
+static int connect_one(const struct addrinfo *ai, int timeout_ms)
+{
+	int fd, rc, one = 1, soerr = 0, flags;
+	socklen_t sl = sizeof(soerr);
+
+	fd = socket(ai->ai_family,
+		    ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		    ai->ai_protocol);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+		if (errno != EINPROGRESS) {
+			rc = -errno;
+			goto err_close;
+		}
+		rc = wait_fd(fd, POLLOUT, timeout_ms);
+		if (rc < 0)
+			goto err_close;
+		if (rc == 0) {
+			rc = -ETIMEDOUT;
+			goto err_close;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0) {
+			rc = -errno;
+			goto err_close;
+		}
+		if (soerr) {
+			rc = -soerr;
+			goto err_close;
+		}
+	}
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* Back to blocking mode: every call below passes MSG_DONTWAIT and
+	 * waits in poll(), so a timeout always bounds the wait. */
+	flags = fcntl(fd, F_GETFL);
+	if (flags >= 0)
+		(void)fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	return fd;
+
+err_close:
+	close(fd);
+	return rc;
+}
+
+int ais_conn_connect(const char *host, uint16_t port, int timeout_ms,
+		     char *errmsg)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG};
+	struct addrinfo *res, *ai;
+	char svc[8];
+	int rc, fd = -ECONNREFUSED;
+
+	snprintf(svc, sizeof(svc), "%u", (unsigned)port);
+	rc = getaddrinfo(host, svc, &hints, &res);
+	if (rc != 0)
+		return ais_errf(errmsg,
+				rc == EAI_SYSTEM ? -errno : -EHOSTUNREACH,
+				"resolve: %s", gai_strerror(rc));
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = connect_one(ai, timeout_ms);
+		if (fd >= 0)
+			break;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		return ais_errf(errmsg, fd, "connect: %s", strerror(-fd));
+	return fd;
+}
+
+bool ais_conn_idle_ok(int fd)
+{
+	return wait_fd(fd, POLLIN, 0) == 0;
+}
+
+int ais_conn_send(int fd, const void *buf, size_t len, int timeout_ms,
+		  bool watch_in, bool *readable)
+{
+	const char *p = buf;
+	short events = POLLOUT | (watch_in ? POLLIN : 0);
+
+	if (readable)
+		*readable = false;
+	while (len > 0) {
+		ssize_t n;
+		int ev;
+
+		if (watch_in) {
+			/* An early answer (a PUT refused before its body) must
+			 * stop the sending at once. */
+			ev = wait_fd(fd, POLLIN, 0);
+			if (ev < 0)
+				return ev;
+			if (ev & POLLIN) {
+				*readable = true;
+				return 0;
+			}
+		}
+		n = send(fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		ev = wait_fd(fd, events, timeout_ms);
+		if (ev < 0)
+			return ev;
+		if (ev == 0)
+			return -ETIMEDOUT;
+		if (watch_in && (ev & POLLIN)) {
+			*readable = true;
+			return 0;
+		}
+		/* POLLERR/POLLHUP: the next send() reports the error. */
+	}
+	return 0;
+}
+
+ssize_t ais_conn_recv_some(int fd, void *buf, size_t len, int timeout_ms)
+{
+	for (;;) {
+		ssize_t n = recv(fd, buf, len, MSG_DONTWAIT);
+		int ev;
+
+		if (n > 0)
+			return n;
+		if (n == 0)
+			return len == 0 ? 0 : -ECONNRESET;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		ev = wait_fd(fd, POLLIN, timeout_ms);
+		if (ev < 0)
+			return ev;
+		if (ev == 0)
+			return -ETIMEDOUT;
+	}
+}
+
+int ais_conn_recv_all(int fd, void *buf, size_t len, int timeout_ms,
+		      size_t *got)
+{
+	char *p = buf;
+
+	*got = 0;
+	while (*got < len) {
+		ssize_t n =
+		    ais_conn_recv_some(fd, p + *got, len - *got, timeout_ms);
+
+		if (n < 0)
+			return (int)n;
+		*got += (size_t)n;
+	}
+	return 0;
+}
+
+int ais_conn_recv_response(int fd, uint32_t want_id, int timeout_ms,
+			   Ais__Response **resp, uint64_t *body_len,
+			   uint8_t *rbuf, size_t rcap, size_t *rlen,
+			   bool *got_any, char *errmsg)
+{
+	struct ais_frame_hdr h;
+	const uint8_t *headp;
+	uint8_t *head = NULL;
+	size_t have = 0, inbuf, got;
+	int rc;
+
+	*resp = NULL;
+	*rlen = 0;
+	*got_any = false;
+	/* The answer cannot be there yet right after the request: wait
+	 * first instead of a recv() that would only say EAGAIN. */
+	rc = wait_fd(fd, POLLIN, timeout_ms);
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return -ETIMEDOUT;
+	while (have < AIS_FRAME_HDR_LEN) {
+		ssize_t n = ais_conn_recv_some(fd, rbuf + have, rcap - have,
+					       timeout_ms);
+
+		if (n < 0)
+			return (int)n;
+		have += (size_t)n;
+		*got_any = true;
+	}
+	rc = ais_frame_hdr_decode(rbuf, &h, errmsg);
+	if (rc < 0)
+		return rc;
+	if (h.request_id != want_id)
+		return ais_errf(errmsg, -EPROTO,
+				"response to request %u, expected %u",
+				h.request_id, want_id);
+	if (h.flags & AIS_FRAME_FLAG_LZ4)
+		return ais_errf(errmsg, -EPROTO,
+				"compressed response body not requested");
+	inbuf = have - AIS_FRAME_HDR_LEN;
+	if (inbuf >= h.head_len) {
+		headp = rbuf + AIS_FRAME_HDR_LEN;
+	} else {
+		head = malloc(h.head_len);
+		if (!head)
+			return ais_errf(errmsg, -ENOMEM, "out of memory");
+		memcpy(head, rbuf + AIS_FRAME_HDR_LEN, inbuf);
+		rc = ais_conn_recv_all(fd, head + inbuf, h.head_len - inbuf,
+				       timeout_ms, &got);
+		if (rc < 0) {
+			free(head);
+			return rc;
+		}
+		headp = head;
+		inbuf = h.head_len;
+	}
+	*resp = ais__response__unpack(NULL, h.head_len, headp);
+	free(head);
+	if (!*resp)
+		return ais_errf(errmsg, -EPROTO, "malformed response head");
+	/* Bytes read past the head are the start of the body. */
+	inbuf -= h.head_len;
+	if (inbuf > h.body_len) {
+		ais__response__free_unpacked(*resp, NULL);
+		*resp = NULL;
+		return ais_errf(errmsg, -EPROTO,
+				"%zu bytes after a %llu-byte body", inbuf,
+				(unsigned long long)h.body_len);
+	}
+	if (inbuf > 0)
+		memmove(rbuf, rbuf + AIS_FRAME_HDR_LEN + h.head_len, inbuf);
+	*rlen = inbuf;
+	*body_len = h.body_len;
+	return 0;
+}

@@ -1,0 +1,54 @@
+/* One client TCP connection to a node: connect and byte I/O bounded by
+ * poll() timeouts, and the sending and receiving of protocol frames.
+ * Internal to libais (used by client*.c). */
+#ifndef AIS_CLIENT_CONN_H
+#define AIS_CLIENT_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ais.pb-c.h"
+
+/* Connects to host:port (numeric or resolvable) within timeout_ms, with
+ * TCP_NODELAY. Returns the socket (blocking mode; all I/O below uses
+ * MSG_DONTWAIT and poll) or -errno with "connect: <reason>" in errmsg.
+ * The caller closes the fd. */
+int ais_conn_connect(const char *host, uint16_t port, int timeout_ms,
+		     char *errmsg);
+
+/* True if an idle connection still looks usable: nothing readable (no EOF,
+ * no stray bytes, no error) is pending on it. */
+bool ais_conn_idle_ok(int fd);
+
+/* Sends all len bytes, waiting at most timeout_ms for each bit of progress.
+ * With watch_in, stops early when the peer has something to read for us
+ * (an early answer) and sets *readable. Returns 0 or -errno (-EPIPE,
+ * -ECONNRESET, -ETIMEDOUT...). SIGPIPE is never raised. */
+int ais_conn_send(int fd, const void *buf, size_t len, int timeout_ms,
+		  bool watch_in, bool *readable);
+
+/* Receives up to len bytes (at least 1) within timeout_ms. Returns the
+ * count, -ECONNRESET on EOF, or -errno. */
+ssize_t ais_conn_recv_some(int fd, void *buf, size_t len, int timeout_ms);
+
+/* Receives exactly len bytes; *got counts what arrived (even on failure).
+ * Returns 0, -ECONNRESET on EOF, or -errno. */
+int ais_conn_recv_all(int fd, void *buf, size_t len, int timeout_ms,
+		      size_t *got);
+
+/* Receives one response frame head: header (validated; request_id must be
+ * want_id, no unknown flags, no compressed body) and the unpacked Response,
+ * freed by the caller with ais__response__free_unpacked. *body_len is the
+ * number of body bytes of the frame. To save system calls the first read
+ * takes up to rcap bytes into rbuf: the first *rlen bytes of the body may
+ * be left there (never more than the body). *got_any is set once any byte
+ * arrived (a dead pooled connection shows as failure with *got_any false).
+ * Returns 0, a socket -errno, or -EPROTO (bad frame; errmsg says why). */
+int ais_conn_recv_response(int fd, uint32_t want_id, int timeout_ms,
+			   Ais__Response **resp, uint64_t *body_len,
+			   uint8_t *rbuf, size_t rcap, size_t *rlen,
+			   bool *got_any, char *errmsg);
+
+#endif

@@ -1,0 +1,172 @@
+/* libais client: listing a bucket across all nodes, one page at a time. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "client_call.h"
+#include "list_merge.h"
+#include "names.h"
+#include "util.h"
+
+#define LIST_PAGE_DEFAULT 1000
+
+static int copy_page(Ais__ListEntry **merged, size_t n, bool more,
+		     struct ais_list_page *out)
+{
+	size_t i;
+
+	out->entries = calloc(n ? n : 1, sizeof(*out->entries));
+	if (!out->entries)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		struct ais_list_entry *e = &out->entries[i];
+
+		e->name = strdup(merged[i]->name);
+		if (!e->name)
+			return -ENOMEM;
+		out->n++;
+		e->is_prefix = merged[i]->is_prefix;
+		if (!e->is_prefix)
+			ais_meta_from_pb(merged[i]->meta, &e->meta);
+	}
+	if (more && n > 0) {
+		out->next_token = strdup(merged[n - 1]->name);
+		if (!out->next_token)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int ais_client_list(struct ais_client *c, const char *bucket,
+		    const char *prefix, const char *delimiter,
+		    const char *start_after, size_t page_size,
+		    struct ais_list_page *out, char *errmsg)
+{
+	Ais__Request req = AIS__REQUEST__INIT;
+	struct ais_mapref *r;
+	Ais__Response **resps = NULL;
+	int *rcs = NULL;
+	char(*msgs)[AIS_ERRMSG_LEN] = NULL;
+	struct ais_list_src *srcs = NULL;
+	Ais__ListEntry **merged = NULL;
+	size_t n, i, total = 0, cnt = 0;
+	bool more = false, retried = false;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = ais_name_check_bucket(bucket, errmsg);
+	if (rc < 0)
+		return rc;
+	if (prefix && prefix[0]) {
+		rc = ais_name_check_prefix(prefix, errmsg);
+		if (rc < 0)
+			return rc;
+	}
+	if (delimiter && delimiter[0] && strcmp(delimiter, "/") != 0)
+		return ais_errf(errmsg, -EINVAL,
+				"unsupported delimiter '%s' (only \"/\")",
+				delimiter);
+	if (page_size == 0)
+		page_size = LIST_PAGE_DEFAULT;
+	if (page_size > UINT32_MAX)
+		page_size = UINT32_MAX;
+
+	req.op = AIS__OP__OP_LIST;
+	req.bucket = (char *)bucket;
+	req.prefix = (char *)(prefix ? prefix : "");
+	req.delimiter = (char *)(delimiter ? delimiter : "");
+	req.start_after = (char *)(start_after ? start_after : "");
+	req.page_size = (uint32_t)page_size;
+
+again:
+	r = ais_mapref_get(c);
+	n = r->map->n;
+	if (n == 0) {
+		rc = ais_errf(errmsg, -EHOSTUNREACH,
+			      "the cluster map has no nodes");
+		goto out_map;
+	}
+	resps = calloc(n, sizeof(*resps));
+	rcs = calloc(n, sizeof(*rcs));
+	msgs = calloc(n, sizeof(*msgs));
+	srcs = calloc(n, sizeof(*srcs));
+	if (!resps || !rcs || !msgs || !srcs) {
+		rc = ais_errf(errmsg, -ENOMEM, "out of memory");
+		goto out_free;
+	}
+	if (ais_call_all(c, r, &req, resps, rcs, msgs) && !retried) {
+		/* Some node has a newer map, which may hold a node we did
+		 * not ask: its names would be missing. Ask again. */
+		retried = true;
+		for (i = 0; i < n; i++)
+			if (resps[i])
+				ais__response__free_unpacked(resps[i], NULL);
+		free(resps);
+		free(rcs);
+		free(msgs);
+		free(srcs);
+		resps = NULL;
+		rcs = NULL;
+		msgs = NULL;
+		srcs = NULL;
+		ais_mapref_put(r);
+		(void)ais_client_refresh_map(c, NULL);
+		goto again;
+	}
+
+	/* Every node must answer: a listing without one node's names would
+	 * look like lost data. */
+	for (i = 0; i < n; i++) {
+		if (rcs[i] < 0) {
+			rc = ais_errf(errmsg, rcs[i], "%s", msgs[i]);
+			goto out_resps;
+		}
+		srcs[i].entries = resps[i]->entries;
+		srcs[i].n = resps[i]->n_entries;
+		srcs[i].more = resps[i]->next_token && resps[i]->next_token[0];
+		total += srcs[i].n;
+	}
+	merged = calloc(total < page_size ? (total ? total : 1) : page_size,
+			sizeof(*merged));
+	if (!merged) {
+		rc = ais_errf(errmsg, -ENOMEM, "out of memory");
+		goto out_resps;
+	}
+	ais_list_merge(srcs, n, total < page_size ? total : page_size, merged,
+		       &cnt, &more);
+	rc = copy_page(merged, cnt, more, out);
+	if (rc < 0) {
+		ais_list_page_free(out);
+		rc = ais_errf(errmsg, rc, "out of memory");
+	} else if (errmsg) {
+		errmsg[0] = '\0';
+	}
+	free(merged);
+
+out_resps:
+	for (i = 0; i < n; i++)
+		if (resps[i])
+			ais__response__free_unpacked(resps[i], NULL);
+out_free:
+	free(resps);
+	free(rcs);
+	free(msgs);
+	free(srcs);
+out_map:
+	ais_mapref_put(r);
+	return rc;
+}
+
+void ais_list_page_free(struct ais_list_page *p)
+{
+	size_t i;
+
+	if (!p)
+		return;
+	for (i = 0; i < p->n; i++)
+		free(p->entries[i].name);
+	free(p->entries);
+	free(p->next_token);
+	memset(p, 0, sizeof(*p));
+}
