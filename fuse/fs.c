@@ -1,0 +1,325 @@
+/* Shared helpers of the FUSE operations and the operation table. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "fs.h"
+#include "log.h"
+#include "spool.h"
+
+int afs_locate(struct afs_fs *fs, struct afs_inode *in, struct afs_loc *loc)
+{
+	char path[AFS_PATH_MAX];
+	const char *slash;
+	int depth;
+
+	depth = afs_inode_path(fs->itable, in, path, sizeof(path));
+	if (depth < 0)
+		return depth;
+	if (fs->opts.bucket[0]) {
+		strcpy(loc->bucket, fs->opts.bucket);
+		if (strlen(path) >= sizeof(loc->key))
+			return -ENAMETOOLONG;
+		strcpy(loc->key, path);
+		return 0;
+	}
+	if (depth == 0) {
+		loc->bucket[0] = loc->key[0] = '\0';
+		return 0;
+	}
+	slash = strchr(path, '/');
+	if (!slash) {
+		if (strlen(path) >= sizeof(loc->bucket))
+			return -ENAMETOOLONG;
+		strcpy(loc->bucket, path);
+		loc->key[0] = '\0';
+		return 0;
+	}
+	if ((size_t)(slash - path) >= sizeof(loc->bucket) ||
+	    strlen(slash + 1) >= sizeof(loc->key))
+		return -ENAMETOOLONG;
+	memcpy(loc->bucket, path, slash - path);
+	loc->bucket[slash - path] = '\0';
+	strcpy(loc->key, slash + 1);
+	return 0;
+}
+
+int afs_child_key(const char *dirkey, const char *name, char *out, size_t len)
+{
+	int n;
+
+	if (strlen(name) > AIS_COMPONENT_MAX)
+		return -ENAMETOOLONG;
+	if (dirkey[0])
+		n = snprintf(out, len, "%s/%s", dirkey, name);
+	else
+		n = snprintf(out, len, "%s", name);
+	if (n < 0 || (size_t)n >= len || n > AIS_NAME_MAX)
+		return -ENAMETOOLONG;
+	return ais_name_check_object(out, (size_t)n, NULL);
+}
+
+int afs_resolve(struct afs_fs *fs, const char *bucket, const char *key,
+		int hint, int *kind, struct ais_obj_meta *meta)
+{
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	char prefix[AIS_NAME_MAX + 2];
+	struct ais_obj_meta m;
+	struct ais_list_page page = {0};
+	int rc, head_rc;
+
+	*kind = 0;
+	rc = ais_client_head(fs->client, bucket, key, &m, errmsg);
+	if (rc == 0) {
+		*kind = AFS_FILE;
+		if (meta)
+			*meta = m;
+		return 0;
+	}
+	head_rc =
+	    rc == -ENOENT || rc == -EISDIR || rc == -ENOTDIR ? -ENOENT : rc;
+	if (head_rc != -ENOENT && hint == AFS_FILE)
+		return head_rc;
+	/* Even when the owner of "key" is unreachable, the names below
+	 * key/ may live on nodes that answer. */
+	snprintf(prefix, sizeof(prefix), "%s/", key);
+	rc = ais_client_list(fs->client, bucket, prefix, "/", NULL, 1, &page,
+			     errmsg);
+	if (rc)
+		return head_rc == -ENOENT ? rc : head_rc;
+	if (page.n > 0)
+		*kind = AFS_DIR;
+	ais_list_page_free(&page);
+	return *kind ? 0 : head_rc;
+}
+
+/* At most this many EIO warnings per second: a cluster that is down must
+ * not flood the log with one line per request. */
+#define WARN_BURST 10
+
+static bool warn_allowed(void)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static uint64_t window;
+	static unsigned count, dropped;
+	uint64_t now = ais_now_mono_ns() / 1000000000ULL;
+	bool ok;
+
+	pthread_mutex_lock(&lock);
+	if (now != window) {
+		if (dropped)
+			ais_log(LOG_WARNING, "%u more errors not logged",
+				dropped);
+		window = now;
+		count = dropped = 0;
+	}
+	ok = count++ < WARN_BURST;
+	if (!ok)
+		dropped++;
+	pthread_mutex_unlock(&lock);
+	return ok;
+}
+
+int afs_errno(int rc, const char *what, const struct afs_loc *loc,
+	      const char *errmsg)
+{
+	int e = rc < 0 ? -rc : rc;
+	const char *b = loc ? loc->bucket : "", *k = loc ? loc->key : "";
+
+	switch (e) {
+	case 0:
+		return 0;
+	case ENOENT:
+	case EEXIST:
+	case ENOTDIR:
+	case EISDIR:
+	case ENOTEMPTY:
+	case EINVAL:
+	case ENAMETOOLONG:
+	case ENOSPC:
+	case EDQUOT:
+	case EACCES:
+	case EPERM:
+	case EROFS:
+	case EXDEV:
+	case EFBIG:
+	case ENOMEM:
+	case EOPNOTSUPP:
+	case ERANGE:
+	case ENODATA:
+	case EBADF:
+		ais_log(LOG_DEBUG, "%s %s/%s: %s%s%s", what, b, k, strerror(e),
+			errmsg && *errmsg ? ": " : "", errmsg ? errmsg : "");
+		return e;
+	default:
+		if (warn_allowed())
+			ais_log(LOG_WARNING,
+				"%s %s/%s: %s (EIO to the application)", what,
+				b, k, errmsg && *errmsg ? errmsg : strerror(e));
+		return EIO;
+	}
+}
+
+static void ns_to_ts(int64_t ns, struct timespec *ts)
+{
+	ts->tv_sec = ns / 1000000000LL;
+	ts->tv_nsec = ns % 1000000000LL;
+	if (ts->tv_nsec < 0) {
+		ts->tv_sec--;
+		ts->tv_nsec += 1000000000LL;
+	}
+}
+
+void afs_dir_stat(struct afs_fs *fs, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_mode = S_IFDIR | (fs->opts.ro ? 0555 : 0755);
+	st->st_nlink = 1; /* unknown subdirectory count, as on btrfs */
+	st->st_uid = fs->opts.uid;
+	st->st_gid = fs->opts.gid;
+	st->st_blksize = 1 << 20;
+	st->st_atim = st->st_mtim = st->st_ctim = fs->mount_time;
+}
+
+void afs_meta_to_stat(struct afs_fs *fs, const struct ais_obj_meta *m,
+		      struct stat *st)
+{
+	uint32_t perm = m->mode & 07777;
+
+	memset(st, 0, sizeof(*st));
+	if (!perm)
+		perm = 0644;
+	if (fs->opts.ro)
+		perm &= ~0222u;
+	st->st_mode = S_IFREG | perm;
+	st->st_nlink = 1;
+	st->st_uid = fs->opts.uid;
+	st->st_gid = fs->opts.gid;
+	st->st_size = (off_t)m->size;
+	st->st_blocks = (blkcnt_t)((m->size + 511) / 512);
+	st->st_blksize = 1 << 20;
+	ns_to_ts(m->mtime_ns, &st->st_mtim);
+	st->st_atim = st->st_ctim = st->st_mtim;
+}
+
+int afs_fill_attr(struct afs_fs *fs, struct afs_inode *in, struct stat *st)
+{
+	struct ais_obj_meta m;
+	uint64_t size;
+	int rc = 0;
+
+	if (in->kind == AFS_DIR) {
+		afs_dir_stat(fs, st);
+		st->st_ino = in->ino;
+		return 0;
+	}
+	pthread_mutex_lock(&in->lock);
+	m = in->meta;
+	if (in->spool && in->spool->loaded) {
+		rc = afs_spool_size(in->spool, &size);
+		m.size = size;
+		if (in->spool->mtime_set)
+			m.mtime_ns = in->spool->mtime_ns;
+		else if (in->spool->dirty)
+			m.mtime_ns = ais_now_real_ns();
+	} else if (!in->have_meta) {
+		rc = -ENOENT;
+	}
+	pthread_mutex_unlock(&in->lock);
+	if (rc)
+		return rc;
+	afs_meta_to_stat(fs, &m, st);
+	st->st_ino = in->ino;
+	return 0;
+}
+
+int afs_fill_entry(struct afs_fs *fs, struct afs_inode *in,
+		   struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = in->ino;
+	e->generation = 1;
+	e->attr_timeout = fs->opts.attr_timeout;
+	e->entry_timeout = fs->opts.entry_timeout;
+	return afs_fill_attr(fs, in, &e->attr);
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct afs_fs *fs = userdata;
+	unsigned want = FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_READDIRPLUS |
+			FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_ASYNC_READ |
+			FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_ASYNC_DIO;
+
+	conn->want |= want & conn->capable;
+	/* Plain readdirplus on every call: ls -l and find need the types and
+	 * sizes anyway, and a listing page carries them for free. */
+	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
+	/* Writes go through to the spool file; the kernel must not cache
+	 * dirty pages we would not see at close. */
+	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+	conn->want &= ~(unsigned)(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE |
+				  FUSE_CAP_SPLICE_MOVE);
+	conn->max_write = 1 << 20;
+	conn->max_read = 1 << 20;
+	conn->max_readahead = 1 << 20;
+	conn->max_background = 64;
+	conn->congestion_threshold = 48;
+	ais_log(LOG_INFO, "FUSE protocol %u.%u, max_write %u, readahead %u",
+		conn->proto_major, conn->proto_minor, conn->max_write,
+		conn->max_readahead);
+	(void)fs;
+}
+
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, 0);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name)
+{
+	/* Objects have no link type; say so the way POSIX allows. */
+	fuse_reply_err(req, EPERM);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		    const char *newname)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+const struct fuse_lowlevel_ops afs_ops = {
+    .init = op_init,
+    .lookup = afs_op_lookup,
+    .forget = afs_op_forget,
+    .forget_multi = afs_op_forget_multi,
+    .getattr = afs_op_getattr,
+    .setattr = afs_op_setattr,
+    .statfs = afs_op_statfs,
+    .getxattr = afs_op_getxattr,
+    .listxattr = afs_op_listxattr,
+    .setxattr = afs_op_setxattr,
+    .removexattr = afs_op_removexattr,
+    .opendir = afs_op_opendir,
+    .readdir = afs_op_readdir,
+    .readdirplus = afs_op_readdirplus,
+    .releasedir = afs_op_releasedir,
+    .fsyncdir = op_fsyncdir,
+    .mkdir = afs_op_mkdir,
+    .rmdir = afs_op_rmdir,
+    .open = afs_op_open,
+    .create = afs_op_create,
+    .mknod = afs_op_mknod,
+    .read = afs_op_read,
+    .write = afs_op_write,
+    .flush = afs_op_flush,
+    .fsync = afs_op_fsync,
+    .release = afs_op_release,
+    .unlink = afs_op_unlink,
+    .rename = afs_op_rename,
+    .symlink = op_symlink,
+    .link = op_link,
+};

@@ -1,0 +1,151 @@
+/* The aisfs file system: shared state and helpers of the FUSE operations. */
+#ifndef AISFS_FS_H
+#define AISFS_FS_H
+
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "client.h"
+#include "inode.h"
+#include "mount_opts.h"
+#include "names.h"
+
+/* The zero-byte object that keeps an empty directory: "DIR/.aisfs.dir". It
+ * is hidden from listings and lookups. */
+#define AFS_DIR_MARKER ".aisfs.dir"
+
+/* A directory the kernel already holds is trusted without asking the
+ * cluster for this long after it was last seen there (listing, lookup,
+ * mkdir): path walks cost nothing, and survive a node that is down. */
+#define AFS_DIR_TRUST_NS (10ULL * 1000000000ULL)
+
+/* Room for a full path below the root: bucket, '/', object name. */
+#define AFS_PATH_MAX (AIS_BUCKET_MAX + 1 + AIS_NAME_MAX + 1)
+
+/* Listing page size asked of the cluster per readdir round trip. */
+#define AFS_LIST_PAGE 1000
+
+struct afs_fs {
+	struct ais_client *client;
+	struct afs_itable *itable;
+	struct afs_opts opts;
+	struct timespec mount_time;
+	struct fuse_session *se;
+};
+
+/* Where an inode lives in the cluster. bucket is "" for the root of a mount
+ * without bucket= (the list of buckets); key is "" for a bucket's root. */
+struct afs_loc {
+	char bucket[AIS_BUCKET_MAX + 1];
+	char key[AIS_NAME_MAX + 1];
+};
+
+/* The operation table handed to fuse_session_new; userdata is the afs_fs. */
+extern const struct fuse_lowlevel_ops afs_ops;
+
+/* Resolves in to its bucket and key. Returns 0 or -ENAMETOOLONG. */
+int afs_locate(struct afs_fs *fs, struct afs_inode *in, struct afs_loc *loc);
+
+/* Joins a directory key and a child name into out ("" + n -> n, "a" + n ->
+ * "a/n"). Returns 0, or -ENAMETOOLONG / -EINVAL when the result is not a
+ * valid object name. */
+int afs_child_key(const char *dirkey, const char *name, char *out, size_t len);
+
+/* Looks bucket/key up in the cluster: *kind becomes AFS_FILE (meta filled,
+ * may be NULL), AFS_DIR (an object below key/ exists) or 0 (neither: the
+ * function then returns -ENOENT). Other errors are the client's. hint is
+ * what the name was last known as (0: unknown): a file whose owner does
+ * not answer is not looked for as a directory on every node. */
+int afs_resolve(struct afs_fs *fs, const char *bucket, const char *key,
+		int hint, int *kind, struct ais_obj_meta *meta);
+
+/* Converts a client error into what the kernel gets: names errors pass
+ * through, everything about an unreachable or misbehaving cluster is EIO.
+ * Logs the reason (errmsg may be empty) with what and key. */
+int afs_errno(int rc, const char *what, const struct afs_loc *loc,
+	      const char *errmsg);
+
+/* The attributes of in as the kernel should see them. Returns 0 or -errno. */
+int afs_fill_attr(struct afs_fs *fs, struct afs_inode *in, struct stat *st);
+void afs_meta_to_stat(struct afs_fs *fs, const struct ais_obj_meta *m,
+		      struct stat *st);
+void afs_dir_stat(struct afs_fs *fs, struct stat *st);
+
+/* Fills e for in (attr timeouts from the options). */
+int afs_fill_entry(struct afs_fs *fs, struct afs_inode *in,
+		   struct fuse_entry_param *e);
+
+/* Operation halves, one file per concern. */
+void afs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void afs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void afs_op_forget_multi(fuse_req_t req, size_t count,
+			 struct fuse_forget_data *forgets);
+void afs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void afs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		    int to_set, struct fuse_file_info *fi);
+void afs_op_statfs(fuse_req_t req, fuse_ino_t ino);
+void afs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		     size_t size);
+void afs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void afs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		     const char *value, size_t size, int flags);
+void afs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+
+void afs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void afs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi);
+void afs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			struct fuse_file_info *fi);
+void afs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi);
+void afs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		  mode_t mode);
+void afs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+
+void afs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void afs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		   mode_t mode, struct fuse_file_info *fi);
+void afs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		  mode_t mode, dev_t rdev);
+void afs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		 struct fuse_file_info *fi);
+void afs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+		  off_t off, struct fuse_file_info *fi);
+void afs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void afs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		  struct fuse_file_info *fi);
+void afs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void afs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void afs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		   fuse_ino_t newparent, const char *newname,
+		   unsigned int flags);
+
+/* -ENOTEMPTY if the directory prefix ("key/", or "" for a bucket's root)
+ * holds anything but its marker object; 0 if empty; else -errno for the
+ * kernel. */
+int afs_dir_check_empty(struct afs_fs *fs, const struct afs_loc *loc,
+			const char *prefix);
+
+/* Truncates the object of in to size: in the shared spool when the file
+ * is open for writing (the PUT follows at close), else right away with a
+ * PUT of the truncated object. Returns 0 or -errno. */
+int afs_file_truncate(struct afs_fs *fs, struct afs_inode *in, uint64_t size);
+
+/* Takes a user reference on in's spool (so it outlives the caller's use
+ * of it), or returns NULL when in has none. Drop with afs_spool_drop, which
+ * frees the spool with its last user (trying one last PUT if it still holds
+ * unsaved changes). */
+struct afs_spool *afs_spool_hold(struct afs_inode *in);
+void afs_spool_drop(struct afs_fs *fs, struct afs_inode *in);
+
+/* True if in has a loaded spool (its attributes are local). */
+bool afs_has_local_data(struct afs_inode *in);
+
+/* PUTs the staged data of in if it has unsaved changes. Returns 0 or a
+ * positive errno, already converted for fuse_reply_err. */
+int afs_file_commit(struct afs_fs *fs, struct afs_inode *in);
+
+#endif

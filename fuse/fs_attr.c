@@ -1,0 +1,473 @@
+/* Name lookup, attributes, statfs and the read-only metadata xattrs. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "fs.h"
+#include "log.h"
+#include "spool.h"
+
+#define XATTR_CKSUM   "user.ais.checksum"
+#define XATTR_VERSION "user.ais.version"
+
+bool afs_has_local_data(struct afs_inode *in)
+{
+	bool local;
+
+	pthread_mutex_lock(&in->lock);
+	local = in->spool && in->spool->loaded;
+	pthread_mutex_unlock(&in->lock);
+	return local;
+}
+
+/* Stores fresh metadata from the cluster unless local staged data rules. */
+static void set_meta(struct afs_inode *in, const struct ais_obj_meta *m)
+{
+	pthread_mutex_lock(&in->lock);
+	if (!(in->spool && in->spool->loaded)) {
+		in->meta = *m;
+		in->have_meta = true;
+	}
+	pthread_mutex_unlock(&in->lock);
+}
+
+static void reply_entry(fuse_req_t req, struct afs_fs *fs,
+			struct afs_inode *parent, const char *name, int kind,
+			const struct ais_obj_meta *m, bool confirmed)
+{
+	struct fuse_entry_param e;
+	struct afs_inode *in;
+	int rc;
+
+	in = afs_inode_link(fs->itable, parent, name, kind);
+	if (!in) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (m)
+		set_meta(in, m);
+	if (confirmed) {
+		pthread_mutex_lock(&in->lock);
+		in->seen_ns = ais_now_mono_ns();
+		pthread_mutex_unlock(&in->lock);
+	}
+	rc = afs_fill_entry(fs, in, &e);
+	if (rc) {
+		afs_inode_forget(fs->itable, in->ino, 1);
+		fuse_reply_err(req, -rc);
+	} else if (fuse_reply_entry(req, &e) != 0) {
+		afs_inode_forget(fs->itable, in->ino, 1);
+	}
+	afs_inode_put(fs->itable, in);
+}
+
+static void reply_negative(fuse_req_t req, struct afs_fs *fs)
+{
+	struct fuse_entry_param e;
+
+	if (fs->opts.negative_timeout <= 0) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	memset(&e, 0, sizeof(e));
+	e.entry_timeout = fs->opts.negative_timeout;
+	fuse_reply_entry(req, &e);
+}
+
+void afs_op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
+{
+	struct afs_fs *fs = fuse_req_userdata(req);
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	char key[AIS_NAME_MAX + 1];
+	struct afs_inode *parent, *child;
+	struct ais_obj_meta m;
+	struct afs_loc loc;
+	bool known_dir = false, fresh, stale = false;
+	int rc, kind = 0, hint = 0;
+
+	parent = afs_inode_get(fs->itable, parent_ino);
+	if (!parent) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (parent->kind != AFS_DIR) {
+		fuse_reply_err(req, ENOTDIR);
+		goto out;
+	}
+	if (strlen(name) > AIS_COMPONENT_MAX) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		goto out;
+	}
+	if (strcmp(name, AFS_DIR_MARKER) == 0) {
+		reply_negative(req, fs);
+		goto out;
+	}
+	/* A file being written here and not yet PUT exists only locally. */
+	child = afs_inode_find(fs->itable, parent, name);
+	if (child) {
+		bool local =
+		    child->kind == AFS_FILE && afs_has_local_data(child);
+
+		hint = child->kind;
+		known_dir = child->kind == AFS_DIR;
+		pthread_mutex_lock(&child->lock);
+		fresh = known_dir &&
+			ais_now_mono_ns() - child->seen_ns < AFS_DIR_TRUST_NS;
+		pthread_mutex_unlock(&child->lock);
+		afs_inode_put(fs->itable, child);
+		if (fresh) {
+			reply_entry(req, fs, parent, name, AFS_DIR, NULL,
+				    false);
+			goto out;
+		}
+		if (local) {
+			reply_entry(req, fs, parent, name, AFS_FILE, NULL,
+				    false);
+			goto out;
+		}
+	}
+	rc = afs_locate(fs, parent, &loc);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		goto out;
+	}
+	if (!loc.bucket[0]) {
+		if (ais_name_check_bucket(name, NULL) != 0) {
+			reply_negative(req, fs);
+			goto out;
+		}
+		rc = ais_client_bucket_head(fs->client, name, errmsg);
+		kind = AFS_DIR;
+	} else {
+		rc = afs_child_key(loc.key, name, key, sizeof(key));
+		if (rc == -EINVAL) {
+			reply_negative(req, fs);
+			goto out;
+		}
+		if (rc == 0)
+			rc = afs_resolve(fs, loc.bucket, key, hint, &kind, &m);
+	}
+	if (rc == -ENOENT) {
+		reply_negative(req, fs);
+		goto out;
+	}
+	if (rc && known_dir) {
+		/* A directory is a prefix that may span every node: while one
+		 * node is unreachable, keep the one the kernel already knows
+		 * so that paths through it still reach the nodes that are up.
+		 */
+		ais_log(LOG_INFO, "lookup %s/%s/%s: %s (keeping the directory)",
+			loc.bucket, loc.key, name,
+			errmsg[0] ? errmsg : strerror(-rc));
+		rc = 0;
+		kind = AFS_DIR;
+		stale = true;
+	}
+	if (rc) {
+		if (loc.bucket[0])
+			snprintf(loc.key, sizeof(loc.key), "%s", key);
+		fuse_reply_err(req, afs_errno(rc, "lookup", &loc, errmsg));
+		goto out;
+	}
+	reply_entry(req, fs, parent, name, kind, kind == AFS_FILE ? &m : NULL,
+		    !stale);
+out:
+	afs_inode_put(fs->itable, parent);
+}
+
+void afs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct afs_fs *fs = fuse_req_userdata(req);
+
+	afs_inode_forget(fs->itable, ino, nlookup);
+	fuse_reply_none(req);
+}
+
+void afs_op_forget_multi(fuse_req_t req, size_t count,
+			 struct fuse_forget_data *forgets)
+{
+	struct afs_fs *fs = fuse_req_userdata(req);
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		afs_inode_forget(fs->itable, forgets[i].ino,
+				 forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+/* HEADs a file inode without local data and refreshes its metadata. */
+static int refresh_file(struct afs_fs *fs, struct afs_inode *in)
+{
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	struct ais_obj_meta m;
+	struct afs_loc loc;
+	int rc;
+
+	if (in->kind != AFS_FILE || afs_has_local_data(in))
+		return 0;
+	rc = afs_locate(fs, in, &loc);
+	if (rc)
+		return rc;
+	rc = ais_client_head(fs->client, loc.bucket, loc.key, &m, errmsg);
+	if (rc)
+		return -afs_errno(rc, "getattr", &loc, errmsg);
+	set_meta(in, &m);
+	return 0;
+}
+
+void afs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct afs_fs *fs = fuse_req_userdata(req);
+	struct afs_inode *in = afs_inode_get(fs->itable, ino);
+	struct stat st;
+	int rc;
+
+	if (!in) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	rc = refresh_file(fs, in);
+	if (!rc)
+		rc = afs_fill_attr(fs, in, &st);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, fs->opts.attr_timeout);
+	afs_inode_put(fs->itable, in);
+}
+
+static int64_t ts_to_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000LL + ts->tv_nsec;
+}
+
+/* chmod and utimens on a file: kept with the staged data while it has
+ * unsaved changes (the PUT at close carries them), else stored in the
+ * object's metadata right away. */
+static int set_file_meta(struct afs_fs *fs, struct afs_inode *in,
+			 const uint32_t *mode, const int64_t *mtime)
+{
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	struct ais_obj_meta m;
+	struct afs_spool *sp;
+	struct afs_loc loc;
+	bool pending = false;
+	int rc;
+
+	sp = afs_spool_hold(in);
+	if (sp) {
+		pthread_mutex_lock(&sp->lock);
+		pending = sp->dirty;
+		if (pending && mtime) {
+			sp->mtime_set = true;
+			sp->mtime_ns = *mtime;
+		}
+		pthread_mutex_lock(&in->lock);
+		if (mode)
+			in->meta.mode = *mode;
+		if (mtime && !pending)
+			in->meta.mtime_ns = *mtime;
+		pthread_mutex_unlock(&in->lock);
+		pthread_mutex_unlock(&sp->lock);
+		afs_spool_drop(fs, in);
+		if (pending)
+			return 0;
+	}
+	rc = afs_locate(fs, in, &loc);
+	if (rc)
+		return rc;
+	rc = ais_client_set_meta(fs->client, loc.bucket, loc.key, mode, mtime,
+				 NULL, NULL, &m, errmsg);
+	if (rc)
+		return -afs_errno(rc, "setattr", &loc, errmsg);
+	pthread_mutex_lock(&in->lock);
+	in->meta.mode = m.mode;
+	in->meta.mtime_ns = m.mtime_ns;
+	in->meta.version = m.version;
+	pthread_mutex_unlock(&in->lock);
+	set_meta(in, &m);
+	return 0;
+}
+
+void afs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		    int to_set, struct fuse_file_info *fi)
+{
+	struct afs_fs *fs = fuse_req_userdata(req);
+	struct afs_inode *in = afs_inode_get(fs->itable, ino);
+	uint32_t mode, *pmode = NULL;
+	int64_t mtime, *pmtime = NULL;
+	struct stat st;
+	int rc = 0;
+
+	if (!in) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (fs->opts.ro) {
+		rc = -EROFS;
+		goto out;
+	}
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		mode = attr->st_mode & 07777;
+		pmode = &mode;
+	}
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+		mtime = ais_now_real_ns();
+		pmtime = &mtime;
+	} else if (to_set & FUSE_SET_ATTR_MTIME) {
+		mtime = ts_to_ns(&attr->st_mtim);
+		pmtime = &mtime;
+	}
+	if (in->kind == AFS_DIR) {
+		/* Directories are prefixes: nothing to store their mode or
+		 * times in. Accept, as tar and rsync expect to set them. */
+		if (to_set & FUSE_SET_ATTR_SIZE)
+			rc = -EISDIR;
+		goto out;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		rc = afs_file_truncate(fs, in, (uint64_t)attr->st_size);
+		if (rc)
+			goto out;
+	}
+	/* Ownership comes from the mount (uid=, gid=); chown is accepted and
+	 * not stored, as on other object-store file systems. */
+	if (pmode || pmtime)
+		rc = set_file_meta(fs, in, pmode, pmtime);
+out:
+	if (!rc)
+		rc = afs_fill_attr(fs, in, &st);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, fs->opts.attr_timeout);
+	afs_inode_put(fs->itable, in);
+}
+
+void afs_op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct afs_fs *fs = fuse_req_userdata(req);
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	uint64_t total = 0, avail = 0;
+	struct statvfs sv;
+	int rc;
+
+	rc = ais_client_capacity(fs->client, &total, &avail, errmsg);
+	if (rc) {
+		fuse_reply_err(req, afs_errno(rc, "statfs", NULL, errmsg));
+		return;
+	}
+	memset(&sv, 0, sizeof(sv));
+	sv.f_bsize = 1 << 20;
+	sv.f_frsize = 4096;
+	sv.f_blocks = total / 4096;
+	sv.f_bfree = avail / 4096;
+	sv.f_bavail = avail / 4096;
+	sv.f_files = 1ULL << 32;
+	sv.f_ffree = 1ULL << 32;
+	sv.f_favail = 1ULL << 32;
+	sv.f_namemax = AIS_COMPONENT_MAX;
+	fuse_reply_statfs(req, &sv);
+}
+
+static void reply_xattr_value(fuse_req_t req, const char *val, size_t size)
+{
+	size_t len = strlen(val);
+
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, val, len);
+}
+
+void afs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		     size_t size)
+{
+	struct afs_fs *fs = fuse_req_userdata(req);
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	char val[AIS_CKSUM_HEX_MAX + 32];
+	struct afs_inode *in;
+	struct ais_obj_meta m;
+	struct afs_loc loc;
+	bool cksum;
+	int rc;
+
+	/* The kernel asks for security.* on every write: answer without a
+	 * round trip. */
+	cksum = strcmp(name, XATTR_CKSUM) == 0;
+	if (!cksum && strcmp(name, XATTR_VERSION) != 0) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	in = afs_inode_get(fs->itable, ino);
+	if (!in) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (in->kind != AFS_FILE) {
+		fuse_reply_err(req, ENODATA);
+		goto out;
+	}
+	rc = afs_locate(fs, in, &loc);
+	if (!rc)
+		rc = ais_client_head(fs->client, loc.bucket, loc.key, &m,
+				     errmsg);
+	if (rc) {
+		/* A file not yet written back has no stored metadata. */
+		fuse_reply_err(req, rc == -ENOENT ? ENODATA
+						  : afs_errno(rc, "getxattr",
+							      &loc, errmsg));
+		goto out;
+	}
+	if (cksum) {
+		if (!m.cksum[0]) {
+			fuse_reply_err(req, ENODATA);
+			goto out;
+		}
+		snprintf(val, sizeof(val), "%s:%s",
+			 ais_cksum_name(m.cksum_type), m.cksum);
+	} else {
+		snprintf(val, sizeof(val), "%llu",
+			 (unsigned long long)m.version);
+	}
+	reply_xattr_value(req, val, size);
+out:
+	afs_inode_put(fs->itable, in);
+}
+
+void afs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct afs_fs *fs = fuse_req_userdata(req);
+	static const char names[] = XATTR_CKSUM "\0" XATTR_VERSION "\0";
+	struct afs_inode *in = afs_inode_get(fs->itable, ino);
+	size_t len;
+
+	if (!in) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	len = in->kind == AFS_FILE ? sizeof(names) - 1 : 0;
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, names, len);
+	afs_inode_put(fs->itable, in);
+}
+
+void afs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		     const char *value, size_t size, int flags)
+{
+	fuse_reply_err(req,
+		       strncmp(name, "user.ais.", 9) == 0 ? EPERM : EOPNOTSUPP);
+}
+
+void afs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	fuse_reply_err(req,
+		       strncmp(name, "user.ais.", 9) == 0 ? EPERM : EOPNOTSUPP);
+}

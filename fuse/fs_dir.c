@@ -1,0 +1,523 @@
+/* Directories: paged listings streamed through readdir offsets, mkdir and
+ * rmdir (buckets at the root of a mount without bucket=). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs.h"
+#include "log.h"
+#include "spool.h"
+
+struct dent {
+	char *name; /* one component */
+	int kind;
+	struct ais_obj_meta meta; /* files */
+};
+
+/* One open directory. Only one listing page is held at a time: the offset
+ * of an entry is its index in the whole listing (plus 2 for "." and ".."),
+ * and a page is found again from the continuation token of the page before
+ * it. Going backwards restarts the listing from its first page. */
+struct dirh {
+	pthread_mutex_t lock;
+	struct afs_inode *in; /* holds a ref */
+	struct afs_loc loc;
+	char prefix[AIS_NAME_MAX + 2]; /* "key/" or "" */
+	bool buckets;		       /* the root of a mount without bucket= */
+	bool loaded;
+	struct dent *ents;
+	size_t n;
+	uint64_t base; /* index of ents[0] */
+	char *next;    /* start_after of the next page; NULL at the end */
+};
+
+static void page_clear(struct dirh *dh)
+{
+	size_t i;
+
+	for (i = 0; i < dh->n; i++)
+		free(dh->ents[i].name);
+	free(dh->ents);
+	dh->ents = NULL;
+	dh->n = 0;
+	free(dh->next);
+	dh->next = NULL;
+}
+
+static int add_dent(struct dirh *dh, const char *name, size_t len, int kind,
+		    const struct ais_obj_meta *m)
+{
+	struct dent *d = &dh->ents[dh->n];
+
+	if (len == 0 || len > AIS_COMPONENT_MAX || memchr(name, '/', len) ||
+	    (len == strlen(AFS_DIR_MARKER) &&
+	     memcmp(name, AFS_DIR_MARKER, len) == 0))
+		return 0;
+	d->name = strndup(name, len);
+	if (!d->name)
+		return -ENOMEM;
+	d->kind = kind;
+	if (m)
+		d->meta = *m;
+	else
+		memset(&d->meta, 0, sizeof(d->meta));
+	dh->n++;
+	return 0;
+}
+
+/* Replaces the held page by the one after start_after (NULL: the first). */
+static int fetch_page(struct afs_fs *fs, struct dirh *dh,
+		      const char *start_after)
+{
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	struct ais_list_page page = {0};
+	char **names = NULL;
+	size_t n = 0, i, plen = strlen(dh->prefix), len;
+	const char *name;
+	int rc;
+
+	page_clear(dh);
+	dh->loaded = false;
+	if (dh->buckets) {
+		rc = ais_client_bucket_list(fs->client, &names, &n, errmsg);
+		if (rc)
+			return -afs_errno(rc, "readdir", &dh->loc, errmsg);
+		dh->ents = calloc(n ? n : 1, sizeof(*dh->ents));
+		rc = dh->ents ? 0 : -ENOMEM;
+		for (i = 0; i < n && !rc; i++)
+			rc = add_dent(dh, names[i], strlen(names[i]), AFS_DIR,
+				      NULL);
+		ais_strv_free(names);
+		if (rc)
+			return rc;
+		dh->loaded = true;
+		return 0;
+	}
+	rc = ais_client_list(fs->client, dh->loc.bucket, dh->prefix, "/",
+			     start_after, AFS_LIST_PAGE, &page, errmsg);
+	if (rc)
+		return -afs_errno(rc, "readdir", &dh->loc, errmsg);
+	dh->ents = calloc(page.n ? page.n : 1, sizeof(*dh->ents));
+	if (!dh->ents) {
+		ais_list_page_free(&page);
+		return -ENOMEM;
+	}
+	for (i = 0; i < page.n && !rc; i++) {
+		name = page.entries[i].name;
+		len = strlen(name);
+		if (len < plen || memcmp(name, dh->prefix, plen) != 0)
+			continue; /* not ours: a node misbehaved */
+		name += plen;
+		len -= plen;
+		if (page.entries[i].is_prefix) {
+			if (len && name[len - 1] == '/')
+				len--;
+			rc = add_dent(dh, name, len, AFS_DIR, NULL);
+		} else {
+			rc = add_dent(dh, name, len, AFS_FILE,
+				      &page.entries[i].meta);
+		}
+	}
+	if (!rc && page.next_token && page.next_token[0]) {
+		dh->next = strdup(page.next_token);
+		if (!dh->next)
+			rc = -ENOMEM;
+	}
+	ais_list_page_free(&page);
+	if (rc) {
+		page_clear(dh);
+		return rc;
+	}
+	dh->loaded = true;
+	return 0;
+}
+
+/* Makes entry idx available in the held page. Returns 0, 1 past the end,
+ * or -errno. */
+static int seek_entry(struct afs_fs *fs, struct dirh *dh, uint64_t idx)
+{
+	char *token;
+	int rc;
+
+	if (!dh->loaded || idx < dh->base) {
+		dh->base = 0;
+		rc = fetch_page(fs, dh, NULL);
+		if (rc)
+			return rc;
+	}
+	while (idx >= dh->base + dh->n) {
+		if (!dh->next)
+			return 1;
+		token = dh->next;
+		dh->next = NULL;
+		dh->base += dh->n;
+		rc = fetch_page(fs, dh, token);
+		free(token);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+void afs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct afs_fs *fs = fuse_req_userdata(req);
+	struct afs_inode *in = afs_inode_get(fs->itable, ino);
+	struct dirh *dh;
+	int rc;
+
+	if (!in) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (in->kind != AFS_DIR) {
+		afs_inode_put(fs->itable, in);
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	dh = calloc(1, sizeof(*dh));
+	if (!dh) {
+		afs_inode_put(fs->itable, in);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	rc = afs_locate(fs, in, &dh->loc);
+	if (rc) {
+		afs_inode_put(fs->itable, in);
+		free(dh);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	dh->in = in;
+	dh->buckets = dh->loc.bucket[0] == '\0';
+	if (dh->loc.key[0])
+		snprintf(dh->prefix, sizeof(dh->prefix), "%s/", dh->loc.key);
+	pthread_mutex_init(&dh->lock, NULL);
+	fi->fh = (uintptr_t)dh;
+	fi->cache_readdir = 0;
+	if (fuse_reply_open(req, fi) != 0) {
+		pthread_mutex_destroy(&dh->lock);
+		afs_inode_put(fs->itable, in);
+		free(dh);
+	}
+}
+
+static uint64_t pseudo_ino(const char *name)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *name; name++) {
+		h ^= (unsigned char)*name;
+		h *= 1099511628211ULL;
+	}
+	return h | (1ULL << 63);
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi, bool plus)
+{
+	struct afs_fs *fs = fuse_req_userdata(req);
+	struct dirh *dh = (struct dirh *)(uintptr_t)fi->fh;
+	struct fuse_entry_param e;
+	struct afs_inode *child;
+	size_t used = 0, sz;
+	uint64_t pos = off < 0 ? 0 : (uint64_t)off;
+	const char *name;
+	struct dent *d;
+	char *buf;
+	int rc = 0;
+
+	buf = malloc(size);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&dh->lock);
+	for (;; pos++) {
+		memset(&e, 0, sizeof(e));
+		child = NULL;
+		if (pos < 2) {
+			name = pos == 0 ? "." : "..";
+			afs_dir_stat(fs, &e.attr);
+			e.attr.st_ino = pos == 0 ? dh->in->ino : AFS_ROOT_INO;
+		} else {
+			rc = seek_entry(fs, dh, pos - 2);
+			if (rc)
+				break;
+			d = &dh->ents[pos - 2 - dh->base];
+			name = d->name;
+			if (plus) {
+				child = afs_inode_link(fs->itable, dh->in, name,
+						       d->kind);
+				if (!child) {
+					rc = -ENOMEM;
+					break;
+				}
+				pthread_mutex_lock(&child->lock);
+				child->seen_ns = ais_now_mono_ns();
+				if (d->kind == AFS_FILE &&
+				    !(child->spool && child->spool->loaded)) {
+					child->meta = d->meta;
+					child->have_meta = true;
+				}
+				pthread_mutex_unlock(&child->lock);
+				rc = afs_fill_entry(fs, child, &e);
+				if (rc) {
+					afs_inode_forget(fs->itable, child->ino,
+							 1);
+					afs_inode_put(fs->itable, child);
+					break;
+				}
+			} else if (d->kind == AFS_DIR) {
+				afs_dir_stat(fs, &e.attr);
+				e.attr.st_ino = pseudo_ino(name);
+			} else {
+				afs_meta_to_stat(fs, &d->meta, &e.attr);
+				e.attr.st_ino = pseudo_ino(name);
+			}
+		}
+		if (plus)
+			sz =
+			    fuse_add_direntry_plus(req, buf + used, size - used,
+						   name, &e, (off_t)(pos + 1));
+		else
+			sz = fuse_add_direntry(req, buf + used, size - used,
+					       name, &e.attr, (off_t)(pos + 1));
+		if (sz > size - used) {
+			if (child)
+				afs_inode_forget(fs->itable, child->ino, 1);
+			afs_inode_put(fs->itable, child);
+			break;
+		}
+		afs_inode_put(fs->itable, child);
+		used += sz;
+	}
+	pthread_mutex_unlock(&dh->lock);
+	if (rc < 0 && used == 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+void afs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, false);
+}
+
+void afs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, true);
+}
+
+void afs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct afs_fs *fs = fuse_req_userdata(req);
+	struct dirh *dh = (struct dirh *)(uintptr_t)fi->fh;
+
+	page_clear(dh);
+	pthread_mutex_destroy(&dh->lock);
+	afs_inode_put(fs->itable, dh->in);
+	free(dh);
+	fuse_reply_err(req, 0);
+}
+
+static void reply_dir_entry(fuse_req_t req, struct afs_fs *fs,
+			    struct afs_inode *parent, const char *name)
+{
+	struct fuse_entry_param e;
+	struct afs_inode *in =
+	    afs_inode_link(fs->itable, parent, name, AFS_DIR);
+
+	if (!in) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&in->lock);
+	in->seen_ns = ais_now_mono_ns();
+	pthread_mutex_unlock(&in->lock);
+	afs_fill_entry(fs, in, &e);
+	if (fuse_reply_entry(req, &e) != 0)
+		afs_inode_forget(fs->itable, in->ino, 1);
+	afs_inode_put(fs->itable, in);
+}
+
+/* Checks parent and name for a directory operation and locates parent. */
+static int dir_op_start(struct afs_fs *fs, fuse_ino_t parent_ino,
+			const char *name, struct afs_inode **parent,
+			struct afs_loc *loc)
+{
+	int rc;
+
+	if (fs->opts.ro)
+		return -EROFS;
+	if (strlen(name) > AIS_COMPONENT_MAX)
+		return -ENAMETOOLONG;
+	*parent = afs_inode_get(fs->itable, parent_ino);
+	if (!*parent)
+		return -ESTALE;
+	rc = (*parent)->kind == AFS_DIR ? afs_locate(fs, *parent, loc)
+					: -ENOTDIR;
+	if (rc) {
+		afs_inode_put(fs->itable, *parent);
+		*parent = NULL;
+	}
+	return rc;
+}
+
+void afs_op_mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
+		  mode_t mode)
+{
+	struct afs_fs *fs = fuse_req_userdata(req);
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	char key[AIS_NAME_MAX + 1], marker[AIS_NAME_MAX + 16];
+	struct afs_inode *parent = NULL, *child;
+	struct afs_loc loc;
+	int rc, kind;
+
+	rc = dir_op_start(fs, parent_ino, name, &parent, &loc);
+	if (rc)
+		goto out;
+	if (!loc.bucket[0]) {
+		rc = ais_name_check_bucket(name, errmsg);
+		if (!rc)
+			rc = ais_client_bucket_create(fs->client, name, errmsg);
+		if (rc) {
+			ais_log(LOG_INFO, "mkdir bucket %s: %s", name, errmsg);
+			rc = -afs_errno(rc, "mkdir", &loc, errmsg);
+		}
+		goto out;
+	}
+	if (strcmp(name, AFS_DIR_MARKER) == 0) {
+		rc = -EINVAL;
+		goto out;
+	}
+	rc = afs_child_key(loc.key, name, key, sizeof(key));
+	if (rc)
+		goto out;
+	child = afs_inode_find(fs->itable, parent, name);
+	if (child) {
+		bool local = afs_has_local_data(child);
+
+		afs_inode_put(fs->itable, child);
+		if (local) {
+			rc = -EEXIST;
+			goto out;
+		}
+	}
+	rc = afs_resolve(fs, loc.bucket, key, 0, &kind, NULL);
+	if (rc == 0) {
+		rc = -EEXIST;
+		goto out;
+	}
+	if (rc != -ENOENT) {
+		rc = -afs_errno(rc, "mkdir", &loc, errmsg);
+		goto out;
+	}
+	snprintf(marker, sizeof(marker), "%s/%s", key, AFS_DIR_MARKER);
+	if (strlen(marker) > AIS_NAME_MAX) {
+		rc = -ENAMETOOLONG;
+		goto out;
+	}
+	rc = ais_client_put_buf(fs->client, loc.bucket, marker, "", 0, NULL,
+				NULL, errmsg);
+	if (rc)
+		rc = -afs_errno(rc, "mkdir", &loc, errmsg);
+out:
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		reply_dir_entry(req, fs, parent, name);
+	afs_inode_put(fs->itable, parent);
+}
+
+int afs_dir_check_empty(struct afs_fs *fs, const struct afs_loc *loc,
+			const char *prefix)
+{
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	struct ais_list_page page = {0};
+	size_t i, plen = strlen(prefix);
+	int rc;
+
+	rc = ais_client_list(fs->client, loc->bucket, prefix, "/", NULL, 2,
+			     &page, errmsg);
+	if (rc)
+		return -afs_errno(rc, "rmdir", loc, errmsg);
+	for (i = 0; i < page.n; i++) {
+		if (strcmp(page.entries[i].name + plen, AFS_DIR_MARKER) != 0)
+			rc = -ENOTEMPTY;
+	}
+	ais_list_page_free(&page);
+	return rc;
+}
+
+void afs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
+{
+	struct afs_fs *fs = fuse_req_userdata(req);
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	char key[AIS_NAME_MAX + 1], prefix[AIS_NAME_MAX + 2];
+	char marker[AIS_NAME_MAX + 16];
+	struct afs_inode *parent = NULL, *child = NULL;
+	struct afs_loc loc;
+	int rc, kind;
+
+	rc = dir_op_start(fs, parent_ino, name, &parent, &loc);
+	if (rc)
+		goto out;
+	child = afs_inode_find(fs->itable, parent, name);
+	if (!loc.bucket[0]) {
+		struct afs_loc bl = {0};
+
+		if (ais_name_check_bucket(name, NULL) != 0) {
+			rc = -ENOENT;
+			goto out;
+		}
+		snprintf(bl.bucket, sizeof(bl.bucket), "%s", name);
+		rc = afs_dir_check_empty(fs, &bl, "");
+		if (!rc)
+			rc =
+			    ais_client_bucket_destroy(fs->client, name, errmsg);
+		if (rc < 0 && rc != -ENOTEMPTY)
+			rc = -afs_errno(rc, "rmdir", &bl, errmsg);
+		goto done;
+	}
+	rc = afs_child_key(loc.key, name, key, sizeof(key));
+	if (rc)
+		goto out;
+	rc = afs_resolve(fs, loc.bucket, key, 0, &kind, NULL);
+	if (rc == -ENOENT && child && child->kind == AFS_DIR) {
+		/* Its last object went away after the kernel saw it (rm -r
+		 * deletes the files first): nothing is left to remove. */
+		rc = 0;
+		goto done;
+	}
+	if (rc) {
+		rc = -afs_errno(rc, "rmdir", &loc, errmsg);
+		goto out;
+	}
+	if (kind != AFS_DIR) {
+		rc = -ENOTDIR;
+		goto out;
+	}
+	snprintf(prefix, sizeof(prefix), "%s/", key);
+	rc = afs_dir_check_empty(fs, &loc, prefix);
+	if (rc)
+		goto out;
+	snprintf(marker, sizeof(marker), "%s/%s", key, AFS_DIR_MARKER);
+	rc = ais_client_delete(fs->client, loc.bucket, marker, errmsg);
+	if (rc == -ENOENT)
+		rc = 0;
+	if (rc)
+		rc = -afs_errno(rc, "rmdir", &loc, errmsg);
+done:
+	if (!rc && child)
+		afs_inode_unhash(fs->itable, child);
+out:
+	fuse_reply_err(req, -rc);
+	afs_inode_put(fs->itable, child);
+	afs_inode_put(fs->itable, parent);
+}

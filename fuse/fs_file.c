@@ -1,0 +1,661 @@
+/* Files: open with close-to-open revalidation, reads straight from the
+ * owner node, writes staged in a spool file and PUT whole at close/fsync. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "log.h"
+#include "spool.h"
+
+struct fileh {
+	struct afs_inode *in; /* holds a ref */
+	bool write;	      /* holds a spool user reference */
+};
+
+static bool same_object(const struct ais_obj_meta *a,
+			const struct ais_obj_meta *b)
+{
+	return a->version == b->version && a->size == b->size &&
+	       a->mtime_ns == b->mtime_ns && strcmp(a->cksum, b->cksum) == 0;
+}
+
+struct afs_spool *afs_spool_hold(struct afs_inode *in)
+{
+	struct afs_spool *sp;
+
+	pthread_mutex_lock(&in->lock);
+	sp = in->spool;
+	if (sp)
+		in->spool_users++;
+	pthread_mutex_unlock(&in->lock);
+	return sp;
+}
+
+void afs_spool_drop(struct afs_fs *fs, struct afs_inode *in)
+{
+	struct afs_spool *sp = NULL;
+	bool last;
+	int rc;
+
+	pthread_mutex_lock(&in->lock);
+	last = in->spool_users == 1;
+	pthread_mutex_unlock(&in->lock);
+	if (last) {
+		/* The close that should have saved these bytes failed (and
+		 * told the application); one more try before they go. */
+		rc = afs_file_commit(fs, in);
+		if (rc)
+			ais_log(LOG_ERR, "inode %llu: unsaved data dropped: %s",
+				(unsigned long long)in->ino, strerror(rc));
+	}
+	pthread_mutex_lock(&in->lock);
+	if (--in->spool_users == 0) {
+		sp = in->spool;
+		in->spool = NULL;
+	}
+	pthread_mutex_unlock(&in->lock);
+	afs_spool_free(sp);
+}
+
+/* Fetches the object into the spool. Called with sp->lock held. */
+static int load_spool(struct afs_fs *fs, struct afs_inode *in,
+		      struct afs_spool *sp, bool *keep_cache)
+{
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	struct ais_obj_meta m;
+	struct afs_loc loc;
+	int rc;
+
+	rc = afs_locate(fs, in, &loc);
+	if (rc)
+		return rc;
+	if (ftruncate(sp->fd, 0) < 0 || lseek(sp->fd, 0, SEEK_SET) < 0)
+		return -errno;
+	rc = ais_client_get_fd(fs->client, loc.bucket, loc.key, 0, 0, sp->fd,
+			       &m, errmsg);
+	if (rc) {
+		if (ftruncate(sp->fd, 0) < 0)
+			ais_log(LOG_WARNING, "spool truncate: %m");
+		return -afs_errno(rc, "open", &loc, errmsg);
+	}
+	pthread_mutex_lock(&in->lock);
+	if (keep_cache)
+		*keep_cache =
+		    in->have_page_meta && same_object(&in->page_meta, &m);
+	in->meta = m;
+	in->have_meta = true;
+	in->page_meta = m;
+	in->have_page_meta = true;
+	sp->loaded = true;
+	pthread_mutex_unlock(&in->lock);
+	return 0;
+}
+
+/* Takes a spool user reference on in, creating and loading the spool as
+ * needed; trunc empties it instead of loading. */
+static int attach_spool(struct afs_fs *fs, struct afs_inode *in, bool trunc,
+			bool *keep_cache)
+{
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	struct afs_spool *sp = NULL;
+	int rc = 0;
+
+	pthread_mutex_lock(&in->lock);
+	if (!in->spool) {
+		rc = afs_spool_new(fs->opts.spool_dir, &sp, errmsg);
+		if (rc) {
+			pthread_mutex_unlock(&in->lock);
+			ais_log(LOG_ERR, "%s", errmsg);
+			return rc;
+		}
+		in->spool = sp;
+	}
+	sp = in->spool;
+	in->spool_users++;
+	pthread_mutex_unlock(&in->lock);
+
+	if (keep_cache)
+		*keep_cache = true;
+	pthread_mutex_lock(&sp->lock);
+	if (trunc) {
+		if (ftruncate(sp->fd, 0) < 0) {
+			rc = -errno;
+		} else {
+			pthread_mutex_lock(&in->lock);
+			sp->loaded = true;
+			pthread_mutex_unlock(&in->lock);
+			sp->dirty = true;
+			sp->mtime_set = false;
+			if (keep_cache)
+				*keep_cache = false;
+		}
+	} else if (!sp->loaded) {
+		rc = load_spool(fs, in, sp, keep_cache);
+	}
+	pthread_mutex_unlock(&sp->lock);
+	if (rc) {
+		pthread_mutex_lock(&in->lock);
+		if (--in->spool_users == 0) {
+			sp = in->spool;
+			in->spool = NULL;
+		} else {
+			sp = NULL;
+		}
+		pthread_mutex_unlock(&in->lock);
+		afs_spool_free(sp);
+	}
+	return rc;
+}
+
+int afs_file_commit(struct afs_fs *fs, struct afs_inode *in)
+{
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	struct ais_put_opts po;
+	struct ais_obj_meta out;
+	struct afs_spool *sp;
+	struct afs_loc loc;
+	uint64_t size;
+	bool unlinked;
+	int rc = 0;
+
+	sp = afs_spool_hold(in);
+	if (!sp)
+		return 0;
+	pthread_mutex_lock(&sp->lock);
+	if (!sp->dirty || !sp->loaded)
+		goto out;
+	memset(&po, 0, sizeof(po));
+	pthread_mutex_lock(&in->lock);
+	unlinked = in->unlinked;
+	po.mode = in->meta.mode & 07777;
+	pthread_mutex_unlock(&in->lock);
+	if (unlinked) {
+		sp->dirty = false;
+		goto out;
+	}
+	if (sp->mtime_set)
+		po.mtime_ns = sp->mtime_ns;
+	po.uid = fs->opts.uid;
+	po.gid = fs->opts.gid;
+	rc = afs_locate(fs, in, &loc);
+	if (!rc)
+		rc = afs_spool_size(sp, &size);
+	if (rc)
+		goto out;
+	rc = ais_client_put_fd(fs->client, loc.bucket, loc.key, sp->fd, size,
+			       &po, &out, errmsg);
+	if (rc) {
+		rc = -afs_errno(rc, "write back", &loc, errmsg);
+		goto out;
+	}
+	ais_log(LOG_DEBUG, "PUT %s/%s: %llu bytes, version %llu", loc.bucket,
+		loc.key, (unsigned long long)size,
+		(unsigned long long)out.version);
+	sp->dirty = false;
+	sp->mtime_set = false;
+	pthread_mutex_lock(&in->lock);
+	in->meta = out;
+	in->have_meta = true;
+	in->page_meta = out;
+	in->have_page_meta = true;
+	pthread_mutex_unlock(&in->lock);
+out:
+	pthread_mutex_unlock(&sp->lock);
+	afs_spool_drop(fs, in);
+	return rc < 0 ? -rc : 0;
+}
+
+int afs_file_truncate(struct afs_fs *fs, struct afs_inode *in, uint64_t size)
+{
+	struct afs_spool *sp;
+	bool alone;
+	int rc;
+
+	rc = attach_spool(fs, in, size == 0, NULL);
+	if (rc)
+		return rc;
+	sp = in->spool; /* stable: we hold a user reference */
+	pthread_mutex_lock(&sp->lock);
+	if (ftruncate(sp->fd, (off_t)size) < 0) {
+		rc = -errno;
+	} else {
+		sp->dirty = true;
+		sp->mtime_set = false;
+	}
+	pthread_mutex_unlock(&sp->lock);
+	pthread_mutex_lock(&in->lock);
+	alone = in->spool_users == 1;
+	pthread_mutex_unlock(&in->lock);
+	/* truncate(2) by path: no close will follow, so save it now. */
+	if (!rc && alone)
+		rc = -afs_file_commit(fs, in);
+	afs_spool_drop(fs, in);
+	return rc;
+}
+
+static struct fileh *fileh_new(struct afs_inode *in, bool write)
+{
+	struct fileh *fh = calloc(1, sizeof(*fh));
+
+	if (fh) {
+		fh->in = in;
+		fh->write = write;
+	}
+	return fh;
+}
+
+void afs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct afs_fs *fs = fuse_req_userdata(req);
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	int acc = fi->flags & O_ACCMODE;
+	bool write = acc == O_WRONLY || acc == O_RDWR, keep = false;
+	struct afs_inode *in;
+	struct ais_obj_meta m;
+	struct afs_loc loc;
+	struct fileh *fh;
+	int rc = 0;
+
+	in = afs_inode_get(fs->itable, ino);
+	if (!in) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (in->kind != AFS_FILE) {
+		rc = -EISDIR;
+		goto err;
+	}
+	if (write) {
+		if (fs->opts.ro) {
+			rc = -EROFS;
+			goto err;
+		}
+		rc = attach_spool(fs, in, (fi->flags & O_TRUNC) != 0, &keep);
+		if (rc)
+			goto err;
+	} else if (afs_has_local_data(in)) {
+		/* Written through this mount: the page cache is current. */
+		keep = true;
+	} else {
+		/* Close-to-open: whatever changed since our last open must
+		 * not be served from the page cache. */
+		rc = afs_locate(fs, in, &loc);
+		if (!rc)
+			rc = ais_client_head(fs->client, loc.bucket, loc.key,
+					     &m, errmsg);
+		if (rc) {
+			rc = -afs_errno(rc, "open", &loc, errmsg);
+			goto err;
+		}
+		pthread_mutex_lock(&in->lock);
+		keep = in->have_page_meta && same_object(&in->page_meta, &m);
+		in->meta = m;
+		in->have_meta = true;
+		in->page_meta = m;
+		in->have_page_meta = true;
+		pthread_mutex_unlock(&in->lock);
+	}
+	fh = fileh_new(in, write);
+	if (!fh) {
+		rc = -ENOMEM;
+		goto err_drop;
+	}
+	fi->fh = (uintptr_t)fh;
+	fi->keep_cache = keep;
+	if (fuse_reply_open(req, fi) != 0) {
+		free(fh);
+		if (write)
+			afs_spool_drop(fs, in);
+		afs_inode_put(fs->itable, in);
+	}
+	return;
+err_drop:
+	if (write)
+		afs_spool_drop(fs, in);
+err:
+	fuse_reply_err(req, -rc);
+	afs_inode_put(fs->itable, in);
+}
+
+/* Checks a new file name under parent and locates parent. */
+static int new_file_start(struct afs_fs *fs, fuse_ino_t parent_ino,
+			  const char *name, struct afs_inode **parent,
+			  struct afs_loc *loc, char *key, size_t keylen)
+{
+	int rc;
+
+	if (fs->opts.ro)
+		return -EROFS;
+	*parent = afs_inode_get(fs->itable, parent_ino);
+	if (!*parent)
+		return -ESTALE;
+	if ((*parent)->kind != AFS_DIR)
+		rc = -ENOTDIR;
+	else if (strcmp(name, AFS_DIR_MARKER) == 0)
+		rc = -EINVAL;
+	else
+		rc = afs_locate(fs, *parent, loc);
+	/* Only buckets live at the root of a mount without bucket=. */
+	if (!rc && !loc->bucket[0])
+		rc = -EPERM;
+	if (!rc)
+		rc = afs_child_key(loc->key, name, key, keylen);
+	if (rc) {
+		afs_inode_put(fs->itable, *parent);
+		*parent = NULL;
+	}
+	return rc;
+}
+
+void afs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
+		   mode_t mode, struct fuse_file_info *fi)
+{
+	struct afs_fs *fs = fuse_req_userdata(req);
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	char key[AIS_NAME_MAX + 1];
+	struct afs_inode *parent = NULL, *in;
+	struct fuse_entry_param e;
+	struct ais_obj_meta m;
+	struct afs_loc loc;
+	struct fileh *fh;
+	int rc, kind;
+
+	rc = new_file_start(fs, parent_ino, name, &parent, &loc, key,
+			    sizeof(key));
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if (fi->flags & O_EXCL) {
+		rc = afs_resolve(fs, loc.bucket, key, 0, &kind, &m);
+		if (rc == 0)
+			rc = -EEXIST;
+		else if (rc == -ENOENT)
+			rc = 0;
+		if (rc) {
+			fuse_reply_err(req,
+				       afs_errno(rc, "create", &loc, errmsg));
+			goto out;
+		}
+	}
+	in = afs_inode_link(fs->itable, parent, name, AFS_FILE);
+	if (!in) {
+		fuse_reply_err(req, ENOMEM);
+		goto out;
+	}
+	pthread_mutex_lock(&in->lock);
+	if (!in->spool) {
+		memset(&in->meta, 0, sizeof(in->meta));
+		in->meta.mode = mode & 07777;
+		in->meta.mtime_ns = ais_now_real_ns();
+		in->have_meta = true;
+		in->have_page_meta = false;
+	}
+	in->unlinked = false;
+	pthread_mutex_unlock(&in->lock);
+	/* A new file starts empty and is PUT at close even if nothing is
+	 * written to it. */
+	rc = attach_spool(fs, in, true, NULL);
+	if (rc)
+		goto err_forget;
+	fh = fileh_new(in, true);
+	if (!fh) {
+		rc = -ENOMEM;
+		afs_spool_drop(fs, in);
+		goto err_forget;
+	}
+	rc = afs_fill_entry(fs, in, &e);
+	if (rc) {
+		free(fh);
+		afs_spool_drop(fs, in);
+		goto err_forget;
+	}
+	fi->fh = (uintptr_t)fh;
+	fi->keep_cache = 0;
+	if (fuse_reply_create(req, &e, fi) != 0) {
+		free(fh);
+		afs_spool_drop(fs, in);
+		afs_inode_forget(fs->itable, in->ino, 1);
+		afs_inode_put(fs->itable, in);
+	}
+	/* The handle keeps the ref afs_inode_link gave us. */
+	goto out;
+err_forget:
+	afs_inode_forget(fs->itable, in->ino, 1);
+	afs_inode_put(fs->itable, in);
+	fuse_reply_err(req, -rc);
+out:
+	afs_inode_put(fs->itable, parent);
+}
+
+void afs_op_mknod(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
+		  mode_t mode, dev_t rdev)
+{
+	struct afs_fs *fs = fuse_req_userdata(req);
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	char key[AIS_NAME_MAX + 1];
+	struct afs_inode *parent = NULL, *in;
+	struct fuse_entry_param e;
+	struct ais_put_opts po;
+	struct ais_obj_meta m;
+	struct afs_loc loc;
+	int rc;
+
+	if (!S_ISREG(mode)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	rc = new_file_start(fs, parent_ino, name, &parent, &loc, key,
+			    sizeof(key));
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	memset(&po, 0, sizeof(po));
+	po.mode = mode & 07777;
+	po.no_overwrite = true;
+	rc = ais_client_put_buf(fs->client, loc.bucket, key, "", 0, &po, &m,
+				errmsg);
+	if (rc) {
+		fuse_reply_err(req, afs_errno(rc, "mknod", &loc, errmsg));
+		goto out;
+	}
+	in = afs_inode_link(fs->itable, parent, name, AFS_FILE);
+	if (!in) {
+		fuse_reply_err(req, ENOMEM);
+		goto out;
+	}
+	pthread_mutex_lock(&in->lock);
+	in->meta = m;
+	in->have_meta = true;
+	pthread_mutex_unlock(&in->lock);
+	afs_fill_entry(fs, in, &e);
+	if (fuse_reply_entry(req, &e) != 0)
+		afs_inode_forget(fs->itable, in->ino, 1);
+	afs_inode_put(fs->itable, in);
+out:
+	afs_inode_put(fs->itable, parent);
+}
+
+static int pread_all(int fd, char *buf, size_t len, off_t off, size_t *got)
+{
+	ssize_t n;
+
+	*got = 0;
+	while (*got < len) {
+		n = pread(fd, buf + *got, len - *got, off + (off_t)*got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		*got += (size_t)n;
+	}
+	return 0;
+}
+
+static int pwrite_all(int fd, const char *buf, size_t len, off_t off)
+{
+	ssize_t n;
+	size_t done = 0;
+
+	while (done < len) {
+		n = pwrite(fd, buf + done, len - done, off + (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+void afs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		 struct fuse_file_info *fi)
+{
+	struct afs_fs *fs = fuse_req_userdata(req);
+	struct fileh *fh = (struct fileh *)(uintptr_t)fi->fh;
+	struct afs_inode *in = fh->in;
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	struct afs_spool *sp;
+	struct afs_loc loc;
+	size_t got = 0;
+	ssize_t n;
+	char *buf;
+	int rc = 0;
+
+	buf = malloc(size ? size : 1);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	sp = afs_spool_hold(in);
+	if (sp && !afs_has_local_data(in)) {
+		afs_spool_drop(fs, in);
+		sp = NULL;
+	}
+	if (sp) {
+		rc = pread_all(sp->fd, buf, size, off, &got);
+		afs_spool_drop(fs, in);
+		goto reply;
+	}
+	rc = afs_locate(fs, in, &loc);
+	/* A short count means the end of the object, which the kernel would
+	 * take as such: keep asking until the buffer is full or EOF. */
+	while (!rc && got < size) {
+		n = ais_client_read(fs->client, loc.bucket, loc.key,
+				    (uint64_t)off + got, buf + got, size - got,
+				    NULL, errmsg);
+		if (n < 0)
+			rc = -afs_errno((int)n, "read", &loc, errmsg);
+		else if (n == 0)
+			break;
+		else
+			got += (size_t)n;
+	}
+reply:
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, buf, got);
+	free(buf);
+}
+
+void afs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+		  off_t off, struct fuse_file_info *fi)
+{
+	struct fileh *fh = (struct fileh *)(uintptr_t)fi->fh;
+	struct afs_spool *sp;
+	int rc;
+
+	if (!fh->write) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	sp = fh->in->spool; /* stable: the handle holds a user reference */
+	pthread_mutex_lock(&sp->lock);
+	rc = pwrite_all(sp->fd, buf, size, off);
+	if (!rc) {
+		sp->dirty = true;
+		sp->mtime_set = false;
+	}
+	pthread_mutex_unlock(&sp->lock);
+	if (rc) {
+		ais_log(LOG_ERR, "spool write: %s", strerror(-rc));
+		fuse_reply_err(req, -rc);
+	} else {
+		fuse_reply_write(req, size);
+	}
+}
+
+void afs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct afs_fs *fs = fuse_req_userdata(req);
+	struct fileh *fh = (struct fileh *)(uintptr_t)fi->fh;
+
+	fuse_reply_err(req, fh->write ? afs_file_commit(fs, fh->in) : 0);
+}
+
+void afs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		  struct fuse_file_info *fi)
+{
+	struct afs_fs *fs = fuse_req_userdata(req);
+	struct fileh *fh = (struct fileh *)(uintptr_t)fi->fh;
+
+	fuse_reply_err(req, fh->write ? afs_file_commit(fs, fh->in) : 0);
+}
+
+void afs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct afs_fs *fs = fuse_req_userdata(req);
+	struct fileh *fh = (struct fileh *)(uintptr_t)fi->fh;
+
+	if (fh->write)
+		afs_spool_drop(fs, fh->in);
+	afs_inode_put(fs->itable, fh->in);
+	free(fh);
+	fuse_reply_err(req, 0);
+}
+
+void afs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
+{
+	struct afs_fs *fs = fuse_req_userdata(req);
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	char key[AIS_NAME_MAX + 1];
+	struct afs_inode *parent = NULL, *child;
+	struct afs_loc loc;
+	bool local = false;
+	int rc;
+
+	rc = new_file_start(fs, parent_ino, name, &parent, &loc, key,
+			    sizeof(key));
+	if (rc) {
+		fuse_reply_err(req, rc == -EINVAL ? ENOENT : -rc);
+		return;
+	}
+	child = afs_inode_find(fs->itable, parent, name);
+	if (child)
+		local = afs_has_local_data(child);
+	rc = ais_client_delete(fs->client, loc.bucket, key, errmsg);
+	if (rc == -ENOENT && local)
+		rc = 0; /* created here, never written back */
+	if (rc) {
+		fuse_reply_err(req, afs_errno(rc, "unlink", &loc, errmsg));
+		goto out;
+	}
+	if (child) {
+		pthread_mutex_lock(&child->lock);
+		child->unlinked = true;
+		pthread_mutex_unlock(&child->lock);
+		afs_inode_unhash(fs->itable, child);
+	}
+	fuse_reply_err(req, 0);
+out:
+	afs_inode_put(fs->itable, child);
+	afs_inode_put(fs->itable, parent);
+}

@@ -1,0 +1,93 @@
+/* The FUSE client's inode table: (parent, name) <-> inode, with lookup counts.
+ */
+#ifndef AISFS_INODE_H
+#define AISFS_INODE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client.h"
+
+#define AFS_ROOT_INO 1
+
+enum afs_kind { AFS_DIR = 1, AFS_FILE = 2 };
+
+struct afs_spool;
+
+/* One inode the kernel knows (nlookup > 0) or that is still referenced from
+ * inside aisfs (refs > 0: its children, open handles, operations in flight).
+ * ino, kind and parent chain are managed by the table; the fields below
+ * "lock" are protected by it. An inode is freed when both counts are zero;
+ * inode numbers are never reused. */
+struct afs_inode {
+	uint64_t ino;
+	int kind;
+	struct afs_inode *parent; /* NULL for the root; holds a ref on it */
+	char *name;		  /* one component; "" for the root */
+	uint64_t nlookup;
+	uint64_t refs;
+	bool hashed; /* reachable by (parent, name) */
+	struct afs_inode *next_ino, *next_name; /* hash chains */
+
+	pthread_mutex_t lock;
+	struct ais_obj_meta meta; /* last known object metadata (files) */
+	bool have_meta;
+	/* The metadata of the bytes the kernel may hold in its page cache
+	 * (set at open and after our own PUT): an open keeps the cache only
+	 * while the object still matches it. */
+	struct ais_obj_meta page_meta;
+	bool have_page_meta;
+	uint64_t seen_ns; /* monotonic time the cluster last confirmed it */
+	bool unlinked;	  /* deleted while open: staged data is dropped */
+	struct afs_spool *spool; /* write staging shared by writers, or NULL */
+	int spool_users;
+};
+
+struct afs_itable;
+
+/* Creates the table with its root directory (AFS_ROOT_INO, never freed).
+ * Returns NULL on ENOMEM. */
+struct afs_itable *afs_itable_new(void);
+void afs_itable_free(struct afs_itable *t);
+
+/* Number of inodes currently in the table (for logs and tests). */
+size_t afs_itable_count(struct afs_itable *t);
+
+/* The inode with this number with one more ref (drop with afs_inode_put),
+ * or NULL if the table does not know it. */
+struct afs_inode *afs_inode_get(struct afs_itable *t, uint64_t ino);
+
+/* The hashed child (parent, name) with one more ref, or NULL. */
+struct afs_inode *afs_inode_find(struct afs_itable *t, struct afs_inode *parent,
+				 const char *name);
+
+/* Finds or creates the child (parent, name) of this kind and counts one
+ * kernel lookup on it (the caller is about to send it in an entry reply).
+ * An existing child of the other kind is unhashed and replaced by a new
+ * inode. Returns it with one extra ref for the caller (afs_inode_put after
+ * replying), or NULL on ENOMEM. */
+struct afs_inode *afs_inode_link(struct afs_itable *t, struct afs_inode *parent,
+				 const char *name, int kind);
+
+/* Drops one ref; frees the inode (and maybe its ancestors) when unused. */
+void afs_inode_put(struct afs_itable *t, struct afs_inode *in);
+
+/* The kernel forgets n lookups of ino. */
+void afs_inode_forget(struct afs_itable *t, uint64_t ino, uint64_t n);
+
+/* Makes in unreachable by name (unlink, rmdir, replaced by a rename). */
+void afs_inode_unhash(struct afs_itable *t, struct afs_inode *in);
+
+/* Re-keys in as (newparent, newname), unhashing whatever was there. Returns
+ * 0 or -ENOMEM. */
+int afs_inode_move(struct afs_itable *t, struct afs_inode *in,
+		   struct afs_inode *newparent, const char *newname);
+
+/* Writes the components from the root down to in, joined by '/' ("" for
+ * the root) into buf. Returns the number of components, or -ENAMETOOLONG. */
+int afs_inode_path(struct afs_itable *t, struct afs_inode *in, char *buf,
+		   size_t len);
+
+#endif

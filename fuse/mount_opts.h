@@ -1,0 +1,41 @@
+/* aisfs mount options: the "-o a,b=c" list parsed into one struct. */
+#ifndef AISFS_MOUNT_OPTS_H
+#define AISFS_MOUNT_OPTS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "names.h"
+#include "util.h"
+
+enum afs_shards { AFS_SHARDS_DIR = 0, AFS_SHARDS_FILE = 1 };
+
+struct afs_opts {
+	char endpoint[300];		 /* HOST:PORT */
+	char mountpoint[4096];		 /* absolute */
+	char bucket[AIS_BUCKET_MAX + 1]; /* "" = every bucket at the root */
+	char spool_dir[4096];
+	char log_file[4096]; /* "" = stderr while foreground, else nothing */
+	bool ro;
+	bool allow_other;
+	bool debug;
+	double attr_timeout; /* seconds */
+	double entry_timeout;
+	double negative_timeout;
+	int shards; /* enum afs_shards */
+	uid_t uid;
+	gid_t gid;
+	int timeout_s; /* a down cluster gives EIO after this long */
+	unsigned max_threads;
+};
+
+/* Fills the defaults: attr/entry 1 s, negative 0, timeout 20 s, spool
+ * $TMPDIR or /var/tmp, uid/gid of the caller. */
+void afs_opts_default(struct afs_opts *o);
+
+/* Applies one comma-separated option list. Generic mount(8)/fstab options
+ * (defaults, _netdev, rw, auto, noauto, user, nofail, x-*, ...) are
+ * accepted and ignored. Returns 0 or -EINVAL with the reason in errmsg. */
+int afs_opts_parse(struct afs_opts *o, const char *list, char *errmsg);
+
+#endif

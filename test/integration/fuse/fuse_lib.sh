@@ -1,0 +1,99 @@
+# shellcheck shell=bash
+# Helpers for the aisfs tests, on top of ../lib.sh: skip without FUSE, mount
+# with cleanup registered, errno checks through python3.
+#
+#   . "$AIS_SRC_DIR/test/integration/fuse/fuse_lib.sh"
+#   fuse_test_init NAME          # ais_test_init + FUSE checks
+#   ais_cluster_up 3
+#   fuse_mount m1 -o bucket=b    # mounted on $T/m1 (also in $MNT),
+#                                # unmounted at exit
+
+. "$AIS_SRC_DIR/test/integration/lib.sh"
+
+# fuse_test_init NAME: like ais_test_init, then skips (exit 77) when FUSE
+# cannot be used here, unless AIS_TEST_REQUIRE_FUSE=1 (then it fails).
+fuse_test_init()
+{
+	ais_test_init "$1"
+	[ -n "${AISFS:-}" ] || ais_skip "aisfs was not built (no libfuse3)"
+	[ -c /dev/fuse ] || ais_skip "no /dev/fuse"
+	if ! [ -r /dev/fuse ] || ! [ -w /dev/fuse ]; then
+		ais_skip "/dev/fuse not accessible"
+	fi
+	command -v fusermount3 >/dev/null || [ "$(id -u)" = 0 ] ||
+		ais_skip "no fusermount3"
+}
+
+# _fuse_unmount DIR: unmounts (lazily if busy) and waits for the aisfs
+# process to go; used as the registered cleanup.
+_fuse_unmount()
+{
+	local dir=$1 i
+	mountpoint -q "$dir" 2>/dev/null || grep -q " $dir fuse" /proc/mounts ||
+		return 0
+	"$AISFS" umount "$dir" 2>/dev/null || "$AISFS" umount -l "$dir" ||
+		fusermount3 -u -z "$dir" 2>/dev/null || umount -l "$dir"
+	for ((i = 0; i < 50; i++)); do
+		grep -q " $dir fuse" /proc/mounts || break
+		sleep 0.1
+	done
+}
+
+# fuse_mount NAME [aisfs mount args...]: mounts the test cluster on $T/NAME
+# (daemonized, logging to $T/NAME.aisfs.log) and sets MNT to it. The
+# unmount is registered as a cleanup, so it happens also on failure. Do not
+# call it in a subshell ($(...)): the cleanup would be lost.
+_fuse_registered=" "
+fuse_mount()
+{
+	local name=$1 dir
+	shift
+	dir=$T/$name
+	mkdir -p "$dir"
+	case "$_fuse_registered" in
+	*" $dir "*) ;;
+	*)
+		ais_cleanup _fuse_unmount "$dir"
+		_fuse_registered="$_fuse_registered$dir "
+		;;
+	esac
+	"$AISFS" mount -o "log=$T/$name.aisfs.log" "$@" "$AIS_ENDPOINT" "$dir" \
+		>&2 || fail "aisfs mount $* $dir failed"
+	grep -q " $dir fuse.aisfs" /proc/mounts || fail "$dir is not mounted"
+	# shellcheck disable=SC2034 # read by the test scripts
+	MNT=$dir
+}
+
+fuse_umount()
+{
+	"$AISFS" umount "$1" || fail "aisfs umount $1"
+	_fuse_unmount "$1"
+}
+
+# expect_errno ERRNO PYTHON-STATEMENT: the statement (using os) must raise
+# OSError with that errno name (ENOENT, EISDIR, ...).
+expect_errno()
+{
+	local want=$1 got
+	shift
+	got=$(python3 - "$want" "$1" <<'PY'
+import errno, os, sys
+want, stmt = sys.argv[1], sys.argv[2]
+try:
+    exec(stmt)
+except OSError as e:
+    print(errno.errorcode.get(e.errno, str(e.errno)))
+    sys.exit(0)
+print("no error")
+PY
+	)
+	assert_eq "$want" "$got" "errno of: $1"
+}
+
+# timed SECONDS CMD...: runs CMD with a hard time limit; prints its output.
+timed()
+{
+	local s=$1
+	shift
+	timeout -k 5 "$s" "$@"
+}
