@@ -98,7 +98,6 @@ struct ais_client *ais_client_new(const char *endpoint,
 		c->opts.max_idle_per_node = 0;
 	pthread_mutex_init(&c->map_lock, NULL);
 	pthread_mutex_init(&c->pools_lock, NULL);
-	pthread_mutex_init(&c->ns_lock, NULL);
 	atomic_init(&c->next_id, 1);
 	atomic_init(&c->map_version, 0);
 	atomic_init(&c->seen_version, 0);
@@ -145,7 +144,6 @@ void ais_client_free(struct ais_client *c)
 	free(c->pools);
 	pthread_mutex_destroy(&c->map_lock);
 	pthread_mutex_destroy(&c->pools_lock);
-	pthread_mutex_destroy(&c->ns_lock);
 	free(c);
 }
 

@@ -37,15 +37,6 @@ struct ais_client {
 	atomic_uint next_id;
 	_Atomic uint64_t map_version;  /* cur->map->version, lock-free */
 	_Atomic uint64_t seen_version; /* highest map version a node named */
-
-	/* Prefixes recently seen to be directories (not objects), so that
-	 * the namespace check of a PUT asks once per directory, not once
-	 * per object. Direct-mapped by hash; entries expire. */
-	pthread_mutex_t ns_lock;
-	struct ais_ns_slot {
-		uint64_t hash;
-		uint64_t expires_ns;
-	} ns_cache[1024];
 };
 
 /* Notes a map version some node reported (Response.map_version). */
@@ -147,15 +138,6 @@ int ais_call_obj(struct ais_client *c, const char *bucket, const char *name,
 bool ais_call_all(struct ais_client *c, struct ais_mapref *r, Ais__Request *req,
 		  Ais__Response **resps, int *rcs,
 		  char (*msgs)[AIS_ERRMSG_LEN]);
-
-/* The file-system rule across nodes: an object "a" and an object "a/b"
- * cannot both exist. A node enforces it for names it holds itself; since
- * HRW puts "a" and "a/b" on different nodes, the client checks before it
- * creates name: no proper parent prefix of name is an object (-ENOTDIR), and
- * no object lives under "name/" (-EISDIR). Best effort against concurrent
- * writers of conflicting names; exact for one writer. */
-int ais_client_ns_check(struct ais_client *c, const char *bucket,
-			const char *name, char *errmsg);
 
 /* ObjMeta -> struct ais_obj_meta (NULL pb: zeroes). */
 void ais_meta_from_pb(const Ais__ObjMeta *pb, struct ais_obj_meta *out);

@@ -155,8 +155,6 @@ static int put_common(struct ais_client *c, const char *bucket,
 	int rc;
 
 	rc = check_names(bucket, name, errmsg);
-	if (rc == 0)
-		rc = ais_client_ns_check(c, bucket, name, errmsg);
 	if (rc < 0)
 		return rc;
 	req.op = AIS__OP__OP_PUT;
@@ -925,11 +923,7 @@ int ais_client_rename(struct ais_client *c, const char *bucket,
 			}
 			return rc;
 		}
-		/* One owner for both names: an atomic rename on it. The
-		 * node checks only the names it holds itself. */
-		rc = ais_client_ns_check(c, bucket, new_name, errmsg);
-		if (rc < 0)
-			return rc;
+		/* One owner for both names: an atomic rename on it. */
 		req.op = AIS__OP__OP_RENAME;
 		req.bucket = (char *)bucket;
 		req.name = (char *)name;
