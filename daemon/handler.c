@@ -1,0 +1,744 @@
+/* Runs one request on a worker thread. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ais_config.h"
+#include "log.h"
+#include "map.h"
+#include "names.h"
+#include "util.h"
+
+#include "bucket.h"
+#include "handler.h"
+#include "listing.h"
+#include "store.h"
+
+#define LINGER_MS  2000
+#define SMALL_BODY (64 * 1024) /* discarded after an early error */
+#define PUT_BUF	   (256 * 1024)
+/* Room left in a response head for everything but the list entries. */
+#define HEAD_SLACK 4096
+
+/* Per-request state of the handler. */
+struct rctx {
+	struct aisd *d;
+	struct job *j;
+	Ais__Request *req;
+	Ais__Response resp;
+	struct cluster_map *cm;
+	Ais__ClusterMap *mappb; /* freed after the answer */
+	Ais__ObjMeta metapb;
+	struct objmeta meta;
+	char errmsg[AIS_ERRMSG_LEN];
+};
+
+static const char *op_name(int op)
+{
+	switch (op) {
+	case AIS__OP__OP_PING:
+		return "PING";
+	case AIS__OP__OP_GET_MAP:
+		return "GET_MAP";
+	case AIS__OP__OP_JOIN:
+		return "JOIN";
+	case AIS__OP__OP_NODE_INFO:
+		return "NODE_INFO";
+	case AIS__OP__OP_BUCKET_CREATE:
+		return "BUCKET_CREATE";
+	case AIS__OP__OP_BUCKET_DESTROY:
+		return "BUCKET_DESTROY";
+	case AIS__OP__OP_BUCKET_LIST:
+		return "BUCKET_LIST";
+	case AIS__OP__OP_PUT:
+		return "PUT";
+	case AIS__OP__OP_GET:
+		return "GET";
+	case AIS__OP__OP_HEAD:
+		return "HEAD";
+	case AIS__OP__OP_DELETE:
+		return "DELETE";
+	case AIS__OP__OP_LIST:
+		return "LIST";
+	case AIS__OP__OP_RENAME:
+		return "RENAME";
+	case AIS__OP__OP_SET_META:
+		return "SET_META";
+	default:
+		return "?";
+	}
+}
+
+/* Writes the response head; body_len bytes must follow. */
+static int send_resp(struct rctx *r, uint64_t body_len)
+{
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	r->resp.map_version = r->cm->m->version;
+	if (r->resp.status && !r->resp.message[0])
+		r->resp.message = (char *)strerror(-r->resp.status);
+	rc = ais_frame_pack(r->j->hdr.request_id, 0, &r->resp.base, body_len,
+			    &buf, &len);
+	if (rc) {
+		ais_log(LOG_ERR, "%s: cannot pack a response: %s", r->j->peer,
+			strerror(-rc));
+		r->j->close = true;
+		return rc;
+	}
+	rc = sock_io_write_more(&r->j->io, buf, len, body_len > 0);
+	free(buf);
+	if (rc) {
+		ais_log(LOG_INFO, "%s: sending a response: %s", r->j->peer,
+			strerror(-rc));
+		r->j->close = true;
+	}
+	return rc;
+}
+
+/* Answers with status rc and the message in r->errmsg. A body still in
+ * flight is dropped: if the loop already read all of it, it is skipped and
+ * the connection kept; otherwise a lingering close. */
+static void reply_error(struct rctx *r, int rc)
+{
+	struct sock_io *io = &r->j->io;
+
+	r->resp.status = rc;
+	r->resp.message = r->errmsg;
+	send_resp(r, 0);
+	if (io->body_left == 0)
+		return;
+	if (io->body_left <= io->prelen - io->preused) {
+		io->preused += (size_t)io->body_left;
+		io->body_left = 0;
+		return;
+	}
+	/* A small body costs less to read than a new connection. */
+	if (io->body_left <= SMALL_BODY && !r->j->close) {
+		int saved = io->timeout_ms;
+
+		io->timeout_ms = LINGER_MS;
+		rc = sock_io_discard_body(io);
+		io->timeout_ms = saved;
+		if (rc == 0)
+			return;
+	}
+	if (!r->j->close)
+		sock_io_linger(io, LINGER_MS);
+	r->j->close = true;
+}
+
+static int check_bucket(struct rctx *r, const char *bucket)
+{
+	return ais_name_check_bucket(bucket, r->errmsg);
+}
+
+static int check_object(struct rctx *r, const char *bucket, const char *name)
+{
+	int rc = ais_name_check_bucket(bucket, r->errmsg);
+
+	if (rc)
+		return rc;
+	return ais_name_check_object(name, strlen(name), r->errmsg);
+}
+
+/* Is this node the HRW owner of bucket/name in its map? If not: -EREMOTE
+ * with the owner named and our map attached. */
+static int check_owner(struct rctx *r, const char *bucket, const char *name)
+{
+	const struct ais_node *self = cluster_self(r->d->cluster);
+	const struct ais_node *o = ais_map_owner(r->cm->m, bucket, name);
+
+	if (o && !strcmp(o->id, self->id))
+		return 0;
+	r->mappb = ais_map_to_pb(r->cm->m);
+	r->resp.map = r->mappb;
+	if (!o)
+		return ais_errf(r->errmsg, -EREMOTE,
+				"wrong node: no online node owns %s/%s (map "
+				"v%llu)",
+				bucket, name,
+				(unsigned long long)r->cm->m->version);
+	return ais_errf(r->errmsg, -EREMOTE,
+			"wrong node: %s/%s belongs to node %s at %s:%u (map "
+			"v%llu)",
+			bucket, name, o->id, o->host, o->port,
+			(unsigned long long)r->cm->m->version);
+}
+
+/* "a" and "a/b" cannot both exist even when different nodes own them: asks
+ * the owner of each parent prefix whether it holds that prefix as an
+ * object, and every other node whether it holds objects under "name/".
+ * Best effort: a node that cannot be reached is skipped, and two racing
+ * PUTs on two nodes can both pass. */
+static int check_remote_conflicts(struct rctx *r, const char *bucket,
+				  const char *name)
+{
+	const struct ais_node *self = cluster_self(r->d->cluster);
+	const struct ais_map *m = r->cm->m;
+	char path[AIS_NAME_MAX + 2], em[AIS_ERRMSG_LEN];
+	Ais__Response *a;
+	size_t i, len = strlen(name);
+	int rc;
+
+	if (m->n < 2 || len > AIS_NAME_MAX)
+		return 0;
+	memcpy(path, name, len + 1);
+	for (i = 0; i < len; i++) {
+		const struct ais_node *o;
+		Ais__Request q = AIS__REQUEST__INIT;
+
+		if (path[i] != '/')
+			continue;
+		path[i] = 0;
+		o = ais_map_owner(m, bucket, path);
+		if (o && strcmp(o->id, self->id)) {
+			q.op = AIS__OP__OP_HEAD;
+			q.bucket = (char *)bucket;
+			q.name = path;
+			q.map_version = m->version;
+			rc = peers_call(r->d->peers, o, &q, &a, em);
+			if (rc)
+				ais_log(LOG_DEBUG, "conflict probe: %s", em);
+			if (!rc) {
+				int st = a->status;
+
+				ais__response__free_unpacked(a, NULL);
+				if (st == 0)
+					return ais_errf(r->errmsg, -ENOTDIR,
+							"cannot create %s: "
+							"object %s exists",
+							name, path);
+			}
+		}
+		path[i] = '/';
+	}
+	path[len] = '/';
+	path[len + 1] = 0;
+	for (i = 0; i < m->n; i++) {
+		const struct ais_node *o = &m->nodes[i];
+		Ais__Request q = AIS__REQUEST__INIT;
+
+		if (o->state != AIS_NODE_ONLINE || !strcmp(o->id, self->id))
+			continue;
+		q.op = AIS__OP__OP_LIST;
+		q.bucket = (char *)bucket;
+		q.prefix = path;
+		q.delimiter = (char *)"/";
+		q.page_size = 1;
+		q.map_version = m->version;
+		rc = peers_call(r->d->peers, o, &q, &a, em);
+		if (rc) {
+			ais_log(LOG_DEBUG, "conflict probe: %s", em);
+			continue;
+		}
+		rc = a->status == 0 && a->n_entries > 0;
+		ais__response__free_unpacked(a, NULL);
+		if (rc)
+			return ais_errf(r->errmsg, -EISDIR,
+					"%s is a directory (objects exist "
+					"under %s/)",
+					name, name);
+	}
+	return 0;
+}
+
+static void set_meta(struct rctx *r)
+{
+	objmeta_to_pb(&r->meta, &r->metapb);
+	r->resp.meta = &r->metapb;
+}
+
+static int op_put(struct rctx *r)
+{
+	Ais__Request *q = r->req;
+	struct store_put_args a = {
+	    .bucket = q->bucket,
+	    .name = q->name,
+	    .cksum_type = q->cksum_type,
+	    .cksum_value = q->cksum_value,
+	    .mode = q->mode,
+	    .mtime_ns = q->mtime_ns,
+	    .uid = q->uid,
+	    .gid = q->gid,
+	    .no_overwrite = q->no_overwrite,
+	};
+	struct store_put p;
+	uint8_t *buf;
+	ssize_t n;
+	int rc;
+
+	rc = check_object(r, q->bucket, q->name);
+	if (!rc)
+		rc = check_owner(r, q->bucket, q->name);
+	if (!rc && q->cksum_type == AIS__CKSUM_TYPE__CKSUM_NONE &&
+	    q->cksum_value[0])
+		rc = ais_errf(r->errmsg, -EINVAL,
+			      "a checksum value needs a checksum type");
+	if (!rc && !store_bucket_exists(r->d->mps, q->bucket))
+		rc = ais_errf(r->errmsg, -ENOENT, "bucket %s does not exist",
+			      q->bucket);
+	/* The other nodes are asked only after every local check passed. */
+	if (!rc)
+		rc = store_put_begin(r->d->mps, &a, &p, r->errmsg);
+	if (!rc) {
+		rc = check_remote_conflicts(r, q->bucket, q->name);
+		if (rc)
+			store_put_abort(&p);
+	}
+	if (rc)
+		return rc;
+	buf = malloc(PUT_BUF);
+	if (!buf) {
+		store_put_abort(&p);
+		return ais_errf(r->errmsg, -ENOMEM, "out of memory");
+	}
+	while ((n = sock_io_read_body(&r->j->io, buf, PUT_BUF)) > 0) {
+		rc = store_put_write(&p, buf, (size_t)n, r->errmsg);
+		if (rc)
+			break;
+	}
+	free(buf);
+	if (n < 0) {
+		store_put_abort(&p);
+		ais_log(LOG_INFO, "%s: PUT %s/%s: body: %s; closing",
+			r->j->peer, q->bucket, q->name,
+			n == -ETIMEDOUT ? "no progress (io timeout)"
+			: n == -EPIPE	? "connection closed early"
+					: strerror((int)-n));
+		r->j->close = true;
+		return 1; /* no answer: the connection is gone */
+	}
+	if (rc) {
+		store_put_abort(&p);
+		return rc;
+	}
+	rc = store_put_commit(&p, &r->meta, r->errmsg);
+	if (rc)
+		return rc;
+	set_meta(r);
+	return 0;
+}
+
+static int op_get(struct rctx *r)
+{
+	Ais__Request *q = r->req;
+	uint64_t size, len;
+	int fd, rc;
+
+	rc = check_object(r, q->bucket, q->name);
+	if (!rc)
+		rc = check_owner(r, q->bucket, q->name);
+	if (!rc)
+		rc = store_open(r->d->mps, q->bucket, q->name, &fd, &r->meta,
+				r->errmsg);
+	if (rc)
+		return rc;
+	size = r->meta.size;
+	if (q->offset > size) {
+		close(fd);
+		return ais_errf(r->errmsg, -EINVAL,
+				"offset %llu is past the end of %s/%s (size "
+				"%llu)",
+				(unsigned long long)q->offset, q->bucket,
+				q->name, (unsigned long long)size);
+	}
+	len = size - q->offset;
+	if (q->length && q->length < len)
+		len = q->length;
+	set_meta(r);
+	r->resp.object_size = size;
+	rc = send_resp(r, len);
+	if (!rc && len) {
+		rc = sock_io_sendfile(&r->j->io, fd, (off_t)q->offset, len);
+		if (rc) {
+			ais_log(LOG_INFO, "%s: GET %s/%s: sending: %s; closing",
+				r->j->peer, q->bucket, q->name,
+				rc == -ETIMEDOUT ? "no progress (io timeout)"
+						 : strerror(-rc));
+			r->j->close = true;
+		}
+	}
+	close(fd);
+	return 1; /* answered */
+}
+
+static int op_head(struct rctx *r)
+{
+	Ais__Request *q = r->req;
+	int rc;
+
+	rc = check_object(r, q->bucket, q->name);
+	if (!rc)
+		rc = check_owner(r, q->bucket, q->name);
+	if (!rc)
+		rc = store_head(r->d->mps, q->bucket, q->name, &r->meta,
+				r->errmsg);
+	if (!rc)
+		set_meta(r);
+	return rc;
+}
+
+static int op_delete(struct rctx *r)
+{
+	Ais__Request *q = r->req;
+	int rc;
+
+	rc = check_object(r, q->bucket, q->name);
+	if (!rc)
+		rc = check_owner(r, q->bucket, q->name);
+	if (!rc)
+		rc = store_delete(r->d->mps, q->bucket, q->name, r->errmsg);
+	return rc;
+}
+
+static int op_rename(struct rctx *r)
+{
+	Ais__Request *q = r->req;
+	int rc;
+
+	rc = check_object(r, q->bucket, q->name);
+	if (!rc)
+		rc = ais_name_check_object(q->new_name, strlen(q->new_name),
+					   r->errmsg);
+	if (!rc)
+		rc = check_owner(r, q->bucket, q->name);
+	if (!rc)
+		rc = check_owner(r, q->bucket, q->new_name);
+	if (!rc)
+		rc = check_remote_conflicts(r, q->bucket, q->new_name);
+	if (!rc)
+		rc = store_rename(r->d->mps, q->bucket, q->name, q->new_name,
+				  q->no_overwrite, &r->meta, r->errmsg);
+	if (!rc)
+		set_meta(r);
+	return rc;
+}
+
+static int op_set_meta(struct rctx *r)
+{
+	Ais__Request *q = r->req;
+	int rc;
+
+	rc = check_object(r, q->bucket, q->name);
+	if (!rc)
+		rc = check_owner(r, q->bucket, q->name);
+	if (!rc)
+		rc = store_set_meta(r->d->mps, q->bucket, q->name, q->set_mode,
+				    q->mode, q->set_mtime, q->mtime_ns,
+				    q->set_owner, q->uid, q->gid, &r->meta,
+				    r->errmsg);
+	if (!rc)
+		set_meta(r);
+	return rc;
+}
+
+static int op_list(struct rctx *r)
+{
+	Ais__Request *q = r->req;
+	Ais__ListEntry *ents = NULL, **ptrs = NULL;
+	Ais__ObjMeta *metas = NULL;
+	struct listing l;
+	size_t i, total = 0, max;
+	int rc;
+
+	rc = check_bucket(r, q->bucket);
+	if (!rc)
+		rc = ais_name_check_prefix(q->prefix, r->errmsg);
+	if (rc)
+		return rc;
+	if (q->delimiter[0] && strcmp(q->delimiter, "/"))
+		return ais_errf(r->errmsg, -EINVAL,
+				"delimiter must be \"\" or \"/\", not \"%s\"",
+				q->delimiter);
+	if (strlen(q->start_after) > AIS_NAME_MAX + 1)
+		return ais_errf(r->errmsg, -ENAMETOOLONG,
+				"start_after is longer than %d bytes",
+				AIS_NAME_MAX + 1);
+	rc = listing_run(r->d->mps, q->bucket, q->prefix, q->delimiter,
+			 q->start_after, q->page_size, &l, r->errmsg);
+	if (rc)
+		return rc;
+	if (l.n) {
+		ents = calloc(l.n, sizeof(*ents));
+		ptrs = calloc(l.n, sizeof(*ptrs));
+		metas = calloc(l.n, sizeof(*metas));
+		if (!ents || !ptrs || !metas) {
+			rc = ais_errf(r->errmsg, -ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	/* The page must fit in one response head (AIS_FRAME_HEAD_MAX). */
+	max = AIS_FRAME_HEAD_MAX - HEAD_SLACK;
+	for (i = 0; i < l.n; i++) {
+		ais__list_entry__init(&ents[i]);
+		ents[i].name = l.e[i].name;
+		ents[i].is_prefix = l.e[i].is_prefix;
+		if (!l.e[i].is_prefix) {
+			objmeta_to_pb(&l.e[i].meta, &metas[i]);
+			ents[i].meta = &metas[i];
+		}
+		total += ais__list_entry__get_packed_size(&ents[i]) + 4;
+		if (total > max) {
+			l.more = true;
+			break;
+		}
+		ptrs[i] = &ents[i];
+	}
+	r->resp.n_entries = i;
+	r->resp.entries = ptrs;
+	r->resp.next_token = l.more && i ? l.e[i - 1].name : (char *)"";
+	r->resp.status = 0;
+	send_resp(r, 0);
+	rc = 1;
+out:
+	free(ents);
+	free(ptrs);
+	free(metas);
+	listing_free(&l);
+	return rc;
+}
+
+static int op_bucket(struct rctx *r)
+{
+	Ais__Request *q = r->req;
+	char **names = NULL, **trash = NULL;
+	size_t n;
+	int rc;
+
+	switch (q->op) {
+	case AIS__OP__OP_BUCKET_CREATE:
+		rc = check_bucket(r, q->bucket);
+		return rc ? rc : bucket_create(r->d->mps, q->bucket, r->errmsg);
+	case AIS__OP__OP_BUCKET_DESTROY:
+		rc = check_bucket(r, q->bucket);
+		if (rc)
+			return rc;
+		rc = bucket_destroy(r->d->mps, q->bucket, &trash, r->errmsg);
+		if (rc) {
+			bucket_destroy_finish(trash);
+			return rc;
+		}
+		/* The bucket is gone already; answer, then delete. */
+		send_resp(r, 0);
+		bucket_destroy_finish(trash);
+		return 1;
+	default:
+		rc = bucket_list(r->d->mps, &names, &n, r->errmsg);
+		if (rc)
+			return rc;
+		r->resp.n_buckets = n;
+		r->resp.buckets = names;
+		send_resp(r, 0);
+		ais_strv_free(names);
+		return 1;
+	}
+}
+
+static int op_join(struct rctx *r)
+{
+	Ais__Node *pb = r->req->node;
+	struct ais_node n;
+	int rc;
+
+	if (!pb || !pb->id || !pb->id[0] || strlen(pb->id) >= AIS_NODE_ID_MAX ||
+	    !pb->host || !pb->host[0] || strlen(pb->host) >= AIS_HOST_MAX ||
+	    pb->port == 0 || pb->port > 65535)
+		return ais_errf(r->errmsg, -EINVAL,
+				"JOIN needs a node with an id, a host and a "
+				"port");
+	memset(&n, 0, sizeof(n));
+	snprintf(n.id, sizeof(n.id), "%s", pb->id);
+	snprintf(n.host, sizeof(n.host), "%s", pb->host);
+	n.port = (uint16_t)pb->port;
+	n.state = pb->state == AIS__NODE__STATE__MAINTENANCE
+		      ? AIS_NODE_MAINTENANCE
+		      : AIS_NODE_ONLINE;
+	rc = cluster_join(r->d->cluster, &n);
+	if (rc)
+		return ais_errf(r->errmsg, rc, "join: %s", strerror(-rc));
+	cluster_map_put(r->cm);
+	r->cm = cluster_map_get(r->d->cluster);
+	r->mappb = ais_map_to_pb(r->cm->m);
+	if (!r->mappb)
+		return ais_errf(r->errmsg, -ENOMEM, "out of memory");
+	r->resp.map = r->mappb;
+	return 0;
+}
+
+static int op_node_info(struct rctx *r)
+{
+	const struct ais_node *self = cluster_self(r->d->cluster);
+	struct mpset *mps = r->d->mps;
+	Ais__NodeInfo info = AIS__NODE_INFO__INIT;
+	Ais__Node node = AIS__NODE__INIT;
+	Ais__Mountpath mp[mps->n], *mpp[mps->n];
+	char fstype[mps->n][32];
+	size_t i;
+
+	node.id = (char *)self->id;
+	node.host = (char *)self->host;
+	node.port = self->port;
+	for (i = 0; i < mps->n; i++) {
+		ais__mountpath__init(&mp[i]);
+		mp[i].path = mps->paths[i];
+		if (mpset_statfs(mps, (int)i, &mp[i].total_bytes,
+				 &mp[i].free_bytes, fstype[i], 32))
+			snprintf(fstype[i], 32, "?");
+		mp[i].fs_type = fstype[i];
+		mpp[i] = &mp[i];
+	}
+	info.node = &node;
+	info.n_mountpaths = mps->n;
+	info.mountpaths = mpp;
+	info.version = (char *)AIS_VERSION;
+	info.uptime_s = (ais_now_mono_ns() - r->d->start_mono_ns) / 1000000000u;
+	info.connections =
+	    __atomic_load_n(&r->d->connections, __ATOMIC_RELAXED);
+	info.requests = __atomic_load_n(&r->d->requests, __ATOMIC_RELAXED);
+	r->resp.info = &info;
+	send_resp(r, 0);
+	return 1;
+}
+
+static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	unsigned shift = 0;
+
+	*v = 0;
+	while (*p < end && shift < 64) {
+		uint8_t b = *(*p)++;
+
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return 0;
+		shift += 7;
+	}
+	return -1;
+}
+
+bool handler_head_has_nul(const uint8_t *head, size_t len)
+{
+	const uint8_t *p = head, *end = head + len;
+	uint64_t key, n;
+
+	while (p < end) {
+		if (read_varint(&p, end, &key))
+			return false;
+		switch (key & 7) {
+		case 0:
+			if (read_varint(&p, end, &n))
+				return false;
+			break;
+		case 1:
+			if (end - p < 8)
+				return false;
+			p += 8;
+			break;
+		case 5:
+			if (end - p < 4)
+				return false;
+			p += 4;
+			break;
+		case 2:
+			if (read_varint(&p, end, &n) || n > (uint64_t)(end - p))
+				return false;
+			/* Only the strings of Request, not the nested Node. */
+			if ((key >> 3) != 18 && memchr(p, 0, (size_t)n))
+				return true;
+			p += n;
+			break;
+		default:
+			return false;
+		}
+	}
+	return false;
+}
+
+/* Runs the op; returns 0 (answer with status 0), 1 (already answered) or
+ * -errno (answer with that status and r->errmsg). */
+static int dispatch(struct rctx *r)
+{
+	int op = r->req->op;
+
+	if (r->j->hdr.flags & AIS_FRAME_FLAG_LZ4)
+		return ais_errf(r->errmsg, -EOPNOTSUPP,
+				"LZ4-compressed bodies are not supported by "
+				"this node");
+	if (r->j->hdr.body_len && op != AIS__OP__OP_PUT)
+		return ais_errf(r->errmsg, -EINVAL, "%s takes no body",
+				op_name(op));
+	if (r->j->nul_in_string)
+		return ais_errf(r->errmsg, -EINVAL,
+				"a name in the request contains a NUL byte");
+	switch (op) {
+	case AIS__OP__OP_PING:
+		return 0;
+	case AIS__OP__OP_GET_MAP:
+		r->mappb = ais_map_to_pb(r->cm->m);
+		if (!r->mappb)
+			return ais_errf(r->errmsg, -ENOMEM, "out of memory");
+		r->resp.map = r->mappb;
+		return 0;
+	case AIS__OP__OP_JOIN:
+		return op_join(r);
+	case AIS__OP__OP_NODE_INFO:
+		return op_node_info(r);
+	case AIS__OP__OP_BUCKET_CREATE:
+	case AIS__OP__OP_BUCKET_DESTROY:
+	case AIS__OP__OP_BUCKET_LIST:
+		return op_bucket(r);
+	case AIS__OP__OP_PUT:
+		return op_put(r);
+	case AIS__OP__OP_GET:
+		return op_get(r);
+	case AIS__OP__OP_HEAD:
+		return op_head(r);
+	case AIS__OP__OP_DELETE:
+		return op_delete(r);
+	case AIS__OP__OP_LIST:
+		return op_list(r);
+	case AIS__OP__OP_RENAME:
+		return op_rename(r);
+	case AIS__OP__OP_SET_META:
+		return op_set_meta(r);
+	default:
+		return ais_errf(r->errmsg, -EOPNOTSUPP, "unknown op %d", op);
+	}
+}
+
+void handler_run(struct aisd *d, struct job *j)
+{
+	struct rctx r;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.d = d;
+	r.j = j;
+	r.req = j->req;
+	ais__response__init(&r.resp);
+	r.cm = cluster_map_get(d->cluster);
+	rc = dispatch(&r);
+	if (rc <= 0) {
+		if (rc < 0) {
+			reply_error(&r, rc);
+		} else {
+			send_resp(&r, 0);
+		}
+	}
+	/* A PUT whose body was not all read cannot keep the connection. */
+	if (j->io.body_left && !j->close) {
+		sock_io_linger(&j->io, LINGER_MS);
+		j->close = true;
+	}
+	ais_log(LOG_DEBUG, "%s: %s %s%s%s -> %d%s%s", j->peer,
+		op_name(j->req->op), j->req->bucket, j->req->name[0] ? "/" : "",
+		j->req->name, r.resp.status, r.resp.status ? " " : "",
+		r.resp.status ? r.errmsg : "");
+	if (r.mappb)
+		ais_map_pb_free(r.mappb);
+	cluster_map_put(r.cm);
+}

@@ -1,0 +1,451 @@
+/* aisd settings: command-line flags over the configuration file. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ais_config.h"
+#include "config.h"
+#include "log.h"
+#include "util.h"
+
+#include "opts.h"
+
+/* One source of settings (file or command line); unset fields are 0/NULL. */
+struct src {
+	char *listen;
+	int port; /* -1 unset */
+	char *advertise;
+	char **mountpaths;
+	size_t nmountpaths;
+	char **seeds;
+	size_t nseeds;
+	char *join;
+	int threads;	    /* -1 unset */
+	int io_timeout_s;   /* -1 unset */
+	int idle_timeout_s; /* -1 unset */
+	char *pidfile;
+	int log_level; /* -1 unset */
+};
+
+static void src_init(struct src *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->port = -1;
+	s->threads = -1;
+	s->io_timeout_s = -1;
+	s->idle_timeout_s = -1;
+	s->log_level = -1;
+}
+
+static void src_free(struct src *s)
+{
+	free(s->listen);
+	free(s->advertise);
+	ais_strv_free(s->mountpaths);
+	ais_strv_free(s->seeds);
+	free(s->join);
+	free(s->pidfile);
+}
+
+static int strv_push(char ***v, size_t *n, const char *s)
+{
+	char **nv = realloc(*v, (*n + 2) * sizeof(char *));
+
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	nv[*n] = strdup(s);
+	if (!nv[*n])
+		return -ENOMEM;
+	(*n)++;
+	nv[*n] = NULL;
+	return 0;
+}
+
+static int set_str(char **dst, const char *v)
+{
+	char *c = strdup(v);
+
+	if (!c)
+		return -ENOMEM;
+	free(*dst);
+	*dst = c;
+	return 0;
+}
+
+static int parse_int(const char *v, long lo, long hi, int *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || end == v || *end || n < lo || n > hi)
+		return -EINVAL;
+	*out = (int)n;
+	return 0;
+}
+
+/* Applies one "key = value" setting; what names the key for messages. */
+static int apply(struct src *s, const char *key, const char *v,
+		 const char *what, char *errmsg)
+{
+	char host[AIS_ERRMSG_LEN];
+	uint16_t port;
+	int n;
+
+	if (!strcmp(key, "listen"))
+		return set_str(&s->listen, v);
+	if (!strcmp(key, "port")) {
+		if (parse_int(v, 1, 65535, &n))
+			return ais_errf(errmsg, -EINVAL,
+					"bad %s '%s': a port 1..65535", what,
+					v);
+		s->port = n;
+		return 0;
+	}
+	if (!strcmp(key, "advertise"))
+		return set_str(&s->advertise, v);
+	if (!strcmp(key, "mountpath")) {
+		if (!*v)
+			return ais_errf(errmsg, -EINVAL, "empty %s", what);
+		return strv_push(&s->mountpaths, &s->nmountpaths, v);
+	}
+	if (!strcmp(key, "seed")) {
+		char *copy = strdup(v), *save = NULL, *tok;
+		int rc = 0;
+
+		if (!copy)
+			return -ENOMEM;
+		for (tok = strtok_r(copy, ", ", &save); tok && !rc;
+		     tok = strtok_r(NULL, ", ", &save)) {
+			if (ais_parse_hostport(tok, host, sizeof(host),
+					       &port) ||
+			    port == 0)
+				rc = ais_errf(errmsg, -EINVAL,
+					      "bad %s '%s': expected HOST:PORT",
+					      what, tok);
+			else
+				rc = strv_push(&s->seeds, &s->nseeds, tok);
+		}
+		free(copy);
+		return rc;
+	}
+	if (!strcmp(key, "join")) {
+		if (ais_parse_hostport(v, host, sizeof(host), &port) ||
+		    port == 0)
+			return ais_errf(errmsg, -EINVAL,
+					"bad %s '%s': expected HOST:PORT", what,
+					v);
+		return set_str(&s->join, v);
+	}
+	if (!strcmp(key, "threads")) {
+		if (parse_int(v, 1, 1024, &n))
+			return ais_errf(errmsg, -EINVAL,
+					"bad %s '%s': a number 1..1024", what,
+					v);
+		s->threads = n;
+		return 0;
+	}
+	if (!strcmp(key, "io_timeout")) {
+		if (parse_int(v, 1, 86400, &n))
+			return ais_errf(errmsg, -EINVAL,
+					"bad %s '%s': seconds 1..86400", what,
+					v);
+		s->io_timeout_s = n;
+		return 0;
+	}
+	if (!strcmp(key, "idle_timeout")) {
+		if (parse_int(v, 0, 86400 * 30, &n))
+			return ais_errf(errmsg, -EINVAL,
+					"bad %s '%s': seconds (0 = off)", what,
+					v);
+		s->idle_timeout_s = n;
+		return 0;
+	}
+	if (!strcmp(key, "pidfile"))
+		return set_str(&s->pidfile, v);
+	if (!strcmp(key, "log_level")) {
+		n = ais_log_parse_level(v);
+		if (n < 0)
+			return ais_errf(errmsg, -EINVAL,
+					"bad %s '%s': err, warning, notice, "
+					"info or debug",
+					what, v);
+		s->log_level = n;
+		return 0;
+	}
+	return ais_errf(errmsg, -EINVAL, "unknown setting '%s'", key);
+}
+
+static int file_cb(void *arg, const char *key, const char *value, char *errmsg)
+{
+	return apply(arg, key, value, key, errmsg);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(
+	    f,
+	    "Usage: aisd [OPTION]...\n"
+	    "The aisfs storage node daemon: keeps whole objects on local "
+	    "mountpaths and\nserves them over the aisfs wire protocol.\n"
+	    "\n"
+	    "  -c, --config FILE       configuration file (default "
+	    "%s if it exists)\n"
+	    "  -l, --listen ADDR       address to listen on (default "
+	    "0.0.0.0)\n"
+	    "  -p, --port N            TCP port (default %d)\n"
+	    "  -a, --advertise HOST    address put in the cluster map "
+	    "(default: the listen\n"
+	    "                          address; for 0.0.0.0 the first "
+	    "non-loopback IPv4)\n"
+	    "  -m, --mountpath DIR     a directory to store objects in, "
+	    "one per disk;\n"
+	    "                          repeatable; at least one required\n"
+	    "  -s, --seed HOST:PORT[,HOST:PORT...]\n"
+	    "                          cluster seed nodes (repeatable); "
+	    "default none\n"
+	    "  -j, --join HOST:PORT    join the cluster of this node; "
+	    "default none\n"
+	    "      --threads N         threads for data requests (default "
+	    "max(32, 8 x CPUs))\n"
+	    "      --io-timeout SEC    close a connection stalled this long "
+	    "within a request\n"
+	    "                          (default %d)\n"
+	    "      --idle-timeout SEC  close connections idle this long "
+	    "(default 0: never)\n"
+	    "      --pidfile FILE      write the process id here "
+	    "(default none)\n"
+	    "      --log-level LEVEL   err, warning, notice, info, debug "
+	    "(default info;\n"
+	    "                          AIS_LOG=LEVEL in the environment "
+	    "too)\n"
+	    "  -v, --verbose           same as --log-level debug\n"
+	    "  -h, --help              print this help and exit\n"
+	    "  -V, --version           print the version and exit\n"
+	    "\n"
+	    "Configuration keys (\"key = value\" lines): listen, port, "
+	    "advertise,\nmountpath, seed, join, threads, io_timeout, "
+	    "idle_timeout, pidfile, log_level.\nCommand-line flags "
+	    "override the file. See aisd(8).\n",
+	    AISD_DEFAULT_CONFIG, AISD_DEFAULT_PORT, AISD_DEFAULT_IO_TIMEOUT);
+}
+
+static char *dup_or(const char *a, const char *b)
+{
+	return strdup(a ? a : b);
+}
+
+/* Flags win over the file; repeatable flags replace the file's list. */
+static int merge(struct aisd_opts *o, struct src *cli, struct src *file)
+{
+	struct src *pick;
+	const char *env;
+	int env_level;
+
+	o->listen = dup_or(cli->listen ? cli->listen : file->listen, "0.0.0.0");
+	o->port = cli->port > 0	   ? (uint16_t)cli->port
+		  : file->port > 0 ? (uint16_t)file->port
+				   : AISD_DEFAULT_PORT;
+	if (cli->advertise || file->advertise)
+		o->advertise = dup_or(cli->advertise, file->advertise);
+	pick = cli->nmountpaths ? cli : file;
+	o->mountpaths = pick->mountpaths;
+	o->nmountpaths = pick->nmountpaths;
+	pick->mountpaths = NULL;
+	pick = cli->nseeds ? cli : file;
+	o->seeds = pick->seeds;
+	o->nseeds = pick->nseeds;
+	pick->seeds = NULL;
+	if (cli->join || file->join)
+		o->join = dup_or(cli->join, file->join);
+	o->threads = cli->threads > 0	 ? cli->threads
+		     : file->threads > 0 ? file->threads
+					 : 0;
+	o->io_timeout_s = cli->io_timeout_s > 0	   ? cli->io_timeout_s
+			  : file->io_timeout_s > 0 ? file->io_timeout_s
+						   : AISD_DEFAULT_IO_TIMEOUT;
+	o->idle_timeout_s = cli->idle_timeout_s >= 0	? cli->idle_timeout_s
+			    : file->idle_timeout_s >= 0 ? file->idle_timeout_s
+							: 0;
+	if (cli->pidfile || file->pidfile)
+		o->pidfile = dup_or(cli->pidfile, file->pidfile);
+	env = getenv("AIS_LOG");
+	env_level = env && *env ? ais_log_parse_level(env) : -1;
+	o->log_level = cli->log_level >= 0    ? cli->log_level
+		       : env_level >= 0	      ? env_level
+		       : file->log_level >= 0 ? file->log_level
+					      : LOG_INFO;
+	if (!o->listen)
+		return -ENOMEM;
+	return 0;
+}
+
+int aisd_opts_parse(struct aisd_opts *o, int argc, char **argv)
+{
+	enum {
+		OPT_THREADS = 256,
+		OPT_IO_TIMEOUT,
+		OPT_IDLE_TIMEOUT,
+		OPT_PIDFILE,
+		OPT_LOG_LEVEL
+	};
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"advertise", required_argument, NULL, 'a'},
+	    {"mountpath", required_argument, NULL, 'm'},
+	    {"seed", required_argument, NULL, 's'},
+	    {"join", required_argument, NULL, 'j'},
+	    {"threads", required_argument, NULL, OPT_THREADS},
+	    {"io-timeout", required_argument, NULL, OPT_IO_TIMEOUT},
+	    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+	    {"pidfile", required_argument, NULL, OPT_PIDFILE},
+	    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	char errmsg[AIS_ERRMSG_LEN] = "", flag[32];
+	struct src cli, file;
+	const char *config = NULL;
+	const char *key;
+	int c, rc = 0, explicit_config = 0;
+
+	memset(o, 0, sizeof(*o));
+	src_init(&cli);
+	src_init(&file);
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":c:l:p:a:m:s:j:vhV", longopts,
+				NULL)) != -1) {
+		key = NULL;
+		switch (c) {
+		case 'c':
+			config = optarg;
+			explicit_config = 1;
+			continue;
+		case 'l':
+			key = "listen";
+			break;
+		case 'p':
+			key = "port";
+			break;
+		case 'a':
+			key = "advertise";
+			break;
+		case 'm':
+			key = "mountpath";
+			break;
+		case 's':
+			key = "seed";
+			break;
+		case 'j':
+			key = "join";
+			break;
+		case OPT_THREADS:
+			key = "threads";
+			break;
+		case OPT_IO_TIMEOUT:
+			key = "io_timeout";
+			break;
+		case OPT_IDLE_TIMEOUT:
+			key = "idle_timeout";
+			break;
+		case OPT_PIDFILE:
+			key = "pidfile";
+			break;
+		case OPT_LOG_LEVEL:
+			key = "log_level";
+			break;
+		case 'v':
+			cli.log_level = LOG_DEBUG;
+			continue;
+		case 'h':
+			usage(stdout);
+			rc = 1;
+			goto out;
+		case 'V':
+			printf("aisd %s\n", AIS_VERSION);
+			rc = 1;
+			goto out;
+		case ':':
+			fprintf(stderr,
+				"aisd: option '%s' needs a value "
+				"(see aisd --help)\n",
+				argv[optind - 1]);
+			rc = -1;
+			goto out;
+		default:
+			fprintf(stderr,
+				"aisd: unknown option '%s' (see aisd "
+				"--help)\n",
+				argv[optind - 1]);
+			rc = -1;
+			goto out;
+		}
+		snprintf(flag, sizeof(flag), "--%s", key);
+		for (char *f = flag; *f; f++)
+			if (*f == '_')
+				*f = '-';
+		rc = apply(&cli, key, optarg, flag, errmsg);
+		if (rc) {
+			fprintf(stderr, "aisd: %s\n",
+				rc == -ENOMEM ? "out of memory" : errmsg);
+			rc = -1;
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr,
+			"aisd: unexpected argument '%s' (see aisd "
+			"--help)\n",
+			argv[optind]);
+		rc = -1;
+		goto out;
+	}
+	if (!config && access(AISD_DEFAULT_CONFIG, F_OK) == 0)
+		config = AISD_DEFAULT_CONFIG;
+	if (config) {
+		rc = ais_config_load(config, file_cb, &file, errmsg);
+		if (rc) {
+			fprintf(stderr, "aisd: %s\n", errmsg);
+			rc = -1;
+			goto out;
+		}
+		o->config = strdup(config);
+	}
+	(void)explicit_config;
+	if (merge(o, &cli, &file)) {
+		fprintf(stderr, "aisd: out of memory\n");
+		rc = -1;
+		goto out;
+	}
+	if (o->nmountpaths == 0) {
+		fprintf(stderr, "aisd: no mountpath: give -m DIR or "
+				"'mountpath = DIR' in the config file\n");
+		rc = -1;
+	}
+out:
+	src_free(&cli);
+	src_free(&file);
+	return rc;
+}
+
+void aisd_opts_free(struct aisd_opts *o)
+{
+	free(o->config);
+	free(o->listen);
+	free(o->advertise);
+	ais_strv_free(o->mountpaths);
+	ais_strv_free(o->seeds);
+	free(o->join);
+	free(o->pidfile);
+	memset(o, 0, sizeof(*o));
+}

@@ -1,0 +1,37 @@
+/* aisd settings: command-line flags over the configuration file over the
+ * built-in defaults. */
+#ifndef AISD_OPTS_H
+#define AISD_OPTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AISD_DEFAULT_CONFIG	"/etc/ais/aisd.conf"
+#define AISD_DEFAULT_PORT	51080
+#define AISD_DEFAULT_IO_TIMEOUT 60
+
+/* All strings are heap copies owned by the struct (aisd_opts_free). */
+struct aisd_opts {
+	char *config; /* file read, or NULL */
+	char *listen; /* "0.0.0.0" */
+	uint16_t port;
+	char *advertise;   /* NULL: derived from listen */
+	char **mountpaths; /* NULL-terminated */
+	size_t nmountpaths;
+	char **seeds; /* "HOST:PORT" each, NULL-terminated */
+	size_t nseeds;
+	char *join;  /* "HOST:PORT" or NULL */
+	int threads; /* 0: max(32, 8 * ncpu) */
+	int io_timeout_s;
+	int idle_timeout_s; /* 0: idle connections are kept */
+	char *pidfile;
+	int log_level; /* LOG_* */
+};
+
+/* Parses argv and the configuration file into o. Returns 0 to run, 1 when
+ * the program should exit 0 (--help, --version: already printed), or -1
+ * after printing one line on stderr (the caller exits 2). */
+int aisd_opts_parse(struct aisd_opts *o, int argc, char **argv);
+void aisd_opts_free(struct aisd_opts *o);
+
+#endif

@@ -1,0 +1,670 @@
+/* Where objects hit the disk. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#include "store.h"
+
+#define NSTRIPES       512
+#define RENAME_RETRIES 16
+#define COPY_BUF       (256 * 1024)
+
+/* Striped locks keyed by a hash of "bucket/name": PUTs of one name read the
+ * old version and commit one after the other. */
+static pthread_mutex_t stripes[NSTRIPES] = {[0 ... NSTRIPES - 1] =
+						PTHREAD_MUTEX_INITIALIZER};
+
+static unsigned stripe_of(const char *bucket, const char *name)
+{
+	uint64_t h = 1469598103934665603ull;
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)bucket; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	h = (h ^ '/') * 1099511628211ull;
+	for (p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	return (unsigned)(h % NSTRIPES);
+}
+
+static void lock2(unsigned a, unsigned b)
+{
+	if (a == b) {
+		pthread_mutex_lock(&stripes[a]);
+		return;
+	}
+	pthread_mutex_lock(&stripes[a < b ? a : b]);
+	pthread_mutex_lock(&stripes[a < b ? b : a]);
+}
+
+static void unlock2(unsigned a, unsigned b)
+{
+	pthread_mutex_unlock(&stripes[a]);
+	if (a != b)
+		pthread_mutex_unlock(&stripes[b]);
+}
+
+bool store_bucket_exists(const struct mpset *mps, const char *bucket)
+{
+	char path[AISD_PATH_MAX];
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < mps->n; i++) {
+		mpset_bucket_path(mps, (int)i, bucket, path);
+		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+			return true;
+	}
+	return false;
+}
+
+static int no_object(const struct mpset *mps, const char *bucket,
+		     const char *name, char *errmsg)
+{
+	if (!store_bucket_exists(mps, bucket))
+		return ais_errf(errmsg, -ENOENT, "bucket %s does not exist",
+				bucket);
+	return ais_errf(errmsg, -ENOENT, "%s/%s: no such object", bucket, name);
+}
+
+/* The path of name's object on the first mountpath (HRW order) that holds
+ * one as a regular file. Returns 0, or -ENOENT (no message). */
+static int find_obj(const struct mpset *mps, const char *bucket,
+		    const char *name, char *path, int *mp)
+{
+	int order[mps->n];
+	struct stat st;
+	size_t i;
+
+	mpset_order(mps, bucket, name, order);
+	for (i = 0; i < mps->n; i++) {
+		mpset_obj_path(mps, order[i], bucket, name, path);
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (mp)
+				*mp = order[i];
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* With the object name "a/b/c": is one of "a", "a/b" a file (-ENOTDIR), or
+ * "a/b/c" a directory with objects under it (-EISDIR), on any mountpath? */
+static int check_conflict(const struct mpset *mps, const char *bucket,
+			  const char *name, char *errmsg)
+{
+	char path[AISD_PATH_MAX];
+	struct stat st;
+	size_t i, base;
+	char *p;
+
+	for (i = 0; i < mps->n; i++) {
+		mpset_obj_path(mps, (int)i, bucket, name, path);
+		if (lstat(path, &st) == 0) {
+			/* An empty directory (left by a race with DELETE)
+			 * is no conflict: remove it. */
+			if (S_ISDIR(st.st_mode) && rmdir(path) < 0)
+				return ais_errf(errmsg, -EISDIR,
+						"%s is a directory (objects "
+						"exist under %s/)",
+						name, name);
+			continue;
+		}
+		if (errno != ENOTDIR)
+			continue;
+		base = strlen(path) - strlen(name);
+		for (p = path + base; (p = strchr(p, '/')); p++) {
+			*p = 0;
+			if (lstat(path, &st) == 0 && !S_ISDIR(st.st_mode))
+				return ais_errf(errmsg, -ENOTDIR,
+						"cannot create %s: object %s "
+						"exists",
+						name, path + base);
+			*p = '/';
+		}
+	}
+	return 0;
+}
+
+/* mkdir -p of the bucket directory and name's parents on mountpath mp. */
+static int make_parents(const struct mpset *mps, int mp, const char *bucket,
+			const char *name, char *errmsg)
+{
+	char path[AISD_PATH_MAX];
+	struct stat st;
+	size_t base;
+	char *p;
+
+	mpset_bucket_path(mps, mp, bucket, path);
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		return ais_errf(errmsg, -errno, "cannot create %s: %s", path,
+				strerror(errno));
+	mpset_obj_path(mps, mp, bucket, name, path);
+	base = strlen(path) - strlen(name);
+	for (p = path + base; (p = strchr(p, '/')); p++) {
+		*p = 0;
+		if (mkdir(path, 0755) < 0) {
+			if (errno != EEXIST)
+				return ais_errf(errmsg, -errno,
+						"cannot create %s: %s", path,
+						strerror(errno));
+			if (lstat(path, &st) == 0 && !S_ISDIR(st.st_mode))
+				return ais_errf(errmsg, -ENOTDIR,
+						"cannot create %s: object %s "
+						"exists",
+						name, path + base);
+		}
+		*p = '/';
+	}
+	return 0;
+}
+
+static int fsync_parent(const char *path)
+{
+	char dir[AISD_PATH_MAX];
+	char *slash;
+	int fd, rc = 0;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		return 0;
+	*slash = 0;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/* Removes the now-empty parent directories of name up to the bucket. */
+static void prune_parents(const struct mpset *mps, int mp, const char *bucket,
+			  const char *name)
+{
+	char path[AISD_PATH_MAX];
+	size_t base;
+	char *slash;
+
+	mpset_obj_path(mps, mp, bucket, name, path);
+	base = strlen(path) - strlen(name);
+	while ((slash = strrchr(path + base, '/'))) {
+		*slash = 0;
+		if (rmdir(path) < 0)
+			break;
+	}
+}
+
+/* Moves the file tmp to name on mountpath mp, creating parents and
+ * retrying when a concurrent DELETE removed an empty parent meanwhile. */
+static int move_into_place(const struct mpset *mps, int mp, const char *bucket,
+			   const char *name, const char *tmp, char *dest,
+			   char *errmsg)
+{
+	int i, rc;
+
+	mpset_obj_path(mps, mp, bucket, name, dest);
+	for (i = 0; i < RENAME_RETRIES; i++) {
+		rc = make_parents(mps, mp, bucket, name, errmsg);
+		if (rc)
+			return rc;
+		if (rename(tmp, dest) == 0)
+			return 0;
+		rc = -errno;
+		if (rc == -ENOENT)
+			continue;
+		if (rc == -EISDIR || rc == -ENOTEMPTY || rc == -EEXIST)
+			return ais_errf(errmsg, -EISDIR,
+					"%s is a directory (objects exist "
+					"under %s/)",
+					name, name);
+		if (rc == -ENOTDIR)
+			return check_conflict(mps, bucket, name, errmsg)
+				   ?: ais_errf(errmsg, rc,
+					       "cannot create %s: %s", name,
+					       strerror(-rc));
+		return ais_errf(errmsg, rc, "rename to %s: %s", dest,
+				strerror(-rc));
+	}
+	return ais_errf(errmsg, -EAGAIN,
+			"%s: parent directories keep disappearing", name);
+}
+
+/* Unlinks copies of name on mountpaths other than keep_mp (left over from a
+ * different mountpath list). */
+static void unlink_others(const struct mpset *mps, int keep_mp,
+			  const char *bucket, const char *name)
+{
+	char path[AISD_PATH_MAX];
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < mps->n; i++) {
+		if ((int)i == keep_mp)
+			continue;
+		mpset_obj_path(mps, (int)i, bucket, name, path);
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+		    unlink(path) == 0)
+			prune_parents(mps, (int)i, bucket, name);
+	}
+}
+
+/* The version of the object now stored under name, or 0 if there is none. */
+static uint64_t current_version(const struct mpset *mps, const char *bucket,
+				const char *name)
+{
+	char path[AISD_PATH_MAX];
+	struct objmeta m;
+
+	if (find_obj(mps, bucket, name, path, NULL))
+		return 0;
+	if (objmeta_read_path(path, &m) || m.version == 0)
+		return 1;
+	return m.version;
+}
+
+static int disk_err(char *errmsg, int rc, const char *what, const char *mp)
+{
+	if (rc == -ENOSPC)
+		return ais_errf(errmsg, rc, "no space left on mountpath %s",
+				mp);
+	return ais_errf(errmsg, rc, "%s on mountpath %s: %s", what, mp,
+			strerror(-rc));
+}
+
+int store_put_begin(const struct mpset *mps, const struct store_put_args *a,
+		    struct store_put *p, char *errmsg)
+{
+	char path[AISD_PATH_MAX];
+	int order[mps->n];
+	int rc, type;
+
+	memset(p, 0, sizeof(*p));
+	p->fd = -1;
+	type = a->cksum_type ? a->cksum_type : AIS_CKSUM_XXH3;
+	if (!ais_cksum_name(type) || ais_cksum_parse(ais_cksum_name(type)) < 0)
+		return ais_errf(errmsg, -EINVAL, "unknown checksum type %d",
+				a->cksum_type);
+	if (!store_bucket_exists(mps, a->bucket))
+		return ais_errf(errmsg, -ENOENT, "bucket %s does not exist",
+				a->bucket);
+	rc = check_conflict(mps, a->bucket, a->name, errmsg);
+	if (rc)
+		return rc;
+	if (a->no_overwrite &&
+	    find_obj(mps, a->bucket, a->name, path, NULL) == 0)
+		return ais_errf(errmsg, -EEXIST, "%s/%s already exists",
+				a->bucket, a->name);
+	mpset_order(mps, a->bucket, a->name, order);
+	p->mps = mps;
+	p->a = *a;
+	p->a.cksum_type = type;
+	p->mp = order[0];
+	rc = ais_cksum_init(&p->ck, type);
+	if (rc)
+		return ais_errf(errmsg, rc, "checksum %s: %s",
+				ais_cksum_name(type), strerror(-rc));
+	mpset_tmp_path(mps, p->mp, "put", p->tmp);
+	p->fd = open(p->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (p->fd < 0) {
+		rc = -errno;
+		ais_cksum_abort(&p->ck);
+		return disk_err(errmsg, rc, "cannot create a work file",
+				mps->paths[p->mp]);
+	}
+	return 0;
+}
+
+int store_put_write(struct store_put *p, const void *buf, size_t len,
+		    char *errmsg)
+{
+	int rc = ais_write_all(p->fd, buf, len);
+
+	if (rc)
+		return disk_err(errmsg, rc, "write", p->mps->paths[p->mp]);
+	ais_cksum_update(&p->ck, buf, len);
+	p->size += len;
+	return 0;
+}
+
+void store_put_abort(struct store_put *p)
+{
+	ais_cksum_abort(&p->ck);
+	if (p->fd >= 0) {
+		close(p->fd);
+		p->fd = -1;
+		unlink(p->tmp);
+	}
+}
+
+int store_put_commit(struct store_put *p, struct objmeta *out, char *errmsg)
+{
+	const struct mpset *mps = p->mps;
+	const char *mpath = mps->paths[p->mp];
+	char hex[AIS_CKSUM_HEX_MAX], dest[AISD_PATH_MAX];
+	struct objmeta m;
+	uint64_t old;
+	unsigned s;
+	int rc;
+
+	ais_cksum_final(&p->ck, hex);
+	if (p->a.cksum_value && p->a.cksum_value[0] &&
+	    strcasecmp(p->a.cksum_value, hex)) {
+		rc = ais_errf(errmsg, -EBADMSG,
+			      "checksum mismatch: expected %s, got %s (%s)",
+			      p->a.cksum_value, hex,
+			      ais_cksum_name(p->a.cksum_type));
+		goto err;
+	}
+	if (fsync(p->fd) < 0) {
+		rc = disk_err(errmsg, -errno, "fsync", mpath);
+		goto err;
+	}
+	memset(&m, 0, sizeof(m));
+	m.size = p->size;
+	m.cksum_type = p->a.cksum_type;
+	snprintf(m.cksum, sizeof(m.cksum), "%s", hex);
+	m.mtime_ns = p->a.mtime_ns ? p->a.mtime_ns : ais_now_real_ns();
+	m.mode = p->a.mode;
+	m.uid = p->a.uid;
+	m.gid = p->a.gid;
+
+	s = stripe_of(p->a.bucket, p->a.name);
+	pthread_mutex_lock(&stripes[s]);
+	old = current_version(mps, p->a.bucket, p->a.name);
+	if (old && p->a.no_overwrite) {
+		rc = ais_errf(errmsg, -EEXIST, "%s/%s already exists",
+			      p->a.bucket, p->a.name);
+		goto err_unlock;
+	}
+	m.version = old + 1;
+	rc = objmeta_write_fd(p->fd, &m);
+	if (!rc && fsync(p->fd) < 0)
+		rc = -errno;
+	if (rc) {
+		rc = disk_err(errmsg, rc, "set xattr", mpath);
+		goto err_unlock;
+	}
+	rc = move_into_place(mps, p->mp, p->a.bucket, p->a.name, p->tmp, dest,
+			     errmsg);
+	if (rc)
+		goto err_unlock;
+	if (mps->n > 1)
+		unlink_others(mps, p->mp, p->a.bucket, p->a.name);
+	pthread_mutex_unlock(&stripes[s]);
+	close(p->fd);
+	p->fd = -1;
+	rc = fsync_parent(dest);
+	if (rc)
+		return disk_err(errmsg, rc, "fsync of the directory", mpath);
+	*out = m;
+	return 0;
+err_unlock:
+	pthread_mutex_unlock(&stripes[s]);
+err:
+	store_put_abort(p);
+	return rc;
+}
+
+int store_open(const struct mpset *mps, const char *bucket, const char *name,
+	       int *fdp, struct objmeta *m, char *errmsg)
+{
+	char path[AISD_PATH_MAX];
+	int order[mps->n];
+	struct stat st;
+	size_t i;
+	int fd, rc;
+
+	mpset_order(mps, bucket, name, order);
+	for (i = 0; i < mps->n; i++) {
+		mpset_obj_path(mps, order[i], bucket, name, path);
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno == ENOENT || errno == ENOTDIR ||
+			    errno == ELOOP)
+				continue;
+			return ais_errf(errmsg, -errno, "open %s: %s", path,
+					strerror(errno));
+		}
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			close(fd);
+			continue;
+		}
+		rc = objmeta_read_fd(fd, m);
+		if (rc) {
+			objmeta_from_stat(&st, m);
+		}
+		m->size = (uint64_t)st.st_size;
+		*fdp = fd;
+		return 0;
+	}
+	return no_object(mps, bucket, name, errmsg);
+}
+
+int store_head(const struct mpset *mps, const char *bucket, const char *name,
+	       struct objmeta *m, char *errmsg)
+{
+	int fd, rc = store_open(mps, bucket, name, &fd, m, errmsg);
+
+	if (!rc)
+		close(fd);
+	return rc;
+}
+
+int store_delete(const struct mpset *mps, const char *bucket, const char *name,
+		 char *errmsg)
+{
+	char path[AISD_PATH_MAX];
+	unsigned s = stripe_of(bucket, name);
+	struct stat st;
+	int found = 0;
+	size_t i;
+
+	pthread_mutex_lock(&stripes[s]);
+	for (i = 0; i < mps->n; i++) {
+		mpset_obj_path(mps, (int)i, bucket, name, path);
+		if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (unlink(path) < 0) {
+			int rc = -errno;
+
+			pthread_mutex_unlock(&stripes[s]);
+			return ais_errf(errmsg, rc, "unlink %s: %s", path,
+					strerror(-rc));
+		}
+		found = 1;
+		prune_parents(mps, (int)i, bucket, name);
+	}
+	pthread_mutex_unlock(&stripes[s]);
+	if (!found)
+		return no_object(mps, bucket, name, errmsg);
+	return 0;
+}
+
+/* Copies src (open) into a new tmp file on mountpath mp with meta m. */
+static int copy_to_tmp(const struct mpset *mps, int mp, int src,
+		       const struct objmeta *m, char *tmp, char *errmsg)
+{
+	char *buf = NULL;
+	ssize_t n;
+	int fd, rc = 0;
+	loff_t off_in = 0;
+
+	mpset_tmp_path(mps, mp, "rename", tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return disk_err(errmsg, -errno, "cannot create a work file",
+				mps->paths[mp]);
+	for (;;) {
+		n = copy_file_range(src, &off_in, fd, NULL, 1u << 30, 0);
+		if (n > 0)
+			continue;
+		if (n == 0)
+			break;
+		if (errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
+		    errno != EOPNOTSUPP) {
+			rc = -errno;
+			goto out;
+		}
+		/* No copy offload between these file systems: copy with a
+		 * fixed buffer. */
+		buf = malloc(COPY_BUF);
+		if (!buf) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		while ((n = pread(src, buf, COPY_BUF, off_in)) > 0) {
+			rc = ais_write_all(fd, buf, (size_t)n);
+			if (rc)
+				goto out;
+			off_in += n;
+		}
+		if (n < 0)
+			rc = -errno;
+		break;
+	}
+	if (!rc)
+		rc = objmeta_write_fd(fd, m);
+	if (!rc && fsync(fd) < 0)
+		rc = -errno;
+out:
+	free(buf);
+	close(fd);
+	if (rc) {
+		unlink(tmp);
+		return disk_err(errmsg, rc, "copy", mps->paths[mp]);
+	}
+	return 0;
+}
+
+int store_rename(const struct mpset *mps, const char *bucket, const char *name,
+		 const char *new_name, bool no_overwrite, struct objmeta *out,
+		 char *errmsg)
+{
+	char src[AISD_PATH_MAX], dst[AISD_PATH_MAX], tmp[AISD_PATH_MAX];
+	unsigned s1 = stripe_of(bucket, name), s2 = stripe_of(bucket, new_name);
+	int order[mps->n];
+	struct objmeta m;
+	struct stat st;
+	uint64_t old;
+	int src_mp, fd, rc;
+
+	if (!strcmp(name, new_name))
+		return store_head(mps, bucket, name, out, errmsg);
+	rc = check_conflict(mps, bucket, new_name, errmsg);
+	if (rc)
+		return rc;
+	mpset_order(mps, bucket, new_name, order);
+	lock2(s1, s2);
+	if (find_obj(mps, bucket, name, src, &src_mp)) {
+		rc = no_object(mps, bucket, name, errmsg);
+		goto out;
+	}
+	old = current_version(mps, bucket, new_name);
+	if (old && no_overwrite) {
+		rc = ais_errf(errmsg, -EEXIST, "%s/%s already exists", bucket,
+			      new_name);
+		goto out;
+	}
+	fd = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		rc = ais_errf(errmsg, -errno, "open %s: %s", src,
+			      strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		goto out;
+	}
+	if (objmeta_read_fd(fd, &m))
+		objmeta_from_stat(&st, &m);
+	m.size = (uint64_t)st.st_size;
+	if (old && m.version <= old)
+		m.version = old + 1;
+	if (src_mp == order[0]) {
+		close(fd);
+		rc = objmeta_write_path(src, &m);
+		if (rc) {
+			rc = disk_err(errmsg, rc, "set xattr",
+				      mps->paths[src_mp]);
+			goto out;
+		}
+		rc = move_into_place(mps, src_mp, bucket, new_name, src, dst,
+				     errmsg);
+		if (rc)
+			goto out;
+	} else {
+		rc = copy_to_tmp(mps, order[0], fd, &m, tmp, errmsg);
+		close(fd);
+		if (rc)
+			goto out;
+		rc = move_into_place(mps, order[0], bucket, new_name, tmp, dst,
+				     errmsg);
+		if (rc) {
+			unlink(tmp);
+			goto out;
+		}
+		unlink(src);
+	}
+	prune_parents(mps, src_mp, bucket, name);
+	unlink_others(mps, order[0], bucket, new_name);
+	fsync_parent(dst);
+	fsync_parent(src);
+	*out = m;
+out:
+	unlock2(s1, s2);
+	return rc;
+}
+
+int store_set_meta(const struct mpset *mps, const char *bucket,
+		   const char *name, bool set_mode, uint32_t mode,
+		   bool set_mtime, int64_t mtime_ns, bool set_owner,
+		   uint32_t uid, uint32_t gid, struct objmeta *m, char *errmsg)
+{
+	char path[AISD_PATH_MAX];
+	unsigned s = stripe_of(bucket, name);
+	struct stat st;
+	int fd, rc = 0;
+
+	pthread_mutex_lock(&stripes[s]);
+	if (find_obj(mps, bucket, name, path, NULL)) {
+		rc = no_object(mps, bucket, name, errmsg);
+		goto out;
+	}
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		rc = ais_errf(errmsg, -errno, "open %s: %s", path,
+			      strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		goto out;
+	}
+	if (objmeta_read_fd(fd, m))
+		objmeta_from_stat(&st, m);
+	m->size = (uint64_t)st.st_size;
+	if (set_mode)
+		m->mode = mode;
+	if (set_mtime)
+		m->mtime_ns = mtime_ns ? mtime_ns : ais_now_real_ns();
+	if (set_owner) {
+		m->uid = uid;
+		m->gid = gid;
+	}
+	rc = objmeta_write_fd(fd, m);
+	if (!rc && fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	if (rc)
+		rc = ais_errf(errmsg, rc, "set xattr on %s: %s", path,
+			      strerror(-rc));
+out:
+	pthread_mutex_unlock(&stripes[s]);
+	return rc;
+}

@@ -1,0 +1,79 @@
+/* Where objects hit the disk: atomic durable PUT (tmp file, checksum, fsync,
+ * xattr, rename), GET/HEAD lookup, DELETE, RENAME and SET_META, with
+ * striped per-name locks. All calls block: run them on worker threads. */
+#ifndef AISD_STORE_H
+#define AISD_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cksum.h"
+#include "mountpath.h"
+#include "objmeta.h"
+
+/* What a PUT asks for (strings are borrowed for the PUT's lifetime). */
+struct store_put_args {
+	const char *bucket;
+	const char *name;
+	int cksum_type;		 /* AIS_CKSUM_NONE: the default, XXH3 */
+	const char *cksum_value; /* "" or NULL: nothing to verify */
+	uint32_t mode;
+	int64_t mtime_ns; /* 0: now */
+	uint32_t uid;
+	uint32_t gid;
+	bool no_overwrite;
+};
+
+/* One PUT in progress; caller-allocated, filled by store_put_begin. */
+struct store_put {
+	const struct mpset *mps;
+	struct store_put_args a;
+	int mp;
+	int fd;
+	char tmp[AISD_PATH_MAX];
+	struct ais_cksum ck;
+	uint64_t size;
+};
+
+/* Checks everything that can be checked before the body arrives (bucket
+ * exists, no name conflict, no_overwrite, checksum type) and opens the tmp
+ * file. Returns 0, or -errno with errmsg (nothing to undo then). */
+int store_put_begin(const struct mpset *mps, const struct store_put_args *a,
+		    struct store_put *p, char *errmsg);
+/* Appends body bytes. Returns 0 or -errno (-ENOSPC); on error call
+ * store_put_abort. */
+int store_put_write(struct store_put *p, const void *buf, size_t len,
+		    char *errmsg);
+/* Verifies the checksum, fsyncs, sets the xattr, renames into place. On
+ * success *out is the stored metadata. Always releases p (no abort after). */
+int store_put_commit(struct store_put *p, struct objmeta *out, char *errmsg);
+/* Removes the tmp file and releases p. */
+void store_put_abort(struct store_put *p);
+
+/* Opens an object for reading: *fd (caller closes) and its metadata (size
+ * from the file). -ENOENT with errmsg if there is none. */
+int store_open(const struct mpset *mps, const char *bucket, const char *name,
+	       int *fd, struct objmeta *m, char *errmsg);
+
+int store_head(const struct mpset *mps, const char *bucket, const char *name,
+	       struct objmeta *m, char *errmsg);
+
+/* Unlinks the object and removes parent directories left empty. */
+int store_delete(const struct mpset *mps, const char *bucket, const char *name,
+		 char *errmsg);
+
+/* Renames within the bucket; copies across mountpaths when needed. */
+int store_rename(const struct mpset *mps, const char *bucket, const char *name,
+		 const char *new_name, bool no_overwrite, struct objmeta *out,
+		 char *errmsg);
+
+/* Updates mode / mtime / owner in the xattr; *m gets the result. */
+int store_set_meta(const struct mpset *mps, const char *bucket,
+		   const char *name, bool set_mode, uint32_t mode,
+		   bool set_mtime, int64_t mtime_ns, bool set_owner,
+		   uint32_t uid, uint32_t gid, struct objmeta *m, char *errmsg);
+
+/* True if the bucket directory exists on some mountpath. */
+bool store_bucket_exists(const struct mpset *mps, const char *bucket);
+
+#endif
