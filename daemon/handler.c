@@ -173,7 +173,10 @@ static int check_owner(struct rctx *r, const char *bucket, const char *name)
  * the owner of each parent prefix whether it holds that prefix as an
  * object, and every other node whether it holds objects under "name/".
  * Best effort: a node that cannot be reached is skipped, and two racing
- * PUTs on two nodes can both pass. */
+ * PUTs on two nodes can both pass. Local state answers most of it for free
+ * while the rule holds: a parent that is a directory here is no object
+ * anywhere, and nothing lives under a name that is an object here (an
+ * overwrite), so those probes are skipped. */
 static int check_remote_conflicts(struct rctx *r, const char *bucket,
 				  const char *name)
 {
@@ -195,7 +198,8 @@ static int check_remote_conflicts(struct rctx *r, const char *bucket,
 			continue;
 		path[i] = 0;
 		o = ais_map_owner(m, bucket, path);
-		if (o && strcmp(o->id, self->id)) {
+		if (o && strcmp(o->id, self->id) &&
+		    !store_has_dir(r->d->mps, bucket, path)) {
 			q.op = AIS__OP__OP_HEAD;
 			q.bucket = (char *)bucket;
 			q.name = path;
@@ -216,6 +220,8 @@ static int check_remote_conflicts(struct rctx *r, const char *bucket,
 		}
 		path[i] = '/';
 	}
+	if (store_has_object(r->d->mps, bucket, name))
+		return 0;
 	path[len] = '/';
 	path[len + 1] = 0;
 	for (i = 0; i < m->n; i++) {

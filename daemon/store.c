@@ -96,6 +96,33 @@ static int find_obj(const struct mpset *mps, const char *bucket,
 	return -ENOENT;
 }
 
+static bool has_type(const struct mpset *mps, const char *bucket,
+		     const char *name, mode_t type)
+{
+	char path[AISD_PATH_MAX];
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < mps->n; i++) {
+		mpset_obj_path(mps, (int)i, bucket, name, path);
+		if (lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == type)
+			return true;
+	}
+	return false;
+}
+
+bool store_has_dir(const struct mpset *mps, const char *bucket,
+		   const char *prefix)
+{
+	return has_type(mps, bucket, prefix, S_IFDIR);
+}
+
+bool store_has_object(const struct mpset *mps, const char *bucket,
+		      const char *name)
+{
+	return has_type(mps, bucket, name, S_IFREG);
+}
+
 /* With the object name "a/b/c": is one of "a", "a/b" a file (-ENOTDIR), or
  * "a/b/c" a directory with objects under it (-EISDIR), on any mountpath? */
 static int check_conflict(const struct mpset *mps, const char *bucket,

@@ -73,6 +73,14 @@ int store_set_meta(const struct mpset *mps, const char *bucket,
 		   bool set_mtime, int64_t mtime_ns, bool set_owner,
 		   uint32_t uid, uint32_t gid, struct objmeta *m, char *errmsg);
 
+/* True if bucket/prefix is a directory (objects live under it) on some
+ * mountpath of this node. */
+bool store_has_dir(const struct mpset *mps, const char *bucket,
+		   const char *prefix);
+/* True if bucket/name is an object on some mountpath of this node. */
+bool store_has_object(const struct mpset *mps, const char *bucket,
+		      const char *name);
+
 /* True if the bucket directory exists on some mountpath. */
 bool store_bucket_exists(const struct mpset *mps, const char *bucket);
 
