@@ -42,7 +42,17 @@ struct cluster {
 	pthread_t thr;
 	bool running;
 	bool stop;
+	cluster_buckets_cb buckets_cb;
+	void *buckets_arg;
+	bool buckets_synced; /* the first round has run */
 };
+
+void cluster_on_peer_buckets(struct cluster *c, cluster_buckets_cb cb,
+			     void *arg)
+{
+	c->buckets_cb = cb;
+	c->buckets_arg = arg;
+}
 
 static struct cluster_map *cmap_new(struct ais_map *m)
 {
@@ -379,6 +389,8 @@ static int join_one(struct cluster *c, const char *addr, struct ais_map **out,
 		    ais_errf(errmsg, -EPROTO, "%s: no map in the answer", addr);
 	else
 		rc = ais_map_from_pb(resp->map, out, errmsg);
+	if (rc == 0 && !c->buckets_synced && c->buckets_cb)
+		c->buckets_cb(c->buckets_arg, resp->buckets, resp->n_buckets);
 	ais__response__free_unpacked(resp, NULL);
 	return rc;
 }
@@ -451,6 +463,7 @@ static bool gossip_round(struct cluster *c)
 			}
 		}
 	}
+	c->buckets_synced = true;
 	for (i = 0; i < c->nseeds; i++)
 		if (!c->seeds[i].ok)
 			all = false;

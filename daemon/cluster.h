@@ -25,6 +25,12 @@ struct cluster *cluster_new(const struct ais_node *self, char *const *seeds,
 			    char *const *state_files, size_t nstate);
 void cluster_free(struct cluster *c);
 
+/* Called from the gossip thread with the buckets a peer holds, for every
+ * peer that answers in the first gossip round after start. */
+typedef void (*cluster_buckets_cb)(void *arg, char *const *names, size_t n);
+void cluster_on_peer_buckets(struct cluster *c, cluster_buckets_cb cb,
+			     void *arg);
+
 /* Starts / stops the gossip thread (stop waits for it). */
 int cluster_start(struct cluster *c);
 void cluster_stop(struct cluster *c);

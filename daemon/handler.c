@@ -548,6 +548,8 @@ static int op_join(struct rctx *r)
 {
 	Ais__Node *pb = r->req->node;
 	struct ais_node n;
+	char **names;
+	size_t nb;
 	int rc;
 
 	if (!pb || !pb->id || !pb->id[0] || strlen(pb->id) >= AIS_NODE_ID_MAX ||
@@ -572,6 +574,16 @@ static int op_join(struct rctx *r)
 	if (!r->mappb)
 		return ais_errf(r->errmsg, -ENOMEM, "out of memory");
 	r->resp.map = r->mappb;
+	/* The buckets too, so that a node that joins (or comes back) late
+	 * creates the ones it missed: bucket ops are broadcast only to the
+	 * nodes in the client's map at the time. */
+	if (bucket_list(r->d->mps, &names, &nb, r->errmsg) == 0) {
+		r->resp.n_buckets = nb;
+		r->resp.buckets = names;
+		send_resp(r, 0);
+		ais_strv_free(names);
+		return 1;
+	}
 	return 0;
 }
 

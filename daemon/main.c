@@ -14,9 +14,11 @@
 
 #include "ais_config.h"
 #include "log.h"
+#include "names.h"
 #include "util.h"
 
 #include "aisd.h"
+#include "bucket.h"
 #include "cluster.h"
 #include "mountpath.h"
 #include "net.h"
@@ -76,6 +78,29 @@ static void pick_advertise(const struct aisd_opts *o, char *out, size_t len)
 		freeifaddrs(ifs);
 	}
 	ais_log(LOG_INFO, "advertising 127.0.0.1 (no other IPv4 address)");
+}
+
+/* Creates here the buckets a peer has that this node lacks (it was down or
+ * not yet in the map when they were created). */
+static void sync_buckets(void *arg, char *const *names, size_t n)
+{
+	const struct mpset *mps = arg;
+	char errmsg[AIS_ERRMSG_LEN];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		if (ais_name_check_bucket(names[i], errmsg) < 0)
+			continue;
+		rc = bucket_create(mps, names[i], errmsg);
+		if (rc == 0)
+			ais_log(LOG_NOTICE,
+				"bucket %s: created, as a peer has "
+				"it",
+				names[i]);
+		else if (rc != -EEXIST)
+			ais_log(LOG_WARNING, "bucket %s: %s", names[i], errmsg);
+	}
 }
 
 static int write_pidfile(const char *path)
@@ -145,6 +170,7 @@ int main(int argc, char **argv)
 		ais_log(LOG_ERR, "out of memory");
 		goto out;
 	}
+	cluster_on_peer_buckets(d.cluster, sync_buckets, d.mps);
 	d.peers = peers_new(1000, 5000, 5000);
 	if (!d.peers) {
 		ais_log(LOG_ERR, "out of memory");
