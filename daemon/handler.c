@@ -603,7 +603,7 @@ static int op_node_info(struct rctx *r)
 	for (i = 0; i < mps->n; i++) {
 		ais__mountpath__init(&mp[i]);
 		mp[i].path = mps->paths[i];
-		if (mpset_statfs(mps, (int)i, &mp[i].total_bytes,
+		if (mpset_statfs(mps, (int)i, &mp[i].total_bytes, &mp[i].fs_id,
 				 &mp[i].free_bytes, fstype[i], 32))
 			snprintf(fstype[i], 32, "?");
 		mp[i].fs_type = fstype[i];

@@ -367,7 +367,7 @@ static const struct {
     {0x5346544e, "ntfs"},  {0x4d44, "vfat"},
 };
 
-int mpset_statfs(const struct mpset *m, int mp, uint64_t *total,
+int mpset_statfs(const struct mpset *m, int mp, uint64_t *total, uint64_t *fsid,
 		 uint64_t *avail, char *fstype, size_t fstypelen)
 {
 	struct statfs s;
@@ -377,6 +377,9 @@ int mpset_statfs(const struct mpset *m, int mp, uint64_t *total,
 		return -errno;
 	*total = (uint64_t)s.f_blocks * (uint64_t)s.f_bsize;
 	*avail = (uint64_t)s.f_bavail * (uint64_t)s.f_bsize;
+	memcpy(fsid, &s.f_fsid,
+	       sizeof(*fsid) < sizeof(s.f_fsid) ? sizeof(*fsid)
+						: sizeof(s.f_fsid));
 	snprintf(fstype, fstypelen, "0x%lx", (unsigned long)s.f_type);
 	for (i = 0; i < sizeof(fstypes) / sizeof(fstypes[0]); i++)
 		if ((unsigned long)s.f_type == fstypes[i].magic)

@@ -43,7 +43,7 @@ void mpset_obj_path(const struct mpset *m, int mp, const char *bucket,
 void mpset_tmp_path(const struct mpset *m, int mp, const char *tag, char *buf);
 
 /* Capacity and file system type of mountpath mp (fstype: 32 bytes). */
-int mpset_statfs(const struct mpset *m, int mp, uint64_t *total,
+int mpset_statfs(const struct mpset *m, int mp, uint64_t *total, uint64_t *fsid,
 		 uint64_t *avail, char *fstype, size_t fstypelen);
 
 /* Removes path and everything below it (no symlinks followed). Returns 0 or

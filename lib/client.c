@@ -302,6 +302,7 @@ static int fill_node_info(struct ais_node_info *ni, const struct ais_node *n,
 		o->fs_type = xstrdup(mp->fs_type);
 		o->total_bytes = mp->total_bytes;
 		o->free_bytes = mp->free_bytes;
+		o->fs_id = mp->fs_id;
 		if (!o->path || !o->fs_type)
 			return -ENOMEM;
 	}
@@ -367,41 +368,68 @@ void ais_cluster_info_free(struct ais_cluster_info *ci)
 	free(ci);
 }
 
+void ais_cluster_info_capacity(const struct ais_cluster_info *ci,
+			       uint64_t *total, uint64_t *free)
+{
+	size_t i, j, k, l;
+
+	*total = *free = 0;
+	for (i = 0; i < ci->n_nodes; i++) {
+		const struct ais_node_info *n = &ci->nodes[i];
+
+		if (n->status != 0)
+			continue;
+		for (j = 0; j < n->n_mountpaths; j++) {
+			const struct ais_mountpath_info *mp = &n->mountpaths[j];
+			bool seen = false;
+
+			/* Quadratic, over a cluster's disks: small. */
+			for (k = 0; k <= i && !seen && mp->fs_id; k++) {
+				const struct ais_node_info *o = &ci->nodes[k];
+
+				if (o->status != 0 || strcmp(o->host, n->host))
+					continue;
+				for (l = 0; l < (k == i ? j : o->n_mountpaths);
+				     l++)
+					if (o->mountpaths[l].fs_id == mp->fs_id)
+						seen = true;
+			}
+			if (seen)
+				continue;
+			*total += mp->total_bytes;
+			*free += mp->free_bytes;
+		}
+	}
+}
+
 int ais_client_capacity(struct ais_client *c, uint64_t *total, uint64_t *free,
 			char *errmsg)
 {
-	Ais__Request req = AIS__REQUEST__INIT;
-	struct fanout f;
-	size_t i, j, answered = 0;
-	int rc, first_rc = 0;
+	struct ais_cluster_info *ci;
+	size_t i;
+	int rc;
 
 	*total = *free = 0;
-	req.op = AIS__OP__OP_NODE_INFO;
-	rc = fanout_run(c, &req, &f, errmsg);
+	rc = ais_client_cluster_info(c, &ci, errmsg);
 	if (rc < 0)
 		return rc;
-	for (i = 0; i < f.n; i++) {
-		const Ais__NodeInfo *in = f.resps[i] ? f.resps[i]->info : NULL;
-
-		if (f.rcs[i] < 0 || !in) {
-			if (!first_rc) {
-				first_rc = f.rcs[i] < 0 ? f.rcs[i] : -EPROTO;
-				ais_errf(errmsg, first_rc, "%s",
-					 f.msgs[i][0] ? f.msgs[i]
-						      : "no node info");
-			}
-			continue;
-		}
-		answered++;
-		for (j = 0; j < in->n_mountpaths; j++) {
-			*total += in->mountpaths[j]->total_bytes;
-			*free += in->mountpaths[j]->free_bytes;
-		}
-	}
-	fanout_free(&f);
 	/* Nodes that are down only shrink the numbers; none at all is an
 	 * error (statfs must not report an empty cluster). */
-	return answered ? 0 : first_rc;
+	rc = -EHOSTUNREACH;
+	for (i = 0; i < ci->n_nodes && rc < 0; i++) {
+		if (ci->nodes[i].status == 0)
+			rc = 0;
+		else
+			rc = ais_errf(errmsg, ci->nodes[i].status,
+				      "node %s:%u: %s", ci->nodes[i].host,
+				      ci->nodes[i].port,
+				      strerror(-ci->nodes[i].status));
+	}
+	if (rc == 0 && errmsg)
+		errmsg[0] = '\0';
+	ais_cluster_info_capacity(ci, total, free);
+	ais_cluster_info_free(ci);
+	return rc;
 }
 
 /* ---- buckets ---------------------------------------------------------- */

@@ -66,6 +66,7 @@ struct ais_mountpath_info {
 	char *fs_type;
 	uint64_t total_bytes;
 	uint64_t free_bytes;
+	uint64_t fs_id; /* same value: same file system on that host */
 };
 
 struct ais_node_info {
@@ -95,7 +96,14 @@ int ais_client_cluster_info(struct ais_client *c, struct ais_cluster_info **out,
 			    char *errmsg);
 void ais_cluster_info_free(struct ais_cluster_info *ci);
 
-/* Sums capacity over every node's mountpaths (for statfs). */
+/* Sums total and free bytes over the distinct file systems of the nodes
+ * that answered: a disk shared by several mountpaths, or by several nodes of
+ * one host (ais local), counts once. */
+void ais_cluster_info_capacity(const struct ais_cluster_info *ci,
+			       uint64_t *total, uint64_t *free);
+
+/* Sums capacity like ais_cluster_info_capacity (for statfs); fails only if
+ * no node answered. */
 int ais_client_capacity(struct ais_client *c, uint64_t *total, uint64_t *free,
 			char *errmsg);
 

@@ -44,9 +44,10 @@ static int cluster_show(int argc, char **argv)
 	char addr[AIS_HOST_MAX + 8], used_s[32], tot_s[32], free_s[32];
 	char cap[80], up_s[32], req_s[32];
 	struct ais_cluster_info *ci = NULL;
+	struct ais_cluster_info one = {0};
 	uint64_t all_total = 0, all_free = 0;
 	struct ais_client *c;
-	size_t i, j, idw = 4, addrw = 7, up = 0;
+	size_t i, idw = 4, addrw = 7, up = 0;
 	int ch, rc;
 
 	optind = 0;
@@ -94,12 +95,10 @@ static int cluster_show(int argc, char **argv)
 			continue;
 		}
 		up++;
-		for (j = 0; j < n->n_mountpaths; j++) {
-			total += n->mountpaths[j].total_bytes;
-			freeb += n->mountpaths[j].free_bytes;
-		}
-		all_total += total;
-		all_free += freeb;
+		/* This node's distinct file systems. */
+		one.n_nodes = 1;
+		one.nodes = (struct ais_node_info *)n;
+		ais_cluster_info_capacity(&one, &total, &freeb);
 		ais_format_size(total - (freeb < total ? freeb : total), used_s,
 				sizeof(used_s));
 		ais_format_size(total, tot_s, sizeof(tot_s));
@@ -114,6 +113,7 @@ static int cluster_show(int argc, char **argv)
 		       cli_format_duration(n->uptime_s, up_s, sizeof(up_s)),
 		       req_s);
 	}
+	ais_cluster_info_capacity(ci, &all_total, &all_free);
 	ais_format_size(all_free, free_s, sizeof(free_s));
 	ais_format_size(all_total, tot_s, sizeof(tot_s));
 	printf("map version %llu, %zu node%s (%zu up), capacity %s of %s "
