@@ -1,0 +1,383 @@
+# shellcheck shell=bash
+# Helpers for the shell integration tests: a private temp dir, a free port
+# range, a 3-node `ais local` cluster on loopback, and a teardown that always
+# runs (cleanups, node logs on failure, cluster stop, temp dir removal).
+#
+# Usage (a test script):
+#   #!/usr/bin/env bash
+#   . "$(dirname "$0")/lib.sh"      # or "$AIS_SRC_DIR/test/integration/lib.sh"
+#   ais_test_init my_test
+#   ais_cluster_up 3
+#   "$AIS" bucket create ais://b
+#   ...
+#
+# Environment (set by meson, see test/integration/meson.build): AIS, AISD,
+# AISFS (unset without FUSE), AIS_SRC_DIR, AIS_BUILD_DIR.
+# After ais_test_init: T (private temp dir), PORT (base port; PORT..PORT+9
+# were free), AIS_ENDPOINT=127.0.0.1:$PORT and AIS_AISD=$AISD (exported).
+#
+# API: ais_test_init NAME, ais_cleanup CMD..., ais_cluster_up [N=3],
+# ais_cluster_down, ais_node_dir I, ais_node_pid I, ais_node_kill I [SIG=KILL],
+# ais_node_restart, ais_wait_for SECS CMD..., ais_skip REASON, fail MSG,
+# assert_eq EXPECTED ACTUAL MSG, assert_cmd_fails CMD..., note MSG.
+# Node I is DIR/cluster/nodeI (I from 0), listening on PORT+I.
+#
+# ais_test_init re-executes the script once as a child subreaper (through
+# python3's prctl) so that killed nodes are reaped even where PID 1 does not
+# reap orphans; AIS_TEST_SUBREAPER=1 in the environment skips that.
+# A sanitizer report (ASan/UBSan/LSan/TSan) in any log under $T fails the
+# test at exit.
+#
+# Exit status 77 means "skipped" to meson. ais_skip turns a skip into a
+# failure when AIS_TEST_REQUIRE_FUSE=1 or CI=true, so CI never passes by
+# skipping.
+
+if [ -n "${AIS_TEST_LIB_LOADED:-}" ]; then
+	return 0
+fi
+AIS_TEST_LIB_LOADED=1
+
+AIS_TEST_NAME=
+AIS_CLUSTER_DIR=
+AIS_CLUSTER_NODES=0
+AIS_PORT_LOCK=
+_ais_cleanups=()
+_ais_sanitizer_re='ERROR: (AddressSanitizer|LeakSanitizer|ThreadSanitizer)|WARNING: ThreadSanitizer|runtime error:'
+
+# note MSG: a progress line on stderr (meson keeps it in the test log).
+note()
+{
+	printf '# %s\n' "$*" >&2
+}
+
+# fail MSG: prints "FAIL: MSG" and exits 1 (the EXIT trap tears down).
+fail()
+{
+	printf 'FAIL: %s\n' "$*" >&2
+	exit 1
+}
+
+# assert_eq EXPECTED ACTUAL MSG
+assert_eq()
+{
+	if [ "$1" != "$2" ]; then
+		fail "$3: expected '$1', got '$2'"
+	fi
+}
+
+# assert_cmd_fails CMD...: the command must exit non-zero (its output is
+# shown in the log either way).
+assert_cmd_fails()
+{
+	local rc=0
+	"$@" || rc=$?
+	if [ "$rc" -eq 0 ]; then
+		fail "command succeeded but should have failed: $*"
+	fi
+	return 0
+}
+
+# ais_skip REASON: exit 77 (skip), or fail when the environment demands that
+# the test really runs (AIS_TEST_REQUIRE_FUSE=1 or CI=true).
+ais_skip()
+{
+	if [ "${AIS_TEST_REQUIRE_FUSE:-0}" = 1 ] || [ "${CI:-}" = true ]; then
+		fail "cannot run (and skipping is not allowed here): $*"
+	fi
+	printf 'SKIP: %s\n' "$*" >&2
+	exit 77
+}
+
+# ais_cleanup CMD...: registers a command run at exit, in reverse order of
+# registration, also when the test fails. Its failure is logged, not fatal.
+ais_cleanup()
+{
+	local q
+	q=$(printf '%q ' "$@")
+	_ais_cleanups+=("$q")
+}
+
+# A python3 that starts fast (a version-manager shim can take a second).
+_ais_python()
+{
+	if [ -x /usr/bin/python3 ]; then
+		echo /usr/bin/python3
+	else
+		command -v python3
+	fi
+}
+
+# Are TCP ports $1..$1+$2-1 free on 127.0.0.1? With ss: no socket in any
+# state uses one of them as its local port; else a bind attempt in python3.
+_ais_ports_free()
+{
+	local base=$1 n=$2 i filter=""
+	if command -v ss >/dev/null 2>&1; then
+		for ((i = 0; i < n; i++)); do
+			filter="$filter${filter:+ or }sport = :$((base + i))"
+		done
+		[ -z "$(ss -Htan "( $filter )" 2>/dev/null)" ]
+		return
+	fi
+	"$(_ais_python)" - "$base" "$n" <<'PYEOF' 2>/dev/null
+import socket, sys
+base, n = int(sys.argv[1]), int(sys.argv[2])
+for p in range(base, base + n):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        sys.exit(1)
+    finally:
+        s.close()
+sys.exit(0)
+PYEOF
+}
+
+# Picks a base port: a random multiple of 10 in 20000..39990 (below the
+# ephemeral port range) whose ten ports are free, reserved against concurrent test runs with an atomic mkdir of a
+# lock dir (reclaimed if its owner died).
+_ais_pick_port()
+{
+	local tries base lock owner top=40000 eph
+	# Stay below the kernel's ephemeral port range when it starts inside
+	# ours, so that no outgoing connection takes a node's port.
+	eph=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true)
+	if [ -n "$eph" ] && [ "$eph" -gt 21000 ] && [ "$eph" -lt 40000 ]; then
+		top=$eph
+	fi
+	for ((tries = 0; tries < 200; tries++)); do
+		base=$((20000 + (RANDOM % ((top - 20000) / 10)) * 10))
+		lock="${TMPDIR:-/tmp}/ais-test-port-$base.lock"
+		if ! mkdir "$lock" 2>/dev/null; then
+			owner=$(cat "$lock/pid" 2>/dev/null || true)
+			if [ -n "$owner" ] && ! kill -0 "$owner" 2>/dev/null; then
+				rm -rf "$lock"
+			fi
+			continue
+		fi
+		echo $$ >"$lock/pid"
+		if _ais_ports_free "$base" 10; then
+			PORT=$base
+			AIS_PORT_LOCK=$lock
+			return 0
+		fi
+		rm -rf "$lock"
+	done
+	fail "no free port range found in 20000-39999"
+}
+
+# Makes this shell a child subreaper, so that daemons started by `ais local
+# up` (which detach) are reparented to us and reaped when they die: in some
+# containers PID 1 never reaps, and a zombie aisd looks alive to kill -0.
+# The process is re-executed once under python3's prctl.
+_ais_become_subreaper()
+{
+	local py
+	py=$(_ais_python) || true
+	if [ -n "${AIS_TEST_SUBREAPER:-}" ] || [ -z "$py" ]; then
+		return 0
+	fi
+	local -a argv
+	mapfile -d '' argv </proc/$$/cmdline
+	export AIS_TEST_SUBREAPER=1
+	exec "$py" -c '
+import ctypes, os, sys
+ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+os.execvp(sys.argv[1], sys.argv[1:])' "${argv[@]}"
+}
+
+# Kills (SIGKILL) every aisd whose pidfile is under $T or whose command line
+# names $T: whatever `ais local down` left behind.
+_ais_kill_leftovers()
+{
+	local f pid
+	[ -n "${T:-}" ] && [ -d "$T" ] || return 0
+	while IFS= read -r -d '' f; do
+		pid=$(cat "$f" 2>/dev/null || true)
+		case "$pid" in '' | *[!0-9]*) continue ;; esac
+		if [ -r "/proc/$pid/cmdline" ] &&
+			tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q aisd; then
+			note "killing leftover aisd pid $pid ($f)"
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	done < <(find "$T" -name '*.pid' -print0 2>/dev/null)
+	# One grep over every command line (a fork per process is slow).
+	for f in $(grep -alsF -- "$T/" /proc/[0-9]*/cmdline 2>/dev/null || true); do
+		pid=${f#/proc/}
+		pid=${pid%/cmdline}
+		if [ "$pid" != $$ ] && grep -aqs aisd "$f"; then
+			note "killing leftover aisd pid $pid"
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	done
+	wait 2>/dev/null || true
+}
+
+_ais_exit_trap()
+{
+	local rc=$? i f
+	set +e
+	trap - EXIT INT TERM
+	for ((i = ${#_ais_cleanups[@]} - 1; i >= 0; i--)); do
+		eval "${_ais_cleanups[i]}" || note "cleanup failed: ${_ais_cleanups[i]}"
+	done
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ -d "${T:-}" ]; then
+		while IFS= read -r -d '' f; do
+			printf '==== last 50 lines of %s ====\n' "$f" >&2
+			tail -n 50 "$f" >&2
+		done < <(find "$T" -name '*.log' -print0 2>/dev/null | sort -z)
+	fi
+	if [ -n "$AIS_CLUSTER_DIR" ] && [ -d "$AIS_CLUSTER_DIR" ]; then
+		timeout 30 "$AIS" local down --dir "$AIS_CLUSTER_DIR" >/dev/null 2>&1 ||
+			note "ais local down failed"
+	fi
+	_ais_kill_leftovers
+	# A sanitizer report in any log (ASan/UBSan/LSan/TSan builds) fails
+	# the test even if every assertion held.
+	if [ -d "${T:-}" ]; then
+		while IFS= read -r -d '' f; do
+			if grep -qE "$_ais_sanitizer_re" "$f"; then
+				printf '==== sanitizer report in %s ====\n' "$f" >&2
+				grep -E -A200 -m1 "$_ais_sanitizer_re" "$f" >&2
+				[ "$rc" -ne 0 ] || rc=1
+			fi
+		done < <(find "$T" -name '*.log' -print0 2>/dev/null)
+	fi
+	if [ -n "${T:-}" ] && [ -d "$T" ]; then
+		rm -rf "$T" 2>/dev/null || note "could not remove $T"
+	fi
+	[ -n "$AIS_PORT_LOCK" ] && rm -rf "$AIS_PORT_LOCK"
+	if [ "$rc" -eq 0 ]; then
+		note "$AIS_TEST_NAME: PASS"
+	elif [ "$rc" -ne 77 ]; then
+		note "$AIS_TEST_NAME: FAILED (exit $rc)"
+	fi
+	exit "$rc"
+}
+
+# ais_test_init NAME: see the top of this file.
+ais_test_init()
+{
+	_ais_become_subreaper
+	set -euo pipefail
+	AIS_TEST_NAME=${1:-test}
+	: "${AIS:?AIS is not set (run through meson test)}"
+	: "${AISD:?AISD is not set (run through meson test)}"
+	export AIS AISD
+	export AIS_AISD=$AISD
+	T=$(mktemp -d "${TMPDIR:-/tmp}/ais-test-$AIS_TEST_NAME.XXXXXX")
+	export T
+	trap _ais_exit_trap EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	_ais_pick_port
+	export PORT
+	export AIS_ENDPOINT=127.0.0.1:$PORT
+	AIS_CLUSTER_DIR=$T/cluster
+	note "$AIS_TEST_NAME: temp dir $T, port $PORT"
+}
+
+# ais_cluster_up [NODES=3]: starts the cluster; fails the test if it does not
+# come up (ais local up waits for readiness itself, bounded).
+ais_cluster_up()
+{
+	local n=${1:-3}
+	AIS_CLUSTER_NODES=$n
+	timeout 90 "$AIS" local up --dir "$AIS_CLUSTER_DIR" --port "$PORT" \
+		--nodes "$n" >"$T/local-up.out" 2>&1 ||
+		{
+			cat "$T/local-up.out" >&2
+			fail "ais local up --nodes $n did not come up"
+		}
+}
+
+ais_cluster_down()
+{
+	timeout 60 "$AIS" local down --dir "$AIS_CLUSTER_DIR" >/dev/null ||
+		fail "ais local down failed"
+}
+
+# ais_node_dir I: the data dir of node I (as in DIR/nodeI).
+ais_node_dir()
+{
+	local d=$AIS_CLUSTER_DIR/node$1
+	[ -d "$d" ] || fail "no node $1 (no $d)"
+	printf '%s\n' "$d"
+}
+
+# ais_node_pid I: the pid of node I from its pidfile.
+ais_node_pid()
+{
+	local d f pid
+	d=$(ais_node_dir "$1")
+	f=$d/aisd.pid
+	[ -f "$f" ] || f=$(find "$d" -maxdepth 1 -name '*.pid' | head -n 1)
+	[ -n "$f" ] && [ -f "$f" ] || fail "node $1 has no pidfile in $d"
+	pid=$(tr -d ' \n' <"$f")
+	case "$pid" in '' | *[!0-9]*) fail "node $1: bad pidfile $f" ;; esac
+	printf '%s\n' "$pid"
+}
+
+# Is process $1 still alive in any sense that matters? A killed process
+# with many threads turns its leader into a zombie while the other threads
+# are still exiting and still hold its files (and flock()s): it is gone
+# once reaped, or when it is a zombie whose /proc/PID/task lists only
+# itself.
+_ais_alive()
+{
+	local st tasks
+	[ -d "/proc/$1" ] || return 1
+	st=$(awk '/^State:/ {print $2}' "/proc/$1/status" 2>/dev/null) || return 1
+	[ -n "$st" ] || return 1
+	if [ "$st" = Z ] || [ "$st" = X ]; then
+		tasks=$(find "/proc/$1/task" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+		[ "$tasks" -gt 1 ]
+		return
+	fi
+	return 0
+}
+
+# ais_node_kill I [SIG=KILL]: signals node I; for KILL/TERM/INT, waits (up
+# to 15 s) until it is gone.
+ais_node_kill()
+{
+	local pid sig=${2:-KILL} i
+	pid=$(ais_node_pid "$1")
+	kill -s "$sig" "$pid" || fail "kill -$sig node $1 (pid $pid)"
+	case "$sig" in
+	KILL | TERM | INT | 9 | 15 | 2)
+		for ((i = 0; i < 150; i++)); do
+			wait "$pid" 2>/dev/null || true
+			_ais_alive "$pid" || return 0
+			sleep 0.1
+		done
+		fail "node $1 (pid $pid) still alive 15 s after SIG$sig"
+		;;
+	esac
+}
+
+# ais_node_restart: `ais local up --dir` again; restarts the dead nodes with
+# their data and waits until the cluster is ready.
+ais_node_restart()
+{
+	timeout 90 "$AIS" local up --dir "$AIS_CLUSTER_DIR" \
+		>"$T/local-up.out" 2>&1 ||
+		{
+			cat "$T/local-up.out" >&2
+			fail "ais local up (restart) failed"
+		}
+}
+
+# ais_wait_for SECONDS CMD...: retries CMD every 0.2 s until it succeeds;
+# fails the test after SECONDS.
+ais_wait_for()
+{
+	local secs=$1 deadline
+	shift
+	deadline=$((SECONDS + secs))
+	until "$@" >/dev/null 2>&1; do
+		[ "$SECONDS" -lt "$deadline" ] || fail "timed out after ${secs}s waiting for: $*"
+		sleep 0.2
+	done
+}
