@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The "run" command: installs dependencies, builds, starts a 3-node cluster
-# on this machine, loads a small sample data set and shows it.
+# on this machine, loads a small sample data set, mounts the cluster with
+# aisfs and shows the data set as plain files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,12 +23,20 @@ if ! ais bucket ls | grep -qx 'demo'; then
 	ais put -r "$sample/train" ais://demo/train
 	rm -rf "$sample"
 fi
+mnt="$data/mnt"
+mkdir -p "$mnt"
+if ! mountpoint -q "$mnt"; then
+	aisfs mount -o log="$data/aisfs.log" 127.0.0.1:51080 "$mnt"
+fi
 echo
-echo "\$ ais ls ais://demo/train/"
-ais ls ais://demo/train/ | head -5
-echo "\$ ais ls ais://demo/train/n00000000/ | head"
-ais ls ais://demo/train/n00000000/ | head
+echo "\$ ls $mnt/demo/train | head -3"
+ls "$mnt/demo/train" | head -3
+echo "\$ ls -l $mnt/demo/train/n00000000 | head -5"
+ls -l "$mnt/demo/train/n00000000" | head -5
+echo "\$ du -sh $mnt/demo/train"
+du -sh "$mnt/demo/train"
 echo
-echo "The cluster keeps running: data under $data, endpoint 127.0.0.1:51080."
-echo "Try:   PATH=$bin/tools:\$PATH ais --help"
-echo "Stop:  $bin/tools/ais local down --dir $data"
+echo "The cluster is mounted at $mnt (aisfs) and keeps running; data under $data."
+echo "Try:      ls $mnt/demo;  PATH=$bin/tools:\$PATH ais --help"
+echo "Unmount:  $bin/fuse/aisfs umount $mnt"
+echo "Stop:     $bin/tools/ais local down --dir $data"
