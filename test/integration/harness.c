@@ -1016,3 +1016,24 @@ bool ais_test_wait_closed(int fd, int timeout_ms)
 			return true; /* reset */
 	}
 }
+
+struct ais_map *ais_test_cluster_map(struct ais_client *c)
+{
+	struct ais_cluster_info *ci = NULL;
+	char msg[AIS_ERRMSG_LEN] = "";
+	struct ais_map *m = ais_map_new();
+
+	ck_assert_ptr_nonnull(m);
+	ck_assert_msg(ais_client_cluster_info(c, &ci, msg) == 0, "%s", msg);
+	for (size_t i = 0; i < ci->n_nodes; i++) {
+		struct ais_node n;
+
+		memset(&n, 0, sizeof(n));
+		snprintf(n.id, sizeof(n.id), "%s", ci->nodes[i].id);
+		snprintf(n.host, sizeof(n.host), "%s", ci->nodes[i].host);
+		n.port = ci->nodes[i].port;
+		ck_assert_int_ge(ais_map_add(m, &n), 0);
+	}
+	ais_cluster_info_free(ci);
+	return m;
+}

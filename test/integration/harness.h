@@ -13,6 +13,7 @@
 
 #include "ais.pb-c.h"
 #include "client.h"
+#include "map.h"
 
 #define AIS_TEST_MAX_PIDS 16
 
@@ -89,6 +90,11 @@ int ais_test_run(struct ais_test_cluster *tc, const char *tag,
 
 /* VmHWM (peak RSS) of a process in KiB, or -1. */
 long ais_test_vmhwm_kib(pid_t pid);
+
+/* The cluster's map as the nodes report it (from ais_client_cluster_info),
+ * for tests that must know which node owns a name. Fails the test (Check)
+ * if the nodes cannot be asked. Free with ais_map_free. */
+struct ais_map *ais_test_cluster_map(struct ais_client *c);
 
 /* Whether tests that would skip must fail instead (AIS_TEST_REQUIRE_FUSE=1
  * or CI=true). */

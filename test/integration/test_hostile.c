@@ -25,22 +25,10 @@ static char alive[3][64];
 
 static void make_alive_objects(void)
 {
-	struct ais_cluster_info *ci = NULL;
 	char msg[AIS_ERRMSG_LEN] = "";
-	struct ais_map *m = ais_map_new();
+	struct ais_map *m = ais_test_cluster_map(C);
 	int found = 0;
 
-	ck_assert_int_eq(ais_client_cluster_info(C, &ci, msg), 0);
-	for (size_t i = 0; i < ci->n_nodes; i++) {
-		struct ais_node n;
-
-		memset(&n, 0, sizeof(n));
-		snprintf(n.id, sizeof(n.id), "%s", ci->nodes[i].id);
-		snprintf(n.host, sizeof(n.host), "%s", ci->nodes[i].host);
-		n.port = ci->nodes[i].port;
-		ais_map_add(m, &n);
-	}
-	ais_cluster_info_free(ci);
 	ck_assert_uint_eq(m->n, 3);
 	for (int k = 0; k < 1000 && found < 3; k++) {
 		char name[64];

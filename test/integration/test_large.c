@@ -27,23 +27,10 @@ static bool sanitized;
 /* The pid of the node that owns bucket/name (by the cluster's own map). */
 static pid_t owner_of(const char *name)
 {
-	struct ais_cluster_info *ci = NULL;
-	char msg[AIS_ERRMSG_LEN] = "";
-	struct ais_map *m = ais_map_new();
+	struct ais_map *m = ais_test_cluster_map(C);
 	const struct ais_node *o;
 	pid_t pid;
 
-	ck_assert_int_eq(ais_client_cluster_info(C, &ci, msg), 0);
-	for (size_t i = 0; i < ci->n_nodes; i++) {
-		struct ais_node n;
-
-		memset(&n, 0, sizeof(n));
-		snprintf(n.id, sizeof(n.id), "%s", ci->nodes[i].id);
-		snprintf(n.host, sizeof(n.host), "%s", ci->nodes[i].host);
-		n.port = ci->nodes[i].port;
-		ais_map_add(m, &n);
-	}
-	ais_cluster_info_free(ci);
 	o = ais_map_owner(m, "test", name);
 	ck_assert_ptr_nonnull(o);
 	ck_assert_int_ge(o->port, tc.port);

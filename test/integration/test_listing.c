@@ -221,22 +221,9 @@ START_TEST(test_prefix_on_every_node)
 	/* The objects under dir01/ live on all three nodes, yet the root
 	 * listing shows "dir01/" exactly once (checked by check_listing);
 	 * make sure the first half of that statement holds. */
-	struct ais_cluster_info *ci = NULL;
-	char msg[AIS_ERRMSG_LEN] = "";
-	struct ais_map *m = ais_map_new();
+	struct ais_map *m = ais_test_cluster_map(C);
 	int owners[3] = {0};
 
-	ck_assert_int_eq(ais_client_cluster_info(C, &ci, msg), 0);
-	for (size_t i = 0; i < ci->n_nodes; i++) {
-		struct ais_node n;
-
-		memset(&n, 0, sizeof(n));
-		snprintf(n.id, sizeof(n.id), "%s", ci->nodes[i].id);
-		snprintf(n.host, sizeof(n.host), "%s", ci->nodes[i].host);
-		n.port = ci->nodes[i].port;
-		ais_map_add(m, &n);
-	}
-	ais_cluster_info_free(ci);
 	ck_assert_uint_eq(m->n, 3);
 	for (size_t i = 0; i < nnames; i++) {
 		if (strncmp(names[i], "dir01/", 6) != 0)

@@ -106,22 +106,10 @@ static void check_tmp_clean(int i)
 
 START_TEST(test_setup)
 {
-	struct ais_cluster_info *ci = NULL;
 	char msg[AIS_ERRMSG_LEN] = "";
 	char name[64];
 
-	map = ais_map_new();
-	ck_assert_int_eq(ais_client_cluster_info(C, &ci, msg), 0);
-	for (size_t i = 0; i < ci->n_nodes; i++) {
-		struct ais_node n;
-
-		memset(&n, 0, sizeof(n));
-		snprintf(n.id, sizeof(n.id), "%s", ci->nodes[i].id);
-		snprintf(n.host, sizeof(n.host), "%s", ci->nodes[i].host);
-		n.port = ci->nodes[i].port;
-		ais_map_add(map, &n);
-	}
-	ais_cluster_info_free(ci);
+	map = ais_test_cluster_map(C);
 	ck_assert_uint_eq(map->n, 3);
 	for (int i = 0; i < NOBJ; i++) {
 		struct ais_test_gen g = {.seed = 9000 + (uint64_t)i,
