@@ -21,7 +21,8 @@ done
 scripts/build.sh "${build_opts[@]}" "$dir"
 
 # Sanitizer reports must fail the test that triggered them.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
+# A smaller quarantine keeps the memory-bound tests meaningful under ASan.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:quarantine_size_mb=64}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # /dev/fuse is there and we are root: a FUSE test that skips is a failure.
 if [ -e /dev/fuse ] && [ "$(id -u)" -eq 0 ]; then
