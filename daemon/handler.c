@@ -14,6 +14,8 @@
 #include "bucket.h"
 #include "handler.h"
 #include "listing.h"
+#include "shard.h"
+#include "shard_read.h"
 #include "store.h"
 
 #define LINGER_MS  2000
@@ -66,6 +68,8 @@ static const char *op_name(int op)
 		return "RENAME";
 	case AIS__OP__OP_SET_META:
 		return "SET_META";
+	case AIS__OP__OP_SHARD_LIST:
+		return "SHARD_LIST";
 	default:
 		return "?";
 	}
@@ -258,6 +262,19 @@ static void set_meta(struct rctx *r)
 	r->resp.meta = &r->metapb;
 }
 
+/* A shard written (PUT, RENAME) gets its index before the answer. The
+ * object is committed either way: a failed build is logged and retried on
+ * the first member read. */
+static void index_after_write(struct rctx *r, const char *bucket,
+			      const char *name)
+{
+	char em[AIS_ERRMSG_LEN];
+
+	if (shard_on_write(r->d->mps, bucket, name, em))
+		ais_log(LOG_WARNING, "%s/%s: shard index: %s", bucket, name,
+			em);
+}
+
 static int op_put(struct rctx *r)
 {
 	Ais__Request *q = r->req;
@@ -325,14 +342,175 @@ static int op_put(struct rctx *r)
 	rc = store_put_commit(&p, &r->meta, r->errmsg);
 	if (rc)
 		return rc;
+	index_after_write(r, q->bucket, q->name);
 	set_meta(r);
 	return 0;
+}
+
+/* Answers a GET of [off, off+len) of the file on fd (a whole object, or a
+ * member's plain range within it) with sendfile, size being what the client
+ * sees as the full size. Closes nothing. */
+static void send_range(struct rctx *r, int fd, uint64_t file_off, uint64_t len,
+		       uint64_t size)
+{
+	Ais__Request *q = r->req;
+	int rc;
+
+	set_meta(r);
+	r->resp.object_size = size;
+	rc = send_resp(r, len);
+	if (!rc && len) {
+		rc = sock_io_sendfile(&r->j->io, fd, (off_t)file_off, len);
+		if (rc) {
+			ais_log(LOG_INFO, "%s: GET %s/%s: sending: %s; closing",
+				r->j->peer, q->bucket, q->name,
+				rc == -ETIMEDOUT ? "no progress (io timeout)"
+						 : strerror(-rc));
+			r->j->close = true;
+		}
+	}
+}
+
+/* Clamps the request's range to size: *len gets the byte count. */
+static int clamp_range(struct rctx *r, uint64_t size, uint64_t *len)
+{
+	Ais__Request *q = r->req;
+
+	if (q->offset > size)
+		return ais_errf(r->errmsg, -EINVAL,
+				"offset %llu is past the end of %s/%s%s%s "
+				"(size %llu)",
+				(unsigned long long)q->offset, q->bucket,
+				q->name, q->archpath[0] ? "/" : "", q->archpath,
+				(unsigned long long)size);
+	*len = size - q->offset;
+	if (q->length && q->length < *len)
+		*len = q->length;
+	return 0;
+}
+
+/* A member looked up in the shard open on fd. The member's metadata goes to
+ * r->meta: its size, mode and mtime, the shard's version (so that a client
+ * cache keyed by version sees a rewritten shard), no checksum. */
+static int member_lookup(struct rctx *r, int fd, struct shard_ref **ref,
+			 struct ais_shard_member *m)
+{
+	Ais__Request *q = r->req;
+	int rc;
+
+	if (strlen(q->archpath) > 4 * AIS_NAME_MAX)
+		return ais_errf(r->errmsg, -ENAMETOOLONG,
+				"member path too long");
+	rc = shard_get(r->d->mps, q->bucket, q->name, fd, &r->meta, ref,
+		       r->errmsg);
+	if (rc)
+		return rc;
+	rc = ais_shard_index_lookup((*ref)->idx, q->archpath, m);
+	if (rc == -ENOENT)
+		rc = ais_errf(r->errmsg, -ENOENT,
+			      "shard %s/%s has no member '%s'", q->bucket,
+			      q->name, q->archpath);
+	else if (rc)
+		rc = ais_errf(r->errmsg, rc, "shard %s/%s: index: %s",
+			      q->bucket, q->name, strerror(-rc));
+	if (rc) {
+		shard_ref_put(*ref);
+		*ref = NULL;
+		return rc;
+	}
+	r->meta.size = m->size;
+	r->meta.mode = m->mode;
+	r->meta.mtime_ns = m->mtime * 1000000000LL;
+	r->meta.cksum_type = AIS_CKSUM_NONE;
+	r->meta.cksum[0] = 0;
+	return 0;
+}
+
+/* Streams decoded member bytes: the head goes out with the first bytes, so
+ * an error before any data can still be answered as an error. */
+struct member_out {
+	struct rctx *r;
+	uint64_t len;
+	uint64_t sent;
+	bool head_sent;
+};
+
+static int member_write(void *arg, const void *buf, size_t len)
+{
+	struct member_out *o = arg;
+	int rc;
+
+	if (len > o->len - o->sent)
+		len = (size_t)(o->len - o->sent);
+	if (!o->head_sent) {
+		o->head_sent = true;
+		set_meta(o->r);
+		o->r->resp.object_size = o->r->meta.size;
+		rc = send_resp(o->r, o->len);
+		if (rc)
+			return rc;
+	}
+	rc = sock_io_write_all(&o->r->j->io, buf, len);
+	if (rc)
+		return rc;
+	o->sent += len;
+	return 0;
+}
+
+static int member_get(struct rctx *r, int fd)
+{
+	Ais__Request *q = r->req;
+	struct shard_ref *ref;
+	struct ais_shard_member m;
+	struct member_out o = {.r = r};
+	uint64_t len, obj_off;
+	int rc;
+
+	rc = member_lookup(r, fd, &ref, &m);
+	if (rc)
+		return rc;
+	if (m.type == AIS_SHARD_DIR) {
+		rc = ais_errf(r->errmsg, -EISDIR,
+			      "%s/%s: member '%s' is a directory", q->bucket,
+			      q->name, q->archpath);
+		goto out;
+	}
+	rc = clamp_range(r, m.size, &len);
+	if (rc)
+		goto out;
+	if (ais_shard_member_range(ref->idx, &m, &obj_off)) {
+		send_range(r, fd, obj_off + q->offset, len, m.size);
+		rc = 1;
+		goto out;
+	}
+	o.len = len;
+	if (len == 0) {
+		send_range(r, fd, 0, 0, m.size);
+		rc = 1;
+		goto out;
+	}
+	rc = ais_shard_member_read(fd, ref->idx, &m, q->offset, len,
+				   member_write, &o, r->errmsg);
+	if (rc == 0 && o.sent < len)
+		rc = ais_errf(r->errmsg, -EIO, "member ended early");
+	if (rc && !o.head_sent)
+		goto out; /* answered as an error */
+	if (rc) {
+		ais_log(LOG_INFO, "%s: GET %s/%s member %s: %s; closing",
+			r->j->peer, q->bucket, q->name, q->archpath,
+			r->errmsg[0] ? r->errmsg : strerror(-rc));
+		r->j->close = true;
+	}
+	rc = 1;
+out:
+	shard_ref_put(ref);
+	return rc;
 }
 
 static int op_get(struct rctx *r)
 {
 	Ais__Request *q = r->req;
-	uint64_t size, len;
+	uint64_t len;
 	int fd, rc;
 
 	rc = check_object(r, q->bucket, q->name);
@@ -343,33 +521,18 @@ static int op_get(struct rctx *r)
 				r->errmsg);
 	if (rc)
 		return rc;
-	size = r->meta.size;
-	if (q->offset > size) {
+	if (q->archpath[0]) {
+		rc = member_get(r, fd);
 		close(fd);
-		return ais_errf(r->errmsg, -EINVAL,
-				"offset %llu is past the end of %s/%s (size "
-				"%llu)",
-				(unsigned long long)q->offset, q->bucket,
-				q->name, (unsigned long long)size);
+		return rc;
 	}
-	len = size - q->offset;
-	if (q->length && q->length < len)
-		len = q->length;
-	set_meta(r);
-	r->resp.object_size = size;
-	rc = send_resp(r, len);
-	if (!rc && len) {
-		rc = sock_io_sendfile(&r->j->io, fd, (off_t)q->offset, len);
-		if (rc) {
-			ais_log(LOG_INFO, "%s: GET %s/%s: sending: %s; closing",
-				r->j->peer, q->bucket, q->name,
-				rc == -ETIMEDOUT ? "no progress (io timeout)"
-						 : strerror(-rc));
-			r->j->close = true;
-		}
+	rc = clamp_range(r, r->meta.size, &len);
+	if (!rc) {
+		send_range(r, fd, q->offset, len, r->meta.size);
+		rc = 1; /* answered */
 	}
 	close(fd);
-	return 1; /* answered */
+	return rc;
 }
 
 static int op_head(struct rctx *r)
@@ -380,6 +543,23 @@ static int op_head(struct rctx *r)
 	rc = check_object(r, q->bucket, q->name);
 	if (!rc)
 		rc = check_owner(r, q->bucket, q->name);
+	if (!rc && q->archpath[0]) {
+		struct shard_ref *ref;
+		struct ais_shard_member m;
+		int fd;
+
+		rc = store_open(r->d->mps, q->bucket, q->name, &fd, &r->meta,
+				r->errmsg);
+		if (rc)
+			return rc;
+		rc = member_lookup(r, fd, &ref, &m);
+		close(fd);
+		if (rc)
+			return rc;
+		shard_ref_put(ref);
+		set_meta(r);
+		return 0;
+	}
 	if (!rc)
 		rc = store_head(r->d->mps, q->bucket, q->name, &r->meta,
 				r->errmsg);
@@ -398,6 +578,8 @@ static int op_delete(struct rctx *r)
 		rc = check_owner(r, q->bucket, q->name);
 	if (!rc)
 		rc = store_delete(r->d->mps, q->bucket, q->name, r->errmsg);
+	if (!rc)
+		shard_on_delete(r->d->mps, q->bucket, q->name);
 	return rc;
 }
 
@@ -419,8 +601,11 @@ static int op_rename(struct rctx *r)
 	if (!rc)
 		rc = store_rename(r->d->mps, q->bucket, q->name, q->new_name,
 				  q->no_overwrite, &r->meta, r->errmsg);
-	if (!rc)
+	if (!rc) {
+		shard_on_delete(r->d->mps, q->bucket, q->name);
+		index_after_write(r, q->bucket, q->new_name);
 		set_meta(r);
+	}
 	return rc;
 }
 
@@ -528,6 +713,7 @@ static int op_bucket(struct rctx *r)
 			bucket_destroy_finish(trash);
 			return rc;
 		}
+		shard_on_bucket_destroy(r->d->mps, q->bucket);
 		/* The bucket is gone already; answer, then delete. */
 		send_resp(r, 0);
 		bucket_destroy_finish(trash);
@@ -676,6 +862,168 @@ bool handler_head_has_nul(const uint8_t *head, size_t len)
 	return false;
 }
 
+/* One page of OP_SHARD_LIST being collected. */
+struct shard_page {
+	Ais__ListEntry *ents;
+	Ais__ObjMeta *metas;
+	size_t n, cap;
+	size_t bytes, max; /* packed size so far, head budget */
+	uint64_t version;
+	bool more;
+};
+
+/* Adds one member; 1 when the page is full (there is more). */
+static int page_add(struct shard_page *p, const struct ais_shard_member *m)
+{
+	Ais__ListEntry *e;
+	Ais__ObjMeta *mt;
+
+	if (p->n == p->cap) {
+		p->more = true;
+		return 1;
+	}
+	e = &p->ents[p->n];
+	mt = &p->metas[p->n];
+	ais__list_entry__init(e);
+	ais__obj_meta__init(mt);
+	e->name = strdup(m->path);
+	e->link_target = strdup(m->link ? m->link : "");
+	if (!e->name || !e->link_target) {
+		free(e->name);
+		free(e->link_target);
+		return -ENOMEM;
+	}
+	e->is_prefix = m->type == AIS_SHARD_DIR;
+	e->member_type = m->type;
+	mt->size = m->size;
+	mt->mode = m->mode;
+	mt->mtime_ns = m->mtime * 1000000000LL;
+	mt->version = p->version;
+	e->meta = mt;
+	p->bytes += ais__list_entry__get_packed_size(e) + 4;
+	if (p->bytes > p->max) {
+		free(e->name);
+		free(e->link_target);
+		p->more = true;
+		return 1;
+	}
+	p->n++;
+	return 0;
+}
+
+static int page_dirent(void *arg, const char *name,
+		       const struct ais_shard_member *m)
+{
+	(void)name;
+	return page_add(arg, m);
+}
+
+static int op_shard_list(struct rctx *r)
+{
+	Ais__Request *q = r->req;
+	struct shard_page p = {0};
+	Ais__ListEntry **ptrs = NULL;
+	struct shard_ref *ref = NULL;
+	char dir[AIS_NAME_MAX * 4 + 1], errbuf[AIS_ERRMSG_LEN + 64] = "";
+	const char *err, *after;
+	uint64_t brk = 0;
+	size_t i;
+	int fd, rc;
+
+	rc = check_object(r, q->bucket, q->name);
+	if (!rc)
+		rc = check_owner(r, q->bucket, q->name);
+	if (rc)
+		return rc;
+	if (ais_shard_format_from_name(q->name) == AIS_SHARD_NONE)
+		return ais_errf(r->errmsg, -EINVAL,
+				"%s/%s is not a shard (.tar, .tar.gz, .tgz, "
+				".tar.lz4 or .zip)",
+				q->bucket, q->name);
+	if (strlen(q->start_after) >= sizeof(dir))
+		return ais_errf(r->errmsg, -ENAMETOOLONG,
+				"start_after too long");
+	rc = ais_shard_path_normalize(q->prefix, strlen(q->prefix), dir,
+				      sizeof(dir));
+	if (rc < 0)
+		return ais_errf(r->errmsg, -ENAMETOOLONG,
+				"directory path too long");
+	rc =
+	    store_open(r->d->mps, q->bucket, q->name, &fd, &r->meta, r->errmsg);
+	if (rc)
+		return rc;
+	rc = shard_get(r->d->mps, q->bucket, q->name, fd, &r->meta, &ref,
+		       r->errmsg);
+	close(fd);
+	if (rc)
+		return rc;
+	p.cap = q->page_size ? q->page_size : LISTING_PAGE_DEFAULT;
+	if (p.cap > LISTING_PAGE_MAX)
+		p.cap = LISTING_PAGE_MAX;
+	p.max = AIS_FRAME_HEAD_MAX - HEAD_SLACK - sizeof(errbuf);
+	p.version = r->meta.version;
+	p.ents = calloc(p.cap, sizeof(*p.ents));
+	p.metas = calloc(p.cap, sizeof(*p.metas));
+	ptrs = calloc(p.cap, sizeof(*ptrs));
+	if (!p.ents || !p.metas || !ptrs) {
+		rc = ais_errf(r->errmsg, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if (q->recursive) {
+		size_t cnt = ais_shard_index_count(ref->idx);
+		struct ais_shard_member m;
+
+		i = ais_shard_index_seek(ref->idx, q->start_after);
+		for (rc = 0; i < cnt && rc == 0; i++) {
+			rc = ais_shard_index_at(ref->idx, i, &m);
+			if (rc == 0)
+				rc = page_add(&p, &m);
+		}
+	} else {
+		/* The continuation token is the last entry's full path;
+		 * readdir wants its name. */
+		after = strrchr(q->start_after, '/');
+		after = after ? after + 1 : q->start_after;
+		rc = ais_shard_index_readdir(ref->idx, dir, after, 0,
+					     page_dirent, &p);
+		if (rc == -ENOENT)
+			rc = ais_errf(r->errmsg, -ENOENT,
+				      "shard %s/%s has no directory '%s'",
+				      q->bucket, q->name, dir);
+	}
+	if (rc < 0) {
+		if (!r->errmsg[0])
+			ais_errf(r->errmsg, rc, "shard %s/%s: %s", q->bucket,
+				 q->name, strerror(-rc));
+		goto out;
+	}
+	for (i = 0; i < p.n; i++)
+		ptrs[i] = &p.ents[i];
+	r->resp.n_entries = p.n;
+	r->resp.entries = ptrs;
+	r->resp.next_token = p.more && p.n ? p.ents[p.n - 1].name : (char *)"";
+	err = ais_shard_index_error(ref->idx, &brk);
+	if (err) {
+		snprintf(errbuf, sizeof(errbuf),
+			 "%s (index stops at offset "
+			 "%llu)",
+			 err, (unsigned long long)brk);
+		r->resp.shard_error = errbuf;
+	}
+	send_resp(r, 0);
+	rc = 1;
+out:
+	for (i = 0; i < p.n; i++) {
+		free(p.ents[i].name);
+		free(p.ents[i].link_target);
+	}
+	free(p.ents);
+	free(p.metas);
+	free(ptrs);
+	shard_ref_put(ref);
+	return rc;
+}
+
 /* Runs the op; returns 0 (answer with status 0), 1 (already answered) or
  * -errno (answer with that status and r->errmsg). */
 static int dispatch(struct rctx *r)
@@ -723,6 +1071,8 @@ static int dispatch(struct rctx *r)
 		return op_rename(r);
 	case AIS__OP__OP_SET_META:
 		return op_set_meta(r);
+	case AIS__OP__OP_SHARD_LIST:
+		return op_shard_list(r);
 	default:
 		return ais_errf(r->errmsg, -EOPNOTSUPP, "unknown op %d", op);
 	}

@@ -210,6 +210,9 @@ struct ais_list_entry {
 	char *name; /* full name; a prefix ends in the delimiter */
 	bool is_prefix;
 	struct ais_obj_meta meta; /* zero for prefixes */
+	/* Shard listings only (ais_client_shard_list): */
+	uint32_t member_type; /* enum ais_shard_type */
+	char *link_target;    /* heap, "" if none; NULL in bucket listings */
 };
 
 struct ais_list_page {
@@ -228,5 +231,49 @@ int ais_client_list(struct ais_client *c, const char *bucket,
 		    const char *start_after, size_t page_size,
 		    struct ais_list_page *out, char *errmsg);
 void ais_list_page_free(struct ais_list_page *p);
+
+/* ---- shards ----------------------------------------------------------- */
+
+/* One page of the members of shard bucket/shard (an object named .tar,
+ * .tar.gz, .tgz, .tar.lz4 or .zip), asked of its owner. Without recursive:
+ * the entries directly under directory dir ("" or NULL: the archive's root),
+ * by name, directories with is_prefix set; with recursive: every member in
+ * path order. Each entry's name is the member's full path (no trailing
+ * '/'), meta has size, mode (with the S_IF type bits), mtime and the
+ * shard's version. start_after is NULL or a previous next_token; page_size
+ * 0 = the node's default (1000). If the archive is malformed or truncated,
+ * the members before the break are listed and *shard_error (if not NULL)
+ * gets the reason and the offset (heap, free(); NULL for a sound archive).
+ * Free out with ais_list_page_free. */
+int ais_client_shard_list(struct ais_client *c, const char *bucket,
+			  const char *shard, const char *dir, bool recursive,
+			  const char *start_after, size_t page_size,
+			  struct ais_list_page *out, char **shard_error,
+			  char *errmsg);
+
+/* Metadata of member path of the shard: size, mode (with S_IF type bits),
+ * mtime, and version = the shard's version; no checksum. -ENOENT if there
+ * is no such member. */
+int ais_client_member_head(struct ais_client *c, const char *bucket,
+			   const char *shard, const char *path,
+			   struct ais_obj_meta *out, char *errmsg);
+
+/* GET of bytes [off, off+len) (len 0: to the end) of a shard member, like
+ * ais_client_get_fd / _cb (out->size is the member's size). A directory
+ * gives -EISDIR, a missing member -ENOENT. */
+int ais_client_member_get_fd(struct ais_client *c, const char *bucket,
+			     const char *shard, const char *path, uint64_t off,
+			     uint64_t len, int fd, struct ais_obj_meta *out,
+			     char *errmsg);
+int ais_client_member_get_cb(struct ais_client *c, const char *bucket,
+			     const char *shard, const char *path, uint64_t off,
+			     uint64_t len, ais_write_cb cb, void *arg,
+			     struct ais_obj_meta *out, char *errmsg);
+/* Reads up to len bytes of the member at off into buf; returns the count
+ * (short or 0 at the member's end) or -errno. For FUSE reads. */
+ssize_t ais_client_member_read(struct ais_client *c, const char *bucket,
+			       const char *shard, const char *path,
+			       uint64_t off, void *buf, size_t len,
+			       struct ais_obj_meta *out, char *errmsg);
 
 #endif

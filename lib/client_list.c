@@ -164,9 +164,85 @@ void ais_list_page_free(struct ais_list_page *p)
 
 	if (!p)
 		return;
-	for (i = 0; i < p->n; i++)
+	for (i = 0; i < p->n; i++) {
 		free(p->entries[i].name);
+		free(p->entries[i].link_target);
+	}
 	free(p->entries);
 	free(p->next_token);
 	memset(p, 0, sizeof(*p));
+}
+
+int ais_client_shard_list(struct ais_client *c, const char *bucket,
+			  const char *shard, const char *dir, bool recursive,
+			  const char *start_after, size_t page_size,
+			  struct ais_list_page *out, char **shard_error,
+			  char *errmsg)
+{
+	Ais__Request req = AIS__REQUEST__INIT;
+	Ais__Response *a;
+	size_t i;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (shard_error)
+		*shard_error = NULL;
+	rc = ais_name_check_bucket(bucket, errmsg);
+	if (rc < 0)
+		return rc;
+	rc = ais_name_check_object(shard, strlen(shard), errmsg);
+	if (rc < 0)
+		return rc;
+	if (page_size > UINT32_MAX)
+		page_size = UINT32_MAX;
+	req.op = AIS__OP__OP_SHARD_LIST;
+	req.bucket = (char *)bucket;
+	req.name = (char *)shard;
+	req.prefix = (char *)(dir ? dir : "");
+	req.recursive = recursive;
+	req.start_after = (char *)(start_after ? start_after : "");
+	req.page_size = (uint32_t)page_size;
+	rc = ais_call_obj(c, bucket, shard, &req, true, &a, errmsg);
+	if (rc < 0)
+		return rc;
+	out->entries =
+	    calloc(a->n_entries ? a->n_entries : 1, sizeof(*out->entries));
+	if (!out->entries)
+		goto nomem;
+	for (i = 0; i < a->n_entries; i++) {
+		const Ais__ListEntry *pe = a->entries[i];
+		struct ais_list_entry *e = &out->entries[i];
+
+		e->name = strdup(pe->name);
+		e->link_target = strdup(pe->link_target ? pe->link_target : "");
+		if (!e->name || !e->link_target) {
+			free(e->name);
+			free(e->link_target);
+			goto nomem;
+		}
+		out->n++;
+		e->is_prefix = pe->is_prefix;
+		e->member_type = pe->member_type;
+		ais_meta_from_pb(pe->meta, &e->meta);
+	}
+	if (a->next_token && a->next_token[0]) {
+		out->next_token = strdup(a->next_token);
+		if (!out->next_token)
+			goto nomem;
+	}
+	if (shard_error && a->shard_error && a->shard_error[0]) {
+		*shard_error = strdup(a->shard_error);
+		if (!*shard_error)
+			goto nomem;
+	}
+	ais__response__free_unpacked(a, NULL);
+	return 0;
+nomem:
+	ais__response__free_unpacked(a, NULL);
+	ais_list_page_free(out);
+	if (shard_error) {
+		free(*shard_error);
+		*shard_error = NULL;
+	}
+	return ais_errf(errmsg, -ENOMEM, "out of memory");
 }

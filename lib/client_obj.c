@@ -373,7 +373,8 @@ struct get_sink {
 	void *arg;
 	uint8_t *buf; /* SINK_BUF: cap bytes */
 	size_t cap;
-	uint64_t done; /* bytes delivered so far */
+	uint64_t done;	      /* bytes delivered so far */
+	const char *archpath; /* a shard member, or NULL for the object */
 };
 
 static int sink_write(struct get_sink *s, const uint8_t *p, size_t n,
@@ -420,6 +421,8 @@ static ssize_t get_common(struct ais_client *c, const char *bucket,
 	req.op = AIS__OP__OP_GET;
 	req.bucket = (char *)bucket;
 	req.name = (char *)name;
+	if (sink->archpath)
+		req.archpath = (char *)sink->archpath;
 
 	for (;;) {
 		struct ais_pool *pool;
@@ -602,6 +605,89 @@ ssize_t ais_client_read(struct ais_client *c, const char *bucket,
 	if (len == 0)
 		return 0;
 	return get_common(c, bucket, name, off, len, &s, out, errmsg);
+}
+
+/* ---- shard members ---------------------------------------------------- */
+
+static int check_member(const char *bucket, const char *shard, const char *path,
+			char *errmsg)
+{
+	int rc = check_names(bucket, shard, errmsg);
+
+	if (rc < 0)
+		return rc;
+	if (!path || !path[0])
+		return ais_errf(errmsg, -EINVAL, "empty member path");
+	if (strlen(path) > 4 * AIS_NAME_MAX)
+		return ais_errf(errmsg, -ENAMETOOLONG,
+				"member path longer than %d bytes",
+				4 * AIS_NAME_MAX);
+	return 0;
+}
+
+int ais_client_member_get_fd(struct ais_client *c, const char *bucket,
+			     const char *shard, const char *path, uint64_t off,
+			     uint64_t len, int fd, struct ais_obj_meta *out,
+			     char *errmsg)
+{
+	struct get_sink s = {.kind = SINK_FD, .fd = fd, .archpath = path};
+	ssize_t rc = check_member(bucket, shard, path, errmsg);
+
+	if (rc == 0)
+		rc = get_common(c, bucket, shard, off, len, &s, out, errmsg);
+	return rc < 0 ? (int)rc : 0;
+}
+
+int ais_client_member_get_cb(struct ais_client *c, const char *bucket,
+			     const char *shard, const char *path, uint64_t off,
+			     uint64_t len, ais_write_cb cb, void *arg,
+			     struct ais_obj_meta *out, char *errmsg)
+{
+	struct get_sink s = {
+	    .kind = SINK_CB, .cb = cb, .arg = arg, .archpath = path};
+	ssize_t rc = check_member(bucket, shard, path, errmsg);
+
+	if (rc == 0)
+		rc = get_common(c, bucket, shard, off, len, &s, out, errmsg);
+	return rc < 0 ? (int)rc : 0;
+}
+
+ssize_t ais_client_member_read(struct ais_client *c, const char *bucket,
+			       const char *shard, const char *path,
+			       uint64_t off, void *buf, size_t len,
+			       struct ais_obj_meta *out, char *errmsg)
+{
+	struct get_sink s = {
+	    .kind = SINK_BUF, .buf = buf, .cap = len, .archpath = path};
+	ssize_t rc = check_member(bucket, shard, path, errmsg);
+
+	if (rc < 0 || len == 0)
+		return rc;
+	return get_common(c, bucket, shard, off, len, &s, out, errmsg);
+}
+
+int ais_client_member_head(struct ais_client *c, const char *bucket,
+			   const char *shard, const char *path,
+			   struct ais_obj_meta *out, char *errmsg)
+{
+	Ais__Request req = AIS__REQUEST__INIT;
+	Ais__Response *a;
+	int rc;
+
+	rc = check_member(bucket, shard, path, errmsg);
+	if (rc < 0)
+		return rc;
+	req.op = AIS__OP__OP_HEAD;
+	req.bucket = (char *)bucket;
+	req.name = (char *)shard;
+	req.archpath = (char *)path;
+	rc = ais_call_obj(c, bucket, shard, &req, true, &a, errmsg);
+	if (rc < 0)
+		return rc;
+	if (out)
+		ais_meta_from_pb(a->meta, out);
+	ais__response__free_unpacked(a, NULL);
+	return 0;
 }
 
 /* ---- HEAD, DELETE, SET_META ------------------------------------------- */

@@ -18,6 +18,7 @@ static const struct cli_cmd commands[] = {
     {"stat", cmd_stat, "show an object's metadata"},
     {"rm", cmd_rm, "delete objects or everything under a prefix"},
     {"mv", cmd_mv, "rename an object within its bucket"},
+    {"shard", cmd_shard, "list shard members, pack a directory into shards"},
     {NULL, NULL, NULL},
 };
 
@@ -114,8 +115,9 @@ int main(int argc, char **argv)
 	cli_signals_init();
 
 	if (argc < 2)
-		return cli_usage(NULL, "expected a command: local, cluster, "
-				       "bucket, put, get, ls, stat, rm, mv");
+		return cli_usage(NULL,
+				 "expected a command: local, cluster, "
+				 "bucket, put, get, ls, stat, rm, mv, shard");
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		usage(stdout);
 		return CLI_OK;

@@ -105,5 +105,6 @@ int cmd_ls(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_mv(int argc, char **argv);
+int cmd_shard(int argc, char **argv);
 
 #endif

@@ -55,12 +55,15 @@ static const char get_help[] =
     "  -j, --jobs N     parallel downloads with -r (default 8, at most 256)\n"
     "      --offset N   start at byte N (sizes like 4k, 1MiB are accepted)\n"
     "      --length N   read N bytes (default: to the end of the object)\n"
+    "      --member PATH  read the member PATH of the shard (a .tar,\n"
+    "                   .tar.gz, .tgz, .tar.lz4 or .zip object) instead\n"
     "  -q, --quiet      no progress line and no summary\n"
     "  -h, --help       show this help\n"
     "\n"
     "Examples:\n"
     "  ais get ais://images/2024/photo.jpg photo.jpg\n"
     "  ais get ais://logs/big.log - --offset 1MiB --length 4k\n"
+    "  ais get ais://train/s-000000.tar --member a/img_0001.jpg x.jpg\n"
     "  ais get -r ais://train/v1 ./dataset\n";
 
 static const char stat_help[] =
@@ -104,7 +107,7 @@ static const char mv_help[] =
     "Example:\n"
     "  ais mv ais://images/tmp/photo.jpg ais://images/2024/photo.jpg\n";
 
-enum { OPT_OFFSET = 0x100, OPT_LENGTH };
+enum { OPT_OFFSET = 0x100, OPT_LENGTH, OPT_MEMBER };
 
 /* Common options of put/get/rm. */
 struct xopts {
@@ -112,6 +115,7 @@ struct xopts {
 	unsigned jobs;
 	bool have_offset, have_length;
 	uint64_t offset, length;
+	const char *member; /* get --member */
 };
 
 static int parse_xopts(const char *cmd, const char *help, int argc, char **argv,
@@ -123,6 +127,7 @@ static int parse_xopts(const char *cmd, const char *help, int argc, char **argv,
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"offset", required_argument, NULL, OPT_OFFSET},
 	    {"length", required_argument, NULL, OPT_LENGTH},
+	    {"member", required_argument, NULL, OPT_MEMBER},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -166,6 +171,14 @@ static int parse_xopts(const char *cmd, const char *help, int argc, char **argv,
 			if (o->length == 0)
 				return cli_usage(cmd, "--length must be > 0");
 			o->have_length = true;
+			break;
+		case OPT_MEMBER:
+			if (strcmp(cmd, "get"))
+				return cli_usage(cmd,
+						 "unknown option --member");
+			if (!optarg[0])
+				return cli_usage(cmd, "empty --member path");
+			o->member = optarg;
 			break;
 		case 'h':
 			fputs(help, stdout);
@@ -274,6 +287,37 @@ out:
 	return rc;
 }
 
+/* ais get --member: one member of a shard. */
+static int get_member(struct ais_client *c, const char *bucket,
+		      const char *name, const struct xopts *o, const char *dst,
+		      struct progress *p)
+{
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	struct ais_obj_meta meta;
+	int rc;
+
+	if (p && ais_client_member_head(c, bucket, name, o->member, &meta,
+					NULL) == 0) {
+		uint64_t left =
+		    meta.size > o->offset ? meta.size - o->offset : 0;
+
+		if (o->length && o->length < left)
+			left = o->length;
+		progress_add_total(p, 1, left);
+		progress_total_final(p);
+	}
+	if (!strcmp(dst, "-"))
+		rc = xfer_member_get_stdout(c, bucket, name, o->member,
+					    o->offset, o->length, p, errmsg);
+	else
+		rc = xfer_member_get_path(c, bucket, name, o->member, o->offset,
+					  o->length, dst, p, errmsg);
+	if (rc < 0)
+		return cli_fail(rc, errmsg, "get ais://%s/%s --member %s",
+				bucket, name, o->member);
+	return CLI_OK;
+}
+
 int cmd_get(int argc, char **argv)
 {
 	char bucket[AIS_BUCKET_MAX + 1], errmsg[AIS_ERRMSG_LEN] = "";
@@ -298,6 +342,8 @@ int cmd_get(int argc, char **argv)
 	dst = argc - optind == 2 ? argv[optind + 1] : ".";
 	if (!dst[0])
 		return cli_usage("get", "empty destination");
+	if (o.recursive && o.member)
+		return cli_usage("get", "--member needs one shard, not -r");
 	if (o.recursive) {
 		if (o.have_offset || o.have_length)
 			return cli_usage("get",
@@ -309,7 +355,7 @@ int cmd_get(int argc, char **argv)
 
 	if (strcmp(dst, "-") && ((stat(dst, &st) == 0 && S_ISDIR(st.st_mode)) ||
 				 dst[strlen(dst) - 1] == '/')) {
-		base_name(name, base, sizeof(base));
+		base_name(o.member ? o.member : name, base, sizeof(base));
 		if (asprintf(&full, "%s%s%s", dst,
 			     dst[strlen(dst) - 1] == '/' ? "" : "/", base) < 0)
 			return cli_fail(-ENOMEM, NULL, "get");
@@ -322,6 +368,12 @@ int cmd_get(int argc, char **argv)
 		goto out;
 	}
 	p = single_progress("get", o.quiet);
+	if (o.member) {
+		rc = get_member(c, bucket, name, &o, dst, p);
+		progress_free(p);
+		ais_client_free(c);
+		goto out;
+	}
 	if (p && ais_client_head(c, bucket, name, &meta, NULL) == 0) {
 		uint64_t left = meta.size > o.offset ? meta.size - o.offset : 0;
 

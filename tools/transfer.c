@@ -268,16 +268,21 @@ static int get_write(void *arg, const void *buf, size_t len)
 /* GETs into d->fd; when the fd can be rewound, once more after a
  * connection error. */
 static int get_into(struct ais_client *c, const char *bucket, const char *name,
-		    uint64_t off, uint64_t len, struct get_dst *d,
-		    bool rewindable, const char *label,
+		    const char *member, uint64_t off, uint64_t len,
+		    struct get_dst *d, bool rewindable, const char *label,
 		    struct ais_obj_meta *meta, char *errmsg)
 {
 	int rc, attempt;
 
 	for (attempt = 0; attempt < 2; attempt++) {
 		d->written = 0;
-		rc = ais_client_get_cb(c, bucket, name, off, len, get_write, d,
-				       meta, errmsg);
+		if (member)
+			rc = ais_client_member_get_cb(c, bucket, name, member,
+						      off, len, get_write, d,
+						      meta, errmsg);
+		else
+			rc = ais_client_get_cb(c, bucket, name, off, len,
+					       get_write, d, meta, errmsg);
 		if (rc == 0)
 			return 0;
 		if (d->werr)
@@ -331,9 +336,10 @@ int xfer_mkdir_p(const char *dir, char *errmsg)
 	return 0;
 }
 
-int xfer_get_path(struct ais_client *c, const char *bucket, const char *name,
-		  uint64_t off, uint64_t len, const char *path, bool mkdirs,
-		  struct progress *p, char *errmsg)
+static int get_path(struct ais_client *c, const char *bucket, const char *name,
+		    const char *member, uint64_t off, uint64_t len,
+		    const char *path, bool mkdirs, struct progress *p,
+		    char *errmsg)
 {
 	char dir[PATH_MAX], tmp[PATH_MAX], real[PATH_MAX];
 	struct get_dst d = {.p = p};
@@ -355,8 +361,8 @@ int xfer_get_path(struct ais_client *c, const char *bucket, const char *name,
 		d.fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
 		if (d.fd < 0)
 			return ais_errf(errmsg, -errno, "cannot open %s", path);
-		rc = get_into(c, bucket, name, off, len, &d, false, path, &meta,
-			      errmsg);
+		rc = get_into(c, bucket, name, member, off, len, &d, false,
+			      path, &meta, errmsg);
 		close(d.fd);
 		return rc;
 	}
@@ -384,7 +390,8 @@ int xfer_get_path(struct ais_client *c, const char *bucket, const char *name,
 	if (d.fd < 0)
 		return ais_errf(errmsg, -errno, "cannot create a file in %s",
 				dir);
-	rc = get_into(c, bucket, name, off, len, &d, true, path, &meta, errmsg);
+	rc = get_into(c, bucket, name, member, off, len, &d, true, path, &meta,
+		      errmsg);
 	if (rc < 0)
 		goto err_unlink;
 	if (fchmod(d.fd, ((meta.mode & 0777) ? (meta.mode & 0777) : 0666) &
@@ -418,6 +425,33 @@ int xfer_get_stdout(struct ais_client *c, const char *bucket, const char *name,
 {
 	struct get_dst d = {.fd = STDOUT_FILENO, .p = p};
 
-	return get_into(c, bucket, name, off, len, &d, false, "stdout", NULL,
+	return get_into(c, bucket, name, NULL, off, len, &d, false, "stdout",
+			NULL, errmsg);
+}
+
+int xfer_get_path(struct ais_client *c, const char *bucket, const char *name,
+		  uint64_t off, uint64_t len, const char *path, bool mkdirs,
+		  struct progress *p, char *errmsg)
+{
+	return get_path(c, bucket, name, NULL, off, len, path, mkdirs, p,
 			errmsg);
+}
+
+int xfer_member_get_path(struct ais_client *c, const char *bucket,
+			 const char *shard, const char *member, uint64_t off,
+			 uint64_t len, const char *path, struct progress *p,
+			 char *errmsg)
+{
+	return get_path(c, bucket, shard, member, off, len, path, false, p,
+			errmsg);
+}
+
+int xfer_member_get_stdout(struct ais_client *c, const char *bucket,
+			   const char *shard, const char *member, uint64_t off,
+			   uint64_t len, struct progress *p, char *errmsg)
+{
+	struct get_dst d = {.fd = STDOUT_FILENO, .p = p};
+
+	return get_into(c, bucket, shard, member, off, len, &d, false, "stdout",
+			NULL, errmsg);
 }

@@ -38,6 +38,15 @@ int xfer_get_stdout(struct ais_client *c, const char *bucket, const char *name,
 		    uint64_t off, uint64_t len, struct progress *p,
 		    char *errmsg);
 
+/* The same for member path member of shard bucket/shard. */
+int xfer_member_get_path(struct ais_client *c, const char *bucket,
+			 const char *shard, const char *member, uint64_t off,
+			 uint64_t len, const char *path, struct progress *p,
+			 char *errmsg);
+int xfer_member_get_stdout(struct ais_client *c, const char *bucket,
+			   const char *shard, const char *member, uint64_t off,
+			   uint64_t len, struct progress *p, char *errmsg);
+
 /* Creates dir and its missing parents (mode 0777 less the umask). Returns 0
  * or -errno with errmsg. */
 int xfer_mkdir_p(const char *dir, char *errmsg);
