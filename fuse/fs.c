@@ -6,43 +6,76 @@
 
 #include "fs.h"
 #include "log.h"
+#include "shard_index.h"
 #include "spool.h"
+
+/* Splits the key of a location in a shard at shard_end (an offset in key):
+ * the shard's name, a NUL, the member path. */
+static int split_shard(struct afs_loc *loc, size_t shard_end)
+{
+	size_t klen = strlen(loc->key);
+
+	if (shard_end > klen || shard_end > AIS_NAME_MAX ||
+	    klen - shard_end > AFS_MEMBER_MAX + 1)
+		return -ENAMETOOLONG;
+	loc->in_shard = true;
+	if (shard_end == klen) {
+		/* The shard itself: an empty member path after the NUL. */
+		loc->key[klen + 1] = '\0';
+		loc->member_off = klen + 1;
+		return 0;
+	}
+	loc->key[shard_end] = '\0'; /* was the '/' before the member */
+	loc->member_off = shard_end + 1;
+	return 0;
+}
 
 int afs_locate(struct afs_fs *fs, struct afs_inode *in, struct afs_loc *loc)
 {
 	char path[AFS_PATH_MAX];
+	size_t shard_end, boff = 0;
 	const char *slash;
 	int depth;
 
-	depth = afs_inode_path(fs->itable, in, path, sizeof(path));
+	loc->in_shard = false;
+	loc->member_off = 0;
+	depth = afs_inode_path_split(fs->itable, in, path, sizeof(path),
+				     &shard_end);
 	if (depth < 0)
 		return depth;
 	if (fs->opts.bucket[0]) {
 		strcpy(loc->bucket, fs->opts.bucket);
-		if (strlen(path) >= sizeof(loc->key))
+		if (strlen(path) + 1 >= sizeof(loc->key))
 			return -ENAMETOOLONG;
 		strcpy(loc->key, path);
-		return 0;
-	}
-	if (depth == 0) {
+	} else if (depth == 0) {
 		loc->bucket[0] = loc->key[0] = '\0';
 		return 0;
-	}
-	slash = strchr(path, '/');
-	if (!slash) {
+	} else if (!(slash = strchr(path, '/'))) {
 		if (strlen(path) >= sizeof(loc->bucket))
 			return -ENAMETOOLONG;
 		strcpy(loc->bucket, path);
 		loc->key[0] = '\0';
 		return 0;
+	} else {
+		if ((size_t)(slash - path) >= sizeof(loc->bucket) ||
+		    strlen(slash + 1) + 1 >= sizeof(loc->key))
+			return -ENAMETOOLONG;
+		memcpy(loc->bucket, path, slash - path);
+		loc->bucket[slash - path] = '\0';
+		strcpy(loc->key, slash + 1);
+		boff = (size_t)(slash + 1 - path);
 	}
-	if ((size_t)(slash - path) >= sizeof(loc->bucket) ||
-	    strlen(slash + 1) >= sizeof(loc->key))
-		return -ENAMETOOLONG;
-	memcpy(loc->bucket, path, slash - path);
-	loc->bucket[slash - path] = '\0';
-	strcpy(loc->key, slash + 1);
-	return 0;
+	if (shard_end != (size_t)-1)
+		return shard_end >= boff ? split_shard(loc, shard_end - boff)
+					 : -EINVAL;
+	return strlen(loc->key) > AIS_NAME_MAX ? -ENAMETOOLONG : 0;
+}
+
+bool afs_is_shard_name(struct afs_fs *fs, const char *name)
+{
+	return fs->opts.shards == AFS_SHARDS_DIR &&
+	       ais_shard_format_from_name(name) != AIS_SHARD_NONE;
 }
 
 int afs_child_key(const char *dirkey, const char *name, char *out, size_t len)
@@ -61,7 +94,7 @@ int afs_child_key(const char *dirkey, const char *name, char *out, size_t len)
 }
 
 int afs_resolve(struct afs_fs *fs, const char *bucket, const char *key,
-		int hint, int *kind, struct ais_obj_meta *meta)
+		int *kind, struct ais_obj_meta *meta)
 {
 	char errmsg[AIS_ERRMSG_LEN] = "";
 	char prefix[AIS_NAME_MAX + 2];
@@ -79,15 +112,15 @@ int afs_resolve(struct afs_fs *fs, const char *bucket, const char *key,
 	}
 	head_rc =
 	    rc == -ENOENT || rc == -EISDIR || rc == -ENOTDIR ? -ENOENT : rc;
-	if (head_rc != -ENOENT && hint == AFS_FILE)
+	/* The owner of "key" did not answer: the listing below would ask
+	 * every node, that one included, and wait for it a second time. */
+	if (head_rc != -ENOENT)
 		return head_rc;
-	/* Even when the owner of "key" is unreachable, the names below
-	 * key/ may live on nodes that answer. */
 	snprintf(prefix, sizeof(prefix), "%s/", key);
 	rc = ais_client_list(fs->client, bucket, prefix, "/", NULL, 1, &page,
 			     errmsg);
 	if (rc)
-		return head_rc == -ENOENT ? rc : head_rc;
+		return rc;
 	if (page.n > 0)
 		*kind = AFS_DIR;
 	ais_list_page_free(&page);
@@ -203,6 +236,45 @@ void afs_meta_to_stat(struct afs_fs *fs, const struct ais_obj_meta *m,
 	st->st_atim = st->st_ctim = st->st_mtim;
 }
 
+/* A shard member as the kernel sees it: the mode stored in the archive
+ * (as tar -x would make it), always readable (and searchable, for
+ * directories) by its owner, the mount's user. Changes fail with EROFS, as
+ * on any read-only file system, whatever the mode says. */
+static void member_to_stat(struct afs_fs *fs, struct afs_inode *in,
+			   const struct ais_obj_meta *m, const char *link,
+			   struct stat *st)
+{
+	uint32_t perm = m->mode & 07777;
+	uint32_t fmt = m->mode & S_IFMT;
+
+	if (fs->opts.ro)
+		perm &= ~0222u;
+
+	memset(st, 0, sizeof(*st));
+	switch (in->kind) {
+	case AFS_MDIR:
+		st->st_mode = S_IFDIR | perm | 0500;
+		break;
+	case AFS_MLINK:
+		st->st_mode = S_IFLNK | 0777;
+		st->st_size = link ? (off_t)strlen(link) : (off_t)m->size;
+		break;
+	default:
+		if (fmt == 0 || fmt == S_IFDIR || fmt == S_IFLNK)
+			fmt = S_IFREG;
+		st->st_mode = fmt | perm | 0400;
+		st->st_size = (off_t)m->size;
+		st->st_blocks = (blkcnt_t)((m->size + 511) / 512);
+		break;
+	}
+	st->st_nlink = 1;
+	st->st_uid = fs->opts.uid;
+	st->st_gid = fs->opts.gid;
+	st->st_blksize = 1 << 20;
+	ns_to_ts(m->mtime_ns, &st->st_mtim);
+	st->st_atim = st->st_ctim = st->st_mtim;
+}
+
 int afs_fill_attr(struct afs_fs *fs, struct afs_inode *in, struct stat *st)
 {
 	struct ais_obj_meta m;
@@ -213,6 +285,35 @@ int afs_fill_attr(struct afs_fs *fs, struct afs_inode *in, struct stat *st)
 		afs_dir_stat(fs, st);
 		st->st_ino = in->ino;
 		return 0;
+	}
+	if (in->kind == AFS_SHARD) {
+		/* The archive's own times; its size is its members'. */
+		afs_dir_stat(fs, st);
+		pthread_mutex_lock(&in->lock);
+		if (in->have_meta)
+			ns_to_ts(in->meta.mtime_ns, &st->st_mtim);
+		pthread_mutex_unlock(&in->lock);
+		st->st_atim = st->st_ctim = st->st_mtim;
+		st->st_ino = in->ino;
+		return 0;
+	}
+	if (afs_kind_is_member(in->kind)) {
+		pthread_mutex_lock(&in->lock);
+		if (in->have_meta)
+			member_to_stat(fs, in, &in->meta, in->link, st);
+		else if (in->kind == AFS_MDIR)
+			afs_dir_stat(fs, st);
+		else
+			rc = -ENOENT;
+		pthread_mutex_unlock(&in->lock);
+		if (!rc && in->kind == AFS_MDIR && st->st_mtim.tv_sec == 0 &&
+		    st->st_mtim.tv_nsec == 0) {
+			/* A directory the archive only implies. */
+			ns_to_ts(afs_shard_mtime(in), &st->st_mtim);
+			st->st_atim = st->st_ctim = st->st_mtim;
+		}
+		st->st_ino = in->ino;
+		return rc;
 	}
 	pthread_mutex_lock(&in->lock);
 	m = in->meta;
@@ -278,17 +379,28 @@ static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 	fuse_reply_err(req, 0);
 }
 
+/* EROFS inside a shard, else EPERM: objects have no link type; say so
+ * the way POSIX allows. */
+static int link_errno(fuse_req_t req, fuse_ino_t parent)
+{
+	struct afs_fs *fs = fuse_req_userdata(req);
+	struct afs_inode *p = afs_inode_get(fs->itable, parent);
+	int e = p && afs_kind_in_shard(p->kind) ? EROFS : EPERM;
+
+	afs_inode_put(fs->itable, p);
+	return e;
+}
+
 static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		       const char *name)
 {
-	/* Objects have no link type; say so the way POSIX allows. */
-	fuse_reply_err(req, EPERM);
+	fuse_reply_err(req, link_errno(req, parent));
 }
 
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		    const char *newname)
 {
-	fuse_reply_err(req, EPERM);
+	fuse_reply_err(req, link_errno(req, newparent));
 }
 
 const struct fuse_lowlevel_ops afs_ops = {
@@ -321,5 +433,6 @@ const struct fuse_lowlevel_ops afs_ops = {
     .unlink = afs_op_unlink,
     .rename = afs_op_rename,
     .symlink = op_symlink,
+    .readlink = afs_op_readlink,
     .link = op_link,
 };

@@ -22,8 +22,13 @@
  * mkdir): path walks cost nothing, and survive a node that is down. */
 #define AFS_DIR_TRUST_NS (10ULL * 1000000000ULL)
 
-/* Room for a full path below the root: bucket, '/', object name. */
-#define AFS_PATH_MAX (AIS_BUCKET_MAX + 1 + AIS_NAME_MAX + 1)
+/* Longest member path inside a shard (as the client library allows). */
+#define AFS_MEMBER_MAX (4 * AIS_NAME_MAX)
+
+/* Room for a full path below the root: bucket, '/', object name, and a
+ * member path when the object is a shard. */
+#define AFS_PATH_MAX                                                           \
+	(AIS_BUCKET_MAX + 1 + AIS_NAME_MAX + 1 + AFS_MEMBER_MAX + 1)
 
 /* Listing page size asked of the cluster per readdir round trip. */
 #define AFS_LIST_PAGE 1000
@@ -37,16 +42,28 @@ struct afs_fs {
 };
 
 /* Where an inode lives in the cluster. bucket is "" for the root of a mount
- * without bucket= (the list of buckets); key is "" for a bucket's root. */
+ * without bucket= (the list of buckets); key is "" for a bucket's root.
+ * For a shard and its members, key is the shard object's name and member
+ * (see afs_loc_member) the path inside it ("" for the shard itself). */
 struct afs_loc {
 	char bucket[AIS_BUCKET_MAX + 1];
-	char key[AIS_NAME_MAX + 1];
+	char key[AIS_NAME_MAX + 1 + AFS_MEMBER_MAX + 1];
+	bool in_shard;
+	size_t member_off; /* in_shard: the member path starts at key + this */
 };
+
+/* The member path of a location in a shard ("" for the shard itself, and
+ * for locations outside shards). */
+static inline const char *afs_loc_member(const struct afs_loc *loc)
+{
+	return loc->in_shard ? loc->key + loc->member_off : "";
+}
 
 /* The operation table handed to fuse_session_new; userdata is the afs_fs. */
 extern const struct fuse_lowlevel_ops afs_ops;
 
-/* Resolves in to its bucket and key. Returns 0 or -ENAMETOOLONG. */
+/* Resolves in to its bucket and key (and member path in a shard). Returns
+ * 0 or -ENAMETOOLONG. */
 int afs_locate(struct afs_fs *fs, struct afs_inode *in, struct afs_loc *loc);
 
 /* Joins a directory key and a child name into out ("" + n -> n, "a" + n ->
@@ -56,11 +73,11 @@ int afs_child_key(const char *dirkey, const char *name, char *out, size_t len);
 
 /* Looks bucket/key up in the cluster: *kind becomes AFS_FILE (meta filled,
  * may be NULL), AFS_DIR (an object below key/ exists) or 0 (neither: the
- * function then returns -ENOENT). Other errors are the client's. hint is
- * what the name was last known as (0: unknown): a file whose owner does
- * not answer is not looked for as a directory on every node. */
+ * function then returns -ENOENT). Other errors are the client's: when the
+ * owner of key does not answer, that error comes back after one timeout
+ * (the directory check would need the same node). */
 int afs_resolve(struct afs_fs *fs, const char *bucket, const char *key,
-		int hint, int *kind, struct ais_obj_meta *meta);
+		int *kind, struct ais_obj_meta *meta);
 
 /* Converts a client error into what the kernel gets: names errors pass
  * through, everything about an unreachable or misbehaving cluster is EIO.
@@ -73,6 +90,9 @@ int afs_fill_attr(struct afs_fs *fs, struct afs_inode *in, struct stat *st);
 void afs_meta_to_stat(struct afs_fs *fs, const struct ais_obj_meta *m,
 		      struct stat *st);
 void afs_dir_stat(struct afs_fs *fs, struct stat *st);
+
+/* True when name is an archive to show as a directory (shards=dir). */
+bool afs_is_shard_name(struct afs_fs *fs, const char *name);
 
 /* Fills e for in (attr timeouts from the options). */
 int afs_fill_entry(struct afs_fs *fs, struct afs_inode *in,
@@ -147,5 +167,39 @@ bool afs_has_local_data(struct afs_inode *in);
 /* PUTs the staged data of in if it has unsaved changes. Returns 0 or a
  * positive errno, already converted for fuse_reply_err. */
 int afs_file_commit(struct afs_fs *fs, struct afs_inode *in);
+
+/* Shards as directories (fs_shard.c). */
+
+/* The kind of a member from its listing type (enum ais_shard_type) or,
+ * when type is negative, from the S_IF bits of its mode. */
+int afs_member_kind(int type, uint32_t mode);
+
+/* Joins the member path of a shard directory and a child name into out.
+ * Returns 0 or -ENAMETOOLONG. */
+int afs_member_child(const char *dir, const char *name, char *out, size_t len);
+
+/* Looks name up in the shard directory parent (the shard or a directory
+ * in it) and replies to the kernel. */
+void afs_shard_lookup(fuse_req_t req, struct afs_fs *fs,
+		      struct afs_inode *parent, const char *name);
+
+/* Refreshes the metadata of a member file or link (member HEAD). Returns 0
+ * or -errno for the kernel. */
+int afs_member_refresh(struct afs_fs *fs, struct afs_inode *in);
+
+/* The inode number of member name in the shard directory at dir: the same
+ * every time for the mount's life (bit 63 set, apart from the sequential
+ * numbers of other inodes). */
+uint64_t afs_member_ino(const struct afs_loc *dir, const char *name);
+
+/* The mtime of the shard that in belongs to (for directories the archive
+ * only implies, which have none of their own). */
+int64_t afs_shard_mtime(struct afs_inode *in);
+
+/* Stores member metadata (and a link target, may be NULL) in in. */
+void afs_member_set(struct afs_inode *in, const struct ais_obj_meta *m,
+		    const char *link);
+
+void afs_op_readlink(fuse_req_t req, fuse_ino_t ino);
 
 #endif

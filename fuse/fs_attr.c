@@ -84,19 +84,23 @@ void afs_op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	struct ais_obj_meta m;
 	struct afs_loc loc;
 	bool known_dir = false, fresh, stale = false;
-	int rc, kind = 0, hint = 0;
+	int rc, kind = 0;
 
 	parent = afs_inode_get(fs->itable, parent_ino);
 	if (!parent) {
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	if (parent->kind != AFS_DIR) {
+	if (!afs_kind_is_dir(parent->kind)) {
 		fuse_reply_err(req, ENOTDIR);
 		goto out;
 	}
 	if (strlen(name) > AIS_COMPONENT_MAX) {
 		fuse_reply_err(req, ENAMETOOLONG);
+		goto out;
+	}
+	if (parent->kind != AFS_DIR) {
+		afs_shard_lookup(req, fs, parent, name);
 		goto out;
 	}
 	if (strcmp(name, AFS_DIR_MARKER) == 0) {
@@ -109,7 +113,6 @@ void afs_op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		bool local =
 		    child->kind == AFS_FILE && afs_has_local_data(child);
 
-		hint = child->kind;
 		known_dir = child->kind == AFS_DIR;
 		pthread_mutex_lock(&child->lock);
 		fresh = known_dir &&
@@ -146,7 +149,7 @@ void afs_op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 			goto out;
 		}
 		if (rc == 0)
-			rc = afs_resolve(fs, loc.bucket, key, hint, &kind, &m);
+			rc = afs_resolve(fs, loc.bucket, key, &kind, &m);
 	}
 	if (rc == -ENOENT) {
 		reply_negative(req, fs);
@@ -170,7 +173,9 @@ void afs_op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		fuse_reply_err(req, afs_errno(rc, "lookup", &loc, errmsg));
 		goto out;
 	}
-	reply_entry(req, fs, parent, name, kind, kind == AFS_FILE ? &m : NULL,
+	if (kind == AFS_FILE && afs_is_shard_name(fs, name))
+		kind = AFS_SHARD;
+	reply_entry(req, fs, parent, name, kind, kind != AFS_DIR ? &m : NULL,
 		    !stale);
 out:
 	afs_inode_put(fs->itable, parent);
@@ -204,7 +209,10 @@ static int refresh_file(struct afs_fs *fs, struct afs_inode *in)
 	struct afs_loc loc;
 	int rc;
 
-	if (in->kind != AFS_FILE || afs_has_local_data(in))
+	if (afs_kind_is_member(in->kind))
+		return afs_member_refresh(fs, in);
+	if ((in->kind != AFS_FILE && in->kind != AFS_SHARD) ||
+	    afs_has_local_data(in))
 		return 0;
 	rc = afs_locate(fs, in, &loc);
 	if (rc)
@@ -304,7 +312,7 @@ void afs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	if (fs->opts.ro) {
+	if (fs->opts.ro || afs_kind_is_member(in->kind)) {
 		rc = -EROFS;
 		goto out;
 	}
@@ -319,9 +327,11 @@ void afs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		mtime = ts_to_ns(&attr->st_mtim);
 		pmtime = &mtime;
 	}
-	if (in->kind == AFS_DIR) {
+	if (in->kind == AFS_DIR || in->kind == AFS_SHARD) {
 		/* Directories are prefixes: nothing to store their mode or
-		 * times in. Accept, as tar and rsync expect to set them. */
+		 * times in. Accept, as tar and rsync expect to set them. (A
+		 * shard's own metadata is not changed through its directory.)
+		 */
 		if (to_set & FUSE_SET_ATTR_SIZE)
 			rc = -EISDIR;
 		goto out;
@@ -407,7 +417,7 @@ void afs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	if (in->kind != AFS_FILE) {
+	if (in->kind != AFS_FILE && in->kind != AFS_SHARD) {
 		fuse_reply_err(req, ENODATA);
 		goto out;
 	}
@@ -449,7 +459,8 @@ void afs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	len = in->kind == AFS_FILE ? sizeof(names) - 1 : 0;
+	len = in->kind == AFS_FILE || in->kind == AFS_SHARD ? sizeof(names) - 1
+							    : 0;
 	if (size == 0)
 		fuse_reply_xattr(req, len);
 	else if (size < len)

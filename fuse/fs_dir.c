@@ -12,7 +12,8 @@
 struct dent {
 	char *name; /* one component */
 	int kind;
-	struct ais_obj_meta meta; /* files */
+	struct ais_obj_meta meta; /* files, shards and members */
+	char *link;		  /* AFS_MLINK: the target (heap) */
 };
 
 /* One open directory. Only one listing page is held at a time: the offset
@@ -23,8 +24,9 @@ struct dirh {
 	pthread_mutex_t lock;
 	struct afs_inode *in; /* holds a ref */
 	struct afs_loc loc;
-	char prefix[AIS_NAME_MAX + 2]; /* "key/" or "" */
-	bool buckets;		       /* the root of a mount without bucket= */
+	char prefix[sizeof(((struct afs_loc *)0)->key) + 1]; /* "key/", "" */
+	bool buckets; /* the root of a mount without bucket= */
+	bool shard;   /* the shard or a directory in it */
 	bool loaded;
 	struct dent *ents;
 	size_t n;
@@ -36,8 +38,10 @@ static void page_clear(struct dirh *dh)
 {
 	size_t i;
 
-	for (i = 0; i < dh->n; i++)
+	for (i = 0; i < dh->n; i++) {
 		free(dh->ents[i].name);
+		free(dh->ents[i].link);
+	}
 	free(dh->ents);
 	dh->ents = NULL;
 	dh->n = 0;
@@ -51,18 +55,77 @@ static int add_dent(struct dirh *dh, const char *name, size_t len, int kind,
 	struct dent *d = &dh->ents[dh->n];
 
 	if (len == 0 || len > AIS_COMPONENT_MAX || memchr(name, '/', len) ||
-	    (len == strlen(AFS_DIR_MARKER) &&
-	     memcmp(name, AFS_DIR_MARKER, len) == 0))
+	    (!dh->shard && len == strlen(AFS_DIR_MARKER) &&
+	     memcmp(name, AFS_DIR_MARKER, len) == 0) ||
+	    (dh->shard && ((len == 1 && name[0] == '.') ||
+			   (len == 2 && name[0] == '.' && name[1] == '.'))))
 		return 0;
 	d->name = strndup(name, len);
 	if (!d->name)
 		return -ENOMEM;
+	d->link = NULL;
 	d->kind = kind;
 	if (m)
 		d->meta = *m;
 	else
 		memset(&d->meta, 0, sizeof(d->meta));
 	dh->n++;
+	return 0;
+}
+
+/* fetch_page of a shard directory: its members, one level. */
+static int fetch_shard_page(struct afs_fs *fs, struct dirh *dh,
+			    const char *start_after)
+{
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	struct ais_list_page page = {0};
+	const char *dir = afs_loc_member(&dh->loc), *name;
+	char *shard_error = NULL;
+	size_t i, n0;
+	int rc;
+
+	rc = ais_client_shard_list(fs->client, dh->loc.bucket, dh->loc.key, dir,
+				   false, start_after, AFS_LIST_PAGE, &page,
+				   &shard_error, errmsg);
+	if (rc)
+		return -afs_errno(rc, "readdir", &dh->loc, errmsg);
+	if (shard_error && !start_after)
+		ais_log(LOG_WARNING, "shard %s/%s: %s (listing what precedes)",
+			dh->loc.bucket, dh->loc.key, shard_error);
+	free(shard_error);
+	dh->ents = calloc(page.n ? page.n : 1, sizeof(*dh->ents));
+	if (!dh->ents) {
+		ais_list_page_free(&page);
+		return -ENOMEM;
+	}
+	for (i = 0; i < page.n && !rc; i++) {
+		struct ais_list_entry *le = &page.entries[i];
+
+		name = strrchr(le->name, '/');
+		name = name ? name + 1 : le->name;
+		n0 = dh->n;
+		rc = add_dent(
+		    dh, name, strlen(name),
+		    afs_member_kind((int)le->member_type, le->meta.mode),
+		    &le->meta);
+		if (!rc && dh->n > n0 && dh->ents[n0].kind == AFS_MLINK &&
+		    le->link_target) {
+			dh->ents[n0].link = strdup(le->link_target);
+			if (!dh->ents[n0].link)
+				rc = -ENOMEM;
+		}
+	}
+	if (!rc && page.next_token && page.next_token[0]) {
+		dh->next = strdup(page.next_token);
+		if (!dh->next)
+			rc = -ENOMEM;
+	}
+	ais_list_page_free(&page);
+	if (rc) {
+		page_clear(dh);
+		return rc;
+	}
+	dh->loaded = true;
 	return 0;
 }
 
@@ -73,7 +136,7 @@ static int fetch_page(struct afs_fs *fs, struct dirh *dh,
 	char errmsg[AIS_ERRMSG_LEN] = "";
 	struct ais_list_page page = {0};
 	char **names = NULL;
-	size_t n = 0, i, plen = strlen(dh->prefix), len;
+	size_t n = 0, i, plen = strlen(dh->prefix), len, n0;
 	const char *name;
 	int rc;
 
@@ -94,6 +157,8 @@ static int fetch_page(struct afs_fs *fs, struct dirh *dh,
 		dh->loaded = true;
 		return 0;
 	}
+	if (dh->shard)
+		return fetch_shard_page(fs, dh, start_after);
 	rc = ais_client_list(fs->client, dh->loc.bucket, dh->prefix, "/",
 			     start_after, AFS_LIST_PAGE, &page, errmsg);
 	if (rc)
@@ -115,8 +180,13 @@ static int fetch_page(struct afs_fs *fs, struct dirh *dh,
 				len--;
 			rc = add_dent(dh, name, len, AFS_DIR, NULL);
 		} else {
+			n0 = dh->n;
 			rc = add_dent(dh, name, len, AFS_FILE,
 				      &page.entries[i].meta);
+			/* An archive shows as a directory (shards=dir). */
+			if (!rc && dh->n > n0 &&
+			    afs_is_shard_name(fs, dh->ents[n0].name))
+				dh->ents[n0].kind = AFS_SHARD;
 		}
 	}
 	if (!rc && page.next_token && page.next_token[0]) {
@@ -171,7 +241,7 @@ void afs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	if (in->kind != AFS_DIR) {
+	if (!afs_kind_is_dir(in->kind)) {
 		afs_inode_put(fs->itable, in);
 		fuse_reply_err(req, ENOTDIR);
 		return;
@@ -191,7 +261,8 @@ void afs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	dh->in = in;
 	dh->buckets = dh->loc.bucket[0] == '\0';
-	if (dh->loc.key[0])
+	dh->shard = dh->loc.in_shard;
+	if (dh->loc.key[0] && !dh->shard)
 		snprintf(dh->prefix, sizeof(dh->prefix), "%s/", dh->loc.key);
 	pthread_mutex_init(&dh->lock, NULL);
 	fi->fh = (uintptr_t)dh;
@@ -248,20 +319,28 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			d = &dh->ents[pos - 2 - dh->base];
 			name = d->name;
 			if (plus) {
-				child = afs_inode_link(fs->itable, dh->in, name,
-						       d->kind);
+				child = afs_inode_link_ino(
+				    fs->itable, dh->in, name, d->kind,
+				    dh->shard ? afs_member_ino(&dh->loc, name)
+					      : 0);
 				if (!child) {
 					rc = -ENOMEM;
 					break;
 				}
-				pthread_mutex_lock(&child->lock);
-				child->seen_ns = ais_now_mono_ns();
-				if (d->kind == AFS_FILE &&
-				    !(child->spool && child->spool->loaded)) {
-					child->meta = d->meta;
-					child->have_meta = true;
+				if (afs_kind_is_member(d->kind)) {
+					afs_member_set(child, &d->meta,
+						       d->link);
+				} else {
+					pthread_mutex_lock(&child->lock);
+					child->seen_ns = ais_now_mono_ns();
+					if (d->kind != AFS_DIR &&
+					    !(child->spool &&
+					      child->spool->loaded)) {
+						child->meta = d->meta;
+						child->have_meta = true;
+					}
+					pthread_mutex_unlock(&child->lock);
 				}
-				pthread_mutex_unlock(&child->lock);
 				rc = afs_fill_entry(fs, child, &e);
 				if (rc) {
 					afs_inode_forget(fs->itable, child->ino,
@@ -269,9 +348,15 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 					afs_inode_put(fs->itable, child);
 					break;
 				}
-			} else if (d->kind == AFS_DIR) {
+			} else if (d->kind == AFS_DIR || d->kind == AFS_SHARD) {
 				afs_dir_stat(fs, &e.attr);
 				e.attr.st_ino = pseudo_ino(name);
+			} else if (afs_kind_is_member(d->kind)) {
+				e.attr.st_mode =
+				    d->kind == AFS_MDIR	   ? S_IFDIR | 0555
+				    : d->kind == AFS_MLINK ? S_IFLNK | 0777
+							   : S_IFREG | 0444;
+				e.attr.st_ino = afs_member_ino(&dh->loc, name);
 			} else {
 				afs_meta_to_stat(fs, &d->meta, &e.attr);
 				e.attr.st_ino = pseudo_ino(name);
@@ -360,8 +445,9 @@ static int dir_op_start(struct afs_fs *fs, fuse_ino_t parent_ino,
 	*parent = afs_inode_get(fs->itable, parent_ino);
 	if (!*parent)
 		return -ESTALE;
-	rc = (*parent)->kind == AFS_DIR ? afs_locate(fs, *parent, loc)
-					: -ENOTDIR;
+	rc = (*parent)->kind == AFS_DIR		  ? afs_locate(fs, *parent, loc)
+	     : afs_kind_in_shard((*parent)->kind) ? -EROFS
+						  : -ENOTDIR;
 	if (rc) {
 		afs_inode_put(fs->itable, *parent);
 		*parent = NULL;
@@ -409,7 +495,7 @@ void afs_op_mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 			goto out;
 		}
 	}
-	rc = afs_resolve(fs, loc.bucket, key, 0, &kind, NULL);
+	rc = afs_resolve(fs, loc.bucket, key, &kind, NULL);
 	if (rc == 0) {
 		rc = -EEXIST;
 		goto out;
@@ -488,7 +574,7 @@ void afs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	rc = afs_child_key(loc.key, name, key, sizeof(key));
 	if (rc)
 		goto out;
-	rc = afs_resolve(fs, loc.bucket, key, 0, &kind, NULL);
+	rc = afs_resolve(fs, loc.bucket, key, &kind, NULL);
 	if (rc == -ENOENT && child && child->kind == AFS_DIR) {
 		/* Its last object went away after the kernel saw it (rm -r
 		 * deletes the files first): nothing is left to remove. */
@@ -500,7 +586,9 @@ void afs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		goto out;
 	}
 	if (kind != AFS_DIR) {
-		rc = -ENOTDIR;
+		/* A shard is one object, removed with ais rm (or
+		 * shards=file and rm), not member by member. */
+		rc = afs_is_shard_name(fs, name) ? -EROFS : -ENOTDIR;
 		goto out;
 	}
 	snprintf(prefix, sizeof(prefix), "%s/", key);

@@ -248,6 +248,36 @@ static struct fileh *fileh_new(struct afs_inode *in, bool write)
 	return fh;
 }
 
+/* Close-to-open for a shard member: its metadata carries the shard's
+ * version, so the page cache survives as long as the shard is unchanged
+ * (a second epoch over a data set is served from memory). */
+static int open_member(struct afs_fs *fs, struct afs_inode *in, bool *keep)
+{
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	struct ais_obj_meta m;
+	struct afs_loc loc;
+	int rc;
+
+	rc = afs_locate(fs, in, &loc);
+	if (rc)
+		return rc;
+	rc = ais_client_member_head(fs->client, loc.bucket, loc.key,
+				    afs_loc_member(&loc), &m, errmsg);
+	if (rc)
+		return -afs_errno(rc, "open", &loc, errmsg);
+	if (afs_member_kind(-1, m.mode) != AFS_MFILE)
+		return -ENOENT; /* the shard was rewritten */
+	pthread_mutex_lock(&in->lock);
+	*keep = in->have_page_meta && same_object(&in->page_meta, &m);
+	in->meta = m;
+	in->have_meta = true;
+	in->seen_ns = ais_now_mono_ns();
+	in->page_meta = m;
+	in->have_page_meta = true;
+	pthread_mutex_unlock(&in->lock);
+	return 0;
+}
+
 void afs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct afs_fs *fs = fuse_req_userdata(req);
@@ -264,6 +294,16 @@ void afs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (!in) {
 		fuse_reply_err(req, ESTALE);
 		return;
+	}
+	if (in->kind == AFS_MFILE) {
+		rc = write ? -EROFS : open_member(fs, in, &keep);
+		if (rc)
+			goto err;
+		goto opened;
+	}
+	if (in->kind == AFS_MLINK) {
+		rc = -ELOOP;
+		goto err;
 	}
 	if (in->kind != AFS_FILE) {
 		rc = -EISDIR;
@@ -299,6 +339,7 @@ void afs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		in->have_page_meta = true;
 		pthread_mutex_unlock(&in->lock);
 	}
+opened:
 	fh = fileh_new(in, write);
 	if (!fh) {
 		rc = -ENOMEM;
@@ -333,7 +374,9 @@ static int new_file_start(struct afs_fs *fs, fuse_ino_t parent_ino,
 	*parent = afs_inode_get(fs->itable, parent_ino);
 	if (!*parent)
 		return -ESTALE;
-	if ((*parent)->kind != AFS_DIR)
+	if (afs_kind_in_shard((*parent)->kind))
+		rc = -EROFS;
+	else if ((*parent)->kind != AFS_DIR)
 		rc = -ENOTDIR;
 	else if (strcmp(name, AFS_DIR_MARKER) == 0)
 		rc = -EINVAL;
@@ -371,7 +414,7 @@ void afs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 		return;
 	}
 	if (fi->flags & O_EXCL) {
-		rc = afs_resolve(fs, loc.bucket, key, 0, &kind, &m);
+		rc = afs_resolve(fs, loc.bucket, key, &kind, &m);
 		if (rc == 0)
 			rc = -EEXIST;
 		else if (rc == -ENOENT)
@@ -546,11 +589,18 @@ void afs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	rc = afs_locate(fs, in, &loc);
 	/* A short count means the end of the object, which the kernel would
-	 * take as such: keep asking until the buffer is full or EOF. */
+	 * take as such: keep asking until the buffer is full or EOF. A shard
+	 * member is one ranged read of exactly these bytes. */
 	while (!rc && got < size) {
-		n = ais_client_read(fs->client, loc.bucket, loc.key,
-				    (uint64_t)off + got, buf + got, size - got,
-				    NULL, errmsg);
+		if (loc.in_shard)
+			n = ais_client_member_read(
+			    fs->client, loc.bucket, loc.key,
+			    afs_loc_member(&loc), (uint64_t)off + got,
+			    buf + got, size - got, NULL, errmsg);
+		else
+			n = ais_client_read(fs->client, loc.bucket, loc.key,
+					    (uint64_t)off + got, buf + got,
+					    size - got, NULL, errmsg);
 		if (n < 0)
 			rc = -afs_errno((int)n, "read", &loc, errmsg);
 		else if (n == 0)

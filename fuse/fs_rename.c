@@ -102,14 +102,14 @@ static int do_rename(struct afs_fs *fs, struct afs_inode *p1, const char *name,
 			goto out;
 		}
 	}
-	rc = afs_resolve(fs, l1.bucket, key1, 0, &kind, NULL);
+	rc = afs_resolve(fs, l1.bucket, key1, &kind, NULL);
 	if (rc) {
 		rc = -afs_errno(rc, "rename", &l1, errmsg);
 		goto out;
 	}
 	if (strcmp(key1, key2) == 0)
 		goto out;
-	rc = afs_resolve(fs, l2.bucket, key2, 0, &dkind, NULL);
+	rc = afs_resolve(fs, l2.bucket, key2, &dkind, NULL);
 	if (rc && rc != -ENOENT) {
 		rc = -afs_errno(rc, "rename", &l2, errmsg);
 		goto out;
@@ -190,7 +190,12 @@ void afs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	p1 = afs_inode_get(fs->itable, parent);
 	p2 = afs_inode_get(fs->itable, newparent);
-	rc = p1 && p2 ? do_rename(fs, p1, name, p2, newname, flags) : -ESTALE;
+	if (!p1 || !p2)
+		rc = -ESTALE;
+	else if (afs_kind_in_shard(p1->kind) || afs_kind_in_shard(p2->kind))
+		rc = -EROFS; /* shard members are read-only */
+	else
+		rc = do_rename(fs, p1, name, p2, newname, flags);
 	afs_inode_put(fs->itable, p2);
 	afs_inode_put(fs->itable, p1);
 	fuse_reply_err(req, -rc);

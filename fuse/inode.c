@@ -176,6 +176,7 @@ static void inode_destroy(struct afs_inode *in)
 {
 	pthread_mutex_destroy(&in->lock);
 	free(in->name);
+	free(in->link);
 	free(in);
 }
 
@@ -278,6 +279,15 @@ struct afs_inode *afs_inode_find(struct afs_itable *t, struct afs_inode *parent,
 struct afs_inode *afs_inode_link(struct afs_itable *t, struct afs_inode *parent,
 				 const char *name, int kind)
 {
+	return afs_inode_link_ino(t, parent, name, kind, 0);
+}
+
+struct afs_inode *afs_inode_link_ino(struct afs_itable *t,
+				     struct afs_inode *parent, const char *name,
+				     int kind, uint64_t want)
+{
+	uint64_t ino;
+
 	struct afs_inode *in;
 
 	pthread_mutex_lock(&t->lock);
@@ -289,12 +299,15 @@ struct afs_inode *afs_inode_link(struct afs_itable *t, struct afs_inode *parent,
 		in = NULL;
 	}
 	if (!in) {
-		in = inode_alloc(t->next_ino, kind, name);
+		ino = want > AFS_ROOT_INO && !ino_lookup(t, want) ? want
+								  : t->next_ino;
+		in = inode_alloc(ino, kind, name);
 		if (!in) {
 			pthread_mutex_unlock(&t->lock);
 			return NULL;
 		}
-		t->next_ino++;
+		if (ino == t->next_ino)
+			t->next_ino++;
 		in->parent = parent;
 		parent->refs++;
 		ino_insert(t, in);
@@ -368,11 +381,20 @@ int afs_inode_move(struct afs_itable *t, struct afs_inode *in,
 int afs_inode_path(struct afs_itable *t, struct afs_inode *in, char *buf,
 		   size_t len)
 {
+	return afs_inode_path_split(t, in, buf, len, NULL);
+}
+
+int afs_inode_path_split(struct afs_itable *t, struct afs_inode *in, char *buf,
+			 size_t len, size_t *shard_end)
+{
 	struct afs_inode *p;
 	size_t total = 0, n;
 	int depth = 0;
+	bool found = false;
 	char *end;
 
+	if (shard_end)
+		*shard_end = (size_t)-1;
 	pthread_mutex_lock(&t->lock);
 	for (p = in; p && p->parent; p = p->parent) {
 		total += strlen(p->name) + (depth ? 1 : 0);
@@ -390,6 +412,10 @@ int afs_inode_path(struct afs_itable *t, struct afs_inode *in, char *buf,
 		n = strlen(p->name);
 		end -= n;
 		memcpy(end, p->name, n);
+		if (shard_end && !found && p->kind == AFS_SHARD) {
+			*shard_end = (size_t)(end - buf) + n;
+			found = true;
+		}
 	}
 	pthread_mutex_unlock(&t->lock);
 	return depth;

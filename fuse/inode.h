@@ -12,7 +12,35 @@
 
 #define AFS_ROOT_INO 1
 
-enum afs_kind { AFS_DIR = 1, AFS_FILE = 2 };
+/* What an inode is. With shards=dir an archive object (x.tar) is an
+ * AFS_SHARD directory; the entries below it are its members, read-only. */
+enum afs_kind {
+	AFS_DIR = 1,   /* a prefix of object names (or a bucket, the root) */
+	AFS_FILE = 2,  /* an object */
+	AFS_SHARD = 3, /* an archive object shown as a directory */
+	AFS_MDIR = 4,  /* a directory inside a shard */
+	AFS_MFILE = 5, /* a file (or hard link, device, fifo) inside a shard */
+	AFS_MLINK = 6, /* a symbolic link inside a shard */
+};
+
+/* Directories the kernel may open and look names up in. */
+static inline bool afs_kind_is_dir(int kind)
+{
+	return kind == AFS_DIR || kind == AFS_SHARD || kind == AFS_MDIR;
+}
+
+/* Inside a shard, or the shard directory itself: nothing can be created,
+ * changed or removed there (EROFS). */
+static inline bool afs_kind_in_shard(int kind)
+{
+	return kind >= AFS_SHARD && kind <= AFS_MLINK;
+}
+
+/* A member of a shard (not the shard itself). */
+static inline bool afs_kind_is_member(int kind)
+{
+	return kind >= AFS_MDIR && kind <= AFS_MLINK;
+}
 
 struct afs_spool;
 
@@ -43,6 +71,8 @@ struct afs_inode {
 	bool unlinked;	  /* deleted while open: staged data is dropped */
 	struct afs_spool *spool; /* write staging shared by writers, or NULL */
 	int spool_users;
+	char *link; /* AFS_MLINK: the target once known (heap, freed with the
+		       inode), or NULL */
 };
 
 struct afs_itable;
@@ -71,6 +101,15 @@ struct afs_inode *afs_inode_find(struct afs_itable *t, struct afs_inode *parent,
 struct afs_inode *afs_inode_link(struct afs_itable *t, struct afs_inode *parent,
 				 const char *name, int kind);
 
+/* afs_inode_link, creating the inode (if it must be) with number want when
+ * that is not in use (0 or taken: the next number, as afs_inode_link). The
+ * caller picks want from a space the sequential numbers never reach (bit
+ * 63 set), so that a name gets the same number every time it is looked up
+ * again after the kernel forgot it. */
+struct afs_inode *afs_inode_link_ino(struct afs_itable *t,
+				     struct afs_inode *parent, const char *name,
+				     int kind, uint64_t want);
+
 /* Drops one ref; frees the inode (and maybe its ancestors) when unused. */
 void afs_inode_put(struct afs_itable *t, struct afs_inode *in);
 
@@ -89,5 +128,11 @@ int afs_inode_move(struct afs_itable *t, struct afs_inode *in,
  * the root) into buf. Returns the number of components, or -ENAMETOOLONG. */
 int afs_inode_path(struct afs_itable *t, struct afs_inode *in, char *buf,
 		   size_t len);
+
+/* Like afs_inode_path; *shard_end (if not NULL) gets the length of the
+ * part of buf that names the nearest AFS_SHARD at or above in (the shard
+ * object), or (size_t)-1 when in is not in a shard. */
+int afs_inode_path_split(struct afs_itable *t, struct afs_inode *in, char *buf,
+			 size_t len, size_t *shard_end);
 
 #endif

@@ -1,0 +1,325 @@
+/* Shards as directories: member lookup, attributes and symbolic links. The
+ * listing of shard directories is in fs_dir.c, member reads in fs_file.c. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs.h"
+#include "log.h"
+#include "shard_index.h"
+
+int afs_member_kind(int type, uint32_t mode)
+{
+	switch (type) {
+	case AIS_SHARD_DIR:
+		return AFS_MDIR;
+	case AIS_SHARD_SYMLINK:
+		return AFS_MLINK;
+	case AIS_SHARD_FILE:
+	case AIS_SHARD_HARDLINK:
+	case AIS_SHARD_OTHER:
+		return AFS_MFILE;
+	default:
+		break;
+	}
+	if (S_ISDIR(mode))
+		return AFS_MDIR;
+	if (S_ISLNK(mode))
+		return AFS_MLINK;
+	return AFS_MFILE;
+}
+
+int afs_member_child(const char *dir, const char *name, char *out, size_t len)
+{
+	int n;
+
+	if (strlen(name) > AIS_COMPONENT_MAX)
+		return -ENAMETOOLONG;
+	n = dir[0] ? snprintf(out, len, "%s/%s", dir, name)
+		   : snprintf(out, len, "%s", name);
+	if (n < 0 || (size_t)n >= len || n > AFS_MEMBER_MAX)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static uint64_t fnv(uint64_t h, const char *s)
+{
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	h ^= 0xff; /* separator: "a"+"bc" differs from "ab"+"c" */
+	return h * 1099511628211ULL;
+}
+
+uint64_t afs_member_ino(const struct afs_loc *dir, const char *name)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	h = fnv(h, dir->bucket);
+	h = fnv(h, dir->key);
+	h = fnv(h, afs_loc_member(dir));
+	h = fnv(h, name);
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h | (1ULL << 63);
+}
+
+void afs_member_set(struct afs_inode *in, const struct ais_obj_meta *m,
+		    const char *link)
+{
+	char *copy = link && link[0] ? strdup(link) : NULL;
+
+	pthread_mutex_lock(&in->lock);
+	in->meta = *m;
+	in->have_meta = true;
+	in->seen_ns = ais_now_mono_ns();
+	if (copy) {
+		free(in->link);
+		in->link = copy;
+	}
+	pthread_mutex_unlock(&in->lock);
+}
+
+/* Finds the link target of member path (in directory dir of the shard at
+ * loc) by paging through dir's listing: a member HEAD does not carry it.
+ * *out is heap (free()). Returns 0, -ENOENT or -errno for the kernel. */
+static int find_link(struct afs_fs *fs, const struct afs_loc *loc,
+		     const char *dir, const char *path, char **out)
+{
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	struct ais_list_page page;
+	char *token = NULL;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	do {
+		rc = ais_client_shard_list(fs->client, loc->bucket, loc->key,
+					   dir, false, token, AFS_LIST_PAGE,
+					   &page, NULL, errmsg);
+		free(token);
+		token = NULL;
+		if (rc)
+			return -afs_errno(rc, "readlink", loc, errmsg);
+		for (i = 0; i < page.n && !*out; i++) {
+			if (strcmp(page.entries[i].name, path) != 0)
+				continue;
+			if (page.entries[i].member_type != AIS_SHARD_SYMLINK)
+				rc = -EINVAL;
+			else if (!(*out = strdup(page.entries[i].link_target)))
+				rc = -ENOMEM;
+			break;
+		}
+		if (!*out && !rc && page.next_token && page.next_token[0] &&
+		    !(token = strdup(page.next_token)))
+			rc = -ENOMEM;
+		ais_list_page_free(&page);
+	} while (!*out && !rc && token);
+	free(token);
+	if (rc)
+		return rc;
+	return *out ? 0 : -ENOENT;
+}
+
+/* The directory part of a member path into dir ("" at the top). */
+static void member_dir(const char *path, char *dir, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 0;
+
+	if (n >= len)
+		n = 0;
+	memcpy(dir, path, n);
+	dir[n] = '\0';
+}
+
+int afs_member_refresh(struct afs_fs *fs, struct afs_inode *in)
+{
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	struct ais_obj_meta m;
+	struct afs_loc loc;
+	int rc;
+
+	if (in->kind != AFS_MFILE && in->kind != AFS_MLINK)
+		return 0;
+	rc = afs_locate(fs, in, &loc);
+	if (rc)
+		return rc;
+	rc = ais_client_member_head(fs->client, loc.bucket, loc.key,
+				    afs_loc_member(&loc), &m, errmsg);
+	if (rc)
+		return -afs_errno(rc, "getattr", &loc, errmsg);
+	if (afs_member_kind(-1, m.mode) != in->kind)
+		return -ENOENT; /* the shard was rewritten: look it up again */
+	afs_member_set(in, &m, NULL);
+	return 0;
+}
+
+static void reply_member(fuse_req_t req, struct afs_fs *fs,
+			 struct afs_inode *parent, const struct afs_loc *ploc,
+			 const char *name, int kind,
+			 const struct ais_obj_meta *m, const char *link)
+{
+	struct fuse_entry_param e;
+	struct afs_inode *in;
+	int rc;
+
+	in = afs_inode_link_ino(fs->itable, parent, name, kind,
+				ploc ? afs_member_ino(ploc, name) : 0);
+	if (!in) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (m)
+		afs_member_set(in, m, link);
+	rc = afs_fill_entry(fs, in, &e);
+	if (rc) {
+		afs_inode_forget(fs->itable, in->ino, 1);
+		fuse_reply_err(req, -rc);
+	} else if (fuse_reply_entry(req, &e) != 0) {
+		afs_inode_forget(fs->itable, in->ino, 1);
+	}
+	afs_inode_put(fs->itable, in);
+}
+
+/* The version of the shard that in (a member or the shard) belongs to, as
+ * last seen: the shard's inode is looked up again by the kernel every
+ * entry_timeout, which refreshes it. The parent chain inside a shard never
+ * changes (nothing is renamed there), and children hold refs on their
+ * parents, so the walk needs no table lock. */
+static uint64_t shard_version(struct afs_inode *in)
+{
+	uint64_t v;
+
+	while (in && in->kind != AFS_SHARD)
+		in = in->parent;
+	if (!in)
+		return 0;
+	pthread_mutex_lock(&in->lock);
+	v = in->meta.version;
+	pthread_mutex_unlock(&in->lock);
+	return v;
+}
+
+int64_t afs_shard_mtime(struct afs_inode *in)
+{
+	int64_t t;
+
+	while (in && in->kind != AFS_SHARD)
+		in = in->parent;
+	if (!in)
+		return 0;
+	pthread_mutex_lock(&in->lock);
+	t = in->meta.mtime_ns;
+	pthread_mutex_unlock(&in->lock);
+	return t;
+}
+
+void afs_shard_lookup(fuse_req_t req, struct afs_fs *fs,
+		      struct afs_inode *parent, const char *name)
+{
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	char path[AFS_MEMBER_MAX + 1], dir[AFS_MEMBER_MAX + 1];
+	struct afs_inode *child;
+	struct ais_obj_meta m;
+	struct afs_loc loc;
+	char *link = NULL;
+	int rc, kind;
+
+	/* Members listed or looked up a moment ago are answered from memory
+	 * while the shard's version is unchanged: a walk over a listed shard
+	 * costs no round trip per name. */
+	child = afs_inode_find(fs->itable, parent, name);
+	if (child) {
+		uint64_t v = shard_version(parent);
+		bool fresh;
+
+		pthread_mutex_lock(&child->lock);
+		fresh = child->have_meta && child->meta.version == v &&
+			ais_now_mono_ns() - child->seen_ns < AFS_DIR_TRUST_NS &&
+			(child->kind != AFS_MLINK || child->link);
+		kind = child->kind;
+		pthread_mutex_unlock(&child->lock);
+		afs_inode_put(fs->itable, child);
+		if (fresh) {
+			reply_member(req, fs, parent, NULL, name, kind, NULL,
+				     NULL);
+			return;
+		}
+	}
+	rc = afs_locate(fs, parent, &loc);
+	if (!rc)
+		rc = afs_member_child(afs_loc_member(&loc), name, path,
+				      sizeof(path));
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	rc = ais_client_member_head(fs->client, loc.bucket, loc.key, path, &m,
+				    errmsg);
+	if (rc == -ENOENT || rc == -ENOTDIR) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (rc) {
+		fuse_reply_err(req, afs_errno(rc, "lookup", &loc, errmsg));
+		return;
+	}
+	kind = afs_member_kind(-1, m.mode);
+	if (kind == AFS_MLINK) {
+		member_dir(path, dir, sizeof(dir));
+		rc = find_link(fs, &loc, dir, path, &link);
+		if (rc) {
+			fuse_reply_err(req, rc == -ENOENT ? ENOENT : -rc);
+			return;
+		}
+	}
+	reply_member(req, fs, parent, &loc, name, kind, &m, link);
+	free(link);
+}
+
+void afs_op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct afs_fs *fs = fuse_req_userdata(req);
+	struct afs_inode *in = afs_inode_get(fs->itable, ino);
+	char dir[AFS_MEMBER_MAX + 1];
+	struct afs_loc loc;
+	char *link = NULL;
+	int rc;
+
+	if (!in) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (in->kind != AFS_MLINK) {
+		fuse_reply_err(req, EINVAL);
+		goto out;
+	}
+	pthread_mutex_lock(&in->lock);
+	if (in->link)
+		link = strdup(in->link);
+	pthread_mutex_unlock(&in->lock);
+	if (!link) {
+		rc = afs_locate(fs, in, &loc);
+		if (!rc) {
+			member_dir(afs_loc_member(&loc), dir, sizeof(dir));
+			rc = find_link(fs, &loc, dir, afs_loc_member(&loc),
+				       &link);
+		}
+		if (rc) {
+			fuse_reply_err(req, -rc);
+			goto out;
+		}
+		pthread_mutex_lock(&in->lock);
+		if (!in->link)
+			in->link = strdup(link);
+		pthread_mutex_unlock(&in->lock);
+	}
+	fuse_reply_readlink(req, link);
+	free(link);
+out:
+	afs_inode_put(fs->itable, in);
+}
