@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "cluster.h"
+#include "indexer.h"
 #include "mountpath.h"
 #include "opts.h"
 #include "peer.h"
@@ -13,7 +14,8 @@ struct aisd {
 	const struct aisd_opts *opts;
 	struct mpset *mps;
 	struct cluster *cluster;
-	struct peers *peers; /* for cross-node name-conflict probes */
+	struct peers *peers;	 /* for cross-node name-conflict probes */
+	struct indexer *indexer; /* shard indexes, built after the answer */
 	uint64_t start_mono_ns;
 	uint32_t connections; /* atomic: open client connections */
 	uint64_t requests;    /* atomic: requests handled */

@@ -265,14 +265,12 @@ static void set_meta(struct rctx *r)
 /* A shard written (PUT, RENAME) gets its index before the answer. The
  * object is committed either way: a failed build is logged and retried on
  * the first member read. */
+/* The index of a shard is built in the background: the request is answered
+ * once the object is durable (see indexer.h). */
 static void index_after_write(struct rctx *r, const char *bucket,
 			      const char *name)
 {
-	char em[AIS_ERRMSG_LEN];
-
-	if (shard_on_write(r->d->mps, bucket, name, em))
-		ais_log(LOG_WARNING, "%s/%s: shard index: %s", bucket, name,
-			em);
+	indexer_submit(r->d->indexer, bucket, name);
 }
 
 static int op_put(struct rctx *r)

@@ -171,6 +171,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	cluster_on_peer_buckets(d.cluster, sync_buckets, d.mps);
+	rc = indexer_new(d.mps, &d.indexer);
+	if (rc) {
+		ais_log(LOG_ERR, "cannot start the shard indexer: %s",
+			strerror(-rc));
+		goto out;
+	}
 	d.peers = peers_new(1000, 5000, 5000);
 	if (!d.peers) {
 		ais_log(LOG_ERR, "out of memory");
@@ -223,6 +229,7 @@ out:
 		 * exit(). */
 		exit(0);
 	}
+	indexer_free(d.indexer);
 	if (d.cluster)
 		cluster_free(d.cluster);
 	peers_free(d.peers);
