@@ -13,6 +13,7 @@
 #include "names.h"
 #include "util.h"
 
+#include "members.h"
 #include "nametable.h"
 #include "opts.h"
 #include "stats.h"
@@ -90,7 +91,12 @@ static void print_header(const struct al_opts *o, const struct al_run *r,
 	char a[32], b[32], c[32], d[32];
 
 	fprintf(out, "aisloader: %s/%s, ", o->bucket, o->prefix);
-	if (o->put_pct < 100)
+	if (r->members)
+		fprintf(out, "%s members (%s) of %s shards, ",
+			al_fmt_count(r->members->members.n, a, sizeof(a)),
+			ais_format_size(r->members->member_bytes, b, sizeof(b)),
+			al_fmt_count(r->members->shards.n, c, sizeof(c)));
+	else if (o->put_pct < 100)
 		fprintf(out, "%s listed objects, ",
 			al_fmt_count(r->names->n, a, sizeof(a)));
 	if (o->put_pct > 0) {
@@ -120,10 +126,54 @@ static void print_header(const struct al_opts *o, const struct al_run *r,
 	fflush(out);
 }
 
+/* Sets up r for --members: lists the shards and their members into mem
+ * (the GET name table). Returns 0, or an exit status with the reason
+ * logged. */
+static int prepare_members(struct al_run *r, const struct al_opts *o,
+			   struct al_members *mem)
+{
+	char errmsg[AIS_ERRMSG_LEN], sz[32];
+	uint64_t t0 = ais_now_mono_ns();
+	int rc;
+
+	rc = al_members_load(mem, r->client, o->bucket, o->prefix, errmsg);
+	if (rc < 0) {
+		ais_log(LOG_ERR, "%s", errmsg);
+		return AL_EXIT_FAIL;
+	}
+	ais_log(LOG_INFO,
+		"listed %zu members (%s) of %zu shards in %.2fs (%zu bytes of "
+		"names)",
+		mem->members.n,
+		ais_format_size(mem->member_bytes, sz, sizeof(sz)),
+		mem->shards.n, (double)(ais_now_mono_ns() - t0) / 1e9,
+		mem->members.arena_len + mem->shards.arena_len);
+	if (mem->shards.n == 0) {
+		ais_log(LOG_ERR,
+			"--members: nothing to GET: bucket %s has no shards "
+			"(.tar, .tar.gz, .tgz, .tar.lz4, .zip) under prefix "
+			"'%s'",
+			o->bucket, o->prefix);
+		return AL_EXIT_FAIL;
+	}
+	if (mem->members.n == 0) {
+		ais_log(LOG_ERR,
+			"--members: nothing to GET: the %zu shards under "
+			"%s/%s have no regular-file members",
+			mem->shards.n, o->bucket, o->prefix);
+		return AL_EXIT_FAIL;
+	}
+	r->members = mem;
+	r->names = &mem->members;
+	r->n_gen = mem->members.n;
+	r->epoch_ops = mem->members.n;
+	return 0;
+}
+
 /* Sets up r from o: listing, generated names, epochs. Returns 0, or an
  * exit status with the reason logged. */
 static int prepare(struct al_run *r, const struct al_opts *o,
-		   struct al_names *names)
+		   struct al_names *names, struct al_members *mem)
 {
 	char errmsg[AIS_ERRMSG_LEN], longest[AIS_NAME_MAX + 64];
 	size_t plen = strlen(o->prefix);
@@ -141,6 +191,13 @@ static int prepare(struct al_run *r, const struct al_opts *o,
 	if (rc < 0) {
 		ais_log(LOG_ERR, "bucket %s: %s", o->bucket, errmsg);
 		return AL_EXIT_FAIL;
+	}
+	if (o->members) {
+		/* Options already refused PUTs: no generated names. */
+		rc = prepare_members(r, o, mem);
+		if (rc)
+			return rc;
+		goto epochs;
 	}
 	if (o->put_pct < 100) {
 		t0 = ais_now_mono_ns();
@@ -189,6 +246,7 @@ static int prepare(struct al_run *r, const struct al_opts *o,
 	/* An epoch is one pass over the listed names, or over the generated
 	 * ones when the run only PUTs or nothing was listed. */
 	r->epoch_ops = o->put_pct < 100 && names->n ? names->n : r->n_gen;
+epochs:
 	if (o->epochs) {
 		if (r->epoch_ops > UINT64_MAX / o->epochs) {
 			ais_log(LOG_ERR, "--epochs %llu: too many operations",
@@ -205,6 +263,7 @@ int main(int argc, char **argv)
 	struct ais_client_opts copts;
 	struct al_opts o;
 	struct al_names names;
+	struct al_members mem;
 	struct al_run r;
 	struct al_worker *w = NULL;
 	struct al_run_info ri;
@@ -235,6 +294,7 @@ int main(int argc, char **argv)
 
 	memset(&r, 0, sizeof(r));
 	memset(&names, 0, sizeof(names));
+	memset(&mem, 0, sizeof(mem));
 	r.o = &o;
 	wt.r = &r;
 	ais_client_opts_default(&copts);
@@ -247,7 +307,7 @@ int main(int argc, char **argv)
 		ais_log(LOG_ERR, "%s", errmsg);
 		return AL_EXIT_FAIL;
 	}
-	status = prepare(&r, &o, &names);
+	status = prepare(&r, &o, &names, &mem);
 	if (status)
 		goto out_free;
 	status = AL_EXIT_FAIL;
@@ -257,6 +317,8 @@ int main(int argc, char **argv)
 		ais_log(LOG_ERR, "out of memory for %u workers", o.workers);
 		goto out_free;
 	}
+	if (r.members)
+		al_stats_set_label(r.stats, AL_OP_GET, "GET-member");
 
 	out = o.json ? stderr : stdout;
 	mask = (o.put_pct < 100 ? 1u << AL_OP_GET : 0) |
@@ -312,6 +374,13 @@ int main(int argc, char **argv)
 	ri.seed = o.seed;
 	ri.put_pct = o.put_pct;
 	ri.order = o.order == AL_ORDER_SEQ ? "seq" : "random";
+	if (r.members) {
+		ri.members = true;
+		ri.shards = mem.shards.n;
+		ri.shard_members = mem.members.n;
+		ri.shard_member_bytes = mem.member_bytes;
+		ri.shards_with_errors = mem.bad_shards;
+	}
 	if (!(o.json && o.quiet))
 		al_stats_summary(r.stats, mask, &ri, out);
 	if (o.json)
@@ -325,6 +394,7 @@ out_free:
 	al_stats_free(r.stats);
 	free(r.written);
 	al_names_free(&names);
+	al_members_free(&mem);
 	ais_client_free(r.client);
 	return status;
 }

@@ -57,7 +57,7 @@ static const struct option long_opts[] = {
     {"cleanup", no_argument, NULL, OPT_CLEANUP},
     {"json", no_argument, NULL, OPT_JSON},
     {"stats-interval", required_argument, NULL, OPT_INTERVAL},
-    {"members", optional_argument, NULL, OPT_MEMBERS},
+    {"members", no_argument, NULL, OPT_MEMBERS},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
@@ -82,7 +82,10 @@ void al_opts_usage(FILE *out)
 	    "  --bucket B            the bucket (must exist)\n"
 	    "  --prefix P            only names under P; PUT names are\n"
 	    "                        P/aisloader-SEED-N\n"
-	    "  --members             read shard members (not supported yet)\n"
+	    "  --members             GET the members of the shards (.tar,\n"
+	    "                        .tar.gz, .tgz, .tar.lz4, .zip) under the\n"
+	    "                        bucket/prefix instead of whole objects\n"
+	    "                        (GET only)\n"
 	    "\n"
 	    "Workload:\n"
 	    "  --workers N           concurrent worker threads (default 16)\n"
@@ -335,9 +338,8 @@ int al_opts_parse(struct al_opts *o, int argc, char **argv, char *errmsg)
 						optarg);
 			break;
 		case OPT_MEMBERS:
-			return ais_errf(errmsg, -EINVAL,
-					"--members: not supported until shard "
-					"member GET lands");
+			o->members = true;
+			break;
 		case OPT_TIMEOUT:
 			if (al_parse_duration(optarg, &v) < 0 ||
 			    v < 1000000ULL || v > 3600000000000ULL)
@@ -364,6 +366,13 @@ int al_opts_parse(struct al_opts *o, int argc, char **argv, char *errmsg)
 					"%s: missing argument (see --help)",
 					argv[optind - 1]);
 		default:
+			/* getopt_long leaves a known long option's value in
+			 * optopt when it was given an argument it takes not. */
+			if (optopt >= OPT_ENDPOINT)
+				return ais_errf(errmsg, -EINVAL,
+						"%s: the option takes no "
+						"argument (see --help)",
+						argv[optind - 1]);
 			return ais_errf(errmsg, -EINVAL,
 					"%s: unknown option (see --help)",
 					argv[optind - 1]);
@@ -386,6 +395,13 @@ int al_opts_parse(struct al_opts *o, int argc, char **argv, char *errmsg)
 	if (o->shuffle == false && o->order != AL_ORDER_SEQ)
 		return ais_errf(errmsg, -EINVAL,
 				"--no-shuffle needs --order seq");
+	if (o->members && o->put_pct > 0)
+		return ais_errf(errmsg, -EINVAL,
+				"--members reads shard members, which are "
+				"read-only: it cannot be combined with "
+				"--put-pct %u (PUT whole shards without "
+				"--members)",
+				o->put_pct);
 	if (o->cleanup && o->put_pct == 0)
 		return ais_errf(errmsg, -EINVAL,
 				"--cleanup deletes what this run PUT; it "

@@ -24,6 +24,7 @@ struct al_opts {
 	const char *endpoint; /* NULL: $AIS_ENDPOINT, then the default */
 	const char *bucket;
 	const char *prefix; /* "" for the whole bucket */
+	bool members;	    /* GET the members of the shards under prefix */
 	unsigned workers;
 	uint64_t duration_ns; /* 0: no time limit */
 	uint64_t epochs;      /* 0: no epoch limit */

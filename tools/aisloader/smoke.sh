@@ -1,7 +1,8 @@
 #!/bin/sh
 # End-to-end smoke test of aisloader against 3 aisd nodes on loopback:
-# prefill, GET by epochs, a mixed run with cleanup, --json parsed by python3,
-# and the usage/setup exit statuses.
+# prefill, GET by epochs, shard member GETs by epochs (GNU tar shards), a
+# mixed run with cleanup, --json parsed by python3, and the usage/setup exit
+# statuses.
 #
 # Usage: smoke.sh AISD AIS AISLOADER   (ports from $AISLOADER_SMOKE_PORT,
 # default: a free random range below the ephemeral ports; exit 77 skips when a
@@ -26,6 +27,10 @@ for b in "$AISD" "$AIS" "$LOADER"; do
 	[ -x "$b" ] || { echo "skip: missing binary '$b'"; exit 77; }
 done
 command -v python3 >/dev/null || { echo "skip: no python3"; exit 77; }
+tar --version 2>/dev/null | grep -q 'GNU tar' || {
+	echo "skip: no GNU tar"
+	exit 77
+}
 
 DIR=$(mktemp -d /tmp/aisloader-smoke.XXXXXX)
 PIDS=""
@@ -78,8 +83,12 @@ export AIS_ENDPOINT="$EP"
 "$AIS" bucket create ais://smoke >/dev/null || fail "bucket create"
 
 # Usage errors exit 2, setup errors 1.
-"$LOADER" --bucket smoke --members >/dev/null 2>&1
-[ $? = 2 ] || fail "--members should exit 2"
+"$LOADER" --bucket smoke --members --put-pct 10 >/dev/null 2>"$DIR/usage.err"
+[ $? = 2 ] || fail "--members --put-pct 10 should exit 2"
+grep -q -- '--members.*--put-pct' "$DIR/usage.err" ||
+	fail "--members --put-pct: no clear message: $(cat "$DIR/usage.err")"
+"$LOADER" --bucket smoke --members --epochs 1 >/dev/null 2>&1
+[ $? = 1 ] || fail "--members without shards should exit 1"
 "$LOADER" --bucket smoke --put-pct 200 >/dev/null 2>&1
 [ $? = 2 ] || fail "--put-pct 200 should exit 2"
 "$LOADER" --bucket nosuch --duration 1s >/dev/null 2>&1
@@ -107,6 +116,71 @@ assert get["bytes"] == 2 * fill["bytes"], (get["bytes"], fill["bytes"])
 lat = get["latency_us"]
 assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["p999"] <= lat["max"] * 1.01, lat
 PY
+
+# Shard members: 3 GNU tar shards of 50 members of 1-64 KiB (in a
+# subdirectory, with a symlink that is not read), next to an object that is
+# not a shard; two epochs read every regular member exactly twice.
+python3 - "$DIR" <<'PY' || fail "making shards"
+import os, random, subprocess, sys, tarfile
+d = sys.argv[1]
+rnd = random.Random(7)
+total = members = 0
+for s in range(3):
+    src = os.path.join(d, "src%d" % s)
+    os.makedirs(os.path.join(src, "img"))
+    for m in range(50):
+        n = rnd.randint(1024, 65536)
+        with open(os.path.join(src, "img", "%03d.bin" % m), "wb") as f:
+            f.write(rnd.randbytes(n))
+        total += n
+        members += 1
+    os.symlink("000.bin", os.path.join(src, "img", "link"))
+    subprocess.check_call(["tar", "-C", src, "-cf",
+                           os.path.join(d, "shard-%d.tar" % s), "img"])
+# A shard cut inside the data of one member: the members before it stay
+# readable, the cut one and those after are gone.
+t = tarfile.open(os.path.join(d, "shard-0.tar"))
+regs = [m for m in t.getmembers() if m.isfile()]
+cut = regs[20]
+t.close()
+with open(os.path.join(d, "shard-0.tar"), "rb") as f:
+    data = f.read(cut.offset_data + 10)
+with open(os.path.join(d, "cut.tar"), "wb") as f:
+    f.write(data)
+before = [m for m in regs if m.offset_data + m.size <= cut.offset]
+with open(os.path.join(d, "expect"), "w") as f:
+    f.write("%d %d %d %d\n" % (members, total, len(before),
+                               sum(m.size for m in before)))
+PY
+for s in 0 1 2; do
+	"$AIS" put "$DIR/shard-$s.tar" ais://smoke/shards/s$s.tar >/dev/null ||
+		fail "put shard $s"
+done
+"$AIS" put "$DIR/shard-1.tar" ais://smoke/shards/not-a-shard.bin \
+	>/dev/null || fail "put a plain object"
+"$AIS" put "$DIR/cut.tar" ais://smoke/cut/cut.tar >/dev/null ||
+	fail "put the cut shard"
+"$LOADER" --bucket smoke --prefix shards --members --epochs 2 --workers 8 \
+	--json -q >"$DIR/members.json" || fail "member GET epochs"
+"$LOADER" --bucket smoke --prefix cut --members --epochs 1 --workers 2 \
+	--json -q >"$DIR/cut.json" 2>"$DIR/cut.err" ||
+	fail "member GETs of a cut shard: $(cat "$DIR/cut.err")"
+python3 - "$DIR" <<'PY' || fail "members json"
+import json, os, sys
+d = sys.argv[1]
+members, total, cut_members, cut_bytes = map(int, open(os.path.join(d, "expect")).read().split())
+m = json.load(open(os.path.join(d, "members.json")))
+assert m["members"] is True and m["shards"] == 3, m
+assert m["shard_members"] == members and m["shard_member_bytes"] == total, m
+assert m["ops"] == 2 * members and m["errors"] == 0, m
+assert m["bytes"] == 2 * total, (m["bytes"], total)
+assert m["by_op"]["get"]["ops"] == 2 * members, m
+c = json.load(open(os.path.join(d, "cut.json")))
+assert c["shards_with_errors"] == 1 and c["errors"] == 0, c
+assert c["ops"] == cut_members and c["bytes"] == cut_bytes, (c, cut_members, cut_bytes)
+PY
+[ "$(grep -c 'WARN.*cut\.tar' "$DIR/cut.err")" = 1 ] ||
+	fail "expected one warning for the cut shard: $(cat "$DIR/cut.err")"
 
 # Interval lines, and a deadline that falls on a tick, end on time.
 timeout 30 "$LOADER" --bucket smoke --prefix fill --duration 2s \

@@ -23,7 +23,8 @@ struct first_error {
 
 struct al_stats {
 	unsigned n;
-	struct al_wstats *w; /* n of them */
+	const char *label[AL_OP_N]; /* op names in lines and messages */
+	struct al_wstats *w;	    /* n of them */
 	/* Reporter-only state: the cumulative totals at the previous interval
 	 * line, and scratch space (histograms are too big for the stack). */
 	struct al_opstats prev[AL_OP_N];
@@ -41,6 +42,7 @@ struct al_stats *al_stats_new(unsigned nworkers)
 	if (!s)
 		return NULL;
 	s->n = nworkers;
+	memcpy(s->label, op_names, sizeof(s->label));
 	s->w = aligned_alloc(64, sizeof(*s->w) * nworkers);
 	if (!s->w) {
 		free(s);
@@ -58,6 +60,11 @@ void al_stats_free(struct al_stats *s)
 	pthread_mutex_destroy(&s->mu);
 	free(s->w);
 	free(s);
+}
+
+void al_stats_set_label(struct al_stats *s, enum al_op op, const char *label)
+{
+	s->label[op] = label;
 }
 
 struct al_wstats *al_stats_worker(struct al_stats *s, unsigned i)
@@ -87,7 +94,7 @@ void al_stats_err(struct al_stats *s, struct al_wstats *w, enum al_op op,
 		snprintf(f->msg, sizeof(f->msg), "%s",
 			 msg && *msg ? msg : strerror(e));
 		atomic_store(&s->n_first, k + 1);
-		ais_log(LOG_WARNING, "%s %s: %s", op_names[op], f->object,
+		ais_log(LOG_WARNING, "%s %s: %s", s->label[op], f->object,
 			f->msg);
 		if (k + 1 == AL_FIRST_ERRORS)
 			ais_log(LOG_WARNING, "further errors are counted, not "
@@ -207,7 +214,7 @@ void al_stats_interval(struct al_stats *s, unsigned mask, uint64_t elapsed_ns,
 		if (mask & (1u << op)) {
 			al_hist_diff(&s->tmp.lat, &s->cur.lat, &prev->lat);
 			fprintf(out, "%7.1fs  %s ", (double)elapsed_ns / 1e9,
-				op_names[op]);
+				s->label[op]);
 			print_rates(out, LOAD(&s->cur.ops) - LOAD(&prev->ops),
 				    LOAD(&s->cur.bytes) - LOAD(&prev->bytes),
 				    LOAD(&s->cur.errors) - LOAD(&prev->errors),
@@ -273,7 +280,7 @@ void al_stats_summary(struct al_stats *s, unsigned mask,
 		if (!(mask & (1u << op)))
 			continue;
 		merge(s, op, &s->cur);
-		print_summary_line(out, op_names[op], &s->cur, ri->duration_ns);
+		print_summary_line(out, s->label[op], &s->cur, ri->duration_ns);
 	}
 	if ((mask & 3) == 3) {
 		merge(s, -1, &s->cur);
@@ -294,7 +301,7 @@ void al_stats_summary(struct al_stats *s, unsigned mask,
 	if (nf)
 		fprintf(out, "first errors:\n");
 	for (k = 0; k < nf; k++)
-		fprintf(out, "  %s %s: %s\n", op_names[s->first[k].op],
+		fprintf(out, "  %s %s: %s\n", s->label[s->first[k].op],
 			s->first[k].object, s->first[k].msg);
 	if (ri->cleanup)
 		fprintf(out, "cleanup: deleted %llu objects, %llu errors\n",
@@ -358,6 +365,17 @@ void al_stats_json(struct al_stats *s, const struct al_run_info *ri, FILE *out)
 		ri->workers, (unsigned long long)ri->seed, ri->put_pct,
 		ri->order, (double)ri->duration_ns / 1e9,
 		ri->interrupted ? "true" : "false");
+	if (ri->members)
+		fprintf(out,
+			"\"members\":true,\"shards\":%llu,"
+			"\"shard_members\":%llu,\"shard_member_bytes\":%llu,"
+			"\"shards_with_errors\":%llu,",
+			(unsigned long long)ri->shards,
+			(unsigned long long)ri->shard_members,
+			(unsigned long long)ri->shard_member_bytes,
+			(unsigned long long)ri->shards_with_errors);
+	else
+		fputs("\"members\":false,", out);
 	merge(s, -1, &s->cur);
 	json_opstats(out, &s->cur, ri->duration_ns);
 	fputs(",\"errors_by_errno\":{", out);

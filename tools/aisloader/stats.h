@@ -39,6 +39,10 @@ struct al_stats;
 struct al_stats *al_stats_new(unsigned nworkers);
 void al_stats_free(struct al_stats *s);
 
+/* Names op in interval lines, the summary and logged errors (default
+ * "GET", "PUT"); label must outlive s. The JSON keys do not change. */
+void al_stats_set_label(struct al_stats *s, enum al_op op, const char *label);
+
 struct al_wstats *al_stats_worker(struct al_stats *s, unsigned i);
 
 static inline void al_ctr_add(_Atomic uint64_t *c, uint64_t v)
@@ -85,6 +89,12 @@ struct al_run_info {
 	bool cleanup;
 	uint64_t cleanup_deleted;
 	uint64_t cleanup_errors;
+	/* --members: the GETs read shard members of this table. */
+	bool members;
+	uint64_t shards;
+	uint64_t shard_members;
+	uint64_t shard_member_bytes;
+	uint64_t shards_with_errors;
 };
 
 /* The final human-readable summary, per op type in mask and in total,

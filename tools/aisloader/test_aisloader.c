@@ -1,6 +1,6 @@
 /* Unit tests of aisloader's pieces that need no cluster: histogram
- * accuracy and merging, keyed permutations, the name table's memory bound,
- * option parsing and generated sizes. (Check; the lead registers it.) */
+ * accuracy and merging, keyed permutations, the name and member tables'
+ * memory bounds and filtering, option parsing and generated sizes. */
 #include <check.h>
 #include <errno.h>
 #include <math.h>
@@ -8,10 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
 #include "hist.h"
+#include "members.h"
 #include "nametable.h"
 #include "opts.h"
 #include "prng.h"
+#include "shard_index.h"
 #include "util.h"
 #include "worker.h"
 
@@ -166,6 +169,100 @@ START_TEST(test_names_million_bounded)
 }
 END_TEST
 
+START_TEST(test_members_million_bounded)
+{
+	struct al_members t;
+	char path[128];
+	size_t i, bytes;
+	uint64_t total = 0;
+	int len;
+
+	memset(&t, 0, sizeof(t));
+	/* 1,000 shards of 1,000 members, WebDataset-like paths. */
+	for (i = 0; i < 1000; i++) {
+		len = snprintf(path, sizeof(path),
+			       "train/imagenet-train-%06zu.tar", i);
+		ck_assert_int_eq(al_names_add(&t.shards, path, (size_t)len, 0),
+				 0);
+	}
+	for (i = 0; i < 1000000; i++) {
+		len = snprintf(path, sizeof(path), "n01440764/sample-%08zu.jpg",
+			       i);
+		ck_assert_int_eq(al_members_add(&t, (uint32_t)(i / 1000), path,
+						(size_t)len, i % 65536),
+				 0);
+		total += i % 65536;
+	}
+	ck_assert_uint_eq(t.members.n, 1000000);
+	ck_assert_uint_eq(t.member_bytes, total);
+	ck_assert_str_eq(al_names_get(&t.members, 123456),
+			 "n01440764/sample-00123456.jpg");
+	ck_assert_str_eq(al_names_get(&t.shards, t.shard_of[123456]),
+			 "train/imagenet-train-000123.tar");
+	ck_assert_uint_eq(t.members.size[999999], 999999 % 65536);
+	/* Everything allocated, slack included: well under 100 MB. */
+	bytes =
+	    t.members.arena_cap +
+	    t.members.cap * (sizeof(*t.members.off) + sizeof(*t.members.size)) +
+	    t.shard_of_cap * sizeof(*t.shard_of) + t.shards.arena_cap +
+	    t.shards.cap * (sizeof(*t.shards.off) + sizeof(*t.shards.size));
+	ck_assert_msg(bytes < 80u * 1000 * 1000, "%zu bytes", bytes);
+	al_members_free(&t);
+	ck_assert_uint_eq(t.members.n, 0);
+	ck_assert_ptr_null(t.shard_of);
+}
+END_TEST
+
+START_TEST(test_members_page_regular_files_only)
+{
+	static const struct {
+		const char *name;
+		bool is_prefix;
+		uint32_t type;
+		uint64_t size;
+	} in[] = {
+	    {"a", false, AIS_SHARD_DIR, 0},
+	    {"a/1.jpg", false, AIS_SHARD_FILE, 100},
+	    {"a/1.cls", false, AIS_SHARD_FILE, 0},
+	    {"a/link", false, AIS_SHARD_SYMLINK, 7},
+	    {"a/hard", false, AIS_SHARD_HARDLINK, 100},
+	    {"a/fifo", false, AIS_SHARD_OTHER, 0},
+	    {"b", true, AIS_SHARD_DIR, 0},
+	    {"b/2.jpg", false, AIS_SHARD_FILE, 200},
+	};
+	struct ais_list_entry e[sizeof(in) / sizeof(in[0])];
+	struct ais_list_page page = {.n = sizeof(in) / sizeof(in[0]),
+				     .entries = e};
+	struct al_members t;
+	size_t i;
+
+	memset(&t, 0, sizeof(t));
+	memset(e, 0, sizeof(e));
+	for (i = 0; i < page.n; i++) {
+		e[i].name = (char *)in[i].name;
+		e[i].is_prefix = in[i].is_prefix;
+		e[i].member_type = in[i].type;
+		e[i].meta.size = in[i].size;
+	}
+	ck_assert_int_eq(al_names_add(&t.shards, "s0.tar", 6, 0), 0);
+	ck_assert_int_eq(al_names_add(&t.shards, "s1.tar", 6, 0), 0);
+	ck_assert_int_eq(al_members_add_page(&t, 1, &page), 3);
+	ck_assert_uint_eq(t.members.n, 3);
+	ck_assert_str_eq(al_names_get(&t.members, 0), "a/1.jpg");
+	ck_assert_str_eq(al_names_get(&t.members, 1), "a/1.cls");
+	ck_assert_str_eq(al_names_get(&t.members, 2), "b/2.jpg");
+	ck_assert_uint_eq(t.members.size[2], 200);
+	ck_assert_uint_eq(t.shard_of[0], 1);
+	ck_assert_uint_eq(t.shard_of[2], 1);
+	ck_assert_uint_eq(t.member_bytes, 300);
+	/* An empty page adds nothing. */
+	page.n = 0;
+	ck_assert_int_eq(al_members_add_page(&t, 0, &page), 0);
+	ck_assert_uint_eq(t.members.n, 3);
+	al_members_free(&t);
+}
+END_TEST
+
 /* The terminator of parse()'s variadic list, typed as C requires. */
 #define END ((char *)NULL)
 
@@ -209,8 +306,19 @@ START_TEST(test_opts)
 	ck_assert_uint_eq(o.duration_ns, 0);
 
 	ck_assert_int_eq(parse(&o, errmsg, "--bucket", "b", "--members", END),
+			 0);
+	ck_assert(o.members);
+	ck_assert_int_eq(parse(&o, errmsg, "--bucket", "b", "--members",
+			       "--put-pct", "0", "--read-size", "4KiB", END),
+			 0);
+	ck_assert_int_eq(parse(&o, errmsg, "--bucket", "b", "--members",
+			       "--put-pct", "10", END),
 			 -EINVAL);
-	ck_assert_ptr_nonnull(strstr(errmsg, "not supported"));
+	ck_assert_ptr_nonnull(strstr(errmsg, "--members"));
+	ck_assert_ptr_nonnull(strstr(errmsg, "--put-pct 10"));
+	ck_assert_int_eq(parse(&o, errmsg, "--put-pct", "100", "--bucket", "b",
+			       "--members", END),
+			 -EINVAL);
 	ck_assert_int_eq(
 	    parse(&o, errmsg, "--bucket", "b", "--put-pct", "101", END),
 	    -EINVAL);
@@ -278,6 +386,12 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_names_million_bounded);
 	tcase_add_test(tc, test_opts);
 	tcase_add_test(tc, test_gen_names_sizes);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("members");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_members_million_bounded);
+	tcase_add_test(tc, test_members_page_regular_files_only);
 	suite_add_tcase(s, tc);
 	return s;
 }

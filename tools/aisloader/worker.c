@@ -90,11 +90,21 @@ static bool pick_get(struct al_worker *w, uint64_t *size)
 	uint64_t space = r->names->n ? r->names->n : r->n_gen, i;
 	int64_t n;
 
-	if (r->o->order == AL_ORDER_SEQ)
+	/* Epochs over shard members visit every member once per epoch in
+	 * either order: random is then a fresh permutation per epoch. */
+	if (r->o->order == AL_ORDER_SEQ || (r->members && r->op_limit))
 		i = seq_next(w, &r->get_cursor, space, KEY_GET, &w->get_epoch,
 			     &w->get_perm);
 	else
 		i = al_prng_below(&w->g, space);
+	if (r->members) {
+		w->shard =
+		    al_names_get(&r->members->shards, r->members->shard_of[i]);
+		w->path = al_names_get(r->names, i);
+		snprintf(w->name, sizeof(w->name), "%s/%s", w->shard, w->path);
+		*size = r->names->size[i];
+		return true;
+	}
 	if (r->names->n) {
 		snprintf(w->name, sizeof(w->name), "%s",
 			 al_names_get(r->names, i));
@@ -179,8 +189,14 @@ static int do_get(struct al_worker *w, uint64_t size, uint64_t *bytes,
 	} else if (r->o->read_size && size == UINT64_MAX) {
 		len = r->o->read_size;
 	}
-	rc = ais_client_get_cb(r->client, r->o->bucket, w->name, off, len,
-			       get_sink_write, &sink, NULL, errmsg);
+	if (r->members)
+		rc = ais_client_member_get_cb(r->client, r->o->bucket, w->shard,
+					      w->path, off, len, get_sink_write,
+					      &sink, NULL, errmsg);
+	else
+		rc =
+		    ais_client_get_cb(r->client, r->o->bucket, w->name, off,
+				      len, get_sink_write, &sink, NULL, errmsg);
 	*bytes = sink.bytes;
 	return rc;
 }
@@ -278,8 +294,10 @@ static void load_loop(struct al_worker *w)
 		w->consecutive_errors = 0;
 		al_stats_ok(w->ws, op, ais_now_mono_ns() - t0, bytes);
 		ais_log(LOG_DEBUG, "%s %s/%s: %llu bytes",
-			op == AL_OP_GET ? "GET" : "PUT", o->bucket, w->name,
-			(unsigned long long)bytes);
+			op == AL_OP_PUT ? "PUT"
+			: r->members	? "GET-member"
+					: "GET",
+			o->bucket, w->name, (unsigned long long)bytes);
 	}
 }
 

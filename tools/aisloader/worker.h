@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "members.h"
 #include "names.h"
 #include "nametable.h"
 #include "opts.h"
@@ -28,6 +29,10 @@ struct al_run {
 	struct ais_client *client;
 	struct al_stats *stats;
 	const struct al_names *names; /* listed objects (GET targets) */
+	/* --members: the shard members to GET (names is then &members->members,
+	 * so that picking and epochs work on members as on objects); NULL
+	 * otherwise. */
+	const struct al_members *members;
 
 	/* Generated names: "<gen_prefix>aisloader-<seed>-<n>", n < n_gen.
 	 * written has a bit per name, set once a PUT of it succeeded: GETs
@@ -64,6 +69,10 @@ struct al_worker {
 	uint64_t get_epoch, put_epoch;
 	struct al_perm get_perm, put_perm;
 	unsigned consecutive_errors;
+	/* The next GET's target: name for messages ("shard/path" for a
+	 * member, possibly truncated); shard and path point into the member
+	 * table when reading members. */
+	const char *shard, *path;
 	char name[AIS_NAME_MAX + 64];
 };
 
