@@ -211,7 +211,7 @@ void afs_dir_stat(struct afs_fs *fs, struct stat *st)
 	st->st_nlink = 1; /* unknown subdirectory count, as on btrfs */
 	st->st_uid = fs->opts.uid;
 	st->st_gid = fs->opts.gid;
-	st->st_blksize = 1 << 20;
+	st->st_blksize = AFS_BLKSIZE;
 	st->st_atim = st->st_mtim = st->st_ctim = fs->mount_time;
 }
 
@@ -231,7 +231,7 @@ void afs_meta_to_stat(struct afs_fs *fs, const struct ais_obj_meta *m,
 	st->st_gid = fs->opts.gid;
 	st->st_size = (off_t)m->size;
 	st->st_blocks = (blkcnt_t)((m->size + 511) / 512);
-	st->st_blksize = 1 << 20;
+	st->st_blksize = AFS_BLKSIZE;
 	ns_to_ts(m->mtime_ns, &st->st_mtim);
 	st->st_atim = st->st_ctim = st->st_mtim;
 }
@@ -270,7 +270,7 @@ static void member_to_stat(struct afs_fs *fs, struct afs_inode *in,
 	st->st_nlink = 1;
 	st->st_uid = fs->opts.uid;
 	st->st_gid = fs->opts.gid;
-	st->st_blksize = 1 << 20;
+	st->st_blksize = AFS_BLKSIZE;
 	ns_to_ts(m->mtime_ns, &st->st_mtim);
 	st->st_atim = st->st_ctim = st->st_mtim;
 }

@@ -30,6 +30,14 @@
 #define AFS_PATH_MAX                                                           \
 	(AIS_BUCKET_MAX + 1 + AIS_NAME_MAX + 1 + AFS_MEMBER_MAX + 1)
 
+/* st_blksize of every file: the I/O size applications are told to prefer.
+ * Readers size their buffers from it (Python allocates one per open file,
+ * stdio per FILE): 1 MiB made every open of a small sample cost a 1 MiB
+ * allocation and its page faults, 20 times the cost of reading the sample
+ * from the page cache. coreutils reads 128 KiB at a time whatever it says;
+ * the kernel's readahead still sends large FUSE reads. */
+#define AFS_BLKSIZE (128 * 1024)
+
 /* Listing page size asked of the cluster per readdir round trip. */
 #define AFS_LIST_PAGE 1000
 
@@ -183,8 +191,24 @@ int afs_member_child(const char *dir, const char *name, char *out, size_t len);
 void afs_shard_lookup(fuse_req_t req, struct afs_fs *fs,
 		      struct afs_inode *parent, const char *name);
 
-/* Refreshes the metadata of a member file or link (member HEAD). Returns 0
- * or -errno for the kernel. */
+/* True if the metadata held for member in is current without asking the
+ * node: it carries the version of its shard, and the cluster confirmed
+ * that version less than attr_timeout ago (a shard's bytes, and so its
+ * members', change only with its version). Never with attr_timeout=0. */
+bool afs_member_fresh(struct afs_fs *fs, struct afs_inode *in);
+
+/* Notes that the cluster just said the shard of in (a member) has this
+ * version: if that is the version held for the shard, its confirmation
+ * time is now; if not, the shard was replaced and is no longer trusted
+ * (as afs_shard_doubt). */
+void afs_shard_confirm(struct afs_inode *in, uint64_t version);
+
+/* Forgets the last confirmation of the shard of in (a read met another
+ * version): the next open of any of its members asks the node. */
+void afs_shard_doubt(struct afs_inode *in);
+
+/* Refreshes the metadata of a member file or link (member HEAD, skipped
+ * while afs_member_fresh). Returns 0 or -errno for the kernel. */
 int afs_member_refresh(struct afs_fs *fs, struct afs_inode *in);
 
 /* The inode number of member name in the shard directory at dir: the same

@@ -221,6 +221,9 @@ static int refresh_file(struct afs_fs *fs, struct afs_inode *in)
 	if (rc)
 		return -afs_errno(rc, "getattr", &loc, errmsg);
 	set_meta(in, &m);
+	pthread_mutex_lock(&in->lock);
+	in->seen_ns = ais_now_mono_ns(); /* confirmed (nocto, shards) */
+	pthread_mutex_unlock(&in->lock);
 	return 0;
 }
 

@@ -248,9 +248,26 @@ static struct fileh *fileh_new(struct afs_inode *in, bool write)
 	return fh;
 }
 
+/* The page cache of in is kept if the bytes it holds are those of the
+ * object as now known (in->meta), which they are from now on. */
+static bool keep_pages(struct afs_inode *in)
+{
+	bool keep;
+
+	pthread_mutex_lock(&in->lock);
+	keep = in->have_page_meta && same_object(&in->page_meta, &in->meta);
+	in->page_meta = in->meta;
+	in->have_page_meta = true;
+	pthread_mutex_unlock(&in->lock);
+	return keep;
+}
+
 /* Close-to-open for a shard member: its metadata carries the shard's
  * version, so the page cache survives as long as the shard is unchanged
- * (a second epoch over a data set is served from memory). */
+ * (a second epoch over a data set is served from memory). The shard's
+ * version is what is revalidated: while the cluster confirmed it within
+ * attr_timeout (the kernel looks the shard up again every entry_timeout
+ * on the way to its members), an open costs no round trip at all. */
 static int open_member(struct afs_fs *fs, struct afs_inode *in, bool *keep)
 {
 	char errmsg[AIS_ERRMSG_LEN] = "";
@@ -258,6 +275,10 @@ static int open_member(struct afs_fs *fs, struct afs_inode *in, bool *keep)
 	struct afs_loc loc;
 	int rc;
 
+	if (afs_member_fresh(fs, in)) {
+		*keep = keep_pages(in);
+		return 0;
+	}
 	rc = afs_locate(fs, in, &loc);
 	if (rc)
 		return rc;
@@ -275,7 +296,24 @@ static int open_member(struct afs_fs *fs, struct afs_inode *in, bool *keep)
 	in->page_meta = m;
 	in->have_page_meta = true;
 	pthread_mutex_unlock(&in->lock);
+	afs_shard_confirm(in, m.version);
 	return 0;
+}
+
+/* With nocto: the metadata of in was confirmed by the cluster (lookup,
+ * listing, getattr or open) less than attr_timeout ago. */
+static bool file_fresh(struct afs_fs *fs, struct afs_inode *in)
+{
+	uint64_t window = (uint64_t)(fs->opts.attr_timeout * 1e9);
+	bool fresh;
+
+	if (!fs->opts.nocto || window == 0)
+		return false;
+	pthread_mutex_lock(&in->lock);
+	fresh = in->have_meta && in->seen_ns &&
+		ais_now_mono_ns() - in->seen_ns < window;
+	pthread_mutex_unlock(&in->lock);
+	return fresh;
 }
 
 void afs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -320,6 +358,8 @@ void afs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	} else if (afs_has_local_data(in)) {
 		/* Written through this mount: the page cache is current. */
 		keep = true;
+	} else if (file_fresh(fs, in)) {
+		keep = keep_pages(in);
 	} else {
 		/* Close-to-open: whatever changed since our last open must
 		 * not be served from the page cache. */
@@ -335,6 +375,7 @@ void afs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		keep = in->have_page_meta && same_object(&in->page_meta, &m);
 		in->meta = m;
 		in->have_meta = true;
+		in->seen_ns = ais_now_mono_ns();
 		in->page_meta = m;
 		in->have_page_meta = true;
 		pthread_mutex_unlock(&in->lock);
@@ -347,6 +388,9 @@ opened:
 	}
 	fi->fh = (uintptr_t)fh;
 	fi->keep_cache = keep;
+	/* Closing a read-only descriptor has nothing to save: no FLUSH round
+	 * trip for close(2) to wait on. */
+	fi->noflush = !write;
 	if (fuse_reply_open(req, fi) != 0) {
 		free(fh);
 		if (write)
@@ -558,6 +602,70 @@ static int pwrite_all(int fd, const char *buf, size_t len, off_t off)
 	return 0;
 }
 
+/* A read found the object (or the shard of a member) at version v: if that
+ * is not the version the open relied on, it was replaced meanwhile. The
+ * next open must ask the cluster, whatever nocto or a recent confirmation
+ * of the shard say. */
+static void check_version(struct afs_inode *in, uint64_t v)
+{
+	bool changed;
+
+	pthread_mutex_lock(&in->lock);
+	changed = in->have_page_meta && in->page_meta.version != v;
+	if (changed)
+		in->seen_ns = 0;
+	pthread_mutex_unlock(&in->lock);
+	if (!changed)
+		return;
+	ais_log(LOG_DEBUG, "inode %llu: version %llu on the node, read anyway",
+		(unsigned long long)in->ino, (unsigned long long)v);
+	if (afs_kind_is_member(in->kind))
+		afs_shard_doubt(in);
+}
+
+/* One read buffer per FUSE worker thread, grown to the largest read it
+ * served (max_read, 1 MiB, at most) and freed when the thread exits: no
+ * allocation, and no fresh pages to fault in, per read. */
+static pthread_key_t rbuf_key;
+static pthread_once_t rbuf_once = PTHREAD_ONCE_INIT;
+static bool rbuf_ok;
+
+struct rbuf {
+	size_t cap;
+	char data[];
+};
+
+static void rbuf_init(void)
+{
+	rbuf_ok = pthread_key_create(&rbuf_key, free) == 0;
+}
+
+/* A buffer of at least size bytes: the thread's (do not free), or, when
+ * there can be none, a heap one in *heap (free it). NULL on ENOMEM. */
+static char *read_buf(size_t size, char **heap)
+{
+	struct rbuf *rb;
+
+	*heap = NULL;
+	pthread_once(&rbuf_once, rbuf_init);
+	if (!rbuf_ok)
+		return *heap = malloc(size ? size : 1);
+	rb = pthread_getspecific(rbuf_key);
+	if (rb && rb->cap >= size)
+		return rb->data;
+	free(rb);
+	pthread_setspecific(rbuf_key, NULL);
+	rb = malloc(sizeof(*rb) + (size ? size : 1));
+	if (!rb)
+		return NULL;
+	rb->cap = size ? size : 1;
+	if (pthread_setspecific(rbuf_key, rb) != 0) {
+		free(rb);
+		return *heap = malloc(size ? size : 1);
+	}
+	return rb->data;
+}
+
 void afs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 struct fuse_file_info *fi)
 {
@@ -568,11 +676,11 @@ void afs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct afs_spool *sp;
 	struct afs_loc loc;
 	size_t got = 0;
+	char *buf, *heap;
 	ssize_t n;
-	char *buf;
 	int rc = 0;
 
-	buf = malloc(size ? size : 1);
+	buf = read_buf(size, &heap);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -589,31 +697,42 @@ void afs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	rc = afs_locate(fs, in, &loc);
 	/* A short count means the end of the object, which the kernel would
-	 * take as such: keep asking until the buffer is full or EOF. A shard
-	 * member is one ranged read of exactly these bytes. */
+	 * take as such: keep asking until the buffer is full or EOF. The
+	 * answer carries the object's size, so a read that reaches it is the
+	 * last (the kernel asks for whole pages past the end: that must not
+	 * cost a second round trip). A shard member is one ranged read of
+	 * exactly these bytes. */
 	while (!rc && got < size) {
+		struct ais_obj_meta m;
+
+		memset(&m, 0, sizeof(m));
+		m.size = UINT64_MAX;
 		if (loc.in_shard)
 			n = ais_client_member_read(
 			    fs->client, loc.bucket, loc.key,
 			    afs_loc_member(&loc), (uint64_t)off + got,
-			    buf + got, size - got, NULL, errmsg);
+			    buf + got, size - got, &m, errmsg);
 		else
 			n = ais_client_read(fs->client, loc.bucket, loc.key,
 					    (uint64_t)off + got, buf + got,
-					    size - got, NULL, errmsg);
+					    size - got, &m, errmsg);
 		if (n < 0)
 			rc = -afs_errno((int)n, "read", &loc, errmsg);
 		else if (n == 0)
 			break;
 		else
 			got += (size_t)n;
+		if (n >= 0 && m.version)
+			check_version(in, m.version);
+		if (n > 0 && (uint64_t)off + got >= m.size)
+			break;
 	}
 reply:
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
 		fuse_reply_buf(req, buf, got);
-	free(buf);
+	free(heap);
 }
 
 void afs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,

@@ -145,6 +145,10 @@ int afs_member_refresh(struct afs_fs *fs, struct afs_inode *in)
 
 	if (in->kind != AFS_MFILE && in->kind != AFS_MLINK)
 		return 0;
+	/* Members change only with their shard: while the shard's version
+	 * was confirmed within attr_timeout, what we hold is current. */
+	if (afs_member_fresh(fs, in))
+		return 0;
 	rc = afs_locate(fs, in, &loc);
 	if (rc)
 		return rc;
@@ -155,6 +159,7 @@ int afs_member_refresh(struct afs_fs *fs, struct afs_inode *in)
 	if (afs_member_kind(-1, m.mode) != in->kind)
 		return -ENOENT; /* the shard was rewritten: look it up again */
 	afs_member_set(in, &m, NULL);
+	afs_shard_confirm(in, m.version);
 	return 0;
 }
 
@@ -185,6 +190,68 @@ static void reply_member(fuse_req_t req, struct afs_fs *fs,
 	afs_inode_put(fs->itable, in);
 }
 
+/* The shard inode at or above in (NULL outside shards). The parent chain
+ * inside a shard never changes and children hold refs on their parents,
+ * so the walk needs no table lock. */
+static struct afs_inode *shard_of(struct afs_inode *in)
+{
+	while (in && in->kind != AFS_SHARD)
+		in = in->parent;
+	return in;
+}
+
+bool afs_member_fresh(struct afs_fs *fs, struct afs_inode *in)
+{
+	struct afs_inode *sh = shard_of(in);
+	uint64_t window = (uint64_t)(fs->opts.attr_timeout * 1e9);
+	uint64_t v = 0;
+	bool ok;
+
+	if (!sh || sh == in || window == 0)
+		return false;
+	pthread_mutex_lock(&sh->lock);
+	/* seen_ns 0: never confirmed, or doubted since. */
+	ok = sh->have_meta && sh->seen_ns &&
+	     ais_now_mono_ns() - sh->seen_ns < window;
+	v = sh->meta.version;
+	pthread_mutex_unlock(&sh->lock);
+	if (!ok)
+		return false;
+	pthread_mutex_lock(&in->lock);
+	ok = in->have_meta && in->meta.version == v &&
+	     (in->kind != AFS_MLINK || in->link);
+	pthread_mutex_unlock(&in->lock);
+	return ok;
+}
+
+void afs_shard_confirm(struct afs_inode *in, uint64_t version)
+{
+	struct afs_inode *sh = shard_of(in);
+
+	if (!sh)
+		return;
+	pthread_mutex_lock(&sh->lock);
+	/* Another version: the shard was replaced since it was last looked
+	 * up. Until the kernel looks it up again, every open of one of its
+	 * members asks the node. */
+	if (sh->have_meta && sh->meta.version == version)
+		sh->seen_ns = ais_now_mono_ns();
+	else
+		sh->seen_ns = 0;
+	pthread_mutex_unlock(&sh->lock);
+}
+
+void afs_shard_doubt(struct afs_inode *in)
+{
+	struct afs_inode *sh = shard_of(in);
+
+	if (!sh)
+		return;
+	pthread_mutex_lock(&sh->lock);
+	sh->seen_ns = 0;
+	pthread_mutex_unlock(&sh->lock);
+}
+
 /* The version of the shard that in (a member or the shard) belongs to, as
  * last seen: the shard's inode is looked up again by the kernel every
  * entry_timeout, which refreshes it. The parent chain inside a shard never
@@ -194,8 +261,7 @@ static uint64_t shard_version(struct afs_inode *in)
 {
 	uint64_t v;
 
-	while (in && in->kind != AFS_SHARD)
-		in = in->parent;
+	in = shard_of(in);
 	if (!in)
 		return 0;
 	pthread_mutex_lock(&in->lock);
@@ -208,8 +274,7 @@ int64_t afs_shard_mtime(struct afs_inode *in)
 {
 	int64_t t;
 
-	while (in && in->kind != AFS_SHARD)
-		in = in->parent;
+	in = shard_of(in);
 	if (!in)
 		return 0;
 	pthread_mutex_lock(&in->lock);
@@ -243,6 +308,10 @@ void afs_shard_lookup(fuse_req_t req, struct afs_fs *fs,
 			(child->kind != AFS_MLINK || child->link);
 		kind = child->kind;
 		pthread_mutex_unlock(&child->lock);
+		/* Or, however long ago it was listed: its shard's version
+		 * was confirmed a moment ago. */
+		if (!fresh)
+			fresh = afs_member_fresh(fs, child);
 		afs_inode_put(fs->itable, child);
 		if (fresh) {
 			reply_member(req, fs, parent, NULL, name, kind, NULL,
@@ -268,6 +337,7 @@ void afs_shard_lookup(fuse_req_t req, struct afs_fs *fs,
 		fuse_reply_err(req, afs_errno(rc, "lookup", &loc, errmsg));
 		return;
 	}
+	afs_shard_confirm(parent, m.version);
 	kind = afs_member_kind(-1, m.mode);
 	if (kind == AFS_MLINK) {
 		member_dir(path, dir, sizeof(dir));

@@ -114,6 +114,10 @@ static int apply(struct afs_opts *o, char *key, char *val, char *errmsg)
 		o->allow_other = true;
 	} else if (strcmp(key, "debug") == 0) {
 		o->debug = true;
+	} else if (strcmp(key, "nocto") == 0) {
+		o->nocto = true;
+	} else if (strcmp(key, "cto") == 0) {
+		o->nocto = false;
 	} else if (strcmp(key, "bucket") == 0) {
 		rc = set_str(o->bucket, sizeof(o->bucket), key, val, errmsg);
 		if (rc)

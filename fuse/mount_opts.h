@@ -19,6 +19,8 @@ struct afs_opts {
 	bool ro;
 	bool allow_other;
 	bool debug;
+	bool nocto; /* an open within attr_timeout of the last confirmation of
+		       a file's metadata does not ask the cluster again */
 	double attr_timeout; /* seconds */
 	double entry_timeout;
 	double negative_timeout;

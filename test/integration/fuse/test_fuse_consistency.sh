@@ -76,3 +76,32 @@ with multiprocessing.Pool(4) as pool:
         assert not bad, "wrong bytes in %s" % bad[:5]
 print("ok", len(found))
 PY
+
+note "nocto: reopening skips the check; a change is seen after attr_timeout"
+node_requests()
+{
+	"$AIS" cluster show | awk '/online/ {s += $NF} END {print s + 0}'
+}
+# Long timeouts: the kernel asks nothing during the loop, so whatever
+# reaches the nodes comes from the opens.
+fuse_mount n -o nocto,attr_timeout=60,entry_timeout=60
+N=$MNT/c
+printf one >"$A/nc"
+assert_eq one "$(cat "$N/nc")" "nocto: first read"
+r0=$(node_requests)
+r1=$(node_requests)
+base=$((r1 - r0)) # what asking costs by itself
+for i in $(seq 20); do
+	cat "$N/nc" >/dev/null || fail "nocto: reopen $i"
+done
+r2=$(node_requests)
+# One HEAD per open (cto) would be 20.
+[ $((r2 - r1 - base)) -lt 8 ] ||
+	fail "nocto: 20 reopens within attr_timeout cost $((r2 - r1 - base)) requests"
+fuse_mount n1 -o nocto,attr_timeout=1,entry_timeout=1
+N1=$MNT/c
+assert_eq one "$(cat "$N1/nc")" "nocto, attr_timeout=1: first read"
+printf two >"$A/nc" # same size
+sleep 1.5
+assert_eq two "$(cat "$N1/nc")" "nocto: a change seen after attr_timeout"
+assert_eq two "$(cat "$B/nc")" "cto (the default): the change"

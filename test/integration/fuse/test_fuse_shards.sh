@@ -193,6 +193,57 @@ for epoch in range(2):
 print("read %d members" % n)
 PY
 
+note "a second epoch over a shard costs no node request per open"
+# 300 members: one HEAD per open (close-to-open per member) would be 300
+# requests; revalidating the shard instead costs one per entry_timeout.
+python3 - "$L/many.tar" <<'PY' || fail "making many.tar"
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w") as tf:
+    for i in range(300):
+        data = (b"%06d" % i) * (100 + i)
+        ti = tarfile.TarInfo("c%d/%04d.bin" % (i % 3, i))
+        ti.size = len(data)
+        tf.addfile(ti, io.BytesIO(data))
+PY
+"$AIS" put "$L/many.tar" ais://b/sets/many.tar >/dev/null || fail "put many.tar"
+node_requests()
+{
+	"$AIS" cluster show | awk '/online/ {s += $NF} END {print s + 0}'
+}
+epoch()
+{
+	python3 - "$M/many.tar" <<'PY'
+import os, sys
+n = 0
+for d, _, fs in os.walk(sys.argv[1]):
+    for f in fs:
+        i = int(f.split(".")[0])
+        with open(os.path.join(d, f), "rb") as fh:
+            if fh.read() != (b"%06d" % i) * (100 + i):
+                sys.exit("wrong bytes in %s" % f)
+        n += 1
+print(n)
+PY
+}
+assert_eq 300 "$(epoch)" "first epoch over many.tar"
+r0=$(node_requests)
+assert_eq 300 "$(epoch)" "second epoch over many.tar"
+r1=$(node_requests)
+note "second epoch: $((r1 - r0)) node requests for 300 opens"
+[ $((r1 - r0)) -lt 60 ] ||
+	fail "second epoch over 300 members cost $((r1 - r0)) node requests"
+# With attr_timeout=0 every open asks again: the counter can tell.
+fuse_mount m0 -o attr_timeout=0
+M0=$MNT/b/sets
+r0=$(node_requests)
+cat "$M0"/many.tar/c0/* >/dev/null || fail "reading with attr_timeout=0"
+cat "$M0"/many.tar/c0/* >/dev/null || fail "rereading with attr_timeout=0"
+r1=$(node_requests)
+[ $((r1 - r0)) -ge 200 ] ||
+	fail "attr_timeout=0: 200 opens cost only $((r1 - r0)) node requests"
+fuse_umount "$T/m0"
+MNT=$T/m
+
 if command -v fincore >/dev/null; then
 	note "a member reopened is served from the page cache"
 	f=$M/lz.tar.lz4/a/big.bin
