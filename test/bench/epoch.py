@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""One training epoch over a directory tree, as a data loader does it.
+
+  epoch.py ROOT [--procs 4] [--expect-files N] [--expect-bytes B]
+
+Walks ROOT (os.walk, so shards shown as directories are entered too), then a
+multiprocessing pool of --procs workers open()s and read()s every file to
+its end in 1 MiB chunks. Prints one JSON line {"files", "bytes", "seconds"};
+the time covers the walk and the reads. Exits 1 when the files or bytes
+read differ from the expected numbers, so that a benchmark that silently
+reads nothing (or too little) fails instead of looking fast.
+"""
+import argparse
+import json
+import multiprocessing
+import os
+import sys
+import time
+
+CHUNK = 1 << 20
+_buf = None
+
+
+def _init():
+    global _buf
+    _buf = bytearray(CHUNK)
+
+
+def read_file(path):
+    """Reads path to its end with one reused buffer; returns the byte count."""
+    view = memoryview(_buf)
+    n = 0
+    with open(path, "rb", buffering=0) as f:
+        while True:
+            k = f.readinto(view)
+            if not k:
+                return n
+            n += k
+
+
+def walk(root):
+    paths = []
+    for d, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            paths.append(os.path.join(d, name))
+    return paths
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("root")
+    p.add_argument("--procs", type=int, default=4)
+    p.add_argument("--expect-files", type=int)
+    p.add_argument("--expect-bytes", type=int)
+    a = p.parse_args()
+    if not os.path.isdir(a.root):
+        print("epoch: %s is not a directory" % a.root, file=sys.stderr)
+        return 1
+    # The pool is started before the clock: a training job has its
+    # workers up before the epoch begins.
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(a.procs, initializer=_init) as pool:
+        t0 = time.monotonic()
+        paths = walk(a.root)
+        total = sum(pool.imap_unordered(read_file, paths, chunksize=16))
+        secs = time.monotonic() - t0
+    res = {"files": len(paths), "bytes": total, "seconds": round(secs, 4)}
+    print(json.dumps(res))
+    bad = []
+    if a.expect_files is not None and len(paths) != a.expect_files:
+        bad.append("files %d, expected %d" % (len(paths), a.expect_files))
+    if a.expect_bytes is not None and total != a.expect_bytes:
+        bad.append("bytes %d, expected %d" % (total, a.expect_bytes))
+    if bad:
+        print("epoch: %s: %s" % (a.root, "; ".join(bad)), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
