@@ -3,6 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "ais_config.h"
@@ -461,7 +465,7 @@ static int member_get(struct rctx *r, int fd)
 	struct shard_ref *ref;
 	struct ais_shard_member m;
 	struct member_out o = {.r = r};
-	uint64_t len, obj_off;
+	uint64_t len = 0, obj_off;
 	int rc;
 
 	rc = member_lookup(r, fd, &ref, &m);
@@ -508,7 +512,7 @@ out:
 static int op_get(struct rctx *r)
 {
 	Ais__Request *q = r->req;
-	uint64_t len;
+	uint64_t len = 0;
 	int fd, rc;
 
 	rc = check_object(r, q->bucket, q->name);
@@ -564,6 +568,251 @@ static int op_head(struct rctx *r)
 	if (!rc)
 		set_meta(r);
 	return rc;
+}
+
+/* ---- GET and HEAD on the event loop thread --------------------------- */
+
+#define INLINE_HEAD_MAX (JOB_TAIL_HEAD_MAX - AIS_FRAME_HDR_LEN)
+#define INLINE_COPY_MAX (32 * 1024) /* larger bodies go by sendfile(2) */
+
+#ifndef __NR_cachestat
+#if defined(__x86_64__) || defined(__aarch64__) || defined(__riscv)
+#define __NR_cachestat 451
+#endif
+#endif
+
+/* True if every page of [off, off+len) of fd is in the page cache, so that
+ * a sendfile(2) of it reads no disk (cachestat(2), Linux 6.5; false where
+ * it is missing). */
+static bool range_cached(int fd, uint64_t off, uint64_t len)
+{
+#ifdef __NR_cachestat
+	struct {
+		uint64_t off, len;
+	} range = {off, len};
+	struct {
+		uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted,
+		    nr_recently_evicted;
+	} cs;
+	static uint64_t page;
+
+	if (!page)
+		page = (uint64_t)sysconf(_SC_PAGESIZE);
+	if (syscall(__NR_cachestat, fd, &range, &cs, 0) < 0)
+		return false;
+	return cs.nr_cache >= (off + len - 1) / page - off / page + 1;
+#else
+	(void)fd;
+	(void)off;
+	(void)len;
+	return false;
+#endif
+}
+
+static void log_request(struct rctx *r)
+{
+	struct job *j = r->j;
+
+	ais_log(LOG_DEBUG, "%s: %s %s%s%s -> %d%s%s", j->peer,
+		op_name(j->req->op), j->req->bucket, j->req->name[0] ? "/" : "",
+		j->req->name, r->resp.status, r->resp.status ? " " : "",
+		r->resp.status ? r->errmsg : "");
+}
+
+/* Sends the success answer of r (a HEAD, or a GET of len bytes of fd from
+ * off) without waiting: the frame in one send() with a small body copied
+ * behind the head, or head + sendfile(2). What the socket does not take at
+ * once becomes j->tail. Takes fd. */
+static enum handler_inline answer_nowait(struct rctx *r, int fd, uint64_t off,
+					 uint64_t len, uint8_t *buf, size_t cap)
+{
+	struct job *j = r->j;
+	struct ais_frame_hdr h = {
+	    .magic = AIS_FRAME_MAGIC,
+	    .version = AIS_FRAME_VERSION,
+	    .request_id = j->hdr.request_id,
+	    .body_len = len,
+	};
+	size_t hs, total, sent = 0;
+	bool copy = false;
+	ssize_t n;
+
+	r->resp.map_version = r->cm->m->version;
+	hs = ais__response__get_packed_size(&r->resp);
+	if (hs > INLINE_HEAD_MAX)
+		goto not_now;
+	h.head_len = (uint32_t)hs;
+	total = AIS_FRAME_HDR_LEN + hs;
+	ais_frame_hdr_encode(&h, buf);
+	ais__response__pack(&r->resp, buf + AIS_FRAME_HDR_LEN);
+	if (len && len <= INLINE_COPY_MAX && total + len <= cap) {
+		struct iovec iov = {buf + total, (size_t)len};
+
+		/* RWF_NOWAIT: a page not in the cache fails with EAGAIN or
+		 * a short read instead of waiting for the disk. */
+		n = preadv2(fd, &iov, 1, (off_t)off, RWF_NOWAIT);
+		if (n != (ssize_t)len)
+			goto tail; /* the disk is read on a worker */
+		copy = true;
+	} else if (len && !range_cached(fd, off, len)) {
+		goto tail;
+	}
+	n = send(j->io.fd, buf, total + (copy ? len : 0),
+		 MSG_DONTWAIT | MSG_NOSIGNAL | (len && !copy ? MSG_MORE : 0));
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+		goto broken;
+	sent = n > 0 ? (size_t)n : 0;
+	if (sent >= total) {
+		if (copy) {
+			off += sent - total;
+			len -= sent - total;
+		}
+		sent = total;
+		while (len > 0) {
+			off_t o = (off_t)off;
+
+			n = sendfile(j->io.fd, fd, &o, (size_t)len);
+			if (n > 0) {
+				off += (uint64_t)n;
+				len -= (uint64_t)n;
+				continue;
+			}
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				break;
+			if (n == 0)
+				errno = EIO; /* the file shrank */
+			goto broken;
+		}
+	}
+	if (sent == total && len == 0) {
+		log_request(r);
+		close(fd);
+		return HANDLER_INLINE_DONE;
+	}
+tail:
+	/* The socket buffer is full, or the data is not in the page cache:
+	 * a worker sends the rest, without looking the object up again. */
+	log_request(r);
+	j->tail.pending = true;
+	j->tail.fd = fd;
+	j->tail.off = off;
+	j->tail.len = len;
+	j->tail.hlen = total - sent;
+	memcpy(j->tail.head, buf + sent, total - sent);
+	return HANDLER_INLINE_TAIL;
+
+not_now:
+	close(fd);
+	return HANDLER_INLINE_NO;
+broken:
+	ais_log(LOG_INFO, "%s: %s %s/%s: sending: %s; closing", j->peer,
+		op_name(j->req->op), j->req->bucket, j->req->name,
+		strerror(errno));
+	close(fd);
+	j->close = true;
+	return HANDLER_INLINE_DONE;
+}
+
+/* The member part of handler_try_inline: -EAGAIN unless the shard's index
+ * is cached and the member a plain range of the object (*obj_off). */
+static int member_nowait(struct rctx *r, uint64_t *obj_off, uint64_t *len)
+{
+	Ais__Request *q = r->req;
+	struct shard_ref *ref;
+	struct ais_shard_member m;
+	int rc;
+
+	if (strlen(q->archpath) > 4 * AIS_NAME_MAX)
+		return -EAGAIN;
+	if (shard_get_nowait(q->bucket, q->name, &r->meta, &ref))
+		return -EAGAIN;
+	rc = ais_shard_index_lookup(ref->idx, q->archpath, &m);
+	if (!rc && m.type == AIS_SHARD_DIR)
+		rc = -EISDIR;
+	if (!rc && q->op == AIS__OP__OP_GET) {
+		rc = clamp_range(r, m.size, len);
+		if (!rc && !ais_shard_member_range(ref->idx, &m, obj_off))
+			rc = -EAGAIN;
+		*obj_off += q->offset;
+	}
+	shard_ref_put(ref);
+	if (rc)
+		return -EAGAIN;
+	r->meta.size = m.size;
+	r->meta.mode = m.mode;
+	r->meta.mtime_ns = m.mtime * 1000000000LL;
+	r->meta.cksum_type = AIS_CKSUM_NONE;
+	r->meta.cksum[0] = 0;
+	return 0;
+}
+
+enum handler_inline handler_try_inline(struct aisd *d, struct job *j,
+				       uint8_t *buf, size_t cap)
+{
+	Ais__Request *q = j->req;
+	const struct ais_node *self, *owner;
+	enum handler_inline res = HANDLER_INLINE_NO;
+	uint64_t off = 0, len = 0;
+	struct rctx r;
+	int fd, mp;
+
+	if ((q->op != AIS__OP__OP_GET && q->op != AIS__OP__OP_HEAD) ||
+	    j->hdr.flags || j->hdr.body_len || j->nul_in_string)
+		return HANDLER_INLINE_NO;
+	memset(&r, 0, sizeof(r));
+	r.d = d;
+	r.j = j;
+	r.req = q;
+	ais__response__init(&r.resp);
+	if (check_object(&r, q->bucket, q->name))
+		return HANDLER_INLINE_NO;
+	r.cm = cluster_map_get(d->cluster);
+	self = cluster_self(d->cluster);
+	owner = ais_map_owner(r.cm->m, q->bucket, q->name);
+	if (!owner || strcmp(owner->id, self->id) ||
+	    store_open_nowait(d->mps, q->bucket, q->name, &fd, &mp, &r.meta))
+		goto out;
+	if (q->archpath[0]) {
+		if (member_nowait(&r, &off, &len)) {
+			close(fd);
+			goto out;
+		}
+	} else if (q->op == AIS__OP__OP_GET) {
+		if (clamp_range(&r, r.meta.size, &len)) {
+			close(fd);
+			goto out;
+		}
+		off = q->offset;
+	}
+	set_meta(&r);
+	if (q->op == AIS__OP__OP_GET)
+		r.resp.object_size = r.meta.size;
+	res = answer_nowait(&r, fd, off, len, buf, cap);
+out:
+	cluster_map_put(r.cm);
+	return res;
+}
+
+/* Sends j->tail: the rest of an answer begun on the loop thread. */
+static void finish_tail(struct job *j)
+{
+	struct job_tail *t = &j->tail;
+	int rc;
+
+	rc = sock_io_write_more(&j->io, t->head, t->hlen, t->len > 0);
+	if (!rc && t->len)
+		rc = sock_io_sendfile(&j->io, t->fd, (off_t)t->off, t->len);
+	if (rc) {
+		ais_log(LOG_INFO, "%s: %s %s/%s: sending: %s; closing", j->peer,
+			op_name(j->req->op), j->req->bucket, j->req->name,
+			rc == -ETIMEDOUT ? "no progress (io timeout)"
+					 : strerror(-rc));
+		j->close = true;
+	}
+	close(t->fd);
+	t->pending = false;
 }
 
 static int op_delete(struct rctx *r)
@@ -1081,6 +1330,10 @@ void handler_run(struct aisd *d, struct job *j)
 	struct rctx r;
 	int rc;
 
+	if (j->tail.pending) {
+		finish_tail(j);
+		return;
+	}
 	memset(&r, 0, sizeof(r));
 	r.d = d;
 	r.j = j;

@@ -1,6 +1,7 @@
 /* The event loop side of aisd. */
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,7 +203,8 @@ static void conn_after(struct conn *c)
 	conn_dispatch_or_read(c);
 }
 
-/* Parses what has been read; when a whole head is there, lends the
+/* Parses what has been read; when a whole head is there, answers it on
+ * the spot if that needs no waiting (handler_try_inline), else lends the
  * connection to a worker. Otherwise (re)starts reading. */
 static void conn_dispatch_or_read(struct conn *c)
 {
@@ -212,6 +214,7 @@ static void conn_dispatch_or_read(struct conn *c)
 	bool nul;
 	int rc;
 
+next:
 	if (!c->have_hdr && c->len >= AIS_FRAME_HDR_LEN) {
 		if (ais_frame_hdr_decode(c->buf, &c->hdr, errmsg)) {
 			ais_log(LOG_WARNING, "%s: malformed frame: %s; closing",
@@ -250,11 +253,8 @@ static void conn_dispatch_or_read(struct conn *c)
 	memmove(c->buf, c->buf + need, c->len - need);
 	c->len -= need;
 	c->have_hdr = false;
-	if (c->reading) {
-		uv_read_stop((uv_stream_t *)&c->tcp);
-		c->reading = false;
-	}
-	memset(&c->job, 0, sizeof(c->job));
+	memset(&c->job, 0, offsetof(struct job, tail));
+	c->job.tail.pending = false;
 	c->job.hdr = c->hdr;
 	c->job.req = req;
 	c->job.nul_in_string = nul;
@@ -264,6 +264,29 @@ static void conn_dispatch_or_read(struct conn *c)
 	c->job.io.pre = c->buf;
 	c->job.io.prelen = c->len;
 	c->job.io.body_left = c->hdr.body_len;
+	/* Small GETs and HEADs of cached objects: no thread hop, no
+	 * context switch; the read side stays armed for the next request.
+	 * read_buf is free here: read_cb has copied it to c->buf. */
+	switch (handler_try_inline(c->srv->d, &c->job, read_buf,
+				   sizeof(read_buf))) {
+	case HANDLER_INLINE_DONE:
+		__atomic_add_fetch(&c->srv->d->requests, 1, __ATOMIC_RELAXED);
+		ais__request__free_unpacked(req, NULL);
+		c->job.req = NULL;
+		if (c->job.close || c->srv->stopping) {
+			conn_close(c);
+			return;
+		}
+		c->last_ns = ais_now_mono_ns();
+		goto next;
+	case HANDLER_INLINE_TAIL:
+	case HANDLER_INLINE_NO:
+		break;
+	}
+	if (c->reading) {
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->reading = false;
+	}
 	c->lent = true;
 	switch (req->op) {
 	case AIS__OP__OP_PUT:

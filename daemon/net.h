@@ -1,6 +1,7 @@
 /* The event loop side of aisd: the libuv TCP listener, connections, frame
- * reading (header + head), lending a connection to a worker thread for each
- * request, I/O timeouts, and the graceful stop on SIGTERM/SIGINT. */
+ * reading (header + head), GETs and HEADs answered on the loop when that
+ * needs no waiting, lending the connection to a worker thread for every
+ * other request, I/O timeouts, and the graceful stop on SIGTERM/SIGINT. */
 #ifndef AISD_NET_H
 #define AISD_NET_H
 

@@ -24,7 +24,7 @@ struct centry {
 	char *key; /* "bucket/name"; NULL: free slot */
 	struct ais_shard_stamp stamp;
 	int mp;
-	ino_t ino; /* the sidecar's inode; 0: in memory only */
+	int sfd; /* the sidecar, open; -1: the index lives in memory only */
 	uint64_t used;
 	struct shard_ref *ref; /* the cache's own reference */
 };
@@ -59,6 +59,9 @@ static void drop_slot_locked(struct centry *e)
 {
 	free(e->key);
 	e->key = NULL;
+	if (e->sfd >= 0)
+		close(e->sfd);
+	e->sfd = -1;
 	ref_put_locked(e->ref);
 	e->ref = NULL;
 }
@@ -89,10 +92,9 @@ static bool stamp_eq(const struct ais_shard_stamp *a,
 }
 
 /* A fresh cached index of key for stamp (sidecar still in place), with a
- * reference for the caller; NULL if none. */
+ * reference for the caller; NULL if none. Never waits for the disk. */
 static struct shard_ref *cache_find(const char *key,
-				    const struct ais_shard_stamp *st,
-				    const char *sidecar)
+				    const struct ais_shard_stamp *st)
 {
 	struct shard_ref *r = NULL;
 	struct stat sb;
@@ -105,11 +107,13 @@ static struct shard_ref *cache_find(const char *key,
 		if (!e->key || strcmp(e->key, key))
 			continue;
 		/* A sidecar removed or replaced behind our back means the
-		 * cached copy is not what is on disk: reload. */
+		 * cached copy is not what is on disk: reload. Either leaves
+		 * the file we hold open without a name; fstat(2) of an open
+		 * file costs no path walk. */
 		if (!stamp_eq(&e->stamp, st) ||
 		    ais_shard_index_is_stale(e->ref->idx, st) ||
-		    (e->ino &&
-		     (stat(sidecar, &sb) < 0 || sb.st_ino != e->ino))) {
+		    (e->sfd >= 0 &&
+		     (fstat(e->sfd, &sb) < 0 || sb.st_nlink == 0))) {
 			drop_slot_locked(e);
 			continue;
 		}
@@ -122,15 +126,19 @@ static struct shard_ref *cache_find(const char *key,
 	return r;
 }
 
+/* Caches r for key; takes sfd (closed here if not kept). */
 static void cache_insert(const char *key, const struct ais_shard_stamp *st,
-			 int mp, ino_t ino, struct shard_ref *r)
+			 int mp, int sfd, struct shard_ref *r)
 {
 	struct centry *victim = NULL;
 	char *k = strdup(key);
 	size_t i;
 
-	if (!k)
+	if (!k) {
+		if (sfd >= 0)
+			close(sfd);
 		return;
+	}
 	pthread_mutex_lock(&cache_lock);
 	for (i = 0; i < SHARD_CACHE_MAX; i++) {
 		struct centry *e = &cache[i];
@@ -149,7 +157,7 @@ static void cache_insert(const char *key, const struct ais_shard_stamp *st,
 	victim->key = k;
 	victim->stamp = *st;
 	victim->mp = mp;
-	victim->ino = ino;
+	victim->sfd = sfd;
 	victim->used = ++cache_tick;
 	victim->ref = r;
 	r->refs++;
@@ -229,9 +237,8 @@ int shard_get(const struct mpset *mps, const char *bucket, const char *name,
 	struct ais_shard_stamp st;
 	struct ais_shard_index *idx = NULL;
 	struct shard_ref *r;
-	struct stat sb;
-	ino_t ino = 0;
 	unsigned stripe;
+	int sfd = -1;
 	int mp, rc;
 
 	*out = NULL;
@@ -252,7 +259,7 @@ int shard_get(const struct mpset *mps, const char *bucket, const char *name,
 	if (rc)
 		return ais_errf(errmsg, rc, "%s/%s: sidecar path too long",
 				bucket, name);
-	r = cache_find(key, &st, sp);
+	r = cache_find(key, &st);
 	if (r) {
 		*out = r;
 		return 0;
@@ -292,20 +299,36 @@ int shard_get(const struct mpset *mps, const char *bucket, const char *name,
 			}
 		}
 	}
-	if (idx && stat(sp, &sb) == 0)
-		ino = sb.st_ino;
+	if (idx)
+		sfd = open(sp, O_RDONLY | O_CLOEXEC);
 	pthread_mutex_unlock(&stripes[stripe]);
 
 	r = calloc(1, sizeof(*r));
 	if (!r) {
+		if (sfd >= 0)
+			close(sfd);
 		ais_shard_index_free(idx);
 		return ais_errf(errmsg, -ENOMEM, "out of memory");
 	}
 	r->idx = idx;
 	r->refs = 1;
-	cache_insert(key, &st, mp, ino, r);
+	cache_insert(key, &st, mp, sfd, r);
 	*out = r;
 	return 0;
+}
+
+int shard_get_nowait(const char *bucket, const char *name,
+		     const struct objmeta *m, struct shard_ref **out)
+{
+	char key[KEY_MAX];
+	struct ais_shard_stamp st;
+
+	*out = NULL;
+	if (ais_hrw_key(bucket, name, key, sizeof(key)) < 0)
+		return -EAGAIN;
+	stamp_of(m, &st);
+	*out = cache_find(key, &st);
+	return *out ? 0 : -EAGAIN;
 }
 
 static void unlink_sidecars(const struct mpset *mps, const char *bucket,

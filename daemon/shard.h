@@ -25,6 +25,11 @@ struct shard_ref {
 int shard_get(const struct mpset *mps, const char *bucket, const char *name,
 	      int fd, const struct objmeta *m, struct shard_ref **out,
 	      char *errmsg);
+/* shard_get for the event loop thread: only an index already in the
+ * cache (and still fresh for m), else -EAGAIN (run shard_get on a worker).
+ */
+int shard_get_nowait(const char *bucket, const char *name,
+		     const struct objmeta *m, struct shard_ref **out);
 void shard_ref_put(struct shard_ref *r);
 
 /* After a committed PUT (or RENAME onto name): drops old sidecars of name

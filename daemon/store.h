@@ -58,6 +58,15 @@ int store_open(const struct mpset *mps, const char *bucket, const char *name,
 int store_head(const struct mpset *mps, const char *bucket, const char *name,
 	       struct objmeta *m, char *errmsg);
 
+/* store_open for the event loop thread: never waits for the disk. Returns
+ * 0 with *fd (caller closes), *mp (the mountpath holding it) and *m, only
+ * when the path resolves from the kernel's lookup cache and the object has
+ * its xattr; -EAGAIN otherwise (not cached, missing, any error): the
+ * caller then retries with store_open on a worker, which words the error.
+ */
+int store_open_nowait(const struct mpset *mps, const char *bucket,
+		      const char *name, int *fd, int *mp, struct objmeta *m);
+
 /* Unlinks the object and removes parent directories left empty. */
 int store_delete(const struct mpset *mps, const char *bucket, const char *name,
 		 char *errmsg);

@@ -179,8 +179,8 @@ int ais_call_start(struct ais_call *k, struct ais_client *c,
 	k->id = atomic_fetch_add(&c->next_id, 1);
 	req->map_version = atomic_load(&c->map_version);
 
-	rc = ais_pool_get(pool, fresh, c->opts.connect_timeout_ms, &k->reused,
-			  em);
+	rc = ais_pool_get(pool, fresh, c->opts.connect_timeout_ms,
+			  c->opts.io_timeout_ms, &k->reused, em);
 	if (rc < 0) {
 		k->fail = rc == -ETIMEDOUT ? AIS_CALL_OTHER : AIS_CALL_CONN;
 		return ais_errf(errmsg, rc, "node %s: %s", pool->addr, em);

@@ -30,8 +30,11 @@ static int wait_fd(int fd, short events, int timeout_ms)
 	return rc == 0 ? 0 : p.revents;
 }
 
-static int connect_one(const struct addrinfo *ai, int timeout_ms)
+static int connect_one(const struct addrinfo *ai, int timeout_ms,
+		       int io_timeout_ms)
 {
+	struct timeval tv = {.tv_sec = io_timeout_ms / 1000,
+			     .tv_usec = (io_timeout_ms % 1000) * 1000};
 	int fd, rc, one = 1, soerr = 0, flags;
 	socklen_t sl = sizeof(soerr);
 
@@ -62,8 +65,15 @@ static int connect_one(const struct addrinfo *ai, int timeout_ms)
 		}
 	}
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	/* Back to blocking mode: every call below passes MSG_DONTWAIT and
-	 * waits in poll(), so a timeout always bounds the wait. */
+	/* Receives block in recv(2) itself, bounded by SO_RCVTIMEO: one
+	 * system call per answer instead of poll() + recv(). */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+		rc = -errno;
+		goto err_close;
+	}
+	/* Back to blocking mode: sends pass MSG_DONTWAIT and wait in poll(),
+	 * receives wait at most SO_RCVTIMEO, so a timeout always bounds the
+	 * wait. */
 	flags = fcntl(fd, F_GETFL);
 	if (flags >= 0)
 		(void)fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
@@ -75,7 +85,7 @@ err_close:
 }
 
 int ais_conn_connect(const char *host, uint16_t port, int timeout_ms,
-		     char *errmsg)
+		     int io_timeout_ms, char *errmsg)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
 				 .ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG};
@@ -90,7 +100,7 @@ int ais_conn_connect(const char *host, uint16_t port, int timeout_ms,
 				rc == EAI_SYSTEM ? -errno : -EHOSTUNREACH,
 				"resolve: %s", gai_strerror(rc));
 	for (ai = res; ai; ai = ai->ai_next) {
-		fd = connect_one(ai, timeout_ms);
+		fd = connect_one(ai, timeout_ms, io_timeout_ms);
 		if (fd >= 0)
 			break;
 	}
@@ -154,9 +164,9 @@ int ais_conn_send(int fd, const void *buf, size_t len, int timeout_ms,
 
 ssize_t ais_conn_recv_some(int fd, void *buf, size_t len, int timeout_ms)
 {
+	(void)timeout_ms; /* the socket's SO_RCVTIMEO */
 	for (;;) {
-		ssize_t n = recv(fd, buf, len, MSG_DONTWAIT);
-		int ev;
+		ssize_t n = recv(fd, buf, len, 0);
 
 		if (n > 0)
 			return n;
@@ -164,13 +174,9 @@ ssize_t ais_conn_recv_some(int fd, void *buf, size_t len, int timeout_ms)
 			return len == 0 ? 0 : -ECONNRESET;
 		if (errno == EINTR)
 			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return -errno;
-		ev = wait_fd(fd, POLLIN, timeout_ms);
-		if (ev < 0)
-			return ev;
-		if (ev == 0)
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return -ETIMEDOUT;
+		return -errno;
 	}
 }
 
@@ -205,13 +211,8 @@ int ais_conn_recv_response(int fd, uint32_t want_id, int timeout_ms,
 	*resp = NULL;
 	*rlen = 0;
 	*got_any = false;
-	/* The answer cannot be there yet right after the request: wait
-	 * first instead of a recv() that would only say EAGAIN. */
-	rc = wait_fd(fd, POLLIN, timeout_ms);
-	if (rc < 0)
-		return rc;
-	if (rc == 0)
-		return -ETIMEDOUT;
+	/* A blocking recv(): the answer cannot be there yet right after the
+	 * request, and SO_RCVTIMEO bounds the wait. */
 	while (have < AIS_FRAME_HDR_LEN) {
 		ssize_t n = ais_conn_recv_some(fd, rbuf + have, rcap - have,
 					       timeout_ms);

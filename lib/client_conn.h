@@ -12,11 +12,12 @@
 #include "ais.pb-c.h"
 
 /* Connects to host:port (numeric or resolvable) within timeout_ms, with
- * TCP_NODELAY. Returns the socket (blocking mode; all I/O below uses
- * MSG_DONTWAIT and poll) or -errno with "connect: <reason>" in errmsg.
- * The caller closes the fd. */
+ * TCP_NODELAY and SO_RCVTIMEO = io_timeout_ms. Returns the socket
+ * (blocking mode: sends use MSG_DONTWAIT and poll, receives block for at
+ * most io_timeout_ms, the timeout every receive below must be given) or
+ * -errno with "connect: <reason>" in errmsg. The caller closes the fd. */
 int ais_conn_connect(const char *host, uint16_t port, int timeout_ms,
-		     char *errmsg);
+		     int io_timeout_ms, char *errmsg);
 
 /* True if an idle connection still looks usable: nothing readable (no EOF,
  * no stray bytes, no error) is pending on it. */
@@ -29,8 +30,10 @@ bool ais_conn_idle_ok(int fd);
 int ais_conn_send(int fd, const void *buf, size_t len, int timeout_ms,
 		  bool watch_in, bool *readable);
 
-/* Receives up to len bytes (at least 1) within timeout_ms. Returns the
- * count, -ECONNRESET on EOF, or -errno. */
+/* Receives up to len bytes (at least 1) within timeout_ms, which must be
+ * the socket's SO_RCVTIMEO (ais_conn_connect's io_timeout_ms): one blocking
+ * recv(2), no poll(2). Returns the count, -ECONNRESET on EOF, -ETIMEDOUT,
+ * or -errno. */
 ssize_t ais_conn_recv_some(int fd, void *buf, size_t len, int timeout_ms);
 
 /* Receives exactly len bytes; *got counts what arrived (even on failure).

@@ -1,5 +1,6 @@
 /* The client's pool of idle connections to one node (host:port): a
- * mutex-protected stack of connected sockets. Internal to libais. */
+ * mutex-protected stack of connected sockets, each with the time it was
+ * given back. Internal to libais. */
 #ifndef AIS_CLIENT_POOL_H
 #define AIS_CLIENT_POOL_H
 
@@ -16,7 +17,10 @@ struct ais_pool {
 	pthread_mutex_t lock;
 	int max_idle;
 	int n_idle;
-	int *idle; /* max_idle slots */
+	struct ais_pool_idle {
+		int fd;
+		uint64_t since_ns; /* monotonic time it became idle */
+	} * idle;		   /* max_idle slots */
 };
 
 /* A pool for host:port keeping at most max_idle idle sockets. NULL on
@@ -25,11 +29,12 @@ struct ais_pool *ais_pool_new(const char *host, uint16_t port, int max_idle);
 void ais_pool_free(struct ais_pool *p);
 
 /* A connected socket: an idle one that still looks alive (*reused = true)
- * unless fresh is set, else a new connection. Returns the fd or -errno with
- * "connect: reason" in errmsg. The caller gives it back with ais_pool_put
- * after a clean exchange, or closes it. */
+ * unless fresh is set, else a new connection (ais_conn_connect with both
+ * timeouts). Returns the fd or -errno with "connect: reason" in errmsg.
+ * The caller gives it back with ais_pool_put after a clean exchange, or
+ * closes it. */
 int ais_pool_get(struct ais_pool *p, bool fresh, int connect_timeout_ms,
-		 bool *reused, char *errmsg);
+		 int io_timeout_ms, bool *reused, char *errmsg);
 /* Keeps fd for reuse if there is room, else closes it. */
 void ais_pool_put(struct ais_pool *p, int fd);
 
