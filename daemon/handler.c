@@ -19,6 +19,7 @@
 #include "handler.h"
 #include "listing.h"
 #include "shard.h"
+#include "shard_append.h"
 #include "shard_read.h"
 #include "store.h"
 
@@ -74,6 +75,8 @@ static const char *op_name(int op)
 		return "SET_META";
 	case AIS__OP__OP_SHARD_LIST:
 		return "SHARD_LIST";
+	case AIS__OP__OP_SHARD_APPEND:
+		return "SHARD_APPEND";
 	default:
 		return "?";
 	}
@@ -1271,6 +1274,31 @@ out:
 	return rc;
 }
 
+/* Members appended in place to a .tar shard (daemon/shard_append.h). */
+static int op_shard_append(struct rctx *r)
+{
+	Ais__Request *q = r->req;
+	struct shard_append_result res;
+	int rc;
+
+	rc = check_object(r, q->bucket, q->name);
+	if (!rc)
+		rc = check_owner(r, q->bucket, q->name);
+	if (!rc)
+		rc = shard_append_run(r->d->mps, &r->j->io, r->j->peer,
+				      q->bucket, q->name, q->replace_members,
+				      &res, r->errmsg);
+	if (rc == 1)
+		r->j->close = true; /* the body broke off: no answer */
+	if (rc)
+		return rc;
+	r->meta = res.meta;
+	set_meta(r);
+	r->resp.appended_members = res.appended;
+	r->resp.shard_members = res.members;
+	return 0;
+}
+
 /* Runs the op; returns 0 (answer with status 0), 1 (already answered) or
  * -errno (answer with that status and r->errmsg). */
 static int dispatch(struct rctx *r)
@@ -1281,7 +1309,8 @@ static int dispatch(struct rctx *r)
 		return ais_errf(r->errmsg, -EOPNOTSUPP,
 				"LZ4-compressed bodies are not supported by "
 				"this node");
-	if (r->j->hdr.body_len && op != AIS__OP__OP_PUT)
+	if (r->j->hdr.body_len && op != AIS__OP__OP_PUT &&
+	    op != AIS__OP__OP_SHARD_APPEND)
 		return ais_errf(r->errmsg, -EINVAL, "%s takes no body",
 				op_name(op));
 	if (r->j->nul_in_string)
@@ -1320,6 +1349,8 @@ static int dispatch(struct rctx *r)
 		return op_set_meta(r);
 	case AIS__OP__OP_SHARD_LIST:
 		return op_shard_list(r);
+	case AIS__OP__OP_SHARD_APPEND:
+		return op_shard_append(r);
 	default:
 		return ais_errf(r->errmsg, -EOPNOTSUPP, "unknown op %d", op);
 	}

@@ -24,6 +24,7 @@
 #include "net.h"
 #include "notify.h"
 #include "opts.h"
+#include "shard_append.h"
 
 static void raise_nofile(void)
 {
@@ -142,6 +143,11 @@ int main(int argc, char **argv)
 	d.opts = &o;
 	d.start_mono_ns = ais_now_mono_ns();
 	rc = mpset_open(o.mountpaths, o.nmountpaths, &d.mps, errmsg);
+	if (rc) {
+		ais_log(LOG_ERR, "%s", errmsg);
+		goto out;
+	}
+	rc = shard_append_recover(d.mps, errmsg);
 	if (rc) {
 		ais_log(LOG_ERR, "%s", errmsg);
 		goto out;

@@ -55,6 +55,16 @@ static void unlock2(unsigned a, unsigned b)
 		pthread_mutex_unlock(&stripes[b]);
 }
 
+void store_lock(const char *bucket, const char *name)
+{
+	pthread_mutex_lock(&stripes[stripe_of(bucket, name)]);
+}
+
+void store_unlock(const char *bucket, const char *name)
+{
+	pthread_mutex_unlock(&stripes[stripe_of(bucket, name)]);
+}
+
 bool store_bucket_exists(const struct mpset *mps, const char *bucket)
 {
 	char path[AISD_PATH_MAX];

@@ -93,4 +93,11 @@ bool store_has_object(const struct mpset *mps, const char *bucket,
 /* True if the bucket directory exists on some mountpath. */
 bool store_bucket_exists(const struct mpset *mps, const char *bucket);
 
+/* Takes / releases the striped lock that PUT commit, DELETE, RENAME and
+ * SET_META of bucket/name hold while they change the object (for in-place
+ * writers such as shard append). Not recursive: call no store_* function
+ * that changes bucket/name while holding it. */
+void store_lock(const char *bucket, const char *name);
+void store_unlock(const char *bucket, const char *name);
+
 #endif

@@ -276,4 +276,28 @@ ssize_t ais_client_member_read(struct ais_client *c, const char *bucket,
 			       uint64_t off, void *buf, size_t len,
 			       struct ais_obj_meta *out, char *errmsg);
 
+/* What ais_client_shard_append did. */
+struct ais_shard_append_result {
+	struct ais_obj_meta meta; /* the shard after the append */
+	uint64_t appended;	  /* members the stream held */
+	uint64_t members;	  /* members of the shard now (0: unknown) */
+};
+
+/* Appends the members of a tar stream (size bytes read with pread from
+ * offset 0 of the seekable fd: members, then optionally the end-of-archive
+ * zero blocks) to the plain .tar shard bucket/shard, in place on its owner:
+ * the old members' bytes do not move, the shard's version goes up by one.
+ * The stream must hold only regular files, directories and symlinks with
+ * paths the shard does not have (-EEXIST), unless replace (tar semantics:
+ * the last copy wins). -EOPNOTSUPP for a shard that is not an uncompressed
+ * .tar (or no shard), -ENOENT if there is none, -EBADMSG if the shard or
+ * the stream is damaged; the shard is unchanged then. Not idempotent: after
+ * the body is sent, a lost connection is not retried (the append may or may
+ * not have happened; the version tells). out may be NULL. */
+int ais_client_shard_append_fd(struct ais_client *c, const char *bucket,
+			       const char *shard, int fd, uint64_t size,
+			       bool replace,
+			       struct ais_shard_append_result *out,
+			       char *errmsg);
+
 #endif

@@ -192,27 +192,22 @@ static int arch_err(struct archive *a, char *errmsg, const char *what)
 						: "libarchive error");
 }
 
-/* Writes shard s into the (empty) file fd. */
-static int write_shard(struct job *j, const struct shard *s, int fd,
-		       uint8_t *buf, char *errmsg)
+int shard_archive_open(int fd, enum ais_shard_format fmt, struct archive **out,
+		       char *errmsg)
 {
 	struct archive *a = archive_write_new();
-	struct archive_entry *e = archive_entry_new();
-	char path[PATH_MAX];
-	size_t i, k;
-	int rc = 0, in;
+	int rc;
 
-	if (!a || !e) {
-		rc = ais_errf(errmsg, -ENOMEM, "out of memory");
-		goto out;
-	}
-	if (j->o->format == AIS_SHARD_ZIP) {
+	*out = NULL;
+	if (!a)
+		return ais_errf(errmsg, -ENOMEM, "out of memory");
+	if (fmt == AIS_SHARD_ZIP) {
 		rc = archive_write_set_format_zip(a);
 	} else {
 		rc = archive_write_set_format_pax_restricted(a);
-		if (rc == ARCHIVE_OK && j->o->format == AIS_SHARD_TGZ)
+		if (rc == ARCHIVE_OK && fmt == AIS_SHARD_TGZ)
 			rc = archive_write_add_filter_gzip(a);
-		if (rc == ARCHIVE_OK && j->o->format == AIS_SHARD_TLZ4)
+		if (rc == ARCHIVE_OK && fmt == AIS_SHARD_TLZ4)
 			rc = archive_write_add_filter_lz4(a);
 	}
 	if (rc == ARCHIVE_OK)
@@ -221,14 +216,66 @@ static int write_shard(struct job *j, const struct shard *s, int fd,
 		rc = archive_write_open_fd(a, fd);
 	if (rc != ARCHIVE_OK) {
 		rc = arch_err(a, errmsg, "archive");
+		archive_write_free(a);
+		return rc;
+	}
+	*out = a;
+	return 0;
+}
+
+int shard_archive_add_file(struct archive *a, struct archive_entry *e, int in,
+			   const char *path, const char *member, uint64_t size,
+			   uint32_t mode, int64_t mtime, uint8_t *buf,
+			   size_t bufsize, char *errmsg)
+{
+	uint64_t left = size;
+
+	archive_entry_clear(e);
+	archive_entry_set_pathname_utf8(e, member);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, mode);
+	archive_entry_set_size(e, (la_int64_t)size);
+	archive_entry_set_mtime(e, mtime, 0);
+	if (archive_write_header(a, e) != ARCHIVE_OK)
+		return arch_err(a, errmsg, member);
+	while (left > 0) {
+		size_t want = left < bufsize ? (size_t)left : bufsize;
+		ssize_t n = read(in, buf, want);
+
+		if (n <= 0)
+			return ais_errf(errmsg, n < 0 ? -errno : -EIO, "%s: %s",
+					path,
+					n < 0 ? strerror(errno)
+					      : "file shrank while packing");
+		if (archive_write_data(a, buf, (size_t)n) != n)
+			return arch_err(a, errmsg, member);
+		left -= (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Writes shard s into the (empty) file fd. */
+static int write_shard(struct job *j, const struct shard *s, int fd,
+		       uint8_t *buf, char *errmsg)
+{
+	struct archive *a = NULL;
+	struct archive_entry *e = archive_entry_new();
+	char path[PATH_MAX];
+	size_t i, k;
+	int rc = 0, in;
+
+	if (!e) {
+		rc = ais_errf(errmsg, -ENOMEM, "out of memory");
 		goto out;
 	}
+	rc = shard_archive_open(fd, j->o->format, &a, errmsg);
+	if (rc)
+		goto out;
 	for (i = s->first; i < s->first + s->n; i++) {
 		const struct sample *sm = &j->samples[j->order[i]];
 
 		for (k = sm->first; k < sm->first + sm->n; k++) {
 			const struct sfile *f = &j->files[k];
-			uint64_t left = f->size;
 
 			snprintf(path, sizeof(path), "%s/%s", j->o->src,
 				 f->rel);
@@ -238,41 +285,12 @@ static int write_shard(struct job *j, const struct shard *s, int fd,
 					      path);
 				goto out;
 			}
-			archive_entry_clear(e);
-			archive_entry_set_pathname_utf8(e, f->rel);
-			archive_entry_set_filetype(e, AE_IFREG);
-			archive_entry_set_perm(e, f->mode);
-			archive_entry_set_size(e, (la_int64_t)f->size);
-			archive_entry_set_mtime(e, f->mtime, 0);
-			if (archive_write_header(a, e) != ARCHIVE_OK) {
-				close(in);
-				rc = arch_err(a, errmsg, f->rel);
-				goto out;
-			}
-			while (left > 0) {
-				size_t want =
-				    left < COPY_BUF ? (size_t)left : COPY_BUF;
-				ssize_t n = read(in, buf, want);
-
-				if (n <= 0) {
-					rc = ais_errf(errmsg,
-						      n < 0 ? -errno : -EIO,
-						      "%s: %s", path,
-						      n < 0 ? strerror(errno)
-							    : "file shrank "
-							      "while packing");
-					close(in);
-					goto out;
-				}
-				if (archive_write_data(a, buf, (size_t)n) !=
-				    n) {
-					close(in);
-					rc = arch_err(a, errmsg, f->rel);
-					goto out;
-				}
-				left -= (uint64_t)n;
-			}
+			rc = shard_archive_add_file(a, e, in, path, f->rel,
+						    f->size, f->mode, f->mtime,
+						    buf, COPY_BUF, errmsg);
 			close(in);
+			if (rc)
+				goto out;
 			if (cli_interrupted) {
 				rc = -EINTR;
 				goto out;

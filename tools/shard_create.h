@@ -22,6 +22,25 @@ struct shard_create_opts {
 	bool quiet;
 };
 
+struct archive;
+struct archive_entry;
+
+/* Opens a libarchive writer on the empty file fd for fmt (tar formats: pax
+ * restricted, plus the gzip or lz4 filter; zip), without padding the last
+ * block: a tar ends with exactly its two zero blocks. Returns 0 with *out
+ * (the caller closes it and frees it with archive_write_free) or -errno
+ * with errmsg. Shared by shard create and shard append. */
+int shard_archive_open(int fd, enum ais_shard_format fmt, struct archive **out,
+		       char *errmsg);
+
+/* Adds size bytes of the regular file open on in (path: for messages) as
+ * member, with mode and mtime (seconds), through entry e (cleared here) and
+ * buf (bufsize bytes). Returns 0 or -errno with errmsg. */
+int shard_archive_add_file(struct archive *a, struct archive_entry *e, int in,
+			   const char *path, const char *member, uint64_t size,
+			   uint32_t mode, int64_t mtime, uint8_t *buf,
+			   size_t bufsize, char *errmsg);
+
 /* Runs the command; returns a CLI exit status (reasons on stderr). */
 int shard_create_run(const struct shard_create_opts *o);
 

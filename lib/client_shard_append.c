@@ -1,0 +1,183 @@
+/* libais client: appending members to a .tar shard (OP_SHARD_APPEND). The
+ * tar stream is sent from a seekable file through a fixed buffer. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "client_call.h"
+#include "names.h"
+#include "util.h"
+
+#define APPEND_CHUNK	   (256 * 1024)
+#define WRONG_NODE_RETRIES 3
+
+/* The pool of the node that owns bucket/name in the current map. */
+static int owner_pool(struct ais_client *c, const char *bucket,
+		      const char *name, struct ais_pool **pool, char *errmsg)
+{
+	struct ais_mapref *r = ais_mapref_get(c);
+	const struct ais_node *node = ais_map_owner(r->map, bucket, name);
+	int rc = 0;
+
+	if (node)
+		*pool = r->pools[node - r->map->nodes];
+	else
+		rc = ais_errf(errmsg, -EHOSTUNREACH,
+			      "no online node in the cluster map (version "
+			      "%llu)",
+			      (unsigned long long)r->map->version);
+	ais_mapref_put(r);
+	return rc;
+}
+
+/* Sends size bytes of fd as the body. Returns 0, or -errno: a read error
+ * of fd (k->fail = AIS_CALL_OTHER) or a send error; *off is what was sent,
+ * *answered tells that the node answered early. */
+static int send_body(struct ais_call *k, int fd, uint64_t size, uint8_t *buf,
+		     uint64_t *off, bool *answered, char *errmsg)
+{
+	int rc;
+
+	*off = 0;
+	*answered = false;
+	while (*off < size && !*answered) {
+		size_t want = size - *off < APPEND_CHUNK ? (size_t)(size - *off)
+							 : APPEND_CHUNK;
+		ssize_t n = pread(fd, buf, want, (off_t)*off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			k->fail = AIS_CALL_OTHER;
+			return ais_errf(errmsg, n < 0 ? -errno : -EIO,
+					"reading the tar stream: %s",
+					n < 0 ? strerror(errno)
+					      : "file shrank");
+		}
+		rc = ais_call_send_body(k, buf, (size_t)n, answered, errmsg);
+		if (rc < 0)
+			return rc;
+		if (!*answered)
+			*off += (uint64_t)n;
+	}
+	return 0;
+}
+
+int ais_client_shard_append_fd(struct ais_client *c, const char *bucket,
+			       const char *shard, int fd, uint64_t size,
+			       bool replace,
+			       struct ais_shard_append_result *out,
+			       char *errmsg)
+{
+	Ais__Request req = AIS__REQUEST__INIT;
+	int stale_left = 1, wrong = 0, rc;
+	bool fresh = false;
+	uint8_t *buf;
+
+	rc = ais_name_check_bucket(bucket, errmsg);
+	if (rc < 0)
+		return rc;
+	rc = ais_name_check_object(shard, strlen(shard), errmsg);
+	if (rc < 0)
+		return rc;
+	if (size == 0)
+		return ais_errf(errmsg, -EINVAL, "nothing to append");
+	req.op = AIS__OP__OP_SHARD_APPEND;
+	req.bucket = (char *)bucket;
+	req.name = (char *)shard;
+	req.replace_members = replace;
+	buf = malloc(size < APPEND_CHUNK ? (size_t)size : APPEND_CHUNK);
+	if (!buf)
+		return ais_errf(errmsg, -ENOMEM, "out of memory");
+
+	for (;;) {
+		struct ais_pool *pool = NULL;
+		struct ais_call k;
+		char em[AIS_ERRMSG_LEN] = "";
+		bool answered;
+		uint64_t off;
+		int st;
+
+		rc = owner_pool(c, bucket, shard, &pool, errmsg);
+		if (rc < 0)
+			goto out;
+		rc = ais_call_start(&k, c, pool, &req, size, fresh, errmsg);
+		if (rc < 0)
+			goto retry;
+		rc = send_body(&k, fd, size, buf, &off, &answered, errmsg);
+		if (rc < 0 && k.fail == AIS_CALL_OTHER) {
+			/* The node sees a short body and changes nothing. */
+			ais_call_finish(&k, false);
+			goto out;
+		}
+		if (rc < 0) {
+			/* The node may have refused early and closed: its
+			 * answer can still be waiting in our socket. */
+			int fail = k.fail;
+
+			k.fail = AIS_CALL_OK;
+			if (ais_call_recv_head(&k, em) < 0) {
+				k.fail = fail;
+				ais_call_finish(&k, false);
+				goto retry;
+			}
+		} else {
+			rc = ais_call_recv_head(&k, errmsg);
+			if (rc < 0) {
+				ais_call_finish(&k, false);
+				goto retry;
+			}
+		}
+		st = k.resp->status;
+		if (st == -EREMOTE) {
+			ais_client_follow_wrong_node(c, k.resp);
+			rc = ais_resp_status(k.resp, errmsg);
+			ais_call_finish(&k, false);
+			if (wrong++ < WRONG_NODE_RETRIES) {
+				fresh = false;
+				continue;
+			}
+			goto out;
+		}
+		if (st != 0) {
+			rc = ais_resp_status(k.resp, errmsg);
+			ais_call_finish(&k, false);
+			goto out;
+		}
+		if (off < size) {
+			rc = ais_errf(errmsg, -EPROTO,
+				      "node %s: accepted an append after %llu "
+				      "of %llu bytes",
+				      pool->addr, (unsigned long long)off,
+				      (unsigned long long)size);
+			ais_call_finish(&k, false);
+			goto out;
+		}
+		if (out) {
+			ais_meta_from_pb(k.resp->meta, &out->meta);
+			out->appended = k.resp->appended_members;
+			out->members = k.resp->shard_members;
+		}
+		ais_call_finish(&k, true);
+		if (errmsg)
+			errmsg[0] = '\0';
+		rc = 0;
+		goto out;
+
+	retry:
+		/* Only a pooled connection found dead before the node saw
+		 * the request is tried again: an append is not idempotent. */
+		if (k.fail == AIS_CALL_STALE && stale_left > 0) {
+			stale_left--;
+			fresh = true;
+			continue;
+		}
+		goto out;
+	}
+out:
+	free(buf);
+	return rc;
+}
