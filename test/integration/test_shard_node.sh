@@ -5,8 +5,9 @@
 # `ais shard ls` equals `tar -t` / `unzip -Z1` and every member read with
 # `ais get --member` is byte-equal to the extracted file. A truncated tar
 # lists the members before the break, says where it breaks and exits 1; a
-# removed sidecar is rebuilt; `ais shard create` keeps samples whole, makes
-# shards near the target size, reads back byte-equal and is deterministic.
+# removed sidecar is rebuilt; `ais shard create` of 10,000 files keeps
+# samples whole, makes shards near the target size, reads back byte-equal
+# (tar, zip and tar.gz) and is deterministic for a seed.
 . "$(dirname "$0")/lib.sh"
 
 ais_test_init shard_node
@@ -170,84 +171,135 @@ note "sidecars follow the object"
 "$AIS" shard ls ais://sh/gnu.tar >"$T/out" 2>/dev/null || true
 grep -qx m1.bin "$T/out" || fail "listing not updated after an overwrite"
 
-note "shard create"
+note "shard create: 10,000 files (5,000 samples)"
+# Each sample is an image of 1-8 KiB and a label of 1-2 KiB (sizes fixed by
+# the seed), spread over four directories: about 36 MB in all, so that a
+# 1600 KiB target gives some 20 shards.
 GEN=$T/gen
 "$PY" - "$GEN" <<'EOF'
 import os, random, sys
 r = random.Random(42)
 root = sys.argv[1]
-for i in range(1000):
+for i in range(5000):
     d = os.path.join(root, "part%d" % (i % 4))
     os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "img_%04d.jpg" % i), "wb") as f:
-        f.write(os.urandom(r.randint(500, 6000)))
-    with open(os.path.join(d, "img_%04d.cls" % i), "w") as f:
-        f.write("%d\n" % (i % 10))
+    with open(os.path.join(d, "img_%05d.jpg" % i), "wb") as f:
+        f.write(os.urandom(r.randint(1024, 8192)))
+    with open(os.path.join(d, "img_%05d.cls" % i), "w") as f:
+        f.write(("%d\n" % (i % 10)) * r.randint(512, 1024))
 EOF
-"$AIS" shard create "$GEN" ais://sh/ds/train --size 1MiB --shuffle --seed 7 \
-	--jobs 4 >"$T/create.out" || fail "shard create"
+TARGET=1638400
+"$AIS" shard create "$GEN" ais://sh/ds/train --size 1600KiB --shuffle \
+	--seed 7 --jobs 4 >"$T/create.out" || fail "shard create"
 cat "$T/create.out" >&2
-grep -q "1000 samples" "$T/create.out" || fail "summary: $(cat "$T/create.out")"
+grep -q "5000 samples" "$T/create.out" || fail "summary: $(cat "$T/create.out")"
 "$AIS" ls -l ais://sh/ds/ >"$T/shards" || fail "ls shards"
 mapfile -t SHARDS < <("$AIS" ls ais://sh/ds/ | sed 's#^ais://sh/##' |
-	grep -E 'train-[0-9]{6}\.tar$' || true)
-[ "${#SHARDS[@]}" -ge 3 ] || fail "only ${#SHARDS[@]} shards: $(cat "$T/shards")"
+	grep -E 'train-[0-9]{6}\.tar$' | LC_ALL=C sort || true)
+[ "${#SHARDS[@]}" -ge 15 ] && [ "${#SHARDS[@]}" -le 30 ] ||
+	fail "${#SHARDS[@]} shards, expected about 20: $(cat "$T/shards")"
+# Nothing but the shards, numbered from 0 without gaps.
+assert_eq "${#SHARDS[@]}" "$("$AIS" ls ais://sh/ds/ | wc -l)" "objects under ds/"
+assert_eq "ds/train-$(printf '%06d' $((${#SHARDS[@]} - 1))).tar" \
+	"${SHARDS[${#SHARDS[@]} - 1]}" "the last shard's name"
 : >"$T/members"
-: >"$T/ls1"
 for s in "${SHARDS[@]}"; do
 	"$AIS" shard ls "ais://sh/$s" >"$T/one" || fail "shard ls $s"
 	sed "s#^#$s #" "$T/one" >>"$T/members"
-	{ echo "== ${s#ds/train}"; cat "$T/one"; } >>"$T/ls1"
 done
 # Every file exactly once; both files of a sample in the same shard.
-assert_eq 2000 "$(wc -l <"$T/members")" "members in all shards"
-assert_eq 2000 "$(awk '{print $2}' "$T/members" | sort -u | wc -l)" \
+assert_eq 10000 "$(wc -l <"$T/members")" "members in all shards"
+assert_eq 10000 "$(awk '{print $2}' "$T/members" | sort -u | wc -l)" \
 	"distinct members"
-assert_eq 1000 "$(awk '{k=$2; sub(/\.[^\/]*$/, "", k); print $1, k}' \
-	"$T/members" | sort -u | wc -l)" "samples, each in one shard"
-# Sizes near the target: none above 1 MiB, all but the last above 90%.
+assert_eq 5000 "$(awk '{k=$2; sub(/\.[^\/]*$/, "", k); print k}' \
+	"$T/members" | sort -u | wc -l)" "distinct samples"
+assert_eq 5000 "$(awk '{k=$2; sub(/\.[^\/]*$/, "", k); print $1, k}' \
+	"$T/members" | sort -u | wc -l)" "samples, each whole in one shard"
+# Sizes near the target: none above it, all but the last above 90%.
 n=0
 for s in "${SHARDS[@]}"; do
 	size=$("$AIS" stat "ais://sh/$s" | awk '$1 == "size" {print $2; exit}' | tr -d ,)
 	case "$size" in '' | *[!0-9]*) fail "cannot read the size of $s" ;; esac
-	[ "$size" -le 1048576 ] || fail "$s is $size bytes, over 1 MiB"
+	[ "$size" -le "$TARGET" ] || fail "$s is $size bytes, over the $TARGET target"
 	n=$((n + 1))
 	if [ "$n" -lt "${#SHARDS[@]}" ]; then
-		[ "$size" -ge 943718 ] || fail "$s is $size bytes, under 90% of 1 MiB"
+		[ "$size" -ge $((TARGET * 9 / 10)) ] ||
+			fail "$s is $size bytes, under 90% of $TARGET"
 	fi
 done
-# Every file byte-equal when read back (eight readers at a time).
+# Every file byte-equal when read back: each whole shard is downloaded and
+# unpacked by GNU tar, and the tree must equal the source (diff -r also
+# fails on a missing or an extra file); tar -t of each downloaded shard
+# (archive order) lists what the node lists (path order).
+# unpack_all PREFIX LIST: unpacks the shards PREFIX-NNNNNN.tar into $T/rt,
+# writing their tar -t lists, in shard order, to LIST.
+unpack_all()
+{
+	local s
+	mkdir -p "$T/rt"
+	: >"$2"
+	for s in "${SHARDS[@]}"; do
+		s=$1/${s#ds/}
+		"$AIS" get -q "ais://sh/$s" "$T/dl.tar" || fail "get $s"
+		tar -tf "$T/dl.tar" >"$T/one" || fail "tar -t $s"
+		{ echo "== $s"; cat "$T/one"; } >>"$2"
+		"$AIS" shard ls "ais://sh/$s" >"$T/one.ls" || fail "shard ls $s"
+		LC_ALL=C sort "$T/one" | diff -q - "$T/one.ls" >/dev/null ||
+			fail "$s: tar -t differs from ais shard ls"
+		tar -xf "$T/dl.tar" -C "$T/rt" || fail "tar -x $s"
+	done
+	rm -f "$T/dl.tar"
+}
+unpack_all ds "$T/tt1"
+diff -r "$GEN" "$T/rt" >&2 || fail "the unpacked shards differ from the source"
+rm -rf "$T/rt"
+# And 50 members, one at a time, with --member.
+n=0
 while read -r s m; do
-	printf '%s\0%s\0' "$s" "$m"
-done <"$T/members" | xargs -0 -n 2 -P 8 sh -c \
-	'"$AIS" get "ais://sh/$1" --member "$2" - 2>/dev/null | cmp -s - "'"$GEN"'/$2" || { echo "differs: $1 $2" >&2; exit 255; }' _ ||
-	fail "a member read back differs from its file"
-# Deterministic: the same seed gives the same shards.
-"$AIS" shard create "$GEN" ais://sh/ds2/train --size 1MiB --shuffle --seed 7 \
-	-q || fail "shard create again"
-: >"$T/ls2"
-for s in "${SHARDS[@]}"; do
-	s2=ds2/${s#ds/}
-	"$AIS" shard ls "ais://sh/$s2" >"$T/one" || fail "shard ls $s2"
-	{ echo "== ${s#ds/train}"; cat "$T/one"; } >>"$T/ls2"
-done
-diff -q "$T/ls1" "$T/ls2" >/dev/null || fail "same seed, different shards"
-"$AIS" shard create "$GEN" ais://sh/ds3/train --size 1MiB --shuffle --seed 8 \
-	-q || fail "shard create seed 8"
+	"$AIS" get -q "ais://sh/$s" --member "$m" "$T/m" ||
+		fail "get --member $m of $s"
+	cmp -s "$T/m" "$GEN/$m" || fail "member $m of $s differs"
+	n=$((n + 1))
+done < <(awk 'NR % 200 == 1' "$T/members")
+assert_eq 50 "$n" "members checked one at a time"
+# The same seed again: the same shards, with their members in the same
+# (shuffled) order.
+"$AIS" shard create "$GEN" ais://sh/ds2/train --size 1600KiB --shuffle \
+	--seed 7 -q || fail "shard create again"
+assert_eq "${#SHARDS[@]}" "$("$AIS" ls ais://sh/ds2/ | wc -l)" \
+	"same seed, same number of shards"
+unpack_all ds2 "$T/tt2"
+diff -r "$GEN" "$T/rt" >&2 || fail "the second run's shards differ from the source"
+rm -rf "$T/rt"
+sed 's#^== ds2/#== ds/#' "$T/tt2" | diff -q "$T/tt1" - >/dev/null ||
+	fail "same seed, different tar -t lists"
+LC_ALL=C sort "$T/tt1" | diff -q - "$T/tt1" >/dev/null &&
+	fail "--shuffle left the members in path order"
+"$AIS" shard create "$GEN" ais://sh/ds3/train --size 1600KiB --shuffle \
+	--seed 8 -q || fail "shard create seed 8"
 "$AIS" shard ls "ais://sh/ds3/train-000000.tar" >"$T/one3" || fail "ls ds3"
 "$AIS" shard ls "ais://sh/${SHARDS[0]}" >"$T/one1" || fail "ls ds"
 ! diff -q "$T/one1" "$T/one3" >/dev/null || fail "seed 8 gives the shards of seed 7"
-# Other formats read back too.
-"$AIS" shard create "$GEN" ais://sh/dz/t --size 2MiB --format zip -q ||
-	fail "shard create zip"
-"$AIS" get ais://sh/dz/t-000000.zip --member part0/img_0000.jpg "$T/m" ||
-	fail "zip member"
-cmp -s "$T/m" "$GEN/part0/img_0000.jpg" || fail "zip member differs"
-"$AIS" shard create "$GEN" ais://sh/dg/t --size 2MiB --format tar.gz -q ||
-	fail "shard create tar.gz"
-"$AIS" get ais://sh/dg/t-000000.tar.gz --member part1/img_0001.cls "$T/m" ||
-	fail "tar.gz member"
-cmp -s "$T/m" "$GEN/part1/img_0001.cls" || fail "tar.gz member differs"
+# Other formats read back too: one zip and one tar.gz shard of everything,
+# unpacked by unzip and GNU tar, equal the source.
+for fmt in zip tar.gz; do
+	"$AIS" shard create "$GEN" "ais://sh/d-$fmt/t" --size 64MiB --format "$fmt" \
+		-q || fail "shard create --format $fmt"
+	assert_eq "d-$fmt/t-000000.$fmt" "$("$AIS" ls "ais://sh/d-$fmt/")" \
+		"the one $fmt shard"
+	"$AIS" get -q "ais://sh/d-$fmt/t-000000.$fmt" --member part1/img_00001.cls \
+		"$T/m" || fail "$fmt member"
+	cmp -s "$T/m" "$GEN/part1/img_00001.cls" || fail "$fmt member differs"
+	"$AIS" get -q "ais://sh/d-$fmt/t-000000.$fmt" "$T/dl.$fmt" || fail "get $fmt"
+	mkdir -p "$T/rt"
+	if [ "$fmt" = zip ]; then
+		unzip -q "$T/dl.$fmt" -d "$T/rt" || fail "unzip"
+	else
+		tar -xzf "$T/dl.$fmt" -C "$T/rt" || fail "tar -xz"
+	fi
+	diff -r "$GEN" "$T/rt" >&2 || fail "the unpacked $fmt shard differs from the source"
+	rm -rf "$T/rt" "$T/dl.$fmt"
+done
 
 note "bucket destroy removes the sidecars"
 "$AIS" bucket rm ais://sh >/dev/null || fail "bucket rm"
