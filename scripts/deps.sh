@@ -9,6 +9,7 @@ pkgs=(
 	libuv1-dev liblz4-dev libssl-dev libarchive-dev libxxhash-dev
 	libisal-dev libsystemd-dev libfuse3-dev fuse3 check
 	attr python3 rsync tar procps iproute2 xxhash zlib1g-dev libarchive-tools zip unzip
+	lz4 openssl gzip
 	# test/bench/run.sh: its reference tools (passthrough_ll is built from
 	# libfuse3-dev's examples at run time)
 	archivemount nginx wrk fio
