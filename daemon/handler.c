@@ -494,8 +494,8 @@ static int member_get(struct rctx *r, int fd)
 		rc = 1;
 		goto out;
 	}
-	rc = ais_shard_member_read(fd, ref->idx, &m, q->offset, len,
-				   member_write, &o, r->errmsg);
+	rc = shard_member_read(fd, ref->idx, &m, q->offset, len, member_write,
+			       &o, r->errmsg);
 	if (rc == 0 && o.sent < len)
 		rc = ais_errf(r->errmsg, -EIO, "member ended early");
 	if (rc && !o.head_sent)

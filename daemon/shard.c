@@ -344,6 +344,37 @@ static void unlink_sidecars(const struct mpset *mps, const char *bucket,
 				strerror(errno));
 }
 
+/* Parked tar.gz decoders (lib/shard_read.h): a client reading a member in
+ * consecutive ranges continues one instead of inflating again from a seek
+ * point. */
+#define STREAM_SLOTS 8
+
+static pthread_once_t streams_once = PTHREAD_ONCE_INIT;
+static struct ais_shard_stream_cache *streams;
+
+static void streams_init(void)
+{
+	streams = ais_shard_stream_cache_new(STREAM_SLOTS);
+}
+
+int shard_member_read(int fd, const struct ais_shard_index *idx,
+		      const struct ais_shard_member *m, uint64_t off,
+		      uint64_t len, ais_shard_write_cb cb, void *arg,
+		      char *errmsg)
+{
+	pthread_once(&streams_once, streams_init);
+	return ais_shard_member_read_cached(streams, fd, idx, m, off, len, cb,
+					    arg, errmsg);
+}
+
+/* A parked decoder holds its shard open: let the space of a deleted or
+ * replaced one go. */
+static void streams_clear(void)
+{
+	pthread_once(&streams_once, streams_init);
+	ais_shard_stream_cache_clear(streams);
+}
+
 void shard_on_delete(const struct mpset *mps, const char *bucket,
 		     const char *name)
 {
@@ -351,6 +382,8 @@ void shard_on_delete(const struct mpset *mps, const char *bucket,
 
 	if (ais_shard_format_from_name(name) == AIS_SHARD_NONE)
 		return;
+	if (ais_shard_format_from_name(name) == AIS_SHARD_TGZ)
+		streams_clear();
 	if (ais_hrw_key(bucket, name, key, sizeof(key)) < 0)
 		return;
 	cache_drop(key, false);
@@ -385,6 +418,7 @@ void shard_on_bucket_destroy(const struct mpset *mps, const char *bucket)
 
 	snprintf(key, sizeof(key), "%s/", bucket);
 	cache_drop(key, true);
+	streams_clear();
 	for (i = 0; i < mps->n; i++) {
 		int n = snprintf(path, sizeof(path), "%s" SHARD_DIR "%s",
 				 mps->paths[i], bucket);

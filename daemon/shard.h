@@ -7,6 +7,7 @@
 #include "mountpath.h"
 #include "objmeta.h"
 #include "shard_index.h"
+#include "shard_read.h"
 
 #define SHARD_CACHE_MAX 64
 
@@ -31,6 +32,13 @@ int shard_get(const struct mpset *mps, const char *bucket, const char *name,
 int shard_get_nowait(const char *bucket, const char *name,
 		     const struct objmeta *m, struct shard_ref **out);
 void shard_ref_put(struct shard_ref *r);
+
+/* ais_shard_member_read() of a member of the shard open on fd, continuing
+ * a parked decoder where one fits (tar.gz read in consecutive ranges). */
+int shard_member_read(int fd, const struct ais_shard_index *idx,
+		      const struct ais_shard_member *m, uint64_t off,
+		      uint64_t len, ais_shard_write_cb cb, void *arg,
+		      char *errmsg);
 
 /* After a committed PUT (or RENAME onto name): drops old sidecars of name
  * and, if name is a shard, builds the new index. Returns 0 or -errno with

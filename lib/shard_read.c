@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <fcntl.h>
 #include <lz4.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,6 +24,7 @@
 struct ais_shard_stream {
 	enum ais_shard_format fmt;
 	int fd;
+	bool own_fd;   /* parked in a cache: fd is a dup the stream closes */
 	uint64_t in;   /* next compressed byte to fetch from fd */
 	uint64_t out;  /* decompressed offset of the next byte handed out */
 	uint64_t prod; /* decompressed bytes produced so far */
@@ -608,6 +611,8 @@ void ais_shard_stream_free(struct ais_shard_stream *s)
 		return;
 	if (s->zinit)
 		inflateEnd(&s->z);
+	if (s->own_fd)
+		close(s->fd);
 	free(s->ibuf);
 	free(s->win);
 	free(s->cblk);
@@ -757,29 +762,34 @@ out:
 
 /* Decodes [target, target + len) of a tar.gz / tar.lz4 stream from the
  * nearest seek point. */
-static int read_stream(int fd, const struct ais_shard_index *idx,
-		       const struct ais_shard_member *m, uint64_t target,
-		       uint64_t len, ais_shard_write_cb cb, void *arg,
-		       char *errmsg)
+/* Opens a decoder of the shard at the last seek point at or before the
+ * decompressed offset target (the start when there is none). */
+static int stream_at(int fd, const struct ais_shard_index *idx, uint64_t target,
+		     struct ais_shard_stream **out, char *errmsg)
 {
-	struct ais_shard_stream *s;
 	struct ais_shard_point pt;
 	const void *win = NULL;
-	uint8_t *buf;
 	int rc;
 
 	rc = ais_shard_index_point(idx, target, &pt, &win);
 	if (rc == -EBADMSG)
 		return ais_errf(errmsg, rc, "shard index: corrupt seek point");
-	rc = ais_shard_stream_new(fd, ais_shard_index_format(idx),
-				  rc == 0 ? &pt : NULL, win, &s, errmsg);
-	if (rc < 0)
-		return rc;
-	if ((buf = malloc(READ_BUF)) == NULL) {
-		ais_shard_stream_free(s);
+	return ais_shard_stream_new(fd, ais_shard_index_format(idx),
+				    rc == 0 ? &pt : NULL, win, out, errmsg);
+}
+
+/* Skips s forward to the decompressed offset target (s is at or before
+ * it), then hands len bytes to cb. */
+static int stream_copy(struct ais_shard_stream *s,
+		       const struct ais_shard_member *m, uint64_t target,
+		       uint64_t len, ais_shard_write_cb cb, void *arg,
+		       char *errmsg)
+{
+	uint8_t *buf;
+	int rc = 0;
+
+	if ((buf = malloc(READ_BUF)) == NULL)
 		return ais_errf(errmsg, -ENOMEM, "shard read: out of memory");
-	}
-	/* Skip to the member's bytes (at most one span), then stream them. */
 	while (rc == 0 && (ais_shard_stream_offset(s) < target || len > 0)) {
 		uint64_t at = ais_shard_stream_offset(s);
 		bool skipping = at < target;
@@ -803,6 +813,21 @@ static int read_stream(int fd, const struct ais_shard_index *idx,
 		}
 	}
 	free(buf);
+	return rc;
+}
+
+static int read_stream(int fd, const struct ais_shard_index *idx,
+		       const struct ais_shard_member *m, uint64_t target,
+		       uint64_t len, ais_shard_write_cb cb, void *arg,
+		       char *errmsg)
+{
+	struct ais_shard_stream *s;
+	int rc;
+
+	rc = stream_at(fd, idx, target, &s, errmsg);
+	if (rc < 0)
+		return rc;
+	rc = stream_copy(s, m, target, len, cb, arg, errmsg);
 	ais_shard_stream_free(s);
 	return rc;
 }
@@ -911,6 +936,191 @@ int ais_shard_member_read(int obj_fd, const struct ais_shard_index *idx,
 		return read_sparse(obj_fd, idx, m, off, len, cb, arg, errmsg);
 	return read_stream(obj_fd, idx, m, m->data_off + off, len, cb, arg,
 			   errmsg);
+}
+
+/* ---- parked decoders ---- */
+
+struct parked {
+	struct ais_shard_stream *s; /* NULL: a free slot */
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	int64_t mtime_ns;
+	uint64_t used; /* LRU tick */
+};
+
+struct ais_shard_stream_cache {
+	pthread_mutex_t lock;
+	uint64_t tick;
+	unsigned n;
+	struct parked slot[];
+};
+
+struct ais_shard_stream_cache *ais_shard_stream_cache_new(unsigned slots)
+{
+	struct ais_shard_stream_cache *c;
+
+	c = calloc(1, sizeof(*c) + slots * sizeof(c->slot[0]));
+	if (c == NULL)
+		return NULL;
+	pthread_mutex_init(&c->lock, NULL);
+	c->n = slots;
+	return c;
+}
+
+void ais_shard_stream_cache_free(struct ais_shard_stream_cache *c)
+{
+	unsigned i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->n; i++)
+		ais_shard_stream_free(c->slot[i].s);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+void ais_shard_stream_cache_clear(struct ais_shard_stream_cache *c)
+{
+	struct ais_shard_stream *s;
+	unsigned i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->n; i++) {
+		pthread_mutex_lock(&c->lock);
+		s = c->slot[i].s;
+		c->slot[i].s = NULL;
+		pthread_mutex_unlock(&c->lock);
+		ais_shard_stream_free(s);
+	}
+}
+
+static bool same_file(const struct parked *p, const struct stat *st)
+{
+	return p->dev == st->st_dev && p->ino == st->st_ino &&
+	       p->size == st->st_size &&
+	       p->mtime_ns == (int64_t)st->st_mtim.tv_sec * 1000000000 +
+				  st->st_mtim.tv_nsec;
+}
+
+/* Takes the parked decoder of this file that is furthest along but not
+ * past target, if it is no further back than from (where a fresh decoder
+ * would start). */
+static struct ais_shard_stream *cache_take(struct ais_shard_stream_cache *c,
+					   const struct stat *st, uint64_t from,
+					   uint64_t target)
+{
+	struct ais_shard_stream *s = NULL;
+	struct parked *best = NULL;
+	unsigned i;
+
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < c->n; i++) {
+		struct parked *p = &c->slot[i];
+		uint64_t at;
+
+		if (p->s == NULL || !same_file(p, st))
+			continue;
+		at = ais_shard_stream_offset(p->s);
+		if (at < from || at > target)
+			continue;
+		if (best == NULL || at > ais_shard_stream_offset(best->s))
+			best = p;
+	}
+	if (best != NULL) {
+		s = best->s;
+		best->s = NULL;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return s;
+}
+
+/* Parks s (which owns its descriptor), pushing out the least recently
+ * used decoder when every slot is taken. */
+static void cache_park(struct ais_shard_stream_cache *c,
+		       struct ais_shard_stream *s, const struct stat *st)
+{
+	struct ais_shard_stream *old;
+	struct parked *p = NULL;
+	unsigned i;
+
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < c->n; i++) {
+		struct parked *q = &c->slot[i];
+
+		if (q->s == NULL) {
+			p = q;
+			break;
+		}
+		if (p == NULL || q->used < p->used)
+			p = q;
+	}
+	if (p == NULL) { /* no slots at all */
+		pthread_mutex_unlock(&c->lock);
+		ais_shard_stream_free(s);
+		return;
+	}
+	old = p->s;
+	p->s = s;
+	p->dev = st->st_dev;
+	p->ino = st->st_ino;
+	p->size = st->st_size;
+	p->mtime_ns =
+	    (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	p->used = ++c->tick;
+	pthread_mutex_unlock(&c->lock);
+	ais_shard_stream_free(old);
+}
+
+int ais_shard_member_read_cached(struct ais_shard_stream_cache *c, int obj_fd,
+				 const struct ais_shard_index *idx,
+				 const struct ais_shard_member *m, uint64_t off,
+				 uint64_t len, ais_shard_write_cb cb, void *arg,
+				 char *errmsg)
+{
+	struct ais_shard_stream *s;
+	struct ais_shard_point pt;
+	const void *win = NULL;
+	uint64_t target, from;
+	struct stat st;
+	int rc, fd;
+
+	/* Only plain tar.gz members go through a parked decoder; everything
+	 * else (and every error case) is ais_shard_member_read()'s. */
+	if (c == NULL || ais_shard_index_format(idx) != AIS_SHARD_TGZ ||
+	    m->type == AIS_SHARD_DIR || m->method == AIS_SHARD_UNSUPPORTED ||
+	    m->method == AIS_SHARD_DEFLATE || (m->flags & AIS_SHARD_F_SPARSE) ||
+	    off >= m->size || len == 0 || fstat(obj_fd, &st) < 0)
+		return ais_shard_member_read(obj_fd, idx, m, off, len, cb, arg,
+					     errmsg);
+	if (len > m->size - off)
+		len = m->size - off;
+	target = m->data_off + off;
+	rc = ais_shard_index_point(idx, target, &pt, &win);
+	if (rc == -EBADMSG)
+		return ais_errf(errmsg, rc, "shard index: corrupt seek point");
+	from = rc == 0 ? pt.out : 0;
+	s = cache_take(c, &st, from, target);
+	if (s == NULL) {
+		fd = fcntl(obj_fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			return ais_shard_member_read(obj_fd, idx, m, off, len,
+						     cb, arg, errmsg);
+		rc = ais_shard_stream_new(
+		    fd, AIS_SHARD_TGZ, rc == 0 ? &pt : NULL, win, &s, errmsg);
+		if (rc < 0) {
+			close(fd);
+			return rc;
+		}
+		s->own_fd = true;
+	}
+	rc = stream_copy(s, m, target, len, cb, arg, errmsg);
+	if (rc == 0 && !s->eof)
+		cache_park(c, s, &st);
+	else
+		ais_shard_stream_free(s);
+	return rc;
 }
 
 struct membuf {

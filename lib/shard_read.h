@@ -100,6 +100,31 @@ int ais_shard_member_pread(int obj_fd, const struct ais_shard_index *idx,
 			   const struct ais_shard_member *m, void *buf,
 			   size_t len, uint64_t off, size_t *got, char *errmsg);
 
+/* Parked decoders of compressed shards (tar.gz), so that a reader going
+ * through a member in consecutive ranges (a FUSE client's sequential reads)
+ * continues the decoder where its last read stopped instead of decoding
+ * again from a seek point, up to AIS_SHARD_GZ_SPAN per read. Thread-safe;
+ * at most `slots` decoders (about 150 KiB each) are parked, least recently
+ * used first out. A parked decoder holds its own descriptor of the object
+ * and is used again only for the same file (device, inode, size, mtime). */
+struct ais_shard_stream_cache;
+
+/* Returns NULL when out of memory (callers then read without one). */
+struct ais_shard_stream_cache *ais_shard_stream_cache_new(unsigned slots);
+void ais_shard_stream_cache_free(struct ais_shard_stream_cache *c);
+
+/* Frees every parked decoder (and closes its descriptor, so that a deleted
+ * shard's space is given back). */
+void ais_shard_stream_cache_clear(struct ais_shard_stream_cache *c);
+
+/* ais_shard_member_read(), taking and parking tar.gz decoders in c (c may
+ * be NULL: the same as ais_shard_member_read()). */
+int ais_shard_member_read_cached(struct ais_shard_stream_cache *c, int obj_fd,
+				 const struct ais_shard_index *idx,
+				 const struct ais_shard_member *m, uint64_t off,
+				 uint64_t len, ais_shard_write_cb cb, void *arg,
+				 char *errmsg);
+
 /* The last seek point at or before decompressed offset off (tar.gz and
  * tar.lz4 indexes); *window points into the index. Returns 0 or -ENOENT
  * (no point before off: start from the beginning), -EBADMSG. Implemented

@@ -212,6 +212,9 @@ static int cmp_write(void *arg, const void *buf, size_t len)
 	return 0;
 }
 
+/* Parked decoders check_range() reads through (NULL: none). */
+static struct ais_shard_stream_cache *range_cache;
+
 /* Member bytes [off, off+len) equal the extracted file's. */
 static void check_range(int fd, struct ais_shard_index *idx,
 			const struct ais_shard_member *m, const char *file,
@@ -225,7 +228,8 @@ static void check_range(int fd, struct ais_shard_index *idx,
 
 	ck_assert_msg(c.f != NULL, "open %s", file);
 	ck_assert_int_eq(fseeko(c.f, (off_t)off, SEEK_SET), 0);
-	rc = ais_shard_member_read(fd, idx, m, off, len, cmp_write, &c, errmsg);
+	rc = ais_shard_member_read_cached(range_cache, fd, idx, m, off, len,
+					  cmp_write, &c, errmsg);
 	ck_assert_msg(rc == 0 && !c.differ && c.pos == want,
 		      "member '%s' [%" PRIu64 ", +%" PRIu64 "): rc %d (%s), "
 		      "%s, got %" PRIu64 " of %" PRIu64 " bytes",
@@ -570,6 +574,89 @@ START_TEST(test_compressed_tars)
 	}
 	ck_assert_uint_ge(members, 4);
 	ais_shard_index_free(idx);
+}
+END_TEST
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Reads the member from its start to its end in step-byte ranges, through
+ * range_cache; returns the CPU time it took. */
+static uint64_t read_sequentially(int fd, struct ais_shard_index *idx,
+				  const struct ais_shard_member *m,
+				  const char *src, uint64_t step)
+{
+	uint64_t t0 = thread_cpu_ns();
+
+	for (uint64_t off = 0; off < m->size; off += step)
+		check_range(fd, idx, m, src, off, step);
+	return thread_cpu_ns() - t0;
+}
+
+/* Parked tar.gz decoders: consecutive ranges continue one decoder instead
+ * of inflating again from a seek point; interleaved and backward reads
+ * still get the right bytes; a replaced file never continues an old
+ * decoder. */
+START_TEST(test_stream_cache)
+{
+	struct ais_shard_stream_cache *sc = ais_shard_stream_cache_new(2);
+	struct ais_shard_index *idx;
+	struct ais_shard_member m;
+	uint64_t plain, cached, a, b;
+	char src[600], src2[600];
+	int fd;
+
+	ck_assert_ptr_nonnull(sc);
+	sh("tar -C src -czf sc.tar.gz a");
+	snprintf(src, sizeof(src), "%s/src/a/big.txt", tmp);
+	idx = build("sc.tar.gz", &fd);
+	ck_assert_int_eq(ais_shard_index_lookup(idx, "a/big.txt", &m), 0);
+	ck_assert_uint_gt(m.size, 2 * AIS_SHARD_GZ_SPAN);
+
+	range_cache = NULL;
+	plain = read_sequentially(fd, idx, &m, src, 128 << 10);
+	range_cache = sc;
+	cached = read_sequentially(fd, idx, &m, src, 128 << 10);
+	fprintf(stderr,
+		"stream cache: %" PRIu64 " bytes in 128 KiB reads: %.3f s CPU "
+		"without, %.3f s with parked decoders\n",
+		m.size, (double)plain / 1e9, (double)cached / 1e9);
+	/* Without parking, every read inflates up to a span again. */
+	ck_assert_uint_lt(cached * 3, plain);
+
+	/* Two readers taking turns, then one going backwards. */
+	for (a = 0, b = m.size / 2; b < m.size; a += 100000, b += 100000) {
+		check_range(fd, idx, &m, src, a, 100000);
+		check_range(fd, idx, &m, src, b, 100000);
+	}
+	for (a = m.size - 200000; a > 700000; a -= 700000)
+		check_range(fd, idx, &m, src, a, 200000);
+	ais_shard_index_free(idx);
+	close(fd);
+
+	/* The same name, other bytes (a new inode): a read right where a
+	 * parked decoder of the old file stands must not continue it. */
+	sh("rm -rf src2 && cp -a src src2 && tr a-z A-Z < src/a/big.txt > "
+	   "src2/a/big.txt && tar -C src2 -czf sc2.tar.gz a && "
+	   "mv sc2.tar.gz sc.tar.gz");
+	snprintf(src2, sizeof(src2), "%s/src2/a/big.txt", tmp);
+	idx = build("sc.tar.gz", &fd);
+	ck_assert_int_eq(ais_shard_index_lookup(idx, "a/big.txt", &m), 0);
+	check_range(fd, idx, &m, src2, 0, 100000);
+	check_range(fd, idx, &m, src2, 100000, 100000);
+	check_range(fd, idx, &m, src2, m.size / 2 + 100000, 100000);
+
+	range_cache = NULL;
+	ais_shard_stream_cache_clear(sc);
+	ais_shard_stream_cache_free(sc);
+	ais_shard_index_free(idx);
+	close(fd);
+	sh("rm -rf src2 sc.tar.gz");
 }
 END_TEST
 
@@ -1247,6 +1334,7 @@ static Suite *shard_suite(void)
 	tcase_add_test(tc, test_bsdtar_python);
 	tcase_add_test(tc, test_zip);
 	tcase_add_test(tc, test_compressed_tars);
+	tcase_add_test(tc, test_stream_cache);
 	tcase_add_test(tc, test_duplicates_and_dirs);
 	tcase_add_test(tc, test_readdir_implicit);
 	tcase_add_test(tc, test_sidecar_save_load_stale);
