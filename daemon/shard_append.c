@@ -105,46 +105,6 @@ static int fsync_dir(const char *dir)
 	return rc;
 }
 
-static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
-{
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
-static int pread_all(int fd, void *buf, size_t len, uint64_t off)
-{
-	uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO; /* the file is shorter than expected */
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 static bool is_zero(const uint8_t *p, size_t n)
 {
 	size_t i;
@@ -162,7 +122,7 @@ static int range_is_zero(int fd, uint64_t off, uint64_t len, uint8_t *buf,
 	*zero = true;
 	while (len > 0) {
 		size_t k = len < APPEND_BUF ? (size_t)len : APPEND_BUF;
-		int rc = pread_all(fd, buf, k, off);
+		int rc = ais_pread_all(fd, buf, k, off);
 
 		if (rc)
 			return rc;
@@ -525,7 +485,7 @@ static int undo(int fd, const struct jhead *h, const uint8_t *xattr,
 {
 	int rc;
 
-	if (h->tail_len && (rc = pwrite_all(fd, tail, h->tail_len, h->end)))
+	if (h->tail_len && (rc = ais_pwrite_all(fd, tail, h->tail_len, h->end)))
 		return rc;
 	if (ftruncate(fd, (off_t)h->old_size) < 0)
 		return -errno;
@@ -567,7 +527,8 @@ static int recover_one(const char *mpath, const char *jdir, const char *jpath,
 		rc = -EBADMSG;
 	} else {
 		raw = malloc((size_t)st.st_size + 1);
-		rc = raw ? pread_all(fd, raw, (size_t)st.st_size, 0) : -ENOMEM;
+		rc = raw ? ais_pread_all(fd, raw, (size_t)st.st_size, 0)
+			 : -ENOMEM;
 		close(fd);
 		if (rc && rc != -EIO) {
 			free(raw);
@@ -701,9 +662,9 @@ static int copy_at(int src, int dst, uint64_t off, uint64_t len, uint8_t *buf)
 		size_t k =
 		    len - done < APPEND_BUF ? (size_t)(len - done) : APPEND_BUF;
 
-		rc = pread_all(src, buf, k, done);
+		rc = ais_pread_all(src, buf, k, done);
 		if (!rc)
-			rc = pwrite_all(dst, buf, k, off + done);
+			rc = ais_pwrite_all(dst, buf, k, off + done);
 		if (rc)
 			return rc;
 		done += k;
@@ -725,7 +686,7 @@ static int object_cksum(int fd, uint64_t size, int type, uint8_t *buf,
 		size_t k =
 		    size - off < APPEND_BUF ? (size_t)(size - off) : APPEND_BUF;
 
-		rc = pread_all(fd, buf, k, off);
+		rc = ais_pread_all(fd, buf, k, off);
 		if (rc) {
 			ais_cksum_abort(&ck);
 			return rc;
@@ -843,7 +804,7 @@ static int append_locked(const struct mpset *mps, const char *bucket,
 		rc = ais_errf(errmsg, -ENOMEM, "out of memory");
 		goto out;
 	}
-	rc = pread_all(fd, tail, (size_t)(old.size - end), end);
+	rc = ais_pread_all(fd, tail, (size_t)(old.size - end), end);
 	if (rc) {
 		rc = ais_errf(errmsg, rc, "read %s: %s", path, strerror(-rc));
 		goto out;
@@ -877,8 +838,8 @@ static int append_locked(const struct mpset *mps, const char *bucket,
 	new_size = end + bend + sizeof(zero_blocks);
 	rc = copy_at(bfd, fd, end, bend, buf);
 	if (!rc)
-		rc = pwrite_all(fd, zero_blocks, sizeof(zero_blocks),
-				end + bend);
+		rc = ais_pwrite_all(fd, zero_blocks, sizeof(zero_blocks),
+				    end + bend);
 	if (!rc && ftruncate(fd, (off_t)new_size) < 0)
 		rc = -errno;
 	if (!rc && fsync(fd) < 0)

@@ -586,22 +586,6 @@ static int pread_all(int fd, char *buf, size_t len, off_t off, size_t *got)
 	return 0;
 }
 
-static int pwrite_all(int fd, const char *buf, size_t len, off_t off)
-{
-	ssize_t n;
-	size_t done = 0;
-
-	while (done < len) {
-		n = pwrite(fd, buf + done, len - done, off + (off_t)done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 /* A read found the object (or the shard of a member) at version v: if that
  * is not the version the open relied on, it was replaced meanwhile. The
  * next open must ask the cluster, whatever nocto or a recent confirmation
@@ -748,7 +732,7 @@ void afs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	}
 	sp = fh->in->spool; /* stable: the handle holds a user reference */
 	pthread_mutex_lock(&sp->lock);
-	rc = pwrite_all(sp->fd, buf, size, off);
+	rc = ais_pwrite_all(sp->fd, buf, size, (uint64_t)off);
 	if (!rc) {
 		sp->dirty = true;
 		sp->mtime_set = false;

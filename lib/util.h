@@ -39,5 +39,9 @@ void ais_strv_free(char **v);
  * Return 0 or -errno (-EIO for an unexpected EOF on read). */
 int ais_write_all(int fd, const void *buf, size_t len);
 int ais_read_all(int fd, void *buf, size_t len);
+/* The same at file offset off (pwrite/pread; the file offset is not
+ * moved). */
+int ais_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
+int ais_pread_all(int fd, void *buf, size_t len, uint64_t off);
 
 #endif
