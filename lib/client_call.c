@@ -347,6 +347,24 @@ int ais_resp_status(const Ais__Response *resp, char *errmsg)
 	return ais_errf(errmsg, st, "%s", strerror(-st));
 }
 
+int ais_owner_pool(struct ais_client *c, const char *bucket, const char *name,
+		   struct ais_pool **pool, char *errmsg)
+{
+	struct ais_mapref *r = ais_mapref_get(c);
+	const struct ais_node *node = ais_map_owner(r->map, bucket, name);
+	int rc = 0;
+
+	if (node)
+		*pool = r->pools[node - r->map->nodes];
+	else
+		rc = ais_errf(errmsg, -EHOSTUNREACH,
+			      "no online node in the cluster map (version "
+			      "%llu)",
+			      (unsigned long long)r->map->version);
+	ais_mapref_put(r);
+	return rc;
+}
+
 int ais_call_obj(struct ais_client *c, const char *bucket, const char *name,
 		 Ais__Request *req, bool idempotent, Ais__Response **resp,
 		 char *errmsg)
@@ -355,23 +373,12 @@ int ais_call_obj(struct ais_client *c, const char *bucket, const char *name,
 
 	*resp = NULL;
 	for (wrong = 0;; wrong++) {
-		struct ais_mapref *r = ais_mapref_get(c);
-		const struct ais_node *node =
-		    ais_map_owner(r->map, bucket, name);
 		struct ais_pool *pool;
 		Ais__Response *a;
 
-		if (!node) {
-			ais_mapref_put(r);
-			return ais_errf(errmsg, -EHOSTUNREACH,
-					"no online node in the cluster map "
-					"(version %llu)",
-					(unsigned long long)r->map->version);
-		}
-		/* Pools live as long as the client: no reference needed. */
-		pool = r->pools[node - r->map->nodes];
-		ais_mapref_put(r);
-
+		rc = ais_owner_pool(c, bucket, name, &pool, errmsg);
+		if (rc < 0)
+			return rc;
 		rc = ais_call_simple(c, pool, req, idempotent, 1, &a, errmsg);
 		if (rc < 0)
 			return rc;

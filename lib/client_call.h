@@ -121,6 +121,12 @@ int ais_call_simple(struct ais_client *c, struct ais_pool *pool,
  * positive or absurd status becomes -EPROTO. */
 int ais_resp_status(const Ais__Response *resp, char *errmsg);
 
+/* The pool of the node that owns bucket/name in the current map (pools
+ * live as long as the client: no reference to hold). Returns 0 or
+ * -EHOSTUNREACH when the map has no online node. */
+int ais_owner_pool(struct ais_client *c, const char *bucket, const char *name,
+		   struct ais_pool **pool, char *errmsg);
+
 /* A body-less request to the owner of bucket/name, following WRONG_NODE up
  * to three times. Returns 0 with *resp whose status is 0, or -errno (node
  * status or connection error). */

@@ -26,25 +26,6 @@ static int check_names(const char *bucket, const char *name, char *errmsg)
 	return ais_name_check_object(name, strlen(name), errmsg);
 }
 
-/* The pool of the node that owns bucket/name in the current map. */
-static int owner_pool(struct ais_client *c, const char *bucket,
-		      const char *name, struct ais_pool **pool, char *errmsg)
-{
-	struct ais_mapref *r = ais_mapref_get(c);
-	const struct ais_node *node = ais_map_owner(r->map, bucket, name);
-	int rc = 0;
-
-	if (node)
-		*pool = r->pools[node - r->map->nodes];
-	else
-		rc = ais_errf(errmsg, -EHOSTUNREACH,
-			      "no online node in the cluster map (version "
-			      "%llu)",
-			      (unsigned long long)r->map->version);
-	ais_mapref_put(r);
-	return rc;
-}
-
 /* ---- PUT -------------------------------------------------------------- */
 
 enum { SRC_FD, SRC_CB, SRC_BUF };
@@ -198,7 +179,7 @@ static int put_common(struct ais_client *c, const char *bucket,
 		char em[AIS_ERRMSG_LEN] = "";
 		int st;
 
-		rc = owner_pool(c, bucket, name, &pool, errmsg);
+		rc = ais_owner_pool(c, bucket, name, &pool, errmsg);
 		if (rc < 0)
 			goto out;
 		rc = ais_cksum_init(&ck, verify_type);
@@ -430,7 +411,7 @@ static ssize_t get_common(struct ais_client *c, const char *bucket,
 		const Ais__ObjMeta *m;
 		int st;
 
-		rc = owner_pool(c, bucket, name, &pool, errmsg);
+		rc = ais_owner_pool(c, bucket, name, &pool, errmsg);
 		if (rc < 0)
 			goto out;
 		req.offset = off + sink->done;
@@ -666,22 +647,21 @@ ssize_t ais_client_member_read(struct ais_client *c, const char *bucket,
 	return get_common(c, bucket, shard, off, len, &s, out, errmsg);
 }
 
-int ais_client_member_head(struct ais_client *c, const char *bucket,
-			   const char *shard, const char *path,
-			   struct ais_obj_meta *out, char *errmsg)
+/* HEAD of bucket/name, or of its member archpath (names checked). */
+static int head_common(struct ais_client *c, const char *bucket,
+		       const char *name, const char *archpath,
+		       struct ais_obj_meta *out, char *errmsg)
 {
 	Ais__Request req = AIS__REQUEST__INIT;
 	Ais__Response *a;
 	int rc;
 
-	rc = check_member(bucket, shard, path, errmsg);
-	if (rc < 0)
-		return rc;
 	req.op = AIS__OP__OP_HEAD;
 	req.bucket = (char *)bucket;
-	req.name = (char *)shard;
-	req.archpath = (char *)path;
-	rc = ais_call_obj(c, bucket, shard, &req, true, &a, errmsg);
+	req.name = (char *)name;
+	if (archpath)
+		req.archpath = (char *)archpath;
+	rc = ais_call_obj(c, bucket, name, &req, true, &a, errmsg);
 	if (rc < 0)
 		return rc;
 	if (out)
@@ -690,28 +670,27 @@ int ais_client_member_head(struct ais_client *c, const char *bucket,
 	return 0;
 }
 
+int ais_client_member_head(struct ais_client *c, const char *bucket,
+			   const char *shard, const char *path,
+			   struct ais_obj_meta *out, char *errmsg)
+{
+	int rc = check_member(bucket, shard, path, errmsg);
+
+	if (rc < 0)
+		return rc;
+	return head_common(c, bucket, shard, path, out, errmsg);
+}
+
 /* ---- HEAD, DELETE, SET_META ------------------------------------------- */
 
 int ais_client_head(struct ais_client *c, const char *bucket, const char *name,
 		    struct ais_obj_meta *out, char *errmsg)
 {
-	Ais__Request req = AIS__REQUEST__INIT;
-	Ais__Response *a;
-	int rc;
+	int rc = check_names(bucket, name, errmsg);
 
-	rc = check_names(bucket, name, errmsg);
 	if (rc < 0)
 		return rc;
-	req.op = AIS__OP__OP_HEAD;
-	req.bucket = (char *)bucket;
-	req.name = (char *)name;
-	rc = ais_call_obj(c, bucket, name, &req, true, &a, errmsg);
-	if (rc < 0)
-		return rc;
-	if (out)
-		ais_meta_from_pb(a->meta, out);
-	ais__response__free_unpacked(a, NULL);
-	return 0;
+	return head_common(c, bucket, name, NULL, out, errmsg);
 }
 
 int ais_client_delete(struct ais_client *c, const char *bucket,
@@ -819,7 +798,7 @@ static int stream_open(struct ais_client *c, const char *bucket,
 		struct ais_pool *pool;
 		const Ais__ObjMeta *m;
 
-		rc = owner_pool(c, bucket, name, &pool, errmsg);
+		rc = ais_owner_pool(c, bucket, name, &pool, errmsg);
 		if (rc < 0)
 			return rc;
 		rc = ais_call_start(&s->k, c, pool, &req, 0, fresh, errmsg);
@@ -982,9 +961,10 @@ int ais_client_rename(struct ais_client *c, const char *bucket,
 		bool retryable = false;
 		Ais__Response *a;
 
-		rc = owner_pool(c, bucket, name, &p_old, errmsg);
+		rc = ais_owner_pool(c, bucket, name, &p_old, errmsg);
 		if (rc == 0)
-			rc = owner_pool(c, bucket, new_name, &p_new, errmsg);
+			rc =
+			    ais_owner_pool(c, bucket, new_name, &p_new, errmsg);
 		if (rc < 0)
 			return rc;
 		if (p_old != p_new) {

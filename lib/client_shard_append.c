@@ -14,25 +14,6 @@
 #define APPEND_CHUNK	   (256 * 1024)
 #define WRONG_NODE_RETRIES 3
 
-/* The pool of the node that owns bucket/name in the current map. */
-static int owner_pool(struct ais_client *c, const char *bucket,
-		      const char *name, struct ais_pool **pool, char *errmsg)
-{
-	struct ais_mapref *r = ais_mapref_get(c);
-	const struct ais_node *node = ais_map_owner(r->map, bucket, name);
-	int rc = 0;
-
-	if (node)
-		*pool = r->pools[node - r->map->nodes];
-	else
-		rc = ais_errf(errmsg, -EHOSTUNREACH,
-			      "no online node in the cluster map (version "
-			      "%llu)",
-			      (unsigned long long)r->map->version);
-	ais_mapref_put(r);
-	return rc;
-}
-
 /* Sends size bytes of fd as the body. Returns 0, or -errno: a read error
  * of fd (k->fail = AIS_CALL_OTHER) or a send error; *off is what was sent,
  * *answered tells that the node answered early. */
@@ -101,7 +82,7 @@ int ais_client_shard_append_fd(struct ais_client *c, const char *bucket,
 		uint64_t off;
 		int st;
 
-		rc = owner_pool(c, bucket, shard, &pool, errmsg);
+		rc = ais_owner_pool(c, bucket, shard, &pool, errmsg);
 		if (rc < 0)
 			goto out;
 		rc = ais_call_start(&k, c, pool, &req, size, fresh, errmsg);
