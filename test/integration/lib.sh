@@ -381,3 +381,50 @@ ais_wait_for()
 		sleep 0.2
 	done
 }
+
+# need_free_gib N: fails the test unless $T's file system has N GiB free
+# (tests with big files say so rather than fill the disk).
+need_free_gib()
+{
+	local avail
+	avail=$(df -Pk "$T" | awk 'NR == 2 {print $4}')
+	[ "${avail:-0}" -ge $(($1 * 1048576)) ] ||
+		fail "needs $1 GiB free under $T, has $((${avail:-0} / 1048576)) GiB"
+}
+
+# gen_bytes N FILE: N non-repeating pseudo-random bytes (AES-CTR of zeros,
+# or Python's PRNG where there is no openssl).
+gen_bytes()
+{
+	if command -v openssl >/dev/null; then
+		head -c "$1" < <(openssl enc -aes-128-ctr -pass pass:ais -nosalt \
+			-pbkdf2 </dev/zero 2>/dev/null) >"$2"
+	else
+		"$(_ais_python)" - "$1" "$2" <<'EOF'
+import random, sys
+n, r = int(sys.argv[1]), random.Random(7)
+with open(sys.argv[2], "wb") as f:
+    while n > 0:
+        k = min(n, 8 << 20)
+        f.write(r.randbytes(k))
+        n -= k
+EOF
+	fi
+	assert_eq "$1" "$(stat -c %s "$2")" "size of the generated $2"
+}
+
+# slice FILE OFF [LEN]: bytes OFF.. of FILE (LEN of them, or to the end).
+slice()
+{
+	if [ -n "${3:-}" ]; then
+		dd if="$1" bs=64K iflag=skip_bytes,count_bytes skip="$2" \
+			count="$3" status=none
+	else
+		dd if="$1" bs=64K iflag=skip_bytes skip="$2" status=none
+	fi
+}
+
+now_ms()
+{
+	echo $(($(date +%s%N) / 1000000))
+}

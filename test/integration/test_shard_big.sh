@@ -20,31 +20,7 @@ done
 # Disk: the source (1.1 GiB), the tar until it is uploaded (1.1 GiB), the
 # node's copy (1.1 GiB), a download (1.1 GiB), the text source (1.1 GiB)
 # and its tar.gz (twice ~0.3 GiB), with a margin.
-NEED_KB=$((7 * 1024 * 1024))
-avail=$(df -Pk "$T" | awk 'NR == 2 {print $4}')
-[ "${avail:-0}" -ge "$NEED_KB" ] ||
-	fail "needs $((NEED_KB / 1048576)) GiB free under $T, has $((avail / 1048576)) GiB"
-
-# gen_bytes N FILE: N non-repeating pseudo-random bytes (AES-CTR of zeros,
-# or Python's PRNG where there is no openssl).
-gen_bytes()
-{
-	if command -v openssl >/dev/null; then
-		head -c "$1" < <(openssl enc -aes-128-ctr -pass pass:ais -nosalt \
-			-pbkdf2 </dev/zero 2>/dev/null) >"$2"
-	else
-		"$(_ais_python)" - "$1" "$2" <<'EOF'
-import random, sys
-n, r = int(sys.argv[1]), random.Random(7)
-with open(sys.argv[2], "wb") as f:
-    while n > 0:
-        k = min(n, 8 << 20)
-        f.write(r.randbytes(k))
-        n -= k
-EOF
-	fi
-	assert_eq "$1" "$(stat -c %s "$2")" "size of the generated $2"
-}
+need_free_gib 7
 
 # range_eq OBJ MEMBER FILE OFF [LEN]: the member range read by the node
 # equals bytes OFF.. (LEN of them, or to the end) of FILE.
@@ -62,22 +38,6 @@ range_eq()
 		cmp -s "$T/r" <(slice "$f" "$off") ||
 			fail "$obj $m: range $off.. differs"
 	fi
-}
-
-# slice FILE OFF [LEN]: bytes OFF.. of FILE (LEN of them, or to the end).
-slice()
-{
-	if [ -n "${3:-}" ]; then
-		dd if="$1" bs=64K iflag=skip_bytes,count_bytes skip="$2" \
-			count="$3" status=none
-	else
-		dd if="$1" bs=64K iflag=skip_bytes skip="$2" status=none
-	fi
-}
-
-now_ms()
-{
-	echo $(($(date +%s%N) / 1000000))
 }
 
 # member_eq OBJ MEMBER FILE: the whole member, streamed, equals FILE.

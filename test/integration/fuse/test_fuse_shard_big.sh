@@ -17,47 +17,7 @@ done
 # Disk: the source (1.1 GiB), the tar until uploaded (1.1 GiB), the node's
 # copy (1.1 GiB), the text source (1.1 GiB), its tar.gz (~0.3 GiB, twice),
 # with a margin.
-NEED_KB=$((6 * 1024 * 1024))
-avail=$(df -Pk "$T" | awk 'NR == 2 {print $4}')
-[ "${avail:-0}" -ge "$NEED_KB" ] ||
-	fail "needs $((NEED_KB / 1048576)) GiB free under $T, has $((avail / 1048576)) GiB"
-
-# gen_bytes N FILE: N non-repeating pseudo-random bytes (AES-CTR of zeros,
-# or Python's PRNG where there is no openssl).
-gen_bytes()
-{
-	if command -v openssl >/dev/null; then
-		head -c "$1" < <(openssl enc -aes-128-ctr -pass pass:ais -nosalt \
-			-pbkdf2 </dev/zero 2>/dev/null) >"$2"
-	else
-		python3 - "$1" "$2" <<'EOF'
-import random, sys
-n, r = int(sys.argv[1]), random.Random(7)
-with open(sys.argv[2], "wb") as f:
-    while n > 0:
-        k = min(n, 8 << 20)
-        f.write(r.randbytes(k))
-        n -= k
-EOF
-	fi
-	assert_eq "$1" "$(stat -c %s "$2")" "size of the generated $2"
-}
-
-# slice FILE OFF [LEN]: bytes OFF.. of FILE (LEN of them, or to the end).
-slice()
-{
-	if [ -n "${3:-}" ]; then
-		dd if="$1" bs=64K iflag=skip_bytes,count_bytes skip="$2" \
-			count="$3" status=none
-	else
-		dd if="$1" bs=64K iflag=skip_bytes skip="$2" status=none
-	fi
-}
-
-now_ms()
-{
-	echo $(($(date +%s%N) / 1000000))
-}
+need_free_gib 6
 
 # dd_eq FILE SRC OFF LEN: LEN bytes at OFF of FILE (read with dd through
 # the mount) equal the same bytes of SRC.
