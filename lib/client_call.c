@@ -8,6 +8,7 @@
 #include "client_call.h"
 #include "client_conn.h"
 #include "frame.h"
+#include "names.h"
 #include "util.h"
 
 /* ---- map snapshots and pools ------------------------------------------ */
@@ -345,6 +346,31 @@ int ais_resp_status(const Ais__Response *resp, char *errmsg)
 	if (resp->message && resp->message[0])
 		return ais_errf(errmsg, st, "%s", resp->message);
 	return ais_errf(errmsg, st, "%s", strerror(-st));
+}
+
+int ais_check_obj_names(const char *bucket, const char *name, char *errmsg)
+{
+	int rc = ais_name_check_bucket(bucket, errmsg);
+
+	if (rc < 0)
+		return rc;
+	return ais_name_check_object(name, strlen(name), errmsg);
+}
+
+int ais_check_member_names(const char *bucket, const char *shard,
+			   const char *path, char *errmsg)
+{
+	int rc = ais_check_obj_names(bucket, shard, errmsg);
+
+	if (rc < 0)
+		return rc;
+	if (!path || !path[0])
+		return ais_errf(errmsg, -EINVAL, "empty member path");
+	if (strlen(path) > 4 * AIS_NAME_MAX)
+		return ais_errf(errmsg, -ENAMETOOLONG,
+				"member path longer than %d bytes",
+				4 * AIS_NAME_MAX);
+	return 0;
 }
 
 int ais_owner_pool(struct ais_client *c, const char *bucket, const char *name,

@@ -121,6 +121,12 @@ int ais_call_simple(struct ais_client *c, struct ais_pool *pool,
  * positive or absurd status becomes -EPROTO. */
 int ais_resp_status(const Ais__Response *resp, char *errmsg);
 
+/* Checks a bucket and object name (ais_check_obj_names), and also a
+ * shard member's path (ais_check_member_names): 0 or -errno with errmsg. */
+int ais_check_obj_names(const char *bucket, const char *name, char *errmsg);
+int ais_check_member_names(const char *bucket, const char *shard,
+			   const char *path, char *errmsg);
+
 /* The pool of the node that owns bucket/name in the current map (pools
  * live as long as the client: no reference to hold). Returns 0 or
  * -EHOSTUNREACH when the map has no online node. */

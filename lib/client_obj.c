@@ -17,15 +17,6 @@
 #define GET_CHUNK	   (256 * 1024) /* bytes received into a sink at a time */
 #define WRONG_NODE_RETRIES 3
 
-static int check_names(const char *bucket, const char *name, char *errmsg)
-{
-	int rc = ais_name_check_bucket(bucket, errmsg);
-
-	if (rc < 0)
-		return rc;
-	return ais_name_check_object(name, strlen(name), errmsg);
-}
-
 /* ---- PUT -------------------------------------------------------------- */
 
 enum { SRC_FD, SRC_CB, SRC_BUF };
@@ -135,7 +126,7 @@ static int put_common(struct ais_client *c, const char *bucket,
 	bool fresh = false;
 	int rc;
 
-	rc = check_names(bucket, name, errmsg);
+	rc = ais_check_obj_names(bucket, name, errmsg);
 	if (rc < 0)
 		return rc;
 	req.op = AIS__OP__OP_PUT;
@@ -396,7 +387,7 @@ static ssize_t get_common(struct ais_client *c, const char *bucket,
 	size_t tmp_cap = 0;
 	ssize_t rc;
 
-	rc = check_names(bucket, name, errmsg);
+	rc = ais_check_obj_names(bucket, name, errmsg);
 	if (rc < 0)
 		return rc;
 	req.op = AIS__OP__OP_GET;
@@ -590,29 +581,13 @@ ssize_t ais_client_read(struct ais_client *c, const char *bucket,
 
 /* ---- shard members ---------------------------------------------------- */
 
-static int check_member(const char *bucket, const char *shard, const char *path,
-			char *errmsg)
-{
-	int rc = check_names(bucket, shard, errmsg);
-
-	if (rc < 0)
-		return rc;
-	if (!path || !path[0])
-		return ais_errf(errmsg, -EINVAL, "empty member path");
-	if (strlen(path) > 4 * AIS_NAME_MAX)
-		return ais_errf(errmsg, -ENAMETOOLONG,
-				"member path longer than %d bytes",
-				4 * AIS_NAME_MAX);
-	return 0;
-}
-
 int ais_client_member_get_fd(struct ais_client *c, const char *bucket,
 			     const char *shard, const char *path, uint64_t off,
 			     uint64_t len, int fd, struct ais_obj_meta *out,
 			     char *errmsg)
 {
 	struct get_sink s = {.kind = SINK_FD, .fd = fd, .archpath = path};
-	ssize_t rc = check_member(bucket, shard, path, errmsg);
+	ssize_t rc = ais_check_member_names(bucket, shard, path, errmsg);
 
 	if (rc == 0)
 		rc = get_common(c, bucket, shard, off, len, &s, out, errmsg);
@@ -626,7 +601,7 @@ int ais_client_member_get_cb(struct ais_client *c, const char *bucket,
 {
 	struct get_sink s = {
 	    .kind = SINK_CB, .cb = cb, .arg = arg, .archpath = path};
-	ssize_t rc = check_member(bucket, shard, path, errmsg);
+	ssize_t rc = ais_check_member_names(bucket, shard, path, errmsg);
 
 	if (rc == 0)
 		rc = get_common(c, bucket, shard, off, len, &s, out, errmsg);
@@ -640,7 +615,7 @@ ssize_t ais_client_member_read(struct ais_client *c, const char *bucket,
 {
 	struct get_sink s = {
 	    .kind = SINK_BUF, .buf = buf, .cap = len, .archpath = path};
-	ssize_t rc = check_member(bucket, shard, path, errmsg);
+	ssize_t rc = ais_check_member_names(bucket, shard, path, errmsg);
 
 	if (rc < 0 || len == 0)
 		return rc;
@@ -674,7 +649,7 @@ int ais_client_member_head(struct ais_client *c, const char *bucket,
 			   const char *shard, const char *path,
 			   struct ais_obj_meta *out, char *errmsg)
 {
-	int rc = check_member(bucket, shard, path, errmsg);
+	int rc = ais_check_member_names(bucket, shard, path, errmsg);
 
 	if (rc < 0)
 		return rc;
@@ -686,7 +661,7 @@ int ais_client_member_head(struct ais_client *c, const char *bucket,
 int ais_client_head(struct ais_client *c, const char *bucket, const char *name,
 		    struct ais_obj_meta *out, char *errmsg)
 {
-	int rc = check_names(bucket, name, errmsg);
+	int rc = ais_check_obj_names(bucket, name, errmsg);
 
 	if (rc < 0)
 		return rc;
@@ -700,7 +675,7 @@ int ais_client_delete(struct ais_client *c, const char *bucket,
 	Ais__Response *a;
 	int rc;
 
-	rc = check_names(bucket, name, errmsg);
+	rc = ais_check_obj_names(bucket, name, errmsg);
 	if (rc < 0)
 		return rc;
 	req.op = AIS__OP__OP_DELETE;
@@ -723,7 +698,7 @@ int ais_client_set_meta(struct ais_client *c, const char *bucket,
 	Ais__Response *a;
 	int rc;
 
-	rc = check_names(bucket, name, errmsg);
+	rc = ais_check_obj_names(bucket, name, errmsg);
 	if (rc < 0)
 		return rc;
 	if ((uid == NULL) != (gid == NULL)) {
@@ -946,7 +921,7 @@ int ais_client_rename(struct ais_client *c, const char *bucket,
 {
 	int wrong, rc, copy_retries = 1;
 
-	rc = check_names(bucket, name, errmsg);
+	rc = ais_check_obj_names(bucket, name, errmsg);
 	if (rc < 0)
 		return rc;
 	rc = ais_name_check_object(new_name, strlen(new_name), errmsg);

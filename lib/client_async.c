@@ -1,0 +1,615 @@
+/* Many GETs in flight from one thread (see client_async.h).
+ *
+ * Each request in flight has a connection of its own, registered once in
+ * the epoll set for input (level-triggered) for as long as it is open; an
+ * idle connection that turns readable was closed by its node and is
+ * dropped. Answers are received into one buffer shared by all connections:
+ * the frame header and protobuf head are parsed in place when a receive
+ * holds them whole (the common case), else gathered in the connection's own
+ * small buffer; body bytes go from the shared buffer straight to the
+ * caller's callback. Connections closed while a batch of events is being
+ * handled are only marked (fd -1) and freed after it, so that a later event
+ * of the same batch never points at freed memory. */
+#include "client_async.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "client_call.h"
+#include "client_conn.h"
+#include "frame.h"
+#include "util.h"
+
+#define ASYNC_RBUF	   (256 * 1024) /* one receive, shared by all */
+#define ASYNC_EVENTS	   64
+#define WRONG_NODE_RETRIES 3
+
+enum aconn_state { AC_IDLE, AC_HEAD, AC_BODY };
+
+/* The retry budget of one GET; it moves with the GET from connection to
+ * connection. */
+struct retries {
+	int stale, conn, wrong;
+};
+
+struct aconn {
+	int fd; /* -1: closed, freed after the current batch */
+	struct ais_pool *pool;
+	enum aconn_state st;
+	bool reused;  /* this exchange runs on a connection used before */
+	bool got_any; /* some byte of the answer arrived */
+	uint32_t id;
+	uint64_t deadline_ns;
+	struct ais_aget *g;
+	struct retries r;
+	struct ais_frame_hdr h;
+	uint8_t *hbuf; /* header + head gathered across receives */
+	size_t hlen, hcap;
+	uint64_t body_left;
+	bool verify;
+	struct ais_cksum ck;
+	char want[AIS_CKSUM_HEX_MAX];
+};
+
+struct ais_async {
+	struct ais_client *c;
+	int epfd;
+	struct aconn **conns;
+	size_t n, cap;
+	unsigned inflight;
+	unsigned finished; /* done() calls since ais_async_run began */
+	bool dead;	   /* some conns[] closed: sweep after the batch */
+	uint8_t *rbuf;
+	char msg[AIS_ERRMSG_LEN];
+};
+
+struct ais_async *ais_async_new(struct ais_client *c, char *errmsg)
+{
+	struct ais_async *a = calloc(1, sizeof(*a));
+
+	if (!a) {
+		ais_errf(errmsg, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	a->c = c;
+	a->rbuf = malloc(ASYNC_RBUF);
+	a->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (!a->rbuf || a->epfd < 0) {
+		ais_errf(errmsg, a->rbuf ? -errno : -ENOMEM, "%s",
+			 a->rbuf ? strerror(errno) : "out of memory");
+		if (a->epfd >= 0)
+			close(a->epfd);
+		free(a->rbuf);
+		free(a);
+		return NULL;
+	}
+	return a;
+}
+
+unsigned ais_async_inflight(const struct ais_async *a)
+{
+	return a->inflight;
+}
+
+/* ---- connections -------------------------------------------------------- */
+
+static void conn_reset(struct aconn *k)
+{
+	if (k->verify)
+		ais_cksum_abort(&k->ck);
+	k->verify = false;
+	k->st = AC_IDLE;
+	k->g = NULL;
+	k->hlen = 0;
+	k->body_left = 0;
+	k->got_any = false;
+}
+
+/* Closes k's socket; the struct is freed by sweep(). */
+static void conn_close(struct ais_async *a, struct aconn *k)
+{
+	conn_reset(k);
+	if (k->fd >= 0) {
+		/* Closing the socket removes it from the epoll set. */
+		close(k->fd);
+		k->fd = -1;
+		a->dead = true;
+	}
+}
+
+static void sweep(struct ais_async *a)
+{
+	size_t i, j;
+
+	if (!a->dead)
+		return;
+	for (i = j = 0; i < a->n; i++) {
+		if (a->conns[i]->fd >= 0) {
+			a->conns[j++] = a->conns[i];
+			continue;
+		}
+		free(a->conns[i]->hbuf);
+		free(a->conns[i]);
+	}
+	a->n = j;
+	a->dead = false;
+}
+
+/* An idle connection to pool, or a new one (fresh: always new). NULL with
+ * *rc and errmsg set on failure. */
+static struct aconn *conn_get(struct ais_async *a, struct ais_pool *pool,
+			      bool fresh, int *rc, char *errmsg)
+{
+	const struct ais_client_opts *o = &a->c->opts;
+	struct epoll_event ev = {.events = EPOLLIN};
+	char em[AIS_ERRMSG_LEN] = "";
+	struct aconn *k;
+	bool reused;
+	size_t i;
+	int fd;
+
+	for (i = 0; !fresh && i < a->n; i++) {
+		k = a->conns[i];
+		if (k->fd >= 0 && k->st == AC_IDLE && k->pool == pool) {
+			k->reused = true;
+			return k;
+		}
+	}
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? 2 * a->cap : 16;
+		struct aconn **v = realloc(a->conns, cap * sizeof(*v));
+
+		if (!v) {
+			*rc = ais_errf(errmsg, -ENOMEM, "out of memory");
+			return NULL;
+		}
+		a->conns = v;
+		a->cap = cap;
+	}
+	k = calloc(1, sizeof(*k));
+	if (!k) {
+		*rc = ais_errf(errmsg, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	/* The client's pool may hold an idle connection to the node. */
+	fd = ais_pool_get(pool, fresh, o->connect_timeout_ms, o->io_timeout_ms,
+			  &reused, em);
+	if (fd < 0) {
+		*rc = ais_errf(errmsg, fd, "node %s: %s", pool->addr, em);
+		free(k);
+		return NULL;
+	}
+	ev.data.ptr = k;
+	if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		*rc = ais_errf(errmsg, -errno, "epoll: %s", strerror(errno));
+		close(fd);
+		free(k);
+		return NULL;
+	}
+	k->fd = fd;
+	k->pool = pool;
+	k->reused = reused;
+	a->conns[a->n++] = k;
+	return k;
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
+/* g is over: done() runs (it may submit more). */
+static void complete(struct ais_async *a, struct ais_aget *g, int rc,
+		     const char *msg)
+{
+	a->inflight--;
+	a->finished++;
+	g->done(g, rc, rc < 0 ? msg : "");
+}
+
+/* Ends the GET on k: k is kept idle (clean, whole answer read) or closed. */
+static void finish(struct ais_async *a, struct aconn *k, bool clean, int rc,
+		   const char *msg)
+{
+	struct ais_aget *g = k->g;
+
+	if (clean && k->body_left == 0)
+		conn_reset(k);
+	else
+		conn_close(a, k);
+	complete(a, g, rc, msg);
+}
+
+/* Sends g on a connection to its owner, spending r on failed connects and
+ * sends. On failure nothing is in flight and errmsg says why. */
+static int start(struct ais_async *a, struct ais_aget *g, struct retries r,
+		 bool fresh, char *errmsg)
+{
+	Ais__Request req = AIS__REQUEST__INIT;
+	struct ais_pool *pool;
+	struct aconn *k;
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	req.op = AIS__OP__OP_GET;
+	req.bucket = (char *)g->bucket;
+	req.name = (char *)g->name;
+	req.archpath = (char *)g->archpath;
+	req.offset = g->off;
+	req.length = g->len;
+	for (;;) {
+		rc = ais_owner_pool(a->c, g->bucket, g->name, &pool, errmsg);
+		if (rc < 0)
+			return rc;
+		k = conn_get(a, pool, fresh, &rc, errmsg);
+		if (!k) {
+			if (rc == -ETIMEDOUT || rc == -ENOMEM || r.conn-- <= 0)
+				return rc;
+			fresh = true;
+			continue;
+		}
+		req.map_version = atomic_load(&a->c->map_version);
+		k->id = atomic_fetch_add(&a->c->next_id, 1);
+		rc = ais_frame_pack(k->id, 0, &req.base, 0, &buf, &len);
+		if (rc < 0) {
+			conn_close(a, k);
+			return ais_errf(errmsg, rc, "cannot encode request: %s",
+					strerror(-rc));
+		}
+		rc = ais_conn_send(k->fd, buf, len, a->c->opts.io_timeout_ms,
+				   false, NULL);
+		free(buf);
+		if (rc == 0)
+			break;
+		ais_errf(errmsg, rc, "node %s: send: %s", pool->addr,
+			 strerror(-rc));
+		conn_close(a, k);
+		if (rc == -ETIMEDOUT)
+			return rc;
+		if (!(k->reused && r.stale-- > 0) && r.conn-- <= 0)
+			return rc;
+		fresh = true;
+	}
+	k->g = g;
+	k->r = r;
+	k->st = AC_HEAD;
+	k->hlen = 0;
+	k->got_any = false;
+	k->deadline_ns =
+	    ais_now_mono_ns() + (uint64_t)a->c->opts.io_timeout_ms * 1000000ULL;
+	return 0;
+}
+
+int ais_async_get(struct ais_async *a, struct ais_aget *g, char *errmsg)
+{
+	int rc = g->archpath ? ais_check_member_names(g->bucket, g->name,
+						      g->archpath, errmsg)
+			     : ais_check_obj_names(g->bucket, g->name, errmsg);
+
+	if (rc < 0)
+		return rc;
+	g->bytes = 0;
+	memset(&g->meta, 0, sizeof(g->meta));
+	rc =
+	    start(a, g, (struct retries){.stale = 1, .conn = 1}, false, errmsg);
+	if (rc < 0)
+		return rc;
+	a->inflight++;
+	return 0;
+}
+
+/* The exchange on k broke with rc: retried on a fresh connection when the
+ * rules allow and nothing was handed to the caller yet, else failed. */
+static void broken(struct ais_async *a, struct aconn *k, int rc,
+		   const char *what)
+{
+	struct ais_aget *g = k->g;
+	struct retries r = k->r;
+	bool stale = k->reused && !k->got_any &&
+		     (rc == -EPIPE || rc == -ECONNRESET ||
+		      rc == -ECONNABORTED || rc == -ENOTCONN);
+
+	if (rc == -ECONNRESET && !k->got_any)
+		ais_errf(a->msg, rc,
+			 "node %s: connection closed before the answer",
+			 k->pool->addr);
+	else
+		ais_errf(a->msg, rc, "node %s: %s: %s", k->pool->addr, what,
+			 strerror(-rc));
+	if (rc == -ETIMEDOUT || g->bytes > 0 ||
+	    (stale ? r.stale-- <= 0 : r.conn-- <= 0)) {
+		finish(a, k, false, rc, a->msg);
+		return;
+	}
+	conn_close(a, k);
+	rc = start(a, g, r, true, a->msg);
+	if (rc < 0)
+		complete(a, g, rc, a->msg);
+}
+
+/* The answer head arrived: decides what follows. Returns false if the
+ * exchange on k ended (k no longer holds a GET). */
+static bool on_head(struct ais_async *a, struct aconn *k, const uint8_t *hp)
+{
+	struct ais_aget *g = k->g;
+	const Ais__ObjMeta *m;
+	Ais__Response *resp;
+	int rc;
+
+	resp = ais__response__unpack(NULL, k->h.head_len, hp);
+	if (!resp) {
+		ais_errf(a->msg, -EPROTO,
+			 "node %s: bad answer: malformed response head",
+			 k->pool->addr);
+		finish(a, k, false, -EPROTO, a->msg);
+		return false;
+	}
+	ais_client_saw_version(a->c, resp->map_version);
+	k->body_left = k->h.body_len;
+	if (resp->status == -EREMOTE && k->r.wrong < WRONG_NODE_RETRIES) {
+		struct retries r = k->r;
+
+		ais_client_follow_wrong_node(a->c, resp);
+		ais__response__free_unpacked(resp, NULL);
+		r.wrong++;
+		if (k->body_left == 0)
+			conn_reset(k);
+		else
+			conn_close(a, k);
+		rc = start(a, g, r, false, a->msg);
+		if (rc < 0)
+			complete(a, g, rc, a->msg);
+		return false;
+	}
+	if (resp->status != 0) {
+		rc = ais_resp_status(resp, a->msg);
+		ais__response__free_unpacked(resp, NULL);
+		finish(a, k, true, rc, a->msg);
+		return false;
+	}
+	m = resp->meta;
+	ais_meta_from_pb(m, &g->meta);
+	if (resp->object_size)
+		g->meta.size = resp->object_size;
+	if (g->off == 0 && g->len == 0 && m &&
+	    m->cksum_type != AIS__CKSUM_TYPE__CKSUM_NONE &&
+	    ais_cksum_init(&k->ck, (int)m->cksum_type) == 0) {
+		k->verify = true;
+		snprintf(k->want, sizeof(k->want), "%s", m->cksum_value);
+	}
+	ais__response__free_unpacked(resp, NULL);
+	k->st = AC_BODY;
+	return true;
+}
+
+/* Takes header + head out of p[0..n): in place when this receive holds
+ * them whole, else gathered in k->hbuf. Returns the bytes used, or -1 if
+ * the exchange ended. *ready is set when the head has been handled. */
+static ssize_t take_head(struct ais_async *a, struct aconn *k, const uint8_t *p,
+			 size_t n, bool *ready)
+{
+	const size_t hdr = AIS_FRAME_HDR_LEN;
+	const uint8_t *hp;
+	size_t used = 0, need, take;
+
+	*ready = false;
+	if (k->hlen == 0 && n >= hdr) {
+		if (ais_frame_hdr_decode(p, &k->h, a->msg) < 0)
+			goto bad;
+		if (n >= hdr + k->h.head_len) {
+			hp = p + hdr;
+			used = hdr + k->h.head_len;
+			goto parsed;
+		}
+	}
+	for (;;) {
+		need = k->hlen < hdr ? hdr : hdr + k->h.head_len;
+		if (k->hlen == need || used == n)
+			break;
+		if (k->hcap < need) {
+			uint8_t *b = realloc(k->hbuf, need);
+
+			if (!b) {
+				ais_errf(a->msg, -ENOMEM, "out of memory");
+				finish(a, k, false, -ENOMEM, a->msg);
+				return -1;
+			}
+			k->hbuf = b;
+			k->hcap = need;
+		}
+		take = need - k->hlen < n - used ? need - k->hlen : n - used;
+		memcpy(k->hbuf + k->hlen, p + used, take);
+		k->hlen += take;
+		used += take;
+		if (k->hlen == hdr &&
+		    ais_frame_hdr_decode(k->hbuf, &k->h, a->msg) < 0)
+			goto bad;
+	}
+	if (k->hlen < hdr || k->hlen < hdr + k->h.head_len)
+		return (ssize_t)used;
+	hp = k->hbuf + hdr;
+parsed:
+	if (k->h.request_id != k->id) {
+		snprintf(a->msg, sizeof(a->msg),
+			 "response to request %u, expected %u", k->h.request_id,
+			 k->id);
+		goto bad;
+	}
+	if (k->h.flags & AIS_FRAME_FLAG_LZ4) {
+		snprintf(a->msg, sizeof(a->msg),
+			 "compressed response body not requested");
+		goto bad;
+	}
+	k->hlen = 0;
+	if (!on_head(a, k, hp))
+		return -1;
+	*ready = true;
+	return (ssize_t)used;
+bad : {
+	char why[AIS_ERRMSG_LEN];
+
+	snprintf(why, sizeof(why), "%s", a->msg);
+	ais_errf(a->msg, -EPROTO, "node %s: bad answer: %s", k->pool->addr,
+		 why);
+	finish(a, k, false, -EPROTO, a->msg);
+	return -1;
+}
+}
+
+/* Hands body bytes to the caller; ends the GET when the body is whole. */
+static void take_body(struct ais_async *a, struct aconn *k, const uint8_t *p,
+		      size_t n)
+{
+	struct ais_aget *g = k->g;
+	size_t take = k->body_left < n ? (size_t)k->body_left : n;
+	char got[AIS_CKSUM_HEX_MAX];
+	int rc;
+
+	if (take) {
+		if (k->verify)
+			ais_cksum_update(&k->ck, p, take);
+		if (g->cb) {
+			rc = g->cb(g->arg, p, take);
+			if (rc < 0) {
+				ais_errf(a->msg, rc,
+					 "GET aborted by receiver: %s",
+					 strerror(-rc));
+				finish(a, k, false, rc, a->msg);
+				return;
+			}
+		}
+		g->bytes += take;
+		k->body_left -= take;
+	}
+	if (take < n) {
+		ais_errf(a->msg, -EPROTO,
+			 "node %s: bad answer: %zu bytes past the body",
+			 k->pool->addr, n - take);
+		finish(a, k, false, -EPROTO, a->msg);
+		return;
+	}
+	if (k->body_left)
+		return;
+	if (k->verify) {
+		ais_cksum_final(&k->ck, got);
+		k->verify = false;
+		if (strcmp(got, k->want) != 0) {
+			ais_errf(a->msg, -EBADMSG,
+				 "checksum mismatch on GET of %s/%s: expected "
+				 "%s, got %s",
+				 g->bucket, g->name, k->want, got);
+			finish(a, k, true, -EBADMSG, a->msg);
+			return;
+		}
+	}
+	finish(a, k, true, 0, "");
+}
+
+static void on_readable(struct ais_async *a, struct aconn *k)
+{
+	ssize_t n, used;
+	bool ready;
+
+	if (k->fd < 0)
+		return;
+	n = recv(k->fd, a->rbuf, ASYNC_RBUF, MSG_DONTWAIT);
+	if (n < 0 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (k->st == AC_IDLE) {
+		/* The node closed an idle connection (or sent junk). */
+		conn_close(a, k);
+		return;
+	}
+	if (n <= 0) {
+		broken(a, k, n == 0 ? -ECONNRESET : -errno, "receive");
+		return;
+	}
+	k->got_any = true;
+	k->deadline_ns =
+	    ais_now_mono_ns() + (uint64_t)a->c->opts.io_timeout_ms * 1000000ULL;
+	used = 0;
+	if (k->st == AC_HEAD) {
+		used = take_head(a, k, a->rbuf, (size_t)n, &ready);
+		if (used < 0 || !ready)
+			return;
+	}
+	take_body(a, k, a->rbuf + used, (size_t)(n - used));
+}
+
+/* Fails the GETs whose connection made no progress for io_timeout_ms;
+ * returns the milliseconds until the next deadline (or max_ms). */
+static int check_deadlines(struct ais_async *a, int max_ms)
+{
+	uint64_t now = ais_now_mono_ns(), next = UINT64_MAX;
+	size_t i, n = a->n;
+
+	for (i = 0; i < n; i++) {
+		struct aconn *k = a->conns[i];
+
+		if (k->fd < 0 || k->st == AC_IDLE)
+			continue;
+		if (k->deadline_ns <= now)
+			broken(a, k, -ETIMEDOUT, "receive");
+		else if (k->deadline_ns < next)
+			next = k->deadline_ns;
+	}
+	if (next == UINT64_MAX)
+		return max_ms;
+	next = (next - now + 999999) / 1000000;
+	return max_ms >= 0 && (uint64_t)max_ms < next ? max_ms : (int)next;
+}
+
+int ais_async_run(struct ais_async *a, int timeout_ms)
+{
+	struct epoll_event ev[ASYNC_EVENTS];
+	int n, i, wait, done;
+
+	a->finished = 0;
+	if (a->inflight == 0)
+		timeout_ms = 0; /* nothing can finish */
+	wait = check_deadlines(a, timeout_ms);
+	sweep(a);
+	n = epoll_wait(a->epfd, ev, ASYNC_EVENTS, wait);
+	if (n < 0 && errno != EINTR)
+		return -errno;
+	for (i = 0; i < n; i++)
+		on_readable(a, ev[i].data.ptr);
+	if (n == 0)
+		(void)check_deadlines(a, 0);
+	sweep(a);
+	done = (int)a->finished;
+	a->finished = 0;
+	return done;
+}
+
+void ais_async_free(struct ais_async *a)
+{
+	size_t i;
+
+	if (!a)
+		return;
+	for (i = 0; i < a->n; i++) {
+		struct aconn *k = a->conns[i];
+
+		if (k->fd >= 0 && k->st != AC_IDLE) {
+			snprintf(a->msg, sizeof(a->msg), "GET cancelled");
+			finish(a, k, false, -ECANCELED, a->msg);
+		}
+	}
+	close(a->epfd);
+	for (i = 0; i < a->n; i++) {
+		struct aconn *k = a->conns[i];
+
+		if (k->fd >= 0)
+			ais_pool_put(k->pool, k->fd);
+		free(k->hbuf);
+		free(k);
+	}
+	free(a->conns);
+	free(a->rbuf);
+	free(a);
+}
