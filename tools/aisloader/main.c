@@ -108,7 +108,10 @@ static void print_header(const struct al_opts *o, const struct al_run *r,
 				ais_format_size(o->size_max, c, sizeof(c)));
 		fputs(", ", out);
 	}
-	fprintf(out, "%u workers, order %s%s, seed %llu", o->workers,
+	fprintf(out, "%u workers", o->workers);
+	if (o->conns > o->workers)
+		fprintf(out, " with %u GETs in flight", o->conns);
+	fprintf(out, ", order %s%s, seed %llu",
 		o->order == AL_ORDER_SEQ ? "seq" : "random",
 		o->order == AL_ORDER_SEQ && !o->shuffle ? " (no shuffle)" : "",
 		(unsigned long long)o->seed);
@@ -300,8 +303,8 @@ int main(int argc, char **argv)
 	ais_client_opts_default(&copts);
 	if (o.io_timeout_ms)
 		copts.io_timeout_ms = o.io_timeout_ms;
-	if (copts.max_idle_per_node < (int)o.workers)
-		copts.max_idle_per_node = (int)o.workers;
+	if (copts.max_idle_per_node < (int)o.conns)
+		copts.max_idle_per_node = (int)o.conns;
 	r.client = ais_client_new(o.endpoint, &copts, errmsg);
 	if (!r.client) {
 		ais_log(LOG_ERR, "%s", errmsg);
@@ -371,6 +374,7 @@ int main(int argc, char **argv)
 	ri.bucket = o.bucket;
 	ri.prefix = o.prefix;
 	ri.workers = o.workers;
+	ri.conns = o.conns;
 	ri.seed = o.seed;
 	ri.put_pct = o.put_pct;
 	ri.order = o.order == AL_ORDER_SEQ ? "seq" : "random";

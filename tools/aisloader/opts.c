@@ -36,6 +36,7 @@ enum {
 	OPT_INTERVAL,
 	OPT_MEMBERS,
 	OPT_TIMEOUT,
+	OPT_CONNS,
 	OPT_VERSION,
 };
 
@@ -44,6 +45,7 @@ static const struct option long_opts[] = {
     {"bucket", required_argument, NULL, OPT_BUCKET},
     {"prefix", required_argument, NULL, OPT_PREFIX},
     {"workers", required_argument, NULL, OPT_WORKERS},
+    {"conns", required_argument, NULL, OPT_CONNS},
     {"duration", required_argument, NULL, OPT_DURATION},
     {"epochs", required_argument, NULL, OPT_EPOCHS},
     {"put-pct", required_argument, NULL, OPT_PUT_PCT},
@@ -88,7 +90,11 @@ void al_opts_usage(FILE *out)
 	    "                        (GET only)\n"
 	    "\n"
 	    "Workload:\n"
-	    "  --workers N           concurrent worker threads (default 16)\n"
+	    "  --workers N           worker threads (default 16)\n"
+	    "  --conns N             requests in flight in all, shared by the\n"
+	    "                        workers, each over its own connection\n"
+	    "                        (default: one per worker; more than the\n"
+	    "                        workers needs --put-pct 0)\n"
 	    "  --duration D          run time: 30s, 2m, 500ms; 0 = until "
 	    "stopped\n"
 	    "                        (default 30s unless --epochs is given)\n"
@@ -244,6 +250,14 @@ int al_opts_parse(struct al_opts *o, int argc, char **argv, char *errmsg)
 						"--workers %s: expected 1..%d",
 						optarg, AL_MAX_WORKERS);
 			o->workers = (unsigned)v;
+			break;
+		case OPT_CONNS:
+			if (parse_u64(optarg, &v) < 0 || v < 1 ||
+			    v > AL_MAX_CONNS)
+				return ais_errf(errmsg, -EINVAL,
+						"--conns %s: expected 1..%d",
+						optarg, AL_MAX_CONNS);
+			o->conns = (unsigned)v;
 			break;
 		case OPT_DURATION:
 			if (al_parse_duration(optarg, &o->duration_ns) < 0)
@@ -402,6 +416,19 @@ int al_opts_parse(struct al_opts *o, int argc, char **argv, char *errmsg)
 				"--put-pct %u (PUT whole shards without "
 				"--members)",
 				o->put_pct);
+	if (!o->conns)
+		o->conns = o->workers;
+	if (o->conns < o->workers)
+		return ais_errf(errmsg, -EINVAL,
+				"--conns %u is less than --workers %u: every "
+				"worker keeps at least one request in flight",
+				o->conns, o->workers);
+	if (o->conns > o->workers && o->put_pct > 0)
+		return ais_errf(
+		    errmsg, -EINVAL,
+		    "--conns %u above --workers %u needs a GET-only "
+		    "load (--put-pct 0): a PUT blocks its worker",
+		    o->conns, o->workers);
 	if (o->cleanup && o->put_pct == 0)
 		return ais_errf(errmsg, -EINVAL,
 				"--cleanup deletes what this run PUT; it "

@@ -17,6 +17,7 @@ enum al_order { AL_ORDER_RANDOM = 0, AL_ORDER_SEQ = 1 };
 #define AL_DEFAULT_SIZE	       4096
 #define AL_DEFAULT_OBJECTS     1000
 #define AL_MAX_WORKERS	       1024
+#define AL_MAX_CONNS	       4096
 #define AL_MAX_OBJECTS	       (1ULL << 32)
 
 /* Strings point into argv (no heap). */
@@ -26,6 +27,7 @@ struct al_opts {
 	const char *prefix; /* "" for the whole bucket */
 	bool members;	    /* GET the members of the shards under prefix */
 	unsigned workers;
+	unsigned conns;	      /* requests in flight in all (>= workers) */
 	uint64_t duration_ns; /* 0: no time limit */
 	uint64_t epochs;      /* 0: no epoch limit */
 	unsigned put_pct;     /* 0..100 */

@@ -89,6 +89,15 @@ grep -q -- '--members.*--put-pct' "$DIR/usage.err" ||
 	fail "--members --put-pct: no clear message: $(cat "$DIR/usage.err")"
 "$LOADER" --bucket smoke --members --epochs 1 >/dev/null 2>&1
 [ $? = 1 ] || fail "--members without shards should exit 1"
+"$LOADER" --bucket smoke --workers 4 --conns 2 >/dev/null 2>"$DIR/usage.err"
+[ $? = 2 ] || fail "--conns below --workers should exit 2"
+grep -q -- '--conns 2 is less than --workers 4' "$DIR/usage.err" ||
+	fail "--conns 2: no clear message: $(cat "$DIR/usage.err")"
+"$LOADER" --bucket smoke --workers 2 --conns 8 --put-pct 5 >/dev/null \
+	2>"$DIR/usage.err"
+[ $? = 2 ] || fail "--conns above --workers with PUTs should exit 2"
+grep -q -- 'needs a GET-only load' "$DIR/usage.err" ||
+	fail "--conns with PUTs: no clear message: $(cat "$DIR/usage.err")"
 "$LOADER" --bucket smoke --put-pct 200 >/dev/null 2>&1
 [ $? = 2 ] || fail "--put-pct 200 should exit 2"
 "$LOADER" --bucket nosuch --duration 1s >/dev/null 2>&1
@@ -106,13 +115,20 @@ n=$("$AIS" ls ais://smoke/fill/ | grep -c aisloader-3-)
 # Two epochs of GETs: exactly 600 operations, all bytes accounted.
 "$LOADER" --bucket smoke --prefix fill --epochs 2 --order seq --workers 8 \
 	--json -q >"$DIR/get.json" || fail "GET epochs"
-python3 - "$DIR/fill.json" "$DIR/get.json" <<'PY' || fail "GET json"
+# The same with 24 GETs in flight from 2 threads (--conns): still exactly
+# once per name and epoch, every byte.
+"$LOADER" --bucket smoke --prefix fill --epochs 2 --order seq --workers 2 \
+	--conns 24 --json -q >"$DIR/get-conns.json" || fail "GET epochs --conns"
+python3 - "$DIR/fill.json" "$DIR/get.json" "$DIR/get-conns.json" <<'PY' || fail "GET json"
 import json, sys
 fill = json.load(open(sys.argv[1]))
-get = json.load(open(sys.argv[2]))
 assert fill["by_op"]["put"]["ops"] == 300, fill
-assert get["ops"] == 600 and get["errors"] == 0, get
-assert get["bytes"] == 2 * fill["bytes"], (get["bytes"], fill["bytes"])
+for name in sys.argv[2:]:
+    get = json.load(open(name))
+    assert get["ops"] == 600 and get["errors"] == 0, get
+    assert get["bytes"] == 2 * fill["bytes"], (get["bytes"], fill["bytes"])
+get = json.load(open(sys.argv[3]))
+assert get["workers"] == 2 and get["conns"] == 24, get
 lat = get["latency_us"]
 assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["p999"] <= lat["max"] * 1.01, lat
 PY
@@ -162,6 +178,9 @@ done
 	fail "put the cut shard"
 "$LOADER" --bucket smoke --prefix shards --members --epochs 2 --workers 8 \
 	--json -q >"$DIR/members.json" || fail "member GET epochs"
+"$LOADER" --bucket smoke --prefix shards --members --epochs 2 --workers 2 \
+	--conns 16 --json -q >"$DIR/members-conns.json" ||
+	fail "member GET epochs --conns"
 "$LOADER" --bucket smoke --prefix cut --members --epochs 1 --workers 2 \
 	--json -q >"$DIR/cut.json" 2>"$DIR/cut.err" ||
 	fail "member GETs of a cut shard: $(cat "$DIR/cut.err")"
@@ -175,6 +194,9 @@ assert m["shard_members"] == members and m["shard_member_bytes"] == total, m
 assert m["ops"] == 2 * members and m["errors"] == 0, m
 assert m["bytes"] == 2 * total, (m["bytes"], total)
 assert m["by_op"]["get"]["ops"] == 2 * members, m
+m2 = json.load(open(os.path.join(d, "members-conns.json")))
+for k in ("ops", "bytes", "errors", "shard_members"):
+    assert m2[k] == m[k], (k, m2[k], m[k])
 c = json.load(open(os.path.join(d, "cut.json")))
 assert c["shards_with_errors"] == 1 and c["errors"] == 0, c
 assert c["ops"] == cut_members and c["bytes"] == cut_bytes, (c, cut_members, cut_bytes)

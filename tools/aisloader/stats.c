@@ -271,8 +271,10 @@ void al_stats_summary(struct al_stats *s, unsigned mask,
 	uint64_t n;
 	int op, e;
 
-	fprintf(out, "--- aisloader %s/%s: %u workers, %.1fs%s, seed %llu\n",
-		ri->bucket, ri->prefix, ri->workers,
+	fprintf(out,
+		"--- aisloader %s/%s: %u workers, %u in flight, %.1fs%s, "
+		"seed %llu\n",
+		ri->bucket, ri->prefix, ri->workers, ri->conns,
 		(double)ri->duration_ns / 1e9,
 		ri->interrupted ? " (interrupted)" : "",
 		(unsigned long long)ri->seed);
@@ -360,10 +362,10 @@ void al_stats_json(struct al_stats *s, const struct al_run_info *ri, FILE *out)
 	fputs(",\"prefix\":", out);
 	json_str(out, ri->prefix);
 	fprintf(out,
-		",\"workers\":%u,\"seed\":%llu,\"put_pct\":%u,\"order\":\"%s\","
-		"\"duration_s\":%.3f,\"interrupted\":%s,",
-		ri->workers, (unsigned long long)ri->seed, ri->put_pct,
-		ri->order, (double)ri->duration_ns / 1e9,
+		",\"workers\":%u,\"conns\":%u,\"seed\":%llu,\"put_pct\":%u,"
+		"\"order\":\"%s\",\"duration_s\":%.3f,\"interrupted\":%s,",
+		ri->workers, ri->conns, (unsigned long long)ri->seed,
+		ri->put_pct, ri->order, (double)ri->duration_ns / 1e9,
 		ri->interrupted ? "true" : "false");
 	if (ri->members)
 		fprintf(out,

@@ -81,6 +81,7 @@ struct al_run_info {
 	const char *bucket;
 	const char *prefix;
 	unsigned workers;
+	unsigned conns; /* requests in flight */
 	uint64_t seed;
 	unsigned put_pct;
 	const char *order;

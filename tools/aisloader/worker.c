@@ -81,10 +81,10 @@ static uint64_t seq_next(struct al_worker *w, _Atomic uint64_t *cursor,
 	return al_perm_map(perm, pos);
 }
 
-/* Picks the object of the next GET into w->name, with its size (or
- * UINT64_MAX if unknown). Returns false if there is nothing to read yet
- * (nothing listed and nothing PUT so far). */
-static bool pick_get(struct al_worker *w, uint64_t *size)
+/* Picks the object of the next GET into slot s (its request and name),
+ * with its size (or UINT64_MAX if unknown). Returns false if there is
+ * nothing to read yet (nothing listed and nothing PUT so far). */
+static bool pick_get(struct al_worker *w, struct al_slot *s, uint64_t *size)
 {
 	struct al_run *r = w->run;
 	uint64_t space = r->names->n ? r->names->n : r->n_gen, i;
@@ -97,16 +97,19 @@ static bool pick_get(struct al_worker *w, uint64_t *size)
 			     &w->get_perm);
 	else
 		i = al_prng_below(&w->g, space);
+	s->g.archpath = NULL;
+	s->g.name = s->name;
 	if (r->members) {
-		w->shard =
+		s->g.name =
 		    al_names_get(&r->members->shards, r->members->shard_of[i]);
-		w->path = al_names_get(r->names, i);
-		snprintf(w->name, sizeof(w->name), "%s/%s", w->shard, w->path);
+		s->g.archpath = al_names_get(r->names, i);
+		snprintf(s->name, sizeof(s->name), "%s/%s", s->g.name,
+			 s->g.archpath);
 		*size = r->names->size[i];
 		return true;
 	}
 	if (r->names->n) {
-		snprintf(w->name, sizeof(w->name), "%s",
+		snprintf(s->name, sizeof(s->name), "%s",
 			 al_names_get(r->names, i));
 		*size = r->names->size[i];
 		return true;
@@ -114,7 +117,7 @@ static bool pick_get(struct al_worker *w, uint64_t *size)
 	n = written_find(r, i);
 	if (n < 0)
 		return false;
-	al_gen_name(r, (uint64_t)n, w->name, sizeof(w->name));
+	al_gen_name(r, (uint64_t)n, s->name, sizeof(s->name));
 	*size = al_gen_size(r, (uint64_t)n);
 	return true;
 }
@@ -129,29 +132,21 @@ static uint64_t pick_put(struct al_worker *w)
 	return al_prng_below(&w->g, r->n_gen);
 }
 
-struct get_sink {
-	unsigned char *buf;
-	size_t pos;
-	uint64_t bytes;
-};
-
-/* Copies GET data through the worker's buffer, as a reader would, and
- * counts it. */
+/* Copies GET data through the worker's buffer, as a reader would. */
 static int get_sink_write(void *arg, const void *data, size_t len)
 {
-	struct get_sink *s = arg;
+	struct al_worker *w = arg;
 	const unsigned char *p = data;
 	size_t n;
 
-	s->bytes += len;
 	while (len) {
-		if (s->pos == AL_BUF_SIZE)
-			s->pos = 0;
-		n = AL_BUF_SIZE - s->pos;
+		if (w->sink_pos == AL_BUF_SIZE)
+			w->sink_pos = 0;
+		n = AL_BUF_SIZE - w->sink_pos;
 		if (n > len)
 			n = len;
-		memcpy(s->buf + s->pos, p, n);
-		s->pos += n;
+		memcpy(w->buf + w->sink_pos, p, n);
+		w->sink_pos += n;
 		p += n;
 		len -= n;
 	}
@@ -173,32 +168,6 @@ static ssize_t put_source_read(void *arg, void *buf, size_t len)
 	al_prng_fill(s->g, buf, len);
 	s->left -= len;
 	return (ssize_t)len;
-}
-
-static int do_get(struct al_worker *w, uint64_t size, uint64_t *bytes,
-		  char *errmsg)
-{
-	struct al_run *r = w->run;
-	struct get_sink sink = {.buf = w->buf};
-	uint64_t off = 0, len = 0;
-	int rc;
-
-	if (r->o->read_size && size != UINT64_MAX && size > r->o->read_size) {
-		off = al_prng_below(&w->g, size - r->o->read_size + 1);
-		len = r->o->read_size;
-	} else if (r->o->read_size && size == UINT64_MAX) {
-		len = r->o->read_size;
-	}
-	if (r->members)
-		rc = ais_client_member_get_cb(r->client, r->o->bucket, w->shard,
-					      w->path, off, len, get_sink_write,
-					      &sink, NULL, errmsg);
-	else
-		rc =
-		    ais_client_get_cb(r->client, r->o->bucket, w->name, off,
-				      len, get_sink_write, &sink, NULL, errmsg);
-	*bytes = sink.bytes;
-	return rc;
 }
 
 static int do_put(struct al_worker *w, uint64_t n, uint64_t *bytes,
@@ -247,57 +216,130 @@ static void error_backoff(struct al_worker *w)
 }
 
 static void note_error(struct al_worker *w, enum al_op op, int rc,
-		       const char *errmsg)
+		       const char *name, const char *errmsg)
 {
 	struct al_run *r = w->run;
 	char obj[AIS_BUCKET_MAX + AIS_NAME_MAX + 8];
 
-	snprintf(obj, sizeof(obj), "%s/%s", r->o->bucket, w->name);
+	snprintf(obj, sizeof(obj), "%s/%s", r->o->bucket, name);
 	al_stats_err(r->stats, w->ws, op, rc, obj, errmsg);
 	w->consecutive_errors++;
 	error_backoff(w);
 }
 
-static void load_loop(struct al_worker *w)
+static void get_done(struct ais_aget *g, int rc, const char *errmsg)
+{
+	struct al_slot *s = g->user;
+	struct al_worker *w = s->w;
+
+	s->busy = false;
+	if (rc < 0) {
+		note_error(w, AL_OP_GET, rc, s->name, errmsg);
+		return;
+	}
+	w->consecutive_errors = 0;
+	al_stats_ok(w->ws, AL_OP_GET, ais_now_mono_ns() - s->t0, g->bytes);
+	ais_log(LOG_DEBUG, "%s %s/%s: %llu bytes",
+		g->archpath ? "GET-member" : "GET", w->run->o->bucket, s->name,
+		(unsigned long long)g->bytes);
+}
+
+/* Sends the GET of slot s: the whole object, or a random range of
+ * --read-size bytes. */
+static void start_get(struct al_worker *w, struct al_slot *s, uint64_t size)
+{
+	const struct al_opts *o = w->run->o;
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	int rc;
+
+	s->g.bucket = o->bucket;
+	s->g.off = 0;
+	s->g.len = 0;
+	if (o->read_size && size != UINT64_MAX && size > o->read_size) {
+		s->g.off = al_prng_below(&w->g, size - o->read_size + 1);
+		s->g.len = o->read_size;
+	} else if (o->read_size && size == UINT64_MAX) {
+		s->g.len = o->read_size;
+	}
+	s->t0 = ais_now_mono_ns();
+	rc = ais_async_get(w->async, &s->g, errmsg);
+	if (rc < 0) {
+		note_error(w, AL_OP_GET, rc, s->name, errmsg);
+		return;
+	}
+	s->busy = true;
+}
+
+static void run_put(struct al_worker *w)
+{
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	uint64_t bytes = 0, t0 = ais_now_mono_ns();
+	uint64_t n = pick_put(w);
+	int rc = do_put(w, n, &bytes, errmsg);
+
+	if (rc < 0) {
+		note_error(w, AL_OP_PUT, rc, w->name, errmsg);
+		return;
+	}
+	w->consecutive_errors = 0;
+	al_stats_ok(w->ws, AL_OP_PUT, ais_now_mono_ns() - t0, bytes);
+	ais_log(LOG_DEBUG, "PUT %s/%s: %llu bytes", w->run->o->bucket, w->name,
+		(unsigned long long)bytes);
+}
+
+/* Starts the next operation in free slot s. Returns false when the run's
+ * operations are all handed out. */
+static bool next_op(struct al_worker *w, struct al_slot *s)
 {
 	struct al_run *r = w->run;
 	const struct al_opts *o = r->o;
-	char errmsg[AIS_ERRMSG_LEN];
-	uint64_t size = UINT64_MAX, bytes, t0, n;
-	enum al_op op;
+	uint64_t size = UINT64_MAX;
+	bool put;
+
+	if (r->op_limit &&
+	    atomic_fetch_add_explicit(&r->tickets, 1, RELAXED) >= r->op_limit)
+		return false;
+	put = o->put_pct == 100 ||
+	      (o->put_pct && al_prng_below(&w->g, 100) < o->put_pct);
+	/* A GET with nothing to read yet (an empty bucket, no PUT done)
+	 * becomes a PUT. */
+	if (!put && !pick_get(w, s, &size))
+		put = true;
+	if (put)
+		run_put(w);
+	else
+		start_get(w, s, size);
+	return true;
+}
+
+/* Keeps every slot busy until the run stops or its operations are handed
+ * out, then waits for the GETs still in flight. */
+static void load_loop(struct al_worker *w)
+{
+	struct al_run *r = w->run;
+	bool more = true;
+	unsigned i;
 	int rc;
 
-	while (!atomic_load_explicit(&r->stop, RELAXED)) {
-		if (r->op_limit && atomic_fetch_add_explicit(
-				       &r->tickets, 1, RELAXED) >= r->op_limit)
-			break;
-		op = AL_OP_GET;
-		if (o->put_pct == 100 ||
-		    (o->put_pct && al_prng_below(&w->g, 100) < o->put_pct))
-			op = AL_OP_PUT;
-		/* A GET with nothing to read yet (an empty bucket, no PUT
-		 * done) becomes a PUT. */
-		if (op == AL_OP_GET && !pick_get(w, &size))
-			op = AL_OP_PUT;
-		n = op == AL_OP_PUT ? pick_put(w) : 0;
-		errmsg[0] = '\0';
-		bytes = 0;
-		t0 = ais_now_mono_ns();
-		if (op == AL_OP_GET)
-			rc = do_get(w, size, &bytes, errmsg);
-		else
-			rc = do_put(w, n, &bytes, errmsg);
-		if (rc < 0) {
-			note_error(w, op, rc, errmsg);
+	for (;;) {
+		if (atomic_load_explicit(&r->stop, RELAXED))
+			more = false;
+		for (i = 0; more && i < w->n_slots; i++)
+			if (!w->slots[i].busy && !next_op(w, &w->slots[i]))
+				more = false;
+		if (ais_async_inflight(w->async) == 0) {
+			if (!more)
+				return;
 			continue;
 		}
-		w->consecutive_errors = 0;
-		al_stats_ok(w->ws, op, ais_now_mono_ns() - t0, bytes);
-		ais_log(LOG_DEBUG, "%s %s/%s: %llu bytes",
-			op == AL_OP_PUT ? "PUT"
-			: r->members	? "GET-member"
-					: "GET",
-			o->bucket, w->name, (unsigned long long)bytes);
+		rc = ais_async_run(w->async, 100);
+		if (rc < 0) {
+			ais_log(LOG_ERR,
+				"worker %u: cannot wait for answers: %s", w->id,
+				strerror(-rc));
+			atomic_store(&r->stop, true);
+			return; /* ais_async_free fails what is in flight */
+		}
 	}
 }
 
@@ -349,10 +391,21 @@ static void *worker_main(void *arg)
 	struct al_run *r = w->run;
 	uint64_t now, end;
 
-	if (atomic_load(&r->cleaning))
+	if (atomic_load(&r->cleaning)) {
 		cleanup_loop(w);
-	else
-		load_loop(w);
+	} else {
+		char errmsg[AIS_ERRMSG_LEN] = "";
+
+		w->async = ais_async_new(r->client, errmsg);
+		if (w->async) {
+			load_loop(w);
+		} else {
+			ais_log(LOG_ERR, "worker %u: %s", w->id, errmsg);
+			atomic_store(&r->stop, true);
+		}
+		ais_async_free(w->async);
+		w->async = NULL;
+	}
 	now = ais_now_mono_ns();
 	end = atomic_load(&r->end_ns);
 	while (now > end &&
@@ -366,7 +419,7 @@ int al_workers_start(struct al_run *r, struct al_worker *w, unsigned n,
 		     bool cleanup)
 {
 	sigset_t all, old;
-	unsigned i;
+	unsigned i, j;
 	int rc = 0;
 
 	atomic_store(&r->cleaning, cleanup);
@@ -385,9 +438,19 @@ int al_workers_start(struct al_run *r, struct al_worker *w, unsigned n,
 		al_prng_seed(&w[i].g, r->o->seed, i + (cleanup ? n : 0));
 		if (!w[i].buf) {
 			w[i].buf = malloc(AL_BUF_SIZE);
-			if (!w[i].buf) {
+			/* The worker's share of the GETs in flight. */
+			w[i].n_slots = r->o->conns / n + (i < r->o->conns % n);
+			w[i].slots = calloc(w[i].n_slots, sizeof(*w[i].slots));
+			if (!w[i].buf || !w[i].slots) {
 				rc = -ENOMEM;
 				break;
+			}
+			for (j = 0; j < w[i].n_slots; j++) {
+				w[i].slots[j].w = &w[i];
+				w[i].slots[j].g.cb = get_sink_write;
+				w[i].slots[j].g.arg = &w[i];
+				w[i].slots[j].g.done = get_done;
+				w[i].slots[j].g.user = &w[i].slots[j];
 			}
 		}
 		atomic_fetch_add(&r->running, 1);
@@ -423,6 +486,8 @@ void al_workers_free(struct al_worker *w, unsigned n)
 
 	for (i = 0; i < n; i++) {
 		free(w[i].buf);
+		free(w[i].slots);
 		w[i].buf = NULL;
+		w[i].slots = NULL;
 	}
 }

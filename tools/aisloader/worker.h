@@ -15,6 +15,8 @@
 #include "prng.h"
 #include "stats.h"
 
+#include "client_async.h"
+
 struct ais_client;
 
 /* Per-worker scratch buffer: PUTs up to this size are generated into it and
@@ -57,6 +59,19 @@ struct al_run {
 	_Atomic uint64_t cleanup_errors;
 };
 
+struct al_worker;
+
+/* One GET in flight of a worker: its request, its target and its start. */
+struct al_slot {
+	struct ais_aget g;
+	struct al_worker *w;
+	uint64_t t0;
+	bool busy;
+	/* The target for messages ("shard/path" for a member, possibly
+	 * truncated); also the object name the GET asks for. */
+	char name[AIS_NAME_MAX + 64];
+};
+
 struct al_worker {
 	struct al_run *run;
 	unsigned id;
@@ -69,11 +84,13 @@ struct al_worker {
 	uint64_t get_epoch, put_epoch;
 	struct al_perm get_perm, put_perm;
 	unsigned consecutive_errors;
-	/* The next GET's target: name for messages ("shard/path" for a
-	 * member, possibly truncated); shard and path point into the member
-	 * table when reading members. */
-	const char *shard, *path;
-	char name[AIS_NAME_MAX + 64];
+	/* GETs go through an ais_async with n_slots of them in flight (the
+	 * worker's share of --conns); a PUT (only with one slot) blocks. */
+	struct ais_async *async;
+	struct al_slot *slots;
+	unsigned n_slots;
+	size_t sink_pos; /* where GET data is copied into buf next */
+	char name[AIS_NAME_MAX + 64]; /* the PUT's or cleanup's object */
 };
 
 /* Formats generated name n into buf (AIS_NAME_MAX + 64 bytes). */
@@ -83,11 +100,12 @@ void al_gen_name(const struct al_run *r, uint64_t n, char *buf, size_t len);
  * function of (seed, n), so that a GET knows it without asking. */
 uint64_t al_gen_size(const struct al_run *r, uint64_t n);
 
-/* Starts n workers (w is caller-allocated and zeroed). With cleanup false
- * they run the load until r->stop or the op limit; with cleanup true they
- * delete the generated names whose written bit is set (sharing put_cursor,
- * which this resets). r->running counts the live ones. Returns 0 or -errno
- * (then the workers already started are stopped and joined). */
+/* Starts n workers (w is caller-allocated and zeroed), which share
+ * r->o->conns GETs in flight. With cleanup false they run the load until
+ * r->stop or the op limit; with cleanup true they delete the generated names
+ * whose written bit is set (sharing put_cursor, which this resets). r->running
+ * counts the live ones. Returns 0 or -errno (then the workers already started
+ * are stopped and joined). */
 int al_workers_start(struct al_run *r, struct al_worker *w, unsigned n,
 		     bool cleanup);
 
