@@ -589,8 +589,9 @@ sys.exit("nginx not answering")
 PY
 	for ((r = 1; r <= REPS; r++)); do
 		note "small GETs rep $r/$REPS"
+		# The same model as wrk's: 2 threads, WORKERS connections.
 		timeout $((LOAD + 120)) "$AISLOADER" --endpoint "$EP" --bucket small \
-			--workers "$WORKERS" --duration "${LOAD}s" --json -q \
+			--workers 2 --conns "$WORKERS" --duration "${LOAD}s" --json -q \
 			>"$W/aisloader.json" 2>"$L/aisloader.log" ||
 			die "aisloader failed: $(tail -n 5 "$L/aisloader.log")"
 		v=$("$PY" - "$W/aisloader.json" "$SMALL" <<'PY'
@@ -732,7 +733,7 @@ only=
 	--meta "mode=$MODE" --meta "cpus=$(nproc)" --meta "kernel=$(uname -r)" \
 	--meta "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" --meta "git_rev=$rev" \
 	--meta "build=$build" --meta "reps=$REPS" --meta "cold=$COLD" \
-	--meta "cluster=$NODES nodes x 2 mountpaths, aisfs opts: ${AIS_BENCH_AISFS_OPTS:-defaults}, epoch procs: $PROCS, load: ${WORKERS} conns ${LOAD}s" \
+	--meta "cluster=$NODES nodes x 2 mountpaths, aisfs opts: ${AIS_BENCH_AISFS_OPTS:-defaults}, epoch procs: $PROCS, load: ${WORKERS} conns from 2 threads ${LOAD}s" \
 	--meta "data=$data" --meta "only=$only" \
 	--meta "passthrough_ll=cache=always, multithreaded; $SAMPLE_PARTS mount(s) for the epoch tree, $META_PARTS for the metadata tree (RLIMIT_NOFILE $nofile)" >"$W/report.txt" ||
 	{
