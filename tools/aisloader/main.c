@@ -204,8 +204,8 @@ static int prepare(struct al_run *r, const struct al_opts *o,
 	}
 	if (o->put_pct < 100) {
 		t0 = ais_now_mono_ns();
-		rc = al_names_load(names, r->client, o->bucket, o->prefix,
-				   errmsg);
+		rc = al_names_load(names, r->client, o->bucket, o->prefix, NULL,
+				   SIZE_MAX, errmsg);
 		if (rc < 0) {
 			ais_log(LOG_ERR, "%s", errmsg);
 			return AL_EXIT_FAIL;

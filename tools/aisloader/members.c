@@ -87,67 +87,9 @@ static bool cluster_error(int rc)
 	}
 }
 
-/* Lists the shard objects of bucket under prefix into t->shards. */
-static int list_shards(struct al_members *t, struct ais_client *c,
-		       const char *bucket, const char *prefix, char *errmsg)
+static bool is_shard_name(const char *name)
 {
-	struct ais_list_page page;
-	char why[AIS_ERRMSG_LEN], *token = NULL;
-	size_t i;
-	int rc;
-
-	for (;;) {
-		rc = ais_client_list(c, bucket, prefix, NULL, token, 1000,
-				     &page, why);
-		if (rc < 0) {
-			free(token);
-			return ais_errf(errmsg, rc, "list %s/%s: %s", bucket,
-					prefix ? prefix : "", why);
-		}
-		/* A token that does not advance would loop forever. */
-		if (token && page.next_token &&
-		    strcmp(token, page.next_token) == 0) {
-			free(token);
-			ais_list_page_free(&page);
-			return ais_errf(errmsg, -EPROTO,
-					"list %s: the cluster returned the "
-					"same continuation token twice",
-					bucket);
-		}
-		free(token);
-		token = NULL;
-		for (i = 0; i < page.n; i++) {
-			const struct ais_list_entry *e = &page.entries[i];
-
-			if (e->is_prefix || ais_shard_format_from_name(
-						e->name) == AIS_SHARD_NONE)
-				continue;
-			if (t->shards.n >= UINT32_MAX)
-				rc = -EOVERFLOW;
-			else
-				rc =
-				    al_names_add(&t->shards, e->name,
-						 strlen(e->name), e->meta.size);
-			if (rc < 0) {
-				ais_list_page_free(&page);
-				return ais_errf(
-				    errmsg, rc, "list %s: %s after %zu shards",
-				    bucket,
-				    rc == -EOVERFLOW ? "too many shards"
-						     : "out of memory",
-				    t->shards.n);
-			}
-		}
-		if (!page.next_token) {
-			ais_list_page_free(&page);
-			return 0;
-		}
-		token = strdup(page.next_token);
-		ais_list_page_free(&page);
-		if (!token)
-			return ais_errf(errmsg, -ENOMEM,
-					"list %s: out of memory", bucket);
-	}
+	return ais_shard_format_from_name(name) != AIS_SHARD_NONE;
 }
 
 /* Lists the members of shard number s into t. Returns 0 (also for a shard
@@ -244,7 +186,9 @@ int al_members_load(struct al_members *t, struct ais_client *c,
 	uint32_t s;
 	int rc;
 
-	rc = list_shards(t, c, bucket, prefix, errmsg);
+	/* Shards are numbered with 32 bits in the member table. */
+	rc = al_names_load(&t->shards, c, bucket, prefix, is_shard_name,
+			   UINT32_MAX, errmsg);
 	if (rc < 0)
 		return rc;
 	for (s = 0; s < t->shards.n; s++) {

@@ -54,7 +54,8 @@ int al_names_add(struct al_names *t, const char *name, size_t len,
 }
 
 int al_names_load(struct al_names *t, struct ais_client *c, const char *bucket,
-		  const char *prefix, char *errmsg)
+		  const char *prefix, bool (*keep)(const char *name),
+		  size_t max, char *errmsg)
 {
 	struct ais_list_page page;
 	char *token = NULL;
@@ -87,16 +88,20 @@ int al_names_load(struct al_names *t, struct ais_client *c, const char *bucket,
 		for (i = 0; i < page.n; i++) {
 			const struct ais_list_entry *e = &page.entries[i];
 
-			if (e->is_prefix)
+			if (e->is_prefix || (keep && !keep(e->name)))
 				continue;
-			rc = al_names_add(t, e->name, strlen(e->name),
-					  e->meta.size);
+			rc = t->n >= max
+				 ? -EOVERFLOW
+				 : al_names_add(t, e->name, strlen(e->name),
+						e->meta.size);
 			if (rc < 0) {
 				ais_list_page_free(&page);
-				return ais_errf(errmsg, rc,
-						"list %s: out of memory after "
-						"%zu names",
-						bucket, t->n);
+				return ais_errf(
+				    errmsg, rc, "list %s: %s after %zu names",
+				    bucket,
+				    rc == -EOVERFLOW ? "too many names"
+						     : "out of memory",
+				    t->n);
 			}
 		}
 		if (!page.next_token) {

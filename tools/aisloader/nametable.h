@@ -3,6 +3,7 @@
 #ifndef AISLOADER_NAMETABLE_H
 #define AISLOADER_NAMETABLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,11 +23,14 @@ struct al_names {
 };
 
 /* Lists every object of bucket whose name starts with prefix (recursively,
- * page by page) into t, which must be zeroed. Returns 0, or the client's
- * -errno with errmsg set ("list b/p: ..."), or -ENOMEM. On failure t holds
- * what was read so far; free it with al_names_free either way. */
+ * page by page) into t, which must be zeroed; with keep set, only the names
+ * it accepts, and at most max of them (-EOVERFLOW past that). Returns 0, or
+ * the client's -errno with errmsg set ("list b/p: ..."), or -ENOMEM. On
+ * failure t holds what was read so far; free it with al_names_free either
+ * way. */
 int al_names_load(struct al_names *t, struct ais_client *c, const char *bucket,
-		  const char *prefix, char *errmsg);
+		  const char *prefix, bool (*keep)(const char *name),
+		  size_t max, char *errmsg);
 
 /* Appends one name (for tests and callers that build a table by hand).
  * Returns 0 or -ENOMEM. */
