@@ -133,13 +133,15 @@ static bool subtree_wanted(struct walk *w, const char *rel, size_t len)
 	return true;
 }
 
-/* Recursive walk below w->path (a directory; its bucket-relative name, with
- * a trailing '/' unless it is the bucket, starts at w->path + w->base). */
-static void walk_tree(struct walk *w)
+/* Calls visit for each entry of directory w->path but "." and "..", with
+ * the entry's name appended to w->path (dlen: the directory's length, nlen:
+ * the name's); w->path is restored after each. Stops at w->err. */
+static void walk_entries(struct walk *w,
+			 void (*visit)(struct walk *w, struct dirent *de,
+				       size_t dlen, size_t nlen))
 {
 	size_t dlen = strlen(w->path), nlen;
 	struct dirent *de;
-	bool is_reg;
 	DIR *d;
 
 	d = opendir(w->path);
@@ -155,63 +157,63 @@ static void walk_tree(struct walk *w)
 		if (dlen + nlen + 2 >= sizeof(w->path))
 			continue;
 		memcpy(w->path + dlen, de->d_name, nlen + 1);
-		const char *rel = w->path + w->base;
-		size_t rlen = dlen + nlen - w->base;
-
-		if (is_dir_entry(w, de, &is_reg)) {
-			w->path[dlen + nlen] = '/';
-			w->path[dlen + nlen + 1] = 0;
-			if (subtree_wanted(w, rel, rlen + 1))
-				walk_tree(w);
-		} else if (is_reg && !strncmp(rel, w->prefix, w->plen) &&
-			   strcmp(rel, w->after) > 0) {
-			w->err = heap_offer(w->h, rel, rlen, false);
-		}
+		visit(w, de, dlen, nlen);
 		w->path[dlen] = 0;
 	}
 	closedir(d);
 }
 
+static void walk_tree(struct walk *w);
+
+static void tree_visit(struct walk *w, struct dirent *de, size_t dlen,
+		       size_t nlen)
+{
+	const char *rel = w->path + w->base;
+	size_t rlen = dlen + nlen - w->base;
+	bool is_reg;
+
+	if (is_dir_entry(w, de, &is_reg)) {
+		w->path[dlen + nlen] = '/';
+		w->path[dlen + nlen + 1] = 0;
+		if (subtree_wanted(w, rel, rlen + 1))
+			walk_tree(w);
+	} else if (is_reg && !strncmp(rel, w->prefix, w->plen) &&
+		   strcmp(rel, w->after) > 0) {
+		w->err = heap_offer(w->h, rel, rlen, false);
+	}
+}
+
+/* Recursive walk below w->path (a directory; its bucket-relative name, with
+ * a trailing '/' unless it is the bucket, starts at w->path + w->base). */
+static void walk_tree(struct walk *w)
+{
+	walk_entries(w, tree_visit);
+}
+
+static void dir_visit(struct walk *w, struct dirent *de, size_t dlen,
+		      size_t nlen)
+{
+	const char *rel = w->path + w->base;
+	size_t rlen = dlen + nlen - w->base;
+	bool is_reg;
+
+	if (strncmp(rel, w->prefix, w->plen))
+		return;
+	if (is_dir_entry(w, de, &is_reg)) {
+		/* Compare on the rolled-up key "name/". */
+		w->path[dlen + nlen] = '/';
+		w->path[dlen + nlen + 1] = 0;
+		if (strcmp(rel, w->after) > 0)
+			w->err = heap_offer(w->h, rel, rlen, true);
+	} else if (is_reg && strcmp(rel, w->after) > 0) {
+		w->err = heap_offer(w->h, rel, rlen, false);
+	}
+}
+
 /* With delimiter '/': only the directory that holds the prefix. */
 static void walk_dir(struct walk *w)
 {
-	size_t dlen = strlen(w->path), nlen;
-	struct dirent *de;
-	bool is_reg, is_dir;
-	DIR *d;
-
-	d = opendir(w->path);
-	if (!d) {
-		if (errno != ENOENT && errno != ENOTDIR)
-			w->err = -errno;
-		return;
-	}
-	while (!w->err && (de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		nlen = strlen(de->d_name);
-		if (dlen + nlen + 2 >= sizeof(w->path))
-			continue;
-		memcpy(w->path + dlen, de->d_name, nlen + 1);
-		const char *rel = w->path + w->base;
-		size_t rlen = dlen + nlen - w->base;
-
-		if (strncmp(rel, w->prefix, w->plen))
-			goto next;
-		is_dir = is_dir_entry(w, de, &is_reg);
-		if (is_dir) {
-			/* Compare on the rolled-up key "name/". */
-			w->path[dlen + nlen] = '/';
-			w->path[dlen + nlen + 1] = 0;
-			if (strcmp(rel, w->after) > 0)
-				w->err = heap_offer(w->h, rel, rlen, true);
-		} else if (is_reg && strcmp(rel, w->after) > 0) {
-			w->err = heap_offer(w->h, rel, rlen, false);
-		}
-	next:
-		w->path[dlen] = 0;
-	}
-	closedir(d);
+	walk_entries(w, dir_visit);
 }
 
 static int cmp_entry(const void *a, const void *b)
