@@ -506,7 +506,9 @@ static int open_cached(const char *path)
 {
 	static bool unsupported; /* before Linux 5.12: always -EAGAIN */
 	struct open_how how = {
-	    .flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC,
+	    /* O_NONBLOCK: a FIFO put there by hand must not stall the
+	     * loop (regular files ignore it). */
+	    .flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
 	    .resolve = RESOLVE_CACHED,
 	};
 	long fd;
@@ -526,7 +528,6 @@ int store_open_nowait(const struct mpset *mps, const char *bucket,
 {
 	char path[AISD_PATH_MAX];
 	int order[mps->n];
-	struct stat st;
 	size_t i;
 	int fd;
 
@@ -539,13 +540,14 @@ int store_open_nowait(const struct mpset *mps, const char *bucket,
 		if (fd < 0)
 			return -EAGAIN; /* not cached, or an error to word */
 		/* The inode is in memory now, and so is a small in-inode
-		 * xattr. */
-		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-		    objmeta_read_fd(fd, m)) {
+		 * xattr. Only objects have one (not directories, nor files
+		 * put there by hand), and its size is the file's: a PUT
+		 * writes it before the rename, an append under its journal.
+		 * No fstat(2) then: one system call less per GET. */
+		if (objmeta_read_fd(fd, m)) {
 			close(fd);
 			return -EAGAIN;
 		}
-		m->size = (uint64_t)st.st_size;
 		*fdp = fd;
 		*mpp = order[i];
 		return 0;
