@@ -64,6 +64,7 @@ struct ais_async {
 	unsigned inflight;
 	unsigned finished; /* done() calls since ais_async_run began */
 	bool dead;	   /* some conns[] closed: sweep after the batch */
+	bool closing;	   /* in ais_async_free: no new GETs */
 	uint8_t *rbuf;
 	char msg[AIS_ERRMSG_LEN];
 };
@@ -291,6 +292,14 @@ int ais_async_get(struct ais_async *a, struct ais_aget *g, char *errmsg)
 
 	if (rc < 0)
 		return rc;
+	if (!g->done)
+		return ais_errf(errmsg, -EINVAL, "GET without a done callback");
+	/* A done() run by ais_async_free must not start a GET that would
+	 * never finish (nor loop forever by resubmitting). */
+	if (a->closing)
+		return ais_errf(errmsg, -ECANCELED,
+				"GET not started: the multiplexer is being "
+				"freed");
 	g->bytes = 0;
 	memset(&g->meta, 0, sizeof(g->meta));
 	rc =
@@ -572,6 +581,8 @@ int ais_async_run(struct ais_async *a, int timeout_ms)
 	if (a->inflight == 0)
 		timeout_ms = 0; /* nothing can finish */
 	wait = check_deadlines(a, timeout_ms);
+	if (a->finished > 0)
+		wait = 0; /* GETs timed out already: report them now */
 	sweep(a);
 	n = epoll_wait(a->epfd, ev, ASYNC_EVENTS, wait);
 	if (n < 0 && errno != EINTR)
@@ -592,6 +603,7 @@ void ais_async_free(struct ais_async *a)
 
 	if (!a)
 		return;
+	a->closing = true;
 	for (i = 0; i < a->n; i++) {
 		struct aconn *k = a->conns[i];
 

@@ -50,7 +50,8 @@ struct ais_aget {
  * ENOMEM or when epoll is not available, with errmsg set. */
 struct ais_async *ais_async_new(struct ais_client *c, char *errmsg);
 
-/* Fails every GET still in flight with -ECANCELED (calling their done()),
+/* Fails every GET still in flight with -ECANCELED (calling their done();
+ * a GET those submit is refused with -ECANCELED and its done() not called),
  * gives clean idle connections back to the client's pools and frees a. */
 void ais_async_free(struct ais_async *a);
 
