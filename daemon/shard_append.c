@@ -911,7 +911,7 @@ int shard_append_run(const struct mpset *mps, struct sock_io *io,
 	struct ais_shard_index *bidx = NULL;
 	struct shard_ref *ref;
 	struct objmeta m;
-	uint64_t bsize, bend;
+	uint64_t bsize, bend = 0;
 	uint8_t *buf;
 	int mp, bfd = -1, fd, rc;
 
