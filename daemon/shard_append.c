@@ -161,29 +161,6 @@ static int members_end(const struct ais_shard_index *idx, uint64_t *end)
 	return 0;
 }
 
-/* The object's mountpath and path (first mountpath in HRW order holding it
- * as a regular file). */
-static int find_shard(const struct mpset *mps, const char *bucket,
-		      const char *name, int *mp, char *path, char *errmsg)
-{
-	int order[mps->n];
-	struct stat st;
-	size_t i;
-
-	mpset_order(mps, bucket, name, order);
-	for (i = 0; i < mps->n; i++) {
-		mpset_obj_path(mps, order[i], bucket, name, path);
-		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
-			*mp = order[i];
-			return 0;
-		}
-	}
-	if (!store_bucket_exists(mps, bucket))
-		return ais_errf(errmsg, -ENOENT, "bucket %s does not exist",
-				bucket);
-	return ais_errf(errmsg, -ENOENT, "%s/%s: no such object", bucket, name);
-}
-
 /* Receives the body into an unlinked file in .ais/tmp of mountpath mp: a
  * connection lost mid-body leaves nothing behind. Returns 0 with *fdp and
  * *size, 1 if the connection broke (logged), or -errno with errmsg. */
@@ -718,7 +695,7 @@ static int append_locked(const struct mpset *mps, const char *bucket,
 	bool zero;
 	int mp, fd, rc, type;
 
-	rc = find_shard(mps, bucket, name, &mp, path, errmsg);
+	rc = store_find(mps, bucket, name, path, &mp, errmsg);
 	if (rc)
 		return rc;
 	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
@@ -927,7 +904,7 @@ int shard_append_run(const struct mpset *mps, struct sock_io *io,
 				"append works on uncompressed .tar shards; %s "
 				"is %s",
 				what, ais_shard_format_str(fmt));
-	rc = find_shard(mps, bucket, name, &mp, path, errmsg);
+	rc = store_find(mps, bucket, name, path, &mp, errmsg);
 	if (rc)
 		return rc;
 	if (io->body_left == 0)

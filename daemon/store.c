@@ -88,10 +88,8 @@ static int no_object(const struct mpset *mps, const char *bucket,
 	return ais_errf(errmsg, -ENOENT, "%s/%s: no such object", bucket, name);
 }
 
-/* The path of name's object on the first mountpath (HRW order) that holds
- * one as a regular file. Returns 0, or -ENOENT (no message). */
-static int find_obj(const struct mpset *mps, const char *bucket,
-		    const char *name, char *path, int *mp)
+int store_find(const struct mpset *mps, const char *bucket, const char *name,
+	       char *path, int *mp, char *errmsg)
 {
 	int order[mps->n];
 	struct stat st;
@@ -106,7 +104,7 @@ static int find_obj(const struct mpset *mps, const char *bucket,
 			return 0;
 		}
 	}
-	return -ENOENT;
+	return errmsg ? no_object(mps, bucket, name, errmsg) : -ENOENT;
 }
 
 static bool has_type(const struct mpset *mps, const char *bucket,
@@ -305,7 +303,7 @@ static uint64_t current_version(const struct mpset *mps, const char *bucket,
 	char path[AISD_PATH_MAX];
 	struct objmeta m;
 
-	if (find_obj(mps, bucket, name, path, NULL))
+	if (store_find(mps, bucket, name, path, NULL, NULL))
 		return 0;
 	if (objmeta_read_path(path, &m) || m.version == 0)
 		return 1;
@@ -341,7 +339,7 @@ int store_put_begin(const struct mpset *mps, const struct store_put_args *a,
 	if (rc)
 		return rc;
 	if (a->no_overwrite &&
-	    find_obj(mps, a->bucket, a->name, path, NULL) == 0)
+	    store_find(mps, a->bucket, a->name, path, NULL, NULL) == 0)
 		return ais_errf(errmsg, -EEXIST, "%s/%s already exists",
 				a->bucket, a->name);
 	mpset_order(mps, a->bucket, a->name, order);
@@ -660,7 +658,7 @@ int store_rename(const struct mpset *mps, const char *bucket, const char *name,
 		return rc;
 	mpset_order(mps, bucket, new_name, order);
 	lock2(s1, s2);
-	if (find_obj(mps, bucket, name, src, &src_mp)) {
+	if (store_find(mps, bucket, name, src, &src_mp, NULL)) {
 		rc = no_object(mps, bucket, name, errmsg);
 		goto out;
 	}
@@ -729,7 +727,7 @@ int store_set_meta(const struct mpset *mps, const char *bucket,
 	int fd, rc = 0;
 
 	pthread_mutex_lock(&stripes[s]);
-	if (find_obj(mps, bucket, name, path, NULL)) {
+	if (store_find(mps, bucket, name, path, NULL, NULL)) {
 		rc = no_object(mps, bucket, name, errmsg);
 		goto out;
 	}

@@ -50,6 +50,13 @@ int store_put_commit(struct store_put *p, struct objmeta *out, char *errmsg);
 /* Removes the tmp file and releases p. */
 void store_put_abort(struct store_put *p);
 
+/* The path (AISD_PATH_MAX bytes) of name's object on the first mountpath
+ * in HRW order that holds it as a regular file, and that mountpath in *mp
+ * (may be NULL). Returns 0, or -ENOENT: with errmsg set ("no such
+ * object", or "bucket does not exist") unless errmsg is NULL. */
+int store_find(const struct mpset *mps, const char *bucket, const char *name,
+	       char *path, int *mp, char *errmsg);
+
 /* Opens an object for reading: *fd (caller closes) and its metadata (size
  * from the file). -ENOENT with errmsg if there is none. */
 int store_open(const struct mpset *mps, const char *bucket, const char *name,
