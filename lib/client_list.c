@@ -187,10 +187,7 @@ int ais_client_shard_list(struct ais_client *c, const char *bucket,
 	memset(out, 0, sizeof(*out));
 	if (shard_error)
 		*shard_error = NULL;
-	rc = ais_name_check_bucket(bucket, errmsg);
-	if (rc < 0)
-		return rc;
-	rc = ais_name_check_object(shard, strlen(shard), errmsg);
+	rc = ais_check_obj_names(bucket, shard, errmsg);
 	if (rc < 0)
 		return rc;
 	if (page_size > UINT32_MAX)

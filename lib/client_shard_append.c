@@ -58,10 +58,7 @@ int ais_client_shard_append_fd(struct ais_client *c, const char *bucket,
 	bool fresh = false;
 	uint8_t *buf;
 
-	rc = ais_name_check_bucket(bucket, errmsg);
-	if (rc < 0)
-		return rc;
-	rc = ais_name_check_object(shard, strlen(shard), errmsg);
+	rc = ais_check_obj_names(bucket, shard, errmsg);
 	if (rc < 0)
 		return rc;
 	if (size == 0)
