@@ -6,7 +6,7 @@
 
 #include "fs.h"
 #include "log.h"
-#include "shard_index.h"
+#include "shard_names.h"
 #include "spool.h"
 
 /* Splits the key of a location in a shard at shard_end (an offset in key):

@@ -7,7 +7,7 @@
 
 #include "fs.h"
 #include "log.h"
-#include "shard_index.h"
+#include "shard_names.h"
 
 int afs_member_kind(int type, uint32_t mode)
 {

@@ -19,7 +19,7 @@
 #include "cli.h"
 #include "progress.h"
 #include "shard_create.h"
-#include "shard_index.h"
+#include "shard_names.h"
 #include "util.h"
 
 #define LS_PAGE	     1000

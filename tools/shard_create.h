@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "shard_index.h"
+#include "shard_names.h"
 
 struct shard_create_opts {
 	const char *src;    /* local directory */

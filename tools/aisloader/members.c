@@ -8,7 +8,7 @@
 
 #include "client.h"
 #include "log.h"
-#include "shard_index.h"
+#include "shard_names.h"
 
 /* Members per shard listing page: the node's maximum keeps the number of
  * round trips low for big shards. */

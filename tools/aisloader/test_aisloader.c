@@ -14,7 +14,7 @@
 #include "nametable.h"
 #include "opts.h"
 #include "prng.h"
-#include "shard_index.h"
+#include "shard_names.h"
 #include "util.h"
 #include "worker.h"
 

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "client_conn.h"
-#include "client_pool.h"
+#include "conn.h"
+#include "conn_pool.h"
 #include "util.h"
 
 /* A connection given back this recently is reused without the poll(2)

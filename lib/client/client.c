@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "client.h"
-#include "client_call.h"
+#include "client_i.h"
 #include "map.h"
 #include "names.h"
 #include "util.h"

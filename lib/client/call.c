@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "client_call.h"
-#include "client_conn.h"
+#include "client_i.h"
+#include "conn.h"
 #include "frame.h"
 #include "names.h"
 #include "util.h"

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "client.h"
-#include "client_call.h"
+#include "client_i.h"
 #include "list_merge.h"
 #include "names.h"
 #include "util.h"

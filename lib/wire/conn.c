@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "client_conn.h"
+#include "conn.h"
 #include "frame.h"
 #include "util.h"
 

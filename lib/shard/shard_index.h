@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shard_names.h"
+
 /*
  * An index lists the members of one archive object ("shard") sorted by path,
  * with where each member's bytes are, so that a member is read, listed or
@@ -24,22 +26,6 @@
  * All functions are pure: no logging, no globals; an index is immutable and
  * may be shared by threads.
  */
-
-enum ais_shard_format {
-	AIS_SHARD_NONE = 0, /* not a shard */
-	AIS_SHARD_TAR = 1,  /* .tar */
-	AIS_SHARD_TGZ = 2,  /* .tar.gz, .tgz (single- or multi-member gzip) */
-	AIS_SHARD_TLZ4 = 3, /* .tar.lz4 (LZ4 frame format) */
-	AIS_SHARD_ZIP = 4,  /* .zip (zip64 too) */
-};
-
-enum ais_shard_type {
-	AIS_SHARD_FILE = 0,
-	AIS_SHARD_DIR = 1,
-	AIS_SHARD_SYMLINK = 2,
-	AIS_SHARD_HARDLINK = 3, /* data resolved to its target's when found */
-	AIS_SHARD_OTHER = 4,	/* device, fifo: listed, no data */
-};
 
 /* How a member's bytes are stored. */
 enum ais_shard_method {
@@ -90,13 +76,6 @@ struct ais_shard_member {
 };
 
 struct ais_shard_index; /* opaque, immutable once built or loaded */
-
-/* The shard format of an object by its name's suffix (case-insensitive):
- * .tar, .tar.gz, .tgz, .tar.lz4, .zip; AIS_SHARD_NONE otherwise. */
-enum ais_shard_format ais_shard_format_from_name(const char *name);
-
-/* "tar", "tar.gz", "tar.lz4", "zip" or "none". */
-const char *ais_shard_format_str(enum ais_shard_format fmt);
 
 /* Indexes the archive on obj_fd (read with pread; the offset is not used)
  * and writes the sidecar to out_fd, which must be an empty file opened
@@ -191,10 +170,5 @@ typedef int (*ais_shard_dirent_cb)(void *arg, const char *name,
 int ais_shard_index_readdir(const struct ais_shard_index *idx, const char *dir,
 			    const char *start_after, size_t limit,
 			    ais_shard_dirent_cb cb, void *arg);
-
-/* Writes the normalised form of path (see above) into out (outlen bytes);
- * returns its length, or -ENAMETOOLONG. */
-int ais_shard_path_normalize(const char *path, size_t len, char *out,
-			     size_t outlen);
 
 #endif

@@ -20,8 +20,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "client_call.h"
-#include "client_conn.h"
+#include "client_i.h"
+#include "conn.h"
 #include "frame.h"
 #include "util.h"
 

@@ -11,7 +11,7 @@
 
 #include "ais.pb-c.h"
 #include "client.h"
-#include "client_pool.h"
+#include "conn_pool.h"
 #include "map.h"
 
 /* An immutable, refcounted snapshot of the map with one pool per node

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "client.h"
-#include "client_call.h"
+#include "client_i.h"
 #include "cksum.h"
 #include "names.h"
 #include "util.h"
