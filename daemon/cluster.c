@@ -12,6 +12,7 @@
 
 #include "frame.h"
 #include "log.h"
+#include "fileio.h"
 #include "util.h"
 
 #include "cluster.h"

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "hrw.h"
+#include "fileio.h"
 #include "util.h"
 
 #include "mountpath.h"

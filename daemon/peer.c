@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "fileio.h"
 #include "util.h"
 
 #include "peer.h"

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "names.h"
 #include "shard_index.h"
+#include "fileio.h"
 #include "util.h"
 
 #include "shard.h"

@@ -12,6 +12,7 @@
 
 #include <linux/openat2.h>
 
+#include "fileio.h"
 #include "util.h"
 
 #include "store.h"

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "fs.h"
 #include "log.h"
 #include "spool.h"
@@ -276,13 +277,7 @@ void afs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static uint64_t pseudo_ino(const char *name)
 {
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *name; name++) {
-		h ^= (unsigned char)*name;
-		h *= 1099511628211ULL;
-	}
-	return h | (1ULL << 63);
+	return ais_hash_str(name, 0) | (1ULL << 63);
 }
 
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

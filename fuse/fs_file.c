@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "fs.h"
 #include "log.h"
 #include "spool.h"
@@ -568,24 +569,6 @@ out:
 	afs_inode_put(fs->itable, parent);
 }
 
-static int pread_all(int fd, char *buf, size_t len, off_t off, size_t *got)
-{
-	ssize_t n;
-
-	*got = 0;
-	while (*got < len) {
-		n = pread(fd, buf + *got, len - *got, off + (off_t)*got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		*got += (size_t)n;
-	}
-	return 0;
-}
-
 /* A read found the object (or the shard of a member) at version v: if that
  * is not the version the open relied on, it was replaced meanwhile. The
  * next open must ask the cluster, whatever nocto or a recent confirmation
@@ -675,7 +658,10 @@ void afs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		sp = NULL;
 	}
 	if (sp) {
-		rc = pread_all(sp->fd, buf, size, off, &got);
+		ssize_t n = ais_pread_upto(sp->fd, buf, size, (uint64_t)off);
+
+		rc = n < 0 ? (int)n : 0;
+		got = n < 0 ? 0 : (size_t)n;
 		afs_spool_drop(fs, in);
 		goto reply;
 	}

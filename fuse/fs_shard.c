@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "fs.h"
 #include "log.h"
 #include "shard_names.h"
@@ -43,28 +44,15 @@ int afs_member_child(const char *dir, const char *name, char *out, size_t len)
 	return 0;
 }
 
-static uint64_t fnv(uint64_t h, const char *s)
-{
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	h ^= 0xff; /* separator: "a"+"bc" differs from "ab"+"c" */
-	return h * 1099511628211ULL;
-}
-
 uint64_t afs_member_ino(const struct afs_loc *dir, const char *name)
 {
-	uint64_t h = 1469598103934665603ULL;
+	/* Chained: each part seeds the next, so "a"+"bc" and "ab"+"c"
+	 * differ. */
+	uint64_t h = ais_hash_str(dir->bucket, 0);
 
-	h = fnv(h, dir->bucket);
-	h = fnv(h, dir->key);
-	h = fnv(h, afs_loc_member(dir));
-	h = fnv(h, name);
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	return h | (1ULL << 63);
+	h = ais_hash_str(dir->key, h);
+	h = ais_hash_str(afs_loc_member(dir), h);
+	return ais_hash_str(name, h) | (1ULL << 63);
 }
 
 void afs_member_set(struct afs_inode *in, const struct ais_obj_meta *m,

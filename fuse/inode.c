@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "inode.h"
 
 struct afs_itable {
@@ -29,13 +30,7 @@ static uint64_t mix64(uint64_t x)
 
 static uint64_t name_hash(uint64_t parent, const char *name)
 {
-	uint64_t h = 1469598103934665603ULL ^ mix64(parent);
-
-	for (; *name; name++) {
-		h ^= (unsigned char)*name;
-		h *= 1099511628211ULL;
-	}
-	return mix64(h);
+	return ais_hash_str(name, parent);
 }
 
 static size_t ino_slot(struct afs_itable *t, uint64_t ino)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ais_config.h"
+#include "fileio.h"
 #include "fs.h"
 #include "log.h"
 #include "spool.h"

@@ -20,6 +20,7 @@
 #include "progress.h"
 #include "shard_create.h"
 #include "shard_names.h"
+#include "fileio.h"
 #include "util.h"
 
 #define LS_PAGE	     1000

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "local_cluster.h"
 #include "transfer.h"
+#include "fileio.h"
 #include "util.h"
 
 void local_default_dir(char *buf, size_t len)
@@ -99,11 +100,10 @@ int local_conf_load(struct local_layout *l, char *errmsg)
 
 int local_conf_save(const struct local_layout *l, char *errmsg)
 {
-	char path[PATH_MAX + 16], tmp[PATH_MAX + 32], buf[512];
-	int fd, n, rc;
+	char path[PATH_MAX + 16], buf[512];
+	int n, rc;
 
 	snprintf(path, sizeof(path), "%s/%s", l->dir, LOCAL_CONF);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	n = snprintf(
 	    buf, sizeof(buf),
 	    "# Layout of an 'ais local' cluster, written by 'ais local "
@@ -112,20 +112,10 @@ int local_conf_save(const struct local_layout *l, char *errmsg)
 	    "# Node I listens on host:port+I; its data is in nodeI/mpJ.\n"
 	    "host = %s\nport = %u\nnodes = %u\nmountpaths = %u\n",
 	    LOCAL_HOST, l->port, l->nodes, l->mountpaths);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return ais_errf(errmsg, -errno, "cannot create %s", tmp);
-	rc = ais_write_all(fd, buf, (size_t)n);
-	if (rc == 0 && fsync(fd) < 0)
-		rc = -errno;
-	if (close(fd) < 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc < 0) {
-		unlink(tmp);
-		return ais_errf(errmsg, rc, "writing %s", path);
-	}
+	rc = ais_file_replace(path, buf, (size_t)n, 0644);
+	if (rc < 0)
+		return ais_errf(errmsg, rc, "writing %s: %s", path,
+				strerror(-rc));
 	return 0;
 }
 
@@ -135,22 +125,10 @@ int local_conf_save(const struct local_layout *l, char *errmsg)
 /* Reads up to len-1 bytes of a small file; returns the count or -errno. */
 static ssize_t read_small(const char *path, char *buf, size_t len)
 {
-	ssize_t n, got = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = ais_read_file(path, buf, len - 1);
 
-	if (fd < 0)
-		return -errno;
-	while ((size_t)got < len - 1) {
-		n = read(fd, buf + got, len - 1 - (size_t)got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += n;
-	}
-	close(fd);
-	buf[got] = '\0';
-	return got;
+	buf[n > 0 ? n : 0] = '\0';
+	return n;
 }
 
 int local_pid_alive(pid_t pid)

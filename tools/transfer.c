@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "transfer.h"
+#include "fileio.h"
 #include "util.h"
 
 #define SPOOL_BUF    (1u << 20) /* fixed buffer for spooling stdin */

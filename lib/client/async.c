@@ -25,17 +25,10 @@
 #include "frame.h"
 #include "util.h"
 
-#define ASYNC_RBUF	   (256 * 1024) /* one receive, shared by all */
-#define ASYNC_EVENTS	   64
-#define WRONG_NODE_RETRIES 3
+#define ASYNC_RBUF   (256 * 1024) /* one receive, shared by all */
+#define ASYNC_EVENTS 64
 
 enum aconn_state { AC_IDLE, AC_HEAD, AC_BODY };
-
-/* The retry budget of one GET; it moves with the GET from connection to
- * connection. */
-struct retries {
-	int stale, conn, wrong;
-};
 
 struct aconn {
 	int fd; /* -1: closed, freed after the current batch */
@@ -46,7 +39,7 @@ struct aconn {
 	uint32_t id;
 	uint64_t deadline_ns;
 	struct ais_aget *g;
-	struct retries r;
+	struct ais__retry r; /* the GET's budget: moves with it */
 	struct ais_frame_hdr h;
 	uint8_t *hbuf; /* header + head gathered across receives */
 	size_t hlen, hcap;
@@ -223,14 +216,16 @@ static void finish(struct ais_async *a, struct aconn *k, bool clean, int rc,
 	complete(a, g, rc, msg);
 }
 
-/* Sends g on a connection to its owner, spending r on failed connects and
- * sends. On failure nothing is in flight and errmsg says why. */
-static int start(struct ais_async *a, struct ais_aget *g, struct retries r,
-		 bool fresh, char *errmsg)
+/* Sends g on a connection to its owner (a new one if r.fresh), spending r
+ * on failed connects and sends. On failure nothing is in flight and errmsg
+ * says why. */
+static int start(struct ais_async *a, struct ais_aget *g, struct ais__retry r,
+		 char *errmsg)
 {
 	Ais__Request req = AIS__REQUEST__INIT;
 	struct ais_pool *pool;
 	struct aconn *k;
+	bool reused;
 	uint8_t *buf;
 	size_t len;
 	int rc;
@@ -242,14 +237,17 @@ static int start(struct ais_async *a, struct ais_aget *g, struct retries r,
 	req.offset = g->off;
 	req.length = g->len;
 	for (;;) {
-		rc = ais_owner_pool(a->c, g->bucket, g->name, &pool, errmsg);
+		rc = ais__owner_pool(a->c, g->bucket, g->name, &pool, errmsg);
 		if (rc < 0)
 			return rc;
-		k = conn_get(a, pool, fresh, &rc, errmsg);
+		k = conn_get(a, pool, r.fresh, &rc, errmsg);
 		if (!k) {
-			if (rc == -ETIMEDOUT || rc == -ENOMEM || r.conn-- <= 0)
+			int fail = rc == -ETIMEDOUT || rc == -ENOMEM
+				       ? AIS__CALL_OTHER
+				       : AIS__CALL_CONN;
+
+			if (!ais__retry_conn(&r, fail, true))
 				return rc;
-			fresh = true;
 			continue;
 		}
 		req.map_version = atomic_load(&a->c->map_version);
@@ -267,12 +265,11 @@ static int start(struct ais_async *a, struct ais_aget *g, struct retries r,
 			break;
 		ais_errf(errmsg, rc, "node %s: send: %s", pool->addr,
 			 strerror(-rc));
+		reused = k->reused;
 		conn_close(a, k);
-		if (rc == -ETIMEDOUT)
+		if (!ais__retry_conn(&r, ais__call_classify(rc, reused, false),
+				     true))
 			return rc;
-		if (!(k->reused && r.stale-- > 0) && r.conn-- <= 0)
-			return rc;
-		fresh = true;
 	}
 	k->g = g;
 	k->r = r;
@@ -286,9 +283,10 @@ static int start(struct ais_async *a, struct ais_aget *g, struct retries r,
 
 int ais_async_get(struct ais_async *a, struct ais_aget *g, char *errmsg)
 {
-	int rc = g->archpath ? ais_check_member_names(g->bucket, g->name,
+	struct ais__retry r;
+	int rc = g->archpath ? ais__check_member_names(g->bucket, g->name,
 						      g->archpath, errmsg)
-			     : ais_check_obj_names(g->bucket, g->name, errmsg);
+			     : ais__check_obj_names(g->bucket, g->name, errmsg);
 
 	if (rc < 0)
 		return rc;
@@ -302,8 +300,8 @@ int ais_async_get(struct ais_async *a, struct ais_aget *g, char *errmsg)
 				"freed");
 	g->bytes = 0;
 	memset(&g->meta, 0, sizeof(g->meta));
-	rc =
-	    start(a, g, (struct retries){.stale = 1, .conn = 1}, false, errmsg);
+	ais__retry_init(&r, 1);
+	rc = start(a, g, r, errmsg);
 	if (rc < 0)
 		return rc;
 	a->inflight++;
@@ -316,10 +314,7 @@ static void broken(struct ais_async *a, struct aconn *k, int rc,
 		   const char *what)
 {
 	struct ais_aget *g = k->g;
-	struct retries r = k->r;
-	bool stale = k->reused && !k->got_any &&
-		     (rc == -EPIPE || rc == -ECONNRESET ||
-		      rc == -ECONNABORTED || rc == -ENOTCONN);
+	struct ais__retry r = k->r;
 
 	if (rc == -ECONNRESET && !k->got_any)
 		ais_errf(a->msg, rc,
@@ -328,13 +323,14 @@ static void broken(struct ais_async *a, struct aconn *k, int rc,
 	else
 		ais_errf(a->msg, rc, "node %s: %s: %s", k->pool->addr, what,
 			 strerror(-rc));
-	if (rc == -ETIMEDOUT || g->bytes > 0 ||
-	    (stale ? r.stale-- <= 0 : r.conn-- <= 0)) {
+	/* Bytes already handed to done()'s callback cannot be taken back. */
+	if (!ais__retry_conn(&r, ais__call_classify(rc, k->reused, k->got_any),
+			     g->bytes == 0)) {
 		finish(a, k, false, rc, a->msg);
 		return;
 	}
 	conn_close(a, k);
-	rc = start(a, g, r, true, a->msg);
+	rc = start(a, g, r, a->msg);
 	if (rc < 0)
 		complete(a, g, rc, a->msg);
 }
@@ -356,31 +352,30 @@ static bool on_head(struct ais_async *a, struct aconn *k, const uint8_t *hp)
 		finish(a, k, false, -EPROTO, a->msg);
 		return false;
 	}
-	ais_client_saw_version(a->c, resp->map_version);
+	ais__client_saw_version(a->c, resp->map_version);
 	k->body_left = k->h.body_len;
-	if (resp->status == -EREMOTE && k->r.wrong < WRONG_NODE_RETRIES) {
-		struct retries r = k->r;
+	if (resp->status == -EREMOTE &&
+	    ais__retry_wrong_node(&k->r, a->c, resp, true)) {
+		struct ais__retry r = k->r;
 
-		ais_client_follow_wrong_node(a->c, resp);
 		ais__response__free_unpacked(resp, NULL);
-		r.wrong++;
 		if (k->body_left == 0)
 			conn_reset(k);
 		else
 			conn_close(a, k);
-		rc = start(a, g, r, false, a->msg);
+		rc = start(a, g, r, a->msg);
 		if (rc < 0)
 			complete(a, g, rc, a->msg);
 		return false;
 	}
 	if (resp->status != 0) {
-		rc = ais_resp_status(resp, a->msg);
+		rc = ais__resp_status(resp, a->msg);
 		ais__response__free_unpacked(resp, NULL);
 		finish(a, k, true, rc, a->msg);
 		return false;
 	}
 	m = resp->meta;
-	ais_meta_from_pb(m, &g->meta);
+	ais_obj_meta_from_pb(m, &g->meta);
 	if (resp->object_size)
 		g->meta.size = resp->object_size;
 	if (g->off == 0 && g->len == 0 && m &&

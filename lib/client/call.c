@@ -13,9 +13,9 @@
 
 /* ---- map snapshots and pools ------------------------------------------ */
 
-struct ais_mapref *ais_mapref_get(struct ais_client *c)
+struct ais__mapref *ais__mapref_get(struct ais_client *c)
 {
-	struct ais_mapref *r;
+	struct ais__mapref *r;
 
 	pthread_mutex_lock(&c->map_lock);
 	r = c->cur;
@@ -24,7 +24,7 @@ struct ais_mapref *ais_mapref_get(struct ais_client *c)
 	return r;
 }
 
-void ais_mapref_put(struct ais_mapref *r)
+void ais__mapref_put(struct ais__mapref *r)
 {
 	if (!r || atomic_fetch_sub(&r->refs, 1) != 1)
 		return;
@@ -33,7 +33,7 @@ void ais_mapref_put(struct ais_mapref *r)
 	free(r);
 }
 
-struct ais_pool *ais_client_pool(struct ais_client *c, const char *host,
+struct ais_pool *ais__client_pool(struct ais_client *c, const char *host,
 				 uint16_t port)
 {
 	struct ais_pool *p = NULL, **v;
@@ -59,9 +59,9 @@ out:
 	return p;
 }
 
-int ais_client_adopt(struct ais_client *c, struct ais_map *m, bool force)
+int ais__client_adopt(struct ais_client *c, struct ais_map *m, bool force)
 {
-	struct ais_mapref *r, *old;
+	struct ais__mapref *r, *old;
 	bool take;
 	size_t i;
 
@@ -73,7 +73,7 @@ int ais_client_adopt(struct ais_client *c, struct ais_map *m, bool force)
 		goto err_free_ref;
 	for (i = 0; i < m->n; i++) {
 		r->pools[i] =
-		    ais_client_pool(c, m->nodes[i].host, m->nodes[i].port);
+		    ais__client_pool(c, m->nodes[i].host, m->nodes[i].port);
 		if (!r->pools[i])
 			goto err_free_pools;
 	}
@@ -90,7 +90,7 @@ int ais_client_adopt(struct ais_client *c, struct ais_map *m, bool force)
 		atomic_store(&c->map_version, m->version);
 	}
 	pthread_mutex_unlock(&c->map_lock);
-	ais_mapref_put(take ? old : r);
+	ais__mapref_put(take ? old : r);
 	return take ? 1 : 0;
 
 err_free_pools:
@@ -102,7 +102,7 @@ err_free_map:
 	return -ENOMEM;
 }
 
-int ais_client_adopt_pb(struct ais_client *c, const Ais__ClusterMap *pb,
+int ais__client_adopt_pb(struct ais_client *c, const Ais__ClusterMap *pb,
 			char *errmsg)
 {
 	struct ais_map *m;
@@ -113,13 +113,13 @@ int ais_client_adopt_pb(struct ais_client *c, const Ais__ClusterMap *pb,
 	rc = ais_map_from_pb(pb, &m, errmsg);
 	if (rc < 0)
 		return rc;
-	rc = ais_client_adopt(c, m, false);
+	rc = ais__client_adopt(c, m, false);
 	if (rc < 0)
 		return ais_errf(errmsg, rc, "out of memory");
 	return rc;
 }
 
-void ais_client_saw_version(struct ais_client *c, uint64_t v)
+void ais__client_saw_version(struct ais_client *c, uint64_t v)
 {
 	uint64_t cur = atomic_load(&c->seen_version);
 
@@ -128,10 +128,10 @@ void ais_client_saw_version(struct ais_client *c, uint64_t v)
 		;
 }
 
-void ais_client_follow_wrong_node(struct ais_client *c, const Ais__Response *a)
+void ais__follow_wrong_node(struct ais_client *c, const Ais__Response *a)
 {
 	if (a->map)
-		(void)ais_client_adopt_pb(c, a->map, NULL);
+		(void)ais__client_adopt_pb(c, a->map, NULL);
 	/* Another thread may have adopted it already: no fetch then. */
 	if (atomic_load(&c->map_version) < a->map_version ||
 	    (!a->map && atomic_load(&c->map_version) == a->map_version))
@@ -149,16 +149,49 @@ static bool is_reset(int rc)
 /* Timeouts are not retried: a node that holds a connection open without
  * answering is alive but stuck, and a second wait would only double the
  * time the caller waits for the same error. */
-static int classify(int rc, bool reused, bool got_any)
+int ais__call_classify(int rc, bool reused, bool got_any)
 {
 	if (rc == -ETIMEDOUT)
-		return AIS_CALL_OTHER;
+		return AIS__CALL_OTHER;
 	if (reused && !got_any && is_reset(rc))
-		return AIS_CALL_STALE;
-	return AIS_CALL_CONN;
+		return AIS__CALL_STALE;
+	return AIS__CALL_CONN;
 }
 
-int ais_call_start(struct ais_call *k, struct ais_client *c,
+void ais__retry_init(struct ais__retry *r, int conn_retries)
+{
+	r->stale_left = 1;
+	r->conn_left = conn_retries;
+	r->wrong_left = AIS__WRONG_NODE_RETRIES;
+	r->fresh = false;
+}
+
+bool ais__retry_conn(struct ais__retry *r, int fail, bool may_repeat)
+{
+	if (!may_repeat)
+		return false;
+	if (fail == AIS__CALL_STALE && r->stale_left > 0)
+		r->stale_left--;
+	else if (fail == AIS__CALL_CONN && r->conn_left > 0)
+		r->conn_left--;
+	else
+		return false;
+	r->fresh = true;
+	return true;
+}
+
+bool ais__retry_wrong_node(struct ais__retry *r, struct ais_client *c,
+			   const Ais__Response *a, bool may_repeat)
+{
+	ais__follow_wrong_node(c, a);
+	if (!may_repeat || r->wrong_left <= 0)
+		return false;
+	r->wrong_left--;
+	r->fresh = false;
+	return true;
+}
+
+int ais__call_start(struct ais__call *k, struct ais_client *c,
 		   struct ais_pool *pool, Ais__Request *req, uint64_t body_len,
 		   bool fresh, char *errmsg)
 {
@@ -174,7 +207,7 @@ int ais_call_start(struct ais_call *k, struct ais_client *c,
 	k->reused = false;
 	k->resp = NULL;
 	k->body_left = 0;
-	k->fail = AIS_CALL_OK;
+	k->fail = AIS__CALL_OK;
 	k->rlen = 0;
 	k->roff = 0;
 	k->id = atomic_fetch_add(&c->next_id, 1);
@@ -183,43 +216,43 @@ int ais_call_start(struct ais_call *k, struct ais_client *c,
 	rc = ais_pool_get(pool, fresh, c->opts.connect_timeout_ms,
 			  c->opts.io_timeout_ms, &k->reused, em);
 	if (rc < 0) {
-		k->fail = rc == -ETIMEDOUT ? AIS_CALL_OTHER : AIS_CALL_CONN;
+		k->fail = rc == -ETIMEDOUT ? AIS__CALL_OTHER : AIS__CALL_CONN;
 		return ais_errf(errmsg, rc, "node %s: %s", pool->addr, em);
 	}
 	k->fd = rc;
 	rc = ais_frame_pack(k->id, 0, &req->base, body_len, &buf, &len);
 	if (rc < 0) {
-		k->fail = AIS_CALL_OTHER;
-		ais_call_finish(k, false);
+		k->fail = AIS__CALL_OTHER;
+		ais__call_finish(k, false);
 		return ais_errf(errmsg, rc, "cannot encode request: %s",
 				strerror(-rc));
 	}
 	rc = ais_conn_send(k->fd, buf, len, c->opts.io_timeout_ms, false, NULL);
 	free(buf);
 	if (rc < 0) {
-		k->fail = classify(rc, k->reused, false);
-		ais_call_finish(k, false);
+		k->fail = ais__call_classify(rc, k->reused, false);
+		ais__call_finish(k, false);
 		return ais_errf(errmsg, rc, "node %s: send: %s", pool->addr,
 				strerror(-rc));
 	}
 	return 0;
 }
 
-int ais_call_send_body(struct ais_call *k, const void *buf, size_t len,
+int ais__call_send_body(struct ais__call *k, const void *buf, size_t len,
 		       bool *answered, char *errmsg)
 {
 	int rc = ais_conn_send(k->fd, buf, len, k->c->opts.io_timeout_ms, true,
 			       answered);
 
 	if (rc < 0) {
-		k->fail = classify(rc, k->reused, false);
+		k->fail = ais__call_classify(rc, k->reused, false);
 		return ais_errf(errmsg, rc, "node %s: send: %s", k->pool->addr,
 				strerror(-rc));
 	}
 	return 0;
 }
 
-int ais_call_recv_head(struct ais_call *k, char *errmsg)
+int ais__call_recv_head(struct ais__call *k, char *errmsg)
 {
 	char em[AIS_ERRMSG_LEN] = "";
 	bool got_any = false;
@@ -230,15 +263,15 @@ int ais_call_recv_head(struct ais_call *k, char *errmsg)
 				    &k->resp, &k->body_left, k->rbuf,
 				    sizeof(k->rbuf), &k->rlen, &got_any, em);
 	if (rc == 0) {
-		ais_client_saw_version(k->c, k->resp->map_version);
+		ais__client_saw_version(k->c, k->resp->map_version);
 		return 0;
 	}
 	if (rc == -EPROTO || rc == -ENOMEM) {
-		k->fail = AIS_CALL_OTHER;
+		k->fail = AIS__CALL_OTHER;
 		return ais_errf(errmsg, rc, "node %s: bad answer: %s",
 				k->pool->addr, em);
 	}
-	k->fail = classify(rc, k->reused, got_any);
+	k->fail = ais__call_classify(rc, k->reused, got_any);
 	if (rc == -ECONNRESET && !got_any)
 		return ais_errf(errmsg, rc,
 				"node %s: connection closed before the answer",
@@ -247,7 +280,7 @@ int ais_call_recv_head(struct ais_call *k, char *errmsg)
 			strerror(-rc));
 }
 
-ssize_t ais_call_recv_body(struct ais_call *k, void *buf, size_t len,
+ssize_t ais__call_recv_body(struct ais__call *k, void *buf, size_t len,
 			   char *errmsg)
 {
 	ssize_t n;
@@ -267,7 +300,7 @@ ssize_t ais_call_recv_body(struct ais_call *k, void *buf, size_t len,
 	}
 	n = ais_conn_recv_some(k->fd, buf, len, k->c->opts.io_timeout_ms);
 	if (n < 0) {
-		k->fail = classify((int)n, false, true);
+		k->fail = ais__call_classify((int)n, false, true);
 		return ais_errf(errmsg, (int)n,
 				"node %s: receive: %s (%llu bytes of the "
 				"answer missing)",
@@ -278,10 +311,10 @@ ssize_t ais_call_recv_body(struct ais_call *k, void *buf, size_t len,
 	return n;
 }
 
-void ais_call_finish(struct ais_call *k, bool clean)
+void ais__call_finish(struct ais__call *k, bool clean)
 {
 	if (k->fd >= 0) {
-		if (clean && k->body_left == 0 && k->fail == AIS_CALL_OK)
+		if (clean && k->body_left == 0 && k->fail == AIS__CALL_OK)
 			ais_pool_put(k->pool, k->fd);
 		else
 			close(k->fd);
@@ -295,45 +328,35 @@ void ais_call_finish(struct ais_call *k, bool clean)
 
 /* ---- whole requests with retries -------------------------------------- */
 
-int ais_call_simple(struct ais_client *c, struct ais_pool *pool,
-		    Ais__Request *req, bool idempotent, int conn_retries,
-		    Ais__Response **resp, char *errmsg)
+int ais__call_simple(struct ais_client *c, struct ais_pool *pool,
+		     Ais__Request *req, bool idempotent, int conn_retries,
+		     Ais__Response **resp, char *errmsg)
 {
-	int stale_left = 1, conn_left = idempotent ? conn_retries : 0;
-	bool fresh = false;
-	struct ais_call k;
+	struct ais__retry r;
+	struct ais__call k;
 	int rc;
 
 	*resp = NULL;
-	for (;;) {
-		rc = ais_call_start(&k, c, pool, req, 0, fresh, errmsg);
+	ais__retry_init(&r, idempotent ? conn_retries : 0);
+	do {
+		rc = ais__call_start(&k, c, pool, req, 0, r.fresh, errmsg);
 		if (rc == 0) {
-			rc = ais_call_recv_head(&k, errmsg);
+			rc = ais__call_recv_head(&k, errmsg);
 			if (rc == 0) {
 				*resp = k.resp;
 				k.resp = NULL;
 				/* An unexpected body is not read: the
 				 * connection is closed instead. */
-				ais_call_finish(&k, true);
+				ais__call_finish(&k, true);
 				return 0;
 			}
-			ais_call_finish(&k, false);
+			ais__call_finish(&k, false);
 		}
-		if (k.fail == AIS_CALL_STALE && stale_left > 0) {
-			stale_left--;
-			fresh = true;
-			continue;
-		}
-		if (k.fail == AIS_CALL_CONN && conn_left > 0) {
-			conn_left--;
-			fresh = true;
-			continue;
-		}
-		return rc;
-	}
+	} while (ais__retry_conn(&r, k.fail, true));
+	return rc;
 }
 
-int ais_resp_status(const Ais__Response *resp, char *errmsg)
+int ais__resp_status(const Ais__Response *resp, char *errmsg)
 {
 	int st = resp->status;
 
@@ -348,7 +371,7 @@ int ais_resp_status(const Ais__Response *resp, char *errmsg)
 	return ais_errf(errmsg, st, "%s", strerror(-st));
 }
 
-int ais_check_obj_names(const char *bucket, const char *name, char *errmsg)
+int ais__check_obj_names(const char *bucket, const char *name, char *errmsg)
 {
 	int rc = ais_name_check_bucket(bucket, errmsg);
 
@@ -357,10 +380,10 @@ int ais_check_obj_names(const char *bucket, const char *name, char *errmsg)
 	return ais_name_check_object(name, strlen(name), errmsg);
 }
 
-int ais_check_member_names(const char *bucket, const char *shard,
+int ais__check_member_names(const char *bucket, const char *shard,
 			   const char *path, char *errmsg)
 {
-	int rc = ais_check_obj_names(bucket, shard, errmsg);
+	int rc = ais__check_obj_names(bucket, shard, errmsg);
 
 	if (rc < 0)
 		return rc;
@@ -373,10 +396,10 @@ int ais_check_member_names(const char *bucket, const char *shard,
 	return 0;
 }
 
-int ais_owner_pool(struct ais_client *c, const char *bucket, const char *name,
+int ais__owner_pool(struct ais_client *c, const char *bucket, const char *name,
 		   struct ais_pool **pool, char *errmsg)
 {
-	struct ais_mapref *r = ais_mapref_get(c);
+	struct ais__mapref *r = ais__mapref_get(c);
 	const struct ais_node *node = ais_map_owner(r->map, bucket, name);
 	int rc = 0;
 
@@ -387,33 +410,35 @@ int ais_owner_pool(struct ais_client *c, const char *bucket, const char *name,
 			      "no online node in the cluster map (version "
 			      "%llu)",
 			      (unsigned long long)r->map->version);
-	ais_mapref_put(r);
+	ais__mapref_put(r);
 	return rc;
 }
 
-int ais_call_obj(struct ais_client *c, const char *bucket, const char *name,
-		 Ais__Request *req, bool idempotent, Ais__Response **resp,
-		 char *errmsg)
+int ais__call_obj(struct ais_client *c, const char *bucket, const char *name,
+		  Ais__Request *req, bool idempotent, Ais__Response **resp,
+		  char *errmsg)
 {
-	int wrong, rc;
+	struct ais__retry r;
+	int rc;
 
 	*resp = NULL;
-	for (wrong = 0;; wrong++) {
+	ais__retry_init(&r, 0);
+	for (;;) {
 		struct ais_pool *pool;
 		Ais__Response *a;
 
-		rc = ais_owner_pool(c, bucket, name, &pool, errmsg);
+		rc = ais__owner_pool(c, bucket, name, &pool, errmsg);
 		if (rc < 0)
 			return rc;
-		rc = ais_call_simple(c, pool, req, idempotent, 1, &a, errmsg);
+		rc = ais__call_simple(c, pool, req, idempotent, 1, &a, errmsg);
 		if (rc < 0)
 			return rc;
-		if (a->status == -EREMOTE && wrong < 3) {
-			ais_client_follow_wrong_node(c, a);
+		if (a->status == -EREMOTE &&
+		    ais__retry_wrong_node(&r, c, a, true)) {
 			ais__response__free_unpacked(a, NULL);
 			continue;
 		}
-		rc = ais_resp_status(a, errmsg);
+		rc = ais__resp_status(a, errmsg);
 		if (rc < 0) {
 			ais__response__free_unpacked(a, NULL);
 			return rc;
@@ -423,12 +448,12 @@ int ais_call_obj(struct ais_client *c, const char *bucket, const char *name,
 	}
 }
 
-bool ais_call_all(struct ais_client *c, struct ais_mapref *r, Ais__Request *req,
+bool ais__call_all(struct ais_client *c, struct ais__mapref *r, Ais__Request *req,
 		  Ais__Response **resps, int *rcs, char (*msgs)[AIS_ERRMSG_LEN])
 {
 	size_t n = r->map->n, i;
 	bool stale = false;
-	struct ais_call *ks = calloc(n ? n : 1, sizeof(*ks));
+	struct ais__call *ks = calloc(n ? n : 1, sizeof(*ks));
 	int *fails = calloc(n ? n : 1, sizeof(*fails));
 
 	for (i = 0; i < n; i++) {
@@ -445,7 +470,7 @@ bool ais_call_all(struct ais_client *c, struct ais_mapref *r, Ais__Request *req,
 
 	/* Send everything first so that the nodes work in parallel. */
 	for (i = 0; i < n; i++) {
-		rcs[i] = ais_call_start(&ks[i], c, r->pools[i], req, 0, false,
+		rcs[i] = ais__call_start(&ks[i], c, r->pools[i], req, 0, false,
 					msgs[i]);
 		if (rcs[i] < 0)
 			fails[i] = ks[i].fail;
@@ -453,14 +478,14 @@ bool ais_call_all(struct ais_client *c, struct ais_mapref *r, Ais__Request *req,
 	for (i = 0; i < n; i++) {
 		if (rcs[i] < 0)
 			continue;
-		rcs[i] = ais_call_recv_head(&ks[i], msgs[i]);
+		rcs[i] = ais__call_recv_head(&ks[i], msgs[i]);
 		if (rcs[i] == 0) {
 			resps[i] = ks[i].resp;
 			ks[i].resp = NULL;
-			ais_call_finish(&ks[i], true);
+			ais__call_finish(&ks[i], true);
 		} else {
 			fails[i] = ks[i].fail;
-			ais_call_finish(&ks[i], false);
+			ais__call_finish(&ks[i], false);
 		}
 	}
 
@@ -468,39 +493,23 @@ sequential:
 	for (i = 0; i < n; i++) {
 		if (resps[i])
 			continue;
-		if (fails && fails[i] != AIS_CALL_STALE &&
-		    fails[i] != AIS_CALL_CONN)
+		if (fails && fails[i] != AIS__CALL_STALE &&
+		    fails[i] != AIS__CALL_CONN)
 			continue;
 		msgs[i][0] = '\0';
 		rcs[i] =
-		    ais_call_simple(c, r->pools[i], req, true,
-				    fails && fails[i] == AIS_CALL_CONN ? 0 : 1,
+		    ais__call_simple(c, r->pools[i], req, true,
+				    fails && fails[i] == AIS__CALL_CONN ? 0 : 1,
 				    &resps[i], msgs[i]);
 	}
 	for (i = 0; i < n; i++) {
 		if (!resps[i])
 			continue;
-		rcs[i] = ais_resp_status(resps[i], msgs[i]);
+		rcs[i] = ais__resp_status(resps[i], msgs[i]);
 		if (resps[i]->map_version > r->map->version)
 			stale = true;
 	}
 	free(ks);
 	free(fails);
 	return stale;
-}
-
-void ais_meta_from_pb(const Ais__ObjMeta *pb, struct ais_obj_meta *out)
-{
-	memset(out, 0, sizeof(*out));
-	if (!pb)
-		return;
-	out->size = pb->size;
-	out->cksum_type = (int)pb->cksum_type;
-	snprintf(out->cksum, sizeof(out->cksum), "%s",
-		 pb->cksum_value ? pb->cksum_value : "");
-	out->version = pb->version;
-	out->mtime_ns = pb->mtime_ns;
-	out->mode = pb->mode;
-	out->uid = pb->uid;
-	out->gid = pb->gid;
 }

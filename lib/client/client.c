@@ -30,10 +30,10 @@ static int fetch_map(struct ais_client *c, struct ais_pool *pool, bool force,
 	int rc;
 
 	req.op = AIS__OP__OP_GET_MAP;
-	rc = ais_call_simple(c, pool, &req, true, 1, &a, errmsg);
+	rc = ais__call_simple(c, pool, &req, true, 1, &a, errmsg);
 	if (rc < 0)
 		return rc;
-	rc = ais_resp_status(a, errmsg);
+	rc = ais__resp_status(a, errmsg);
 	if (rc < 0)
 		goto out;
 	if (!a->map) {
@@ -44,7 +44,7 @@ static int fetch_map(struct ais_client *c, struct ais_pool *pool, bool force,
 	rc = ais_map_from_pb(a->map, &m, errmsg);
 	if (rc < 0)
 		goto out;
-	rc = ais_client_adopt(c, m, force);
+	rc = ais__client_adopt(c, m, force);
 	if (rc < 0)
 		rc = ais_errf(errmsg, rc, "out of memory");
 	else
@@ -102,7 +102,7 @@ struct ais_client *ais_client_new(const char *endpoint,
 	atomic_init(&c->map_version, 0);
 	atomic_init(&c->seen_version, 0);
 
-	c->ep_pool = ais_client_pool(c, host, port);
+	c->ep_pool = ais__client_pool(c, host, port);
 	if (!c->ep_pool) {
 		ais_errf(errmsg, -ENOMEM, "out of memory");
 		goto err_free;
@@ -138,7 +138,7 @@ void ais_client_free(struct ais_client *c)
 
 	if (!c)
 		return;
-	ais_mapref_put(c->cur);
+	ais__mapref_put(c->cur);
 	for (i = 0; i < c->n_pools; i++)
 		ais_pool_free(c->pools[i]);
 	free(c->pools);
@@ -149,7 +149,7 @@ void ais_client_free(struct ais_client *c)
 
 int ais_client_refresh_map(struct ais_client *c, char *errmsg)
 {
-	struct ais_mapref *r;
+	struct ais__mapref *r;
 	int rc;
 	size_t i;
 
@@ -159,7 +159,7 @@ int ais_client_refresh_map(struct ais_client *c, char *errmsg)
 	if (rc == 0 &&
 	    atomic_load(&c->map_version) >= atomic_load(&c->seen_version))
 		return 0;
-	r = ais_mapref_get(c);
+	r = ais__mapref_get(c);
 	for (i = 0; i < r->map->n; i++) {
 		int rc2;
 
@@ -174,7 +174,7 @@ int ais_client_refresh_map(struct ais_client *c, char *errmsg)
 	}
 	if (rc == 0 && errmsg)
 		errmsg[0] = '\0';
-	ais_mapref_put(r);
+	ais__mapref_put(r);
 	return rc;
 }
 
@@ -185,10 +185,10 @@ uint64_t ais_client_map_version(struct ais_client *c)
 
 size_t ais_client_node_count(struct ais_client *c)
 {
-	struct ais_mapref *r = ais_mapref_get(c);
+	struct ais__mapref *r = ais__mapref_get(c);
 	size_t n = r->map->n;
 
-	ais_mapref_put(r);
+	ais__mapref_put(r);
 	return n;
 }
 
@@ -196,7 +196,7 @@ size_t ais_client_node_count(struct ais_client *c)
 
 /* The answers of every node of one map snapshot to one request. */
 struct fanout {
-	struct ais_mapref *r;
+	struct ais__mapref *r;
 	size_t n;
 	Ais__Response **resps;
 	int *rcs;
@@ -211,7 +211,7 @@ static int fanout_once(struct ais_client *c, Ais__Request *req,
 	size_t n;
 
 	memset(f, 0, sizeof(*f));
-	f->r = ais_mapref_get(c);
+	f->r = ais__mapref_get(c);
 	n = f->n = f->r->map->n;
 	f->resps = calloc(n ? n : 1, sizeof(*f->resps));
 	f->rcs = calloc(n ? n : 1, sizeof(*f->rcs));
@@ -220,18 +220,18 @@ static int fanout_once(struct ais_client *c, Ais__Request *req,
 		free(f->resps);
 		free(f->rcs);
 		free(f->msgs);
-		ais_mapref_put(f->r);
+		ais__mapref_put(f->r);
 		return ais_errf(errmsg, -ENOMEM, "out of memory");
 	}
 	if (n == 0) {
 		free(f->resps);
 		free(f->rcs);
 		free(f->msgs);
-		ais_mapref_put(f->r);
+		ais__mapref_put(f->r);
 		return ais_errf(errmsg, -EHOSTUNREACH,
 				"the cluster map has no nodes");
 	}
-	if (ais_call_all(c, f->r, req, f->resps, f->rcs, f->msgs) && !retried) {
+	if (ais__call_all(c, f->r, req, f->resps, f->rcs, f->msgs) && !retried) {
 		/* A node knows a newer map: it may list a node we would
 		 * miss. Fetch it and ask everyone again, once. */
 		fanout_free(f);
@@ -257,7 +257,7 @@ static void fanout_free(struct fanout *f)
 	free(f->resps);
 	free(f->rcs);
 	free(f->msgs);
-	ais_mapref_put(f->r);
+	ais__mapref_put(f->r);
 }
 
 /* ---- cluster ---------------------------------------------------------- */
@@ -547,7 +547,7 @@ int ais_client_bucket_head(struct ais_client *c, const char *bucket,
 			   char *errmsg)
 {
 	Ais__Request req = AIS__REQUEST__INIT;
-	struct ais_mapref *r;
+	struct ais__mapref *r;
 	size_t i, j;
 	int rc;
 
@@ -555,15 +555,15 @@ int ais_client_bucket_head(struct ais_client *c, const char *bucket,
 	if (rc < 0)
 		return rc;
 	req.op = AIS__OP__OP_BUCKET_LIST;
-	r = ais_mapref_get(c);
+	r = ais__mapref_get(c);
 	rc = ais_errf(errmsg, -EHOSTUNREACH, "the cluster map has no nodes");
 	for (i = 0; i < r->map->n; i++) {
 		Ais__Response *a;
 
-		rc = ais_call_simple(c, r->pools[i], &req, true, 1, &a, errmsg);
+		rc = ais__call_simple(c, r->pools[i], &req, true, 1, &a, errmsg);
 		if (rc < 0)
 			continue; /* the first reachable node decides */
-		rc = ais_resp_status(a, errmsg);
+		rc = ais__resp_status(a, errmsg);
 		if (rc == 0) {
 			rc = ais_errf(errmsg, -ENOENT, "bucket %s: not found",
 				      bucket);
@@ -574,7 +574,7 @@ int ais_client_bucket_head(struct ais_client *c, const char *bucket,
 		ais__response__free_unpacked(a, NULL);
 		break;
 	}
-	ais_mapref_put(r);
+	ais__mapref_put(r);
 	if (rc == 0 && errmsg)
 		errmsg[0] = '\0';
 	return rc;

@@ -26,6 +26,7 @@
 #include <sys/types.h>
 
 #include "cksum.h"
+#include "objmeta.h"
 #include "util.h"
 
 #define AIS_DEFAULT_ENDPOINT "127.0.0.1:51080"
@@ -125,17 +126,6 @@ int ais_client_bucket_head(struct ais_client *c, const char *bucket,
 			   char *errmsg);
 
 /* ---- objects ---------------------------------------------------------- */
-
-struct ais_obj_meta {
-	uint64_t size;
-	int cksum_type; /* enum ais_cksum_type */
-	char cksum[AIS_CKSUM_HEX_MAX];
-	uint64_t version;
-	int64_t mtime_ns;
-	uint32_t mode;
-	uint32_t uid;
-	uint32_t gid;
-};
 
 struct ais_put_opts {
 	int cksum_type;	   /* AIS_CKSUM_NONE (0): the client computes XXH3 while

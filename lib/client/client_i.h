@@ -17,7 +17,7 @@
 /* An immutable, refcounted snapshot of the map with one pool per node
  * (pools[i] for map->nodes[i]). Threads take a reference under a short
  * mutex and use it without any lock. */
-struct ais_mapref {
+struct ais__mapref {
 	atomic_int refs;
 	struct ais_map *map;
 	struct ais_pool **pools;
@@ -28,7 +28,7 @@ struct ais_client {
 	struct ais_pool *ep_pool; /* the endpoint given to ais_client_new */
 
 	pthread_mutex_t map_lock; /* guards cur only */
-	struct ais_mapref *cur;
+	struct ais__mapref *cur;
 
 	pthread_mutex_t pools_lock; /* guards pools[] (one per address) */
 	struct ais_pool **pools;
@@ -40,41 +40,74 @@ struct ais_client {
 };
 
 /* Notes a map version some node reported (Response.map_version). */
-void ais_client_saw_version(struct ais_client *c, uint64_t v);
+void ais__client_saw_version(struct ais_client *c, uint64_t v);
 
-/* A reference to the current map snapshot; release with ais_mapref_put. */
-struct ais_mapref *ais_mapref_get(struct ais_client *c);
-void ais_mapref_put(struct ais_mapref *r);
+/* A reference to the current map snapshot; release with ais__mapref_put. */
+struct ais__mapref *ais__mapref_get(struct ais_client *c);
+void ais__mapref_put(struct ais__mapref *r);
 
 /* The pool for host:port (created on first use; lives as long as c). NULL
  * on ENOMEM. */
-struct ais_pool *ais_client_pool(struct ais_client *c, const char *host,
+struct ais_pool *ais__client_pool(struct ais_client *c, const char *host,
 				 uint16_t port);
 
 /* Adopts m (taking ownership) if its version is higher than the current
  * map's, or if force is set and it differs. Returns 1 if adopted, 0 if not
  * (m freed), -ENOMEM. */
-int ais_client_adopt(struct ais_client *c, struct ais_map *m, bool force);
+int ais__client_adopt(struct ais_client *c, struct ais_map *m, bool force);
 /* Adopts a map that came in a Response (WRONG_NODE). */
-int ais_client_adopt_pb(struct ais_client *c, const Ais__ClusterMap *pb,
+int ais__client_adopt_pb(struct ais_client *c, const Ais__ClusterMap *pb,
 			char *errmsg);
 
 /* Handles a WRONG_NODE answer: adopts the map it carries, and fetches one
  * only if we still know no map as new as the node's. */
-void ais_client_follow_wrong_node(struct ais_client *c, const Ais__Response *a);
+void ais__follow_wrong_node(struct ais_client *c, const Ais__Response *a);
 
 /* Why an exchange failed, which decides whether it may be retried. */
-enum ais_call_fail {
-	AIS_CALL_OK = 0,
-	AIS_CALL_STALE, /* reused connection dead before any answer byte */
-	AIS_CALL_CONN,	/* connect or socket error, timeout */
-	AIS_CALL_OTHER, /* protocol error, local error: no retry */
+enum ais__call_fail {
+	AIS__CALL_OK = 0,
+	AIS__CALL_STALE, /* reused connection dead before any answer byte */
+	AIS__CALL_CONN,	 /* connect or socket error */
+	AIS__CALL_OTHER, /* timeout, protocol error, local error: no retry */
 };
 
-#define AIS_CALL_RBUF 8192 /* read-ahead: header, head, small bodies */
+/* The class of a socket error rc on a connection (reused: taken from the
+ * pool; got_any: some byte of the answer arrived). */
+int ais__call_classify(int rc, bool reused, bool got_any);
+
+/* ---- the retry rules of client.h, for every request ---- */
+
+#define AIS__WRONG_NODE_RETRIES 3
+
+/* The retry budget of one request. */
+struct ais__retry {
+	int stale_left; /* dead pooled connections still forgiven */
+	int conn_left;	/* connection errors still retried */
+	int wrong_left; /* WRONG_NODE answers still followed */
+	bool fresh;	/* the next attempt takes a new connection */
+};
+
+/* A new budget: a dead pooled connection once, conn_retries connection
+ * errors (0 for a request that must not run twice), and
+ * AIS__WRONG_NODE_RETRIES redirections. */
+void ais__retry_init(struct ais__retry *r, int conn_retries);
+
+/* An exchange failed with class fail: true if the request should be sent
+ * again (then on a fresh connection). may_repeat is false when sending it
+ * again is not safe whatever the failure (a body source that cannot be
+ * rewound, bytes already handed to the caller). */
+bool ais__retry_conn(struct ais__retry *r, int fail, bool may_repeat);
+
+/* A node answered WRONG_NODE with a: adopts the map it carries (always, so
+ * that the next request goes right), and returns true if this one should
+ * go again to the owner in that map. */
+bool ais__retry_wrong_node(struct ais__retry *r, struct ais_client *c,
+			   const Ais__Response *a, bool may_repeat);
+
+#define AIS__CALL_RBUF 8192 /* read-ahead: header, head, small bodies */
 
 /* One exchange on one connection. */
-struct ais_call {
+struct ais__call {
 	struct ais_client *c;
 	struct ais_pool *pool;
 	int fd;
@@ -82,61 +115,61 @@ struct ais_call {
 	uint32_t id;
 	Ais__Response *resp;
 	uint64_t body_left; /* response body bytes not yet consumed */
-	int fail;	    /* enum ais_call_fail of the last error */
+	int fail;	    /* enum ais__call_fail of the last error */
 	size_t rlen, roff;  /* body bytes read ahead: rbuf[roff..rlen) */
-	uint8_t rbuf[AIS_CALL_RBUF];
+	uint8_t rbuf[AIS__CALL_RBUF];
 };
 
 /* Takes a connection (fresh: a new one) and sends req as a frame whose body
- * of body_len bytes the caller sends next with ais_call_send_body. On error
+ * of body_len bytes the caller sends next with ais__call_send_body. On error
  * the call is finished (nothing to clean up) and errmsg names the node. */
-int ais_call_start(struct ais_call *k, struct ais_client *c,
+int ais__call_start(struct ais__call *k, struct ais_client *c,
 		   struct ais_pool *pool, Ais__Request *req, uint64_t body_len,
 		   bool fresh, char *errmsg);
 /* Sends body bytes; sets *answered (and stops) if the node already sent its
  * answer (an early rejection). On error the call is left for
- * ais_call_recv_head (the node may have answered) or ais_call_finish. */
-int ais_call_send_body(struct ais_call *k, const void *buf, size_t len,
+ * ais__call_recv_head (the node may have answered) or ais__call_finish. */
+int ais__call_send_body(struct ais__call *k, const void *buf, size_t len,
 		       bool *answered, char *errmsg);
 /* Reads the answer head into k->resp and k->body_left. */
-int ais_call_recv_head(struct ais_call *k, char *errmsg);
+int ais__call_recv_head(struct ais__call *k, char *errmsg);
 /* Reads up to len bytes of the body (at most body_left). Returns the count
  * (0 when the body is done) or -errno. */
-ssize_t ais_call_recv_body(struct ais_call *k, void *buf, size_t len,
+ssize_t ais__call_recv_body(struct ais__call *k, void *buf, size_t len,
 			   char *errmsg);
 /* Ends the call: the connection goes back to the pool if clean is set and
  * the whole answer was read, else it is closed. Frees k->resp. */
-void ais_call_finish(struct ais_call *k, bool clean);
+void ais__call_finish(struct ais__call *k, bool clean);
 
 /* A whole body-less request to one node with the retry rules (a dead
  * pooled connection: once on a fresh one; then, if idempotent, conn_retries
  * more times after a connection error). *resp is the node's answer
  * (status may be != 0), freed by the caller with
  * ais__response__free_unpacked. Returns 0 or the connection -errno. */
-int ais_call_simple(struct ais_client *c, struct ais_pool *pool,
+int ais__call_simple(struct ais_client *c, struct ais_pool *pool,
 		    Ais__Request *req, bool idempotent, int conn_retries,
 		    Ais__Response **resp, char *errmsg);
 
 /* The node's status with its message copied to errmsg (0 if fine). A
  * positive or absurd status becomes -EPROTO. */
-int ais_resp_status(const Ais__Response *resp, char *errmsg);
+int ais__resp_status(const Ais__Response *resp, char *errmsg);
 
-/* Checks a bucket and object name (ais_check_obj_names), and also a
- * shard member's path (ais_check_member_names): 0 or -errno with errmsg. */
-int ais_check_obj_names(const char *bucket, const char *name, char *errmsg);
-int ais_check_member_names(const char *bucket, const char *shard,
+/* Checks a bucket and object name (ais__check_obj_names), and also a
+ * shard member's path (ais__check_member_names): 0 or -errno with errmsg. */
+int ais__check_obj_names(const char *bucket, const char *name, char *errmsg);
+int ais__check_member_names(const char *bucket, const char *shard,
 			   const char *path, char *errmsg);
 
 /* The pool of the node that owns bucket/name in the current map (pools
  * live as long as the client: no reference to hold). Returns 0 or
  * -EHOSTUNREACH when the map has no online node. */
-int ais_owner_pool(struct ais_client *c, const char *bucket, const char *name,
+int ais__owner_pool(struct ais_client *c, const char *bucket, const char *name,
 		   struct ais_pool **pool, char *errmsg);
 
 /* A body-less request to the owner of bucket/name, following WRONG_NODE up
  * to three times. Returns 0 with *resp whose status is 0, or -errno (node
  * status or connection error). */
-int ais_call_obj(struct ais_client *c, const char *bucket, const char *name,
+int ais__call_obj(struct ais_client *c, const char *bucket, const char *name,
 		 Ais__Request *req, bool idempotent, Ais__Response **resp,
 		 char *errmsg);
 
@@ -147,11 +180,8 @@ int ais_call_obj(struct ais_client *c, const char *bucket, const char *name,
  * slots; resps[] are freed by the caller. Always idempotent. Returns true
  * if some node has a newer map than r (the caller should refresh the map
  * and ask again, or it may miss a node). */
-bool ais_call_all(struct ais_client *c, struct ais_mapref *r, Ais__Request *req,
+bool ais__call_all(struct ais_client *c, struct ais__mapref *r, Ais__Request *req,
 		  Ais__Response **resps, int *rcs,
 		  char (*msgs)[AIS_ERRMSG_LEN]);
-
-/* ObjMeta -> struct ais_obj_meta (NULL pb: zeroes). */
-void ais_meta_from_pb(const Ais__ObjMeta *pb, struct ais_obj_meta *out);
 
 #endif

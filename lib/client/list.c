@@ -28,7 +28,7 @@ static int copy_page(Ais__ListEntry **merged, size_t n, bool more,
 		out->n++;
 		e->is_prefix = merged[i]->is_prefix;
 		if (!e->is_prefix)
-			ais_meta_from_pb(merged[i]->meta, &e->meta);
+			ais_obj_meta_from_pb(merged[i]->meta, &e->meta);
 	}
 	if (more && n > 0) {
 		out->next_token = strdup(merged[n - 1]->name);
@@ -44,7 +44,7 @@ int ais_client_list(struct ais_client *c, const char *bucket,
 		    struct ais_list_page *out, char *errmsg)
 {
 	Ais__Request req = AIS__REQUEST__INIT;
-	struct ais_mapref *r;
+	struct ais__mapref *r;
 	Ais__Response **resps = NULL;
 	int *rcs = NULL;
 	char(*msgs)[AIS_ERRMSG_LEN] = NULL;
@@ -80,7 +80,7 @@ int ais_client_list(struct ais_client *c, const char *bucket,
 	req.page_size = (uint32_t)page_size;
 
 again:
-	r = ais_mapref_get(c);
+	r = ais__mapref_get(c);
 	n = r->map->n;
 	if (n == 0) {
 		rc = ais_errf(errmsg, -EHOSTUNREACH,
@@ -95,7 +95,7 @@ again:
 		rc = ais_errf(errmsg, -ENOMEM, "out of memory");
 		goto out_free;
 	}
-	if (ais_call_all(c, r, &req, resps, rcs, msgs) && !retried) {
+	if (ais__call_all(c, r, &req, resps, rcs, msgs) && !retried) {
 		/* Some node has a newer map, which may hold a node we did
 		 * not ask: its names would be missing. Ask again. */
 		retried = true;
@@ -110,7 +110,7 @@ again:
 		rcs = NULL;
 		msgs = NULL;
 		srcs = NULL;
-		ais_mapref_put(r);
+		ais__mapref_put(r);
 		(void)ais_client_refresh_map(c, NULL);
 		goto again;
 	}
@@ -154,7 +154,7 @@ out_free:
 	free(msgs);
 	free(srcs);
 out_map:
-	ais_mapref_put(r);
+	ais__mapref_put(r);
 	return rc;
 }
 
@@ -187,7 +187,7 @@ int ais_client_shard_list(struct ais_client *c, const char *bucket,
 	memset(out, 0, sizeof(*out));
 	if (shard_error)
 		*shard_error = NULL;
-	rc = ais_check_obj_names(bucket, shard, errmsg);
+	rc = ais__check_obj_names(bucket, shard, errmsg);
 	if (rc < 0)
 		return rc;
 	if (page_size > UINT32_MAX)
@@ -199,7 +199,7 @@ int ais_client_shard_list(struct ais_client *c, const char *bucket,
 	req.recursive = recursive;
 	req.start_after = (char *)(start_after ? start_after : "");
 	req.page_size = (uint32_t)page_size;
-	rc = ais_call_obj(c, bucket, shard, &req, true, &a, errmsg);
+	rc = ais__call_obj(c, bucket, shard, &req, true, &a, errmsg);
 	if (rc < 0)
 		return rc;
 	out->entries =
@@ -220,7 +220,7 @@ int ais_client_shard_list(struct ais_client *c, const char *bucket,
 		out->n++;
 		e->is_prefix = pe->is_prefix;
 		e->member_type = pe->member_type;
-		ais_meta_from_pb(pe->meta, &e->meta);
+		ais_obj_meta_from_pb(pe->meta, &e->meta);
 	}
 	if (a->next_token && a->next_token[0]) {
 		out->next_token = strdup(a->next_token);

@@ -11,13 +11,12 @@
 #include "names.h"
 #include "util.h"
 
-#define APPEND_CHUNK	   (256 * 1024)
-#define WRONG_NODE_RETRIES 3
+#define APPEND_CHUNK (256 * 1024)
 
 /* Sends size bytes of fd as the body. Returns 0, or -errno: a read error
- * of fd (k->fail = AIS_CALL_OTHER) or a send error; *off is what was sent,
+ * of fd (k->fail = AIS__CALL_OTHER) or a send error; *off is what was sent,
  * *answered tells that the node answered early. */
-static int send_body(struct ais_call *k, int fd, uint64_t size, uint8_t *buf,
+static int send_body(struct ais__call *k, int fd, uint64_t size, uint8_t *buf,
 		     uint64_t *off, bool *answered, char *errmsg)
 {
 	int rc;
@@ -32,13 +31,13 @@ static int send_body(struct ais_call *k, int fd, uint64_t size, uint8_t *buf,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			k->fail = AIS_CALL_OTHER;
+			k->fail = AIS__CALL_OTHER;
 			return ais_errf(errmsg, n < 0 ? -errno : -EIO,
 					"reading the tar stream: %s",
 					n < 0 ? strerror(errno)
 					      : "file shrank");
 		}
-		rc = ais_call_send_body(k, buf, (size_t)n, answered, errmsg);
+		rc = ais__call_send_body(k, buf, (size_t)n, answered, errmsg);
 		if (rc < 0)
 			return rc;
 		if (!*answered)
@@ -54,11 +53,11 @@ int ais_client_shard_append_fd(struct ais_client *c, const char *bucket,
 			       char *errmsg)
 {
 	Ais__Request req = AIS__REQUEST__INIT;
-	int stale_left = 1, wrong = 0, rc;
-	bool fresh = false;
+	struct ais__retry r;
 	uint8_t *buf;
+	int rc;
 
-	rc = ais_check_obj_names(bucket, shard, errmsg);
+	rc = ais__check_obj_names(bucket, shard, errmsg);
 	if (rc < 0)
 		return rc;
 	if (size == 0)
@@ -70,25 +69,29 @@ int ais_client_shard_append_fd(struct ais_client *c, const char *bucket,
 	buf = malloc(size < APPEND_CHUNK ? (size_t)size : APPEND_CHUNK);
 	if (!buf)
 		return ais_errf(errmsg, -ENOMEM, "out of memory");
+	/* An append is not idempotent: no retry after a connection error
+	 * (only a pooled connection found dead before the node saw the
+	 * request is tried again). */
+	ais__retry_init(&r, 0);
 
 	for (;;) {
 		struct ais_pool *pool = NULL;
-		struct ais_call k;
+		struct ais__call k;
 		char em[AIS_ERRMSG_LEN] = "";
 		bool answered;
 		uint64_t off;
 		int st;
 
-		rc = ais_owner_pool(c, bucket, shard, &pool, errmsg);
+		rc = ais__owner_pool(c, bucket, shard, &pool, errmsg);
 		if (rc < 0)
 			goto out;
-		rc = ais_call_start(&k, c, pool, &req, size, fresh, errmsg);
+		rc = ais__call_start(&k, c, pool, &req, size, r.fresh, errmsg);
 		if (rc < 0)
 			goto retry;
 		rc = send_body(&k, fd, size, buf, &off, &answered, errmsg);
-		if (rc < 0 && k.fail == AIS_CALL_OTHER) {
+		if (rc < 0 && k.fail == AIS__CALL_OTHER) {
 			/* The node sees a short body and changes nothing. */
-			ais_call_finish(&k, false);
+			ais__call_finish(&k, false);
 			goto out;
 		}
 		if (rc < 0) {
@@ -96,33 +99,32 @@ int ais_client_shard_append_fd(struct ais_client *c, const char *bucket,
 			 * answer can still be waiting in our socket. */
 			int fail = k.fail;
 
-			k.fail = AIS_CALL_OK;
-			if (ais_call_recv_head(&k, em) < 0) {
+			k.fail = AIS__CALL_OK;
+			if (ais__call_recv_head(&k, em) < 0) {
 				k.fail = fail;
-				ais_call_finish(&k, false);
+				ais__call_finish(&k, false);
 				goto retry;
 			}
 		} else {
-			rc = ais_call_recv_head(&k, errmsg);
+			rc = ais__call_recv_head(&k, errmsg);
 			if (rc < 0) {
-				ais_call_finish(&k, false);
+				ais__call_finish(&k, false);
 				goto retry;
 			}
 		}
 		st = k.resp->status;
 		if (st == -EREMOTE) {
-			ais_client_follow_wrong_node(c, k.resp);
-			rc = ais_resp_status(k.resp, errmsg);
-			ais_call_finish(&k, false);
-			if (wrong++ < WRONG_NODE_RETRIES) {
-				fresh = false;
+			bool again = ais__retry_wrong_node(&r, c, k.resp, true);
+
+			rc = ais__resp_status(k.resp, errmsg);
+			ais__call_finish(&k, false);
+			if (again)
 				continue;
-			}
 			goto out;
 		}
 		if (st != 0) {
-			rc = ais_resp_status(k.resp, errmsg);
-			ais_call_finish(&k, false);
+			rc = ais__resp_status(k.resp, errmsg);
+			ais__call_finish(&k, false);
 			goto out;
 		}
 		if (off < size) {
@@ -131,28 +133,23 @@ int ais_client_shard_append_fd(struct ais_client *c, const char *bucket,
 				      "of %llu bytes",
 				      pool->addr, (unsigned long long)off,
 				      (unsigned long long)size);
-			ais_call_finish(&k, false);
+			ais__call_finish(&k, false);
 			goto out;
 		}
 		if (out) {
-			ais_meta_from_pb(k.resp->meta, &out->meta);
+			ais_obj_meta_from_pb(k.resp->meta, &out->meta);
 			out->appended = k.resp->appended_members;
 			out->members = k.resp->shard_members;
 		}
-		ais_call_finish(&k, true);
+		ais__call_finish(&k, true);
 		if (errmsg)
 			errmsg[0] = '\0';
 		rc = 0;
 		goto out;
 
 	retry:
-		/* Only a pooled connection found dead before the node saw
-		 * the request is tried again: an append is not idempotent. */
-		if (k.fail == AIS_CALL_STALE && stale_left > 0) {
-			stale_left--;
-			fresh = true;
+		if (ais__retry_conn(&r, k.fail, true))
 			continue;
-		}
 		goto out;
 	}
 out:

@@ -149,7 +149,7 @@ int ais_cksum_parse(const char *name)
 	for (i = 0; i < sizeof(cksum_names) / sizeof(cksum_names[0]); i++)
 		if (strcasecmp(name, cksum_names[i].name) == 0)
 			return cksum_names[i].type;
-	return -1;
+	return -EINVAL;
 }
 
 const char *ais_cksum_name(int type)

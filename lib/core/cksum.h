@@ -35,8 +35,8 @@ void ais_cksum_abort(struct ais_cksum *c);
 int ais_cksum_buf(int type, const void *data, size_t len,
 		  char hex[AIS_CKSUM_HEX_MAX]);
 
-/* "xxh3"/"xxhash", "sha256", "md5", "crc32c", "none" <-> type; -1 if
- * unknown. */
+/* "xxh3"/"xxhash", "sha256", "md5", "crc32c", "none" <-> type; -EINVAL
+ * if unknown. */
 int ais_cksum_parse(const char *name);
 const char *ais_cksum_name(int type);
 

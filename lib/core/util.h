@@ -35,13 +35,4 @@ int64_t ais_now_real_ns(void);
 /* Frees a NULL-terminated array of heap strings and the array itself. */
 void ais_strv_free(char **v);
 
-/* Writes / reads exactly len bytes, retrying on EINTR and short counts.
- * Return 0 or -errno (-EIO for an unexpected EOF on read). */
-int ais_write_all(int fd, const void *buf, size_t len);
-int ais_read_all(int fd, void *buf, size_t len);
-/* The same at file offset off (pwrite/pread; the file offset is not
- * moved). */
-int ais_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
-int ais_pread_all(int fd, void *buf, size_t len, uint64_t off);
-
 #endif

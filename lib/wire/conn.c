@@ -12,23 +12,9 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "fileio.h"
 #include "frame.h"
 #include "util.h"
-
-/* Waits for events on fd for at most timeout_ms (negative: forever, which
- * the client never asks for). Returns the revents, 0 on timeout, -errno. */
-static int wait_fd(int fd, short events, int timeout_ms)
-{
-	struct pollfd p = {.fd = fd, .events = events};
-	int rc;
-
-	do {
-		rc = poll(&p, 1, timeout_ms);
-	} while (rc < 0 && errno == EINTR);
-	if (rc < 0)
-		return -errno;
-	return rc == 0 ? 0 : p.revents;
-}
 
 static int connect_one(const struct addrinfo *ai, int timeout_ms,
 		       int io_timeout_ms)
@@ -48,7 +34,7 @@ static int connect_one(const struct addrinfo *ai, int timeout_ms,
 			rc = -errno;
 			goto err_close;
 		}
-		rc = wait_fd(fd, POLLOUT, timeout_ms);
+		rc = ais_wait_fd(fd, POLLOUT, timeout_ms);
 		if (rc < 0)
 			goto err_close;
 		if (rc == 0) {
@@ -112,7 +98,7 @@ int ais_conn_connect(const char *host, uint16_t port, int timeout_ms,
 
 bool ais_conn_idle_ok(int fd)
 {
-	return wait_fd(fd, POLLIN, 0) == 0;
+	return ais_wait_fd(fd, POLLIN, 0) == 0;
 }
 
 int ais_conn_send(int fd, const void *buf, size_t len, int timeout_ms,
@@ -130,7 +116,7 @@ int ais_conn_send(int fd, const void *buf, size_t len, int timeout_ms,
 		if (watch_in) {
 			/* An early answer (a PUT refused before its body) must
 			 * stop the sending at once. */
-			ev = wait_fd(fd, POLLIN, 0);
+			ev = ais_wait_fd(fd, POLLIN, 0);
 			if (ev < 0)
 				return ev;
 			if (ev & POLLIN) {
@@ -148,7 +134,7 @@ int ais_conn_send(int fd, const void *buf, size_t len, int timeout_ms,
 			continue;
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 			return -errno;
-		ev = wait_fd(fd, events, timeout_ms);
+		ev = ais_wait_fd(fd, events, timeout_ms);
 		if (ev < 0)
 			return ev;
 		if (ev == 0)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "fileio.h"
 #include "harness.h"
 #include "map.h"
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "harness.h"
 #include "map.h"
 
@@ -21,11 +22,7 @@ static size_t nnames;
 
 static uint64_t size_of(const char *name)
 {
-	uint64_t h = 1469598103934665603ull;
-
-	for (const char *p = name; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ull;
-	return h % 300;
+	return ais_hash_str(name, 0) % 300;
 }
 
 static void add_name(const char *fmt, ...)

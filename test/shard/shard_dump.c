@@ -12,6 +12,7 @@
 
 #include "shard_index.h"
 #include "shard_read.h"
+#include "fileio.h"
 #include "util.h"
 
 static const char *const types[] = {"file", "dir", "symlink", "hardlink",

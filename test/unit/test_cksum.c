@@ -187,8 +187,8 @@ START_TEST(test_names)
 	ck_assert_int_eq(ais_cksum_parse("md5"), AIS_CKSUM_MD5);
 	ck_assert_int_eq(ais_cksum_parse("crc32c"), AIS_CKSUM_CRC32C);
 	ck_assert_int_eq(ais_cksum_parse("none"), AIS_CKSUM_NONE);
-	ck_assert_int_eq(ais_cksum_parse("sha1"), -1);
-	ck_assert_int_eq(ais_cksum_parse(""), -1);
+	ck_assert_int_eq(ais_cksum_parse("sha1"), -EINVAL);
+	ck_assert_int_eq(ais_cksum_parse(""), -EINVAL);
 	for (int t = AIS_CKSUM_NONE; t <= AIS_CKSUM_CRC32C; t++) {
 		const char *n = ais_cksum_name(t);
 

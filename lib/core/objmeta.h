@@ -1,0 +1,43 @@
+/* An object's metadata, as the node keeps it (the "user.ais" xattr of the
+ * object's file) and as every answer carries it (Response.meta): one struct
+ * for the node and the client, and its protobuf (ObjMeta) form. */
+#ifndef AIS_OBJMETA_H
+#define AIS_OBJMETA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ais.pb-c.h"
+#include "cksum.h"
+
+struct ais_obj_meta {
+	uint64_t size;
+	int cksum_type; /* enum ais_cksum_type */
+	char cksum[AIS_CKSUM_HEX_MAX];
+	uint64_t version;
+	int64_t mtime_ns;
+	uint32_t mode;
+	uint32_t uid;
+	uint32_t gid;
+};
+
+/* The largest encoded ObjMeta (the longest checksum and every varint at its
+ * widest) is well under this. */
+#define AIS_OBJ_META_MAX 512
+
+/* Fills pb (caller's, initialised here) pointing into m: m must outlive it.
+ */
+void ais_obj_meta_to_pb(const struct ais_obj_meta *m, Ais__ObjMeta *pb);
+
+/* pb -> *out; a NULL pb gives all zeroes. */
+void ais_obj_meta_from_pb(const Ais__ObjMeta *pb, struct ais_obj_meta *out);
+
+/* Encodes m as a protobuf ObjMeta into buf (AIS_OBJ_META_MAX bytes);
+ * returns the length. */
+size_t ais_obj_meta_encode(const struct ais_obj_meta *m, uint8_t *buf);
+
+/* Decodes len bytes of an encoded ObjMeta. Returns 0 or -EBADMSG. */
+int ais_obj_meta_decode(const uint8_t *buf, size_t len,
+			struct ais_obj_meta *m);
+
+#endif
