@@ -1,24 +1,45 @@
-/* The state of one aisd process that request handlers share. */
+/* The state of one aisd process. Every per-node mutable thing hangs off
+ * struct aisd (no subsystem keeps file globals), so that one process can
+ * hold several nodes, as the tests that link libaisd do.
+ *
+ * The subsystems, each a folder with a header that says what it owns:
+ *   net/      the libuv loop, connections, framing, worker threads
+ *             -> rpc/
+ *   rpc/      the op table: where a request is dispatched, one file per
+ *             family of ops   -> store/, shard/, cluster/
+ *   store/    where an object hits the disk: mountpaths, objects and their
+ *             metadata, listings, buckets   -> nothing else of aisd
+ *   shard/    shard indexes, parked decoders, appends and their journal
+ *             -> store/
+ *   cluster/  where membership is decided: the map, gossip (Raft next),
+ *             node-to-node calls   -> nothing else of aisd
+ *   move/     data movement between nodes (replication, rebalance): empty
+ *             yet; it will follow map changes from cluster/ and move
+ *             objects through store/
+ * main.c, opts.c and notify.c are the program around them. */
 #ifndef AISD_AISD_H
 #define AISD_AISD_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
-#include "cluster.h"
-#include "indexer.h"
-#include "mountpath.h"
 #include "opts.h"
-#include "peer.h"
+
+struct store;
+struct shards;
+struct cluster;
+struct peers;
 
 struct aisd {
 	const struct aisd_opts *opts;
-	struct mpset *mps;
-	struct cluster *cluster;
-	struct peers *peers;	 /* for cross-node name-conflict probes */
-	struct indexer *indexer; /* shard indexes, built after the answer */
+	struct store *store;	 /* store/: objects on the mountpaths */
+	struct shards *shards;	 /* shard/: indexes, decoders, appends */
+	struct cluster *cluster; /* cluster/: the map, membership */
+	struct peers *peers;	 /* cluster/: node-to-node calls (name-conflict
+				    probes) */
 	uint64_t start_mono_ns;
-	uint32_t connections; /* atomic: open client connections */
-	uint64_t requests;    /* atomic: requests handled */
+	atomic_uint connections; /* open client connections */
+	atomic_ulong requests;	 /* requests handled */
 };
 
 #endif

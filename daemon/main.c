@@ -1,6 +1,7 @@
 /* aisd: the aisfs storage node daemon. Start-up, configuration, and the
- * orderly stop; the work happens in net.c (loop), handler.c (requests),
- * store.c (disk) and cluster.c (map and gossip). */
+ * orderly stop; the work happens in the subsystems of libaisd (aisd.h):
+ * net/ (loop), rpc/ (requests), store/ (disk), shard/ (shards) and
+ * cluster/ (map and gossip). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
@@ -18,13 +19,15 @@
 #include "util.h"
 
 #include "aisd.h"
-#include "bucket.h"
-#include "cluster.h"
-#include "mountpath.h"
-#include "net.h"
+#include "cluster/cluster.h"
+#include "cluster/peer.h"
+#include "net/net.h"
 #include "notify.h"
 #include "opts.h"
-#include "shard_append.h"
+#include "shard/append.h"
+#include "shard/shard.h"
+#include "store/bucket.h"
+#include "store/store.h"
 
 static void raise_nofile(void)
 {
@@ -85,7 +88,7 @@ static void pick_advertise(const struct aisd_opts *o, char *out, size_t len)
  * not yet in the map when they were created). */
 static void sync_buckets(void *arg, char *const *names, size_t n)
 {
-	const struct mpset *mps = arg;
+	struct store *st = arg;
 	char errmsg[AIS_ERRMSG_LEN];
 	size_t i;
 	int rc;
@@ -93,7 +96,7 @@ static void sync_buckets(void *arg, char *const *names, size_t n)
 	for (i = 0; i < n; i++) {
 		if (ais_name_check_bucket(names[i], errmsg) < 0)
 			continue;
-		rc = bucket_create(mps, names[i], errmsg);
+		rc = bucket_create(st, names[i], errmsg);
 		if (rc == 0)
 			ais_log(LOG_NOTICE,
 				"bucket %s: created, as a peer has "
@@ -120,8 +123,7 @@ static int write_pidfile(const char *path)
 int main(int argc, char **argv)
 {
 	char errmsg[AIS_ERRMSG_LEN], threads[16], status[512];
-	static char mapfiles[64][AISD_MP_PATH_MAX + 16];
-	char *mapfilep[64];
+	char **mapfiles;
 	struct aisd_opts o;
 	struct aisd d;
 	struct ais_node self;
@@ -142,12 +144,20 @@ int main(int argc, char **argv)
 	memset(&d, 0, sizeof(d));
 	d.opts = &o;
 	d.start_mono_ns = ais_now_mono_ns();
-	rc = mpset_open(o.mountpaths, o.nmountpaths, &d.mps, errmsg);
+	rc = store_new(o.mountpaths, o.nmountpaths, &d.store, errmsg);
 	if (rc) {
 		ais_log(LOG_ERR, "%s", errmsg);
 		goto out;
 	}
-	rc = shard_append_recover(d.mps, errmsg);
+	rc = shards_new(d.store,
+			shard_append_crash_parse(getenv("AISD_TEST_CRASH_AT")),
+			&d.shards);
+	if (rc) {
+		ais_log(LOG_ERR, "cannot start the shard indexer: %s",
+			strerror(-rc));
+		goto out;
+	}
+	rc = shard_append_recover(d.shards, errmsg);
 	if (rc) {
 		ais_log(LOG_ERR, "%s", errmsg);
 		goto out;
@@ -162,27 +172,27 @@ int main(int argc, char **argv)
 	setenv("UV_THREADPOOL_SIZE", threads, 1);
 
 	memset(&self, 0, sizeof(self));
-	snprintf(self.id, sizeof(self.id), "%s", d.mps->node_id);
+	snprintf(self.id, sizeof(self.id), "%s", d.store->mps->node_id);
 	pick_advertise(&o, self.host, sizeof(self.host));
 	self.port = o.port;
 	self.state = AIS_NODE_ONLINE;
-	for (i = 0; i < d.mps->n && i < 64; i++) {
-		snprintf(mapfiles[i], sizeof(mapfiles[i]), "%s/.ais/map",
-			 d.mps->paths[i]);
-		mapfilep[i] = mapfiles[i];
-	}
-	d.cluster = cluster_new(&self, o.seeds, o.nseeds, o.join, mapfilep, i);
+	/* The last map is kept on every mountpath. */
+	mapfiles = calloc(d.store->mps->n + 1, sizeof(char *));
+	for (i = 0; mapfiles && i < d.store->mps->n; i++)
+		if (asprintf(&mapfiles[i], "%s/.ais/map",
+			     d.store->mps->paths[i]) < 0) {
+			mapfiles[i] = NULL;
+			break;
+		}
+	if (mapfiles && i == d.store->mps->n)
+		d.cluster = cluster_new(&self, o.seeds, o.nseeds, o.join,
+					mapfiles, i);
+	ais_strv_free(mapfiles);
 	if (!d.cluster) {
 		ais_log(LOG_ERR, "out of memory");
 		goto out;
 	}
-	cluster_on_peer_buckets(d.cluster, sync_buckets, d.mps);
-	rc = indexer_new(d.mps, &d.indexer);
-	if (rc) {
-		ais_log(LOG_ERR, "cannot start the shard indexer: %s",
-			strerror(-rc));
-		goto out;
-	}
+	cluster_on_peer_buckets(d.cluster, sync_buckets, d.store);
 	d.peers = peers_new(1000, 5000, 5000);
 	if (!d.peers) {
 		ais_log(LOG_ERR, "out of memory");
@@ -205,15 +215,15 @@ int main(int argc, char **argv)
 	}
 	off = (size_t)snprintf(status, sizeof(status), "node %s on %s:%u,",
 			       self.id, self.host, self.port);
-	for (i = 0; i < d.mps->n && off < sizeof(status); i++)
+	for (i = 0; i < d.store->mps->n && off < sizeof(status); i++)
 		off += (size_t)snprintf(status + off, sizeof(status) - off,
-					" %s", d.mps->paths[i]);
+					" %s", d.store->mps->paths[i]);
 	ais_log(LOG_NOTICE,
 		"aisd %s listening on %s:%u, node %s (advertised %s:%u), map "
 		"v%llu, %zu mountpath%s:%s, %d threads",
 		AIS_VERSION, o.listen, o.port, self.id, self.host, self.port,
-		(unsigned long long)cluster_version(d.cluster), d.mps->n,
-		d.mps->n == 1 ? "" : "s", strchr(status, ',') + 1, n);
+		(unsigned long long)cluster_version(d.cluster), d.store->mps->n,
+		d.store->mps->n == 1 ? "" : "s", strchr(status, ',') + 1, n);
 	if (o.config)
 		ais_log(LOG_INFO, "configuration from %s", o.config);
 	notify_ready(status);
@@ -235,11 +245,11 @@ out:
 		 * exit(). */
 		exit(0);
 	}
-	indexer_free(d.indexer);
+	shards_free(d.shards);
 	if (d.cluster)
 		cluster_free(d.cluster);
 	peers_free(d.peers);
-	mpset_free(d.mps);
+	store_free(d.store);
 	aisd_opts_free(&o);
 	return exit_code;
 }

@@ -243,8 +243,8 @@ static int start(struct ais_async *a, struct ais_aget *g, struct ais__retry r,
 		k = conn_get(a, pool, r.fresh, &rc, errmsg);
 		if (!k) {
 			int fail = rc == -ETIMEDOUT || rc == -ENOMEM
-				       ? AIS__CALL_OTHER
-				       : AIS__CALL_CONN;
+				       ? AIS_CONN_FAIL_OTHER
+				       : AIS_CONN_FAIL_CONN;
 
 			if (!ais__retry_conn(&r, fail, true))
 				return rc;
@@ -267,7 +267,7 @@ static int start(struct ais_async *a, struct ais_aget *g, struct ais__retry r,
 			 strerror(-rc));
 		reused = k->reused;
 		conn_close(a, k);
-		if (!ais__retry_conn(&r, ais__call_classify(rc, reused, false),
+		if (!ais__retry_conn(&r, ais_conn_classify(rc, reused, false),
 				     true))
 			return rc;
 	}
@@ -324,7 +324,7 @@ static void broken(struct ais_async *a, struct aconn *k, int rc,
 		ais_errf(a->msg, rc, "node %s: %s: %s", k->pool->addr, what,
 			 strerror(-rc));
 	/* Bytes already handed to done()'s callback cannot be taken back. */
-	if (!ais__retry_conn(&r, ais__call_classify(rc, k->reused, k->got_any),
+	if (!ais__retry_conn(&r, ais_conn_classify(rc, k->reused, k->got_any),
 			     g->bytes == 0)) {
 		finish(a, k, false, rc, a->msg);
 		return;

@@ -140,24 +140,6 @@ void ais__follow_wrong_node(struct ais_client *c, const Ais__Response *a)
 
 /* ---- one exchange ----------------------------------------------------- */
 
-static bool is_reset(int rc)
-{
-	return rc == -EPIPE || rc == -ECONNRESET || rc == -ECONNABORTED ||
-	       rc == -ENOTCONN;
-}
-
-/* Timeouts are not retried: a node that holds a connection open without
- * answering is alive but stuck, and a second wait would only double the
- * time the caller waits for the same error. */
-int ais__call_classify(int rc, bool reused, bool got_any)
-{
-	if (rc == -ETIMEDOUT)
-		return AIS__CALL_OTHER;
-	if (reused && !got_any && is_reset(rc))
-		return AIS__CALL_STALE;
-	return AIS__CALL_CONN;
-}
-
 void ais__retry_init(struct ais__retry *r, int conn_retries)
 {
 	r->stale_left = 1;
@@ -170,9 +152,9 @@ bool ais__retry_conn(struct ais__retry *r, int fail, bool may_repeat)
 {
 	if (!may_repeat)
 		return false;
-	if (fail == AIS__CALL_STALE && r->stale_left > 0)
+	if (fail == AIS_CONN_FAIL_STALE && r->stale_left > 0)
 		r->stale_left--;
-	else if (fail == AIS__CALL_CONN && r->conn_left > 0)
+	else if (fail == AIS_CONN_FAIL_CONN && r->conn_left > 0)
 		r->conn_left--;
 	else
 		return false;
@@ -207,7 +189,7 @@ int ais__call_start(struct ais__call *k, struct ais_client *c,
 	k->reused = false;
 	k->resp = NULL;
 	k->body_left = 0;
-	k->fail = AIS__CALL_OK;
+	k->fail = AIS_CONN_FAIL_NONE;
 	k->rlen = 0;
 	k->roff = 0;
 	k->id = atomic_fetch_add(&c->next_id, 1);
@@ -216,13 +198,13 @@ int ais__call_start(struct ais__call *k, struct ais_client *c,
 	rc = ais_pool_get(pool, fresh, c->opts.connect_timeout_ms,
 			  c->opts.io_timeout_ms, &k->reused, em);
 	if (rc < 0) {
-		k->fail = rc == -ETIMEDOUT ? AIS__CALL_OTHER : AIS__CALL_CONN;
+		k->fail = rc == -ETIMEDOUT ? AIS_CONN_FAIL_OTHER : AIS_CONN_FAIL_CONN;
 		return ais_errf(errmsg, rc, "node %s: %s", pool->addr, em);
 	}
 	k->fd = rc;
 	rc = ais_frame_pack(k->id, 0, &req->base, body_len, &buf, &len);
 	if (rc < 0) {
-		k->fail = AIS__CALL_OTHER;
+		k->fail = AIS_CONN_FAIL_OTHER;
 		ais__call_finish(k, false);
 		return ais_errf(errmsg, rc, "cannot encode request: %s",
 				strerror(-rc));
@@ -230,7 +212,7 @@ int ais__call_start(struct ais__call *k, struct ais_client *c,
 	rc = ais_conn_send(k->fd, buf, len, c->opts.io_timeout_ms, false, NULL);
 	free(buf);
 	if (rc < 0) {
-		k->fail = ais__call_classify(rc, k->reused, false);
+		k->fail = ais_conn_classify(rc, k->reused, false);
 		ais__call_finish(k, false);
 		return ais_errf(errmsg, rc, "node %s: send: %s", pool->addr,
 				strerror(-rc));
@@ -245,7 +227,7 @@ int ais__call_send_body(struct ais__call *k, const void *buf, size_t len,
 			       answered);
 
 	if (rc < 0) {
-		k->fail = ais__call_classify(rc, k->reused, false);
+		k->fail = ais_conn_classify(rc, k->reused, false);
 		return ais_errf(errmsg, rc, "node %s: send: %s", k->pool->addr,
 				strerror(-rc));
 	}
@@ -267,11 +249,11 @@ int ais__call_recv_head(struct ais__call *k, char *errmsg)
 		return 0;
 	}
 	if (rc == -EPROTO || rc == -ENOMEM) {
-		k->fail = AIS__CALL_OTHER;
+		k->fail = AIS_CONN_FAIL_OTHER;
 		return ais_errf(errmsg, rc, "node %s: bad answer: %s",
 				k->pool->addr, em);
 	}
-	k->fail = ais__call_classify(rc, k->reused, got_any);
+	k->fail = ais_conn_classify(rc, k->reused, got_any);
 	if (rc == -ECONNRESET && !got_any)
 		return ais_errf(errmsg, rc,
 				"node %s: connection closed before the answer",
@@ -300,7 +282,7 @@ ssize_t ais__call_recv_body(struct ais__call *k, void *buf, size_t len,
 	}
 	n = ais_conn_recv_some(k->fd, buf, len, k->c->opts.io_timeout_ms);
 	if (n < 0) {
-		k->fail = ais__call_classify((int)n, false, true);
+		k->fail = ais_conn_classify((int)n, false, true);
 		return ais_errf(errmsg, (int)n,
 				"node %s: receive: %s (%llu bytes of the "
 				"answer missing)",
@@ -314,7 +296,7 @@ ssize_t ais__call_recv_body(struct ais__call *k, void *buf, size_t len,
 void ais__call_finish(struct ais__call *k, bool clean)
 {
 	if (k->fd >= 0) {
-		if (clean && k->body_left == 0 && k->fail == AIS__CALL_OK)
+		if (clean && k->body_left == 0 && k->fail == AIS_CONN_FAIL_NONE)
 			ais_pool_put(k->pool, k->fd);
 		else
 			close(k->fd);
@@ -493,13 +475,13 @@ sequential:
 	for (i = 0; i < n; i++) {
 		if (resps[i])
 			continue;
-		if (fails && fails[i] != AIS__CALL_STALE &&
-		    fails[i] != AIS__CALL_CONN)
+		if (fails && fails[i] != AIS_CONN_FAIL_STALE &&
+		    fails[i] != AIS_CONN_FAIL_CONN)
 			continue;
 		msgs[i][0] = '\0';
 		rcs[i] =
 		    ais__call_simple(c, r->pools[i], req, true,
-				    fails && fails[i] == AIS__CALL_CONN ? 0 : 1,
+				    fails && fails[i] == AIS_CONN_FAIL_CONN ? 0 : 1,
 				    &resps[i], msgs[i]);
 	}
 	for (i = 0; i < n; i++) {

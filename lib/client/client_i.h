@@ -1,8 +1,9 @@
 /* The client's shared state (map snapshots, pools) and the life of one
  * request: take a connection, send the frame, read the answer, give the
- * connection back; with the retry rules of client.h. Internal to libais. */
-#ifndef AIS_CLIENT_CALL_H
-#define AIS_CLIENT_CALL_H
+ * connection back; with the retry rules of client.h. Internal to
+ * lib/client (the ais__ names). */
+#ifndef AIS_CLIENT_I_H
+#define AIS_CLIENT_I_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -11,6 +12,7 @@
 
 #include "ais.pb-c.h"
 #include "client.h"
+#include "conn.h"
 #include "conn_pool.h"
 #include "map.h"
 
@@ -63,18 +65,6 @@ int ais__client_adopt_pb(struct ais_client *c, const Ais__ClusterMap *pb,
  * only if we still know no map as new as the node's. */
 void ais__follow_wrong_node(struct ais_client *c, const Ais__Response *a);
 
-/* Why an exchange failed, which decides whether it may be retried. */
-enum ais__call_fail {
-	AIS__CALL_OK = 0,
-	AIS__CALL_STALE, /* reused connection dead before any answer byte */
-	AIS__CALL_CONN,	 /* connect or socket error */
-	AIS__CALL_OTHER, /* timeout, protocol error, local error: no retry */
-};
-
-/* The class of a socket error rc on a connection (reused: taken from the
- * pool; got_any: some byte of the answer arrived). */
-int ais__call_classify(int rc, bool reused, bool got_any);
-
 /* ---- the retry rules of client.h, for every request ---- */
 
 #define AIS__WRONG_NODE_RETRIES 3
@@ -115,7 +105,7 @@ struct ais__call {
 	uint32_t id;
 	Ais__Response *resp;
 	uint64_t body_left; /* response body bytes not yet consumed */
-	int fail;	    /* enum ais__call_fail of the last error */
+	int fail;	    /* enum ais_conn_fail of the last error */
 	size_t rlen, roff;  /* body bytes read ahead: rbuf[roff..rlen) */
 	uint8_t rbuf[AIS__CALL_RBUF];
 };

@@ -138,7 +138,7 @@ static ssize_t get_common(struct ais_client *c, const char *bucket,
 				      pool->addr,
 				      (unsigned long long)k.body_left,
 				      sink->cap);
-			k.fail = AIS__CALL_OTHER;
+			k.fail = AIS_CONN_FAIL_OTHER;
 			ais__call_finish(&k, false);
 			goto out;
 		}
@@ -176,7 +176,7 @@ static ssize_t get_common(struct ais_client *c, const char *bucket,
 			if (sink->kind != SINK_BUF) {
 				rc = sink_write(sink, p, (size_t)n, errmsg);
 				if (rc < 0) {
-					k.fail = AIS__CALL_OTHER;
+					k.fail = AIS_CONN_FAIL_OTHER;
 					ais__call_finish(&k, false);
 					goto out;
 				}

@@ -272,11 +272,11 @@ static int rename_copy(struct ais_client *c, const char *bucket,
 	if (rc < 0 && s.err) {
 		/* The GET side broke: nothing was committed, so the whole
 		 * copy may run again. */
-		*retryable = s.k.fail == AIS__CALL_CONN;
+		*retryable = s.k.fail == AIS_CONN_FAIL_CONN;
 		rc = ais_errf(errmsg, s.err, "%s", s.errmsg);
 	}
 	if (rc < 0) {
-		s.k.fail = AIS__CALL_OTHER;
+		s.k.fail = AIS_CONN_FAIL_OTHER;
 		if (s.verify)
 			ais_cksum_abort(&s.ck);
 		s.verify = false;

@@ -188,7 +188,7 @@ static int put_common(struct ais_client *c, const char *bucket,
 				/* The node sees a short body and discards
 				 * its partial file. */
 				ais_cksum_abort(&ck);
-				k.fail = AIS__CALL_OTHER;
+				k.fail = AIS_CONN_FAIL_OTHER;
 				ais__call_finish(&k, false);
 				goto out;
 			}
@@ -204,7 +204,7 @@ static int put_common(struct ais_client *c, const char *bucket,
 			 * answer can still be waiting in our socket. */
 			int fail = k.fail;
 
-			k.fail = AIS__CALL_OK;
+			k.fail = AIS_CONN_FAIL_NONE;
 			if (ais__call_recv_head(&k, em) < 0) {
 				k.fail = fail;
 				ais_cksum_abort(&ck);

@@ -14,7 +14,7 @@
 #define APPEND_CHUNK (256 * 1024)
 
 /* Sends size bytes of fd as the body. Returns 0, or -errno: a read error
- * of fd (k->fail = AIS__CALL_OTHER) or a send error; *off is what was sent,
+ * of fd (k->fail = AIS_CONN_FAIL_OTHER) or a send error; *off is what was sent,
  * *answered tells that the node answered early. */
 static int send_body(struct ais__call *k, int fd, uint64_t size, uint8_t *buf,
 		     uint64_t *off, bool *answered, char *errmsg)
@@ -31,7 +31,7 @@ static int send_body(struct ais__call *k, int fd, uint64_t size, uint8_t *buf,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			k->fail = AIS__CALL_OTHER;
+			k->fail = AIS_CONN_FAIL_OTHER;
 			return ais_errf(errmsg, n < 0 ? -errno : -EIO,
 					"reading the tar stream: %s",
 					n < 0 ? strerror(errno)
@@ -89,7 +89,7 @@ int ais_client_shard_append_fd(struct ais_client *c, const char *bucket,
 		if (rc < 0)
 			goto retry;
 		rc = send_body(&k, fd, size, buf, &off, &answered, errmsg);
-		if (rc < 0 && k.fail == AIS__CALL_OTHER) {
+		if (rc < 0 && k.fail == AIS_CONN_FAIL_OTHER) {
 			/* The node sees a short body and changes nothing. */
 			ais__call_finish(&k, false);
 			goto out;
@@ -99,7 +99,7 @@ int ais_client_shard_append_fd(struct ais_client *c, const char *bucket,
 			 * answer can still be waiting in our socket. */
 			int fail = k.fail;
 
-			k.fail = AIS__CALL_OK;
+			k.fail = AIS_CONN_FAIL_NONE;
 			if (ais__call_recv_head(&k, em) < 0) {
 				k.fail = fail;
 				ais__call_finish(&k, false);

@@ -16,6 +16,21 @@
 #include "frame.h"
 #include "util.h"
 
+static bool is_reset(int rc)
+{
+	return rc == -EPIPE || rc == -ECONNRESET || rc == -ECONNABORTED ||
+	       rc == -ENOTCONN;
+}
+
+enum ais_conn_fail ais_conn_classify(int rc, bool reused, bool got_any)
+{
+	if (rc == -ETIMEDOUT)
+		return AIS_CONN_FAIL_OTHER;
+	if (reused && !got_any && is_reset(rc))
+		return AIS_CONN_FAIL_STALE;
+	return AIS_CONN_FAIL_CONN;
+}
+
 static int connect_one(const struct addrinfo *ai, int timeout_ms,
 		       int io_timeout_ms)
 {

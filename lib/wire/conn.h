@@ -1,8 +1,8 @@
-/* One client TCP connection to a node: connect and byte I/O bounded by
- * poll() timeouts, and the sending and receiving of protocol frames.
- * Internal to libais (used by client*.c). */
-#ifndef AIS_CLIENT_CONN_H
-#define AIS_CLIENT_CONN_H
+/* One TCP connection to a node: connect and byte I/O bounded by timeouts,
+ * and the sending and receiving of protocol frames. Used by the client and
+ * by node-to-node calls. */
+#ifndef AIS_CONN_H
+#define AIS_CONN_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -10,6 +10,23 @@
 #include <sys/types.h>
 
 #include "ais.pb-c.h"
+
+/* Why an exchange on a connection failed, which decides whether the
+ * request may be sent again. */
+enum ais_conn_fail {
+	AIS_CONN_FAIL_NONE = 0,
+	AIS_CONN_FAIL_STALE, /* a reused connection, dead before any answer
+				byte: the node never saw the request */
+	AIS_CONN_FAIL_CONN,  /* connect or socket error */
+	AIS_CONN_FAIL_OTHER, /* timeout, protocol or local error: no retry */
+};
+
+/* The class of a socket error rc (reused: the connection came from a pool;
+ * got_any: some byte of the answer arrived). A timeout is never retried: a
+ * node that holds a connection open without answering is alive but stuck,
+ * and a second wait would only double the caller's wait for the same
+ * error. */
+enum ais_conn_fail ais_conn_classify(int rc, bool reused, bool got_any);
 
 /* Connects to host:port (numeric or resolvable) within timeout_ms, with
  * TCP_NODELAY and SO_RCVTIMEO = io_timeout_ms. Returns the socket

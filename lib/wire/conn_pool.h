@@ -1,8 +1,8 @@
-/* The client's pool of idle connections to one node (host:port): a
- * mutex-protected stack of connected sockets, each with the time it was
- * given back. Internal to libais. */
-#ifndef AIS_CLIENT_POOL_H
-#define AIS_CLIENT_POOL_H
+/* A pool of idle connections to one node (host:port): a mutex-protected
+ * stack of connected sockets, each with the time it was given back. The
+ * client keeps one per node; so do node-to-node calls. */
+#ifndef AIS_CONN_POOL_H
+#define AIS_CONN_POOL_H
 
 #include <pthread.h>
 #include <stdbool.h>

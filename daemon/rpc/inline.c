@@ -1,0 +1,233 @@
+/* GET and HEAD on the event loop thread: answered at once when that needs
+ * no waiting at all (the path in the kernel's lookup cache, the data in
+ * the page cache, a shard's index in the node's cache, room in the socket
+ * buffer), else left to a worker; and the worker's side of an answer begun
+ * here (the tail). No GET reads object bytes into a buffer it keeps. */
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "map.h"
+#include "names.h"
+
+#include "rpc/rpc_i.h"
+#include "store/store.h"
+
+#define INLINE_HEAD_MAX (RPC_TAIL_HEAD_MAX - AIS_FRAME_HDR_LEN)
+#define INLINE_COPY_MAX (32 * 1024) /* larger bodies go by sendfile(2) */
+
+#ifndef __NR_cachestat
+#if defined(__x86_64__) || defined(__aarch64__) || defined(__riscv)
+#define __NR_cachestat 451
+#endif
+#endif
+
+/* True if every page of [off, off+len) of fd is in the page cache, so that
+ * a sendfile(2) of it reads no disk (cachestat(2), Linux 6.5; false where
+ * it is missing). */
+static bool range_cached(int fd, uint64_t off, uint64_t len)
+{
+#ifdef __NR_cachestat
+	struct {
+		uint64_t off, len;
+	} range = {off, len};
+	struct {
+		uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted,
+		    nr_recently_evicted;
+	} cs;
+	uint64_t page = (uint64_t)getpagesize();
+
+	if (syscall(__NR_cachestat, fd, &range, &cs, 0) < 0)
+		return false;
+	return cs.nr_cache >= (off + len - 1) / page - off / page + 1;
+#else
+	(void)fd;
+	(void)off;
+	(void)len;
+	return false;
+#endif
+}
+
+/* Sends the success answer of r (a HEAD, or a GET of len bytes of fd from
+ * off) without waiting: the frame in one send() with a small body copied
+ * behind the head, or head + sendfile(2). What the socket does not take at
+ * once becomes j->tail. Takes fd. */
+static enum rpc_inline answer_nowait(struct rpc *r, int fd, uint64_t off,
+					 uint64_t len, uint8_t *buf, size_t cap)
+{
+	struct rpc_job *j = r->j;
+	struct ais_frame_hdr h = {
+	    .magic = AIS_FRAME_MAGIC,
+	    .version = AIS_FRAME_VERSION,
+	    .request_id = j->hdr.request_id,
+	    .body_len = len,
+	};
+	size_t hs, total, sent = 0;
+	bool copy = false;
+	ssize_t n;
+
+	r->resp.map_version = r->cm->m->version;
+	hs = ais__response__get_packed_size(&r->resp);
+	if (hs > INLINE_HEAD_MAX)
+		goto not_now;
+	h.head_len = (uint32_t)hs;
+	total = AIS_FRAME_HDR_LEN + hs;
+	ais_frame_hdr_encode(&h, buf);
+	ais__response__pack(&r->resp, buf + AIS_FRAME_HDR_LEN);
+	if (len && len <= INLINE_COPY_MAX && total + len <= cap) {
+		struct iovec iov = {buf + total, (size_t)len};
+
+		/* RWF_NOWAIT: a page not in the cache fails with EAGAIN or
+		 * a short read instead of waiting for the disk. */
+		n = preadv2(fd, &iov, 1, (off_t)off, RWF_NOWAIT);
+		if (n != (ssize_t)len)
+			goto tail; /* the disk is read on a worker */
+		copy = true;
+	} else if (len && !range_cached(fd, off, len)) {
+		goto tail;
+	}
+	n = send(j->io.fd, buf, total + (copy ? len : 0),
+		 MSG_DONTWAIT | MSG_NOSIGNAL | (len && !copy ? MSG_MORE : 0));
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+		goto broken;
+	sent = n > 0 ? (size_t)n : 0;
+	if (sent >= total) {
+		if (copy) {
+			off += sent - total;
+			len -= sent - total;
+		}
+		sent = total;
+		while (len > 0) {
+			off_t o = (off_t)off;
+
+			n = sendfile(j->io.fd, fd, &o, (size_t)len);
+			if (n > 0) {
+				off += (uint64_t)n;
+				len -= (uint64_t)n;
+				continue;
+			}
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				break;
+			if (n == 0)
+				errno = EIO; /* the file shrank */
+			goto broken;
+		}
+	}
+	if (sent == total && len == 0) {
+		rpc_log(r);
+		close(fd);
+		return RPC_INLINE_DONE;
+	}
+tail:
+	/* The socket buffer is full, or the data is not in the page cache:
+	 * a worker sends the rest, without looking the object up again. */
+	rpc_log(r);
+	j->tail.pending = true;
+	j->tail.fd = fd;
+	j->tail.off = off;
+	j->tail.len = len;
+	j->tail.hlen = total - sent;
+	memcpy(j->tail.head, buf + sent, total - sent);
+	return RPC_INLINE_TAIL;
+
+not_now:
+	close(fd);
+	return RPC_INLINE_NO;
+broken:
+	ais_log(LOG_INFO, "%s: %s %s/%s: sending: %s; closing", j->peer,
+		rpc_op_name(j->req->op), j->req->bucket, j->req->name,
+		strerror(errno));
+	close(fd);
+	j->close = true;
+	return RPC_INLINE_DONE;
+}
+
+/* The member part of rpc_read_nowait: -EAGAIN unless the shard's index
+ * is cached and the member a plain range of the object (*obj_off). */
+static int member_nowait(struct rpc *r, uint64_t *obj_off, uint64_t *len)
+{
+	Ais__Request *q = r->req;
+	struct shard_ref *ref;
+	struct ais_shard_member m;
+	int rc;
+
+	if (strlen(q->archpath) > 4 * AIS_NAME_MAX)
+		return -EAGAIN;
+	if (shard_get_nowait(r->d->shards, q->bucket, q->name, &r->meta, &ref))
+		return -EAGAIN;
+	rc = ais_shard_index_lookup(ref->idx, q->archpath, &m);
+	if (!rc && m.type == AIS_SHARD_DIR)
+		rc = -EISDIR;
+	if (!rc && q->op == AIS__OP__OP_GET) {
+		rc = rpc_clamp_range(r, m.size, len);
+		if (!rc && !ais_shard_member_range(ref->idx, &m, obj_off))
+			rc = -EAGAIN;
+		*obj_off += q->offset;
+	}
+	shard_ref_put(ref);
+	if (rc)
+		return -EAGAIN;
+	rpc_member_meta(r, &m);
+	return 0;
+}
+
+enum rpc_inline rpc_read_nowait(struct rpc *r, uint8_t *buf, size_t cap)
+{
+	struct aisd *d = r->d;
+	Ais__Request *q = r->req;
+	const struct ais_node *self, *owner;
+	uint64_t off = 0, len = 0;
+	int fd, mp;
+
+	if (rpc_check_object(r, q->bucket, q->name))
+		return RPC_INLINE_NO;
+	self = cluster_self(d->cluster);
+	owner = ais_map_owner(r->cm->m, q->bucket, q->name);
+	if (!owner || strcmp(owner->id, self->id) ||
+	    store_open_nowait(d->store, q->bucket, q->name, &fd, &mp,
+			      &r->meta))
+		return RPC_INLINE_NO;
+	if (q->archpath[0]) {
+		if (member_nowait(r, &off, &len)) {
+			close(fd);
+			return RPC_INLINE_NO;
+		}
+	} else if (q->op == AIS__OP__OP_GET) {
+		if (rpc_clamp_range(r, r->meta.size, &len)) {
+			close(fd);
+			return RPC_INLINE_NO;
+		}
+		off = q->offset;
+	}
+	rpc_set_meta(r);
+	if (q->op == AIS__OP__OP_GET)
+		r->resp.object_size = r->meta.size;
+	return answer_nowait(r, fd, off, len, buf, cap);
+}
+
+/* Sends j->tail: the rest of an answer begun on the loop thread. */
+void rpc_finish_tail(struct rpc_job *j)
+{
+	struct rpc_tail *t = &j->tail;
+	int rc;
+
+	rc = sock_io_write_more(&j->io, t->head, t->hlen, t->len > 0);
+	if (!rc && t->len)
+		rc = sock_io_sendfile(&j->io, t->fd, (off_t)t->off, t->len);
+	if (rc) {
+		ais_log(LOG_INFO, "%s: %s %s/%s: sending: %s; closing", j->peer,
+			rpc_op_name(j->req->op), j->req->bucket, j->req->name,
+			sock_io_strerror(rc));
+		j->close = true;
+	}
+	close(t->fd);
+	t->pending = false;
+}

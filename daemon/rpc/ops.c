@@ -1,0 +1,130 @@
+/* The op table: every wire op's handler and rules on one screen, and the
+ * dispatch of one request through it. A new op is one row here and one
+ * handler in the file of its family. */
+#include <errno.h>
+#include <string.h>
+
+#include "log.h"
+#include "map.h"
+
+#include "rpc/rpc_i.h"
+
+#define LINGER_MS 2000
+
+/* clang-format off */
+static const struct rpc_op ops[] = {
+	/*                                  run                 nowait           thread    body   idem   perm */
+	[AIS__OP__OP_PING]           = {rpc_ping,           NULL,            RPC_META, false, true,  RPC_PERM_NONE},
+	[AIS__OP__OP_GET_MAP]        = {rpc_get_map,        NULL,            RPC_META, false, true,  RPC_PERM_NONE},
+	[AIS__OP__OP_JOIN]           = {rpc_join,           NULL,            RPC_META, false, true,  RPC_PERM_CLUSTER},
+	[AIS__OP__OP_NODE_INFO]      = {rpc_node_info,      NULL,            RPC_META, false, true,  RPC_PERM_NONE},
+	[AIS__OP__OP_BUCKET_CREATE]  = {rpc_bucket_create,  NULL,            RPC_META, false, false, RPC_PERM_ADMIN},
+	[AIS__OP__OP_BUCKET_DESTROY] = {rpc_bucket_destroy, NULL,            RPC_DATA, false, false, RPC_PERM_ADMIN},
+	[AIS__OP__OP_BUCKET_LIST]    = {rpc_bucket_list,    NULL,            RPC_META, false, true,  RPC_PERM_READ},
+	[AIS__OP__OP_PUT]            = {rpc_put,            NULL,            RPC_DATA, true,  true,  RPC_PERM_WRITE},
+	[AIS__OP__OP_GET]            = {rpc_get,            rpc_read_nowait, RPC_DATA, false, true,  RPC_PERM_READ},
+	[AIS__OP__OP_HEAD]           = {rpc_head,           rpc_read_nowait, RPC_META, false, true,  RPC_PERM_READ},
+	[AIS__OP__OP_DELETE]         = {rpc_delete,         NULL,            RPC_META, false, true,  RPC_PERM_WRITE},
+	[AIS__OP__OP_LIST]           = {rpc_list,           NULL,            RPC_META, false, true,  RPC_PERM_READ},
+	[AIS__OP__OP_RENAME]         = {rpc_rename,         NULL,            RPC_DATA, false, false, RPC_PERM_WRITE},
+	[AIS__OP__OP_SET_META]       = {rpc_set_meta_op,    NULL,            RPC_META, false, true,  RPC_PERM_WRITE},
+	[AIS__OP__OP_SHARD_LIST]     = {rpc_shard_list,     NULL,            RPC_META, false, true,  RPC_PERM_READ},
+	[AIS__OP__OP_SHARD_APPEND]   = {rpc_shard_append,   NULL,            RPC_META, true,  false, RPC_PERM_WRITE},
+};
+/* clang-format on */
+
+const struct rpc_op *rpc_op_find(int op)
+{
+	if (op < 0 || (size_t)op >= sizeof(ops) / sizeof(ops[0]) ||
+	    !ops[op].run)
+		return NULL;
+	return &ops[op];
+}
+
+const char *rpc_op_name(int op)
+{
+	const ProtobufCEnumValue *v =
+	    protobuf_c_enum_descriptor_get_value(&ais__op__descriptor, op);
+
+	if (!v || strncmp(v->name, "OP_", 3))
+		return "?";
+	return v->name + 3;
+}
+
+int rpc_admit(const struct rpc_op *op, const struct rpc_job *j, char *errmsg)
+{
+	if (j->hdr.flags & AIS_FRAME_FLAG_LZ4)
+		return ais_errf(errmsg, -EOPNOTSUPP,
+				"LZ4-compressed bodies are not supported by "
+				"this node");
+	if (j->hdr.body_len && !(op && op->body))
+		return ais_errf(errmsg, -EINVAL, "%s takes no body",
+				rpc_op_name(j->req->op));
+	if (j->nul_in_string)
+		return ais_errf(errmsg, -EINVAL,
+				"a name in the request contains a NUL byte");
+	if (!op)
+		return ais_errf(errmsg, -EOPNOTSUPP, "unknown op %d",
+				j->req->op);
+	return 0;
+}
+
+static void rpc_init(struct rpc *r, struct aisd *d, struct rpc_job *j)
+{
+	memset(r, 0, sizeof(*r));
+	r->d = d;
+	r->j = j;
+	r->req = j->req;
+	ais__response__init(&r->resp);
+	r->cm = cluster_map_get(d->cluster);
+}
+
+static void rpc_done(struct rpc *r)
+{
+	if (r->mappb)
+		ais_map_pb_free(r->mappb);
+	cluster_map_put(r->cm);
+}
+
+void rpc_run(struct aisd *d, struct rpc_job *j)
+{
+	const struct rpc_op *op;
+	struct rpc r;
+	int rc;
+
+	if (j->tail.pending) {
+		rpc_finish_tail(j);
+		return;
+	}
+	rpc_init(&r, d, j);
+	op = rpc_op_find(j->req->op);
+	rc = rpc_admit(op, j, r.errmsg);
+	if (rc == 0)
+		rc = op->run(&r);
+	if (rc < 0)
+		rpc_reply_error(&r, rc);
+	else if (rc == 0)
+		rpc_send_resp(&r, 0);
+	/* A PUT whose body was not all read cannot keep the connection. */
+	if (j->io.body_left && !j->close) {
+		sock_io_linger(&j->io, LINGER_MS);
+		j->close = true;
+	}
+	rpc_log(&r);
+	rpc_done(&r);
+}
+
+enum rpc_inline rpc_try_inline(struct aisd *d, struct rpc_job *j,
+			       uint8_t *buf, size_t cap)
+{
+	const struct rpc_op *op = rpc_op_find(j->req->op);
+	enum rpc_inline res;
+	struct rpc r;
+
+	if (!op || !op->nowait || j->hdr.flags || rpc_admit(op, j, NULL))
+		return RPC_INLINE_NO;
+	rpc_init(&r, d, j);
+	res = op->nowait(&r, buf, cap);
+	rpc_done(&r);
+	return res;
+}

@@ -1,0 +1,115 @@
+/* Internal to daemon/rpc/: the state of one request being handled, the
+ * helpers every handler uses (reply.c), and the handlers the op table
+ * (ops.c) points at, by family of ops. */
+#ifndef AISD_RPC_RPC_I_H
+#define AISD_RPC_RPC_I_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "objmeta.h"
+#include "shard_index.h"
+#include "util.h"
+
+#include "cluster/cluster.h"
+#include "rpc/rpc.h"
+#include "shard/shard.h"
+
+/* Room left in a response head for everything but the list entries. */
+#define RPC_HEAD_SLACK 4096
+
+struct rpc {
+	struct aisd *d;
+	struct rpc_job *j;
+	Ais__Request *req;
+	Ais__Response resp;
+	struct cluster_map *cm; /* the map this request is answered under */
+	Ais__ClusterMap *mappb; /* freed after the answer */
+	Ais__ObjMeta metapb;
+	struct ais_obj_meta meta;
+	char errmsg[AIS_ERRMSG_LEN];
+};
+
+/* ---- reply.c: answers and common checks ------------------------------ */
+
+/* Writes the response head; body_len bytes must follow. On failure the
+ * connection is marked for closing. Returns 0 or -errno. */
+int rpc_send_resp(struct rpc *r, uint64_t body_len);
+
+/* Answers with status rc and the message in r->errmsg. A body still in
+ * flight is dropped: skipped if the loop already read all of it, read and
+ * discarded if small, else a lingering close. */
+void rpc_reply_error(struct rpc *r, int rc);
+
+/* The debug line of every request. */
+void rpc_log(const struct rpc *r);
+
+/* Bucket and object name rules (lib/core/names.h): 0 or -errno. */
+int rpc_check_bucket(struct rpc *r, const char *bucket);
+int rpc_check_object(struct rpc *r, const char *bucket, const char *name);
+
+/* Is this node the HRW owner of bucket/name in r's map? If not: -EREMOTE
+ * (WRONG_NODE) with the owner named and the map attached to the answer. */
+int rpc_check_owner(struct rpc *r, const char *bucket, const char *name);
+
+/* r->meta into the answer. */
+void rpc_set_meta(struct rpc *r);
+
+/* Clamps the request's range to size: *len gets the byte count. -EINVAL if
+ * the offset is past the end. */
+int rpc_clamp_range(struct rpc *r, uint64_t size, uint64_t *len);
+
+/* Answers a GET of [file_off, file_off+len) of the file on fd (a whole
+ * object, or a member's plain range within it) with sendfile, size being
+ * what the client sees as the full size. Closes nothing. */
+void rpc_send_range(struct rpc *r, int fd, uint64_t file_off, uint64_t len,
+		    uint64_t size);
+
+/* The member r->req->archpath of the shard whose object is open on fd
+ * looked up in its index, with the member's metadata in r->meta (its size,
+ * mode and mtime, the shard's version, no checksum). On success *ref holds
+ * the index (release with shard_ref_put). */
+int rpc_member_lookup(struct rpc *r, int fd, struct shard_ref **ref,
+		      struct ais_shard_member *m);
+
+/* r->meta for member m (of a shard whose metadata r->meta holds). */
+void rpc_member_meta(struct rpc *r, const struct ais_shard_member *m);
+
+/* ---- the handlers ---------------------------------------------------- */
+
+/* node.c: the node and the cluster */
+int rpc_ping(struct rpc *r);
+int rpc_get_map(struct rpc *r);
+int rpc_join(struct rpc *r);
+int rpc_node_info(struct rpc *r);
+
+/* bucket.c */
+int rpc_bucket_create(struct rpc *r);
+int rpc_bucket_destroy(struct rpc *r);
+int rpc_bucket_list(struct rpc *r);
+
+/* obj.c: objects */
+int rpc_put(struct rpc *r);
+int rpc_get(struct rpc *r);
+int rpc_head(struct rpc *r);
+int rpc_delete(struct rpc *r);
+int rpc_rename(struct rpc *r);
+int rpc_set_meta_op(struct rpc *r);
+
+/* inline.c: GET and HEAD on the loop thread, and the tail of an answer
+ * begun there */
+enum rpc_inline rpc_read_nowait(struct rpc *r, uint8_t *buf, size_t cap);
+void rpc_finish_tail(struct rpc_job *j);
+
+/* list.c */
+int rpc_list(struct rpc *r);
+
+/* shard.c: members and shards */
+int rpc_member_get(struct rpc *r, int fd);
+int rpc_shard_list(struct rpc *r);
+int rpc_shard_append(struct rpc *r);
+
+/* conflict.c: "a" and "a/b" cannot both exist, across nodes */
+int rpc_check_conflicts(struct rpc *r, const char *bucket, const char *name);
+
+#endif

@@ -1,0 +1,133 @@
+/* Where objects hit the disk: atomic durable PUT (tmp file, checksum, fsync,
+ * xattr, rename), GET/HEAD lookup, DELETE, RENAME and SET_META, with
+ * striped per-name locks, over the node's mountpaths. The store knows
+ * nothing of the network or the cluster. All calls block (but
+ * store_open_nowait): run them on worker threads. */
+#ifndef AISD_STORE_STORE_H
+#define AISD_STORE_STORE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cksum.h"
+#include "objmeta.h"
+#include "store/mountpath.h"
+#include "store/xattr.h"
+
+#define STORE_STRIPES 512
+
+/* The node's objects: its mountpaths and the locks over them. */
+struct store {
+	struct mpset *mps;
+	/* Striped locks keyed by a hash of "bucket/name": PUTs of one name
+	 * read the old version and commit one after the other. */
+	pthread_mutex_t stripes[STORE_STRIPES];
+	/* openat2(RESOLVE_CACHED) is missing (before Linux 5.12): the loop
+	 * never tries it again. */
+	atomic_bool no_cached_open;
+};
+
+/* Opens the mountpaths (mpset_open: checks, .ais/tmp emptied, node id).
+ * Returns 0 with *out (free with store_free) or -errno with errmsg. */
+int store_new(char *const *paths, size_t n, struct store **out, char *errmsg);
+void store_free(struct store *st);
+
+/* What a PUT asks for (strings are borrowed for the PUT's lifetime). */
+struct store_put_args {
+	const char *bucket;
+	const char *name;
+	int cksum_type;		 /* AIS_CKSUM_NONE: the default, XXH3 */
+	const char *cksum_value; /* "" or NULL: nothing to verify */
+	uint32_t mode;
+	int64_t mtime_ns; /* 0: now */
+	uint32_t uid;
+	uint32_t gid;
+	bool no_overwrite;
+};
+
+/* One PUT in progress; caller-allocated, filled by store_put_begin. */
+struct store_put {
+	struct store *st;
+	struct store_put_args a;
+	int mp;
+	int fd;
+	char tmp[AISD_PATH_MAX];
+	struct ais_cksum ck;
+	uint64_t size;
+};
+
+/* Checks everything that can be checked before the body arrives (bucket
+ * exists, no name conflict, no_overwrite, checksum type) and opens the tmp
+ * file. Returns 0, or -errno with errmsg (nothing to undo then). */
+int store_put_begin(struct store *st, const struct store_put_args *a,
+		    struct store_put *p, char *errmsg);
+/* Appends body bytes. Returns 0 or -errno (-ENOSPC); on error call
+ * store_put_abort. */
+int store_put_write(struct store_put *p, const void *buf, size_t len,
+		    char *errmsg);
+/* Verifies the checksum, fsyncs, sets the xattr, renames into place. On
+ * success *out is the stored metadata. Always releases p (no abort after). */
+int store_put_commit(struct store_put *p, struct ais_obj_meta *out, char *errmsg);
+/* Removes the tmp file and releases p. */
+void store_put_abort(struct store_put *p);
+
+/* The path (AISD_PATH_MAX bytes) of name's object on the first mountpath
+ * in HRW order that holds it as a regular file, and that mountpath in *mp
+ * (may be NULL). Returns 0, or -ENOENT: with errmsg set ("no such
+ * object", or "bucket does not exist") unless errmsg is NULL. */
+int store_find(struct store *st, const char *bucket, const char *name,
+	       char *path, int *mp, char *errmsg);
+
+/* Opens an object for reading: *fd (caller closes) and its metadata (size
+ * from the file). -ENOENT with errmsg if there is none. */
+int store_open(struct store *st, const char *bucket, const char *name,
+	       int *fd, struct ais_obj_meta *m, char *errmsg);
+
+int store_head(struct store *st, const char *bucket, const char *name,
+	       struct ais_obj_meta *m, char *errmsg);
+
+/* store_open for the event loop thread: never waits for the disk. Returns
+ * 0 with *fd (caller closes), *mp (the mountpath holding it) and *m, only
+ * when the path resolves from the kernel's lookup cache and the object has
+ * its xattr; -EAGAIN otherwise (not cached, missing, any error): the
+ * caller then retries with store_open on a worker, which words the error.
+ */
+int store_open_nowait(struct store *st, const char *bucket,
+		      const char *name, int *fd, int *mp, struct ais_obj_meta *m);
+
+/* Unlinks the object and removes parent directories left empty. */
+int store_delete(struct store *st, const char *bucket, const char *name,
+		 char *errmsg);
+
+/* Renames within the bucket; copies across mountpaths when needed. */
+int store_rename(struct store *st, const char *bucket, const char *name,
+		 const char *new_name, bool no_overwrite, struct ais_obj_meta *out,
+		 char *errmsg);
+
+/* Updates mode / mtime / owner in the xattr; *m gets the result. */
+int store_set_meta(struct store *st, const char *bucket,
+		   const char *name, bool set_mode, uint32_t mode,
+		   bool set_mtime, int64_t mtime_ns, bool set_owner,
+		   uint32_t uid, uint32_t gid, struct ais_obj_meta *m, char *errmsg);
+
+/* True if bucket/prefix is a directory (objects live under it) on some
+ * mountpath of this node. */
+bool store_has_dir(struct store *st, const char *bucket,
+		   const char *prefix);
+/* True if bucket/name is an object on some mountpath of this node. */
+bool store_has_object(struct store *st, const char *bucket,
+		      const char *name);
+
+/* True if the bucket directory exists on some mountpath. */
+bool store_bucket_exists(struct store *st, const char *bucket);
+
+/* Takes / releases the striped lock that PUT commit, DELETE, RENAME and
+ * SET_META of bucket/name hold while they change the object (for in-place
+ * writers such as shard append). Not recursive: call no store_* function
+ * that changes bucket/name while holding it. */
+void store_lock(struct store *st, const char *bucket, const char *name);
+void store_unlock(struct store *st, const char *bucket, const char *name);
+
+#endif

@@ -1,0 +1,24 @@
+/* An object's metadata where the node keeps it: the "user.ais" xattr of the
+ * object's file, holding the encoded ObjMeta (lib/core/objmeta.h). */
+#ifndef AISD_STORE_XATTR_H
+#define AISD_STORE_XATTR_H
+
+#include <sys/stat.h>
+
+#include "objmeta.h"
+
+/* Read the xattr of an open file / a path (no symlinks followed).
+ * Return 0, -ENODATA if the file has none, -EBADMSG if it does not decode,
+ * or another -errno. */
+int objmeta_read_fd(int fd, struct ais_obj_meta *m);
+int objmeta_read_path(const char *path, struct ais_obj_meta *m);
+
+/* Write the xattr. Return 0 or -errno (-ENOSPC on a full disk). */
+int objmeta_write_fd(int fd, const struct ais_obj_meta *m);
+int objmeta_write_path(const char *path, const struct ais_obj_meta *m);
+
+/* The metadata of a file that has no xattr (placed there by hand): its
+ * size, mtime, mode and owner, version 1, no checksum. */
+void objmeta_from_stat(const struct stat *st, struct ais_obj_meta *m);
+
+#endif
