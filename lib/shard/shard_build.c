@@ -3,6 +3,7 @@
  * archive is parsed: members sorted by path, duplicates dropped (the last
  * wins), hard links resolved, and the sidecar written (its layout is in
  * shard_i.h); ais_shard_index_build() and ais_shard_index_save(). */
+#include "fileio.h"
 #include "shard_i.h"
 
 #include <errno.h>
@@ -28,18 +29,10 @@ struct ais__shard_brec {
 
 static int out_flush(struct ais__shard_builder *b)
 {
-	size_t done = 0;
+	int rc = ais_pwrite_all(b->out_fd, b->wbuf, b->wlen, b->wflushed);
 
-	while (done < b->wlen) {
-		ssize_t w = pwrite(b->out_fd, b->wbuf + done, b->wlen - done,
-				   (off_t)(b->wflushed + done));
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		done += (size_t)w;
-	}
+	if (rc < 0)
+		return rc;
 	b->wflushed += b->wlen;
 	b->wlen = 0;
 	return 0;
@@ -444,6 +437,15 @@ out:
 	return rc;
 }
 
+/* True when path names the file open on fd. */
+static bool is_file(int fd, const char *path)
+{
+	struct stat a, b;
+
+	return fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 int ais_shard_index_save(int obj_fd, enum ais_shard_format fmt,
 			 const struct ais_shard_stamp *stamp, const char *path,
 			 struct ais_shard_index **out, char *errmsg)
@@ -462,27 +464,24 @@ int ais_shard_index_save(int obj_fd, enum ais_shard_format fmt,
 		return ais_errf(errmsg, -errno, "shard index: create %s: %s",
 				tmp, strerror(errno));
 	rc = ais_shard_index_build(obj_fd, fmt, stamp, fd, NULL, errmsg);
-	if (rc < 0)
-		goto err_unlink;
-	if (fsync(fd) < 0) {
-		rc = ais_errf(errmsg, -errno, "shard index: fsync %s: %s", tmp,
-			      strerror(errno));
-		goto err_unlink;
+	if (rc < 0) {
+		unlink(tmp);
+		goto out;
 	}
-	if (rename(tmp, path) < 0) {
-		rc = ais_errf(errmsg, -errno, "shard index: rename to %s: %s",
-			      path, strerror(errno));
-		goto err_unlink;
-	}
-	if (out != NULL && (rc = ais_shard_index_open(fd, out, errmsg)) < 0) {
-		close(fd);
-		return rc;
-	}
-	close(fd);
-	return 0;
-
-err_unlink:
-	unlink(tmp);
+	/* fsync, rename, fsync of the directory; tmp is gone on failure. */
+	rc = ais_file_commit(fd, tmp, path);
+	if (rc < 0 && is_file(fd, path)) /* renamed: the directory's fsync */
+		ais_errf(errmsg, rc,
+			 "shard index: %s is in place, but the fsync of its "
+			 "directory failed: %s",
+			 path, strerror(-rc));
+	else if (rc < 0)
+		ais_errf(errmsg, rc,
+			 "shard index: fsync %s or rename to %s: %s", tmp, path,
+			 strerror(-rc));
+	else if (out != NULL)
+		rc = ais_shard_index_open(fd, out, errmsg);
+out:
 	close(fd);
 	return rc;
 }

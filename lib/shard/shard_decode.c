@@ -4,6 +4,7 @@
  * frames are decoded). Either can start at a seek point (with its window)
  * and offers new seek points to a callback while it decodes; a plain tar
  * passes through. The ais_shard_stream_* functions of shard_read.h. */
+#include "fileio.h"
 #include "shard_i.h"
 
 #include <errno.h>
@@ -61,11 +62,8 @@ static int gz_fill(struct ais_shard_stream *s)
 
 	if (s->z.avail_in > 0)
 		return 0;
-	do {
-		r = pread(s->fd, s->ibuf, GZ_IBUF, (off_t)s->in);
-	} while (r < 0 && errno == EINTR);
-	if (r < 0)
-		return -errno;
+	if ((r = ais_pread_upto(s->fd, s->ibuf, GZ_IBUF, s->in)) < 0)
+		return (int)r;
 	s->z.next_in = s->ibuf;
 	s->z.avail_in = (uInt)r;
 	s->in += (uint64_t)r;
@@ -220,25 +218,6 @@ static int gz_open(struct ais_shard_stream *s, const struct ais_shard_point *pt,
 
 /* ---- lz4 frames (parsed here; blocks decoded by liblz4) ---- */
 
-static int lz4_pread(struct ais_shard_stream *s, void *buf, size_t len,
-		     size_t *got)
-{
-	*got = 0;
-	while (*got < len) {
-		ssize_t r = pread(s->fd, (char *)buf + *got, len - *got,
-				  (off_t)(s->in + *got));
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (r == 0)
-			break;
-		*got += (size_t)r;
-	}
-	return 0;
-}
-
 static int lz4_set_frame(struct ais_shard_stream *s, uint8_t flg, uint8_t bd,
 			 uint64_t at, char *errmsg)
 {
@@ -265,14 +244,15 @@ static int lz4_set_frame(struct ais_shard_stream *s, uint8_t flg, uint8_t bd,
 static int lz4_frame_header(struct ais_shard_stream *s, char *errmsg)
 {
 	uint8_t h[19];
-	size_t got, hl;
+	ssize_t got;
+	size_t hl;
 	int rc;
 
 	for (;;) {
 		uint32_t magic;
 
-		if ((rc = lz4_pread(s, h, 4, &got)) < 0)
-			return rc;
+		if ((got = ais_pread_upto(s->fd, h, 4, s->in)) < 0)
+			return (int)got;
 		if (got == 0) {
 			s->eof = true;
 			return 0;
@@ -284,8 +264,8 @@ static int lz4_frame_header(struct ais_shard_stream *s, char *errmsg)
 					s->in);
 		magic = ais__shard_le32(h);
 		if ((magic & 0xfffffff0u) == 0x184d2a50u) {
-			if ((rc = lz4_pread(s, h, 8, &got)) < 0)
-				return rc;
+			if ((got = ais_pread_upto(s->fd, h, 8, s->in)) < 0)
+				return (int)got;
 			if (got < 8)
 				return ais_errf(errmsg, -EBADMSG,
 						"truncated lz4: skippable "
@@ -305,8 +285,8 @@ static int lz4_frame_header(struct ais_shard_stream *s, char *errmsg)
 					"not lz4 data: bad frame magic at "
 					"offset %" PRIu64,
 					s->in);
-		if ((rc = lz4_pread(s, h, 7, &got)) < 0)
-			return rc;
+		if ((got = ais_pread_upto(s->fd, h, 7, s->in)) < 0)
+			return (int)got;
 		if (got < 7)
 			return ais_errf(errmsg, -EBADMSG,
 					"truncated lz4: frame header at offset "
@@ -346,7 +326,8 @@ static int lz4_point(struct ais_shard_stream *s)
 static int lz4_produce(struct ais_shard_stream *s, char *errmsg)
 {
 	uint8_t h[4];
-	size_t got, csz;
+	ssize_t got;
+	size_t csz;
 	uint32_t bs;
 	uint64_t boff;
 	int rc, n;
@@ -361,8 +342,8 @@ static int lz4_produce(struct ais_shard_stream *s, char *errmsg)
 		if ((rc = lz4_point(s)) < 0)
 			return rc;
 		boff = s->in;
-		if ((rc = lz4_pread(s, h, 4, &got)) < 0)
-			return rc;
+		if ((got = ais_pread_upto(s->fd, h, 4, s->in)) < 0)
+			return (int)got;
 		if (got < 4)
 			return ais_errf(errmsg, -EBADMSG,
 					"truncated lz4: block header at offset "
@@ -374,8 +355,9 @@ static int lz4_produce(struct ais_shard_stream *s, char *errmsg)
 			if (s->xxh_on) {
 				uint8_t c[4];
 
-				if ((rc = lz4_pread(s, c, 4, &got)) < 0)
-					return rc;
+				got = ais_pread_upto(s->fd, c, 4, s->in);
+				if (got < 0)
+					return (int)got;
 				if (got < 4)
 					return ais_errf(
 					    errmsg, -EBADMSG,
@@ -402,15 +384,15 @@ static int lz4_produce(struct ais_shard_stream *s, char *errmsg)
 					"corrupt lz4: block at offset %" PRIu64
 					" claims %zu bytes (maximum %zu)",
 					boff, csz, s->bmax);
-		if ((rc = lz4_pread(s, s->cblk, csz, &got)) < 0)
-			return rc;
-		if (got < csz)
+		if ((got = ais_pread_upto(s->fd, s->cblk, csz, s->in)) < 0)
+			return (int)got;
+		if ((size_t)got < csz)
 			return ais_errf(
 			    errmsg, -EBADMSG,
 			    "truncated lz4: block at offset %" PRIu64
 			    " claims %zu bytes, data ends at "
 			    "%" PRIu64,
-			    boff, csz, s->in + got);
+			    boff, csz, s->in + (uint64_t)got);
 		s->in += csz + ((s->flg & 0x10) ? 4 : 0);
 		if (bs & 0x80000000u) {
 			memcpy(s->blk, s->cblk, csz);
@@ -548,23 +530,19 @@ int ais_shard_stream_read(struct ais_shard_stream *s, void *buf, size_t len,
 	int rc;
 
 	*got = 0;
+	if (s->fmt == AIS_SHARD_TAR) { /* the object's bytes as they are */
+		ssize_t r = ais_pread_upto(s->fd, buf, len, s->in);
+
+		if (r < 0)
+			return (int)r;
+		s->in += (uint64_t)r;
+		s->out += (uint64_t)r;
+		*got = (size_t)r;
+		return 0;
+	}
 	while (*got < len) {
 		size_t k;
 
-		if (s->fmt == AIS_SHARD_TAR) {
-			ssize_t r =
-			    pread(s->fd, p + *got, len - *got, (off_t)s->in);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r < 0)
-				return -errno;
-			if (r == 0)
-				break;
-			s->in += (uint64_t)r;
-			s->out += (uint64_t)r;
-			*got += (size_t)r;
-			continue;
-		}
 		if (s->fmt == AIS_SHARD_TGZ) {
 			if (s->wcons == s->whave) {
 				if (s->eof)

@@ -3,6 +3,7 @@
  * from the nearest seek point, a GNU sparse member with its holes as zeros;
  * and the cache of parked tar.gz decoders that lets consecutive reads of a
  * member go on where the last one stopped. */
+#include "fileio.h"
 #include "shard_i.h"
 
 #include <errno.h>
@@ -44,13 +45,11 @@ static int read_range(int fd, uint64_t at, uint64_t len, ais_shard_write_cb cb,
 		return ais_errf(errmsg, -ENOMEM, "shard read: out of memory");
 	while (len > 0) {
 		size_t k = len < READ_BUF ? (size_t)len : READ_BUF;
-		ssize_t r = pread(fd, buf, k, (off_t)at);
+		ssize_t r = ais_pread_upto(fd, buf, k, at);
 
-		if (r < 0 && errno == EINTR)
-			continue;
 		if (r < 0) {
-			rc = ais_errf(errmsg, -errno, "shard read: %s",
-				      strerror(errno));
+			rc = ais_errf(errmsg, (int)r, "shard read: %s",
+				      strerror((int)-r));
 			break;
 		}
 		if (r == 0) {
@@ -95,14 +94,12 @@ static int read_deflate(int fd, const struct ais_shard_member *m, uint64_t off,
 			size_t k = in_end - in < ZIP_IBUF
 				       ? (size_t)(in_end - in)
 				       : ZIP_IBUF;
-			ssize_t r = pread(fd, ibuf, k, (off_t)in);
+			ssize_t r = ais_pread_upto(fd, ibuf, k, in);
 
-			if (r < 0 && errno == EINTR)
-				continue;
 			if (r <= 0) {
-				rc = r < 0 ? ais_errf(errmsg, -errno,
+				rc = r < 0 ? ais_errf(errmsg, (int)r,
 						      "zip read: %s",
-						      strerror(errno))
+						      strerror((int)-r))
 					   : ais_errf(errmsg, -EBADMSG,
 						      "zip member '%s': "
 						      "object ends at %" PRIu64,

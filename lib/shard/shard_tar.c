@@ -4,6 +4,7 @@
  * stop the parse and are recorded with their offset; what came before stays
  * listed. The extensions a member's header may depend on (GNU long names,
  * pax records, sparse maps) are read by shard_tar_ext.c. */
+#include "fileio.h"
 #include "shard_i.h"
 
 #include <errno.h>
@@ -46,12 +47,9 @@ int ais__shard_src_read(struct ais__shard_src *s, void *buf, size_t len,
 		}
 		k = s->size - s->pos < SCRATCH ? (size_t)(s->size - s->pos)
 					       : SCRATCH;
-		r = pread(s->fd, s->scratch, k, (off_t)s->pos);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
+		r = ais_pread_upto(s->fd, s->scratch, k, s->pos);
+		if (r < 0)
+			return (int)r;
 		if (r == 0)
 			return ais_errf(s->serr, -EBADMSG,
 					"object shrank while indexing (EOF at "

@@ -3,6 +3,7 @@
  * members (stored or deflated; symlink targets are read from their data).
  * Without a central directory, the members local headers describe are
  * recovered by scanning from the start. */
+#include "fileio.h"
 #include "shard_i.h"
 
 #include <errno.h>
@@ -13,24 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
-
-static int pread_full(int fd, void *buf, size_t len, uint64_t off, size_t *got)
-{
-	*got = 0;
-	while (*got < len) {
-		ssize_t r = pread(fd, (char *)buf + *got, len - *got,
-				  (off_t)(off + *got));
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (r == 0)
-			break;
-		*got += (size_t)r;
-	}
-	return 0;
-}
 
 static int64_t dos_time(uint16_t t, uint16_t d)
 {
@@ -93,9 +76,9 @@ static void zip_extra(const uint8_t *x, size_t n, struct zent *e, bool local)
 /* Reads a zip symlink's target (its data) into a heap string. */
 static int zip_link_target(int fd, const struct sc_rec *r, char **out)
 {
-	size_t got, cl = (size_t)r->csize;
+	size_t cl = (size_t)r->csize;
+	ssize_t got;
 	char *c, *u;
-	int rc;
 
 	*out = NULL;
 	if (r->size > ZIP_SYMLINK_MAX || r->csize > ZIP_SYMLINK_MAX ||
@@ -108,8 +91,8 @@ static int zip_link_target(int fd, const struct sc_rec *r, char **out)
 		free(u);
 		return -ENOMEM;
 	}
-	rc = pread_full(fd, c, cl, r->data_off, &got);
-	if (rc == 0 && got == cl) {
+	got = ais_pread_upto(fd, c, cl, r->data_off);
+	if (got == (ssize_t)cl) {
 		if (r->method == AIS_SHARD_STORED && cl == r->size) {
 			memcpy(u, c, cl);
 			u[cl] = '\0';
@@ -136,7 +119,7 @@ static int zip_link_target(int fd, const struct sc_rec *r, char **out)
 	}
 	free(c);
 	free(u);
-	return rc;
+	return got < 0 ? (int)got : 0;
 }
 
 /* Fills r from a parsed entry and adds it. */
@@ -207,12 +190,10 @@ static int zip_local(struct ais__shard_builder *b, const struct zent *e,
 		     const char *name, uint64_t *data_off)
 {
 	uint8_t lh[30];
-	size_t got;
-	int rc;
+	ssize_t got = ais_pread_upto(b->obj_fd, lh, 30, e->lho);
 
-	rc = pread_full(b->obj_fd, lh, 30, e->lho, &got);
-	if (rc < 0)
-		return rc;
+	if (got < 0)
+		return (int)got;
 	if (got < 30 || ais__shard_le32(lh) != 0x04034b50) {
 		ais__shard_set_broken(
 		    b, e->lho,
@@ -246,14 +227,16 @@ static int zip_scan_local(struct ais__shard_builder *b, const char *why)
 		return -ENOMEM;
 	for (;;) {
 		uint8_t lh[30];
-		size_t got;
+		ssize_t got;
 		struct zent e;
 		uint16_t nlen, xlen;
 		uint8_t x[65536];
 		const char *stop = NULL;
 
-		if ((rc = pread_full(b->obj_fd, lh, 30, pos, &got)) < 0)
+		if ((got = ais_pread_upto(b->obj_fd, lh, 30, pos)) < 0) {
+			rc = (int)got;
 			break;
+		}
 		if (got >= 4 && ais__shard_le32(lh) == 0x02014b50) {
 			stop = "the central directory starts there, its end "
 			       "record is missing";
@@ -271,14 +254,14 @@ static int zip_scan_local(struct ais__shard_builder *b, const char *why)
 			nlen = ais__shard_le16(lh + 26);
 			xlen = ais__shard_le16(lh + 28);
 			e.lho = pos;
-			if ((rc = pread_full(b->obj_fd, name, nlen, pos + 30,
-					     &got)) < 0)
-				break;
+			got = ais_pread_upto(b->obj_fd, name, nlen, pos + 30);
 			if (got == nlen)
-				rc = pread_full(b->obj_fd, x, xlen,
-						pos + 30 + nlen, &got);
-			if (rc < 0)
+				got = ais_pread_upto(b->obj_fd, x, xlen,
+						     pos + 30 + nlen);
+			if (got < 0) {
+				rc = (int)got;
 				break;
+			}
 			name[nlen] = '\0';
 			if (got != xlen)
 				stop = "local header cut short";
@@ -315,9 +298,10 @@ static int zip_scan_local(struct ais__shard_builder *b, const char *why)
 int ais__shard_zip_parse(struct ais__shard_builder *b, char *errmsg)
 {
 	uint8_t *tail, *cbuf = NULL;
-	size_t tlen, got, i, found = 0;
+	size_t tlen, i, found = 0;
+	ssize_t got;
 	uint64_t tail_off, eocd = UINT64_MAX, cd_off, cd_size, n_total;
-	int rc;
+	int rc = 0;
 
 	tlen = b->obj_size < 65557 ? (size_t)b->obj_size : 65557;
 	tail_off = b->obj_size - tlen;
@@ -325,8 +309,10 @@ int ais__shard_zip_parse(struct ais__shard_builder *b, char *errmsg)
 		rc = -ENOMEM;
 		goto out;
 	}
-	if ((rc = pread_full(b->obj_fd, tail, tlen, tail_off, &got)) < 0)
+	if ((got = ais_pread_upto(b->obj_fd, tail, tlen, tail_off)) < 0) {
+		rc = (int)got;
 		goto out;
+	}
 	for (i = tlen >= 22 ? tlen - 22 + 1 : 0; i-- > 0;) {
 		if (ais__shard_le32(tail + i) == 0x06054b50 &&
 		    i + 22 + ais__shard_le16(tail + i + 20) <= tlen) {
@@ -348,8 +334,10 @@ int ais__shard_zip_parse(struct ais__shard_builder *b, char *errmsg)
 		uint64_t z64 = ais__shard_le64(tail + i - 20 + 8);
 		uint8_t zr[56];
 
-		if ((rc = pread_full(b->obj_fd, zr, 56, z64, &got)) < 0)
+		if ((got = ais_pread_upto(b->obj_fd, zr, 56, z64)) < 0) {
+			rc = (int)got;
 			goto out;
+		}
 		if (got < 56 || ais__shard_le32(zr) != 0x06064b50) {
 			ais__shard_set_broken(
 			    b, z64,
@@ -380,7 +368,7 @@ int ais__shard_zip_parse(struct ais__shard_builder *b, char *errmsg)
 			struct zent e;
 			uint16_t nlen, xlen, clen;
 			size_t elen;
-			uint64_t data_off, eoff;
+			uint64_t data_off = 0, eoff;
 			char *name;
 
 			if (have - at < 46 + 3 * 65536 && pos + have < end) {
@@ -393,11 +381,13 @@ int ais__shard_zip_parse(struct ais__shard_builder *b, char *errmsg)
 				k = cap - have;
 				if (k > end - (pos + have))
 					k = (size_t)(end - (pos + have));
-				rc = pread_full(b->obj_fd, cbuf + have, k,
-						pos + have, &got);
-				if (rc < 0)
+				got = ais_pread_upto(b->obj_fd, cbuf + have, k,
+						     pos + have);
+				if (got < 0) {
+					rc = (int)got;
 					goto out;
-				have += got;
+				}
+				have += (size_t)got;
 			}
 			eoff = pos + at;
 			if (eoff >= end)
