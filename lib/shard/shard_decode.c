@@ -49,6 +49,12 @@ struct ais_shard_stream {
 	bool xxh_on;
 };
 
+/* A seek point is due span bytes of output after the last one. */
+static bool point_due(const struct ais_shard_stream *s)
+{
+	return s->cb != NULL && s->prod > 0 && s->prod - s->last_pt >= s->span;
+}
+
 /* ---- gzip ---- */
 
 static uint64_t gz_inpos(const struct ais_shard_stream *s)
@@ -113,7 +119,7 @@ static int gz_point(struct ais_shard_stream *s)
 	uint8_t *w;
 	int rc;
 
-	if (s->cb == NULL || s->prod == 0 || s->prod - s->last_pt < s->span)
+	if (!point_due(s))
 		return 0;
 	if ((w = malloc(GZ_WIN)) == NULL)
 		return -ENOMEM;
@@ -309,7 +315,7 @@ static int lz4_point(struct ais_shard_stream *s)
 	struct ais_shard_point pt;
 	int rc;
 
-	if (s->cb == NULL || s->prod == 0 || s->prod - s->last_pt < s->span)
+	if (!point_due(s))
 		return 0;
 	memset(&pt, 0, sizeof(pt));
 	pt.out = s->prod;
@@ -541,35 +547,23 @@ int ais_shard_stream_read(struct ais_shard_stream *s, void *buf, size_t len,
 		return 0;
 	}
 	while (*got < len) {
-		size_t k;
+		/* Either decoder's unread output: [*at, end) of out. */
+		bool gz = s->fmt == AIS_SHARD_TGZ;
+		const uint8_t *out = gz ? s->win : s->blk;
+		size_t *at = gz ? &s->wcons : &s->bpos;
+		size_t end = gz ? s->whave : s->blen, k;
 
-		if (s->fmt == AIS_SHARD_TGZ) {
-			if (s->wcons == s->whave) {
-				if (s->eof)
-					break;
-				if ((rc = gz_produce(s, errmsg)) < 0)
-					return rc;
-				continue;
-			}
-			k = s->whave - s->wcons;
-			if (k > len - *got)
-				k = len - *got;
-			memcpy(p + *got, s->win + s->wcons, k);
-			s->wcons += k;
-		} else {
-			if (s->bpos == s->blen) {
-				if (s->eof)
-					break;
-				if ((rc = lz4_produce(s, errmsg)) < 0)
-					return rc;
-				continue;
-			}
-			k = s->blen - s->bpos;
-			if (k > len - *got)
-				k = len - *got;
-			memcpy(p + *got, s->blk + s->bpos, k);
-			s->bpos += k;
+		if (*at == end) {
+			if (s->eof)
+				break;
+			rc = (gz ? gz_produce : lz4_produce)(s, errmsg);
+			if (rc < 0)
+				return rc;
+			continue;
 		}
+		k = end - *at < len - *got ? end - *at : len - *got;
+		memcpy(p + *got, out + *at, k);
+		*at += k;
 		*got += k;
 		s->out += k;
 	}

@@ -209,6 +209,12 @@ int ais__shard_src_read(struct ais__shard_src *s, void *buf, size_t len,
  * ais__shard_src_read(). */
 int ais__shard_src_skip(struct ais__shard_src *s, uint64_t len, uint64_t *done);
 
+/* After a read or skip of s: its decoder's -EBADMSG (corrupt or truncated
+ * compressed data) breaks the archive at off, which is recorded in b and
+ * makes this return 1; 0 and -errno come back as they are. */
+int ais__shard_src_broken(struct ais__shard_builder *b,
+			  const struct ais__shard_src *s, int rc, uint64_t off);
+
 /* What extension headers (GNU long names, pax) said about the next member. */
 struct ais__shard_tar_pending {
 	char *path; /* from 'L' or pax path (heap) */

@@ -153,8 +153,6 @@ out:
 	return rc;
 }
 
-/* Decodes [target, target + len) of a tar.gz / tar.lz4 stream from the
- * nearest seek point. */
 /* Opens a decoder of the shard at the last seek point at or before the
  * decompressed offset target (the start when there is none). */
 static int stream_at(int fd, const struct ais_shard_index *idx, uint64_t target,
@@ -209,6 +207,8 @@ static int stream_copy(struct ais_shard_stream *s,
 	return rc;
 }
 
+/* Decodes [target, target + len) of a tar.gz / tar.lz4 stream from the
+ * nearest seek point. */
 static int read_stream(int fd, const struct ais_shard_index *idx,
 		       const struct ais_shard_member *m, uint64_t target,
 		       uint64_t len, ais_shard_write_cb cb, void *arg,
@@ -389,12 +389,15 @@ void ais_shard_stream_cache_clear(struct ais_shard_stream_cache *c)
 	}
 }
 
+static int64_t mtime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
 static bool same_file(const struct parked *p, const struct stat *st)
 {
 	return p->dev == st->st_dev && p->ino == st->st_ino &&
-	       p->size == st->st_size &&
-	       p->mtime_ns == (int64_t)st->st_mtim.tv_sec * 1000000000 +
-				  st->st_mtim.tv_nsec;
+	       p->size == st->st_size && p->mtime_ns == mtime_ns(st);
 }
 
 /* Takes the parked decoder of this file that is furthest along but not
@@ -459,8 +462,7 @@ static void cache_park(struct ais_shard_stream_cache *c,
 	p->dev = st->st_dev;
 	p->ino = st->st_ino;
 	p->size = st->st_size;
-	p->mtime_ns =
-	    (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	p->mtime_ns = mtime_ns(st);
 	p->used = ++c->tick;
 	pthread_mutex_unlock(&c->lock);
 	ais_shard_stream_free(old);

@@ -84,6 +84,15 @@ int ais__shard_src_skip(struct ais__shard_src *s, uint64_t len, uint64_t *done)
 	return 0;
 }
 
+int ais__shard_src_broken(struct ais__shard_builder *b,
+			  const struct ais__shard_src *s, int rc, uint64_t off)
+{
+	if (rc != -EBADMSG)
+		return rc;
+	ais__shard_set_broken(b, off, "%s", s->serr);
+	return 1;
+}
+
 /* ---- tar headers ---- */
 
 static void pending_reset(struct ais__shard_tar_pending *t)
@@ -179,13 +188,10 @@ static int read_members(struct ais__shard_builder *b, struct ais__shard_src *s)
 		bool ustar, gnu;
 
 		rc = ais__shard_src_read(s, h, 512, &got);
-		if (rc == -EBADMSG) {
-			ais__shard_set_broken(b, hoff, "%s", s->serr);
-			rc = 0;
+		if ((rc = ais__shard_src_broken(b, s, rc, hoff)) != 0) {
+			rc = rc > 0 ? 0 : rc;
 			break;
 		}
-		if (rc < 0)
-			break;
 		if (got == 0) {
 			/* EOF on a header boundary without the two zero
 			 * blocks: tar accepts it, unless a long name or pax
@@ -403,13 +409,10 @@ static int read_members(struct ais__shard_builder *b, struct ais__shard_src *s)
 		r.csize = size - maplen;
 
 		rc = ais__shard_src_skip(s, size - maplen, &skipped);
-		if (rc == -EBADMSG) {
-			ais__shard_set_broken(b, hoff, "%s", s->serr);
-			rc = 0;
+		if ((rc = ais__shard_src_broken(b, s, rc, hoff)) != 0) {
+			rc = rc > 0 ? 0 : rc;
 			break;
 		}
-		if (rc < 0)
-			break;
 		if (skipped < size - maplen) {
 			char shown[128];
 
@@ -433,13 +436,10 @@ static int read_members(struct ais__shard_builder *b, struct ais__shard_src *s)
 		pending_reset(&t);
 		pad = (512 - size % 512) % 512;
 		rc = ais__shard_src_skip(s, pad, &skipped);
-		if (rc == -EBADMSG) {
-			ais__shard_set_broken(b, s->pos, "%s", s->serr);
-			rc = 0;
+		if ((rc = ais__shard_src_broken(b, s, rc, s->pos)) != 0) {
+			rc = rc > 0 ? 0 : rc;
 			break;
 		}
-		if (rc < 0)
-			break;
 		if (skipped < pad) {
 			ais__shard_set_broken(
 			    b, s->pos,
@@ -460,11 +460,8 @@ static int drain(struct ais__shard_builder *b, struct ais__shard_src *s)
 	uint64_t skipped;
 	int rc = ais__shard_src_skip(s, UINT64_MAX, &skipped);
 
-	if (rc == -EBADMSG) {
-		ais__shard_set_broken(b, s->pos, "%s", s->serr);
-		rc = 0;
-	}
-	return rc;
+	rc = ais__shard_src_broken(b, s, rc, s->pos);
+	return rc > 0 ? 0 : rc;
 }
 
 int ais__shard_tar_parse(struct ais__shard_builder *b, char *errmsg)

@@ -213,11 +213,7 @@ int ais__shard_gnu_sparse_map(struct ais__shard_builder *b,
 		if (!ext)
 			return 0;
 		rc = ais__shard_src_read(s, blk, 512, &got);
-		if (rc == -EBADMSG) {
-			ais__shard_set_broken(b, hoff, "%s", s->serr);
-			return 1;
-		}
-		if (rc < 0)
+		if ((rc = ais__shard_src_broken(b, s, rc, hoff)) != 0)
 			return rc;
 		if (got < 512) {
 			ais__shard_set_broken(
