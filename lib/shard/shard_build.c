@@ -3,8 +3,8 @@
  * archive is parsed: members sorted by path, duplicates dropped (the last
  * wins), hard links resolved, and the sidecar written (its layout is in
  * shard_i.h); ais_shard_index_build() and ais_shard_index_save(). */
-#include "fileio.h"
 #include "shard_i.h"
+#include "fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,8 +4,8 @@
  * frames are decoded). Either can start at a seek point (with its window)
  * and offers new seek points to a callback while it decodes; a plain tar
  * passes through. The ais_shard_stream_* functions of shard_read.h. */
-#include "fileio.h"
 #include "shard_i.h"
+#include "fileio.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -122,8 +122,9 @@ static inline uint32_t ais__shard_le32(const uint8_t *p)
 
 static inline uint64_t ais__shard_le64(const uint8_t *p)
 {
-	return (uint64_t)ais__shard_le32(p) | (uint64_t)ais__shard_le32(p + 4)
-						  << 32;
+	uint64_t lo = ais__shard_le32(p), hi = ais__shard_le32(p + 4);
+
+	return lo | hi << 32;
 }
 
 /* ---- the builder (shard_build.c) ---- */

@@ -3,8 +3,8 @@
  * from the nearest seek point, a GNU sparse member with its holes as zeros;
  * and the cache of parked tar.gz decoders that lets consecutive reads of a
  * member go on where the last one stopped. */
-#include "fileio.h"
 #include "shard_i.h"
+#include "fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>

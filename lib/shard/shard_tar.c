@@ -4,8 +4,8 @@
  * stop the parse and are recorded with their offset; what came before stays
  * listed. The extensions a member's header may depend on (GNU long names,
  * pax records, sparse maps) are read by shard_tar_ext.c. */
-#include "fileio.h"
 #include "shard_i.h"
+#include "fileio.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 /* ---- byte source: the object, or a decoder ---- */
 

@@ -3,8 +3,8 @@
  * members (stored or deflated; symlink targets are read from their data).
  * Without a central directory, the members local headers describe are
  * recovered by scanning from the start. */
-#include "fileio.h"
 #include "shard_i.h"
+#include "fileio.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -12,7 +12,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 #include <zlib.h>
 
 static int64_t dos_time(uint16_t t, uint16_t d)
