@@ -92,11 +92,11 @@ int ais_shard_index_build(int obj_fd, enum ais_shard_format fmt,
 			  const struct ais_shard_stamp *stamp, int out_fd,
 			  struct ais_shard_index **out, char *errmsg);
 
-/* Builds the index of obj_fd into "<path>.tmp.<pid>", fsyncs it and renames
- * it to path, so readers see the old sidecar or the new one, never part.
- * The directory must exist. out as in ais_shard_index_build(). A sidecar in
- * use is mapped: replace it this way (or unlink it), never rewrite it in
- * place. */
+/* Builds the index of obj_fd into "<path>.tmp.<pid>", fsyncs it, renames it
+ * to path and fsyncs the directory (ais_file_commit()), so readers see the
+ * old sidecar or the new one, never part. The directory must exist. out as
+ * in ais_shard_index_build(). A sidecar in use is mapped: replace it this
+ * way (or unlink it), never rewrite it in place. */
 int ais_shard_index_save(int obj_fd, enum ais_shard_format fmt,
 			 const struct ais_shard_stamp *stamp, const char *path,
 			 struct ais_shard_index **out, char *errmsg);
