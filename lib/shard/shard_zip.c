@@ -203,7 +203,8 @@ static int zip_local(struct ais__shard_builder *b, const struct zent *e,
 	}
 	*data_off =
 	    e->lho + 30 + ais__shard_le16(lh + 26) + ais__shard_le16(lh + 28);
-	if (*data_off + e->csize > b->obj_size) {
+	/* Compared without an addition: zip64 sizes can be near 2^64. */
+	if (*data_off > b->obj_size || e->csize > b->obj_size - *data_off) {
 		ais__shard_set_broken(
 		    b, e->lho,
 		    "truncated zip: member '%.100s' at offset %" PRIu64
@@ -256,13 +257,15 @@ static int zip_scan_local(struct ais__shard_builder *b, const char *why)
 			got = ais_pread_upto(b->obj_fd, name, nlen, pos + 30);
 			if (got == nlen)
 				got = ais_pread_upto(b->obj_fd, x, xlen,
-						     pos + 30 + nlen);
-			if (got < 0) {
+						     pos + 30 + nlen) == xlen
+					  ? nlen
+					  : -EBADMSG;
+			if (got < 0 && got != -EBADMSG) {
 				rc = (int)got;
 				break;
 			}
 			name[nlen] = '\0';
-			if (got != xlen)
+			if (got != nlen)
 				stop = "local header cut short";
 			else if (e.flags & 8)
 				stop = "member sizes in a data descriptor";
@@ -272,7 +275,8 @@ static int zip_scan_local(struct ais__shard_builder *b, const char *why)
 
 			zip_extra(x, xlen, &e, true);
 			doff = pos + 30 + nlen + xlen;
-			if (doff + e.csize > b->obj_size) {
+			if (doff > b->obj_size ||
+			    e.csize > b->obj_size - doff) {
 				stop = "member data cut short";
 			} else {
 				rc = zip_add(b, &e, name, nlen, doff);
@@ -312,6 +316,7 @@ int ais__shard_zip_parse(struct ais__shard_builder *b, char *errmsg)
 		rc = (int)got;
 		goto out;
 	}
+	tlen = (size_t)got; /* less if the object shrank meanwhile */
 	for (i = tlen >= 22 ? tlen - 22 + 1 : 0; i-- > 0;) {
 		if (ais__shard_le32(tail + i) == 0x06054b50 &&
 		    i + 22 + ais__shard_le16(tail + i + 20) <= tlen) {

@@ -1,4 +1,4 @@
-/* Tests of lib/shard_index.c and lib/shard_read.c against real archivers. */
+/* Tests of lib/shard/ (indexes and member reads) against real archivers. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <check.h>
@@ -965,6 +965,33 @@ START_TEST(test_truncated)
 			idx = build(g[i], NULL);
 			ck_assert_msg(ais_shard_index_error(idx, NULL) != NULL,
 				      "%s: no error", g[i]);
+			ck_assert_uint_eq(ais_shard_index_count(idx), 0);
+			ais_shard_index_free(idx);
+		}
+	}
+	/* Hostile zips of local headers only: a zip64 size of 2^64 - 40
+	 * (which wrapped past the end once, and re-added the same member
+	 * until memory ran out), and a name that claims more bytes than are
+	 * left. Clear errors, no member, no read past the data. */
+	sh("python3 -c 'import struct,sys\n"
+	   "def lh(name, cs, xl, extra):\n"
+	   "  return struct.pack(\"<IHHHHHIIIHH\", 0x04034b50, 45, 0, 0, 0, "
+	   "0, 0, cs, cs, len(name), xl) + name + extra\n"
+	   "x = struct.pack(\"<HHQQ\", 1, 16, 2**64 - 40, 2**64 - 40)\n"
+	   "open(\"wrap.zip\",\"wb\").write(lh(b\"a\", 0xffffffff, len(x), x) "
+	   "+ b\"payload\" * 8)\n"
+	   "open(\"shortname.zip\",\"wb\").write(lh(b\"\", 0, 0, b\"\")[:26] + "
+	   "struct.pack(\"<HH\", 60000, 4) + b\"n\" * 10)'");
+	{
+		static const char *const z[] = {"wrap.zip", "shortname.zip"};
+
+		for (size_t i = 0; i < 2; i++) {
+			idx = build(z[i], NULL);
+			e = ais_shard_index_error(idx, NULL);
+			ck_assert_msg(e != NULL, "%s: no error", z[i]);
+			ck_assert_msg(strstr(e, i ? "local header cut short"
+						  : "member data cut short"),
+				      "%s: %s", z[i], e);
 			ck_assert_uint_eq(ais_shard_index_count(idx), 0);
 			ais_shard_index_free(idx);
 		}
