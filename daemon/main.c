@@ -185,8 +185,8 @@ int main(int argc, char **argv)
 			break;
 		}
 	if (mapfiles && i == d.store->mps->n)
-		d.cluster = cluster_new(&self, o.seeds, o.nseeds, o.join,
-					mapfiles, i);
+		d.cluster =
+		    cluster_new(&self, o.seeds, o.nseeds, o.join, mapfiles, i);
 	ais_strv_free(mapfiles);
 	if (!d.cluster) {
 		ais_log(LOG_ERR, "out of memory");

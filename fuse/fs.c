@@ -221,7 +221,7 @@ void afs_meta_to_stat(struct afs_fs *fs, const struct ais_obj_meta *m,
 	uint32_t perm = m->mode & 07777;
 
 	memset(st, 0, sizeof(*st));
-	if (!perm)
+	if (!m->mode) /* not set: the default; S_IFREG | 0: exactly 0000 */
 		perm = 0644;
 	if (fs->opts.ro)
 		perm &= ~0222u;

@@ -320,7 +320,7 @@ void afs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		goto out;
 	}
 	if (to_set & FUSE_SET_ATTR_MODE) {
-		mode = attr->st_mode & 07777;
+		mode = S_IFREG | (attr->st_mode & 07777);
 		pmode = &mode;
 	}
 	if (to_set & FUSE_SET_ATTR_MTIME_NOW) {

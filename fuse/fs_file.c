@@ -172,7 +172,7 @@ int afs_file_commit(struct afs_fs *fs, struct afs_inode *in)
 	memset(&po, 0, sizeof(po));
 	pthread_mutex_lock(&in->lock);
 	unlinked = in->unlinked;
-	po.mode = in->meta.mode & 07777;
+	po.mode = in->meta.mode;
 	pthread_mutex_unlock(&in->lock);
 	if (unlinked) {
 		sp->dirty = false;
@@ -478,7 +478,9 @@ void afs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 	pthread_mutex_lock(&in->lock);
 	if (!in->spool) {
 		memset(&in->meta, 0, sizeof(in->meta));
-		in->meta.mode = mode & 07777;
+		/* S_IFREG says "exactly these bits", 0000 included
+		 * (a mode of 0 means "the default" on the wire). */
+		in->meta.mode = S_IFREG | (mode & 07777);
 		in->meta.mtime_ns = ais_now_real_ns();
 		in->have_meta = true;
 		in->have_page_meta = false;
@@ -544,7 +546,7 @@ void afs_op_mknod(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 		return;
 	}
 	memset(&po, 0, sizeof(po));
-	po.mode = mode & 07777;
+	po.mode = S_IFREG | (mode & 07777);
 	po.no_overwrite = true;
 	rc = ais_client_put_buf(fs->client, loc.bucket, key, "", 0, &po, &m,
 				errmsg);

@@ -194,16 +194,6 @@ void afs_itable_free(struct afs_itable *t)
 	free(t);
 }
 
-size_t afs_itable_count(struct afs_itable *t)
-{
-	size_t n;
-
-	pthread_mutex_lock(&t->lock);
-	n = t->count;
-	pthread_mutex_unlock(&t->lock);
-	return n;
-}
-
 static struct afs_inode *ino_lookup(struct afs_itable *t, uint64_t ino)
 {
 	struct afs_inode *in;

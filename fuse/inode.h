@@ -82,9 +82,6 @@ struct afs_itable;
 struct afs_itable *afs_itable_new(void);
 void afs_itable_free(struct afs_itable *t);
 
-/* Number of inodes currently in the table (for logs and tests). */
-size_t afs_itable_count(struct afs_itable *t);
-
 /* The inode with this number with one more ref (drop with afs_inode_put),
  * or NULL if the table does not know it. */
 struct afs_inode *afs_inode_get(struct afs_itable *t, uint64_t ino);

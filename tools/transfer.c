@@ -147,7 +147,7 @@ int xfer_put_path(struct ais_client *c, const char *bucket, const char *name,
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	rc = put_seekable(c, bucket, name, fd, (uint64_t)st.st_size,
-			  st.st_mode & 0777, path, p, errmsg);
+			  S_IFREG | (st.st_mode & 0777), path, p, errmsg);
 out_close:
 	close(fd);
 	return rc;
@@ -395,8 +395,8 @@ static int get_path(struct ais_client *c, const char *bucket, const char *name,
 		      errmsg);
 	if (rc < 0)
 		goto err_unlink;
-	if (fchmod(d.fd, ((meta.mode & 0777) ? (meta.mode & 0777) : 0666) &
-			     ~cur_umask) < 0) {
+	if (fchmod(d.fd, (meta.mode ? (meta.mode & 0777) : 0666) & ~cur_umask) <
+	    0) {
 		rc = ais_errf(errmsg, -errno, "chmod %s", tmp);
 		goto err_unlink;
 	}

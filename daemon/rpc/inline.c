@@ -59,7 +59,7 @@ static bool range_cached(int fd, uint64_t off, uint64_t len)
  * behind the head, or head + sendfile(2). What the socket does not take at
  * once becomes j->tail. Takes fd. */
 static enum rpc_inline answer_nowait(struct rpc *r, int fd, uint64_t off,
-					 uint64_t len, uint8_t *buf, size_t cap)
+				     uint64_t len, uint8_t *buf, size_t cap)
 {
 	struct rpc_job *j = r->j;
 	struct ais_frame_hdr h = {
@@ -192,8 +192,7 @@ enum rpc_inline rpc_read_nowait(struct rpc *r, uint8_t *buf, size_t cap)
 	self = cluster_self(d->cluster);
 	owner = ais_map_owner(r->cm->m, q->bucket, q->name);
 	if (!owner || strcmp(owner->id, self->id) ||
-	    store_open_nowait(d->store, q->bucket, q->name, &fd, &mp,
-			      &r->meta))
+	    store_open_nowait(d->store, q->bucket, q->name, &fd, &mp, &r->meta))
 		return RPC_INLINE_NO;
 	if (q->archpath[0]) {
 		if (member_nowait(r, &off, &len)) {

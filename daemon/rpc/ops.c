@@ -13,7 +13,7 @@
 
 /* clang-format off */
 static const struct rpc_op ops[] = {
-	/*                                  run                 nowait           thread    body   idem   perm */
+	/* op                           run                 nowait           thread    body   idem   perm */
 	[AIS__OP__OP_PING]           = {rpc_ping,           NULL,            RPC_META, false, true,  RPC_PERM_NONE},
 	[AIS__OP__OP_GET_MAP]        = {rpc_get_map,        NULL,            RPC_META, false, true,  RPC_PERM_NONE},
 	[AIS__OP__OP_JOIN]           = {rpc_join,           NULL,            RPC_META, false, true,  RPC_PERM_CLUSTER},
@@ -114,8 +114,8 @@ void rpc_run(struct aisd *d, struct rpc_job *j)
 	rpc_done(&r);
 }
 
-enum rpc_inline rpc_try_inline(struct aisd *d, struct rpc_job *j,
-			       uint8_t *buf, size_t cap)
+enum rpc_inline rpc_try_inline(struct aisd *d, struct rpc_job *j, uint8_t *buf,
+			       size_t cap)
 {
 	const struct rpc_op *op = rpc_op_find(j->req->op);
 	enum rpc_inline res;

@@ -94,8 +94,7 @@ const char *rpc_op_name(int op);
 /* Whether a parsed request may run at all: no compressed body, a body only
  * where the op takes one, no NUL in its names, a known op. Returns 0 or
  * -errno with errmsg (the answer to send). op may be NULL (unknown). */
-int rpc_admit(const struct rpc_op *op, const struct rpc_job *j,
-	      char *errmsg);
+int rpc_admit(const struct rpc_op *op, const struct rpc_job *j, char *errmsg);
 
 /* Handles j completely on a worker (response written, body consumed or the
  * connection marked for closing), or, if j->tail is pending, sends the
@@ -105,7 +104,7 @@ void rpc_run(struct aisd *d, struct rpc_job *j);
 
 /* The loop thread's try: the op's fast path, if it has one and the request
  * is admitted; errors are always left to rpc_run, which words them. */
-enum rpc_inline rpc_try_inline(struct aisd *d, struct rpc_job *j,
-			       uint8_t *buf, size_t cap);
+enum rpc_inline rpc_try_inline(struct aisd *d, struct rpc_job *j, uint8_t *buf,
+			       size_t cap);
 
 #endif

@@ -282,10 +282,9 @@ int rpc_shard_append(struct rpc *r)
 	if (!rc)
 		rc = rpc_check_owner(r, q->bucket, q->name);
 	if (!rc)
-		rc = shard_append_run(r->d->shards, r->j->io.body_left,
-				      read_body, r, r->j->peer,
-				      q->bucket, q->name, q->replace_members,
-				      &res, r->errmsg);
+		rc = shard_append_run(
+		    r->d->shards, r->j->io.body_left, read_body, r, r->j->peer,
+		    q->bucket, q->name, q->replace_members, &res, r->errmsg);
 	if (rc == 1)
 		r->j->close = true; /* the body broke off: no answer */
 	if (rc)

@@ -126,9 +126,8 @@ static int members_end(const struct ais_shard_index *idx, uint64_t *end)
 /* Receives the body into an unlinked file in .ais/tmp of mountpath mp: a
  * connection lost mid-body leaves nothing behind. Returns 0 with *fdp and
  * *size, 1 if the body broke off, or -errno with errmsg. */
-static int spool_body(struct mpset *mps, int mp, shard_body_cb body,
-		      void *arg, uint8_t *buf, int *fdp, uint64_t *size,
-		      char *errmsg)
+static int spool_body(struct mpset *mps, int mp, shard_body_cb body, void *arg,
+		      uint8_t *buf, int *fdp, uint64_t *size, char *errmsg)
 {
 	char tmp[AISD_PATH_MAX];
 	ssize_t n;
@@ -461,12 +460,12 @@ static int append_locked(struct shards *sh, const char *bucket,
 		goto out;
 	}
 	if (old.size - end > JOURNAL_TAIL_MAX) {
-		rc = ais_errf(errmsg, -EINVAL,
-			      "cannot append to %s/%s: %llu bytes of padding "
-			      "follow its last member (at most %u are taken)",
-			      bucket, name,
-			      (unsigned long long)(old.size - end),
-			      JOURNAL_TAIL_MAX);
+		rc =
+		    ais_errf(errmsg, -EINVAL,
+			     "cannot append to %s/%s: %llu bytes of padding "
+			     "follow its last member (at most %u are taken)",
+			     bucket, name, (unsigned long long)(old.size - end),
+			     JOURNAL_TAIL_MAX);
 		goto out;
 	}
 	rc = check_members(bidx, ref->idx, replace, errmsg);
@@ -619,8 +618,8 @@ int shard_append_run(struct shards *sh, uint64_t body_len, shard_body_cb body,
 		goto out;
 
 	store_lock(st, bucket, name);
-	rc = append_locked(sh, bucket, name, bfd, bend, bidx, replace, buf,
-			   res, errmsg);
+	rc = append_locked(sh, bucket, name, bfd, bend, bidx, replace, buf, res,
+			   errmsg);
 	store_unlock(st, bucket, name);
 	if (rc)
 		goto out;

@@ -19,8 +19,8 @@
 #include "shard/append.h"
 #include "shard/shard_i.h"
 
-#define SHARD_DIR    "/.ais/shardidx/"
-#define KEY_MAX	     (AIS_BUCKET_MAX + AIS_NAME_MAX + 2)
+#define SHARD_DIR "/.ais/shardidx/"
+#define KEY_MAX	  (AIS_BUCKET_MAX + AIS_NAME_MAX + 2)
 /* Parked tar.gz decoders (lib/shard/shard_read.h): a client reading a
  * member in consecutive ranges continues one instead of inflating again
  * from a seek point. */

@@ -82,8 +82,7 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int bucket_list(struct store *st, char ***names, size_t *np,
-		char *errmsg)
+int bucket_list(struct store *st, char ***names, size_t *np, char *errmsg)
 {
 	struct mpset *mps = st->mps;
 	char path[AISD_PATH_MAX];

@@ -22,7 +22,6 @@ void bucket_destroy_finish(char **trash);
 
 /* The buckets present on this node, sorted: *names is a NULL-terminated heap
  * array of *n heap strings (free with ais_strv_free). */
-int bucket_list(struct store *st, char ***names, size_t *n,
-		char *errmsg);
+int bucket_list(struct store *st, char ***names, size_t *n, char *errmsg);
 
 #endif

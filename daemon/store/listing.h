@@ -14,9 +14,9 @@
 #define LISTING_PAGE_MAX     10000
 
 struct listing_entry {
-	char *name;	     /* heap */
-	bool is_prefix;	     /* "dir/" */
-	int mp;		     /* mountpath it was found on */
+	char *name;		  /* heap */
+	bool is_prefix;		  /* "dir/" */
+	int mp;			  /* mountpath it was found on */
 	struct ais_obj_meta meta; /* objects only */
 };
 

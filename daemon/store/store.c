@@ -102,8 +102,8 @@ bool store_bucket_exists(struct store *st, const char *bucket)
 	return false;
 }
 
-static int no_object(struct store *st, const char *bucket,
-		     const char *name, char *errmsg)
+static int no_object(struct store *st, const char *bucket, const char *name,
+		     char *errmsg)
 {
 	if (!store_bucket_exists(st, bucket))
 		return ais_errf(errmsg, -ENOENT, "bucket %s does not exist",
@@ -131,8 +131,8 @@ int store_find(struct store *st, const char *bucket, const char *name,
 	return errmsg ? no_object(st, bucket, name, errmsg) : -ENOENT;
 }
 
-static bool has_type(struct store *st, const char *bucket,
-		     const char *name, mode_t type)
+static bool has_type(struct store *st, const char *bucket, const char *name,
+		     mode_t type)
 {
 	struct mpset *mps = st->mps;
 	char path[AISD_PATH_MAX];
@@ -147,14 +147,12 @@ static bool has_type(struct store *st, const char *bucket,
 	return false;
 }
 
-bool store_has_dir(struct store *st, const char *bucket,
-		   const char *prefix)
+bool store_has_dir(struct store *st, const char *bucket, const char *prefix)
 {
 	return has_type(st, bucket, prefix, S_IFDIR);
 }
 
-bool store_has_object(struct store *st, const char *bucket,
-		      const char *name)
+bool store_has_object(struct store *st, const char *bucket, const char *name)
 {
 	return has_type(st, bucket, name, S_IFREG);
 }
@@ -288,8 +286,8 @@ static int move_into_place(struct store *st, int mp, const char *bucket,
 
 /* Unlinks copies of name on mountpaths other than keep_mp (left over from a
  * different mountpath list). */
-static void unlink_others(struct store *st, int keep_mp,
-			  const char *bucket, const char *name)
+static void unlink_others(struct store *st, int keep_mp, const char *bucket,
+			  const char *name)
 {
 	struct mpset *mps = st->mps;
 	char path[AISD_PATH_MAX];
@@ -395,7 +393,8 @@ void store_put_abort(struct store_put *p)
 	}
 }
 
-int store_put_commit(struct store_put *p, struct ais_obj_meta *out, char *errmsg)
+int store_put_commit(struct store_put *p, struct ais_obj_meta *out,
+		     char *errmsg)
 {
 	struct store *st = p->st;
 	const struct mpset *mps = st->mps;
@@ -465,8 +464,8 @@ err:
 	return rc;
 }
 
-int store_open(struct store *st, const char *bucket, const char *name,
-	       int *fdp, struct ais_obj_meta *m, char *errmsg)
+int store_open(struct store *st, const char *bucket, const char *name, int *fdp,
+	       struct ais_obj_meta *m, char *errmsg)
 {
 	struct mpset *mps = st->mps;
 	char path[AISD_PATH_MAX];
@@ -534,8 +533,8 @@ static int open_cached(struct store *st, const char *path)
 	return fd < 0 ? -errno : (int)fd;
 }
 
-int store_open_nowait(struct store *st, const char *bucket,
-		      const char *name, int *fdp, int *mpp, struct ais_obj_meta *m)
+int store_open_nowait(struct store *st, const char *bucket, const char *name,
+		      int *fdp, int *mpp, struct ais_obj_meta *m)
 {
 	struct mpset *mps = st->mps;
 	char path[AISD_PATH_MAX];
@@ -656,8 +655,8 @@ out:
 }
 
 int store_rename(struct store *st, const char *bucket, const char *name,
-		 const char *new_name, bool no_overwrite, struct ais_obj_meta *out,
-		 char *errmsg)
+		 const char *new_name, bool no_overwrite,
+		 struct ais_obj_meta *out, char *errmsg)
 {
 	struct mpset *mps = st->mps;
 	char src[AISD_PATH_MAX], dst[AISD_PATH_MAX], tmp[AISD_PATH_MAX];
@@ -733,10 +732,10 @@ out:
 	return rc;
 }
 
-int store_set_meta(struct store *st, const char *bucket,
-		   const char *name, bool set_mode, uint32_t mode,
-		   bool set_mtime, int64_t mtime_ns, bool set_owner,
-		   uint32_t uid, uint32_t gid, struct ais_obj_meta *m, char *errmsg)
+int store_set_meta(struct store *st, const char *bucket, const char *name,
+		   bool set_mode, uint32_t mode, bool set_mtime,
+		   int64_t mtime_ns, bool set_owner, uint32_t uid, uint32_t gid,
+		   struct ais_obj_meta *m, char *errmsg)
 {
 	char path[AISD_PATH_MAX];
 	unsigned s = stripe_of(bucket, name);

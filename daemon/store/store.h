@@ -69,7 +69,8 @@ int store_put_write(struct store_put *p, const void *buf, size_t len,
 		    char *errmsg);
 /* Verifies the checksum, fsyncs, sets the xattr, renames into place. On
  * success *out is the stored metadata. Always releases p (no abort after). */
-int store_put_commit(struct store_put *p, struct ais_obj_meta *out, char *errmsg);
+int store_put_commit(struct store_put *p, struct ais_obj_meta *out,
+		     char *errmsg);
 /* Removes the tmp file and releases p. */
 void store_put_abort(struct store_put *p);
 
@@ -82,8 +83,8 @@ int store_find(struct store *st, const char *bucket, const char *name,
 
 /* Opens an object for reading: *fd (caller closes) and its metadata (size
  * from the file). -ENOENT with errmsg if there is none. */
-int store_open(struct store *st, const char *bucket, const char *name,
-	       int *fd, struct ais_obj_meta *m, char *errmsg);
+int store_open(struct store *st, const char *bucket, const char *name, int *fd,
+	       struct ais_obj_meta *m, char *errmsg);
 
 int store_head(struct store *st, const char *bucket, const char *name,
 	       struct ais_obj_meta *m, char *errmsg);
@@ -94,8 +95,8 @@ int store_head(struct store *st, const char *bucket, const char *name,
  * its xattr; -EAGAIN otherwise (not cached, missing, any error): the
  * caller then retries with store_open on a worker, which words the error.
  */
-int store_open_nowait(struct store *st, const char *bucket,
-		      const char *name, int *fd, int *mp, struct ais_obj_meta *m);
+int store_open_nowait(struct store *st, const char *bucket, const char *name,
+		      int *fd, int *mp, struct ais_obj_meta *m);
 
 /* Unlinks the object and removes parent directories left empty. */
 int store_delete(struct store *st, const char *bucket, const char *name,
@@ -103,22 +104,20 @@ int store_delete(struct store *st, const char *bucket, const char *name,
 
 /* Renames within the bucket; copies across mountpaths when needed. */
 int store_rename(struct store *st, const char *bucket, const char *name,
-		 const char *new_name, bool no_overwrite, struct ais_obj_meta *out,
-		 char *errmsg);
+		 const char *new_name, bool no_overwrite,
+		 struct ais_obj_meta *out, char *errmsg);
 
 /* Updates mode / mtime / owner in the xattr; *m gets the result. */
-int store_set_meta(struct store *st, const char *bucket,
-		   const char *name, bool set_mode, uint32_t mode,
-		   bool set_mtime, int64_t mtime_ns, bool set_owner,
-		   uint32_t uid, uint32_t gid, struct ais_obj_meta *m, char *errmsg);
+int store_set_meta(struct store *st, const char *bucket, const char *name,
+		   bool set_mode, uint32_t mode, bool set_mtime,
+		   int64_t mtime_ns, bool set_owner, uint32_t uid, uint32_t gid,
+		   struct ais_obj_meta *m, char *errmsg);
 
 /* True if bucket/prefix is a directory (objects live under it) on some
  * mountpath of this node. */
-bool store_has_dir(struct store *st, const char *bucket,
-		   const char *prefix);
+bool store_has_dir(struct store *st, const char *bucket, const char *prefix);
 /* True if bucket/name is an object on some mountpath of this node. */
-bool store_has_object(struct store *st, const char *bucket,
-		      const char *name);
+bool store_has_object(struct store *st, const char *bucket, const char *name);
 
 /* True if the bucket directory exists on some mountpath. */
 bool store_bucket_exists(struct store *st, const char *bucket);

@@ -285,7 +285,7 @@ int ais_async_get(struct ais_async *a, struct ais_aget *g, char *errmsg)
 {
 	struct ais__retry r;
 	int rc = g->archpath ? ais__check_member_names(g->bucket, g->name,
-						      g->archpath, errmsg)
+						       g->archpath, errmsg)
 			     : ais__check_obj_names(g->bucket, g->name, errmsg);
 
 	if (rc < 0)

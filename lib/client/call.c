@@ -34,7 +34,7 @@ void ais__mapref_put(struct ais__mapref *r)
 }
 
 struct ais_pool *ais__client_pool(struct ais_client *c, const char *host,
-				 uint16_t port)
+				  uint16_t port)
 {
 	struct ais_pool *p = NULL, **v;
 	size_t i;
@@ -103,7 +103,7 @@ err_free_map:
 }
 
 int ais__client_adopt_pb(struct ais_client *c, const Ais__ClusterMap *pb,
-			char *errmsg)
+			 char *errmsg)
 {
 	struct ais_map *m;
 	int rc;
@@ -174,8 +174,8 @@ bool ais__retry_wrong_node(struct ais__retry *r, struct ais_client *c,
 }
 
 int ais__call_start(struct ais__call *k, struct ais_client *c,
-		   struct ais_pool *pool, Ais__Request *req, uint64_t body_len,
-		   bool fresh, char *errmsg)
+		    struct ais_pool *pool, Ais__Request *req, uint64_t body_len,
+		    bool fresh, char *errmsg)
 {
 	char em[AIS_ERRMSG_LEN] = "";
 	uint8_t *buf;
@@ -198,7 +198,8 @@ int ais__call_start(struct ais__call *k, struct ais_client *c,
 	rc = ais_pool_get(pool, fresh, c->opts.connect_timeout_ms,
 			  c->opts.io_timeout_ms, &k->reused, em);
 	if (rc < 0) {
-		k->fail = rc == -ETIMEDOUT ? AIS_CONN_FAIL_OTHER : AIS_CONN_FAIL_CONN;
+		k->fail =
+		    rc == -ETIMEDOUT ? AIS_CONN_FAIL_OTHER : AIS_CONN_FAIL_CONN;
 		return ais_errf(errmsg, rc, "node %s: %s", pool->addr, em);
 	}
 	k->fd = rc;
@@ -221,7 +222,7 @@ int ais__call_start(struct ais__call *k, struct ais_client *c,
 }
 
 int ais__call_send_body(struct ais__call *k, const void *buf, size_t len,
-		       bool *answered, char *errmsg)
+			bool *answered, char *errmsg)
 {
 	int rc = ais_conn_send(k->fd, buf, len, k->c->opts.io_timeout_ms, true,
 			       answered);
@@ -263,7 +264,7 @@ int ais__call_recv_head(struct ais__call *k, char *errmsg)
 }
 
 ssize_t ais__call_recv_body(struct ais__call *k, void *buf, size_t len,
-			   char *errmsg)
+			    char *errmsg)
 {
 	ssize_t n;
 
@@ -363,7 +364,7 @@ int ais__check_obj_names(const char *bucket, const char *name, char *errmsg)
 }
 
 int ais__check_member_names(const char *bucket, const char *shard,
-			   const char *path, char *errmsg)
+			    const char *path, char *errmsg)
 {
 	int rc = ais__check_obj_names(bucket, shard, errmsg);
 
@@ -379,7 +380,7 @@ int ais__check_member_names(const char *bucket, const char *shard,
 }
 
 int ais__owner_pool(struct ais_client *c, const char *bucket, const char *name,
-		   struct ais_pool **pool, char *errmsg)
+		    struct ais_pool **pool, char *errmsg)
 {
 	struct ais__mapref *r = ais__mapref_get(c);
 	const struct ais_node *node = ais_map_owner(r->map, bucket, name);
@@ -430,8 +431,9 @@ int ais__call_obj(struct ais_client *c, const char *bucket, const char *name,
 	}
 }
 
-bool ais__call_all(struct ais_client *c, struct ais__mapref *r, Ais__Request *req,
-		  Ais__Response **resps, int *rcs, char (*msgs)[AIS_ERRMSG_LEN])
+bool ais__call_all(struct ais_client *c, struct ais__mapref *r,
+		   Ais__Request *req, Ais__Response **resps, int *rcs,
+		   char (*msgs)[AIS_ERRMSG_LEN])
 {
 	size_t n = r->map->n, i;
 	bool stale = false;
@@ -453,7 +455,7 @@ bool ais__call_all(struct ais_client *c, struct ais__mapref *r, Ais__Request *re
 	/* Send everything first so that the nodes work in parallel. */
 	for (i = 0; i < n; i++) {
 		rcs[i] = ais__call_start(&ks[i], c, r->pools[i], req, 0, false,
-					msgs[i]);
+					 msgs[i]);
 		if (rcs[i] < 0)
 			fails[i] = ks[i].fail;
 	}
@@ -479,10 +481,10 @@ sequential:
 		    fails[i] != AIS_CONN_FAIL_CONN)
 			continue;
 		msgs[i][0] = '\0';
-		rcs[i] =
-		    ais__call_simple(c, r->pools[i], req, true,
-				    fails && fails[i] == AIS_CONN_FAIL_CONN ? 0 : 1,
-				    &resps[i], msgs[i]);
+		rcs[i] = ais__call_simple(
+		    c, r->pools[i], req, true,
+		    fails && fails[i] == AIS_CONN_FAIL_CONN ? 0 : 1, &resps[i],
+		    msgs[i]);
 	}
 	for (i = 0; i < n; i++) {
 		if (!resps[i])

@@ -231,7 +231,8 @@ static int fanout_once(struct ais_client *c, Ais__Request *req,
 		return ais_errf(errmsg, -EHOSTUNREACH,
 				"the cluster map has no nodes");
 	}
-	if (ais__call_all(c, f->r, req, f->resps, f->rcs, f->msgs) && !retried) {
+	if (ais__call_all(c, f->r, req, f->resps, f->rcs, f->msgs) &&
+	    !retried) {
 		/* A node knows a newer map: it may list a node we would
 		 * miss. Fetch it and ask everyone again, once. */
 		fanout_free(f);
@@ -560,7 +561,8 @@ int ais_client_bucket_head(struct ais_client *c, const char *bucket,
 	for (i = 0; i < r->map->n; i++) {
 		Ais__Response *a;
 
-		rc = ais__call_simple(c, r->pools[i], &req, true, 1, &a, errmsg);
+		rc =
+		    ais__call_simple(c, r->pools[i], &req, true, 1, &a, errmsg);
 		if (rc < 0)
 			continue; /* the first reachable node decides */
 		rc = ais__resp_status(a, errmsg);

@@ -132,7 +132,8 @@ struct ais_put_opts {
 			      sending and compares with the node's answer */
 	const char *cksum; /* hex; when set the node verifies it before commit
 			      and fails the PUT with -EBADMSG on mismatch */
-	uint32_t mode;	   /* 0: node default (0644) */
+	uint32_t mode;	   /* permission bits; 0: the default (0644). With
+			      S_IFREG set the bits are exact, 0000 too */
 	int64_t mtime_ns;  /* 0: now */
 	uint32_t uid, gid;
 	bool no_overwrite; /* -EEXIST instead of replacing */

@@ -51,7 +51,7 @@ void ais__mapref_put(struct ais__mapref *r);
 /* The pool for host:port (created on first use; lives as long as c). NULL
  * on ENOMEM. */
 struct ais_pool *ais__client_pool(struct ais_client *c, const char *host,
-				 uint16_t port);
+				  uint16_t port);
 
 /* Adopts m (taking ownership) if its version is higher than the current
  * map's, or if force is set and it differs. Returns 1 if adopted, 0 if not
@@ -59,7 +59,7 @@ struct ais_pool *ais__client_pool(struct ais_client *c, const char *host,
 int ais__client_adopt(struct ais_client *c, struct ais_map *m, bool force);
 /* Adopts a map that came in a Response (WRONG_NODE). */
 int ais__client_adopt_pb(struct ais_client *c, const Ais__ClusterMap *pb,
-			char *errmsg);
+			 char *errmsg);
 
 /* Handles a WRONG_NODE answer: adopts the map it carries, and fetches one
  * only if we still know no map as new as the node's. */
@@ -114,19 +114,19 @@ struct ais__call {
  * of body_len bytes the caller sends next with ais__call_send_body. On error
  * the call is finished (nothing to clean up) and errmsg names the node. */
 int ais__call_start(struct ais__call *k, struct ais_client *c,
-		   struct ais_pool *pool, Ais__Request *req, uint64_t body_len,
-		   bool fresh, char *errmsg);
+		    struct ais_pool *pool, Ais__Request *req, uint64_t body_len,
+		    bool fresh, char *errmsg);
 /* Sends body bytes; sets *answered (and stops) if the node already sent its
  * answer (an early rejection). On error the call is left for
  * ais__call_recv_head (the node may have answered) or ais__call_finish. */
 int ais__call_send_body(struct ais__call *k, const void *buf, size_t len,
-		       bool *answered, char *errmsg);
+			bool *answered, char *errmsg);
 /* Reads the answer head into k->resp and k->body_left. */
 int ais__call_recv_head(struct ais__call *k, char *errmsg);
 /* Reads up to len bytes of the body (at most body_left). Returns the count
  * (0 when the body is done) or -errno. */
 ssize_t ais__call_recv_body(struct ais__call *k, void *buf, size_t len,
-			   char *errmsg);
+			    char *errmsg);
 /* Ends the call: the connection goes back to the pool if clean is set and
  * the whole answer was read, else it is closed. Frees k->resp. */
 void ais__call_finish(struct ais__call *k, bool clean);
@@ -137,8 +137,8 @@ void ais__call_finish(struct ais__call *k, bool clean);
  * (status may be != 0), freed by the caller with
  * ais__response__free_unpacked. Returns 0 or the connection -errno. */
 int ais__call_simple(struct ais_client *c, struct ais_pool *pool,
-		    Ais__Request *req, bool idempotent, int conn_retries,
-		    Ais__Response **resp, char *errmsg);
+		     Ais__Request *req, bool idempotent, int conn_retries,
+		     Ais__Response **resp, char *errmsg);
 
 /* The node's status with its message copied to errmsg (0 if fine). A
  * positive or absurd status becomes -EPROTO. */
@@ -148,20 +148,20 @@ int ais__resp_status(const Ais__Response *resp, char *errmsg);
  * shard member's path (ais__check_member_names): 0 or -errno with errmsg. */
 int ais__check_obj_names(const char *bucket, const char *name, char *errmsg);
 int ais__check_member_names(const char *bucket, const char *shard,
-			   const char *path, char *errmsg);
+			    const char *path, char *errmsg);
 
 /* The pool of the node that owns bucket/name in the current map (pools
  * live as long as the client: no reference to hold). Returns 0 or
  * -EHOSTUNREACH when the map has no online node. */
 int ais__owner_pool(struct ais_client *c, const char *bucket, const char *name,
-		   struct ais_pool **pool, char *errmsg);
+		    struct ais_pool **pool, char *errmsg);
 
 /* A body-less request to the owner of bucket/name, following WRONG_NODE up
  * to three times. Returns 0 with *resp whose status is 0, or -errno (node
  * status or connection error). */
 int ais__call_obj(struct ais_client *c, const char *bucket, const char *name,
-		 Ais__Request *req, bool idempotent, Ais__Response **resp,
-		 char *errmsg);
+		  Ais__Request *req, bool idempotent, Ais__Response **resp,
+		  char *errmsg);
 
 /* The same body-less request sent to every node of snapshot r, in parallel
  * (all sent, then all answers read). For each node i: resps[i] (may be
@@ -170,8 +170,8 @@ int ais__call_obj(struct ais_client *c, const char *bucket, const char *name,
  * slots; resps[] are freed by the caller. Always idempotent. Returns true
  * if some node has a newer map than r (the caller should refresh the map
  * and ask again, or it may miss a node). */
-bool ais__call_all(struct ais_client *c, struct ais__mapref *r, Ais__Request *req,
-		  Ais__Response **resps, int *rcs,
-		  char (*msgs)[AIS_ERRMSG_LEN]);
+bool ais__call_all(struct ais_client *c, struct ais__mapref *r,
+		   Ais__Request *req, Ais__Response **resps, int *rcs,
+		   char (*msgs)[AIS_ERRMSG_LEN]);
 
 #endif

@@ -292,4 +292,3 @@ ssize_t ais_client_member_read(struct ais_client *c, const char *bucket,
 		return rc;
 	return get_common(c, bucket, shard, off, len, &s, out, errmsg);
 }
-

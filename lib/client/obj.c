@@ -13,7 +13,6 @@
 #include "fileio.h"
 #include "util.h"
 
-
 /* HEAD of bucket/name, or of its member archpath (names checked). */
 static int head_common(struct ais_client *c, const char *bucket,
 		       const char *name, const char *archpath,
@@ -169,8 +168,7 @@ static int stream_open(struct ais_client *c, const char *bucket,
 		rc = ais__owner_pool(c, bucket, name, &pool, errmsg);
 		if (rc < 0)
 			return rc;
-		rc = ais__call_start(&s->k, c, pool, &req, 0, r.fresh,
-				     errmsg);
+		rc = ais__call_start(&s->k, c, pool, &req, 0, r.fresh, errmsg);
 		if (rc == 0) {
 			rc = ais__call_recv_head(&s->k, errmsg);
 			if (rc < 0)
@@ -326,8 +324,8 @@ int ais_client_rename(struct ais_client *c, const char *bucket,
 
 		rc = ais__owner_pool(c, bucket, name, &p_old, errmsg);
 		if (rc == 0)
-			rc =
-			    ais__owner_pool(c, bucket, new_name, &p_new, errmsg);
+			rc = ais__owner_pool(c, bucket, new_name, &p_new,
+					     errmsg);
 		if (rc < 0)
 			return rc;
 		if (p_old != p_new) {

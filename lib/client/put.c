@@ -317,4 +317,3 @@ int ais_client_put_buf(struct ais_client *c, const char *bucket,
 
 	return put_common(c, bucket, name, &s, opts, out, errmsg);
 }
-

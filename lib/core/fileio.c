@@ -14,8 +14,8 @@
 /* The loop of every whole or partial read and write: read(2), pread(2),
  * write(2) or pwrite(2) until len bytes moved or a read hit the end. Returns
  * the count or -errno. */
-static ssize_t io_loop(int fd, void *buf, size_t len, uint64_t off,
-		       bool at_off, bool writing)
+static ssize_t io_loop(int fd, void *buf, size_t len, uint64_t off, bool at_off,
+		       bool writing)
 {
 	char *p = buf;
 	size_t done = 0;
@@ -148,8 +148,7 @@ int ais_file_commit(int fd, const char *tmp, const char *path)
 	return ais_fsync_parent(path);
 }
 
-int ais_file_replace(const char *path, const void *buf, size_t len,
-		     mode_t mode)
+int ais_file_replace(const char *path, const void *buf, size_t len, mode_t mode)
 {
 	char tmp[4096];
 	int fd, rc;

@@ -42,8 +42,7 @@ size_t ais_obj_meta_encode(const struct ais_obj_meta *m, uint8_t *buf)
 	return ais__obj_meta__pack(&pb, buf);
 }
 
-int ais_obj_meta_decode(const uint8_t *buf, size_t len,
-			struct ais_obj_meta *m)
+int ais_obj_meta_decode(const uint8_t *buf, size_t len, struct ais_obj_meta *m)
 {
 	Ais__ObjMeta *pb = ais__obj_meta__unpack(NULL, len, buf);
 

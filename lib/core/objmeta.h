@@ -37,7 +37,6 @@ void ais_obj_meta_from_pb(const Ais__ObjMeta *pb, struct ais_obj_meta *out);
 size_t ais_obj_meta_encode(const struct ais_obj_meta *m, uint8_t *buf);
 
 /* Decodes len bytes of an encoded ObjMeta. Returns 0 or -EBADMSG. */
-int ais_obj_meta_decode(const uint8_t *buf, size_t len,
-			struct ais_obj_meta *m);
+int ais_obj_meta_decode(const uint8_t *buf, size_t len, struct ais_obj_meta *m);
 
 #endif

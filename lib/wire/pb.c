@@ -85,8 +85,8 @@ static bool msg_has_nul(const ProtobufCMessage *m)
 	return false;
 }
 
-ProtobufCMessage *ais_pb_unpack(const ProtobufCMessageDescriptor *d,
-				size_t len, const uint8_t *data, bool *nul)
+ProtobufCMessage *ais_pb_unpack(const ProtobufCMessageDescriptor *d, size_t len,
+				const uint8_t *data, bool *nul)
 {
 	ProtobufCMessage *m = protobuf_c_message_unpack(d, &sized, len, data);
 

@@ -15,8 +15,8 @@
  * (of a nested message too) holds a NUL byte. Returns the message, to free
  * with ais_pb_free (not with the generated free_unpacked), or NULL if the
  * bytes do not unpack or memory is short. */
-ProtobufCMessage *ais_pb_unpack(const ProtobufCMessageDescriptor *d,
-				size_t len, const uint8_t *data, bool *nul);
+ProtobufCMessage *ais_pb_unpack(const ProtobufCMessageDescriptor *d, size_t len,
+				const uint8_t *data, bool *nul);
 
 void ais_pb_free(ProtobufCMessage *m);
 

@@ -1026,8 +1026,8 @@ START_TEST(test_node_stopped)
 				      "%s",
 				      j->name, j->msg);
 		if (i < n_stopped)
-			ck_assert_msg(took >= io_ms - 100 &&
-					  took <= io_ms + 1500,
+			ck_assert_msg(took + 100 >= (uint64_t)io_ms &&
+					  took <= (uint64_t)io_ms + 1500,
 				      "GET %s from a stopped node: -ETIMEDOUT "
 				      "after %llu ms (io_timeout_ms %d)",
 				      j->name, (unsigned long long)took, io_ms);
@@ -1553,8 +1553,8 @@ START_TEST(test_fake_node)
 		uint64_t took = j->t_done - j->t_submit;
 
 		if (j->want_rc == -ETIMEDOUT)
-			ck_assert_msg(took >= io_ms - 100 &&
-					  took <= io_ms + 1500,
+			ck_assert_msg(took + 100 >= (uint64_t)io_ms &&
+					  took <= (uint64_t)io_ms + 1500,
 				      "%s: -ETIMEDOUT after %llu ms "
 				      "(io_timeout_ms %d)",
 				      j->name, (unsigned long long)took, io_ms);

@@ -806,8 +806,8 @@ static void *worker_main(void *arg)
 		}
 		if (rc != 0) {
 			w->rc = rc;
-			snprintf(w->err, sizeof(w->err), "%s: %d %s", name, rc,
-				 msg);
+			snprintf(w->err, sizeof(w->err), "%s: %d %.200s", name,
+				 rc, msg);
 			break;
 		}
 		/* The shared name: 64 KiB of this thread's stream. */

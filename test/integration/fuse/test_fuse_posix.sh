@@ -121,6 +121,10 @@ expect_errno ENOENT "os.rmdir('$B/nodir')"
 expect_errno EXDEV "os.rename('$B/app', '$M/newb2/app') if os.mkdir('$M/newb2') is None else 0"
 rmdir "$M/newb2"
 
+# A file created with mode 0 is mode 0000 (root may still read it).
+python3 -c "import os; os.close(os.open('$B/mode0', os.O_CREAT | os.O_WRONLY, 0))"
+assert_eq 0 "$(stat -c %a "$B/mode0")" "mode of a file created with mode 0"
+
 # chmod / utimens are stored in the object.
 chmod 0600 "$B/app"
 touch -m -d '2001-02-03 04:05:06 UTC' "$B/app"
@@ -136,6 +140,8 @@ M=$MNT
 B=$M/b
 cmp "$T/rand" "$B/rand" || fail "random-write file after remount"
 assert_eq 600 "$(stat -c %a "$B/app")" "mode after remount"
+assert_eq 0 "$(stat -c %a "$B/mode0")" "mode 0000 after remount"
+rm "$B/mode0"
 assert_eq 981173106 "$(stat -c %Y "$B/app")" "mtime after remount"
 [ -d "$B/emptydir" ] || fail "empty directory lost at remount"
 assert_eq "" "$(ls -A "$B/emptydir")" "marker hidden after remount"
