@@ -1,5 +1,8 @@
 /* Files: open with close-to-open revalidation, reads straight from the
- * owner node, writes staged in a spool file and PUT whole at close/fsync. */
+ * owner node, writes staged in a spool file and PUT whole at close/fsync.
+ * Kept in one file (just over ~800 lines) because create, open, read,
+ * write, flush, fsync and release all act on one life cycle: the handle
+ * and the inode's spool. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -1,4 +1,7 @@
-/* Harness for the C integration tests; see harness.h. */
+/* Harness for the C integration tests; see harness.h. One file over ~800
+ * lines because it is one fixture: the cluster's processes, the test data
+ * and the raw-frame helpers share its state (the cluster directory, ports,
+ * the client), and every C test links all of it. */
 #include "harness.h"
 
 #include <arpa/inet.h>

@@ -9,7 +9,10 @@
  * again; a killed node fails fast with a connection errno; a stopped node and a
  * fake node that never answers give -ETIMEDOUT after io_timeout_ms, not later;
  * malformed answers give -EPROTO; ais_async_free cancels what is in flight
- * (-ECANCELED) and leaves the client's pools sound. */
+ * (-ECANCELED) and leaves the client's pools sound.
+ *
+ * Longer than ~800 lines on purpose: one program, so that the cases share
+ * the cluster and the fake node it starts once. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>

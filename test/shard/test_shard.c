@@ -1,4 +1,7 @@
-/* Tests of lib/shard/ (indexes and member reads) against real archivers. */
+/* Tests of lib/shard/ (indexes and member reads) against real archivers.
+ * Longer than ~800 lines on purpose: the cases share archives that the
+ * setup builds once with external tools (GNU tar, bsdtar, zip, ...), which
+ * is most of the program's run time. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <check.h>
