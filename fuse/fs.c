@@ -346,6 +346,34 @@ int afs_fill_entry(struct afs_fs *fs, struct afs_inode *in,
 	return afs_fill_attr(fs, in, &e->attr);
 }
 
+void afs_reply_entry(fuse_req_t req, struct afs_fs *fs, struct afs_inode *in)
+{
+	struct fuse_entry_param e;
+	int rc = afs_fill_entry(fs, in, &e);
+
+	if (rc) {
+		afs_inode_forget(fs->itable, in->ino, 1);
+		fuse_reply_err(req, -rc);
+	} else if (fuse_reply_entry(req, &e) != 0) {
+		afs_inode_forget(fs->itable, in->ino, 1);
+	}
+	afs_inode_put(fs->itable, in);
+}
+
+void afs_reply_attr(fuse_req_t req, struct afs_fs *fs, struct afs_inode *in,
+		    int rc)
+{
+	struct stat st;
+
+	if (!rc)
+		rc = afs_fill_attr(fs, in, &st);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, fs->opts.attr_timeout);
+	afs_inode_put(fs->itable, in);
+}
+
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct afs_fs *fs = userdata;

@@ -109,6 +109,21 @@ bool afs_is_shard_name(struct afs_fs *fs, const char *name);
 int afs_fill_entry(struct afs_fs *fs, struct afs_inode *in,
 		   struct fuse_entry_param *e);
 
+/* Answers a lookup-like request with in's entry (or the error filling it
+ * gave), takes back the kernel's reference if the answer could not be
+ * sent, and drops the caller's reference to in. */
+void afs_reply_entry(fuse_req_t req, struct afs_fs *fs, struct afs_inode *in);
+
+/* Answers a getattr-like request: rc, else in's attributes. Drops the
+ * caller's reference to in. */
+void afs_reply_attr(fuse_req_t req, struct afs_fs *fs, struct afs_inode *in,
+		    int rc);
+
+/* The metadata of shard member in, asked of the shard's owner; what: the
+ * operation, for the error message. Returns 0 or -errno (as afs_errno). */
+int afs_member_head(struct afs_fs *fs, struct afs_inode *in, const char *what,
+		    struct ais_obj_meta *m);
+
 /* Operation halves, one file per concern. */
 void afs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void afs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);

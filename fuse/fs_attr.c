@@ -36,9 +36,7 @@ static void reply_entry(fuse_req_t req, struct afs_fs *fs,
 			struct afs_inode *parent, const char *name, int kind,
 			const struct ais_obj_meta *m, bool confirmed)
 {
-	struct fuse_entry_param e;
 	struct afs_inode *in;
-	int rc;
 
 	in = afs_inode_link(fs->itable, parent, name, kind);
 	if (!in) {
@@ -52,14 +50,7 @@ static void reply_entry(fuse_req_t req, struct afs_fs *fs,
 		in->seen_ns = ais_now_mono_ns();
 		pthread_mutex_unlock(&in->lock);
 	}
-	rc = afs_fill_entry(fs, in, &e);
-	if (rc) {
-		afs_inode_forget(fs->itable, in->ino, 1);
-		fuse_reply_err(req, -rc);
-	} else if (fuse_reply_entry(req, &e) != 0) {
-		afs_inode_forget(fs->itable, in->ino, 1);
-	}
-	afs_inode_put(fs->itable, in);
+	afs_reply_entry(req, fs, in);
 }
 
 static void reply_negative(fuse_req_t req, struct afs_fs *fs)
@@ -231,21 +222,12 @@ void afs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct afs_fs *fs = fuse_req_userdata(req);
 	struct afs_inode *in = afs_inode_get(fs->itable, ino);
-	struct stat st;
-	int rc;
 
 	if (!in) {
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	rc = refresh_file(fs, in);
-	if (!rc)
-		rc = afs_fill_attr(fs, in, &st);
-	if (rc)
-		fuse_reply_err(req, -rc);
-	else
-		fuse_reply_attr(req, &st, fs->opts.attr_timeout);
-	afs_inode_put(fs->itable, in);
+	afs_reply_attr(req, fs, in, refresh_file(fs, in));
 }
 
 static int64_t ts_to_ns(const struct timespec *ts)
@@ -308,7 +290,6 @@ void afs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct afs_inode *in = afs_inode_get(fs->itable, ino);
 	uint32_t mode, *pmode = NULL;
 	int64_t mtime, *pmtime = NULL;
-	struct stat st;
 	int rc = 0;
 
 	if (!in) {
@@ -349,13 +330,7 @@ void afs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (pmode || pmtime)
 		rc = set_file_meta(fs, in, pmode, pmtime);
 out:
-	if (!rc)
-		rc = afs_fill_attr(fs, in, &st);
-	if (rc)
-		fuse_reply_err(req, -rc);
-	else
-		fuse_reply_attr(req, &st, fs->opts.attr_timeout);
-	afs_inode_put(fs->itable, in);
+	afs_reply_attr(req, fs, in, rc);
 }
 
 void afs_op_statfs(fuse_req_t req, fuse_ino_t ino)

@@ -50,6 +50,25 @@ static void page_clear(struct dirh *dh)
 	dh->next = NULL;
 }
 
+/* The end of fetching a page into dh (rc: how filling it went): keeps the
+ * continuation token, frees the page, and marks dh loaded, or empties it
+ * on error. Returns rc (or -ENOMEM). */
+static int page_done(struct dirh *dh, struct ais_list_page *page, int rc)
+{
+	if (!rc && page->next_token && page->next_token[0]) {
+		dh->next = strdup(page->next_token);
+		if (!dh->next)
+			rc = -ENOMEM;
+	}
+	ais_list_page_free(page);
+	if (rc) {
+		page_clear(dh);
+		return rc;
+	}
+	dh->loaded = true;
+	return 0;
+}
+
 static int add_dent(struct dirh *dh, const char *name, size_t len, int kind,
 		    const struct ais_obj_meta *m)
 {
@@ -116,18 +135,7 @@ static int fetch_shard_page(struct afs_fs *fs, struct dirh *dh,
 				rc = -ENOMEM;
 		}
 	}
-	if (!rc && page.next_token && page.next_token[0]) {
-		dh->next = strdup(page.next_token);
-		if (!dh->next)
-			rc = -ENOMEM;
-	}
-	ais_list_page_free(&page);
-	if (rc) {
-		page_clear(dh);
-		return rc;
-	}
-	dh->loaded = true;
-	return 0;
+	return page_done(dh, &page, rc);
 }
 
 /* Replaces the held page by the one after start_after (NULL: the first). */
@@ -190,18 +198,7 @@ static int fetch_page(struct afs_fs *fs, struct dirh *dh,
 				dh->ents[n0].kind = AFS_SHARD;
 		}
 	}
-	if (!rc && page.next_token && page.next_token[0]) {
-		dh->next = strdup(page.next_token);
-		if (!dh->next)
-			rc = -ENOMEM;
-	}
-	ais_list_page_free(&page);
-	if (rc) {
-		page_clear(dh);
-		return rc;
-	}
-	dh->loaded = true;
-	return 0;
+	return page_done(dh, &page, rc);
 }
 
 /* Makes entry idx available in the held page. Returns 0, 1 past the end,

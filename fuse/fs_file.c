@@ -274,22 +274,16 @@ static bool keep_pages(struct afs_inode *in)
  * on the way to its members), an open costs no round trip at all. */
 static int open_member(struct afs_fs *fs, struct afs_inode *in, bool *keep)
 {
-	char errmsg[AIS_ERRMSG_LEN] = "";
 	struct ais_obj_meta m;
-	struct afs_loc loc;
 	int rc;
 
 	if (afs_member_fresh(fs, in)) {
 		*keep = keep_pages(in);
 		return 0;
 	}
-	rc = afs_locate(fs, in, &loc);
+	rc = afs_member_head(fs, in, "open", &m);
 	if (rc)
 		return rc;
-	rc = ais_client_member_head(fs->client, loc.bucket, loc.key,
-				    afs_loc_member(&loc), &m, errmsg);
-	if (rc)
-		return -afs_errno(rc, "open", &loc, errmsg);
 	if (afs_member_kind(-1, m.mode) != AFS_MFILE)
 		return -ENOENT; /* the shard was rewritten */
 	pthread_mutex_lock(&in->lock);

@@ -126,9 +126,7 @@ static void member_dir(const char *path, char *dir, size_t len)
 
 int afs_member_refresh(struct afs_fs *fs, struct afs_inode *in)
 {
-	char errmsg[AIS_ERRMSG_LEN] = "";
 	struct ais_obj_meta m;
-	struct afs_loc loc;
 	int rc;
 
 	if (in->kind != AFS_MFILE && in->kind != AFS_MLINK)
@@ -137,13 +135,9 @@ int afs_member_refresh(struct afs_fs *fs, struct afs_inode *in)
 	 * was confirmed within attr_timeout, what we hold is current. */
 	if (afs_member_fresh(fs, in))
 		return 0;
-	rc = afs_locate(fs, in, &loc);
+	rc = afs_member_head(fs, in, "getattr", &m);
 	if (rc)
 		return rc;
-	rc = ais_client_member_head(fs->client, loc.bucket, loc.key,
-				    afs_loc_member(&loc), &m, errmsg);
-	if (rc)
-		return -afs_errno(rc, "getattr", &loc, errmsg);
 	if (afs_member_kind(-1, m.mode) != in->kind)
 		return -ENOENT; /* the shard was rewritten: look it up again */
 	afs_member_set(in, &m, NULL);
@@ -156,9 +150,7 @@ static void reply_member(fuse_req_t req, struct afs_fs *fs,
 			 const char *name, int kind,
 			 const struct ais_obj_meta *m, const char *link)
 {
-	struct fuse_entry_param e;
 	struct afs_inode *in;
-	int rc;
 
 	in = afs_inode_link_ino(fs->itable, parent, name, kind,
 				ploc ? afs_member_ino(ploc, name) : 0);
@@ -168,14 +160,21 @@ static void reply_member(fuse_req_t req, struct afs_fs *fs,
 	}
 	if (m)
 		afs_member_set(in, m, link);
-	rc = afs_fill_entry(fs, in, &e);
-	if (rc) {
-		afs_inode_forget(fs->itable, in->ino, 1);
-		fuse_reply_err(req, -rc);
-	} else if (fuse_reply_entry(req, &e) != 0) {
-		afs_inode_forget(fs->itable, in->ino, 1);
-	}
-	afs_inode_put(fs->itable, in);
+	afs_reply_entry(req, fs, in);
+}
+
+int afs_member_head(struct afs_fs *fs, struct afs_inode *in, const char *what,
+		    struct ais_obj_meta *m)
+{
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	struct afs_loc loc;
+	int rc = afs_locate(fs, in, &loc);
+
+	if (rc)
+		return rc;
+	rc = ais_client_member_head(fs->client, loc.bucket, loc.key,
+				    afs_loc_member(&loc), m, errmsg);
+	return rc ? -afs_errno(rc, what, &loc, errmsg) : 0;
 }
 
 /* The shard inode at or above in (NULL outside shards). The parent chain

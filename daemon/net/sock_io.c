@@ -21,6 +21,26 @@ static int wait_fd(int fd, short events, int timeout_ms)
 	return rc < 0 ? rc : 0;
 }
 
+/* A read, send or sendfile of the socket moved nothing (n <= 0, errno
+ * set if n < 0): 0 to try again (EINTR, or the socket became ready within
+ * the timeout), or the -errno that breaks the connection (eof_rc for
+ * n == 0). */
+static int stalled(struct sock_io *io, ssize_t n, int eof_rc, short events)
+{
+	int rc;
+
+	if (n == 0)
+		rc = eof_rc;
+	else if (errno == EINTR)
+		return 0;
+	else if (errno != EAGAIN && errno != EWOULDBLOCK)
+		rc = -errno;
+	else if ((rc = wait_fd(io->fd, events, io->timeout_ms)) == 0)
+		return 0;
+	io->broken = 1;
+	return rc;
+}
+
 const char *sock_io_strerror(ssize_t rc)
 {
 	if (rc == -ETIMEDOUT)
@@ -57,21 +77,9 @@ ssize_t sock_io_read_body(struct sock_io *io, void *buf, size_t len)
 			io->body_left -= (uint64_t)n;
 			return n;
 		}
-		if (n == 0) {
-			io->broken = 1;
-			return -EPIPE;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			io->broken = 1;
-			return -errno;
-		}
-		rc = wait_fd(io->fd, POLLIN, io->timeout_ms);
-		if (rc < 0) {
-			io->broken = 1;
+		rc = stalled(io, n, -EPIPE, POLLIN);
+		if (rc < 0)
 			return rc;
-		}
 	}
 }
 
@@ -104,17 +112,9 @@ int sock_io_write_more(struct sock_io *io, const void *buf, size_t len,
 			len -= (size_t)n;
 			continue;
 		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-			io->broken = 1;
-			return -errno;
-		}
-		rc = wait_fd(io->fd, POLLOUT, io->timeout_ms);
-		if (rc < 0) {
-			io->broken = 1;
+		rc = stalled(io, n, -EPIPE, POLLOUT);
+		if (rc < 0)
 			return rc;
-		}
 	}
 	return 0;
 }
@@ -132,21 +132,10 @@ int sock_io_sendfile(struct sock_io *io, int fd, off_t off, uint64_t len)
 			len -= (uint64_t)n;
 			continue;
 		}
-		if (n == 0) {
-			io->broken = 1;
-			return -EIO;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			io->broken = 1;
-			return -errno;
-		}
-		rc = wait_fd(io->fd, POLLOUT, io->timeout_ms);
-		if (rc < 0) {
-			io->broken = 1;
+		/* 0: the file ended before len bytes (it shrank). */
+		rc = stalled(io, n, -EIO, POLLOUT);
+		if (rc < 0)
 			return rc;
-		}
 	}
 	return 0;
 }

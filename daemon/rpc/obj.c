@@ -33,9 +33,7 @@ int rpc_put(struct rpc *r)
 	ssize_t n;
 	int rc;
 
-	rc = rpc_check_object(r, q->bucket, q->name);
-	if (!rc)
-		rc = rpc_check_owner(r, q->bucket, q->name);
+	rc = rpc_check_mine(r);
 	if (!rc && q->cksum_type == AIS__CKSUM_TYPE__CKSUM_NONE &&
 	    q->cksum_value[0])
 		rc = ais_errf(r->errmsg, -EINVAL,
@@ -91,9 +89,7 @@ int rpc_get(struct rpc *r)
 	uint64_t len = 0;
 	int fd, rc;
 
-	rc = rpc_check_object(r, q->bucket, q->name);
-	if (!rc)
-		rc = rpc_check_owner(r, q->bucket, q->name);
+	rc = rpc_check_mine(r);
 	if (!rc)
 		rc = store_open(r->d->store, q->bucket, q->name, &fd, &r->meta,
 				r->errmsg);
@@ -118,9 +114,7 @@ int rpc_head(struct rpc *r)
 	Ais__Request *q = r->req;
 	int rc;
 
-	rc = rpc_check_object(r, q->bucket, q->name);
-	if (!rc)
-		rc = rpc_check_owner(r, q->bucket, q->name);
+	rc = rpc_check_mine(r);
 	if (!rc && q->archpath[0]) {
 		struct shard_ref *ref;
 		struct ais_shard_member m;
@@ -151,9 +145,7 @@ int rpc_delete(struct rpc *r)
 	Ais__Request *q = r->req;
 	int rc;
 
-	rc = rpc_check_object(r, q->bucket, q->name);
-	if (!rc)
-		rc = rpc_check_owner(r, q->bucket, q->name);
+	rc = rpc_check_mine(r);
 	if (!rc)
 		rc = store_delete(r->d->store, q->bucket, q->name, r->errmsg);
 	if (!rc)
@@ -166,12 +158,10 @@ int rpc_rename(struct rpc *r)
 	Ais__Request *q = r->req;
 	int rc;
 
-	rc = rpc_check_object(r, q->bucket, q->name);
+	rc = rpc_check_mine(r);
 	if (!rc)
 		rc = ais_name_check_object(q->new_name, strlen(q->new_name),
 					   r->errmsg);
-	if (!rc)
-		rc = rpc_check_owner(r, q->bucket, q->name);
 	if (!rc)
 		rc = rpc_check_owner(r, q->bucket, q->new_name);
 	if (!rc)
@@ -192,9 +182,7 @@ int rpc_set_meta_op(struct rpc *r)
 	Ais__Request *q = r->req;
 	int rc;
 
-	rc = rpc_check_object(r, q->bucket, q->name);
-	if (!rc)
-		rc = rpc_check_owner(r, q->bucket, q->name);
+	rc = rpc_check_mine(r);
 	if (!rc)
 		rc = store_set_meta(r->d->store, q->bucket, q->name,
 				    q->set_mode, q->mode, q->set_mtime,

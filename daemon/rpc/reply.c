@@ -117,6 +117,13 @@ int rpc_check_owner(struct rpc *r, const char *bucket, const char *name)
 			(unsigned long long)r->cm->m->version);
 }
 
+int rpc_check_mine(struct rpc *r)
+{
+	int rc = rpc_check_object(r, r->req->bucket, r->req->name);
+
+	return rc ? rc : rpc_check_owner(r, r->req->bucket, r->req->name);
+}
+
 void rpc_set_meta(struct rpc *r)
 {
 	ais_obj_meta_to_pb(&r->meta, &r->metapb);

@@ -52,6 +52,10 @@ int rpc_check_object(struct rpc *r, const char *bucket, const char *name);
  * (WRONG_NODE) with the owner named and the map attached to the answer. */
 int rpc_check_owner(struct rpc *r, const char *bucket, const char *name);
 
+/* The request's bucket and object names are valid and this node owns the
+ * object: rpc_check_object, then rpc_check_owner. */
+int rpc_check_mine(struct rpc *r);
+
 /* r->meta into the answer. */
 void rpc_set_meta(struct rpc *r);
 

@@ -163,9 +163,7 @@ int rpc_shard_list(struct rpc *r)
 	size_t i;
 	int fd, rc;
 
-	rc = rpc_check_object(r, q->bucket, q->name);
-	if (!rc)
-		rc = rpc_check_owner(r, q->bucket, q->name);
+	rc = rpc_check_mine(r);
 	if (rc)
 		return rc;
 	if (ais_shard_format_from_name(q->name) == AIS_SHARD_NONE)
@@ -278,9 +276,7 @@ int rpc_shard_append(struct rpc *r)
 	struct shard_append_result res;
 	int rc;
 
-	rc = rpc_check_object(r, q->bucket, q->name);
-	if (!rc)
-		rc = rpc_check_owner(r, q->bucket, q->name);
+	rc = rpc_check_mine(r);
 	if (!rc)
 		rc = shard_append_run(
 		    r->d->shards, r->j->io.body_left, read_body, r, r->j->peer,

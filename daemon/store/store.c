@@ -157,6 +157,38 @@ bool store_has_object(struct store *st, const char *bucket, const char *name)
 	return has_type(st, bucket, name, S_IFREG);
 }
 
+/* Walks the parent directories of name on mountpath mp ("a" and "a/b" for
+ * "a/b/c"), creating them if create is set. Returns 0, -ENOTDIR (with a
+ * message) when one of them is an object, or -errno if one cannot be made.
+ */
+static int walk_parents(const struct mpset *mps, int mp, const char *bucket,
+			const char *name, bool create, char *errmsg)
+{
+	char path[AISD_PATH_MAX];
+	struct stat sb;
+	size_t base;
+	char *p;
+
+	mpset_obj_path(mps, mp, bucket, name, path);
+	base = strlen(path) - strlen(name);
+	for (p = path + base; (p = strchr(p, '/')); p++) {
+		*p = 0;
+		if (create && mkdir(path, 0755) == 0) {
+			*p = '/';
+			continue;
+		}
+		if (create && errno != EEXIST)
+			return ais_errf(errmsg, -errno, "cannot create %s: %s",
+					path, strerror(errno));
+		if (lstat(path, &sb) == 0 && !S_ISDIR(sb.st_mode))
+			return ais_errf(errmsg, -ENOTDIR,
+					"cannot create %s: object %s exists",
+					name, path + base);
+		*p = '/';
+	}
+	return 0;
+}
+
 /* With the object name "a/b/c": is one of "a", "a/b" a file (-ENOTDIR), or
  * "a/b/c" a directory with objects under it (-EISDIR), on any mountpath? */
 static int check_conflict(struct store *st, const char *bucket,
@@ -165,8 +197,8 @@ static int check_conflict(struct store *st, const char *bucket,
 	struct mpset *mps = st->mps;
 	char path[AISD_PATH_MAX];
 	struct stat sb;
-	size_t i, base;
-	char *p;
+	size_t i;
+	int rc;
 
 	for (i = 0; i < mps->n; i++) {
 		mpset_obj_path(mps, (int)i, bucket, name, path);
@@ -182,16 +214,9 @@ static int check_conflict(struct store *st, const char *bucket,
 		}
 		if (errno != ENOTDIR)
 			continue;
-		base = strlen(path) - strlen(name);
-		for (p = path + base; (p = strchr(p, '/')); p++) {
-			*p = 0;
-			if (lstat(path, &sb) == 0 && !S_ISDIR(sb.st_mode))
-				return ais_errf(errmsg, -ENOTDIR,
-						"cannot create %s: object %s "
-						"exists",
-						name, path + base);
-			*p = '/';
-		}
+		rc = walk_parents(mps, (int)i, bucket, name, false, errmsg);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
@@ -202,32 +227,12 @@ static int make_parents(struct store *st, int mp, const char *bucket,
 {
 	struct mpset *mps = st->mps;
 	char path[AISD_PATH_MAX];
-	struct stat sb;
-	size_t base;
-	char *p;
 
 	mpset_bucket_path(mps, mp, bucket, path);
 	if (mkdir(path, 0755) < 0 && errno != EEXIST)
 		return ais_errf(errmsg, -errno, "cannot create %s: %s", path,
 				strerror(errno));
-	mpset_obj_path(mps, mp, bucket, name, path);
-	base = strlen(path) - strlen(name);
-	for (p = path + base; (p = strchr(p, '/')); p++) {
-		*p = 0;
-		if (mkdir(path, 0755) < 0) {
-			if (errno != EEXIST)
-				return ais_errf(errmsg, -errno,
-						"cannot create %s: %s", path,
-						strerror(errno));
-			if (lstat(path, &sb) == 0 && !S_ISDIR(sb.st_mode))
-				return ais_errf(errmsg, -ENOTDIR,
-						"cannot create %s: object %s "
-						"exists",
-						name, path + base);
-		}
-		*p = '/';
-	}
-	return 0;
+	return walk_parents(mps, mp, bucket, name, true, errmsg);
 }
 
 /* Removes the now-empty parent directories of name up to the bucket. */
