@@ -263,6 +263,48 @@ int ais__call_recv_head(struct ais__call *k, char *errmsg)
 			strerror(-rc));
 }
 
+int ais__call_recv_after_body(struct ais__call *k, int send_rc, char *errmsg)
+{
+	char em[AIS_ERRMSG_LEN] = "";
+	int fail = k->fail, rc;
+
+	if (send_rc == 0) {
+		rc = ais__call_recv_head(k, errmsg);
+	} else {
+		k->fail = AIS_CONN_FAIL_NONE;
+		rc = ais__call_recv_head(k, em);
+		if (rc < 0) {
+			k->fail = fail;
+			rc = send_rc;
+		}
+	}
+	if (rc < 0)
+		ais__call_finish(k, false);
+	return rc;
+}
+
+int ais__call_judge(struct ais__call *k, struct ais__retry *r, bool may_repeat,
+		    uint64_t sent, uint64_t size, const char *what,
+		    char *errmsg)
+{
+	int st = k->resp->status, rc;
+
+	if (st == 0 && sent == size)
+		return 0;
+	if (st == 0)
+		rc = ais_errf(errmsg, -EPROTO,
+			      "node %s: accepted %s after %llu of %llu bytes",
+			      k->pool->addr, what, (unsigned long long)sent,
+			      (unsigned long long)size);
+	else if (st == -EREMOTE &&
+		 ais__retry_wrong_node(r, k->c, k->resp, may_repeat))
+		rc = 1;
+	else
+		rc = ais__resp_status(k->resp, errmsg);
+	ais__call_finish(k, false);
+	return rc;
+}
+
 ssize_t ais__call_recv_body(struct ais__call *k, void *buf, size_t len,
 			    char *errmsg)
 {

@@ -123,6 +123,23 @@ int ais__call_send_body(struct ais__call *k, const void *buf, size_t len,
 			bool *answered, char *errmsg);
 /* Reads the answer head into k->resp and k->body_left. */
 int ais__call_recv_head(struct ais__call *k, char *errmsg);
+
+/* Reads the answer to a request whose body was sent (send_rc: how sending
+ * it went, with its message in errmsg). A node that refuses a request
+ * early answers and closes before the whole body arrived, so after a
+ * failed send its answer may still be waiting in the socket: it is taken
+ * if it is there, else the send error stands. Returns 0 with k->resp, or
+ * -errno with the call finished (k->fail says whether to retry). */
+int ais__call_recv_after_body(struct ais__call *k, int send_rc, char *errmsg);
+
+/* Judges the answer to a request with a body of size bytes, sent of them
+ * sent (what: "a PUT", for messages): 0 (accepted; k->resp stays), 1 (a
+ * WRONG_NODE followed: send it again), or -errno (the node's status, or
+ * -EPROTO for a body accepted before it all arrived). The call is
+ * finished unless 0 is returned. */
+int ais__call_judge(struct ais__call *k, struct ais__retry *r, bool may_repeat,
+		    uint64_t sent, uint64_t size, const char *what,
+		    char *errmsg);
 /* Reads up to len bytes of the body (at most body_left). Returns the count
  * (0 when the body is done) or -errno. */
 ssize_t ais__call_recv_body(struct ais__call *k, void *buf, size_t len,

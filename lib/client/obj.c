@@ -13,27 +13,35 @@
 #include "fileio.h"
 #include "util.h"
 
-/* HEAD of bucket/name, or of its member archpath (names checked). */
-static int head_common(struct ais_client *c, const char *bucket,
-		       const char *name, const char *archpath,
-		       struct ais_obj_meta *out, char *errmsg)
+/* An idempotent body-less request about bucket/name whose answer carries
+ * the object's metadata, into out (may be NULL). */
+static int call_meta(struct ais_client *c, const char *bucket, const char *name,
+		     Ais__Request *req, struct ais_obj_meta *out, char *errmsg)
 {
-	Ais__Request req = AIS__REQUEST__INIT;
 	Ais__Response *a;
-	int rc;
+	int rc = ais__call_obj(c, bucket, name, req, true, &a, errmsg);
 
-	req.op = AIS__OP__OP_HEAD;
-	req.bucket = (char *)bucket;
-	req.name = (char *)name;
-	if (archpath)
-		req.archpath = (char *)archpath;
-	rc = ais__call_obj(c, bucket, name, &req, true, &a, errmsg);
 	if (rc < 0)
 		return rc;
 	if (out)
 		ais_obj_meta_from_pb(a->meta, out);
 	ais__response__free_unpacked(a, NULL);
 	return 0;
+}
+
+/* HEAD of bucket/name, or of its member archpath (names checked). */
+static int head_common(struct ais_client *c, const char *bucket,
+		       const char *name, const char *archpath,
+		       struct ais_obj_meta *out, char *errmsg)
+{
+	Ais__Request req = AIS__REQUEST__INIT;
+
+	req.op = AIS__OP__OP_HEAD;
+	req.bucket = (char *)bucket;
+	req.name = (char *)name;
+	if (archpath)
+		req.archpath = (char *)archpath;
+	return call_meta(c, bucket, name, &req, out, errmsg);
 }
 
 int ais_client_member_head(struct ais_client *c, const char *bucket,
@@ -86,7 +94,6 @@ int ais_client_set_meta(struct ais_client *c, const char *bucket,
 			char *errmsg)
 {
 	Ais__Request req = AIS__REQUEST__INIT;
-	Ais__Response *a;
 	int rc;
 
 	rc = ais__check_obj_names(bucket, name, errmsg);
@@ -119,13 +126,7 @@ int ais_client_set_meta(struct ais_client *c, const char *bucket,
 		req.mtime_ns = *mtime_ns;
 		req.set_mtime = true;
 	}
-	rc = ais__call_obj(c, bucket, name, &req, true, &a, errmsg);
-	if (rc < 0)
-		return rc;
-	if (out)
-		ais_obj_meta_from_pb(a->meta, out);
-	ais__response__free_unpacked(a, NULL);
-	return 0;
+	return call_meta(c, bucket, name, &req, out, errmsg);
 }
 
 /* ---- RENAME ----------------------------------------------------------- */

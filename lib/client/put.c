@@ -161,8 +161,6 @@ static int put_common(struct ais_client *c, const char *bucket,
 		struct ais_cksum ck;
 		bool answered = false;
 		uint64_t off = 0;
-		char em[AIS_ERRMSG_LEN] = "";
-		int st;
 
 		rc = ais__owner_pool(c, bucket, name, &pool, errmsg);
 		if (rc < 0)
@@ -199,55 +197,17 @@ static int put_common(struct ais_client *c, const char *bucket,
 			if (!answered)
 				off += n;
 		}
+		rc = ais__call_recv_after_body(&k, rc, errmsg);
 		if (rc < 0) {
-			/* The node may have refused the PUT and closed: its
-			 * answer can still be waiting in our socket. */
-			int fail = k.fail;
-
-			k.fail = AIS_CONN_FAIL_NONE;
-			if (ais__call_recv_head(&k, em) < 0) {
-				k.fail = fail;
-				ais_cksum_abort(&ck);
-				ais__call_finish(&k, false);
-				goto retry;
-			}
-			answered = true;
-		} else {
-			rc = ais__call_recv_head(&k, errmsg);
-			if (rc < 0) {
-				ais_cksum_abort(&ck);
-				ais__call_finish(&k, false);
-				goto retry;
-			}
-		}
-
-		st = k.resp->status;
-		if (st == 0 && off < src->size) {
 			ais_cksum_abort(&ck);
-			rc = ais_errf(errmsg, -EPROTO,
-				      "node %s: accepted a PUT after %llu of "
-				      "%llu bytes",
-				      pool->addr, (unsigned long long)off,
-				      (unsigned long long)src->size);
-			ais__call_finish(&k, false);
-			goto out;
+			goto retry;
 		}
-		if (st == -EREMOTE) {
-			bool again;
-
+		rc = ais__call_judge(&k, &r, src_rewindable(src), off,
+				     src->size, "a PUT", errmsg);
+		if (rc) {
 			ais_cksum_abort(&ck);
-			again = ais__retry_wrong_node(&r, c, k.resp,
-						      src_rewindable(src));
-			rc = ais__resp_status(k.resp, errmsg);
-			ais__call_finish(&k, false);
-			if (again)
+			if (rc > 0)
 				continue;
-			goto out;
-		}
-		if (st != 0) {
-			ais_cksum_abort(&ck);
-			rc = ais__resp_status(k.resp, errmsg);
-			ais__call_finish(&k, false);
 			goto out;
 		}
 		if (verify_type != AIS_CKSUM_NONE) {

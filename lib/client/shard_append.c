@@ -77,10 +77,8 @@ int ais_client_shard_append_fd(struct ais_client *c, const char *bucket,
 	for (;;) {
 		struct ais_pool *pool = NULL;
 		struct ais__call k;
-		char em[AIS_ERRMSG_LEN] = "";
 		bool answered;
 		uint64_t off;
-		int st;
 
 		rc = ais__owner_pool(c, bucket, shard, &pool, errmsg);
 		if (rc < 0)
@@ -94,48 +92,15 @@ int ais_client_shard_append_fd(struct ais_client *c, const char *bucket,
 			ais__call_finish(&k, false);
 			goto out;
 		}
-		if (rc < 0) {
-			/* The node may have refused early and closed: its
-			 * answer can still be waiting in our socket. */
-			int fail = k.fail;
-
-			k.fail = AIS_CONN_FAIL_NONE;
-			if (ais__call_recv_head(&k, em) < 0) {
-				k.fail = fail;
-				ais__call_finish(&k, false);
-				goto retry;
-			}
-		} else {
-			rc = ais__call_recv_head(&k, errmsg);
-			if (rc < 0) {
-				ais__call_finish(&k, false);
-				goto retry;
-			}
-		}
-		st = k.resp->status;
-		if (st == -EREMOTE) {
-			bool again = ais__retry_wrong_node(&r, c, k.resp, true);
-
-			rc = ais__resp_status(k.resp, errmsg);
-			ais__call_finish(&k, false);
-			if (again)
-				continue;
+		rc = ais__call_recv_after_body(&k, rc, errmsg);
+		if (rc < 0)
+			goto retry;
+		rc = ais__call_judge(&k, &r, true, off, size, "an append",
+				     errmsg);
+		if (rc > 0)
+			continue;
+		if (rc < 0)
 			goto out;
-		}
-		if (st != 0) {
-			rc = ais__resp_status(k.resp, errmsg);
-			ais__call_finish(&k, false);
-			goto out;
-		}
-		if (off < size) {
-			rc = ais_errf(errmsg, -EPROTO,
-				      "node %s: accepted an append after %llu "
-				      "of %llu bytes",
-				      pool->addr, (unsigned long long)off,
-				      (unsigned long long)size);
-			ais__call_finish(&k, false);
-			goto out;
-		}
 		if (out) {
 			ais_obj_meta_from_pb(k.resp->meta, &out->meta);
 			out->appended = k.resp->appended_members;
