@@ -18,16 +18,6 @@ struct afs_itable {
 	struct afs_inode *root;
 };
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
 static uint64_t name_hash(uint64_t parent, const char *name)
 {
 	return ais_hash_str(name, parent);
@@ -35,7 +25,7 @@ static uint64_t name_hash(uint64_t parent, const char *name)
 
 static size_t ino_slot(struct afs_itable *t, uint64_t ino)
 {
-	return mix64(ino) & (t->nbuckets - 1);
+	return ais_mix64(ino) & (t->nbuckets - 1);
 }
 
 static size_t name_slot(struct afs_itable *t, struct afs_inode *in)

@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "client.h"
+#include "hash.h"
 #include "names.h"
 #include "progress.h"
 #include "shard_create.h"
@@ -158,29 +159,6 @@ static uint64_t member_cost(const struct sfile *f, enum ais_shard_format fmt)
 		return 30 + 46 + 2 * pl + f->size + 16;
 	return TAR_BLOCK * (pl > 99 ? 3 : 1) +
 	       (f->size + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK;
-}
-
-static uint64_t splitmix64(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static const char *ext_of(enum ais_shard_format f)
-{
-	switch (f) {
-	case AIS_SHARD_TGZ:
-		return "tar.gz";
-	case AIS_SHARD_TLZ4:
-		return "tar.lz4";
-	case AIS_SHARD_ZIP:
-		return "zip";
-	default:
-		return "tar";
-	}
 }
 
 static int arch_err(struct archive *a, char *errmsg, const char *what)
@@ -338,7 +316,7 @@ static void *worker(void *arg)
 		snprintf(name, sizeof(name), "%s%s%06zu.%s", j->o->prefix,
 			 j->o->prefix[strlen(j->o->prefix) - 1] == '/' ? ""
 								       : "-",
-			 i, ext_of(j->o->format));
+			 i, ais_shard_format_str(j->o->format));
 		snprintf(tmp, sizeof(tmp), "%s/ais-shard-XXXXXX", dir);
 		fd = mkostemp(tmp, O_CLOEXEC);
 		if (fd < 0) {
@@ -439,7 +417,7 @@ int shard_create_run(const struct shard_create_opts *o)
 				 "prefix",
 				 o->bucket);
 	if (snprintf(errmsg, sizeof(errmsg), "%s-000000.%s", o->prefix,
-		     ext_of(o->format)) >= (int)sizeof(errmsg) ||
+		     ais_shard_format_str(o->format)) >= (int)sizeof(errmsg) ||
 	    ais_name_check_object(errmsg, strlen(errmsg), NULL) < 0)
 		return cli_usage("shard create", "invalid prefix '%s'",
 				 o->prefix);
@@ -491,8 +469,13 @@ int shard_create_run(const struct shard_create_opts *o)
 	if (o->shuffle) {
 		uint64_t s = o->seed;
 
+		/* The splitmix64 sequence from the seed (its step is the
+		 * golden ratio), as since the first release: a seed gives
+		 * the same shards in every version. */
 		for (i = j.nsamples - 1; i > 0; i--) {
-			size_t r = (size_t)(splitmix64(&s) % (i + 1));
+			size_t r = (size_t)(ais_mix64(s) % (i + 1));
+
+			s += 0x9e3779b97f4a7c15ull;
 
 			k = j.order[i];
 			j.order[i] = j.order[r];
@@ -552,7 +535,7 @@ int shard_create_run(const struct shard_create_opts *o)
 		       "largest %s), %.1f s\n",
 		       j.nsamples, j.nfiles,
 		       ais_format_size(in_total, b1, sizeof(b1)), j.nshards,
-		       ext_of(o->format), o->bucket, o->prefix,
+		       ais_shard_format_str(o->format), o->bucket, o->prefix,
 		       ais_format_size(out_total, b2, sizeof(b2)),
 		       ais_format_size(mn, b3, sizeof(b3)),
 		       ais_format_size(mx, b4, sizeof(b4)),

@@ -27,6 +27,7 @@
 
 #include "fileio.h"
 #include "frame.h"
+#include "hash.h"
 
 extern char **environ;
 
@@ -800,21 +801,13 @@ int ais_test_main(struct ais_test_cluster *tc, const char *name, int nodes,
 
 /* ---- deterministic data ------------------------------------------------ */
 
-static uint64_t splitmix(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
 void ais_test_fill(uint64_t seed, uint64_t off, void *buf, size_t len)
 {
 	unsigned char *p = buf;
-	uint64_t key = splitmix(seed);
+	uint64_t key = ais_mix64(seed);
 
 	while (len > 0) {
-		uint64_t block = off / 8, v = splitmix(key ^ block);
+		uint64_t block = off / 8, v = ais_mix64(key ^ block);
 		size_t in = (size_t)(off % 8), n = 8 - in;
 
 		if (n > len)

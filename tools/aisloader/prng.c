@@ -5,12 +5,13 @@
 
 void al_prng_seed(struct al_prng *g, uint64_t seed, uint64_t stream)
 {
-	uint64_t x = al_mix64(seed) ^ al_mix64(stream + 0x632be59bd9b4e019ULL);
+	uint64_t x =
+	    ais_mix64(seed) ^ ais_mix64(stream + 0x632be59bd9b4e019ULL);
 	int i;
 
 	for (i = 0; i < 4; i++) {
 		x += 0x9e3779b97f4a7c15ULL;
-		g->s[i] = al_mix64(x);
+		g->s[i] = ais_mix64(x);
 	}
 	/* xoshiro must not start from the all-zero state. */
 	if ((g->s[0] | g->s[1] | g->s[2] | g->s[3]) == 0)
@@ -53,8 +54,8 @@ static uint64_t feistel(const struct al_perm *p, uint64_t x)
 
 	for (round = 0; round < 4; round++) {
 		t = r;
-		r = l ^ (al_mix64(r ^ p->key ^
-				  ((uint64_t)round * 0xd6e8feb86659fd93ULL)) &
+		r = l ^ (ais_mix64(r ^ p->key ^
+				   ((uint64_t)round * 0xd6e8feb86659fd93ULL)) &
 			 p->half_mask);
 		l = t;
 	}

@@ -11,15 +11,7 @@ struct al_prng {
 	uint64_t s[4];
 };
 
-/* A strong 64-bit mixer (splitmix64's finalizer): a bijection, so distinct
- * inputs give distinct outputs. Used to derive seeds and keys. */
-static inline uint64_t al_mix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ULL;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
+#include "hash.h" /* ais_mix64: seeds and keys */
 
 /* Seeds g from seed and a stream number (e.g. the worker index), so that
  * each (seed, stream) pair yields its own reproducible sequence. */

@@ -31,8 +31,9 @@ uint64_t al_gen_size(const struct al_run *r, uint64_t n)
 	if (span == 0)
 		return r->o->size_min;
 	if (span == UINT64_MAX)
-		return al_mix64(r->o->seed ^ al_mix64(n));
-	return r->o->size_min + al_mix64(r->o->seed ^ al_mix64(n)) % (span + 1);
+		return ais_mix64(r->o->seed ^ ais_mix64(n));
+	return r->o->size_min +
+	       ais_mix64(r->o->seed ^ ais_mix64(n)) % (span + 1);
 }
 
 static bool written_test(const struct al_run *r, uint64_t n)
@@ -75,7 +76,7 @@ static uint64_t seq_next(struct al_worker *w, _Atomic uint64_t *cursor,
 		return pos;
 	if (e != *epoch || perm->n != space) {
 		al_perm_init(perm, space,
-			     al_mix64(o->seed ^ key) ^ al_mix64(e));
+			     ais_mix64(o->seed ^ key) ^ ais_mix64(e));
 		*epoch = e;
 	}
 	return al_perm_map(perm, pos);
