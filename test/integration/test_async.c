@@ -1,4 +1,4 @@
-/* Integration: many GETs in flight from one thread (lib/client_async.h)
+/* Integration: many GETs in flight from one thread (lib/client/client_async.h)
  * against a real 3-node cluster, and against a fake node speaking the frame
  * protocol badly. 500 objects of random sizes (0, 256 KiB + 1, several MiB)
  * with 64 GETs in flight, resubmitted from done(), and from two threads

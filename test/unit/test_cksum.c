@@ -1,4 +1,4 @@
-/* Unit tests of lib/cksum.c: known vectors, streaming equals one-shot,
+/* Unit tests of lib/core/cksum.c: known vectors, streaming equals one-shot,
  * independent references (libxxhash, OpenSSL, a bitwise CRC32C), names. */
 #include <check.h>
 #include <errno.h>

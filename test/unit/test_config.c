@@ -1,4 +1,4 @@
-/* Unit tests of lib/config.c: keys and values, comments, repeated keys,
+/* Unit tests of lib/core/config.c: keys and values, comments, repeated keys,
  * syntax errors with line numbers, a missing file, callback errors. */
 #include <check.h>
 #include <errno.h>

@@ -1,4 +1,5 @@
-/* Unit tests of lib/frame.c: header encode/decode, every rejection, pack. */
+/* Unit tests of lib/wire/frame.c: header encode/decode, every rejection, pack.
+ */
 #include <check.h>
 #include <errno.h>
 #include <stdint.h>

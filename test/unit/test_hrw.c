@@ -1,5 +1,6 @@
-/* Unit tests of lib/hrw.c: determinism, the weight definition, balance over
- * 3 and 5 nodes, minimal movement when a node joins or leaves, rank order. */
+/* Unit tests of lib/core/hrw.c: determinism, the weight definition, balance
+ * over 3 and 5 nodes, minimal movement when a node joins or leaves, rank order.
+ */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
-/* Unit tests of lib/list_merge.c: k-way merge, dedupe of common prefixes,
- * the horizon rule, the page cap; random inputs against a brute-force
+/* Unit tests of lib/client/list_merge.c: k-way merge, dedupe of common
+ * prefixes, the horizon rule, the page cap; random inputs against a brute-force
  * reference, and whole paged listings against the union of all nodes. */
 #include <check.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
-/* Unit tests of lib/map.c: add/find, merge and its convergence rules, owner
- * lookup (stable, ONLINE only), protobuf round trip and validation. */
+/* Unit tests of lib/core/map.c: add/find, merge and its convergence rules,
+ * owner lookup (stable, ONLINE only), protobuf round trip and validation. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>

@@ -1,4 +1,5 @@
-/* Unit tests of lib/names.c: bucket names, object names, prefixes, URIs. */
+/* Unit tests of lib/core/names.c: bucket names, object names, prefixes, URIs.
+ */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>

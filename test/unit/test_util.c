@@ -1,4 +1,5 @@
-/* Unit tests of lib/util.c: sizes, host:port, errmsg, exact I/O. */
+/* Unit tests of lib/core/util.c and fileio.c: sizes, host:port, errmsg, exact
+ * I/O. */
 #include <check.h>
 #include <errno.h>
 #include <stdint.h>
