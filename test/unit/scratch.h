@@ -1,0 +1,164 @@
+/* What the daemon's unit tests share: one scratch directory per program
+ * (under $TMPDIR or /tmp), made by scratch_init, which also checks that its
+ * file system takes user xattrs (the store keeps every object's metadata in
+ * "user.ais") and skips the whole program (exit 77) when it does not; a
+ * fresh subdirectory per test case; and removal. A case removes its own
+ * directory at its end; scratch_finish removes the program's, so that a
+ * failed case (which exits before its clean-up) leaves nothing behind. */
+#ifndef AIS_TEST_UNIT_SCRATCH_H
+#define AIS_TEST_UNIT_SCRATCH_H
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "fileio.h"
+
+static char scratch_root[PATH_MAX];
+
+/* Makes the program's scratch directory, or exits: 77 (skipped) if user
+ * xattrs cannot be set there, 1 if the directory cannot be made. */
+static inline void scratch_init(const char *prog)
+{
+	const char *tmp = getenv("TMPDIR");
+	char probe[PATH_MAX + 16];
+	int fd;
+
+	if (!tmp || !*tmp)
+		tmp = "/tmp";
+	snprintf(scratch_root, sizeof(scratch_root), "%s/ais-unit-%s.XXXXXX",
+		 tmp, prog);
+	if (!mkdtemp(scratch_root)) {
+		fprintf(stderr, "%s: mkdtemp %s: %s\n", prog, scratch_root,
+			strerror(errno));
+		exit(1);
+	}
+	snprintf(probe, sizeof(probe), "%s/xattr-probe", scratch_root);
+	fd = open(probe, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "%s: cannot create %s: %s\n", prog, probe,
+			strerror(errno));
+		ais_rm_rf(scratch_root);
+		exit(1);
+	}
+	if (fsetxattr(fd, "user.ais.probe", "1", 1, 0) < 0) {
+		fprintf(stderr,
+			"%s: SKIP: cannot set a user xattr in %s (%s): the "
+			"store keeps object metadata in the user.ais xattr; "
+			"point TMPDIR at a file system with user xattrs\n",
+			prog, tmp, strerror(errno));
+		close(fd);
+		ais_rm_rf(scratch_root);
+		exit(77);
+	}
+	close(fd);
+	unlink(probe);
+}
+
+/* A fresh directory for one test case into buf (PATH_MAX bytes). */
+static inline void scratch_dir(char *buf, const char *tag)
+{
+	int n = snprintf(buf, PATH_MAX, "%s/%s.XXXXXX", scratch_root, tag);
+
+	ck_assert_int_lt(n, PATH_MAX);
+	ck_assert_msg(mkdtemp(buf) != NULL, "mkdtemp %s: %s", buf,
+		      strerror(errno));
+}
+
+/* A fresh directory below parent (PATH_MAX bytes into buf). */
+static inline void scratch_subdir(char *buf, const char *parent,
+				  const char *name)
+{
+	int n = snprintf(buf, PATH_MAX, "%s/%s", parent, name);
+
+	ck_assert_int_lt(n, PATH_MAX);
+	ck_assert_msg(mkdir(buf, 0755) == 0, "mkdir %s: %s", buf,
+		      strerror(errno));
+}
+
+static inline void scratch_rm(const char *path)
+{
+	ck_assert_int_eq(ais_rm_rf(path), 0);
+}
+
+static inline void scratch_finish(void)
+{
+	if (scratch_root[0])
+		ais_rm_rf(scratch_root);
+}
+
+/* Runs suite s, removes the scratch directory, and gives main's exit code.
+ */
+static inline int scratch_run(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	scratch_finish();
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* Writes a whole file at path (mode 0644). */
+static inline void scratch_write_file(const char *path, const void *buf,
+				      size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	ck_assert_msg(fd >= 0, "create %s: %s", path, strerror(errno));
+	ck_assert_int_eq(ais_write_all(fd, buf, len), 0);
+	close(fd);
+}
+
+/* The number of entries of directory path, "." and ".." aside; -1 if it
+ * cannot be opened. */
+static inline int scratch_count_entries(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* The number of open file descriptors of the process: equal before and
+ * after a case that must not leak any. */
+static inline int scratch_open_fds(void)
+{
+	return scratch_count_entries("/proc/self/fd");
+}
+
+/* Fills buf with bytes that depend on seed and on the position, so that
+ * a shifted, truncated or mixed-up copy never compares equal. */
+static inline void scratch_fill(void *buf, size_t len, uint32_t seed)
+{
+	uint8_t *p = buf;
+	uint32_t x = seed * 2654435761u + 1;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		p[i] = (uint8_t)x;
+	}
+}
+
+#endif
