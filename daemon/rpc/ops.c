@@ -53,19 +53,21 @@ const char *rpc_op_name(int op)
 
 int rpc_admit(const struct rpc_op *op, const struct rpc_job *j, char *errmsg)
 {
+	/* An op this node does not know fails as such first, with or
+	 * without a body: a newer client learns that this node is older. */
+	if (!op)
+		return ais_errf(errmsg, -EOPNOTSUPP, "unknown op %d",
+				j->req->op);
 	if (j->hdr.flags & AIS_FRAME_FLAG_LZ4)
 		return ais_errf(errmsg, -EOPNOTSUPP,
 				"LZ4-compressed bodies are not supported by "
 				"this node");
-	if (j->hdr.body_len && !(op && op->body))
+	if (j->hdr.body_len && !op->body)
 		return ais_errf(errmsg, -EINVAL, "%s takes no body",
 				rpc_op_name(j->req->op));
 	if (j->nul_in_string)
 		return ais_errf(errmsg, -EINVAL,
 				"a name in the request contains a NUL byte");
-	if (!op)
-		return ais_errf(errmsg, -EOPNOTSUPP, "unknown op %d",
-				j->req->op);
 	return 0;
 }
 

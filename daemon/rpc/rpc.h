@@ -91,9 +91,10 @@ const struct rpc_op *rpc_op_find(int op);
  * enum descriptor), or "?" for an unknown op. */
 const char *rpc_op_name(int op);
 
-/* Whether a parsed request may run at all: no compressed body, a body only
- * where the op takes one, no NUL in its names, a known op. Returns 0 or
- * -errno with errmsg (the answer to send). op may be NULL (unknown). */
+/* Whether a parsed request may run at all: a known op (-EOPNOTSUPP first,
+ * body or not), no compressed body, a body only where the op takes one, no
+ * NUL in its names. Returns 0 or -errno with errmsg (the answer to send).
+ * op may be NULL (unknown). */
 int rpc_admit(const struct rpc_op *op, const struct rpc_job *j, char *errmsg);
 
 /* Handles j completely on a worker (response written, body consumed or the

@@ -204,6 +204,9 @@ int mpset_open(char *const *paths, size_t n, struct mpset **out, char *errmsg)
 		free(m);
 		return ais_errf(errmsg, -ENOMEM, "out of memory");
 	}
+	/* -1: not opened (0 may be a lock file, if stdin was closed). */
+	for (i = 0; i <= n; i++)
+		m->lockfds[i] = -1;
 	for (i = 0; i < n; i++) {
 		char *rp = realpath(paths[i], NULL);
 
@@ -275,7 +278,7 @@ void mpset_free(struct mpset *m)
 		return;
 	for (i = 0; i < m->n; i++) {
 		free(m->paths[i]);
-		if (m->lockfds[i] > 0)
+		if (m->lockfds[i] >= 0)
 			close(m->lockfds[i]);
 	}
 	free(m->paths);

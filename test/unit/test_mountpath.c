@@ -438,15 +438,11 @@ START_TEST(test_paths)
 }
 END_TEST
 
-/* KNOWN BUG, left out of the suite (run it with AIS_TEST_KNOWN_BUGS=1):
- * daemon/store/mountpath.c, mpset_free, "if (m->lockfds[i] > 0)": a lock
- * file opened as descriptor 0 (a process started with stdin closed) is
- * never closed, so mpset_free leaks it and its flock, and the mountpath
- * stays "in use by another aisd" (-EBUSY) for the rest of the process (a
- * node restarted in-process, as the tests that link libaisd do). The "> 0"
- * guards entries whose prepare() failed before the open, which hold 0 from
- * calloc; -1 for "not opened" would let 0 be a descriptor. */
-START_TEST(test_bug_lockfd_zero)
+/* A lock file opened as descriptor 0 (a process started with stdin closed)
+ * is closed by mpset_free with its flock, so the mountpath can be opened
+ * again in the same process (a node restarted in-process, as the tests that
+ * link libaisd do). It was kept once: "> 0" stood for "opened". */
+START_TEST(test_lockfd_zero)
 {
 	char msg[AIS_ERRMSG_LEN] = "";
 	struct mpset *m;
@@ -488,12 +484,7 @@ static Suite *mountpath_suite(void)
 	tcase_add_test(tc, test_tmp_path);
 	tcase_add_test(tc, test_paths);
 	suite_add_tcase(s, tc);
-	if (getenv("AIS_TEST_KNOWN_BUGS")) {
-		TCase *bugs = tcase_create("known_bugs");
-
-		tcase_add_test(bugs, test_bug_lockfd_zero);
-		suite_add_tcase(s, bugs);
-	}
+	tcase_add_test(tc, test_lockfd_zero);
 	return s;
 }
 
