@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "util.h"
 
 static char scratch_root[PATH_MAX];
 
@@ -159,6 +160,82 @@ static inline void scratch_fill(void *buf, size_t len, uint32_t seed)
 		x ^= x << 5;
 		p[i] = (uint8_t)x;
 	}
+}
+
+/* ---- a store over scratch mountpaths ---------------------------------- */
+
+#include "objmeta.h"
+#include "store/bucket.h"
+#include "store/store.h"
+
+#define SCRATCH_MP_MAX 4
+
+/* A store over n fresh mountpaths with one bucket, and the number of open
+ * descriptors before it (as many must be open after it is freed). */
+struct scratch_store {
+	char dir[PATH_MAX];
+	char mp[SCRATCH_MP_MAX][PATH_MAX];
+	char *paths[SCRATCH_MP_MAX];
+	struct store *st;
+	int fds;
+};
+
+static inline void scratch_store_open(struct scratch_store *f, const char *tag,
+				      int n, const char *bucket)
+{
+	char name[16], msg[AIS_ERRMSG_LEN] = "";
+	int i, rc;
+
+	ck_assert_int_le(n, SCRATCH_MP_MAX);
+	memset(f, 0, sizeof(*f));
+	f->fds = scratch_open_fds();
+	scratch_dir(f->dir, tag);
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "mp%d", i);
+		scratch_subdir(f->mp[i], f->dir, name);
+		f->paths[i] = f->mp[i];
+	}
+	rc = store_new(f->paths, (size_t)n, &f->st, msg);
+	ck_assert_msg(rc == 0, "store_new: %d %s", rc, msg);
+	rc = bucket_create(f->st, bucket, msg);
+	ck_assert_msg(rc == 0, "bucket_create: %d %s", rc, msg);
+}
+
+/* Frees the store, checks that no descriptor leaked, removes it all. */
+static inline void scratch_store_close(struct scratch_store *f)
+{
+	store_free(f->st);
+	ck_assert_int_eq(scratch_open_fds(), f->fds);
+	scratch_rm(f->dir);
+}
+
+/* Asserts that every field of got equals want's. */
+static inline void assert_meta_eq(const struct ais_obj_meta *got,
+				  const struct ais_obj_meta *want,
+				  const char *what)
+{
+	ck_assert_msg(got->size == want->size, "%s: size %llu, want %llu", what,
+		      (unsigned long long)got->size,
+		      (unsigned long long)want->size);
+	ck_assert_msg(got->cksum_type == want->cksum_type,
+		      "%s: cksum_type %d, want %d", what, got->cksum_type,
+		      want->cksum_type);
+	ck_assert_msg(!strcmp(got->cksum, want->cksum),
+		      "%s: cksum \"%s\", want \"%s\"", what, got->cksum,
+		      want->cksum);
+	ck_assert_msg(got->version == want->version,
+		      "%s: version %llu, want %llu", what,
+		      (unsigned long long)got->version,
+		      (unsigned long long)want->version);
+	ck_assert_msg(got->mtime_ns == want->mtime_ns,
+		      "%s: mtime_ns %lld, want %lld", what,
+		      (long long)got->mtime_ns, (long long)want->mtime_ns);
+	ck_assert_msg(got->mode == want->mode, "%s: mode %o, want %o", what,
+		      got->mode, want->mode);
+	ck_assert_msg(got->uid == want->uid, "%s: uid %u, want %u", what,
+		      got->uid, want->uid);
+	ck_assert_msg(got->gid == want->gid, "%s: gid %u, want %u", what,
+		      got->gid, want->gid);
 }
 
 #endif

@@ -21,34 +21,6 @@
 
 #include "scratch.h"
 
-/* Asserts that every field of got equals want's. */
-static void assert_meta_eq(const struct ais_obj_meta *got,
-			   const struct ais_obj_meta *want, const char *what)
-{
-	ck_assert_msg(got->size == want->size, "%s: size %llu, want %llu", what,
-		      (unsigned long long)got->size,
-		      (unsigned long long)want->size);
-	ck_assert_msg(got->cksum_type == want->cksum_type,
-		      "%s: cksum_type %d, want %d", what, got->cksum_type,
-		      want->cksum_type);
-	ck_assert_msg(!strcmp(got->cksum, want->cksum),
-		      "%s: cksum \"%s\", want \"%s\"", what, got->cksum,
-		      want->cksum);
-	ck_assert_msg(got->version == want->version,
-		      "%s: version %llu, want %llu", what,
-		      (unsigned long long)got->version,
-		      (unsigned long long)want->version);
-	ck_assert_msg(got->mtime_ns == want->mtime_ns,
-		      "%s: mtime_ns %lld, want %lld", what,
-		      (long long)got->mtime_ns, (long long)want->mtime_ns);
-	ck_assert_msg(got->mode == want->mode, "%s: mode %o, want %o", what,
-		      got->mode, want->mode);
-	ck_assert_msg(got->uid == want->uid, "%s: uid %u, want %u", what,
-		      got->uid, want->uid);
-	ck_assert_msg(got->gid == want->gid, "%s: gid %u, want %u", what,
-		      got->gid, want->gid);
-}
-
 /* A metadata with the checksum of some bytes of the given type. */
 static struct ais_obj_meta mkmeta(int type)
 {

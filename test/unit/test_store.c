@@ -31,43 +31,8 @@
 #define BUCKET "bkt"
 #define MTIME  1600000000123456789LL
 
-/* A store over n fresh mountpaths, with the bucket BUCKET. */
-struct fx {
-	char dir[PATH_MAX];
-	char mp[NMP][PATH_MAX];
-	char *paths[NMP];
-	struct store *st;
-	int fds; /* open before the store: as many after it */
-};
-
-static void fx_open(struct fx *f, const char *tag, int n)
-{
-	char name[16], msg[AIS_ERRMSG_LEN] = "";
-	int i, rc;
-
-	memset(f, 0, sizeof(*f));
-	f->fds = scratch_open_fds();
-	scratch_dir(f->dir, tag);
-	for (i = 0; i < n; i++) {
-		snprintf(name, sizeof(name), "mp%d", i);
-		scratch_subdir(f->mp[i], f->dir, name);
-		f->paths[i] = f->mp[i];
-	}
-	rc = store_new(f->paths, (size_t)n, &f->st, msg);
-	ck_assert_msg(rc == 0, "store_new: %d %s", rc, msg);
-	rc = bucket_create(f->st, BUCKET, msg);
-	ck_assert_msg(rc == 0, "bucket_create: %d %s", rc, msg);
-}
-
-static void fx_close(struct fx *f)
-{
-	store_free(f->st);
-	ck_assert_int_eq(scratch_open_fds(), f->fds);
-	scratch_rm(f->dir);
-}
-
 /* Nothing is left in any <mp>/.ais/tmp: no work file outlives its PUT. */
-static void assert_tmp_empty(struct fx *f)
+static void assert_tmp_empty(struct scratch_store *f)
 {
 	char path[PATH_MAX];
 	size_t i;
@@ -146,31 +111,6 @@ static struct ais_obj_meta put_ok(struct store *st, const char *name,
 	return m;
 }
 
-static void assert_meta_eq(const struct ais_obj_meta *got,
-			   const struct ais_obj_meta *want, const char *what)
-{
-	ck_assert_msg(got->size == want->size, "%s: size %llu, want %llu", what,
-		      (unsigned long long)got->size,
-		      (unsigned long long)want->size);
-	ck_assert_msg(got->cksum_type == want->cksum_type,
-		      "%s: cksum_type %d, want %d", what, got->cksum_type,
-		      want->cksum_type);
-	ck_assert_msg(!strcmp(got->cksum, want->cksum), "%s: cksum %s, want %s",
-		      what, got->cksum, want->cksum);
-	ck_assert_msg(got->version == want->version,
-		      "%s: version %llu, want %llu", what,
-		      (unsigned long long)got->version,
-		      (unsigned long long)want->version);
-	ck_assert_msg(got->mtime_ns == want->mtime_ns,
-		      "%s: mtime %lld, want %lld", what,
-		      (long long)got->mtime_ns, (long long)want->mtime_ns);
-	ck_assert_msg(got->mode == want->mode, "%s: mode %o, want %o", what,
-		      got->mode, want->mode);
-	ck_assert_msg(got->uid == want->uid && got->gid == want->gid,
-		      "%s: owner %u:%u, want %u:%u", what, got->uid, got->gid,
-		      want->uid, want->gid);
-}
-
 /* store_open gives exactly these bytes and this metadata; so does
  * store_head. */
 static void assert_object(struct store *st, const char *name, const void *data,
@@ -229,11 +169,11 @@ START_TEST(test_put_get)
 	struct store_put_args a;
 	char msg[AIS_ERRMSG_LEN] = "", path[AISD_PATH_MAX];
 	int64_t before, after;
-	struct fx f;
+	struct scratch_store f;
 
 	ck_assert_ptr_nonnull(data);
 	scratch_fill(data, LEN, 1);
-	fx_open(&f, "putget", 1);
+	scratch_store_open(&f, "putget", 1, BUCKET);
 	m = put_ok(f.st, "dir/obj", data, LEN);
 	memset(&want, 0, sizeof(want));
 	want.size = LEN;
@@ -273,7 +213,7 @@ START_TEST(test_put_get)
 	assert_meta_eq(&m, &want, "empty");
 	assert_object(f.st, "empty", "", 0, &want);
 	free(data);
-	fx_close(&f);
+	scratch_store_close(&f);
 }
 END_TEST
 
@@ -285,12 +225,12 @@ START_TEST(test_overwrite)
 	uint8_t a[3000], b[10], c[5000];
 	char msg[AIS_ERRMSG_LEN] = "", path[AISD_PATH_MAX];
 	struct ais_obj_meta m;
-	struct fx f;
+	struct scratch_store f;
 
 	scratch_fill(a, sizeof(a), 2);
 	scratch_fill(b, sizeof(b), 3);
 	scratch_fill(c, sizeof(c), 4);
-	fx_open(&f, "overwrite", 1);
+	scratch_store_open(&f, "overwrite", 1, BUCKET);
 	m = put_ok(f.st, "o", a, sizeof(a));
 	ck_assert_uint_eq(m.version, 1);
 	m = put_ok(f.st, "o", b, sizeof(b));
@@ -312,7 +252,7 @@ START_TEST(test_overwrite)
 	ck_assert_uint_eq(m.version, 2);
 	assert_object(f.st, "hand", b, sizeof(b), &m);
 	assert_tmp_empty(&f);
-	fx_close(&f);
+	scratch_store_close(&f);
 }
 END_TEST
 
@@ -325,11 +265,11 @@ START_TEST(test_abort)
 	struct ais_obj_meta m;
 	struct store_put p;
 	char msg[AIS_ERRMSG_LEN] = "";
-	struct fx f;
+	struct scratch_store f;
 
 	scratch_fill(old, sizeof(old), 5);
 	scratch_fill(junk, sizeof(junk), 6);
-	fx_open(&f, "abort", 1);
+	scratch_store_open(&f, "abort", 1, BUCKET);
 	m = put_ok(f.st, "keep", old, sizeof(old));
 
 	ck_assert_int_eq(store_put_begin(f.st, &a, &p, msg), 0);
@@ -351,7 +291,7 @@ START_TEST(test_abort)
 	/* The next PUT of the name is version 2, as if none was aborted. */
 	m = put_ok(f.st, "keep", junk, sizeof(junk));
 	ck_assert_uint_eq(m.version, 2);
-	fx_close(&f);
+	scratch_store_close(&f);
 }
 END_TEST
 
@@ -366,11 +306,11 @@ START_TEST(test_cksum)
 	struct store_put_args a = args("c");
 	struct ais_obj_meta m, m2;
 	size_t i;
-	struct fx f;
+	struct scratch_store f;
 
 	scratch_fill(old, sizeof(old), 7);
 	scratch_fill(data, sizeof(data), 8);
-	fx_open(&f, "cksum", 1);
+	scratch_store_open(&f, "cksum", 1, BUCKET);
 	m = put_ok(f.st, "c", old, sizeof(old));
 
 	/* The checksum of the old bytes is wrong for the new ones. */
@@ -411,7 +351,7 @@ START_TEST(test_cksum)
 	ck_assert_int_eq(begin_refused(f.st, &a, msg), -EINVAL);
 	assert_gone(f.st, "bad-type");
 	assert_tmp_empty(&f);
-	fx_close(&f);
+	scratch_store_close(&f);
 }
 END_TEST
 
@@ -425,11 +365,11 @@ START_TEST(test_no_overwrite)
 	char msg[AIS_ERRMSG_LEN] = "";
 	struct ais_obj_meta m, m2;
 	struct store_put p;
-	struct fx f;
+	struct scratch_store f;
 
 	scratch_fill(one, sizeof(one), 9);
 	scratch_fill(two, sizeof(two), 10);
-	fx_open(&f, "noover", 1);
+	scratch_store_open(&f, "noover", 1, BUCKET);
 	m = put_ok(f.st, "n", one, sizeof(one));
 	a.no_overwrite = true;
 	ck_assert_int_eq(begin_refused(f.st, &a, msg), -EEXIST);
@@ -450,7 +390,7 @@ START_TEST(test_no_overwrite)
 	ck_assert_int_eq(store_put_commit(&p, &m2, msg), -EEXIST);
 	assert_object(f.st, "race", two, sizeof(two), &m);
 	assert_tmp_empty(&f);
-	fx_close(&f);
+	scratch_store_close(&f);
 }
 END_TEST
 
@@ -463,9 +403,9 @@ START_TEST(test_no_bucket)
 	char msg[AIS_ERRMSG_LEN] = "";
 	struct ais_obj_meta m;
 	int fd;
-	struct fx f;
+	struct scratch_store f;
 
-	fx_open(&f, "nobucket", 2);
+	scratch_store_open(&f, "nobucket", 2, BUCKET);
 	a.bucket = "nope";
 	ck_assert_int_eq(begin_refused(f.st, &a, msg), -ENOENT);
 	ck_assert_msg(strstr(msg, "does not exist"), "message \"%s\"", msg);
@@ -474,7 +414,7 @@ START_TEST(test_no_bucket)
 	ck_assert_int_eq(store_open(f.st, "nope", "x", &fd, &m, msg), -ENOENT);
 	ck_assert_msg(strstr(msg, "bucket nope does not exist"),
 		      "message \"%s\"", msg);
-	fx_close(&f);
+	scratch_store_close(&f);
 }
 END_TEST
 
@@ -505,9 +445,9 @@ START_TEST(test_conflicts)
 	char msg[AIS_ERRMSG_LEN] = "", a[64], b[64];
 	struct store_put_args pa;
 	struct ais_obj_meta m;
-	struct fx f;
+	struct scratch_store f;
 
-	fx_open(&f, "conflict", NMP);
+	scratch_store_open(&f, "conflict", NMP, BUCKET);
 	m = put_ok(f.st, "a", "A", 1);
 	pa = args("a/b");
 	ck_assert_int_eq(begin_refused(f.st, &pa, msg), -ENOTDIR);
@@ -537,7 +477,7 @@ START_TEST(test_conflicts)
 	ck_assert_int_eq(begin_refused(f.st, &pa, msg), -EISDIR);
 	assert_object(f.st, b, "I", 1, &m);
 	assert_tmp_empty(&f);
-	fx_close(&f);
+	scratch_store_close(&f);
 }
 END_TEST
 
@@ -548,9 +488,9 @@ START_TEST(test_delete)
 {
 	char msg[AIS_ERRMSG_LEN] = "";
 	struct ais_obj_meta m;
-	struct fx f;
+	struct scratch_store f;
 
-	fx_open(&f, "delete", 1);
+	scratch_store_open(&f, "delete", 1, BUCKET);
 	put_ok(f.st, "d1/d2/d3/obj", "o", 1);
 	put_ok(f.st, "d1/keep", "k", 1);
 	ck_assert(store_has_dir(f.st, BUCKET, "d1/d2/d3"));
@@ -573,7 +513,7 @@ START_TEST(test_delete)
 	put_ok(f.st, "e/f", "f", 1);
 	ck_assert_int_eq(store_delete(f.st, BUCKET, "e", msg), -ENOENT);
 	ck_assert(store_has_object(f.st, BUCKET, "e/f"));
-	fx_close(&f);
+	scratch_store_close(&f);
 }
 END_TEST
 
@@ -588,11 +528,11 @@ START_TEST(test_rename)
 	char msg[AIS_ERRMSG_LEN] = "";
 	struct ais_obj_meta ms, mt, m;
 	int i;
-	struct fx f;
+	struct scratch_store f;
 
 	scratch_fill(s, sizeof(s), 11);
 	scratch_fill(t, sizeof(t), 12);
-	fx_open(&f, "rename", 1);
+	scratch_store_open(&f, "rename", 1, BUCKET);
 	ms = put_ok(f.st, "src/a", s, sizeof(s));
 	ck_assert_int_eq(
 	    store_rename(f.st, BUCKET, "src/a", "dst/b", false, &m, msg), 0);
@@ -636,7 +576,7 @@ START_TEST(test_rename)
 	    store_rename(f.st, BUCKET, "s3", "t3/x", false, &m, msg), -ENOTDIR);
 	assert_object(f.st, "s3", s, sizeof(s), &ms);
 	assert_tmp_empty(&f);
-	fx_close(&f);
+	scratch_store_close(&f);
 }
 END_TEST
 
@@ -648,10 +588,10 @@ START_TEST(test_rename_across)
 	char msg[AIS_ERRMSG_LEN] = "", a[64], b[64], path[AISD_PATH_MAX];
 	struct ais_obj_meta ms, m;
 	int oa[NMP], ob[NMP], i;
-	struct fx f;
+	struct scratch_store f;
 
 	scratch_fill(s, sizeof(s), 13);
-	fx_open(&f, "renacross", NMP);
+	scratch_store_open(&f, "renacross", NMP, BUCKET);
 	for (i = 0;; i++) {
 		ck_assert_int_lt(i, 1000);
 		snprintf(a, sizeof(a), "from%d", i);
@@ -671,7 +611,7 @@ START_TEST(test_rename_across)
 	mpset_obj_path(f.st->mps, oa[0], BUCKET, a, path);
 	ck_assert_int_eq(access(path, F_OK), -1);
 	assert_tmp_empty(&f);
-	fx_close(&f);
+	scratch_store_close(&f);
 }
 END_TEST
 
@@ -682,10 +622,10 @@ START_TEST(test_set_meta)
 	uint8_t d[1500];
 	char msg[AIS_ERRMSG_LEN] = "";
 	struct ais_obj_meta want, m;
-	struct fx f;
+	struct scratch_store f;
 
 	scratch_fill(d, sizeof(d), 14);
-	fx_open(&f, "setmeta", 1);
+	scratch_store_open(&f, "setmeta", 1, BUCKET);
 	want = put_ok(f.st, "m", d, sizeof(d));
 
 	ck_assert_int_eq(store_set_meta(f.st, BUCKET, "m", true, 0600, false,
@@ -713,7 +653,7 @@ START_TEST(test_set_meta)
 	ck_assert_int_eq(store_set_meta(f.st, BUCKET, "none", true, 0600, false,
 					0, false, 0, 0, &m, msg),
 			 -ENOENT);
-	fx_close(&f);
+	scratch_store_close(&f);
 }
 END_TEST
 
@@ -726,9 +666,9 @@ START_TEST(test_placement)
 	char name[32], path[AISD_PATH_MAX], msg[AIS_ERRMSG_LEN] = "";
 	int order[NMP], used[NMP] = {0}, i, j, mp;
 	struct ais_obj_meta m;
-	struct fx f;
+	struct scratch_store f;
 
-	fx_open(&f, "placement", NMP);
+	scratch_store_open(&f, "placement", NMP, BUCKET);
 	for (i = 0; i < 60; i++) {
 		snprintf(name, sizeof(name), "p/obj%d", i);
 		put_ok(f.st, name, name, strlen(name));
@@ -763,7 +703,7 @@ START_TEST(test_placement)
 	ck_assert_int_eq(store_delete(f.st, BUCKET, "p/obj0", msg), 0);
 	assert_gone(f.st, "p/obj0");
 	ck_assert_int_eq(access(path, F_OK), -1);
-	fx_close(&f);
+	scratch_store_close(&f);
 }
 END_TEST
 
@@ -810,12 +750,12 @@ START_TEST(test_concurrent_puts)
 	char msg[AIS_ERRMSG_LEN] = "", hex[AIS_CKSUM_HEX_MAX];
 	ssize_t n;
 	int i, k, fd;
-	struct fx f;
+	struct scratch_store f;
 
 	ck_assert_ptr_nonnull(buf);
 	scratch_fill(pa, RACE_LEN, 15);
 	scratch_fill(pb, RACE_LEN, 16);
-	fx_open(&f, "race", 1);
+	scratch_store_open(&f, "race", 1, BUCKET);
 	put_ok(f.st, "race", "v1", 2);
 	for (k = 0; k < 2; k++) {
 		memset(&r[k], 0, sizeof(r[k]));
@@ -849,7 +789,7 @@ START_TEST(test_concurrent_puts)
 	ck_assert_str_eq(m.cksum, hex);
 	assert_tmp_empty(&f);
 	free(buf);
-	fx_close(&f);
+	scratch_store_close(&f);
 }
 END_TEST
 
@@ -881,10 +821,10 @@ START_TEST(test_open_nowait)
 	char msg[AIS_ERRMSG_LEN] = "", path[AISD_PATH_MAX];
 	struct ais_obj_meta m, got;
 	int fd = -1, mp = -1, order[NMP], rc;
-	struct fx f;
+	struct scratch_store f;
 
 	scratch_fill(d, sizeof(d), 17);
-	fx_open(&f, "nowait", NMP);
+	scratch_store_open(&f, "nowait", NMP, BUCKET);
 	ck_assert_int_eq(
 	    store_open_nowait(f.st, BUCKET, "missing", &fd, &mp, &got),
 	    -EAGAIN);
@@ -927,7 +867,7 @@ START_TEST(test_open_nowait)
 		    -EAGAIN);
 		ck_assert_int_eq(fd, -1);
 	}
-	fx_close(&f);
+	scratch_store_close(&f);
 }
 END_TEST
 

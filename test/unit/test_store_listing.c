@@ -25,40 +25,6 @@
 #define NMP    3
 #define BUCKET "bkt"
 
-struct fx {
-	char dir[PATH_MAX];
-	char mp[NMP][PATH_MAX];
-	char *paths[NMP];
-	struct store *st;
-	int fds; /* open before the store: as many after it */
-};
-
-static void fx_open(struct fx *f, const char *tag)
-{
-	char name[16], msg[AIS_ERRMSG_LEN] = "";
-	int i, rc;
-
-	memset(f, 0, sizeof(*f));
-	f->fds = scratch_open_fds();
-	scratch_dir(f->dir, tag);
-	for (i = 0; i < NMP; i++) {
-		snprintf(name, sizeof(name), "mp%d", i);
-		scratch_subdir(f->mp[i], f->dir, name);
-		f->paths[i] = f->mp[i];
-	}
-	rc = store_new(f->paths, NMP, &f->st, msg);
-	ck_assert_msg(rc == 0, "store_new: %d %s", rc, msg);
-	rc = bucket_create(f->st, BUCKET, msg);
-	ck_assert_msg(rc == 0, "bucket_create: %d %s", rc, msg);
-}
-
-static void fx_close(struct fx *f)
-{
-	store_free(f->st);
-	ck_assert_int_eq(scratch_open_fds(), f->fds);
-	scratch_rm(f->dir);
-}
-
 /* mkdir -p of the parents of path, below the bucket directory. */
 static void make_parents(char *path, size_t base)
 {
@@ -78,8 +44,8 @@ static void make_parents(char *path, size_t base)
  * the objects of one size and version are hard links to one file in the
  * test's directory, made on first use; listing sees a regular file with
  * its xattr either way. */
-static void place_on(struct fx *f, int mp, const char *name, uint64_t size,
-		     uint64_t version)
+static void place_on(struct scratch_store *f, int mp, const char *name,
+		     uint64_t size, uint64_t version)
 {
 	char path[AISD_PATH_MAX], bpath[AISD_PATH_MAX], src[PATH_MAX + 64];
 	struct ais_obj_meta m;
@@ -114,7 +80,7 @@ static void place_on(struct fx *f, int mp, const char *name, uint64_t size,
 
 /* The same where the store would put it (the first of mpset_order); the
  * mountpath is returned. */
-static int place(struct fx *f, const char *name, uint64_t size,
+static int place(struct scratch_store *f, const char *name, uint64_t size,
 		 uint64_t version)
 {
 	int order[NMP];
@@ -125,7 +91,7 @@ static int place(struct fx *f, const char *name, uint64_t size,
 }
 
 /* A real PUT, for a few of the names. */
-static int put(struct fx *f, const char *name, uint64_t size)
+static int put(struct scratch_store *f, const char *name, uint64_t size)
 {
 	struct store_put_args a;
 	struct ais_obj_meta m;
@@ -219,7 +185,7 @@ static const char *const tricky[] = {
  * "dXX/sY/oZZZ", 81 "topNNN", and the tricky names; every 97th of the
  * nested ones is a real PUT. Neighbours differ in size, so that a size
  * reported for the wrong name shows. */
-static void lay_out(struct fx *f, struct wants *ws)
+static void lay_out(struct scratch_store *f, struct wants *ws)
 {
 	char name[64];
 	uint64_t size;
@@ -268,8 +234,9 @@ static void assert_entry(const struct listing_entry *e, const struct want *w)
 		      e->name, e->mp, w->mp);
 }
 
-static void run_ok(struct fx *f, const char *prefix, const char *delim,
-		   const char *after, unsigned page, struct listing *l)
+static void run_ok(struct scratch_store *f, const char *prefix,
+		   const char *delim, const char *after, unsigned page,
+		   struct listing *l)
 {
 	char msg[AIS_ERRMSG_LEN] = "";
 	int rc = listing_run(f->st, BUCKET, prefix, delim, after, page, l, msg);
@@ -288,9 +255,9 @@ START_TEST(test_full_walk)
 	struct listing l;
 	char after[256] = "";
 	size_t k = 0, i, pages = 0;
-	struct fx f;
+	struct scratch_store f;
 
-	fx_open(&f, "walk");
+	scratch_store_open(&f, "walk", NMP, BUCKET);
 	lay_out(&f, &ws);
 	ck_assert_uint_ge(ws.n, 2500);
 	for (;;) {
@@ -333,7 +300,7 @@ START_TEST(test_full_walk)
 		listing_free(&l);
 	}
 	wants_free(&ws);
-	fx_close(&f);
+	scratch_store_close(&f);
 }
 END_TEST
 
@@ -375,9 +342,9 @@ START_TEST(test_delimiter)
 	struct wants ws = {0};
 	struct listing l;
 	size_t i, k;
-	struct fx f;
+	struct scratch_store f;
 
-	fx_open(&f, "delim");
+	scratch_store_open(&f, "delim", NMP, BUCKET);
 	lay_out(&f, &ws);
 	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
 		struct wants want = {0};
@@ -434,7 +401,7 @@ START_TEST(test_delimiter)
 	ck_assert_str_eq(l.e[6].name, "d03/x2");
 	listing_free(&l);
 	wants_free(&ws);
-	fx_close(&f);
+	scratch_store_close(&f);
 }
 END_TEST
 
@@ -448,9 +415,9 @@ START_TEST(test_empty_and_missing)
 	char msg[AIS_ERRMSG_LEN] = "";
 	struct listing l;
 	size_t i;
-	struct fx f;
+	struct scratch_store f;
 
-	fx_open(&f, "empty");
+	scratch_store_open(&f, "empty", NMP, BUCKET);
 	/* An empty bucket. */
 	run_ok(&f, "", "", "", 0, &l);
 	ck_assert_uint_eq(l.n, 0);
@@ -480,7 +447,7 @@ START_TEST(test_empty_and_missing)
 		      "message \"%s\"", msg);
 	ck_assert_uint_eq(l.n, 0);
 	ck_assert_ptr_null(l.e);
-	fx_close(&f);
+	scratch_store_close(&f);
 }
 END_TEST
 
@@ -495,9 +462,9 @@ START_TEST(test_page_size)
 	char name[32];
 	size_t i;
 	int k, mp;
-	struct fx f;
+	struct scratch_store f;
 
-	fx_open(&f, "pagesize");
+	scratch_store_open(&f, "pagesize", NMP, BUCKET);
 	for (k = 0; k < N; k++) {
 		snprintf(name, sizeof(name), "p%d/n%05d", k % 10, k);
 		mp = place(&f, name, 0, 1);
@@ -527,7 +494,7 @@ START_TEST(test_page_size)
 	ck_assert(!l.more);
 	listing_free(&l);
 	wants_free(&ws);
-	fx_close(&f);
+	scratch_store_close(&f);
 }
 END_TEST
 
@@ -541,9 +508,9 @@ START_TEST(test_duplicate)
 	char after[64] = "";
 	int order[NMP];
 	size_t i;
-	struct fx f;
+	struct scratch_store f;
 
-	fx_open(&f, "dup");
+	scratch_store_open(&f, "dup", NMP, BUCKET);
 	put(&f, "a", 1);
 	put(&f, "dup/x", 10);
 	put(&f, "z", 1);
@@ -572,7 +539,7 @@ START_TEST(test_duplicate)
 		snprintf(after, sizeof(after), "%s", l.e[0].name);
 		listing_free(&l);
 	}
-	fx_close(&f);
+	scratch_store_close(&f);
 }
 END_TEST
 
