@@ -37,8 +37,7 @@ static int join_one(struct cluster *c, const char *addr, struct ais_map **out,
 	req.op = AIS__OP__OP_JOIN;
 	req.node = &node;
 	req.map_version = cluster_version(c);
-	/* A JOIN of the same node twice changes nothing more. */
-	rc = peers_call(c->peers, &peer, &req, true, &resp, errmsg);
+	rc = peers_call(c->peers, &peer, &req, &resp, errmsg);
 	if (rc)
 		return rc;
 	if (resp->status)

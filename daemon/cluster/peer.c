@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,18 +83,17 @@ static struct peer *lookup(struct peers *p, const struct ais_node *n)
 	return &p->v[p->n++];
 }
 
-/* One request and its answer on fd. *got_any tells whether any byte of the
- * answer arrived. */
+/* One request and its answer on fd. */
 static int exchange(struct peers *p, int fd, const Ais__Request *req,
-		    Ais__Response **resp, bool *got_any, char *errmsg)
+		    Ais__Response **resp, char *errmsg)
 {
 	uint32_t id = atomic_fetch_add(&p->next_id, 1);
 	uint8_t rbuf[RBUF], *buf;
 	uint64_t body_len;
 	size_t len, rlen;
+	bool got_any;
 	int rc;
 
-	*got_any = false;
 	rc = ais_frame_pack(id, 0, &req->base, 0, &buf, &len);
 	if (rc)
 		return ais_errf(errmsg, rc, "cannot encode the request: %s",
@@ -103,7 +103,7 @@ static int exchange(struct peers *p, int fd, const Ais__Request *req,
 	if (rc)
 		return ais_errf(errmsg, rc, "send: %s", strerror(-rc));
 	rc = ais_conn_recv_response(fd, id, p->io_ms, resp, &body_len, rbuf,
-				    sizeof(rbuf), &rlen, got_any, errmsg);
+				    sizeof(rbuf), &rlen, &got_any, errmsg);
 	if (rc == 0 && body_len) {
 		ais__response__free_unpacked(*resp, NULL);
 		*resp = NULL;
@@ -115,13 +115,12 @@ static int exchange(struct peers *p, int fd, const Ais__Request *req,
 }
 
 int peers_call(struct peers *p, const struct ais_node *n,
-	       const Ais__Request *req, bool idempotent, Ais__Response **resp,
-	       char *errmsg)
+	       const Ais__Request *req, Ais__Response **resp, char *errmsg)
 {
 	char em[AIS_ERRMSG_LEN] = "";
-	bool fresh = false, stale_left = true, conn_left = idempotent;
 	struct ais_pool *pool;
 	struct peer *e;
+	bool fresh = false;
 	int fd, rc;
 
 	pthread_mutex_lock(&p->mu);
@@ -139,7 +138,7 @@ int peers_call(struct peers *p, const struct ais_node *n,
 	}
 	pthread_mutex_unlock(&p->mu);
 	for (;;) {
-		bool reused, got_any;
+		bool reused;
 
 		fd = ais_pool_get(pool, fresh, p->connect_ms, p->io_ms, &reused,
 				  em);
@@ -154,28 +153,17 @@ int peers_call(struct peers *p, const struct ais_node *n,
 			return ais_errf(errmsg, fd, "node %s: %s", pool->addr,
 					em);
 		}
-		rc = exchange(p, fd, req, resp, &got_any, em);
+		rc = exchange(p, fd, req, resp, em);
 		if (rc == 0) {
 			ais_pool_put(pool, fd);
 			return 0;
 		}
 		close(fd);
-		switch (ais_conn_classify(rc, reused, got_any)) {
-		case AIS_CONN_FAIL_STALE:
-			if (!stale_left)
-				goto fail;
-			stale_left = false;
+		/* A pooled connection the node closed meanwhile: once more
+		 * on a fresh one. */
+		if (!reused)
 			break;
-		case AIS_CONN_FAIL_CONN:
-			if (!conn_left || rc == -EPROTO || rc == -ENOMEM)
-				goto fail;
-			conn_left = false;
-			break;
-		default:
-			goto fail;
-		}
 		fresh = true;
 	}
-fail:
 	return ais_errf(errmsg, rc, "node %s: %s", pool->addr, em);
 }

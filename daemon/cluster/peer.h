@@ -6,8 +6,6 @@
 #ifndef AISD_CLUSTER_PEER_H
 #define AISD_CLUSTER_PEER_H
 
-#include <stdbool.h>
-
 #include "ais.pb-c.h"
 #include "map.h"
 
@@ -19,13 +17,11 @@ struct peers *peers_new(int connect_ms, int io_ms, int down_ms);
 void peers_free(struct peers *p);
 
 /* Sends req (no body) to node n and reads its answer (which must have no
- * body). A pooled connection found dead before the node saw the request is
- * replaced once; a connection lost later is retried once more if the
- * request is idempotent. Returns 0 with *resp (free with
+ * body). An exchange that fails on a pooled connection is tried once more
+ * on a fresh one. Returns 0 with *resp (free with
  * ais__response__free_unpacked), or -errno with errmsg (-EHOSTDOWN while n
  * is remembered as unreachable). */
 int peers_call(struct peers *p, const struct ais_node *n,
-	       const Ais__Request *req, bool idempotent, Ais__Response **resp,
-	       char *errmsg);
+	       const Ais__Request *req, Ais__Response **resp, char *errmsg);
 
 #endif

@@ -43,8 +43,7 @@ int rpc_check_conflicts(struct rpc *r, const char *bucket, const char *name)
 			q.bucket = (char *)bucket;
 			q.name = path;
 			q.map_version = m->version;
-			rc = peers_call(r->d->peers, o, &q,
-					rpc_op_find(q.op)->idempotent, &a, em);
+			rc = peers_call(r->d->peers, o, &q, &a, em);
 			if (rc)
 				ais_log(LOG_DEBUG, "conflict probe: %s", em);
 			if (!rc) {
@@ -76,8 +75,7 @@ int rpc_check_conflicts(struct rpc *r, const char *bucket, const char *name)
 		q.delimiter = (char *)"/";
 		q.page_size = 1;
 		q.map_version = m->version;
-		rc = peers_call(r->d->peers, o, &q,
-				rpc_op_find(q.op)->idempotent, &a, em);
+		rc = peers_call(r->d->peers, o, &q, &a, em);
 		if (rc) {
 			ais_log(LOG_DEBUG, "conflict probe: %s", em);
 			continue;

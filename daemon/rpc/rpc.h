@@ -79,8 +79,9 @@ struct rpc_op {
 	enum rpc_inline (*nowait)(struct rpc *r, uint8_t *buf, size_t cap);
 	enum rpc_thread thread;
 	bool body;	 /* takes a request body */
-	bool idempotent; /* running it twice has the effect of once (a lost
-			    answer may be retried) */
+	bool idempotent; /* running it twice has the effect of once, so a
+			    lost answer may be retried (for node-to-node
+			    forwarding and replication, which come next) */
 	enum rpc_perm perm;
 };
 

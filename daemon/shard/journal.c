@@ -2,6 +2,7 @@
  * writing, removal, undo, and the roll-back at start-up. */
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,8 +83,14 @@ int journal_write(struct mpset *mps, int mp, struct journal *j)
 		if (mkdir(j->dir, 0755) < 0 && errno != EEXIST)
 			rc = -errno;
 	}
-	if (!rc)
+	if (!rc) {
 		rc = ais_file_replace(j->path, raw, len + JOURNAL_SUM, 0600);
+		/* A journal that is not known durable must not stay: the
+		 * append fails, and a journal left behind would undo later
+		 * appends at the next start. */
+		if (rc)
+			unlink(j->path);
+	}
 	free(raw);
 	return rc;
 }
@@ -245,6 +252,13 @@ static int recover_one(const char *mpath, const char *jdir, const char *jpath,
 	return 0;
 }
 
+static bool is_tmp(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 4 && !strcmp(name + n - 4, ".tmp");
+}
+
 int journal_recover(struct mpset *mps, char *errmsg)
 {
 	char jdir[AISD_PATH_MAX], jpath[AISD_PATH_MAX];
@@ -268,6 +282,13 @@ int journal_recover(struct mpset *mps, char *errmsg)
 			if (snprintf(jpath, sizeof(jpath), "%s/%s", jdir,
 				     de->d_name) >= (int)sizeof(jpath))
 				continue;
+			/* A journal's temporary file (ais_file_replace): the
+			 * crash came before the journal was in place, so the
+			 * shard was not touched. */
+			if (is_tmp(de->d_name)) {
+				discard(jdir, jpath);
+				continue;
+			}
 			rc = recover_one(mps->paths[i], jdir, jpath, errmsg);
 		}
 		closedir(d);

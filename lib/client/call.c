@@ -152,9 +152,12 @@ bool ais__retry_conn(struct ais__retry *r, int fail, bool may_repeat)
 {
 	if (!may_repeat)
 		return false;
+	/* A dead pooled connection never reached the node: past its own
+	 * budget it may still spend the connection-error one. */
 	if (fail == AIS_CONN_FAIL_STALE && r->stale_left > 0)
 		r->stale_left--;
-	else if (fail == AIS_CONN_FAIL_CONN && r->conn_left > 0)
+	else if ((fail == AIS_CONN_FAIL_CONN || fail == AIS_CONN_FAIL_STALE) &&
+		 r->conn_left > 0)
 		r->conn_left--;
 	else
 		return false;

@@ -83,7 +83,9 @@ struct ais__retry {
 void ais__retry_init(struct ais__retry *r, int conn_retries);
 
 /* An exchange failed with class fail: true if the request should be sent
- * again (then on a fresh connection). may_repeat is false when sending it
+ * again (then on a fresh connection). A dead pooled connection spends the
+ * stale budget, then the connection-error one; a connection error the
+ * latter; anything else is final. may_repeat is false when sending it
  * again is not safe whatever the failure (a body source that cannot be
  * rewound, bytes already handed to the caller). */
 bool ais__retry_conn(struct ais__retry *r, int fail, bool may_repeat);

@@ -42,15 +42,17 @@ int ais_fsync_parent(const char *path);
  * system that the caller wrote through fd (still open; the caller closes
  * it): fsync(fd), rename(tmp, path), fsync of path's directory. Readers see
  * the old file or the new one, never part of it, and after a crash the
- * rename is either lost whole or kept whole. tmp is removed on failure.
- * Returns 0 or -errno. */
+ * rename is either lost whole or kept whole. Returns 0 or -errno: tmp is
+ * removed if the fsync or the rename fails; if only the directory's fsync
+ * fails, path is the new file already, but not known to be durable (a
+ * caller for whom that matters removes it). */
 int ais_file_commit(int fd, const char *tmp, const char *path);
 
 /* Replaces (or creates) the file at path with len bytes of buf, durably:
- * written to "<path>.tmp" with mode, then ais_file_commit. Writers of one
- * path must be serialised by the caller (the temporary name is fixed, so a
- * crash leaves at most one behind, overwritten by the next replacement).
- * Returns 0 or -errno. */
+ * written to "<path>.tmp" with mode, then ais_file_commit (whose failure
+ * cases it shares). Writers of one path must be serialised by the caller
+ * (the temporary name is fixed, so a crash leaves at most one behind,
+ * overwritten by the next replacement). Returns 0 or -errno. */
 int ais_file_replace(const char *path, const void *buf, size_t len,
 		     mode_t mode);
 

@@ -255,11 +255,14 @@ static int zip_scan_local(struct ais__shard_builder *b, const char *why)
 			xlen = ais__shard_le16(lh + 28);
 			e.lho = pos;
 			got = ais_pread_upto(b->obj_fd, name, nlen, pos + 30);
-			if (got == nlen)
-				got = ais_pread_upto(b->obj_fd, x, xlen,
-						     pos + 30 + nlen) == xlen
-					  ? nlen
-					  : -EBADMSG;
+			if (got == nlen) {
+				ssize_t gx = ais_pread_upto(b->obj_fd, x, xlen,
+							    pos + 30 + nlen);
+
+				got = gx < 0	   ? gx
+				      : gx == xlen ? nlen
+						   : -EBADMSG;
+			}
 			if (got < 0 && got != -EBADMSG) {
 				rc = (int)got;
 				break;
