@@ -174,10 +174,8 @@ static int prepare(const char *mp, int *lockfd, char *errmsg)
 	if (flock(*lockfd, LOCK_EX | LOCK_NB) < 0)
 		return ais_errf(errmsg, -EBUSY,
 				"mountpath %s is in use by another aisd", mp);
-	{
-		snprintf(path, sizeof(path), "%s/.ais/tmp", mp);
-		rc = mkdir_ok(path);
-	}
+	snprintf(path, sizeof(path), "%s/.ais/tmp", mp);
+	rc = mkdir_ok(path);
 	if (rc)
 		return ais_errf(errmsg, rc,
 				"mountpath %s: cannot create %s: %s", mp, path,

@@ -84,25 +84,38 @@ static size_t file_size(const char *path)
 	return (size_t)st.st_size;
 }
 
-/* Fills j for the object open on fd (END, OLD_SIZE, its inode, its old
- * tail and xattr, which tail and xattr hold). */
-static void fill_journal(struct journal *j, int fd, const char *rel,
-			 uint8_t *tail, char *xattr)
+/* A store over one mountpath, the shard-like object (open on fd, at path)
+ * and the durable journal of an append to it, as append.c writes it before
+ * touching the shard. */
+struct jfx {
+	struct scratch_store f;
+	char path[PATH_MAX];
+	const char *rel;
+	int fd;
+	char xattr[8];
+	uint8_t tail[OLD_SIZE - END];
+	struct journal j;
+};
+
+static void jfx_begin(struct jfx *x, const char *tag)
 {
 	struct stat st;
 
-	ck_assert_int_eq(fstat(fd, &st), 0);
-	memset(j, 0, sizeof(*j));
-	j->end = END;
-	j->old_size = OLD_SIZE;
-	j->ino = (uint64_t)st.st_ino;
-	j->rel = rel;
-	memcpy(xattr, "old-meta", 8);
-	j->xattr = (const uint8_t *)xattr;
-	j->xattr_len = 8;
-	memset(tail, 0, OLD_SIZE - END);
-	j->tail = tail;
-	j->tail_len = OLD_SIZE - END;
+	scratch_store_open(&x->f, tag, 1, "b");
+	x->fd = make_object(&x->f, x->path, &x->rel);
+	ck_assert_int_eq(fstat(x->fd, &st), 0);
+	memset(&x->j, 0, sizeof(x->j));
+	x->j.end = END;
+	x->j.old_size = OLD_SIZE;
+	x->j.ino = (uint64_t)st.st_ino;
+	x->j.rel = x->rel;
+	memcpy(x->xattr, "old-meta", 8);
+	x->j.xattr = (const uint8_t *)x->xattr;
+	x->j.xattr_len = 8;
+	memset(x->tail, 0, sizeof(x->tail));
+	x->j.tail = x->tail;
+	x->j.tail_len = OLD_SIZE - END;
+	ck_assert_int_eq(journal_write(x->f.st->mps, 0, &x->j), 0);
 }
 
 static int journal_count(const char *mp)
@@ -116,48 +129,34 @@ static int journal_count(const char *mp)
 
 START_TEST(test_roll_back)
 {
-	struct scratch_store f;
-	char path[PATH_MAX], msg[AIS_ERRMSG_LEN] = "", xattr[8];
-	uint8_t tail[OLD_SIZE - END];
-	struct journal j;
-	const char *rel;
-	int fd;
+	struct jfx x;
+	char msg[AIS_ERRMSG_LEN] = "";
 
-	scratch_store_open(&f, "rollback", 1, "b");
-	fd = make_object(&f, path, &rel);
-	fill_journal(&j, fd, rel, tail, xattr);
-	ck_assert_int_eq(journal_write(f.st->mps, 0, &j), 0);
-	ck_assert_int_eq(journal_count(f.mp[0]), 1);
-	fake_append(fd);
-	close(fd);
-	ck_assert_uint_eq(file_size(path), END + 4096);
+	jfx_begin(&x, "rollback");
+	ck_assert_int_eq(journal_count(x.f.mp[0]), 1);
+	fake_append(x.fd);
+	close(x.fd);
+	ck_assert_uint_eq(file_size(x.path), END + 4096);
 	/* The node died before journal_remove: the next start undoes it. */
-	ck_assert_int_eq(journal_recover(f.st->mps, msg), 0);
-	assert_old(path);
-	ck_assert_int_eq(journal_count(f.mp[0]), 0);
-	scratch_store_close(&f);
+	ck_assert_int_eq(journal_recover(x.f.st->mps, msg), 0);
+	assert_old(x.path);
+	ck_assert_int_eq(journal_count(x.f.mp[0]), 0);
+	scratch_store_close(&x.f);
 }
 END_TEST
 
 START_TEST(test_removed_journal_undoes_nothing)
 {
-	struct scratch_store f;
-	char path[PATH_MAX], msg[AIS_ERRMSG_LEN] = "", xattr[8];
-	uint8_t tail[OLD_SIZE - END];
-	struct journal j;
-	const char *rel;
-	int fd;
+	struct jfx x;
+	char msg[AIS_ERRMSG_LEN] = "";
 
-	scratch_store_open(&f, "removed", 1, "b");
-	fd = make_object(&f, path, &rel);
-	fill_journal(&j, fd, rel, tail, xattr);
-	ck_assert_int_eq(journal_write(f.st->mps, 0, &j), 0);
-	fake_append(fd);
-	ck_assert_int_eq(journal_remove(&j), 0);
-	close(fd);
-	ck_assert_int_eq(journal_recover(f.st->mps, msg), 0);
-	ck_assert_uint_eq(file_size(path), END + 4096);
-	scratch_store_close(&f);
+	jfx_begin(&x, "removed");
+	fake_append(x.fd);
+	ck_assert_int_eq(journal_remove(&x.j), 0);
+	close(x.fd);
+	ck_assert_int_eq(journal_recover(x.f.st->mps, msg), 0);
+	ck_assert_uint_eq(file_size(x.path), END + 4096);
+	scratch_store_close(&x.f);
 }
 END_TEST
 
@@ -165,39 +164,34 @@ END_TEST
  * node died, so the shard was not touched yet: discarded, shard as is. */
 START_TEST(test_damaged_and_tmp_discarded)
 {
-	struct scratch_store f;
-	char path[PATH_MAX], msg[AIS_ERRMSG_LEN] = "", xattr[8];
+	struct jfx x;
+	char msg[AIS_ERRMSG_LEN] = "";
 	char cut[PATH_MAX + 8], tmp[PATH_MAX + 8];
-	uint8_t tail[OLD_SIZE - END], raw[8192];
-	struct journal j;
-	const char *rel;
+	uint8_t raw[8192];
 	ssize_t n;
-	int fd, jfd;
+	int jfd;
 
-	scratch_store_open(&f, "damaged", 1, "b");
-	fd = make_object(&f, path, &rel);
-	fill_journal(&j, fd, rel, tail, xattr);
-	ck_assert_int_eq(journal_write(f.st->mps, 0, &j), 0);
-	jfd = open(j.path, O_RDONLY | O_CLOEXEC);
+	jfx_begin(&x, "damaged");
+	jfd = open(x.j.path, O_RDONLY | O_CLOEXEC);
 	ck_assert_int_ge(jfd, 0);
 	n = ais_read_upto(jfd, raw, sizeof(raw));
 	close(jfd);
 	ck_assert_int_gt(n, 100);
 	/* The same journal, whole, as the temporary file of a journal_write
 	 * that died before its rename; and cut short under a journal name. */
-	ck_assert_int_lt(snprintf(tmp, sizeof(tmp), "%s.tmp", j.path),
+	ck_assert_int_lt(snprintf(tmp, sizeof(tmp), "%s.tmp", x.j.path),
 			 (int)sizeof(tmp));
-	ck_assert_int_eq(rename(j.path, tmp), 0);
-	ck_assert_int_lt(snprintf(cut, sizeof(cut), "%s/append.1.999", j.dir),
+	ck_assert_int_eq(rename(x.j.path, tmp), 0);
+	ck_assert_int_lt(snprintf(cut, sizeof(cut), "%s/append.1.999", x.j.dir),
 			 (int)sizeof(cut));
 	ck_assert_int_eq(ais_file_replace(cut, raw, (size_t)n - 7, 0600), 0);
-	fake_append(fd);
-	close(fd);
-	ck_assert_int_eq(journal_recover(f.st->mps, msg), 0);
+	fake_append(x.fd);
+	close(x.fd);
+	ck_assert_int_eq(journal_recover(x.f.st->mps, msg), 0);
 	/* Neither rolled the (here: appended) shard back. */
-	ck_assert_uint_eq(file_size(path), END + 4096);
-	ck_assert_int_eq(journal_count(f.mp[0]), 0);
-	scratch_store_close(&f);
+	ck_assert_uint_eq(file_size(x.path), END + 4096);
+	ck_assert_int_eq(journal_count(x.f.mp[0]), 0);
+	scratch_store_close(&x.f);
 }
 END_TEST
 
@@ -206,30 +200,23 @@ END_TEST
  * inode number, as file systems do with a freed one.) */
 START_TEST(test_other_file_now)
 {
-	struct scratch_store f;
-	char path[PATH_MAX], other[PATH_MAX + 8], msg[AIS_ERRMSG_LEN] = "";
-	char xattr[8];
-	uint8_t tail[OLD_SIZE - END];
-	struct journal j;
-	const char *rel;
-	int fd, nfd;
+	struct jfx x;
+	char other[PATH_MAX + 8], msg[AIS_ERRMSG_LEN] = "";
+	int nfd;
 
-	scratch_store_open(&f, "otherfile", 1, "b");
-	fd = make_object(&f, path, &rel);
-	fill_journal(&j, fd, rel, tail, xattr);
-	ck_assert_int_eq(journal_write(f.st->mps, 0, &j), 0);
-	ck_assert_int_lt(snprintf(other, sizeof(other), "%s.new", path),
+	jfx_begin(&x, "otherfile");
+	ck_assert_int_lt(snprintf(other, sizeof(other), "%s.new", x.path),
 			 (int)sizeof(other));
 	nfd = open(other, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	ck_assert_int_ge(nfd, 0);
 	ck_assert_int_eq(ais_write_all(nfd, "new object", 10), 0);
 	close(nfd);
-	ck_assert_int_eq(rename(other, path), 0);
-	ck_assert_int_eq(journal_recover(f.st->mps, msg), 0);
-	close(fd);
-	ck_assert_uint_eq(file_size(path), 10);
-	ck_assert_int_eq(journal_count(f.mp[0]), 0);
-	scratch_store_close(&f);
+	ck_assert_int_eq(rename(other, x.path), 0);
+	ck_assert_int_eq(journal_recover(x.f.st->mps, msg), 0);
+	close(x.fd);
+	ck_assert_uint_eq(file_size(x.path), 10);
+	ck_assert_int_eq(journal_count(x.f.mp[0]), 0);
+	scratch_store_close(&x.f);
 }
 END_TEST
 
