@@ -30,6 +30,7 @@ struct ais_map *ais_map_dup(const struct ais_map *m)
 	if (d == NULL)
 		return NULL;
 	d->version = m->version;
+	memcpy(d->leader, m->leader, sizeof(d->leader));
 	d->n = m->n;
 	if (m->n > 0) {
 		d->nodes = malloc(m->n * sizeof(*d->nodes));
@@ -71,7 +72,81 @@ int ais_map_find(const struct ais_map *m, const char *id)
 static int node_equal(const struct ais_node *a, const struct ais_node *b)
 {
 	return strcmp(a->id, b->id) == 0 && strcmp(a->host, b->host) == 0 &&
-	       a->port == b->port && a->state == b->state;
+	       a->port == b->port && a->state == b->state &&
+	       a->down == b->down && a->role == b->role &&
+	       strcmp(a->raft_addr, b->raft_addr) == 0;
+}
+
+int ais_map_lookup(const struct ais_map *m, const char *id_or_addr)
+{
+	char host[AIS_HOST_MAX];
+	uint16_t port;
+	size_t i;
+	int idx = ais_map_find(m, id_or_addr);
+
+	if (idx >= 0 ||
+	    ais_parse_hostport(id_or_addr, host, sizeof(host), &port) < 0)
+		return idx;
+	for (i = 0; i < m->n; i++)
+		if (m->nodes[i].port == port && !strcmp(m->nodes[i].host, host))
+			return (int)i;
+	return -1;
+}
+
+int ais_map_remove(struct ais_map *m, const char *id)
+{
+	long i = map_search(m, id);
+
+	if (i < 0)
+		return 0;
+	memmove(m->nodes + i, m->nodes + i + 1,
+		(m->n - (size_t)i - 1) * sizeof(*m->nodes));
+	m->n--;
+	return 1;
+}
+
+bool ais_map_same_placement(const struct ais_map *a, const struct ais_map *b)
+{
+	size_t i = 0, j = 0;
+
+	for (;;) {
+		while (i < a->n && a->nodes[i].state != AIS_NODE_ONLINE)
+			i++;
+		while (j < b->n && b->nodes[j].state != AIS_NODE_ONLINE)
+			j++;
+		if (i == a->n || j == b->n)
+			return i == a->n && j == b->n;
+		if (strcmp(a->nodes[i].id, b->nodes[j].id))
+			return false;
+		i++;
+		j++;
+	}
+}
+
+const char *ais_node_state_name(int state)
+{
+	switch (state) {
+	case AIS_NODE_ONLINE:
+		return "online";
+	case AIS_NODE_MAINTENANCE:
+		return "maintenance";
+	case AIS_NODE_DECOMMISSIONING:
+		return "decommissioning";
+	}
+	return "unknown";
+}
+
+const char *ais_node_role_name(int role)
+{
+	switch (role) {
+	case AIS_ROLE_VOTER:
+		return "voter";
+	case AIS_ROLE_STANDBY:
+		return "standby";
+	case AIS_ROLE_SPARE:
+		return "spare";
+	}
+	return "-";
 }
 
 int ais_map_add(struct ais_map *m, const struct ais_node *node)
@@ -194,6 +269,8 @@ int ais_map_from_pb(const Ais__ClusterMap *pb, struct ais_map **out,
 	if (m == NULL)
 		return -ENOMEM;
 	m->version = pb->version;
+	if (pb->leader && strlen(pb->leader) < sizeof(m->leader))
+		strcpy(m->leader, pb->leader);
 	for (i = 0; i < pb->n_nodes; i++) {
 		const Ais__Node *pn = pb->nodes[i];
 		struct ais_node node;
@@ -216,7 +293,15 @@ int ais_map_from_pb(const Ais__ClusterMap *pb, struct ais_map **out,
 		node.port = (uint16_t)pn->port;
 		node.state = pn->state == AIS__NODE__STATE__MAINTENANCE
 				 ? AIS_NODE_MAINTENANCE
+			     : pn->state == AIS__NODE__STATE__DECOMMISSIONING
+				 ? AIS_NODE_DECOMMISSIONING
 				 : AIS_NODE_ONLINE;
+		node.down = pn->down;
+		node.role = pn->role <= AIS__NODE__ROLE__SPARE ? (int)pn->role
+							       : AIS_ROLE_NONE;
+		if (pn->raft_addr &&
+		    strlen(pn->raft_addr) < sizeof(node.raft_addr))
+			strcpy(node.raft_addr, pn->raft_addr);
 		rc = ais_map_add(m, &node);
 		if (rc < 0) {
 			ais_map_free(m);
@@ -243,6 +328,7 @@ Ais__ClusterMap *ais_map_to_pb(const struct ais_map *m)
 	nodes = (Ais__Node *)(ptrs + m->n);
 	ais__cluster_map__init(pb);
 	pb->version = m->version;
+	pb->leader = (char *)m->leader;
 	pb->n_nodes = m->n;
 	pb->nodes = ptrs;
 	for (i = 0; i < m->n; i++) {
@@ -250,9 +336,10 @@ Ais__ClusterMap *ais_map_to_pb(const struct ais_map *m)
 		nodes[i].id = (char *)m->nodes[i].id;
 		nodes[i].host = (char *)m->nodes[i].host;
 		nodes[i].port = m->nodes[i].port;
-		nodes[i].state = m->nodes[i].state == AIS_NODE_MAINTENANCE
-				     ? AIS__NODE__STATE__MAINTENANCE
-				     : AIS__NODE__STATE__ONLINE;
+		nodes[i].state = (Ais__Node__State)m->nodes[i].state;
+		nodes[i].down = m->nodes[i].down;
+		nodes[i].role = (Ais__Node__Role)m->nodes[i].role;
+		nodes[i].raft_addr = (char *)m->nodes[i].raft_addr;
 		ptrs[i] = &nodes[i];
 	}
 	return pb;

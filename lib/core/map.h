@@ -3,6 +3,7 @@
 #ifndef AIS_MAP_H
 #define AIS_MAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,13 +12,29 @@
 #define AIS_NODE_ID_MAX 40
 #define AIS_HOST_MAX	256
 
-enum ais_node_state { AIS_NODE_ONLINE = 0, AIS_NODE_MAINTENANCE = 1 };
+#define AIS_ADDR_MAX (AIS_HOST_MAX + 8) /* "HOST:PORT" */
+
+/* Values as in the protobuf Node.State and Node.Role. */
+enum ais_node_state {
+	AIS_NODE_ONLINE = 0,
+	AIS_NODE_MAINTENANCE = 1,
+	AIS_NODE_DECOMMISSIONING = 2,
+};
+enum ais_node_role {
+	AIS_ROLE_NONE = 0,
+	AIS_ROLE_VOTER = 1,
+	AIS_ROLE_STANDBY = 2,
+	AIS_ROLE_SPARE = 3,
+};
 
 struct ais_node {
 	char id[AIS_NODE_ID_MAX];
 	char host[AIS_HOST_MAX];
 	uint16_t port;
-	int state;
+	int state;		      /* enum ais_node_state */
+	bool down;		      /* advisory: the leader cannot reach it */
+	int role;		      /* enum ais_node_role */
+	char raft_addr[AIS_ADDR_MAX]; /* "" if unknown */
 };
 
 /* nodes[] is kept sorted by id. */
@@ -25,6 +42,7 @@ struct ais_map {
 	uint64_t version;
 	size_t n;
 	struct ais_node *nodes;
+	char leader[AIS_NODE_ID_MAX]; /* "" = no leader known */
 };
 
 /* Heap map with no nodes and version 0; freed with ais_map_free. NULL on
@@ -36,6 +54,20 @@ struct ais_map *ais_map_dup(const struct ais_map *m);
 /* Index of the node with this id, or -1. */
 int ais_map_find(const struct ais_map *m, const char *id);
 
+/* Index of the node named by id or "HOST:PORT" (its client address), or -1.
+ */
+int ais_map_lookup(const struct ais_map *m, const char *id_or_addr);
+
+/* Removes the node with this id. Returns 1 if it was there, else 0. */
+int ais_map_remove(struct ais_map *m, const char *id);
+
+/* True if both maps place every object alike: the same ONLINE ids. */
+bool ais_map_same_placement(const struct ais_map *a, const struct ais_map *b);
+
+/* "online", "maintenance", "decommissioning"; "voter", "standby", ... */
+const char *ais_node_state_name(int state);
+const char *ais_node_role_name(int role);
+
 /* Adds node (or updates its address/state if the id is known). Returns 1 if
  * the map changed, 0 if not, -ENOMEM. Does not touch the version. */
 int ais_map_add(struct ais_map *m, const struct ais_node *node);
@@ -46,10 +78,11 @@ int ais_map_add(struct ais_map *m, const struct ais_node *node);
  * both sides will converge on). Returns 1 if m changed, 0, or -ENOMEM. */
 int ais_map_merge(struct ais_map *m, const struct ais_map *other);
 
-/* True if both maps have the same nodes (ids, addresses, states). */
+/* True if both maps have the same nodes (every field). */
 int ais_map_same_nodes(const struct ais_map *a, const struct ais_map *b);
 
-/* The ONLINE node that owns bucket/name by HRW, or NULL if none. */
+/* The ONLINE node that owns bucket/name by HRW, or NULL if none (nodes in
+ * maintenance or decommissioning take no data; "down" does not matter). */
 const struct ais_node *ais_map_owner(const struct ais_map *m,
 				     const char *bucket, const char *name);
 
