@@ -8,6 +8,7 @@
 #ifndef AISD_CLUSTER_CLUSTER_H
 #define AISD_CLUSTER_CLUSTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,10 +16,23 @@
 
 struct cluster;
 
-/* A read-only snapshot of the map; release with cluster_map_put. */
+/* An immutable snapshot of the cluster metadata; cluster_map_get takes a
+ * reference, cluster_map_put drops it. Nothing in it changes while held. */
 struct cluster_map {
-	int refs; /* atomic */
-	struct ais_map *m;
+	int refs;	   /* atomic */
+	struct ais_map *m; /* nodes, version, leader (as this node knows it) */
+	char **buckets;	   /* the bucket table, sorted */
+	size_t nbuckets;
+	/* Placement generations: rebalance_id grows by one whenever the set
+	 * of nodes that take data changes. history[] are the earlier
+	 * placements (newest first) whose objects may not all have reached
+	 * their owners under m yet: the maps since the last rebalance that
+	 * every node finished. A node that misses an object looks for it at
+	 * its owners in these maps. */
+	uint64_t rebalance_id;
+	struct ais_map **history;
+	size_t nhistory;
+	bool read_only; /* no leader reachable: changes fail, data serves */
 };
 
 /* Starts from the saved map with the highest version among state_files
@@ -50,5 +64,15 @@ uint64_t cluster_version(struct cluster *c);
 /* OP_JOIN from another node: adds or updates it (new version if the map
  * changed). Returns 0 or -ENOMEM. */
 int cluster_join(struct cluster *c, const struct ais_node *joiner);
+
+/* Called on the cluster thread after every new snapshot, with it
+ * (borrowed: take a reference to keep it). Must not block. */
+typedef void (*cluster_change_cb)(void *arg, struct cluster_map *cm);
+void cluster_on_change(struct cluster *c, cluster_change_cb cb, void *arg);
+
+/* This node has moved everything it holds that placement generation id
+ * places elsewhere (its rebalance for id is done). Blocks until committed;
+ * -EAGAIN with no leader. */
+int cluster_rebalance_done(struct cluster *c, uint64_t id, char *errmsg);
 
 #endif

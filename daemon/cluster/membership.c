@@ -31,6 +31,7 @@ static struct cluster_map *cmap_new(struct ais_map *m)
 
 	if (!cm)
 		return NULL;
+	memset(cm, 0, sizeof(*cm));
 	cm->refs = 1;
 	cm->m = m;
 	return cm;
@@ -304,4 +305,19 @@ int cluster_merge(struct cluster *c, const struct ais_map *other)
 		ais_map_free(m);
 	pthread_mutex_unlock(&c->mu);
 	return 0;
+}
+
+/* Transitional (gossip has no placement generations): Raft replaces. */
+void cluster_on_change(struct cluster *c, cluster_change_cb cb, void *arg)
+{
+	(void)c;
+	(void)cb;
+	(void)arg;
+}
+
+int cluster_rebalance_done(struct cluster *c, uint64_t id, char *errmsg)
+{
+	(void)c;
+	(void)id;
+	return ais_errf(errmsg, -ENOSYS, "no rebalance under gossip");
 }
