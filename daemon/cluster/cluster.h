@@ -32,6 +32,7 @@ struct cluster_map {
 	uint64_t rebalance_id;
 	struct ais_map **history;
 	size_t nhistory;
+	bool self_rebalanced; /* this node reported rebalance_id done */
 	bool read_only; /* no leader reachable: changes fail, data serves */
 };
 
