@@ -11,8 +11,9 @@
  *             metadata, listings, buckets   -> nothing else of aisd
  *   shard/    shard indexes, parked decoders, appends and their journal
  *             -> store/
- *   cluster/  where membership is decided: the map, gossip (Raft next),
- *             node-to-node calls   -> nothing else of aisd
+ *   cluster/  the cluster metadata (node map, bucket table) replicated by
+ *             Raft, node lifecycle, node-to-node calls
+ *             -> nothing else of aisd (others subscribe to its snapshots)
  *   move/     data movement between nodes (replication, rebalance): empty
  *             yet; it will follow map changes from cluster/ and move
  *             objects through store/
@@ -21,6 +22,7 @@
 #define AISD_AISD_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "opts.h"
@@ -37,6 +39,9 @@ struct aisd {
 	struct cluster *cluster; /* cluster/: the map, membership */
 	struct peers *peers;	 /* cluster/: node-to-node calls (name-conflict
 				    probes) */
+	char **buckets_seen; /* the bucket table as this node last applied it
+				(Raft thread only: rpc_buckets_follow) */
+	size_t nbuckets_seen;
 	uint64_t start_mono_ns;
 	atomic_uint connections; /* open client connections */
 	atomic_ulong requests;	 /* requests handled */

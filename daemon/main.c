@@ -1,12 +1,14 @@
 /* aisd: the aisfs storage node daemon. Start-up, configuration, and the
  * orderly stop; the work happens in the subsystems of libaisd (aisd.h):
  * net/ (loop), rpc/ (requests), store/ (disk), shard/ (shards) and
- * cluster/ (map and gossip). */
+ * cluster/ (the map, by Raft). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,7 @@
 #include "opts.h"
 #include "shard/append.h"
 #include "shard/shard.h"
+#include "rpc/rpc.h"
 #include "store/bucket.h"
 #include "store/store.h"
 
@@ -84,27 +87,57 @@ static void pick_advertise(const struct aisd_opts *o, char *out, size_t len)
 	ais_log(LOG_INFO, "advertising 127.0.0.1 (no other IPv4 address)");
 }
 
-/* Creates here the buckets a peer has that this node lacks (it was down or
- * not yet in the map when they were created). */
-static void sync_buckets(void *arg, char *const *names, size_t n)
-{
-	struct store *st = arg;
-	char errmsg[AIS_ERRMSG_LEN];
-	size_t i;
-	int rc;
+struct ready {
+	struct aisd *d;
+	const char *raft_dir;
+	int threads;
+};
 
-	for (i = 0; i < n; i++) {
-		if (ais_name_check_bucket(names[i], errmsg) < 0)
-			continue;
-		rc = bucket_create(st, names[i], errmsg);
+/* The start-up line, and readiness for systemd. */
+static void announce(const struct ready *r)
+{
+	const struct aisd_opts *o = r->d->opts;
+	const struct ais_node *self = cluster_self(r->d->cluster);
+	const struct mpset *mps = r->d->store->mps;
+	char status[512];
+	size_t i, off;
+
+	off = (size_t)snprintf(status, sizeof(status), "node %s on %s:%u,",
+			       self->id, self->host, self->port);
+	for (i = 0; i < mps->n && off < sizeof(status); i++)
+		off += (size_t)snprintf(status + off, sizeof(status) - off,
+					" %s", mps->paths[i]);
+	ais_log(LOG_NOTICE,
+		"aisd %s listening on %s:%u, node %s (advertised %s:%u, Raft "
+		"%s in %s), map v%llu, %zu mountpath%s:%s, %d threads",
+		AIS_VERSION, o->listen, o->port, self->id, self->host,
+		self->port, self->raft_addr, r->raft_dir,
+		(unsigned long long)cluster_version(r->d->cluster), mps->n,
+		mps->n == 1 ? "" : "s", strchr(status, ',') + 1, r->threads);
+	if (o->config)
+		ais_log(LOG_INFO, "configuration from %s", o->config);
+	notify_ready(status);
+}
+
+static void *announce_when_joined(void *arg)
+{
+	struct ready *r = arg;
+	unsigned waited = 0;
+
+	for (;;) {
+		int rc = cluster_wait_joined(r->d->cluster, 1000);
+
 		if (rc == 0)
-			ais_log(LOG_NOTICE,
-				"bucket %s: created, as a peer has "
-				"it",
-				names[i]);
-		else if (rc != -EEXIST)
-			ais_log(LOG_WARNING, "bucket %s: %s", names[i], errmsg);
+			break;
+		if (cluster_stopping(r->d->cluster))
+			return NULL;
+		if (++waited == 30)
+			ais_log(LOG_WARNING,
+				"not in the cluster map after 30 s; still "
+				"trying (see the messages above)");
 	}
+	announce(r);
+	return NULL;
 }
 
 static int write_pidfile(const char *path)
@@ -122,13 +155,16 @@ static int write_pidfile(const char *path)
 
 int main(int argc, char **argv)
 {
-	char errmsg[AIS_ERRMSG_LEN], threads[16], status[512];
-	char **mapfiles;
+	char errmsg[AIS_ERRMSG_LEN], threads[16];
+	char raft_dir[4096];
+	struct ready ready;
+	pthread_t ready_thr;
+	bool ready_started = false;
+	char **local_buckets = NULL;
+	struct cluster_opts copts;
 	struct aisd_opts o;
 	struct aisd d;
-	struct ais_node self;
 	struct server *srv = NULL;
-	size_t i, off;
 	long ncpu;
 	int rc, n, exit_code = 1;
 
@@ -171,33 +207,41 @@ int main(int argc, char **argv)
 	snprintf(threads, sizeof(threads), "%d", n);
 	setenv("UV_THREADPOOL_SIZE", threads, 1);
 
-	memset(&self, 0, sizeof(self));
-	snprintf(self.id, sizeof(self.id), "%s", d.store->mps->node_id);
-	pick_advertise(&o, self.host, sizeof(self.host));
-	self.port = o.port;
-	self.state = AIS_NODE_ONLINE;
-	/* The last map is kept on every mountpath. */
-	mapfiles = calloc(d.store->mps->n + 1, sizeof(char *));
-	for (i = 0; mapfiles && i < d.store->mps->n; i++)
-		if (asprintf(&mapfiles[i], "%s/.ais/map",
-			     d.store->mps->paths[i]) < 0) {
-			mapfiles[i] = NULL;
-			break;
-		}
-	if (mapfiles && i == d.store->mps->n)
-		d.cluster =
-		    cluster_new(&self, o.seeds, o.nseeds, o.join, mapfiles, i);
-	ais_strv_free(mapfiles);
-	if (!d.cluster) {
-		ais_log(LOG_ERR, "out of memory");
+	memset(&copts, 0, sizeof(copts));
+	snprintf(copts.self.id, sizeof(copts.self.id), "%s",
+		 d.store->mps->node_id);
+	pick_advertise(&o, copts.self.host, sizeof(copts.self.host));
+	copts.self.port = o.port;
+	snprintf(copts.self.raft_addr, sizeof(copts.self.raft_addr), "%s:%u",
+		 copts.self.host, o.raft_port);
+	copts.seeds = o.seeds;
+	copts.nseeds = o.nseeds;
+	copts.join = o.join;
+	if (o.raft_dir)
+		snprintf(raft_dir, sizeof(raft_dir), "%s", o.raft_dir);
+	else
+		snprintf(raft_dir, sizeof(raft_dir), "%s/.ais/raft",
+			 d.store->mps->paths[0]);
+	copts.raft_dir = raft_dir;
+	copts.down_after_ms = o.down_after_ms;
+	rc = bucket_list(d.store, &local_buckets, &copts.nlocal_buckets,
+			 errmsg);
+	if (rc) {
+		ais_log(LOG_ERR, "%s", errmsg);
 		goto out;
 	}
-	cluster_on_peer_buckets(d.cluster, sync_buckets, d.store);
+	copts.local_buckets = local_buckets;
 	d.peers = peers_new(1000, 5000, 5000);
 	if (!d.peers) {
 		ais_log(LOG_ERR, "out of memory");
 		goto out;
 	}
+	rc = cluster_new(&copts, d.peers, &d.cluster, errmsg);
+	if (rc) {
+		ais_log(LOG_ERR, "%s", errmsg);
+		goto out;
+	}
+	cluster_on_change(d.cluster, rpc_buckets_follow, &d);
 	rc = server_new(&d, o.listen, o.port, &srv, errmsg);
 	if (rc) {
 		ais_log(LOG_ERR, "%s", errmsg);
@@ -207,29 +251,27 @@ int main(int argc, char **argv)
 		ais_log(LOG_ERR, "pidfile %s: %s", o.pidfile, strerror(-rc));
 		goto out;
 	}
-	rc = cluster_start(d.cluster);
+	rc = cluster_start(d.cluster, errmsg);
 	if (rc) {
-		ais_log(LOG_ERR, "cannot start the gossip thread: %s",
-			strerror(-rc));
+		ais_log(LOG_ERR, "%s", errmsg);
 		goto out_pidfile;
 	}
-	off = (size_t)snprintf(status, sizeof(status), "node %s on %s:%u,",
-			       self.id, self.host, self.port);
-	for (i = 0; i < d.store->mps->n && off < sizeof(status); i++)
-		off += (size_t)snprintf(status + off, sizeof(status) - off,
-					" %s", d.store->mps->paths[i]);
-	ais_log(LOG_NOTICE,
-		"aisd %s listening on %s:%u, node %s (advertised %s:%u), map "
-		"v%llu, %zu mountpath%s:%s, %d threads",
-		AIS_VERSION, o.listen, o.port, self.id, self.host, self.port,
-		(unsigned long long)cluster_version(d.cluster), d.store->mps->n,
-		d.store->mps->n == 1 ? "" : "s", strchr(status, ',') + 1, n);
-	if (o.config)
-		ais_log(LOG_INFO, "configuration from %s", o.config);
-	notify_ready(status);
+	/* The loop serves at once (a joining node answers its peers); the
+	 * node is announced, and systemd told it is ready, once it is in
+	 * the map. */
+	ready.d = &d;
+	ready.raft_dir = raft_dir;
+	ready.threads = n;
+	if (pthread_create(&ready_thr, NULL, announce_when_joined, &ready) ==
+	    0)
+		ready_started = true;
+	else
+		announce(&ready);
 
 	rc = server_run(srv);
 	cluster_stop(d.cluster);
+	if (ready_started)
+		pthread_join(ready_thr, NULL);
 	if (rc == 0) {
 		server_free(srv);
 		srv = NULL;
@@ -249,6 +291,7 @@ out:
 	if (d.cluster)
 		cluster_free(d.cluster);
 	peers_free(d.peers);
+	ais_strv_free(local_buckets);
 	store_free(d.store);
 	aisd_opts_free(&o);
 	return exit_code;

@@ -28,6 +28,9 @@ struct src {
 	int idle_timeout_s; /* -1 unset */
 	char *pidfile;
 	int log_level; /* -1 unset */
+	char *raft_dir;
+	int raft_port;	   /* -1 unset */
+	int down_after_ms; /* -1 unset */
 };
 
 static void src_init(struct src *s)
@@ -38,6 +41,8 @@ static void src_init(struct src *s)
 	s->io_timeout_s = -1;
 	s->idle_timeout_s = -1;
 	s->log_level = -1;
+	s->raft_port = -1;
+	s->down_after_ms = -1;
 }
 
 static void src_free(struct src *s)
@@ -48,6 +53,7 @@ static void src_free(struct src *s)
 	ais_strv_free(s->seeds);
 	free(s->join);
 	free(s->pidfile);
+	free(s->raft_dir);
 }
 
 static int strv_push(char ***v, size_t *n, const char *s)
@@ -168,6 +174,27 @@ static int apply(struct src *s, const char *key, const char *v,
 	}
 	if (!strcmp(key, "pidfile"))
 		return set_str(&s->pidfile, v);
+	if (!strcmp(key, "raft_dir")) {
+		if (!*v)
+			return ais_errf(errmsg, -EINVAL, "empty %s", what);
+		return set_str(&s->raft_dir, v);
+	}
+	if (!strcmp(key, "raft_port")) {
+		if (parse_int(v, 1, 65535, &n))
+			return ais_errf(errmsg, -EINVAL,
+					"bad %s '%s': a port 1..65535", what,
+					v);
+		s->raft_port = n;
+		return 0;
+	}
+	if (!strcmp(key, "down_after")) {
+		if (parse_int(v, 500, 3600000, &n))
+			return ais_errf(errmsg, -EINVAL,
+					"bad %s '%s': milliseconds 500..3600000",
+					what, v);
+		s->down_after_ms = n;
+		return 0;
+	}
 	if (!strcmp(key, "log_level")) {
 		n = ais_log_parse_level(v);
 		if (n < 0)
@@ -220,6 +247,15 @@ static void usage(FILE *f)
 	    "(default 0: never)\n"
 	    "      --pidfile FILE      write the process id here "
 	    "(default none)\n"
+	    "      --raft-dir DIR      Raft's log and snapshots of the "
+	    "cluster metadata\n"
+	    "                          (default MOUNTPATH/.ais/raft, the "
+	    "first mountpath)\n"
+	    "      --raft-port N       TCP port for Raft (default: port + "
+	    "1000)\n"
+	    "      --down-after MS     the leader marks a node that does "
+	    "not answer this\n"
+	    "                          long down (default 3000)\n"
 	    "      --log-level LEVEL   err, warning, notice, info, debug "
 	    "(default info;\n"
 	    "                          AIS_LOG=LEVEL in the environment "
@@ -230,7 +266,8 @@ static void usage(FILE *f)
 	    "\n"
 	    "Configuration keys (\"key = value\" lines): listen, port, "
 	    "advertise,\nmountpath, seed, join, threads, io_timeout, "
-	    "idle_timeout, pidfile, log_level.\nCommand-line flags "
+	    "idle_timeout, pidfile, log_level, raft_dir, raft_port, down_after.\n"
+	    "Command-line flags "
 	    "override the file. See aisd(8).\n",
 	    AISD_DEFAULT_CONFIG, AISD_DEFAULT_PORT, AISD_DEFAULT_IO_TIMEOUT);
 }
@@ -274,6 +311,15 @@ static int merge(struct aisd_opts *o, struct src *cli, struct src *file)
 							: 0;
 	if (cli->pidfile || file->pidfile)
 		o->pidfile = dup_or(cli->pidfile, file->pidfile);
+	if (cli->raft_dir || file->raft_dir)
+		o->raft_dir = dup_or(cli->raft_dir, file->raft_dir);
+	o->raft_port = cli->raft_port > 0    ? (uint16_t)cli->raft_port
+		       : file->raft_port > 0 ? (uint16_t)file->raft_port
+		       : o->port <= 65535 - 1000 ? (uint16_t)(o->port + 1000)
+						 : 0;
+	o->down_after_ms = cli->down_after_ms > 0    ? (unsigned)cli->down_after_ms
+			   : file->down_after_ms > 0 ? (unsigned)file->down_after_ms
+						     : 3000;
 	env = getenv("AIS_LOG");
 	env_level = env && *env ? ais_log_parse_level(env) : -1;
 	o->log_level = cli->log_level >= 0    ? cli->log_level
@@ -292,7 +338,10 @@ int aisd_opts_parse(struct aisd_opts *o, int argc, char **argv)
 		OPT_IO_TIMEOUT,
 		OPT_IDLE_TIMEOUT,
 		OPT_PIDFILE,
-		OPT_LOG_LEVEL
+		OPT_LOG_LEVEL,
+		OPT_RAFT_DIR,
+		OPT_RAFT_PORT,
+		OPT_DOWN_AFTER
 	};
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
@@ -307,6 +356,9 @@ int aisd_opts_parse(struct aisd_opts *o, int argc, char **argv)
 	    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
 	    {"pidfile", required_argument, NULL, OPT_PIDFILE},
 	    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	    {"raft-dir", required_argument, NULL, OPT_RAFT_DIR},
+	    {"raft-port", required_argument, NULL, OPT_RAFT_PORT},
+	    {"down-after", required_argument, NULL, OPT_DOWN_AFTER},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -363,6 +415,15 @@ int aisd_opts_parse(struct aisd_opts *o, int argc, char **argv)
 			break;
 		case OPT_LOG_LEVEL:
 			key = "log_level";
+			break;
+		case OPT_RAFT_DIR:
+			key = "raft_dir";
+			break;
+		case OPT_RAFT_PORT:
+			key = "raft_port";
+			break;
+		case OPT_DOWN_AFTER:
+			key = "down_after";
 			break;
 		case 'v':
 			cli.log_level = LOG_DEBUG;
@@ -431,6 +492,10 @@ int aisd_opts_parse(struct aisd_opts *o, int argc, char **argv)
 		fprintf(stderr, "aisd: no mountpath: give -m DIR or "
 				"'mountpath = DIR' in the config file\n");
 		rc = -1;
+	} else if (o->raft_port == 0 || o->raft_port == o->port) {
+		fprintf(stderr, "aisd: give a Raft port (--raft-port or "
+				"'raft_port = N'), not the data port\n");
+		rc = -1;
 	}
 out:
 	src_free(&cli);
@@ -447,5 +512,6 @@ void aisd_opts_free(struct aisd_opts *o)
 	ais_strv_free(o->seeds);
 	free(o->join);
 	free(o->pidfile);
+	free(o->raft_dir);
 	memset(o, 0, sizeof(*o));
 }

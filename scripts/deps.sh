@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(
 	gcc meson ninja-build pkg-config
 	protobuf-c-compiler libprotobuf-c-dev
-	libuv1-dev liblz4-dev libssl-dev libarchive-dev libxxhash-dev
+	libuv1-dev liblz4-dev libssl-dev libarchive-dev libxxhash-dev libraft-dev
 	libisal-dev libsystemd-dev libfuse3-dev fuse3 check
 	attr python3 rsync tar procps iproute2 xxhash zlib1g-dev libarchive-tools zip unzip
 	lz4 openssl gzip

@@ -45,10 +45,11 @@ static const char local_help[] =
 static const char up_help[] =
     "Usage: ais local up [OPTIONS]\n"
     "\n"
-    "Starts N aisd processes on 127.0.0.1 ports P..P+N-1, each with M\n"
-    "mountpaths DIR/nodeI/mpJ (I and J from 0), all seeded with every\n"
-    "node's address, and waits until every node answers with a map of N\n"
-    "nodes. Each node runs detached (own session, stdin /dev/null, output\n"
+    "Starts N aisd processes on 127.0.0.1 ports P..P+N-1 (their Raft on\n"
+    "P+N..P+2N-1), each with M mountpaths DIR/nodeI/mpJ (I and J from 0),\n"
+    "all seeded with every node's address (the first starts the cluster,\n"
+    "the others join it), and waits until every node answers with a map\n"
+    "of N nodes. Each node runs detached (own session, stdin /dev/null, output\n"
     "appended to DIR/nodeI/aisd.log, pid in DIR/nodeI/aisd.pid). The layout\n"
     "is kept in DIR/cluster.conf: a later up, down or status needs only\n"
     "--dir. Running nodes are left alone and dead ones are restarted on\n"
@@ -194,9 +195,9 @@ static int parse_opts(const char *cmd, const char *help, const char *shortopts,
 	}
 	if (argc != optind)
 		return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
-	if (o->l.port + o->l.nodes - 1 > 65535)
+	if (o->l.port + 2 * o->l.nodes - 1 > 65535)
 		return cli_usage(cmd, "ports %u..%u: beyond 65535", o->l.port,
-				 o->l.port + o->l.nodes - 1);
+				 o->l.port + 2 * o->l.nodes - 1);
 	if (dir && !dir[0])
 		return cli_usage(cmd, "--dir: empty");
 	if (!dir) {

@@ -92,7 +92,7 @@ int local_conf_load(struct local_layout *l, char *errmsg)
 	if (!l->nodes || !l->mountpaths || !l->port)
 		return ais_errf(errmsg, -EINVAL,
 				"%s: needs nodes, mountpaths and port", path);
-	if (l->port + l->nodes - 1 > 65535)
+	if (l->port + 2 * l->nodes - 1 > 65535)
 		return ais_errf(errmsg, -EINVAL, "%s: ports beyond 65535",
 				path);
 	return 0;
@@ -109,7 +109,8 @@ int local_conf_save(const struct local_layout *l, char *errmsg)
 	    "# Layout of an 'ais local' cluster, written by 'ais local "
 	    "up'\n"
 	    "# and read by 'ais local up|down|status --dir DIR'.\n"
-	    "# Node I listens on host:port+I; its data is in nodeI/mpJ.\n"
+	    "# Node I listens on host:port+I, its Raft on "
+	    "host:port+nodes+I;\n# its data is in nodeI/mpJ.\n"
 	    "host = %s\nport = %u\nnodes = %u\nmountpaths = %u\n",
 	    LOCAL_HOST, l->port, l->nodes, l->mountpaths);
 	rc = ais_file_replace(path, buf, (size_t)n, 0644);
@@ -306,7 +307,7 @@ int local_spawn(const struct local_layout *l, unsigned i, const char *aisd,
 		const char *log_level, pid_t *pid_out, char *errmsg)
 {
 	char nodedir[PATH_MAX], logpath[PATH_MAX + 16], pidfile[PATH_MAX + 16];
-	char mp[LOCAL_MPATHS_MAX][PATH_MAX + 16], port[16], when[64];
+	char mp[LOCAL_MPATHS_MAX][PATH_MAX + 16], port[16], rport[16], when[64];
 	char *seeds = NULL, *argv[16 + 2 * LOCAL_MPATHS_MAX];
 	int pfd[2], err = 0, argc = 0, rc;
 	size_t seedlen = (size_t)l->nodes * 24 + 1, off = 0;
@@ -336,12 +337,15 @@ int local_spawn(const struct local_layout *l, unsigned i, const char *aisd,
 		off += (size_t)snprintf(seeds + off, seedlen - off, "%s%s:%u",
 					j ? "," : "", LOCAL_HOST, l->port + j);
 	snprintf(port, sizeof(port), "%u", l->port + i);
+	snprintf(rport, sizeof(rport), "%u", l->port + l->nodes + i);
 
 	argv[argc++] = (char *)aisd;
 	argv[argc++] = (char *)"-l";
 	argv[argc++] = (char *)LOCAL_HOST;
 	argv[argc++] = (char *)"-p";
 	argv[argc++] = port;
+	argv[argc++] = (char *)"--raft-port";
+	argv[argc++] = rport;
 	for (j = 0; j < l->mountpaths; j++) {
 		argv[argc++] = (char *)"-m";
 		argv[argc++] = mp[j];

@@ -1,10 +1,8 @@
-/* Membership: which nodes are in the cluster, the map the data path places
- * objects by, and how a node joins. This small interface is all the rest of
- * aisd sees of it: the data path takes immutable, reference-counted
- * snapshots of the map; OP_JOIN hands a joiner in. Today the map is decided
- * by gossip (membership.c keeps and persists it, gossip.c asks seeds and
- * peers and merges what they know); Raft replaces gossip behind the same
- * calls. */
+/* Membership: the cluster metadata (the node map and the bucket table, one
+ * versioned state replicated by Raft), the snapshots of it that the data
+ * path reads, and the changes other subsystems ask for. This small
+ * interface is all the rest of aisd sees of it: raft.c, fsm.c and the
+ * others behind cluster_i.h can change without touching rpc/ or move/. */
 #ifndef AISD_CLUSTER_CLUSTER_H
 #define AISD_CLUSTER_CLUSTER_H
 
@@ -12,14 +10,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ais.pb-c.h"
 #include "map.h"
 
 struct cluster;
+struct peers;
 
 /* An immutable snapshot of the cluster metadata; cluster_map_get takes a
  * reference, cluster_map_put drops it. Nothing in it changes while held. */
 struct cluster_map {
-	int refs;	   /* atomic */
+	int refs; /* atomic */
 	struct ais_map *m; /* nodes, version, leader (as this node knows it) */
 	char **buckets;	   /* the bucket table, sorted */
 	size_t nbuckets;
@@ -36,24 +36,35 @@ struct cluster_map {
 	bool read_only; /* no leader reachable: changes fail, data serves */
 };
 
-/* Starts from the saved map with the highest version among state_files
- * (or an empty one), with self added; every later map is saved durably to
- * all of them. seeds/join ("HOST:PORT") and the paths are copied. Returns
- * NULL on ENOMEM. Free with cluster_free (after cluster_stop). */
-struct cluster *cluster_new(const struct ais_node *self, char *const *seeds,
-			    size_t nseeds, const char *join,
-			    char *const *state_files, size_t nstate);
+struct cluster_opts {
+	struct ais_node self; /* id, host, port, raft_addr */
+	char *const *seeds;   /* "HOST:PORT" of aisd nodes; may include self */
+	size_t nseeds;
+	const char *join; /* "HOST:PORT" of a node of the cluster, or NULL */
+	const char *raft_dir;	 /* Raft's log and snapshots */
+	char *const *local_buckets; /* buckets on this node's disks */
+	size_t nlocal_buckets;
+	unsigned down_after_ms; /* the leader marks a silent node down */
+};
+
+/* Opens the Raft state in o->raft_dir (created if missing). Everything in o
+ * is copied. Returns 0 or -errno with errmsg. Free with cluster_free (after
+ * cluster_stop). */
+int cluster_new(const struct cluster_opts *o, struct peers *peers,
+		struct cluster **out, char *errmsg);
 void cluster_free(struct cluster *c);
 
-/* Called from the gossip thread with the buckets a peer holds, for every
- * peer that answers in the first gossip round after start. */
-typedef void (*cluster_buckets_cb)(void *arg, char *const *names, size_t n);
-void cluster_on_peer_buckets(struct cluster *c, cluster_buckets_cb cb,
-			     void *arg);
-
-/* Starts / stops the gossip thread (stop waits for it). */
-int cluster_start(struct cluster *c);
+/* Starts the Raft thread: bootstraps, joins or resumes. Returns once Raft
+ * runs (not once the node has joined). */
+int cluster_start(struct cluster *c, char *errmsg);
 void cluster_stop(struct cluster *c);
+
+/* Waits up to timeout_ms until this node is in a committed map (joined).
+ * Returns 0 or -ETIMEDOUT. */
+int cluster_wait_joined(struct cluster *c, unsigned timeout_ms);
+bool cluster_joined(struct cluster *c);
+/* True once cluster_stop has begun. */
+bool cluster_stopping(struct cluster *c);
 
 const struct ais_node *cluster_self(const struct cluster *c);
 
@@ -62,18 +73,34 @@ struct cluster_map *cluster_map_get(struct cluster *c);
 void cluster_map_put(struct cluster_map *cm);
 uint64_t cluster_version(struct cluster *c);
 
-/* OP_JOIN from another node: adds or updates it (new version if the map
- * changed). Returns 0 or -ENOMEM. */
-int cluster_join(struct cluster *c, const struct ais_node *joiner);
-
-/* Called on the cluster thread after every new snapshot, with it
- * (borrowed: take a reference to keep it). Must not block. */
+/* Called on the Raft thread after every new snapshot, with it (borrowed:
+ * take a reference to keep it). Must not block for long. Up to 4
+ * subscribers, registered before cluster_start. */
 typedef void (*cluster_change_cb)(void *arg, struct cluster_map *cm);
 void cluster_on_change(struct cluster *c, cluster_change_cb cb, void *arg);
 
+/* The changes. Each blocks until the change is committed (or fails), so
+ * call them from worker threads, never from the Raft thread. On a node
+ * that is not the leader they are forwarded to it. Return 0 or -errno
+ * with errmsg: -EAGAIN with no leader (metadata read-only), -EEXIST /
+ * -ENOENT for a bucket that is / is not there, -EINVAL with a reason. */
+int cluster_join(struct cluster *c, const struct ais_node *joiner,
+		 char *const *buckets, size_t nbuckets, char *errmsg);
+int cluster_bucket_create(struct cluster *c, const char *bucket,
+			  char *errmsg);
+int cluster_bucket_destroy(struct cluster *c, const char *bucket,
+			   char *errmsg);
+int cluster_change(struct cluster *c, const Ais__ClusterChange *ch,
+		   char *errmsg);
 /* This node has moved everything it holds that placement generation id
- * places elsewhere (its rebalance for id is done). Blocks until committed;
- * -EAGAIN with no leader. */
+ * places elsewhere (its rebalance for id is done). */
 int cluster_rebalance_done(struct cluster *c, uint64_t id, char *errmsg);
+
+/* OP_META_PROPOSE: commits a packed MetaCmd if this node is the leader
+ * (-EAGAIN if it is not; the proposer retries at the leader it learns). */
+int cluster_propose_packed(struct cluster *c, const void *buf, size_t len,
+			   char *errmsg);
+
+const char *cluster_raft_dir(const struct cluster *c);
 
 #endif

@@ -1,50 +1,134 @@
-/* Buckets on this node: BUCKET_CREATE, BUCKET_DESTROY, BUCKET_LIST. */
+/* Buckets: BUCKET_CREATE, BUCKET_DESTROY and BUCKET_LIST act on the
+ * cluster's bucket table (through Raft, from any node); every node's
+ * directories follow the table (rpc_buckets_follow). */
 #include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
 
 #include "rpc/rpc_i.h"
 #include "store/bucket.h"
+
+/* The answer carries the version that has the change, so that the
+ * client's next request makes any node catch up to it first. */
+static void answer_new_version(struct rpc *r)
+{
+	cluster_map_put(r->cm);
+	r->cm = cluster_map_get(r->d->cluster);
+}
 
 int rpc_bucket_create(struct rpc *r)
 {
 	Ais__Request *q = r->req;
 	int rc = rpc_check_bucket(r, q->bucket);
 
-	return rc ? rc : bucket_create(r->d->store, q->bucket, r->errmsg);
+	if (rc)
+		return rc;
+	rc = cluster_bucket_create(r->d->cluster, q->bucket, r->errmsg);
+	answer_new_version(r);
+	return rc;
 }
 
 int rpc_bucket_destroy(struct rpc *r)
 {
 	Ais__Request *q = r->req;
-	char **trash = NULL;
-	int rc;
+	int rc = rpc_check_bucket(r, q->bucket);
 
-	rc = rpc_check_bucket(r, q->bucket);
 	if (rc)
 		return rc;
-	rc = bucket_destroy(r->d->store, q->bucket, &trash, r->errmsg);
-	if (rc) {
-		bucket_destroy_finish(trash);
-		return rc;
-	}
-	shard_on_bucket_destroy(r->d->shards, q->bucket);
-	/* The bucket is gone already; answer, then delete. */
-	rpc_send_resp(r, 0);
-	bucket_destroy_finish(trash);
-	return 1;
+	rc = cluster_bucket_destroy(r->d->cluster, q->bucket, r->errmsg);
+	answer_new_version(r);
+	return rc;
 }
 
 int rpc_bucket_list(struct rpc *r)
 {
-	char **names = NULL;
-	size_t n;
-	int rc;
+	r->resp.n_buckets = r->cm->nbuckets;
+	r->resp.buckets = r->cm->buckets;
+	return 0;
+}
 
-	rc = bucket_list(r->d->store, &names, &n, r->errmsg);
-	if (rc)
-		return rc;
-	r->resp.n_buckets = n;
-	r->resp.buckets = names;
-	rpc_send_resp(r, 0);
-	ais_strv_free(names);
-	return 1;
+static void *trash_thread(void *arg)
+{
+	bucket_destroy_finish(arg);
+	return NULL;
+}
+
+/* Deletes bucket here: gone from sight at once (renamed into the trash),
+ * the files removed by a thread of its own. */
+static void destroy_local(struct aisd *d, const char *bucket)
+{
+	char errmsg[AIS_ERRMSG_LEN];
+	char **trash = NULL;
+	pthread_attr_t at;
+	pthread_t t;
+	int rc = bucket_destroy(d->store, bucket, &trash, errmsg);
+
+	if (rc) {
+		bucket_destroy_finish(trash);
+		if (rc != -ENOENT)
+			ais_log(LOG_WARNING, "bucket %s: %s", bucket, errmsg);
+		return;
+	}
+	shard_on_bucket_destroy(d->shards, bucket);
+	ais_log(LOG_NOTICE, "bucket %s: destroyed (cluster bucket table)",
+		bucket);
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &at, trash_thread, trash))
+		bucket_destroy_finish(trash);
+	pthread_attr_destroy(&at);
+}
+
+static bool in_sorted(char *const *v, size_t n, const char *s)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(v[mid], s);
+
+		if (c == 0)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+void rpc_buckets_follow(void *arg, struct cluster_map *cm)
+{
+	struct aisd *d = arg;
+	char errmsg[AIS_ERRMSG_LEN];
+	char **seen;
+	size_t i;
+
+	if (cm->m->n == 0)
+		return; /* not a map yet (restoring, joining) */
+	for (i = 0; i < cm->nbuckets; i++)
+		if (!store_bucket_exists(d->store, cm->buckets[i]) &&
+		    bucket_create(d->store, cm->buckets[i], errmsg) &&
+		    !store_bucket_exists(d->store, cm->buckets[i]))
+			ais_log(LOG_WARNING, "bucket %s: %s", cm->buckets[i],
+				errmsg);
+	/* Only what this node saw leave the table: a restart that restores
+	 * an older snapshot must not delete buckets the log adds back. */
+	for (i = 0; i < d->nbuckets_seen; i++)
+		if (!in_sorted(cm->buckets, cm->nbuckets, d->buckets_seen[i]))
+			destroy_local(d, d->buckets_seen[i]);
+	seen = calloc(cm->nbuckets + 1, sizeof(char *));
+	for (i = 0; seen && i < cm->nbuckets; i++)
+		if (!(seen[i] = strdup(cm->buckets[i]))) {
+			ais_strv_free(seen);
+			seen = NULL;
+		}
+	if (!seen)
+		return; /* keep the old list: it errs on not deleting */
+	ais_strv_free(d->buckets_seen);
+	d->buckets_seen = seen;
+	d->nbuckets_seen = cm->nbuckets;
 }

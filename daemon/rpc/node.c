@@ -1,4 +1,5 @@
-/* The node and the cluster: PING, GET_MAP, JOIN, NODE_INFO. */
+/* The node and the cluster: PING, GET_MAP, JOIN, NODE_INFO, CLUSTER_CHANGE,
+ * META_PROPOSE. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,43 +29,50 @@ int rpc_join(struct rpc *r)
 {
 	Ais__Node *pb = r->req->node;
 	struct ais_node n;
-	char **names;
-	size_t nb;
+	size_t i;
 	int rc;
 
 	if (!pb || !pb->id || !pb->id[0] || strlen(pb->id) >= AIS_NODE_ID_MAX ||
 	    !pb->host || !pb->host[0] || strlen(pb->host) >= AIS_HOST_MAX ||
-	    pb->port == 0 || pb->port > 65535)
+	    pb->port == 0 || pb->port > 65535 || !pb->raft_addr ||
+	    !pb->raft_addr[0] || strlen(pb->raft_addr) >= AIS_ADDR_MAX)
 		return ais_errf(r->errmsg, -EINVAL,
-				"JOIN needs a node with an id, a host and a "
-				"port");
+				"JOIN needs a node with an id, a host, a port "
+				"and a Raft address");
+	for (i = 0; i < r->req->n_buckets; i++) {
+		rc = rpc_check_bucket(r, r->req->buckets[i]);
+		if (rc)
+			return rc;
+	}
 	memset(&n, 0, sizeof(n));
 	snprintf(n.id, sizeof(n.id), "%s", pb->id);
 	snprintf(n.host, sizeof(n.host), "%s", pb->host);
 	n.port = (uint16_t)pb->port;
-	n.state = pb->state == AIS__NODE__STATE__MAINTENANCE
-		      ? AIS_NODE_MAINTENANCE
-		      : AIS_NODE_ONLINE;
-	rc = cluster_join(r->d->cluster, &n);
+	snprintf(n.raft_addr, sizeof(n.raft_addr), "%s", pb->raft_addr);
+	rc = cluster_join(r->d->cluster, &n, r->req->buckets,
+			  r->req->n_buckets, r->errmsg);
 	if (rc)
-		return ais_errf(r->errmsg, rc, "join: %s", strerror(-rc));
+		return rc;
 	cluster_map_put(r->cm);
 	r->cm = cluster_map_get(r->d->cluster);
-	r->mappb = ais_map_to_pb(r->cm->m);
-	if (!r->mappb)
-		return ais_errf(r->errmsg, -ENOMEM, "out of memory");
-	r->resp.map = r->mappb;
-	/* The buckets too, so that a node that joins (or comes back) late
-	 * creates the ones it missed: bucket ops are broadcast only to the
-	 * nodes in the client's map at the time. */
-	if (bucket_list(r->d->store, &names, &nb, r->errmsg) == 0) {
-		r->resp.n_buckets = nb;
-		r->resp.buckets = names;
-		rpc_send_resp(r, 0);
-		ais_strv_free(names);
-		return 1;
-	}
-	return 0;
+	return rpc_get_map(r);
+}
+
+int rpc_cluster_change(struct rpc *r)
+{
+	int rc = cluster_change(r->d->cluster, r->req->change, r->errmsg);
+
+	cluster_map_put(r->cm);
+	r->cm = cluster_map_get(r->d->cluster);
+	if (rc)
+		return rc;
+	return rpc_get_map(r);
+}
+
+int rpc_meta_propose(struct rpc *r)
+{
+	return cluster_propose_packed(r->d->cluster, r->req->meta_cmd.data,
+				      r->req->meta_cmd.len, r->errmsg);
 }
 
 int rpc_node_info(struct rpc *r)
@@ -80,6 +88,16 @@ int rpc_node_info(struct rpc *r)
 	node.id = (char *)self->id;
 	node.host = (char *)self->host;
 	node.port = self->port;
+	node.raft_addr = (char *)self->raft_addr;
+	{
+		int at = ais_map_find(r->cm->m, self->id);
+
+		if (at >= 0) {
+			node.state = (Ais__Node__State)r->cm->m->nodes[at].state;
+			node.role = (Ais__Node__Role)r->cm->m->nodes[at].role;
+			node.down = r->cm->m->nodes[at].down;
+		}
+	}
 	for (i = 0; i < mps->n; i++) {
 		ais__mountpath__init(&mp[i]);
 		mp[i].path = mps->paths[i];
@@ -96,6 +114,7 @@ int rpc_node_info(struct rpc *r)
 	info.uptime_s = (ais_now_mono_ns() - r->d->start_mono_ns) / 1000000000u;
 	info.connections = atomic_load(&r->d->connections);
 	info.requests = atomic_load(&r->d->requests);
+	info.raft_dir = (char *)cluster_raft_dir(r->d->cluster);
 	r->resp.info = &info;
 	rpc_send_resp(r, 0);
 	return 1;

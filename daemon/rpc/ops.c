@@ -3,6 +3,7 @@
  * handler in the file of its family. */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "map.h"
@@ -10,15 +11,18 @@
 #include "rpc/rpc_i.h"
 
 #define LINGER_MS 2000
+#define CATCH_UP_MS 2000
 
 /* clang-format off */
 static const struct rpc_op ops[] = {
 	/* op                           run                 nowait           thread    body   idem   perm */
 	[AIS__OP__OP_PING]           = {rpc_ping,           NULL,            RPC_META, false, true,  RPC_PERM_NONE},
 	[AIS__OP__OP_GET_MAP]        = {rpc_get_map,        NULL,            RPC_META, false, true,  RPC_PERM_NONE},
-	[AIS__OP__OP_JOIN]           = {rpc_join,           NULL,            RPC_META, false, true,  RPC_PERM_CLUSTER},
+	[AIS__OP__OP_JOIN]           = {rpc_join,           NULL,            RPC_DATA, false, true,  RPC_PERM_CLUSTER},
 	[AIS__OP__OP_NODE_INFO]      = {rpc_node_info,      NULL,            RPC_META, false, true,  RPC_PERM_NONE},
-	[AIS__OP__OP_BUCKET_CREATE]  = {rpc_bucket_create,  NULL,            RPC_META, false, false, RPC_PERM_ADMIN},
+	[AIS__OP__OP_CLUSTER_CHANGE] = {rpc_cluster_change, NULL,            RPC_DATA, false, false, RPC_PERM_ADMIN},
+	[AIS__OP__OP_META_PROPOSE]   = {rpc_meta_propose,   NULL,            RPC_DATA, false, false, RPC_PERM_CLUSTER},
+	[AIS__OP__OP_BUCKET_CREATE]  = {rpc_bucket_create,  NULL,            RPC_DATA, false, false, RPC_PERM_ADMIN},
 	[AIS__OP__OP_BUCKET_DESTROY] = {rpc_bucket_destroy, NULL,            RPC_DATA, false, false, RPC_PERM_ADMIN},
 	[AIS__OP__OP_BUCKET_LIST]    = {rpc_bucket_list,    NULL,            RPC_META, false, true,  RPC_PERM_READ},
 	[AIS__OP__OP_PUT]            = {rpc_put,            NULL,            RPC_DATA, true,  true,  RPC_PERM_WRITE},
@@ -81,6 +85,25 @@ static void rpc_init(struct rpc *r, struct aisd *d, struct rpc_job *j)
 	r->cm = cluster_map_get(d->cluster);
 }
 
+/* The client has seen a newer version of the metadata than this node has
+ * applied (a bucket just created, a node just joined): wait a little for
+ * it rather than answer from the past (no such bucket, not the owner). */
+static void catch_up(struct rpc *r)
+{
+	uint64_t want = r->req->map_version;
+	int i;
+
+	if (want <= r->cm->m->version)
+		return;
+	for (i = 0; i < CATCH_UP_MS / 5; i++) {
+		if (cluster_version(r->d->cluster) >= want)
+			break;
+		usleep(5000);
+	}
+	cluster_map_put(r->cm);
+	r->cm = cluster_map_get(r->d->cluster);
+}
+
 static void rpc_done(struct rpc *r)
 {
 	if (r->mappb)
@@ -101,6 +124,15 @@ void rpc_run(struct aisd *d, struct rpc_job *j)
 	rpc_init(&r, d, j);
 	op = rpc_op_find(j->req->op);
 	rc = rpc_admit(op, j, r.errmsg);
+	if (rc == 0 && r.cm->m->version == 0 &&
+	    j->req->op != AIS__OP__OP_JOIN &&
+	    j->req->op != AIS__OP__OP_META_PROPOSE &&
+	    j->req->op != AIS__OP__OP_NODE_INFO)
+		rc = ais_errf(r.errmsg, -EAGAIN,
+			      "node %s is joining the cluster: no map yet",
+			      cluster_self(d->cluster)->id);
+	if (rc == 0 && j->req->op >= AIS__OP__OP_BUCKET_CREATE)
+		catch_up(&r);
 	if (rc == 0)
 		rc = op->run(&r);
 	if (rc < 0)
@@ -126,6 +158,11 @@ enum rpc_inline rpc_try_inline(struct aisd *d, struct rpc_job *j, uint8_t *buf,
 	if (!op || !op->nowait || j->hdr.flags || rpc_admit(op, j, NULL))
 		return RPC_INLINE_NO;
 	rpc_init(&r, d, j);
+	if (j->req->map_version > r.cm->m->version || r.cm->m->version == 0) {
+		/* rpc_run waits for the map; this thread must not. */
+		rpc_done(&r);
+		return RPC_INLINE_NO;
+	}
 	res = op->nowait(&r, buf, cap);
 	rpc_done(&r);
 	return res;

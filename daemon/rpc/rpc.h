@@ -104,6 +104,12 @@ int rpc_admit(const struct rpc_op *op, const struct rpc_job *j, char *errmsg);
  * event loop. */
 void rpc_run(struct aisd *d, struct rpc_job *j);
 
+struct cluster_map;
+/* A cluster_change_cb (arg = struct aisd *): makes this node's buckets
+ * follow the cluster's bucket table — creates the directories of new
+ * buckets, deletes the buckets that left the table. */
+void rpc_buckets_follow(void *arg, struct cluster_map *cm);
+
 /* The loop thread's try: the op's fast path, if it has one and the request
  * is admitted; errors are always left to rpc_run, which words them. */
 enum rpc_inline rpc_try_inline(struct aisd *d, struct rpc_job *j, uint8_t *buf,

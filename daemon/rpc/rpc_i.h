@@ -86,6 +86,8 @@ int rpc_ping(struct rpc *r);
 int rpc_get_map(struct rpc *r);
 int rpc_join(struct rpc *r);
 int rpc_node_info(struct rpc *r);
+int rpc_cluster_change(struct rpc *r);
+int rpc_meta_propose(struct rpc *r);
 
 /* bucket.c */
 int rpc_bucket_create(struct rpc *r);

@@ -310,8 +310,8 @@ static bool port_free(uint16_t port)
 	return ok;
 }
 
-/* A random multiple of 10 in 20000..39990 (below the ephemeral ports) with
- * ten free ports, reserved by
+/* A random multiple of 20 in 20000..39980 (below the ephemeral ports) with
+ * twenty free ports (nodes on base+I, their Raft on base+N+I), reserved by
  * an atomic mkdir of a lock dir that concurrent tests (C or shell) honour;
  * a lock whose owner died is reclaimed. */
 static int pick_port(struct ais_test_cluster *tc)
@@ -331,7 +331,7 @@ static int pick_port(struct ais_test_cluster *tc)
 	for (int tries = 0; tries < 200; tries++) {
 		uint16_t base =
 		    (uint16_t)(20000 +
-			       (rand_r(&seed) % ((top - 20000) / 10)) * 10);
+			       (rand_r(&seed) % ((top - 20000) / 20)) * 20);
 		char pidf[PATH_MAX + 16];
 		bool ok = true;
 		FILE *f;
@@ -360,7 +360,7 @@ static int pick_port(struct ais_test_cluster *tc)
 			fprintf(f, "%d\n", (int)getpid());
 			fclose(f);
 		}
-		for (int i = 0; i < 10 && ok; i++)
+		for (int i = 0; i < 20 && ok; i++)
 			ok = port_free((uint16_t)(base + i));
 		if (ok) {
 			tc->port = base;
@@ -610,7 +610,7 @@ pid_t ais_test_spawn_aisd(struct ais_test_cluster *tc, const char *tag,
 {
 	const char *aisd = getenv("AISD");
 	posix_spawn_file_actions_t fa;
-	char pbuf[16], log[PATH_MAX + 64], pidfile[PATH_MAX + 64];
+	char pbuf[16], rbuf[16], log[PATH_MAX + 64], pidfile[PATH_MAX + 64];
 	char *argv[] = {(char *)aisd,
 			(char *)"-l",
 			(char *)"127.0.0.1",
@@ -620,6 +620,8 @@ pid_t ais_test_spawn_aisd(struct ais_test_cluster *tc, const char *tag,
 			(char *)mountpath,
 			(char *)"--pidfile",
 			pidfile,
+			(char *)"--raft-port",
+			rbuf,
 			NULL};
 	uint64_t deadline = now_ms() + 10000;
 	pid_t pid;
@@ -629,6 +631,7 @@ pid_t ais_test_spawn_aisd(struct ais_test_cluster *tc, const char *tag,
 	if (tc->n_extra >= AIS_TEST_MAX_PIDS)
 		return -ENOSPC;
 	snprintf(pbuf, sizeof(pbuf), "%u", port);
+	snprintf(rbuf, sizeof(rbuf), "%u", port + 10);
 	snprintf(log, sizeof(log), "%s/aisd-%d.log", tc->dir, tc->n_extra);
 	snprintf(pidfile, sizeof(pidfile), "%s/aisd-%d.pid", tc->dir,
 		 tc->n_extra);

@@ -13,7 +13,7 @@
 #
 # Environment (set by meson, see test/integration/meson.build): AIS, AISD,
 # AISFS (unset without FUSE), AIS_SRC_DIR, AIS_BUILD_DIR.
-# After ais_test_init: T (private temp dir), PORT (base port; PORT..PORT+9
+# After ais_test_init: T (private temp dir), PORT (base port; PORT..PORT+19
 # were free), AIS_ENDPOINT=127.0.0.1:$PORT and AIS_AISD=$AISD (exported).
 #
 # API: ais_test_init NAME, ais_cleanup CMD..., ais_cluster_up [N=3],
@@ -134,8 +134,9 @@ sys.exit(0)
 PYEOF
 }
 
-# Picks a base port: a random multiple of 10 in 20000..39990 (below the
-# ephemeral port range) whose ten ports are free, reserved against concurrent test runs with an atomic mkdir of a
+# Picks a base port: a random multiple of 20 in 20000..39980 (below the
+# ephemeral port range) whose twenty ports are free (nodes on PORT+I, their
+# Raft on PORT+N+I), reserved against concurrent test runs with an atomic mkdir of a
 # lock dir (reclaimed if its owner died).
 _ais_pick_port()
 {
@@ -147,7 +148,7 @@ _ais_pick_port()
 		top=$eph
 	fi
 	for ((tries = 0; tries < 200; tries++)); do
-		base=$((20000 + (RANDOM % ((top - 20000) / 10)) * 10))
+		base=$((20000 + (RANDOM % ((top - 20000) / 20)) * 20))
 		lock="${TMPDIR:-/tmp}/ais-test-port-$base.lock"
 		if ! mkdir "$lock" 2>/dev/null; then
 			owner=$(cat "$lock/pid" 2>/dev/null || true)
@@ -157,7 +158,7 @@ _ais_pick_port()
 			continue
 		fi
 		echo $$ >"$lock/pid"
-		if _ais_ports_free "$base" 10; then
+		if _ais_ports_free "$base" 20; then
 			PORT=$base
 			AIS_PORT_LOCK=$lock
 			return 0

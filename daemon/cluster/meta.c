@@ -1,0 +1,610 @@
+/* The cluster metadata and its rules (see meta.h): joins, buckets, node
+ * states, placement generations and their history, the end of a
+ * rebalance. Every rule is a pure function of the state and the command. */
+#include <endian.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <raft.h>
+
+#include "names.h"
+#include "util.h"
+
+#include "cluster/meta.h"
+
+struct meta *meta_new(void)
+{
+	struct meta *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	m->nodes = ais_map_new();
+	if (!m->nodes) {
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+static void meta_clear(struct meta *m)
+{
+	size_t i;
+
+	ais_map_free(m->nodes);
+	for (i = 0; i < m->nbuckets; i++)
+		free(m->buckets[i].name);
+	free(m->buckets);
+	for (i = 0; i < m->nhistory; i++)
+		ais_map_free(m->history[i]);
+	free(m->history);
+	for (i = 0; i < m->nrebalanced; i++)
+		free(m->rebalanced[i]);
+	free(m->rebalanced);
+	memset(m, 0, sizeof(*m));
+}
+
+void meta_free(struct meta *m)
+{
+	if (!m)
+		return;
+	meta_clear(m);
+	free(m);
+}
+
+static struct meta *meta_dup(const struct meta *m)
+{
+	struct meta *d = calloc(1, sizeof(*d));
+	size_t i;
+
+	if (!d)
+		return NULL;
+	d->nodes = ais_map_dup(m->nodes);
+	d->buckets = calloc(m->nbuckets + 1, sizeof(*d->buckets));
+	d->history = calloc(m->nhistory + 1, sizeof(*d->history));
+	d->rebalanced = calloc(m->nrebalanced + 1, sizeof(*d->rebalanced));
+	if (!d->nodes || !d->buckets || !d->history || !d->rebalanced)
+		goto err;
+	for (; d->nbuckets < m->nbuckets; d->nbuckets++) {
+		i = d->nbuckets;
+		d->buckets[i].name = strdup(m->buckets[i].name);
+		if (!d->buckets[i].name)
+			goto err;
+		d->buckets[i].created_ns = m->buckets[i].created_ns;
+	}
+	for (; d->nhistory < m->nhistory; d->nhistory++)
+		if (!(d->history[d->nhistory] =
+			  ais_map_dup(m->history[d->nhistory])))
+			goto err;
+	for (; d->nrebalanced < m->nrebalanced; d->nrebalanced++)
+		if (!(d->rebalanced[d->nrebalanced] =
+			  strdup(m->rebalanced[d->nrebalanced])))
+			goto err;
+	d->rebalance_id = m->rebalance_id;
+	return d;
+err:
+	meta_free(d);
+	return NULL;
+}
+
+int meta_bucket_find(const struct meta *m, const char *name)
+{
+	size_t lo = 0, hi = m->nbuckets;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(m->buckets[mid].name, name);
+
+		if (c == 0)
+			return (int)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -(int)lo - 1;
+}
+
+bool meta_rebalanced(const struct meta *m, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < m->nrebalanced; i++)
+		if (!strcmp(m->rebalanced[i], id))
+			return true;
+	return false;
+}
+
+static size_t count_online(const struct ais_map *nodes, const char *except)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < nodes->n; i++)
+		if (nodes->nodes[i].state == AIS_NODE_ONLINE &&
+		    (!except || strcmp(nodes->nodes[i].id, except)))
+			n++;
+	return n;
+}
+
+static int node_from_pb(const Ais__Node *pb, struct ais_node *n,
+			char *errmsg)
+{
+	memset(n, 0, sizeof(*n));
+	if (!pb || !pb->id || !pb->id[0] || strlen(pb->id) >= sizeof(n->id) ||
+	    !pb->host || !pb->host[0] || strlen(pb->host) >= sizeof(n->host) ||
+	    pb->port == 0 || pb->port > 65535 ||
+	    (pb->raft_addr && strlen(pb->raft_addr) >= sizeof(n->raft_addr)))
+		return ais_errf(errmsg, -EINVAL,
+				"a node needs an id, a host and a port");
+	strcpy(n->id, pb->id);
+	strcpy(n->host, pb->host);
+	n->port = (uint16_t)pb->port;
+	if (pb->raft_addr)
+		strcpy(n->raft_addr, pb->raft_addr);
+	n->state = pb->state <= AIS__NODE__STATE__DECOMMISSIONING
+		       ? (int)pb->state
+		       : AIS_NODE_ONLINE;
+	n->down = pb->down;
+	return 0;
+}
+
+int meta_check(const struct meta *m, const Ais__MetaCmd *cmd, char *errmsg)
+{
+	const struct ais_node *n = NULL;
+	struct ais_node joiner;
+	int i, idx = -1;
+
+	if (cmd->node_id && cmd->node_id[0]) {
+		idx = ais_map_find(m->nodes, cmd->node_id);
+		n = idx >= 0 ? &m->nodes->nodes[idx] : NULL;
+	}
+	switch (cmd->kind) {
+	case AIS__META_CMD__KIND__JOIN:
+		if (node_from_pb(cmd->node, &joiner, errmsg))
+			return -EINVAL;
+		for (i = 0; i < (int)m->nodes->n; i++) {
+			const struct ais_node *o = &m->nodes->nodes[i];
+
+			if (strcmp(o->id, joiner.id) && o->port == joiner.port &&
+			    !strcmp(o->host, joiner.host))
+				return ais_errf(errmsg, -EEXIST,
+						"node %s already has address "
+						"%s:%u (remove it first)",
+						o->id, o->host, o->port);
+		}
+		for (i = 0; i < (int)cmd->n_buckets; i++)
+			if (ais_name_check_bucket(cmd->buckets[i], errmsg))
+				return -EINVAL;
+		return 0;
+	case AIS__META_CMD__KIND__BUCKET_CREATE:
+		if (!cmd->bucket || ais_name_check_bucket(cmd->bucket, errmsg))
+			return -EINVAL;
+		if (meta_bucket_find(m, cmd->bucket) >= 0)
+			return ais_errf(errmsg, -EEXIST,
+					"bucket %s already exists", cmd->bucket);
+		return 0;
+	case AIS__META_CMD__KIND__BUCKET_DESTROY:
+		if (!cmd->bucket || meta_bucket_find(m, cmd->bucket) < 0)
+			return ais_errf(errmsg, -ENOENT,
+					"bucket %s does not exist",
+					cmd->bucket ? cmd->bucket : "");
+		return 0;
+	case AIS__META_CMD__KIND__NODE_STATE:
+		if (!n)
+			return ais_errf(errmsg, -ENOENT, "no node %s in the map",
+					cmd->node_id ? cmd->node_id : "");
+		if (cmd->state > AIS_NODE_DECOMMISSIONING)
+			return ais_errf(errmsg, -EINVAL, "unknown node state %u",
+					cmd->state);
+		if ((int)cmd->state == n->state)
+			return 0;
+		if (cmd->state == AIS_NODE_ONLINE &&
+		    n->state == AIS_NODE_DECOMMISSIONING)
+			return ais_errf(errmsg, -EBUSY,
+					"node %s is being decommissioned", n->id);
+		if (cmd->state != AIS_NODE_ONLINE &&
+		    n->state == AIS_NODE_ONLINE &&
+		    count_online(m->nodes, n->id) == 0)
+			return ais_errf(errmsg, -EBUSY,
+					"node %s is the last node that takes "
+					"data",
+					n->id);
+		return 0;
+	case AIS__META_CMD__KIND__NODE_DOWN:
+	case AIS__META_CMD__KIND__NODE_REMOVE:
+	case AIS__META_CMD__KIND__REBALANCE_DONE:
+		if (!n)
+			return ais_errf(errmsg, -ENOENT, "no node %s in the map",
+					cmd->node_id ? cmd->node_id : "");
+		if (cmd->kind == AIS__META_CMD__KIND__NODE_REMOVE &&
+		    n->state == AIS_NODE_ONLINE &&
+		    count_online(m->nodes, n->id) == 0)
+			return ais_errf(errmsg, -EBUSY,
+					"node %s is the last node that takes "
+					"data",
+					n->id);
+		return 0;
+	default:
+		return 0; /* a kind from a newer version: a no-op */
+	}
+}
+
+static int bucket_add(struct meta *m, const char *name, int64_t created_ns)
+{
+	struct meta_bucket *b;
+	int i = meta_bucket_find(m, name);
+	size_t at;
+
+	if (i >= 0)
+		return 0;
+	at = (size_t)(-i - 1);
+	b = realloc(m->buckets, (m->nbuckets + 1) * sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	m->buckets = b;
+	memmove(b + at + 1, b + at, (m->nbuckets - at) * sizeof(*b));
+	b[at].name = strdup(name);
+	if (!b[at].name) {
+		memmove(b + at, b + at + 1, (m->nbuckets - at) * sizeof(*b));
+		return -ENOMEM;
+	}
+	b[at].created_ns = created_ns;
+	m->nbuckets++;
+	return 1;
+}
+
+static void rebalanced_drop(struct meta *m, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < m->nrebalanced; i++)
+		if (!strcmp(m->rebalanced[i], id)) {
+			free(m->rebalanced[i]);
+			m->rebalanced[i] = m->rebalanced[--m->nrebalanced];
+			return;
+		}
+}
+
+/* The ONLINE nodes of m, as a map whose version is the generation id. */
+static struct ais_map *placement_of(const struct ais_map *nodes, uint64_t id)
+{
+	struct ais_map *p = ais_map_new();
+	size_t i;
+
+	if (!p)
+		return NULL;
+	p->version = id;
+	for (i = 0; i < nodes->n; i++)
+		if (nodes->nodes[i].state == AIS_NODE_ONLINE &&
+		    ais_map_add(p, &nodes->nodes[i]) < 0) {
+			ais_map_free(p);
+			return NULL;
+		}
+	return p;
+}
+
+/* After a change of m->nodes: if the placement differs from before's, the
+ * old one joins the history and a new generation starts. */
+static int placement_follow(struct meta *m, const struct ais_map *before)
+{
+	struct ais_map *old;
+	size_t i;
+
+	if (ais_map_same_placement(before, m->nodes))
+		return 0;
+	old = placement_of(before, m->rebalance_id);
+	if (!old)
+		return -ENOMEM;
+	if (old->n == 0) {
+		ais_map_free(old);
+	} else {
+		if (m->nhistory == META_HISTORY_MAX)
+			ais_map_free(m->history[--m->nhistory]);
+		struct ais_map **h =
+		    realloc(m->history, (m->nhistory + 1) * sizeof(*h));
+		if (!h) {
+			ais_map_free(old);
+			return -ENOMEM;
+		}
+		memmove(h + 1, h, m->nhistory * sizeof(*h));
+		h[0] = old;
+		m->history = h;
+		m->nhistory++;
+	}
+	m->rebalance_id++;
+	for (i = 0; i < m->nrebalanced; i++)
+		free(m->rebalanced[i]);
+	m->nrebalanced = 0;
+	return 0;
+}
+
+/* When every node has finished the current generation and none keeps data
+ * in maintenance, every object is at its owner: the history goes. A
+ * decommissioning node that has finished leaves the map. */
+static void rebalance_settle(struct meta *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->nodes->n;) {
+		const struct ais_node *n = &m->nodes->nodes[i];
+
+		if (n->state == AIS_NODE_DECOMMISSIONING &&
+		    meta_rebalanced(m, n->id)) {
+			rebalanced_drop(m, n->id);
+			ais_map_remove(m->nodes, n->id);
+			continue;
+		}
+		i++;
+	}
+	for (i = 0; i < m->nodes->n; i++)
+		if (!meta_rebalanced(m, m->nodes->nodes[i].id) ||
+		    m->nodes->nodes[i].state == AIS_NODE_MAINTENANCE)
+			return;
+	for (i = 0; i < m->nhistory; i++)
+		ais_map_free(m->history[i]);
+	m->nhistory = 0;
+}
+
+/* Applies cmd to m in place; m may be half-changed on -ENOMEM (the caller
+ * works on a copy). Returns 1 if m changed, 0 if not, or -errno. */
+static int apply_to(struct meta *m, const Ais__MetaCmd *cmd)
+{
+	struct ais_map *before = NULL;
+	struct ais_node node;
+	char errmsg[AIS_ERRMSG_LEN];
+	size_t i;
+	int idx = -1, rc = 0;
+
+	if (cmd->node_id && cmd->node_id[0])
+		idx = ais_map_find(m->nodes, cmd->node_id);
+	before = ais_map_dup(m->nodes);
+	if (!before)
+		return -ENOMEM;
+	switch (cmd->kind) {
+	case AIS__META_CMD__KIND__JOIN:
+		node_from_pb(cmd->node, &node, errmsg);
+		idx = ais_map_find(m->nodes, node.id);
+		if (idx >= 0) {
+			/* A known node again: its address may have moved;
+			 * its state is the cluster's, not its own, and
+			 * whether it is down is the leader's to say. */
+			node.state = m->nodes->nodes[idx].state;
+			node.down = m->nodes->nodes[idx].down;
+		} else {
+			node.state = AIS_NODE_ONLINE;
+			node.down = false;
+		}
+		node.role = AIS_ROLE_NONE;
+		rc = ais_map_add(m->nodes, &node);
+		for (i = 0; rc >= 0 && i < cmd->n_buckets; i++) {
+			int r = bucket_add(m, cmd->buckets[i], cmd->time_ns);
+
+			rc = r < 0 ? r : rc | r;
+		}
+		break;
+	case AIS__META_CMD__KIND__BUCKET_CREATE:
+		rc = bucket_add(m, cmd->bucket, cmd->time_ns);
+		break;
+	case AIS__META_CMD__KIND__BUCKET_DESTROY:
+		idx = meta_bucket_find(m, cmd->bucket);
+		free(m->buckets[idx].name);
+		memmove(m->buckets + idx, m->buckets + idx + 1,
+			(m->nbuckets - (size_t)idx - 1) * sizeof(*m->buckets));
+		m->nbuckets--;
+		rc = 1;
+		break;
+	case AIS__META_CMD__KIND__NODE_STATE:
+		rc = m->nodes->nodes[idx].state != (int)cmd->state;
+		m->nodes->nodes[idx].state = (int)cmd->state;
+		break;
+	case AIS__META_CMD__KIND__NODE_DOWN:
+		rc = m->nodes->nodes[idx].down != cmd->down;
+		m->nodes->nodes[idx].down = cmd->down;
+		break;
+	case AIS__META_CMD__KIND__NODE_REMOVE:
+		rebalanced_drop(m, cmd->node_id);
+		ais_map_remove(m->nodes, cmd->node_id);
+		rc = 1;
+		break;
+	case AIS__META_CMD__KIND__REBALANCE_DONE:
+		if (cmd->rebalance_id != m->rebalance_id ||
+		    meta_rebalanced(m, cmd->node_id))
+			break;
+		{
+			char **v = realloc(m->rebalanced,
+					   (m->nrebalanced + 1) * sizeof(*v));
+			if (!v) {
+				rc = -ENOMEM;
+				break;
+			}
+			m->rebalanced = v;
+			v[m->nrebalanced] = strdup(cmd->node_id);
+			if (!v[m->nrebalanced]) {
+				rc = -ENOMEM;
+				break;
+			}
+			m->nrebalanced++;
+		}
+		rc = 1;
+		break;
+	default:
+		break;
+	}
+	if (rc > 0) {
+		int r = placement_follow(m, before);
+
+		if (r < 0)
+			rc = r;
+		else
+			rebalance_settle(m);
+	}
+	ais_map_free(before);
+	return rc;
+}
+
+int meta_apply(struct meta *m, const Ais__MetaCmd *cmd)
+{
+	char errmsg[AIS_ERRMSG_LEN];
+	struct meta *d;
+	int rc = meta_check(m, cmd, errmsg);
+
+	if (rc)
+		return rc;
+	d = meta_dup(m);
+	if (!d)
+		return -ENOMEM;
+	rc = apply_to(d, cmd);
+	if (rc <= 0) {
+		meta_free(d);
+		return rc;
+	}
+	d->nodes->version = m->nodes->version + 1;
+	meta_clear(m);
+	*m = *d;
+	free(d);
+	return 0;
+}
+
+int meta_encode(const struct meta *m, void **buf, size_t *len)
+{
+	Ais__MetaState st = AIS__META_STATE__INIT;
+	Ais__ClusterMap *nodes = ais_map_to_pb(m->nodes);
+	Ais__MetaBucket *bk = calloc(m->nbuckets + 1, sizeof(*bk));
+	Ais__MetaBucket **bkp = calloc(m->nbuckets + 1, sizeof(*bkp));
+	Ais__MetaPlacement *pl = calloc(m->nhistory + 1, sizeof(*pl));
+	Ais__MetaPlacement **plp = calloc(m->nhistory + 1, sizeof(*plp));
+	Ais__ClusterMap **hmaps = calloc(m->nhistory + 1, sizeof(*hmaps));
+	size_t i;
+	int rc = -ENOMEM;
+
+	if (!nodes || !bk || !bkp || !pl || !plp || !hmaps)
+		goto out;
+	st.version = m->nodes->version;
+	st.n_nodes = nodes->n_nodes;
+	st.nodes = nodes->nodes;
+	for (i = 0; i < m->nbuckets; i++) {
+		ais__meta_bucket__init(&bk[i]);
+		bk[i].name = m->buckets[i].name;
+		bk[i].created_ns = m->buckets[i].created_ns;
+		bkp[i] = &bk[i];
+	}
+	st.n_buckets = m->nbuckets;
+	st.buckets = bkp;
+	st.rebalance_id = m->rebalance_id;
+	for (i = 0; i < m->nhistory; i++) {
+		hmaps[i] = ais_map_to_pb(m->history[i]);
+		if (!hmaps[i])
+			goto out;
+		ais__meta_placement__init(&pl[i]);
+		pl[i].rebalance_id = m->history[i]->version;
+		pl[i].n_nodes = hmaps[i]->n_nodes;
+		pl[i].nodes = hmaps[i]->nodes;
+		plp[i] = &pl[i];
+	}
+	st.n_history = m->nhistory;
+	st.history = plp;
+	st.n_rebalanced = m->nrebalanced;
+	st.rebalanced = m->rebalanced;
+	/* As log entries: a length, the message, zeros to a multiple of 8
+	 * (libraft's unit of storage). */
+	{
+		size_t n = ais__meta_state__get_packed_size(&st);
+		uint32_t le = htole32((uint32_t)n);
+
+		*len = (4 + n + 7) & ~(size_t)7;
+		*buf = raft_calloc(1, *len);
+		if (!*buf)
+			goto out;
+		memcpy(*buf, &le, 4);
+		ais__meta_state__pack(&st, (uint8_t *)*buf + 4);
+	}
+	rc = 0;
+out:
+	for (i = 0; hmaps && i < m->nhistory; i++)
+		ais_map_pb_free(hmaps[i]);
+	free(hmaps);
+	free(plp);
+	free(pl);
+	free(bkp);
+	free(bk);
+	ais_map_pb_free(nodes);
+	return rc;
+}
+
+/* A ClusterMap view of nodes, to reuse ais_map_from_pb's checks. */
+static int nodes_from_pb(uint64_t version, Ais__Node **nodes, size_t n,
+			 struct ais_map **out, char *errmsg)
+{
+	Ais__ClusterMap cm = AIS__CLUSTER_MAP__INIT;
+
+	cm.version = version;
+	cm.n_nodes = n;
+	cm.nodes = nodes;
+	return ais_map_from_pb(&cm, out, errmsg);
+}
+
+int meta_decode(const void *buf, size_t len, struct meta **out, char *errmsg)
+{
+	Ais__MetaState *st = NULL;
+	struct meta *m;
+	uint32_t n;
+	size_t i;
+	int rc = -ENOMEM;
+
+	if (len >= 4) {
+		memcpy(&n, buf, 4);
+		n = le32toh(n);
+		if (n <= len - 4)
+			st = ais__meta_state__unpack(
+			    NULL, n, (const uint8_t *)buf + 4);
+	}
+	if (!st)
+		return ais_errf(errmsg, -EPROTO,
+				"cluster metadata snapshot does not parse");
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		goto out;
+	rc = nodes_from_pb(st->version, st->nodes, st->n_nodes, &m->nodes,
+			   errmsg);
+	if (rc)
+		goto err;
+	rc = -ENOMEM;
+	m->buckets = calloc(st->n_buckets + 1, sizeof(*m->buckets));
+	m->history = calloc(st->n_history + 1, sizeof(*m->history));
+	m->rebalanced = calloc(st->n_rebalanced + 1, sizeof(*m->rebalanced));
+	if (!m->buckets || !m->history || !m->rebalanced)
+		goto err;
+	for (i = 0; i < st->n_buckets; i++) {
+		if (!st->buckets[i]->name)
+			continue;
+		m->buckets[m->nbuckets].name = strdup(st->buckets[i]->name);
+		if (!m->buckets[m->nbuckets].name)
+			goto err;
+		m->buckets[m->nbuckets++].created_ns =
+		    st->buckets[i]->created_ns;
+	}
+	for (i = 0; i < st->n_history; i++) {
+		rc = nodes_from_pb(st->history[i]->rebalance_id,
+				   st->history[i]->nodes,
+				   st->history[i]->n_nodes,
+				   &m->history[m->nhistory], errmsg);
+		if (rc)
+			goto err;
+		m->nhistory++;
+	}
+	rc = -ENOMEM;
+	for (i = 0; i < st->n_rebalanced; i++)
+		if (!(m->rebalanced[m->nrebalanced++] =
+			  strdup(st->rebalanced[i])))
+			goto err;
+	m->rebalance_id = st->rebalance_id;
+	*out = m;
+	rc = 0;
+	goto out;
+err:
+	meta_free(m);
+out:
+	ais__meta_state__free_unpacked(st, NULL);
+	return rc;
+}

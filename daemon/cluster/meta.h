@@ -1,0 +1,61 @@
+/* Internal to daemon/cluster/: the cluster metadata as a value (struct
+ * meta) and the deterministic rules that change it. Raft (raft.c) feeds
+ * committed MetaCmd entries to meta_apply on every node in the same order,
+ * so every node computes the same state; nothing here does I/O, reads a
+ * clock or looks at anything but its arguments. */
+#ifndef AISD_CLUSTER_META_H
+#define AISD_CLUSTER_META_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "map.h"
+#include "meta.pb-c.h"
+
+#define META_HISTORY_MAX 32 /* placements kept for reads' fetches */
+
+struct meta_bucket {
+	char *name;
+	int64_t created_ns;
+};
+
+struct meta {
+	struct ais_map *nodes; /* ->version is the metadata version */
+	struct meta_bucket *buckets; /* sorted by name */
+	size_t nbuckets;
+	uint64_t rebalance_id;
+	struct ais_map **history; /* ->version = that placement's id */
+	size_t nhistory;
+	char **rebalanced; /* node ids done with rebalance_id */
+	size_t nrebalanced;
+};
+
+/* An empty state (version 0); NULL on ENOMEM. Free with meta_free. */
+struct meta *meta_new(void);
+void meta_free(struct meta *m);
+
+/* Whether cmd can be applied to m: 0, or -errno with a reason in errmsg
+ * (-EEXIST, -ENOENT, -EBUSY, -EINVAL). meta_apply runs the same check. */
+int meta_check(const struct meta *m, const Ais__MetaCmd *cmd, char *errmsg);
+
+/* Applies cmd: 0 (the version grows if anything changed), -errno if
+ * meta_check refuses it (m unchanged), or -ENOMEM (m unchanged). */
+int meta_apply(struct meta *m, const Ais__MetaCmd *cmd);
+
+/* Serializes m into a new buffer allocated with raft_malloc (*buf, *len):
+ * a little-endian u32 length, the MetaState message, zeros up to a
+ * multiple of 8 bytes. Returns 0 or -ENOMEM. */
+int meta_encode(const struct meta *m, void **buf, size_t *len);
+
+/* Parses a buffer made by meta_encode into a new state. 0, -ENOMEM, or
+ * -EPROTO with errmsg. */
+int meta_decode(const void *buf, size_t len, struct meta **out, char *errmsg);
+
+/* Index of bucket name in m->buckets, or -1. */
+int meta_bucket_find(const struct meta *m, const char *name);
+
+/* Whether node id has reported the current rebalance done. */
+bool meta_rebalanced(const struct meta *m, const char *id);
+
+#endif
