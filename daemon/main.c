@@ -87,6 +87,17 @@ static void pick_advertise(const struct aisd_opts *o, char *out, size_t len)
 	ais_log(LOG_INFO, "advertising 127.0.0.1 (no other IPv4 address)");
 }
 
+/* A node that left the map (decommissioned: its data moved away; or
+ * removed) has nothing to serve: it stops as if told to. */
+static void stop_when_removed(void *arg, struct cluster_map *cm)
+{
+	(void)arg;
+	if (cm->self_removed) {
+		ais_log(LOG_NOTICE, "this node left the cluster; stopping");
+		kill(getpid(), SIGTERM);
+	}
+}
+
 struct ready {
 	struct aisd *d;
 	const char *raft_dir;
@@ -242,6 +253,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	cluster_on_change(d.cluster, rpc_buckets_follow, &d);
+	cluster_on_change(d.cluster, stop_when_removed, NULL);
 	rc = server_new(&d, o.listen, o.port, &srv, errmsg);
 	if (rc) {
 		ais_log(LOG_ERR, "%s", errmsg);

@@ -33,6 +33,8 @@ struct cluster_map {
 	struct ais_map **history;
 	size_t nhistory;
 	bool self_rebalanced; /* this node reported rebalance_id done */
+	bool self_removed;    /* this node was in the map and is no longer
+				 (decommissioned or removed) */
 	bool read_only; /* no leader reachable: changes fail, data serves */
 };
 

@@ -79,6 +79,8 @@ struct cluster {
 	char published_leader[AIS_NODE_ID_MAX];
 	uint64_t published_roles; /* a digest of the roles last published */
 	uint64_t logged_version;
+	bool was_member; /* self was in a map applied here */
+	bool removed;	 /* ... and then left it */
 	bool bootstrap; /* decided by cluster_start: start a new cluster */
 
 	/* The joiner and watch threads. */

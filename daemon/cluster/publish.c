@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "fileio.h"
 
 #include "log.h"
 #include "util.h"
@@ -199,6 +202,24 @@ static uint64_t raft_view(struct cluster *c, struct ais_map *m)
 	return digest;
 }
 
+/* A node that left the map must not come back by restarting with its old
+ * Raft state (it would serve its last map for ever): a marker says so. */
+static void mark_removed(struct cluster *c)
+{
+	char path[4096], text[256];
+	int n, rc;
+
+	snprintf(path, sizeof(path), "%s/removed", c->raft_dir);
+	n = snprintf(text, sizeof(text),
+		     "node %s left the cluster map (decommissioned or "
+		     "removed) at %lld\n",
+		     c->self.id, (long long)(ais_now_real_ns() / 1000000000));
+	rc = ais_file_replace(path, text, (size_t)n, 0644);
+	if (rc)
+		ais_log(LOG_WARNING, "cannot write %s: %s", path,
+			strerror(-rc));
+}
+
 void cluster_publish(struct cluster *c)
 {
 	struct cluster_map *cm = calloc(1, sizeof(*cm)), *old;
@@ -249,6 +270,18 @@ void cluster_publish(struct cluster *c)
 	joined = idx >= 0 && cm->m->nodes[idx].port == c->self.port &&
 		 !strcmp(cm->m->nodes[idx].host, c->self.host) &&
 		 !strcmp(cm->m->nodes[idx].raft_addr, c->self.raft_addr);
+
+	if (idx >= 0)
+		c->was_member = true;
+	else if (c->was_member && !c->removed) {
+		c->removed = true;
+		cm->self_removed = true;
+		ais_log(LOG_WARNING,
+			"cluster: this node is no longer in the map "
+			"(decommissioned or removed)");
+		mark_removed(c);
+	}
+	cm->self_removed = c->removed;
 
 	pthread_mutex_lock(&c->mu);
 	old = c->cur;
@@ -366,8 +399,16 @@ void cluster_free(struct cluster *c)
 
 int cluster_start(struct cluster *c, char *errmsg)
 {
+	char marker[4096];
 	int rc;
 
+	snprintf(marker, sizeof(marker), "%s/removed", c->raft_dir);
+	if (access(marker, F_OK) == 0)
+		return ais_errf(errmsg, -EPERM,
+				"this node left the cluster (decommissioned "
+				"or removed: see %s); to join again as a new "
+				"member, delete %s and start with --join",
+				marker, c->raft_dir);
 	c->bootstrap = cluster_should_bootstrap(c);
 	rc = cluster_raft_start(c, errmsg);
 	if (rc)

@@ -57,9 +57,10 @@ static bool op_is(int op, const int *set, size_t n)
  * dispatch relies on: only PUT and SHARD_APPEND take a body (any other op
  * with a body is refused before it runs), only GET and HEAD have a loop
  * fast path, and GET, PUT, RENAME and BUCKET_DESTROY run on the data
- * threads (object bytes, or waits on other nodes), the rest on the
- * metadata pool. Ops that must not be retried after a lost answer are not
- * idempotent: BUCKET_CREATE, BUCKET_DESTROY, RENAME, SHARD_APPEND. */
+ * threads (object bytes, or waits on other nodes: the cluster changes that
+ * wait for Raft), the rest on the metadata pool. Ops that must not be
+ * retried after a lost answer are not idempotent: BUCKET_CREATE,
+ * BUCKET_DESTROY, RENAME, SHARD_APPEND, CLUSTER_CHANGE, META_PROPOSE. */
 START_TEST(test_table)
 {
 	const ProtobufCEnumDescriptor *d = &ais__op__descriptor;
@@ -90,7 +91,11 @@ START_TEST(test_table)
 		ck_assert_msg((op->thread == RPC_DATA) ==
 				  OP_IS(v->value, AIS__OP__OP_GET,
 					AIS__OP__OP_PUT, AIS__OP__OP_RENAME,
-					AIS__OP__OP_BUCKET_DESTROY),
+					AIS__OP__OP_BUCKET_DESTROY,
+					AIS__OP__OP_BUCKET_CREATE,
+					AIS__OP__OP_JOIN,
+					AIS__OP__OP_CLUSTER_CHANGE,
+					AIS__OP__OP_META_PROPOSE),
 			      "%s: thread %d", v->name, op->thread);
 		ck_assert_msg(op->thread == RPC_DATA || op->thread == RPC_META,
 			      "%s: thread %d", v->name, op->thread);
@@ -98,7 +103,9 @@ START_TEST(test_table)
 				  OP_IS(v->value, AIS__OP__OP_BUCKET_CREATE,
 					AIS__OP__OP_BUCKET_DESTROY,
 					AIS__OP__OP_RENAME,
-					AIS__OP__OP_SHARD_APPEND),
+					AIS__OP__OP_SHARD_APPEND,
+					AIS__OP__OP_CLUSTER_CHANGE,
+					AIS__OP__OP_META_PROPOSE),
 			      "%s: idempotent %d", v->name, op->idempotent);
 	}
 	ck_assert_uint_eq(rows, d->n_values - 1);
@@ -114,7 +121,7 @@ END_TEST
 START_TEST(test_unknown_ops)
 {
 	static const int odd[] = {
-	    -1, 5, 9, 13, 19, 29, 99, 1000, -1000, 2147483647, -2147483647 - 1};
+	    -1, 7, 9, 13, 19, 29, 99, 1000, -1000, 2147483647, -2147483647 - 1};
 	size_t i;
 	int op;
 
