@@ -235,8 +235,8 @@ int main(int argc, char **argv)
 			 d.store->mps->paths[0]);
 	copts.raft_dir = raft_dir;
 	copts.down_after_ms = o.down_after_ms;
-	rc = bucket_list(d.store, &local_buckets, &copts.nlocal_buckets,
-			 errmsg);
+	rc =
+	    bucket_list(d.store, &local_buckets, &copts.nlocal_buckets, errmsg);
 	if (rc) {
 		ais_log(LOG_ERR, "%s", errmsg);
 		goto out;
@@ -274,8 +274,7 @@ int main(int argc, char **argv)
 	ready.d = &d;
 	ready.raft_dir = raft_dir;
 	ready.threads = n;
-	if (pthread_create(&ready_thr, NULL, announce_when_joined, &ready) ==
-	    0)
+	if (pthread_create(&ready_thr, NULL, announce_when_joined, &ready) == 0)
 		ready_started = true;
 	else
 		announce(&ready);

@@ -189,9 +189,9 @@ static int apply(struct src *s, const char *key, const char *v,
 	}
 	if (!strcmp(key, "down_after")) {
 		if (parse_int(v, 500, 3600000, &n))
-			return ais_errf(errmsg, -EINVAL,
-					"bad %s '%s': milliseconds 500..3600000",
-					what, v);
+			return ais_errf(
+			    errmsg, -EINVAL,
+			    "bad %s '%s': milliseconds 500..3600000", what, v);
 		s->down_after_ms = n;
 		return 0;
 	}
@@ -266,7 +266,8 @@ static void usage(FILE *f)
 	    "\n"
 	    "Configuration keys (\"key = value\" lines): listen, port, "
 	    "advertise,\nmountpath, seed, join, threads, io_timeout, "
-	    "idle_timeout, pidfile, log_level, raft_dir, raft_port, down_after.\n"
+	    "idle_timeout, pidfile, log_level, raft_dir, raft_port, "
+	    "down_after.\n"
 	    "Command-line flags "
 	    "override the file. See aisd(8).\n",
 	    AISD_DEFAULT_CONFIG, AISD_DEFAULT_PORT, AISD_DEFAULT_IO_TIMEOUT);
@@ -313,13 +314,14 @@ static int merge(struct aisd_opts *o, struct src *cli, struct src *file)
 		o->pidfile = dup_or(cli->pidfile, file->pidfile);
 	if (cli->raft_dir || file->raft_dir)
 		o->raft_dir = dup_or(cli->raft_dir, file->raft_dir);
-	o->raft_port = cli->raft_port > 0    ? (uint16_t)cli->raft_port
-		       : file->raft_port > 0 ? (uint16_t)file->raft_port
+	o->raft_port = cli->raft_port > 0	 ? (uint16_t)cli->raft_port
+		       : file->raft_port > 0	 ? (uint16_t)file->raft_port
 		       : o->port <= 65535 - 1000 ? (uint16_t)(o->port + 1000)
 						 : 0;
-	o->down_after_ms = cli->down_after_ms > 0    ? (unsigned)cli->down_after_ms
-			   : file->down_after_ms > 0 ? (unsigned)file->down_after_ms
-						     : 3000;
+	o->down_after_ms = cli->down_after_ms > 0 ? (unsigned)cli->down_after_ms
+			   : file->down_after_ms > 0
+			       ? (unsigned)file->down_after_ms
+			       : 3000;
 	env = getenv("AIS_LOG");
 	env_level = env && *env ? ais_log_parse_level(env) : -1;
 	o->log_level = cli->log_level >= 0    ? cli->log_level

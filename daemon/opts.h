@@ -25,9 +25,9 @@ struct aisd_opts {
 	int io_timeout_s;
 	int idle_timeout_s; /* 0: idle connections are kept */
 	char *pidfile;
-	int log_level; /* LOG_* */
-	char *raft_dir;	       /* NULL: <first mountpath>/.ais/raft */
-	uint16_t raft_port;    /* default port + 1000 */
+	int log_level;		/* LOG_* */
+	char *raft_dir;		/* NULL: <first mountpath>/.ais/raft */
+	uint16_t raft_port;	/* default port + 1000 */
 	unsigned down_after_ms; /* the leader marks a silent node down */
 };
 

@@ -19,7 +19,7 @@ struct peers;
 /* An immutable snapshot of the cluster metadata; cluster_map_get takes a
  * reference, cluster_map_put drops it. Nothing in it changes while held. */
 struct cluster_map {
-	int refs; /* atomic */
+	int refs;	   /* atomic */
 	struct ais_map *m; /* nodes, version, leader (as this node knows it) */
 	char **buckets;	   /* the bucket table, sorted */
 	size_t nbuckets;
@@ -43,7 +43,7 @@ struct cluster_opts {
 	char *const *seeds;   /* "HOST:PORT" of aisd nodes; may include self */
 	size_t nseeds;
 	const char *join; /* "HOST:PORT" of a node of the cluster, or NULL */
-	const char *raft_dir;	 /* Raft's log and snapshots */
+	const char *raft_dir;	    /* Raft's log and snapshots */
 	char *const *local_buckets; /* buckets on this node's disks */
 	size_t nlocal_buckets;
 	unsigned down_after_ms; /* the leader marks a silent node down */
@@ -88,10 +88,8 @@ void cluster_on_change(struct cluster *c, cluster_change_cb cb, void *arg);
  * -ENOENT for a bucket that is / is not there, -EINVAL with a reason. */
 int cluster_join(struct cluster *c, const struct ais_node *joiner,
 		 char *const *buckets, size_t nbuckets, char *errmsg);
-int cluster_bucket_create(struct cluster *c, const char *bucket,
-			  char *errmsg);
-int cluster_bucket_destroy(struct cluster *c, const char *bucket,
-			   char *errmsg);
+int cluster_bucket_create(struct cluster *c, const char *bucket, char *errmsg);
+int cluster_bucket_destroy(struct cluster *c, const char *bucket, char *errmsg);
 int cluster_change(struct cluster *c, const Ais__ClusterChange *ch,
 		   char *errmsg);
 /* This node has moved everything it holds that placement generation id

@@ -57,8 +57,8 @@ struct cluster {
 	pthread_cond_t cv;
 	struct cluster_map *cur; /* the published snapshot */
 	struct proposal *queue, *queue_tail;
-	bool joined;	 /* self is in a committed map, at its address */
-	bool is_leader;	 /* as of the last tick or apply */
+	bool joined;	/* self is in a committed map, at its address */
+	bool is_leader; /* as of the last tick or apply */
 	bool stopping;
 	bool running;
 
@@ -81,7 +81,7 @@ struct cluster {
 	uint64_t logged_version;
 	bool was_member; /* self was in a map applied here */
 	bool removed;	 /* ... and then left it */
-	bool bootstrap; /* decided by cluster_start: start a new cluster */
+	bool bootstrap;	 /* decided by cluster_start: start a new cluster */
 
 	/* The joiner and watch threads. */
 	pthread_t join_thr, watch_thr;

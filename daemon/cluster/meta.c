@@ -127,8 +127,7 @@ static size_t count_online(const struct ais_map *nodes, const char *except)
 	return n;
 }
 
-static int node_from_pb(const Ais__Node *pb, struct ais_node *n,
-			char *errmsg)
+static int node_from_pb(const Ais__Node *pb, struct ais_node *n, char *errmsg)
 {
 	memset(n, 0, sizeof(*n));
 	if (!pb || !pb->id || !pb->id[0] || strlen(pb->id) >= sizeof(n->id) ||
@@ -166,7 +165,8 @@ int meta_check(const struct meta *m, const Ais__MetaCmd *cmd, char *errmsg)
 		for (i = 0; i < (int)m->nodes->n; i++) {
 			const struct ais_node *o = &m->nodes->nodes[i];
 
-			if (strcmp(o->id, joiner.id) && o->port == joiner.port &&
+			if (strcmp(o->id, joiner.id) &&
+			    o->port == joiner.port &&
 			    !strcmp(o->host, joiner.host))
 				return ais_errf(errmsg, -EEXIST,
 						"node %s already has address "
@@ -182,7 +182,8 @@ int meta_check(const struct meta *m, const Ais__MetaCmd *cmd, char *errmsg)
 			return -EINVAL;
 		if (meta_bucket_find(m, cmd->bucket) >= 0)
 			return ais_errf(errmsg, -EEXIST,
-					"bucket %s already exists", cmd->bucket);
+					"bucket %s already exists",
+					cmd->bucket);
 		return 0;
 	case AIS__META_CMD__KIND__BUCKET_DESTROY:
 		if (!cmd->bucket || meta_bucket_find(m, cmd->bucket) < 0)
@@ -192,17 +193,19 @@ int meta_check(const struct meta *m, const Ais__MetaCmd *cmd, char *errmsg)
 		return 0;
 	case AIS__META_CMD__KIND__NODE_STATE:
 		if (!n)
-			return ais_errf(errmsg, -ENOENT, "no node %s in the map",
+			return ais_errf(errmsg, -ENOENT,
+					"no node %s in the map",
 					cmd->node_id ? cmd->node_id : "");
 		if (cmd->state > AIS_NODE_DECOMMISSIONING)
-			return ais_errf(errmsg, -EINVAL, "unknown node state %u",
-					cmd->state);
+			return ais_errf(errmsg, -EINVAL,
+					"unknown node state %u", cmd->state);
 		if ((int)cmd->state == n->state)
 			return 0;
 		if (cmd->state == AIS_NODE_ONLINE &&
 		    n->state == AIS_NODE_DECOMMISSIONING)
 			return ais_errf(errmsg, -EBUSY,
-					"node %s is being decommissioned", n->id);
+					"node %s is being decommissioned",
+					n->id);
 		if (cmd->state != AIS_NODE_ONLINE &&
 		    n->state == AIS_NODE_ONLINE &&
 		    count_online(m->nodes, n->id) == 0)
@@ -215,7 +218,8 @@ int meta_check(const struct meta *m, const Ais__MetaCmd *cmd, char *errmsg)
 	case AIS__META_CMD__KIND__NODE_REMOVE:
 	case AIS__META_CMD__KIND__REBALANCE_DONE:
 		if (!n)
-			return ais_errf(errmsg, -ENOENT, "no node %s in the map",
+			return ais_errf(errmsg, -ENOENT,
+					"no node %s in the map",
 					cmd->node_id ? cmd->node_id : "");
 		if (cmd->kind == AIS__META_CMD__KIND__NODE_REMOVE &&
 		    n->state == AIS_NODE_ONLINE &&
@@ -556,8 +560,8 @@ int meta_decode(const void *buf, size_t len, struct meta **out, char *errmsg)
 		memcpy(&n, buf, 4);
 		n = le32toh(n);
 		if (n <= len - 4)
-			st = ais__meta_state__unpack(
-			    NULL, n, (const uint8_t *)buf + 4);
+			st = ais__meta_state__unpack(NULL, n,
+						     (const uint8_t *)buf + 4);
 	}
 	if (!st)
 		return ais_errf(errmsg, -EPROTO,
@@ -585,10 +589,9 @@ int meta_decode(const void *buf, size_t len, struct meta **out, char *errmsg)
 		    st->buckets[i]->created_ns;
 	}
 	for (i = 0; i < st->n_history; i++) {
-		rc = nodes_from_pb(st->history[i]->rebalance_id,
-				   st->history[i]->nodes,
-				   st->history[i]->n_nodes,
-				   &m->history[m->nhistory], errmsg);
+		rc = nodes_from_pb(
+		    st->history[i]->rebalance_id, st->history[i]->nodes,
+		    st->history[i]->n_nodes, &m->history[m->nhistory], errmsg);
 		if (rc)
 			goto err;
 		m->nhistory++;

@@ -21,7 +21,7 @@ struct meta_bucket {
 };
 
 struct meta {
-	struct ais_map *nodes; /* ->version is the metadata version */
+	struct ais_map *nodes;	     /* ->version is the metadata version */
 	struct meta_bucket *buckets; /* sorted by name */
 	size_t nbuckets;
 	uint64_t rebalance_id;

@@ -106,8 +106,8 @@ int cluster_propose(struct cluster *c, const Ais__MetaCmd *cmd, char *errmsg)
 	while (ais_now_mono_ns() < deadline) {
 		struct cluster_map *cm = cluster_map_get(c);
 		struct ais_node leader;
-		int idx = cm->m->leader[0] ? ais_map_find(cm->m, cm->m->leader)
-					   : -1;
+		int idx =
+		    cm->m->leader[0] ? ais_map_find(cm->m, cm->m->leader) : -1;
 		bool self;
 
 		if (idx >= 0)
@@ -183,15 +183,13 @@ static int bucket_cmd(struct cluster *c, Ais__MetaCmd__Kind kind,
 	return cluster_propose(c, &cmd, errmsg);
 }
 
-int cluster_bucket_create(struct cluster *c, const char *bucket,
-			  char *errmsg)
+int cluster_bucket_create(struct cluster *c, const char *bucket, char *errmsg)
 {
 	return bucket_cmd(c, AIS__META_CMD__KIND__BUCKET_CREATE, bucket,
 			  errmsg);
 }
 
-int cluster_bucket_destroy(struct cluster *c, const char *bucket,
-			   char *errmsg)
+int cluster_bucket_destroy(struct cluster *c, const char *bucket, char *errmsg)
 {
 	return bucket_cmd(c, AIS__META_CMD__KIND__BUCKET_DESTROY, bucket,
 			  errmsg);

@@ -142,14 +142,13 @@ static void log_map(const struct ais_map *m)
 	line[0] = 0;
 	for (i = 0; i < m->n && off < sizeof(line) - 96; i++) {
 		const struct ais_node *n = &m->nodes[i];
-		int k = snprintf(line + off, sizeof(line) - off,
-				 "%s%.8s %s:%u%s%s%s", i ? ", " : "", n->id,
-				 n->host, n->port,
-				 n->state != AIS_NODE_ONLINE ? " " : "",
-				 n->state != AIS_NODE_ONLINE
-				     ? ais_node_state_name(n->state)
-				     : "",
-				 n->down ? " down" : "");
+		int k = snprintf(
+		    line + off, sizeof(line) - off, "%s%.8s %s:%u%s%s%s",
+		    i ? ", " : "", n->id, n->host, n->port,
+		    n->state != AIS_NODE_ONLINE ? " " : "",
+		    n->state != AIS_NODE_ONLINE ? ais_node_state_name(n->state)
+						: "",
+		    n->down ? " down" : "");
 
 		if (k < 0)
 			break;

@@ -201,8 +201,7 @@ static void propose_one(struct cluster *c, struct proposal *p)
 	rc = raft_apply(&c->raft, &p->req, &b, 1, apply_cb);
 	if (rc) {
 		raft_free(b.base);
-		snprintf(errmsg, sizeof(errmsg), "raft: %s",
-			 raft_strerror(rc));
+		snprintf(errmsg, sizeof(errmsg), "raft: %s", raft_strerror(rc));
 		proposal_finish(p, rc == RAFT_NOTLEADER ? -EAGAIN : -EIO,
 				errmsg);
 	}
@@ -294,8 +293,7 @@ static bool fit_voter(const struct ais_node *n)
 	return n && !n->down && n->state != AIS_NODE_DECOMMISSIONING;
 }
 
-static int log_change(struct cluster *c, int rc, const char *what,
-		      raft_id rid)
+static int log_change(struct cluster *c, int rc, const char *what, raft_id rid)
 {
 	const struct ais_node *n = node_of(c, rid);
 
@@ -356,9 +354,9 @@ static void reconcile(struct cluster *c)
 			transfer_away(c);
 			return;
 		}
-		if (log_change(c, raft_remove(&c->raft, &c->change, s->id,
-					      change_cb),
-			       "remove from Raft", s->id) == 0)
+		if (log_change(
+			c, raft_remove(&c->raft, &c->change, s->id, change_cb),
+			"remove from Raft", s->id) == 0)
 			ais_log(LOG_NOTICE, "cluster: Raft member %llx left",
 				(unsigned long long)s->id);
 		return;
@@ -406,8 +404,8 @@ static void reconcile(struct cluster *c)
 			    !fit_voter(node_of(c, conf->servers[j].id)))
 				pick = conf->servers[j].id;
 		for (j = 0; j < conf->n && !pick; j++)
-			if (conf->servers[j].role == RAFT_VOTER &&
-			    fit > want && conf->servers[j].id != c->self_rid)
+			if (conf->servers[j].role == RAFT_VOTER && fit > want &&
+			    conf->servers[j].id != c->self_rid)
 				pick = conf->servers[j].id;
 		if (pick == c->self_rid) {
 			transfer_away(c);
@@ -525,7 +523,8 @@ int cluster_raft_start(struct cluster *c, char *errmsg)
 				c->self.raft_addr);
 	rc = uv_loop_init(&c->loop);
 	if (rc)
-		return ais_errf(errmsg, rc, "uv_loop_init: %s", uv_strerror(rc));
+		return ais_errf(errmsg, rc, "uv_loop_init: %s",
+				uv_strerror(rc));
 	c->wake.data = c;
 	c->tick.data = c;
 	uv_async_init(&c->loop, &c->wake, wake_cb);
@@ -637,7 +636,9 @@ void cluster_raft_stop(struct cluster *c)
 	pthread_mutex_unlock(&c->mu);
 	uv_async_send(&c->wake);
 	pthread_join(c->thr, NULL);
-	uv_loop_close(&c->loop);
+	if (uv_loop_close(&c->loop))
+		ais_log(LOG_WARNING, "cluster: the Raft loop closed with "
+				     "handles open");
 	pthread_mutex_lock(&c->mu);
 	c->running = false;
 	pthread_mutex_unlock(&c->mu);

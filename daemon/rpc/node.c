@@ -49,8 +49,8 @@ int rpc_join(struct rpc *r)
 	snprintf(n.host, sizeof(n.host), "%s", pb->host);
 	n.port = (uint16_t)pb->port;
 	snprintf(n.raft_addr, sizeof(n.raft_addr), "%s", pb->raft_addr);
-	rc = cluster_join(r->d->cluster, &n, r->req->buckets,
-			  r->req->n_buckets, r->errmsg);
+	rc = cluster_join(r->d->cluster, &n, r->req->buckets, r->req->n_buckets,
+			  r->errmsg);
 	if (rc)
 		return rc;
 	cluster_map_put(r->cm);
@@ -93,7 +93,8 @@ int rpc_node_info(struct rpc *r)
 		int at = ais_map_find(r->cm->m, self->id);
 
 		if (at >= 0) {
-			node.state = (Ais__Node__State)r->cm->m->nodes[at].state;
+			node.state =
+			    (Ais__Node__State)r->cm->m->nodes[at].state;
 			node.role = (Ais__Node__Role)r->cm->m->nodes[at].role;
 			node.down = r->cm->m->nodes[at].down;
 		}

@@ -10,7 +10,7 @@
 
 #include "rpc/rpc_i.h"
 
-#define LINGER_MS 2000
+#define LINGER_MS   2000
 #define CATCH_UP_MS 2000
 
 /* clang-format off */
