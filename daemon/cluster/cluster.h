@@ -101,6 +101,15 @@ int cluster_rebalance_done(struct cluster *c, uint64_t id, char *errmsg);
 int cluster_propose_packed(struct cluster *c, const void *buf, size_t len,
 			   char *errmsg);
 
+/* A read barrier: waits (up to timeout_ms) until this node has applied
+ * everything the leader had applied when asked. For answers that must not
+ * come from the past ("no such bucket" right after another node created
+ * it). 0, or -EAGAIN (no leader) / -ETIMEDOUT. */
+int cluster_sync(struct cluster *c, unsigned timeout_ms);
+
+/* Whether bucket is in the snapshot's bucket table. */
+bool cluster_has_bucket(const struct cluster_map *cm, const char *bucket);
+
 const char *cluster_raft_dir(const struct cluster *c);
 
 #endif

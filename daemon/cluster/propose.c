@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "util.h"
@@ -75,7 +76,8 @@ static int propose_remote(struct cluster *c, const struct ais_node *leader,
 {
 	Ais__Request req = AIS__REQUEST__INIT;
 	Ais__Response *resp = NULL;
-	int rc;
+	uint64_t want = 0;
+	int rc, i;
 
 	req.op = AIS__OP__OP_META_PROPOSE;
 	req.meta_cmd.data = buf;
@@ -88,7 +90,13 @@ static int propose_remote(struct cluster *c, const struct ais_node *leader,
 	if (rc)
 		snprintf(errmsg, AIS_ERRMSG_LEN, "%s",
 			 resp->message ? resp->message : strerror(-rc));
+	else
+		want = resp->map_version;
 	ais__response__free_unpacked(resp, NULL);
+	/* Committed: let this node apply it too before answering, so that
+	 * whoever asked here reads the change here. */
+	for (i = 0; rc == 0 && i < 1000 && cluster_version(c) < want; i++)
+		usleep(2000);
 	return rc;
 }
 
@@ -267,4 +275,35 @@ int cluster_mark_down(struct cluster *c, const char *id, bool down,
 	cmd.down = down;
 	cmd.time_ns = ais_now_real_ns();
 	return cluster_propose(c, &cmd, errmsg);
+}
+
+int cluster_sync(struct cluster *c, unsigned timeout_ms)
+{
+	Ais__Request req = AIS__REQUEST__INIT;
+	Ais__Response *resp = NULL;
+	char errmsg[AIS_ERRMSG_LEN];
+	struct cluster_map *cm = cluster_map_get(c);
+	struct ais_node leader;
+	uint64_t want, deadline;
+	int idx = cm->m->leader[0] ? ais_map_find(cm->m, cm->m->leader) : -1;
+
+	if (idx >= 0)
+		leader = cm->m->nodes[idx];
+	cluster_map_put(cm);
+	if (idx < 0)
+		return -EAGAIN;
+	if (!strcmp(leader.id, c->self.id))
+		return 0; /* the leader applies what it commits */
+	req.op = AIS__OP__OP_PING;
+	if (peers_call(c->peers, &leader, &req, &resp, errmsg))
+		return -EAGAIN;
+	want = resp->map_version;
+	ais__response__free_unpacked(resp, NULL);
+	deadline = ais_now_mono_ns() + (uint64_t)timeout_ms * 1000000;
+	while (cluster_version(c) < want) {
+		if (ais_now_mono_ns() >= deadline)
+			return -ETIMEDOUT;
+		usleep(2000);
+	}
+	return 0;
 }

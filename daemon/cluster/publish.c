@@ -65,6 +65,24 @@ const char *cluster_raft_dir(const struct cluster *c)
 	return c->raft_dir;
 }
 
+bool cluster_has_bucket(const struct cluster_map *cm, const char *bucket)
+{
+	size_t lo = 0, hi = cm->nbuckets;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int d = strcmp(cm->buckets[mid], bucket);
+
+		if (d == 0)
+			return true;
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
 void cluster_on_change(struct cluster *c, cluster_change_cb cb, void *arg)
 {
 	if (c->nsubs < CLUSTER_SUBS_MAX) {

@@ -71,8 +71,13 @@ int rpc_cluster_change(struct rpc *r)
 
 int rpc_meta_propose(struct rpc *r)
 {
-	return cluster_propose_packed(r->d->cluster, r->req->meta_cmd.data,
-				      r->req->meta_cmd.len, r->errmsg);
+	int rc = cluster_propose_packed(r->d->cluster, r->req->meta_cmd.data,
+					r->req->meta_cmd.len, r->errmsg);
+
+	/* The answer's version has the change (the proposer waits for it). */
+	cluster_map_put(r->cm);
+	r->cm = cluster_map_get(r->d->cluster);
+	return rc;
 }
 
 int rpc_node_info(struct rpc *r)

@@ -133,6 +133,14 @@ void rpc_run(struct aisd *d, struct rpc_job *j)
 			      cluster_self(d->cluster)->id);
 	if (rc == 0 && j->req->op >= AIS__OP__OP_BUCKET_CREATE)
 		catch_up(&r);
+	if (rc == 0 && j->req->op >= AIS__OP__OP_PUT && j->req->bucket[0] &&
+	    !cluster_has_bucket(r.cm, j->req->bucket)) {
+		/* Another client may have just created it: before saying
+		 * "no such bucket", hear from the leader. */
+		(void)cluster_sync(d->cluster, CATCH_UP_MS);
+		cluster_map_put(r.cm);
+		r.cm = cluster_map_get(d->cluster);
+	}
 	if (rc == 0)
 		rc = op->run(&r);
 	if (rc < 0)
@@ -158,7 +166,8 @@ enum rpc_inline rpc_try_inline(struct aisd *d, struct rpc_job *j, uint8_t *buf,
 	if (!op || !op->nowait || j->hdr.flags || rpc_admit(op, j, NULL))
 		return RPC_INLINE_NO;
 	rpc_init(&r, d, j);
-	if (j->req->map_version > r.cm->m->version || r.cm->m->version == 0) {
+	if (j->req->map_version > r.cm->m->version || r.cm->m->version == 0 ||
+	    (j->req->bucket[0] && !cluster_has_bucket(r.cm, j->req->bucket))) {
 		/* rpc_run waits for the map; this thread must not. */
 		rpc_done(&r);
 		return RPC_INLINE_NO;
