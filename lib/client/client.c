@@ -406,8 +406,11 @@ int ais_client_cluster_info(struct ais_client *c, struct ais_cluster_info **out,
 
 	*out = NULL;
 	/* Shown to a person who asks about the cluster now: the newest map
-	 * (states, down marks, leader). Without an answer, the map held. */
-	(void)ais_client_refresh_map(c, NULL);
+	 * (states, down marks, leader), unless a node gave it within the
+	 * second (statfs asks often). Without an answer, the map held. */
+	if (ais_now_mono_ns() - atomic_load(&c->map_checked_ns) >=
+	    AIS__MAP_FRESH_NS)
+		(void)ais_client_refresh_map(c, NULL);
 	req.op = AIS__OP__OP_NODE_INFO;
 	rc = fanout_run(c, &req, &f, errmsg);
 	if (rc < 0)

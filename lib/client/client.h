@@ -149,10 +149,11 @@ struct ais_cluster_info {
 	struct ais_node_info *nodes; /* in map order (sorted by id) */
 };
 
-/* Refreshes the map, then asks every node in it for its NodeInfo in
- * parallel. A node that does not answer (or that the map marks down: it is
- * not asked) is reported with status != 0 and the reason in its errmsg,
- * not as a failure of the call. *out is freed with ais_cluster_info_free. */
+/* Refreshes the map (unless a node gave it within the last second), then
+ * asks every node in it for its NodeInfo in parallel. A node that does not
+ * answer (or that the map marks down: it is not asked) is reported with status
+ * != 0 and the reason in its errmsg, not as a failure of the call. *out is
+ * freed with ais_cluster_info_free. */
 int ais_client_cluster_info(struct ais_client *c, struct ais_cluster_info **out,
 			    char *errmsg);
 void ais_cluster_info_free(struct ais_cluster_info *ci);
