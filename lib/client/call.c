@@ -657,7 +657,7 @@ size_t ais__any_order(struct ais_client *c, const struct ais__mapref *r,
 }
 
 /* One node's attempt for ais__call_any: 0 with *resp, or -errno with
- * *moved_on telling whether the next node may be asked. */
+ * *move_on telling whether the next node may be asked. */
 static int any_one(struct ais_client *c, struct ais_pool *pool,
 		   Ais__Request *req, bool idempotent, int io_ms,
 		   Ais__Response **resp, bool *move_on, char *errmsg)
