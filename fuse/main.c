@@ -24,48 +24,60 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage:\n"
-		"  aisfs mount [-f] [-o OPT[,OPT...]] [HOST:PORT] MOUNTPOINT\n"
-		"  aisfs umount [-l] MOUNTPOINT\n"
-		"  mount -t fuse.aisfs HOST:PORT MOUNTPOINT [-o OPTS]\n"
-		"\n"
-		"Mounts the aisd cluster at HOST:PORT (default: $AIS_ENDPOINT, "
-		"then %s):\none directory per bucket, object names split on "
-		"'/' into directories.\n"
-		"\n"
-		"  -f            stay in the foreground (log to stderr)\n"
-		"  -o OPTS       mount options, comma separated:\n"
-		"     bucket=B            mount only bucket B at the root\n"
-		"     ro                  read-only\n"
-		"     attr_timeout=S      attribute cache time (default 1)\n"
-		"     entry_timeout=S     name cache time (default 1)\n"
-		"     negative_timeout=S  cache of missing names (default 0)\n"
-		"     nocto               an open within attr_timeout of the "
-		"last check\n"
-		"                         does not ask the cluster again\n"
-		"     timeout=S           a down cluster gives EIO after S "
-		"seconds (default 20)\n"
-		"     spool=DIR           staging directory for writes "
-		"(default $TMPDIR or /var/tmp)\n"
-		"     shards=dir|file     how archives appear (default dir)\n"
-		"     allow_other         let other users in (root, or "
-		"user_allow_other)\n"
-		"     uid=N,gid=N         owner shown for every file\n"
-		"     max_threads=N       FUSE worker threads (default 16)\n"
-		"     log=FILE            log here once daemonized\n"
-		"     debug               log every FUSE request\n"
-		"  -l            (umount) lazy: detach now, clean up when "
-		"unused\n"
-		"  -h, --help    this help;  -V, --version\n"
-		"\nSee aisfs(1).\n",
-		AIS_DEFAULT_ENDPOINT);
+	fprintf(
+	    f,
+	    "Usage:\n"
+	    "  aisfs mount [-f] [-o OPT[,OPT...]] [HOST:PORT[,HOST:PORT...]] "
+	    "MOUNTPOINT\n"
+	    "  aisfs umount [-l] MOUNTPOINT\n"
+	    "  mount -t fuse.aisfs HOST:PORT[,HOST:PORT...] MOUNTPOINT "
+	    "[-o OPTS]\n"
+	    "\n"
+	    "Mounts the aisd cluster at HOST:PORT (default: $AIS_ENDPOINT, "
+	    "then %s):\none directory per bucket, object names split on "
+	    "'/' into directories.\nWith several addresses the first that "
+	    "answers is used; later, any node of the\ncluster map.\n"
+	    "\n"
+	    "  -f            stay in the foreground (log to stderr)\n"
+	    "  -o OPTS       mount options, comma separated:\n"
+	    "     endpoint=H:P[,H:P]  the cluster (instead of the "
+	    "HOST:PORT argument)\n"
+	    "     bucket=B            mount only bucket B at the root\n"
+	    "     ro                  read-only\n"
+	    "     attr_timeout=S      attribute cache time (default 1)\n"
+	    "     entry_timeout=S     name cache time (default 1)\n"
+	    "     negative_timeout=S  cache of missing names (default 0)\n"
+	    "     nocto               an open within attr_timeout of the "
+	    "last check\n"
+	    "                         does not ask the cluster again\n"
+	    "     timeout=S           a down cluster gives EIO after S "
+	    "seconds (default 20)\n"
+	    "     spool=DIR           staging directory for writes "
+	    "(default $TMPDIR or /var/tmp)\n"
+	    "     shards=dir|file     how archives appear (default dir)\n"
+	    "     allow_other         let other users in (root, or "
+	    "user_allow_other)\n"
+	    "     uid=N,gid=N         owner shown for every file\n"
+	    "     max_threads=N       FUSE worker threads (default 16)\n"
+	    "     log=FILE            log here once daemonized\n"
+	    "     debug               log every FUSE request\n"
+	    "  -l            (umount) lazy: detach now, clean up when "
+	    "unused\n"
+	    "  -h, --help    this help;  -V, --version\n"
+	    "\nSee aisfs(1).\n",
+	    AIS_DEFAULT_ENDPOINT);
 }
 
+/* Takes spec ("[aisfs#][ais://]HOST:PORT[,HOST:PORT...]") as the endpoint
+ * list after checking it. Unlike ais, a mount names every port: a bare
+ * word is more likely a mistake (a mount point in the SPEC place) than a
+ * host on the default port. */
 static int parse_endpoint(struct afs_opts *o, const char *spec, char *errmsg)
 {
-	char host[256], copy[sizeof(o->endpoint)];
-	uint16_t port;
+	char copy[sizeof(o->endpoint)], em[AIS_ERRMSG_LEN] = "";
+	struct ais_endpoint *eps;
+	const char *p;
+	int n;
 
 	/* spec may be o->endpoint itself. */
 	snprintf(copy, sizeof(copy), "%s", spec);
@@ -74,10 +86,27 @@ static int parse_endpoint(struct afs_opts *o, const char *spec, char *errmsg)
 		spec += 6;
 	if (strncmp(spec, "ais://", 6) == 0)
 		spec += 6;
-	if (ais_parse_hostport(spec, host, sizeof(host), &port) != 0)
+	eps = calloc(AIS_ENDPOINTS_MAX, sizeof(*eps));
+	if (!eps)
+		return ais_errf(errmsg, -ENOMEM, "out of memory");
+	n = ais_endpoints_parse(spec, eps, AIS_ENDPOINTS_MAX, em);
+	free(eps);
+	for (p = spec; n > 0 && p; p = strchr(p, ',')) {
+		const char *e;
+
+		p += *p == ',';
+		e = strchr(p, ',');
+		if (!memchr(p, ':', e ? (size_t)(e - p) : strlen(p))) {
+			snprintf(em, sizeof(em), "'%.*s' has no port",
+				 e ? (int)(e - p) : (int)strlen(p), p);
+			n = -EINVAL;
+		}
+	}
+	if (n < 0)
 		return ais_errf(errmsg, -EINVAL,
-				"'%s': expected HOST:PORT (e.g. %s)", spec,
-				AIS_DEFAULT_ENDPOINT);
+				"'%s': %s (expected HOST:PORT[,HOST:PORT...], "
+				"e.g. %s)",
+				spec, em, AIS_DEFAULT_ENDPOINT);
 	snprintf(o->endpoint, sizeof(o->endpoint), "%s", spec);
 	return 0;
 }
@@ -145,13 +174,20 @@ static int precheck(struct afs_opts *o, const char *mp, char *errmsg)
 
 static int build_fuse_args(const struct afs_opts *o, struct fuse_args *args)
 {
-	char opts[1024];
+	char opts[sizeof(o->endpoint) + 1024], fsname[sizeof(o->endpoint)];
+	size_t i;
 	int n;
 
+	/* The file system's name in /proc/mounts: the endpoint list, with
+	 * '+' between addresses, as a comma would end the option. */
+	snprintf(fsname, sizeof(fsname), "%s", o->endpoint);
+	for (i = 0; fsname[i]; i++)
+		if (fsname[i] == ',')
+			fsname[i] = '+';
 	n = snprintf(opts, sizeof(opts),
 		     "fsname=%s%s%s,subtype=aisfs,default_permissions,"
 		     "max_read=%u%s%s",
-		     o->endpoint, o->bucket[0] ? "/" : "", o->bucket, 1u << 20,
+		     fsname, o->bucket[0] ? "/" : "", o->bucket, 1u << 20,
 		     o->allow_other ? ",allow_other" : "", o->ro ? ",ro" : "");
 	if (n < 0 || (size_t)n >= sizeof(opts))
 		return -EINVAL;

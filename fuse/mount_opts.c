@@ -185,9 +185,21 @@ static int apply(struct afs_opts *o, char *key, char *val, char *errmsg)
 	return 0;
 }
 
+/* One more address of the endpoint list being given ("endpoint=A,B"). */
+static int append_endpoint(struct afs_opts *o, const char *addr, char *errmsg)
+{
+	size_t len = strlen(o->endpoint);
+
+	if (len + 1 + strlen(addr) >= sizeof(o->endpoint))
+		return ais_errf(errmsg, -EINVAL, "endpoint: list too long");
+	snprintf(o->endpoint + len, sizeof(o->endpoint) - len, ",%s", addr);
+	return 0;
+}
+
 int afs_opts_parse(struct afs_opts *o, const char *list, char *errmsg)
 {
 	char *copy = strdup(list), *save = NULL, *tok, *eq;
+	bool in_endpoint = false;
 	int rc = 0;
 
 	if (!copy)
@@ -195,8 +207,15 @@ int afs_opts_parse(struct afs_opts *o, const char *list, char *errmsg)
 	for (tok = strtok_r(copy, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
 		eq = strchr(tok, '=');
+		if (in_endpoint && !eq && strchr(tok, ':')) {
+			rc = append_endpoint(o, tok, errmsg);
+			if (rc)
+				break;
+			continue;
+		}
 		if (eq)
 			*eq++ = '\0';
+		in_endpoint = strcmp(tok, "endpoint") == 0;
 		rc = apply(o, tok, eq, errmsg);
 		if (rc)
 			break;

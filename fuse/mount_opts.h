@@ -11,7 +11,7 @@
 enum afs_shards { AFS_SHARDS_DIR = 0, AFS_SHARDS_FILE = 1 };
 
 struct afs_opts {
-	char endpoint[300];		 /* HOST:PORT */
+	char endpoint[4096];		 /* HOST:PORT[,HOST:PORT...] */
 	char mountpoint[4096];		 /* absolute */
 	char bucket[AIS_BUCKET_MAX + 1]; /* "" = every bucket at the root */
 	char spool_dir[4096];
@@ -37,7 +37,10 @@ void afs_opts_default(struct afs_opts *o);
 
 /* Applies one comma-separated option list. Generic mount(8)/fstab options
  * (defaults, _netdev, rw, auto, noauto, user, nofail, x-*, ...) are
- * accepted and ignored. Returns 0 or -EINVAL with the reason in errmsg. */
+ * accepted and ignored. As the list separator is the comma, the more
+ * addresses of endpoint=HOST:PORT,HOST:PORT are the HOST:PORT items that
+ * follow it (an item without '=' that has a ':' and no other meaning).
+ * Returns 0 or -EINVAL with the reason in errmsg. */
 int afs_opts_parse(struct afs_opts *o, const char *list, char *errmsg);
 
 #endif

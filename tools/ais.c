@@ -10,7 +10,8 @@
 
 static const struct cli_cmd commands[] = {
     {"local", cmd_local, "start, stop and inspect a cluster on this machine"},
-    {"cluster", cmd_cluster, "show the nodes of the cluster"},
+    {"cluster", cmd_cluster, "show the nodes; maintenance, decommission"},
+    {"job", cmd_job, "show the rebalance of every node"},
     {"bucket", cmd_bucket, "create, list and destroy buckets"},
     {"put", cmd_put, "upload a file, stdin or a directory tree"},
     {"get", cmd_get, "download an object, a range or a prefix"},
@@ -37,9 +38,11 @@ static void usage(FILE *out)
 	    out,
 	    "\n"
 	    "Global options (before or after the command):\n"
-	    "  --endpoint HOST:PORT  any node of the cluster (default\n"
-	    "                        $AIS_ENDPOINT, else " AIS_DEFAULT_ENDPOINT
-	    ")\n"
+	    "  --endpoint HOST:PORT[,HOST:PORT...]\n"
+	    "                        nodes of the cluster, tried in order "
+	    "until\n"
+	    "                        one answers (default $AIS_ENDPOINT, else\n"
+	    "                        " AIS_DEFAULT_ENDPOINT ")\n"
 	    "  --verbose             log diagnostics to stderr (as "
 	    "AIS_LOG=debug)\n"
 	    "  -h, --help            show this help; 'ais COMMAND --help' "
@@ -54,6 +57,19 @@ static void usage(FILE *out)
 	    "  ais put -r ./dataset ais://data/v1\n"
 	    "  ais ls -l ais://data/v1/\n"
 	    "  ais get ais://data/v1/a.jpg a.jpg\n");
+}
+
+/* A malformed endpoint list is a usage error, found before any command
+ * runs. */
+static bool check_endpoint(const char *spec)
+{
+	struct ais_endpoint eps[AIS_ENDPOINTS_MAX];
+	char errmsg[AIS_ERRMSG_LEN] = "";
+
+	if (ais_endpoints_parse(spec, eps, AIS_ENDPOINTS_MAX, errmsg) > 0)
+		return true;
+	cli_usage(NULL, "--endpoint: %s", errmsg);
+	return false;
 }
 
 /* Removes the global options from argv wherever they are (up to a "--"),
@@ -77,6 +93,8 @@ static int strip_globals(int argc, char **argv, bool *verbose)
 				return -1;
 			}
 			cli_endpoint = argv[++i];
+			if (!check_endpoint(cli_endpoint))
+				return -1;
 			continue;
 		}
 		if (!strncmp(a, "--endpoint=", 11)) {
@@ -85,6 +103,8 @@ static int strip_globals(int argc, char **argv, bool *verbose)
 				return -1;
 			}
 			cli_endpoint = a + 11;
+			if (!check_endpoint(cli_endpoint))
+				return -1;
 			continue;
 		}
 		if (!strcmp(a, "--verbose")) {
@@ -115,9 +135,9 @@ int main(int argc, char **argv)
 	cli_signals_init();
 
 	if (argc < 2)
-		return cli_usage(NULL,
-				 "expected a command: local, cluster, "
-				 "bucket, put, get, ls, stat, rm, mv, shard");
+		return cli_usage(
+		    NULL, "expected a command: local, cluster, "
+			  "job, bucket, put, get, ls, stat, rm, mv, shard");
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		usage(stdout);
 		return CLI_OK;

@@ -27,8 +27,9 @@ struct cli_cmd {
 	const char *summary; /* one line for the command list */
 };
 
-/* The cluster endpoint from --endpoint, or NULL for $AIS_ENDPOINT and then
- * AIS_DEFAULT_ENDPOINT (resolved by ais_client_new). */
+/* The cluster endpoint list ("HOST:PORT[,HOST:PORT...]") from --endpoint,
+ * or NULL for $AIS_ENDPOINT and then AIS_DEFAULT_ENDPOINT (resolved by
+ * ais_client_new). */
 extern const char *cli_endpoint;
 
 /* Set by SIGINT/SIGTERM. Long operations poll it and stop early; a second
@@ -98,6 +99,7 @@ char *cli_format_rate(uint64_t bytes, uint64_t ns, char *buf, size_t len);
 /* The commands (one file each, tools/cmd_*.c). */
 int cmd_local(int argc, char **argv);
 int cmd_cluster(int argc, char **argv);
+int cmd_job(int argc, char **argv);
 int cmd_bucket(int argc, char **argv);
 int cmd_put(int argc, char **argv);
 int cmd_get(int argc, char **argv);

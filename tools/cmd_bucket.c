@@ -11,7 +11,7 @@ static const char bucket_help[] =
     "Usage: ais bucket COMMAND [OPTIONS] ...\n"
     "\n"
     "Commands:\n"
-    "  create ais://BUCKET...  create buckets (on every node)\n"
+    "  create ais://BUCKET...  create buckets\n"
     "  ls                      list the buckets\n"
     "  rm ais://BUCKET...      destroy buckets and every object in them\n"
     "\n"
@@ -25,7 +25,7 @@ static const char bucket_help[] =
 static const char create_help[] =
     "Usage: ais bucket create [OPTIONS] ais://BUCKET...\n"
     "\n"
-    "Creates buckets on every node of the cluster. Bucket names are 1 to 64\n"
+    "Creates buckets in the cluster's bucket table. Bucket names are 1 to 64\n"
     "characters of A-Z a-z 0-9 . _ - and do not start with '.' or '-'.\n"
     "\n"
     "Options:\n"

@@ -88,6 +88,7 @@ int ais__client_adopt(struct ais_client *c, struct ais_map *m, bool force)
 	if (take) {
 		c->cur = r;
 		atomic_store(&c->map_version, m->version);
+		atomic_store(&c->map_checked_ns, ais_now_mono_ns());
 	}
 	pthread_mutex_unlock(&c->map_lock);
 	ais__mapref_put(take ? old : r);
@@ -180,6 +181,13 @@ int ais__call_start(struct ais__call *k, struct ais_client *c,
 		    struct ais_pool *pool, Ais__Request *req, uint64_t body_len,
 		    bool fresh, char *errmsg)
 {
+	return ais__call_start_io(k, c, pool, req, body_len, fresh, 0, errmsg);
+}
+
+int ais__call_start_io(struct ais__call *k, struct ais_client *c,
+		       struct ais_pool *pool, Ais__Request *req,
+		       uint64_t body_len, bool fresh, int io_ms, char *errmsg)
+{
 	char em[AIS_ERRMSG_LEN] = "";
 	uint8_t *buf;
 	size_t len;
@@ -189,6 +197,9 @@ int ais__call_start(struct ais__call *k, struct ais_client *c,
 	k->c = c;
 	k->pool = pool;
 	k->fd = -1;
+	k->io_ms = io_ms > 0 ? io_ms : c->opts.io_timeout_ms;
+	k->own = k->io_ms != c->opts.io_timeout_ms;
+	k->sent = false;
 	k->reused = false;
 	k->resp = NULL;
 	k->body_left = 0;
@@ -198,8 +209,8 @@ int ais__call_start(struct ais__call *k, struct ais_client *c,
 	k->id = atomic_fetch_add(&c->next_id, 1);
 	req->map_version = atomic_load(&c->map_version);
 
-	rc = ais_pool_get(pool, fresh, c->opts.connect_timeout_ms,
-			  c->opts.io_timeout_ms, &k->reused, em);
+	rc = ais_pool_get(pool, fresh || k->own, c->opts.connect_timeout_ms,
+			  k->io_ms, &k->reused, em);
 	if (rc < 0) {
 		k->fail =
 		    rc == -ETIMEDOUT ? AIS_CONN_FAIL_OTHER : AIS_CONN_FAIL_CONN;
@@ -213,22 +224,24 @@ int ais__call_start(struct ais__call *k, struct ais_client *c,
 		return ais_errf(errmsg, rc, "cannot encode request: %s",
 				strerror(-rc));
 	}
-	rc = ais_conn_send(k->fd, buf, len, c->opts.io_timeout_ms, false, NULL);
+	rc = ais_conn_send(k->fd, buf, len, k->io_ms, false, NULL);
 	free(buf);
 	if (rc < 0) {
 		k->fail = ais_conn_classify(rc, k->reused, false);
+		/* Some of it may have reached the node. */
+		k->sent = true;
 		ais__call_finish(k, false);
 		return ais_errf(errmsg, rc, "node %s: send: %s", pool->addr,
 				strerror(-rc));
 	}
+	k->sent = true;
 	return 0;
 }
 
 int ais__call_send_body(struct ais__call *k, const void *buf, size_t len,
 			bool *answered, char *errmsg)
 {
-	int rc = ais_conn_send(k->fd, buf, len, k->c->opts.io_timeout_ms, true,
-			       answered);
+	int rc = ais_conn_send(k->fd, buf, len, k->io_ms, true, answered);
 
 	if (rc < 0) {
 		k->fail = ais_conn_classify(rc, k->reused, false);
@@ -245,9 +258,9 @@ int ais__call_recv_head(struct ais__call *k, char *errmsg)
 	int rc;
 
 	k->roff = 0;
-	rc = ais_conn_recv_response(k->fd, k->id, k->c->opts.io_timeout_ms,
-				    &k->resp, &k->body_left, k->rbuf,
-				    sizeof(k->rbuf), &k->rlen, &got_any, em);
+	rc = ais_conn_recv_response(k->fd, k->id, k->io_ms, &k->resp,
+				    &k->body_left, k->rbuf, sizeof(k->rbuf),
+				    &k->rlen, &got_any, em);
 	if (rc == 0) {
 		ais__client_saw_version(k->c, k->resp->map_version);
 		return 0;
@@ -326,7 +339,7 @@ ssize_t ais__call_recv_body(struct ais__call *k, void *buf, size_t len,
 		k->body_left -= (uint64_t)n;
 		return n;
 	}
-	n = ais_conn_recv_some(k->fd, buf, len, k->c->opts.io_timeout_ms);
+	n = ais_conn_recv_some(k->fd, buf, len, k->io_ms);
 	if (n < 0) {
 		k->fail = ais_conn_classify((int)n, false, true);
 		return ais_errf(errmsg, (int)n,
@@ -342,7 +355,8 @@ ssize_t ais__call_recv_body(struct ais__call *k, void *buf, size_t len,
 void ais__call_finish(struct ais__call *k, bool clean)
 {
 	if (k->fd >= 0) {
-		if (clean && k->body_left == 0 && k->fail == AIS_CONN_FAIL_NONE)
+		if (clean && !k->own && k->body_left == 0 &&
+		    k->fail == AIS_CONN_FAIL_NONE)
 			ais_pool_put(k->pool, k->fd);
 		else
 			close(k->fd);
@@ -424,21 +438,72 @@ int ais__check_member_names(const char *bucket, const char *shard,
 	return 0;
 }
 
+bool ais__map_replicated(const struct ais_map *m)
+{
+	size_t i;
+
+	if (m->leader[0])
+		return true;
+	for (i = 0; i < m->n; i++)
+		if (m->nodes[i].role != AIS_ROLE_NONE)
+			return true;
+	return false;
+}
+
+bool ais__refresh_if_down(struct ais_client *c)
+{
+	struct ais__mapref *r = ais__mapref_get(c);
+	bool any_down = false;
+	size_t i;
+
+	for (i = 0; i < r->map->n && !any_down; i++)
+		any_down = r->map->nodes[i].down;
+	ais__mapref_put(r);
+	if (!any_down || ais_now_mono_ns() - atomic_load(&c->map_checked_ns) <
+			     AIS__MAP_FRESH_NS)
+		return false;
+	(void)ais_client_refresh_map(c, NULL);
+	return true;
+}
+
+/* The owner of bucket/name in snapshot r: 0 with *pool, or -errno. */
+static int owner_in(const struct ais__mapref *r, const char *bucket,
+		    const char *name, struct ais_pool **pool, char *errmsg)
+{
+	const struct ais_node *node = ais_map_owner(r->map, bucket, name);
+
+	if (!node)
+		return ais_errf(errmsg, -EHOSTUNREACH,
+				"no online node in the cluster map (version "
+				"%llu)",
+				(unsigned long long)r->map->version);
+	if (node->down)
+		return ais_errf(errmsg, -EIO,
+				"node %s (%s:%u) is down (cluster map v%llu): "
+				"%s/%s is on it",
+				node->id, node->host, node->port,
+				(unsigned long long)r->map->version, bucket,
+				name);
+	*pool = r->pools[node - r->map->nodes];
+	return 0;
+}
+
 int ais__owner_pool(struct ais_client *c, const char *bucket, const char *name,
 		    struct ais_pool **pool, char *errmsg)
 {
 	struct ais__mapref *r = ais__mapref_get(c);
-	const struct ais_node *node = ais_map_owner(r->map, bucket, name);
-	int rc = 0;
+	int rc = owner_in(r, bucket, name, pool, errmsg);
 
-	if (node)
-		*pool = r->pools[node - r->map->nodes];
-	else
-		rc = ais_errf(errmsg, -EHOSTUNREACH,
-			      "no online node in the cluster map (version "
-			      "%llu)",
-			      (unsigned long long)r->map->version);
 	ais__mapref_put(r);
+	/* The owner may be back, or the object placed elsewhere, in a map
+	 * newer than ours: ask for one once, unless ours is fresh. */
+	if (rc == -EIO && ais_now_mono_ns() - atomic_load(&c->map_checked_ns) >=
+			      AIS__MAP_FRESH_NS) {
+		(void)ais_client_refresh_map(c, NULL);
+		r = ais__mapref_get(c);
+		rc = owner_in(r, bucket, name, pool, errmsg);
+		ais__mapref_put(r);
+	}
 	return rc;
 }
 
@@ -486,9 +551,16 @@ bool ais__call_all(struct ais_client *c, struct ais__mapref *r,
 	int *fails = calloc(n ? n : 1, sizeof(*fails));
 
 	for (i = 0; i < n; i++) {
+		const struct ais_node *nd = &r->map->nodes[i];
+
 		resps[i] = NULL;
 		rcs[i] = 0;
 		msgs[i][0] = '\0';
+		/* Not worth a connect timeout: the leader cannot reach it. */
+		if (nd->down)
+			rcs[i] = ais_errf(msgs[i], -EHOSTDOWN,
+					  "node %s (%s:%u) is down", nd->id,
+					  nd->host, nd->port);
 	}
 	if (!ks || !fails) {
 		/* No memory for the parallel path: one node at a time. */
@@ -499,6 +571,10 @@ bool ais__call_all(struct ais_client *c, struct ais__mapref *r,
 
 	/* Send everything first so that the nodes work in parallel. */
 	for (i = 0; i < n; i++) {
+		if (rcs[i] < 0) {
+			fails[i] = AIS_CONN_FAIL_OTHER; /* down: not asked */
+			continue;
+		}
 		rcs[i] = ais__call_start(&ks[i], c, r->pools[i], req, 0, false,
 					 msgs[i]);
 		if (rcs[i] < 0)
@@ -520,7 +596,7 @@ bool ais__call_all(struct ais_client *c, struct ais__mapref *r,
 
 sequential:
 	for (i = 0; i < n; i++) {
-		if (resps[i])
+		if (resps[i] || r->map->nodes[i].down)
 			continue;
 		if (fails && fails[i] != AIS_CONN_FAIL_STALE &&
 		    fails[i] != AIS_CONN_FAIL_CONN)
@@ -541,4 +617,119 @@ sequential:
 	free(ks);
 	free(fails);
 	return stale;
+}
+
+size_t ais__any_order(struct ais_client *c, const struct ais__mapref *r,
+		      struct ais_pool **pools)
+{
+	struct ais_pool *home = atomic_load(&c->home);
+	size_t n = 0, i, j;
+	bool home_down = false;
+
+	/* Whether the map marks the home node down (it may be an endpoint
+	 * outside the map: then it is not). */
+	for (i = 0; i < r->map->n && home; i++)
+		if (r->pools[i] == home && r->map->nodes[i].down)
+			home_down = true;
+	if (home_down)
+		home = NULL;
+	if (home)
+		pools[n++] = home;
+	for (i = 0; i < r->map->n; i++)
+		if (!r->map->nodes[i].down && r->pools[i] != home)
+			pools[n++] = r->pools[i];
+	for (i = 0; i < c->n_ep; i++) {
+		bool known = false;
+
+		for (j = 0; j < r->map->n && !known; j++)
+			known = r->pools[j] == c->ep_pools[i];
+		for (j = 0; j < n && !known; j++)
+			known = pools[j] == c->ep_pools[i];
+		if (!known)
+			pools[n++] = c->ep_pools[i];
+	}
+	/* The nodes marked down are the last resort: asked only when no
+	 * other node answered. */
+	for (i = 0; i < r->map->n; i++)
+		if (r->map->nodes[i].down)
+			pools[n++] = r->pools[i];
+	return n;
+}
+
+/* One node's attempt for ais__call_any: 0 with *resp, or -errno with
+ * *move_on telling whether the next node may be asked. */
+static int any_one(struct ais_client *c, struct ais_pool *pool,
+		   Ais__Request *req, bool idempotent, int io_ms,
+		   Ais__Response **resp, bool *move_on, char *errmsg)
+{
+	struct ais__retry r;
+	struct ais__call k;
+	int rc;
+
+	ais__retry_init(&r, idempotent ? 1 : 0);
+	do {
+		rc = ais__call_start_io(&k, c, pool, req, 0, r.fresh, io_ms,
+					errmsg);
+		if (rc == 0) {
+			rc = ais__call_recv_head(&k, errmsg);
+			if (rc == 0) {
+				*resp = k.resp;
+				k.resp = NULL;
+				ais__call_finish(&k, true);
+				return 0;
+			}
+			ais__call_finish(&k, false);
+		}
+	} while (ais__retry_conn(&r, k.fail, true));
+	/* Safe to ask another node: this one never saw the request (no
+	 * connection, or a pooled one that was dead), or asking twice does
+	 * no harm and it is not a stuck node. */
+	*move_on = !k.sent || k.fail == AIS_CONN_FAIL_STALE ||
+		   (idempotent && k.fail == AIS_CONN_FAIL_CONN);
+	return rc;
+}
+
+int ais__call_any(struct ais_client *c, Ais__Request *req, bool idempotent,
+		  int io_ms, Ais__Response **resp, char *errmsg)
+{
+	struct ais__mapref *r = ais__mapref_get(c);
+	struct ais_pool **pools;
+	char em[AIS_ERRMSG_LEN] = "", tried[AIS_ERRMSG_LEN] = "";
+	size_t n, i, tlen = 0;
+	int rc = -EHOSTUNREACH;
+
+	*resp = NULL;
+	pools = calloc(r->map->n + c->n_ep + 1, sizeof(*pools));
+	if (!pools) {
+		ais__mapref_put(r);
+		return ais_errf(errmsg, -ENOMEM, "out of memory");
+	}
+	n = ais__any_order(c, r, pools);
+	ais__mapref_put(r);
+	for (i = 0; i < n; i++) {
+		bool move_on = false;
+
+		em[0] = '\0';
+		rc = any_one(c, pools[i], req, idempotent, io_ms, resp,
+			     &move_on, em);
+		if (rc == 0) {
+			atomic_store(&c->home, pools[i]);
+			break;
+		}
+		if (tlen < sizeof(tried))
+			tlen +=
+			    (size_t)snprintf(tried + tlen, sizeof(tried) - tlen,
+					     "%s%s", tlen ? "; " : "", em);
+		if (!move_on)
+			break;
+	}
+	free(pools);
+	if (rc == 0) {
+		if (errmsg)
+			errmsg[0] = '\0';
+		return 0;
+	}
+	if (n == 0)
+		return ais_errf(errmsg, rc, "no node to ask");
+	return ais_errf(errmsg, rc, "%s", tried);
 }

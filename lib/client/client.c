@@ -1,6 +1,6 @@
 /* libais client: creation, the cluster map, cluster info and buckets.
- * Object operations are in client_obj.c, listing in client_list.c, the
- * request machinery in client_call.c. */
+ * Object operations are in obj.c, get.c and put.c, listing in list.c, the
+ * request machinery (and "any node") in call.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +20,8 @@ void ais_client_opts_default(struct ais_client_opts *o)
 }
 
 /* OP_GET_MAP to one pool; adopts the answer (forced: an explicit fetch
- * takes the node's view even if its version is not higher). */
+ * takes the node's view even if its version is not higher). Either way a
+ * node answered with a map no newer than the one now held: it is fresh. */
 static int fetch_map(struct ais_client *c, struct ais_pool *pool, bool force,
 		     char *errmsg)
 {
@@ -45,44 +46,60 @@ static int fetch_map(struct ais_client *c, struct ais_pool *pool, bool force,
 	if (rc < 0)
 		goto out;
 	rc = ais__client_adopt(c, m, force);
-	if (rc < 0)
+	if (rc < 0) {
 		rc = ais_errf(errmsg, rc, "out of memory");
-	else
+	} else {
+		atomic_store(&c->map_checked_ns, ais_now_mono_ns());
 		rc = 0;
+	}
 out:
 	ais__response__free_unpacked(a, NULL);
 	return rc;
+}
+
+/* "cannot reach ADDR: reason" for what fetch_map said (rc, em). For a bad
+ * answer say what was wrong with it, without naming the node twice. */
+static const char *reach_reason(int rc, const char *em, const char *addr)
+{
+	size_t plen = strlen(addr);
+
+	if (rc != -EPROTO && rc != -EINVAL)
+		return strerror(-rc);
+	if (strncmp(em, "node ", 5) == 0 && strncmp(em + 5, addr, plen) == 0 &&
+	    strncmp(em + 5 + plen, ": ", 2) == 0)
+		return em + 5 + plen + 2;
+	return em;
 }
 
 struct ais_client *ais_client_new(const char *endpoint,
 				  const struct ais_client_opts *opts,
 				  char *errmsg)
 {
-	char host[AIS_HOST_MAX], em[AIS_ERRMSG_LEN] = "";
+	char em[AIS_ERRMSG_LEN] = "", why[AIS_ERRMSG_LEN] = "";
+	char names[AIS_ERRMSG_LEN] = "";
+	struct ais_endpoint *eps;
 	struct ais_client *c;
-	uint16_t port;
-	const char *colon;
-	int rc;
+	size_t i, wl = 0, nl = 0;
+	int rc, n;
 
 	if (!endpoint || !*endpoint)
 		endpoint = getenv("AIS_ENDPOINT");
 	if (!endpoint || !*endpoint)
 		endpoint = AIS_DEFAULT_ENDPOINT;
-	if (ais_parse_hostport(endpoint, host, sizeof(host), &port) < 0) {
-		/* A bare host means the default port. */
-		colon = strchr(endpoint, ':');
-		if (colon || strlen(endpoint) >= sizeof(host)) {
-			ais_errf(errmsg, -EINVAL,
-				 "bad endpoint '%s' (expected HOST:PORT)",
-				 endpoint);
-			return NULL;
-		}
-		snprintf(host, sizeof(host), "%s", endpoint);
-		port = AIS_DEFAULT_PORT;
+	eps = calloc(AIS_ENDPOINTS_MAX, sizeof(*eps));
+	if (!eps) {
+		ais_errf(errmsg, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	n = ais_endpoints_parse(endpoint, eps, AIS_ENDPOINTS_MAX, errmsg);
+	if (n < 0) {
+		free(eps);
+		return NULL;
 	}
 
 	c = calloc(1, sizeof(*c));
 	if (!c) {
+		free(eps);
 		ais_errf(errmsg, -ENOMEM, "out of memory");
 		return NULL;
 	}
@@ -101,33 +118,54 @@ struct ais_client *ais_client_new(const char *endpoint,
 	atomic_init(&c->next_id, 1);
 	atomic_init(&c->map_version, 0);
 	atomic_init(&c->seen_version, 0);
+	atomic_init(&c->map_checked_ns, 0);
+	atomic_init(&c->home, NULL);
 
-	c->ep_pool = ais__client_pool(c, host, port);
-	if (!c->ep_pool) {
+	c->ep_pools = calloc((size_t)n, sizeof(*c->ep_pools));
+	if (!c->ep_pools) {
 		ais_errf(errmsg, -ENOMEM, "out of memory");
 		goto err_free;
 	}
-	rc = fetch_map(c, c->ep_pool, true, em);
-	if (rc < 0) {
-		/* For a bad answer say what was wrong with it, without
-		 * naming the node twice. */
-		const char *reason = strerror(-rc);
-		size_t plen = strlen(c->ep_pool->addr);
-
-		if (rc == -EPROTO || rc == -EINVAL) {
-			reason = em;
-			if (strncmp(em, "node ", 5) == 0 &&
-			    strncmp(em + 5, c->ep_pool->addr, plen) == 0 &&
-			    strncmp(em + 5 + plen, ": ", 2) == 0)
-				reason = em + 5 + plen + 2;
+	for (i = 0; i < (size_t)n; i++) {
+		c->ep_pools[i] = ais__client_pool(c, eps[i].host, eps[i].port);
+		if (!c->ep_pools[i]) {
+			ais_errf(errmsg, -ENOMEM, "out of memory");
+			goto err_free;
 		}
-		ais_errf(errmsg, rc, "cannot reach %s: %s", c->ep_pool->addr,
-			 reason);
-		goto err_free;
+		c->n_ep++;
 	}
-	return c;
+	free(eps);
+	eps = NULL;
+
+	/* The first address that answers gives the map. */
+	rc = -EHOSTUNREACH;
+	for (i = 0; i < c->n_ep; i++) {
+		struct ais_pool *p = c->ep_pools[i];
+
+		em[0] = '\0';
+		rc = fetch_map(c, p, true, em);
+		if (rc == 0) {
+			atomic_store(&c->home, p);
+			return c;
+		}
+		if (wl < sizeof(why))
+			wl +=
+			    (size_t)snprintf(why + wl, sizeof(why) - wl,
+					     "%s%s: %s", i ? "; " : "", p->addr,
+					     reach_reason(rc, em, p->addr));
+		if (nl < sizeof(names))
+			nl += (size_t)snprintf(names + nl, sizeof(names) - nl,
+					       "%s%s", i ? ", " : "", p->addr);
+	}
+	if (c->n_ep == 1)
+		ais_errf(errmsg, rc, "cannot reach %s: %s",
+			 c->ep_pools[0]->addr,
+			 reach_reason(rc, em, c->ep_pools[0]->addr));
+	else
+		ais_errf(errmsg, rc, "cannot reach any of %s: %s", names, why);
 
 err_free:
+	free(eps);
 	ais_client_free(c);
 	return NULL;
 }
@@ -142,6 +180,7 @@ void ais_client_free(struct ais_client *c)
 	for (i = 0; i < c->n_pools; i++)
 		ais_pool_free(c->pools[i]);
 	free(c->pools);
+	free(c->ep_pools);
 	pthread_mutex_destroy(&c->map_lock);
 	pthread_mutex_destroy(&c->pools_lock);
 	free(c);
@@ -149,32 +188,46 @@ void ais_client_free(struct ais_client *c)
 
 int ais_client_refresh_map(struct ais_client *c, char *errmsg)
 {
-	struct ais__mapref *r;
-	int rc;
-	size_t i;
+	char em[AIS_ERRMSG_LEN] = "";
+	struct ais__mapref *r = ais__mapref_get(c);
+	struct ais_pool **pools;
+	bool answered = false;
+	size_t n, i;
+	int rc = -EHOSTUNREACH;
 
+	pools = calloc(r->map->n + c->n_ep + 1, sizeof(*pools));
+	if (!pools) {
+		ais__mapref_put(r);
+		return ais_errf(errmsg, -ENOMEM, "out of memory");
+	}
+	n = ais__any_order(c, r, pools);
+	ais__mapref_put(r);
 	/* Done when a node answered and no node has told of a newer map
-	 * than the one we now hold (the endpoint may lag behind). */
-	rc = fetch_map(c, c->ep_pool, false, errmsg);
-	if (rc == 0 &&
-	    atomic_load(&c->map_version) >= atomic_load(&c->seen_version))
-		return 0;
-	r = ais__mapref_get(c);
-	for (i = 0; i < r->map->n; i++) {
+	 * than the one we now hold (the node asked may lag behind). */
+	for (i = 0; i < n; i++) {
 		int rc2;
 
-		if (r->pools[i] == c->ep_pool)
-			continue;
-		rc2 = fetch_map(c, r->pools[i], false, errmsg);
-		if (rc2 == 0)
-			rc = 0;
-		if (rc == 0 && atomic_load(&c->map_version) >=
-				   atomic_load(&c->seen_version))
-			break;
+		em[0] = '\0';
+		rc2 = fetch_map(c, pools[i], false, em);
+		if (rc2 == 0) {
+			if (!answered)
+				atomic_store(&c->home, pools[i]);
+			answered = true;
+			if (atomic_load(&c->map_version) >=
+			    atomic_load(&c->seen_version))
+				break;
+		} else if (!answered) {
+			rc = ais_errf(errmsg, rc2, "%s", em);
+		}
 	}
-	if (rc == 0 && errmsg)
-		errmsg[0] = '\0';
-	ais__mapref_put(r);
+	free(pools);
+	if (answered) {
+		if (errmsg)
+			errmsg[0] = '\0';
+		return 0;
+	}
+	if (n == 0)
+		return ais_errf(errmsg, rc, "no node to ask for the map");
 	return rc;
 }
 
@@ -268,8 +321,28 @@ static char *xstrdup(const char *s)
 	return strdup(s ? s : "");
 }
 
-static int fill_node_info(struct ais_node_info *ni, const struct ais_node *n,
-			  const Ais__Response *a, int rc)
+static int fill_rebalance(struct ais_rebalance_info *o,
+			  const Ais__RebalanceStatus *rb)
+{
+	o->last_error = xstrdup(rb ? rb->last_error : "");
+	if (!o->last_error)
+		return -ENOMEM;
+	if (!rb)
+		return 0;
+	o->present = true;
+	o->id = rb->id;
+	o->running = rb->running;
+	o->objects_moved = rb->objects_moved;
+	o->bytes_moved = rb->bytes_moved;
+	o->objects_left = rb->objects_left;
+	o->errors = rb->errors;
+	o->objects_fetched = rb->objects_fetched;
+	return 0;
+}
+
+static int fill_node_info(struct ais_node_info *ni, const struct ais_map *m,
+			  const struct ais_node *n, const Ais__Response *a,
+			  int rc, const char *msg)
 {
 	const Ais__NodeInfo *in = a ? a->info : NULL;
 	size_t i;
@@ -278,14 +351,26 @@ static int fill_node_info(struct ais_node_info *ni, const struct ais_node *n,
 	ni->host = xstrdup(n->host);
 	ni->port = n->port;
 	ni->state = n->state;
+	ni->down = n->down;
+	ni->role = n->role;
+	ni->is_leader = m->leader[0] && strcmp(m->leader, n->id) == 0;
+	ni->raft_addr = xstrdup(n->raft_addr);
 	ni->status = rc;
-	if (rc == 0 && !in)
+	if (rc == 0 && !in) {
 		ni->status = -EPROTO;
+		msg = "answer without node info";
+	}
+	ni->errmsg = xstrdup(ni->status ? msg : "");
 	ni->version = xstrdup(in ? in->version : "");
-	if (!ni->id || !ni->host || !ni->version)
+	ni->raft_dir = xstrdup(in ? in->raft_dir : "");
+	if (!ni->id || !ni->host || !ni->raft_addr || !ni->errmsg ||
+	    !ni->version || !ni->raft_dir)
+		return -ENOMEM;
+	if (fill_rebalance(&ni->rebalance, in ? in->rebalance : NULL) < 0)
 		return -ENOMEM;
 	if (ni->status != 0)
 		return 0;
+	ni->map_version = a->map_version;
 	ni->uptime_s = in->uptime_s;
 	ni->connections = in->connections;
 	ni->requests = in->requests;
@@ -320,6 +405,12 @@ int ais_client_cluster_info(struct ais_client *c, struct ais_cluster_info **out,
 	int rc;
 
 	*out = NULL;
+	/* Shown to a person who asks about the cluster now: the newest map
+	 * (states, down marks, leader), unless a node gave it within the
+	 * second (statfs asks often). Without an answer, the map held. */
+	if (ais_now_mono_ns() - atomic_load(&c->map_checked_ns) >=
+	    AIS__MAP_FRESH_NS)
+		(void)ais_client_refresh_map(c, NULL);
 	req.op = AIS__OP__OP_NODE_INFO;
 	rc = fanout_run(c, &req, &f, errmsg);
 	if (rc < 0)
@@ -328,13 +419,15 @@ int ais_client_cluster_info(struct ais_client *c, struct ais_cluster_info **out,
 	if (!ci)
 		goto err_nomem;
 	ci->map_version = f.r->map->version;
+	ci->leader = xstrdup(f.r->map->leader);
+	ci->replicated = ais__map_replicated(f.r->map);
 	ci->nodes = calloc(f.n, sizeof(*ci->nodes));
-	if (!ci->nodes)
+	if (!ci->leader || !ci->nodes)
 		goto err_nomem;
 	for (i = 0; i < f.n; i++) {
 		ci->n_nodes++;
-		if (fill_node_info(&ci->nodes[i], &f.r->map->nodes[i],
-				   f.resps[i], f.rcs[i]) < 0)
+		if (fill_node_info(&ci->nodes[i], f.r->map, &f.r->map->nodes[i],
+				   f.resps[i], f.rcs[i], f.msgs[i]) < 0)
 			goto err_nomem;
 	}
 	fanout_free(&f);
@@ -358,15 +451,87 @@ void ais_cluster_info_free(struct ais_cluster_info *ci)
 
 		free(ni->id);
 		free(ni->host);
+		free(ni->raft_addr);
+		free(ni->errmsg);
 		free(ni->version);
+		free(ni->raft_dir);
+		free(ni->rebalance.last_error);
 		for (j = 0; j < ni->n_mountpaths; j++) {
 			free(ni->mountpaths[j].path);
 			free(ni->mountpaths[j].fs_type);
 		}
 		free(ni->mountpaths);
 	}
+	free(ci->leader);
 	free(ci->nodes);
 	free(ci);
+}
+
+/* ---- cluster changes -------------------------------------------------- */
+
+/* The answer to a change may take a while: the leader commits it, and the
+ * nodes start a rebalance. */
+#define CLUSTER_CHANGE_IO_MS 30000
+
+const char *ais_change_kind_name(int kind)
+{
+	switch (kind) {
+	case AIS_CHANGE_MAINTENANCE_START:
+		return "maintenance-start";
+	case AIS_CHANGE_MAINTENANCE_STOP:
+		return "maintenance-stop";
+	case AIS_CHANGE_DECOMMISSION:
+		return "decommission";
+	case AIS_CHANGE_REMOVE:
+		return "remove";
+	default:
+		return "?";
+	}
+}
+
+int ais_client_cluster_change(struct ais_client *c, int kind, const char *node,
+			      bool force, char *errmsg)
+{
+	Ais__Request req = AIS__REQUEST__INIT;
+	Ais__ClusterChange ch = AIS__CLUSTER_CHANGE__INIT;
+	Ais__Response *a;
+	int rc, io_ms = c->opts.io_timeout_ms;
+
+	if (kind < AIS_CHANGE_MAINTENANCE_START || kind > AIS_CHANGE_REMOVE)
+		return ais_errf(errmsg, -EINVAL, "unknown cluster change %d",
+				kind);
+	if (!node || !node[0])
+		return ais_errf(errmsg, -EINVAL,
+				"no node named (a node id or HOST:PORT)");
+	if (strlen(node) >= AIS_ADDR_MAX)
+		return ais_errf(errmsg, -EINVAL, "node '%.40s...': too long",
+				node);
+	if (kind == AIS_CHANGE_REMOVE && !force)
+		return ais_errf(errmsg, -EINVAL,
+				"removing node %s needs force: its objects "
+				"that exist nowhere else are lost",
+				node);
+	ch.kind = (Ais__ClusterChange__Kind)kind;
+	ch.node = (char *)node;
+	ch.force = force;
+	req.op = AIS__OP__OP_CLUSTER_CHANGE;
+	req.change = &ch;
+	if (io_ms < CLUSTER_CHANGE_IO_MS)
+		io_ms = CLUSTER_CHANGE_IO_MS;
+	rc = ais__call_any(c, &req, false, io_ms, &a, errmsg);
+	if (rc < 0)
+		return rc;
+	rc = ais__resp_status(a, errmsg);
+	if (rc == 0 && a->map)
+		(void)ais__client_adopt_pb(c, a->map, NULL);
+	ais__response__free_unpacked(a, NULL);
+	/* The map with the change: the one the answer named, if not in it. */
+	if (rc == 0 &&
+	    atomic_load(&c->map_version) < atomic_load(&c->seen_version))
+		(void)ais_client_refresh_map(c, NULL);
+	if (rc == 0 && errmsg)
+		errmsg[0] = '\0';
+	return rc;
 }
 
 void ais_cluster_info_capacity(const struct ais_cluster_info *ci,
@@ -435,27 +600,18 @@ int ais_client_capacity(struct ais_client *c, uint64_t *total, uint64_t *free,
 
 /* ---- buckets ---------------------------------------------------------- */
 
-/* Runs a bucket op on every node and folds the answers: any error other
- * than benign (EEXIST for create, ENOENT for destroy) wins (the first in
- * map order); benign is returned only if every node said it. */
-static int bucket_broadcast(struct ais_client *c, int op, const char *bucket,
-			    int benign, char *errmsg)
+/* Older clusters (no Raft roles in the map): runs a bucket op on every
+ * node and folds the answers: any error other than benign (EEXIST for
+ * create, ENOENT for destroy) wins (the first in map order); benign is
+ * returned only if every node said it. */
+static int bucket_broadcast(struct ais_client *c, Ais__Request *req, int benign,
+			    char *errmsg)
 {
-	Ais__Request req = AIS__REQUEST__INIT;
 	struct fanout f;
 	size_t i, n_benign = 0;
 	int rc;
 
-	rc = ais_name_check_bucket(bucket, errmsg);
-	if (rc < 0)
-		return rc;
-	req.op = op;
-	req.bucket = (char *)bucket;
-	/* A rare admin op: start from the newest map so that no node is
-	 * missed (a second round after a stale map could not tell "created
-	 * now" from "existed"). */
-	(void)ais_client_refresh_map(c, NULL);
-	rc = fanout_run(c, &req, &f, errmsg);
+	rc = fanout_run(c, req, &f, errmsg);
 	if (rc < 0)
 		return rc;
 	for (i = 0; i < f.n && rc == 0; i++) {
@@ -470,18 +626,58 @@ static int bucket_broadcast(struct ais_client *c, int op, const char *bucket,
 	return rc;
 }
 
+/* Whether the cluster's bucket table is replicated (ais__map_replicated of
+ * the current map). */
+static bool buckets_replicated(struct ais_client *c)
+{
+	struct ais__mapref *r = ais__mapref_get(c);
+	bool yes = ais__map_replicated(r->map);
+
+	ais__mapref_put(r);
+	return yes;
+}
+
+static int bucket_change(struct ais_client *c, int op, const char *bucket,
+			 int benign, char *errmsg)
+{
+	Ais__Request req = AIS__REQUEST__INIT;
+	Ais__Response *a;
+	int rc;
+
+	rc = ais_name_check_bucket(bucket, errmsg);
+	if (rc < 0)
+		return rc;
+	req.op = op;
+	req.bucket = (char *)bucket;
+	/* A rare admin op: start from the newest map, so that an older
+	 * cluster's broadcast misses no node (a second round after a stale
+	 * map could not tell "created now" from "existed"). */
+	(void)ais_client_refresh_map(c, NULL);
+	if (!buckets_replicated(c))
+		return bucket_broadcast(c, &req, benign, errmsg);
+	/* One node, which forwards it to the leader and answers once it is
+	 * committed. Not sent twice: a create lost with its node must not
+	 * come back from another as -EEXIST. */
+	rc = ais__call_any(c, &req, false, 0, &a, errmsg);
+	if (rc < 0)
+		return rc;
+	rc = ais__resp_status(a, errmsg);
+	ais__response__free_unpacked(a, NULL);
+	return rc;
+}
+
 int ais_client_bucket_create(struct ais_client *c, const char *bucket,
 			     char *errmsg)
 {
-	return bucket_broadcast(c, AIS__OP__OP_BUCKET_CREATE, bucket, -EEXIST,
-				errmsg);
+	return bucket_change(c, AIS__OP__OP_BUCKET_CREATE, bucket, -EEXIST,
+			     errmsg);
 }
 
 int ais_client_bucket_destroy(struct ais_client *c, const char *bucket,
 			      char *errmsg)
 {
-	return bucket_broadcast(c, AIS__OP__OP_BUCKET_DESTROY, bucket, -ENOENT,
-				errmsg);
+	return bucket_change(c, AIS__OP__OP_BUCKET_DESTROY, bucket, -ENOENT,
+			     errmsg);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -489,22 +685,86 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Appends the names of one answer to *v (k entries so far, room for cap). */
+static int take_names(const Ais__Response *a, char **v, size_t *k)
+{
+	size_t j;
+
+	for (j = 0; j < a->n_buckets; j++) {
+		v[*k] = strdup(a->buckets[j] ? a->buckets[j] : "");
+		if (!v[*k])
+			return -ENOMEM;
+		(*k)++;
+	}
+	return 0;
+}
+
+/* Sorts v[0..k) and drops repeats; NULL-terminates it; returns the count. */
+static size_t sort_unique(char **v, size_t k)
+{
+	size_t i, j;
+
+	qsort(v, k, sizeof(*v), cmp_str);
+	for (i = 0, j = 0; i < k; i++) {
+		if (j > 0 && strcmp(v[j - 1], v[i]) == 0) {
+			free(v[i]);
+			continue;
+		}
+		v[j++] = v[i];
+	}
+	v[j] = NULL;
+	return j;
+}
+
+/* The bucket table from one node (any). */
+static int bucket_list_one(struct ais_client *c, char ***names, size_t *n,
+			   char *errmsg)
+{
+	Ais__Request req = AIS__REQUEST__INIT;
+	Ais__Response *a;
+	size_t k = 0;
+	char **v;
+	int rc;
+
+	req.op = AIS__OP__OP_BUCKET_LIST;
+	rc = ais__call_any(c, &req, true, 0, &a, errmsg);
+	if (rc < 0)
+		return rc;
+	rc = ais__resp_status(a, errmsg);
+	if (rc < 0)
+		goto out;
+	v = calloc(a->n_buckets + 1, sizeof(*v));
+	if (!v || take_names(a, v, &k) < 0) {
+		ais_strv_free(v);
+		rc = ais_errf(errmsg, -ENOMEM, "out of memory");
+		goto out;
+	}
+	*n = sort_unique(v, k);
+	*names = v;
+out:
+	ais__response__free_unpacked(a, NULL);
+	return rc;
+}
+
 int ais_client_bucket_list(struct ais_client *c, char ***names, size_t *n,
 			   char *errmsg)
 {
 	Ais__Request req = AIS__REQUEST__INIT;
 	struct fanout f;
-	size_t i, j, total = 0, k = 0;
+	size_t i, total = 0, k = 0;
 	char **v;
 	int rc;
 
 	*names = NULL;
 	*n = 0;
+	if (buckets_replicated(c))
+		return bucket_list_one(c, names, n, errmsg);
 	req.op = AIS__OP__OP_BUCKET_LIST;
 	rc = fanout_run(c, &req, &f, errmsg);
 	if (rc < 0)
 		return rc;
-	/* A node that is down could hold a bucket no other node knows. */
+	/* An older cluster: a node that is down could hold a bucket no
+	 * other node knows. */
 	for (i = 0; i < f.n; i++) {
 		if (f.rcs[i] < 0) {
 			rc = ais_errf(errmsg, f.rcs[i], "%s", f.msgs[i]);
@@ -516,26 +776,12 @@ int ais_client_bucket_list(struct ais_client *c, char ***names, size_t *n,
 	v = calloc(total + 1, sizeof(*v));
 	if (!v)
 		goto err_nomem;
-	for (i = 0; i < f.n; i++) {
-		for (j = 0; j < f.resps[i]->n_buckets; j++) {
-			v[k] = strdup(f.resps[i]->buckets[j]);
-			if (!v[k])
-				goto err_nomem;
-			k++;
-		}
-	}
-	qsort(v, k, sizeof(*v), cmp_str);
-	for (i = 0, j = 0; i < k; i++) {
-		if (j > 0 && strcmp(v[j - 1], v[i]) == 0) {
-			free(v[i]);
-			continue;
-		}
-		v[j++] = v[i];
-	}
-	v[j] = NULL;
+	for (i = 0; i < f.n; i++)
+		if (take_names(f.resps[i], v, &k) < 0)
+			goto err_nomem;
 	fanout_free(&f);
+	*n = sort_unique(v, k);
 	*names = v;
-	*n = j;
 	return 0;
 
 err_nomem:
@@ -548,35 +794,27 @@ int ais_client_bucket_head(struct ais_client *c, const char *bucket,
 			   char *errmsg)
 {
 	Ais__Request req = AIS__REQUEST__INIT;
-	struct ais__mapref *r;
-	size_t i, j;
+	Ais__Response *a;
+	size_t j;
 	int rc;
 
 	rc = ais_name_check_bucket(bucket, errmsg);
 	if (rc < 0)
 		return rc;
 	req.op = AIS__OP__OP_BUCKET_LIST;
-	r = ais__mapref_get(c);
-	rc = ais_errf(errmsg, -EHOSTUNREACH, "the cluster map has no nodes");
-	for (i = 0; i < r->map->n; i++) {
-		Ais__Response *a;
-
-		rc =
-		    ais__call_simple(c, r->pools[i], &req, true, 1, &a, errmsg);
-		if (rc < 0)
-			continue; /* the first reachable node decides */
-		rc = ais__resp_status(a, errmsg);
-		if (rc == 0) {
-			rc = ais_errf(errmsg, -ENOENT, "bucket %s: not found",
-				      bucket);
-			for (j = 0; j < a->n_buckets; j++)
-				if (strcmp(a->buckets[j], bucket) == 0)
-					rc = 0;
-		}
-		ais__response__free_unpacked(a, NULL);
-		break;
+	/* The first node that answers decides (the whole table, or on an
+	 * older cluster its own buckets, which every node has alike). */
+	rc = ais__call_any(c, &req, true, 0, &a, errmsg);
+	if (rc < 0)
+		return rc;
+	rc = ais__resp_status(a, errmsg);
+	if (rc == 0) {
+		rc = ais_errf(errmsg, -ENOENT, "bucket %s: not found", bucket);
+		for (j = 0; j < a->n_buckets; j++)
+			if (a->buckets[j] && strcmp(a->buckets[j], bucket) == 0)
+				rc = 0;
 	}
-	ais__mapref_put(r);
+	ais__response__free_unpacked(a, NULL);
 	if (rc == 0 && errmsg)
 		errmsg[0] = '\0';
 	return rc;

@@ -11,6 +11,16 @@
  * A cluster that does not answer gives -ETIMEDOUT/-ECONNREFUSED/-EHOSTUNREACH
  * after the bounded timeouts of ais_client_opts, never a hang.
  *
+ * Any node: the map, the bucket table and cluster changes can be asked of
+ * any node. Such requests go to the node that answered the last one, else
+ * to the other nodes of the map (those not marked down first), else to the
+ * endpoints given to ais_client_new: one dead node never fails them while
+ * others are up. Object requests go to the object's owner only; an owner
+ * that the map marks down (the Raft leader cannot reach it) fails them at
+ * once with -EIO, after one refresh of a map older than a second, and a
+ * listing that needs such a node fails the same way: never a connect
+ * timeout on a node known to be down.
+ *
  * Retries: a request is retried on a fresh connection when a pooled
  * connection turns out to be dead before any byte of the answer arrived, and
  * for idempotent requests (everything but PUT from a non-seekable source and
@@ -26,6 +36,7 @@
 #include <sys/types.h>
 
 #include "cksum.h"
+#include "map.h"
 #include "objmeta.h"
 #include "util.h"
 
@@ -43,17 +54,39 @@ struct ais_client_opts {
 
 void ais_client_opts_default(struct ais_client_opts *o);
 
-/* Creates a client for the cluster reachable at endpoint ("HOST:PORT"; NULL
- * means $AIS_ENDPOINT, then AIS_DEFAULT_ENDPOINT) and fetches the map. opts
- * may be NULL. Returns NULL with errmsg set ("cannot reach 127.0.0.1:51080:
- * Connection refused") on failure. Free with ais_client_free. */
+/* The most addresses an endpoint list may hold. */
+#define AIS_ENDPOINTS_MAX 64
+
+/* One address of an endpoint list. */
+struct ais_endpoint {
+	char host[AIS_HOST_MAX];
+	uint16_t port;
+};
+
+/* Parses an endpoint list "HOST:PORT[,HOST:PORT...]" into eps[] (room for
+ * max): a bare HOST means AIS_DEFAULT_PORT, "[v6addr]:PORT" is an IPv6
+ * address, blanks around the commas are ignored, an address given twice
+ * counts once; the order is kept. Returns the count (at least 1), or
+ * -EINVAL (an empty list or element, a bad port) or -E2BIG (more than max
+ * distinct addresses) with errmsg naming the bad part. */
+int ais_endpoints_parse(const char *spec, struct ais_endpoint *eps, size_t max,
+			char *errmsg);
+
+/* Creates a client for the cluster reachable at endpoint, an endpoint list
+ * (ais_endpoints_parse; NULL or "" means $AIS_ENDPOINT, then
+ * AIS_DEFAULT_ENDPOINT), and fetches the map from the first address of the
+ * list that answers, trying them in order. opts may be NULL. Returns NULL
+ * with errmsg set on failure: "cannot reach 127.0.0.1:51080: Connection
+ * refused" for one address, "cannot reach any of A, B: A: ...; B: ..." for
+ * several. Free with ais_client_free. */
 struct ais_client *ais_client_new(const char *endpoint,
 				  const struct ais_client_opts *opts,
 				  char *errmsg);
 void ais_client_free(struct ais_client *c);
 
-/* Fetches the map again from any reachable node (the endpoint first, then
- * the known nodes). */
+/* Fetches the map again from any node (the rules of "any node" above),
+ * asking further nodes while some node has told of a newer map than the
+ * one fetched. Returns 0 if some node answered, else the last -errno. */
 int ais_client_refresh_map(struct ais_client *c, char *errmsg);
 
 /* Current map version and node count (no network). */
@@ -70,29 +103,57 @@ struct ais_mountpath_info {
 	uint64_t fs_id; /* same value: same file system on that host */
 };
 
+/* A node's rebalance (the data it moves when placement changes), as the
+ * node reports it. */
+struct ais_rebalance_info {
+	bool present; /* the node reported one (older nodes do not) */
+	uint64_t id;  /* the placement change it works for; 0: none yet */
+	bool running; /* false: done (or never started) */
+	uint64_t objects_moved;
+	uint64_t bytes_moved;
+	uint64_t objects_left; /* seen but not yet moved in this walk */
+	uint64_t errors;
+	uint64_t objects_fetched; /* fetched from a previous owner by reads */
+	char *last_error;	  /* heap; "" if none */
+};
+
 struct ais_node_info {
 	char *id;
 	char *host;
 	uint16_t port;
-	int state;  /* enum ais_node_state */
-	int status; /* 0 if the node answered, else its -errno */
+	int state;	 /* enum ais_node_state, from the map */
+	bool down;	 /* the map marks it down (not asked then) */
+	int role;	 /* enum ais_node_role, from the map */
+	bool is_leader;	 /* the map's Raft leader */
+	char *raft_addr; /* "HOST:PORT" of its Raft endpoint; "" if unknown */
+	int status;	 /* 0 if the node answered, else its -errno */
+	char *errmsg;	 /* why it did not answer ("" if it did) */
+	uint64_t map_version; /* of the map the node holds; 0 if no answer */
 	char *version;
 	uint64_t uptime_s;
 	uint32_t connections;
 	uint64_t requests;
+	char *raft_dir; /* where it keeps the Raft log; "" if unknown */
+	struct ais_rebalance_info rebalance;
 	size_t n_mountpaths;
 	struct ais_mountpath_info *mountpaths;
 };
 
 struct ais_cluster_info {
 	uint64_t map_version;
+	char *leader;	 /* the Raft leader's node id; "" = none (metadata is
+			    read-only) */
+	bool replicated; /* the map comes from Raft (some node has a role or
+			    there is a leader); false for older clusters */
 	size_t n_nodes;
 	struct ais_node_info *nodes; /* in map order (sorted by id) */
 };
 
-/* Asks every node in the map for its NodeInfo. A node that does not answer
- * is reported with status != 0, not as a failure of the call. *out is freed
- * with ais_cluster_info_free. */
+/* Refreshes the map (unless a node gave it within the last second), then
+ * asks every node in it for its NodeInfo in parallel. A node that does not
+ * answer (or that the map marks down: it is not asked) is reported with status
+ * != 0 and the reason in its errmsg, not as a failure of the call. *out is
+ * freed with ais_cluster_info_free. */
 int ais_client_cluster_info(struct ais_client *c, struct ais_cluster_info **out,
 			    char *errmsg);
 void ais_cluster_info_free(struct ais_cluster_info *ci);
@@ -108,20 +169,60 @@ void ais_cluster_info_capacity(const struct ais_cluster_info *ci,
 int ais_client_capacity(struct ais_client *c, uint64_t *total, uint64_t *free,
 			char *errmsg);
 
+/* What ais_client_cluster_change asks for (values of the protobuf
+ * ClusterChange.Kind). */
+enum ais_change_kind {
+	AIS_CHANGE_MAINTENANCE_START = 1, /* out of placement; data kept and
+					     served */
+	AIS_CHANGE_MAINTENANCE_STOP = 2,  /* back into placement */
+	AIS_CHANGE_DECOMMISSION = 3,	  /* move its data away, then remove
+					     it from the map */
+	AIS_CHANGE_REMOVE = 4, /* a node gone for good: out of the map now;
+				  its objects that exist nowhere else are
+				  lost. Needs force */
+};
+
+/* Asks for a change of the cluster metadata (OP_CLUSTER_CHANGE): kind for
+ * node, a node id or "HOST:PORT". Sent to any node (which forwards it to
+ * the Raft leader) and answered once committed; starting a rebalance may
+ * take a while, so the answer is awaited for at least 30 s. Not repeated
+ * once sent: a connection lost after that is an error (the change may or
+ * may not have been made: ais_client_cluster_info tells). On success the
+ * client's map is the one with the change (ais_client_map_version). Errors
+ * are the node's (-ENOENT: no such node, -EROFS: no Raft leader, -EINVAL,
+ * -EOPNOTSUPP from nodes without it, ...) with its message, or -EINVAL for
+ * a bad kind, an empty node, or REMOVE without force. */
+int ais_client_cluster_change(struct ais_client *c, int kind, const char *node,
+			      bool force, char *errmsg);
+
+/* "maintenance-start", "maintenance-stop", "decommission", "remove", or
+ * "?" for an unknown kind. */
+const char *ais_change_kind_name(int kind);
+
 /* ---- buckets ---------------------------------------------------------- */
 
-/* Creates the bucket on every node: -EEXIST if it already existed on all. */
+/* The bucket table is cluster-wide (replicated by Raft): create, destroy
+ * and list go to one node, any node (the rules of "any node" above). With
+ * an older cluster whose map has no Raft roles, buckets are per node and
+ * these calls go to every node as before (create: -EEXIST only if it
+ * existed on all; destroy: -ENOENT only if it existed on none; list: the
+ * union, and a node that does not answer fails the call). */
+
+/* Creates the bucket: -EEXIST if it exists. Fails over to another node
+ * only if the request never reached the first one, so that a create lost
+ * with its node does not come back as -EEXIST. */
 int ais_client_bucket_create(struct ais_client *c, const char *bucket,
 			     char *errmsg);
-/* Destroys the bucket and all its objects on every node; -ENOENT if it
- * existed on none. */
+/* Destroys the bucket and all its objects; -ENOENT if it does not exist.
+ * Fails over like create. */
 int ais_client_bucket_destroy(struct ais_client *c, const char *bucket,
 			      char *errmsg);
-/* The union of the nodes' buckets, sorted; *names is a NULL-terminated heap
- * array freed with ais_strv_free. */
+/* The bucket table, sorted; *names is a NULL-terminated heap array freed
+ * with ais_strv_free. */
 int ais_client_bucket_list(struct ais_client *c, char ***names, size_t *n,
 			   char *errmsg);
-/* 0 if the bucket exists (on the first reachable node), -ENOENT if not. */
+/* 0 if the bucket exists (as the first node that answers says), -ENOENT if
+ * not. */
 int ais_client_bucket_head(struct ais_client *c, const char *bucket,
 			   char *errmsg);
 
@@ -214,9 +315,13 @@ struct ais_list_page {
 
 /* One page (at most page_size entries; 0 = 1000) of the names in bucket
  * that start with prefix (may be "" or NULL), in byte order, merged across
- * all nodes. With delimiter "/" the names are rolled up at the first '/'
- * after the prefix into one "dir/" entry (is_prefix). start_after is NULL
- * or a previous page's next_token. Free with ais_list_page_free. */
+ * all nodes, each name once (during a rebalance two nodes may hold an
+ * object: the copy written last is listed). With delimiter "/" the names
+ * are rolled up at the first '/' after the prefix into one "dir/" entry
+ * (is_prefix). start_after is NULL or a previous page's next_token. Every
+ * node of the map must answer: if one is marked down or does not answer,
+ * the call fails with -EIO ("listing of b/prefix incomplete: node ...")
+ * rather than return a partial page. Free with ais_list_page_free. */
 int ais_client_list(struct ais_client *c, const char *bucket,
 		    const char *prefix, const char *delimiter,
 		    const char *start_after, size_t page_size,

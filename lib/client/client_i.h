@@ -27,7 +27,11 @@ struct ais__mapref {
 
 struct ais_client {
 	struct ais_client_opts opts;
-	struct ais_pool *ep_pool; /* the endpoint given to ais_client_new */
+	struct ais_pool **ep_pools; /* the endpoint list of ais_client_new */
+	size_t n_ep;
+	/* The node that answered the last request any node could answer:
+	 * asked first next time (its connections are warm, it was alive). */
+	_Atomic(struct ais_pool *) home;
 
 	pthread_mutex_t map_lock; /* guards cur only */
 	struct ais__mapref *cur;
@@ -37,9 +41,23 @@ struct ais_client {
 	size_t n_pools;
 
 	atomic_uint next_id;
-	_Atomic uint64_t map_version;  /* cur->map->version, lock-free */
-	_Atomic uint64_t seen_version; /* highest map version a node named */
+	_Atomic uint64_t map_version;	 /* cur->map->version, lock-free */
+	_Atomic uint64_t seen_version;	 /* highest map version a node named */
+	_Atomic uint64_t map_checked_ns; /* monotonic time a node last gave us
+					    the map (adopted or as current) */
 };
+
+/* A map is "fresh" for this long after a node gave it: a node marked down
+ * in a fresher map is not worth a refresh before failing. */
+#define AIS__MAP_FRESH_NS 1000000000ull
+
+/* True if the map comes from the Raft metadata (some node has a role, or
+ * there is a leader): then the bucket table is cluster-wide. */
+bool ais__map_replicated(const struct ais_map *m);
+
+/* If the map marks some node down and is not fresh, fetches it again
+ * (once). Returns true if it fetched one. */
+bool ais__refresh_if_down(struct ais_client *c);
 
 /* Notes a map version some node reported (Response.map_version). */
 void ais__client_saw_version(struct ais_client *c, uint64_t v);
@@ -103,6 +121,10 @@ struct ais__call {
 	struct ais_client *c;
 	struct ais_pool *pool;
 	int fd;
+	int io_ms; /* the socket's receive timeout */
+	bool own;  /* a connection of its own (io_ms is not the client's):
+		      closed at the end, never pooled */
+	bool sent; /* the request head left on the socket */
 	bool reused;
 	uint32_t id;
 	Ais__Response *resp;
@@ -118,6 +140,12 @@ struct ais__call {
 int ais__call_start(struct ais__call *k, struct ais_client *c,
 		    struct ais_pool *pool, Ais__Request *req, uint64_t body_len,
 		    bool fresh, char *errmsg);
+/* ais__call_start with an answer awaited for io_ms (0: the client's
+ * io_timeout_ms); any other value takes a connection of its own, closed at
+ * the end, as a pooled one keeps the client's receive timeout. */
+int ais__call_start_io(struct ais__call *k, struct ais_client *c,
+		       struct ais_pool *pool, Ais__Request *req,
+		       uint64_t body_len, bool fresh, int io_ms, char *errmsg);
 /* Sends body bytes; sets *answered (and stops) if the node already sent its
  * answer (an early rejection). On error the call is left for
  * ais__call_recv_head (the node may have answered) or ais__call_finish. */
@@ -159,6 +187,27 @@ int ais__call_simple(struct ais_client *c, struct ais_pool *pool,
 		     Ais__Request *req, bool idempotent, int conn_retries,
 		     Ais__Response **resp, char *errmsg);
 
+/* The pools to try, best first, for a request any node can answer: the
+ * home node (unless the map marks it down), the map's nodes not marked
+ * down, the endpoints not in the map, then the nodes marked down; each
+ * once. Fills pools[] (room for r->map->n + c->n_ep + 1) and returns the
+ * count. */
+size_t ais__any_order(struct ais_client *c, const struct ais__mapref *r,
+		      struct ais_pool **pools);
+
+/* A body-less request any node can answer, sent to the nodes of
+ * ais__any_order until one answers (whatever its status): the nodes marked
+ * down only if no other one answered. A node is left for the next after a
+ * failure before the request reached it (connect failure or timeout, a
+ * dead pooled connection), or, if idempotent, after a connection error
+ * (not a timeout: a node that holds the request without answering is
+ * stuck, and another wait would only double the caller's). io_ms: as
+ * ais__call_start_io. Returns 0 with *resp (freed by the caller; status
+ * may be != 0; it becomes the home node), or the last -errno with errmsg
+ * naming the nodes tried. */
+int ais__call_any(struct ais_client *c, Ais__Request *req, bool idempotent,
+		  int io_ms, Ais__Response **resp, char *errmsg);
+
 /* The node's status with its message copied to errmsg (0 if fine). A
  * positive or absurd status becomes -EPROTO. */
 int ais__resp_status(const Ais__Response *resp, char *errmsg);
@@ -170,8 +219,10 @@ int ais__check_member_names(const char *bucket, const char *shard,
 			    const char *path, char *errmsg);
 
 /* The pool of the node that owns bucket/name in the current map (pools
- * live as long as the client: no reference to hold). Returns 0 or
- * -EHOSTUNREACH when the map has no online node. */
+ * live as long as the client: no reference to hold). Returns 0,
+ * -EHOSTUNREACH when the map has no online node, or -EIO ("node ID
+ * (HOST:PORT) is down") when the map marks the owner down, after one
+ * refresh of a map that is not fresh. */
 int ais__owner_pool(struct ais_client *c, const char *bucket, const char *name,
 		    struct ais_pool **pool, char *errmsg);
 
@@ -184,8 +235,9 @@ int ais__call_obj(struct ais_client *c, const char *bucket, const char *name,
 
 /* The same body-less request sent to every node of snapshot r, in parallel
  * (all sent, then all answers read). For each node i: resps[i] (may be
- * NULL) and rcs[i] (connection -errno, or the node's status) with
- * msgs[i] (AIS_ERRMSG_LEN each). Arrays are caller-allocated with r->map->n
+ * NULL) and rcs[i] (connection -errno, the node's status, or -EHOSTDOWN
+ * for a node the map marks down, which is not asked) with msgs[i]
+ * (AIS_ERRMSG_LEN each). Arrays are caller-allocated with r->map->n
  * slots; resps[] are freed by the caller. Always idempotent. Returns true
  * if some node has a newer map than r (the caller should refresh the map
  * and ask again, or it may miss a node). */

@@ -79,6 +79,9 @@ int ais_client_list(struct ais_client *c, const char *bucket,
 	req.start_after = (char *)(start_after ? start_after : "");
 	req.page_size = (uint32_t)page_size;
 
+	/* A node marked down fails the listing; a map that is not fresh may
+	 * no longer say so. */
+	(void)ais__refresh_if_down(c);
 again:
 	r = ais__mapref_get(c);
 	n = r->map->n;
@@ -116,10 +119,18 @@ again:
 	}
 
 	/* Every node must answer: a listing without one node's names would
-	 * look like lost data. */
+	 * look like lost data (rsync --delete and training code trust it).
+	 * A node that answered with an error says what is wrong (no such
+	 * bucket...); one that did not, or that is down, makes it EIO. */
 	for (i = 0; i < n; i++) {
-		if (rcs[i] < 0) {
+		if (rcs[i] < 0 && resps[i]) {
 			rc = ais_errf(errmsg, rcs[i], "%s", msgs[i]);
+			goto out_resps;
+		}
+		if (rcs[i] < 0) {
+			rc = ais_errf(errmsg, -EIO,
+				      "listing of %s/%s incomplete: %s", bucket,
+				      req.prefix, msgs[i]);
 			goto out_resps;
 		}
 		srcs[i].entries = resps[i]->entries;

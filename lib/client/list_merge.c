@@ -5,6 +5,13 @@
  * emitted. That needs no allocation (the function cannot fail), skips
  * duplicates inside a source for free, and costs O(page * nsrc * log n),
  * which is nothing next to the network round trip that produced the pages.
+ *
+ * Equal names from several sources are one entry. A name is emitted only
+ * when it is at or before every truncated source's last entry (the
+ * horizon), so every source that holds it within this listing has it in
+ * the page at hand: the choice among the copies (the one written last) is
+ * made with all of them in view, and the next page, which starts after
+ * the name, never brings the name back.
  */
 #include <string.h>
 
@@ -28,6 +35,12 @@ static size_t first_after(const struct ais_list_src *s, const char *after)
 			hi = mid;
 	}
 	return lo;
+}
+
+/* When the copy was written (0 for prefixes and older nodes). */
+static int64_t written_ns(const Ais__ListEntry *e)
+{
+	return e->is_prefix || !e->meta ? 0 : e->meta->written_ns;
 }
 
 /* A source with more but no entries says nothing about where it continues;
@@ -67,13 +80,22 @@ void ais_list_merge(const struct ais_list_src *srcs, size_t nsrc,
 			const struct ais_list_src *s = &srcs[i];
 			size_t k = first_after(s, last);
 			Ais__ListEntry *e;
+			int cmp;
 
 			if (k >= s->n)
 				continue;
 			e = s->entries[k];
 			if (horizon && strcmp(e->name, horizon) > 0)
 				continue;
-			if (!best || strcmp(e->name, best->name) < 0)
+			if (!best)
+				cmp = -1;
+			else
+				cmp = strcmp(e->name, best->name);
+			/* Of equal names (an object the old and the new
+			 * owner both hold during a rebalance) the copy
+			 * written last; the first source's on a tie. */
+			if (cmp < 0 ||
+			    (cmp == 0 && written_ns(e) > written_ns(best)))
 				best = e;
 		}
 		if (!best)

@@ -18,7 +18,9 @@ struct ais_list_src {
 
 /* Merges srcs into out[] (caller-allocated, room for page_size pointers):
  *  - entries are taken in name order; equal names (a common prefix "d/"
- *    reported by several nodes, or the same object twice) are emitted once;
+ *    reported by several nodes, or the same object held by two nodes
+ *    during a rebalance) are emitted once: for an object, the entry whose
+ *    meta.written_ns is largest (on a tie, the first source's);
  *  - a source that has more stops the merge at its last entry: nothing beyond
  *    the smallest such "horizon" is emitted, since that node may still hold
  *    smaller names after it;

@@ -28,7 +28,9 @@ expect_error()
 # --help works without a cluster, on every command and subcommand.
 note "--help"
 for cmd in "" local "local up" "local down" "local status" cluster \
-	"cluster show" bucket "bucket create" "bucket ls" "bucket rm" \
+	"cluster show" "cluster maintenance" "cluster maintenance start" \
+	"cluster maintenance stop" "cluster decommission" "cluster remove" \
+	job "job show" bucket "bucket create" "bucket ls" "bucket rm" \
 	put get ls stat rm mv; do
 	# shellcheck disable=SC2086
 	out=$("$AIS" $cmd --help) || fail "ais $cmd --help exited non-zero"
@@ -39,6 +41,16 @@ done
 "$AIS" --version >/dev/null || fail "ais --version"
 expect_error 2 "$AIS" no-such-command
 expect_error 2 "$AIS" get --no-such-option ais://b/x x
+# Cluster changes: usage errors before any connection; remove says what
+# it would do without --force.
+expect_error 2 "$AIS" cluster remove 127.0.0.1:1
+grep -q "objects that exist nowhere else are lost" "$T/err" ||
+	fail "cluster remove without --force does not say what it does"
+expect_error 2 "$AIS" cluster maintenance pause x
+expect_error 2 "$AIS" cluster maintenance start
+expect_error 2 "$AIS" cluster decommission a b
+expect_error 2 "$AIS" cluster decommission --force x
+expect_error 2 "$AIS" --endpoint "127.0.0.1:1,,x:2" bucket ls
 
 # A cluster that is down: a bounded failure with one clear line.
 note "cluster down"
@@ -55,6 +67,11 @@ for i in 0 1 2; do
 	grep -q "127.0.0.1:$((PORT + i))" "$T/show" ||
 		fail "cluster show does not list node 127.0.0.1:$((PORT + i))"
 done
+grep -q "^cluster map v[0-9]" "$T/show" || fail "cluster show: no header line"
+grep -q "^3 nodes (3 up)" "$T/show" || fail "cluster show: not 3 nodes up"
+"$AIS" job show >"$T/jobs" || fail "ais job show"
+cat "$T/jobs" >&2
+[ "$(grep -c "^[0-9a-f]" "$T/jobs")" = 3 ] || fail "job show: not one line per node"
 # --endpoint overrides the environment.
 AIS_ENDPOINT=127.0.0.1:1 "$AIS" --endpoint "127.0.0.1:$PORT" cluster show >/dev/null ||
 	fail "--endpoint is not honoured"

@@ -1,6 +1,8 @@
 /* Unit tests of lib/client/list_merge.c: k-way merge, dedupe of common
  * prefixes, the horizon rule, the page cap; random inputs against a brute-force
- * reference, and whole paged listings against the union of all nodes. */
+ * reference, and whole paged listings against the union of all nodes; an
+ * object held by two nodes (a rebalance) listed once, as its newest copy
+ * (written_ns), on every page boundary. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,26 +16,39 @@
 struct src {
 	Ais__ListEntry ent[MAXN];
 	Ais__ListEntry *ptr[MAXN];
+	Ais__ObjMeta meta[MAXN];
 	char names[MAXN][16];
 	size_t n;
 	bool more;
 };
 
-static void src_set(struct src *s, const char *const *names, size_t n,
-		    bool more)
+/* As src_set, with written_ns[i] for the objects (NULL: all 0). */
+static void src_set_ns(struct src *s, const char *const *names,
+		       const int64_t *written_ns, size_t n, bool more)
 {
 	s->n = n;
 	s->more = more;
 	for (size_t i = 0; i < n; i++) {
 		Ais__ListEntry init = AIS__LIST_ENTRY__INIT;
+		Ais__ObjMeta minit = AIS__OBJ_META__INIT;
 
 		snprintf(s->names[i], sizeof(s->names[i]), "%s", names[i]);
 		s->ent[i] = init;
 		s->ent[i].name = s->names[i];
 		s->ent[i].is_prefix =
 		    s->names[i][strlen(s->names[i]) - 1] == '/';
+		s->meta[i] = minit;
+		s->meta[i].written_ns = written_ns ? written_ns[i] : 0;
+		if (!s->ent[i].is_prefix)
+			s->ent[i].meta = &s->meta[i];
 		s->ptr[i] = &s->ent[i];
 	}
+}
+
+static void src_set(struct src *s, const char *const *names, size_t n,
+		    bool more)
+{
+	src_set_ns(s, names, NULL, n, more);
 }
 
 static struct ais_list_src as_src(struct src *s)
@@ -150,6 +165,72 @@ START_TEST(test_same_object_twice)
 	src_set(&s[1], b, 1, false);
 	run(s, 2, 100, out, sizeof(out));
 	ck_assert_str_eq(out, "k1,k2,k3|end");
+}
+END_TEST
+
+START_TEST(test_newest_copy_wins)
+{
+	/* The old owner still holds k2 (written at 100), the new owner has
+	 * the overwrite (200): one k2, the newer. The same the other way
+	 * round, and with three sources. */
+	struct src s[3];
+	static const char *const a[] = {"d/", "k1", "k2", "k3"};
+	static const char *const b[] = {"d/", "k2"};
+	static const char *const c[] = {"k2", "k3"};
+	static const int64_t na[] = {0, 5, 100, 300};
+	static const int64_t nb[] = {0, 200};
+	static const int64_t nc[] = {150, 400};
+	struct ais_list_src l[3];
+	Ais__ListEntry *out[16];
+	size_t n;
+	bool more;
+
+	src_set_ns(&s[0], a, na, 4, false);
+	src_set_ns(&s[1], b, nb, 2, false);
+	src_set_ns(&s[2], c, nc, 2, false);
+	for (int i = 0; i < 3; i++)
+		l[i] = as_src(&s[i]);
+	ais_list_merge(l, 2, 100, out, &n, &more);
+	ck_assert_uint_eq(n, 4);
+	ck_assert(!more);
+	ck_assert_str_eq(out[0]->name, "d/");
+	ck_assert_str_eq(out[2]->name, "k2");
+	ck_assert_ptr_eq(out[2], &s[1].ent[1]);
+	ck_assert_int_eq(out[2]->meta->written_ns, 200);
+
+	/* Source order does not matter. */
+	l[0] = as_src(&s[1]);
+	l[1] = as_src(&s[0]);
+	ais_list_merge(l, 2, 100, out, &n, &more);
+	ck_assert_int_eq(out[2]->meta->written_ns, 200);
+
+	/* Three copies; k3 from the third source (400 > 300). */
+	l[0] = as_src(&s[0]);
+	l[1] = as_src(&s[1]);
+	ais_list_merge(l, 3, 100, out, &n, &more);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_int_eq(out[2]->meta->written_ns, 200);
+	ck_assert_str_eq(out[3]->name, "k3");
+	ck_assert_int_eq(out[3]->meta->written_ns, 400);
+
+	/* A tie (or nodes that do not send written_ns): the first source's. */
+	src_set(&s[0], a, 4, false);
+	src_set(&s[1], b, 2, false);
+	l[0] = as_src(&s[0]);
+	l[1] = as_src(&s[1]);
+	ais_list_merge(l, 2, 100, out, &n, &more);
+	ck_assert_ptr_eq(out[2], &s[0].ent[2]);
+
+	/* A page that ends on the duplicate: k2 is the last entry and the
+	 * newest copy; the next page starts after it and holds no k2. */
+	src_set_ns(&s[0], a, na, 4, false);
+	src_set_ns(&s[1], b, nb, 2, false);
+	l[0] = as_src(&s[0]);
+	l[1] = as_src(&s[1]);
+	ais_list_merge(l, 2, 3, out, &n, &more);
+	ck_assert_uint_eq(n, 3);
+	ck_assert(more);
+	ck_assert_int_eq(out[2]->meta->written_ns, 200);
 }
 END_TEST
 
@@ -319,6 +400,101 @@ START_TEST(test_paged_listing)
 }
 END_TEST
 
+/* When node i wrote name (a deterministic pseudo-random stamp). */
+static int64_t stamp(size_t node, const char *name)
+{
+	uint64_t h = 1469598103934665603ull ^ node;
+
+	for (const char *p = name; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	return (int64_t)(h % 1000);
+}
+
+/* Paged listings over nodes that share many object names (every copy
+ * stamped differently): each name is listed exactly once across all
+ * pages, as the copy with the largest written_ns of all nodes. The nodes
+ * answer with small pages, so the duplicates fall on every kind of page
+ * boundary (in the page, at a horizon, at the page cap). */
+START_TEST(test_paged_newest)
+{
+	unsigned seed = 4242;
+
+	for (int iter = 0; iter < 500; iter++) {
+		size_t nnodes = 2 + (size_t)rand_r(&seed) % 3;
+		static char node[4][MAXN][16];
+		size_t nn[4];
+		size_t node_page = 1 + (size_t)rand_r(&seed) % 6;
+		size_t page = 1 + (size_t)rand_r(&seed) % 6;
+		char token[16] = "";
+		bool have_token = false;
+		char listed[MAXN * 4][16];
+		int64_t listed_ns[MAXN * 4];
+		size_t nlisted = 0;
+
+		for (size_t i = 0; i < nnodes; i++)
+			nn[i] = random_names(&seed, node[i], 40);
+		for (int pages = 0;; pages++) {
+			struct src s[4];
+			struct ais_list_src l[4];
+			Ais__ListEntry *out[64];
+			size_t n;
+			bool more;
+
+			ck_assert_int_lt(pages, 10000);
+			for (size_t i = 0; i < nnodes; i++) {
+				const char *p[MAXN];
+				int64_t ns[MAXN];
+				size_t k = 0, j = 0;
+
+				while (j < nn[i] && have_token &&
+				       strcmp(node[i][j], token) <= 0)
+					j++;
+				for (; j < nn[i] && k < node_page; j++) {
+					ns[k] = stamp(i, node[i][j]);
+					p[k++] = node[i][j];
+				}
+				src_set_ns(&s[i], p, ns, k, j < nn[i]);
+				l[i] = as_src(&s[i]);
+			}
+			ais_list_merge(l, nnodes, page, out, &n, &more);
+			for (size_t j = 0; j < n; j++) {
+				snprintf(listed[nlisted], 16, "%s",
+					 out[j]->name);
+				listed_ns[nlisted++] =
+				    out[j]->is_prefix
+					? -1
+					: out[j]->meta->written_ns;
+			}
+			if (!more)
+				break;
+			snprintf(token, sizeof(token), "%s", out[n - 1]->name);
+			have_token = true;
+		}
+		for (size_t i = 0; i < nlisted; i++) {
+			int64_t want = -1;
+
+			if (i > 0)
+				ck_assert_msg(strcmp(listed[i - 1], listed[i]) <
+						  0,
+					      "iteration %d: %s after %s", iter,
+					      listed[i], listed[i - 1]);
+			for (size_t k = 0; k < nnodes; k++)
+				for (size_t j = 0; j < nn[k]; j++)
+					if (!strcmp(node[k][j], listed[i]) &&
+					    listed[i][strlen(listed[i]) - 1] !=
+						'/' &&
+					    stamp(k, listed[i]) > want)
+						want = stamp(k, listed[i]);
+			ck_assert_msg(listed_ns[i] == want,
+				      "iteration %d: %s listed as written at "
+				      "%lld, newest %lld",
+				      iter, listed[i], (long long)listed_ns[i],
+				      (long long)want);
+		}
+	}
+}
+END_TEST
+
 static Suite *list_merge_suite(void)
 {
 	Suite *s = suite_create("list_merge");
@@ -329,6 +505,8 @@ static Suite *list_merge_suite(void)
 	tcase_add_test(tc, test_horizon);
 	tcase_add_test(tc, test_empty);
 	tcase_add_test(tc, test_same_object_twice);
+	tcase_add_test(tc, test_newest_copy_wins);
+	tcase_add_test(tc, test_paged_newest);
 	tcase_add_test(tc, test_random_vs_reference);
 	tcase_add_test(tc, test_paged_listing);
 	suite_add_tcase(s, tc);

@@ -78,8 +78,9 @@ void al_opts_usage(FILE *out)
 	    "throughput and latency percentiles.\n"
 	    "\n"
 	    "Target:\n"
-	    "  --endpoint HOST:PORT  any node of the cluster (default "
-	    "$AIS_ENDPOINT,\n"
+	    "  --endpoint HOST:PORT[,HOST:PORT...]\n"
+	    "                        nodes of the cluster, the first that\n"
+	    "                        answers is used (default $AIS_ENDPOINT,\n"
 	    "                        then " AIS_DEFAULT_ENDPOINT ")\n"
 	    "  --bucket B            the bucket (must exist)\n"
 	    "  --prefix P            only names under P; PUT names are\n"
@@ -225,15 +226,15 @@ int al_opts_parse(struct al_opts *o, int argc, char **argv, char *errmsg)
 	while ((c = getopt_long(argc, argv, ":qvh", long_opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_ENDPOINT: {
-			char host[256];
-			uint16_t port;
+			struct ais_endpoint eps[AIS_ENDPOINTS_MAX];
+			char em[AIS_ERRMSG_LEN] = "";
 
-			if (ais_parse_hostport(optarg, host, sizeof(host),
-					       &port) < 0)
+			if (ais_endpoints_parse(optarg, eps, AIS_ENDPOINTS_MAX,
+						em) < 0)
 				return ais_errf(errmsg, -EINVAL,
-						"--endpoint %s: expected "
-						"HOST:PORT",
-						optarg);
+						"--endpoint %s: %s (expected "
+						"HOST:PORT[,HOST:PORT...])",
+						optarg, em);
 			o->endpoint = optarg;
 			break;
 		}

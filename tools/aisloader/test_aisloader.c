@@ -334,6 +334,18 @@ START_TEST(test_opts)
 			 -EINVAL);
 	ck_assert_int_eq(parse(&o, errmsg, "--bucket", "b", "--bogus", END),
 			 -EINVAL);
+	/* An endpoint list: kept as given for ais_client_new. */
+	ck_assert_int_eq(parse(&o, errmsg, "--bucket", "b", "--endpoint",
+			       "10.0.0.1:51080,10.0.0.2:51080", END),
+			 0);
+	ck_assert_str_eq(o.endpoint, "10.0.0.1:51080,10.0.0.2:51080");
+	ck_assert_int_eq(parse(&o, errmsg, "--bucket", "b", "--endpoint",
+			       "10.0.0.1:51080,", END),
+			 -EINVAL);
+	ck_assert_ptr_nonnull(strstr(errmsg, "--endpoint"));
+	ck_assert_int_eq(parse(&o, errmsg, "--bucket", "b", "--endpoint",
+			       "h:1,h:70000", END),
+			 -EINVAL);
 
 	ck_assert_int_eq(al_parse_duration("1.5m", &ns), 0);
 	ck_assert_uint_eq(ns, 90000000000ULL);

@@ -53,6 +53,20 @@ ais_cleanup _fuse_unmount "$T/h"
 	fail "mount.aisfs SPEC DIR -o OPTS"
 assert_eq hi "$(cat "$T/h/x")" "read through the helper mount"
 "$AISFS" umount "$T/h"
+# An endpoint list whose first address is dead: the next one serves, as
+# the fstab SPEC and as -o endpoint= (whose commas are the option list's).
+dead=127.0.0.1:$((PORT + 9))
+"$T/mount.aisfs" "$dead,$AIS_ENDPOINT" "$T/h" -o "bucket=cli,log=$T/h3.aisfs.log" ||
+	fail "mount.aisfs with an endpoint list"
+assert_eq hi "$(cat "$T/h/x")" "read through a mount whose first endpoint is dead"
+grep -q "^$dead+$AIS_ENDPOINT/cli $T/h fuse.aisfs" /proc/mounts ||
+	fail "the mount's name is not the endpoint list: $(grep " $T/h " /proc/mounts)"
+"$AISFS" umount "$T/h"
+"$AISFS" mount -o "endpoint=$dead,$AIS_ENDPOINT,bucket=cli,log=$T/h4.aisfs.log" "$T/h" ||
+	fail "aisfs mount -o endpoint=A,B"
+assert_eq hi "$(cat "$T/h/x")" "read through -o endpoint=A,B"
+"$AISFS" umount "$T/h"
+expect_mount_error "expected HOST:PORT" "$AIS_ENDPOINT,,$dead" "$T/h"
 # -f means "fake" for mount helpers: nothing is mounted.
 "$T/mount.aisfs" "$AIS_ENDPOINT" "$T/h" -f -o defaults || fail "mount.aisfs -f"
 grep -q " $T/h " /proc/mounts && fail "mount.aisfs -f mounted"
