@@ -13,9 +13,10 @@
  *             -> store/
  *   cluster/  where membership is decided: the map, gossip (Raft next),
  *             node-to-node calls   -> nothing else of aisd
- *   move/     data movement between nodes (replication, rebalance): empty
- *             yet; it will follow map changes from cluster/ and move
- *             objects through store/
+ *   move/     data movement: the rebalance that follows placement
+ *             changes from cluster/, resilver across mountpaths, a
+ *             read's fetch from previous owners   -> store/, shard/,
+ *             cluster/
  * main.c, opts.c and notify.c are the program around them. */
 #ifndef AISD_AISD_H
 #define AISD_AISD_H
@@ -29,6 +30,7 @@ struct store;
 struct shards;
 struct cluster;
 struct peers;
+struct move;
 
 struct aisd {
 	const struct aisd_opts *opts;
@@ -37,6 +39,10 @@ struct aisd {
 	struct cluster *cluster; /* cluster/: the map, membership */
 	struct peers *peers;	 /* cluster/: node-to-node calls (name-conflict
 				    probes) */
+	struct move *move; /* move/: rebalance, resilver, fetch from previous
+			      owners (NULL: not started; reads then fetch
+			      uncounted, deletes keep tombstones only while
+			      the map has history) */
 	uint64_t start_mono_ns;
 	atomic_uint connections; /* open client connections */
 	atomic_ulong requests;	 /* requests handled */
