@@ -179,8 +179,7 @@ int rpc_shard_list(struct rpc *r)
 	if (rc < 0)
 		return ais_errf(r->errmsg, -ENAMETOOLONG,
 				"directory path too long");
-	rc = store_open(r->d->store, q->bucket, q->name, &fd, &r->meta,
-			r->errmsg);
+	rc = rpc_open_obj(r, &fd);
 	if (rc)
 		return rc;
 	rc = shard_get(r->d->shards, q->bucket, q->name, fd, &r->meta, &ref,
