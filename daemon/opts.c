@@ -27,7 +27,9 @@ struct src {
 	int io_timeout_s;   /* -1 unset */
 	int idle_timeout_s; /* -1 unset */
 	char *pidfile;
-	int log_level; /* -1 unset */
+	int log_level;	       /* -1 unset */
+	int rebalance_workers; /* -1 unset */
+	int rebalance_rate_mb; /* -1 unset */
 };
 
 static void src_init(struct src *s)
@@ -38,6 +40,8 @@ static void src_init(struct src *s)
 	s->io_timeout_s = -1;
 	s->idle_timeout_s = -1;
 	s->log_level = -1;
+	s->rebalance_workers = -1;
+	s->rebalance_rate_mb = -1;
 }
 
 static void src_free(struct src *s)
@@ -178,6 +182,21 @@ static int apply(struct src *s, const char *key, const char *v,
 		s->log_level = n;
 		return 0;
 	}
+	if (!strcmp(key, "rebalance_workers")) {
+		if (parse_int(v, 1, 64, &n))
+			return ais_errf(errmsg, -EINVAL,
+					"bad %s '%s': a number 1..64", what, v);
+		s->rebalance_workers = n;
+		return 0;
+	}
+	if (!strcmp(key, "rebalance_rate_mb")) {
+		if (parse_int(v, 0, 1000000, &n))
+			return ais_errf(errmsg, -EINVAL,
+					"bad %s '%s': MB/s (0 = no limit)",
+					what, v);
+		s->rebalance_rate_mb = n;
+		return 0;
+	}
 	return ais_errf(errmsg, -EINVAL, "unknown setting '%s'", key);
 }
 
@@ -230,7 +249,10 @@ static void usage(FILE *f)
 	    "\n"
 	    "Configuration keys (\"key = value\" lines): listen, port, "
 	    "advertise,\nmountpath, seed, join, threads, io_timeout, "
-	    "idle_timeout, pidfile, log_level.\nCommand-line flags "
+	    "idle_timeout, pidfile, log_level,\nrebalance_workers "
+	    "(objects a rebalance moves at once, default 4),\n"
+	    "rebalance_rate_mb (MB/s a rebalance sends at most, default "
+	    "0: no limit).\nCommand-line flags "
 	    "override the file. See aisd(8).\n",
 	    AISD_DEFAULT_CONFIG, AISD_DEFAULT_PORT, AISD_DEFAULT_IO_TIMEOUT);
 }
@@ -280,6 +302,10 @@ static int merge(struct aisd_opts *o, struct src *cli, struct src *file)
 		       : env_level >= 0	      ? env_level
 		       : file->log_level >= 0 ? file->log_level
 					      : LOG_INFO;
+	o->rebalance_workers =
+	    file->rebalance_workers > 0 ? file->rebalance_workers : 4;
+	o->rebalance_rate_mb =
+	    file->rebalance_rate_mb >= 0 ? file->rebalance_rate_mb : 0;
 	if (!o->listen)
 		return -ENOMEM;
 	return 0;

@@ -25,7 +25,10 @@ struct aisd_opts {
 	int io_timeout_s;
 	int idle_timeout_s; /* 0: idle connections are kept */
 	char *pidfile;
-	int log_level; /* LOG_* */
+	int log_level;	       /* LOG_* */
+	int rebalance_workers; /* objects moved at once (default 4) */
+	int rebalance_rate_mb; /* MB/s a rebalance sends at most; 0 = no limit
+				*/
 };
 
 /* Parses argv and the configuration file into o. Returns 0 to run, 1 when
