@@ -44,6 +44,23 @@ int rpc_open_obj(struct rpc *r, int *fd)
 	return rc;
 }
 
+int rpc_fetch_missing(struct rpc *r)
+{
+	Ais__Request *q = r->req;
+	char em[AIS_ERRMSG_LEN] = "";
+	int rc;
+
+	if (!r->cm->nhistory ||
+	    store_has_object(r->d->store, q->bucket, q->name))
+		return 0;
+	rc = move_fetch(r->d, r->cm, q->bucket, q->name, em);
+	if (rc && rc != -ENOENT) {
+		snprintf(r->errmsg, sizeof(r->errmsg), "%s", em);
+		return rc;
+	}
+	return 0;
+}
+
 /* The bucket of a migrated copy: created here if the cluster's bucket
  * table has it (a node that joined after the bucket was made). */
 static void migrate_bucket(struct rpc *r, const char *bucket)
@@ -291,6 +308,8 @@ int rpc_rename(struct rpc *r)
 
 	rc = rpc_check_mine(r);
 	if (!rc)
+		rc = rpc_fetch_missing(r);
+	if (!rc)
 		rc = ais_name_check_object(q->new_name, strlen(q->new_name),
 					   r->errmsg);
 	if (!rc)
@@ -314,6 +333,8 @@ int rpc_set_meta_op(struct rpc *r)
 	int rc;
 
 	rc = rpc_check_mine(r);
+	if (!rc)
+		rc = rpc_fetch_missing(r);
 	if (!rc)
 		rc = store_set_meta(r->d->store, q->bucket, q->name,
 				    q->set_mode, q->mode, q->set_mtime,

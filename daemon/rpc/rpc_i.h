@@ -110,6 +110,11 @@ int rpc_check_read(struct rpc *r);
  * (move_fetch): -ENOENT only if none has it, -EIO if one could not be
  * asked. */
 int rpc_open_obj(struct rpc *r, int *fd);
+/* For the ops that change an object in place (RENAME, SET_META, shard
+ * append): the same fetch, when the object is missing here. Returns 0
+ * (fetched or not: the op then finds what it finds) or -EIO & co with
+ * r->errmsg. */
+int rpc_fetch_missing(struct rpc *r);
 
 /* inline.c: GET and HEAD on the loop thread, and the tail of an answer
  * begun there */

@@ -277,6 +277,8 @@ int rpc_shard_append(struct rpc *r)
 
 	rc = rpc_check_mine(r);
 	if (!rc)
+		rc = rpc_fetch_missing(r);
+	if (!rc)
 		rc = shard_append_run(
 		    r->d->shards, r->j->io.body_left, read_body, r, r->j->peer,
 		    q->bucket, q->name, q->replace_members, &res, r->errmsg);
