@@ -253,7 +253,11 @@ START_TEST(test_tombstones_bounded)
 
 	scratch_dir(dir, "tb");
 	scratch_subdir(sub, dir, "mp");
-	scratch_subdir(name, sub, ".ais");
+	{
+		char ais[PATH_MAX];
+
+		scratch_subdir(ais, sub, ".ais");
+	}
 	ck_assert_int_eq(tombs_open(paths, 1, 100, &t, msg), 0);
 	for (i = 0; i < 3000; i++) {
 		snprintf(name, sizeof(name), "n%d", i);
