@@ -14,9 +14,10 @@
  *   cluster/  the cluster metadata (node map, bucket table) replicated by
  *             Raft, node lifecycle, node-to-node calls
  *             -> nothing else of aisd (others subscribe to its snapshots)
- *   move/     data movement between nodes (replication, rebalance): empty
- *             yet; it will follow map changes from cluster/ and move
- *             objects through store/
+ *   move/     data movement: the rebalance that follows placement
+ *             changes from cluster/, resilver across mountpaths, a
+ *             read's fetch from previous owners   -> store/, shard/,
+ *             cluster/
  * main.c, opts.c and notify.c are the program around them. */
 #ifndef AISD_AISD_H
 #define AISD_AISD_H
@@ -31,6 +32,7 @@ struct store;
 struct shards;
 struct cluster;
 struct peers;
+struct move;
 
 struct aisd {
 	const struct aisd_opts *opts;
@@ -42,6 +44,10 @@ struct aisd {
 	char **buckets_seen; /* the bucket table as this node last applied it
 				(Raft thread only: rpc_buckets_follow) */
 	size_t nbuckets_seen;
+	struct move *move; /* move/: rebalance, resilver, fetch from previous
+			      owners (NULL: not started; reads then fetch
+			      uncounted, deletes keep tombstones only while
+			      the map has history) */
 	uint64_t start_mono_ns;
 	atomic_uint connections; /* open client connections */
 	atomic_ulong requests;	 /* requests handled */

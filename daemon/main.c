@@ -28,6 +28,7 @@
 #include "opts.h"
 #include "shard/append.h"
 #include "shard/shard.h"
+#include "move/move.h"
 #include "rpc/rpc.h"
 #include "store/bucket.h"
 #include "store/store.h"
@@ -96,6 +97,12 @@ static void stop_when_removed(void *arg, struct cluster_map *cm)
 		ais_log(LOG_NOTICE, "this node left the cluster; stopping");
 		kill(getpid(), SIGTERM);
 	}
+}
+
+/* Placement changes start (or supersede) this node's rebalance. */
+static void follow_placement(void *arg, struct cluster_map *cm)
+{
+	move_on_map(arg, cm);
 }
 
 struct ready {
@@ -254,6 +261,12 @@ int main(int argc, char **argv)
 	}
 	cluster_on_change(d.cluster, rpc_buckets_follow, &d);
 	cluster_on_change(d.cluster, stop_when_removed, NULL);
+	rc = move_new(&d, &d.move, errmsg);
+	if (rc) {
+		ais_log(LOG_ERR, "%s", errmsg);
+		goto out;
+	}
+	cluster_on_change(d.cluster, follow_placement, d.move);
 	rc = server_new(&d, o.listen, o.port, &srv, errmsg);
 	if (rc) {
 		ais_log(LOG_ERR, "%s", errmsg);
@@ -268,6 +281,13 @@ int main(int argc, char **argv)
 		ais_log(LOG_ERR, "%s", errmsg);
 		goto out_pidfile;
 	}
+	rc = move_start(d.move);
+	if (rc) {
+		ais_log(LOG_ERR, "cannot start the rebalance thread: %s",
+			strerror(-rc));
+		cluster_stop(d.cluster);
+		goto out_pidfile;
+	}
 	/* The loop serves at once (a joining node answers its peers); the
 	 * node is announced, and systemd told it is ready, once it is in
 	 * the map. */
@@ -280,6 +300,7 @@ int main(int argc, char **argv)
 		announce(&ready);
 
 	rc = server_run(srv);
+	move_stop(d.move);
 	cluster_stop(d.cluster);
 	if (ready_started)
 		pthread_join(ready_thr, NULL);
@@ -298,6 +319,7 @@ out:
 		 * exit(). */
 		exit(0);
 	}
+	move_free(d.move);
 	shards_free(d.shards);
 	if (d.cluster)
 		cluster_free(d.cluster);

@@ -31,6 +31,8 @@ struct src {
 	char *raft_dir;
 	int raft_port;	   /* -1 unset */
 	int down_after_ms; /* -1 unset */
+	int rebalance_workers; /* -1 unset */
+	int rebalance_rate_mb; /* -1 unset */
 };
 
 static void src_init(struct src *s)
@@ -43,6 +45,8 @@ static void src_init(struct src *s)
 	s->log_level = -1;
 	s->raft_port = -1;
 	s->down_after_ms = -1;
+	s->rebalance_workers = -1;
+	s->rebalance_rate_mb = -1;
 }
 
 static void src_free(struct src *s)
@@ -205,6 +209,21 @@ static int apply(struct src *s, const char *key, const char *v,
 		s->log_level = n;
 		return 0;
 	}
+	if (!strcmp(key, "rebalance_workers")) {
+		if (parse_int(v, 1, 64, &n))
+			return ais_errf(errmsg, -EINVAL,
+					"bad %s '%s': a number 1..64", what, v);
+		s->rebalance_workers = n;
+		return 0;
+	}
+	if (!strcmp(key, "rebalance_rate_mb")) {
+		if (parse_int(v, 0, 1000000, &n))
+			return ais_errf(errmsg, -EINVAL,
+					"bad %s '%s': MB/s (0 = no limit)",
+					what, v);
+		s->rebalance_rate_mb = n;
+		return 0;
+	}
 	return ais_errf(errmsg, -EINVAL, "unknown setting '%s'", key);
 }
 
@@ -267,8 +286,9 @@ static void usage(FILE *f)
 	    "Configuration keys (\"key = value\" lines): listen, port, "
 	    "advertise,\nmountpath, seed, join, threads, io_timeout, "
 	    "idle_timeout, pidfile, log_level, raft_dir, raft_port, "
-	    "down_after.\n"
-	    "Command-line flags "
+	    "down_after,\nrebalance_workers (objects a rebalance moves at "
+	    "once, default 4),\nrebalance_rate_mb (MB/s a rebalance sends at "
+	    "most, default 0: no limit).\nCommand-line flags "
 	    "override the file. See aisd(8).\n",
 	    AISD_DEFAULT_CONFIG, AISD_DEFAULT_PORT, AISD_DEFAULT_IO_TIMEOUT);
 }
@@ -328,6 +348,10 @@ static int merge(struct aisd_opts *o, struct src *cli, struct src *file)
 		       : env_level >= 0	      ? env_level
 		       : file->log_level >= 0 ? file->log_level
 					      : LOG_INFO;
+	o->rebalance_workers =
+	    file->rebalance_workers > 0 ? file->rebalance_workers : 4;
+	o->rebalance_rate_mb =
+	    file->rebalance_rate_mb >= 0 ? file->rebalance_rate_mb : 0;
 	if (!o->listen)
 		return -ENOMEM;
 	return 0;

@@ -29,6 +29,9 @@ struct aisd_opts {
 	char *raft_dir;		/* NULL: <first mountpath>/.ais/raft */
 	uint16_t raft_port;	/* default port + 1000 */
 	unsigned down_after_ms; /* the leader marks a silent node down */
+	int rebalance_workers; /* objects moved at once (default 4) */
+	int rebalance_rate_mb; /* MB/s a rebalance sends at most; 0 = no limit
+				*/
 };
 
 /* Parses argv and the configuration file into o. Returns 0 to run, 1 when

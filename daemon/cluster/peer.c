@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -166,4 +168,255 @@ int peers_call(struct peers *p, const struct ais_node *n,
 		fresh = true;
 	}
 	return ais_errf(errmsg, rc, "node %s: %s", pool->addr, em);
+}
+
+/* A connection to node n (a pooled one unless fresh), or -errno with
+ * errmsg; n is remembered as unreachable when it cannot be connected to. */
+static int peer_conn(struct peers *p, const struct ais_node *n, bool fresh,
+		     struct ais_pool **poolp, bool *reused, char *errmsg)
+{
+	char em[AIS_ERRMSG_LEN] = "";
+	struct ais_pool *pool;
+	struct peer *e;
+	int fd;
+
+	pthread_mutex_lock(&p->mu);
+	e = lookup(p, n);
+	if (!e) {
+		pthread_mutex_unlock(&p->mu);
+		return ais_errf(errmsg, -ENOMEM, "out of memory");
+	}
+	pool = e->pool;
+	if (e->down_until > ais_now_mono_ns()) {
+		pthread_mutex_unlock(&p->mu);
+		return ais_errf(errmsg, -EHOSTDOWN,
+				"node %s: unreachable a moment ago",
+				pool->addr);
+	}
+	pthread_mutex_unlock(&p->mu);
+	*poolp = pool;
+	fd = ais_pool_get(pool, fresh, p->connect_ms, p->io_ms, reused, em);
+	if (fd < 0) {
+		pthread_mutex_lock(&p->mu);
+		e = lookup(p, n);
+		if (e)
+			e->down_until = ais_now_mono_ns() +
+					(uint64_t)p->down_ms * 1000000ull;
+		pthread_mutex_unlock(&p->mu);
+		return ais_errf(errmsg, fd, "node %s: %s", pool->addr, em);
+	}
+	return fd;
+}
+
+static void set_rcvtimeo(int fd, int ms)
+{
+	struct timeval tv = {.tv_sec = ms / 1000,
+			     .tv_usec = (ms % 1000) * 1000};
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+#define BODY_BUF (256 * 1024)
+
+/* One PUT with a body from a file on sock; *clean says whether sock may
+ * be pooled afterwards, *got_any whether some answer byte arrived. */
+static int put_exchange(struct peers *p, int sock, const Ais__Request *req,
+			int fd, uint64_t off, uint64_t len, uint8_t *buf,
+			Ais__Response **resp, bool *clean, bool *got_any,
+			char *errmsg)
+{
+	uint32_t id = atomic_fetch_add(&p->next_id, 1);
+	uint8_t rbuf[RBUF], *head;
+	uint64_t sent = 0, body_len;
+	bool early = false;
+	size_t hlen, rlen;
+	int rc;
+
+	*clean = false;
+	*got_any = false;
+	rc = ais_frame_pack(id, 0, &req->base, len, &head, &hlen);
+	if (rc)
+		return ais_errf(errmsg, rc, "cannot encode the request: %s",
+				strerror(-rc));
+	rc = ais_conn_send(sock, head, hlen, p->io_ms, false, NULL);
+	free(head);
+	while (!rc && sent < len) {
+		size_t want =
+		    len - sent < BODY_BUF ? (size_t)(len - sent) : BODY_BUF;
+		ssize_t n = pread(fd, buf, want, (off_t)(off + sent));
+
+		if (n <= 0) {
+			rc = n < 0 ? -errno : -EIO;
+			return ais_errf(
+			    errmsg, rc, "reading the local copy: %s",
+			    n < 0 ? strerror(-rc) : "it shrank while sent");
+		}
+		rc =
+		    ais_conn_send(sock, buf, (size_t)n, p->io_ms, true, &early);
+		if (early)
+			break;
+		sent += (uint64_t)n;
+	}
+	/* A send that broke may still have an answer behind it (the
+	 * receiver refused and closed): look for it before giving up. */
+	if (rc && rc != -EPIPE && rc != -ECONNRESET)
+		return ais_errf(errmsg, rc, "send: %s", strerror(-rc));
+	set_rcvtimeo(sock, PEERS_ANSWER_MS);
+	rc = ais_conn_recv_response(sock, id, PEERS_ANSWER_MS, resp, &body_len,
+				    rbuf, sizeof(rbuf), &rlen, got_any, errmsg);
+	set_rcvtimeo(sock, p->io_ms);
+	if (rc == 0 && body_len) {
+		ais__response__free_unpacked(*resp, NULL);
+		*resp = NULL;
+		return ais_errf(errmsg, -EPROTO, "unexpected body");
+	}
+	if (rc && rc != -EPROTO && rc != -ENOMEM)
+		ais_errf(errmsg, rc, "receive: %s", strerror(-rc));
+	*clean = rc == 0 && sent == len && !early;
+	return rc;
+}
+
+int peers_put_fd(struct peers *p, const struct ais_node *n,
+		 const Ais__Request *req, int fd, uint64_t off, uint64_t len,
+		 Ais__Response **resp, char *errmsg)
+{
+	char em[AIS_ERRMSG_LEN] = "";
+	struct ais_pool *pool = NULL;
+	bool fresh = false, reused, clean, got_any;
+	uint8_t *buf = malloc(BODY_BUF);
+	int sock, rc;
+
+	if (!buf)
+		return ais_errf(errmsg, -ENOMEM, "out of memory");
+	for (;;) {
+		sock = peer_conn(p, n, fresh, &pool, &reused, errmsg);
+		if (sock < 0) {
+			free(buf);
+			return sock;
+		}
+		rc = put_exchange(p, sock, req, fd, off, len, buf, resp, &clean,
+				  &got_any, em);
+		if (clean)
+			ais_pool_put(pool, sock);
+		else
+			close(sock);
+		/* A pooled connection the node had closed: once more on a
+		 * fresh one (the body is read again from the file). */
+		if (rc == 0 || !reused || got_any || rc == -EPROTO)
+			break;
+		fresh = true;
+	}
+	free(buf);
+	if (rc)
+		return ais_errf(errmsg, rc, "node %s: %s", pool->addr, em);
+	return 0;
+}
+
+/* One GET whose body goes to sink. */
+static int sink_exchange(struct peers *p, int sock, const Ais__Request *req,
+			 const struct peer_sink *sink, Ais__Response **resp,
+			 bool *clean, bool *got_any, bool *sink_failed,
+			 char *errmsg)
+{
+	uint32_t id = atomic_fetch_add(&p->next_id, 1);
+	uint8_t rbuf[RBUF], *head, *buf = NULL;
+	uint64_t body_len, got;
+	size_t hlen, rlen;
+	ssize_t n;
+	int rc;
+
+	*clean = false;
+	*sink_failed = false;
+	*got_any = false;
+	rc = ais_frame_pack(id, 0, &req->base, 0, &head, &hlen);
+	if (rc)
+		return ais_errf(errmsg, rc, "cannot encode the request: %s",
+				strerror(-rc));
+	rc = ais_conn_send(sock, head, hlen, p->io_ms, false, NULL);
+	free(head);
+	if (rc)
+		return ais_errf(errmsg, rc, "send: %s", strerror(-rc));
+	rc = ais_conn_recv_response(sock, id, p->io_ms, resp, &body_len, rbuf,
+				    sizeof(rbuf), &rlen, got_any, errmsg);
+	if (rc) {
+		if (rc != -EPROTO && rc != -ENOMEM)
+			ais_errf(errmsg, rc, "receive: %s", strerror(-rc));
+		return rc;
+	}
+	if ((*resp)->status) {
+		*clean = body_len == 0;
+		return 0;
+	}
+	rc = sink->head(sink->arg, *resp, body_len, errmsg);
+	if (!rc && rlen)
+		rc = sink->body(sink->arg, rbuf, rlen, errmsg);
+	got = rlen;
+	if (!rc && got < body_len && !(buf = malloc(BODY_BUF)))
+		rc = ais_errf(errmsg, -ENOMEM, "out of memory");
+	if (rc) {
+		*sink_failed = true;
+		goto fail;
+	}
+	while (got < body_len) {
+		size_t want = body_len - got < BODY_BUF
+				  ? (size_t)(body_len - got)
+				  : BODY_BUF;
+
+		n = ais_conn_recv_some(sock, buf, want, p->io_ms);
+		if (n < 0) {
+			rc =
+			    ais_errf(errmsg, (int)n,
+				     "receive: %s after %llu of %llu body "
+				     "bytes",
+				     strerror((int)-n), (unsigned long long)got,
+				     (unsigned long long)body_len);
+			goto fail;
+		}
+		rc = sink->body(sink->arg, buf, (size_t)n, errmsg);
+		if (rc) {
+			*sink_failed = true;
+			goto fail;
+		}
+		got += (uint64_t)n;
+	}
+	free(buf);
+	*clean = true;
+	return 0;
+fail:
+	free(buf);
+	ais__response__free_unpacked(*resp, NULL);
+	*resp = NULL;
+	return rc;
+}
+
+int peers_get_sink(struct peers *p, const struct ais_node *n,
+		   const Ais__Request *req, const struct peer_sink *sink,
+		   Ais__Response **resp, char *errmsg)
+{
+	char em[AIS_ERRMSG_LEN] = "";
+	struct ais_pool *pool = NULL;
+	bool fresh = false, reused, clean, got_any, sink_failed;
+	int sock, rc;
+
+	for (;;) {
+		sock = peer_conn(p, n, fresh, &pool, &reused, errmsg);
+		if (sock < 0)
+			return sock;
+		rc = sink_exchange(p, sock, req, sink, resp, &clean, &got_any,
+				   &sink_failed, em);
+		if (clean)
+			ais_pool_put(pool, sock);
+		else
+			close(sock);
+		if (sink_failed) {
+			snprintf(errmsg, AIS_ERRMSG_LEN, "%s", em);
+			return rc;
+		}
+		if (rc == 0 || !reused || got_any)
+			break;
+		fresh = true;
+	}
+	if (rc)
+		return ais_errf(errmsg, rc, "node %s: %s", pool->addr, em);
+	return 0;
 }

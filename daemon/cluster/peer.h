@@ -24,4 +24,36 @@ void peers_free(struct peers *p);
 int peers_call(struct peers *p, const struct ais_node *n,
 	       const Ais__Request *req, Ais__Response **resp, char *errmsg);
 
+/* peers_call with a body: len bytes of the file open on fd from offset off
+ * (read with pread through a fixed buffer: bounded memory whatever the
+ * size), on the same pooled connections and timeouts; the answer (no body)
+ * may take up to PEERS_ANSWER_MS after the body, as the receiver makes it
+ * durable first. An answer that arrives before the whole body (an early
+ * refusal) is read, and that connection is closed. Returns 0 with *resp
+ * (free with ais__response__free_unpacked), or -errno with errmsg. */
+#define PEERS_ANSWER_MS 60000
+int peers_put_fd(struct peers *p, const struct ais_node *n,
+		 const Ais__Request *req, int fd, uint64_t off, uint64_t len,
+		 Ais__Response **resp, char *errmsg);
+
+/* What receives the body of an answer (peers_get_sink): head() once, for
+ * an answer with status 0, with its length; then body() for each piece in
+ * order. A callback's -errno ends the exchange (that connection is
+ * closed) and is returned, with the message it put in errmsg. */
+struct peer_sink {
+	int (*head)(void *arg, const Ais__Response *resp, uint64_t body_len,
+		    char *errmsg);
+	int (*body)(void *arg, const void *buf, size_t len, char *errmsg);
+	void *arg;
+};
+
+/* Sends req (no body) and streams the answer's body into sink. Returns 0
+ * with *resp (the answer's head, free with ais__response__free_unpacked;
+ * its status may be an error, and then the sink saw nothing), or -errno
+ * with errmsg (the node could not be reached or the body broke off: the
+ * sink may have seen part of it). */
+int peers_get_sink(struct peers *p, const struct ais_node *n,
+		   const Ais__Request *req, const struct peer_sink *sink,
+		   Ais__Response **resp, char *errmsg);
+
 #endif

@@ -9,6 +9,7 @@
 #ifndef AISD_MOVE_MOVE_H
 #define AISD_MOVE_MOVE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -17,6 +18,8 @@
 struct aisd;
 struct cluster_map;
 struct store_obj_meta;
+struct store;
+struct shards;
 
 struct move;
 
@@ -39,5 +42,52 @@ void move_on_map(struct move *mv, struct cluster_map *cm);
  * call from the same thread... copied by the caller before replying). */
 void move_status(struct move *mv, Ais__RebalanceStatus *st, char *last_error,
 		 size_t last_error_len);
+
+/* ---- for rpc/: reads and deletes while objects move ----------------- */
+
+/* The read side of "no read fails": this node owns bucket/name under
+ * cm->m but does not hold it, and cm has history. Asks its owners in
+ * cm->history (newest first; not itself, not nodes the map marks down) for
+ * their copy (a peer_local GET) and stores it here through the migrate
+ * rule (newest wins, tombstones refuse). Returns 0 when the caller should
+ * read its local copy again (fetched, or a newer copy / a tombstone here:
+ * then the read finds what it finds), -ENOENT (no previous owner has it,
+ * or no history), -EIO (a previous owner could not be asked: errmsg names
+ * it; the object may exist), or another -errno with errmsg. Concurrent
+ * fetches of one object share the first one's (when d->move is set, which
+ * also counts them). Blocking: run on a worker. */
+int move_fetch(struct aisd *d, struct cluster_map *cm, const char *bucket,
+	       const char *name, char *errmsg);
+
+/* The delete side: deletes the copies of bucket/name at its owners in
+ * cm->history (peer_local DELETE; not itself, not nodes marked down), so
+ * that a copy in flight cannot bring it back. Returns 0 if some node had
+ * it, -ENOENT if none had, -EIO with errmsg if none had it that answered
+ * but some could not be asked. */
+int move_delete_history(struct aisd *d, struct cluster_map *cm,
+			const char *bucket, const char *name, char *errmsg);
+
+/* Whether a DELETE now records a tombstone: cm has history, or had until
+ * less than 10 minutes ago (or mv is NULL and cm has history). */
+bool move_tombstones_wanted(struct move *mv, const struct cluster_map *cm);
+
+/* ---- resilver: objects onto the mountpath HRW picks for them -------- */
+
+/* Walks every mountpath of st and moves each object found off its HRW
+ * mountpath onto it (store_resilver; a shard's index follows through sh,
+ * which may be NULL). *moved (may be NULL) counts objects moved or
+ * dropped as older duplicates. Stops with -ECANCELED once *stop (may be
+ * NULL) is true. Returns 0 or the first -errno (errmsg): objects that
+ * failed are left in place, still readable (lookups try every
+ * mountpath). */
+int move_resilver(struct store *st, struct shards *sh, const atomic_bool *stop,
+		  uint64_t *moved, char *errmsg);
+
+/* Whether the mountpath set differs from the one remembered under
+ * <mp>/.ais/mountpaths (on any mountpath; a mountpath without the file
+ * counts as changed), and remembering the current one (durably, on every
+ * mountpath). */
+bool move_mountpaths_changed(struct store *st);
+int move_mountpaths_remember(struct store *st, char *errmsg);
 
 #endif

@@ -191,7 +191,8 @@ enum rpc_inline rpc_read_nowait(struct rpc *r, uint8_t *buf, size_t cap)
 		return RPC_INLINE_NO;
 	self = cluster_self(d->cluster);
 	owner = ais_map_owner(r->cm->m, q->bucket, q->name);
-	if (!owner || strcmp(owner->id, self->id) ||
+	/* peer_local: another node asks for this node's copy, owned or not. */
+	if ((!q->peer_local && (!owner || strcmp(owner->id, self->id))) ||
 	    store_open_nowait(d->store, q->bucket, q->name, &fd, &mp, &r->meta))
 		return RPC_INLINE_NO;
 	if (q->archpath[0]) {

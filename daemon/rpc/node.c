@@ -7,6 +7,7 @@
 #include "ais_config.h"
 #include "map.h"
 
+#include "move/move.h"
 #include "rpc/rpc_i.h"
 #include "store/bucket.h"
 
@@ -85,6 +86,8 @@ int rpc_node_info(struct rpc *r)
 	const struct ais_node *self = cluster_self(r->d->cluster);
 	const struct mpset *mps = r->d->store->mps;
 	Ais__NodeInfo info = AIS__NODE_INFO__INIT;
+	Ais__RebalanceStatus rs = AIS__REBALANCE_STATUS__INIT;
+	char last_error[AIS_ERRMSG_LEN];
 	Ais__Node node = AIS__NODE__INIT;
 	Ais__Mountpath mp[mps->n], *mpp[mps->n];
 	char fstype[mps->n][32];
@@ -121,6 +124,10 @@ int rpc_node_info(struct rpc *r)
 	info.connections = atomic_load(&r->d->connections);
 	info.requests = atomic_load(&r->d->requests);
 	info.raft_dir = (char *)cluster_raft_dir(r->d->cluster);
+	if (r->d->move) {
+		move_status(r->d->move, &rs, last_error, sizeof(last_error));
+		info.rebalance = &rs;
+	}
 	r->resp.info = &info;
 	rpc_send_resp(r, 0);
 	return 1;

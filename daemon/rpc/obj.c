@@ -1,6 +1,7 @@
 /* Objects: PUT, GET, HEAD, DELETE, RENAME, SET_META (on a worker; the loop
  * thread's GET and HEAD are in inline.c). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,10 +9,140 @@
 #include "log.h"
 #include "names.h"
 
+#include "move/move.h"
 #include "rpc/rpc_i.h"
+#include "store/bucket.h"
 #include "store/store.h"
 
 #define PUT_BUF (256 * 1024)
+
+int rpc_check_read(struct rpc *r)
+{
+	if (r->req->peer_local)
+		return rpc_check_object(r, r->req->bucket, r->req->name);
+	return rpc_check_mine(r);
+}
+
+int rpc_open_obj(struct rpc *r, int *fd)
+{
+	Ais__Request *q = r->req;
+	char em[AIS_ERRMSG_LEN] = "";
+	int rc, frc;
+
+	rc = store_open(r->d->store, q->bucket, q->name, fd, &r->meta,
+			r->errmsg);
+	if (rc != -ENOENT || q->peer_local || !r->cm->nhistory)
+		return rc;
+	frc = move_fetch(r->d, r->cm, q->bucket, q->name, em);
+	if (frc == 0)
+		return store_open(r->d->store, q->bucket, q->name, fd, &r->meta,
+				  r->errmsg);
+	if (frc != -ENOENT) {
+		snprintf(r->errmsg, sizeof(r->errmsg), "%s", em);
+		return frc;
+	}
+	return rc;
+}
+
+int rpc_fetch_missing(struct rpc *r)
+{
+	Ais__Request *q = r->req;
+	char em[AIS_ERRMSG_LEN] = "";
+	int rc;
+
+	if (!r->cm->nhistory ||
+	    store_has_object(r->d->store, q->bucket, q->name))
+		return 0;
+	rc = move_fetch(r->d, r->cm, q->bucket, q->name, em);
+	if (rc && rc != -ENOENT) {
+		snprintf(r->errmsg, sizeof(r->errmsg), "%s", em);
+		return rc;
+	}
+	return 0;
+}
+
+/* The bucket of a migrated copy: created here if the cluster's bucket
+ * table has it (a node that joined after the bucket was made). */
+static void migrate_bucket(struct rpc *r, const char *bucket)
+{
+	struct cluster_map *cm = r->cm;
+	char em[AIS_ERRMSG_LEN];
+	size_t i;
+
+	if (store_bucket_exists(r->d->store, bucket))
+		return;
+	for (i = 0; i < cm->nbuckets; i++)
+		if (!strcmp(cm->buckets[i], bucket)) {
+			if (bucket_create(r->d->store, bucket, em) &&
+			    !store_bucket_exists(r->d->store, bucket))
+				ais_log(LOG_WARNING, "bucket %s: %s", bucket,
+					em);
+			return;
+		}
+}
+
+/* OP_PUT with migrate: a copy of an object from a node that held it
+ * (rebalance, or this node's fetch), stored with its metadata if it is
+ * newer than what is here (store_put_args.migrate). Accepted if this node
+ * owns the object, or if the sender's map is newer than this node's (it
+ * will own it once it catches up). */
+static int put_migrate(struct rpc *r)
+{
+	Ais__Request *q = r->req;
+	struct store *st = r->d->store;
+	struct store_put_args a;
+	struct ais_obj_meta m;
+	struct store_put p;
+	uint8_t *buf;
+	ssize_t n;
+	int rc;
+
+	rc = rpc_check_object(r, q->bucket, q->name);
+	if (!rc && q->map_version <= r->cm->m->version)
+		rc = rpc_check_owner(r, q->bucket, q->name);
+	if (!rc && !q->meta)
+		rc = ais_errf(r->errmsg, -EINVAL,
+			      "a migrate PUT needs the object's metadata");
+	if (rc)
+		return rc;
+	ais_obj_meta_from_pb(q->meta, &m);
+	migrate_bucket(r, q->bucket);
+	memset(&a, 0, sizeof(a));
+	a.bucket = q->bucket;
+	a.name = q->name;
+	a.migrate = &m;
+	rc = store_put_begin(st, &a, &p, r->errmsg);
+	if (rc)
+		return rc;
+	buf = malloc(PUT_BUF);
+	if (!buf) {
+		store_put_abort(&p);
+		return ais_errf(r->errmsg, -ENOMEM, "out of memory");
+	}
+	while ((n = sock_io_read_body(&r->j->io, buf, PUT_BUF)) > 0) {
+		rc = store_put_write(&p, buf, (size_t)n, r->errmsg);
+		if (rc)
+			break;
+	}
+	free(buf);
+	if (n < 0) {
+		store_put_abort(&p);
+		ais_log(LOG_INFO, "%s: migrate PUT %s/%s: body: %s; closing",
+			r->j->peer, q->bucket, q->name, sock_io_strerror(n));
+		r->j->close = true;
+		return 1;
+	}
+	if (rc) {
+		store_put_abort(&p);
+		return rc;
+	}
+	rc = store_put_commit(&p, &r->meta, r->errmsg);
+	if (rc)
+		return rc;
+	shard_written(r->d->shards, q->bucket, q->name);
+	rpc_set_meta(r);
+	return 0;
+}
 
 int rpc_put(struct rpc *r)
 {
@@ -33,6 +164,8 @@ int rpc_put(struct rpc *r)
 	ssize_t n;
 	int rc;
 
+	if (q->migrate)
+		return put_migrate(r);
 	rc = rpc_check_mine(r);
 	if (!rc && q->cksum_type == AIS__CKSUM_TYPE__CKSUM_NONE &&
 	    q->cksum_value[0])
@@ -89,10 +222,9 @@ int rpc_get(struct rpc *r)
 	uint64_t len = 0;
 	int fd, rc;
 
-	rc = rpc_check_mine(r);
+	rc = rpc_check_read(r);
 	if (!rc)
-		rc = store_open(r->d->store, q->bucket, q->name, &fd, &r->meta,
-				r->errmsg);
+		rc = rpc_open_obj(r, &fd);
 	if (rc)
 		return rc;
 	if (q->archpath[0]) {
@@ -112,18 +244,17 @@ int rpc_get(struct rpc *r)
 int rpc_head(struct rpc *r)
 {
 	Ais__Request *q = r->req;
-	int rc;
 
-	rc = rpc_check_mine(r);
-	if (!rc && q->archpath[0]) {
-		struct shard_ref *ref;
-		struct ais_shard_member m;
-		int fd;
+	struct shard_ref *ref;
+	struct ais_shard_member m;
+	int fd, rc;
 
-		rc = store_open(r->d->store, q->bucket, q->name, &fd, &r->meta,
-				r->errmsg);
-		if (rc)
-			return rc;
+	rc = rpc_check_read(r);
+	if (!rc)
+		rc = rpc_open_obj(r, &fd);
+	if (rc)
+		return rc;
+	if (q->archpath[0]) {
 		rc = rpc_member_lookup(r, fd, &ref, &m);
 		close(fd);
 		if (rc)
@@ -132,24 +263,41 @@ int rpc_head(struct rpc *r)
 		rpc_set_meta(r);
 		return 0;
 	}
-	if (!rc)
-		rc = store_head(r->d->store, q->bucket, q->name, &r->meta,
-				r->errmsg);
-	if (!rc)
-		rpc_set_meta(r);
-	return rc;
+	close(fd);
+	rpc_set_meta(r);
+	return 0;
 }
 
+/* DELETE. While objects may be on their way (the map has history, or had
+ * a short while ago) the delete leaves a tombstone, so that an older copy
+ * arriving later is refused; and at the owner, the copies at the previous
+ * owners are deleted too (a later fetch or move cannot bring the object
+ * back): -ENOENT only if no node had it. peer_local: this node's copy
+ * only. */
 int rpc_delete(struct rpc *r)
 {
 	Ais__Request *q = r->req;
-	int rc;
+	char em[AIS_ERRMSG_LEN] = "";
+	int64_t tomb = 0;
+	int rc, hrc;
 
-	rc = rpc_check_mine(r);
-	if (!rc)
-		rc = store_delete(r->d->store, q->bucket, q->name, r->errmsg);
+	rc = rpc_check_read(r);
+	if (rc)
+		return rc;
+	if (move_tombstones_wanted(r->d->move, r->cm))
+		tomb = ais_now_real_ns();
+	rc =
+	    store_delete_tomb(r->d->store, q->bucket, q->name, tomb, r->errmsg);
 	if (!rc)
 		shard_on_delete(r->d->shards, q->bucket, q->name);
+	if (q->peer_local || !r->cm->nhistory || (rc && rc != -ENOENT))
+		return rc;
+	hrc = move_delete_history(r->d, r->cm, q->bucket, q->name, em);
+	if (rc == -ENOENT && hrc != -ENOENT) {
+		rc = hrc;
+		if (rc)
+			snprintf(r->errmsg, sizeof(r->errmsg), "%s", em);
+	}
 	return rc;
 }
 
@@ -159,6 +307,8 @@ int rpc_rename(struct rpc *r)
 	int rc;
 
 	rc = rpc_check_mine(r);
+	if (!rc)
+		rc = rpc_fetch_missing(r);
 	if (!rc)
 		rc = ais_name_check_object(q->new_name, strlen(q->new_name),
 					   r->errmsg);
@@ -183,6 +333,8 @@ int rpc_set_meta_op(struct rpc *r)
 	int rc;
 
 	rc = rpc_check_mine(r);
+	if (!rc)
+		rc = rpc_fetch_missing(r);
 	if (!rc)
 		rc = store_set_meta(r->d->store, q->bucket, q->name,
 				    q->set_mode, q->mode, q->set_mtime,

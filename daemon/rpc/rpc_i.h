@@ -102,6 +102,22 @@ int rpc_delete(struct rpc *r);
 int rpc_rename(struct rpc *r);
 int rpc_set_meta_op(struct rpc *r);
 
+/* obj.c: what GET, HEAD and the shard ops share. The request's names are
+ * valid and, unless it is peer_local (another node asking for this node's
+ * copy only), this node owns the object. */
+int rpc_check_read(struct rpc *r);
+/* Opens the request's object for reading (*fd: the caller closes; r->meta
+ * filled). A miss at the owner while objects may still be on their way
+ * (the map has history) fetches it from its previous owners first
+ * (move_fetch): -ENOENT only if none has it, -EIO if one could not be
+ * asked. */
+int rpc_open_obj(struct rpc *r, int *fd);
+/* For the ops that change an object in place (RENAME, SET_META, shard
+ * append): the same fetch, when the object is missing here. Returns 0
+ * (fetched or not: the op then finds what it finds) or -EIO & co with
+ * r->errmsg. */
+int rpc_fetch_missing(struct rpc *r);
+
 /* inline.c: GET and HEAD on the loop thread, and the tail of an answer
  * begun there */
 enum rpc_inline rpc_read_nowait(struct rpc *r, uint8_t *buf, size_t cap);

@@ -179,8 +179,7 @@ int rpc_shard_list(struct rpc *r)
 	if (rc < 0)
 		return ais_errf(r->errmsg, -ENAMETOOLONG,
 				"directory path too long");
-	rc = store_open(r->d->store, q->bucket, q->name, &fd, &r->meta,
-			r->errmsg);
+	rc = rpc_open_obj(r, &fd);
 	if (rc)
 		return rc;
 	rc = shard_get(r->d->shards, q->bucket, q->name, fd, &r->meta, &ref,
@@ -277,6 +276,8 @@ int rpc_shard_append(struct rpc *r)
 	int rc;
 
 	rc = rpc_check_mine(r);
+	if (!rc)
+		rc = rpc_fetch_missing(r);
 	if (!rc)
 		rc = shard_append_run(
 		    r->d->shards, r->j->io.body_left, read_body, r, r->j->peer,

@@ -534,6 +534,7 @@ static int append_locked(struct shards *sh, const char *bucket,
 	m.size = new_size;
 	m.version = (old.version ? old.version : 1) + 1;
 	m.mtime_ns = ais_now_real_ns();
+	m.written_ns = m.mtime_ns;
 	type = old.cksum_type ? old.cksum_type : AIS_CKSUM_XXH3;
 	m.cksum_type = type;
 	rc = object_cksum(fd, new_size, type, buf, m.cksum);

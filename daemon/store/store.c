@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,6 @@
 
 #include <linux/openat2.h>
 
-#include "fileio.h"
 #include "fileio.h"
 #include "hash.h"
 #include "util.h"
@@ -35,6 +35,12 @@ int store_new(char *const *paths, size_t n, struct store **out, char *errmsg)
 		free(st);
 		return rc;
 	}
+	rc = tombs_open(st->mps->paths, st->mps->n, 0, &st->tombs, errmsg);
+	if (rc) {
+		mpset_free(st->mps);
+		free(st);
+		return rc;
+	}
 	for (i = 0; i < STORE_STRIPES; i++)
 		pthread_mutex_init(&st->stripes[i], NULL);
 	*out = st;
@@ -49,6 +55,7 @@ void store_free(struct store *st)
 		return;
 	for (i = 0; i < STORE_STRIPES; i++)
 		pthread_mutex_destroy(&st->stripes[i]);
+	tombs_free(st->tombs);
 	mpset_free(st->mps);
 	free(st);
 }
@@ -309,18 +316,70 @@ static void unlink_others(struct store *st, int keep_mp, const char *bucket,
 	}
 }
 
-/* The version of the object now stored under name, or 0 if there is none. */
+/* The version of the object now stored under name, or 0 if there is none;
+ * *written its written_ns (0 if none). */
 static uint64_t current_version(struct store *st, const char *bucket,
-				const char *name)
+				const char *name, int64_t *written)
 {
 	char path[AISD_PATH_MAX];
 	struct ais_obj_meta m;
 
+	*written = 0;
 	if (store_find(st, bucket, name, path, NULL, NULL))
 		return 0;
-	if (objmeta_read_path(path, &m) || m.version == 0)
+	if (objmeta_read_path(path, &m))
 		return 1;
-	return m.version;
+	*written = m.written_ns;
+	return m.version ? m.version : 1;
+}
+
+/* A commit time later than the replaced copy's, even if the clock stepped
+ * back: of two copies the later write must win. */
+static int64_t commit_time(int64_t old_written)
+{
+	int64_t now = ais_now_real_ns();
+
+	return now > old_written ? now : old_written + 1;
+}
+
+int store_meta_path(const char *path, struct ais_obj_meta *m)
+{
+	struct stat sb;
+
+	if (lstat(path, &sb) < 0)
+		return -errno;
+	if (!S_ISREG(sb.st_mode))
+		return -ENOENT;
+	if (objmeta_read_path(path, m))
+		objmeta_from_stat(&sb, m);
+	m->size = (uint64_t)sb.st_size;
+	return 0;
+}
+
+/* The rule of a migrate copy, under the name's lock: -EALREADY if a copy
+ * here is as new or newer, or the name was deleted here since. */
+static int migrate_refused(struct store *st, const char *bucket,
+			   const char *name, int64_t written, char *errmsg)
+{
+	char path[AISD_PATH_MAX];
+	struct ais_obj_meta m;
+	int64_t tomb;
+
+	if (store_find(st, bucket, name, path, NULL, NULL) == 0 &&
+	    store_meta_path(path, &m) == 0 && m.written_ns >= written)
+		return ais_errf(errmsg, -EALREADY,
+				"%s/%s: have a newer copy (written %lld >= "
+				"%lld)",
+				bucket, name, (long long)m.written_ns,
+				(long long)written);
+	tomb = tombs_get(st->tombs, bucket, name);
+	if (tomb && tomb >= written)
+		return ais_errf(errmsg, -EALREADY,
+				"%s/%s: deleted here (at %lld, copy written "
+				"%lld)",
+				bucket, name, (long long)tomb,
+				(long long)written);
+	return 0;
 }
 
 static int disk_err(char *errmsg, int rc, const char *what, const char *mp)
@@ -335,6 +394,7 @@ static int disk_err(char *errmsg, int rc, const char *what, const char *mp)
 int store_put_begin(struct store *st, const struct store_put_args *a,
 		    struct store_put *p, char *errmsg)
 {
+	struct store_put_args ma;
 	struct mpset *mps = st->mps;
 	char path[AISD_PATH_MAX];
 	int order[mps->n];
@@ -342,6 +402,13 @@ int store_put_begin(struct store *st, const struct store_put_args *a,
 
 	memset(p, 0, sizeof(*p));
 	p->fd = -1;
+	if (a->migrate) {
+		ma = *a;
+		ma.cksum_type = a->migrate->cksum_type;
+		ma.cksum_value = a->migrate->cksum;
+		ma.no_overwrite = false;
+		a = &ma;
+	}
 	type = a->cksum_type ? a->cksum_type : AIS_CKSUM_XXH3;
 	if (!ais_cksum_name(type) || ais_cksum_parse(ais_cksum_name(type)) < 0)
 		return ais_errf(errmsg, -EINVAL, "unknown checksum type %d",
@@ -406,11 +473,20 @@ int store_put_commit(struct store_put *p, struct ais_obj_meta *out,
 	const char *mpath = mps->paths[p->mp];
 	char hex[AIS_CKSUM_HEX_MAX], dest[AISD_PATH_MAX];
 	struct ais_obj_meta m;
+	int64_t old_written;
 	uint64_t old;
 	unsigned s;
 	int rc;
 
 	ais_cksum_final(&p->ck, hex);
+	if (p->a.migrate && p->a.migrate->size != p->size) {
+		rc = ais_errf(errmsg, -EBADMSG,
+			      "size mismatch: metadata says %llu, body has "
+			      "%llu",
+			      (unsigned long long)p->a.migrate->size,
+			      (unsigned long long)p->size);
+		goto err;
+	}
 	if (p->a.cksum_value && p->a.cksum_value[0] &&
 	    strcasecmp(p->a.cksum_value, hex)) {
 		rc = ais_errf(errmsg, -EBADMSG,
@@ -424,23 +500,35 @@ int store_put_commit(struct store_put *p, struct ais_obj_meta *out,
 		goto err;
 	}
 	memset(&m, 0, sizeof(m));
+	if (p->a.migrate)
+		m = *p->a.migrate;
 	m.size = p->size;
 	m.cksum_type = p->a.cksum_type;
 	snprintf(m.cksum, sizeof(m.cksum), "%s", hex);
-	m.mtime_ns = p->a.mtime_ns ? p->a.mtime_ns : ais_now_real_ns();
-	m.mode = p->a.mode;
-	m.uid = p->a.uid;
-	m.gid = p->a.gid;
+	if (!p->a.migrate) {
+		m.mtime_ns = p->a.mtime_ns ? p->a.mtime_ns : ais_now_real_ns();
+		m.mode = p->a.mode;
+		m.uid = p->a.uid;
+		m.gid = p->a.gid;
+	}
 
 	s = stripe_of(p->a.bucket, p->a.name);
 	pthread_mutex_lock(&st->stripes[s]);
-	old = current_version(st, p->a.bucket, p->a.name);
-	if (old && p->a.no_overwrite) {
-		rc = ais_errf(errmsg, -EEXIST, "%s/%s already exists",
-			      p->a.bucket, p->a.name);
-		goto err_unlock;
+	if (p->a.migrate) {
+		rc = migrate_refused(st, p->a.bucket, p->a.name, m.written_ns,
+				     errmsg);
+		if (rc)
+			goto err_unlock;
+	} else {
+		old = current_version(st, p->a.bucket, p->a.name, &old_written);
+		if (old && p->a.no_overwrite) {
+			rc = ais_errf(errmsg, -EEXIST, "%s/%s already exists",
+				      p->a.bucket, p->a.name);
+			goto err_unlock;
+		}
+		m.version = old + 1;
+		m.written_ns = commit_time(old_written);
 	}
-	m.version = old + 1;
 	rc = objmeta_write_fd(p->fd, &m);
 	if (!rc && fsync(p->fd) < 0)
 		rc = -errno;
@@ -574,6 +662,12 @@ int store_open_nowait(struct store *st, const char *bucket, const char *name,
 int store_delete(struct store *st, const char *bucket, const char *name,
 		 char *errmsg)
 {
+	return store_delete_tomb(st, bucket, name, 0, errmsg);
+}
+
+int store_delete_tomb(struct store *st, const char *bucket, const char *name,
+		      int64_t tomb_ns, char *errmsg)
+{
 	struct mpset *mps = st->mps;
 	char path[AISD_PATH_MAX];
 	unsigned s = stripe_of(bucket, name);
@@ -582,6 +676,18 @@ int store_delete(struct store *st, const char *bucket, const char *name,
 	size_t i;
 
 	pthread_mutex_lock(&st->stripes[s]);
+	if (tomb_ns) {
+		int rc = tombs_add(st->tombs, bucket, name, tomb_ns);
+
+		if (rc) {
+			pthread_mutex_unlock(&st->stripes[s]);
+			return ais_errf(errmsg, rc,
+					"cannot record the delete of %s/%s "
+					"(tombstone on %s): %s",
+					bucket, name, mps->paths[0],
+					strerror(-rc));
+		}
+	}
 	for (i = 0; i < mps->n; i++) {
 		mpset_obj_path(mps, (int)i, bucket, name, path);
 		if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
@@ -669,6 +775,7 @@ int store_rename(struct store *st, const char *bucket, const char *name,
 	int order[mps->n];
 	struct ais_obj_meta m;
 	struct stat sb;
+	int64_t old_written;
 	uint64_t old;
 	int src_mp, fd, rc;
 
@@ -683,7 +790,7 @@ int store_rename(struct store *st, const char *bucket, const char *name,
 		rc = no_object(st, bucket, name, errmsg);
 		goto out;
 	}
-	old = current_version(st, bucket, new_name);
+	old = current_version(st, bucket, new_name, &old_written);
 	if (old && no_overwrite) {
 		rc = ais_errf(errmsg, -EEXIST, "%s/%s already exists", bucket,
 			      new_name);
@@ -702,6 +809,9 @@ int store_rename(struct store *st, const char *bucket, const char *name,
 	m.size = (uint64_t)sb.st_size;
 	if (old && m.version <= old)
 		m.version = old + 1;
+	/* The new name is a new write: it wins over any older copy of it. */
+	m.written_ns = commit_time(old_written > m.written_ns ? old_written
+							      : m.written_ns);
 	if (src_mp == order[0]) {
 		close(fd);
 		rc = objmeta_write_path(src, &m);
@@ -780,5 +890,132 @@ int store_set_meta(struct store *st, const char *bucket, const char *name,
 			      strerror(-rc));
 out:
 	pthread_mutex_unlock(&st->stripes[s]);
+	return rc;
+}
+
+/* The same copy of an object: what a mover read is still what is there. */
+static bool same_copy(const struct ais_obj_meta *a,
+		      const struct ais_obj_meta *b)
+{
+	return a->written_ns == b->written_ns && a->version == b->version &&
+	       a->size == b->size && a->mtime_ns == b->mtime_ns;
+}
+
+int store_delete_if_same(struct store *st, const char *bucket, const char *name,
+			 int mp, const struct ais_obj_meta *m, char *errmsg)
+{
+	char path[AISD_PATH_MAX];
+	unsigned s = stripe_of(bucket, name);
+	struct ais_obj_meta now;
+	int rc;
+
+	mpset_obj_path(st->mps, mp, bucket, name, path);
+	pthread_mutex_lock(&st->stripes[s]);
+	rc = store_meta_path(path, &now);
+	if (rc == -ENOENT || rc == -ENOTDIR) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if (rc) {
+		rc = ais_errf(errmsg, rc, "%s: %s", path, strerror(-rc));
+		goto out;
+	}
+	if (!same_copy(&now, m)) {
+		rc = ais_errf(errmsg, -ESTALE,
+			      "%s/%s changed while it was copied: kept", bucket,
+			      name);
+		goto out;
+	}
+	if (unlink(path) < 0) {
+		rc = ais_errf(errmsg, -errno, "unlink %s: %s", path,
+			      strerror(errno));
+		goto out;
+	}
+	prune_parents(st, mp, bucket, name);
+out:
+	pthread_mutex_unlock(&st->stripes[s]);
+	return rc;
+}
+
+int store_resilver(struct store *st, const char *bucket, const char *name,
+		   int from_mp, char *errmsg)
+{
+	struct mpset *mps = st->mps;
+	char src[AISD_PATH_MAX], dst[AISD_PATH_MAX], tmp[AISD_PATH_MAX] = "";
+	unsigned s = stripe_of(bucket, name);
+	struct ais_obj_meta m, now, dm;
+	struct stat sb, dsb;
+	int order[mps->n];
+	bool same_fs;
+	int fd, to, rc;
+
+	mpset_order(mps, bucket, name, order);
+	to = order[0];
+	if (from_mp == to)
+		return 1;
+	mpset_obj_path(mps, from_mp, bucket, name, src);
+	fd = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ENOTDIR || errno == ELOOP
+			   ? -ESTALE
+			   : ais_errf(errmsg, -errno, "open %s: %s", src,
+				      strerror(errno));
+	if (fstat(fd, &sb) < 0 || stat(mps->paths[to], &dsb) < 0) {
+		rc = ais_errf(errmsg, -errno, "stat %s: %s", src,
+			      strerror(errno));
+		close(fd);
+		return rc;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		close(fd);
+		return -ESTALE;
+	}
+	if (objmeta_read_fd(fd, &m))
+		objmeta_from_stat(&sb, &m);
+	m.size = (uint64_t)sb.st_size;
+	/* Across file systems the bytes are copied (and made durable)
+	 * before the lock is taken: a writer of this name waits only for
+	 * the renames. */
+	same_fs = sb.st_dev == dsb.st_dev;
+	rc = same_fs ? 0 : copy_to_tmp(st, to, fd, &m, tmp, errmsg);
+	close(fd);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&st->stripes[s]);
+	if (store_meta_path(src, &now) || !same_copy(&now, &m)) {
+		rc = -ESTALE;
+		goto out_unlock;
+	}
+	mpset_obj_path(mps, to, bucket, name, dst);
+	if (store_meta_path(dst, &dm) == 0 && dm.written_ns >= m.written_ns) {
+		/* The copy in place is as new: this one is a leftover. */
+		if (unlink(src) < 0) {
+			rc = ais_errf(errmsg, -errno, "unlink %s: %s", src,
+				      strerror(errno));
+			goto out_unlock;
+		}
+		prune_parents(st, from_mp, bucket, name);
+		rc = 0;
+		goto out_unlock;
+	}
+	rc = move_into_place(st, to, bucket, name, same_fs ? src : tmp, dst,
+			     errmsg);
+	if (rc)
+		goto out_unlock;
+	tmp[0] = 0;
+	if (!same_fs && unlink(src) < 0) {
+		rc = ais_errf(errmsg, -errno, "unlink %s: %s", src,
+			      strerror(errno));
+		goto out_unlock;
+	}
+	prune_parents(st, from_mp, bucket, name);
+out_unlock:
+	pthread_mutex_unlock(&st->stripes[s]);
+	if (tmp[0])
+		unlink(tmp);
+	if (rc == 0) {
+		ais_fsync_parent(dst);
+		ais_fsync_parent(src); /* may be gone with its directory */
+	}
 	return rc;
 }

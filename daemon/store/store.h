@@ -14,6 +14,7 @@
 #include "cksum.h"
 #include "objmeta.h"
 #include "store/mountpath.h"
+#include "store/tombstone.h"
 #include "store/xattr.h"
 
 #define STORE_STRIPES 512
@@ -27,6 +28,9 @@ struct store {
 	/* openat2(RESOLVE_CACHED) is missing (before Linux 5.12): the loop
 	 * never tries it again. */
 	atomic_bool no_cached_open;
+	/* Names deleted while a rebalance may be in flight (tombstone.h):
+	 * a migrated copy older than the delete is refused. */
+	struct tombs *tombs;
 };
 
 /* Opens the mountpaths (mpset_open: checks, .ais/tmp emptied, node id).
@@ -45,6 +49,13 @@ struct store_put_args {
 	uint32_t uid;
 	uint32_t gid;
 	bool no_overwrite;
+	/* A copy of an existing object (rebalance, fetch from a previous
+	 * owner): stored with exactly this metadata (size and checksum are
+	 * verified against the body; a checksum type of none gets XXH3
+	 * computed), and only if no copy here has written_ns >= its
+	 * written_ns and no tombstone here is at or after it (-EALREADY
+	 * then). The checksum type and value of the args are ignored. */
+	const struct ais_obj_meta *migrate;
 };
 
 /* One PUT in progress; caller-allocated, filled by store_put_begin. */
@@ -68,7 +79,10 @@ int store_put_begin(struct store *st, const struct store_put_args *a,
 int store_put_write(struct store_put *p, const void *buf, size_t len,
 		    char *errmsg);
 /* Verifies the checksum, fsyncs, sets the xattr, renames into place. On
- * success *out is the stored metadata. Always releases p (no abort after). */
+ * success *out is the stored metadata, written_ns being the commit time
+ * (later than the replaced copy's, whatever the clock did). -EALREADY
+ * (with errmsg) when a migrate copy is not newer. Always releases p (no
+ * abort after). */
 int store_put_commit(struct store_put *p, struct ais_obj_meta *out,
 		     char *errmsg);
 /* Removes the tmp file and releases p. */
@@ -102,7 +116,34 @@ int store_open_nowait(struct store *st, const char *bucket, const char *name,
 int store_delete(struct store *st, const char *bucket, const char *name,
 		 char *errmsg);
 
-/* Renames within the bucket; copies across mountpaths when needed. */
+/* store_delete that, with tomb_ns != 0, first records bucket/name as
+ * deleted at tomb_ns (tombstone.h), under the name's lock, whether or not
+ * an object was there (-ENOENT then, with the tombstone kept). */
+int store_delete_tomb(struct store *st, const char *bucket, const char *name,
+		      int64_t tomb_ns, char *errmsg);
+
+/* Unlinks the copy of bucket/name on mountpath mp only if it is still the
+ * one described by m (same written_ns, version and size), under the name's
+ * lock: the sender's side of a move. Returns 0, -ESTALE (changed since:
+ * kept), -ENOENT (gone), or -errno with errmsg. */
+int store_delete_if_same(struct store *st, const char *bucket, const char *name,
+			 int mp, const struct ais_obj_meta *m, char *errmsg);
+
+/* Resilver of one object found on mountpath from_mp: moves it to the
+ * mountpath HRW picks for it (rename on one file system, else copy, fsync,
+ * rename, then unlink), all or nothing; if a copy there is as new or newer
+ * (written_ns), the one on from_mp is dropped instead. Returns 1 if the
+ * object is already in place, 0 when moved (or dropped), -ESTALE if it
+ * changed meanwhile (nothing done), or -errno with errmsg. */
+int store_resilver(struct store *st, const char *bucket, const char *name,
+		   int from_mp, char *errmsg);
+
+/* The metadata of the file at path (its xattr, else from stat) with the
+ * size from the file. Returns 0 or -errno. */
+int store_meta_path(const char *path, struct ais_obj_meta *m);
+
+/* Renames within the bucket; copies across mountpaths when needed. The new
+ * name gets a new written_ns. */
 int store_rename(struct store *st, const char *bucket, const char *name,
 		 const char *new_name, bool no_overwrite,
 		 struct ais_obj_meta *out, char *errmsg);

@@ -250,7 +250,7 @@ static int start(struct ais_async *a, struct ais_aget *g, struct ais__retry r,
 				return rc;
 			continue;
 		}
-		req.map_version = atomic_load(&a->c->map_version);
+		req.map_version = ais__client_version_hint(a->c);
 		k->id = atomic_fetch_add(&a->c->next_id, 1);
 		rc = ais_frame_pack(k->id, 0, &req.base, 0, &buf, &len);
 		if (rc < 0) {

@@ -120,6 +120,14 @@ int ais__client_adopt_pb(struct ais_client *c, const Ais__ClusterMap *pb,
 	return rc;
 }
 
+uint64_t ais__client_version_hint(struct ais_client *c)
+{
+	uint64_t m = atomic_load(&c->map_version);
+	uint64_t s = atomic_load(&c->seen_version);
+
+	return s > m ? s : m;
+}
+
 void ais__client_saw_version(struct ais_client *c, uint64_t v)
 {
 	uint64_t cur = atomic_load(&c->seen_version);
@@ -207,7 +215,7 @@ int ais__call_start_io(struct ais__call *k, struct ais_client *c,
 	k->rlen = 0;
 	k->roff = 0;
 	k->id = atomic_fetch_add(&c->next_id, 1);
-	req->map_version = atomic_load(&c->map_version);
+	req->map_version = ais__client_version_hint(c);
 
 	rc = ais_pool_get(pool, fresh || k->own, c->opts.connect_timeout_ms,
 			  k->io_ms, &k->reused, em);

@@ -59,6 +59,12 @@ bool ais__map_replicated(const struct ais_map *m);
  * (once). Returns true if it fetched one. */
 bool ais__refresh_if_down(struct ais_client *c);
 
+/* The newest metadata version this client knows of (its map's, or a newer
+ * one a node reported): sent as Request.map_version, so that a node that
+ * is behind it catches up before answering (a bucket just created
+ * elsewhere, a node just joined). */
+uint64_t ais__client_version_hint(struct ais_client *c);
+
 /* Notes a map version some node reported (Response.map_version). */
 void ais__client_saw_version(struct ais_client *c, uint64_t v);
 

@@ -16,6 +16,7 @@ void ais_obj_meta_to_pb(const struct ais_obj_meta *m, Ais__ObjMeta *pb)
 	pb->mode = m->mode;
 	pb->uid = m->uid;
 	pb->gid = m->gid;
+	pb->written_ns = m->written_ns;
 }
 
 void ais_obj_meta_from_pb(const Ais__ObjMeta *pb, struct ais_obj_meta *out)
@@ -32,6 +33,7 @@ void ais_obj_meta_from_pb(const Ais__ObjMeta *pb, struct ais_obj_meta *out)
 	out->mode = pb->mode;
 	out->uid = pb->uid;
 	out->gid = pb->gid;
+	out->written_ns = pb->written_ns;
 }
 
 size_t ais_obj_meta_encode(const struct ais_obj_meta *m, uint8_t *buf)

@@ -19,6 +19,9 @@ struct ais_obj_meta {
 	uint32_t mode;
 	uint32_t uid;
 	uint32_t gid;
+	/* When the node that took the write committed it (CLOCK_REALTIME ns);
+	 * of two copies the later one wins; 0 = older than any. */
+	int64_t written_ns;
 };
 
 /* The largest encoded ObjMeta (the longest checksum and every varint at its

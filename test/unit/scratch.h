@@ -238,4 +238,71 @@ static inline void assert_meta_eq(const struct ais_obj_meta *got,
 		      got->gid, want->gid);
 }
 
+/* ---- a real one-node cluster ------------------------------------------ */
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "aisd.h"
+#include "cluster/cluster.h"
+#include "rpc/rpc.h"
+
+/* A loopback port nothing listens on now (bound, read, released). */
+static inline uint16_t scratch_free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+/* Makes d->cluster a started one-node cluster of self (id, host, port):
+ * Raft on a free loopback port, its state in DIR/raft, d's buckets
+ * following the table, and bucket (if not NULL) created through it.
+ * d->peers must exist. Returns once the node is in its own map. */
+static inline void scratch_cluster_up(struct aisd *d,
+				      const struct ais_node *self,
+				      const char *dir, const char *bucket)
+{
+	char raft_dir[PATH_MAX + 8], msg[AIS_ERRMSG_LEN] = "";
+	struct cluster_opts o;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	o.self = *self;
+	snprintf(o.self.raft_addr, sizeof(o.self.raft_addr), "127.0.0.1:%u",
+		 scratch_free_port());
+	snprintf(raft_dir, sizeof(raft_dir), "%s/raft", dir);
+	o.raft_dir = raft_dir;
+	rc = cluster_new(&o, d->peers, &d->cluster, msg);
+	ck_assert_msg(rc == 0, "cluster_new: %d %s", rc, msg);
+	cluster_on_change(d->cluster, rpc_buckets_follow, d);
+	rc = cluster_start(d->cluster, msg);
+	ck_assert_msg(rc == 0, "cluster_start: %d %s", rc, msg);
+	ck_assert_int_eq(cluster_wait_joined(d->cluster, 15000), 0);
+	if (bucket) {
+		rc = cluster_bucket_create(d->cluster, bucket, msg);
+		ck_assert_msg(rc == 0 || rc == -EEXIST, "bucket: %d %s", rc,
+			      msg);
+		ck_assert(store_bucket_exists(d->store, bucket));
+	}
+}
+
+static inline void scratch_cluster_down(struct aisd *d)
+{
+	cluster_stop(d->cluster);
+	cluster_free(d->cluster);
+	d->cluster = NULL;
+	ais_strv_free(d->buckets_seen);
+	d->buckets_seen = NULL;
+	d->nbuckets_seen = 0;
+}
+
 #endif

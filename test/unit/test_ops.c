@@ -208,21 +208,6 @@ END_TEST
 /* A one-node aisd over one scratch mountpath, with the bucket BUCKET, and
  * the two ends of a connection: srv (non-blocking, as the loop lends it)
  * and cli. */
-/* A loopback port nothing listens on now (bound, read, released). */
-static uint16_t free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
 struct node {
 	char dir[PATH_MAX];
 	char mp[PATH_MAX];
@@ -237,8 +222,7 @@ static void node_open(struct node *n)
 {
 	char msg[AIS_ERRMSG_LEN] = "";
 	struct timeval tv = {.tv_sec = 10};
-	struct cluster_opts o;
-	char raft_dir[PATH_MAX + 8];
+	struct ais_node self;
 	int sv[2], rc;
 
 	memset(n, 0, sizeof(*n));
@@ -252,28 +236,15 @@ static void node_open(struct node *n)
 	rc = store_new(n->paths, 1, &n->d.store, msg);
 	ck_assert_msg(rc == 0, "store_new: %d %s", rc, msg);
 	ck_assert_int_eq(shards_new(n->d.store, 0, &n->d.shards), 0);
-	memset(&o, 0, sizeof(o));
-	snprintf(o.self.id, sizeof(o.self.id), "%s", n->d.store->mps->node_id);
-	snprintf(o.self.host, sizeof(o.self.host), "127.0.0.1");
-	o.self.port = 51080;
-	/* A real one-node cluster: Raft on a free loopback port, its state
-	 * in the scratch directory. With one node no peer is ever asked. */
-	snprintf(o.self.raft_addr, sizeof(o.self.raft_addr), "127.0.0.1:%u",
-		 free_port());
-	snprintf(raft_dir, sizeof(raft_dir), "%s/raft", n->dir);
-	o.raft_dir = raft_dir;
+	memset(&self, 0, sizeof(self));
+	snprintf(self.id, sizeof(self.id), "%s", n->d.store->mps->node_id);
+	snprintf(self.host, sizeof(self.host), "127.0.0.1");
+	self.port = 51080;
+	/* A real one-node cluster. With one node no peer is ever asked. */
 	n->d.peers = peers_new(1000, 5000, 5000);
 	ck_assert_ptr_nonnull(n->d.peers);
-	rc = cluster_new(&o, n->d.peers, &n->d.cluster, msg);
-	ck_assert_msg(rc == 0, "cluster_new: %d %s", rc, msg);
-	cluster_on_change(n->d.cluster, rpc_buckets_follow, &n->d);
-	rc = cluster_start(n->d.cluster, msg);
-	ck_assert_msg(rc == 0, "cluster_start: %d %s", rc, msg);
-	ck_assert_int_eq(cluster_wait_joined(n->d.cluster, 15000), 0);
+	scratch_cluster_up(&n->d, &self, n->dir, BUCKET);
 	n->d.start_mono_ns = ais_now_mono_ns();
-	rc = cluster_bucket_create(n->d.cluster, BUCKET, msg);
-	ck_assert_msg(rc == 0, "bucket: %d %s", rc, msg);
-	ck_assert(store_bucket_exists(n->d.store, BUCKET));
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
 			 0);
 	n->srv = sv[0];
@@ -289,11 +260,9 @@ static void node_close(struct node *n)
 {
 	close(n->srv);
 	close(n->cli);
-	cluster_stop(n->d.cluster);
+	scratch_cluster_down(&n->d);
 	shards_free(n->d.shards);
-	cluster_free(n->d.cluster);
 	peers_free(n->d.peers);
-	ais_strv_free(n->d.buckets_seen);
 	store_free(n->d.store);
 	ck_assert_int_eq(scratch_open_fds(), n->fds);
 	scratch_rm(n->dir);

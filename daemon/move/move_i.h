@@ -1,0 +1,99 @@
+/* Internal to daemon/move/: the layout of struct move, shared by move.c
+ * (life cycle, the thread, snapshots, status, tombstone policy),
+ * rebalance.c (the job: walk, workers, rate limit, passes), send.c (one
+ * object to its new owner), fetch.c (a read's fetch from a previous owner,
+ * a delete at previous owners) and resilver.c (objects onto their
+ * mountpath). */
+#ifndef AISD_MOVE_MOVE_I_H
+#define AISD_MOVE_MOVE_I_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#include "move/move.h"
+
+/* Tombstones are recorded while a rebalance may be in flight and for this
+ * long after the last snapshot with history. */
+#define MOVE_QUIET_NS (600ull * 1000000000ull)
+
+struct aisd;
+struct store;
+struct shards;
+struct peers;
+struct cluster;
+
+/* Counters of the current (or last) rebalance, and of fetches. */
+struct move_counts {
+	atomic_ulong moved, bytes, left, errors, resilvered, fetched;
+};
+
+/* One object being fetched by a read: later readers of it wait. */
+struct fetch_wait {
+	struct fetch_wait *next;
+	char *key; /* "bucket/name" */
+	bool done;
+	int waiters;
+};
+
+struct move {
+	struct aisd *d;
+	struct store *st;
+	struct shards *sh;
+	struct cluster *c;
+	struct peers *peers;
+	int workers;	   /* objects in flight at once */
+	uint64_t rate_bps; /* bytes per second, 0 = unlimited */
+
+	pthread_mutex_t mu; /* guards what follows, and the fetch list */
+	pthread_cond_t cv;
+	pthread_t thr;
+	bool running;
+	bool kick;	       /* a new snapshot to look at */
+	atomic_bool stop;      /* move_stop */
+	atomic_ullong seen_id; /* the newest rebalance_id seen */
+	atomic_ullong job_id;  /* the one being worked on */
+	atomic_bool job_running;
+	uint64_t done_id;	   /* the last id reported done */
+	atomic_ullong quiet_since; /* mono ns: last time history went away */
+	atomic_bool in_flight;	   /* the newest snapshot has history */
+	char last_error[AIS_ERRMSG_LEN];
+	struct move_counts n;
+
+	/* The rate limit: when the next byte may go (mono ns). */
+	pthread_mutex_t rate_mu;
+	uint64_t rate_next_ns;
+
+	struct fetch_wait *fetching;
+};
+
+/* Records an error of the job (counted, kept as last_error, logged). */
+void move__error(struct move *mv, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* rebalance.c: the rebalance for generation cm->rebalance_id, until every
+ * object this node holds is where cm places it (retrying failed ones in
+ * later passes) or a newer id or move_stop supersedes it. Returns 0 when
+ * done, -ECANCELED when superseded or stopped. */
+int move__rebalance(struct move *mv, struct cluster_map *cm);
+
+/* send.c: sends the copy of bucket/name on mountpath mp to node `to` as a
+ * migrate PUT and, once `to` has it durable (or a newer copy), deletes the
+ * local copy if unchanged. *bytes gets the bytes sent. Returns 0 (moved),
+ * 1 (nothing to send: gone meanwhile), -ESTALE (changed while sent: kept,
+ * to be sent again), or -errno with errmsg. */
+int move__send(struct move *mv, const struct ais_node *to, uint64_t map_version,
+	       const char *bucket, const char *name, int mp, uint64_t *bytes,
+	       char *errmsg);
+
+/* The rate limit: waits until len more bytes may be sent (or stop / a
+ * newer job). */
+void move__throttle(struct move *mv, uint64_t len, uint64_t job);
+
+/* True when job is no longer the one to work on. */
+bool move__superseded(struct move *mv, uint64_t job);
+
+#endif
