@@ -61,8 +61,8 @@ void cluster_free(struct cluster *c);
 int cluster_start(struct cluster *c, char *errmsg);
 void cluster_stop(struct cluster *c);
 
-/* Waits up to timeout_ms until this node is in a committed map (joined).
- * Returns 0 or -ETIMEDOUT. */
+/* Waits up to timeout_ms until this node is in a committed map and takes
+ * part (not joining any more). Returns 0 or -ETIMEDOUT. */
 int cluster_wait_joined(struct cluster *c, unsigned timeout_ms);
 bool cluster_joined(struct cluster *c);
 /* True once cluster_stop has begun. */

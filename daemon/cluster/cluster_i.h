@@ -58,6 +58,7 @@ struct cluster {
 	struct cluster_map *cur; /* the published snapshot */
 	struct proposal *queue, *queue_tail;
 	bool joined;	/* self is in a committed map, at its address */
+	bool online;	/* ... and no longer joining */
 	bool is_leader; /* as of the last tick or apply */
 	bool stopping;
 	bool running;

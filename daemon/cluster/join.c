@@ -158,6 +158,17 @@ static int join_once(struct cluster *c, char *errmsg)
 	return rc;
 }
 
+/* This node's state in the current map (-1 if it is not in it). */
+static int self_state(struct cluster *c)
+{
+	struct cluster_map *cm = cluster_map_get(c);
+	int idx = ais_map_find(cm->m, c->self.id);
+	int st = idx >= 0 ? cm->m->nodes[idx].state : -1;
+
+	cluster_map_put(cm);
+	return st;
+}
+
 static void *join_thread(void *arg)
 {
 	struct cluster *c = arg;
@@ -168,15 +179,21 @@ static void *join_thread(void *arg)
 	pthread_setname_np(pthread_self(), "aisd-join");
 	/* A node with Raft state is in the map already: the log says so
 	 * once the leader has been heard. Ask only if it does not. */
-	if (!c->bootstrap && raft_state_exists(c->raft_dir))
-		cluster_wait_joined(c, 3000);
+	for (int i = 0; i < 30 && !c->bootstrap &&
+			raft_state_exists(c->raft_dir) && !cluster_joined(c);
+	     i++)
+		if (!cluster_sleep(c, 100))
+			return NULL;
 	while (!cluster_joined(c)) {
 		errmsg[0] = 0;
 		rc = join_once(c, errmsg);
 		if (rc == 0) {
 			/* Committed: the log brings the map here once the
 			 * leader has made this node a member. */
-			if (cluster_wait_joined(c, 5000) == 0)
+			for (int i = 0; i < 50 && !cluster_joined(c); i++)
+				if (!cluster_sleep(c, 100))
+					return NULL;
+			if (cluster_joined(c))
 				break;
 		} else if (tries % 20 == 4) {
 			ais_log(tries > 4 ? LOG_WARNING : LOG_INFO,
@@ -188,6 +205,23 @@ static void *join_thread(void *arg)
 	}
 	ais_log(LOG_NOTICE, "cluster: this node is in the map (Raft %s)",
 		c->self.raft_addr);
+	/* New in the map, and with the log now: ready to take data. */
+	for (tries = 0; self_state(c) == AIS_NODE_JOINING; tries++) {
+		Ais__MetaCmd cmd = AIS__META_CMD__INIT;
+
+		cmd.kind = AIS__META_CMD__KIND__NODE_STATE;
+		cmd.node_id = c->self.id;
+		cmd.state = AIS_NODE_ONLINE;
+		cmd.time_ns = ais_now_real_ns();
+		rc = cluster_propose(c, &cmd, errmsg);
+		if (rc == 0)
+			break;
+		if (tries % 20 == 4)
+			ais_log(LOG_WARNING, "cluster: going online: %s",
+				errmsg);
+		if (!cluster_sleep(c, 500))
+			return NULL;
+	}
 	return NULL;
 }
 

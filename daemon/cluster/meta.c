@@ -141,7 +141,7 @@ static int node_from_pb(const Ais__Node *pb, struct ais_node *n, char *errmsg)
 	n->port = (uint16_t)pb->port;
 	if (pb->raft_addr)
 		strcpy(n->raft_addr, pb->raft_addr);
-	n->state = pb->state <= AIS__NODE__STATE__DECOMMISSIONING
+	n->state = pb->state <= AIS__NODE__STATE__JOINING
 		       ? (int)pb->state
 		       : AIS_NODE_ONLINE;
 	n->down = pb->down;
@@ -196,11 +196,15 @@ int meta_check(const struct meta *m, const Ais__MetaCmd *cmd, char *errmsg)
 			return ais_errf(errmsg, -ENOENT,
 					"no node %s in the map",
 					cmd->node_id ? cmd->node_id : "");
-		if (cmd->state > AIS_NODE_DECOMMISSIONING)
+		if (cmd->state > AIS_NODE_JOINING)
 			return ais_errf(errmsg, -EINVAL,
 					"unknown node state %u", cmd->state);
 		if ((int)cmd->state == n->state)
 			return 0;
+		if (cmd->state == AIS_NODE_JOINING)
+			return ais_errf(errmsg, -EINVAL,
+					"node %s: only a new node is joining",
+					n->id);
 		if (cmd->state == AIS_NODE_ONLINE &&
 		    n->state == AIS_NODE_DECOMMISSIONING)
 			return ais_errf(errmsg, -EBUSY,
@@ -376,7 +380,9 @@ static int apply_to(struct meta *m, const Ais__MetaCmd *cmd)
 			node.state = m->nodes->nodes[idx].state;
 			node.down = m->nodes->nodes[idx].down;
 		} else {
-			node.state = AIS_NODE_ONLINE;
+			/* Out of placement until it has the log and says
+			 * so (NODE_STATE ONLINE from the node itself). */
+			node.state = AIS_NODE_JOINING;
 			node.down = false;
 		}
 		node.role = AIS_ROLE_NONE;

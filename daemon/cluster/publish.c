@@ -125,9 +125,9 @@ int cluster_wait_joined(struct cluster *c, unsigned timeout_ms)
 		ts.tv_nsec -= 1000000000;
 	}
 	pthread_mutex_lock(&c->mu);
-	while (!c->joined && !c->stopping && rc == 0)
+	while (!c->online && !c->stopping && rc == 0)
 		rc = pthread_cond_timedwait(&c->cv, &c->mu, &ts);
-	rc = c->joined ? 0 : -ETIMEDOUT;
+	rc = c->online ? 0 : -ETIMEDOUT;
 	pthread_mutex_unlock(&c->mu);
 	return rc;
 }
@@ -244,7 +244,7 @@ void cluster_publish(struct cluster *c)
 	uint64_t digest;
 	size_t i;
 	int idx;
-	bool joined;
+	bool joined, online;
 
 	if (!cm)
 		goto nomem;
@@ -287,6 +287,7 @@ void cluster_publish(struct cluster *c)
 	joined = idx >= 0 && cm->m->nodes[idx].port == c->self.port &&
 		 !strcmp(cm->m->nodes[idx].host, c->self.host) &&
 		 !strcmp(cm->m->nodes[idx].raft_addr, c->self.raft_addr);
+	online = joined && cm->m->nodes[idx].state != AIS_NODE_JOINING;
 
 	if (idx >= 0)
 		c->was_member = true;
@@ -314,8 +315,9 @@ void cluster_publish(struct cluster *c)
 	}
 	c->cur = cm;
 	c->published_roles = digest;
-	if (joined != c->joined) {
+	if (joined != c->joined || online != c->online) {
 		c->joined = joined;
+		c->online = online;
 		pthread_cond_broadcast(&c->cv);
 	}
 	pthread_mutex_unlock(&c->mu);

@@ -290,7 +290,8 @@ static bool in_conf(struct cluster *c, const char *id)
 /* A node that counts as a voter: reachable, not leaving. */
 static bool fit_voter(const struct ais_node *n)
 {
-	return n && !n->down && n->state != AIS_NODE_DECOMMISSIONING;
+	return n && !n->down && n->state != AIS_NODE_DECOMMISSIONING &&
+	       n->state != AIS_NODE_JOINING;
 }
 
 static int log_change(struct cluster *c, int rc, const char *what, raft_id rid)

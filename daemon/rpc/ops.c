@@ -124,6 +124,8 @@ void rpc_run(struct aisd *d, struct rpc_job *j)
 	rpc_init(&r, d, j);
 	op = rpc_op_find(j->req->op);
 	rc = rpc_admit(op, j, r.errmsg);
+	if (rc == 0 && j->req->op >= AIS__OP__OP_BUCKET_CREATE)
+		catch_up(&r);
 	if (rc == 0 && r.cm->m->version == 0 &&
 	    j->req->op != AIS__OP__OP_JOIN &&
 	    j->req->op != AIS__OP__OP_META_PROPOSE &&
@@ -131,8 +133,6 @@ void rpc_run(struct aisd *d, struct rpc_job *j)
 		rc = ais_errf(r.errmsg, -EAGAIN,
 			      "node %s is joining the cluster: no map yet",
 			      cluster_self(d->cluster)->id);
-	if (rc == 0 && j->req->op >= AIS__OP__OP_BUCKET_CREATE)
-		catch_up(&r);
 	if (rc == 0 && j->req->op >= AIS__OP__OP_PUT && j->req->bucket[0] &&
 	    !cluster_has_bucket(r.cm, j->req->bucket)) {
 		/* Another client may have just created it: before saying

@@ -130,6 +130,7 @@ const char *ais_node_state_name(int state)
 		return "online";
 	case AIS_NODE_MAINTENANCE:
 		return "maintenance";
+	case AIS_NODE_JOINING: return "joining";
 	case AIS_NODE_DECOMMISSIONING:
 		return "decommissioning";
 	}
@@ -295,6 +296,8 @@ int ais_map_from_pb(const Ais__ClusterMap *pb, struct ais_map **out,
 				 ? AIS_NODE_MAINTENANCE
 			     : pn->state == AIS__NODE__STATE__DECOMMISSIONING
 				 ? AIS_NODE_DECOMMISSIONING
+			     : pn->state == AIS__NODE__STATE__JOINING
+				 ? AIS_NODE_JOINING
 				 : AIS_NODE_ONLINE;
 		node.down = pn->down;
 		node.role = pn->role <= AIS__NODE__ROLE__SPARE ? (int)pn->role

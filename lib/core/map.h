@@ -19,6 +19,7 @@ enum ais_node_state {
 	AIS_NODE_ONLINE = 0,
 	AIS_NODE_MAINTENANCE = 1,
 	AIS_NODE_DECOMMISSIONING = 2,
+	AIS_NODE_JOINING = 3,
 };
 enum ais_node_role {
 	AIS_ROLE_NONE = 0,
@@ -64,7 +65,8 @@ int ais_map_remove(struct ais_map *m, const char *id);
 /* True if both maps place every object alike: the same ONLINE ids. */
 bool ais_map_same_placement(const struct ais_map *a, const struct ais_map *b);
 
-/* "online", "maintenance", "decommissioning"; "voter", "standby", ... */
+/* "online", "maintenance", "decommissioning", "joining"; "voter",
+ * "standby", ... */
 const char *ais_node_state_name(int state);
 const char *ais_node_role_name(int role);
 

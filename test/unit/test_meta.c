@@ -16,6 +16,21 @@
 
 #include "cluster/meta.h"
 
+/* A new node joins out of placement, then goes online itself. */
+static int online(struct meta *m, const char *id)
+{
+	Ais__MetaCmd c = AIS__META_CMD__INIT;
+	int i = ais_map_find(m->nodes, id);
+
+	ck_assert_int_ge(i, 0);
+	if (m->nodes->nodes[i].state != AIS_NODE_JOINING)
+		return 0;
+	c.kind = AIS__META_CMD__KIND__NODE_STATE;
+	c.node_id = (char *)id;
+	c.state = AIS_NODE_ONLINE;
+	return meta_apply(m, &c);
+}
+
 static int join(struct meta *m, const char *id, int port)
 {
 	Ais__MetaCmd c = AIS__META_CMD__INIT;
@@ -29,7 +44,7 @@ static int join(struct meta *m, const char *id, int port)
 	n.raft_addr = raft;
 	c.kind = AIS__META_CMD__KIND__JOIN;
 	c.node = &n;
-	return meta_apply(m, &c);
+	return meta_apply(m, &c) ?: online(m, id);
 }
 
 static int cmd_node(struct meta *m, Ais__MetaCmd__Kind kind, const char *id,
@@ -74,7 +89,7 @@ START_TEST(test_join_history_settle)
 	struct meta *m = meta_new();
 
 	ck_assert_int_eq(join(m, "a", 1), 0);
-	ck_assert_uint_eq(m->nodes->version, 1);
+	ck_assert_uint_eq(m->nodes->version, 2); /* joining, then online */
 	ck_assert_uint_eq(m->rebalance_id, 1);
 	/* The first placement has nothing before it. */
 	ck_assert_uint_eq(m->nhistory, 0);
@@ -86,9 +101,9 @@ START_TEST(test_join_history_settle)
 	ck_assert_str_eq(m->history[0]->nodes[0].id, "a");
 	ck_assert_uint_eq(m->history[0]->version, 1);
 	/* A join again (a restart) changes nothing. */
-	ck_assert_uint_eq(m->nodes->version, 3);
+	ck_assert_uint_eq(m->nodes->version, 5);
 	ck_assert_int_eq(join(m, "b", 2), 0);
-	ck_assert_uint_eq(m->nodes->version, 3);
+	ck_assert_uint_eq(m->nodes->version, 5);
 	/* A done for an old generation counts for nothing. */
 	ck_assert_int_eq(
 	    cmd_node(m, AIS__META_CMD__KIND__REBALANCE_DONE, "a", 0, 1), 0);
