@@ -65,6 +65,10 @@ static const char up_help[] =
     "  -t, --timeout S     seconds to wait for readiness (default 30)\n"
     "      --log-level L   aisd log level (err, warning, notice, info, "
     "debug)\n"
+    "      --config FILE   an aisd configuration file for every node "
+    "(the settings\n"
+    "                      ais local does not pass itself, e.g. "
+    "rebalance_rate_mb)\n"
     "  -h, --help          show this help\n"
     "\n"
     "The aisd binary is $AIS_AISD, else found next to ais (., ../daemon,\n"
@@ -105,13 +109,15 @@ static const char status_help[] =
     "Example:\n"
     "  ais local status --dir /tmp/ais\n";
 
-enum { OPT_LOG_LEVEL = 0x100, OPT_PURGE };
+enum { OPT_LOG_LEVEL = 0x100, OPT_PURGE, OPT_CONFIG };
 
 struct local_opts {
 	struct local_layout l;
 	bool have_nodes, have_port, have_mpaths;
 	unsigned timeout_s;
 	const char *log_level;
+	char config[PATH_MAX];
+	const char *config_arg;
 	bool purge;
 };
 
@@ -127,6 +133,7 @@ static int parse_opts(const char *cmd, const char *help, const char *shortopts,
 	    {"mountpaths", required_argument, NULL, 'm'},
 	    {"timeout", required_argument, NULL, 't'},
 	    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	    {"config", required_argument, NULL, OPT_CONFIG},
 	    {"purge", no_argument, NULL, OPT_PURGE},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -179,6 +186,15 @@ static int parse_opts(const char *cmd, const char *help, const char *shortopts,
 						 "level '%s'",
 						 optarg);
 			o->log_level = optarg;
+			break;
+		case OPT_CONFIG:
+			if (!up)
+				return cli_usage(cmd,
+						 "unknown option --config");
+			if (!realpath(optarg, o->config))
+				return cli_usage(cmd, "--config %s: %s", optarg,
+						 strerror(errno));
+			o->config_arg = o->config;
 			break;
 		case OPT_PURGE:
 			if (!down)
@@ -237,8 +253,9 @@ static void sleep_ms(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Asks node i for its map: 1 if it holds want nodes, 0 if fewer/more,
- * -errno if it does not answer. */
+/* Asks node i for its map: 1 if it holds want nodes or more (nodes that
+ * joined from elsewhere count too), 0 if fewer, -errno if it does not
+ * answer. */
 static int node_ready(const struct local_layout *l, unsigned i, unsigned want,
 		      uint64_t *version, size_t *count, char *errmsg)
 {
@@ -256,7 +273,7 @@ static int node_ready(const struct local_layout *l, unsigned i, unsigned want,
 	*version = ais_client_map_version(c);
 	*count = ais_client_node_count(c);
 	ais_client_free(c);
-	return *count == want ? 1 : 0;
+	return *count >= want ? 1 : 0;
 }
 
 /* Sends sig to the pids and waits up to timeout_s for them to go; the
@@ -345,7 +362,8 @@ static int local_up(int argc, char **argv)
 			}
 			ais_log(LOG_DEBUG, "using %s", aisd);
 		}
-		rc = local_spawn(l, i, aisd, o.log_level, &started[i], errmsg);
+		rc = local_spawn(l, i, aisd, o.log_level, o.config_arg,
+				 &started[i], errmsg);
 		if (rc < 0) {
 			stop_started(started, l->nodes);
 			return cli_fail(rc, errmsg, "local up");

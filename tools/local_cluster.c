@@ -304,7 +304,8 @@ static void wait_threads_gone(const char *pidfile)
 }
 
 int local_spawn(const struct local_layout *l, unsigned i, const char *aisd,
-		const char *log_level, pid_t *pid_out, char *errmsg)
+		const char *log_level, const char *config, pid_t *pid_out,
+		char *errmsg)
 {
 	char nodedir[PATH_MAX], logpath[PATH_MAX + 16], pidfile[PATH_MAX + 16];
 	char mp[LOCAL_MPATHS_MAX][PATH_MAX + 16], port[16], rport[16], when[64];
@@ -354,6 +355,10 @@ int local_spawn(const struct local_layout *l, unsigned i, const char *aisd,
 	argv[argc++] = seeds;
 	argv[argc++] = (char *)"--pidfile";
 	argv[argc++] = pidfile;
+	if (config) {
+		argv[argc++] = (char *)"-c";
+		argv[argc++] = (char *)config;
+	}
 	if (log_level) {
 		argv[argc++] = (char *)"--log-level";
 		argv[argc++] = (char *)log_level;

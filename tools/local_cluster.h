@@ -53,10 +53,12 @@ int local_find_aisd(char *buf, size_t len, char *errmsg);
 
 /* Creates node i's directories and starts aisd for it as a detached
  * process (own session, stdin /dev/null, stdout and stderr appended to
- * aisd.log). log_level may be NULL. *pid is the new process, a child of the
+ * aisd.log). log_level and config (an aisd configuration file for its
+ * other settings) may be NULL. *pid is the new process, a child of the
  * caller. Returns 0 or -errno with errmsg (exec failures included). */
 int local_spawn(const struct local_layout *l, unsigned i, const char *aisd,
-		const char *log_level, pid_t *pid, char *errmsg);
+		const char *log_level, const char *config, pid_t *pid,
+		char *errmsg);
 
 /* Writes the last lines of node i's aisd.log to out, indented. */
 void local_log_tail(const struct local_layout *l, unsigned i, FILE *out,

@@ -141,9 +141,8 @@ static int node_from_pb(const Ais__Node *pb, struct ais_node *n, char *errmsg)
 	n->port = (uint16_t)pb->port;
 	if (pb->raft_addr)
 		strcpy(n->raft_addr, pb->raft_addr);
-	n->state = pb->state <= AIS__NODE__STATE__JOINING
-		       ? (int)pb->state
-		       : AIS_NODE_ONLINE;
+	n->state = pb->state <= AIS__NODE__STATE__JOINING ? (int)pb->state
+							  : AIS_NODE_ONLINE;
 	n->down = pb->down;
 	return 0;
 }

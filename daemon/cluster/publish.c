@@ -266,8 +266,7 @@ void cluster_publish(struct cluster *c)
 
 		if (!h)
 			goto nomem;
-		/* A node that left the map cannot be asked: mark it down;
-		 * one that is still there has its current address. */
+		/* A node that left the map cannot be asked: mark it down. */
 		for (k = 0; k < h->n; k++) {
 			int at = ais_map_find(mt->nodes, h->nodes[k].id);
 
@@ -275,7 +274,13 @@ void cluster_publish(struct cluster *c)
 				h->nodes[k].down = true;
 				continue;
 			}
-			h->nodes[k] = mt->nodes->nodes[at];
+			/* Its address and liveness now; its state stays the
+			 * placement's (HRW over that map must pick the
+			 * owner it picked then). */
+			memcpy(h->nodes[k].host, mt->nodes->nodes[at].host,
+			       sizeof(h->nodes[k].host));
+			h->nodes[k].port = mt->nodes->nodes[at].port;
+			h->nodes[k].down = mt->nodes->nodes[at].down;
 		}
 		cm->history[cm->nhistory++] = h;
 	}

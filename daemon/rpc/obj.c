@@ -34,14 +34,23 @@ int rpc_open_obj(struct rpc *r, int *fd)
 	if (rc != -ENOENT || q->peer_local || !r->cm->nhistory)
 		return rc;
 	frc = move_fetch(r->d, r->cm, q->bucket, q->name, em);
-	if (frc == 0)
-		return store_open(r->d->store, q->bucket, q->name, fd, &r->meta,
-				  r->errmsg);
-	if (frc != -ENOENT) {
-		snprintf(r->errmsg, sizeof(r->errmsg), "%s", em);
-		return frc;
+	/* "No one has it" may mean the rebalance just brought it here (the
+	 * previous owner deleted its copy once this node had it): look
+	 * again before saying so. */
+	if (frc == 0 || frc == -ENOENT) {
+		rc = store_open(r->d->store, q->bucket, q->name, fd, &r->meta,
+				r->errmsg);
+		if (rc == -ENOENT)
+			ais_log(LOG_INFO,
+				"%s/%s: not here, nor at its owners in %zu "
+				"earlier placement%s (map v%llu)",
+				q->bucket, q->name, r->cm->nhistory,
+				r->cm->nhistory == 1 ? "" : "s",
+				(unsigned long long)r->cm->m->version);
+		return rc;
 	}
-	return rc;
+	snprintf(r->errmsg, sizeof(r->errmsg), "%s", em);
+	return frc;
 }
 
 int rpc_fetch_missing(struct rpc *r)

@@ -17,6 +17,7 @@
 # were free), AIS_ENDPOINT=127.0.0.1:$PORT and AIS_AISD=$AISD (exported).
 #
 # API: ais_test_init NAME, ais_cleanup CMD..., ais_cluster_up [N=3],
+# ais_node_add K [ARGS], ais_extra_pid K,
 # ais_cluster_down, ais_node_dir I, ais_node_pid I, ais_node_kill I [SIG=KILL],
 # ais_node_restart, ais_wait_for SECS CMD..., ais_skip REASON, fail MSG,
 # assert_eq EXPECTED ACTUAL MSG, assert_cmd_fails CMD..., note MSG.
@@ -280,17 +281,41 @@ ais_test_init()
 }
 
 # ais_cluster_up [NODES=3]: starts the cluster; fails the test if it does not
-# come up (ais local up waits for readiness itself, bounded).
+# come up (ais local up waits for readiness itself, bounded). With
+# AIS_TEST_AISD_CONF set, every node reads that aisd configuration file.
 ais_cluster_up()
 {
-	local n=${1:-3}
+	local n=${1:-3} conf=()
 	AIS_CLUSTER_NODES=$n
+	[ -n "${AIS_TEST_AISD_CONF:-}" ] && conf=(--config "$AIS_TEST_AISD_CONF")
 	timeout 90 "$AIS" local up --dir "$AIS_CLUSTER_DIR" --port "$PORT" \
-		--nodes "$n" >"$T/local-up.out" 2>&1 ||
+		--nodes "$n" "${conf[@]}" >"$T/local-up.out" 2>&1 ||
 		{
 			cat "$T/local-up.out" >&2
 			fail "ais local up --nodes $n did not come up"
 		}
+}
+
+# ais_node_add K [AISD ARGS...]: starts an extra node K (0..4) that joins
+# the cluster: data in $T/extraK/mp0, listening on PORT+10+K (Raft on
+# PORT+15+K), log $T/extraK/aisd.log, pid $T/extraK/aisd.pid. Returns once
+# the process runs; wait for the map to show it.
+ais_node_add()
+{
+	local k=$1 d=$T/extra$1
+	shift
+	mkdir -p "$d/mp0"
+	"$AISD" -l 127.0.0.1 -p $((PORT + 10 + k)) --raft-port $((PORT + 15 + k)) \
+		-m "$d/mp0" -j "127.0.0.1:$PORT" --pidfile "$d/aisd.pid" \
+		${AIS_TEST_AISD_CONF:+-c "$AIS_TEST_AISD_CONF"} "$@" \
+		>>"$d/aisd.log" 2>&1 &
+	ais_wait_for 10 test -s "$d/aisd.pid" || fail "extra node $k did not start"
+}
+
+# ais_extra_pid K: the pid of extra node K.
+ais_extra_pid()
+{
+	tr -d ' \n' <"$T/extra$1/aisd.pid"
 }
 
 ais_cluster_down()
