@@ -61,23 +61,32 @@ export AIS_ENDPOINT=$seeds
 # The leader's node id, as node I (an address) sees it; "" for none.
 leader_seen_by()
 {
-	AIS_ENDPOINT=$1 "$AIS" cluster show 2>/dev/null |
-		sed -n 's/.*leader \([0-9a-f]\{8,\}\).*/\1/p' | head -1
+	local out
+	out=$(AIS_ENDPOINT=$1 "$AIS" cluster show 2>&1 || true)
+	echo "$out" >"$T/show.out"
+	echo "$out" | sed -n '1s/.*leader \([0-9a-f]\{8,\}\).*/\1/p'
 }
 node_id()
 {
 	cat "$T/n$1/mp/.ais/node"
 }
 
-ais_wait_for 30 "$AIS" bucket create ais://before ||
-	fail "the cluster did not come up: $(tail -5 "$T"/n*/aisd.log)"
+# All three in the map, online, with 3 voters.
+three_up()
+{
+	local out
+	out=$("$AIS" cluster show 2>/dev/null) || return 1
+	[ "$(echo "$out" | grep -cE '^[0-9a-f]+ .* online +(leader|voter) +up')" -eq 3 ]
+}
+ais_wait_for 60 three_up
+"$AIS" bucket create ais://before || fail "bucket create"
 for j in $(seq 1 30); do
 	head -c $((j * 997)) /dev/urandom >"$T/obj$j"
 	"$AIS" put "$T/obj$j" "ais://before/o$j" >/dev/null || fail "put o$j"
 done
 
 leader=$(leader_seen_by "$net.2:$APORT")
-[ -n "$leader" ] || fail "no leader shown by ais cluster show"
+[ -n "$leader" ] || fail "no leader shown by ais cluster show: $(cat "$T/show.out")"
 cut=-1
 for i in 0 1 2; do [ "$(node_id $i)" = "$leader" ] && cut=$i; done
 [ $cut -ge 0 ] || fail "leader $leader is none of the nodes"
@@ -113,7 +122,7 @@ for f in "$T/n$cut/mp/before"/o*; do
 	ip netns exec "${ns[cut]}" env AIS_ENDPOINT="$net.$((cut + 1)):$APORT" \
 		timeout 30 "$AIS" get "ais://before/$o" "$T/got-$o" >/dev/null 2>&1 ||
 		fail "the cut-off node did not serve its object $o"
-	cmp -s "$T/got-$o" "$T/$o" || fail "object $o: wrong bytes from the cut-off node"
+	cmp -s "$T/got-$o" "$T/obj${o#o}" || fail "object $o: wrong bytes from the cut-off node"
 	served=$((served + 1))
 done
 note "the cut-off node served its $served objects"
@@ -122,7 +131,8 @@ note "the cut-off node served its $served objects"
 ip link set "vh$k-$cut" up
 ais_wait_for 30 sh -c "AIS_ENDPOINT=$net.$((cut + 1)):$APORT '$AIS' bucket ls 2>/dev/null | grep -q during" ||
 	fail "the healed node does not see the majority's bucket"
-ais_wait_for 10 sh -c "[ \"\$(AIS_ENDPOINT=$net.$((cut + 1)):$APORT '$AIS' cluster show 2>/dev/null | sed -n 's/.*leader \([0-9a-f]\{8,\}\).*/\1/p' | head -1)\" = $new ]" ||
+follows_new() { [ "$(leader_seen_by "$net.$((cut + 1)):$APORT")" = "$new" ]; }
+ais_wait_for 10 follows_new ||
 	fail "the healed node does not follow the majority's leader $new"
 "$AIS" bucket ls | grep -q minority && fail "the refused bucket exists"
 [ "$(leader_seen_by "${majority[0]}")" = "$new" ] ||
