@@ -657,8 +657,20 @@ pid_t ais_test_spawn_aisd(struct ais_test_cluster *tc, const char *tag,
 		}
 		fd = ais_test_connect(port);
 		if (fd >= 0) {
+			char ep[64], msg[AIS_ERRMSG_LEN];
+			struct ais_client_opts o;
+			struct ais_client *c;
+
 			close(fd);
-			return pid;
+			/* Listening is not serving: the node first makes or
+			 * joins its cluster (a map). */
+			snprintf(ep, sizeof(ep), "127.0.0.1:%u", port);
+			ais_client_opts_default(&o);
+			c = ais_client_new(ep, &o, msg);
+			if (c) {
+				ais_client_free(c);
+				return pid;
+			}
 		}
 		sleep_ms(50);
 	}
