@@ -82,7 +82,9 @@ struct cluster {
 	uint64_t logged_version;
 	bool was_member; /* self was in a map applied here */
 	bool removed;	 /* ... and then left it */
-	bool bootstrap;	 /* decided by cluster_start: start a new cluster */
+	bool left; /* atomic: the leader's map has no self any more (the log
+		      that says so may never reach a node out of Raft) */
+	bool bootstrap; /* decided by cluster_start: start a new cluster */
 
 	/* The joiner and watch threads. */
 	pthread_t join_thr, watch_thr;

@@ -254,15 +254,76 @@ int cluster_change(struct cluster *c, const Ais__ClusterChange *ch,
 	return cluster_propose(c, &cmd, errmsg);
 }
 
+/* Whether another node of the map has applied a newer map without this
+ * node in it: 1 if one has, else 0. */
+static int others_dropped_self(struct cluster *c)
+{
+	Ais__Request req = AIS__REQUEST__INIT;
+	char errmsg[AIS_ERRMSG_LEN];
+	struct cluster_map *cm = cluster_map_get(c);
+	size_t i, j;
+	int dropped = 0;
+
+	req.op = AIS__OP__OP_GET_MAP;
+	for (i = 0; i < cm->m->n && !dropped; i++) {
+		Ais__Response *resp = NULL;
+		int has = 0;
+
+		if (!strcmp(cm->m->nodes[i].id, c->self.id))
+			continue;
+		if (peers_call(c->probe, &cm->m->nodes[i], &req, &resp, errmsg))
+			continue;
+		if (resp->status == 0 && resp->map &&
+		    resp->map->version > cm->m->version) {
+			for (j = 0; j < resp->map->n_nodes; j++)
+				if (resp->map->nodes[j]->id &&
+				    !strcmp(resp->map->nodes[j]->id,
+					    c->self.id))
+					has = 1;
+			dropped = !has;
+		}
+		ais__response__free_unpacked(resp, NULL);
+	}
+	cluster_map_put(cm);
+	return dropped;
+}
+
 int cluster_rebalance_done(struct cluster *c, uint64_t id, char *errmsg)
 {
 	Ais__MetaCmd cmd = AIS__META_CMD__INIT;
+	struct cluster_map *cm;
+	bool leaving;
+	int rc, i, idx;
 
+	cm = cluster_map_get(c);
+	idx = ais_map_find(cm->m, c->self.id);
+	leaving =
+	    idx >= 0 && cm->m->nodes[idx].state == AIS_NODE_DECOMMISSIONING;
+	cluster_map_put(cm);
 	cmd.kind = AIS__META_CMD__KIND__REBALANCE_DONE;
 	cmd.node_id = c->self.id;
 	cmd.rebalance_id = id;
 	cmd.time_ns = ais_now_real_ns();
-	return cluster_propose(c, &cmd, errmsg);
+	rc = cluster_propose(c, &cmd, errmsg);
+	if (rc || !leaving)
+		return rc;
+	/* A decommissioned node leaves the map with this entry, and Raft's
+	 * configuration right after: the entry may never reach it. Ask. */
+	for (i = 0; i < 50; i++) {
+		if (ais_map_find((cm = cluster_map_get(c))->m, c->self.id) <
+		    0) {
+			cluster_map_put(cm);
+			return 0;
+		}
+		cluster_map_put(cm);
+		if (others_dropped_self(c)) {
+			__atomic_store_n(&c->left, true, __ATOMIC_RELEASE);
+			return 0; /* the next publish says so, and we stop */
+		}
+		if (!cluster_sleep(c, 200))
+			break;
+	}
+	return 0;
 }
 
 int cluster_mark_down(struct cluster *c, const char *id, bool down,

@@ -294,11 +294,10 @@ void cluster_publish(struct cluster *c)
 		 !strcmp(cm->m->nodes[idx].raft_addr, c->self.raft_addr);
 	online = joined && cm->m->nodes[idx].state != AIS_NODE_JOINING;
 
-	if (idx >= 0)
+	if (idx >= 0 && !__atomic_load_n(&c->left, __ATOMIC_ACQUIRE))
 		c->was_member = true;
 	else if (c->was_member && !c->removed) {
 		c->removed = true;
-		cm->self_removed = true;
 		ais_log(LOG_WARNING,
 			"cluster: this node is no longer in the map "
 			"(decommissioned or removed)");
@@ -312,7 +311,8 @@ void cluster_publish(struct cluster *c)
 	    !strcmp(old->m->leader, cm->m->leader) &&
 	    c->published_roles == digest && old->nbuckets == cm->nbuckets &&
 	    old->nhistory == cm->nhistory &&
-	    old->self_rebalanced == cm->self_rebalanced) {
+	    old->self_rebalanced == cm->self_rebalanced &&
+	    old->self_removed == cm->self_removed) {
 		/* Nothing a reader could see changed. */
 		pthread_mutex_unlock(&c->mu);
 		cmap_free(cm);
