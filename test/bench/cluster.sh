@@ -11,7 +11,7 @@
 #   test/bench/cluster.sh BUILD_DIR [PORT] [OBJS] [SIZE] [REPS]
 set -euo pipefail
 B=$(cd "${1:?usage: cluster.sh BUILD_DIR [PORT] [OBJS] [SIZE] [REPS]}" && pwd)
-PORT=${2:-53200}
+PORT=${2:-31200}
 OBJS=${3:-800}
 SIZE=${4:-256KiB}
 REPS=${5:-5}
@@ -67,9 +67,10 @@ t0=$(now)
 	-m "$D/x/mp0" -j "127.0.0.1:$PORT" --pidfile "$D/x/aisd.pid" \
 	>"$D/x/aisd.log" 2>&1 &
 lat 4s >"$D/during" &
+latpid=$!
 until settled; do sleep 0.1; done
 t1=$(now)
-wait || true
+wait "$latpid" || true
 during=$(cat "$D/during")
 moved=$(du -sb "$D/x/mp0/r" | awk '{print $1}')
 reb_mbs=$(awk "BEGIN{printf \"%.1f\", $moved / ($t1 - $t0) / 1e6}")

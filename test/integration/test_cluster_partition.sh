@@ -138,6 +138,13 @@ ais_wait_for 10 follows_new ||
 [ "$(leader_seen_by "${majority[0]}")" = "$new" ] ||
 	fail "the leadership moved when the node came back"
 "$AIS" bucket create ais://after || fail "no change possible after healing"
+# The leader marks the node up again once it answers (clients skip a node
+# marked down): wait for that before reading its objects.
+all_up()
+{
+	[ "$("$AIS" cluster show 2>/dev/null | grep -cE '^[0-9a-f]+ .* online .* up ')" -eq 3 ]
+}
+ais_wait_for 20 all_up
 for j in $(seq 1 30); do
 	"$AIS" get "ais://before/o$j" "$T/back$j" >/dev/null || fail "get o$j after healing"
 	cmp -s "$T/back$j" "$T/obj$j" || fail "o$j: wrong bytes after healing"
