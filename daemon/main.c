@@ -325,6 +325,7 @@ out:
 		cluster_free(d.cluster);
 	peers_free(d.peers);
 	ais_strv_free(local_buckets);
+	ais_strv_free(d.buckets_seen);
 	store_free(d.store);
 	aisd_opts_free(&o);
 	return exit_code;
