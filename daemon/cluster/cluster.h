@@ -65,6 +65,10 @@ void cluster_stop(struct cluster *c);
  * part (not joining any more). Returns 0 or -ETIMEDOUT. */
 int cluster_wait_joined(struct cluster *c, unsigned timeout_ms);
 bool cluster_joined(struct cluster *c);
+/* True once this node takes part (in the map, not joining): before, it
+ * answers only JOIN, META_PROPOSE and NODE_INFO. */
+bool cluster_serving(struct cluster *c);
+
 /* True once cluster_stop has begun. */
 bool cluster_stopping(struct cluster *c);
 

@@ -356,7 +356,9 @@ int cluster_sync(struct cluster *c, unsigned timeout_ms)
 	if (!strcmp(leader.id, c->self.id))
 		return 0; /* the leader applies what it commits */
 	req.op = AIS__OP__OP_PING;
-	if (peers_call(c->peers, &leader, &req, &resp, errmsg))
+	/* The probe pool: no memory of nodes that were unreachable (at start
+	 * a peer may not have listened yet). */
+	if (peers_call(c->probe, &leader, &req, &resp, errmsg))
 		return -EAGAIN;
 	want = resp->map_version;
 	ais__response__free_unpacked(resp, NULL);

@@ -102,6 +102,16 @@ bool cluster_joined(struct cluster *c)
 	return j;
 }
 
+bool cluster_serving(struct cluster *c)
+{
+	bool s;
+
+	pthread_mutex_lock(&c->mu);
+	s = c->online;
+	pthread_mutex_unlock(&c->mu);
+	return s;
+}
+
 bool cluster_stopping(struct cluster *c)
 {
 	bool s;
@@ -318,6 +328,13 @@ void cluster_publish(struct cluster *c)
 		cmap_free(cm);
 		return;
 	}
+	pthread_mutex_unlock(&c->mu);
+	/* The subscribers first (a new bucket's directories, the
+	 * rebalance), then the readers: a request that sees a bucket in the
+	 * table finds its directory. */
+	for (i = 0; i < c->nsubs; i++)
+		c->subs[i].cb(c->subs[i].arg, cm);
+	pthread_mutex_lock(&c->mu);
 	c->cur = cm;
 	c->published_roles = digest;
 	if (joined != c->joined || online != c->online) {
@@ -336,8 +353,6 @@ void cluster_publish(struct cluster *c)
 		log_map(cm->m);
 	}
 	cluster_map_put(old);
-	for (i = 0; i < c->nsubs; i++)
-		c->subs[i].cb(c->subs[i].arg, cm);
 	return;
 nomem:
 	/* The previous snapshot stays; the next change publishes again. */

@@ -583,9 +583,8 @@ int cluster_raft_start(struct cluster *c, char *errmsg)
 	}
 	rc = raft_start(&c->raft);
 	if (rc) {
-		rc = ais_errf(errmsg, -EIO,
-			      "Raft (%s, port of %s): %s%s%s", c->raft_dir,
-			      c->self.raft_addr, raft_strerror(rc),
+		rc = ais_errf(errmsg, -EIO, "Raft (%s, port of %s): %s%s%s",
+			      c->raft_dir, c->self.raft_addr, raft_strerror(rc),
 			      raft_errmsg(&c->raft)[0] ? ": " : "",
 			      raft_errmsg(&c->raft));
 		goto err_raft;

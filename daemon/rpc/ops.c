@@ -126,7 +126,7 @@ void rpc_run(struct aisd *d, struct rpc_job *j)
 	rc = rpc_admit(op, j, r.errmsg);
 	if (rc == 0 && j->req->op >= AIS__OP__OP_BUCKET_CREATE)
 		catch_up(&r);
-	if (rc == 0 && r.cm->m->version == 0 &&
+	if (rc == 0 && !cluster_serving(d->cluster) &&
 	    j->req->op != AIS__OP__OP_JOIN &&
 	    j->req->op != AIS__OP__OP_META_PROPOSE &&
 	    j->req->op != AIS__OP__OP_NODE_INFO)

@@ -145,11 +145,11 @@ check_objects
 # --- 3. decommission during reads ---------------------------------------
 read_loop
 gone=$(cat "$T/extra1/mp0/.ais/node")
+xpid=$(ais_extra_pid 1)
 "$AIS" cluster decommission "127.0.0.1:$((PORT + 11))" || fail "decommission"
 ais_wait_for 180 settled 4
 stop_reading
 "$AIS" cluster show | grep -q "$gone" && fail "decommissioned node $gone still in the map"
-xpid=$(ais_extra_pid 1)
 gone_proc() { ! _ais_alive "$xpid"; }
 ais_wait_for 20 gone_proc
 [ -e "$T/extra1/mp0/.ais/raft/removed" ] || fail "the decommissioned node left no marker"

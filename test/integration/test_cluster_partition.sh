@@ -144,7 +144,7 @@ all_up()
 {
 	[ "$("$AIS" cluster show 2>/dev/null | grep -cE '^[0-9a-f]+ .* online .* up ')" -eq 3 ]
 }
-ais_wait_for 20 all_up
+ais_wait_for 45 all_up
 for j in $(seq 1 30); do
 	"$AIS" get "ais://before/o$j" "$T/back$j" >/dev/null || fail "get o$j after healing"
 	cmp -s "$T/back$j" "$T/obj$j" || fail "o$j: wrong bytes after healing"
