@@ -330,12 +330,25 @@ int cluster_mark_down(struct cluster *c, const char *id, bool down,
 		      char *errmsg)
 {
 	Ais__MetaCmd cmd = AIS__META_CMD__INIT;
+	size_t len;
+	uint8_t *buf;
+	int rc;
 
 	cmd.kind = AIS__META_CMD__KIND__NODE_DOWN;
 	cmd.node_id = (char *)id;
 	cmd.down = down;
 	cmd.time_ns = ais_now_real_ns();
-	return cluster_propose(c, &cmd, errmsg);
+	/* Only the leader's own view counts: never forwarded (a node that
+	 * was cut off and still thinks it leads must not mark the real
+	 * leader down through it). */
+	len = ais__meta_cmd__get_packed_size(&cmd);
+	buf = malloc(len ? len : 1);
+	if (!buf)
+		return ais_errf(errmsg, -ENOMEM, "out of memory");
+	ais__meta_cmd__pack(&cmd, buf);
+	rc = cluster_propose_packed(c, buf, len, errmsg);
+	free(buf);
+	return rc;
 }
 
 int cluster_sync(struct cluster *c, unsigned timeout_ms)
