@@ -347,28 +347,30 @@ static void reconcile(struct cluster *c)
 	}
 	/* ... and no one else. */
 	for (j = 0; j < conf->n; j++) {
-		const struct raft_server *s = &conf->servers[j];
+		/* A copy: raft_remove() replaces conf->servers. */
+		raft_id id = conf->servers[j].id;
 
-		if (node_of(c, s->id))
+		if (node_of(c, id))
 			continue;
-		if (s->id == c->self_rid) {
+		if (id == c->self_rid) {
 			transfer_away(c);
 			return;
 		}
-		if (log_change(
-			c, raft_remove(&c->raft, &c->change, s->id, change_cb),
-			"remove from Raft", s->id) == 0)
+		if (log_change(c,
+			       raft_remove(&c->raft, &c->change, id, change_cb),
+			       "remove from Raft", id) == 0)
 			ais_log(LOG_NOTICE, "cluster: Raft member %llx left",
-				(unsigned long long)s->id);
+				(unsigned long long)id);
 		return;
 	}
 	for (j = 0; j < conf->n; j++)
 		if (conf->servers[j].role == RAFT_SPARE) {
+			raft_id id = conf->servers[j].id;
+
 			log_change(c,
-				   raft_assign(&c->raft, &c->change,
-					       conf->servers[j].id,
+				   raft_assign(&c->raft, &c->change, id,
 					       RAFT_STANDBY, change_cb),
-				   "make standby", conf->servers[j].id);
+				   "make standby", id);
 			return;
 		}
 	want = nodes >= 5 ? 5 : nodes >= 3 ? 3 : 1;
