@@ -123,6 +123,12 @@ again:
 	 * A node that answered with an error says what is wrong (no such
 	 * bucket...); one that did not, or that is down, makes it EIO. */
 	for (i = 0; i < n; i++) {
+		/* A joining node is outside placement and holds nothing yet
+		 * (it refuses requests until it has the log); once it goes
+		 * online the map version moves and the answers above made
+		 * us ask again with the new map. */
+		if (rcs[i] < 0 && r->map->nodes[i].state == AIS_NODE_JOINING)
+			continue;
 		if (rcs[i] < 0 && resps[i]) {
 			rc = ais_errf(errmsg, rcs[i], "%s", msgs[i]);
 			goto out_resps;
