@@ -41,6 +41,13 @@ int store_new(char *const *paths, size_t n, struct store **out, char *errmsg)
 		free(st);
 		return rc;
 	}
+	st->arr = arrivals_new(0);
+	if (!st->arr) {
+		tombs_free(st->tombs);
+		mpset_free(st->mps);
+		free(st);
+		return ais_errf(errmsg, -ENOMEM, "out of memory");
+	}
 	for (i = 0; i < STORE_STRIPES; i++)
 		pthread_mutex_init(&st->stripes[i], NULL);
 	*out = st;
@@ -55,6 +62,7 @@ void store_free(struct store *st)
 		return;
 	for (i = 0; i < STORE_STRIPES; i++)
 		pthread_mutex_destroy(&st->stripes[i]);
+	arrivals_free(st->arr);
 	tombs_free(st->tombs);
 	mpset_free(st->mps);
 	free(st);
@@ -542,6 +550,7 @@ int store_put_commit(struct store_put *p, struct ais_obj_meta *out,
 		goto err_unlock;
 	if (mps->n > 1)
 		unlink_others(st, p->mp, p->a.bucket, p->a.name);
+	arrivals_note(st->arr, p->a.bucket, p->a.name);
 	pthread_mutex_unlock(&st->stripes[s]);
 	close(p->fd);
 	p->fd = -1;
@@ -839,6 +848,7 @@ int store_rename(struct store *st, const char *bucket, const char *name,
 	}
 	prune_parents(st, src_mp, bucket, name);
 	unlink_others(st, order[0], bucket, new_name);
+	arrivals_note(st->arr, bucket, new_name);
 	ais_fsync_parent(dst);
 	ais_fsync_parent(src);
 	*out = m;
@@ -932,6 +942,7 @@ int store_delete_if_same(struct store *st, const char *bucket, const char *name,
 		goto out;
 	}
 	prune_parents(st, mp, bucket, name);
+	arrivals_departed(st->arr);
 out:
 	pthread_mutex_unlock(&st->stripes[s]);
 	return rc;
@@ -995,6 +1006,7 @@ int store_resilver(struct store *st, const char *bucket, const char *name,
 			goto out_unlock;
 		}
 		prune_parents(st, from_mp, bucket, name);
+		arrivals_departed(st->arr);
 		rc = 0;
 		goto out_unlock;
 	}
@@ -1003,6 +1015,8 @@ int store_resilver(struct store *st, const char *bucket, const char *name,
 	if (rc)
 		goto out_unlock;
 	tmp[0] = 0;
+	arrivals_note(st->arr, bucket, name);
+	arrivals_departed(st->arr);
 	if (!same_fs && unlink(src) < 0) {
 		rc = ais_errf(errmsg, -errno, "unlink %s: %s", src,
 			      strerror(errno));

@@ -13,6 +13,7 @@
 
 #include "cksum.h"
 #include "objmeta.h"
+#include "store/arrivals.h"
 #include "store/mountpath.h"
 #include "store/tombstone.h"
 #include "store/xattr.h"
@@ -31,6 +32,9 @@ struct store {
 	/* Names deleted while a rebalance may be in flight (tombstone.h):
 	 * a migrated copy older than the delete is refused. */
 	struct tombs *tombs;
+	/* What became visible here lately, and when something left
+	 * (arrivals.h): makes listings during a move complete. */
+	struct arrivals *arr;
 };
 
 /* Opens the mountpaths (mpset_open: checks, .ais/tmp emptied, node id).

@@ -549,9 +549,9 @@ int ais__call_obj(struct ais_client *c, const char *bucket, const char *name,
 	}
 }
 
-bool ais__call_all(struct ais_client *c, struct ais__mapref *r,
-		   Ais__Request *req, Ais__Response **resps, int *rcs,
-		   char (*msgs)[AIS_ERRMSG_LEN])
+bool ais__call_each(struct ais_client *c, struct ais__mapref *r,
+		    Ais__Request *const *reqs, Ais__Response **resps, int *rcs,
+		    char (*msgs)[AIS_ERRMSG_LEN])
 {
 	size_t n = r->map->n, i;
 	bool stale = false;
@@ -564,6 +564,8 @@ bool ais__call_all(struct ais_client *c, struct ais__mapref *r,
 		resps[i] = NULL;
 		rcs[i] = 0;
 		msgs[i][0] = '\0';
+		if (!reqs[i])
+			continue; /* not asked */
 		/* Not worth a connect timeout: the leader cannot reach it. */
 		if (nd->down)
 			rcs[i] = ais_errf(msgs[i], -EHOSTDOWN,
@@ -579,17 +581,17 @@ bool ais__call_all(struct ais_client *c, struct ais__mapref *r,
 
 	/* Send everything first so that the nodes work in parallel. */
 	for (i = 0; i < n; i++) {
-		if (rcs[i] < 0) {
-			fails[i] = AIS_CONN_FAIL_OTHER; /* down: not asked */
+		if (!reqs[i] || rcs[i] < 0) {
+			fails[i] = AIS_CONN_FAIL_OTHER; /* not asked */
 			continue;
 		}
-		rcs[i] = ais__call_start(&ks[i], c, r->pools[i], req, 0, false,
-					 msgs[i]);
+		rcs[i] = ais__call_start(&ks[i], c, r->pools[i], reqs[i], 0,
+					 false, msgs[i]);
 		if (rcs[i] < 0)
 			fails[i] = ks[i].fail;
 	}
 	for (i = 0; i < n; i++) {
-		if (rcs[i] < 0)
+		if (!reqs[i] || rcs[i] < 0)
 			continue;
 		rcs[i] = ais__call_recv_head(&ks[i], msgs[i]);
 		if (rcs[i] == 0) {
@@ -604,14 +606,14 @@ bool ais__call_all(struct ais_client *c, struct ais__mapref *r,
 
 sequential:
 	for (i = 0; i < n; i++) {
-		if (resps[i] || r->map->nodes[i].down)
+		if (!reqs[i] || resps[i] || r->map->nodes[i].down)
 			continue;
 		if (fails && fails[i] != AIS_CONN_FAIL_STALE &&
 		    fails[i] != AIS_CONN_FAIL_CONN)
 			continue;
 		msgs[i][0] = '\0';
 		rcs[i] = ais__call_simple(
-		    c, r->pools[i], req, true,
+		    c, r->pools[i], reqs[i], true,
 		    fails && fails[i] == AIS_CONN_FAIL_CONN ? 0 : 1, &resps[i],
 		    msgs[i]);
 	}
@@ -624,6 +626,28 @@ sequential:
 	}
 	free(ks);
 	free(fails);
+	return stale;
+}
+
+bool ais__call_all(struct ais_client *c, struct ais__mapref *r,
+		   Ais__Request *req, Ais__Response **resps, int *rcs,
+		   char (*msgs)[AIS_ERRMSG_LEN])
+{
+	size_t n = r->map->n, i;
+	Ais__Request **reqs = calloc(n ? n : 1, sizeof(*reqs));
+	bool stale;
+
+	if (!reqs) {
+		for (i = 0; i < n; i++) {
+			resps[i] = NULL;
+			rcs[i] = ais_errf(msgs[i], -ENOMEM, "out of memory");
+		}
+		return false;
+	}
+	for (i = 0; i < n; i++)
+		reqs[i] = req;
+	stale = ais__call_each(c, r, reqs, resps, rcs, msgs);
+	free(reqs);
 	return stale;
 }
 

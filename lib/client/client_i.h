@@ -250,5 +250,10 @@ int ais__call_obj(struct ais_client *c, const char *bucket, const char *name,
 bool ais__call_all(struct ais_client *c, struct ais__mapref *r,
 		   Ais__Request *req, Ais__Response **resps, int *rcs,
 		   char (*msgs)[AIS_ERRMSG_LEN]);
+/* ais__call_all with a request of its own for each node i, reqs[i]; a
+ * node whose reqs[i] is NULL is not asked (resps[i] NULL, rcs[i] 0). */
+bool ais__call_each(struct ais_client *c, struct ais__mapref *r,
+		    Ais__Request *const *reqs, Ais__Response **resps, int *rcs,
+		    char (*msgs)[AIS_ERRMSG_LEN]);
 
 #endif

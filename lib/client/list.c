@@ -38,6 +38,56 @@ static int copy_page(Ais__ListEntry **merged, size_t n, bool more,
 	return 0;
 }
 
+/* How many times a page is listed again when a node forgot its arrivals
+ * or the map moved under the second round. */
+#define LIST_TRIES 4
+
+/* The second round of a page while objects move (the daemon's
+ * store/arrivals.h): every node that numbered its arrivals in the first
+ * round (resps[0..n)) is asked for the names that arrived since, into
+ * resps[n..2n). Returns 0, -ESTALE when the page must be listed again (a
+ * node forgot that far back, or has a newer map), or -EIO with errmsg
+ * when a node does not answer. */
+static int ask_arrivals(struct ais_client *c, struct ais__mapref *r,
+			const Ais__Request *req, Ais__Response **resps,
+			char (*msgs)[AIS_ERRMSG_LEN], char *errmsg)
+{
+	size_t n = r->map->n, i;
+	Ais__Request *copies = calloc(n, sizeof(*copies));
+	Ais__Request **reqs = calloc(n, sizeof(*reqs));
+	int *rcs = calloc(n, sizeof(*rcs));
+	int rc = 0;
+
+	if (!copies || !reqs || !rcs) {
+		rc = ais_errf(errmsg, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (!resps[i] || !resps[i]->arrivals)
+			continue; /* a joining or an older node */
+		copies[i] = *req;
+		copies[i].list_since = resps[i]->arrivals;
+		reqs[i] = &copies[i];
+	}
+	if (ais__call_each(c, r, reqs, resps + n, rcs, msgs))
+		rc = -ESTALE;
+	for (i = 0; i < n && !rc; i++) {
+		if (!reqs[i] || rcs[i] == 0)
+			continue;
+		if (rcs[i] == -ESTALE)
+			rc = -ESTALE;
+		else
+			rc = ais_errf(errmsg, -EIO,
+				      "listing of %s/%s incomplete: %s",
+				      req->bucket, req->prefix, msgs[i]);
+	}
+out:
+	free(copies);
+	free(reqs);
+	free(rcs);
+	return rc;
+}
+
 int ais_client_list(struct ais_client *c, const char *bucket,
 		    const char *prefix, const char *delimiter,
 		    const char *start_after, size_t page_size,
@@ -50,9 +100,9 @@ int ais_client_list(struct ais_client *c, const char *bucket,
 	char(*msgs)[AIS_ERRMSG_LEN] = NULL;
 	struct ais_list_src *srcs = NULL;
 	Ais__ListEntry **merged = NULL;
-	size_t n, i, total = 0, cnt = 0;
-	bool more = false, retried = false;
-	int rc;
+	size_t n, i, total, cnt = 0;
+	bool more = false, retried = false, moving;
+	int rc, tries = 0;
 
 	memset(out, 0, sizeof(*out));
 	rc = ais_name_check_bucket(bucket, errmsg);
@@ -85,43 +135,34 @@ int ais_client_list(struct ais_client *c, const char *bucket,
 again:
 	r = ais__mapref_get(c);
 	n = r->map->n;
+	total = 0;
 	if (n == 0) {
 		rc = ais_errf(errmsg, -EHOSTUNREACH,
 			      "the cluster map has no nodes");
 		goto out_map;
 	}
-	resps = calloc(n, sizeof(*resps));
+	/* Two rounds: [0, n) the pages, [n, 2n) the arrivals. */
+	resps = calloc(2 * n, sizeof(*resps));
 	rcs = calloc(n, sizeof(*rcs));
 	msgs = calloc(n, sizeof(*msgs));
-	srcs = calloc(n, sizeof(*srcs));
+	srcs = calloc(2 * n, sizeof(*srcs));
 	if (!resps || !rcs || !msgs || !srcs) {
 		rc = ais_errf(errmsg, -ENOMEM, "out of memory");
-		goto out_free;
+		goto out_resps;
 	}
 	if (ais__call_all(c, r, &req, resps, rcs, msgs) && !retried) {
 		/* Some node has a newer map, which may hold a node we did
 		 * not ask: its names would be missing. Ask again. */
 		retried = true;
-		for (i = 0; i < n; i++)
-			if (resps[i])
-				ais__response__free_unpacked(resps[i], NULL);
-		free(resps);
-		free(rcs);
-		free(msgs);
-		free(srcs);
-		resps = NULL;
-		rcs = NULL;
-		msgs = NULL;
-		srcs = NULL;
-		ais__mapref_put(r);
-		(void)ais_client_refresh_map(c, NULL);
-		goto again;
+		rc = -ESTALE;
+		goto out_resps;
 	}
 
 	/* Every node must answer: a listing without one node's names would
 	 * look like lost data (rsync --delete and training code trust it).
 	 * A node that answered with an error says what is wrong (no such
 	 * bucket...); one that did not, or that is down, makes it EIO. */
+	moving = false;
 	for (i = 0; i < n; i++) {
 		/* A joining node is outside placement and holds nothing yet
 		 * (it refuses requests until it has the log); once it goes
@@ -139,6 +180,19 @@ again:
 				      req.prefix, msgs[i]);
 			goto out_resps;
 		}
+		moving |= resps[i]->moving;
+	}
+	/* An object that left a node before that node's scan ended reached
+	 * its new owner first: in that owner's scan, or among its arrivals
+	 * since the number it gave with its page. */
+	if (moving) {
+		rc = ask_arrivals(c, r, &req, resps, msgs, errmsg);
+		if (rc)
+			goto out_resps;
+	}
+	for (i = 0; i < 2 * n; i++) {
+		if (!resps[i] || (i < n && rcs[i] < 0))
+			continue;
 		srcs[i].entries = resps[i]->entries;
 		srcs[i].n = resps[i]->n_entries;
 		srcs[i].more = resps[i]->next_token && resps[i]->next_token[0];
@@ -150,8 +204,8 @@ again:
 		rc = ais_errf(errmsg, -ENOMEM, "out of memory");
 		goto out_resps;
 	}
-	ais_list_merge(srcs, n, total < page_size ? total : page_size, merged,
-		       &cnt, &more);
+	ais_list_merge(srcs, 2 * n, total < page_size ? total : page_size,
+		       merged, &cnt, &more);
 	rc = copy_page(merged, cnt, more, out);
 	if (rc < 0) {
 		ais_list_page_free(out);
@@ -162,14 +216,29 @@ again:
 	free(merged);
 
 out_resps:
-	for (i = 0; i < n; i++)
+	for (i = 0; resps && i < 2 * n; i++)
 		if (resps[i])
 			ais__response__free_unpacked(resps[i], NULL);
-out_free:
 	free(resps);
 	free(rcs);
 	free(msgs);
 	free(srcs);
+	resps = NULL;
+	rcs = NULL;
+	msgs = NULL;
+	srcs = NULL;
+	if (rc == -ESTALE && ++tries < LIST_TRIES) {
+		/* A newer map, or a node that forgot its arrivals: list
+		 * the page again, with the map as it is now. */
+		ais__mapref_put(r);
+		(void)ais_client_refresh_map(c, NULL);
+		goto again;
+	}
+	if (rc == -ESTALE)
+		rc = ais_errf(errmsg, -EAGAIN,
+			      "listing of %s/%s: the cluster kept changing "
+			      "under it (%d tries); try again",
+			      bucket, req.prefix, LIST_TRIES);
 out_map:
 	ais__mapref_put(r);
 	return rc;

@@ -15,6 +15,9 @@ ais_test_init cluster_lifecycle
 
 printf 'rebalance_rate_mb = 1\n' >"$T/aisd.conf"
 export AIS_TEST_AISD_CONF=$T/aisd.conf
+# Each node starts a page's scan 0-200 ms late (daemon/rpc/list.c): the
+# scans of one listing are far apart while objects move between them.
+export AISD_TEST_LIST_DELAY_MS=200
 ais_cluster_up 4
 EPS=127.0.0.1:$PORT,127.0.0.1:$((PORT + 1)),127.0.0.1:$((PORT + 2)),127.0.0.1:$((PORT + 3))
 export AIS_ENDPOINT=$EPS

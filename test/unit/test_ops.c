@@ -600,6 +600,116 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* PUT of name with a small body. */
+static void put_small(struct node *n, const char *name)
+{
+	Ais__Request q = mkreq(AIS__OP__OP_PUT, name);
+	struct answer a;
+	struct rpc_job j;
+
+	call(n, &q, "x", 1, 1, 0, &a, &j);
+	assert_ok(&a, &j);
+	answer_free(&a);
+}
+
+/* LIST (list_since 0: a page) into names joined by ' ' ("dir/" for a
+ * prefix entry); *arrivals and *moving from the answer. */
+static void list(struct node *n, const char *prefix, const char *delim,
+		 const char *after, uint64_t since, char *out, size_t outlen,
+		 uint64_t *arrivals, bool *moving, int status)
+{
+	Ais__Request q = mkreq(AIS__OP__OP_LIST, "");
+	struct answer a;
+	struct rpc_job j;
+	size_t i;
+
+	q.prefix = (char *)prefix;
+	q.delimiter = (char *)delim;
+	q.start_after = (char *)after;
+	q.list_since = since;
+	call(n, &q, NULL, 0, 0, 0, &a, &j);
+	ck_assert_msg(a.resp->status == status, "status %d (%s), want %d",
+		      a.resp->status, a.resp->message, status);
+	out[0] = 0;
+	for (i = 0; i < a.resp->n_entries; i++) {
+		const Ais__ListEntry *e = a.resp->entries[i];
+
+		ck_assert(e->is_prefix == (e->meta == NULL));
+		snprintf(out + strlen(out), outlen - strlen(out), "%s%s",
+			 i ? " " : "", e->name);
+	}
+	if (arrivals)
+		*arrivals = a.resp->arrivals;
+	if (moving)
+		*moving = a.resp->moving;
+	answer_free(&a);
+}
+
+/* The arrivals of a listing (daemon/store/arrivals.h): a page says its
+ * arrival number and whether anything left lately; asked since that
+ * number the node answers the names that appeared after it as a listing
+ * would show them (rolled up, after start_after, under the prefix, each
+ * once, only those still there), and -ESTALE once its ring has moved
+ * past the number. */
+START_TEST(test_list_arrivals)
+{
+	char got[512];
+	uint64_t s0, s1, s2;
+	struct node n;
+	bool moving;
+	int i;
+
+	node_open(&n);
+	put_small(&n, "a/x");
+	put_small(&n, "b");
+	list(&n, "", "/", "", 0, got, sizeof(got), &s0, &moving, 0);
+	ck_assert_str_eq(got, "a/ b");
+	ck_assert_uint_ge(s0, 3); /* numbers start at 1; two PUTs */
+	ck_assert(!moving);
+
+	put_small(&n, "d/e/f");
+	put_small(&n, "c");
+	put_small(&n, "a/z");
+	put_small(&n, "c"); /* again: one entry */
+	list(&n, "", "/", "", s0, got, sizeof(got), &s1, NULL, 0);
+	ck_assert_str_eq(got, "a/ c d/");
+	ck_assert_uint_eq(s1, s0 + 4);
+	list(&n, "", "", "a/z", s0, got, sizeof(got), NULL, NULL, 0);
+	ck_assert_str_eq(got, "c d/e/f");
+	list(&n, "d/", "", "", s0, got, sizeof(got), NULL, NULL, 0);
+	ck_assert_str_eq(got, "d/e/f");
+	list(&n, "", "", "", s1, got, sizeof(got), NULL, NULL, 0);
+	ck_assert_str_eq(got, "");
+
+	/* A name that went again is not answered. */
+	{
+		Ais__Request q = mkreq(AIS__OP__OP_DELETE, "c");
+		struct answer a;
+		struct rpc_job j;
+
+		call(&n, &q, NULL, 0, 0, 0, &a, &j);
+		assert_ok(&a, &j);
+		answer_free(&a);
+	}
+	list(&n, "", "", "", s0, got, sizeof(got), NULL, NULL, 0);
+	ck_assert_str_eq(got, "a/z d/e/f");
+
+	/* Something left: pages say so. */
+	arrivals_departed(n.d.store->arr);
+	list(&n, "", "/", "", 0, got, sizeof(got), NULL, &moving, 0);
+	ck_assert(moving);
+
+	/* The ring moves past s0. */
+	for (i = 0; i < ARRIVALS_DEFAULT + 1; i++)
+		arrivals_note(n.d.store->arr, BUCKET, "zz");
+	list(&n, "", "", "", s0, got, sizeof(got), NULL, NULL, -ESTALE);
+	s2 = arrivals_seq(n.d.store->arr);
+	list(&n, "", "", "", s2 - 10, got, sizeof(got), NULL, NULL, 0);
+	ck_assert_str_eq(got, ""); /* "zz" is no object */
+	node_close(&n);
+}
+END_TEST
+
 static Suite *ops_suite(void)
 {
 	Suite *s = suite_create("ops");
@@ -611,6 +721,7 @@ static Suite *ops_suite(void)
 	tcase_add_test(tc, test_admit);
 	tcase_add_test(tc, test_put_get_head);
 	tcase_add_test(tc, test_errors);
+	tcase_add_test(tc, test_list_arrivals);
 	suite_add_tcase(s, tc);
 	tcase_add_test(tc, test_unknown_op_with_body);
 	return s;
