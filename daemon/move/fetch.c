@@ -260,6 +260,60 @@ int move_fetch(struct aisd *d, struct cluster_map *cm, const char *bucket,
 	return -ENOENT;
 }
 
+int move_head_history(struct aisd *d, struct cluster_map *cm,
+		      const char *bucket, const char *name,
+		      struct ais_obj_meta *m, char *errmsg)
+{
+	const struct ais_node *prev[cm->nhistory + 1];
+	char em[AIS_ERRMSG_LEN] = "",
+	     down[AIS_ERRMSG_LEN + AIS_HOST_MAX + 64] = "";
+	Ais__Request req = AIS__REQUEST__INIT;
+	size_t n, ndown, i, unreachable = 0;
+	int rc;
+
+	if (!cm->nhistory)
+		return -ENOENT;
+	n = prev_owners(d, cm, bucket, name, prev, &ndown, down, sizeof(down));
+	req.op = AIS__OP__OP_HEAD;
+	req.bucket = (char *)bucket;
+	req.name = (char *)name;
+	req.peer_local = true;
+	for (i = 0; i < n; i++) {
+		Ais__Response *resp = NULL;
+
+		rc = peers_call(d->peers, prev[i], &req, &resp, em);
+		if (rc == 0) {
+			rc = resp->status;
+			if (rc == 0 && resp->meta)
+				ais_obj_meta_from_pb(resp->meta, m);
+			else if (rc == 0)
+				rc = ais_errf(em, -EPROTO,
+					      "node %s: HEAD without metadata",
+					      prev[i]->id);
+			else
+				ais_errf(em, rc, "node %s at %s:%u: %s",
+					 prev[i]->id, prev[i]->host,
+					 prev[i]->port,
+					 resp->message && resp->message[0]
+					     ? resp->message
+					     : strerror(-rc));
+			ais__response__free_unpacked(resp, NULL);
+		}
+		if (rc == 0)
+			return 0;
+		if (rc == -ENOENT)
+			continue;
+		if (!unreachable++)
+			snprintf(down, sizeof(down), "%s", em);
+	}
+	if (unreachable || ndown)
+		return ais_errf(errmsg, -EIO,
+				"%s/%s is not here yet and its previous owner "
+				"could not be asked: %s",
+				bucket, name, down);
+	return -ENOENT;
+}
+
 int move_delete_history(struct aisd *d, struct cluster_map *cm,
 			const char *bucket, const char *name, char *errmsg)
 {

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "ais.pb-c.h"
+#include "objmeta.h"
 
 struct aisd;
 struct cluster_map;
@@ -58,6 +59,13 @@ void move_status(struct move *mv, Ais__RebalanceStatus *st, char *last_error,
  * also counts them). Blocking: run on a worker. */
 int move_fetch(struct aisd *d, struct cluster_map *cm, const char *bucket,
 	       const char *name, char *errmsg);
+
+/* The stat side: the metadata of bucket/name at its owners in
+ * cm->history (newest placement first; a peer_local HEAD), without moving
+ * its bytes. Returns 0 with *m, or what move_fetch returns. Blocking. */
+int move_head_history(struct aisd *d, struct cluster_map *cm,
+		      const char *bucket, const char *name,
+		      struct ais_obj_meta *m, char *errmsg);
 
 /* The delete side: deletes the copies of bucket/name at its owners in
  * cm->history (peer_local DELETE; not itself, not nodes marked down), so

@@ -259,8 +259,31 @@ int rpc_head(struct rpc *r)
 	int fd, rc;
 
 	rc = rpc_check_read(r);
-	if (!rc)
-		rc = rpc_open_obj(r, &fd);
+	if (rc)
+		return rc;
+	if (!q->archpath[0] && !q->peer_local && r->cm->nhistory) {
+		/* Not here yet during a rebalance: the previous owner's
+		 * metadata, without moving the bytes for a stat. */
+		char em[AIS_ERRMSG_LEN] = "";
+
+		rc = store_head(r->d->store, q->bucket, q->name, &r->meta,
+				r->errmsg);
+		if (rc == -ENOENT) {
+			rc = move_head_history(r->d, r->cm, q->bucket, q->name,
+					       &r->meta, em);
+			/* Moved here meanwhile? */
+			if (rc == -ENOENT)
+				rc = store_head(r->d->store, q->bucket, q->name,
+						&r->meta, r->errmsg);
+			else if (rc)
+				snprintf(r->errmsg, sizeof(r->errmsg), "%s",
+					 em);
+		}
+		if (!rc)
+			rpc_set_meta(r);
+		return rc;
+	}
+	rc = rpc_open_obj(r, &fd);
 	if (rc)
 		return rc;
 	if (q->archpath[0]) {

@@ -247,7 +247,11 @@ _ais_exit_trap()
 		done < <(find "$T" -name '*.log' -print0 2>/dev/null)
 	fi
 	if [ -n "${T:-}" ] && [ -d "$T" ]; then
-		rm -rf "$T" 2>/dev/null || note "could not remove $T"
+		if [ "$rc" -ne 0 ] && [ -n "${AIS_TEST_KEEP:-}" ]; then
+			note "AIS_TEST_KEEP: kept $T"
+		else
+			rm -rf "$T" 2>/dev/null || note "could not remove $T"
+		fi
 	fi
 	[ -n "$AIS_PORT_LOCK" ] && rm -rf "$AIS_PORT_LOCK"
 	if [ "$rc" -eq 0 ]; then

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Node lifecycle on a 4-node cluster while one loop reads objects of r/
+# Node lifecycle on a 4-node cluster while one loop stats and reads objects of r/
 # and another lists r/ (`ais ls -r`: 1,200 names, two pages of the default
 # 1,000), rebalances throttled to 1 MB/s per node so that they overlap:
 #  1. maintenance start on a node: it keeps (and serves) what it holds, new
@@ -39,6 +39,14 @@ read_loop()
 	local i
 	while [ ! -e "$T/stop" ]; do
 		for i in $(seq 1 $N | shuf -n 200); do
+			# A third are stat'ed first: during a move a stat of
+			# an object not yet at its new owner asks the old one.
+			if [ $((i % 3)) -eq 0 ] &&
+				! "$AIS" stat "ais://b/r/o$i" >"$T/st" 2>"$T/rl.err"; then
+				echo "stat r/o$i: $(cat "$T/rl.err")" >>"$T/fail"
+			elif [ $((i % 3)) -eq 0 ] && ! grep -q "$(stat -c %s "$T/src/r/o$i")" "$T/st"; then
+				echo "stat r/o$i: wrong size: $(head -2 "$T/st")" >>"$T/fail"
+			fi
 			if ! "$AIS" get "ais://b/r/o$i" "$T/rl" >/dev/null 2>"$T/rl.err"; then
 				echo "get r/o$i: $(cat "$T/rl.err")" >>"$T/fail"
 			elif ! cmp -s "$T/rl" "$T/src/r/o$i"; then
