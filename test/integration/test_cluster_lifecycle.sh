@@ -101,12 +101,17 @@ ais_cleanup end_loops
 
 # The node list of `ais cluster show`: "ID HOST:PORT STATE ROLE UP/DOWN".
 show() { "$AIS" cluster show 2>/dev/null; }
+# The newest rebalance generation any node reports.
+gen() { "$AIS" job show 2>/dev/null | awk '/^[0-9a-f]+ /{print $2}' | sort -n | tail -1; }
 # Every rebalance done for one generation on $1 nodes, no node in
-# transition; $2 = how many of them are in maintenance (default 0).
+# transition; $2 = how many of them are in maintenance (default 0); the
+# generation newer than $3 if given (a node that has not applied the
+# change yet still reports the older generation done).
 settled()
 {
 	local s job
 	s=$(show) || return 1
+	[ -z "${3:-}" ] || [ "$(gen)" -gt "$3" ] || return 1
 	[ "$(echo "$s" | grep -cE '^[0-9a-f]{16} .* online ')" -eq $(($1 - ${2:-0})) ] || return 1
 	[ "$(echo "$s" | grep -cE '^[0-9a-f]{16} .* maintenance ')" -eq "${2:-0}" ] || return 1
 	echo "$s" | grep -qE 'joining|decommissioning|unreachable| down' && return 1
@@ -144,10 +149,11 @@ mid=$(cat "$AIS_CLUSTER_DIR/node$M/mp0/.ais/node")
 held=$(files_of $M | wc -l)
 note "node $M ($mid) holds $held objects"
 start_loops
+g=$(gen)
 "$AIS" cluster maintenance start "127.0.0.1:$((PORT + M))" >"$T/m.out" ||
 	fail "maintenance start: $(cat "$T/m.out")"
 grep -q "maintenance started" "$T/m.out" || fail "maintenance start said: $(cat "$T/m.out")"
-ais_wait_for 60 settled 4 1
+ais_wait_for 60 settled 4 1 "$g"
 show | grep -E "^$mid .* maintenance " >/dev/null || fail "node $M not shown in maintenance"
 # New objects go to the other nodes; the node keeps what it held.
 for i in $(seq 1 40); do
@@ -157,9 +163,10 @@ done
 [ "$(files_of $M | wc -l)" -eq "$held" ] ||
 	fail "the node in maintenance holds $(files_of $M | wc -l) objects, had $held"
 sleep 2
+g=$(gen)
 "$AIS" cluster maintenance stop "$mid" >"$T/m.out" || fail "maintenance stop: $(cat "$T/m.out")"
 grep -q "maintenance stopped" "$T/m.out" || fail "maintenance stop said: $(cat "$T/m.out")"
-ais_wait_for 90 settled 4
+ais_wait_for 90 settled 4 0 "$g"
 stop_loops "maintenance start/stop"
 check_disks $((N + 40))
 mine=$(files_of $M | wc -l)
