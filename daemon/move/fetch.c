@@ -260,49 +260,75 @@ int move_fetch(struct aisd *d, struct cluster_map *cm, const char *bucket,
 	return -ENOENT;
 }
 
-int move_head_history(struct aisd *d, struct cluster_map *cm,
-		      const char *bucket, const char *name,
-		      struct ais_obj_meta *m, char *errmsg)
+/* The caller's sink, and whether it has seen an answer's head. */
+struct relay {
+	const struct peer_sink *to;
+	bool started;
+};
+
+static int relay_head(void *arg, const Ais__Response *resp, uint64_t body_len,
+		      char *errmsg)
+{
+	struct relay *rl = arg;
+
+	rl->started = true;
+	return rl->to->head(rl->to->arg, resp, body_len, errmsg);
+}
+
+static int relay_body(void *arg, const void *buf, size_t len, char *errmsg)
+{
+	struct relay *rl = arg;
+
+	return rl->to->body(rl->to->arg, buf, len, errmsg);
+}
+
+int move_read_history(struct aisd *d, struct cluster_map *cm,
+		      const Ais__Request *q, const struct peer_sink *sink,
+		      Ais__Response **answer, char *errmsg)
 {
 	const struct ais_node *prev[cm->nhistory + 1];
 	char em[AIS_ERRMSG_LEN] = "",
 	     down[AIS_ERRMSG_LEN + AIS_HOST_MAX + 64] = "";
-	Ais__Request req = AIS__REQUEST__INIT;
+	struct relay rl = {.to = sink};
+	struct peer_sink wrap = {relay_head, relay_body, &rl};
+	Ais__Request req = *q;
 	size_t n, ndown, i, unreachable = 0;
 	int rc;
 
 	if (!cm->nhistory)
 		return -ENOENT;
-	n = prev_owners(d, cm, bucket, name, prev, &ndown, down, sizeof(down));
-	req.op = AIS__OP__OP_HEAD;
-	req.bucket = (char *)bucket;
-	req.name = (char *)name;
+	n = prev_owners(d, cm, q->bucket, q->name, prev, &ndown, down,
+			sizeof(down));
 	req.peer_local = true;
 	for (i = 0; i < n; i++) {
 		Ais__Response *resp = NULL;
 
-		rc = peers_call(d->peers, prev[i], &req, &resp, em);
+		if (sink)
+			rc = peers_get_sink(d->peers, prev[i], &req, &wrap,
+					    &resp, em);
+		else
+			rc = peers_call(d->peers, prev[i], &req, &resp, em);
+		if (rc && rl.started)
+			return ais_errf(errmsg, rc, "%s", em); /* broke off */
 		if (rc == 0) {
 			rc = resp->status;
-			if (rc == 0 && resp->meta)
-				ais_obj_meta_from_pb(resp->meta, m);
-			else if (rc == 0)
-				rc = ais_errf(em, -EPROTO,
-					      "node %s: HEAD without metadata",
-					      prev[i]->id);
-			else
-				ais_errf(em, rc, "node %s at %s:%u: %s",
-					 prev[i]->id, prev[i]->host,
-					 prev[i]->port,
+			if (rc == 0 && !sink) {
+				*answer = resp;
+				return 0;
+			}
+			if (rc)
+				ais_errf(em, rc, "%s",
 					 resp->message && resp->message[0]
 					     ? resp->message
 					     : strerror(-rc));
 			ais__response__free_unpacked(resp, NULL);
-		}
-		if (rc == 0)
-			return 0;
-		if (rc == -ENOENT)
+			if (rc == 0)
+				return 0;
+			if (rc != -ENOENT) /* its answer (a range past the
+					      end...) is the answer */
+				return ais_errf(errmsg, rc, "%s", em);
 			continue;
+		}
 		if (!unreachable++)
 			snprintf(down, sizeof(down), "%s", em);
 	}
@@ -310,7 +336,7 @@ int move_head_history(struct aisd *d, struct cluster_map *cm,
 		return ais_errf(errmsg, -EIO,
 				"%s/%s is not here yet and its previous owner "
 				"could not be asked: %s",
-				bucket, name, down);
+				q->bucket, q->name, down);
 	return -ENOENT;
 }
 

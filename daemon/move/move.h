@@ -60,12 +60,21 @@ void move_status(struct move *mv, Ais__RebalanceStatus *st, char *last_error,
 int move_fetch(struct aisd *d, struct cluster_map *cm, const char *bucket,
 	       const char *name, char *errmsg);
 
-/* The stat side: the metadata of bucket/name at its owners in
- * cm->history (newest placement first; a peer_local HEAD), without moving
- * its bytes. Returns 0 with *m, or what move_fetch returns. Blocking. */
-int move_head_history(struct aisd *d, struct cluster_map *cm,
-		      const char *bucket, const char *name,
-		      struct ais_obj_meta *m, char *errmsg);
+/* A read (q: a GET, HEAD or SHARD_LIST as the client sent it) asked of
+ * the object's previous owners in cm->history (newest placement first; a
+ * peer_local read), storing nothing here: the first that has it answers.
+ * A GET's answer goes to sink as it comes (its head and length, then the
+ * body); without sink (an answer without body) *answer gets it (free with
+ * ais__response__free_unpacked). Returns 0 when one
+ * answered, -ENOENT when none has it (or there is no history), -EIO with
+ * errmsg when an owner that may have it could not be asked, an owner's
+ * own error (a range past the end, a shard member that is a directory),
+ * or the -errno that broke the answer off after sink->head (the caller's
+ * own answer is then broken too). Blocking: run on a worker. */
+struct peer_sink;
+int move_read_history(struct aisd *d, struct cluster_map *cm,
+		      const Ais__Request *q, const struct peer_sink *sink,
+		      Ais__Response **answer, char *errmsg);
 
 /* The delete side: deletes the copies of bucket/name at its owners in
  * cm->history (peer_local DELETE; not itself, not nodes marked down), so

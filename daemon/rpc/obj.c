@@ -9,7 +9,9 @@
 #include "log.h"
 #include "names.h"
 
+#include "cluster/peer.h"
 #include "move/move.h"
+#include "net/sock_io.h"
 #include "rpc/rpc_i.h"
 #include "store/bucket.h"
 #include "store/store.h"
@@ -26,31 +28,81 @@ int rpc_check_read(struct rpc *r)
 int rpc_open_obj(struct rpc *r, int *fd)
 {
 	Ais__Request *q = r->req;
-	char em[AIS_ERRMSG_LEN] = "";
-	int rc, frc;
+	int rc;
 
 	rc = store_open(r->d->store, q->bucket, q->name, fd, &r->meta,
 			r->errmsg);
-	if (rc != -ENOENT || q->peer_local || !r->cm->nhistory)
-		return rc;
-	frc = move_fetch(r->d, r->cm, q->bucket, q->name, em);
-	/* "No one has it" may mean the rebalance just brought it here (the
-	 * previous owner deleted its copy once this node had it): look
-	 * again before saying so. */
-	if (frc == 0 || frc == -ENOENT) {
-		rc = store_open(r->d->store, q->bucket, q->name, fd, &r->meta,
-				r->errmsg);
-		if (rc == -ENOENT)
+	if (rc == -ENOENT && !q->peer_local && r->cm->nhistory)
+		ais_log(LOG_INFO,
+			"%s/%s: not here, nor at its owners in %zu earlier "
+			"placement%s (map v%llu)",
+			q->bucket, q->name, r->cm->nhistory,
+			r->cm->nhistory == 1 ? "" : "s",
+			(unsigned long long)r->cm->m->version);
+	return rc;
+}
+
+/* The client's side of a relayed GET: the previous owner's head as ours,
+ * then its body bytes as they come. */
+struct relay_to {
+	struct rpc *r;
+	bool sent; /* our head went out: the answer is under way */
+};
+
+static int relay_to_head(void *arg, const Ais__Response *resp,
+			 uint64_t body_len, char *errmsg)
+{
+	struct relay_to *t = arg;
+	struct rpc *r = t->r;
+
+	if (resp->meta)
+		ais_obj_meta_from_pb(resp->meta, &r->meta);
+	r->resp.object_size = resp->object_size;
+	rpc_set_meta(r);
+	t->sent = true;
+	if (rpc_send_resp(r, body_len))
+		return ais_errf(errmsg, -EPIPE, "the client went away");
+	return 0;
+}
+
+static int relay_to_body(void *arg, const void *buf, size_t len, char *errmsg)
+{
+	struct relay_to *t = arg;
+	int rc = sock_io_write_all(&t->r->j->io, buf, len);
+
+	if (rc)
+		return ais_errf(errmsg, rc, "sending to the client: %s",
+				strerror(-rc));
+	return 0;
+}
+
+int rpc_relay_read(struct rpc *r, Ais__Response **answer)
+{
+	Ais__Request *q = r->req;
+	struct relay_to t = {.r = r};
+	struct peer_sink sink = {relay_to_head, relay_to_body, &t};
+	char em[AIS_ERRMSG_LEN] = "";
+	int rc;
+
+	if (q->peer_local || !r->cm->nhistory ||
+	    store_has_object(r->d->store, q->bucket, q->name))
+		return -ENOENT;
+	rc = move_read_history(r->d, r->cm, q, answer ? NULL : &sink, answer,
+			       em);
+	if (t.sent) {
+		/* The answer went out, whole or broken off. */
+		if (rc) {
 			ais_log(LOG_INFO,
-				"%s/%s: not here, nor at its owners in %zu "
-				"earlier placement%s (map v%llu)",
-				q->bucket, q->name, r->cm->nhistory,
-				r->cm->nhistory == 1 ? "" : "s",
-				(unsigned long long)r->cm->m->version);
-		return rc;
+				"%s: GET %s/%s from its previous owner: %s; "
+				"closing",
+				r->j->peer, q->bucket, q->name, em);
+			r->j->close = true;
+		}
+		return 1;
 	}
-	snprintf(r->errmsg, sizeof(r->errmsg), "%s", em);
-	return frc;
+	if (rc && rc != -ENOENT)
+		snprintf(r->errmsg, sizeof(r->errmsg), "%s", em);
+	return rc;
 }
 
 int rpc_fetch_missing(struct rpc *r)
@@ -232,8 +284,14 @@ int rpc_get(struct rpc *r)
 	int fd, rc;
 
 	rc = rpc_check_read(r);
-	if (!rc)
-		rc = rpc_open_obj(r, &fd);
+	if (rc)
+		return rc;
+	/* Not here yet during a rebalance: the previous owner answers
+	 * through this node (the rebalance brings the object). */
+	rc = rpc_relay_read(r, NULL);
+	if (rc != -ENOENT)
+		return rc;
+	rc = rpc_open_obj(r, &fd);
 	if (rc)
 		return rc;
 	if (q->archpath[0]) {
@@ -253,6 +311,7 @@ int rpc_get(struct rpc *r)
 int rpc_head(struct rpc *r)
 {
 	Ais__Request *q = r->req;
+	Ais__Response *a = NULL;
 
 	struct shard_ref *ref;
 	struct ais_shard_member m;
@@ -261,28 +320,18 @@ int rpc_head(struct rpc *r)
 	rc = rpc_check_read(r);
 	if (rc)
 		return rc;
-	if (!q->archpath[0] && !q->peer_local && r->cm->nhistory) {
-		/* Not here yet during a rebalance: the previous owner's
-		 * metadata, without moving the bytes for a stat. */
-		char em[AIS_ERRMSG_LEN] = "";
-
-		rc = store_head(r->d->store, q->bucket, q->name, &r->meta,
-				r->errmsg);
-		if (rc == -ENOENT) {
-			rc = move_head_history(r->d, r->cm, q->bucket, q->name,
-					       &r->meta, em);
-			/* Moved here meanwhile? */
-			if (rc == -ENOENT)
-				rc = store_head(r->d->store, q->bucket, q->name,
-						&r->meta, r->errmsg);
-			else if (rc)
-				snprintf(r->errmsg, sizeof(r->errmsg), "%s",
-					 em);
-		}
-		if (!rc)
-			rpc_set_meta(r);
-		return rc;
+	/* Not here yet during a rebalance: the previous owner's metadata,
+	 * without moving the object for a stat. */
+	rc = rpc_relay_read(r, &a);
+	if (rc == 0) {
+		if (a->meta)
+			ais_obj_meta_from_pb(a->meta, &r->meta);
+		ais__response__free_unpacked(a, NULL);
+		rpc_set_meta(r);
+		return 0;
 	}
+	if (rc != -ENOENT)
+		return rc;
 	rc = rpc_open_obj(r, &fd);
 	if (rc)
 		return rc;

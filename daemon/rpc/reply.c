@@ -14,16 +14,16 @@
 #define LINGER_MS  2000
 #define SMALL_BODY (64 * 1024) /* discarded after an early error */
 
-int rpc_send_resp(struct rpc *r, uint64_t body_len)
+static int send_head(struct rpc *r, Ais__Response *resp, uint64_t body_len)
 {
 	uint8_t *buf;
 	size_t len;
 	int rc;
 
-	r->resp.map_version = r->cm->m->version;
-	if (r->resp.status && !r->resp.message[0])
-		r->resp.message = (char *)strerror(-r->resp.status);
-	rc = ais_frame_pack(r->j->hdr.request_id, 0, &r->resp.base, body_len,
+	resp->map_version = r->cm->m->version;
+	if (resp->status && (!resp->message || !resp->message[0]))
+		resp->message = (char *)strerror(-resp->status);
+	rc = ais_frame_pack(r->j->hdr.request_id, 0, &resp->base, body_len,
 			    &buf, &len);
 	if (rc) {
 		ais_log(LOG_ERR, "%s: cannot pack a response: %s", r->j->peer,
@@ -39,6 +39,16 @@ int rpc_send_resp(struct rpc *r, uint64_t body_len)
 		r->j->close = true;
 	}
 	return rc;
+}
+
+int rpc_send_resp(struct rpc *r, uint64_t body_len)
+{
+	return send_head(r, &r->resp, body_len);
+}
+
+int rpc_send_answer(struct rpc *r, Ais__Response *a)
+{
+	return send_head(r, a, 0);
 }
 
 void rpc_reply_error(struct rpc *r, int rc)

@@ -35,6 +35,9 @@ struct rpc {
 /* Writes the response head; body_len bytes must follow. On failure the
  * connection is marked for closing. Returns 0 or -errno. */
 int rpc_send_resp(struct rpc *r, uint64_t body_len);
+/* Sends a (body-less) answer made elsewhere (another node's, relayed) as
+ * this request's, with this node's map version. */
+int rpc_send_answer(struct rpc *r, Ais__Response *a);
 
 /* Answers with status rc and the message in r->errmsg. A body still in
  * flight is dropped: skipped if the loop already read all of it, read and
@@ -107,11 +110,17 @@ int rpc_set_meta_op(struct rpc *r);
  * copy only), this node owns the object. */
 int rpc_check_read(struct rpc *r);
 /* Opens the request's object for reading (*fd: the caller closes; r->meta
- * filled). A miss at the owner while objects may still be on their way
- * (the map has history) fetches it from its previous owners first
- * (move_fetch): -ENOENT only if none has it, -EIO if one could not be
- * asked. */
+ * filled); -ENOENT with r->errmsg if it is not here. */
 int rpc_open_obj(struct rpc *r, int *fd);
+/* A read of an object that is not here while objects may still be on
+ * their way (the map has history): asked of its previous owners
+ * (move_read_history), nothing stored here. With answer NULL (a GET) the
+ * owner's answer is relayed to the client and 1 returned (the connection
+ * closed if it broke off); else *answer gets the owner's body-less answer
+ * (free it) and 0 is returned. -ENOENT when the object is here, or no
+ * owner has it (then read it here: it may have just arrived); -EIO or an
+ * owner's error with r->errmsg. */
+int rpc_relay_read(struct rpc *r, Ais__Response **answer);
 /* For the ops that change an object in place (RENAME, SET_META, shard
  * append): the same fetch, when the object is missing here. Returns 0
  * (fetched or not: the op then finds what it finds) or -EIO & co with

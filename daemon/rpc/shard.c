@@ -154,6 +154,7 @@ static int page_dirent(void *arg, const char *name,
 int rpc_shard_list(struct rpc *r)
 {
 	Ais__Request *q = r->req;
+	Ais__Response *a = NULL;
 	struct shard_page p = {0};
 	Ais__ListEntry **ptrs = NULL;
 	struct shard_ref *ref = NULL;
@@ -163,7 +164,7 @@ int rpc_shard_list(struct rpc *r)
 	size_t i;
 	int fd, rc;
 
-	rc = rpc_check_mine(r);
+	rc = rpc_check_read(r);
 	if (rc)
 		return rc;
 	if (ais_shard_format_from_name(q->name) == AIS_SHARD_NONE)
@@ -179,6 +180,15 @@ int rpc_shard_list(struct rpc *r)
 	if (rc < 0)
 		return ais_errf(r->errmsg, -ENAMETOOLONG,
 				"directory path too long");
+	/* Not here yet during a rebalance: the previous owner lists it. */
+	rc = rpc_relay_read(r, &a);
+	if (rc == 0) {
+		rpc_send_answer(r, a);
+		ais__response__free_unpacked(a, NULL);
+		return 1;
+	}
+	if (rc != -ENOENT)
+		return rc;
 	rc = rpc_open_obj(r, &fd);
 	if (rc)
 		return rc;

@@ -121,13 +121,14 @@ settled()
 	[ "$(echo "$job" | grep -cE '^[0-9a-f]{16} .* done ')" -eq "$1" ]
 }
 # The object files of bucket b on node I's disks.
-files_of() { find "$AIS_CLUSTER_DIR/node$1"/mp* -path '*/b/*' -type f 2>/dev/null; }
-# Every live object on the disks exactly once.
+# (Not the shard index sidecars under .ais/.)
+files_of() { find "$AIS_CLUSTER_DIR/node$1"/mp* -path '*/b/*' -not -path '*/.ais/*' -type f 2>/dev/null; }
+# Every live object on the disks exactly once (r/, n/ and s/).
 check_disks()
 {
 	local all dups
 	all=$(find "$AIS_CLUSTER_DIR"/node*/mp* "$T"/extra*/mp0 -path '*/b/*' \
-		-type f -printf '%P\n' 2>/dev/null | sed 's#^[^/]*/b/##' | sort || true)
+		-not -path '*/.ais/*' -type f -printf '%P\n' 2>/dev/null | sed 's#^[^/]*/b/##' | sort || true)
 	dups=$(echo "$all" | uniq -d)
 	[ -z "$dups" ] || fail "objects held twice: $(echo "$dups" | head -5 | tr '\n' ' ')"
 	[ "$(echo "$all" | grep -c .)" -eq "$1" ] ||
@@ -143,6 +144,17 @@ check_objects()
 }
 ais_wait_for 60 settled 4
 
+# Shards made by GNU tar: s/sK.tar holds a/m1, a/m2 and b/m3.
+S=20
+for k in $(seq 1 $S); do
+	mkdir -p "$T/sh$k/a" "$T/sh$k/b"
+	printf 'shard %d member 1\n' "$k" >"$T/sh$k/a/m1"
+	head -c $((3000 + k)) /dev/urandom >"$T/sh$k/a/m2"
+	printf 'shard %d member 3\n' "$k" >"$T/sh$k/b/m3"
+	tar -C "$T/sh$k" -cf "$T/s$k.tar" a b
+	"$AIS" put -q "$T/s$k.tar" "ais://b/s/s$k.tar" >/dev/null || fail "put s$k.tar"
+done
+
 # --- 1. maintenance start and stop ------------------------------------
 M=2
 mid=$(cat "$AIS_CLUSTER_DIR/node$M/mp0/.ais/node")
@@ -155,6 +167,32 @@ g=$(gen)
 grep -q "maintenance started" "$T/m.out" || fail "maintenance start said: $(cat "$T/m.out")"
 ais_wait_for 60 settled 4 1 "$g"
 show | grep -E "^$mid .* maintenance " >/dev/null || fail "node $M not shown in maintenance"
+# What the node in maintenance holds is read through the new owners, which
+# do not hold it: ranges, shard listings and members, byte for byte.
+ranged=0
+for f in $(files_of $M | grep '/b/r/' | head -20); do
+	o=$(basename "$f")
+	"$AIS" get "ais://b/r/$o" - --offset 3 --length 100 >"$T/rg" ||
+		fail "range of r/$o on the node in maintenance"
+	cmp -s "$T/rg" <(tail -c +4 "$T/src/r/$o" | head -c 100) || fail "range of r/$o: wrong bytes"
+	ranged=$((ranged + 1))
+done
+shards=0
+for f in $(files_of $M | grep '/b/s/'); do
+	k=$(basename "$f" .tar)
+	k=${k#s}
+	"$AIS" shard ls "ais://b/s/s$k.tar" >"$T/sls" 2>&1 ||
+		fail "shard ls of s$k.tar on the node in maintenance: $(cat "$T/sls")"
+	for m in a/m1 a/m2 b/m3; do
+		grep -q "$m" "$T/sls" || fail "shard ls of s$k.tar lacks $m: $(cat "$T/sls")"
+		"$AIS" get "ais://b/s/s$k.tar" --member "$m" "$T/mem" >/dev/null ||
+			fail "member $m of s$k.tar on the node in maintenance"
+		cmp -s "$T/mem" "$T/sh$k/$m" || fail "member $m of s$k.tar: wrong bytes"
+	done
+	shards=$((shards + 1))
+done
+note "read through the new owners: $ranged ranges, $shards shards (3 members each)"
+[ "$ranged" -gt 0 ] && [ "$shards" -gt 0 ] || fail "the node in maintenance holds no object or shard to test"
 # New objects go to the other nodes; the node keeps what it held.
 for i in $(seq 1 40); do
 	printf 'new %d\n' "$i" | "$AIS" put - "ais://b/n/o$i" >/dev/null || fail "put n/o$i"
@@ -168,7 +206,7 @@ g=$(gen)
 grep -q "maintenance stopped" "$T/m.out" || fail "maintenance stop said: $(cat "$T/m.out")"
 ais_wait_for 90 settled 4 0 "$g"
 stop_loops "maintenance start/stop"
-check_disks $((N + 40))
+check_disks $((N + 40 + S))
 mine=$(files_of $M | wc -l)
 [ "$mine" -gt $(((N + 40) * 15 / 100)) ] ||
 	fail "after maintenance stop node $M holds $mine of $((N + 40)) objects"
@@ -182,7 +220,7 @@ sleep 1
 ais_node_add 0
 ais_wait_for 120 settled 5
 stop_loops "a node joined"
-check_disks $((N + 40))
+check_disks $((N + 40 + S))
 [ "$(find "$T/extra0/mp0" -path '*/b/*' -type f | wc -l)" -gt 0 ] ||
 	fail "the new node received nothing"
 check_objects
@@ -234,6 +272,6 @@ restart_leader
 ais_wait_for 120 settled 5
 show | grep -q "^$leader " || fail "the old leader did not rejoin with its id"
 "$AIS" bucket ls | grep -qx 'ais://after' || fail "bucket after not listed after the restart"
-check_disks $((N + 40))
+check_disks $((N + 40 + S))
 check_objects
 note "maintenance, a join and a leader's death: no read or listing failed, nothing lost or doubled"
