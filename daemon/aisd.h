@@ -51,6 +51,10 @@ struct aisd {
 	uint64_t start_mono_ns;
 	atomic_uint connections; /* open client connections */
 	atomic_ulong requests;	 /* requests handled */
+	/* When a client's object request (GET, HEAD, PUT, shard reads; not
+	 * another node's) last started or ended here, monotonic ns: a
+	 * rebalance slows down while clients are served (move/). */
+	atomic_ullong client_ns;
 };
 
 #endif

@@ -43,6 +43,7 @@ int move_new(struct aisd *d, struct move **out, char *errmsg)
 	pthread_mutex_init(&mv->mu, NULL);
 	pthread_cond_init(&mv->cv, NULL);
 	pthread_mutex_init(&mv->rate_mu, NULL);
+	pthread_mutex_init(&mv->pace_mu, NULL);
 	/* Until a snapshot says otherwise, a rebalance may be in flight
 	 * (this node may have restarted in one): tombstones for a while. */
 	atomic_store(&mv->quiet_since, ais_now_mono_ns());
@@ -55,6 +56,7 @@ void move_free(struct move *mv)
 	if (!mv)
 		return;
 	pthread_mutex_destroy(&mv->rate_mu);
+	pthread_mutex_destroy(&mv->pace_mu);
 	pthread_cond_destroy(&mv->cv);
 	pthread_mutex_destroy(&mv->mu);
 	free(mv);

@@ -66,9 +66,19 @@ struct move {
 	/* The rate limit: when the next byte may go (mono ns). */
 	pthread_mutex_t rate_mu;
 	uint64_t rate_next_ns;
+	/* While clients are served here, one object moves at a time: the
+	 * worker that moves holds this (move__pace). */
+	pthread_mutex_t pace_mu;
 
 	struct fetch_wait *fetching;
 };
+
+/* Clients come first: when this node served a client's object request
+ * within the last MOVE_PACE_NS, a worker takes mv->pace_mu for its object
+ * (one object in flight), and *held says so; move__unpace releases. */
+#define MOVE_PACE_NS (100ull * 1000000ull)
+void move__pace(struct move *mv, bool *held);
+void move__unpace(struct move *mv, bool held);
 
 /* Records an error of the job (counted, kept as last_error, logged). */
 void move__error(struct move *mv, const char *fmt, ...)

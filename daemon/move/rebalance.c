@@ -77,6 +77,21 @@ void move__throttle(struct move *mv, uint64_t len, uint64_t job)
 			     : (unsigned)((start - now) / 1000000) + 1);
 }
 
+void move__pace(struct move *mv, bool *held)
+{
+	uint64_t last = atomic_load(&mv->d->client_ns);
+
+	*held = last && ais_now_mono_ns() - last < MOVE_PACE_NS;
+	if (*held)
+		pthread_mutex_lock(&mv->pace_mu);
+}
+
+void move__unpace(struct move *mv, bool held)
+{
+	if (held)
+		pthread_mutex_unlock(&mv->pace_mu);
+}
+
 /* One object: where the job's placement puts it. */
 static void move_item(struct pass *ps, const struct item *it)
 {
@@ -85,6 +100,7 @@ static void move_item(struct pass *ps, const struct item *it)
 	    ais_map_owner(ps->cm->m, it->bucket, it->name);
 	char em[AIS_ERRMSG_LEN] = "";
 	uint64_t bytes = 0;
+	bool paced;
 	int rc;
 
 	if (o && !strcmp(o->id, ps->self->id)) {
@@ -115,8 +131,10 @@ static void move_item(struct pass *ps, const struct item *it)
 		atomic_fetch_add(&ps->failed, 1);
 		return;
 	}
+	move__pace(mv, &paced);
 	rc = move__send(mv, o, ps->cm->m->version, it->bucket, it->name, it->mp,
 			&bytes, em);
+	move__unpace(mv, paced);
 	if (rc == 0 || rc == 1) {
 		atomic_fetch_sub(&mv->n.left, 1);
 		if (rc == 0) {

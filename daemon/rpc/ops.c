@@ -111,10 +111,27 @@ static void rpc_done(struct rpc *r)
 	cluster_map_put(r->cm);
 }
 
+/* A client's request that reads or writes object bytes (not another
+ * node's: a rebalance's copy, a relay, a fetch). */
+static bool is_client_io(const Ais__Request *q)
+{
+	switch (q->op) {
+	case AIS__OP__OP_GET:
+	case AIS__OP__OP_HEAD:
+	case AIS__OP__OP_PUT:
+	case AIS__OP__OP_SHARD_LIST:
+	case AIS__OP__OP_SHARD_APPEND:
+		return !q->peer_local && !q->migrate;
+	default:
+		return false;
+	}
+}
+
 void rpc_run(struct aisd *d, struct rpc_job *j)
 {
 	const struct rpc_op *op;
 	struct rpc r;
+	bool client;
 	int rc;
 
 	if (j->tail.pending) {
@@ -141,12 +158,17 @@ void rpc_run(struct aisd *d, struct rpc_job *j)
 		cluster_map_put(r.cm);
 		r.cm = cluster_map_get(d->cluster);
 	}
+	client = rc == 0 && is_client_io(j->req);
+	if (client)
+		atomic_store(&d->client_ns, ais_now_mono_ns());
 	if (rc == 0)
 		rc = op->run(&r);
 	if (rc < 0)
 		rpc_reply_error(&r, rc);
 	else if (rc == 0)
 		rpc_send_resp(&r, 0);
+	if (client)
+		atomic_store(&d->client_ns, ais_now_mono_ns());
 	/* A PUT whose body was not all read cannot keep the connection. */
 	if (j->io.body_left && !j->close) {
 		sock_io_linger(&j->io, LINGER_MS);
@@ -173,6 +195,8 @@ enum rpc_inline rpc_try_inline(struct aisd *d, struct rpc_job *j, uint8_t *buf,
 		return RPC_INLINE_NO;
 	}
 	res = op->nowait(&r, buf, cap);
+	if (res != RPC_INLINE_NO && is_client_io(j->req))
+		atomic_store(&d->client_ns, ais_now_mono_ns());
 	rpc_done(&r);
 	return res;
 }
