@@ -93,19 +93,21 @@ static const char remove_help[] =
     "Example:\n"
     "  ais cluster remove --force 127.0.0.1:51083\n";
 
-/* "12 objects (3.4 MiB) moved, 5 left, 0 errors" into buf. */
+/* "12 objects (3.4 MiB) moved, 5 objects (1.2 MiB) left, 0 errors" into
+ * buf. */
 static void format_rebalance(const struct ais_rebalance_info *rb, char *buf,
 			     size_t len)
 {
-	char bytes[32];
+	char bytes[32], left[32];
 
 	ais_format_size(rb->bytes_moved, bytes, sizeof(bytes));
+	ais_format_size(rb->bytes_left, left, sizeof(left));
 	snprintf(buf, len,
 		 "rebalance %llu %s: %llu objects (%s) moved, %llu objects "
-		 "left, %llu errors%s%s",
+		 "(%s) left, %llu errors%s%s",
 		 (unsigned long long)rb->id, rb->running ? "running" : "done",
 		 (unsigned long long)rb->objects_moved, bytes,
-		 (unsigned long long)rb->objects_left,
+		 (unsigned long long)rb->objects_left, left,
 		 (unsigned long long)rb->errors,
 		 rb->last_error[0] ? "; last: " : "", rb->last_error);
 }

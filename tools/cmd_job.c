@@ -69,26 +69,28 @@ static int job_show(int argc, char **argv)
 	for (i = 0; i < ci->n_nodes; i++)
 		if ((int)strlen(ci->nodes[i].id) > idw)
 			idw = (int)strlen(ci->nodes[i].id);
-	printf("%-*s  %-9s  %-11s  %9s  %10s  %9s  %9s  %7s  %s\n", idw, "NODE",
-	       "REBALANCE", "STATE", "MOVED", "BYTES", "LEFT", "FETCHED",
-	       "ERRORS", "LAST ERROR");
+	printf("%-*s  %-9s  %-11s  %9s  %10s  %9s  %10s  %9s  %7s  %s\n", idw,
+	       "NODE", "REBALANCE", "STATE", "MOVED", "BYTES", "LEFT",
+	       "BYTES-LEFT", "FETCHED", "ERRORS", "LAST ERROR");
 	for (i = 0; i < ci->n_nodes; i++) {
 		const struct ais_node_info *n = &ci->nodes[i];
 		const struct ais_rebalance_info *rb = &n->rebalance;
-		char id_s[32], bytes[32];
+		char id_s[32], bytes[32], left[32];
 
 		if (n->status != 0) {
-			printf(
-			    "%-*s  %-9s  %-11s  %9s  %10s  %9s  %9s  %7s  %s\n",
-			    idw, n->id, "-", n->down ? "down" : "unreachable",
-			    "-", "-", "-", "-", "-",
-			    n->errmsg[0] ? n->errmsg : strerror(-n->status));
+			printf("%-*s  %-9s  %-11s  %9s  %10s  %9s  %10s  %9s  "
+			       "%7s  %s\n",
+			       idw, n->id, "-",
+			       n->down ? "down" : "unreachable", "-", "-", "-",
+			       "-", "-", "-",
+			       n->errmsg[0] ? n->errmsg : strerror(-n->status));
 			continue;
 		}
 		if (!rb->present) {
-			printf(
-			    "%-*s  %-9s  %-11s  %9s  %10s  %9s  %9s  %7s  %s\n",
-			    idw, n->id, "-", "-", "-", "-", "-", "-", "-", "-");
+			printf("%-*s  %-9s  %-11s  %9s  %10s  %9s  %10s  %9s  "
+			       "%7s  %s\n",
+			       idw, n->id, "-", "-", "-", "-", "-", "-", "-",
+			       "-", "-");
 			continue;
 		}
 		if (rb->running)
@@ -96,15 +98,17 @@ static int job_show(int argc, char **argv)
 		snprintf(id_s, sizeof(id_s), "%llu",
 			 (unsigned long long)rb->id);
 		ais_format_size(rb->bytes_moved, bytes, sizeof(bytes));
-		printf(
-		    "%-*s  %-9s  %-11s  %9llu  %10s  %9llu  %9llu  %7llu  %s\n",
-		    idw, n->id, rb->id ? id_s : "-",
-		    rb->running ? "running" : "done",
-		    (unsigned long long)rb->objects_moved, bytes,
-		    (unsigned long long)rb->objects_left,
-		    (unsigned long long)rb->objects_fetched,
-		    (unsigned long long)rb->errors,
-		    rb->last_error[0] ? rb->last_error : "-");
+		ais_format_size(rb->bytes_left, left, sizeof(left));
+		printf("%-*s  %-9s  %-11s  %9llu  %10s  %9llu  %10s  %9llu  "
+		       "%7llu  "
+		       "%s\n",
+		       idw, n->id, rb->id ? id_s : "-",
+		       rb->running ? "running" : "done",
+		       (unsigned long long)rb->objects_moved, bytes,
+		       (unsigned long long)rb->objects_left, left,
+		       (unsigned long long)rb->objects_fetched,
+		       (unsigned long long)rb->errors,
+		       rb->last_error[0] ? rb->last_error : "-");
 	}
 	printf("map v%llu: %zu rebalance%s running\n",
 	       (unsigned long long)ci->map_version, running,

@@ -181,6 +181,7 @@ static void reset_counts(struct move *mv)
 	atomic_store(&mv->n.moved, 0);
 	atomic_store(&mv->n.bytes, 0);
 	atomic_store(&mv->n.left, 0);
+	atomic_store(&mv->n.bytes_left, 0);
 	atomic_store(&mv->n.errors, 0);
 	atomic_store(&mv->n.resilvered, 0);
 	pthread_mutex_lock(&mv->mu);
@@ -286,6 +287,7 @@ void move_status(struct move *mv, Ais__RebalanceStatus *st, char *last_error,
 	st->objects_moved = atomic_load(&mv->n.moved);
 	st->bytes_moved = atomic_load(&mv->n.bytes);
 	st->objects_left = atomic_load(&mv->n.left);
+	st->bytes_left = atomic_load(&mv->n.bytes_left);
 	st->errors = atomic_load(&mv->n.errors);
 	st->objects_fetched = atomic_load(&mv->n.fetched);
 	pthread_mutex_lock(&mv->mu);

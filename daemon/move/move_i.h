@@ -28,7 +28,8 @@ struct cluster;
 
 /* Counters of the current (or last) rebalance, and of fetches. */
 struct move_counts {
-	atomic_ulong moved, bytes, left, errors, resilvered, fetched;
+	atomic_ulong moved, bytes, left, bytes_left, errors, resilvered,
+	    fetched;
 };
 
 /* One object being fetched by a read: later readers of it wait. */

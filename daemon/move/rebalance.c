@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include "log.h"
 #include "map.h"
@@ -92,6 +93,73 @@ void move__unpace(struct move *mv, bool held)
 		pthread_mutex_unlock(&mv->pace_mu);
 }
 
+/* The progress counts (objects and bytes left) before a pass: a walk
+ * that only looks. */
+struct count {
+	struct move *mv;
+	struct cluster_map *cm;
+	const struct ais_node *self;
+	uint64_t job;
+};
+
+static uint64_t obj_size(struct move *mv, const char *bucket, const char *name,
+			 int mp)
+{
+	char path[AISD_PATH_MAX];
+	struct stat sb;
+
+	mpset_obj_path(mv->st->mps, mp, bucket, name, path);
+	return stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+}
+
+static int count_one(void *arg, const char *bucket, const char *name, int mp)
+{
+	struct count *c = arg;
+	const struct ais_node *o;
+
+	if (move__superseded(c->mv, c->job))
+		return -ECANCELED;
+	if (strlen(bucket) > AIS_NAME_MAX)
+		return 0;
+	o = ais_map_owner(c->cm->m, bucket, name);
+	if (o && !strcmp(o->id, c->self->id))
+		return 0;
+	atomic_fetch_add(&c->mv->n.left, 1);
+	atomic_fetch_add(&c->mv->n.bytes_left,
+			 obj_size(c->mv, bucket, name, mp));
+	return 0;
+}
+
+static void count_pass(struct move *mv, struct cluster_map *cm, uint64_t job)
+{
+	struct count c = {mv, cm, cluster_self(mv->c), job};
+	int k = ais_map_find(cm->m, c.self->id);
+	size_t i;
+
+	atomic_store(&mv->n.left, 0);
+	atomic_store(&mv->n.bytes_left, 0);
+	if (k >= 0 && cm->m->nodes[k].state == AIS_NODE_MAINTENANCE)
+		return; /* it keeps everything */
+	for (i = 0; i < mv->st->mps->n; i++)
+		if (walk_mountpath(mv->st->mps->paths[i], (int)i, count_one, &c,
+				   &mv->stop) == -ECANCELED)
+			return;
+}
+
+/* One object fewer to move (moved, or gone meanwhile), of size bytes:
+ * never below zero (a pass may meet objects its count did not see). */
+static void counted_done(struct move *mv, uint64_t size)
+{
+	unsigned long v = atomic_load(&mv->n.left);
+
+	while (v && !atomic_compare_exchange_weak(&mv->n.left, &v, v - 1))
+		;
+	v = atomic_load(&mv->n.bytes_left);
+	while (v && !atomic_compare_exchange_weak(&mv->n.bytes_left, &v,
+						  v > size ? v - size : 0))
+		;
+}
+
 /* One object: where the job's placement puts it. */
 static void move_item(struct pass *ps, const struct item *it)
 {
@@ -99,7 +167,7 @@ static void move_item(struct pass *ps, const struct item *it)
 	const struct ais_node *o =
 	    ais_map_owner(ps->cm->m, it->bucket, it->name);
 	char em[AIS_ERRMSG_LEN] = "";
-	uint64_t bytes = 0;
+	uint64_t bytes = 0, size;
 	bool paced;
 	int rc;
 
@@ -119,7 +187,6 @@ static void move_item(struct pass *ps, const struct item *it)
 	}
 	if (!ps->send)
 		return;
-	atomic_fetch_add(&mv->n.left, 1);
 	if (!o) {
 		move__error(mv, "%s/%s: no online node to take it", it->bucket,
 			    it->name);
@@ -131,12 +198,13 @@ static void move_item(struct pass *ps, const struct item *it)
 		atomic_fetch_add(&ps->failed, 1);
 		return;
 	}
+	size = obj_size(mv, it->bucket, it->name, it->mp);
 	move__pace(mv, &paced);
 	rc = move__send(mv, o, ps->cm->m->version, it->bucket, it->name, it->mp,
 			&bytes, em);
 	move__unpace(mv, paced);
 	if (rc == 0 || rc == 1) {
-		atomic_fetch_sub(&mv->n.left, 1);
+		counted_done(mv, size);
 		if (rc == 0) {
 			atomic_fetch_add(&mv->n.moved, 1);
 			atomic_fetch_add(&mv->n.bytes, bytes);
@@ -270,7 +338,7 @@ int move__rebalance(struct move *mv, struct cluster_map *cm)
 
 	for (;;) {
 		pass++;
-		atomic_store(&mv->n.left, 0);
+		count_pass(mv, cm, job);
 		left = run_pass(mv, cm, job);
 		if (left == -ECANCELED)
 			return -ECANCELED;

@@ -335,6 +335,7 @@ static int fill_rebalance(struct ais_rebalance_info *o,
 	o->objects_moved = rb->objects_moved;
 	o->bytes_moved = rb->bytes_moved;
 	o->objects_left = rb->objects_left;
+	o->bytes_left = rb->bytes_left;
 	o->errors = rb->errors;
 	o->objects_fetched = rb->objects_fetched;
 	return 0;

@@ -111,7 +111,8 @@ struct ais_rebalance_info {
 	bool running; /* false: done (or never started) */
 	uint64_t objects_moved;
 	uint64_t bytes_moved;
-	uint64_t objects_left; /* seen but not yet moved in this walk */
+	uint64_t objects_left; /* to move in this pass, not moved yet */
+	uint64_t bytes_left;   /* their bytes (0 from older nodes) */
 	uint64_t errors;
 	uint64_t objects_fetched; /* fetched from a previous owner by reads */
 	char *last_error;	  /* heap; "" if none */
