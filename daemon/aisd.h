@@ -43,6 +43,7 @@ struct aisd {
 				    probes) */
 	char **buckets_seen; /* the bucket table as this node last applied it
 				(Raft thread only: rpc_buckets_follow) */
+	int64_t *buckets_seen_created; /* their creation times */
 	size_t nbuckets_seen;
 	struct move *move; /* move/: rebalance, resilver, fetch from previous
 			      owners (NULL: not started; reads then fetch

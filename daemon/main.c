@@ -326,6 +326,7 @@ out:
 	peers_free(d.peers);
 	ais_strv_free(local_buckets);
 	ais_strv_free(d.buckets_seen);
+	free(d.buckets_seen_created);
 	store_free(d.store);
 	aisd_opts_free(&o);
 	return exit_code;

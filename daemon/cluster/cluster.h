@@ -22,6 +22,8 @@ struct cluster_map {
 	int refs;	   /* atomic */
 	struct ais_map *m; /* nodes, version, leader (as this node knows it) */
 	char **buckets;	   /* the bucket table, sorted */
+	int64_t *bucket_created; /* [nbuckets]: when each was created (which
+				    bucket of that name it is) */
 	size_t nbuckets;
 	/* Placement generations: rebalance_id grows by one whenever the set
 	 * of nodes that take data changes. history[] are the earlier

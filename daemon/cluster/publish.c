@@ -22,6 +22,7 @@ static void cmap_free(struct cluster_map *cm)
 
 	ais_map_free(cm->m);
 	ais_strv_free(cm->buckets);
+	free(cm->bucket_created);
 	for (i = 0; i < cm->nhistory; i++)
 		ais_map_free(cm->history[i]);
 	free(cm->history);
@@ -261,13 +262,16 @@ void cluster_publish(struct cluster *c)
 	cm->refs = 1;
 	cm->m = ais_map_dup(mt->nodes);
 	cm->buckets = calloc(mt->nbuckets + 1, sizeof(char *));
+	cm->bucket_created =
+	    calloc(mt->nbuckets + 1, sizeof(*cm->bucket_created));
 	cm->history = calloc(mt->nhistory + 1, sizeof(*cm->history));
-	if (!cm->m || !cm->buckets || !cm->history)
+	if (!cm->m || !cm->buckets || !cm->bucket_created || !cm->history)
 		goto nomem;
 	for (i = 0; i < mt->nbuckets; i++) {
 		cm->buckets[i] = strdup(mt->buckets[i].name);
 		if (!cm->buckets[i])
 			goto nomem;
+		cm->bucket_created[i] = mt->buckets[i].created_ns;
 		cm->nbuckets++;
 	}
 	for (i = 0; i < mt->nhistory; i++) {

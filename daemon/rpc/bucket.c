@@ -82,7 +82,8 @@ static void destroy_local(struct aisd *d, const char *bucket)
 	pthread_attr_destroy(&at);
 }
 
-static bool in_sorted(char *const *v, size_t n, const char *s)
+/* The index of s in the sorted v[n], or -1. */
+static long find_sorted(char *const *v, size_t n, const char *s)
 {
 	size_t lo = 0, hi = n;
 
@@ -91,44 +92,89 @@ static bool in_sorted(char *const *v, size_t n, const char *s)
 		int c = strcmp(v[mid], s);
 
 		if (c == 0)
-			return true;
+			return (long)mid;
 		if (c < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return false;
+	return -1;
+}
+
+/* Bucket `name`, created at `created` (0: not known), is in the table:
+ * its directories exist and are that bucket's. Directories stamped with
+ * another creation are an earlier bucket of that name, destroyed while
+ * this node was away (it got a snapshot without the destroy in it): their
+ * objects go, or the new bucket would show them. */
+static void follow_one(struct aisd *d, const char *name, int64_t created)
+{
+	char errmsg[AIS_ERRMSG_LEN];
+	int64_t stamp;
+	int rc;
+
+	if (store_bucket_exists(d->store, name)) {
+		stamp = bucket_stamp(d->store, name);
+		if (stamp && created && stamp != created) {
+			ais_log(LOG_NOTICE,
+				"bucket %s: what this node holds of it belongs "
+				"to an earlier bucket of that name (created at "
+				"%lld, destroyed while this node was away); "
+				"removing it",
+				name, (long long)stamp);
+			destroy_local(d, name);
+		}
+	}
+	if (!store_bucket_exists(d->store, name) &&
+	    bucket_create(d->store, name, errmsg) &&
+	    !store_bucket_exists(d->store, name))
+		ais_log(LOG_WARNING, "bucket %s: %s", name, errmsg);
+	if (created && (rc = bucket_stamp_set(d->store, name, created)))
+		ais_log(LOG_WARNING,
+			"bucket %s: cannot record which bucket it "
+			"is: %s",
+			name, strerror(-rc));
 }
 
 void rpc_buckets_follow(void *arg, struct cluster_map *cm)
 {
 	struct aisd *d = arg;
-	char errmsg[AIS_ERRMSG_LEN];
 	char **seen;
+	int64_t *created;
 	size_t i;
+	long k;
 
 	if (cm->m->n == 0)
 		return; /* not a map yet (restoring, joining) */
-	for (i = 0; i < cm->nbuckets; i++)
-		if (!store_bucket_exists(d->store, cm->buckets[i]) &&
-		    bucket_create(d->store, cm->buckets[i], errmsg) &&
-		    !store_bucket_exists(d->store, cm->buckets[i]))
-			ais_log(LOG_WARNING, "bucket %s: %s", cm->buckets[i],
-				errmsg);
+	for (i = 0; i < cm->nbuckets; i++) {
+		k = find_sorted(d->buckets_seen, d->nbuckets_seen,
+				cm->buckets[i]);
+		if (k < 0 ||
+		    d->buckets_seen_created[k] != cm->bucket_created[i])
+			follow_one(d, cm->buckets[i], cm->bucket_created[i]);
+	}
 	/* Only what this node saw leave the table: a restart that restores
 	 * an older snapshot must not delete buckets the log adds back. */
 	for (i = 0; i < d->nbuckets_seen; i++)
-		if (!in_sorted(cm->buckets, cm->nbuckets, d->buckets_seen[i]))
+		if (find_sorted(cm->buckets, cm->nbuckets, d->buckets_seen[i]) <
+		    0)
 			destroy_local(d, d->buckets_seen[i]);
 	seen = calloc(cm->nbuckets + 1, sizeof(char *));
-	for (i = 0; seen && i < cm->nbuckets; i++)
+	created = calloc(cm->nbuckets + 1, sizeof(*created));
+	for (i = 0; seen && created && i < cm->nbuckets; i++) {
+		created[i] = cm->bucket_created[i];
 		if (!(seen[i] = strdup(cm->buckets[i]))) {
 			ais_strv_free(seen);
 			seen = NULL;
 		}
-	if (!seen)
+	}
+	if (!seen || !created) {
+		ais_strv_free(seen);
+		free(created);
 		return; /* keep the old list: it errs on not deleting */
+	}
 	ais_strv_free(d->buckets_seen);
+	free(d->buckets_seen_created);
 	d->buckets_seen = seen;
+	d->buckets_seen_created = created;
 	d->nbuckets_seen = cm->nbuckets;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 #include "names.h"
 #include "fileio.h"
@@ -31,6 +32,40 @@ int bucket_create(struct store *st, const char *bucket, char *errmsg)
 	if (existed)
 		return ais_errf(errmsg, -EEXIST, "bucket %s already exists",
 				bucket);
+	return 0;
+}
+
+#define BUCKET_XATTR "user.ais.bucket"
+
+int64_t bucket_stamp(struct store *st, const char *bucket)
+{
+	char path[AISD_PATH_MAX], v[32];
+	size_t i;
+	ssize_t n;
+
+	for (i = 0; i < st->mps->n; i++) {
+		mpset_bucket_path(st->mps, (int)i, bucket, path);
+		n = getxattr(path, BUCKET_XATTR, v, sizeof(v) - 1);
+		if (n > 0) {
+			v[n] = 0;
+			return strtoll(v, NULL, 10);
+		}
+	}
+	return 0;
+}
+
+int bucket_stamp_set(struct store *st, const char *bucket, int64_t ns)
+{
+	char path[AISD_PATH_MAX], v[32];
+	size_t i;
+	int len = snprintf(v, sizeof(v), "%lld", (long long)ns);
+
+	for (i = 0; i < st->mps->n; i++) {
+		mpset_bucket_path(st->mps, (int)i, bucket, path);
+		if (setxattr(path, BUCKET_XATTR, v, (size_t)len, 0) < 0 &&
+		    errno != ENOENT)
+			return -errno;
+	}
 	return 0;
 }
 

@@ -4,12 +4,22 @@
 #define AISD_STORE_BUCKET_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "store/store.h"
 
 /* mkdir <mp>/<bucket> on every mountpath. -EEXIST (after creating any
  * missing ones) if the bucket existed. */
 int bucket_create(struct store *st, const char *bucket, char *errmsg);
+
+/* Which bucket of that name the directories hold: the bucket table's
+ * created_ns, kept as the xattr user.ais.bucket on each <mp>/<bucket>. A
+ * bucket destroyed while this node was away and then created again has a
+ * new one, so its old objects are not taken for the new bucket's.
+ * bucket_stamp returns the first stamp found (0: none, an older node's
+ * bucket); bucket_stamp_set writes it on every mountpath, 0 or -errno. */
+int64_t bucket_stamp(struct store *st, const char *bucket);
+int bucket_stamp_set(struct store *st, const char *bucket, int64_t ns);
 
 /* Renames every <mp>/<bucket> into <mp>/.ais/tmp/, so the bucket disappears
  * at once, and returns those trash paths in *trash (NULL-terminated heap

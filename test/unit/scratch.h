@@ -301,7 +301,9 @@ static inline void scratch_cluster_down(struct aisd *d)
 	cluster_free(d->cluster);
 	d->cluster = NULL;
 	ais_strv_free(d->buckets_seen);
+	free(d->buckets_seen_created);
 	d->buckets_seen = NULL;
+	d->buckets_seen_created = NULL;
 	d->nbuckets_seen = 0;
 }
 
