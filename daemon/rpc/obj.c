@@ -142,6 +142,47 @@ static void migrate_bucket(struct rpc *r, const char *bucket)
 		}
 }
 
+/* The rest of a PUT begun with store_put_begin (p): the body from the
+ * socket into p, then the commit. Returns 0 (r->meta set; a shard's index
+ * is built in the background: the request is answered once the object is
+ * durable), -errno, or 1 when the body broke off (no answer: the
+ * connection is closed). */
+static int put_body(struct rpc *r, struct store_put *p, const char *what)
+{
+	Ais__Request *q = r->req;
+	uint8_t *buf = malloc(PUT_BUF);
+	ssize_t n;
+	int rc = 0;
+
+	if (!buf) {
+		store_put_abort(p);
+		return ais_errf(r->errmsg, -ENOMEM, "out of memory");
+	}
+	while ((n = sock_io_read_body(&r->j->io, buf, PUT_BUF)) > 0) {
+		rc = store_put_write(p, buf, (size_t)n, r->errmsg);
+		if (rc)
+			break;
+	}
+	free(buf);
+	if (n < 0) {
+		store_put_abort(p);
+		ais_log(LOG_INFO, "%s: %s %s/%s: body: %s; closing", r->j->peer,
+			what, q->bucket, q->name, sock_io_strerror(n));
+		r->j->close = true;
+		return 1;
+	}
+	if (rc) {
+		store_put_abort(p);
+		return rc;
+	}
+	rc = store_put_commit(p, &r->meta, r->errmsg);
+	if (rc)
+		return rc;
+	shard_written(r->d->shards, q->bucket, q->name);
+	rpc_set_meta(r);
+	return 0;
+}
+
 /* OP_PUT with migrate: a copy of an object from a node that held it
  * (rebalance, or this node's fetch), stored with its metadata if it is
  * newer than what is here (store_put_args.migrate). Accepted if this node
@@ -154,8 +195,6 @@ static int put_migrate(struct rpc *r)
 	struct store_put_args a;
 	struct ais_obj_meta m;
 	struct store_put p;
-	uint8_t *buf;
-	ssize_t n;
 	int rc;
 
 	rc = rpc_check_object(r, q->bucket, q->name);
@@ -175,34 +214,7 @@ static int put_migrate(struct rpc *r)
 	rc = store_put_begin(st, &a, &p, r->errmsg);
 	if (rc)
 		return rc;
-	buf = malloc(PUT_BUF);
-	if (!buf) {
-		store_put_abort(&p);
-		return ais_errf(r->errmsg, -ENOMEM, "out of memory");
-	}
-	while ((n = sock_io_read_body(&r->j->io, buf, PUT_BUF)) > 0) {
-		rc = store_put_write(&p, buf, (size_t)n, r->errmsg);
-		if (rc)
-			break;
-	}
-	free(buf);
-	if (n < 0) {
-		store_put_abort(&p);
-		ais_log(LOG_INFO, "%s: migrate PUT %s/%s: body: %s; closing",
-			r->j->peer, q->bucket, q->name, sock_io_strerror(n));
-		r->j->close = true;
-		return 1;
-	}
-	if (rc) {
-		store_put_abort(&p);
-		return rc;
-	}
-	rc = store_put_commit(&p, &r->meta, r->errmsg);
-	if (rc)
-		return rc;
-	shard_written(r->d->shards, q->bucket, q->name);
-	rpc_set_meta(r);
-	return 0;
+	return put_body(r, &p, "migrate PUT");
 }
 
 int rpc_put(struct rpc *r)
@@ -221,8 +233,6 @@ int rpc_put(struct rpc *r)
 	};
 	struct store *st = r->d->store;
 	struct store_put p;
-	uint8_t *buf;
-	ssize_t n;
 	int rc;
 
 	if (q->migrate)
@@ -245,36 +255,7 @@ int rpc_put(struct rpc *r)
 	}
 	if (rc)
 		return rc;
-	buf = malloc(PUT_BUF);
-	if (!buf) {
-		store_put_abort(&p);
-		return ais_errf(r->errmsg, -ENOMEM, "out of memory");
-	}
-	while ((n = sock_io_read_body(&r->j->io, buf, PUT_BUF)) > 0) {
-		rc = store_put_write(&p, buf, (size_t)n, r->errmsg);
-		if (rc)
-			break;
-	}
-	free(buf);
-	if (n < 0) {
-		store_put_abort(&p);
-		ais_log(LOG_INFO, "%s: PUT %s/%s: body: %s; closing",
-			r->j->peer, q->bucket, q->name, sock_io_strerror(n));
-		r->j->close = true;
-		return 1; /* no answer: the connection is gone */
-	}
-	if (rc) {
-		store_put_abort(&p);
-		return rc;
-	}
-	rc = store_put_commit(&p, &r->meta, r->errmsg);
-	if (rc)
-		return rc;
-	/* A shard's index is built in the background: the request is
-	 * answered once the object is durable. */
-	shard_written(r->d->shards, q->bucket, q->name);
-	rpc_set_meta(r);
-	return 0;
+	return put_body(r, &p, "PUT");
 }
 
 int rpc_get(struct rpc *r)
