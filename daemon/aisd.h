@@ -15,8 +15,8 @@
  *             Raft, node lifecycle, node-to-node calls
  *             -> nothing else of aisd (others subscribe to its snapshots)
  *   move/     data movement: the rebalance that follows placement
- *             changes from cluster/, resilver across mountpaths, a
- *             read's fetch from previous owners   -> store/, shard/,
+ *             changes from cluster/, resilver across mountpaths,
+ *             reads relayed from previous owners   -> store/, shard/,
  *             cluster/
  * main.c, opts.c and notify.c are the program around them. */
 #ifndef AISD_AISD_H
@@ -45,16 +45,17 @@ struct aisd {
 				(Raft thread only: rpc_buckets_follow) */
 	int64_t *buckets_seen_created; /* their creation times */
 	size_t nbuckets_seen;
-	struct move *move; /* move/: rebalance, resilver, fetch from previous
-			      owners (NULL: not started; reads then fetch
-			      uncounted, deletes keep tombstones only while
-			      the map has history) */
+	struct move *move; /* move/: rebalance, resilver, relays and fetches
+			      from previous owners (NULL: not started;
+			      fetches then go uncounted, deletes keep
+			      tombstones only while the map has history) */
 	uint64_t start_mono_ns;
 	atomic_uint connections; /* open client connections */
 	atomic_ulong requests;	 /* requests handled */
-	/* When a client's object request (GET, HEAD, PUT, shard reads; not
-	 * another node's) last started or ended here, monotonic ns: a
-	 * rebalance slows down while clients are served (move/). */
+	/* When an object request for a client (GET, HEAD, PUT, shard ops,
+	 * also relayed from another node; not a rebalance's copy) last
+	 * started or ended here, monotonic ns: a rebalance slows down while
+	 * clients are served (move/). */
 	atomic_ullong client_ns;
 };
 

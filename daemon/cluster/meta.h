@@ -13,7 +13,7 @@
 #include "map.h"
 #include "meta.pb-c.h"
 
-#define META_HISTORY_MAX 32 /* placements kept for reads' fetches */
+#define META_HISTORY_MAX 32 /* placements kept for relays and fetches */
 
 struct meta_bucket {
 	char *name;

@@ -1,4 +1,5 @@
-/* A read's fetch of an object from its previous owners, and a delete at
+/* Reads relayed from an object's previous owners, the fetch of an object
+ * (for an op that changes it in place) from them, and a delete at
  * them: what makes a rebalance invisible to clients. */
 #include <errno.h>
 #include <stdio.h>
@@ -301,13 +302,14 @@ int move_read_history(struct aisd *d, struct cluster_map *cm,
 			sizeof(down));
 	req.peer_local = true;
 	for (i = 0; i < n; i++) {
+		struct peers *pp = d->move ? d->move->relay : d->peers;
 		Ais__Response *resp = NULL;
 
 		if (sink)
-			rc = peers_get_sink(d->peers, prev[i], &req, &wrap,
-					    &resp, em);
+			rc =
+			    peers_get_sink(pp, prev[i], &req, &wrap, &resp, em);
 		else
-			rc = peers_call(d->peers, prev[i], &req, &resp, em);
+			rc = peers_call(pp, prev[i], &req, &resp, em);
 		if (rc && rl.started)
 			return ais_errf(errmsg, rc, "%s", em); /* broke off */
 		if (rc == 0) {

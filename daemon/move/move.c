@@ -12,6 +12,7 @@
 
 #include "aisd.h"
 #include "cluster/cluster.h"
+#include "cluster/peer.h"
 #include "move/move_i.h"
 #include "store/store.h"
 
@@ -35,6 +36,13 @@ int move_new(struct aisd *d, struct move **out, char *errmsg)
 	mv->sh = d->shards;
 	mv->c = d->cluster;
 	mv->peers = d->peers;
+	/* Relayed reads wait for the previous owner's answer as long as a
+	 * client would (it may index a shard first). */
+	mv->relay = peers_new(1000, PEERS_ANSWER_MS, 5000);
+	if (!mv->relay) {
+		free(mv);
+		return ais_errf(errmsg, -ENOMEM, "out of memory");
+	}
 	mv->workers = DEFAULT_WORKERS;
 	if (d->opts && d->opts->rebalance_workers > 0)
 		mv->workers = d->opts->rebalance_workers;
@@ -55,6 +63,7 @@ void move_free(struct move *mv)
 {
 	if (!mv)
 		return;
+	peers_free(mv->relay);
 	pthread_mutex_destroy(&mv->rate_mu);
 	pthread_mutex_destroy(&mv->pace_mu);
 	pthread_cond_destroy(&mv->cv);

@@ -1,8 +1,8 @@
 /* Internal to daemon/move/: the layout of struct move, shared by move.c
  * (life cycle, the thread, snapshots, status, tombstone policy),
  * rebalance.c (the job: walk, workers, rate limit, passes), send.c (one
- * object to its new owner), fetch.c (a read's fetch from a previous owner,
- * a delete at previous owners) and resilver.c (objects onto their
+ * object to its new owner), fetch.c (reads relayed from previous owners,
+ * a fetch from them, a delete at them) and resilver.c (objects onto their
  * mountpath). */
 #ifndef AISD_MOVE_MOVE_I_H
 #define AISD_MOVE_MOVE_I_H
@@ -32,7 +32,7 @@ struct move_counts {
 	    fetched;
 };
 
-/* One object being fetched by a read: later readers of it wait. */
+/* One object being fetched: later requests for it wait. */
 struct fetch_wait {
 	struct fetch_wait *next;
 	char *key; /* "bucket/name" */
@@ -46,8 +46,9 @@ struct move {
 	struct shards *sh;
 	struct cluster *c;
 	struct peers *peers;
-	int workers;	   /* objects in flight at once */
-	uint64_t rate_bps; /* bytes per second, 0 = unlimited */
+	struct peers *relay; /* for relayed reads: a client's answer timeout */
+	int workers;	     /* objects in flight at once */
+	uint64_t rate_bps;   /* bytes per second, 0 = unlimited */
 
 	pthread_mutex_t mu; /* guards what follows, and the fetch list */
 	pthread_cond_t cv;

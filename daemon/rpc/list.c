@@ -16,7 +16,9 @@
 
 /* How long after an object left this node its listings say "moving". A
  * listing's round (one page from every node) is far shorter: a node's
- * answer waits at most the client's receive timeout. */
+ * answer waits at most the client's receive timeout (30 s by default; a
+ * client configured to wait longer than this for one page could, in
+ * theory, miss a name that moved meanwhile). */
 #define LIST_MOVING_SECS 120
 
 /* Test hook: AISD_TEST_LIST_DELAY_MS=N in the node's environment (read

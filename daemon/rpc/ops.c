@@ -111,8 +111,9 @@ static void rpc_done(struct rpc *r)
 	cluster_map_put(r->cm);
 }
 
-/* A client's request that reads or writes object bytes (not another
- * node's: a rebalance's copy, a relay, a fetch). */
+/* A request that reads or writes object bytes for a client: a client's,
+ * or another node's on a client's behalf (a relayed read, a fetch); not a
+ * rebalance's copy (a migrate PUT). */
 static bool is_client_io(const Ais__Request *q)
 {
 	switch (q->op) {
@@ -121,7 +122,7 @@ static bool is_client_io(const Ais__Request *q)
 	case AIS__OP__OP_PUT:
 	case AIS__OP__OP_SHARD_LIST:
 	case AIS__OP__OP_SHARD_APPEND:
-		return !q->peer_local && !q->migrate;
+		return !q->migrate;
 	default:
 		return false;
 	}

@@ -37,8 +37,12 @@ struct arrivals *arrivals_new(size_t cap)
 		return NULL;
 	}
 	pthread_mutex_init(&a->mu, NULL);
-	a->seq = 1;
-	a->oldest = 1;
+	/* Numbers keep growing across restarts (a client may hold one from
+	 * before): they start at the wall clock in ns. */
+	a->seq = (uint64_t)ais_now_real_ns();
+	if (!a->seq)
+		a->seq = 1;
+	a->oldest = a->seq;
 	atomic_init(&a->departed_ns, 0);
 	return a;
 }
@@ -110,7 +114,9 @@ int arrivals_since(struct arrivals *a, uint64_t since, const char *bucket,
 
 	pthread_mutex_lock(&a->mu);
 	*now = a->seq;
-	if (since < a->oldest) {
+	/* Before what the ring holds, or a number from an earlier run of the
+	 * node (after this run's): not known. */
+	if (since < a->oldest || since > a->seq) {
 		pthread_mutex_unlock(&a->mu);
 		return -ESTALE;
 	}

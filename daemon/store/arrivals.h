@@ -1,5 +1,5 @@
 /* Arrivals: the names that became visible on this node lately (a PUT, a
- * copy moved in by a rebalance or a read's fetch, a resilver, a rename),
+ * copy moved in by a rebalance or a fetch, a resilver, a rename),
  * numbered in order, in a bounded ring; and when an object last left it
  * (sent to its new owner, or moved to another mountpath).
  *
@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ARRIVALS_DEFAULT 8192
+#define ARRIVALS_DEFAULT 16384
 
 struct arrivals;
 
@@ -29,8 +29,9 @@ struct arrivals;
 struct arrivals *arrivals_new(size_t cap);
 void arrivals_free(struct arrivals *a);
 
-/* The sequence number of the latest arrival (starts at 1, so 0 means a
- * node that keeps none). */
+/* The sequence number of the latest arrival (never 0, which means a node
+ * that keeps none; it starts at the wall clock in ns, so numbers grow
+ * across restarts). */
 uint64_t arrivals_seq(struct arrivals *a);
 
 /* bucket/name became visible on this node (after it did: the caller's
@@ -38,7 +39,8 @@ uint64_t arrivals_seq(struct arrivals *a);
  * (an ask then gets -ESTALE), it never loses an arrival silently. */
 void arrivals_note(struct arrivals *a, const char *bucket, const char *name);
 
-/* An object left this node (deleted after a move) now. */
+/* An object is about to leave this node (deleted after a move, moved to
+ * another mountpath, an older copy removed): called before it goes. */
 void arrivals_departed(struct arrivals *a);
 /* Whether one did within the last `secs` seconds. */
 bool arrivals_departed_within(struct arrivals *a, unsigned secs);
@@ -47,7 +49,7 @@ bool arrivals_departed_within(struct arrivals *a, unsigned secs);
  * oldest first (a name may come more than once), under the ring's lock
  * (fn must not call back in). *now gets the latest number. Returns 0, the
  * first non-zero value of fn, or -ESTALE when the ring no longer reaches
- * back to since. */
+ * back to since (or since is from an earlier run of the node). */
 int arrivals_since(struct arrivals *a, uint64_t since, const char *bucket,
 		   int (*fn)(void *arg, const char *name), void *arg,
 		   uint64_t *now);

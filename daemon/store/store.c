@@ -318,8 +318,12 @@ static void unlink_others(struct store *st, int keep_mp, const char *bucket,
 		if ((int)i == keep_mp)
 			continue;
 		mpset_obj_path(mps, (int)i, bucket, name, path);
-		if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
-		    unlink(path) == 0)
+		if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
+			continue;
+		/* A listing may have scanned the new copy's mountpath
+		 * before it arrived and will scan this one after. */
+		arrivals_departed(st->arr);
+		if (unlink(path) == 0)
 			prune_parents(st, (int)i, bucket, name);
 	}
 }
@@ -548,9 +552,10 @@ int store_put_commit(struct store_put *p, struct ais_obj_meta *out,
 			     errmsg);
 	if (rc)
 		goto err_unlock;
+	/* Numbered once visible, before an older copy elsewhere goes. */
+	arrivals_note(st->arr, p->a.bucket, p->a.name);
 	if (mps->n > 1)
 		unlink_others(st, p->mp, p->a.bucket, p->a.name);
-	arrivals_note(st->arr, p->a.bucket, p->a.name);
 	pthread_mutex_unlock(&st->stripes[s]);
 	close(p->fd);
 	p->fd = -1;
@@ -847,8 +852,8 @@ int store_rename(struct store *st, const char *bucket, const char *name,
 		unlink(src);
 	}
 	prune_parents(st, src_mp, bucket, name);
-	unlink_others(st, order[0], bucket, new_name);
 	arrivals_note(st->arr, bucket, new_name);
+	unlink_others(st, order[0], bucket, new_name);
 	ais_fsync_parent(dst);
 	ais_fsync_parent(src);
 	*out = m;
@@ -936,13 +941,13 @@ int store_delete_if_same(struct store *st, const char *bucket, const char *name,
 			      name);
 		goto out;
 	}
+	arrivals_departed(st->arr); /* before it goes: see arrivals.h */
 	if (unlink(path) < 0) {
 		rc = ais_errf(errmsg, -errno, "unlink %s: %s", path,
 			      strerror(errno));
 		goto out;
 	}
 	prune_parents(st, mp, bucket, name);
-	arrivals_departed(st->arr);
 out:
 	pthread_mutex_unlock(&st->stripes[s]);
 	return rc;
@@ -1000,23 +1005,23 @@ int store_resilver(struct store *st, const char *bucket, const char *name,
 	mpset_obj_path(mps, to, bucket, name, dst);
 	if (store_meta_path(dst, &dm) == 0 && dm.written_ns >= m.written_ns) {
 		/* The copy in place is as new: this one is a leftover. */
+		arrivals_departed(st->arr);
 		if (unlink(src) < 0) {
 			rc = ais_errf(errmsg, -errno, "unlink %s: %s", src,
 				      strerror(errno));
 			goto out_unlock;
 		}
 		prune_parents(st, from_mp, bucket, name);
-		arrivals_departed(st->arr);
 		rc = 0;
 		goto out_unlock;
 	}
+	arrivals_departed(st->arr); /* before it goes: see arrivals.h */
 	rc = move_into_place(st, to, bucket, name, same_fs ? src : tmp, dst,
 			     errmsg);
 	if (rc)
 		goto out_unlock;
 	tmp[0] = 0;
 	arrivals_note(st->arr, bucket, name);
-	arrivals_departed(st->arr);
 	if (!same_fs && unlink(src) < 0) {
 		rc = ais_errf(errmsg, -errno, "unlink %s: %s", src,
 			      strerror(errno));

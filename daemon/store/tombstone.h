@@ -1,6 +1,6 @@
 /* Tombstones: the names deleted on this node while a rebalance may be in
  * flight, with the time of the delete, so that a copy of an older version
- * still on its way from a previous owner (a rebalance, a read's fetch) is
+ * still on its way from a previous owner (a rebalance, a fetch) is
  * refused instead of resurrecting a deleted object. Kept in memory (a hash
  * table, at most `max` names: the oldest goes first) and in an append-only
  * log <mp>/.ais/tombstones that survives restarts, compacted when it grows,

@@ -114,7 +114,8 @@ struct ais_rebalance_info {
 	uint64_t objects_left; /* to move in this pass, not moved yet */
 	uint64_t bytes_left;   /* their bytes (0 from older nodes) */
 	uint64_t errors;
-	uint64_t objects_fetched; /* fetched from a previous owner by reads */
+	uint64_t objects_fetched; /* fetched from a previous owner (by an op
+				     that changes the object) */
 	char *last_error;	  /* heap; "" if none */
 };
 

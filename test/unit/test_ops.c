@@ -650,7 +650,7 @@ static void list(struct node *n, const char *prefix, const char *delim,
  * number the node answers the names that appeared after it as a listing
  * would show them (rolled up, after start_after, under the prefix, each
  * once, only those still there), and -ESTALE once its ring has moved
- * past the number. */
+ * past the number, or for a number it never gave. */
 START_TEST(test_list_arrivals)
 {
 	char got[512];
@@ -706,6 +706,8 @@ START_TEST(test_list_arrivals)
 	s2 = arrivals_seq(n.d.store->arr);
 	list(&n, "", "", "", s2 - 10, got, sizeof(got), NULL, NULL, 0);
 	ck_assert_str_eq(got, ""); /* "zz" is no object */
+	/* A number this run never gave (from before a restart). */
+	list(&n, "", "", "", s2 + 1000, got, sizeof(got), NULL, NULL, -ESTALE);
 	node_close(&n);
 }
 END_TEST
