@@ -79,6 +79,8 @@ struct move {
  * within the last MOVE_PACE_NS, a worker takes mv->pace_mu for its object
  * (one object in flight), and *held says so; move__unpace releases. */
 #define MOVE_PACE_NS (100ull * 1000000ull)
+/* The nice value of the threads that move objects. */
+#define MOVE_NICE 10
 void move__pace(struct move *mv, bool *held);
 void move__unpace(struct move *mv, bool held);
 

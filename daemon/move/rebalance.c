@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "map.h"
@@ -221,6 +223,10 @@ static void *worker(void *arg)
 {
 	struct pass *ps = arg;
 	struct item it;
+
+	/* Clients' requests get the CPU first (the receiving node runs its
+	 * side niced too: net/server.c). */
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), MOVE_NICE);
 
 	for (;;) {
 		pthread_mutex_lock(&ps->mu);

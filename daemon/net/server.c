@@ -25,6 +25,10 @@
 #define DRAIN_MS     30000
 #define SWEEP_MS     1000
 #define FAST_THREADS 16 /* metadata requests: see workpool.h */
+/* A rebalance's copies (migrate PUTs) from other nodes: their own threads,
+ * niced, so that clients' requests get the CPU first. */
+#define MOVE_THREADS 8
+#define MOVE_NICE    10
 
 struct conn {
 	uv_tcp_t tcp;
@@ -57,6 +61,7 @@ struct server {
 	bool drain_timed_out;
 	bool aux_closed;
 	struct workpool *fast;
+	struct workpool *move; /* migrate PUTs */
 	uint64_t io_timeout_ns, idle_timeout_ns;
 	uint64_t last_accept_warn;
 	uint8_t read_buf[READ_BUF]; /* the loop thread's only */
@@ -71,6 +76,7 @@ static void close_aux(struct server *s)
 		return;
 	s->aux_closed = true;
 	workpool_close(s->fast);
+	workpool_close(s->move);
 	uv_close((uv_handle_t *)&s->sweep, NULL);
 	uv_close((uv_handle_t *)&s->drain, NULL);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
@@ -295,7 +301,8 @@ next:
 	c->lent = true;
 	/* An unknown op is answered (with -EOPNOTSUPP) by the small pool. */
 	op = rpc_op_find(req->op);
-	if (op && op->thread == RPC_DATA) {
+	if (op && op->thread == RPC_DATA &&
+	    !(req->op == AIS__OP__OP_PUT && req->migrate)) {
 		c->work.data = c;
 		rc = uv_queue_work(&c->srv->loop, &c->work, work_cb,
 				   after_work_cb);
@@ -303,7 +310,10 @@ next:
 		c->witem.data = c;
 		c->witem.work = fast_work;
 		c->witem.done = fast_done;
-		workpool_submit(c->srv->fast, &c->witem);
+		workpool_submit(req->op == AIS__OP__OP_PUT && req->migrate
+				    ? c->srv->move
+				    : c->srv->fast,
+				&c->witem);
 		rc = 0;
 	}
 	if (rc) {
@@ -485,7 +495,12 @@ int server_new(struct aisd *d, const char *host, unsigned port,
 		free(s);
 		return rc;
 	}
-	rc = workpool_new(&s->loop, FAST_THREADS, &s->fast);
+	rc = workpool_new(&s->loop, FAST_THREADS, 0, &s->fast);
+	if (!rc) {
+		rc = workpool_new(&s->loop, MOVE_THREADS, MOVE_NICE, &s->move);
+		if (rc)
+			workpool_close(s->fast); /* closed by the run below */
+	}
 	if (rc) {
 		ais_errf(errmsg, rc, "cannot start threads: %s", strerror(-rc));
 		uv_close((uv_handle_t *)&s->listener, NULL);

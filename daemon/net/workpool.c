@@ -1,8 +1,11 @@
-/* A small fixed pool of threads for short requests. */
+/* A small fixed pool of threads for short requests (or, niced, for a
+ * rebalance's copies). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "net/workpool.h"
 
@@ -14,6 +17,7 @@ struct workpool {
 	struct workpool_item *done;	     /* finished, for the loop */
 	pthread_t *thr;
 	int nthr;
+	int nice;
 	bool stop;
 };
 
@@ -22,6 +26,9 @@ static void *worker(void *arg)
 	struct workpool *wp = arg;
 	struct workpool_item *it;
 
+	/* Linux: a thread's nice value is its own. */
+	if (wp->nice)
+		(void)setpriority(PRIO_PROCESS, (id_t)gettid(), wp->nice);
 	pthread_mutex_lock(&wp->mu);
 	for (;;) {
 		while (!wp->qhead && !wp->stop)
@@ -64,13 +71,14 @@ static void on_async(uv_async_t *a)
 	}
 }
 
-int workpool_new(uv_loop_t *loop, int nthreads, struct workpool **out)
+int workpool_new(uv_loop_t *loop, int nthreads, int nice, struct workpool **out)
 {
 	struct workpool *wp = calloc(1, sizeof(*wp));
 	int i, rc;
 
 	if (!wp)
 		return -ENOMEM;
+	wp->nice = nice;
 	wp->thr = calloc((size_t)nthreads, sizeof(pthread_t));
 	if (!wp->thr) {
 		free(wp);

@@ -18,8 +18,11 @@ struct workpool_item {
 
 struct workpool;
 
-/* Starts nthreads threads. Returns 0 with *out, or -errno. */
-int workpool_new(uv_loop_t *loop, int nthreads, struct workpool **out);
+/* Starts nthreads threads, at nice value `nice` (0: the process's; higher:
+ * they yield the CPU to the other threads). Returns 0 with *out, or
+ * -errno. */
+int workpool_new(uv_loop_t *loop, int nthreads, int nice,
+		 struct workpool **out);
 
 void workpool_submit(struct workpool *wp, struct workpool_item *it);
 
