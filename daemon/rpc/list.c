@@ -178,13 +178,73 @@ static int list_arrivals(struct rpc *r, struct listing *l)
 	return rc;
 }
 
+/* Answers the page l (freed here). Returns 1 (answered) or -errno. */
+static int send_page(struct rpc *r, struct listing *l)
+{
+	Ais__ListEntry *ents = NULL, **ptrs = NULL;
+	Ais__ObjMeta *metas = NULL;
+	size_t i, total = 0, max;
+	int rc = 1;
+
+	if (l->n) {
+		ents = calloc(l->n, sizeof(*ents));
+		ptrs = calloc(l->n, sizeof(*ptrs));
+		metas = calloc(l->n, sizeof(*metas));
+		if (!ents || !ptrs || !metas) {
+			rc = ais_errf(r->errmsg, -ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	/* The page must fit in one response head (AIS_FRAME_HEAD_MAX). */
+	max = AIS_FRAME_HEAD_MAX - RPC_HEAD_SLACK;
+	for (i = 0; i < l->n; i++) {
+		ais__list_entry__init(&ents[i]);
+		ents[i].name = l->e[i].name;
+		ents[i].is_prefix = l->e[i].is_prefix;
+		if (!l->e[i].is_prefix) {
+			ais_obj_meta_to_pb(&l->e[i].meta, &metas[i]);
+			ents[i].meta = &metas[i];
+		}
+		total += ais__list_entry__get_packed_size(&ents[i]) + 4;
+		if (total > max) {
+			l->more = true;
+			break;
+		}
+		ptrs[i] = &ents[i];
+	}
+	r->resp.n_entries = i;
+	r->resp.entries = ptrs;
+	r->resp.next_token = l->more && i ? l->e[i - 1].name : (char *)"";
+	r->resp.status = 0;
+	rpc_send_resp(r, 0);
+out:
+	free(ents);
+	free(ptrs);
+	free(metas);
+	listing_free(l);
+	return rc;
+}
+
+int rpc_list_joining(struct rpc *r)
+{
+	struct listing l;
+	int rc;
+
+	if (!r->req->list_since) {
+		/* Nothing here yet; what arrives once the node is online
+		 * is numbered after this. */
+		r->resp.arrivals = arrivals_seq(r->d->store->arr);
+		r->resp.next_token = (char *)"";
+		return 0;
+	}
+	rc = list_arrivals(r, &l);
+	return rc ? rc : send_page(r, &l);
+}
+
 int rpc_list(struct rpc *r)
 {
 	Ais__Request *q = r->req;
-	Ais__ListEntry *ents = NULL, **ptrs = NULL;
-	Ais__ObjMeta *metas = NULL;
 	struct listing l;
-	size_t i, total = 0, max;
 	int rc;
 
 	rc = rpc_check_bucket(r, q->bucket);
@@ -210,48 +270,16 @@ int rpc_list(struct rpc *r)
 		rc =
 		    listing_run(r->d->store, q->bucket, q->prefix, q->delimiter,
 				q->start_after, q->page_size, &l, r->errmsg);
-		/* After it: an object that left during the scan counts. */
+		/* After it: an object that left during the scan counts,
+		 * and so does a map that changed during it (the answer
+		 * carries the version as of now: a client that sees a newer
+		 * map than its own asks again, as a node may have joined). */
 		r->resp.moving = arrivals_departed_within(r->d->store->arr,
 							  LIST_MOVING_SECS);
+		cluster_map_put(r->cm);
+		r->cm = cluster_map_get(r->d->cluster);
 	}
 	if (rc)
 		return rc;
-	if (l.n) {
-		ents = calloc(l.n, sizeof(*ents));
-		ptrs = calloc(l.n, sizeof(*ptrs));
-		metas = calloc(l.n, sizeof(*metas));
-		if (!ents || !ptrs || !metas) {
-			rc = ais_errf(r->errmsg, -ENOMEM, "out of memory");
-			goto out;
-		}
-	}
-	/* The page must fit in one response head (AIS_FRAME_HEAD_MAX). */
-	max = AIS_FRAME_HEAD_MAX - RPC_HEAD_SLACK;
-	for (i = 0; i < l.n; i++) {
-		ais__list_entry__init(&ents[i]);
-		ents[i].name = l.e[i].name;
-		ents[i].is_prefix = l.e[i].is_prefix;
-		if (!l.e[i].is_prefix) {
-			ais_obj_meta_to_pb(&l.e[i].meta, &metas[i]);
-			ents[i].meta = &metas[i];
-		}
-		total += ais__list_entry__get_packed_size(&ents[i]) + 4;
-		if (total > max) {
-			l.more = true;
-			break;
-		}
-		ptrs[i] = &ents[i];
-	}
-	r->resp.n_entries = i;
-	r->resp.entries = ptrs;
-	r->resp.next_token = l.more && i ? l.e[i - 1].name : (char *)"";
-	r->resp.status = 0;
-	rpc_send_resp(r, 0);
-	rc = 1;
-out:
-	free(ents);
-	free(ptrs);
-	free(metas);
-	listing_free(&l);
-	return rc;
+	return send_page(r, &l);
 }

@@ -132,7 +132,7 @@ void rpc_run(struct aisd *d, struct rpc_job *j)
 {
 	const struct rpc_op *op;
 	struct rpc r;
-	bool client;
+	bool client, joining_list;
 	int rc;
 
 	if (j->tail.pending) {
@@ -142,17 +142,20 @@ void rpc_run(struct aisd *d, struct rpc_job *j)
 	rpc_init(&r, d, j);
 	op = rpc_op_find(j->req->op);
 	rc = rpc_admit(op, j, r.errmsg);
-	if (rc == 0 && j->req->op >= AIS__OP__OP_BUCKET_CREATE)
+	/* A joining node answers listings (rpc_list_joining), at once. */
+	joining_list = rc == 0 && j->req->op == AIS__OP__OP_LIST &&
+		       !cluster_serving(d->cluster);
+	if (rc == 0 && !joining_list && j->req->op >= AIS__OP__OP_BUCKET_CREATE)
 		catch_up(&r);
-	if (rc == 0 && !cluster_serving(d->cluster) &&
+	if (rc == 0 && !joining_list && !cluster_serving(d->cluster) &&
 	    j->req->op != AIS__OP__OP_JOIN &&
 	    j->req->op != AIS__OP__OP_META_PROPOSE &&
 	    j->req->op != AIS__OP__OP_NODE_INFO)
 		rc = ais_errf(r.errmsg, -EAGAIN,
 			      "node %s is joining the cluster: no map yet",
 			      cluster_self(d->cluster)->id);
-	if (rc == 0 && j->req->op >= AIS__OP__OP_PUT && j->req->bucket[0] &&
-	    !cluster_has_bucket(r.cm, j->req->bucket)) {
+	if (rc == 0 && !joining_list && j->req->op >= AIS__OP__OP_PUT &&
+	    j->req->bucket[0] && !cluster_has_bucket(r.cm, j->req->bucket)) {
 		/* Another client may have just created it: before saying
 		 * "no such bucket", hear from the leader. */
 		(void)cluster_sync(d->cluster, CATCH_UP_MS);
@@ -163,7 +166,7 @@ void rpc_run(struct aisd *d, struct rpc_job *j)
 	if (client)
 		atomic_store(&d->client_ns, ais_now_mono_ns());
 	if (rc == 0)
-		rc = op->run(&r);
+		rc = joining_list ? rpc_list_joining(&r) : op->run(&r);
 	if (rc < 0)
 		rpc_reply_error(&r, rc);
 	else if (rc == 0)

@@ -134,6 +134,11 @@ void rpc_finish_tail(struct rpc_job *j);
 
 /* list.c */
 int rpc_list(struct rpc *r);
+/* LIST on a node still joining (no map, no bucket table): nothing is here
+ * yet, but objects may arrive as soon as it is online, so it answers an
+ * empty page with its arrival number, and a second round with what
+ * arrived (store/arrivals.h), instead of refusing. */
+int rpc_list_joining(struct rpc *r);
 
 /* shard.c: members and shards */
 int rpc_member_get(struct rpc *r, int fd);

@@ -42,6 +42,26 @@ static int copy_page(Ais__ListEntry **merged, size_t n, bool more,
  * or the map moved under the second round. */
 #define LIST_TRIES 4
 
+/* Whether the cluster's map (fetched now) has a node that r has not. */
+static bool new_node_since(struct ais_client *c, struct ais__mapref *r)
+{
+	struct ais__mapref *now;
+	bool found = false;
+	size_t i, j;
+
+	if (ais_client_refresh_map(c, NULL) < 0)
+		return true; /* cannot tell: list again */
+	now = ais__mapref_get(c);
+	for (i = 0; i < now->map->n && !found; i++) {
+		for (j = 0; j < r->map->n; j++)
+			if (!strcmp(now->map->nodes[i].id, r->map->nodes[j].id))
+				break;
+		found = j == r->map->n;
+	}
+	ais__mapref_put(now);
+	return found;
+}
+
 /* The second round of a page while objects move (the daemon's
  * store/arrivals.h): every node that numbered its arrivals in the first
  * round (resps[0..n)) is asked for the names that arrived since, into
@@ -64,17 +84,18 @@ static int ask_arrivals(struct ais_client *c, struct ais__mapref *r,
 	}
 	for (i = 0; i < n; i++) {
 		if (!resps[i] || !resps[i]->arrivals)
-			continue; /* a joining or an older node */
+			continue; /* an older node, or one that refused */
 		copies[i] = *req;
 		copies[i].list_since = resps[i]->arrivals;
 		reqs[i] = &copies[i];
 	}
-	/* A newer map here is not a reason to list again: every rebalance
-	 * a node finishes moves the version, and the first round already
-	 * asked with a fresh map (a node that joined since holds only what
-	 * arrived there, after every scan of this round began: it is not
-	 * the one that can lose a name). */
-	(void)ais__call_each(c, r, reqs, resps + n, rcs, msgs);
+	/* A newer map matters only if it has a node this round did not
+	 * ask (one that joined: a name may have moved to it); every
+	 * rebalance a node finishes moves the version too, and that is no
+	 * reason to list again. */
+	if (ais__call_each(c, r, reqs, resps + n, rcs, msgs) &&
+	    new_node_since(c, r))
+		rc = -ESTALE;
 	for (i = 0; i < n && !rc; i++) {
 		if (!reqs[i] || rcs[i] == 0)
 			continue;

@@ -412,6 +412,47 @@ ais_wait_for()
 	done
 }
 
+# ais_rebalance_gen: the newest rebalance generation any node reports
+# (ais job show).
+ais_rebalance_gen()
+{
+	"$AIS" job show 2>/dev/null | awk '/^[0-9a-f]+ /{print $2}' | sort -n | tail -1
+}
+
+# ais_settled N [MAINT [GEN]]: true once the map has N - MAINT nodes
+# online and MAINT (default 0) in maintenance, none joining, leaving,
+# unreachable or down, and all N done with one rebalance generation, newer
+# than GEN if given (a node that has not applied a change yet still
+# reports the older generation done). For ais_wait_for.
+ais_settled()
+{
+	local n=$1 m=${2:-0} s job
+	s=$("$AIS" cluster show 2>/dev/null) || return 1
+	[ -z "${3:-}" ] || [ "$(ais_rebalance_gen)" -gt "$3" ] || return 1
+	[ "$(echo "$s" | grep -cE '^[0-9a-f]{16} .* online ')" -eq $((n - m)) ] || return 1
+	[ "$(echo "$s" | grep -cE '^[0-9a-f]{16} .* maintenance ')" -eq "$m" ] || return 1
+	echo "$s" | grep -qE 'joining|decommissioning|unreachable| down' && return 1
+	job=$("$AIS" job show 2>/dev/null) || return 1
+	echo "$job" | tail -1 | grep -q ' 0 rebalances running' || return 1
+	[ "$(echo "$job" | awk '/^[0-9a-f]+ /{print $2}' | sort -u | wc -l)" -eq 1 ] || return 1
+	[ "$(echo "$job" | grep -cE '^[0-9a-f]{16} .* done ')" -eq "$n" ]
+}
+
+# ais_check_disks BUCKET WANT: fails the test unless the object files of
+# BUCKET on the disks of every node (the cluster's and the extra ones;
+# not the shard index sidecars under .ais/) are WANT, each name once.
+ais_check_disks()
+{
+	local all dups
+	all=$(find "$AIS_CLUSTER_DIR"/node*/mp* "$T"/extra*/mp0 -path "*/$1/*" \
+		-not -path '*/.ais/*' -type f -printf '%P\n' 2>/dev/null |
+		sed "s#^$1/##" | sort || true)
+	dups=$(echo "$all" | uniq -d)
+	[ -z "$dups" ] || fail "objects held twice: $(echo "$dups" | head -5 | tr '\n' ' ')"
+	[ "$(echo "$all" | grep -c .)" -eq "$2" ] ||
+		fail "$(echo "$all" | grep -c .) object files of $1 on the disks, want $2"
+}
+
 # need_free_gib N: fails the test unless $T's file system has N GiB free
 # (tests with big files say so rather than fill the disk).
 need_free_gib()

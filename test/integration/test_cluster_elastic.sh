@@ -66,33 +66,6 @@ end_reader()
 }
 ais_cleanup end_reader
 
-# Every node online, none joining or leaving, every rebalance done for the
-# same generation; $1 = the number of nodes.
-settled()
-{
-	local show job n
-	show=$("$AIS" cluster show 2>/dev/null) || return 1
-	n=$(echo "$show" | grep -cE '^[0-9a-f]{16} .* online ')
-	[ "$n" -eq "$1" ] || return 1
-	echo "$show" | grep -qE 'joining|decommissioning|unreachable|down ' && return 1
-	job=$("$AIS" job show 2>/dev/null) || return 1
-	echo "$job" | tail -1 | grep -q ' 0 rebalances running' || return 1
-	[ "$(echo "$job" | awk '/^[0-9a-f]+ /{print $2}' | sort -u | wc -l)" -eq 1 ] || return 1
-	[ "$(echo "$job" | grep -cE '^[0-9a-f]{16} .* done ')" -eq "$1" ]
-}
-
-# The object files on every node's disks: each live object exactly once.
-check_disks()
-{
-	local want=$1 all dups
-	all=$(find "$AIS_CLUSTER_DIR"/node*/mp* "$T"/extra*/mp0 -path '*/b/*' \
-		-type f -printf '%f\n' 2>/dev/null | sort)
-	dups=$(echo "$all" | uniq -d)
-	[ -z "$dups" ] || fail "objects on two nodes: $(echo "$dups" | head -5 | tr '\n' ' ')"
-	[ "$(echo "$all" | grep -c .)" -eq "$want" ] ||
-		fail "$(echo "$all" | grep -c .) object files on the disks, want $want"
-}
-
 check_objects()
 {
 	local i
@@ -119,10 +92,10 @@ for i in $(seq $((READ + 51)) $N); do
 	rm "$T/src/o$i"
 done
 "$AIS" job show >&2 || true
-ais_wait_for 120 settled 4
+ais_wait_for 120 ais_settled 4
 stop_reading
 live=$((N - 50))
-check_disks $live
+ais_check_disks b $live
 held=$(find "$T/extra0/mp0" -path '*/b/*' -type f | wc -l)
 note "the new node holds $held of $live objects"
 [ "$held" -gt $((live * 15 / 100)) ] && [ "$held" -lt $((live * 35 / 100)) ] ||
@@ -138,8 +111,8 @@ ais_node_kill 0
 sleep 2
 timeout 90 "$AIS" local up --dir "$AIS_CLUSTER_DIR" --config "$AIS_TEST_AISD_CONF" \
 	>"$T/up2.out" 2>&1 || fail "restart node 0: $(cat "$T/up2.out")"
-ais_wait_for 180 settled 5
-check_disks $live
+ais_wait_for 180 ais_settled 5
+ais_check_disks b $live
 check_objects
 
 # --- 3. decommission during reads ---------------------------------------
@@ -147,7 +120,7 @@ read_loop
 gone=$(cat "$T/extra1/mp0/.ais/node")
 xpid=$(ais_extra_pid 1)
 "$AIS" cluster decommission "127.0.0.1:$((PORT + 11))" || fail "decommission"
-ais_wait_for 180 settled 4
+ais_wait_for 180 ais_settled 4
 stop_reading
 "$AIS" cluster show | grep -q "$gone" && fail "decommissioned node $gone still in the map"
 gone_proc() { ! _ais_alive "$xpid"; }
@@ -155,6 +128,6 @@ ais_wait_for 20 gone_proc
 [ -e "$T/extra1/mp0/.ais/raft/removed" ] || fail "the decommissioned node left no marker"
 [ "$(find "$T/extra1/mp0" -path '*/b/*' -type f | wc -l)" -eq 0 ] ||
 	fail "the decommissioned node kept objects"
-check_disks $live
+ais_check_disks b $live
 check_objects
 note "join, kill during rebalance and decommission: no read failed, nothing lost or doubled"

@@ -101,39 +101,9 @@ ais_cleanup end_loops
 
 # The node list of `ais cluster show`: "ID HOST:PORT STATE ROLE UP/DOWN".
 show() { "$AIS" cluster show 2>/dev/null; }
-# The newest rebalance generation any node reports.
-gen() { "$AIS" job show 2>/dev/null | awk '/^[0-9a-f]+ /{print $2}' | sort -n | tail -1; }
-# Every rebalance done for one generation on $1 nodes, no node in
-# transition; $2 = how many of them are in maintenance (default 0); the
-# generation newer than $3 if given (a node that has not applied the
-# change yet still reports the older generation done).
-settled()
-{
-	local s job
-	s=$(show) || return 1
-	[ -z "${3:-}" ] || [ "$(gen)" -gt "$3" ] || return 1
-	[ "$(echo "$s" | grep -cE '^[0-9a-f]{16} .* online ')" -eq $(($1 - ${2:-0})) ] || return 1
-	[ "$(echo "$s" | grep -cE '^[0-9a-f]{16} .* maintenance ')" -eq "${2:-0}" ] || return 1
-	echo "$s" | grep -qE 'joining|decommissioning|unreachable| down' && return 1
-	job=$("$AIS" job show 2>/dev/null) || return 1
-	echo "$job" | tail -1 | grep -q ' 0 rebalances running' || return 1
-	[ "$(echo "$job" | awk '/^[0-9a-f]+ /{print $2}' | sort -u | wc -l)" -eq 1 ] || return 1
-	[ "$(echo "$job" | grep -cE '^[0-9a-f]{16} .* done ')" -eq "$1" ]
-}
 # The object files of bucket b on node I's disks.
 # (Not the shard index sidecars under .ais/.)
 files_of() { find "$AIS_CLUSTER_DIR/node$1"/mp* -path '*/b/*' -not -path '*/.ais/*' -type f 2>/dev/null; }
-# Every live object on the disks exactly once (r/, n/ and s/).
-check_disks()
-{
-	local all dups
-	all=$(find "$AIS_CLUSTER_DIR"/node*/mp* "$T"/extra*/mp0 -path '*/b/*' \
-		-not -path '*/.ais/*' -type f -printf '%P\n' 2>/dev/null | sed 's#^[^/]*/b/##' | sort || true)
-	dups=$(echo "$all" | uniq -d)
-	[ -z "$dups" ] || fail "objects held twice: $(echo "$dups" | head -5 | tr '\n' ' ')"
-	[ "$(echo "$all" | grep -c .)" -eq "$1" ] ||
-		fail "$(echo "$all" | grep -c .) object files on the disks, want $1"
-}
 check_objects()
 {
 	local i
@@ -142,7 +112,7 @@ check_objects()
 		cmp -s "$T/chk" "$T/src/r/o$i" || fail "r/o$i: wrong bytes"
 	done
 }
-ais_wait_for 60 settled 4
+ais_wait_for 60 ais_settled 4
 
 # Shards made by GNU tar: s/sK.tar holds a/m1, a/m2 and b/m3.
 S=20
@@ -161,11 +131,11 @@ mid=$(cat "$AIS_CLUSTER_DIR/node$M/mp0/.ais/node")
 held=$(files_of $M | wc -l)
 note "node $M ($mid) holds $held objects"
 start_loops
-g=$(gen)
+g=$(ais_rebalance_gen)
 "$AIS" cluster maintenance start "127.0.0.1:$((PORT + M))" >"$T/m.out" ||
 	fail "maintenance start: $(cat "$T/m.out")"
 grep -q "maintenance started" "$T/m.out" || fail "maintenance start said: $(cat "$T/m.out")"
-ais_wait_for 60 settled 4 1 "$g"
+ais_wait_for 60 ais_settled 4 1 "$g"
 show | grep -E "^$mid .* maintenance " >/dev/null || fail "node $M not shown in maintenance"
 # What the node in maintenance holds is read through the new owners, which
 # do not hold it: ranges, shard listings and members, byte for byte.
@@ -201,12 +171,12 @@ done
 [ "$(files_of $M | wc -l)" -eq "$held" ] ||
 	fail "the node in maintenance holds $(files_of $M | wc -l) objects, had $held"
 sleep 2
-g=$(gen)
+g=$(ais_rebalance_gen)
 "$AIS" cluster maintenance stop "$mid" >"$T/m.out" || fail "maintenance stop: $(cat "$T/m.out")"
 grep -q "maintenance stopped" "$T/m.out" || fail "maintenance stop said: $(cat "$T/m.out")"
-ais_wait_for 90 settled 4 0 "$g"
+ais_wait_for 90 ais_settled 4 0 "$g"
 stop_loops "maintenance start/stop"
-check_disks $((N + 40 + S))
+ais_check_disks b $((N + 40 + S))
 mine=$(files_of $M | wc -l)
 [ "$mine" -gt $(((N + 40) * 15 / 100)) ] ||
 	fail "after maintenance stop node $M holds $mine of $((N + 40)) objects"
@@ -218,9 +188,9 @@ done
 start_loops
 sleep 1
 ais_node_add 0
-ais_wait_for 120 settled 5
+ais_wait_for 120 ais_settled 5
 stop_loops "a node joined"
-check_disks $((N + 40 + S))
+ais_check_disks b $((N + 40 + S))
 [ "$(find "$T/extra0/mp0" -path '*/b/*' -type f | wc -l)" -gt 0 ] ||
 	fail "the new node received nothing"
 check_objects
@@ -269,9 +239,9 @@ ais_wait_for 30 voters
 "$AIS" bucket ls | grep -qx 'ais://after' || fail "bucket after not listed: $("$AIS" bucket ls)"
 
 restart_leader
-ais_wait_for 120 settled 5
+ais_wait_for 120 ais_settled 5
 show | grep -q "^$leader " || fail "the old leader did not rejoin with its id"
 "$AIS" bucket ls | grep -qx 'ais://after' || fail "bucket after not listed after the restart"
-check_disks $((N + 40 + S))
+ais_check_disks b $((N + 40 + S))
 check_objects
 note "maintenance, a join and a leader's death: no read or listing failed, nothing lost or doubled"
