@@ -189,10 +189,9 @@ again:
 	 * bucket...); one that did not, or that is down, makes it EIO. */
 	moving = false;
 	for (i = 0; i < n; i++) {
-		/* A joining node is outside placement and holds nothing yet
-		 * (it refuses requests until it has the log); once it goes
-		 * online the map version moves and the answers above made
-		 * us ask again with the new map. */
+		/* A joining node holds nothing yet. It answers listings
+		 * (an empty page and its arrival number, for the second
+		 * round); a node from before that refused them. */
 		if (rcs[i] < 0 && r->map->nodes[i].state == AIS_NODE_JOINING)
 			continue;
 		if (rcs[i] < 0 && resps[i]) {
