@@ -93,34 +93,30 @@ void cluster_on_change(struct cluster *c, cluster_change_cb cb, void *arg)
 	}
 }
 
-bool cluster_joined(struct cluster *c)
+/* A flag of c, read under c->mu. */
+static bool flag(struct cluster *c, const bool *f)
 {
-	bool j;
+	bool v;
 
 	pthread_mutex_lock(&c->mu);
-	j = c->joined;
+	v = *f;
 	pthread_mutex_unlock(&c->mu);
-	return j;
+	return v;
+}
+
+bool cluster_joined(struct cluster *c)
+{
+	return flag(c, &c->joined);
 }
 
 bool cluster_serving(struct cluster *c)
 {
-	bool s;
-
-	pthread_mutex_lock(&c->mu);
-	s = c->online;
-	pthread_mutex_unlock(&c->mu);
-	return s;
+	return flag(c, &c->online);
 }
 
 bool cluster_stopping(struct cluster *c)
 {
-	bool s;
-
-	pthread_mutex_lock(&c->mu);
-	s = c->stopping;
-	pthread_mutex_unlock(&c->mu);
-	return s;
+	return flag(c, &c->stopping);
 }
 
 int cluster_wait_joined(struct cluster *c, unsigned timeout_ms)

@@ -412,6 +412,19 @@ ais_wait_for()
 	done
 }
 
+# ais_get_check URL SRC FAILFILE: GETs URL and compares it with the file
+# SRC; a failed GET or different bytes add a line to FAILFILE (for loops
+# that read while the cluster changes). Returns 0 either way.
+ais_get_check()
+{
+	if ! "$AIS" get "$1" "$T/.got" >/dev/null 2>"$T/.got.err"; then
+		echo "get ${1#ais://}: $(cat "$T/.got.err")" >>"$3"
+	elif ! cmp -s "$T/.got" "$2"; then
+		echo "get ${1#ais://}: wrong bytes" >>"$3"
+	fi
+	return 0
+}
+
 # ais_rebalance_gen: the newest rebalance generation any node reports
 # (ais job show).
 ais_rebalance_gen()

@@ -38,11 +38,7 @@ read_loop()
 		while [ ! -e "$T/stop" ]; do
 			for i in $(seq 1 $READ | shuf); do
 				[ -e "$T/stop" ] && break
-				if ! "$AIS" get "ais://b/o$i" "$T/rl" >/dev/null 2>"$T/rl.err"; then
-					echo "o$i: $(cat "$T/rl.err")" >>"$T/readfail"
-				elif ! cmp -s "$T/rl" "$T/src/o$i"; then
-					echo "o$i: wrong bytes" >>"$T/readfail"
-				fi
+				ais_get_check "ais://b/o$i" "$T/src/o$i" "$T/readfail"
 			done
 			echo round >>"$T/rounds"
 		done

@@ -47,11 +47,7 @@ read_loop()
 			elif [ $((i % 3)) -eq 0 ] && ! grep -q "$(stat -c %s "$T/src/r/o$i")" "$T/st"; then
 				echo "stat r/o$i: wrong size: $(head -2 "$T/st")" >>"$T/fail"
 			fi
-			if ! "$AIS" get "ais://b/r/o$i" "$T/rl" >/dev/null 2>"$T/rl.err"; then
-				echo "get r/o$i: $(cat "$T/rl.err")" >>"$T/fail"
-			elif ! cmp -s "$T/rl" "$T/src/r/o$i"; then
-				echo "get r/o$i: wrong bytes" >>"$T/fail"
-			fi
+			ais_get_check "ais://b/r/o$i" "$T/src/r/o$i" "$T/fail"
 		done
 		echo r >>"$T/rounds"
 	done
