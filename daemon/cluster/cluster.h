@@ -94,7 +94,13 @@ void cluster_on_change(struct cluster *c, cluster_change_cb cb, void *arg);
  * -ENOENT for a bucket that is / is not there, -EINVAL with a reason. */
 int cluster_join(struct cluster *c, const struct ais_node *joiner,
 		 char *const *buckets, size_t nbuckets, char *errmsg);
-int cluster_bucket_create(struct cluster *c, const char *bucket, char *errmsg);
+/* copies: of each object of the bucket, on as many nodes (0 = 1). */
+int cluster_bucket_create(struct cluster *c, const char *bucket,
+			  uint32_t copies, char *errmsg);
+/* Sets the bucket's copies; existing objects gain or lose copies in the
+ * rebalance this starts (a new placement generation). */
+int cluster_bucket_props(struct cluster *c, const char *bucket, uint32_t copies,
+			 char *errmsg);
 int cluster_bucket_destroy(struct cluster *c, const char *bucket, char *errmsg);
 int cluster_change(struct cluster *c, const Ais__ClusterChange *ch,
 		   char *errmsg);

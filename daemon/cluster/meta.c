@@ -72,6 +72,7 @@ static struct meta *meta_dup(const struct meta *m)
 		if (!d->buckets[i].name)
 			goto err;
 		d->buckets[i].created_ns = m->buckets[i].created_ns;
+		d->buckets[i].copies = m->buckets[i].copies;
 	}
 	for (; d->nhistory < m->nhistory; d->nhistory++)
 		if (!(d->history[d->nhistory] =
@@ -147,6 +148,25 @@ static int node_from_pb(const Ais__Node *pb, struct ais_node *n, char *errmsg)
 	return 0;
 }
 
+/* copies (0 = 1) is at most the nodes in the map (and AIS_COPIES_MAX). */
+static int check_copies(const struct meta *m, uint32_t copies, char *errmsg)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < m->nodes->n; i++)
+		if (m->nodes->nodes[i].state != AIS_NODE_JOINING)
+			n++;
+	if (copies > AIS_COPIES_MAX)
+		return ais_errf(errmsg, -EINVAL, "copies=%u: at most %d",
+				copies, AIS_COPIES_MAX);
+	if (copies > 1 && copies > n)
+		return ais_errf(errmsg, -EINVAL,
+				"copies=%u: the cluster has %zu node%s (each "
+				"copy is on a different node)",
+				copies, n, n == 1 ? "" : "s");
+	return 0;
+}
+
 int meta_check(const struct meta *m, const Ais__MetaCmd *cmd, char *errmsg)
 {
 	const struct ais_node *n = NULL;
@@ -183,7 +203,13 @@ int meta_check(const struct meta *m, const Ais__MetaCmd *cmd, char *errmsg)
 			return ais_errf(errmsg, -EEXIST,
 					"bucket %s already exists",
 					cmd->bucket);
-		return 0;
+		return check_copies(m, cmd->copies, errmsg);
+	case AIS__META_CMD__KIND__BUCKET_PROPS:
+		if (!cmd->bucket || meta_bucket_find(m, cmd->bucket) < 0)
+			return ais_errf(errmsg, -ENOENT,
+					"bucket %s does not exist",
+					cmd->bucket ? cmd->bucket : "");
+		return check_copies(m, cmd->copies, errmsg);
 	case AIS__META_CMD__KIND__BUCKET_DESTROY:
 		if (!cmd->bucket || meta_bucket_find(m, cmd->bucket) < 0)
 			return ais_errf(errmsg, -ENOENT,
@@ -237,7 +263,8 @@ int meta_check(const struct meta *m, const Ais__MetaCmd *cmd, char *errmsg)
 	}
 }
 
-static int bucket_add(struct meta *m, const char *name, int64_t created_ns)
+static int bucket_add(struct meta *m, const char *name, int64_t created_ns,
+		      uint32_t copies)
 {
 	struct meta_bucket *b;
 	int i = meta_bucket_find(m, name);
@@ -257,7 +284,10 @@ static int bucket_add(struct meta *m, const char *name, int64_t created_ns)
 		return -ENOMEM;
 	}
 	b[at].created_ns = created_ns;
+	b[at].copies = copies ? copies : 1;
 	m->nbuckets++;
+	if (ais_map_set_copies(m->nodes, name, b[at].copies) < 0)
+		return -ENOMEM;
 	return 1;
 }
 
@@ -288,18 +318,22 @@ static struct ais_map *placement_of(const struct ais_map *nodes, uint64_t id)
 			ais_map_free(p);
 			return NULL;
 		}
+	for (i = 0; i < nodes->nbcopies; i++)
+		if (ais_map_set_copies(p, nodes->bcopies[i].name,
+				       nodes->bcopies[i].copies) < 0) {
+			ais_map_free(p);
+			return NULL;
+		}
 	return p;
 }
 
 /* After a change of m->nodes: if the placement differs from before's, the
  * old one joins the history and a new generation starts. */
-static int placement_follow(struct meta *m, const struct ais_map *before)
+static int placement_new(struct meta *m, const struct ais_map *before)
 {
 	struct ais_map *old;
 	size_t i;
 
-	if (ais_map_same_placement(before, m->nodes))
-		return 0;
 	old = placement_of(before, m->rebalance_id);
 	if (!old)
 		return -ENOMEM;
@@ -324,6 +358,13 @@ static int placement_follow(struct meta *m, const struct ais_map *before)
 		free(m->rebalanced[i]);
 	m->nrebalanced = 0;
 	return 0;
+}
+
+static int placement_follow(struct meta *m, const struct ais_map *before)
+{
+	if (ais_map_same_placement(before, m->nodes))
+		return 0;
+	return placement_new(m, before);
 }
 
 /* When every node has finished the current generation and none keeps data
@@ -387,16 +428,32 @@ static int apply_to(struct meta *m, const Ais__MetaCmd *cmd)
 		node.role = AIS_ROLE_NONE;
 		rc = ais_map_add(m->nodes, &node);
 		for (i = 0; rc >= 0 && i < cmd->n_buckets; i++) {
-			int r = bucket_add(m, cmd->buckets[i], cmd->time_ns);
+			int r = bucket_add(m, cmd->buckets[i], cmd->time_ns, 1);
 
 			rc = r < 0 ? r : rc | r;
 		}
 		break;
 	case AIS__META_CMD__KIND__BUCKET_CREATE:
-		rc = bucket_add(m, cmd->bucket, cmd->time_ns);
+		rc = bucket_add(m, cmd->bucket, cmd->time_ns, cmd->copies);
+		break;
+	case AIS__META_CMD__KIND__BUCKET_PROPS:
+		idx = meta_bucket_find(m, cmd->bucket);
+		{
+			uint32_t copies = cmd->copies ? cmd->copies : 1;
+
+			if (m->buckets[idx].copies == copies)
+				break;
+			m->buckets[idx].copies = copies;
+			rc = ais_map_set_copies(m->nodes, cmd->bucket, copies);
+			if (rc == 0)
+				rc = placement_new(m, before);
+			if (rc == 0)
+				rc = 1;
+		}
 		break;
 	case AIS__META_CMD__KIND__BUCKET_DESTROY:
 		idx = meta_bucket_find(m, cmd->bucket);
+		(void)ais_map_set_copies(m->nodes, cmd->bucket, 1);
 		free(m->buckets[idx].name);
 		memmove(m->buckets + idx, m->buckets + idx + 1,
 			(m->nbuckets - (size_t)idx - 1) * sizeof(*m->buckets));
@@ -496,6 +553,8 @@ int meta_encode(const struct meta *m, void **buf, size_t *len)
 		ais__meta_bucket__init(&bk[i]);
 		bk[i].name = m->buckets[i].name;
 		bk[i].created_ns = m->buckets[i].created_ns;
+		bk[i].copies =
+		    m->buckets[i].copies > 1 ? m->buckets[i].copies : 0;
 		bkp[i] = &bk[i];
 	}
 	st.n_buckets = m->nbuckets;
@@ -509,6 +568,8 @@ int meta_encode(const struct meta *m, void **buf, size_t *len)
 		pl[i].rebalance_id = m->history[i]->version;
 		pl[i].n_nodes = hmaps[i]->n_nodes;
 		pl[i].nodes = hmaps[i]->nodes;
+		pl[i].n_buckets = hmaps[i]->n_buckets;
+		pl[i].buckets = hmaps[i]->buckets;
 		plp[i] = &pl[i];
 	}
 	st.n_history = m->nhistory;
@@ -541,8 +602,10 @@ out:
 	return rc;
 }
 
-/* A ClusterMap view of nodes, to reuse ais_map_from_pb's checks. */
+/* A ClusterMap view of nodes (and copies per bucket), to reuse
+ * ais_map_from_pb's checks. */
 static int nodes_from_pb(uint64_t version, Ais__Node **nodes, size_t n,
+			 Ais__BucketCopies **bc, size_t nbc,
 			 struct ais_map **out, char *errmsg)
 {
 	Ais__ClusterMap cm = AIS__CLUSTER_MAP__INIT;
@@ -550,6 +613,8 @@ static int nodes_from_pb(uint64_t version, Ais__Node **nodes, size_t n,
 	cm.version = version;
 	cm.n_nodes = n;
 	cm.nodes = nodes;
+	cm.n_buckets = nbc;
+	cm.buckets = bc;
 	return ais_map_from_pb(&cm, out, errmsg);
 }
 
@@ -574,8 +639,8 @@ int meta_decode(const void *buf, size_t len, struct meta **out, char *errmsg)
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		goto out;
-	rc = nodes_from_pb(st->version, st->nodes, st->n_nodes, &m->nodes,
-			   errmsg);
+	rc = nodes_from_pb(st->version, st->nodes, st->n_nodes, NULL, 0,
+			   &m->nodes, errmsg);
 	if (rc)
 		goto err;
 	rc = -ENOMEM;
@@ -590,13 +655,22 @@ int meta_decode(const void *buf, size_t len, struct meta **out, char *errmsg)
 		m->buckets[m->nbuckets].name = strdup(st->buckets[i]->name);
 		if (!m->buckets[m->nbuckets].name)
 			goto err;
-		m->buckets[m->nbuckets++].created_ns =
-		    st->buckets[i]->created_ns;
+		m->buckets[m->nbuckets].created_ns = st->buckets[i]->created_ns;
+		m->buckets[m->nbuckets].copies =
+		    st->buckets[i]->copies ? st->buckets[i]->copies : 1;
+		if (ais_map_set_copies(m->nodes, m->buckets[m->nbuckets].name,
+				       m->buckets[m->nbuckets].copies) < 0) {
+			m->nbuckets++;
+			goto err;
+		}
+		m->nbuckets++;
 	}
 	for (i = 0; i < st->n_history; i++) {
 		rc = nodes_from_pb(
 		    st->history[i]->rebalance_id, st->history[i]->nodes,
-		    st->history[i]->n_nodes, &m->history[m->nhistory], errmsg);
+		    st->history[i]->n_nodes, st->history[i]->buckets,
+		    st->history[i]->n_buckets, &m->history[m->nhistory],
+		    errmsg);
 		if (rc)
 			goto err;
 		m->nhistory++;

@@ -18,10 +18,12 @@
 struct meta_bucket {
 	char *name;
 	int64_t created_ns;
+	uint32_t copies; /* >= 1; mirrored in nodes->bcopies for placement */
 };
 
 struct meta {
-	struct ais_map *nodes;	     /* ->version is the metadata version */
+	struct ais_map *nodes;	     /* ->version is the metadata version;
+					->bcopies mirrors buckets[].copies */
 	struct meta_bucket *buckets; /* sorted by name */
 	size_t nbuckets;
 	uint64_t rebalance_id;

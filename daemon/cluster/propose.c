@@ -181,25 +181,34 @@ int cluster_join(struct cluster *c, const struct ais_node *joiner,
 }
 
 static int bucket_cmd(struct cluster *c, Ais__MetaCmd__Kind kind,
-		      const char *bucket, char *errmsg)
+		      const char *bucket, uint32_t copies, char *errmsg)
 {
 	Ais__MetaCmd cmd = AIS__META_CMD__INIT;
 
 	cmd.kind = kind;
 	cmd.bucket = (char *)bucket;
+	cmd.copies = copies;
 	cmd.time_ns = ais_now_real_ns();
 	return cluster_propose(c, &cmd, errmsg);
 }
 
-int cluster_bucket_create(struct cluster *c, const char *bucket, char *errmsg)
+int cluster_bucket_create(struct cluster *c, const char *bucket,
+			  uint32_t copies, char *errmsg)
 {
-	return bucket_cmd(c, AIS__META_CMD__KIND__BUCKET_CREATE, bucket,
+	return bucket_cmd(c, AIS__META_CMD__KIND__BUCKET_CREATE, bucket, copies,
+			  errmsg);
+}
+
+int cluster_bucket_props(struct cluster *c, const char *bucket, uint32_t copies,
+			 char *errmsg)
+{
+	return bucket_cmd(c, AIS__META_CMD__KIND__BUCKET_PROPS, bucket, copies,
 			  errmsg);
 }
 
 int cluster_bucket_destroy(struct cluster *c, const char *bucket, char *errmsg)
 {
-	return bucket_cmd(c, AIS__META_CMD__KIND__BUCKET_DESTROY, bucket,
+	return bucket_cmd(c, AIS__META_CMD__KIND__BUCKET_DESTROY, bucket, 0,
 			  errmsg);
 }
 

@@ -11,6 +11,8 @@
 #include "rpc/rpc_i.h"
 #include "store/bucket.h"
 
+static long find_sorted(char *const *v, size_t n, const char *s);
+
 /* The answer carries the version that has the change, so that the
  * client's next request makes any node catch up to it first. */
 static void answer_new_version(struct rpc *r)
@@ -26,9 +28,42 @@ int rpc_bucket_create(struct rpc *r)
 
 	if (rc)
 		return rc;
-	rc = cluster_bucket_create(r->d->cluster, q->bucket, r->errmsg);
+	rc = cluster_bucket_create(r->d->cluster, q->bucket, q->copies,
+				   r->errmsg);
 	answer_new_version(r);
 	return rc;
+}
+
+int rpc_bucket_props(struct rpc *r)
+{
+	Ais__Request *q = r->req;
+	static Ais__BucketProps init = AIS__BUCKET_PROPS__INIT;
+	long k;
+	int rc = rpc_check_bucket(r, q->bucket);
+
+	if (rc)
+		return rc;
+	if (q->set_copies) {
+		rc = cluster_bucket_props(r->d->cluster, q->bucket, q->copies,
+					  r->errmsg);
+		answer_new_version(r);
+		if (rc)
+			return rc;
+	}
+	k = find_sorted(r->cm->buckets, r->cm->nbuckets, q->bucket);
+	if (k < 0 && cluster_sync(r->d->cluster, 2000) == 0) {
+		answer_new_version(r);
+		k = find_sorted(r->cm->buckets, r->cm->nbuckets, q->bucket);
+	}
+	if (k < 0)
+		return ais_errf(r->errmsg, -ENOENT, "bucket %s does not exist",
+				q->bucket);
+	r->props = init;
+	r->props.name = q->bucket;
+	r->props.copies = ais_map_copies(r->cm->m, q->bucket);
+	r->props.created_ns = r->cm->bucket_created[k];
+	r->resp.props = &r->props;
+	return 0;
 }
 
 int rpc_bucket_destroy(struct rpc *r)

@@ -25,6 +25,7 @@ static const struct rpc_op ops[] = {
 	[AIS__OP__OP_BUCKET_CREATE]  = {rpc_bucket_create,  NULL,            RPC_DATA, false, false, RPC_PERM_ADMIN},
 	[AIS__OP__OP_BUCKET_DESTROY] = {rpc_bucket_destroy, NULL,            RPC_DATA, false, false, RPC_PERM_ADMIN},
 	[AIS__OP__OP_BUCKET_LIST]    = {rpc_bucket_list,    NULL,            RPC_META, false, true,  RPC_PERM_READ},
+	[AIS__OP__OP_BUCKET_PROPS]   = {rpc_bucket_props,   NULL,            RPC_DATA, false, true,  RPC_PERM_ADMIN},
 	[AIS__OP__OP_PUT]            = {rpc_put,            NULL,            RPC_DATA, true,  true,  RPC_PERM_WRITE},
 	[AIS__OP__OP_GET]            = {rpc_get,            rpc_read_nowait, RPC_DATA, false, true,  RPC_PERM_READ},
 	[AIS__OP__OP_HEAD]           = {rpc_head,           rpc_read_nowait, RPC_META, false, true,  RPC_PERM_READ},

@@ -26,6 +26,7 @@ struct rpc {
 	struct cluster_map *cm; /* the map this request is answered under */
 	Ais__ClusterMap *mappb; /* freed after the answer */
 	Ais__ObjMeta metapb;
+	Ais__BucketProps props;
 	struct ais_obj_meta meta;
 	char errmsg[AIS_ERRMSG_LEN];
 };
@@ -96,6 +97,7 @@ int rpc_meta_propose(struct rpc *r);
 int rpc_bucket_create(struct rpc *r);
 int rpc_bucket_destroy(struct rpc *r);
 int rpc_bucket_list(struct rpc *r);
+int rpc_bucket_props(struct rpc *r);
 
 /* obj.c: objects */
 int rpc_put(struct rpc *r);

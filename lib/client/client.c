@@ -639,7 +639,7 @@ static bool buckets_replicated(struct ais_client *c)
 }
 
 static int bucket_change(struct ais_client *c, int op, const char *bucket,
-			 int benign, char *errmsg)
+			 uint32_t copies, int benign, char *errmsg)
 {
 	Ais__Request req = AIS__REQUEST__INIT;
 	Ais__Response *a;
@@ -650,6 +650,7 @@ static int bucket_change(struct ais_client *c, int op, const char *bucket,
 		return rc;
 	req.op = op;
 	req.bucket = (char *)bucket;
+	req.copies = copies;
 	/* A rare admin op: start from the newest map, so that an older
 	 * cluster's broadcast misses no node (a second round after a stale
 	 * map could not tell "created now" from "existed"). */
@@ -664,21 +665,70 @@ static int bucket_change(struct ais_client *c, int op, const char *bucket,
 		return rc;
 	rc = ais__resp_status(a, errmsg);
 	ais__response__free_unpacked(a, NULL);
+	/* The map carries the bucket's copies: learn them now. */
+	if (rc == 0 && copies > 1)
+		(void)ais_client_refresh_map(c, NULL);
 	return rc;
 }
 
 int ais_client_bucket_create(struct ais_client *c, const char *bucket,
 			     char *errmsg)
 {
-	return bucket_change(c, AIS__OP__OP_BUCKET_CREATE, bucket, -EEXIST,
+	return bucket_change(c, AIS__OP__OP_BUCKET_CREATE, bucket, 0, -EEXIST,
 			     errmsg);
+}
+
+int ais_client_bucket_create_copies(struct ais_client *c, const char *bucket,
+				    uint32_t copies, char *errmsg)
+{
+	if (copies > 1 && !buckets_replicated(c))
+		return ais_errf(errmsg, -EOPNOTSUPP,
+				"copies need a cluster with replicated "
+				"metadata");
+	return bucket_change(c, AIS__OP__OP_BUCKET_CREATE, bucket, copies,
+			     -EEXIST, errmsg);
 }
 
 int ais_client_bucket_destroy(struct ais_client *c, const char *bucket,
 			      char *errmsg)
 {
-	return bucket_change(c, AIS__OP__OP_BUCKET_DESTROY, bucket, -ENOENT,
+	return bucket_change(c, AIS__OP__OP_BUCKET_DESTROY, bucket, 0, -ENOENT,
 			     errmsg);
+}
+
+int ais_client_bucket_props(struct ais_client *c, const char *bucket,
+			    bool set_copies, uint32_t copies,
+			    struct ais_bucket_props *out, char *errmsg)
+{
+	Ais__Request req = AIS__REQUEST__INIT;
+	Ais__Response *a;
+	int rc;
+
+	rc = ais_name_check_bucket(bucket, errmsg);
+	if (rc < 0)
+		return rc;
+	req.op = AIS__OP__OP_BUCKET_PROPS;
+	req.bucket = (char *)bucket;
+	req.set_copies = set_copies;
+	req.copies = copies;
+	req.map_version = ais__client_version_hint(c);
+	rc = ais__call_any(c, &req, !set_copies, 0, &a, errmsg);
+	if (rc < 0)
+		return rc;
+	rc = ais__resp_status(a, errmsg);
+	if (rc == 0 && !a->props)
+		rc = ais_errf(errmsg, -EPROTO,
+			      "the node sent no bucket properties");
+	if (rc == 0 && out) {
+		memset(out, 0, sizeof(*out));
+		snprintf(out->name, sizeof(out->name), "%s", bucket);
+		out->copies = a->props->copies ? a->props->copies : 1;
+		out->created_ns = a->props->created_ns;
+	}
+	ais__response__free_unpacked(a, NULL);
+	if (rc == 0 && set_copies)
+		(void)ais_client_refresh_map(c, NULL);
+	return rc;
 }
 
 static int cmp_str(const void *a, const void *b)

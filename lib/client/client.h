@@ -215,6 +215,25 @@ const char *ais_change_kind_name(int kind);
  * with its node does not come back as -EEXIST. */
 int ais_client_bucket_create(struct ais_client *c, const char *bucket,
 			     char *errmsg);
+/* ais_client_bucket_create whose objects each have `copies` copies, on
+ * as many nodes (1 .. the nodes in the cluster; 0 = 1). */
+int ais_client_bucket_create_copies(struct ais_client *c, const char *bucket,
+				    uint32_t copies, char *errmsg);
+
+/* A bucket's properties. */
+struct ais_bucket_props {
+	char name[65];
+	uint32_t copies;    /* of each object, each on a different node */
+	int64_t created_ns; /* when the bucket was created */
+};
+/* Reads the bucket's properties into *out (may be NULL); with set_copies,
+ * sets its copies first: existing objects gain or lose copies in the
+ * rebalance that follows (`ais job show` shows it). -ENOENT if
+ * there is no such bucket, -EINVAL for more copies than nodes. */
+int ais_client_bucket_props(struct ais_client *c, const char *bucket,
+			    bool set_copies, uint32_t copies,
+			    struct ais_bucket_props *out, char *errmsg);
+
 /* Destroys the bucket and all its objects; -ENOENT if it does not exist.
  * Fails over like create. */
 int ais_client_bucket_destroy(struct ais_client *c, const char *bucket,

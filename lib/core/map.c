@@ -3,6 +3,7 @@
 #include "map.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,7 @@ void ais_map_free(struct ais_map *m)
 	if (m == NULL)
 		return;
 	free(m->nodes);
+	free(m->bcopies);
 	free(m);
 }
 
@@ -39,6 +41,16 @@ struct ais_map *ais_map_dup(const struct ais_map *m)
 			return NULL;
 		}
 		memcpy(d->nodes, m->nodes, m->n * sizeof(*d->nodes));
+	}
+	if (m->nbcopies > 0) {
+		d->bcopies = malloc(m->nbcopies * sizeof(*d->bcopies));
+		if (d->bcopies == NULL) {
+			ais_map_free(d);
+			return NULL;
+		}
+		memcpy(d->bcopies, m->bcopies,
+		       m->nbcopies * sizeof(*d->bcopies));
+		d->nbcopies = m->nbcopies;
 	}
 	return d;
 }
@@ -130,7 +142,8 @@ const char *ais_node_state_name(int state)
 		return "online";
 	case AIS_NODE_MAINTENANCE:
 		return "maintenance";
-	case AIS_NODE_JOINING: return "joining";
+	case AIS_NODE_JOINING:
+		return "joining";
 	case AIS_NODE_DECOMMISSIONING:
 		return "decommissioning";
 	}
@@ -223,24 +236,83 @@ int ais_map_merge(struct ais_map *m, const struct ais_map *other)
 	return changed;
 }
 
-const struct ais_node *ais_map_owner(const struct ais_map *m,
-				     const char *bucket, const char *name)
+/* Binary search in bcopies: the index of bucket, or -(insertion point)-1. */
+static long bcopies_search(const struct ais_map *m, const char *bucket)
+{
+	size_t lo = 0, hi = m->nbcopies;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(m->bcopies[mid].name, bucket);
+
+		if (c == 0)
+			return (long)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -(long)lo - 1;
+}
+
+uint32_t ais_map_copies(const struct ais_map *m, const char *bucket)
+{
+	long i = bcopies_search(m, bucket);
+
+	return i >= 0 ? m->bcopies[i].copies : 1;
+}
+
+int ais_map_set_copies(struct ais_map *m, const char *bucket, uint32_t copies)
+{
+	long i = bcopies_search(m, bucket);
+	struct ais_bucket_copies *b;
+	size_t at;
+
+	if (copies == 0 || copies > AIS_COPIES_MAX ||
+	    strlen(bucket) > AIS_BUCKET_MAX)
+		return -EINVAL;
+	if (i >= 0) {
+		if (copies > 1) {
+			m->bcopies[i].copies = copies;
+			return 0;
+		}
+		memmove(m->bcopies + i, m->bcopies + i + 1,
+			(m->nbcopies - (size_t)i - 1) * sizeof(*m->bcopies));
+		m->nbcopies--;
+		return 0;
+	}
+	if (copies == 1)
+		return 0;
+	at = (size_t)(-i - 1);
+	b = realloc(m->bcopies, (m->nbcopies + 1) * sizeof(*b));
+	if (b == NULL)
+		return -ENOMEM;
+	memmove(b + at + 1, b + at, (m->nbcopies - at) * sizeof(*b));
+	snprintf(b[at].name, sizeof(b[at].name), "%s", bucket);
+	b[at].copies = copies;
+	m->bcopies = b;
+	m->nbcopies++;
+	return 0;
+}
+
+size_t ais_map_copy_set(const struct ais_map *m, const char *bucket,
+			const char *name, int *idx, size_t cap)
 {
 	const char *stack_ids[64];
 	const char **ids = stack_ids;
-	int idx[64], *pidx = idx;
+	int sidx[64], *pidx = sidx, sorder[64], *order = sorder;
 	char key[AIS_BUCKET_MAX + 1 + AIS_NAME_MAX + 1];
-	const struct ais_node *owner = NULL;
-	size_t i, n = 0;
-	int keylen, best;
+	size_t i, n = 0, want = ais_map_copies(m, bucket);
+	int keylen;
 
 	keylen = ais_hrw_key(bucket, name, key, sizeof(key));
-	if (keylen < 0 || m->n == 0)
-		return NULL;
+	if (keylen < 0 || m->n == 0 || cap == 0)
+		return 0;
 	if (m->n > 64) {
 		ids = malloc(m->n * sizeof(*ids));
 		pidx = malloc(m->n * sizeof(*pidx));
-		if (ids == NULL || pidx == NULL)
+		order = malloc(m->n * sizeof(*order));
+		if (ids == NULL || pidx == NULL || order == NULL)
 			goto out;
 	}
 	for (i = 0; i < m->n; i++) {
@@ -250,15 +322,54 @@ const struct ais_node *ais_map_owner(const struct ais_map *m,
 		pidx[n] = (int)i;
 		n++;
 	}
-	best = ais_hrw_pick(ids, n, key, (size_t)keylen);
-	if (best >= 0)
-		owner = &m->nodes[pidx[best]];
+	if (want == 1 || n <= 1) {
+		/* The common case: one pick, no sort. */
+		int best = ais_hrw_pick(ids, n, key, (size_t)keylen);
+
+		n = 0;
+		if (best >= 0)
+			idx[n++] = pidx[best];
+		goto out;
+	}
+	ais_hrw_rank(ids, n, key, (size_t)keylen, order);
+	if (want > n)
+		want = n;
+	if (want > cap)
+		want = cap;
+	for (i = 0; i < want; i++)
+		idx[i] = pidx[order[i]];
+	n = want;
 out:
 	if (ids != stack_ids) {
+		if (ids == NULL || pidx == NULL || order == NULL)
+			n = 0;
 		free(ids);
 		free(pidx);
+		free(order);
 	}
-	return owner;
+	return n;
+}
+
+const struct ais_node *ais_map_owner(const struct ais_map *m,
+				     const char *bucket, const char *name)
+{
+	int idx;
+
+	if (ais_map_copy_set(m, bucket, name, &idx, 1) == 0)
+		return NULL;
+	return &m->nodes[idx];
+}
+
+int ais_map_copy_rank(const struct ais_map *m, const char *bucket,
+		      const char *name, const char *id)
+{
+	int idx[AIS_COPIES_MAX];
+	size_t n = ais_map_copy_set(m, bucket, name, idx, AIS_COPIES_MAX), i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(m->nodes[idx[i]].id, id))
+			return (int)i;
+	return -1;
 }
 
 int ais_map_from_pb(const Ais__ClusterMap *pb, struct ais_map **out,
@@ -311,6 +422,24 @@ int ais_map_from_pb(const Ais__ClusterMap *pb, struct ais_map **out,
 			return rc;
 		}
 	}
+	for (i = 0; i < pb->n_buckets; i++) {
+		const Ais__BucketCopies *b = pb->buckets[i];
+		int rc;
+
+		if (b->name == NULL || strlen(b->name) > AIS_BUCKET_MAX ||
+		    b->copies == 0 || b->copies > AIS_COPIES_MAX) {
+			ais_map_free(m);
+			return ais_errf(errmsg, -EPROTO,
+					"cluster map v%llu: bucket entry %zu "
+					"is malformed",
+					(unsigned long long)pb->version, i);
+		}
+		rc = ais_map_set_copies(m, b->name, b->copies);
+		if (rc < 0) {
+			ais_map_free(m);
+			return rc;
+		}
+	}
 	*out = m;
 	return 0;
 }
@@ -322,13 +451,18 @@ Ais__ClusterMap *ais_map_to_pb(const struct ais_map *m)
 	Ais__ClusterMap *pb;
 	Ais__Node *nodes;
 	Ais__Node **ptrs;
+	Ais__BucketCopies *bc;
+	Ais__BucketCopies **bcp;
 	size_t i;
 
-	pb = malloc(sizeof(*pb) + m->n * (sizeof(*ptrs) + sizeof(*nodes)));
+	pb = malloc(sizeof(*pb) + m->n * (sizeof(*ptrs) + sizeof(*nodes)) +
+		    m->nbcopies * (sizeof(*bcp) + sizeof(*bc)));
 	if (pb == NULL)
 		return NULL;
 	ptrs = (Ais__Node **)(pb + 1);
 	nodes = (Ais__Node *)(ptrs + m->n);
+	bcp = (Ais__BucketCopies **)(nodes + m->n);
+	bc = (Ais__BucketCopies *)(bcp + m->nbcopies);
 	ais__cluster_map__init(pb);
 	pb->version = m->version;
 	pb->leader = (char *)m->leader;
@@ -344,6 +478,14 @@ Ais__ClusterMap *ais_map_to_pb(const struct ais_map *m)
 		nodes[i].role = (Ais__Node__Role)m->nodes[i].role;
 		nodes[i].raft_addr = (char *)m->nodes[i].raft_addr;
 		ptrs[i] = &nodes[i];
+	}
+	pb->n_buckets = m->nbcopies;
+	pb->buckets = bcp;
+	for (i = 0; i < m->nbcopies; i++) {
+		ais__bucket_copies__init(&bc[i]);
+		bc[i].name = (char *)m->bcopies[i].name;
+		bc[i].copies = m->bcopies[i].copies;
+		bcp[i] = &bc[i];
 	}
 	return pb;
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "ais.pb-c.h"
+#include "names.h"
 
 #define AIS_NODE_ID_MAX 40
 #define AIS_HOST_MAX	256
@@ -38,12 +39,24 @@ struct ais_node {
 	char raft_addr[AIS_ADDR_MAX]; /* "" if unknown */
 };
 
-/* nodes[] is kept sorted by id. */
+/* A bucket whose objects have copies != 1 (the map carries these to
+ * clients, so that they know where an object's copies are). */
+struct ais_bucket_copies {
+	char name[AIS_BUCKET_MAX + 1];
+	uint32_t copies;
+};
+
+/* The most copies of an object (and the nodes one read may try). */
+#define AIS_COPIES_MAX 16
+
+/* nodes[] is kept sorted by id, bcopies[] by name. */
 struct ais_map {
 	uint64_t version;
 	size_t n;
 	struct ais_node *nodes;
-	char leader[AIS_NODE_ID_MAX]; /* "" = no leader known */
+	char leader[AIS_NODE_ID_MAX];	   /* "" = no leader known */
+	struct ais_bucket_copies *bcopies; /* only buckets with copies > 1 */
+	size_t nbcopies;
 };
 
 /* Heap map with no nodes and version 0; freed with ais_map_free. NULL on
@@ -87,6 +100,25 @@ int ais_map_same_nodes(const struct ais_map *a, const struct ais_map *b);
  * maintenance or decommissioning take no data; "down" does not matter). */
 const struct ais_node *ais_map_owner(const struct ais_map *m,
 				     const char *bucket, const char *name);
+
+/* The copies bucket's objects have (1 unless the map lists it). */
+uint32_t ais_map_copies(const struct ais_map *m, const char *bucket);
+
+/* Sets bucket's copies in m (1 drops it from the list; at most
+ * AIS_COPIES_MAX). 0 or -ENOMEM / -EINVAL. Does not touch the version. */
+int ais_map_set_copies(struct ais_map *m, const char *bucket, uint32_t copies);
+
+/* The nodes that hold bucket/name: its copies on the first ONLINE nodes of
+ * its HRW order (idx[0] is ais_map_owner), as indexes into m->nodes. Fills
+ * up to cap and returns how many: min(copies, ONLINE nodes, cap); 0 for a
+ * name too long for a key. */
+size_t ais_map_copy_set(const struct ais_map *m, const char *bucket,
+			const char *name, int *idx, size_t cap);
+
+/* Whether node id holds one of bucket/name's copies (its rank in the copy
+ * set, or -1). */
+int ais_map_copy_rank(const struct ais_map *m, const char *bucket,
+		      const char *name, const char *id);
 
 /* From protobuf (validates ids, hosts, ports: -EPROTO with errmsg). *out is
  * a new heap map. */

@@ -288,7 +288,7 @@ static inline void scratch_cluster_up(struct aisd *d,
 	ck_assert_msg(rc == 0, "cluster_start: %d %s", rc, msg);
 	ck_assert_int_eq(cluster_wait_joined(d->cluster, 15000), 0);
 	if (bucket) {
-		rc = cluster_bucket_create(d->cluster, bucket, msg);
+		rc = cluster_bucket_create(d->cluster, bucket, 0, msg);
 		ck_assert_msg(rc == 0 || rc == -EEXIST, "bucket: %d %s", rc,
 			      msg);
 		ck_assert(store_bucket_exists(d->store, bucket));
