@@ -420,3 +420,14 @@ int peers_get_sink(struct peers *p, const struct ais_node *n,
 		return ais_errf(errmsg, rc, "node %s: %s", pool->addr, em);
 	return 0;
 }
+
+void peers_alive(struct peers *p, const struct ais_node *n)
+{
+	struct peer *e;
+
+	pthread_mutex_lock(&p->mu);
+	e = lookup(p, n);
+	if (e)
+		e->down_until = 0;
+	pthread_mutex_unlock(&p->mu);
+}

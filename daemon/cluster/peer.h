@@ -24,6 +24,10 @@ void peers_free(struct peers *p);
 int peers_call(struct peers *p, const struct ais_node *n,
 	       const Ais__Request *req, Ais__Response **resp, char *errmsg);
 
+/* Forgets that n could not be reached (it just asked this node for
+ * something, so it is up). */
+void peers_alive(struct peers *p, const struct ais_node *n);
+
 /* peers_call with a body: len bytes of the file open on fd from offset off
  * (read with pread through a fixed buffer: bounded memory whatever the
  * size), on the same pooled connections and timeouts; the answer (no body)

@@ -52,6 +52,7 @@ int move_new(struct aisd *d, struct move **out, char *errmsg)
 	pthread_cond_init(&mv->cv, NULL);
 	pthread_mutex_init(&mv->rate_mu, NULL);
 	pthread_mutex_init(&mv->pace_mu, NULL);
+	move__copies_open(mv);
 	/* Until a snapshot says otherwise, a rebalance may be in flight
 	 * (this node may have restarted in one): tombstones for a while. */
 	atomic_store(&mv->quiet_since, ais_now_mono_ns());
@@ -64,6 +65,7 @@ void move_free(struct move *mv)
 	if (!mv)
 		return;
 	peers_free(mv->relay);
+	move__copies_close(mv);
 	pthread_mutex_destroy(&mv->rate_mu);
 	pthread_mutex_destroy(&mv->pace_mu);
 	pthread_cond_destroy(&mv->cv);
@@ -117,6 +119,12 @@ void move_on_map(struct move *mv, struct cluster_map *cm)
 	mv->kick = true;
 	pthread_cond_broadcast(&mv->cv);
 	pthread_mutex_unlock(&mv->mu);
+	/* A node may be back: the copies it missed go now. */
+	if (atomic_load(&mv->copies_pending)) {
+		pthread_mutex_lock(&mv->copies_mu);
+		pthread_cond_signal(&mv->copies_cv);
+		pthread_mutex_unlock(&mv->copies_mu);
+	}
 }
 
 bool move_tombstones_wanted(struct move *mv, const struct cluster_map *cm)
@@ -272,6 +280,11 @@ int move_start(struct move *mv)
 	if (rc)
 		return -rc;
 	mv->running = true;
+	rc = move__copies_start(mv);
+	if (rc) {
+		move_stop(mv);
+		return rc;
+	}
 	return 0;
 }
 
@@ -285,6 +298,7 @@ void move_stop(struct move *mv)
 	pthread_mutex_unlock(&mv->mu);
 	pthread_join(mv->thr, NULL);
 	mv->running = false;
+	move__copies_stop(mv);
 }
 
 void move_status(struct move *mv, Ais__RebalanceStatus *st, char *last_error,

@@ -17,6 +17,7 @@
 #include "objmeta.h"
 
 struct aisd;
+struct ais_node;
 struct cluster_map;
 struct store_obj_meta;
 struct store;
@@ -87,6 +88,50 @@ int move_delete_history(struct aisd *d, struct cluster_map *cm,
 /* Whether a DELETE now records a tombstone: cm has history, or had until
  * less than 10 minutes ago (or mv is NULL and cm has history). */
 bool move_tombstones_wanted(struct move *mv, const struct cluster_map *cm);
+
+/* ---- copies: buckets whose objects live on more than one node -------- */
+
+/* After a PUT here committed bucket/name as m: makes the copies on the
+ * other nodes of its copy set under cm (a replica PUT each, streamed from
+ * the local file), and counts in *missing those that could not be made now
+ * (a node down, unreachable, out of space): they are remembered and made
+ * by the repair thread when their node can take them (the object is
+ * "degraded" until then). Nothing to do for copies = 1, or when a newer
+ * PUT replaced the object meanwhile (it makes its own copies). Returns 0
+ * (errmsg: why the first missing copy failed). Blocking: run on a worker. */
+int move_replicate(struct aisd *d, struct cluster_map *cm, const char *bucket,
+		   const char *name, const struct ais_obj_meta *m,
+		   unsigned *missing, char *errmsg);
+
+/* After a DELETE here: deletes the other copies (peer_local); *had says
+ * whether one had it. A copy that cannot be deleted now is remembered.
+ * Returns 0. */
+int move_delete_copies(struct aisd *d, struct cluster_map *cm,
+		       const char *bucket, const char *name, bool *had,
+		       char *errmsg);
+
+/* After a SET_META here (q, with the result m): the same at the other
+ * copies, or remembered. Returns 0. */
+int move_set_meta_copies(struct aisd *d, struct cluster_map *cm,
+			 const Ais__Request *q, const struct ais_obj_meta *m);
+
+/* Remembers that bucket/name's copies elsewhere are to be made from the
+ * copy here (kind 'P') or deleted (kind 'D'); the repair thread does it. */
+void move_copies_note(struct move *mv, char kind, const char *bucket,
+		      const char *name);
+
+/* Records not yet done: objects whose copies are missing somewhere. */
+uint64_t move_copies_pending(struct move *mv);
+
+/* OP_COPIES_SYNC from node `from` (just restarted, to get what it
+ * missed): a round through the pending log now, with `from` taken as up
+ * whatever the map says; returns once it is done. */
+void move_copies_sync(struct move *mv, const struct ais_node *from);
+
+/* True while this node, just started, waits for the other nodes to make
+ * the copies it missed (OP_COPIES_SYNC at each): its copies of objects in
+ * buckets with copies may be stale, so it does not serve them. */
+bool move_catching_up(struct move *mv);
 
 /* ---- resilver: objects onto the mountpath HRW picks for them -------- */
 

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "map.h"
 #include "util.h"
 
 #include "move/move.h"
@@ -73,6 +74,22 @@ struct move {
 	pthread_mutex_t pace_mu;
 
 	struct fetch_wait *fetching;
+
+	/* copies.c: what could not be made at an object's other copies. */
+	pthread_mutex_t copies_mu; /* the pending log's fd and rotation */
+	pthread_cond_t copies_cv;  /* something noted, or a new map */
+	pthread_t copies_thr;
+	bool copies_running;
+	int copies_fd;		      /* <mp0>/.ais/copies.pending, or -1 */
+	atomic_ullong copies_pending; /* records not yet done */
+	pthread_mutex_t round_mu;     /* one round at a time */
+	/* The node a round is for (OP_COPIES_SYNC; "" = none): up, whatever
+	 * the map says (round_mu held). */
+	char sync_for[AIS_NODE_ID_MAX];
+	/* From the start until every other node made the copies it could
+	 * not make while this one was away: reads of objects with copies
+	 * are refused here (the client reads another copy). */
+	atomic_bool catching_up;
 };
 
 /* Clients come first: when this node served a client's object request
@@ -102,6 +119,15 @@ int move__rebalance(struct move *mv, struct cluster_map *cm);
 int move__send(struct move *mv, const struct ais_node *to, uint64_t map_version,
 	       const char *bucket, const char *name, int mp, uint64_t *bytes,
 	       char *errmsg);
+
+/* copies.c: the pending log (opened by move_new, closed by move_free),
+ * its thread (started and stopped with the rebalance thread), one round
+ * through it. */
+int move__copies_open(struct move *mv);
+void move__copies_close(struct move *mv);
+int move__copies_start(struct move *mv);
+void move__copies_stop(struct move *mv);
+void move__copies_round(struct move *mv);
 
 /* The rate limit: waits until len more bytes may be sent (or stop / a
  * newer job). */

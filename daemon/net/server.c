@@ -29,6 +29,12 @@
  * niced, so that clients' requests get the CPU first. */
 #define MOVE_THREADS 8
 #define MOVE_NICE    10
+/* What a node asks of this one for work of its own that is a client's
+ * (an object's copy from the node that took its PUT, a copy's delete, a
+ * read of this node's copy only): threads of their own, as these never
+ * wait on a third node, so that two nodes whose client threads all wait
+ * on each other's copies never deadlock. */
+#define PEER_THREADS 16
 
 struct conn {
 	uv_tcp_t tcp;
@@ -62,6 +68,7 @@ struct server {
 	bool aux_closed;
 	struct workpool *fast;
 	struct workpool *move; /* migrate PUTs */
+	struct workpool *peer; /* replica PUTs, peer_local requests */
 	uint64_t io_timeout_ns, idle_timeout_ns;
 	uint64_t last_accept_warn;
 	uint8_t read_buf[READ_BUF]; /* the loop thread's only */
@@ -77,6 +84,7 @@ static void close_aux(struct server *s)
 	s->aux_closed = true;
 	workpool_close(s->fast);
 	workpool_close(s->move);
+	workpool_close(s->peer);
 	uv_close((uv_handle_t *)&s->sweep, NULL);
 	uv_close((uv_handle_t *)&s->drain, NULL);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
@@ -220,6 +228,7 @@ static void conn_dispatch_or_read(struct conn *c)
 {
 	char errmsg[AIS_ERRMSG_LEN];
 	const struct rpc_op *op;
+	struct workpool *pool;
 	Ais__Request *req;
 	size_t need;
 	bool nul;
@@ -301,8 +310,14 @@ next:
 	c->lent = true;
 	/* An unknown op is answered (with -EOPNOTSUPP) by the small pool. */
 	op = rpc_op_find(req->op);
-	if (op && op->thread == RPC_DATA &&
-	    !(req->op == AIS__OP__OP_PUT && req->migrate)) {
+	pool = !op ? c->srv->fast
+	       : req->op == AIS__OP__OP_PUT && req->migrate && !req->replica
+		   ? c->srv->move
+	       : req->peer_local || (req->op == AIS__OP__OP_PUT && req->replica)
+		   ? c->srv->peer
+	       : op->thread == RPC_DATA ? NULL
+					: c->srv->fast;
+	if (!pool) {
 		c->work.data = c;
 		rc = uv_queue_work(&c->srv->loop, &c->work, work_cb,
 				   after_work_cb);
@@ -310,10 +325,7 @@ next:
 		c->witem.data = c;
 		c->witem.work = fast_work;
 		c->witem.done = fast_done;
-		workpool_submit(req->op == AIS__OP__OP_PUT && req->migrate
-				    ? c->srv->move
-				    : c->srv->fast,
-				&c->witem);
+		workpool_submit(pool, &c->witem);
 		rc = 0;
 	}
 	if (rc) {
@@ -500,6 +512,13 @@ int server_new(struct aisd *d, const char *host, unsigned port,
 		rc = workpool_new(&s->loop, MOVE_THREADS, MOVE_NICE, &s->move);
 		if (rc)
 			workpool_close(s->fast); /* closed by the run below */
+	}
+	if (!rc) {
+		rc = workpool_new(&s->loop, PEER_THREADS, 0, &s->peer);
+		if (rc) {
+			workpool_close(s->fast);
+			workpool_close(s->move);
+		}
 	}
 	if (rc) {
 		ais_errf(errmsg, rc, "cannot start threads: %s", strerror(-rc));

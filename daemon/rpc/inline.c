@@ -16,6 +16,7 @@
 #include "map.h"
 #include "names.h"
 
+#include "move/move.h"
 #include "rpc/rpc_i.h"
 #include "store/store.h"
 
@@ -191,8 +192,12 @@ enum rpc_inline rpc_read_nowait(struct rpc *r, uint8_t *buf, size_t cap)
 		return RPC_INLINE_NO;
 	self = cluster_self(d->cluster);
 	owner = ais_map_owner(r->cm->m, q->bucket, q->name);
-	/* peer_local: another node asks for this node's copy, owned or not. */
-	if ((!q->peer_local && (!owner || strcmp(owner->id, self->id))) ||
+	/* peer_local: another node asks for this node's copy, owned or not.
+	 * Another copy than the owner's, or one that may be stale (the node
+	 * is catching up), is the worker's to judge. */
+	if ((!q->peer_local && (!owner || strcmp(owner->id, self->id) ||
+				(move_catching_up(d->move) &&
+				 ais_map_copies(r->cm->m, q->bucket) > 1))) ||
 	    store_open_nowait(d->store, q->bucket, q->name, &fd, &mp, &r->meta))
 		return RPC_INLINE_NO;
 	if (q->archpath[0]) {

@@ -260,6 +260,9 @@ int rpc_list(struct rpc *r)
 		return ais_errf(r->errmsg, -ENAMETOOLONG,
 				"start_after is longer than %d bytes",
 				AIS_NAME_MAX + 1);
+	rc = rpc_check_caught_up(r, q->bucket);
+	if (rc)
+		return rc;
 	if (q->list_since) {
 		rc = list_arrivals(r, &l);
 	} else {

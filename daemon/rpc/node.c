@@ -132,3 +132,20 @@ int rpc_node_info(struct rpc *r)
 	rpc_send_resp(r, 0);
 	return 1;
 }
+
+int rpc_copies_sync(struct rpc *r)
+{
+	struct ais_node from;
+	int idx;
+
+	if (!r->req->node || !r->req->node->id)
+		return ais_errf(r->errmsg, -EINVAL,
+				"COPIES_SYNC needs the asking node");
+	idx = ais_map_find(r->cm->m, r->req->node->id);
+	if (idx < 0)
+		return ais_errf(r->errmsg, -ENOENT, "no node %s in the map",
+				r->req->node->id);
+	from = r->cm->m->nodes[idx];
+	move_copies_sync(r->d->move, &from);
+	return 0;
+}

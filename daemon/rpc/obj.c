@@ -18,11 +18,26 @@
 
 #define PUT_BUF (256 * 1024)
 
+int rpc_check_caught_up(struct rpc *r, const char *bucket)
+{
+	if (r->req->peer_local || !move_catching_up(r->d->move) ||
+	    ais_map_copies(r->cm->m, bucket) < 2)
+		return 0;
+	r->resp.catching_up = true;
+	return ais_errf(r->errmsg, -EAGAIN,
+			"this node just started and is getting the copies it "
+			"missed; read another copy of %s/%s",
+			bucket, r->req->name);
+}
+
 int rpc_check_read(struct rpc *r)
 {
+	int rc;
+
 	if (r->req->peer_local)
 		return rpc_check_object(r, r->req->bucket, r->req->name);
-	return rpc_check_mine(r);
+	rc = rpc_check_mine(r);
+	return rc ? rc : rpc_check_caught_up(r, r->req->bucket);
 }
 
 int rpc_open_obj(struct rpc *r, int *fd)
@@ -180,7 +195,22 @@ static int put_body(struct rpc *r, struct store_put *p, const char *what)
 		return rc;
 	shard_written(r->d->shards, q->bucket, q->name);
 	rpc_set_meta(r);
+	if (!q->migrate)
+		rpc_replicate(r);
 	return 0;
+}
+
+void rpc_replicate(struct rpc *r)
+{
+	Ais__Request *q = r->req;
+	char em[AIS_ERRMSG_LEN] = "";
+	unsigned missing = 0;
+
+	if (ais_map_copies(r->cm->m, q->bucket) < 2)
+		return;
+	(void)move_replicate(r->d, r->cm, q->bucket, q->name, &r->meta,
+			     &missing, em);
+	r->resp.copies_missing = missing;
 }
 
 /* OP_PUT with migrate: a copy of an object from a node that held it
@@ -352,6 +382,15 @@ int rpc_delete(struct rpc *r)
 	    store_delete_tomb(r->d->store, q->bucket, q->name, tomb, r->errmsg);
 	if (!rc)
 		shard_on_delete(r->d->shards, q->bucket, q->name);
+	if (!q->peer_local && (rc == 0 || rc == -ENOENT) &&
+	    ais_map_copies(r->cm->m, q->bucket) > 1) {
+		bool had = false;
+
+		(void)move_delete_copies(r->d, r->cm, q->bucket, q->name, &had,
+					 em);
+		if (had && rc == -ENOENT)
+			rc = 0;
+	}
 	if (q->peer_local || !r->cm->nhistory || (rc && rc != -ENOENT))
 		return rc;
 	hrc = move_delete_history(r->d, r->cm, q->bucket, q->name, em);
@@ -369,6 +408,12 @@ int rpc_rename(struct rpc *r)
 	int rc;
 
 	rc = rpc_check_mine(r);
+	if (!rc && ais_map_copies(r->cm->m, q->bucket) > 1)
+		rc = ais_errf(r->errmsg, -EXDEV,
+			      "bucket %s keeps %u copies of each object: a "
+			      "rename there is a copy and a delete (the "
+			      "client makes them)",
+			      q->bucket, ais_map_copies(r->cm->m, q->bucket));
 	if (!rc)
 		rc = rpc_fetch_missing(r);
 	if (!rc)
@@ -394,8 +439,8 @@ int rpc_set_meta_op(struct rpc *r)
 	Ais__Request *q = r->req;
 	int rc;
 
-	rc = rpc_check_mine(r);
-	if (!rc)
+	rc = rpc_check_read(r);
+	if (!rc && !q->peer_local)
 		rc = rpc_fetch_missing(r);
 	if (!rc)
 		rc = store_set_meta(r->d->store, q->bucket, q->name,
@@ -404,5 +449,7 @@ int rpc_set_meta_op(struct rpc *r)
 				    &r->meta, r->errmsg);
 	if (!rc)
 		rpc_set_meta(r);
+	if (!rc && !q->peer_local)
+		(void)move_set_meta_copies(r->d, r->cm, q, &r->meta);
 	return rc;
 }

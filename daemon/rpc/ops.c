@@ -29,12 +29,13 @@ static const struct rpc_op ops[] = {
 	[AIS__OP__OP_PUT]            = {rpc_put,            NULL,            RPC_DATA, true,  true,  RPC_PERM_WRITE},
 	[AIS__OP__OP_GET]            = {rpc_get,            rpc_read_nowait, RPC_DATA, false, true,  RPC_PERM_READ},
 	[AIS__OP__OP_HEAD]           = {rpc_head,           rpc_read_nowait, RPC_META, false, true,  RPC_PERM_READ},
-	[AIS__OP__OP_DELETE]         = {rpc_delete,         NULL,            RPC_META, false, true,  RPC_PERM_WRITE},
+	[AIS__OP__OP_DELETE]         = {rpc_delete,         NULL,            RPC_DATA, false, true,  RPC_PERM_WRITE},
 	[AIS__OP__OP_LIST]           = {rpc_list,           NULL,            RPC_META, false, true,  RPC_PERM_READ},
 	[AIS__OP__OP_RENAME]         = {rpc_rename,         NULL,            RPC_DATA, false, false, RPC_PERM_WRITE},
-	[AIS__OP__OP_SET_META]       = {rpc_set_meta_op,    NULL,            RPC_META, false, true,  RPC_PERM_WRITE},
+	[AIS__OP__OP_SET_META]       = {rpc_set_meta_op,    NULL,            RPC_DATA, false, true,  RPC_PERM_WRITE},
 	[AIS__OP__OP_SHARD_LIST]     = {rpc_shard_list,     NULL,            RPC_META, false, true,  RPC_PERM_READ},
 	[AIS__OP__OP_SHARD_APPEND]   = {rpc_shard_append,   NULL,            RPC_META, true,  false, RPC_PERM_WRITE},
+	[AIS__OP__OP_COPIES_SYNC]    = {rpc_copies_sync,    NULL,            RPC_DATA, false, true,  RPC_PERM_CLUSTER},
 };
 /* clang-format on */
 
@@ -123,7 +124,7 @@ static bool is_client_io(const Ais__Request *q)
 	case AIS__OP__OP_PUT:
 	case AIS__OP__OP_SHARD_LIST:
 	case AIS__OP__OP_SHARD_APPEND:
-		return !q->migrate;
+		return !q->migrate || q->replica;
 	default:
 		return false;
 	}

@@ -109,7 +109,8 @@ int rpc_check_owner(struct rpc *r, const char *bucket, const char *name)
 	const struct ais_node *self = cluster_self(r->d->cluster);
 	const struct ais_node *o = ais_map_owner(r->cm->m, bucket, name);
 
-	if (o && !strcmp(o->id, self->id))
+	if (o && (!strcmp(o->id, self->id) ||
+		  ais_map_copy_rank(r->cm->m, bucket, name, self->id) > 0))
 		return 0;
 	if (!r->mappb)
 		r->mappb = ais_map_to_pb(r->cm->m);

@@ -52,8 +52,9 @@ void rpc_log(const struct rpc *r);
 int rpc_check_bucket(struct rpc *r, const char *bucket);
 int rpc_check_object(struct rpc *r, const char *bucket, const char *name);
 
-/* Is this node the HRW owner of bucket/name in r's map? If not: -EREMOTE
- * (WRONG_NODE) with the owner named and the map attached to the answer. */
+/* Does this node hold one of bucket/name's copies in r's map (the HRW
+ * owner, or one of the next copies-1 nodes)? If not: -EREMOTE (WRONG_NODE)
+ * with the owner named and the map attached to the answer. */
 int rpc_check_owner(struct rpc *r, const char *bucket, const char *name);
 
 /* The request's bucket and object names are valid and this node owns the
@@ -92,6 +93,7 @@ int rpc_join(struct rpc *r);
 int rpc_node_info(struct rpc *r);
 int rpc_cluster_change(struct rpc *r);
 int rpc_meta_propose(struct rpc *r);
+int rpc_copies_sync(struct rpc *r);
 
 /* bucket.c */
 int rpc_bucket_create(struct rpc *r);
@@ -109,8 +111,13 @@ int rpc_set_meta_op(struct rpc *r);
 
 /* obj.c: what GET, HEAD and the shard ops share. The request's names are
  * valid and, unless it is peer_local (another node asking for this node's
- * copy only), this node owns the object. */
+ * copy only), this node holds one of the object's copies and is not
+ * catching up (rpc_check_caught_up). */
 int rpc_check_read(struct rpc *r);
+/* A client's read in a bucket with copies, on a node still catching up
+ * (move_catching_up): -EAGAIN with resp.catching_up, so that the client
+ * reads another copy. 0 otherwise. */
+int rpc_check_caught_up(struct rpc *r, const char *bucket);
 /* Opens the request's object for reading (*fd: the caller closes; r->meta
  * filled); -ENOENT with r->errmsg if it is not here. */
 int rpc_open_obj(struct rpc *r, int *fd);
@@ -128,6 +135,10 @@ int rpc_relay_read(struct rpc *r, Ais__Response **answer);
  * (fetched or not: the op then finds what it finds) or -EIO & co with
  * r->errmsg. */
 int rpc_fetch_missing(struct rpc *r);
+/* After a client's PUT (or shard append) committed here as r->meta: its
+ * copies on the other nodes of its copy set (move_replicate); the answer
+ * says how many could not be made now (copies_missing). */
+void rpc_replicate(struct rpc *r);
 
 /* inline.c: GET and HEAD on the loop thread, and the tail of an answer
  * begun there */

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "names.h"
 
+#include "move/move.h"
 #include "rpc/rpc_i.h"
 #include "shard/append.h"
 #include "store/listing.h"
@@ -300,5 +301,7 @@ int rpc_shard_append(struct rpc *r)
 	rpc_set_meta(r);
 	r->resp.appended_members = res.appended;
 	r->resp.shard_members = res.members;
+	/* The copies get the whole new shard. */
+	rpc_replicate(r);
 	return 0;
 }

@@ -237,7 +237,8 @@ static int start(struct ais_async *a, struct ais_aget *g, struct ais__retry r,
 	req.offset = g->off;
 	req.length = g->len;
 	for (;;) {
-		rc = ais__owner_pool(a->c, g->bucket, g->name, &pool, errmsg);
+		rc =
+		    ais__copy_pool(a->c, g->bucket, g->name, &r, &pool, errmsg);
 		if (rc < 0)
 			return rc;
 		k = conn_get(a, pool, r.fresh, &rc, errmsg);
@@ -246,6 +247,9 @@ static int start(struct ais_async *a, struct ais_aget *g, struct ais__retry r,
 				       ? AIS_CONN_FAIL_OTHER
 				       : AIS_CONN_FAIL_CONN;
 
+			if (rc != -ENOMEM &&
+			    ais__retry_copy(&r, a->c, g->bucket, g->name, pool))
+				continue;
 			if (!ais__retry_conn(&r, fail, true))
 				return rc;
 			continue;
@@ -324,6 +328,16 @@ static void broken(struct ais_async *a, struct aconn *k, int rc,
 		ais_errf(a->msg, rc, "node %s: %s: %s", k->pool->addr, what,
 			 strerror(-rc));
 	/* Bytes already handed to done()'s callback cannot be taken back. */
+	if (g->bytes == 0 &&
+	    ais_conn_classify(rc, k->reused, k->got_any) !=
+		AIS_CONN_FAIL_STALE &&
+	    ais__retry_copy(&r, a->c, g->bucket, g->name, k->pool)) {
+		conn_close(a, k);
+		rc = start(a, g, r, a->msg);
+		if (rc < 0)
+			complete(a, g, rc, a->msg);
+		return;
+	}
 	if (!ais__retry_conn(&r, ais_conn_classify(rc, k->reused, k->got_any),
 			     g->bytes == 0)) {
 		finish(a, k, false, rc, a->msg);
@@ -367,6 +381,22 @@ static bool on_head(struct ais_async *a, struct aconn *k, const uint8_t *hp)
 		if (rc < 0)
 			complete(a, g, rc, a->msg);
 		return false;
+	}
+	if (resp->status == -EAGAIN && resp->catching_up && g->bytes == 0) {
+		struct ais__retry r = k->r;
+
+		if (ais__retry_catching_up(&r, a->c, g->bucket, g->name,
+					   k->pool)) {
+			ais__response__free_unpacked(resp, NULL);
+			if (k->body_left == 0)
+				conn_reset(k);
+			else
+				conn_close(a, k);
+			rc = start(a, g, r, a->msg);
+			if (rc < 0)
+				complete(a, g, rc, a->msg);
+			return false;
+		}
 	}
 	if (resp->status != 0) {
 		rc = ais__resp_status(resp, a->msg);

@@ -155,6 +155,8 @@ void ais__retry_init(struct ais__retry *r, int conn_retries)
 	r->conn_left = conn_retries;
 	r->wrong_left = AIS__WRONG_NODE_RETRIES;
 	r->fresh = false;
+	r->ntried = 0;
+	r->catchup_waits = 0;
 }
 
 bool ais__retry_conn(struct ais__retry *r, int fail, bool may_repeat)
@@ -182,6 +184,26 @@ bool ais__retry_wrong_node(struct ais__retry *r, struct ais_client *c,
 		return false;
 	r->wrong_left--;
 	r->fresh = false;
+	r->ntried = 0; /* a new map: a new copy set */
+	return true;
+}
+
+bool ais__retry_copy(struct ais__retry *r, struct ais_client *c,
+		     const char *bucket, const char *name,
+		     struct ais_pool *pool)
+{
+	struct ais_pool *next;
+
+	ais__pool_failed(pool);
+	if (r->ntried < AIS_COPIES_MAX)
+		r->tried[r->ntried++] = pool;
+	if (ais__copy_pool(c, bucket, name, r, &next, NULL) != 0) {
+		/* Every copy failed: the retry rules start over from the
+		 * best one. */
+		r->ntried = 0;
+		return false;
+	}
+	r->fresh = true;
 	return true;
 }
 
@@ -515,6 +537,99 @@ int ais__owner_pool(struct ais_client *c, const char *bucket, const char *name,
 	return rc;
 }
 
+bool ais__retry_catching_up(struct ais__retry *r, struct ais_client *c,
+			    const char *bucket, const char *name,
+			    struct ais_pool *pool)
+{
+	struct ais_pool *next;
+
+	if (r->ntried < AIS_COPIES_MAX)
+		r->tried[r->ntried++] = pool;
+	if (ais__copy_pool(c, bucket, name, r, &next, NULL) == 0)
+		return true;
+	/* No other copy to read: this one soon, once it caught up. */
+	if (r->catchup_waits >= AIS__CATCHUP_WAITS)
+		return false;
+	r->catchup_waits++;
+	r->ntried = 0;
+	usleep(AIS__CATCHUP_WAIT_MS * 1000);
+	return true;
+}
+
+uint32_t ais__bucket_copies(struct ais_client *c, const char *bucket)
+{
+	struct ais__mapref *r = ais__mapref_get(c);
+	uint32_t n = ais_map_copies(r->map, bucket);
+
+	ais__mapref_put(r);
+	return n;
+}
+
+void ais__pool_failed(struct ais_pool *p)
+{
+	uint64_t now = ais_now_mono_ns();
+
+	atomic_store(&p->fail_ns, now ? now : 1);
+}
+
+static bool pool_suspect(struct ais_pool *p)
+{
+	uint64_t f = atomic_load(&p->fail_ns);
+
+	return f && ais_now_mono_ns() - f < AIS__SUSPECT_NS;
+}
+
+int ais__copy_pool(struct ais_client *c, const char *bucket, const char *name,
+		   const struct ais__retry *rt, struct ais_pool **pool,
+		   char *errmsg)
+{
+	struct ais__mapref *r = ais__mapref_get(c);
+	int idx[AIS_COPIES_MAX], score[AIS_COPIES_MAX];
+	unsigned ntried = rt ? rt->ntried : 0, t;
+	size_t n, i, j;
+
+	if (ais_map_copies(r->map, bucket) < 2) {
+		ais__mapref_put(r);
+		return ntried == 0
+			   ? ais__owner_pool(c, bucket, name, pool, errmsg)
+			   : -ENOENT;
+	}
+	n = ais_map_copy_set(r->map, bucket, name, idx, AIS_COPIES_MAX);
+	if (n == 0) {
+		int rc = owner_in(r, bucket, name, pool, errmsg);
+
+		ais__mapref_put(r);
+		return rc;
+	}
+	/* Best first: HRW order, but nodes that failed us lately after the
+	 * others, and nodes the map marks down last (a stable sort). */
+	for (i = 0; i < n; i++)
+		score[i] = (r->map->nodes[idx[i]].down ? 2 : 0) +
+			   (pool_suspect(r->pools[idx[i]]) ? 1 : 0);
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && score[j - 1] > score[j]; j--) {
+			int t = score[j];
+
+			score[j] = score[j - 1];
+			score[j - 1] = t;
+			t = idx[j];
+			idx[j] = idx[j - 1];
+			idx[j - 1] = t;
+		}
+	for (i = 0; i < n; i++) {
+		for (t = 0; t < ntried; t++)
+			if (rt->tried[t] == r->pools[idx[i]])
+				break;
+		if (t == ntried) {
+			*pool = r->pools[idx[i]];
+			ais__mapref_put(r);
+			return 0;
+		}
+	}
+	ais__mapref_put(r);
+	return -ENOENT;
+}
+
 int ais__call_obj(struct ais_client *c, const char *bucket, const char *name,
 		  Ais__Request *req, bool idempotent, Ais__Response **resp,
 		  char *errmsg)
@@ -528,14 +643,23 @@ int ais__call_obj(struct ais_client *c, const char *bucket, const char *name,
 		struct ais_pool *pool;
 		Ais__Response *a;
 
-		rc = ais__owner_pool(c, bucket, name, &pool, errmsg);
+		rc = ais__copy_pool(c, bucket, name, &r, &pool, errmsg);
 		if (rc < 0)
 			return rc;
 		rc = ais__call_simple(c, pool, req, idempotent, 1, &a, errmsg);
+		/* Another copy, if the bucket has one. */
+		if (rc < 0 && idempotent &&
+		    ais__retry_copy(&r, c, bucket, name, pool))
+			continue;
 		if (rc < 0)
 			return rc;
 		if (a->status == -EREMOTE &&
 		    ais__retry_wrong_node(&r, c, a, true)) {
+			ais__response__free_unpacked(a, NULL);
+			continue;
+		}
+		if (a->status == -EAGAIN && a->catching_up &&
+		    ais__retry_catching_up(&r, c, bucket, name, pool)) {
 			ais__response__free_unpacked(a, NULL);
 			continue;
 		}

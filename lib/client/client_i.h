@@ -99,6 +99,10 @@ struct ais__retry {
 	int conn_left;	/* connection errors still retried */
 	int wrong_left; /* WRONG_NODE answers still followed */
 	bool fresh;	/* the next attempt takes a new connection */
+	/* Copies of the object that failed this request (not asked again). */
+	struct ais_pool *tried[AIS_COPIES_MAX];
+	unsigned ntried;
+	unsigned catchup_waits; /* waits for a node catching up */
 };
 
 /* A new budget: a dead pooled connection once, conn_retries connection
@@ -232,9 +236,44 @@ int ais__check_member_names(const char *bucket, const char *shard,
 int ais__owner_pool(struct ais_client *c, const char *bucket, const char *name,
 		    struct ais_pool **pool, char *errmsg);
 
-/* A body-less request to the owner of bucket/name, following WRONG_NODE up
- * to three times. Returns 0 with *resp whose status is 0, or -errno (node
- * status or connection error). */
+/* The node to ask for bucket/name next: the nodes of its copy set in HRW
+ * order (the owner first), those that failed this client within
+ * AIS__SUSPECT_NS after the others and those the map marks down last, the
+ * ones in r->tried (may be NULL) left out. Returns 0 with *pool, -ENOENT
+ * when every copy was tried (errmsg untouched), or with nothing tried
+ * what ais__owner_pool returns (a bucket with one copy: exactly
+ * ais__owner_pool). */
+#define AIS__SUSPECT_NS 3000000000ull
+int ais__copy_pool(struct ais_client *c, const char *bucket, const char *name,
+		   const struct ais__retry *r, struct ais_pool **pool,
+		   char *errmsg);
+/* A node of bucket/name's copies (pool) failed this request: notes it
+ * (ais__pool_failed, r->tried) and returns true if a copy is left to ask
+ * (then on a fresh connection). */
+bool ais__retry_copy(struct ais__retry *r, struct ais_client *c,
+		     const char *bucket, const char *name,
+		     struct ais_pool *pool);
+
+/* A node of bucket/name's copies answered that it is catching up (it
+ * restarted and is getting the copies it missed): true to ask again, the
+ * next copy at once, or, with none left, the first after a short wait (up
+ * to AIS__CATCHUP_WAITS times). */
+#define AIS__CATCHUP_WAITS   40
+#define AIS__CATCHUP_WAIT_MS 250
+bool ais__retry_catching_up(struct ais__retry *r, struct ais_client *c,
+			    const char *bucket, const char *name,
+			    struct ais_pool *pool);
+
+/* The copies of each object of bucket, as the current map says. */
+uint32_t ais__bucket_copies(struct ais_client *c, const char *bucket);
+/* Notes that pool's node could not be reached (ais__copy_pool then asks
+ * it last for a while). */
+void ais__pool_failed(struct ais_pool *p);
+
+/* A body-less request to the owner of bucket/name (with copies, the first
+ * copy that answers: a connection failure of an idempotent request moves
+ * on to the next copy), following WRONG_NODE up to three times. Returns 0 with
+ * *resp whose status is 0, or -errno (node status or connection error). */
 int ais__call_obj(struct ais_client *c, const char *bucket, const char *name,
 		  Ais__Request *req, bool idempotent, Ais__Response **resp,
 		  char *errmsg);

@@ -82,7 +82,7 @@ static ssize_t get_common(struct ais_client *c, const char *bucket,
 		const Ais__ObjMeta *m;
 		int st;
 
-		rc = ais__owner_pool(c, bucket, name, &pool, errmsg);
+		rc = ais__copy_pool(c, bucket, name, &r, &pool, errmsg);
 		if (rc < 0)
 			goto out;
 		req.offset = off + sink->done;
@@ -99,6 +99,11 @@ static ssize_t get_common(struct ais_client *c, const char *bucket,
 		if (st == -EREMOTE &&
 		    ais__retry_wrong_node(&r, c, k.resp, true)) {
 			ais__call_finish(&k, false);
+			continue;
+		}
+		if (st == -EAGAIN && k.resp->catching_up &&
+		    ais__retry_catching_up(&r, c, bucket, name, pool)) {
+			ais__call_finish(&k, true);
 			continue;
 		}
 		if (st != 0) {
@@ -207,6 +212,13 @@ static ssize_t get_common(struct ais_client *c, const char *bucket,
 		goto out;
 
 	retry:
+		/* The node could not be reached, or broke off: the next copy
+		 * (the rest of the bytes from it, if the version is the
+		 * same), else the retry rules on this one. */
+		if (k.fail != AIS_CONN_FAIL_NONE &&
+		    k.fail != AIS_CONN_FAIL_STALE &&
+		    ais__retry_copy(&r, c, bucket, name, pool))
+			continue;
 		if (ais__retry_conn(&r, k.fail, true))
 			continue;
 		goto out;

@@ -127,6 +127,7 @@ int ais_client_list(struct ais_client *c, const char *bucket,
 	Ais__ListEntry **merged = NULL;
 	size_t n, i, total, cnt = 0;
 	bool more = false, retried = false, moving;
+	uint32_t copies, absent;
 	int rc, tries = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -187,21 +188,38 @@ again:
 	 * look like lost data (rsync --delete and training code trust it).
 	 * A node that answered with an error says what is wrong (no such
 	 * bucket...); one that did not, or that is down, makes it EIO. */
+	/* With copies = N on different nodes, every name is on N nodes:
+	 * up to N-1 that cannot be reached leave nothing out. */
 	moving = false;
+	absent = 0;
+	copies = ais_map_copies(r->map, bucket);
 	for (i = 0; i < n; i++) {
 		/* A joining node holds nothing yet. It answers listings
 		 * (an empty page and its arrival number, for the second
 		 * round); a node from before that refused them. */
 		if (rcs[i] < 0 && r->map->nodes[i].state == AIS_NODE_JOINING)
 			continue;
-		if (rcs[i] < 0 && resps[i]) {
+		/* A node catching up (just restarted) may miss names the
+		 * other copies have: as if it were out of reach. */
+		if (rcs[i] < 0 && resps[i] && !resps[i]->catching_up) {
 			rc = ais_errf(errmsg, rcs[i], "%s", msgs[i]);
 			goto out_resps;
 		}
+		if (rcs[i] < 0 && ++absent < copies) {
+			if (resps[i]) {
+				ais__response__free_unpacked(resps[i], NULL);
+				resps[i] = NULL;
+			}
+			continue;
+		}
 		if (rcs[i] < 0) {
 			rc = ais_errf(errmsg, -EIO,
-				      "listing of %s/%s incomplete: %s", bucket,
-				      req.prefix, msgs[i]);
+				      "listing of %s/%s incomplete: %s%s",
+				      bucket, req.prefix, msgs[i],
+				      copies > 1 ? " (and more nodes than "
+						   "the bucket has copies "
+						   "are out of reach)"
+						 : "");
 			goto out_resps;
 		}
 		moving |= resps[i]->moving;

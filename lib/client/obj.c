@@ -329,7 +329,9 @@ int ais_client_rename(struct ais_client *c, const char *bucket,
 					     errmsg);
 		if (rc < 0)
 			return rc;
-		if (p_old != p_new) {
+		if (p_old != p_new || ais__bucket_copies(c, bucket) > 1) {
+			/* Different nodes, or copies on several: a copy and
+			 * a delete (each made at every copy). */
 			if (no_overwrite) {
 				rc = ais_client_head(c, bucket, new_name, NULL,
 						     errmsg);

@@ -162,7 +162,7 @@ static int put_common(struct ais_client *c, const char *bucket,
 		bool answered = false;
 		uint64_t off = 0;
 
-		rc = ais__owner_pool(c, bucket, name, &pool, errmsg);
+		rc = ais__copy_pool(c, bucket, name, &r, &pool, errmsg);
 		if (rc < 0)
 			goto out;
 		rc = ais_cksum_init(&ck, verify_type);
@@ -237,6 +237,12 @@ static int put_common(struct ais_client *c, const char *bucket,
 		goto out;
 
 	retry:
+		/* With copies, any copy's node takes the PUT (and makes the
+		 * others): the next one, if the body can be sent again. */
+		if (k.fail != AIS_CONN_FAIL_NONE &&
+		    k.fail != AIS_CONN_FAIL_STALE && src_rewindable(src) &&
+		    ais__retry_copy(&r, c, bucket, name, pool))
+			continue;
 		if (ais__retry_conn(&r, k.fail, src_rewindable(src)))
 			continue;
 		goto out;

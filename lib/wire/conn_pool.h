@@ -5,6 +5,7 @@
 #define AIS_CONN_POOL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -21,6 +22,9 @@ struct ais_pool {
 		int fd;
 		uint64_t since_ns; /* monotonic time it became idle */
 	} * idle;		   /* max_idle slots */
+	/* Monotonic ns of the last failure to reach the node (a client that
+	 * can read a copy elsewhere asks it last for a while); 0 = none. */
+	_Atomic uint64_t fail_ns;
 };
 
 /* A pool for host:port keeping at most max_idle idle sockets. NULL on

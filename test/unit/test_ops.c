@@ -94,6 +94,8 @@ START_TEST(test_table)
 			      AIS__OP__OP_RENAME, AIS__OP__OP_BUCKET_DESTROY,
 			      AIS__OP__OP_BUCKET_CREATE,
 			      AIS__OP__OP_BUCKET_PROPS, AIS__OP__OP_JOIN,
+			      AIS__OP__OP_DELETE, AIS__OP__OP_SET_META,
+			      AIS__OP__OP_COPIES_SYNC,
 			      AIS__OP__OP_CLUSTER_CHANGE,
 			      AIS__OP__OP_META_PROPOSE),
 		    "%s: thread %d", v->name, op->thread);
@@ -121,7 +123,7 @@ END_TEST
 START_TEST(test_unknown_ops)
 {
 	static const int odd[] = {
-	    -1, 7, 9, 14, 19, 29, 99, 1000, -1000, 2147483647, -2147483647 - 1};
+	    -1, 7, 9, 14, 19, 30, 99, 1000, -1000, 2147483647, -2147483647 - 1};
 	size_t i;
 	int op;
 
