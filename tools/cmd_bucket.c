@@ -18,6 +18,7 @@ static const char bucket_help[] =
     "  props ais://BUCKET      show a bucket's properties\n"
     "  props set ais://BUCKET copies=N\n"
     "                          change them\n"
+    "  summary ais://BUCKET... objects, bytes, copies, degraded objects\n"
     "\n"
     "Run 'ais bucket COMMAND --help' for a command's options.\n"
     "\n"
@@ -43,6 +44,21 @@ static const char create_help[] =
     "\n"
     "Example:\n"
     "  ais bucket create ais://train --copies 2\n";
+
+static const char summary_help[] =
+    "Usage: ais bucket summary ais://BUCKET...\n"
+    "\n"
+    "For each bucket: its objects and their bytes (one copy each; a listing,\n"
+    "so it takes a while for millions), the copies of each object, and the\n"
+    "degraded objects: those whose copies are not all made yet because a\n"
+    "node was down or full when they were written (the node that took the\n"
+    "write makes them when it can).\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help  show this help\n"
+    "\n"
+    "Example:\n"
+    "  ais bucket summary ais://train\n";
 
 static const char props_help[] =
     "Usage: ais bucket props ais://BUCKET\n"
@@ -333,6 +349,53 @@ static int bucket_props(int argc, char **argv)
 	return CLI_OK;
 }
 
+static int bucket_summary(int argc, char **argv)
+{
+	char bucket[AIS_BUCKET_MAX + 1], errmsg[AIS_ERRMSG_LEN];
+	struct ais_bucket_summary sm;
+	struct ais_client *c;
+	const char *name;
+	int i, rc, ret = CLI_OK;
+
+	rc = opts("bucket summary", summary_help, NULL, argc, argv, NULL);
+	if (rc)
+		return rc < 0 ? CLI_OK : rc;
+	rc = check_buckets("bucket summary", argc, argv);
+	if (rc)
+		return rc;
+	c = cli_client("bucket summary");
+	if (!c)
+		return CLI_FAIL;
+	printf("%-24s  %12s  %10s  %6s  %s\n", "BUCKET", "OBJECTS", "SIZE",
+	       "COPIES", "DEGRADED");
+	for (i = optind; i < argc; i++) {
+		char size[32], uri[AIS_BUCKET_MAX + 8];
+
+		cli_parse_uri("bucket summary", argv[i], false, bucket, &name);
+		errmsg[0] = '\0';
+		rc = ais_client_bucket_summary(c, bucket, &sm, errmsg);
+		if (rc < 0) {
+			ret = cli_fail(rc, errmsg, "bucket summary ais://%s",
+				       bucket);
+			continue;
+		}
+		ais_format_size(sm.bytes, size, sizeof(size));
+		snprintf(uri, sizeof(uri), "ais://%s", bucket);
+		printf("%-24s  %12llu  %10s  %6u  %llu\n", uri,
+		       (unsigned long long)sm.objects, size, sm.props.copies,
+		       (unsigned long long)sm.degraded);
+		if (sm.nodes_unknown)
+			fprintf(stderr,
+				"ais: bucket summary ais://%s: %zu node%s did "
+				"not answer: the degraded objects may be "
+				"more\n",
+				bucket, sm.nodes_unknown,
+				sm.nodes_unknown == 1 ? "" : "s");
+	}
+	ais_client_free(c);
+	return ret;
+}
+
 int cmd_bucket(int argc, char **argv)
 {
 	static const struct cli_cmd cmds[] = {
@@ -340,6 +403,7 @@ int cmd_bucket(int argc, char **argv)
 	    {"ls", bucket_ls, "list buckets"},
 	    {"rm", bucket_rm, "destroy buckets"},
 	    {"props", bucket_props, "show or set a bucket's properties"},
+	    {"summary", bucket_summary, "objects, bytes, degraded objects"},
 	    {NULL, NULL, NULL},
 	};
 

@@ -39,8 +39,11 @@ static const char show_help[] =
     "map it holds, mountpaths, used and total capacity, uptime and requests\n"
     "served. A node with a rebalance has a second line with its progress;\n"
     "one that the map marks down (the leader cannot reach it) is not asked;\n"
-    "one that does not answer is shown as unreachable with the reason.\n"
-    "Last, the node count and the free capacity.\n"
+    "one that does not answer is shown as unreachable with the reason. A\n"
+    "node that took writes whose copies on other nodes it could not make\n"
+    "yet (a copy's node down or full) says how many objects are degraded;\n"
+    "it makes those copies when their nodes can take them.\n"
+    "Last, the node count, the free capacity and the degraded objects.\n"
     "\n"
     "Options:\n"
     "  -h, --help  show this help\n"
@@ -174,6 +177,11 @@ static void print_node(const struct ais_node_info *n, const struct widths *w)
 		format_rebalance(&n->rebalance, rb, sizeof(rb));
 		printf("  %s\n", rb);
 	}
+	if (n->copies_pending)
+		printf("  degraded: %llu object%s whose copies on other nodes "
+		       "wait for those nodes\n",
+		       (unsigned long long)n->copies_pending,
+		       n->copies_pending == 1 ? "" : "s");
 }
 
 static int cluster_show(int argc, char **argv)
@@ -188,6 +196,7 @@ static int cluster_show(int argc, char **argv)
 	uint64_t all_total = 0, all_free = 0;
 	struct widths w = {4, 7, 4};
 	struct ais_client *c;
+	uint64_t degraded = 0;
 	size_t i, up = 0;
 	int ch, rc;
 
@@ -222,6 +231,7 @@ static int cluster_show(int argc, char **argv)
 			w.raft = (int)strlen(n->raft_addr);
 		if (n->status == 0)
 			up++;
+		degraded += n->copies_pending;
 	}
 	if (!ci->replicated)
 		printf("cluster map v%llu (no Raft metadata on these nodes)\n",
@@ -242,8 +252,12 @@ static int cluster_show(int argc, char **argv)
 	ais_cluster_info_capacity(ci, &all_total, &all_free);
 	ais_format_size(all_free, free_s, sizeof(free_s));
 	ais_format_size(all_total, tot_s, sizeof(tot_s));
-	printf("%zu node%s (%zu up), capacity %s of %s free\n", ci->n_nodes,
+	printf("%zu node%s (%zu up), capacity %s of %s free", ci->n_nodes,
 	       ci->n_nodes == 1 ? "" : "s", up, free_s, tot_s);
+	if (degraded)
+		printf(", %llu degraded object%s (copies missing)",
+		       (unsigned long long)degraded, degraded == 1 ? "" : "s");
+	printf("\n");
 	ais_cluster_info_free(ci);
 	return CLI_OK;
 }

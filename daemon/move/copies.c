@@ -97,22 +97,44 @@ uint64_t move_copies_pending(struct move *mv)
 	return mv ? atomic_load(&mv->copies_pending) : 0;
 }
 
-/* Counts the records of a log file. */
-static uint64_t count_records(const char *path)
+/* Counts the records of a log file (of bucket only, unless NULL). */
+static uint64_t count_records(const char *path, const char *bucket)
 {
 	FILE *f = fopen(path, "re");
+	char b[AIS_BUCKET_MAX + 2];
 	uint64_t n = 0;
+	size_t len = 0;
 	int c, nul = 0;
 
 	if (!f)
 		return 0;
-	while ((c = getc(f)) != EOF)
-		if (c == 0 && ++nul == 2) {
+	while ((c = getc(f)) != EOF) {
+		/* After the kind byte, the bucket up to its NUL. */
+		if (nul == 0 && len <= AIS_BUCKET_MAX + 1)
+			b[len++] = (char)c;
+		if (c != 0 || ++nul < 2)
+			continue;
+		if (!bucket ||
+		    (len >= 2 && b[len - 1] == 0 && !strcmp(b + 1, bucket)))
 			n++;
-			nul = 0;
-		}
+		nul = 0;
+		len = 0;
+	}
 	fclose(f);
 	return n;
+}
+
+uint64_t move_copies_pending_bucket(struct move *mv, const char *bucket)
+{
+	char path[AISD_PATH_MAX];
+	uint64_t n;
+
+	if (!mv)
+		return 0;
+	log_path(mv, "copies.pending", path);
+	n = count_records(path, bucket);
+	log_path(mv, "copies.work", path);
+	return n + count_records(path, bucket);
 }
 
 int move__copies_open(struct move *mv)
@@ -125,9 +147,9 @@ int move__copies_open(struct move *mv)
 	pthread_mutex_init(&mv->copies_mu, NULL);
 	pthread_cond_init(&mv->copies_cv, NULL);
 	log_path(mv, "copies.pending", path);
-	atomic_store(&mv->copies_pending, count_records(path));
+	atomic_store(&mv->copies_pending, count_records(path, NULL));
 	log_path(mv, "copies.work", path);
-	atomic_fetch_add(&mv->copies_pending, count_records(path));
+	atomic_fetch_add(&mv->copies_pending, count_records(path, NULL));
 	return 0;
 }
 

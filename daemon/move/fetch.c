@@ -18,8 +18,9 @@
 #include "store/bucket.h"
 #include "store/store.h"
 
-/* The previous owners of bucket/name: the owners in cm->history, newest
- * first, each once, not self. *ndown counts those skipped as marked down
+/* The previous owners of bucket/name: the nodes of its copy set in each
+ * placement of cm->history, newest first, each once, not self (room for
+ * (nhistory + 1) * AIS_COPIES_MAX). *ndown counts those skipped as marked down
  * in the current map (their names go to down, if not NULL). */
 static size_t prev_owners(struct aisd *d, struct cluster_map *cm,
 			  const char *bucket, const char *name,
@@ -27,31 +28,37 @@ static size_t prev_owners(struct aisd *d, struct cluster_map *cm,
 			  char *down, size_t downlen)
 {
 	const struct ais_node *self = cluster_self(d->cluster), *o;
-	size_t i, j, n = 0;
+	int idx[AIS_COPIES_MAX];
+	size_t i, c, nc, j, n = 0;
 	int k;
 
 	*ndown = 0;
+	/* Every copy of every earlier placement, newest first. */
 	for (i = 0; i < cm->nhistory; i++) {
-		o = ais_map_owner(cm->history[i], bucket, name);
-		if (!o || !strcmp(o->id, self->id))
-			continue;
-		for (j = 0; j < n && strcmp(out[j]->id, o->id); j++)
-			;
-		if (j < n)
-			continue;
-		/* The current map has the node's address and down flag as
-		 * they are now. */
-		k = ais_map_find(cm->m, o->id);
-		if (k >= 0)
-			o = &cm->m->nodes[k];
-		if (o->down) {
-			if (!*ndown && down)
-				snprintf(down, downlen, "%s at %s:%u", o->id,
-					 o->host, o->port);
-			(*ndown)++;
-			continue;
+		nc = ais_map_copy_set(cm->history[i], bucket, name, idx,
+				      AIS_COPIES_MAX);
+		for (c = 0; c < nc; c++) {
+			o = &cm->history[i]->nodes[idx[c]];
+			if (!strcmp(o->id, self->id))
+				continue;
+			for (j = 0; j < n && strcmp(out[j]->id, o->id); j++)
+				;
+			if (j < n)
+				continue;
+			/* The current map has the node's address and down
+			 * flag as they are now. */
+			k = ais_map_find(cm->m, o->id);
+			if (k >= 0)
+				o = &cm->m->nodes[k];
+			if (o->down) {
+				if (!*ndown && down)
+					snprintf(down, downlen, "%s at %s:%u",
+						 o->id, o->host, o->port);
+				(*ndown)++;
+				continue;
+			}
+			out[n++] = o;
 		}
-		out[n++] = o;
 	}
 	return n;
 }
@@ -90,6 +97,7 @@ static int sink_head(void *arg, const Ais__Response *resp, uint64_t body_len,
 {
 	struct fetch_sink *s = arg;
 	struct store_put_args a;
+	int rc;
 
 	ais_obj_meta_from_pb(resp->meta, &s->meta);
 	if (s->meta.size != body_len)
@@ -101,11 +109,14 @@ static int sink_head(void *arg, const Ais__Response *resp, uint64_t body_len,
 	a.bucket = s->bucket;
 	a.name = s->name;
 	a.migrate = &s->meta;
-	if (store_put_begin(s->st, &a, &s->p, errmsg) == 0) {
+	rc = store_put_begin(s->st, &a, &s->p, errmsg);
+	if (rc == 0) {
 		s->open = true;
 		return 0;
 	}
-	return -EIO;
+	/* A copy here as new or newer (or a delete since): nothing to
+	 * fetch; the exchange ends here. */
+	return rc == -EALREADY ? rc : -EIO;
 }
 
 static int sink_body(void *arg, const void *buf, size_t len, char *errmsg)
@@ -135,7 +146,7 @@ static int fetch_from(struct aisd *d, const struct ais_node *o,
 	if (rc) {
 		if (s.open)
 			store_put_abort(&s.p);
-		return rc;
+		return rc == -EALREADY ? 0 : rc;
 	}
 	rc = resp->status;
 	if (rc)
@@ -214,7 +225,7 @@ static void fetch_leave(struct move *mv, struct fetch_wait *w)
 int move_fetch(struct aisd *d, struct cluster_map *cm, const char *bucket,
 	       const char *name, char *errmsg)
 {
-	const struct ais_node *prev[cm->nhistory + 1];
+	const struct ais_node *prev[(cm->nhistory + 1) * AIS_COPIES_MAX];
 	char em[AIS_ERRMSG_LEN] = "",
 	     down[AIS_ERRMSG_LEN + AIS_HOST_MAX + 64] = "",
 	     key[AIS_ERRMSG_LEN * 5];
@@ -287,7 +298,7 @@ int move_read_history(struct aisd *d, struct cluster_map *cm,
 		      const Ais__Request *q, const struct peer_sink *sink,
 		      Ais__Response **answer, char *errmsg)
 {
-	const struct ais_node *prev[cm->nhistory + 1];
+	const struct ais_node *prev[(cm->nhistory + 1) * AIS_COPIES_MAX];
 	char em[AIS_ERRMSG_LEN] = "",
 	     down[AIS_ERRMSG_LEN + AIS_HOST_MAX + 64] = "";
 	struct relay rl = {.to = sink};
@@ -345,7 +356,7 @@ int move_read_history(struct aisd *d, struct cluster_map *cm,
 int move_delete_history(struct aisd *d, struct cluster_map *cm,
 			const char *bucket, const char *name, char *errmsg)
 {
-	const struct ais_node *prev[cm->nhistory + 1];
+	const struct ais_node *prev[(cm->nhistory + 1) * AIS_COPIES_MAX];
 	char em[AIS_ERRMSG_LEN] = "",
 	     down[AIS_ERRMSG_LEN + AIS_HOST_MAX + 64] = "";
 	Ais__Request req = AIS__REQUEST__INIT;

@@ -122,6 +122,8 @@ void move_copies_note(struct move *mv, char kind, const char *bucket,
 
 /* Records not yet done: objects whose copies are missing somewhere. */
 uint64_t move_copies_pending(struct move *mv);
+/* The same for one bucket (reads the pending log). */
+uint64_t move_copies_pending_bucket(struct move *mv, const char *bucket);
 
 /* OP_COPIES_SYNC from node `from` (just restarted, to get what it
  * missed): a round through the pending log now, with `from` taken as up

@@ -111,14 +111,15 @@ void move__error(struct move *mv, const char *fmt, ...)
  * done, -ECANCELED when superseded or stopped. */
 int move__rebalance(struct move *mv, struct cluster_map *cm);
 
-/* send.c: sends the copy of bucket/name on mountpath mp to node `to` as a
- * migrate PUT and, once `to` has it durable (or a newer copy), deletes the
- * local copy if unchanged. *bytes gets the bytes sent. Returns 0 (moved),
- * 1 (nothing to send: gone meanwhile), -ESTALE (changed while sent: kept,
- * to be sent again), or -errno with errmsg. */
-int move__send(struct move *mv, const struct ais_node *to, uint64_t map_version,
-	       const char *bucket, const char *name, int mp, uint64_t *bytes,
-	       char *errmsg);
+/* send.c: sends the copy of bucket/name on mountpath mp to each node of
+ * to[0..nto) as a migrate PUT and, with drop, once all have it durable (or
+ * a newer copy), deletes the local copy if unchanged. *bytes gets the
+ * bytes sent. Returns 0 (done), 1 (nothing to send: gone meanwhile),
+ * -ESTALE (changed while sent: kept, to be sent again), or -errno with
+ * errmsg (the first node that failed; the rest not tried). */
+int move__send(struct move *mv, const struct ais_node *const *to, size_t nto,
+	       uint64_t map_version, const char *bucket, const char *name,
+	       int mp, bool drop, uint64_t *bytes, char *errmsg);
 
 /* copies.c: the pending log (opened by move_new, closed by move_free),
  * its thread (started and stopped with the rebalance thread), one round

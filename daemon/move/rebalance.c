@@ -95,6 +95,76 @@ void move__unpace(struct move *mv, bool held)
 		pthread_mutex_unlock(&mv->pace_mu);
 }
 
+/* What the job's placement asks of this node's copy of bucket/name: keep
+ * it (mine) or not, and the nodes to send it to first. With one copy: the
+ * owner, unless it is this node. With copies: a node that keeps its copy
+ * sends it to the nodes new in the copy set (one sender per object: the
+ * first node of the new set that was in the old one too), and a node
+ * that drops its copy sends it to every node of the new set first (they
+ * skip what they have). An object this node holds outside the old set (a
+ * stray, or placed by an earlier generation) goes to every other node of
+ * the new set. */
+struct plan {
+	bool mine;
+	size_t n;
+	const struct ais_node *to[AIS_COPIES_MAX];
+};
+
+static bool in_set(const struct ais_map *m, const int *idx, size_t n,
+		   const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(m->nodes[idx[i]].id, id))
+			return true;
+	return false;
+}
+
+static void plan_of(const struct cluster_map *cm, const struct ais_node *self,
+		    const char *bucket, const char *name, struct plan *p)
+{
+	const struct ais_map *m = cm->m,
+			     *old = cm->nhistory ? cm->history[0] : NULL;
+	int nidx[AIS_COPIES_MAX], oidx[AIS_COPIES_MAX];
+	size_t nn, no = 0, i;
+	bool was_mine = false, sender = false;
+
+	p->n = 0;
+	nn = ais_map_copy_set(m, bucket, name, nidx, AIS_COPIES_MAX);
+	p->mine = in_set(m, nidx, nn, self->id);
+	if (nn == 1) {
+		if (!p->mine)
+			p->to[p->n++] = &m->nodes[nidx[0]];
+		return;
+	}
+	if (old) {
+		no = ais_map_copy_set(old, bucket, name, oidx, AIS_COPIES_MAX);
+		was_mine = in_set(old, oidx, no, self->id);
+	}
+	if (p->mine && was_mine) {
+		/* The first node of the new set that held a copy before
+		 * sends to the new ones; the others keep theirs quietly. */
+		for (i = 0; i < nn; i++)
+			if (in_set(old, oidx, no, m->nodes[nidx[i]].id)) {
+				sender =
+				    !strcmp(m->nodes[nidx[i]].id, self->id);
+				break;
+			}
+		if (!sender)
+			return;
+	}
+	for (i = 0; i < nn; i++) {
+		const struct ais_node *o = &m->nodes[nidx[i]];
+
+		if (!strcmp(o->id, self->id))
+			continue;
+		if (p->mine && was_mine && in_set(old, oidx, no, o->id))
+			continue;
+		p->to[p->n++] = o;
+	}
+}
+
 /* The progress counts (objects and bytes left) before a pass: a walk
  * that only looks. */
 struct count {
@@ -117,14 +187,14 @@ static uint64_t obj_size(struct move *mv, const char *bucket, const char *name,
 static int count_one(void *arg, const char *bucket, const char *name, int mp)
 {
 	struct count *c = arg;
-	const struct ais_node *o;
+	struct plan p;
 
 	if (move__superseded(c->mv, c->job))
 		return -ECANCELED;
 	if (strlen(bucket) > AIS_NAME_MAX)
 		return 0;
-	o = ais_map_owner(c->cm->m, bucket, name);
-	if (o && !strcmp(o->id, c->self->id))
+	plan_of(c->cm, c->self, bucket, name, &p);
+	if (p.mine && !p.n)
 		return 0;
 	atomic_fetch_add(&c->mv->n.left, 1);
 	atomic_fetch_add(&c->mv->n.bytes_left,
@@ -166,14 +236,16 @@ static void counted_done(struct move *mv, uint64_t size)
 static void move_item(struct pass *ps, const struct item *it)
 {
 	struct move *mv = ps->mv;
-	const struct ais_node *o =
-	    ais_map_owner(ps->cm->m, it->bucket, it->name);
 	char em[AIS_ERRMSG_LEN] = "";
+	char path[AISD_PATH_MAX];
 	uint64_t bytes = 0, size;
+	struct plan p;
 	bool paced;
-	int rc;
+	size_t i;
+	int rc, mp = it->mp;
 
-	if (o && !strcmp(o->id, ps->self->id)) {
+	plan_of(ps->cm, ps->self, it->bucket, it->name, &p);
+	if (p.mine) {
 		/* Ours: onto the right mountpath (resilver). */
 		rc = store_resilver(mv->st, it->bucket, it->name, it->mp, em);
 		if (rc == 0) {
@@ -184,26 +256,33 @@ static void move_item(struct pass *ps, const struct item *it)
 			move__error(mv, "resilver of %s/%s: %s", it->bucket,
 				    it->name, em);
 			atomic_fetch_add(&ps->failed, 1);
+			return;
 		}
-		return;
+		if (!p.n)
+			return;
+		/* Resilvered or not, it is on some mountpath: find it. */
+		if (store_find(mv->st, it->bucket, it->name, path, &mp, NULL))
+			return;
 	}
 	if (!ps->send)
 		return;
-	if (!o) {
+	if (!p.n) {
 		move__error(mv, "%s/%s: no online node to take it", it->bucket,
 			    it->name);
 		atomic_fetch_add(&ps->failed, 1);
 		return;
 	}
-	if (o->down) {
-		/* Advisory, but a send would only wait for a timeout. */
-		atomic_fetch_add(&ps->failed, 1);
-		return;
-	}
-	size = obj_size(mv, it->bucket, it->name, it->mp);
+	for (i = 0; i < p.n; i++)
+		if (p.to[i]->down) {
+			/* Advisory, but a send would only wait for a
+			 * timeout. */
+			atomic_fetch_add(&ps->failed, 1);
+			return;
+		}
+	size = obj_size(mv, it->bucket, it->name, mp);
 	move__pace(mv, &paced);
-	rc = move__send(mv, o, ps->cm->m->version, it->bucket, it->name, it->mp,
-			&bytes, em);
+	rc = move__send(mv, p.to, p.n, ps->cm->m->version, it->bucket, it->name,
+			mp, !p.mine, &bytes, em);
 	move__unpace(mv, paced);
 	if (rc == 0 || rc == 1) {
 		counted_done(mv, size);
@@ -215,8 +294,7 @@ static void move_item(struct pass *ps, const struct item *it)
 	}
 	atomic_fetch_add(&ps->failed, 1);
 	if (rc != -ESTALE)
-		move__error(mv, "%s/%s to node %s: %s", it->bucket, it->name,
-			    o->id, em);
+		move__error(mv, "%s/%s: %s", it->bucket, it->name, em);
 }
 
 static void *worker(void *arg)

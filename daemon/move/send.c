@@ -14,17 +14,17 @@
 #include "shard/shard.h"
 #include "store/store.h"
 
-int move__send(struct move *mv, const struct ais_node *to, uint64_t map_version,
-	       const char *bucket, const char *name, int mp, uint64_t *bytes,
-	       char *errmsg)
+int move__send(struct move *mv, const struct ais_node *const *to, size_t nto,
+	       uint64_t map_version, const char *bucket, const char *name,
+	       int mp, bool drop, uint64_t *bytes, char *errmsg)
 {
 	Ais__Request req = AIS__REQUEST__INIT;
 	Ais__ObjMeta mpb;
-	Ais__Response *resp = NULL;
 	char path[AISD_PATH_MAX];
 	struct ais_obj_meta m;
 	struct stat sb;
-	int fd, rc;
+	size_t i;
+	int fd, rc = 0;
 
 	*bytes = 0;
 	mpset_obj_path(mv->st->mps, mp, bucket, name, path);
@@ -41,7 +41,6 @@ int move__send(struct move *mv, const struct ais_node *to, uint64_t map_version,
 	if (objmeta_read_fd(fd, &m))
 		objmeta_from_stat(&sb, &m);
 	m.size = (uint64_t)sb.st_size;
-	move__throttle(mv, m.size, atomic_load(&mv->job_id));
 
 	req.op = AIS__OP__OP_PUT;
 	req.bucket = (char *)bucket;
@@ -50,22 +49,33 @@ int move__send(struct move *mv, const struct ais_node *to, uint64_t map_version,
 	req.migrate = true;
 	ais_obj_meta_to_pb(&m, &mpb);
 	req.meta = &mpb;
-	rc = peers_put_fd(mv->peers, to, &req, fd, 0, m.size, &resp, errmsg);
+	for (i = 0; i < nto && !rc; i++) {
+		Ais__Response *resp = NULL;
+		const struct ais_node *n = to[i];
+
+		move__throttle(mv, m.size, atomic_load(&mv->job_id));
+		rc = peers_put_fd(mv->peers, n, &req, fd, 0, m.size, &resp,
+				  errmsg);
+		if (rc)
+			break;
+		rc = resp->status;
+		if (rc && rc != -EALREADY)
+			ais_errf(
+			    errmsg, rc, "node %s at %s:%u refused %s/%s: %s",
+			    n->id, n->host, n->port, bucket, name,
+			    resp->message && resp->message[0] ? resp->message
+							      : strerror(-rc));
+		ais__response__free_unpacked(resp, NULL);
+		if (rc == 0)
+			*bytes += m.size;
+		if (rc == -EALREADY)
+			rc = 0; /* as new or newer there, or deleted since */
+	}
 	close(fd);
-	if (rc)
+	if (rc || !drop)
 		return rc;
-	rc = resp->status;
-	if (rc && rc != -EALREADY)
-		ais_errf(errmsg, rc, "node %s at %s:%u refused %s/%s: %s",
-			 to->id, to->host, to->port, bucket, name,
-			 resp->message && resp->message[0] ? resp->message
-							   : strerror(-rc));
-	ais__response__free_unpacked(resp, NULL);
-	if (rc && rc != -EALREADY)
-		return rc;
-	/* The owner has it durable, or has a newer copy, or deleted it
-	 * since: this copy goes, unless it changed meanwhile. */
-	*bytes = rc ? 0 : m.size;
+	/* Every new holder has it durable, or has a newer copy, or deleted
+	 * it since: this copy goes, unless it changed meanwhile. */
 	rc = store_delete_if_same(mv->st, bucket, name, mp, &m, errmsg);
 	if (rc == 0 && mv->sh)
 		shard_on_delete(mv->sh, bucket, name);

@@ -127,6 +127,10 @@ int rpc_node_info(struct rpc *r)
 	if (r->d->move) {
 		move_status(r->d->move, &rs, last_error, sizeof(last_error));
 		info.rebalance = &rs;
+		info.copies_pending =
+		    r->req->bucket[0]
+			? move_copies_pending_bucket(r->d->move, r->req->bucket)
+			: move_copies_pending(r->d->move);
 	}
 	r->resp.info = &info;
 	rpc_send_resp(r, 0);

@@ -415,6 +415,12 @@ int store_put_begin(struct store *st, const struct store_put_args *a,
 	memset(p, 0, sizeof(*p));
 	p->fd = -1;
 	if (a->migrate) {
+		/* Refused before the body when it is clear already (checked
+		 * again under the lock at commit). */
+		rc = migrate_refused(st, a->bucket, a->name,
+				     a->migrate->written_ns, errmsg);
+		if (rc)
+			return rc;
 		ma = *a;
 		ma.cksum_type = a->migrate->cksum_type;
 		ma.cksum_value = a->migrate->cksum;

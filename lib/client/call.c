@@ -589,10 +589,15 @@ int ais__copy_pool(struct ais_client *c, const char *bucket, const char *name,
 	size_t n, i, j;
 
 	if (ais_map_copies(r->map, bucket) < 2) {
+		int rc =
+		    ntried ? -ENOENT : owner_in(r, bucket, name, pool, errmsg);
+
 		ais__mapref_put(r);
-		return ntried == 0
+		/* The owner marked down: ais__owner_pool refreshes a map
+		 * that is not fresh. */
+		return rc == -EIO
 			   ? ais__owner_pool(c, bucket, name, pool, errmsg)
-			   : -ENOENT;
+			   : rc;
 	}
 	n = ais_map_copy_set(r->map, bucket, name, idx, AIS_COPIES_MAX);
 	if (n == 0) {

@@ -367,6 +367,7 @@ static int fill_node_info(struct ais_node_info *ni, const struct ais_map *m,
 	if (!ni->id || !ni->host || !ni->raft_addr || !ni->errmsg ||
 	    !ni->version || !ni->raft_dir)
 		return -ENOMEM;
+	ni->copies_pending = in ? in->copies_pending : 0;
 	if (fill_rebalance(&ni->rebalance, in ? in->rebalance : NULL) < 0)
 		return -ENOMEM;
 	if (ni->status != 0)
@@ -439,6 +440,54 @@ err_nomem:
 	ais_cluster_info_free(ci);
 	fanout_free(&f);
 	return ais_errf(errmsg, -ENOMEM, "out of memory");
+}
+
+int ais_client_bucket_summary(struct ais_client *c, const char *bucket,
+			      struct ais_bucket_summary *out, char *errmsg)
+{
+	Ais__Request req = AIS__REQUEST__INIT;
+	struct ais_list_page pg;
+	char *after = NULL;
+	struct fanout f;
+	size_t i;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = ais_client_bucket_props(c, bucket, false, 0, &out->props, errmsg);
+	if (rc < 0)
+		return rc;
+	/* Objects and bytes: a listing (paged: bounded memory). */
+	for (;;) {
+		rc = ais_client_list(c, bucket, "", "", after, 1000, &pg,
+				     errmsg);
+		free(after);
+		after = NULL;
+		if (rc < 0)
+			return rc;
+		for (i = 0; i < pg.n; i++) {
+			out->objects++;
+			out->bytes += pg.entries[i].meta.size;
+		}
+		if (pg.next_token)
+			after = strdup(pg.next_token);
+		ais_list_page_free(&pg);
+		if (!after)
+			break;
+	}
+	/* Degraded: what the nodes' pending logs hold for the bucket. */
+	req.op = AIS__OP__OP_NODE_INFO;
+	req.bucket = (char *)bucket;
+	rc = fanout_run(c, &req, &f, errmsg);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < f.n; i++) {
+		if (f.rcs[i] == 0 && f.resps[i] && f.resps[i]->info)
+			out->degraded += f.resps[i]->info->copies_pending;
+		else
+			out->nodes_unknown++;
+	}
+	fanout_free(&f);
+	return 0;
 }
 
 void ais_cluster_info_free(struct ais_cluster_info *ci)

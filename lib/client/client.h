@@ -137,6 +137,8 @@ struct ais_node_info {
 	uint64_t requests;
 	char *raft_dir; /* where it keeps the Raft log; "" if unknown */
 	struct ais_rebalance_info rebalance;
+	uint64_t copies_pending; /* objects whose copies elsewhere wait for
+				    their nodes (degraded) */
 	size_t n_mountpaths;
 	struct ais_mountpath_info *mountpaths;
 };
@@ -233,6 +235,21 @@ struct ais_bucket_props {
 int ais_client_bucket_props(struct ais_client *c, const char *bucket,
 			    bool set_copies, uint32_t copies,
 			    struct ais_bucket_props *out, char *errmsg);
+
+/* What a bucket holds (ais_client_bucket_summary). */
+struct ais_bucket_summary {
+	struct ais_bucket_props props;
+	uint64_t objects;
+	uint64_t bytes;	   /* of the objects, one copy each */
+	uint64_t degraded; /* objects whose copies are not all made yet (a
+			      node was down or full; made when it can) */
+	size_t nodes_unknown; /* nodes that did not answer: degraded may
+				 be more */
+};
+/* Counts the bucket's objects and bytes (a listing: takes a while for
+ * millions) and its degraded objects (asked of every node). */
+int ais_client_bucket_summary(struct ais_client *c, const char *bucket,
+			      struct ais_bucket_summary *out, char *errmsg);
 
 /* Destroys the bucket and all its objects; -ENOENT if it does not exist.
  * Fails over like create. */

@@ -537,6 +537,7 @@ START_TEST(test_two_nodes_send)
 	struct node a, b, *v[2] = {&a, &b};
 	struct ais_obj_meta m, local, got;
 	char msg[AIS_ERRMSG_LEN] = "", big[300000];
+	const struct ais_node *to;
 	uint64_t bytes;
 	int rc;
 
@@ -546,8 +547,9 @@ START_TEST(test_two_nodes_send)
 	m = put_plain(b.d.store, "big/obj", big, sizeof(big));
 
 	/* b sends its copy to a: a has it, exactly; b's is gone. */
-	rc =
-	    move__send(b.d.move, &a.self, 1, BUCKET, "big/obj", 0, &bytes, msg);
+	to = &a.self;
+	rc = move__send(b.d.move, &to, 1, 1, BUCKET, "big/obj", 0, true,
+			&bytes, msg);
 	ck_assert_msg(rc == 0, "send: %d %s", rc, msg);
 	ck_assert_int_eq(bytes, sizeof(big));
 	ck_assert(!store_has_object(b.d.store, BUCKET, "big/obj"));
@@ -560,7 +562,8 @@ START_TEST(test_two_nodes_send)
 
 		put_migrate(b.d.store, "x", "old", 3, &old, msg);
 	}
-	rc = move__send(b.d.move, &a.self, 1, BUCKET, "x", 0, &bytes, msg);
+	rc = move__send(b.d.move, &to, 1, 1, BUCKET, "x", 0, true, &bytes,
+			msg);
 	ck_assert_msg(rc == 0, "send: %d %s", rc, msg);
 	ck_assert_int_eq(bytes, 0);
 	ck_assert(!store_has_object(b.d.store, BUCKET, "x"));
