@@ -221,7 +221,7 @@ static void set_rcvtimeo(int fd, int ms)
 /* One PUT with a body from a file on sock; *clean says whether sock may
  * be pooled afterwards, *got_any whether some answer byte arrived. */
 static int put_exchange(struct peers *p, int sock, const Ais__Request *req,
-			int fd, uint64_t off, uint64_t len, uint8_t *buf,
+			int fd, uint64_t off, uint64_t len,
 			Ais__Response **resp, bool *clean, bool *got_any,
 			char *errmsg)
 {
@@ -240,22 +240,16 @@ static int put_exchange(struct peers *p, int sock, const Ais__Request *req,
 				strerror(-rc));
 	rc = ais_conn_send(sock, head, hlen, p->io_ms, false, NULL);
 	free(head);
-	while (!rc && sent < len) {
-		size_t want =
-		    len - sent < BODY_BUF ? (size_t)(len - sent) : BODY_BUF;
-		ssize_t n = pread(fd, buf, want, (off_t)(off + sent));
-
-		if (n <= 0) {
-			rc = n < 0 ? -errno : -EIO;
-			return ais_errf(
-			    errmsg, rc, "reading the local copy: %s",
-			    n < 0 ? strerror(-rc) : "it shrank while sent");
-		}
-		rc =
-		    ais_conn_send(sock, buf, (size_t)n, p->io_ms, true, &early);
-		if (early)
-			break;
-		sent += (uint64_t)n;
+	if (!rc && len) {
+		/* Straight from the page cache to the socket. */
+		rc = ais_conn_sendfile(sock, fd, off, len, p->io_ms, true,
+				       &early);
+		if (rc == -ENODATA)
+			return ais_errf(errmsg, -EIO,
+					"reading the local copy: it shrank "
+					"while sent");
+		if (!rc && !early)
+			sent = len;
 	}
 	/* A send that broke may still have an answer behind it (the
 	 * receiver refused and closed): look for it before giving up. */
@@ -283,18 +277,13 @@ int peers_put_fd(struct peers *p, const struct ais_node *n,
 	char em[AIS_ERRMSG_LEN] = "";
 	struct ais_pool *pool = NULL;
 	bool fresh = false, reused, clean, got_any;
-	uint8_t *buf = malloc(BODY_BUF);
 	int sock, rc;
 
-	if (!buf)
-		return ais_errf(errmsg, -ENOMEM, "out of memory");
 	for (;;) {
 		sock = peer_conn(p, n, fresh, &pool, &reused, errmsg);
-		if (sock < 0) {
-			free(buf);
+		if (sock < 0)
 			return sock;
-		}
-		rc = put_exchange(p, sock, req, fd, off, len, buf, resp, &clean,
+		rc = put_exchange(p, sock, req, fd, off, len, resp, &clean,
 				  &got_any, em);
 		if (clean)
 			ais_pool_put(pool, sock);
@@ -306,7 +295,6 @@ int peers_put_fd(struct peers *p, const struct ais_node *n,
 			break;
 		fresh = true;
 	}
-	free(buf);
 	if (rc)
 		return ais_errf(errmsg, rc, "node %s: %s", pool->addr, em);
 	return 0;

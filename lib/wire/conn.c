@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -161,6 +162,59 @@ int ais_conn_send(int fd, const void *buf, size_t len, int timeout_ms,
 		/* POLLERR/POLLHUP: the next send() reports the error. */
 	}
 	return 0;
+}
+
+int ais_conn_sendfile(int sock, int fd, uint64_t off, uint64_t len,
+		      int timeout_ms, bool watch_in, bool *readable)
+{
+	short events = POLLOUT | (watch_in ? POLLIN : 0);
+	int flags = fcntl(sock, F_GETFL), rc = 0;
+	off_t o = (off_t)off;
+
+	if (readable)
+		*readable = false;
+	if (flags < 0 || fcntl(sock, F_SETFL, flags | O_NONBLOCK) < 0)
+		return -errno;
+	while (len > 0) {
+		size_t want = len > (1u << 20) ? (1u << 20) : (size_t)len;
+		ssize_t n;
+		int ev;
+
+		if (watch_in) {
+			ev = ais_wait_fd(sock, POLLIN, 0);
+			if (ev < 0 || (ev & POLLIN)) {
+				rc = ev < 0 ? ev : 0;
+				*readable = ev > 0;
+				break;
+			}
+		}
+		n = sendfile(sock, fd, &o, want);
+		if (n > 0) {
+			len -= (uint64_t)n;
+			continue;
+		}
+		if (n == 0) {
+			rc = -ENODATA; /* the file is shorter than len */
+			break;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			rc = -errno;
+			break;
+		}
+		ev = ais_wait_fd(sock, events, timeout_ms);
+		if (ev <= 0) {
+			rc = ev < 0 ? ev : -ETIMEDOUT;
+			break;
+		}
+		if (watch_in && (ev & POLLIN)) {
+			*readable = true;
+			break;
+		}
+	}
+	(void)fcntl(sock, F_SETFL, flags);
+	return rc;
 }
 
 ssize_t ais_conn_recv_some(int fd, void *buf, size_t len, int timeout_ms)

@@ -47,6 +47,14 @@ bool ais_conn_idle_ok(int fd);
 int ais_conn_send(int fd, const void *buf, size_t len, int timeout_ms,
 		  bool watch_in, bool *readable);
 
+/* Sends len bytes of file fd from offset off on the blocking socket sock
+ * with sendfile(2) (made non-blocking meanwhile), the rules of
+ * ais_conn_send otherwise (timeout_ms without progress; with watch_in,
+ * stops at once when an answer is readable: *readable). -ENODATA if the
+ * file is shorter. Returns 0 or -errno. */
+int ais_conn_sendfile(int sock, int fd, uint64_t off, uint64_t len,
+		      int timeout_ms, bool watch_in, bool *readable);
+
 /* Receives up to len bytes (at least 1) within timeout_ms, which must be
  * the socket's SO_RCVTIMEO (ais_conn_connect's io_timeout_ms): one blocking
  * recv(2), no poll(2). Returns the count, -ECONNRESET on EOF, -ETIMEDOUT,
