@@ -199,6 +199,12 @@ int main(int argc, char **argv)
 	d.opts = &o;
 	d.start_mono_ns = ais_now_mono_ns();
 	rc = store_new(o.mountpaths, o.nmountpaths, &d.store, errmsg);
+	if (!rc && !o.verify_reads) {
+		d.store->verify = false;
+		ais_log(LOG_WARNING,
+			"verify_reads = off: blocks read from disk are not "
+			"checked against their checksums");
+	}
 	if (rc) {
 		ais_log(LOG_ERR, "%s", errmsg);
 		goto out;

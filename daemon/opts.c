@@ -33,6 +33,7 @@ struct src {
 	int down_after_ms; /* -1 unset */
 	int rebalance_workers; /* -1 unset */
 	int rebalance_rate_mb; /* -1 unset */
+	int verify_reads;      /* -1 unset */
 };
 
 static void src_init(struct src *s)
@@ -47,6 +48,7 @@ static void src_init(struct src *s)
 	s->down_after_ms = -1;
 	s->rebalance_workers = -1;
 	s->rebalance_rate_mb = -1;
+	s->verify_reads = -1;
 }
 
 static void src_free(struct src *s)
@@ -224,6 +226,17 @@ static int apply(struct src *s, const char *key, const char *v,
 		s->rebalance_rate_mb = n;
 		return 0;
 	}
+	if (!strcmp(key, "verify_reads")) {
+		if (!strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "1"))
+			s->verify_reads = 1;
+		else if (!strcmp(v, "off") || !strcmp(v, "false") ||
+			 !strcmp(v, "0"))
+			s->verify_reads = 0;
+		else
+			return ais_errf(errmsg, -EINVAL,
+					"bad %s '%s': on or off", what, v);
+		return 0;
+	}
 	return ais_errf(errmsg, -EINVAL, "unknown setting '%s'", key);
 }
 
@@ -288,7 +301,9 @@ static void usage(FILE *f)
 	    "idle_timeout, pidfile, log_level, raft_dir, raft_port, "
 	    "down_after,\nrebalance_workers (objects a rebalance moves at "
 	    "once, default 4),\nrebalance_rate_mb (MB/s a rebalance sends at "
-	    "most, default 0: no limit).\nCommand-line flags "
+	    "most, default 0: no limit),\nverify_reads (on: every block "
+	    "read from disk is checked against its\nchecksum; default on).\n"
+	    "Command-line flags "
 	    "override the file. See aisd(8).\n",
 	    AISD_DEFAULT_CONFIG, AISD_DEFAULT_PORT, AISD_DEFAULT_IO_TIMEOUT);
 }
@@ -352,6 +367,7 @@ static int merge(struct aisd_opts *o, struct src *cli, struct src *file)
 	    file->rebalance_workers > 0 ? file->rebalance_workers : 4;
 	o->rebalance_rate_mb =
 	    file->rebalance_rate_mb >= 0 ? file->rebalance_rate_mb : 0;
+	o->verify_reads = file->verify_reads != 0;
 	if (!o->listen)
 		return -ENOMEM;
 	return 0;

@@ -4,6 +4,7 @@
 #define AISD_OPTS_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define AISD_DEFAULT_CONFIG	"/etc/ais/aisd.conf"
@@ -32,6 +33,8 @@ struct aisd_opts {
 	int rebalance_workers; /* objects moved at once (default 4) */
 	int rebalance_rate_mb; /* MB/s a rebalance sends at most; 0 = no limit
 				*/
+	bool verify_reads; /* check read blocks against their checksums
+			      (default on) */
 };
 
 /* Parses argv and the configuration file into o. Returns 0 to run, 1 when

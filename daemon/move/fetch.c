@@ -90,6 +90,7 @@ struct fetch_sink {
 	struct ais_obj_meta meta;
 	struct store_put p;
 	bool open;
+	bool repair; /* replaces a corrupt copy as new as it */
 };
 
 static int sink_head(void *arg, const Ais__Response *resp, uint64_t body_len,
@@ -109,6 +110,7 @@ static int sink_head(void *arg, const Ais__Response *resp, uint64_t body_len,
 	a.bucket = s->bucket;
 	a.name = s->name;
 	a.migrate = &s->meta;
+	a.repair = s->repair;
 	rc = store_put_begin(s->st, &a, &s->p, errmsg);
 	if (rc == 0) {
 		s->open = true;
@@ -129,10 +131,12 @@ static int sink_body(void *arg, const void *buf, size_t len, char *errmsg)
 /* Fetches from node o. Returns 0 (stored or refused as older: read
  * again), -ENOENT (o has none), -EIO and friends (errmsg). */
 static int fetch_from(struct aisd *d, const struct ais_node *o,
-		      const char *bucket, const char *name, char *errmsg)
+		      const char *bucket, const char *name, bool repair,
+		      char *errmsg)
 {
 	Ais__Request req = AIS__REQUEST__INIT;
-	struct fetch_sink s = {.st = d->store, .bucket = bucket, .name = name};
+	struct fetch_sink s = {
+	    .st = d->store, .bucket = bucket, .name = name, .repair = repair};
 	struct peer_sink sink = {sink_head, sink_body, &s};
 	struct ais_obj_meta stored;
 	Ais__Response *resp = NULL;
@@ -243,7 +247,7 @@ int move_fetch(struct aisd *d, struct cluster_map *cm, const char *bucket,
 		return 0; /* another reader fetched it: read again */
 	ensure_bucket(d, cm, bucket);
 	for (i = 0; i < n; i++) {
-		rc = fetch_from(d, prev[i], bucket, name, em);
+		rc = fetch_from(d, prev[i], bucket, name, false, em);
 		if (rc == 0) {
 			if (d->move)
 				atomic_fetch_add(&d->move->n.fetched, 1);
@@ -400,4 +404,35 @@ int move_delete_history(struct aisd *d, struct cluster_map *cm,
 				"to delete it: %s",
 				bucket, name, down);
 	return -ENOENT;
+}
+
+int move_repair(struct aisd *d, struct cluster_map *cm, const char *bucket,
+		const char *name, const char **from, char *errmsg)
+{
+	const struct ais_node *self = cluster_self(d->cluster);
+	int idx[AIS_COPIES_MAX];
+	size_t n, i;
+	int rc = -ENOENT;
+
+	*from = NULL;
+	n = ais_map_copy_set(cm->m, bucket, name, idx, AIS_COPIES_MAX);
+	for (i = 0; i < n; i++) {
+		const struct ais_node *o = &cm->m->nodes[idx[i]];
+		char em[AIS_ERRMSG_LEN] = "";
+
+		if (!strcmp(o->id, self->id) || o->down)
+			continue;
+		rc = fetch_from(d, o, bucket, name, true, em);
+		if (rc == 0 && store_has_object(d->store, bucket, name)) {
+			*from = o->id;
+			return 0;
+		}
+		if (!rc)
+			rc = -ENOENT;
+		snprintf(errmsg, AIS_ERRMSG_LEN, "node %s: %s", o->id,
+			 em[0] ? em : strerror(-rc));
+	}
+	if (rc == -ENOENT && !errmsg[0])
+		snprintf(errmsg, AIS_ERRMSG_LEN, "no other copy");
+	return rc ? rc : -ENOENT;
 }

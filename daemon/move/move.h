@@ -120,6 +120,13 @@ int move_set_meta_copies(struct aisd *d, struct cluster_map *cm,
 void move_copies_note(struct move *mv, char kind, const char *bucket,
 		      const char *name);
 
+/* A corrupt copy of bucket/name here: replaced by the copy of another
+ * node of its copy set under cm (a peer_local GET, which that node checks
+ * block by block, stored as a repair). 0 with *from (that node's id), or
+ * -errno with errmsg (no other copy, none good, none reachable). */
+int move_repair(struct aisd *d, struct cluster_map *cm, const char *bucket,
+		const char *name, const char **from, char *errmsg);
+
 /* Records not yet done: objects whose copies are missing somewhere. */
 uint64_t move_copies_pending(struct move *mv);
 /* The same for one bucket (reads the pending log). */

@@ -200,6 +200,7 @@ enum rpc_inline rpc_read_nowait(struct rpc *r, uint8_t *buf, size_t cap)
 				 ais_map_copies(r->cm->m, q->bucket) > 1))) ||
 	    store_open_nowait(d->store, q->bucket, q->name, &fd, &mp, &r->meta))
 		return RPC_INLINE_NO;
+	r->obj = r->meta;
 	if (q->archpath[0]) {
 		if (member_nowait(r, &off, &len)) {
 			close(fd);
@@ -211,6 +212,17 @@ enum rpc_inline rpc_read_nowait(struct rpc *r, uint8_t *buf, size_t cap)
 			return RPC_INLINE_NO;
 		}
 		off = q->offset;
+	}
+	/* Every block the answer sends is checked first; one not in the
+	 * page cache, a missing table or a corrupt block is the worker's. */
+	if (q->op == AIS__OP__OP_GET && len && d->store->verify) {
+		uint8_t *sb = rpc_scratch();
+
+		if (!sb || blk_verify(d->store->mps, d->store->blk, fd, &r->obj,
+				      off, len, sb, true, NULL)) {
+			close(fd);
+			return RPC_INLINE_NO;
+		}
 	}
 	rpc_set_meta(r);
 	if (q->op == AIS__OP__OP_GET)

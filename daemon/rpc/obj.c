@@ -47,6 +47,8 @@ int rpc_open_obj(struct rpc *r, int *fd)
 
 	rc = store_open(r->d->store, q->bucket, q->name, fd, &r->meta,
 			r->errmsg);
+	if (rc == 0)
+		r->obj = r->meta;
 	if (rc == -ENOENT && !q->peer_local && r->cm->nhistory)
 		ais_log(LOG_INFO,
 			"%s/%s: not here, nor at its owners in %zu earlier "
@@ -118,6 +120,36 @@ int rpc_relay_read(struct rpc *r, Ais__Response **answer)
 	if (rc && rc != -ENOENT)
 		snprintf(r->errmsg, sizeof(r->errmsg), "%s", em);
 	return rc;
+}
+
+int rpc_repair(struct rpc *r)
+{
+	Ais__Request *q = r->req;
+	char em[AIS_ERRMSG_LEN] = "", was[AIS_ERRMSG_LEN];
+	const char *from;
+	int rc;
+
+	snprintf(was, sizeof(was), "%s", r->errmsg);
+	if (ais_map_copies(r->cm->m, q->bucket) < 2) {
+		snprintf(r->errmsg, sizeof(r->errmsg),
+			 "%.160s; the bucket keeps one copy: nothing to "
+			 "repair it from",
+			 was);
+		return -EBADMSG;
+	}
+	rc = move_repair(r->d, r->cm, q->bucket, q->name, &from, em);
+	if (rc) {
+		ais_log(LOG_ERR, "%s/%s: corrupt copy here not repaired: %s",
+			q->bucket, q->name, em);
+		snprintf(r->errmsg, sizeof(r->errmsg),
+			 "%.120s; not repaired from another copy: %.90s", was,
+			 em);
+		return -EBADMSG;
+	}
+	ais_log(LOG_NOTICE,
+		"%s/%s: corrupt copy here replaced by node %s's good copy",
+		q->bucket, q->name, from);
+	return 0;
 }
 
 int rpc_fetch_missing(struct rpc *r)
@@ -292,7 +324,7 @@ int rpc_get(struct rpc *r)
 {
 	Ais__Request *q = r->req;
 	uint64_t len = 0;
-	int fd, rc;
+	int fd, rc, tries;
 
 	rc = rpc_check_read(r);
 	if (rc)
@@ -302,21 +334,24 @@ int rpc_get(struct rpc *r)
 	rc = rpc_relay_read(r, NULL);
 	if (rc != -ENOENT)
 		return rc;
-	rc = rpc_open_obj(r, &fd);
-	if (rc)
-		return rc;
-	if (q->archpath[0]) {
-		rc = rpc_member_get(r, fd);
+	for (tries = 0;; tries++) {
+		rc = rpc_open_obj(r, &fd);
+		if (rc)
+			return rc;
+		if (q->archpath[0]) {
+			rc = rpc_member_get(r, fd);
+		} else {
+			rc = rpc_clamp_range(r, r->meta.size, &len);
+			if (!rc)
+				rc = rpc_send_range(r, fd, q->offset, len,
+						    r->meta.size);
+		}
 		close(fd);
-		return rc;
+		/* A corrupt copy: repaired from another copy, then read
+		 * again (once). */
+		if (rc != -EBADMSG || tries > 0 || rpc_repair(r))
+			return rc;
 	}
-	rc = rpc_clamp_range(r, r->meta.size, &len);
-	if (!rc) {
-		rpc_send_range(r, fd, q->offset, len, r->meta.size);
-		rc = 1; /* answered */
-	}
-	close(fd);
-	return rc;
 }
 
 int rpc_head(struct rpc *r)

@@ -10,6 +10,8 @@
 #include "names.h"
 
 #include "rpc/rpc_i.h"
+#include "store/blocks.h"
+#include "store/store.h"
 
 #define LINGER_MS  2000
 #define SMALL_BODY (64 * 1024) /* discarded after an early error */
@@ -158,17 +160,72 @@ int rpc_clamp_range(struct rpc *r, uint64_t size, uint64_t *len)
 	return 0;
 }
 
-void rpc_send_range(struct rpc *r, int fd, uint64_t file_off, uint64_t len,
-		    uint64_t size)
+uint8_t *rpc_scratch(void)
+{
+	static __thread uint8_t *buf;
+
+	if (!buf)
+		buf = malloc(BLK_SIZE);
+	return buf;
+}
+
+int rpc_verify(struct rpc *r, int fd, uint64_t off, uint64_t len)
 {
 	Ais__Request *q = r->req;
+	uint8_t *sb = rpc_scratch();
+	char em[AIS_ERRMSG_LEN] = "";
 	int rc;
 
+	if (!r->d->store->verify)
+		return 0;
+	if (!sb)
+		return ais_errf(r->errmsg, -ENOMEM, "out of memory");
+	rc = blk_verify(r->d->store->mps, r->d->store->blk, fd, &r->obj, off,
+			len, sb, false, em);
+	if (rc == -EBADMSG)
+		ais_log(LOG_ERR, "%s/%s: %s (version %llu)", q->bucket, q->name,
+			em, (unsigned long long)r->obj.version);
+	if (rc)
+		return ais_errf(r->errmsg, rc, "%s/%s: %s", q->bucket, q->name,
+				em);
+	return 0;
+}
+
+#define VERIFY_CHUNK (4u << 20) /* checked, then sent */
+
+int rpc_send_range(struct rpc *r, int fd, uint64_t file_off, uint64_t len,
+		   uint64_t size)
+{
+	Ais__Request *q = r->req;
+	uint64_t done = 0, step;
+	int rc;
+
+	/* The first chunk is checked before the answer begins: a corrupt
+	 * copy found there is an error the caller can still answer. */
+	step = len < VERIFY_CHUNK ? len : VERIFY_CHUNK;
+	rc = rpc_verify(r, fd, file_off, step);
+	if (rc)
+		return rc == -EBADMSG ? rc : rc;
 	rpc_set_meta(r);
 	r->resp.object_size = size;
 	rc = rpc_send_resp(r, len);
-	if (!rc && len) {
-		rc = sock_io_sendfile(&r->j->io, fd, (off_t)file_off, len);
+	while (!rc && done < len) {
+		if (done) {
+			step = len - done < VERIFY_CHUNK ? len - done
+							 : VERIFY_CHUNK;
+			rc = rpc_verify(r, fd, file_off + done, step);
+			if (rc) {
+				ais_log(LOG_INFO,
+					"%s: GET %s/%s: %s; closing (the "
+					"client reads the rest elsewhere)",
+					r->j->peer, q->bucket, q->name,
+					r->errmsg);
+				r->j->close = true;
+				return 1;
+			}
+		}
+		rc = sock_io_sendfile(&r->j->io, fd, (off_t)(file_off + done),
+				      step);
 		if (rc) {
 			ais_log(LOG_INFO, "%s: GET %s/%s: sending: %s; closing",
 				r->j->peer, q->bucket, q->name,
@@ -176,7 +233,9 @@ void rpc_send_range(struct rpc *r, int fd, uint64_t file_off, uint64_t len,
 						 : strerror(-rc));
 			r->j->close = true;
 		}
+		done += step;
 	}
+	return 1;
 }
 
 void rpc_member_meta(struct rpc *r, const struct ais_shard_member *m)

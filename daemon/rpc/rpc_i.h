@@ -28,6 +28,8 @@ struct rpc {
 	Ais__ObjMeta metapb;
 	Ais__BucketProps props;
 	struct ais_obj_meta meta;
+	struct ais_obj_meta obj; /* the object's own (a member read's meta is
+				    the member's) */
 	char errmsg[AIS_ERRMSG_LEN];
 };
 
@@ -69,10 +71,28 @@ void rpc_set_meta(struct rpc *r);
 int rpc_clamp_range(struct rpc *r, uint64_t size, uint64_t *len);
 
 /* Answers a GET of [file_off, file_off+len) of the file on fd (a whole
- * object, or a member's plain range within it) with sendfile, size being
- * what the client sees as the full size. Closes nothing. */
-void rpc_send_range(struct rpc *r, int fd, uint64_t file_off, uint64_t len,
-		    uint64_t size);
+ * object, or a member's plain range within it; r->obj its metadata) with
+ * sendfile, size being what the client sees as the full size, every
+ * block checked against its checksum first (store/blocks.h). Closes
+ * nothing. Returns 1 (answered, or the connection closed after a broken
+ * send or a corrupt block found after the answer began), or -EBADMSG with
+ * r->errmsg when the first blocks are corrupt (nothing sent: the caller
+ * repairs the copy or answers the error). */
+int rpc_send_range(struct rpc *r, int fd, uint64_t file_off, uint64_t len,
+		   uint64_t size);
+
+/* This thread's scratch block for checks (BLK_SIZE bytes; NULL on
+ * ENOMEM). */
+uint8_t *rpc_scratch(void);
+
+/* Checks [off, off+len) of the object open on fd (r->obj) against its
+ * block checksums: 0, -EBADMSG with r->errmsg (logged), or -errno. */
+int rpc_verify(struct rpc *r, int fd, uint64_t off, uint64_t len);
+
+/* A corrupt copy here (found by a read): replaced by a good copy from
+ * another node of the object's copy set when there is one. 0 when it was
+ * (read again), else -EBADMSG with r->errmsg saying so. */
+int rpc_repair(struct rpc *r);
 
 /* The member r->req->archpath of the shard whose object is open on fd
  * looked up in its index, with the member's metadata in r->meta (its size,

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "fileio.h"
 #include "log.h"
 #include "names.h"
 
@@ -46,6 +47,19 @@ static int member_write(void *arg, const void *buf, size_t len)
 	return 0;
 }
 
+/* The shard's bytes a decoder reads, checked against their blocks'
+ * checksums first (lib/shard's reader). */
+static ssize_t checked_pread(void *arg, int fd, void *buf, size_t len,
+			     uint64_t off)
+{
+	struct rpc *r = arg;
+	int rc = rpc_verify(r, fd, off, len);
+
+	if (rc)
+		return rc;
+	return ais_pread_upto(fd, buf, len, off);
+}
+
 int rpc_member_get(struct rpc *r, int fd)
 {
 	Ais__Request *q = r->req;
@@ -68,18 +82,18 @@ int rpc_member_get(struct rpc *r, int fd)
 	if (rc)
 		goto out;
 	if (ais_shard_member_range(ref->idx, &m, &obj_off)) {
-		rpc_send_range(r, fd, obj_off + q->offset, len, m.size);
-		rc = 1;
+		rc = rpc_send_range(r, fd, obj_off + q->offset, len, m.size);
 		goto out;
 	}
 	o.len = len;
 	if (len == 0) {
-		rpc_send_range(r, fd, 0, 0, m.size);
-		rc = 1;
+		rc = rpc_send_range(r, fd, 0, 0, m.size);
 		goto out;
 	}
+	ais_shard_set_reader(checked_pread, r);
 	rc = shard_member_read(r->d->shards, fd, ref->idx, &m, q->offset, len,
 			       member_write, &o, r->errmsg);
+	ais_shard_set_reader(NULL, NULL);
 	if (rc == 0 && o.sent < len)
 		rc = ais_errf(r->errmsg, -EIO, "member ended early");
 	if (rc && !o.head_sent)

@@ -558,6 +558,20 @@ static int append_locked(struct shards *sh, const char *bucket,
 	}
 	res->meta = m;
 	rc = 0;
+	/* The block checksums of the new bytes (the old table no longer
+	 * matches: a read would make it, at the cost of the whole shard).
+	 * The bytes were just written and checked whole: in the page
+	 * cache. */
+	{
+		char em[AIS_ERRMSG_LEN];
+		int brc = blk_rebuild(mps, sh->st->blk, fd, &m, buf, em);
+
+		if (brc)
+			ais_log(LOG_WARNING,
+				"%s: block checksums after the append: %s "
+				"(made at the next read)",
+				path, em);
+	}
 	goto out;
 undo:
 	if (journal_undo(fd, &j) == 0) {

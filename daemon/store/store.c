@@ -42,7 +42,10 @@ int store_new(char *const *paths, size_t n, struct store **out, char *errmsg)
 		return rc;
 	}
 	st->arr = arrivals_new(0);
-	if (!st->arr) {
+	st->blk = blk_cache_new();
+	if (!st->arr || !st->blk) {
+		arrivals_free(st->arr);
+		blk_cache_free(st->blk);
 		tombs_free(st->tombs);
 		mpset_free(st->mps);
 		free(st);
@@ -50,6 +53,7 @@ int store_new(char *const *paths, size_t n, struct store **out, char *errmsg)
 	}
 	for (i = 0; i < STORE_STRIPES; i++)
 		pthread_mutex_init(&st->stripes[i], NULL);
+	st->verify = true;
 	*out = st;
 	return 0;
 }
@@ -63,6 +67,7 @@ void store_free(struct store *st)
 	for (i = 0; i < STORE_STRIPES; i++)
 		pthread_mutex_destroy(&st->stripes[i]);
 	arrivals_free(st->arr);
+	blk_cache_free(st->blk);
 	tombs_free(st->tombs);
 	mpset_free(st->mps);
 	free(st);
@@ -371,14 +376,16 @@ int store_meta_path(const char *path, struct ais_obj_meta *m)
 /* The rule of a migrate copy, under the name's lock: -EALREADY if a copy
  * here is as new or newer, or the name was deleted here since. */
 static int migrate_refused(struct store *st, const char *bucket,
-			   const char *name, int64_t written, char *errmsg)
+			   const char *name, int64_t written, bool repair,
+			   char *errmsg)
 {
 	char path[AISD_PATH_MAX];
 	struct ais_obj_meta m;
 	int64_t tomb;
 
 	if (store_find(st, bucket, name, path, NULL, NULL) == 0 &&
-	    store_meta_path(path, &m) == 0 && m.written_ns >= written)
+	    store_meta_path(path, &m) == 0 &&
+	    (m.written_ns > written || (m.written_ns == written && !repair)))
 		return ais_errf(errmsg, -EALREADY,
 				"%s/%s: have a newer copy (written %lld >= "
 				"%lld)",
@@ -418,7 +425,7 @@ int store_put_begin(struct store *st, const struct store_put_args *a,
 		/* Refused before the body when it is clear already (checked
 		 * again under the lock at commit). */
 		rc = migrate_refused(st, a->bucket, a->name,
-				     a->migrate->written_ns, errmsg);
+				     a->migrate->written_ns, a->repair, errmsg);
 		if (rc)
 			return rc;
 		ma = *a;
@@ -450,11 +457,17 @@ int store_put_begin(struct store *st, const struct store_put_args *a,
 	if (rc)
 		return ais_errf(errmsg, rc, "checksum %s: %s",
 				ais_cksum_name(type), strerror(-rc));
+	rc = blk_writer_init(&p->blk);
+	if (rc) {
+		ais_cksum_abort(&p->ck);
+		return ais_errf(errmsg, rc, "out of memory");
+	}
 	mpset_tmp_path(mps, p->mp, "put", p->tmp);
 	p->fd = open(p->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (p->fd < 0) {
 		rc = -errno;
 		ais_cksum_abort(&p->ck);
+		blk_writer_free(&p->blk);
 		return disk_err(errmsg, rc, "cannot create a work file",
 				mps->paths[p->mp]);
 	}
@@ -469,6 +482,7 @@ int store_put_write(struct store_put *p, const void *buf, size_t len,
 	if (rc)
 		return disk_err(errmsg, rc, "write", p->st->mps->paths[p->mp]);
 	ais_cksum_update(&p->ck, buf, len);
+	blk_writer_update(&p->blk, buf, len);
 	p->size += len;
 	return 0;
 }
@@ -476,6 +490,7 @@ int store_put_write(struct store_put *p, const void *buf, size_t len,
 void store_put_abort(struct store_put *p)
 {
 	ais_cksum_abort(&p->ck);
+	blk_writer_free(&p->blk);
 	if (p->fd >= 0) {
 		close(p->fd);
 		p->fd = -1;
@@ -534,7 +549,7 @@ int store_put_commit(struct store_put *p, struct ais_obj_meta *out,
 	pthread_mutex_lock(&st->stripes[s]);
 	if (p->a.migrate) {
 		rc = migrate_refused(st, p->a.bucket, p->a.name, m.written_ns,
-				     errmsg);
+				     p->a.repair, errmsg);
 		if (rc)
 			goto err_unlock;
 	} else {
@@ -548,6 +563,8 @@ int store_put_commit(struct store_put *p, struct ais_obj_meta *out,
 		m.written_ns = commit_time(old_written);
 	}
 	rc = objmeta_write_fd(p->fd, &m);
+	if (!rc)
+		rc = blk_store(mps, st->blk, &p->blk, p->fd, &m, errmsg);
 	if (!rc && fsync(p->fd) < 0)
 		rc = -errno;
 	if (rc) {
@@ -565,6 +582,7 @@ int store_put_commit(struct store_put *p, struct ais_obj_meta *out,
 	pthread_mutex_unlock(&st->stripes[s]);
 	close(p->fd);
 	p->fd = -1;
+	blk_writer_free(&p->blk);
 	rc = ais_fsync_parent(dest);
 	if (rc)
 		return disk_err(errmsg, rc, "fsync of the directory", mpath);

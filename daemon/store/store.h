@@ -14,6 +14,7 @@
 #include "cksum.h"
 #include "objmeta.h"
 #include "store/arrivals.h"
+#include "store/blocks.h"
 #include "store/mountpath.h"
 #include "store/tombstone.h"
 #include "store/xattr.h"
@@ -35,6 +36,11 @@ struct store {
 	/* What became visible here lately, and when something left
 	 * (arrivals.h): makes listings during a move complete. */
 	struct arrivals *arr;
+	/* Sidecar block checksum tables in memory (blocks.h). */
+	struct blk_cache *blk;
+	/* Reads check blocks against their checksums (config verify_reads;
+	 * on unless turned off). */
+	bool verify;
 };
 
 /* Opens the mountpaths (mpset_open: checks, .ais/tmp emptied, node id).
@@ -60,6 +66,9 @@ struct store_put_args {
 	 * written_ns and no tombstone here is at or after it (-EALREADY
 	 * then). The checksum type and value of the args are ignored. */
 	const struct ais_obj_meta *migrate;
+	/* With migrate: a repair of a corrupt copy here, which a copy as new
+	 * (the same written_ns) replaces too. */
+	bool repair;
 };
 
 /* One PUT in progress; caller-allocated, filled by store_put_begin. */
@@ -70,6 +79,7 @@ struct store_put {
 	int fd;
 	char tmp[AISD_PATH_MAX];
 	struct ais_cksum ck;
+	struct blk_writer blk; /* the block checksums (blocks.h) */
 	uint64_t size;
 };
 
@@ -82,7 +92,8 @@ int store_put_begin(struct store *st, const struct store_put_args *a,
  * store_put_abort. */
 int store_put_write(struct store_put *p, const void *buf, size_t len,
 		    char *errmsg);
-/* Verifies the checksum, fsyncs, sets the xattr, renames into place. On
+/* Verifies the checksum, fsyncs, sets the xattrs (the metadata, the
+ * block checksums), renames into place. On
  * success *out is the stored metadata, written_ns being the commit time
  * (later than the replaced copy's, whatever the clock did). -EALREADY
  * (with errmsg) when a migrate copy is not newer. Always releases p (no

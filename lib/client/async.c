@@ -382,11 +382,15 @@ static bool on_head(struct ais_async *a, struct aconn *k, const uint8_t *hp)
 			complete(a, g, rc, a->msg);
 		return false;
 	}
-	if (resp->status == -EAGAIN && resp->catching_up && g->bytes == 0) {
+	if (((resp->status == -EAGAIN && resp->catching_up) ||
+	     resp->status == -EBADMSG) &&
+	    g->bytes == 0) {
 		struct ais__retry r = k->r;
 
-		if (ais__retry_catching_up(&r, a->c, g->bucket, g->name,
-					   k->pool)) {
+		if (resp->status == -EBADMSG
+			? ais__retry_copy(&r, a->c, g->bucket, g->name, k->pool)
+			: ais__retry_catching_up(&r, a->c, g->bucket, g->name,
+						 k->pool)) {
 			ais__response__free_unpacked(resp, NULL);
 			if (k->body_left == 0)
 				conn_reset(k);

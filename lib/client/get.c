@@ -106,6 +106,12 @@ static ssize_t get_common(struct ais_client *c, const char *bucket,
 			ais__call_finish(&k, true);
 			continue;
 		}
+		/* A corrupt copy its node could not repair: another copy. */
+		if (st == -EBADMSG &&
+		    ais__retry_copy(&r, c, bucket, name, pool)) {
+			ais__call_finish(&k, true);
+			continue;
+		}
 		if (st != 0) {
 			rc = ais__resp_status(k.resp, errmsg);
 			ais__call_finish(&k, false);

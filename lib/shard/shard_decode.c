@@ -68,7 +68,7 @@ static int gz_fill(struct ais_shard_stream *s)
 
 	if (s->z.avail_in > 0)
 		return 0;
-	if ((r = ais_pread_upto(s->fd, s->ibuf, GZ_IBUF, s->in)) < 0)
+	if ((r = ais__shard_pread(s->fd, s->ibuf, GZ_IBUF, s->in)) < 0)
 		return (int)r;
 	s->z.next_in = s->ibuf;
 	s->z.avail_in = (uInt)r;
@@ -257,7 +257,7 @@ static int lz4_frame_header(struct ais_shard_stream *s, char *errmsg)
 	for (;;) {
 		uint32_t magic;
 
-		if ((got = ais_pread_upto(s->fd, h, 4, s->in)) < 0)
+		if ((got = ais__shard_pread(s->fd, h, 4, s->in)) < 0)
 			return (int)got;
 		if (got == 0) {
 			s->eof = true;
@@ -270,7 +270,7 @@ static int lz4_frame_header(struct ais_shard_stream *s, char *errmsg)
 					s->in);
 		magic = ais__shard_le32(h);
 		if ((magic & 0xfffffff0u) == 0x184d2a50u) {
-			if ((got = ais_pread_upto(s->fd, h, 8, s->in)) < 0)
+			if ((got = ais__shard_pread(s->fd, h, 8, s->in)) < 0)
 				return (int)got;
 			if (got < 8)
 				return ais_errf(errmsg, -EBADMSG,
@@ -291,7 +291,7 @@ static int lz4_frame_header(struct ais_shard_stream *s, char *errmsg)
 					"not lz4 data: bad frame magic at "
 					"offset %" PRIu64,
 					s->in);
-		if ((got = ais_pread_upto(s->fd, h, 7, s->in)) < 0)
+		if ((got = ais__shard_pread(s->fd, h, 7, s->in)) < 0)
 			return (int)got;
 		if (got < 7)
 			return ais_errf(errmsg, -EBADMSG,
@@ -348,7 +348,7 @@ static int lz4_produce(struct ais_shard_stream *s, char *errmsg)
 		if ((rc = lz4_point(s)) < 0)
 			return rc;
 		boff = s->in;
-		if ((got = ais_pread_upto(s->fd, h, 4, s->in)) < 0)
+		if ((got = ais__shard_pread(s->fd, h, 4, s->in)) < 0)
 			return (int)got;
 		if (got < 4)
 			return ais_errf(errmsg, -EBADMSG,
@@ -361,7 +361,7 @@ static int lz4_produce(struct ais_shard_stream *s, char *errmsg)
 			if (s->xxh_on) {
 				uint8_t c[4];
 
-				got = ais_pread_upto(s->fd, c, 4, s->in);
+				got = ais__shard_pread(s->fd, c, 4, s->in);
 				if (got < 0)
 					return (int)got;
 				if (got < 4)
@@ -390,7 +390,7 @@ static int lz4_produce(struct ais_shard_stream *s, char *errmsg)
 					"corrupt lz4: block at offset %" PRIu64
 					" claims %zu bytes (maximum %zu)",
 					boff, csz, s->bmax);
-		if ((got = ais_pread_upto(s->fd, s->cblk, csz, s->in)) < 0)
+		if ((got = ais__shard_pread(s->fd, s->cblk, csz, s->in)) < 0)
 			return (int)got;
 		if ((size_t)got < csz)
 			return ais_errf(
@@ -537,7 +537,7 @@ int ais_shard_stream_read(struct ais_shard_stream *s, void *buf, size_t len,
 
 	*got = 0;
 	if (s->fmt == AIS_SHARD_TAR) { /* the object's bytes as they are */
-		ssize_t r = ais_pread_upto(s->fd, buf, len, s->in);
+		ssize_t r = ais__shard_pread(s->fd, buf, len, s->in);
 
 		if (r < 0)
 			return (int)r;

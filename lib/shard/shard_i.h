@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "shard_index.h"
 #include "shard_read.h"
@@ -270,5 +271,8 @@ bool ais__shard_smap_ok(const char *m, uint64_t realsize, uint64_t stored);
 void ais__shard_stream_own_fd(struct ais_shard_stream *s);
 /* True when s has decoded its whole input. */
 bool ais__shard_stream_ended(const struct ais_shard_stream *s);
+
+/* pread through this thread's reader (ais_shard_set_reader). */
+ssize_t ais__shard_pread(int fd, void *buf, size_t len, uint64_t off);
 
 #endif

@@ -16,6 +16,21 @@
 #include <unistd.h>
 #include <zlib.h>
 
+static __thread ais_shard_reader reader;
+static __thread void *reader_arg;
+
+void ais_shard_set_reader(ais_shard_reader fn, void *arg)
+{
+	reader = fn;
+	reader_arg = arg;
+}
+
+ssize_t ais__shard_pread(int fd, void *buf, size_t len, uint64_t off)
+{
+	return reader ? reader(reader_arg, fd, buf, len, off)
+		      : ais_pread_upto(fd, buf, len, off);
+}
+
 #define READ_BUF (256u << 10)
 #define ZIP_IBUF 65536u /* deflated input read at a time */
 
@@ -45,7 +60,7 @@ static int read_range(int fd, uint64_t at, uint64_t len, ais_shard_write_cb cb,
 		return ais_errf(errmsg, -ENOMEM, "shard read: out of memory");
 	while (len > 0) {
 		size_t k = len < READ_BUF ? (size_t)len : READ_BUF;
-		ssize_t r = ais_pread_upto(fd, buf, k, at);
+		ssize_t r = ais__shard_pread(fd, buf, k, at);
 
 		if (r < 0) {
 			rc = ais_errf(errmsg, (int)r, "shard read: %s",
@@ -94,7 +109,7 @@ static int read_deflate(int fd, const struct ais_shard_member *m, uint64_t off,
 			size_t k = in_end - in < ZIP_IBUF
 				       ? (size_t)(in_end - in)
 				       : ZIP_IBUF;
-			ssize_t r = ais_pread_upto(fd, ibuf, k, in);
+			ssize_t r = ais__shard_pread(fd, ibuf, k, in);
 
 			if (r <= 0) {
 				rc = r < 0 ? ais_errf(errmsg, (int)r,

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "shard_index.h"
 
@@ -82,6 +83,15 @@ typedef int (*ais_shard_write_cb)(void *arg, const void *buf, size_t len);
 bool ais_shard_member_range(const struct ais_shard_index *idx,
 			    const struct ais_shard_member *m,
 			    uint64_t *obj_off);
+
+/* The reads of an archive's bytes that member reads make (decoders, the
+ * data of stored zip members, plain ranges read by the library) go
+ * through this thread's reader: pread(2) by default, or a caller's that
+ * checks what it reads (the node's block checksums). Returns the count
+ * (short only at the end of the file) or -errno. */
+typedef ssize_t (*ais_shard_reader)(void *arg, int fd, void *buf, size_t len,
+				    uint64_t off);
+void ais_shard_set_reader(ais_shard_reader fn, void *arg);
 
 /* Hands the member's bytes [off, off + len) (clamped to its size) to cb in
  * order, from the object on obj_fd. Reading a whole deflated zip member

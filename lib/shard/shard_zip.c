@@ -90,7 +90,7 @@ static int zip_link_target(int fd, const struct sc_rec *r, char **out)
 		free(u);
 		return -ENOMEM;
 	}
-	got = ais_pread_upto(fd, c, cl, r->data_off);
+	got = ais__shard_pread(fd, c, cl, r->data_off);
 	if (got == (ssize_t)cl) {
 		if (r->method == AIS_SHARD_STORED && cl == r->size) {
 			memcpy(u, c, cl);
