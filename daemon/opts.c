@@ -29,11 +29,12 @@ struct src {
 	char *pidfile;
 	int log_level; /* -1 unset */
 	char *raft_dir;
-	int raft_port;	   /* -1 unset */
-	int down_after_ms; /* -1 unset */
+	int raft_port;	       /* -1 unset */
+	int down_after_ms;     /* -1 unset */
 	int rebalance_workers; /* -1 unset */
 	int rebalance_rate_mb; /* -1 unset */
 	int verify_reads;      /* -1 unset */
+	int scrub_interval_h;  /* -1 unset */
 };
 
 static void src_init(struct src *s)
@@ -49,6 +50,7 @@ static void src_init(struct src *s)
 	s->rebalance_workers = -1;
 	s->rebalance_rate_mb = -1;
 	s->verify_reads = -1;
+	s->scrub_interval_h = -1;
 }
 
 static void src_free(struct src *s)
@@ -226,6 +228,14 @@ static int apply(struct src *s, const char *key, const char *v,
 		s->rebalance_rate_mb = n;
 		return 0;
 	}
+	if (!strcmp(key, "scrub_interval_h")) {
+		if (parse_int(v, 0, 24 * 365, &n))
+			return ais_errf(errmsg, -EINVAL,
+					"bad %s '%s': hours (0 = never)", what,
+					v);
+		s->scrub_interval_h = n;
+		return 0;
+	}
 	if (!strcmp(key, "verify_reads")) {
 		if (!strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "1"))
 			s->verify_reads = 1;
@@ -302,7 +312,9 @@ static void usage(FILE *f)
 	    "down_after,\nrebalance_workers (objects a rebalance moves at "
 	    "once, default 4),\nrebalance_rate_mb (MB/s a rebalance sends at "
 	    "most, default 0: no limit),\nverify_reads (on: every block "
-	    "read from disk is checked against its\nchecksum; default on).\n"
+	    "read from disk is checked against its\nchecksum; default on), "
+	    "scrub_interval_h (a scrub of everything this\noften; default 0: "
+	    "only when asked).\n"
 	    "Command-line flags "
 	    "override the file. See aisd(8).\n",
 	    AISD_DEFAULT_CONFIG, AISD_DEFAULT_PORT, AISD_DEFAULT_IO_TIMEOUT);
@@ -368,6 +380,8 @@ static int merge(struct aisd_opts *o, struct src *cli, struct src *file)
 	o->rebalance_rate_mb =
 	    file->rebalance_rate_mb >= 0 ? file->rebalance_rate_mb : 0;
 	o->verify_reads = file->verify_reads != 0;
+	o->scrub_interval_h =
+	    file->scrub_interval_h > 0 ? (unsigned)file->scrub_interval_h : 0;
 	if (!o->listen)
 		return -ENOMEM;
 	return 0;

@@ -30,11 +30,13 @@ struct aisd_opts {
 	char *raft_dir;		/* NULL: <first mountpath>/.ais/raft */
 	uint16_t raft_port;	/* default port + 1000 */
 	unsigned down_after_ms; /* the leader marks a silent node down */
-	int rebalance_workers; /* objects moved at once (default 4) */
-	int rebalance_rate_mb; /* MB/s a rebalance sends at most; 0 = no limit
-				*/
-	bool verify_reads; /* check read blocks against their checksums
-			      (default on) */
+	int rebalance_workers;	/* objects moved at once (default 4) */
+	int rebalance_rate_mb;	/* MB/s a rebalance sends at most; 0 = no limit
+				 */
+	bool verify_reads;	/* check read blocks against their checksums
+				   (default on) */
+	unsigned scrub_interval_h; /* a scrub of everything this often; 0 =
+				      only when asked */
 };
 
 /* Parses argv and the configuration file into o. Returns 0 to run, 1 when

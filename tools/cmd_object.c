@@ -447,6 +447,23 @@ static void print_meta(const char *bucket, const char *name,
 		printf("owner     %u:%u\n", m->uid, m->gid);
 }
 
+/* Where the object's copies are, as the client's map says (the owner
+ * first). */
+static void print_nodes(struct ais_client *c, const char *bucket,
+			const char *name)
+{
+	struct ais_node_loc loc[AIS_COPIES_MAX];
+	size_t n = ais_client_locate(c, bucket, name, loc, AIS_COPIES_MAX), i;
+
+	if (!n)
+		return;
+	printf("nodes    ");
+	for (i = 0; i < n; i++)
+		printf(" %s (%s:%u)%s", loc[i].id, loc[i].host, loc[i].port,
+		       loc[i].down ? " down" : "");
+	printf("\n");
+}
+
 int cmd_stat(int argc, char **argv)
 {
 	char bucket[AIS_BUCKET_MAX + 1], errmsg[AIS_ERRMSG_LEN];
@@ -480,6 +497,7 @@ int cmd_stat(int argc, char **argv)
 		if (i > optind)
 			putchar('\n');
 		print_meta(bucket, name, &meta);
+		print_nodes(c, bucket, name);
 	}
 	fflush(stdout);
 	ais_client_free(c);

@@ -223,14 +223,9 @@ static bool same_attrs(const struct ais_obj_meta *a,
 	       a->uid == b->uid && a->gid == b->gid;
 }
 
-/* Makes node n's copy of bucket/name the one open here on fd (metadata m):
- * pushed unless n has it (or a newer one) already; equal copies with other
- * attributes (a SET_META it missed) get ours. check: ask first (a repair),
- * else push at once (a PUT just made it: the copy is new). 0, or -errno
- * with errmsg. */
-static int make_copy(struct aisd *d, const struct ais_node *n, uint64_t mapv,
-		     const char *bucket, const char *name, int fd,
-		     const struct ais_obj_meta *m, bool check, char *errmsg)
+int move__make_copy(struct aisd *d, const struct ais_node *n, uint64_t mapv,
+		    const char *bucket, const char *name, int fd,
+		    const struct ais_obj_meta *m, bool check, char *errmsg)
 {
 	Ais__Request req = AIS__REQUEST__INIT;
 	Ais__ObjMeta mpb;
@@ -273,6 +268,8 @@ static int make_copy(struct aisd *d, const struct ais_node *n, uint64_t mapv,
 	if (rc)
 		return rc;
 	rc = resp->status;
+	if (rc == 0 && check)
+		rc = 1; /* a copy made */
 	if (rc == -EALREADY)
 		rc = 0; /* as new or newer there, or deleted there since */
 	else if (rc)
@@ -283,12 +280,9 @@ static int make_copy(struct aisd *d, const struct ais_node *n, uint64_t mapv,
 	return rc;
 }
 
-/* The other nodes of bucket/name's copy set under cm (not this one):
- * fills others[] (room for AIS_COPIES_MAX) and returns their count; *mine
- * says whether this node is in the set. */
-static size_t other_copies(struct aisd *d, const struct cluster_map *cm,
-			   const char *bucket, const char *name,
-			   const struct ais_node **others, bool *mine)
+size_t move__other_copies(struct aisd *d, const struct cluster_map *cm,
+			  const char *bucket, const char *name,
+			  const struct ais_node **others, bool *mine)
 {
 	const struct ais_node *self = cluster_self(d->cluster);
 	int idx[AIS_COPIES_MAX];
@@ -320,7 +314,7 @@ int move_replicate(struct aisd *d, struct cluster_map *cm, const char *bucket,
 	*missing = 0;
 	if (ais_map_copies(cm->m, bucket) < 2)
 		return 0;
-	n = other_copies(d, cm, bucket, name, others, &mine);
+	n = move__other_copies(d, cm, bucket, name, others, &mine);
 	if (!n)
 		return 0;
 	rc = store_open(d->store, bucket, name, &fd, &cur, NULL);
@@ -342,8 +336,8 @@ int move_replicate(struct aisd *d, struct cluster_map *cm, const char *bucket,
 				 others[i]->id);
 			rc = -EHOSTDOWN;
 		} else {
-			rc = make_copy(d, others[i], cm->m->version, bucket,
-				       name, fd, &cur, false, em);
+			rc = move__make_copy(d, others[i], cm->m->version,
+					     bucket, name, fd, &cur, false, em);
 		}
 		if (rc) {
 			if (!*missing)
@@ -377,7 +371,7 @@ int move_delete_copies(struct aisd *d, struct cluster_map *cm,
 	*had = false;
 	if (ais_map_copies(cm->m, bucket) < 2)
 		return 0;
-	n = other_copies(d, cm, bucket, name, others, &mine);
+	n = move__other_copies(d, cm, bucket, name, others, &mine);
 	req.op = AIS__OP__OP_DELETE;
 	req.bucket = (char *)bucket;
 	req.name = (char *)name;
@@ -417,7 +411,7 @@ int move_set_meta_copies(struct aisd *d, struct cluster_map *cm,
 
 	if (ais_map_copies(cm->m, q->bucket) < 2)
 		return 0;
-	n = other_copies(d, cm, q->bucket, q->name, others, &mine);
+	n = move__other_copies(d, cm, q->bucket, q->name, others, &mine);
 	req.peer_local = true;
 	req.map_version = cm->m->version;
 	/* Exactly the values applied here (mtime 0 meant "now"). */
@@ -462,7 +456,7 @@ static int repair_one(struct move *mv, struct cluster_map *cm, char kind,
 	if (!cluster_has_bucket(cm, bucket) ||
 	    ais_map_copies(cm->m, bucket) < 2)
 		return 0;
-	n = other_copies(d, cm, bucket, name, others, &mine);
+	n = move__other_copies(d, cm, bucket, name, others, &mine);
 	rc = store_open(d->store, bucket, name, &fd, &m, NULL);
 	if (rc == -ENOENT && kind == 'D') {
 		bool had;
@@ -479,6 +473,9 @@ static int repair_one(struct move *mv, struct cluster_map *cm, char kind,
 			rc = skip_down(mv, others[i])
 				 ? -EHOSTDOWN
 				 : peer_simple(d, others[i], &req, em);
+			if (rc && rc != -ENOENT &&
+			    !strcmp(others[i]->id, mv->sync_for))
+				mv->sync_failed++;
 			if (rc && rc != -ENOENT)
 				failed = true;
 		}
@@ -495,11 +492,13 @@ static int repair_one(struct move *mv, struct cluster_map *cm, char kind,
 		return 0;
 	}
 	for (i = 0; i < n; i++) {
-		rc = others[i]->down
+		rc = skip_down(mv, others[i])
 			 ? -EHOSTDOWN
-			 : make_copy(d, others[i], cm->m->version, bucket, name,
-				     fd, &m, true, em);
-		if (rc) {
+			 : move__make_copy(d, others[i], cm->m->version, bucket,
+					   name, fd, &m, true, em);
+		if (rc < 0 && !strcmp(others[i]->id, mv->sync_for))
+			mv->sync_failed++;
+		if (rc < 0) {
 			failed = true;
 			ais_log(LOG_DEBUG, "copy of %s/%s to node %s: %s",
 				bucket, name, others[i]->id,
@@ -597,16 +596,22 @@ void move__copies_round(struct move *mv)
 	pthread_mutex_unlock(&mv->round_mu);
 }
 
-void move_copies_sync(struct move *mv, const struct ais_node *from)
+int move_copies_sync(struct move *mv, const struct ais_node *from)
 {
+	int failed;
+
 	if (!mv || !atomic_load(&mv->copies_pending))
-		return;
-	peers_alive(mv->d->peers, from);
+		return 0;
 	pthread_mutex_lock(&mv->round_mu);
+	/* It asks, so it is up (whatever a round before this one found). */
+	peers_alive(mv->d->peers, from);
 	snprintf(mv->sync_for, sizeof(mv->sync_for), "%s", from->id);
+	mv->sync_failed = 0;
 	round_locked(mv);
+	failed = mv->sync_failed;
 	mv->sync_for[0] = 0;
 	pthread_mutex_unlock(&mv->round_mu);
+	return failed;
 }
 
 /* At start: every other node makes now the copies this one missed while
@@ -618,6 +623,7 @@ static void catch_up(struct move *mv)
 	Ais__Node me;
 	struct cluster_map *cm;
 	size_t i, asked = 0, failed = 0;
+	int tries;
 	uint64_t t0 = ais_now_mono_ns();
 
 	while (!cluster_serving(mv->c) && !atomic_load(&mv->stop)) {
@@ -646,10 +652,24 @@ static void catch_up(struct move *mv)
 		    n->state == AIS_NODE_JOINING)
 			continue;
 		asked++;
-		rc = peers_call(mv->relay, n, &req, &resp, em);
-		if (rc == 0) {
-			rc = resp->status;
-			ais__response__free_unpacked(resp, NULL);
+		for (tries = 0;; tries++) {
+			struct timespec pause = {0, 250000000L};
+
+			rc = peers_call(mv->relay, n, &req, &resp, em);
+			if (rc == 0) {
+				rc = resp->status;
+				if (rc)
+					snprintf(em, sizeof(em), "%s",
+						 resp->message ? resp->message
+							       : "");
+				ais__response__free_unpacked(resp, NULL);
+			}
+			/* -EAGAIN: some copies could not reach this node
+			 * yet (it was just starting): again, a few times. */
+			if (rc != -EAGAIN || tries >= 20 ||
+			    atomic_load(&mv->stop))
+				break;
+			nanosleep(&pause, NULL);
 		}
 		if (rc) {
 			failed++;

@@ -220,6 +220,18 @@ static void wait_kick(struct move *mv)
 	pthread_mutex_unlock(&mv->mu);
 }
 
+/* True once this node has applied everything the Raft leader had when
+ * asked (once per start: later snapshots arrive in order). */
+static bool caught_up(struct move *mv)
+{
+	if (mv->synced)
+		return true;
+	if (!cluster_serving(mv->c) || cluster_sync(mv->c, 2000) != 0)
+		return false;
+	mv->synced = true;
+	return true;
+}
+
 static void *move_main(void *arg)
 {
 	struct move *mv = arg;
@@ -233,6 +245,19 @@ static void *move_main(void *arg)
 		id = cm->rebalance_id;
 		seen(mv, id);
 		/* Generation 0 is "none yet": nothing placed by it to move. */
+		if (id > 0 && id != mv->done_id && !cm->self_rebalanced &&
+		    !caught_up(mv)) {
+			/* A node replaying its log holds states from the past
+			 * (a bucket's copies not set yet): it moves nothing
+			 * until it has what the leader has. */
+			cluster_map_put(cm);
+			if (!atomic_load(&mv->stop)) {
+				struct timespec ts = {0, 200 * 1000000L};
+
+				nanosleep(&ts, NULL);
+			}
+			continue;
+		}
 		if (id > 0 && id != mv->done_id && !cm->self_rebalanced) {
 			atomic_store(&mv->job_id, id);
 			reset_counts(mv);
@@ -281,6 +306,8 @@ int move_start(struct move *mv)
 		return -rc;
 	mv->running = true;
 	rc = move__copies_start(mv);
+	if (!rc)
+		rc = move__scrub_start_thread(mv);
 	if (rc) {
 		move_stop(mv);
 		return rc;
@@ -299,6 +326,7 @@ void move_stop(struct move *mv)
 	pthread_join(mv->thr, NULL);
 	mv->running = false;
 	move__copies_stop(mv);
+	move__scrub_stop_thread(mv);
 }
 
 void move_status(struct move *mv, Ais__RebalanceStatus *st, char *last_error,

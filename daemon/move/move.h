@@ -134,13 +134,26 @@ uint64_t move_copies_pending_bucket(struct move *mv, const char *bucket);
 
 /* OP_COPIES_SYNC from node `from` (just restarted, to get what it
  * missed): a round through the pending log now, with `from` taken as up
- * whatever the map says; returns once it is done. */
-void move_copies_sync(struct move *mv, const struct ais_node *from);
+ * whatever the map says; returns once it is done, with the number of
+ * records that could not reach `from` (still pending). */
+int move_copies_sync(struct move *mv, const struct ais_node *from);
 
 /* True while this node, just started, waits for the other nodes to make
  * the copies it missed (OP_COPIES_SYNC at each): its copies of objects in
  * buckets with copies may be stale, so it does not serve them. */
 bool move_catching_up(struct move *mv);
+
+/* ---- scrub ---------------------------------------------------------- */
+
+/* Starts a scrub of bucket ("" = all) under prefix on this node (see
+ * scrub.c), or joins the one that runs with the same scope: 0, -EBUSY
+ * (another scope runs) with errmsg. */
+int move_scrub_start(struct move *mv, const char *bucket, const char *prefix,
+		     char *errmsg);
+/* The current (or last) scrub into st (heap strings: free with
+ * move_scrub_status_free). 0 or -ENOMEM. */
+int move_scrub_status(struct move *mv, Ais__ScrubStatus *st);
+void move_scrub_status_free(Ais__ScrubStatus *st);
 
 /* ---- resilver: objects onto the mountpath HRW picks for them -------- */
 

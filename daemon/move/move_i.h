@@ -60,7 +60,8 @@ struct move {
 	atomic_ullong seen_id; /* the newest rebalance_id seen */
 	atomic_ullong job_id;  /* the one being worked on */
 	atomic_bool job_running;
-	uint64_t done_id;	   /* the last id reported done */
+	uint64_t done_id; /* the last id reported done */
+	bool synced; /* caught up with the leader since the start (move.c) */
 	atomic_ullong quiet_since; /* mono ns: last time history went away */
 	atomic_bool in_flight;	   /* the newest snapshot has history */
 	char last_error[AIS_ERRMSG_LEN];
@@ -86,10 +87,31 @@ struct move {
 	/* The node a round is for (OP_COPIES_SYNC; "" = none): up, whatever
 	 * the map says (round_mu held). */
 	char sync_for[AIS_NODE_ID_MAX];
+	int sync_failed; /* records that could not reach sync_for */
 	/* From the start until every other node made the copies it could
 	 * not make while this one was away: reads of objects with copies
 	 * are refused here (the client reads another copy). */
 	atomic_bool catching_up;
+
+	/* scrub.c: the scrub job and its counters. */
+	struct {
+		pthread_mutex_t mu; /* the strings, want, the thread's wait */
+		pthread_cond_t cv;
+		pthread_t thr;
+		bool thr_running;
+		bool want; /* a job asked for, not started yet */
+		atomic_bool running;
+		atomic_bool cancel;
+		uint64_t id;
+		char bucket[AIS_NAME_MAX + 2];
+		char prefix[AIS_NAME_MAX + 2];
+		atomic_ulong total, checked, bytes, corrupt, repaired, made,
+		    strays, errors;
+		char last_error[AIS_ERRMSG_LEN];
+		char *unrepaired[100];
+		size_t nunrepaired;
+		int64_t started_ns, finished_ns;
+	} scrub;
 };
 
 /* Clients come first: when this node served a client's object request
@@ -121,6 +143,21 @@ int move__send(struct move *mv, const struct ais_node *const *to, size_t nto,
 	       uint64_t map_version, const char *bucket, const char *name,
 	       int mp, bool drop, uint64_t *bytes, char *errmsg);
 
+/* copies.c: makes node n's copy of bucket/name the one open here on fd
+ * (metadata m): pushed unless n has it (or a newer one) already; equal
+ * copies with other attributes (a SET_META it missed) get ours. check:
+ * ask first (a repair, a scrub), else push at once (a PUT just made it).
+ * 0 (nothing needed), 1 (check: a copy pushed), or -errno with errmsg. */
+int move__make_copy(struct aisd *d, const struct ais_node *n, uint64_t mapv,
+		    const char *bucket, const char *name, int fd,
+		    const struct ais_obj_meta *m, bool check, char *errmsg);
+/* The other nodes of bucket/name's copy set under cm (not this one):
+ * fills others[] (room for AIS_COPIES_MAX) and returns their count; *mine
+ * says whether this node is in the set. */
+size_t move__other_copies(struct aisd *d, const struct cluster_map *cm,
+			  const char *bucket, const char *name,
+			  const struct ais_node **others, bool *mine);
+
 /* copies.c: the pending log (opened by move_new, closed by move_free),
  * its thread (started and stopped with the rebalance thread), one round
  * through it. */
@@ -129,6 +166,10 @@ void move__copies_close(struct move *mv);
 int move__copies_start(struct move *mv);
 void move__copies_stop(struct move *mv);
 void move__copies_round(struct move *mv);
+
+/* scrub.c: its thread, started and stopped with the rebalance thread. */
+int move__scrub_start_thread(struct move *mv);
+void move__scrub_stop_thread(struct move *mv);
 
 /* The rate limit: waits until len more bytes may be sent (or stop / a
  * newer job). */

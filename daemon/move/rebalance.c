@@ -131,6 +131,12 @@ static void plan_of(const struct cluster_map *cm, const struct ais_node *self,
 	bool was_mine = false, sender = false;
 
 	p->n = 0;
+	/* A bucket this snapshot does not know (created after it): its
+	 * copies are not known either; kept as it is. */
+	if (!cluster_has_bucket(cm, bucket)) {
+		p->mine = true;
+		return;
+	}
 	nn = ais_map_copy_set(m, bucket, name, nidx, AIS_COPIES_MAX);
 	p->mine = in_set(m, nidx, nn, self->id);
 	if (nn == 1) {

@@ -87,6 +87,8 @@ int rpc_node_info(struct rpc *r)
 	const struct mpset *mps = r->d->store->mps;
 	Ais__NodeInfo info = AIS__NODE_INFO__INIT;
 	Ais__RebalanceStatus rs = AIS__REBALANCE_STATUS__INIT;
+	Ais__ScrubStatus scrub;
+	bool have_scrub = false;
 	char last_error[AIS_ERRMSG_LEN];
 	Ais__Node node = AIS__NODE__INIT;
 	Ais__Mountpath mp[mps->n], *mpp[mps->n];
@@ -127,6 +129,10 @@ int rpc_node_info(struct rpc *r)
 	if (r->d->move) {
 		move_status(r->d->move, &rs, last_error, sizeof(last_error));
 		info.rebalance = &rs;
+		if (move_scrub_status(r->d->move, &scrub) == 0) {
+			info.scrub = &scrub;
+			have_scrub = true;
+		}
 		info.copies_pending =
 		    r->req->bucket[0]
 			? move_copies_pending_bucket(r->d->move, r->req->bucket)
@@ -134,7 +140,35 @@ int rpc_node_info(struct rpc *r)
 	}
 	r->resp.info = &info;
 	rpc_send_resp(r, 0);
+	if (have_scrub)
+		move_scrub_status_free(&scrub);
 	return 1;
+}
+
+int rpc_scrub(struct rpc *r)
+{
+	Ais__Request *q = r->req;
+	int rc;
+
+	if (q->bucket[0]) {
+		rc = rpc_check_bucket(r, q->bucket);
+		if (rc)
+			return rc;
+		if (!cluster_has_bucket(r->cm, q->bucket))
+			return ais_errf(r->errmsg, -ENOENT,
+					"bucket %s does not exist", q->bucket);
+	}
+	if (strlen(q->prefix) > AIS_NAME_MAX)
+		return ais_errf(r->errmsg, -ENAMETOOLONG, "prefix too long");
+	rc = move_scrub_start(r->d->move, q->bucket, q->prefix, r->errmsg);
+	if (rc)
+		return rc;
+	rc = move_scrub_status(r->d->move, &r->scrub);
+	if (rc)
+		return ais_errf(r->errmsg, rc, "out of memory");
+	r->have_scrub = true;
+	r->resp.scrub = &r->scrub;
+	return 0;
 }
 
 int rpc_copies_sync(struct rpc *r)
@@ -150,6 +184,11 @@ int rpc_copies_sync(struct rpc *r)
 		return ais_errf(r->errmsg, -ENOENT, "no node %s in the map",
 				r->req->node->id);
 	from = r->cm->m->nodes[idx];
-	move_copies_sync(r->d->move, &from);
+	idx = move_copies_sync(r->d->move, &from);
+	if (idx > 0)
+		return ais_errf(r->errmsg, -EAGAIN,
+				"%d of the copies node %s missed could not be "
+				"made yet",
+				idx, from.id);
 	return 0;
 }

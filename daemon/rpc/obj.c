@@ -122,6 +122,24 @@ int rpc_relay_read(struct rpc *r, Ais__Response **answer)
 	return rc;
 }
 
+int rpc_confirm(struct rpc *r)
+{
+	Ais__Request *q = r->req;
+	char em[AIS_ERRMSG_LEN] = "";
+	uint8_t *sb = rpc_scratch();
+	int rc;
+
+	if (!sb)
+		return -EBADMSG;
+	/* The whole object: which range failed does not matter here. */
+	rc = store_confirm_corrupt(r->d->store, q->bucket, q->name, &r->obj, 0,
+				   r->obj.size, sb, em);
+	if (rc == -EBADMSG)
+		snprintf(r->errmsg, sizeof(r->errmsg), "%s/%s: %.200s",
+			 q->bucket, q->name, em);
+	return rc == 0 ? -ESTALE : rc;
+}
+
 int rpc_repair(struct rpc *r)
 {
 	Ais__Request *q = r->req;
@@ -347,9 +365,15 @@ int rpc_get(struct rpc *r)
 						    r->meta.size);
 		}
 		close(fd);
-		/* A corrupt copy: repaired from another copy, then read
-		 * again (once). */
-		if (rc != -EBADMSG || tries > 0 || rpc_repair(r))
+		if (rc != -EBADMSG || tries > 2)
+			return rc;
+		/* Changed under the read (a shard append in place): read
+		 * again. Else a corrupt copy: repaired from another copy,
+		 * then read again. */
+		rc = rpc_confirm(r);
+		if (rc == -ESTALE)
+			continue;
+		if (rc == -EBADMSG && rpc_repair(r))
 			return rc;
 	}
 }

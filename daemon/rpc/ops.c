@@ -8,6 +8,7 @@
 #include "log.h"
 #include "map.h"
 
+#include "move/move.h"
 #include "rpc/rpc_i.h"
 
 #define LINGER_MS   2000
@@ -36,6 +37,7 @@ static const struct rpc_op ops[] = {
 	[AIS__OP__OP_SHARD_LIST]     = {rpc_shard_list,     NULL,            RPC_META, false, true,  RPC_PERM_READ},
 	[AIS__OP__OP_SHARD_APPEND]   = {rpc_shard_append,   NULL,            RPC_META, true,  false, RPC_PERM_WRITE},
 	[AIS__OP__OP_COPIES_SYNC]    = {rpc_copies_sync,    NULL,            RPC_DATA, false, true,  RPC_PERM_CLUSTER},
+	[AIS__OP__OP_SCRUB]          = {rpc_scrub,          NULL,            RPC_META, false, true,  RPC_PERM_ADMIN},
 };
 /* clang-format on */
 
@@ -110,6 +112,8 @@ static void rpc_done(struct rpc *r)
 {
 	if (r->mappb)
 		ais_map_pb_free(r->mappb);
+	if (r->have_scrub)
+		move_scrub_status_free(&r->scrub);
 	cluster_map_put(r->cm);
 }
 

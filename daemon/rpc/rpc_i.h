@@ -27,6 +27,8 @@ struct rpc {
 	Ais__ClusterMap *mappb; /* freed after the answer */
 	Ais__ObjMeta metapb;
 	Ais__BucketProps props;
+	Ais__ScrubStatus scrub; /* OP_SCRUB's answer (freed after it) */
+	bool have_scrub;
 	struct ais_obj_meta meta;
 	struct ais_obj_meta obj; /* the object's own (a member read's meta is
 				    the member's) */
@@ -89,6 +91,12 @@ uint8_t *rpc_scratch(void);
  * block checksums: 0, -EBADMSG with r->errmsg (logged), or -errno. */
 int rpc_verify(struct rpc *r, int fd, uint64_t off, uint64_t len);
 
+/* A read found r->obj's blocks not matching their checksums: checked
+ * again under the object's lock (store_confirm_corrupt). -ESTALE when
+ * the read should simply go again (the object changed, or is good now),
+ * -EBADMSG with r->errmsg when the copy is corrupt. */
+int rpc_confirm(struct rpc *r);
+
 /* A corrupt copy here (found by a read): replaced by a good copy from
  * another node of the object's copy set when there is one. 0 when it was
  * (read again), else -EBADMSG with r->errmsg saying so. */
@@ -114,6 +122,7 @@ int rpc_node_info(struct rpc *r);
 int rpc_cluster_change(struct rpc *r);
 int rpc_meta_propose(struct rpc *r);
 int rpc_copies_sync(struct rpc *r);
+int rpc_scrub(struct rpc *r);
 
 /* bucket.c */
 int rpc_bucket_create(struct rpc *r);

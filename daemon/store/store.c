@@ -1062,3 +1062,31 @@ out_unlock:
 	}
 	return rc;
 }
+
+int store_confirm_corrupt(struct store *st, const char *bucket,
+			  const char *name, const struct ais_obj_meta *seen,
+			  uint64_t off, uint64_t len, uint8_t *scratch,
+			  char *errmsg)
+{
+	struct ais_obj_meta m;
+	unsigned s = stripe_of(bucket, name);
+	int fd, rc;
+
+	pthread_mutex_lock(&st->stripes[s]);
+	rc = store_open(st, bucket, name, &fd, &m, errmsg);
+	if (rc) {
+		pthread_mutex_unlock(&st->stripes[s]);
+		return rc == -ENOENT ? -ESTALE : rc;
+	}
+	if (m.written_ns != seen->written_ns || m.size != seen->size ||
+	    m.version != seen->version || strcmp(m.cksum, seen->cksum)) {
+		close(fd);
+		pthread_mutex_unlock(&st->stripes[s]);
+		return -ESTALE;
+	}
+	rc = blk_verify(st->mps, st->blk, fd, &m, off, len, scratch, false,
+			errmsg);
+	close(fd);
+	pthread_mutex_unlock(&st->stripes[s]);
+	return rc;
+}

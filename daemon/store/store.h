@@ -178,6 +178,17 @@ bool store_has_object(struct store *st, const char *bucket, const char *name);
 /* True if the bucket directory exists on some mountpath. */
 bool store_bucket_exists(struct store *st, const char *bucket);
 
+/* A read found [off, off+len) of bucket/name (as seen: its metadata then)
+ * not matching its block checksums. Checks again under the object's lock
+ * (an in-place writer, a shard append, holds it while the bytes and the
+ * metadata disagree): -ESTALE if the object changed since (read it
+ * again), 0 if it is good now, -EBADMSG with errmsg if the copy is
+ * corrupt, or -errno. */
+int store_confirm_corrupt(struct store *st, const char *bucket,
+			  const char *name, const struct ais_obj_meta *seen,
+			  uint64_t off, uint64_t len, uint8_t *scratch,
+			  char *errmsg);
+
 /* Takes / releases the striped lock that PUT commit, DELETE, RENAME and
  * SET_META of bucket/name hold while they change the object (for in-place
  * writers such as shard append). Not recursive: call no store_* function

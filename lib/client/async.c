@@ -248,7 +248,8 @@ static int start(struct ais_async *a, struct ais_aget *g, struct ais__retry r,
 				       : AIS_CONN_FAIL_CONN;
 
 			if (rc != -ENOMEM &&
-			    ais__retry_copy(&r, a->c, g->bucket, g->name, pool))
+			    ais__retry_copy(&r, a->c, g->bucket, g->name, pool,
+					    true))
 				continue;
 			if (!ais__retry_conn(&r, fail, true))
 				return rc;
@@ -331,7 +332,7 @@ static void broken(struct ais_async *a, struct aconn *k, int rc,
 	if (g->bytes == 0 &&
 	    ais_conn_classify(rc, k->reused, k->got_any) !=
 		AIS_CONN_FAIL_STALE &&
-	    ais__retry_copy(&r, a->c, g->bucket, g->name, k->pool)) {
+	    ais__retry_copy(&r, a->c, g->bucket, g->name, k->pool, true)) {
 		conn_close(a, k);
 		rc = start(a, g, r, a->msg);
 		if (rc < 0)
@@ -388,7 +389,8 @@ static bool on_head(struct ais_async *a, struct aconn *k, const uint8_t *hp)
 		struct ais__retry r = k->r;
 
 		if (resp->status == -EBADMSG
-			? ais__retry_copy(&r, a->c, g->bucket, g->name, k->pool)
+			? ais__retry_copy(&r, a->c, g->bucket, g->name, k->pool,
+					  false)
 			: ais__retry_catching_up(&r, a->c, g->bucket, g->name,
 						 k->pool)) {
 			ais__response__free_unpacked(resp, NULL);

@@ -190,11 +190,12 @@ bool ais__retry_wrong_node(struct ais__retry *r, struct ais_client *c,
 
 bool ais__retry_copy(struct ais__retry *r, struct ais_client *c,
 		     const char *bucket, const char *name,
-		     struct ais_pool *pool)
+		     struct ais_pool *pool, bool node_failed)
 {
 	struct ais_pool *next;
 
-	ais__pool_failed(pool);
+	if (node_failed)
+		ais__pool_failed(pool);
 	if (r->ntried < AIS_COPIES_MAX)
 		r->tried[r->ntried++] = pool;
 	if (ais__copy_pool(c, bucket, name, r, &next, NULL) != 0) {
@@ -556,6 +557,27 @@ bool ais__retry_catching_up(struct ais__retry *r, struct ais_client *c,
 	return true;
 }
 
+size_t ais_client_locate(struct ais_client *c, const char *bucket,
+			 const char *name, struct ais_node_loc *out, size_t cap)
+{
+	struct ais__mapref *r = ais__mapref_get(c);
+	int idx[AIS_COPIES_MAX];
+	size_t n, i;
+
+	n = ais_map_copy_set(r->map, bucket, name, idx,
+			     cap < AIS_COPIES_MAX ? cap : AIS_COPIES_MAX);
+	for (i = 0; i < n; i++) {
+		const struct ais_node *o = &r->map->nodes[idx[i]];
+
+		snprintf(out[i].id, sizeof(out[i].id), "%s", o->id);
+		snprintf(out[i].host, sizeof(out[i].host), "%s", o->host);
+		out[i].port = o->port;
+		out[i].down = o->down;
+	}
+	ais__mapref_put(r);
+	return n;
+}
+
 uint32_t ais__bucket_copies(struct ais_client *c, const char *bucket)
 {
 	struct ais__mapref *r = ais__mapref_get(c);
@@ -654,7 +676,7 @@ int ais__call_obj(struct ais_client *c, const char *bucket, const char *name,
 		rc = ais__call_simple(c, pool, req, idempotent, 1, &a, errmsg);
 		/* Another copy, if the bucket has one. */
 		if (rc < 0 && idempotent &&
-		    ais__retry_copy(&r, c, bucket, name, pool))
+		    ais__retry_copy(&r, c, bucket, name, pool, true))
 			continue;
 		if (rc < 0)
 			return rc;

@@ -341,6 +341,42 @@ static int fill_rebalance(struct ais_rebalance_info *o,
 	return 0;
 }
 
+static int fill_scrub(struct ais_scrub_info *o, const Ais__ScrubStatus *sc)
+{
+	size_t i;
+
+	o->bucket = xstrdup(sc ? sc->bucket : "");
+	o->prefix = xstrdup(sc ? sc->prefix : "");
+	o->last_error = xstrdup(sc ? sc->last_error : "");
+	if (!o->bucket || !o->prefix || !o->last_error)
+		return -ENOMEM;
+	if (!sc)
+		return 0;
+	o->present = true;
+	o->id = sc->id;
+	o->running = sc->running;
+	o->objects_total = sc->objects_total;
+	o->objects_checked = sc->objects_checked;
+	o->bytes_checked = sc->bytes_checked;
+	o->corrupt = sc->corrupt;
+	o->repaired = sc->repaired;
+	o->copies_made = sc->copies_made;
+	o->strays_removed = sc->strays_removed;
+	o->errors = sc->errors;
+	o->started_ns = sc->started_ns;
+	o->finished_ns = sc->finished_ns;
+	o->unrepaired = calloc(sc->n_unrepaired + 1, sizeof(char *));
+	if (!o->unrepaired)
+		return -ENOMEM;
+	for (i = 0; i < sc->n_unrepaired; i++) {
+		o->unrepaired[i] = xstrdup(sc->unrepaired[i]);
+		if (!o->unrepaired[i])
+			return -ENOMEM;
+		o->n_unrepaired++;
+	}
+	return 0;
+}
+
 static int fill_node_info(struct ais_node_info *ni, const struct ais_map *m,
 			  const struct ais_node *n, const Ais__Response *a,
 			  int rc, const char *msg)
@@ -368,6 +404,8 @@ static int fill_node_info(struct ais_node_info *ni, const struct ais_map *m,
 	    !ni->version || !ni->raft_dir)
 		return -ENOMEM;
 	ni->copies_pending = in ? in->copies_pending : 0;
+	if (fill_scrub(&ni->scrub, in ? in->scrub : NULL) < 0)
+		return -ENOMEM;
 	if (fill_rebalance(&ni->rebalance, in ? in->rebalance : NULL) < 0)
 		return -ENOMEM;
 	if (ni->status != 0)
@@ -442,6 +480,50 @@ err_nomem:
 	return ais_errf(errmsg, -ENOMEM, "out of memory");
 }
 
+int ais_client_scrub(struct ais_client *c, const char *bucket,
+		     const char *prefix, char *errmsg)
+{
+	Ais__Request req = AIS__REQUEST__INIT;
+	char failed[AIS_ERRMSG_LEN] = "";
+	struct fanout f;
+	size_t i, len = 0;
+	int rc, first = 0;
+
+	if (bucket && bucket[0]) {
+		rc = ais_name_check_bucket(bucket, errmsg);
+		if (rc < 0)
+			return rc;
+	}
+	req.op = AIS__OP__OP_SCRUB;
+	req.bucket = (char *)(bucket ? bucket : "");
+	req.prefix = (char *)(prefix ? prefix : "");
+	(void)ais_client_refresh_map(c, NULL);
+	rc = fanout_run(c, &req, &f, errmsg);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < f.n; i++) {
+		int r = f.rcs[i];
+
+		if (r == 0 && f.resps[i])
+			r = ais__resp_status(f.resps[i], f.msgs[i]);
+		if (r == 0)
+			continue;
+		if (!first)
+			first = r;
+		len += (size_t)snprintf(
+		    failed + len,
+		    len < sizeof(failed) ? sizeof(failed) - len : 0,
+		    "%snode %s: %s", len ? "; " : "", f.r->map->nodes[i].id,
+		    f.msgs[i]);
+		if (len >= sizeof(failed))
+			len = sizeof(failed) - 1;
+	}
+	fanout_free(&f);
+	if (first)
+		return ais_errf(errmsg, first, "%s", failed);
+	return 0;
+}
+
 int ais_client_bucket_summary(struct ais_client *c, const char *bucket,
 			      struct ais_bucket_summary *out, char *errmsg)
 {
@@ -506,6 +588,12 @@ void ais_cluster_info_free(struct ais_cluster_info *ci)
 		free(ni->version);
 		free(ni->raft_dir);
 		free(ni->rebalance.last_error);
+		free(ni->scrub.bucket);
+		free(ni->scrub.prefix);
+		free(ni->scrub.last_error);
+		for (j = 0; j < ni->scrub.n_unrepaired; j++)
+			free(ni->scrub.unrepaired[j]);
+		free(ni->scrub.unrepaired);
 		for (j = 0; j < ni->n_mountpaths; j++) {
 			free(ni->mountpaths[j].path);
 			free(ni->mountpaths[j].fs_type);

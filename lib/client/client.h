@@ -119,6 +119,24 @@ struct ais_rebalance_info {
 	char *last_error;	  /* heap; "" if none */
 };
 
+/* A node's scrub (ais_client_scrub). */
+struct ais_scrub_info {
+	bool present; /* the node reported one */
+	uint64_t id;  /* 0: none since the node started */
+	bool running;
+	char *bucket, *prefix; /* heap; "" = every bucket */
+	uint64_t objects_total, objects_checked, bytes_checked;
+	uint64_t corrupt;	 /* copies found corrupt */
+	uint64_t repaired;	 /* of those, replaced by a good copy */
+	uint64_t copies_made;	 /* missing copies made on other nodes */
+	uint64_t strays_removed; /* copies outside their copy set removed */
+	uint64_t errors;
+	char *last_error; /* heap; "" if none */
+	size_t n_unrepaired;
+	char **unrepaired; /* "bucket/name" of corrupt copies not repaired */
+	int64_t started_ns, finished_ns;
+};
+
 struct ais_node_info {
 	char *id;
 	char *host;
@@ -139,6 +157,7 @@ struct ais_node_info {
 	struct ais_rebalance_info rebalance;
 	uint64_t copies_pending; /* objects whose copies elsewhere wait for
 				    their nodes (degraded) */
+	struct ais_scrub_info scrub;
 	size_t n_mountpaths;
 	struct ais_mountpath_info *mountpaths;
 };
@@ -161,6 +180,29 @@ struct ais_cluster_info {
 int ais_client_cluster_info(struct ais_client *c, struct ais_cluster_info **out,
 			    char *errmsg);
 void ais_cluster_info_free(struct ais_cluster_info *ci);
+
+/* A node that holds a copy of an object (ais_client_locate). */
+struct ais_node_loc {
+	char id[AIS_NODE_ID_MAX];
+	char host[AIS_HOST_MAX];
+	uint16_t port;
+	bool down; /* the map marks it down */
+};
+/* The nodes of bucket/name's copy set in the current map, the owner first
+ * (reads try them in this order): fills up to cap, returns the count. */
+size_t ais_client_locate(struct ais_client *c, const char *bucket,
+			 const char *name, struct ais_node_loc *out,
+			 size_t cap);
+
+/* Starts a scrub of bucket ("" or NULL = every bucket) under prefix on
+ * every node (each checks every copy it holds block by block, repairs
+ * corrupt ones from good copies, makes missing copies, removes strays;
+ * `ais scrub`). A node already scrubbing the same scope goes on. Follow it
+ * with ais_client_cluster_info (each node's scrub). Returns 0 if every
+ * node started; else the first node's -errno with errmsg naming the nodes
+ * that did not (those that did go on). */
+int ais_client_scrub(struct ais_client *c, const char *bucket,
+		     const char *prefix, char *errmsg);
 
 /* Sums total and free bytes over the distinct file systems of the nodes
  * that answered: a disk shared by several mountpaths, or by several nodes of
@@ -240,9 +282,9 @@ int ais_client_bucket_props(struct ais_client *c, const char *bucket,
 struct ais_bucket_summary {
 	struct ais_bucket_props props;
 	uint64_t objects;
-	uint64_t bytes;	   /* of the objects, one copy each */
-	uint64_t degraded; /* objects whose copies are not all made yet (a
-			      node was down or full; made when it can) */
+	uint64_t bytes;	      /* of the objects, one copy each */
+	uint64_t degraded;    /* objects whose copies are not all made yet (a
+				 node was down or full; made when it can) */
 	size_t nodes_unknown; /* nodes that did not answer: degraded may
 				 be more */
 };

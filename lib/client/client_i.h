@@ -248,11 +248,12 @@ int ais__copy_pool(struct ais_client *c, const char *bucket, const char *name,
 		   const struct ais__retry *r, struct ais_pool **pool,
 		   char *errmsg);
 /* A node of bucket/name's copies (pool) failed this request: notes it
- * (ais__pool_failed, r->tried) and returns true if a copy is left to ask
- * (then on a fresh connection). */
+ * (r->tried; with node_failed, the node could not be reached:
+ * ais__pool_failed too) and returns true if a copy is left to ask (then
+ * on a fresh connection). */
 bool ais__retry_copy(struct ais__retry *r, struct ais_client *c,
 		     const char *bucket, const char *name,
-		     struct ais_pool *pool);
+		     struct ais_pool *pool, bool node_failed);
 
 /* A node of bucket/name's copies answered that it is catching up (it
  * restarted and is getting the copies it missed): true to ask again, the

@@ -108,7 +108,7 @@ static ssize_t get_common(struct ais_client *c, const char *bucket,
 		}
 		/* A corrupt copy its node could not repair: another copy. */
 		if (st == -EBADMSG &&
-		    ais__retry_copy(&r, c, bucket, name, pool)) {
+		    ais__retry_copy(&r, c, bucket, name, pool, true)) {
 			ais__call_finish(&k, true);
 			continue;
 		}
@@ -223,7 +223,7 @@ static ssize_t get_common(struct ais_client *c, const char *bucket,
 		 * same), else the retry rules on this one. */
 		if (k.fail != AIS_CONN_FAIL_NONE &&
 		    k.fail != AIS_CONN_FAIL_STALE &&
-		    ais__retry_copy(&r, c, bucket, name, pool))
+		    ais__retry_copy(&r, c, bucket, name, pool, true))
 			continue;
 		if (ais__retry_conn(&r, k.fail, true))
 			continue;

@@ -241,7 +241,7 @@ static int put_common(struct ais_client *c, const char *bucket,
 		 * others): the next one, if the body can be sent again. */
 		if (k.fail != AIS_CONN_FAIL_NONE &&
 		    k.fail != AIS_CONN_FAIL_STALE && src_rewindable(src) &&
-		    ais__retry_copy(&r, c, bucket, name, pool))
+		    ais__retry_copy(&r, c, bucket, name, pool, true))
 			continue;
 		if (ais__retry_conn(&r, k.fail, src_rewindable(src)))
 			continue;

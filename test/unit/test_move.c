@@ -548,8 +548,8 @@ START_TEST(test_two_nodes_send)
 
 	/* b sends its copy to a: a has it, exactly; b's is gone. */
 	to = &a.self;
-	rc = move__send(b.d.move, &to, 1, 1, BUCKET, "big/obj", 0, true,
-			&bytes, msg);
+	rc = move__send(b.d.move, &to, 1, 1, BUCKET, "big/obj", 0, true, &bytes,
+			msg);
 	ck_assert_msg(rc == 0, "send: %d %s", rc, msg);
 	ck_assert_int_eq(bytes, sizeof(big));
 	ck_assert(!store_has_object(b.d.store, BUCKET, "big/obj"));
@@ -562,8 +562,7 @@ START_TEST(test_two_nodes_send)
 
 		put_migrate(b.d.store, "x", "old", 3, &old, msg);
 	}
-	rc = move__send(b.d.move, &to, 1, 1, BUCKET, "x", 0, true, &bytes,
-			msg);
+	rc = move__send(b.d.move, &to, 1, 1, BUCKET, "x", 0, true, &bytes, msg);
 	ck_assert_msg(rc == 0, "send: %d %s", rc, msg);
 	ck_assert_int_eq(bytes, 0);
 	ck_assert(!store_has_object(b.d.store, BUCKET, "x"));
@@ -651,6 +650,10 @@ END_TEST
 
 START_TEST(test_two_nodes_rebalance)
 {
+	/* The snapshot's bucket table: a rebalance moves only objects of
+	 * buckets it knows. */
+	static char bk[] = BUCKET;
+	static char *bucket_table[] = {bk, NULL};
 	struct node a, b, *v[2] = {&a, &b};
 	struct ais_obj_meta metas[NREB];
 	struct cluster_map cm;
@@ -673,6 +676,8 @@ START_TEST(test_two_nodes_rebalance)
 	m->version = 1;
 	memset(&cm, 0, sizeof(cm));
 	cm.m = m;
+	cm.buckets = bucket_table;
+	cm.nbuckets = 1;
 	cm.rebalance_id = 1;
 	atomic_store(&b.d.move->seen_id, 1);
 	atomic_store(&b.d.move->job_id, 1);

@@ -1,0 +1,456 @@
+/* The scrub: a job that walks every object this node holds (of one bucket
+ * and prefix, or all) and checks each copy block by block (store/blocks.h);
+ * a corrupt copy is replaced by a good one from another node of its copy
+ * set, or reported; a copy missing on another node of the set is made;
+ * a copy on this node outside its set (left by a rebalance that was cut
+ * short) goes once every node of the set has the object. One object at a
+ * time, on a thread of its own at nice 10, pausing while clients are
+ * served; started by OP_SCRUB (`ais scrub`) or every scrub_interval_h. */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "names.h"
+
+#include "aisd.h"
+#include "cluster/cluster.h"
+#include "move/move_i.h"
+#include "move/walk.h"
+#include "shard/shard.h"
+#include "store/blocks.h"
+#include "store/store.h"
+#include "store/xattr.h"
+
+#define UNREPAIRED_MAX 100
+#define PAUSE_NS                                                               \
+	(2ull * 1000000ull) /* per object while clients are                    \
+				 served */
+
+struct scrub_walk {
+	struct move *mv;
+	uint8_t *scratch;
+	bool count_only;
+};
+
+static void sleep_ns(uint64_t ns)
+{
+	struct timespec ts = {(time_t)(ns / 1000000000ull),
+			      (long)(ns % 1000000000ull)};
+
+	nanosleep(&ts, NULL);
+}
+
+static void scrub_error(struct move *mv, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void scrub_error(struct move *mv, const char *fmt, ...)
+{
+	char msg[AIS_ERRMSG_LEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	atomic_fetch_add(&mv->scrub.errors, 1);
+	pthread_mutex_lock(&mv->scrub.mu);
+	snprintf(mv->scrub.last_error, sizeof(mv->scrub.last_error), "%s", msg);
+	pthread_mutex_unlock(&mv->scrub.mu);
+	ais_log(LOG_WARNING, "scrub: %s", msg);
+}
+
+static void unrepaired(struct move *mv, const char *bucket, const char *name)
+{
+	pthread_mutex_lock(&mv->scrub.mu);
+	if (mv->scrub.nunrepaired < UNREPAIRED_MAX) {
+		char *s = malloc(strlen(bucket) + strlen(name) + 2);
+
+		if (s) {
+			sprintf(s, "%s/%s", bucket, name);
+			mv->scrub.unrepaired[mv->scrub.nunrepaired++] = s;
+		}
+	}
+	pthread_mutex_unlock(&mv->scrub.mu);
+}
+
+static bool in_scope(struct move *mv, const char *bucket, const char *name)
+{
+	return (!mv->scrub.bucket[0] || !strcmp(mv->scrub.bucket, bucket)) &&
+	       !strncmp(name, mv->scrub.prefix, strlen(mv->scrub.prefix));
+}
+
+/* A copy here that its copy set does not include: it goes once every node
+ * of the set has the object (made there from this copy if needed). */
+static void stray(struct move *mv, struct cluster_map *cm, const char *bucket,
+		  const char *name, int mp, int fd,
+		  const struct ais_obj_meta *m)
+{
+	const struct ais_node *others[AIS_COPIES_MAX];
+	char em[AIS_ERRMSG_LEN] = "";
+	size_t n, i;
+	bool mine;
+	int rc;
+
+	/* A rebalance in flight moves it (and may need it here a while); a
+	 * bucket this map does not know is not judged. */
+	if (cm->nhistory || !cm->self_rebalanced ||
+	    !cluster_has_bucket(cm, bucket))
+		return;
+	n = move__other_copies(mv->d, cm, bucket, name, others, &mine);
+	if (mine || !n)
+		return;
+	for (i = 0; i < n; i++) {
+		rc = others[i]->down
+			 ? -EHOSTDOWN
+			 : move__make_copy(mv->d, others[i], cm->m->version,
+					   bucket, name, fd, m, true, em);
+		if (rc < 0)
+			return; /* kept until the next scrub */
+	}
+	rc = store_delete_if_same(mv->st, bucket, name, mp, m, em);
+	if (rc == 0) {
+		if (mv->sh)
+			shard_on_delete(mv->sh, bucket, name);
+		atomic_fetch_add(&mv->scrub.strays, 1);
+		ais_log(LOG_INFO,
+			"scrub: %s/%s: a stray copy here (its copy set is on "
+			"other nodes, which have it) removed",
+			bucket, name);
+	}
+}
+
+static int scrub_one(void *arg, const char *bucket, const char *name, int mp)
+{
+	struct scrub_walk *w = arg;
+	struct move *mv = w->mv;
+	const struct ais_node *others[AIS_COPIES_MAX];
+	char path[AISD_PATH_MAX], em[AIS_ERRMSG_LEN] = "";
+	struct cluster_map *cm;
+	struct ais_obj_meta m;
+	struct stat sb;
+	uint64_t last;
+	size_t n, i;
+	bool mine;
+	int fd, rc;
+
+	if (atomic_load(&mv->stop) || atomic_load(&mv->scrub.cancel))
+		return -ECANCELED;
+	if (strlen(bucket) > AIS_BUCKET_MAX || !in_scope(mv, bucket, name))
+		return 0;
+	if (w->count_only) {
+		atomic_fetch_add(&mv->scrub.total, 1);
+		return 0;
+	}
+	/* Training reads first. */
+	last = atomic_load(&mv->d->client_ns);
+	if (last && ais_now_mono_ns() - last < MOVE_PACE_NS)
+		sleep_ns(PAUSE_NS);
+
+	mpset_obj_path(mv->st->mps, mp, bucket, name, path);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0; /* gone meanwhile */
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return 0;
+	}
+	if (objmeta_read_fd(fd, &m))
+		objmeta_from_stat(&sb, &m);
+	m.size = (uint64_t)sb.st_size;
+	rc = blk_verify(mv->st->mps, mv->st->blk, fd, &m, 0, m.size, w->scratch,
+			false, em);
+	atomic_fetch_add(&mv->scrub.checked, 1);
+	atomic_fetch_add(&mv->scrub.bytes, m.size);
+	if (rc == -EBADMSG) {
+		/* Not while a writer in place (a shard append) is at it. */
+		char em2[AIS_ERRMSG_LEN] = "";
+		int c = store_confirm_corrupt(mv->st, bucket, name, &m, 0,
+					      m.size, w->scratch, em2);
+
+		if (c != -EBADMSG) {
+			close(fd);
+			return 0;
+		}
+	}
+	cm = cluster_map_get(mv->c);
+	if (rc == -EBADMSG) {
+		const char *from;
+
+		close(fd);
+		atomic_fetch_add(&mv->scrub.corrupt, 1);
+		ais_log(LOG_ERR, "scrub: %s/%s on mountpath %s: %s", bucket,
+			name, mv->st->mps->paths[mp], em);
+		em[0] = 0;
+		if (ais_map_copies(cm->m, bucket) > 1 &&
+		    move_repair(mv->d, cm, bucket, name, &from, em) == 0) {
+			atomic_fetch_add(&mv->scrub.repaired, 1);
+			ais_log(LOG_NOTICE,
+				"scrub: %s/%s: corrupt copy replaced by node "
+				"%s's good copy",
+				bucket, name, from);
+		} else {
+			unrepaired(mv, bucket, name);
+			ais_log(LOG_ERR,
+				"scrub: %s/%s: corrupt, and no good copy to "
+				"repair it from%s%s",
+				bucket, name, em[0] ? ": " : "", em);
+		}
+		cluster_map_put(cm);
+		return 0;
+	}
+	if (rc) {
+		scrub_error(mv, "%s/%s: %s", bucket, name, em);
+		close(fd);
+		cluster_map_put(cm);
+		return 0;
+	}
+	/* A good copy: every node of the set that holds one makes the
+	 * copies missing elsewhere in the set (a HEAD each; a node whose
+	 * copy is gone cannot); a copy outside the set may be a stray. */
+	n = move__other_copies(mv->d, cm, bucket, name, others, &mine);
+	if (!mine) {
+		stray(mv, cm, bucket, name, mp, fd, &m);
+	} else {
+		for (i = 0; i < n; i++) {
+			if (others[i]->down)
+				continue;
+			rc = move__make_copy(mv->d, others[i], cm->m->version,
+					     bucket, name, fd, &m, true, em);
+			if (rc > 0) {
+				atomic_fetch_add(&mv->scrub.made, 1);
+				ais_log(LOG_INFO,
+					"scrub: %s/%s: the copy on node %s "
+					"was missing or stale: made",
+					bucket, name, others[i]->id);
+			} else if (rc < 0) {
+				scrub_error(mv, "%s/%s: copy on node %s: %s",
+					    bucket, name, others[i]->id, em);
+			}
+		}
+	}
+	close(fd);
+	cluster_map_put(cm);
+	return 0;
+}
+
+static void run_job(struct move *mv)
+{
+	struct scrub_walk w = {mv, malloc(BLK_SIZE), true};
+	size_t i;
+	int rc = 0;
+
+	if (!w.scratch) {
+		scrub_error(mv, "out of memory");
+		return;
+	}
+	ais_log(LOG_NOTICE, "scrub %llu: started (%s%s%s)",
+		(unsigned long long)mv->scrub.id,
+		mv->scrub.bucket[0] ? mv->scrub.bucket : "every bucket",
+		mv->scrub.prefix[0] ? "/" : "", mv->scrub.prefix);
+	for (i = 0; i < mv->st->mps->n && rc != -ECANCELED; i++)
+		rc = walk_mountpath(mv->st->mps->paths[i], (int)i, scrub_one,
+				    &w, &mv->stop);
+	w.count_only = false;
+	for (i = 0; i < mv->st->mps->n && rc != -ECANCELED; i++) {
+		rc = walk_mountpath(mv->st->mps->paths[i], (int)i, scrub_one,
+				    &w, &mv->stop);
+		if (rc && rc != -ECANCELED)
+			scrub_error(mv, "walk of %s: %s", mv->st->mps->paths[i],
+				    strerror(-rc));
+	}
+	free(w.scratch);
+	ais_log(LOG_NOTICE,
+		"scrub %llu: %s: %llu objects (%llu bytes) checked, %llu "
+		"corrupt (%llu repaired), %llu copies made, %llu strays "
+		"removed, %llu errors",
+		(unsigned long long)mv->scrub.id,
+		rc == -ECANCELED ? "stopped" : "done",
+		(unsigned long long)atomic_load(&mv->scrub.checked),
+		(unsigned long long)atomic_load(&mv->scrub.bytes),
+		(unsigned long long)atomic_load(&mv->scrub.corrupt),
+		(unsigned long long)atomic_load(&mv->scrub.repaired),
+		(unsigned long long)atomic_load(&mv->scrub.made),
+		(unsigned long long)atomic_load(&mv->scrub.strays),
+		(unsigned long long)atomic_load(&mv->scrub.errors));
+}
+
+static void reset(struct move *mv, const char *bucket, const char *prefix)
+{
+	size_t i;
+
+	for (i = 0; i < mv->scrub.nunrepaired; i++)
+		free(mv->scrub.unrepaired[i]);
+	mv->scrub.nunrepaired = 0;
+	snprintf(mv->scrub.bucket, sizeof(mv->scrub.bucket), "%s", bucket);
+	snprintf(mv->scrub.prefix, sizeof(mv->scrub.prefix), "%s", prefix);
+	mv->scrub.last_error[0] = 0;
+	atomic_store(&mv->scrub.total, 0);
+	atomic_store(&mv->scrub.checked, 0);
+	atomic_store(&mv->scrub.bytes, 0);
+	atomic_store(&mv->scrub.corrupt, 0);
+	atomic_store(&mv->scrub.repaired, 0);
+	atomic_store(&mv->scrub.made, 0);
+	atomic_store(&mv->scrub.strays, 0);
+	atomic_store(&mv->scrub.errors, 0);
+	mv->scrub.started_ns = ais_now_real_ns();
+	mv->scrub.finished_ns = 0;
+	mv->scrub.id++;
+}
+
+static void *scrub_main(void *arg)
+{
+	struct move *mv = arg;
+	uint64_t every = mv->d->opts ? mv->d->opts->scrub_interval_h : 0;
+	uint64_t next =
+	    every ? ais_now_mono_ns() + every * 3600000000000ull : 0;
+
+	pthread_setname_np(pthread_self(), "aisd-scrub");
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), MOVE_NICE);
+	pthread_mutex_lock(&mv->scrub.mu);
+	while (!atomic_load(&mv->stop)) {
+		if (!mv->scrub.want && next && ais_now_mono_ns() >= next) {
+			reset(mv, "", "");
+			mv->scrub.want = true;
+		}
+		if (!mv->scrub.want) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 60;
+			pthread_cond_timedwait(&mv->scrub.cv, &mv->scrub.mu,
+					       &ts);
+			continue;
+		}
+		mv->scrub.want = false;
+		atomic_store(&mv->scrub.cancel, false);
+		atomic_store(&mv->scrub.running, true);
+		pthread_mutex_unlock(&mv->scrub.mu);
+		run_job(mv);
+		pthread_mutex_lock(&mv->scrub.mu);
+		mv->scrub.finished_ns = ais_now_real_ns();
+		atomic_store(&mv->scrub.running, false);
+		if (every)
+			next = ais_now_mono_ns() + every * 3600000000000ull;
+	}
+	pthread_mutex_unlock(&mv->scrub.mu);
+	return NULL;
+}
+
+int move__scrub_start_thread(struct move *mv)
+{
+	int rc;
+
+	pthread_mutex_init(&mv->scrub.mu, NULL);
+	pthread_cond_init(&mv->scrub.cv, NULL);
+	rc = pthread_create(&mv->scrub.thr, NULL, scrub_main, mv);
+	if (rc)
+		return -rc;
+	mv->scrub.thr_running = true;
+	return 0;
+}
+
+void move__scrub_stop_thread(struct move *mv)
+{
+	size_t i;
+
+	if (!mv->scrub.thr_running)
+		return;
+	atomic_store(&mv->scrub.cancel, true);
+	pthread_mutex_lock(&mv->scrub.mu);
+	pthread_cond_broadcast(&mv->scrub.cv);
+	pthread_mutex_unlock(&mv->scrub.mu);
+	pthread_join(mv->scrub.thr, NULL);
+	mv->scrub.thr_running = false;
+	for (i = 0; i < mv->scrub.nunrepaired; i++)
+		free(mv->scrub.unrepaired[i]);
+	mv->scrub.nunrepaired = 0;
+	pthread_cond_destroy(&mv->scrub.cv);
+	pthread_mutex_destroy(&mv->scrub.mu);
+}
+
+int move_scrub_start(struct move *mv, const char *bucket, const char *prefix,
+		     char *errmsg)
+{
+	int rc = 0;
+
+	if (!mv || !mv->scrub.thr_running)
+		return ais_errf(errmsg, -EAGAIN, "the node is starting");
+	pthread_mutex_lock(&mv->scrub.mu);
+	if (atomic_load(&mv->scrub.running) || mv->scrub.want) {
+		/* The same scope joins the job that runs. */
+		if (strcmp(mv->scrub.bucket, bucket) ||
+		    strcmp(mv->scrub.prefix, prefix))
+			rc = ais_errf(errmsg, -EBUSY,
+				      "a scrub of %s%s%s runs on this node",
+				      mv->scrub.bucket[0] ? mv->scrub.bucket
+							  : "every bucket",
+				      mv->scrub.prefix[0] ? "/" : "",
+				      mv->scrub.prefix);
+	} else {
+		reset(mv, bucket, prefix);
+		mv->scrub.want = true;
+		pthread_cond_broadcast(&mv->scrub.cv);
+	}
+	pthread_mutex_unlock(&mv->scrub.mu);
+	return rc;
+}
+
+int move_scrub_status(struct move *mv, Ais__ScrubStatus *st)
+{
+	size_t i;
+
+	ais__scrub_status__init(st);
+	if (!mv || !mv->scrub.thr_running)
+		return 0;
+	pthread_mutex_lock(&mv->scrub.mu);
+	st->id = mv->scrub.id;
+	st->running = atomic_load(&mv->scrub.running) || mv->scrub.want;
+	st->bucket = strdup(mv->scrub.bucket);
+	st->prefix = strdup(mv->scrub.prefix);
+	st->last_error = strdup(mv->scrub.last_error);
+	st->unrepaired = calloc(mv->scrub.nunrepaired + 1, sizeof(char *));
+	for (i = 0; st->unrepaired && i < mv->scrub.nunrepaired; i++)
+		if ((st->unrepaired[st->n_unrepaired] =
+			 strdup(mv->scrub.unrepaired[i])))
+			st->n_unrepaired++;
+	st->started_ns = mv->scrub.started_ns;
+	st->finished_ns = mv->scrub.finished_ns;
+	pthread_mutex_unlock(&mv->scrub.mu);
+	st->objects_total = atomic_load(&mv->scrub.total);
+	st->objects_checked = atomic_load(&mv->scrub.checked);
+	st->bytes_checked = atomic_load(&mv->scrub.bytes);
+	st->corrupt = atomic_load(&mv->scrub.corrupt);
+	st->repaired = atomic_load(&mv->scrub.repaired);
+	st->copies_made = atomic_load(&mv->scrub.made);
+	st->strays_removed = atomic_load(&mv->scrub.strays);
+	st->errors = atomic_load(&mv->scrub.errors);
+	if (!st->bucket || !st->prefix || !st->last_error) {
+		move_scrub_status_free(st);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void move_scrub_status_free(Ais__ScrubStatus *st)
+{
+	size_t i;
+
+	/* An initialised status points at protobuf-c's empty string. */
+	if (st->bucket != protobuf_c_empty_string)
+		free(st->bucket);
+	if (st->prefix != protobuf_c_empty_string)
+		free(st->prefix);
+	if (st->last_error != protobuf_c_empty_string)
+		free(st->last_error);
+	for (i = 0; i < st->n_unrepaired; i++)
+		free(st->unrepaired[i]);
+	free(st->unrepaired);
+	ais__scrub_status__init(st);
+}
