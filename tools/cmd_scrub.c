@@ -136,9 +136,14 @@ static int wait_scrub(struct ais_client *c, bool quiet,
 			progress_file_done(p, true);
 		progress_add_bytes(p, (int64_t)(bytes - shown_bytes));
 		shown_bytes = bytes;
-		if (!running || cli_interrupted) {
+		if (cli_interrupted) {
+			ais_cluster_info_free(ci);
+			rc = -EINTR;
+			break;
+		}
+		if (!running) {
 			*out = ci;
-			rc = cli_interrupted ? -EINTR : 0;
+			rc = 0;
 			break;
 		}
 		ais_cluster_info_free(ci);

@@ -225,7 +225,8 @@ static bool same_attrs(const struct ais_obj_meta *a,
 
 int move__make_copy(struct aisd *d, const struct ais_node *n, uint64_t mapv,
 		    const char *bucket, const char *name, int fd,
-		    const struct ais_obj_meta *m, bool check, char *errmsg)
+		    const struct ais_obj_meta *m, bool check, bool attrs,
+		    char *errmsg)
 {
 	Ais__Request req = AIS__REQUEST__INIT;
 	Ais__ObjMeta mpb;
@@ -241,7 +242,7 @@ int move__make_copy(struct aisd *d, const struct ais_node *n, uint64_t mapv,
 			return 0; /* newer there: its coordinator repairs us */
 		if (rc == 0 && there.written_ns == m->written_ns &&
 		    there.size == m->size) {
-			if (same_attrs(&there, m))
+			if (!attrs || same_attrs(&there, m))
 				return 0;
 			req.op = AIS__OP__OP_SET_META;
 			req.bucket = (char *)bucket;
@@ -337,7 +338,8 @@ int move_replicate(struct aisd *d, struct cluster_map *cm, const char *bucket,
 			rc = -EHOSTDOWN;
 		} else {
 			rc = move__make_copy(d, others[i], cm->m->version,
-					     bucket, name, fd, &cur, false, em);
+					     bucket, name, fd, &cur, false,
+					     false, em);
 		}
 		if (rc) {
 			if (!*missing)
@@ -495,7 +497,7 @@ static int repair_one(struct move *mv, struct cluster_map *cm, char kind,
 		rc = skip_down(mv, others[i])
 			 ? -EHOSTDOWN
 			 : move__make_copy(d, others[i], cm->m->version, bucket,
-					   name, fd, &m, true, em);
+					   name, fd, &m, true, true, em);
 		if (rc < 0 && !strcmp(others[i]->id, mv->sync_for))
 			mv->sync_failed++;
 		if (rc < 0) {
@@ -511,7 +513,7 @@ static int repair_one(struct move *mv, struct cluster_map *cm, char kind,
 
 /* Works through one log file; what fails goes back to pending. Returns
  * the number of records that failed. */
-static uint64_t repair_file(struct move *mv, const char *path)
+static uint64_t repair_file(struct move *mv, const char *path, bool *keep)
 {
 	FILE *f = fopen(path, "re");
 	char rec[REC_MAX];
@@ -519,8 +521,10 @@ static uint64_t repair_file(struct move *mv, const char *path)
 	size_t len = 0;
 	int c, nul = 0;
 
-	if (!f)
+	if (!f) {
+		*keep = true; /* read it next time */
 		return 0;
+	}
 	while ((c = getc(f)) != EOF && !atomic_load(&mv->stop)) {
 		if (len < sizeof(rec))
 			rec[len++] = (char)c;
@@ -538,7 +542,9 @@ static uint64_t repair_file(struct move *mv, const char *path)
 			cluster_map_put(cm);
 			if (rc) {
 				pthread_mutex_lock(&mv->copies_mu);
-				(void)append_locked(mv, rec[0], bucket, name);
+				if (append_locked(mv, rec[0], bucket, name))
+					*keep = true; /* not lost: the work
+							 file is read again */
 				pthread_mutex_unlock(&mv->copies_mu);
 				failed++;
 			} else {
@@ -584,9 +590,13 @@ static void round_locked(struct move *mv)
 		mv->copies_fd = -1; /* reopened (created) by the next append */
 		pthread_mutex_unlock(&mv->copies_mu);
 	}
-	(void)repair_file(mv, work);
-	if (!atomic_load(&mv->stop))
-		unlink(work);
+	{
+		bool keep = false;
+
+		(void)repair_file(mv, work, &keep);
+		if (!atomic_load(&mv->stop) && !keep)
+			unlink(work);
+	}
 }
 
 void move__copies_round(struct move *mv)
@@ -626,7 +636,10 @@ static void catch_up(struct move *mv)
 	int tries;
 	uint64_t t0 = ais_now_mono_ns();
 
-	while (!cluster_serving(mv->c) && !atomic_load(&mv->stop)) {
+	/* The map as the leader has it (a node replaying its log holds
+	 * older ones: buckets without their copies yet). */
+	while ((!cluster_serving(mv->c) || cluster_sync(mv->c, 2000) != 0) &&
+	       !atomic_load(&mv->stop)) {
 		struct timespec ts = {0, 100 * 1000000L};
 
 		nanosleep(&ts, NULL);

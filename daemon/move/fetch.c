@@ -150,7 +150,9 @@ static int fetch_from(struct aisd *d, const struct ais_node *o,
 	if (rc) {
 		if (s.open)
 			store_put_abort(&s.p);
-		return rc == -EALREADY ? 0 : rc;
+		/* A repair that the copy here refuses (as new or newer)
+		 * repaired nothing. */
+		return rc == -EALREADY && !repair ? 0 : rc;
 	}
 	rc = resp->status;
 	if (rc)
@@ -167,7 +169,7 @@ static int fetch_from(struct aisd *d, const struct ais_node *o,
 	rc = store_put_commit(&s.p, &stored, errmsg);
 	if (rc == 0 && d->shards)
 		shard_written(d->shards, bucket, name);
-	return rc == -EALREADY ? 0 : rc;
+	return rc == -EALREADY && !repair ? 0 : rc;
 }
 
 /* Concurrent readers of one missing object: the first fetches, the others

@@ -144,13 +144,16 @@ int move__send(struct move *mv, const struct ais_node *const *to, size_t nto,
 	       int mp, bool drop, uint64_t *bytes, char *errmsg);
 
 /* copies.c: makes node n's copy of bucket/name the one open here on fd
- * (metadata m): pushed unless n has it (or a newer one) already; equal
- * copies with other attributes (a SET_META it missed) get ours. check:
- * ask first (a repair, a scrub), else push at once (a PUT just made it).
- * 0 (nothing needed), 1 (check: a copy pushed), or -errno with errmsg. */
+ * (metadata m): pushed unless n has it (or a newer one) already; with
+ * attrs, an equal copy with other attributes (a SET_META it missed) gets
+ * ours (only the node that took the SET_META knows its are the newer).
+ * check: ask first (a repair, a scrub), else push at once (a PUT just
+ * made it). 0 (nothing needed), 1 (check: a copy pushed), or -errno with
+ * errmsg. */
 int move__make_copy(struct aisd *d, const struct ais_node *n, uint64_t mapv,
 		    const char *bucket, const char *name, int fd,
-		    const struct ais_obj_meta *m, bool check, char *errmsg);
+		    const struct ais_obj_meta *m, bool check, bool attrs,
+		    char *errmsg);
 /* The other nodes of bucket/name's copy set under cm (not this one):
  * fills others[] (room for AIS_COPIES_MAX) and returns their count; *mine
  * says whether this node is in the set. */

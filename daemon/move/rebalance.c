@@ -98,11 +98,11 @@ void move__unpace(struct move *mv, bool held)
 /* What the job's placement asks of this node's copy of bucket/name: keep
  * it (mine) or not, and the nodes to send it to first. With one copy: the
  * owner, unless it is this node. With copies: a node that keeps its copy
- * sends it to the nodes new in the copy set (one sender per object: the
- * first node of the new set that was in the old one too), and a node
- * that drops its copy sends it to every node of the new set first (they
- * skip what they have). An object this node holds outside the old set (a
- * stray, or placed by an earlier generation) goes to every other node of
+ * sends it to the nodes new in the copy set (every such node does: one
+ * of them may lack it or hold a corrupt copy; a receiver refuses a copy
+ * it has before the body), and a node that drops its copy sends it to
+ * every node of the new set first. An object this node holds outside the old
+ * set (a stray, or placed by an earlier generation) goes to every other node of
  * the new set. */
 struct plan {
 	bool mine;
@@ -128,7 +128,7 @@ static void plan_of(const struct cluster_map *cm, const struct ais_node *self,
 			     *old = cm->nhistory ? cm->history[0] : NULL;
 	int nidx[AIS_COPIES_MAX], oidx[AIS_COPIES_MAX];
 	size_t nn, no = 0, i;
-	bool was_mine = false, sender = false;
+	bool was_mine = false;
 
 	p->n = 0;
 	/* A bucket this snapshot does not know (created after it): its
@@ -147,18 +147,6 @@ static void plan_of(const struct cluster_map *cm, const struct ais_node *self,
 	if (old) {
 		no = ais_map_copy_set(old, bucket, name, oidx, AIS_COPIES_MAX);
 		was_mine = in_set(old, oidx, no, self->id);
-	}
-	if (p->mine && was_mine) {
-		/* The first node of the new set that held a copy before
-		 * sends to the new ones; the others keep theirs quietly. */
-		for (i = 0; i < nn; i++)
-			if (in_set(old, oidx, no, m->nodes[nidx[i]].id)) {
-				sender =
-				    !strcmp(m->nodes[nidx[i]].id, self->id);
-				break;
-			}
-		if (!sender)
-			return;
 	}
 	for (i = 0; i < nn; i++) {
 		const struct ais_node *o = &m->nodes[nidx[i]];

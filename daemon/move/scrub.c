@@ -107,10 +107,11 @@ static void stray(struct move *mv, struct cluster_map *cm, const char *bucket,
 	if (mine || !n)
 		return;
 	for (i = 0; i < n; i++) {
-		rc = others[i]->down
-			 ? -EHOSTDOWN
-			 : move__make_copy(mv->d, others[i], cm->m->version,
-					   bucket, name, fd, m, true, em);
+		rc =
+		    others[i]->down
+			? -EHOSTDOWN
+			: move__make_copy(mv->d, others[i], cm->m->version,
+					  bucket, name, fd, m, true, false, em);
 		if (rc < 0)
 			return; /* kept until the next scrub */
 	}
@@ -222,7 +223,8 @@ static int scrub_one(void *arg, const char *bucket, const char *name, int mp)
 			if (others[i]->down)
 				continue;
 			rc = move__make_copy(mv->d, others[i], cm->m->version,
-					     bucket, name, fd, &m, true, em);
+					     bucket, name, fd, &m, true, false,
+					     em);
 			if (rc > 0) {
 				atomic_fetch_add(&mv->scrub.made, 1);
 				ais_log(LOG_INFO,

@@ -318,6 +318,9 @@ int rpc_put(struct rpc *r)
 	if (q->migrate)
 		return put_migrate(r);
 	rc = rpc_check_mine(r);
+	/* "Create unless it exists" on a copy that may be stale. */
+	if (!rc && q->no_overwrite)
+		rc = rpc_check_caught_up(r, q->bucket);
 	if (!rc && q->cksum_type == AIS__CKSUM_TYPE__CKSUM_NONE &&
 	    q->cksum_value[0])
 		rc = ais_errf(r->errmsg, -EINVAL,
@@ -365,7 +368,10 @@ int rpc_get(struct rpc *r)
 						    r->meta.size);
 		}
 		close(fd);
-		if (rc != -EBADMSG || tries > 2)
+		/* Another node reading this node's copy (a repair, a relay)
+		 * gets the error: it has copies of its own to try, and a
+		 * repair from here would ask it back. */
+		if (rc != -EBADMSG || tries > 2 || q->peer_local)
 			return rc;
 		/* Changed under the read (a shard append in place): read
 		 * again. Else a corrupt copy: repaired from another copy,
@@ -435,7 +441,10 @@ int rpc_delete(struct rpc *r)
 	rc = rpc_check_read(r);
 	if (rc)
 		return rc;
-	if (move_tombstones_wanted(r->d->move, r->cm))
+	/* A copy in flight (a rebalance, a copy being made or repaired)
+	 * must not bring the object back. */
+	if (move_tombstones_wanted(r->d->move, r->cm) ||
+	    ais_map_copies(r->cm->m, q->bucket) > 1)
 		tomb = ais_now_real_ns();
 	rc =
 	    store_delete_tomb(r->d->store, q->bucket, q->name, tomb, r->errmsg);

@@ -1,6 +1,7 @@
 /* What every handler shares: writing the answer, answering an error while
  * a body may still be arriving, the name and owner checks, ranges. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,12 +161,29 @@ int rpc_clamp_range(struct rpc *r, uint64_t size, uint64_t *len)
 	return 0;
 }
 
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_key_make(void)
+{
+	(void)pthread_key_create(&scratch_key, free);
+}
+
 uint8_t *rpc_scratch(void)
 {
-	static __thread uint8_t *buf;
+	uint8_t *buf;
 
-	if (!buf)
+	/* Per thread, freed when the thread ends (a thread-local pointer
+	 * would leak the block of every worker thread that exits). */
+	pthread_once(&scratch_once, scratch_key_make);
+	buf = pthread_getspecific(scratch_key);
+	if (!buf) {
 		buf = malloc(BLK_SIZE);
+		if (buf && pthread_setspecific(scratch_key, buf)) {
+			free(buf);
+			buf = NULL;
+		}
+	}
 	return buf;
 }
 

@@ -301,6 +301,10 @@ int rpc_shard_append(struct rpc *r)
 	int rc;
 
 	rc = rpc_check_mine(r);
+	/* An append in place to a copy that may be stale would push the
+	 * stale shard over the others. */
+	if (!rc)
+		rc = rpc_check_caught_up(r, q->bucket);
 	if (!rc)
 		rc = rpc_fetch_missing(r);
 	if (!rc)

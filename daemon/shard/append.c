@@ -534,7 +534,10 @@ static int append_locked(struct shards *sh, const char *bucket,
 	m.size = new_size;
 	m.version = (old.version ? old.version : 1) + 1;
 	m.mtime_ns = ais_now_real_ns();
-	m.written_ns = m.mtime_ns;
+	/* Later than the replaced bytes' whatever the clock did: copies
+	 * elsewhere take the newer one. */
+	m.written_ns =
+	    m.mtime_ns > old.written_ns ? m.mtime_ns : old.written_ns + 1;
 	type = old.cksum_type ? old.cksum_type : AIS_CKSUM_XXH3;
 	m.cksum_type = type;
 	rc = object_cksum(fd, new_size, type, buf, m.cksum);

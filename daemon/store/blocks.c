@@ -369,17 +369,26 @@ int blk_store(const struct mpset *mps, struct blk_cache *c,
 	return 0;
 }
 
-void blk_forget(const struct mpset *mps, struct blk_cache *c, int fd)
+void blk_forget(const struct mpset *mps, struct blk_cache *c, const char *path)
 {
-	char path[AISD_PATH_MAX];
+	char side[AISD_PATH_MAX];
 	struct stat st;
 	size_t i;
 
-	if (sidecar_path(mps, fd, &st, path))
+	/* Only objects with more blocks than an xattr holds have one. */
+	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    blocks_of((uint64_t)st.st_size) <= BLK_XATTR_MAX)
 		return;
-	if (st.st_size <= (off_t)BLK_SIZE * BLK_XATTR_MAX)
-		return; /* its table is in its xattr */
-	unlink(path);
+	for (i = 0; i < mps->n; i++) {
+		struct stat ms;
+
+		if (stat(mps->paths[i], &ms) == 0 && ms.st_dev == st.st_dev) {
+			snprintf(side, sizeof(side), "%s/.ais/blk/%llx",
+				 mps->paths[i], (unsigned long long)st.st_ino);
+			unlink(side);
+			break;
+		}
+	}
 	if (!c)
 		return;
 	pthread_mutex_lock(&c->mu);

@@ -67,8 +67,9 @@ int blk_store(const struct mpset *mps, struct blk_cache *c,
 	      struct blk_writer *w, int fd, const struct ais_obj_meta *m,
 	      char *errmsg);
 
-/* Drops the sidecar of the file open on fd (before it is unlinked). */
-void blk_forget(const struct mpset *mps, struct blk_cache *c, int fd);
+/* Drops the sidecar of the object file at path, if it has one (call it
+ * before the file is unlinked or replaced). */
+void blk_forget(const struct mpset *mps, struct blk_cache *c, const char *path);
 
 /* Checks [off, off + len) of the object open on fd (metadata m) against
  * its table, reading every block the range touches into scratch

@@ -283,6 +283,7 @@ static int move_into_place(struct store *st, int mp, const char *bucket,
 	int i, rc;
 
 	mpset_obj_path(mps, mp, bucket, name, dest);
+	blk_forget(mps, st->blk, dest); /* the version it replaces */
 	for (i = 0; i < RENAME_RETRIES; i++) {
 		rc = make_parents(st, mp, bucket, name, errmsg);
 		if (rc)
@@ -328,6 +329,7 @@ static void unlink_others(struct store *st, int keep_mp, const char *bucket,
 		/* A listing may have scanned the new copy's mountpath
 		 * before it arrived and will scan this one after. */
 		arrivals_departed(st->arr);
+		blk_forget(mps, st->blk, path);
 		if (unlink(path) == 0)
 			prune_parents(st, (int)i, bucket, name);
 	}
@@ -730,6 +732,7 @@ int store_delete_tomb(struct store *st, const char *bucket, const char *name,
 		mpset_obj_path(mps, (int)i, bucket, name, path);
 		if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
 			continue;
+		blk_forget(mps, st->blk, path);
 		if (unlink(path) < 0) {
 			int rc = -errno;
 
@@ -966,6 +969,7 @@ int store_delete_if_same(struct store *st, const char *bucket, const char *name,
 		goto out;
 	}
 	arrivals_departed(st->arr); /* before it goes: see arrivals.h */
+	blk_forget(st->mps, st->blk, path);
 	if (unlink(path) < 0) {
 		rc = ais_errf(errmsg, -errno, "unlink %s: %s", path,
 			      strerror(errno));

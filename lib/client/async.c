@@ -306,6 +306,7 @@ int ais_async_get(struct ais_async *a, struct ais_aget *g, char *errmsg)
 	g->bytes = 0;
 	memset(&g->meta, 0, sizeof(g->meta));
 	ais__retry_init(&r, 1);
+	r.no_wait = true; /* this thread serves every GET in flight */
 	rc = start(a, g, r, errmsg);
 	if (rc < 0)
 		return rc;

@@ -548,8 +548,9 @@ bool ais__retry_catching_up(struct ais__retry *r, struct ais_client *c,
 		r->tried[r->ntried++] = pool;
 	if (ais__copy_pool(c, bucket, name, r, &next, NULL) == 0)
 		return true;
-	/* No other copy to read: this one soon, once it caught up. */
-	if (r->catchup_waits >= AIS__CATCHUP_WAITS)
+	/* No other copy to read: this one soon, once it caught up (not
+	 * for a caller that must not block: an event loop). */
+	if (r->no_wait || r->catchup_waits >= AIS__CATCHUP_WAITS)
 		return false;
 	r->catchup_waits++;
 	r->ntried = 0;

@@ -103,6 +103,7 @@ struct ais__retry {
 	struct ais_pool *tried[AIS_COPIES_MAX];
 	unsigned ntried;
 	unsigned catchup_waits; /* waits for a node catching up */
+	bool no_wait;		/* never sleeps (an event loop's request) */
 };
 
 /* A new budget: a dead pooled connection once, conn_retries connection

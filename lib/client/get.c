@@ -61,6 +61,7 @@ static ssize_t get_common(struct ais_client *c, const char *bucket,
 	char want[AIS_CKSUM_HEX_MAX] = "";
 	bool have_meta = false, verify = false;
 	uint64_t version = 0, size = 0;
+	int64_t written = 0;
 	struct ais__retry r;
 	uint8_t *tmp = NULL;
 	size_t tmp_cap = 0;
@@ -122,6 +123,7 @@ static ssize_t get_common(struct ais_client *c, const char *bucket,
 			have_meta = true;
 			version = m ? m->version : 0;
 			size = m ? m->size : 0;
+			written = m ? m->written_ns : 0;
 			if (out) {
 				ais_obj_meta_from_pb(m, out);
 				if (k.resp->object_size)
@@ -134,7 +136,8 @@ static ssize_t get_common(struct ais_client *c, const char *bucket,
 				snprintf(want, sizeof(want), "%s",
 					 m->cksum_value);
 			}
-		} else if (!m || m->version != version || m->size != size) {
+		} else if (!m || m->version != version || m->size != size ||
+			   m->written_ns != written) {
 			rc = ais_errf(errmsg, -EIO,
 				      "%s/%s changed while being read", bucket,
 				      name);

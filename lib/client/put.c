@@ -202,6 +202,19 @@ static int put_common(struct ais_client *c, const char *bucket,
 			ais_cksum_abort(&ck);
 			goto retry;
 		}
+		/* A node catching up refuses a create-only PUT before the
+		 * body: another copy's node takes it. */
+		if (k.resp->status == -EAGAIN && k.resp->catching_up &&
+		    src_rewindable(src)) {
+			ais_cksum_abort(&ck);
+			ais__call_finish(&k, false);
+			if (ais__retry_catching_up(&r, c, bucket, name, pool))
+				continue;
+			rc = ais_errf(errmsg, -EAGAIN,
+				      "%s/%s: its node is still catching up",
+				      bucket, name);
+			goto out;
+		}
 		rc = ais__call_judge(&k, &r, src_rewindable(src), off,
 				     src->size, "a PUT", errmsg);
 		if (rc) {

@@ -80,7 +80,7 @@ int ais_client_shard_append_fd(struct ais_client *c, const char *bucket,
 		bool answered;
 		uint64_t off;
 
-		rc = ais__owner_pool(c, bucket, shard, &pool, errmsg);
+		rc = ais__copy_pool(c, bucket, shard, &r, &pool, errmsg);
 		if (rc < 0)
 			goto out;
 		rc = ais__call_start(&k, c, pool, &req, size, r.fresh, errmsg);
@@ -95,6 +95,17 @@ int ais_client_shard_append_fd(struct ais_client *c, const char *bucket,
 		rc = ais__call_recv_after_body(&k, rc, errmsg);
 		if (rc < 0)
 			goto retry;
+		/* A node catching up refuses before the body: another copy's
+		 * node takes it (or this one, a moment later). */
+		if (k.resp->status == -EAGAIN && k.resp->catching_up) {
+			ais__call_finish(&k, false);
+			if (ais__retry_catching_up(&r, c, bucket, shard, pool))
+				continue;
+			rc = ais_errf(errmsg, -EAGAIN,
+				      "%s/%s: its node is still catching up",
+				      bucket, shard);
+			goto out;
+		}
 		rc = ais__call_judge(&k, &r, true, off, size, "an append",
 				     errmsg);
 		if (rc > 0)

@@ -232,7 +232,8 @@ int ais_map_merge(struct ais_map *m, const struct ais_map *other)
 	m->nodes = u->nodes;
 	m->n = u->n;
 	m->version = version;
-	free(u);
+	u->nodes = NULL;
+	ais_map_free(u);
 	return changed;
 }
 
