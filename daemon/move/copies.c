@@ -216,6 +216,19 @@ static int peer_simple(struct aisd *d, const struct ais_node *n,
 	return rc;
 }
 
+int move__peer_delete(struct aisd *d, const struct ais_node *n, uint64_t mapv,
+		      const char *bucket, const char *name, char *errmsg)
+{
+	Ais__Request req = AIS__REQUEST__INIT;
+
+	req.op = AIS__OP__OP_DELETE;
+	req.bucket = (char *)bucket;
+	req.name = (char *)name;
+	req.peer_local = true;
+	req.map_version = mapv;
+	return peer_simple(d, n, &req, errmsg);
+}
+
 static bool same_attrs(const struct ais_obj_meta *a,
 		       const struct ais_obj_meta *b)
 {
@@ -365,7 +378,6 @@ int move_delete_copies(struct aisd *d, struct cluster_map *cm,
 		       char *errmsg)
 {
 	const struct ais_node *others[AIS_COPIES_MAX];
-	Ais__Request req = AIS__REQUEST__INIT;
 	size_t n, i;
 	bool mine, failed = false;
 	int rc;
@@ -374,16 +386,13 @@ int move_delete_copies(struct aisd *d, struct cluster_map *cm,
 	if (ais_map_copies(cm->m, bucket) < 2)
 		return 0;
 	n = move__other_copies(d, cm, bucket, name, others, &mine);
-	req.op = AIS__OP__OP_DELETE;
-	req.bucket = (char *)bucket;
-	req.name = (char *)name;
-	req.peer_local = true;
-	req.map_version = cm->m->version;
 	for (i = 0; i < n; i++) {
 		char em[AIS_ERRMSG_LEN] = "";
 
-		rc = others[i]->down ? -EHOSTDOWN
-				     : peer_simple(d, others[i], &req, em);
+		rc = others[i]->down
+			 ? -EHOSTDOWN
+			 : move__peer_delete(d, others[i], cm->m->version,
+					     bucket, name, em);
 		if (rc == 0)
 			*had = true;
 		else if (rc != -ENOENT) {
@@ -461,27 +470,18 @@ static int repair_one(struct move *mv, struct cluster_map *cm, char kind,
 	n = move__other_copies(d, cm, bucket, name, others, &mine);
 	rc = store_open(d->store, bucket, name, &fd, &m, NULL);
 	if (rc == -ENOENT && kind == 'D') {
-		bool had;
-
-		em[0] = 0;
 		for (i = 0; i < n; i++) {
-			Ais__Request req = AIS__REQUEST__INIT;
-
-			req.op = AIS__OP__OP_DELETE;
-			req.bucket = (char *)bucket;
-			req.name = (char *)name;
-			req.peer_local = true;
-			req.map_version = cm->m->version;
 			rc = skip_down(mv, others[i])
 				 ? -EHOSTDOWN
-				 : peer_simple(d, others[i], &req, em);
+				 : move__peer_delete(d, others[i],
+						     cm->m->version, bucket,
+						     name, em);
 			if (rc && rc != -ENOENT &&
 			    !strcmp(others[i]->id, mv->sync_for))
 				mv->sync_failed++;
 			if (rc && rc != -ENOENT)
 				failed = true;
 		}
-		(void)had;
 		return failed ? -EAGAIN : 0;
 	}
 	if (rc == -ENOENT)

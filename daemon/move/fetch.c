@@ -365,8 +365,6 @@ int move_delete_history(struct aisd *d, struct cluster_map *cm,
 	const struct ais_node *prev[(cm->nhistory + 1) * AIS_COPIES_MAX];
 	char em[AIS_ERRMSG_LEN] = "",
 	     down[AIS_ERRMSG_LEN + AIS_HOST_MAX + 64] = "";
-	Ais__Request req = AIS__REQUEST__INIT;
-	Ais__Response *resp;
 	size_t n, ndown, i, unreachable = 0;
 	bool had = false;
 	int rc;
@@ -374,20 +372,9 @@ int move_delete_history(struct aisd *d, struct cluster_map *cm,
 	if (!cm->nhistory)
 		return -ENOENT;
 	n = prev_owners(d, cm, bucket, name, prev, &ndown, down, sizeof(down));
-	req.op = AIS__OP__OP_DELETE;
-	req.bucket = (char *)bucket;
-	req.name = (char *)name;
-	req.peer_local = true;
-	req.map_version = cm->m->version;
 	for (i = 0; i < n; i++) {
-		rc = peers_call(d->peers, prev[i], &req, &resp, em);
-		if (rc == 0) {
-			rc = resp->status;
-			if (rc && rc != -ENOENT)
-				ais_errf(em, rc, "node %s: %s", prev[i]->id,
-					 resp->message ? resp->message : "");
-			ais__response__free_unpacked(resp, NULL);
-		}
+		rc = move__peer_delete(d, prev[i], cm->m->version, bucket, name,
+				       em);
 		if (rc == 0)
 			had = true;
 		else if (rc != -ENOENT) {

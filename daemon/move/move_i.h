@@ -154,6 +154,10 @@ int move__make_copy(struct aisd *d, const struct ais_node *n, uint64_t mapv,
 		    const char *bucket, const char *name, int fd,
 		    const struct ais_obj_meta *m, bool check, bool attrs,
 		    char *errmsg);
+/* copies.c: deletes node n's copy of bucket/name (a peer_local DELETE):
+ * 0, -ENOENT (none there), or -errno with errmsg. */
+int move__peer_delete(struct aisd *d, const struct ais_node *n, uint64_t mapv,
+		      const char *bucket, const char *name, char *errmsg);
 /* The other nodes of bucket/name's copy set under cm (not this one):
  * fills others[] (room for AIS_COPIES_MAX) and returns their count; *mine
  * says whether this node is in the set. */

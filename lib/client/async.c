@@ -351,6 +351,25 @@ static void broken(struct ais_async *a, struct aconn *k, int rc,
 		complete(a, g, rc, a->msg);
 }
 
+/* The answer on k (resp, freed here) sends k's GET again under the retry
+ * budget r: k is kept for the next request if nothing more of the answer
+ * is to come, else closed. */
+static void send_again(struct ais_async *a, struct aconn *k,
+		       Ais__Response *resp, struct ais__retry r)
+{
+	struct ais_aget *g = k->g;
+	int rc;
+
+	ais__response__free_unpacked(resp, NULL);
+	if (k->body_left == 0)
+		conn_reset(k);
+	else
+		conn_close(a, k);
+	rc = start(a, g, r, a->msg);
+	if (rc < 0)
+		complete(a, g, rc, a->msg);
+}
+
 /* The answer head arrived: decides what follows. Returns false if the
  * exchange on k ended (k no longer holds a GET). */
 static bool on_head(struct ais_async *a, struct aconn *k, const uint8_t *hp)
@@ -372,16 +391,7 @@ static bool on_head(struct ais_async *a, struct aconn *k, const uint8_t *hp)
 	k->body_left = k->h.body_len;
 	if (resp->status == -EREMOTE &&
 	    ais__retry_wrong_node(&k->r, a->c, resp, true)) {
-		struct ais__retry r = k->r;
-
-		ais__response__free_unpacked(resp, NULL);
-		if (k->body_left == 0)
-			conn_reset(k);
-		else
-			conn_close(a, k);
-		rc = start(a, g, r, a->msg);
-		if (rc < 0)
-			complete(a, g, rc, a->msg);
+		send_again(a, k, resp, k->r);
 		return false;
 	}
 	if (((resp->status == -EAGAIN && resp->catching_up) ||
@@ -394,14 +404,7 @@ static bool on_head(struct ais_async *a, struct aconn *k, const uint8_t *hp)
 					  false)
 			: ais__retry_catching_up(&r, a->c, g->bucket, g->name,
 						 k->pool)) {
-			ais__response__free_unpacked(resp, NULL);
-			if (k->body_left == 0)
-				conn_reset(k);
-			else
-				conn_close(a, k);
-			rc = start(a, g, r, a->msg);
-			if (rc < 0)
-				complete(a, g, rc, a->msg);
+			send_again(a, k, resp, r);
 			return false;
 		}
 	}
