@@ -5,6 +5,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,17 +166,48 @@ int ais_conn_send(int fd, const void *buf, size_t len, int timeout_ms,
 	return 0;
 }
 
-int ais_conn_sendfile(int sock, int fd, uint64_t off, uint64_t len,
-		      int timeout_ms, bool watch_in, bool *readable)
+/* sendfile(2) has no MSG_NOSIGNAL: to a peer that has closed, it raises
+ * SIGPIPE, which kills a program that did not ignore it (aisd does; a
+ * program using the library need not). The signal is blocked on this
+ * thread for the call, and one it raised is taken off the thread's pending
+ * set before the mask is restored; one that was pending already is left. */
+struct pipe_guard {
+	sigset_t old;
+	bool was_pending;
+};
+
+static void pipe_block(struct pipe_guard *g)
+{
+	sigset_t set, pending;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	sigemptyset(&pending);
+	g->was_pending =
+	    sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
+	pthread_sigmask(SIG_BLOCK, &set, &g->old);
+}
+
+static void pipe_restore(struct pipe_guard *g, int rc)
+{
+	if (rc == -EPIPE && !g->was_pending) {
+		sigset_t set;
+		struct timespec zero = {0, 0};
+
+		sigemptyset(&set);
+		sigaddset(&set, SIGPIPE);
+		while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR)
+			;
+	}
+	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+static int sendfile_loop(int sock, int fd, off_t o, uint64_t len,
+			 int timeout_ms, bool watch_in, bool *readable)
 {
 	short events = POLLOUT | (watch_in ? POLLIN : 0);
-	int flags = fcntl(sock, F_GETFL), rc = 0;
-	off_t o = (off_t)off;
+	int rc = 0;
 
-	if (readable)
-		*readable = false;
-	if (flags < 0 || fcntl(sock, F_SETFL, flags | O_NONBLOCK) < 0)
-		return -errno;
 	while (len > 0) {
 		size_t want = len > (1u << 20) ? (1u << 20) : (size_t)len;
 		ssize_t n;
@@ -213,6 +246,23 @@ int ais_conn_sendfile(int sock, int fd, uint64_t off, uint64_t len,
 			break;
 		}
 	}
+	return rc;
+}
+
+int ais_conn_sendfile(int sock, int fd, uint64_t off, uint64_t len,
+		      int timeout_ms, bool watch_in, bool *readable)
+{
+	struct pipe_guard g;
+	int flags = fcntl(sock, F_GETFL), rc;
+
+	if (readable)
+		*readable = false;
+	if (flags < 0 || fcntl(sock, F_SETFL, flags | O_NONBLOCK) < 0)
+		return -errno;
+	pipe_block(&g);
+	rc = sendfile_loop(sock, fd, (off_t)off, len, timeout_ms, watch_in,
+			   readable);
+	pipe_restore(&g, rc);
 	(void)fcntl(sock, F_SETFL, flags);
 	return rc;
 }

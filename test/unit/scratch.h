@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,9 @@ static inline void scratch_init(const char *prog)
 	char probe[PATH_MAX + 16];
 	int fd;
 
+	/* As aisd's main does: the daemon's code writes answers with
+	 * sendfile(2), which raises SIGPIPE when a peer has gone. */
+	signal(SIGPIPE, SIG_IGN);
 	if (!tmp || !*tmp)
 		tmp = "/tmp";
 	snprintf(scratch_root, sizeof(scratch_root), "%s/ais-unit-%s.XXXXXX",

@@ -2,11 +2,17 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "ais.pb-c.h"
+#include "conn.h"
 #include "frame.h"
 #include "util.h"
 
@@ -237,6 +243,36 @@ START_TEST(test_pack_too_big)
 }
 END_TEST
 
+/* sendfile(2) to a peer that has gone fails with EPIPE and, unlike send()
+ * with MSG_NOSIGNAL, raises SIGPIPE; the library takes it, so a program
+ * that keeps SIGPIPE's default (this one) is not killed, and nothing is
+ * left pending or blocked. */
+START_TEST(test_sendfile_closed_peer)
+{
+	FILE *f = tmpfile();
+	char buf[4096];
+	sigset_t pending, mask;
+	int sv[2], rc;
+
+	ck_assert_ptr_nonnull(f);
+	memset(buf, 'a', sizeof(buf));
+	ck_assert_uint_eq(fwrite(buf, 1, sizeof(buf), f), sizeof(buf));
+	ck_assert_int_eq(fflush(f), 0);
+	ck_assert_int_eq(signal(SIGPIPE, SIG_DFL) != SIG_ERR, 1);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	close(sv[1]);
+	rc = ais_conn_sendfile(sv[0], fileno(f), 0, sizeof(buf), 1000, false,
+			       NULL);
+	ck_assert_int_eq(rc, -EPIPE);
+	ck_assert_int_eq(sigpending(&pending), 0);
+	ck_assert_int_eq(sigismember(&pending, SIGPIPE), 0);
+	ck_assert_int_eq(pthread_sigmask(SIG_SETMASK, NULL, &mask), 0);
+	ck_assert_int_eq(sigismember(&mask, SIGPIPE), 0);
+	close(sv[0]);
+	fclose(f);
+}
+END_TEST
+
 static Suite *frame_suite(void)
 {
 	Suite *s = suite_create("frame");
@@ -249,6 +285,7 @@ static Suite *frame_suite(void)
 	tcase_add_test(tc, test_pack);
 	tcase_add_test(tc, test_pack_empty_message);
 	tcase_add_test(tc, test_pack_too_big);
+	tcase_add_test(tc, test_sendfile_closed_peer);
 	suite_add_tcase(s, tc);
 	return s;
 }
