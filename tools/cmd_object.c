@@ -282,6 +282,7 @@ int cmd_put(int argc, char **argv)
 			      name);
 	else
 		rc = CLI_OK;
+	xfer_report_degraded("put");
 	ais_client_free(c);
 out:
 	free(full);

@@ -231,7 +231,9 @@ int rec_put(const char *dir, const char *bucket, const char *prefix,
 		cli_fail(-errno, NULL, "put -r: walking %s", dir);
 		walk_failed = true;
 	}
-	return finish(&r, quiet, walk_failed);
+	rc = finish(&r, quiet, walk_failed);
+	xfer_report_degraded("put -r");
+	return rc;
 }
 
 /* ---- get -r / rm -r ------------------------------------------------------ */

@@ -96,11 +96,28 @@ static ssize_t put_read(void *arg, void *buf, size_t len)
 
 /* PUTs size bytes of the seekable fd through a callback (which counts the
  * progress), starting over after a connection error or WRONG_NODE. */
+atomic_uint_fast64_t xfer_degraded;
+
+void xfer_report_degraded(const char *cmd)
+{
+	uint64_t n = atomic_load(&xfer_degraded);
+
+	if (n == 0)
+		return;
+	fprintf(stderr,
+		"ais %s: %llu object%s stored with fewer copies than the "
+		"bucket keeps (a node down, unreachable or out of space); "
+		"the nodes make the missing copies when they can (ais bucket "
+		"summary counts them)\n",
+		cmd, (unsigned long long)n, n == 1 ? "" : "s");
+}
+
 static int put_seekable(struct ais_client *c, const char *bucket,
 			const char *name, int fd, uint64_t size, uint32_t mode,
 			const char *label, struct progress *p, char *errmsg)
 {
-	struct ais_put_opts opts = {.mode = mode};
+	uint32_t missing = 0;
+	struct ais_put_opts opts = {.mode = mode, .copies_missing = &missing};
 	struct put_src s = {.fd = fd, .size = size, .p = p};
 	int rc, attempt;
 
@@ -108,8 +125,11 @@ static int put_seekable(struct ais_client *c, const char *bucket,
 		s.off = 0;
 		rc = ais_client_put_cb(c, bucket, name, size, put_read, &s,
 				       &opts, NULL, errmsg);
-		if (rc == 0)
+		if (rc == 0) {
+			if (missing)
+				atomic_fetch_add(&xfer_degraded, 1);
 			return 0;
+		}
 		progress_add_bytes(p, -(int64_t)s.off);
 		if (s.shrunk)
 			return ais_errf(errmsg, -EIO,

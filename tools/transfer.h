@@ -5,11 +5,17 @@
 #ifndef AIS_TOOLS_TRANSFER_H
 #define AIS_TOOLS_TRANSFER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "client.h"
 #include "progress.h"
+
+/* Objects PUT by this process that some of their copies missed (the
+ * nodes make them later); xfer_report_degraded tells the user. */
+extern atomic_uint_fast64_t xfer_degraded;
+void xfer_report_degraded(const char *cmd);
 
 /* Uploads the file at path as bucket/name with the file's permission bits.
  * p may be NULL. Returns 0 or -errno with the reason in errmsg; local

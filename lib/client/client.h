@@ -318,6 +318,11 @@ struct ais_put_opts {
 	int64_t mtime_ns;  /* 0: now */
 	uint32_t uid, gid;
 	bool no_overwrite; /* -EEXIST instead of replacing */
+	/* Out, may be NULL: in a bucket with copies, how many of the
+	 * object's copies could not be made now (a node down, unreachable or
+	 * out of space). The PUT succeeded; the node that took it makes them
+	 * later (aisd(8), "Copies"). */
+	uint32_t *copies_missing;
 };
 
 /* Called for the next bytes of a PUT body: fill buf with up to len bytes and

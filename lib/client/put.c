@@ -243,6 +243,8 @@ static int put_common(struct ais_client *c, const char *bucket,
 		}
 		if (out)
 			ais_obj_meta_from_pb(k.resp->meta, out);
+		if (opts && opts->copies_missing)
+			*opts->copies_missing = k.resp->copies_missing;
 		ais__call_finish(&k, true);
 		if (errmsg)
 			errmsg[0] = '\0';
