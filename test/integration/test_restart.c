@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -72,9 +73,9 @@ static void check_all(const char *when)
 }
 
 /* Index of the node owning name. */
-static int owner_index(const char *name)
+static int owner_index(const char *bucket, const char *name)
 {
-	const struct ais_node *o = ais_map_owner(map, "test", name);
+	const struct ais_node *o = ais_map_owner(map, bucket, name);
 
 	ck_assert_ptr_nonnull(o);
 	return o->port - tc.port;
@@ -166,55 +167,115 @@ static ssize_t killer_read(void *arg, void *buf, size_t len)
 	return ais_test_gen_read(&k->g, buf, len);
 }
 
-static void kill_mid_put(const char *name, bool had_old)
+/* The object files of bucket/name on every node's disks, and their sizes
+ * (at most 8). */
+static size_t copies_on_disk(const char *bucket, const char *name,
+			     uint64_t *sizes)
+{
+	char pat[PATH_MAX + 128];
+	glob_t g;
+	size_t n = 0;
+
+	snprintf(pat, sizeof(pat), "%s/node*/*/%s/%s", tc.cluster_dir, bucket,
+		 name);
+	if (glob(pat, 0, NULL, &g) != 0)
+		return 0;
+	for (size_t k = 0; k < g.gl_pathc && n < 8; k++) {
+		struct stat st;
+
+		ck_assert_int_eq(stat(g.gl_pathv[k], &st), 0);
+		sizes[n++] = (uint64_t)st.st_size;
+	}
+	globfree(&g);
+	return n;
+}
+
+/* SIGKILLs the node taking a PUT of bucket/name (its owner) after `at` of
+ * `size` bytes of the body. After the restart: no partial object anywhere,
+ * on any copy's node; the old version (if any) whole on `copies` nodes. */
+static void kill_mid_put(const char *bucket, const char *name, bool had_old,
+			 uint64_t size, uint64_t at, size_t copies)
 {
 	char msg[AIS_ERRMSG_LEN] = "";
-	struct killer k = {.g = {.seed = 31337, .size = 1ull << 30},
-			   .at = 200 * MiB};
+	struct killer k = {.g = {.seed = 31337, .size = size}, .at = at};
 	struct ais_obj_meta h;
+	uint64_t sizes[8];
+	size_t n;
 	int rc;
 
-	k.victim = owner_index(name);
+	k.victim = owner_index(bucket, name);
 	if (had_old) {
 		struct ais_test_gen g = {.seed = 1111, .size = 3 * MiB};
 
-		ck_assert_int_eq(ais_client_put_cb(C, "test", name, g.size,
+		ck_assert_int_eq(ais_client_put_cb(C, bucket, name, g.size,
 						   ais_test_gen_read, &g, NULL,
 						   NULL, msg),
 				 0);
+		ck_assert_uint_eq(copies_on_disk(bucket, name, sizes), copies);
 	}
-	rc = ais_client_put_cb(C, "test", name, k.g.size, killer_read, &k, NULL,
+	rc = ais_client_put_cb(C, bucket, name, k.g.size, killer_read, &k, NULL,
 			       NULL, msg);
 	ck_assert(k.killed);
 	ck_assert_msg(rc < 0, "a PUT whose node was killed returned %d", rc);
 	fprintf(stderr, "# PUT into a killed node: %d (%s)\n", rc, msg);
 	ck_assert_int_eq(ais_test_node_restart(&tc), 0);
-	check_tmp_clean(k.victim);
-	rc = ais_client_head(C, "test", name, &h, msg);
+	for (int i = 0; i < 3; i++)
+		check_tmp_clean(i);
+	n = copies_on_disk(bucket, name, sizes);
+	rc = ais_client_head(C, bucket, name, &h, msg);
 	if (had_old) {
 		ck_assert_msg(rc == 0, "old version lost: %d %s", rc, msg);
 		ck_assert_uint_eq(h.size, 3 * MiB);
 		ck_assert_uint_eq(h.version, 1);
-		check_get(name, 1111, 3 * MiB);
+		ck_assert_uint_eq(n, copies);
+		for (size_t i = 0; i < n; i++)
+			ck_assert_msg(sizes[i] == 3 * MiB,
+				      "a copy of %llu bytes on disk",
+				      (unsigned long long)sizes[i]);
+		{
+			struct ais_test_verify v;
+
+			ais_test_verify_init(&v, 1111, 0);
+			rc = ais_client_get_cb(C, bucket, name, 0, 0,
+					       ais_test_verify_write, &v, NULL,
+					       msg);
+			ck_assert_msg(rc == 0, "GET %s: %d %s", name, rc, msg);
+			ck_assert_uint_eq(v.got, 3 * MiB);
+			ck_assert_int_lt(v.bad_at, 0);
+		}
 	} else {
 		ck_assert_msg(rc == -ENOENT,
 			      "partial object visible: %d (%llu "
 			      "bytes)",
 			      rc, (unsigned long long)h.size);
+		ck_assert_msg(n == 0, "%zu files of a killed PUT on disk", n);
 	}
 }
 
 START_TEST(test_kill_mid_put_overwrite)
 {
-	kill_mid_put("big/overwrite", true);
+	kill_mid_put("test", "big/overwrite", true, 1ull << 30, 200 * MiB, 1);
 	check_all("after a node died in a PUT");
 }
 END_TEST
 
 START_TEST(test_kill_mid_put_new)
 {
-	kill_mid_put("big/new", false);
+	kill_mid_put("test", "big/new", false, 1ull << 30, 200 * MiB, 1);
 	check_all("after a node died in a PUT of a new object");
+}
+END_TEST
+
+/* With copies=2: the node coordinating a PUT dies mid-body; no copy of
+ * the half object is anywhere, the old version is on both copies. */
+START_TEST(test_kill_mid_put_copies)
+{
+	char msg[AIS_ERRMSG_LEN] = "";
+
+	ck_assert_int_eq(ais_client_bucket_create_copies(C, "rep", 2, msg), 0);
+	kill_mid_put("rep", "over", true, 256 * MiB, 64 * MiB, 2);
+	kill_mid_put("rep", "new", false, 256 * MiB, 64 * MiB, 2);
+	check_all("after a node died in a PUT with copies");
 }
 END_TEST
 
@@ -265,7 +326,7 @@ START_TEST(test_node_down_errors)
 		ck_assert_msg(ais_now_mono_ns() - t0 < 15000000000ull,
 			      "GET %s took %.1f s with a node down", name,
 			      (double)(ais_now_mono_ns() - t0) / 1e9);
-		if (owner_index(name) == down) {
+		if (owner_index("test", name) == down) {
 			ck_assert_msg(rc < 0, "GET %s from a dead node: %d",
 				      name, rc);
 			ck_assert_msg(msg[0] != '\0', "no message");
@@ -324,6 +385,7 @@ static Suite *restart_suite(void)
 	tcase_add_test(t, test_node_down_errors);
 	tcase_add_test(t, test_kill_mid_put_overwrite);
 	tcase_add_test(t, test_kill_mid_put_new);
+	tcase_add_test(t, test_kill_mid_put_copies);
 	tcase_add_test(t, test_serving_after_all);
 	tcase_add_test(t, test_unreachable_endpoint);
 	suite_add_tcase(s, t);
