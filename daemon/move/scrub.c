@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "names.h"
 
@@ -306,31 +307,117 @@ static void reset(struct move *mv, const char *bucket, const char *prefix)
 	mv->scrub.id++;
 }
 
+/* The periodic scrub's schedule survives restarts: the end of the last
+ * scrub of everything is kept in <mp0>/.ais/scrub.last (CLOCK_REALTIME ns,
+ * decimal), so a node restarted more often than scrub_interval_h still
+ * scrubs. One that was due while the node was down runs a tenth of the
+ * interval after the start (at most 10 minutes), not during the catch-up
+ * and rebalance that follow a start. */
+#define SCRUB_LAST "scrub.last"
+
+/* Nanoseconds in an "hour" of scrub_interval_h: a real hour, or the test
+ * hook AISD_TEST_SCRUB_HOUR_MS's milliseconds. */
+static uint64_t hour_ns(void)
+{
+	const char *v = getenv("AISD_TEST_SCRUB_HOUR_MS");
+	unsigned long ms = v ? strtoul(v, NULL, 10) : 0;
+
+	if (ms > 0) {
+		ais_log(LOG_NOTICE,
+			"test hook AISD_TEST_SCRUB_HOUR_MS=%lu armed: an hour "
+			"of scrub_interval_h lasts %lu ms",
+			ms, ms);
+		return (uint64_t)ms * 1000000ull;
+	}
+	return 3600000000000ull;
+}
+
+static void last_path(struct move *mv, char *out)
+{
+	snprintf(out, AISD_PATH_MAX, "%s/.ais/%s", mv->st->mps->paths[0],
+		 SCRUB_LAST);
+}
+
+/* When (CLOCK_MONOTONIC) the first periodic scrub is due. */
+static uint64_t first_due(struct move *mv, uint64_t every_ns)
+{
+	char path[AISD_PATH_MAX], buf[32];
+	uint64_t now = ais_now_mono_ns(), soon = every_ns / 10, last, due;
+	int64_t real = ais_now_real_ns();
+	ssize_t n;
+
+	if (soon > 600000000000ull)
+		soon = 600000000000ull;
+	last_path(mv, path);
+	n = ais_read_file(path, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return now + every_ns; /* never scrubbed: a full interval */
+	buf[n] = 0;
+	last = strtoull(buf, NULL, 10);
+	if (last == 0 || last > (uint64_t)real)
+		return now + every_ns;
+	due = last + every_ns;
+	if (due <= (uint64_t)real + soon)
+		return now + soon;
+	return now + (due - (uint64_t)real);
+}
+
+static void remember_last(struct move *mv)
+{
+	char path[AISD_PATH_MAX], buf[32];
+	int n, rc;
+
+	last_path(mv, path);
+	n = snprintf(buf, sizeof(buf), "%lld\n",
+		     (long long)mv->scrub.finished_ns);
+	rc = ais_file_replace(path, buf, (size_t)n, 0644);
+	if (rc)
+		ais_log(LOG_WARNING,
+			"scrub: cannot record its end in %s: %s (the next "
+			"periodic scrub is counted from this node's start)",
+			path, strerror(-rc));
+}
+
 static void *scrub_main(void *arg)
 {
 	struct move *mv = arg;
-	uint64_t every = mv->d->opts ? mv->d->opts->scrub_interval_h : 0;
-	uint64_t next =
-	    every ? ais_now_mono_ns() + every * 3600000000000ull : 0;
+	uint64_t hours = mv->d->opts ? mv->d->opts->scrub_interval_h : 0;
+	uint64_t every = hours ? hours * hour_ns() : 0;
+	uint64_t next = every ? first_due(mv, every) : 0;
 
 	pthread_setname_np(pthread_self(), "aisd-scrub");
 	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), MOVE_NICE);
 	pthread_mutex_lock(&mv->scrub.mu);
 	while (!atomic_load(&mv->stop)) {
+		bool all;
+
 		if (!mv->scrub.want && next && ais_now_mono_ns() >= next) {
+			ais_log(LOG_NOTICE,
+				"scrub: the periodic scrub of every bucket "
+				"starts (scrub_interval_h %llu)",
+				(unsigned long long)hours);
 			reset(mv, "", "");
 			mv->scrub.want = true;
 		}
 		if (!mv->scrub.want) {
 			struct timespec ts;
+			uint64_t wait = 60000000000ull, now = ais_now_mono_ns();
 
+			if (next && next > now && next - now < wait)
+				wait = next - now;
 			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 60;
+			ts.tv_sec += (time_t)(wait / 1000000000ull);
+			ts.tv_nsec += (long)(wait % 1000000000ull);
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
 			pthread_cond_timedwait(&mv->scrub.cv, &mv->scrub.mu,
 					       &ts);
 			continue;
 		}
 		mv->scrub.want = false;
+		all = !mv->scrub.bucket[0] && !mv->scrub.prefix[0];
 		atomic_store(&mv->scrub.cancel, false);
 		atomic_store(&mv->scrub.running, true);
 		pthread_mutex_unlock(&mv->scrub.mu);
@@ -338,8 +425,13 @@ static void *scrub_main(void *arg)
 		pthread_mutex_lock(&mv->scrub.mu);
 		mv->scrub.finished_ns = ais_now_real_ns();
 		atomic_store(&mv->scrub.running, false);
-		if (every)
-			next = ais_now_mono_ns() + every * 3600000000000ull;
+		/* A scrub of everything, asked for or periodic, restarts the
+		 * period; one cut short by a stop does not count. */
+		if (all && !atomic_load(&mv->stop)) {
+			remember_last(mv);
+			if (every)
+				next = ais_now_mono_ns() + every;
+		}
 	}
 	pthread_mutex_unlock(&mv->scrub.mu);
 	return NULL;
