@@ -23,6 +23,7 @@
 
 #include "aisd.h"
 #include "cluster/cluster.h"
+#include "cluster/peer.h"
 #include "move/move_i.h"
 #include "move/walk.h"
 #include "shard/shard.h"
@@ -87,8 +88,84 @@ static bool in_scope(struct move *mv, const char *bucket, const char *name)
 	       !strncmp(name, mv->scrub.prefix, strlen(mv->scrub.prefix));
 }
 
+/* Reads node n's copy of bucket/name whole (that node checks its blocks
+ * as it sends) and compares its checksum with m's, this node's good copy
+ * of the same version. 0 when they match, else -errno with errmsg. */
+struct verify_sink {
+	struct ais_cksum ck;
+	const struct ais_obj_meta *want;
+	bool started;
+	uint64_t got;
+};
+
+static int verify_head(void *arg, const Ais__Response *resp, uint64_t body_len,
+		       char *errmsg)
+{
+	struct verify_sink *v = arg;
+	struct ais_obj_meta there;
+
+	ais_obj_meta_from_pb(resp->meta, &there);
+	if (there.written_ns != v->want->written_ns ||
+	    body_len != v->want->size)
+		return ais_errf(errmsg, -ESTALE, "another version there");
+	if (ais_cksum_init(&v->ck, v->want->cksum_type) < 0)
+		return ais_errf(errmsg, -EINVAL, "unknown checksum type %d",
+				v->want->cksum_type);
+	v->started = true;
+	return 0;
+}
+
+static int verify_body(void *arg, const void *buf, size_t len, char *errmsg)
+{
+	struct verify_sink *v = arg;
+
+	(void)errmsg;
+	ais_cksum_update(&v->ck, buf, len);
+	v->got += len;
+	return 0;
+}
+
+static int verify_copy(struct move *mv, const struct ais_node *n, uint64_t mapv,
+		       const char *bucket, const char *name,
+		       const struct ais_obj_meta *m, char *errmsg)
+{
+	struct verify_sink v = {.want = m};
+	struct peer_sink sink = {verify_head, verify_body, &v};
+	Ais__Request req = AIS__REQUEST__INIT;
+	Ais__Response *resp = NULL;
+	char hex[AIS_CKSUM_HEX_MAX];
+	int rc;
+
+	if (m->cksum_type == AIS_CKSUM_NONE || !m->cksum[0])
+		return ais_errf(errmsg, -EINVAL, "no checksum to compare");
+	req.op = AIS__OP__OP_GET;
+	req.bucket = (char *)bucket;
+	req.name = (char *)name;
+	req.peer_local = true;
+	req.map_version = mapv;
+	rc = peers_get_sink(mv->d->peers, n, &req, &sink, &resp, errmsg);
+	if (rc == 0) {
+		rc = resp->status;
+		if (rc)
+			ais_errf(errmsg, rc, "node %s: %s", n->id,
+				 resp->message ? resp->message : strerror(-rc));
+		ais__response__free_unpacked(resp, NULL);
+	}
+	if (!v.started)
+		return rc ? rc : -EIO;
+	ais_cksum_final(&v.ck, hex);
+	if (rc)
+		return rc;
+	if (v.got != m->size || strcmp(hex, m->cksum))
+		return ais_errf(errmsg, -EBADMSG,
+				"node %s's copy differs from this one", n->id);
+	return 0;
+}
+
 /* A copy here that its copy set does not include: it goes once every node
- * of the set has the object (made there from this copy if needed). */
+ * of the set has the object (made there from this copy if needed) and
+ * each of their copies, read whole, is the same as this one: a stray may
+ * be the last good copy. */
 static void stray(struct move *mv, struct cluster_map *cm, const char *bucket,
 		  const char *name, int mp, int fd,
 		  const struct ais_obj_meta *m)
@@ -115,6 +192,17 @@ static void stray(struct move *mv, struct cluster_map *cm, const char *bucket,
 					  bucket, name, fd, m, true, false, em);
 		if (rc < 0)
 			return; /* kept until the next scrub */
+	}
+	for (i = 0; i < n; i++) {
+		rc = verify_copy(mv, others[i], cm->m->version, bucket, name, m,
+				 em);
+		if (rc < 0) {
+			ais_log(LOG_WARNING,
+				"scrub: %s/%s: the stray copy here is kept: "
+				"%s",
+				bucket, name, em);
+			return;
+		}
 	}
 	rc = store_delete_if_same(mv->st, bucket, name, mp, m, em);
 	if (rc == 0) {

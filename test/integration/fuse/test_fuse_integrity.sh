@@ -171,4 +171,19 @@ grep -q "corrupt, not repaired: ais://one/small" "$T/scrub1.out" ||
 	fail "scrub does not list one/small: $(cat "$T/scrub1.out")"
 "$AIS" scrub --status | grep -q "NODE" || fail "scrub --status"
 "$AIS" get ais://one/clean "$T/got" && cmp -s "$T/got" "$T/small" || fail "clean object after the scrub"
+# A stray that is the last good copy stays: both copies of its set corrupt.
+"$AIS" put -q "$T/s1" ais://two/s6
+src=$(copies_of two s6 | head -1)
+for d in "$AIS_CLUSTER_DIR"/node*; do
+	copies_of two s6 | grep -q "^$d/" && continue
+	stray=$d/mp0/two/s6
+	cp --preserve=all "$src" "$stray"
+	break
+done
+flip two s6 10 1
+flip two s6 10 2
+"$AIS" scrub ais://two >"$T/scrub6.out" 2>&1 && fail "scrub with both copies of s6 corrupt succeeded"
+grep -q "corrupt, not repaired: ais://two/s6" "$T/scrub6.out" ||
+	fail "scrub does not list two/s6: $(cat "$T/scrub6.out")"
+cmp -s "$stray" "$T/s1" || fail "the stray, the last good copy of s6, was removed"
 note "fuse_integrity: ok"
