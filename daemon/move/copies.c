@@ -47,6 +47,7 @@ static int append_locked(struct move *mv, char kind, const char *bucket,
 {
 	char rec[REC_MAX];
 	size_t bl = strlen(bucket), nl = strlen(name), len;
+	struct stat sb;
 	int rc;
 
 	if (bl > AIS_BUCKET_MAX || nl > AIS_NAME_MAX)
@@ -66,10 +67,21 @@ static int append_locked(struct move *mv, char kind, const char *bucket,
 	len = 3 + bl + nl;
 	/* One write: a process killed here leaves a whole record or none
 	 * (a torn tail is skipped when read). Not fsynced: a crash of the
-	 * machine may lose it; `ais scrub` finds what it lost. */
+	 * machine may lose it; `ais scrub` finds what it lost. A write cut
+	 * short (a full disk) is cut off again, so that the next record
+	 * does not start inside it. */
+	if (fstat(mv->copies_fd, &sb) < 0)
+		return -errno;
 	rc = ais_write_all(mv->copies_fd, rec, len);
-	if (rc == 0)
+	if (rc == 0) {
 		atomic_fetch_add(&mv->copies_pending, 1);
+		return 0;
+	}
+	if (ftruncate(mv->copies_fd, sb.st_size) < 0)
+		ais_log(LOG_ERR,
+			"copies: cannot cut a torn record off the pending log "
+			"(%s): the record after it may be lost",
+			strerror(errno));
 	return rc;
 }
 
