@@ -16,6 +16,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "util.h"
+#include "xxh3_fast.h"
 
 #include "store/blocks.h"
 #include "store/mountpath.h"
@@ -59,9 +60,16 @@ void blk_writer_update(struct blk_writer *w, const void *buf, size_t len)
 	while (len > 0 && w->state) {
 		size_t take = BLK_SIZE - (size_t)w->in_block;
 
+		if (take == BLK_SIZE && len >= BLK_SIZE) {
+			/* A whole block at once: hashed in one go. */
+			push(w, ais_xxh3(p, BLK_SIZE));
+			p += BLK_SIZE;
+			len -= BLK_SIZE;
+			continue;
+		}
 		if (take > len)
 			take = len;
-		XXH3_64bits_update(w->state, p, take);
+		ais_xxh3_update(w->state, p, take);
 		w->in_block += take;
 		p += take;
 		len -= take;
@@ -602,7 +610,7 @@ int blk_verify(const struct mpset *mps, struct blk_cache *c, int fd,
 					   ? rc
 					   : ais_errf(errmsg, rc, "read: %s",
 						      strerror(-rc));
-			if (XXH3_64bits(scratch, blen) != want[i])
+			if (ais_xxh3(scratch, blen) != want[i])
 				return ais_errf(
 				    errmsg, -EBADMSG,
 				    "block %llu (bytes %llu-%llu) does not "

@@ -11,6 +11,8 @@
 #include <openssl/evp.h>
 #include <xxhash.h>
 
+#include "xxh3_fast.h"
+
 int ais_cksum_init(struct ais_cksum *c, int type)
 {
 	c->type = type;
@@ -49,7 +51,7 @@ void ais_cksum_update(struct ais_cksum *c, const void *data, size_t len)
 {
 	switch (c->type) {
 	case AIS_CKSUM_XXH3:
-		XXH3_64bits_update(c->state, data, len);
+		ais_xxh3_update(c->state, data, len);
 		break;
 	case AIS_CKSUM_SHA256:
 	case AIS_CKSUM_MD5:

@@ -9,6 +9,7 @@
 #include <xxhash.h>
 
 #include "cksum.h"
+#include "xxh3_fast.h"
 
 static void expect_buf(int type, const char *s, const char *want)
 {
@@ -151,6 +152,43 @@ START_TEST(test_streaming)
 }
 END_TEST
 
+/* ais_xxh3 (AVX2 where the CPU has it) gives libxxhash's values, one-shot
+ * and streamed in uneven pieces, across XXH3's length classes. */
+START_TEST(test_xxh3_fast)
+{
+	static const size_t lens[] = {
+	    0,	 1,    3,    16,    17,	   128,	  129,	   240,
+	    241, 1024, 4096, 65535, 65536, 65537, 1 << 20, (1 << 20) + 7};
+	size_t max = (1 << 20) + 7;
+	unsigned char *b = malloc(max);
+
+	ck_assert_ptr_nonnull(b);
+	for (size_t i = 0; i < max; i++)
+		b[i] = (unsigned char)(i * 131 + (i >> 9));
+	for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+		size_t len = lens[k], off = 0, step = 1;
+		XXH3_state_t *st = XXH3_createState();
+
+		ck_assert_uint_eq(ais_xxh3(b, len), XXH3_64bits(b, len));
+		/* Unaligned too. */
+		if (len + 3 <= max)
+			ck_assert_uint_eq(ais_xxh3(b + 3, len),
+					  XXH3_64bits(b + 3, len));
+		XXH3_64bits_reset(st);
+		while (off < len) {
+			size_t take = len - off < step ? len - off : step;
+
+			ais_xxh3_update(st, b + off, take);
+			off += take;
+			step = step * 3 + 1;
+		}
+		ck_assert_uint_eq(XXH3_64bits_digest(st), XXH3_64bits(b, len));
+		XXH3_freeState(st);
+	}
+	free(b);
+}
+END_TEST
+
 START_TEST(test_abort)
 {
 	/* An aborted checksum frees its state (ASan/valgrind see leaks). */
@@ -208,6 +246,7 @@ static Suite *cksum_suite(void)
 	tcase_add_test(tc, test_against_reference);
 	tcase_add_test(tc, test_streaming);
 	tcase_add_test(tc, test_abort);
+	tcase_add_test(tc, test_xxh3_fast);
 	tcase_add_test(tc, test_none_and_unknown);
 	tcase_add_test(tc, test_names);
 	suite_add_tcase(s, tc);
