@@ -333,7 +333,7 @@ static int scrub_one(void *arg, const char *bucket, const char *name, int mp)
 
 static void run_job(struct move *mv)
 {
-	struct scrub_walk w = {mv, malloc(BLK_SIZE), true};
+	struct scrub_walk w = {mv, malloc(BLK_SCRATCH), true};
 	size_t i;
 	int rc = 0;
 

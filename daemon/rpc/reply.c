@@ -178,7 +178,7 @@ uint8_t *rpc_scratch(void)
 	pthread_once(&scratch_once, scratch_key_make);
 	buf = pthread_getspecific(scratch_key);
 	if (!buf) {
-		buf = malloc(BLK_SIZE);
+		buf = malloc(BLK_SCRATCH);
 		if (buf && pthread_setspecific(scratch_key, buf)) {
 			free(buf);
 			buf = NULL;

@@ -366,6 +366,9 @@ int blk_store(const struct mpset *mps, struct blk_cache *c,
 	if (rc)
 		return ais_errf(errmsg, rc, "block checksums %s: %s", path,
 				strerror(-rc));
+	/* A table of another block size in the xattr (an older aisd's) is
+	 * no use: gone, rather than kept stale. */
+	(void)fremovexattr(fd, BLK_XATTR);
 	if (c) {
 		uint64_t *h = malloc(w->n * 8);
 
@@ -492,8 +495,10 @@ static int load(const struct mpset *mps, struct blk_cache *c, int fd,
 }
 
 /* Reads block b (len bytes) of fd into scratch. */
-static int read_block(int fd, uint64_t b, size_t len, uint8_t *scratch,
-		      bool nowait)
+/* Reads len bytes from block b on into scratch (at most BLK_SCRATCH: a
+ * run of blocks in one call). */
+static int read_blocks(int fd, uint64_t b, size_t len, uint8_t *scratch,
+		       bool nowait)
 {
 	struct iovec iov = {scratch, len};
 	size_t got = 0;
@@ -518,6 +523,17 @@ static int read_block(int fd, uint64_t b, size_t len, uint8_t *scratch,
 	return 0;
 }
 
+/* The bytes of blocks [b, b + cnt) of an object of size bytes, the last
+ * one maybe shorter. */
+static size_t run_bytes(uint64_t b, size_t cnt, uint64_t size)
+{
+	uint64_t end = (b + cnt) << BLK_SHIFT;
+
+	return (size_t)((end < size ? end : size) - (b << BLK_SHIFT));
+}
+
+#define RUN_MAX (BLK_SCRATCH / BLK_SIZE)
+
 int blk_rebuild(const struct mpset *mps, struct blk_cache *c, int fd,
 		const struct ais_obj_meta *m, uint8_t *scratch, char *errmsg)
 {
@@ -537,11 +553,10 @@ int blk_rebuild(const struct mpset *mps, struct blk_cache *c, int fd,
 		ais_cksum_abort(&ck);
 		return ais_errf(errmsg, rc, "out of memory");
 	}
-	for (b = 0; b < nb && !rc; b++) {
-		size_t len = b + 1 < nb ? BLK_SIZE
-					: (size_t)(m->size - (b << BLK_SHIFT));
+	for (b = 0; b < nb && !rc; b += RUN_MAX) {
+		size_t len = run_bytes(b, RUN_MAX, m->size);
 
-		rc = read_block(fd, b, len, scratch, false);
+		rc = read_blocks(fd, b, len, scratch, false);
 		if (rc) {
 			ais_errf(errmsg, rc, "read: %s", strerror(-rc));
 			break;
@@ -571,7 +586,7 @@ int blk_verify(const struct mpset *mps, struct blk_cache *c, int fd,
 	       const struct ais_obj_meta *m, uint64_t off, uint64_t len,
 	       uint8_t *scratch, bool nowait, char *errmsg)
 {
-	uint64_t want[64], nb = blocks_of(m->size), first, last, b;
+	uint64_t want[64], first, last, b;
 	int rc;
 
 	if (len == 0 || m->cksum_type == AIS_CKSUM_NONE || !m->cksum[0])
@@ -598,19 +613,24 @@ int blk_verify(const struct mpset *mps, struct blk_cache *c, int fd,
 				   ? rc
 				   : ais_errf(errmsg, rc, "block checksums: %s",
 					      strerror(-rc));
-		for (i = 0; i < cnt; i++) {
-			uint64_t k = b + i;
-			size_t blen =
-			    k + 1 < nb ? BLK_SIZE
-				       : (size_t)(m->size - (k << BLK_SHIFT));
+		for (i = 0; i < cnt; i += RUN_MAX) {
+			size_t run = cnt - i < RUN_MAX ? cnt - i : RUN_MAX, j;
 
-			rc = read_block(fd, k, blen, scratch, nowait);
+			rc = read_blocks(fd, b + i,
+					 run_bytes(b + i, run, m->size),
+					 scratch, nowait);
 			if (rc)
 				return rc == -EAGAIN
 					   ? rc
 					   : ais_errf(errmsg, rc, "read: %s",
 						      strerror(-rc));
-			if (ais_xxh3(scratch, blen) != want[i])
+			for (j = 0; j < run; j++) {
+				uint64_t k = b + i + j;
+				size_t blen = run_bytes(k, 1, m->size);
+
+				if (ais_xxh3(scratch + (j << BLK_SHIFT),
+					     blen) == want[i + j])
+					continue;
 				return ais_errf(
 				    errmsg, -EBADMSG,
 				    "block %llu (bytes %llu-%llu) does not "
@@ -619,6 +639,7 @@ int blk_verify(const struct mpset *mps, struct blk_cache *c, int fd,
 				    (unsigned long long)(k << BLK_SHIFT),
 				    (unsigned long long)((k << BLK_SHIFT) +
 							 blen - 1));
+			}
 		}
 	}
 	return 0;

@@ -1,10 +1,14 @@
 /* Per-block checksums: an object's bytes are checked whenever they are read
  * from its file, block by block, so that a range read needs only the
- * blocks it touches. XXH3-64 of every 64 KiB block (the last one may be
- * shorter), made while the object is written.
+ * blocks it touches. XXH3-64 of every 16 KiB block (the last one may be
+ * shorter), made while the object is written. 16 KiB: a 40 KiB sample in
+ * a shard is checked by reading 48-64 KiB (64 KiB blocks read 64-128);
+ * the blocks of a longer range are read in runs of BLK_SCRATCH, so the
+ * calls are as few as with bigger blocks. A table of another block size
+ * (an older aisd's) is stale, and made again.
  *
  * Where the table lives: in the "user.ais.blk" xattr of the object's file
- * up to BLK_XATTR_MAX blocks (objects up to 16 MiB: an xattr holds a few
+ * up to BLK_XATTR_MAX blocks (objects up to 4 MiB: an xattr holds a few
  * KiB on every file system), else in a sidecar file named by the file's
  * inode, <mp>/.ais/blk/<inode>, on the first mountpath of the object's
  * file system. Either one names the object's size and whole checksum: a
@@ -24,8 +28,11 @@
 
 #include "objmeta.h"
 
-#define BLK_SHIFT	16
-#define BLK_SIZE	(1u << BLK_SHIFT)
+#define BLK_SHIFT 14
+#define BLK_SIZE  (1u << BLK_SHIFT)
+/* The scratch buffer of blk_verify and blk_rebuild: runs of blocks are
+ * read with one call. */
+#define BLK_SCRATCH	(64u << 10)
 #define BLK_XATTR	"user.ais.blk"
 #define BLK_XATTR_MAX	256
 #define BLK_CACHE_BYTES (32u << 20)
@@ -73,7 +80,7 @@ void blk_forget(const struct mpset *mps, struct blk_cache *c, const char *path);
 
 /* Checks [off, off + len) of the object open on fd (metadata m) against
  * its table, reading every block the range touches into scratch
- * (BLK_SIZE bytes). Without a valid table, the whole object is checked
+ * (BLK_SCRATCH bytes). Without a valid table, the whole object is checked
  * against m's checksum and the table is made (nowait: -EAGAIN instead).
  * With nowait, never waits for the disk: -EAGAIN when a block or the
  * table is not in memory. Returns 0, -EBADMSG with errmsg naming the
@@ -82,9 +89,10 @@ int blk_verify(const struct mpset *mps, struct blk_cache *c, int fd,
 	       const struct ais_obj_meta *m, uint64_t off, uint64_t len,
 	       uint8_t *scratch, bool nowait, char *errmsg);
 
-/* Makes and stores the table of the object open on fd by reading it all,
- * after checking it against m's checksum (-EBADMSG if it does not match:
- * no table then). For objects written in place (shard append). */
+/* Makes and stores the table of the object open on fd by reading it all
+ * (through scratch, BLK_SCRATCH bytes), after checking it against m's
+ * checksum (-EBADMSG if it does not match: no table then). For objects
+ * written in place (shard append). */
 int blk_rebuild(const struct mpset *mps, struct blk_cache *c, int fd,
 		const struct ais_obj_meta *m, uint8_t *scratch, char *errmsg);
 
