@@ -14,6 +14,7 @@
 
 #include "cksum.h"
 #include "fileio.h"
+#include "hash.h"
 #include "log.h"
 #include "util.h"
 #include "xxh3_fast.h"
@@ -167,7 +168,14 @@ static int decode_hdr(const uint8_t *buf, size_t len,
 
 /* ---- the sidecar and its cache ---------------------------------------- */
 
+/* Tables of sidecar objects, by (device, inode): a chained hash of
+ * CACHE_SLOTS chains (a member read looks its shard's table up in O(1)),
+ * evicted least recently used past BLK_CACHE_BYTES (a scan, at inserts
+ * only: one per big object's first read). */
+#define CACHE_SLOTS 1024
+
 struct blk_ent {
+	struct blk_ent *next; /* in its chain */
 	dev_t dev;
 	ino_t ino;
 	uint64_t size;
@@ -179,8 +187,7 @@ struct blk_ent {
 
 struct blk_cache {
 	pthread_mutex_t mu;
-	struct blk_ent *v;
-	size_t n, cap;
+	struct blk_ent *slot[CACHE_SLOTS];
 	size_t bytes;
 	uint64_t tick;
 };
@@ -194,24 +201,52 @@ struct blk_cache *blk_cache_new(void)
 	return c;
 }
 
+static void ent_free(struct blk_cache *c, struct blk_ent *e)
+{
+	c->bytes -= e->n * 8;
+	free(e->h);
+	free(e);
+}
+
 void blk_cache_free(struct blk_cache *c)
 {
 	size_t i;
 
 	if (!c)
 		return;
-	for (i = 0; i < c->n; i++)
-		free(c->v[i].h);
-	free(c->v);
+	for (i = 0; i < CACHE_SLOTS; i++)
+		while (c->slot[i]) {
+			struct blk_ent *e = c->slot[i];
+
+			c->slot[i] = e->next;
+			ent_free(c, e);
+		}
 	pthread_mutex_destroy(&c->mu);
 	free(c);
 }
 
-static void cache_drop(struct blk_cache *c, size_t i)
+static struct blk_ent **chain_of(struct blk_cache *c, dev_t dev, ino_t ino)
 {
-	c->bytes -= c->v[i].n * 8;
-	free(c->v[i].h);
-	c->v[i] = c->v[--c->n];
+	return &c->slot[ais_mix64((uint64_t)ino * 31 + (uint64_t)dev) %
+			CACHE_SLOTS];
+}
+
+/* The link that points at (dev, ino)'s entry (*link NULL if none). */
+static struct blk_ent **cache_find(struct blk_cache *c, dev_t dev, ino_t ino)
+{
+	struct blk_ent **pp = chain_of(c, dev, ino);
+
+	while (*pp && ((*pp)->dev != dev || (*pp)->ino != ino))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static void cache_unlink(struct blk_cache *c, struct blk_ent **pp)
+{
+	struct blk_ent *e = *pp;
+
+	*pp = e->next;
+	ent_free(c, e);
 }
 
 /* Copies h[first .. first+cnt) of (dev, ino) for object m into out: 0,
@@ -220,74 +255,71 @@ static int cache_get(struct blk_cache *c, dev_t dev, ino_t ino,
 		     const struct ais_obj_meta *m, size_t first, size_t cnt,
 		     uint64_t *out)
 {
-	size_t i;
+	struct blk_ent **pp, *e;
 	int rc = -ENOENT;
 
 	pthread_mutex_lock(&c->mu);
-	for (i = 0; i < c->n; i++) {
-		struct blk_ent *e = &c->v[i];
-
-		if (e->dev != dev || e->ino != ino)
-			continue;
-		if (e->size != m->size || strcmp(e->cksum, m->cksum) ||
-		    first + cnt > e->n) {
-			cache_drop(c, i);
-			break;
-		}
+	pp = cache_find(c, dev, ino);
+	e = *pp;
+	if (e && (e->size != m->size || strcmp(e->cksum, m->cksum) ||
+		  first + cnt > e->n)) {
+		cache_unlink(c, pp);
+	} else if (e) {
 		memcpy(out, e->h + first, cnt * 8);
 		e->used = ++c->tick;
 		rc = 0;
-		break;
 	}
 	pthread_mutex_unlock(&c->mu);
 	return rc;
+}
+
+/* Drops (dev, ino)'s entry, if any. */
+static void cache_forget(struct blk_cache *c, dev_t dev, ino_t ino)
+{
+	struct blk_ent **pp;
+
+	pthread_mutex_lock(&c->mu);
+	pp = cache_find(c, dev, ino);
+	if (*pp)
+		cache_unlink(c, pp);
+	pthread_mutex_unlock(&c->mu);
 }
 
 /* Takes h (n entries) into the cache. */
 static void cache_put(struct blk_cache *c, dev_t dev, ino_t ino,
 		      const struct ais_obj_meta *m, uint64_t *h, size_t n)
 {
-	size_t i;
+	struct blk_ent **pp, *e;
 
-	if (!c || n * 8 > BLK_CACHE_BYTES / 4) {
+	if (!c || n * 8 > BLK_CACHE_BYTES / 4 || !(e = calloc(1, sizeof(*e)))) {
 		free(h);
 		return;
 	}
+	e->dev = dev;
+	e->ino = ino;
+	e->size = m->size;
+	snprintf(e->cksum, sizeof(e->cksum), "%s", m->cksum);
+	e->n = n;
+	e->h = h;
 	pthread_mutex_lock(&c->mu);
-	for (i = 0; i < c->n; i++)
-		if (c->v[i].dev == dev && c->v[i].ino == ino) {
-			cache_drop(c, i);
-			break;
-		}
-	while (c->n && c->bytes + n * 8 > BLK_CACHE_BYTES) {
-		size_t lru = 0;
+	pp = cache_find(c, dev, ino);
+	if (*pp)
+		cache_unlink(c, pp);
+	while (c->bytes && c->bytes + n * 8 > BLK_CACHE_BYTES) {
+		struct blk_ent **lru = NULL;
+		size_t i;
 
-		for (i = 1; i < c->n; i++)
-			if (c->v[i].used < c->v[lru].used)
-				lru = i;
-		cache_drop(c, lru);
+		for (i = 0; i < CACHE_SLOTS; i++)
+			for (pp = &c->slot[i]; *pp; pp = &(*pp)->next)
+				if (!lru || (*pp)->used < (*lru)->used)
+					lru = pp;
+		cache_unlink(c, lru);
 	}
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 16;
-		struct blk_ent *v = realloc(c->v, cap * sizeof(*v));
-
-		if (!v) {
-			pthread_mutex_unlock(&c->mu);
-			free(h);
-			return;
-		}
-		c->v = v;
-		c->cap = cap;
-	}
-	c->v[c->n].dev = dev;
-	c->v[c->n].ino = ino;
-	c->v[c->n].size = m->size;
-	snprintf(c->v[c->n].cksum, sizeof(c->v[c->n].cksum), "%s", m->cksum);
-	c->v[c->n].n = n;
-	c->v[c->n].h = h;
-	c->v[c->n].used = ++c->tick;
+	e->used = ++c->tick;
+	pp = chain_of(c, dev, ino);
+	e->next = *pp;
+	*pp = e;
 	c->bytes += n * 8;
-	c->n++;
 	pthread_mutex_unlock(&c->mu);
 }
 
@@ -400,15 +432,8 @@ void blk_forget(const struct mpset *mps, struct blk_cache *c, const char *path)
 			break;
 		}
 	}
-	if (!c)
-		return;
-	pthread_mutex_lock(&c->mu);
-	for (i = 0; i < c->n; i++)
-		if (c->v[i].dev == st.st_dev && c->v[i].ino == st.st_ino) {
-			cache_drop(c, i);
-			break;
-		}
-	pthread_mutex_unlock(&c->mu);
+	if (c)
+		cache_forget(c, st.st_dev, st.st_ino);
 }
 
 /* ---- loading and checking -------------------------------------------- */
@@ -427,6 +452,14 @@ static int load(const struct mpset *mps, struct blk_cache *c, int fd,
 	ssize_t len;
 	int rc, sfd;
 
+	/* A big object's table is in a sidecar, and likely in the cache:
+	 * one fstat(2) to find it, no xattr, no path. */
+	if (blocks_of(m->size) > BLK_XATTR_MAX && c) {
+		if (fstat(fd, &st) < 0)
+			return -errno;
+		if (cache_get(c, st.st_dev, st.st_ino, m, first, cnt, out) == 0)
+			return 0;
+	}
 	len = fgetxattr(fd, BLK_XATTR, xb, sizeof(xb));
 	if (len > 0 && decode_hdr(xb, (size_t)len, m, &n, &hdr) == 0 &&
 	    (size_t)len == hdr + 8 * n && first + cnt <= n) {

@@ -5,9 +5,13 @@
 #    in each: small GETs (4 KiB objects), 100 KiB GETs and shard member
 #    GETs (aisloader --members over tar shards), alternated REPS times
 #    (this machine is shared and noisy): median ops/s, on / off;
+#  * cold and warm epochs (epoch.py, 4 processes) over the shards through
+#    an aisfs mount of each cluster, alternated REPS times; the page cache
+#    dropped before each cold one: median seconds, on / off;
 #  * `ais scrub` of the 100 KiB objects and the shards against `cat` of
 #    the same files from the nodes' disks (page cache warm for both).
 #   test/bench/verify.sh BUILD_DIR [PORT] [DUR] [REPS]
+# $SHARDS: tar shards of 200 samples of 20-60 KiB (default 48, 1.9 GB).
 set -euo pipefail
 B=$(cd "${1:?usage: verify.sh BUILD_DIR [PORT] [DUR] [REPS]}" && pwd)
 PORT=${2:-31600}
@@ -15,9 +19,13 @@ DUR=${3:-8s}
 REPS=${4:-3}
 AIS=$B/tools/ais
 LOADER=$B/tools/aisloader/aisloader
+AISFS=$B/fuse/aisfs
+SHARDS=${SHARDS:-48}
 D=$(mktemp -d "${TMPDIR:-/var/tmp}/aisbenchvf.XXXX")
 cleanup()
 {
+	fusermount3 -uz "$D/mnt-on" 2>/dev/null || true
+	fusermount3 -uz "$D/mnt-off" 2>/dev/null || true
 	"$AIS" local down --dir "$D/on" >/dev/null 2>&1 || true
 	"$AIS" local down --dir "$D/off" >/dev/null 2>&1 || true
 	rm -rf "$D"
@@ -30,13 +38,13 @@ echo "verify_reads = off" >"$D/off.conf"
 on=127.0.0.1:$PORT
 off=127.0.0.1:$((PORT + 20))
 
-# Shards: 16 tar shards of 200 samples of 20-60 KiB.
+# Shards: $SHARDS tar shards of 200 samples of 20-60 KiB.
 mkdir -p "$D/samples"
-python3 - "$D/samples" <<'PY'
+python3 - "$D/samples" "$SHARDS" <<'PY'
 import os, random, sys, tarfile, io
 root = sys.argv[1]
 rnd = random.Random(7)
-for s in range(16):
+for s in range(int(sys.argv[2])):
     with tarfile.open(os.path.join(root, "shard-%02d.tar" % s), "w") as t:
         for i in range(200):
             data = os.urandom(rnd.randint(20000, 60000))
@@ -90,6 +98,41 @@ for c in ("small", "mid", "sh"):
         names[c], " ".join("%.0f" % x for x in on), mon,
         " ".join("%.0f" % x for x in off), moff, mon / moff))
 PY
+
+# Epochs through the mount, cold and warm.
+for c in on off; do
+	mkdir -p "$D/mnt-$c"
+	ep=$on
+	[ $c = off ] && ep=$off
+	"$AISFS" mount -o bucket=sh "$ep" "$D/mnt-$c" >/dev/null
+done
+epoch()
+{ # epoch DIR: seconds of one epoch.py run over DIR
+	python3 "$(dirname "$0")/epoch.py" "$1" --procs 4 --expect-files $((SHARDS * 200)) |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["seconds"])'
+}
+for c in on off; do : >"$D/cold.$c"; : >"$D/warm.$c"; done
+for r in $(seq 1 "$REPS"); do
+	for c in on off; do
+		sync
+		echo 3 >/proc/sys/vm/drop_caches
+		epoch "$D/mnt-$c" >>"$D/cold.$c"
+		epoch "$D/mnt-$c" >>"$D/warm.$c"
+	done
+done
+python3 - "$D" "$REPS" "$SHARDS" <<'PY'
+import statistics, sys
+d, reps, shards = sys.argv[1], sys.argv[2], int(sys.argv[3])
+print("epochs through aisfs over %d tar shards (%d samples of 20-60 KiB), 4 processes, %s rounds, alternated; seconds" % (shards, shards * 200, reps))
+for k in ("cold", "warm"):
+    on = [float(l) for l in open("%s/%s.on" % (d, k))]
+    off = [float(l) for l in open("%s/%s.off" % (d, k))]
+    mon, moff = statistics.median(on), statistics.median(off)
+    print("  %-5s epoch  on %s (median %.2f)  off %s (median %.2f)  on/off time %.3f" % (
+        k, " ".join("%.2f" % x for x in on), mon, " ".join("%.2f" % x for x in off), moff, mon / moff))
+PY
+fusermount3 -u "$D/mnt-on"
+fusermount3 -u "$D/mnt-off"
 
 # Scrub rate against cat of the same files (both warm).
 export AIS_ENDPOINT=$on
