@@ -55,12 +55,42 @@ static bool range_cached(int fd, uint64_t off, uint64_t len)
 #endif
 }
 
+/* Reads the blocks of r->obj that [off, off+len) touches into buf (room
+ * for cap bytes) without waiting, and checks them against their
+ * checksums (store/blocks.h): *data then points at off's byte. Not 0:
+ * the worker reads and checks (the data is not in the page cache, the
+ * table not in memory, too big for buf, or a corrupt block). */
+static int read_checked(struct rpc *r, int fd, uint64_t off, uint64_t len,
+			uint8_t *buf, size_t cap, const uint8_t **data)
+{
+	uint64_t b0 = off & ~(uint64_t)(BLK_SIZE - 1);
+	uint64_t b1 = (off + len + BLK_SIZE - 1) & ~(uint64_t)(BLK_SIZE - 1);
+	struct iovec iov;
+	ssize_t n;
+
+	if (b1 > r->obj.size)
+		b1 = r->obj.size;
+	if (off + len > b1 || b1 - b0 > cap)
+		return -EAGAIN;
+	iov.iov_base = buf;
+	iov.iov_len = (size_t)(b1 - b0);
+	n = preadv2(fd, &iov, 1, (off_t)b0, RWF_NOWAIT);
+	if (n != (ssize_t)(b1 - b0))
+		return -EAGAIN;
+	*data = buf + (off - b0);
+	return blk_check_read(r->d->store->mps, r->d->store->blk, fd, &r->obj,
+			      b0, buf, (size_t)(b1 - b0), true, NULL);
+}
+
 /* Sends the success answer of r (a HEAD, or a GET of len bytes of fd from
- * off) without waiting: the frame in one send() with a small body copied
- * behind the head, or head + sendfile(2). What the socket does not take at
- * once becomes j->tail. Takes fd. */
+ * off) without waiting: the frame in one sendmsg() with a small body read
+ * into buf behind the head, or head + sendfile(2). With check, the bytes
+ * sent are checked against their blocks first (a small body: the blocks
+ * read into buf and sent from there; else: blk_verify, then sendfile).
+ * What the socket does not take at once becomes j->tail. Takes fd. */
 static enum rpc_inline answer_nowait(struct rpc *r, int fd, uint64_t off,
-				     uint64_t len, uint8_t *buf, size_t cap)
+				     uint64_t len, uint8_t *buf, size_t cap,
+				     bool check)
 {
 	struct rpc_job *j = r->j;
 	struct ais_frame_hdr h = {
@@ -70,6 +100,9 @@ static enum rpc_inline answer_nowait(struct rpc *r, int fd, uint64_t off,
 	    .body_len = len,
 	};
 	size_t hs, total, sent = 0;
+	const uint8_t *data = NULL;
+	struct iovec out[2];
+	struct msghdr msg = {.msg_iov = out};
 	bool copy = false;
 	ssize_t n;
 
@@ -81,7 +114,12 @@ static enum rpc_inline answer_nowait(struct rpc *r, int fd, uint64_t off,
 	total = AIS_FRAME_HDR_LEN + hs;
 	ais_frame_hdr_encode(&h, buf);
 	ais__response__pack(&r->resp, buf + AIS_FRAME_HDR_LEN);
-	if (len && len <= INLINE_COPY_MAX && total + len <= cap) {
+	if (len && len <= INLINE_COPY_MAX && total + len <= cap && check) {
+		if (read_checked(r, fd, off, len, buf + total, cap - total,
+				 &data))
+			goto not_now;
+		copy = true;
+	} else if (len && len <= INLINE_COPY_MAX && total + len <= cap) {
 		struct iovec iov = {buf + total, (size_t)len};
 
 		/* RWF_NOWAIT: a page not in the cache fails with EAGAIN or
@@ -89,12 +127,29 @@ static enum rpc_inline answer_nowait(struct rpc *r, int fd, uint64_t off,
 		n = preadv2(fd, &iov, 1, (off_t)off, RWF_NOWAIT);
 		if (n != (ssize_t)len)
 			goto tail; /* the disk is read on a worker */
+		data = buf + total;
 		copy = true;
-	} else if (len && !range_cached(fd, off, len)) {
-		goto tail;
+	} else if (len) {
+		uint8_t *sb = check ? rpc_scratch() : NULL;
+
+		/* Every block the answer sends is checked first; one not in
+		 * the page cache, a missing table or a corrupt block is the
+		 * worker's. */
+		if (check &&
+		    (!sb || blk_verify(r->d->store->mps, r->d->store->blk, fd,
+				       &r->obj, off, len, sb, true, NULL)))
+			goto not_now;
+		if (!range_cached(fd, off, len))
+			goto tail;
 	}
-	n = send(j->io.fd, buf, total + (copy ? len : 0),
-		 MSG_DONTWAIT | MSG_NOSIGNAL | (len && !copy ? MSG_MORE : 0));
+	out[0].iov_base = buf;
+	out[0].iov_len = total;
+	out[1].iov_base = (void *)data;
+	out[1].iov_len = copy ? (size_t)len : 0;
+	msg.msg_iovlen = copy ? 2 : 1;
+	n = sendmsg(j->io.fd, &msg,
+		    MSG_DONTWAIT | MSG_NOSIGNAL |
+			(len && !copy ? MSG_MORE : 0));
 	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 		goto broken;
 	sent = n > 0 ? (size_t)n : 0;
@@ -213,21 +268,11 @@ enum rpc_inline rpc_read_nowait(struct rpc *r, uint8_t *buf, size_t cap)
 		}
 		off = q->offset;
 	}
-	/* Every block the answer sends is checked first; one not in the
-	 * page cache, a missing table or a corrupt block is the worker's. */
-	if (q->op == AIS__OP__OP_GET && len && d->store->verify) {
-		uint8_t *sb = rpc_scratch();
-
-		if (!sb || blk_verify(d->store->mps, d->store->blk, fd, &r->obj,
-				      off, len, sb, true, NULL)) {
-			close(fd);
-			return RPC_INLINE_NO;
-		}
-	}
 	rpc_set_meta(r);
 	if (q->op == AIS__OP__OP_GET)
 		r->resp.object_size = r->meta.size;
-	return answer_nowait(r, fd, off, len, buf, cap);
+	return answer_nowait(r, fd, off, len, buf, cap,
+			     q->op == AIS__OP__OP_GET && d->store->verify);
 }
 
 /* Sends j->tail: the rest of an answer begun on the loop thread. */

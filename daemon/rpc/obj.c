@@ -131,9 +131,16 @@ int rpc_confirm(struct rpc *r)
 
 	if (!sb)
 		return -EBADMSG;
-	/* The whole object: which range failed does not matter here. */
-	rc = store_confirm_corrupt(r->d->store, q->bucket, q->name, &r->obj, 0,
-				   r->obj.size, sb, em);
+	/* The range that failed, not the whole object: the object's lock
+	 * (its stripe's PUTs wait) is held for a few blocks, not for a read
+	 * of a big shard. */
+	if (!r->bad_len) {
+		r->bad_off = 0;
+		r->bad_len = r->obj.size;
+	}
+	rc = store_confirm_corrupt(r->d->store, q->bucket, q->name, &r->obj,
+				   r->bad_off, r->bad_len, sb, em);
+	r->bad_len = 0;
 	if (rc == -EBADMSG)
 		snprintf(r->errmsg, sizeof(r->errmsg), "%s/%s: %.200s",
 			 q->bucket, q->name, em);

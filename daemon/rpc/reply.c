@@ -200,9 +200,12 @@ int rpc_verify(struct rpc *r, int fd, uint64_t off, uint64_t len)
 		return ais_errf(r->errmsg, -ENOMEM, "out of memory");
 	rc = blk_verify(r->d->store->mps, r->d->store->blk, fd, &r->obj, off,
 			len, sb, false, em);
-	if (rc == -EBADMSG)
+	if (rc == -EBADMSG) {
 		ais_log(LOG_ERR, "%s/%s: %s (version %llu)", q->bucket, q->name,
 			em, (unsigned long long)r->obj.version);
+		r->bad_off = off;
+		r->bad_len = len;
+	}
 	if (rc)
 		return ais_errf(r->errmsg, rc, "%s/%s: %s", q->bucket, q->name,
 				em);

@@ -32,6 +32,7 @@ struct rpc {
 	struct ais_obj_meta meta;
 	struct ais_obj_meta obj; /* the object's own (a member read's meta is
 				    the member's) */
+	uint64_t bad_off, bad_len; /* the range a check found corrupt */
 	char errmsg[AIS_ERRMSG_LEN];
 };
 
@@ -83,16 +84,17 @@ int rpc_clamp_range(struct rpc *r, uint64_t size, uint64_t *len);
 int rpc_send_range(struct rpc *r, int fd, uint64_t file_off, uint64_t len,
 		   uint64_t size);
 
-/* This thread's scratch block for checks (BLK_SIZE bytes; NULL on
+/* This thread's scratch buffer for checks (BLK_SCRATCH bytes; NULL on
  * ENOMEM). */
 uint8_t *rpc_scratch(void);
 
 /* Checks [off, off+len) of the object open on fd (r->obj) against its
- * block checksums: 0, -EBADMSG with r->errmsg (logged), or -errno. */
+ * block checksums: 0, -EBADMSG with r->errmsg (logged; the range kept in
+ * r->bad_off, r->bad_len), or -errno. */
 int rpc_verify(struct rpc *r, int fd, uint64_t off, uint64_t len);
 
-/* A read found r->obj's blocks not matching their checksums: checked
- * again under the object's lock (store_confirm_corrupt). -ESTALE when
+/* A read found r->obj's blocks not matching their checksums: that range
+ * checked again under the object's lock (store_confirm_corrupt). -ESTALE when
  * the read should simply go again (the object changed, or is good now),
  * -EBADMSG with r->errmsg when the copy is corrupt. */
 int rpc_confirm(struct rpc *r);

@@ -25,6 +25,7 @@
 #include "shard/append.h"
 #include "shard/journal.h"
 #include "shard/shard_i.h"
+#include "store/blocks.h"
 
 #define APPEND_BUF    (256 * 1024)
 #define BODY_TAIL_MAX (1024 * 1024) /* zero padding accepted after a body */
@@ -348,9 +349,10 @@ static int copy_at(int src, int dst, uint64_t off, uint64_t len, uint8_t *buf)
 	return 0;
 }
 
-/* The object's checksum over its first size bytes, read once. */
+/* The object's checksum over its first size bytes and its block
+ * checksums (into w), read once. */
 static int object_cksum(int fd, uint64_t size, int type, uint8_t *buf,
-			char *hex)
+			char *hex, struct blk_writer *w)
 {
 	struct ais_cksum ck;
 	uint64_t off = 0;
@@ -368,6 +370,7 @@ static int object_cksum(int fd, uint64_t size, int type, uint8_t *buf,
 			return rc;
 		}
 		ais_cksum_update(&ck, buf, k);
+		blk_writer_update(w, buf, k);
 		off += k;
 	}
 	ais_cksum_final(&ck, hex);
@@ -392,6 +395,7 @@ static int append_locked(struct shards *sh, const char *bucket,
 	const char *err;
 	uint64_t brk = 0, end, new_size;
 	ssize_t xl;
+	struct blk_writer w = {0};
 	bool zero;
 	int mp, fd, rc, type;
 
@@ -471,6 +475,19 @@ static int append_locked(struct shards *sh, const char *bucket,
 	rc = check_members(bidx, ref->idx, replace, errmsg);
 	if (rc)
 		goto out;
+	/* The bytes kept are checked against their blocks first: the new
+	 * checksum is made over them, and must not bless a corrupt copy. */
+	if (sh->st->verify) {
+		char em[AIS_ERRMSG_LEN] = "";
+
+		rc = blk_verify(mps, sh->st->blk, fd, &old, 0, end, buf, false,
+				em);
+		if (rc) {
+			rc = ais_errf(errmsg, rc, "cannot append to %s/%s: %s",
+				      bucket, name, em);
+			goto out;
+		}
+	}
 	res->appended = ais_shard_index_count(bidx);
 	res->members = ais_shard_index_count(ref->idx) + res->appended;
 	shard_ref_put(ref);
@@ -540,7 +557,9 @@ static int append_locked(struct shards *sh, const char *bucket,
 	    m.mtime_ns > old.written_ns ? m.mtime_ns : old.written_ns + 1;
 	type = old.cksum_type ? old.cksum_type : AIS_CKSUM_XXH3;
 	m.cksum_type = type;
-	rc = object_cksum(fd, new_size, type, buf, m.cksum);
+	rc = blk_writer_init(&w);
+	if (!rc)
+		rc = object_cksum(fd, new_size, type, buf, m.cksum, &w);
 	if (!rc)
 		rc = objmeta_write_fd(fd, &m);
 	if (!rc && fsync(fd) < 0)
@@ -561,13 +580,11 @@ static int append_locked(struct shards *sh, const char *bucket,
 	}
 	res->meta = m;
 	rc = 0;
-	/* The block checksums of the new bytes (the old table no longer
-	 * matches: a read would make it, at the cost of the whole shard).
-	 * The bytes were just written and checked whole: in the page
-	 * cache. */
+	/* The block checksums of the new bytes, from the pass that made
+	 * the checksum (the old table no longer matches). */
 	{
 		char em[AIS_ERRMSG_LEN];
-		int brc = blk_rebuild(mps, sh->st->blk, fd, &m, buf, em);
+		int brc = blk_store(mps, sh->st->blk, &w, fd, &m, em);
 
 		if (brc)
 			ais_log(LOG_WARNING,
@@ -586,6 +603,7 @@ undo:
 			path, j.path);
 	}
 out:
+	blk_writer_free(&w);
 	shard_ref_put(ref);
 	free(tail);
 	close(fd);

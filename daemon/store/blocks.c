@@ -136,6 +136,13 @@ static size_t blocks_of(uint64_t size)
 	return (size_t)((size + BLK_SIZE - 1) >> BLK_SHIFT);
 }
 
+/* An object of one block whose checksum is XXH3-64: that checksum is its
+ * block's, and it needs no table. */
+static bool one_block_xxh3(const struct ais_obj_meta *m)
+{
+	return m->cksum_type == AIS_CKSUM_XXH3 && blocks_of(m->size) == 1;
+}
+
 /* Parses a header; 0 with *n and *hdr (its length) if it is a table of
  * the object m, -ESTALE if it is another's, -EBADMSG if malformed. */
 static int decode_hdr(const uint8_t *buf, size_t len,
@@ -369,6 +376,8 @@ int blk_store(const struct mpset *mps, struct blk_cache *c,
 	int rc;
 
 	writer_finish(w);
+	if (one_block_xxh3(m))
+		return 0; /* its checksum is its block's */
 	if (w->oom)
 		return ais_errf(errmsg, -ENOMEM, "out of memory");
 	if (w->n != blocks_of(m->size))
@@ -615,6 +624,17 @@ int blk_rebuild(const struct mpset *mps, struct blk_cache *c, int fd,
 	return rc;
 }
 
+/* A block whose hash is not want: -EBADMSG naming it. */
+static int bad_block(uint64_t k, size_t blen, char *errmsg)
+{
+	return ais_errf(errmsg, -EBADMSG,
+			"block %llu (bytes %llu-%llu) does not match its "
+			"checksum: corrupt copy",
+			(unsigned long long)k,
+			(unsigned long long)(k << BLK_SHIFT),
+			(unsigned long long)((k << BLK_SHIFT) + blen - 1));
+}
+
 int blk_verify(const struct mpset *mps, struct blk_cache *c, int fd,
 	       const struct ais_obj_meta *m, uint64_t off, uint64_t len,
 	       uint8_t *scratch, bool nowait, char *errmsg)
@@ -628,6 +648,16 @@ int blk_verify(const struct mpset *mps, struct blk_cache *c, int fd,
 		return 0;
 	if (off + len > m->size)
 		len = m->size - off;
+	if (one_block_xxh3(m)) {
+		/* Its checksum is its block's: no table. */
+		rc = read_blocks(fd, 0, (size_t)m->size, scratch, nowait);
+		if (rc)
+			return rc == -EAGAIN ? rc
+					     : ais_errf(errmsg, rc, "read: %s",
+							strerror(-rc));
+		return blk_check_read(mps, c, fd, m, 0, scratch,
+				      (size_t)m->size, nowait, errmsg);
+	}
 	first = off >> BLK_SHIFT;
 	last = (off + len - 1) >> BLK_SHIFT;
 	for (b = first; b <= last; b += 64) {
@@ -662,18 +692,47 @@ int blk_verify(const struct mpset *mps, struct blk_cache *c, int fd,
 				size_t blen = run_bytes(k, 1, m->size);
 
 				if (ais_xxh3(scratch + (j << BLK_SHIFT),
-					     blen) == want[i + j])
-					continue;
-				return ais_errf(
-				    errmsg, -EBADMSG,
-				    "block %llu (bytes %llu-%llu) does not "
-				    "match its checksum: corrupt copy",
-				    (unsigned long long)k,
-				    (unsigned long long)(k << BLK_SHIFT),
-				    (unsigned long long)((k << BLK_SHIFT) +
-							 blen - 1));
+					     blen) != want[i + j])
+					return bad_block(k, blen, errmsg);
 			}
 		}
+	}
+	return 0;
+}
+
+int blk_check_read(const struct mpset *mps, struct blk_cache *c, int fd,
+		   const struct ais_obj_meta *m, uint64_t off, const void *data,
+		   size_t len, bool nowait, char *errmsg)
+{
+	const uint8_t *p = data;
+	uint64_t want[64], first = off >> BLK_SHIFT, k;
+	size_t cnt, i;
+	int rc;
+
+	if (len == 0 || m->cksum_type == AIS_CKSUM_NONE || !m->cksum[0])
+		return 0;
+	if ((off & (BLK_SIZE - 1)) || off + len > m->size ||
+	    ((off + len) & (BLK_SIZE - 1) && off + len != m->size))
+		return -EINVAL;
+	if (one_block_xxh3(m)) {
+		char *end;
+		uint64_t v = strtoull(m->cksum, &end, 16);
+
+		if (*end)
+			return -EINVAL;
+		return ais_xxh3(p, len) == v ? 0 : bad_block(0, len, errmsg);
+	}
+	cnt = (size_t)(((off + len - 1) >> BLK_SHIFT) - first + 1);
+	if (cnt > 64)
+		return -EINVAL;
+	rc = load(mps, c, fd, m, (size_t)first, cnt, nowait, want);
+	if (rc)
+		return rc;
+	for (i = 0, k = first; i < cnt; i++, k++) {
+		size_t blen = run_bytes(k, 1, m->size);
+
+		if (ais_xxh3(p + (i << BLK_SHIFT), blen) != want[i])
+			return bad_block(k, blen, errmsg);
 	}
 	return 0;
 }

@@ -259,6 +259,83 @@ START_TEST(test_no_table_from_corrupt)
 }
 END_TEST
 
+/* One block with an XXH3 checksum: no table, the checksum is the
+ * block's; a buffer the caller read is checked the same way. */
+START_TEST(test_one_block)
+{
+	struct scratch_store f;
+	size_t len = 5000;
+	uint8_t data[5000], got[5000];
+	struct ais_obj_meta m;
+	char msg[AIS_ERRMSG_LEN];
+	int fd;
+
+	scratch_store_open(&f, "one", 1, BUCKET);
+	scratch_fill(data, len, 17);
+	m = put(f.st, "s", data, len);
+	ck_assert_int_eq(m.cksum_type, AIS_CKSUM_XXH3);
+	ck_assert(!has_xattr(f.st, "s"));
+	fd = open_obj(f.st, "s", &m);
+	ck_assert_int_eq(verify(f.st, fd, &m, 100, 10, msg), 0);
+	ck_assert_int_eq(pread(fd, got, len, 0), (ssize_t)len);
+	ck_assert_int_eq(blk_check_read(f.st->mps, f.st->blk, fd, &m, 0, got,
+					len, true, msg),
+			 0);
+	got[4999] ^= 1;
+	ck_assert_int_eq(blk_check_read(f.st->mps, f.st->blk, fd, &m, 0, got,
+					len, true, msg),
+			 -EBADMSG);
+	/* Not starting a block, or not ending one: refused. */
+	ck_assert_int_eq(
+	    blk_check_read(f.st->mps, f.st->blk, fd, &m, 1, got, 10, true, msg),
+	    -EINVAL);
+	close(fd);
+	flip(f.st, "s", 4000);
+	fd = open_obj(f.st, "s", &m);
+	ck_assert_int_eq(verify(f.st, fd, &m, 0, 1, msg), -EBADMSG);
+	close(fd);
+	scratch_store_close(&f);
+}
+END_TEST
+
+/* A buffer of several blocks read by the caller, checked against the
+ * table. */
+START_TEST(test_check_read)
+{
+	struct scratch_store f;
+	size_t len = 3 * BLK_SIZE + 100;
+	uint8_t *data = malloc(len);
+	struct ais_obj_meta m;
+	char msg[AIS_ERRMSG_LEN];
+	int fd;
+
+	scratch_store_open(&f, "chk", 1, BUCKET);
+	scratch_fill(data, len, 19);
+	put(f.st, "o", data, len);
+	fd = open_obj(f.st, "o", &m);
+	ck_assert_int_eq(blk_check_read(f.st->mps, f.st->blk, fd, &m, 0, data,
+					len, false, msg),
+			 0);
+	ck_assert_int_eq(blk_check_read(f.st->mps, f.st->blk, fd, &m, BLK_SIZE,
+					data + BLK_SIZE, 2 * BLK_SIZE, false,
+					msg),
+			 0);
+	ck_assert_int_eq(blk_check_read(f.st->mps, f.st->blk, fd, &m,
+					3 * BLK_SIZE, data + 3 * BLK_SIZE, 100,
+					false, msg),
+			 0);
+	data[2 * BLK_SIZE + 7] ^= 1;
+	ck_assert_int_eq(blk_check_read(f.st->mps, f.st->blk, fd, &m, BLK_SIZE,
+					data + BLK_SIZE, 2 * BLK_SIZE, false,
+					msg),
+			 -EBADMSG);
+	ck_assert_msg(strstr(msg, "block 2 "), "%s", msg);
+	close(fd);
+	free(data);
+	scratch_store_close(&f);
+}
+END_TEST
+
 static Suite *blocks_suite(void)
 {
 	Suite *s = suite_create("blocks");
@@ -269,6 +346,8 @@ static Suite *blocks_suite(void)
 	tcase_add_test(tc, test_sidecar);
 	tcase_add_test(tc, test_stale_tables);
 	tcase_add_test(tc, test_no_table_from_corrupt);
+	tcase_add_test(tc, test_one_block);
+	tcase_add_test(tc, test_check_read);
 	suite_add_tcase(s, tc);
 	return s;
 }
