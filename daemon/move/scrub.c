@@ -90,11 +90,14 @@ static bool in_scope(struct move *mv, const char *bucket, const char *name)
 
 /* Reads node n's copy of bucket/name whole (that node checks its blocks
  * as it sends) and compares its checksum with m's, this node's good copy
- * of the same version. 0 when they match, else -errno with errmsg. */
+ * of the same version. 0 when they match, or when n has a newer version
+ * or none (deleted): nothing of this copy is needed there; else -errno
+ * with errmsg. */
 struct verify_sink {
 	struct ais_cksum ck;
 	const struct ais_obj_meta *want;
 	bool started;
+	bool newer; /* a newer version there: this copy is no longer needed */
 	uint64_t got;
 };
 
@@ -105,9 +108,13 @@ static int verify_head(void *arg, const Ais__Response *resp, uint64_t body_len,
 	struct ais_obj_meta there;
 
 	ais_obj_meta_from_pb(resp->meta, &there);
+	if (there.written_ns > v->want->written_ns) {
+		v->newer = true;
+		return -EALREADY; /* the body is not needed */
+	}
 	if (there.written_ns != v->want->written_ns ||
 	    body_len != v->want->size)
-		return ais_errf(errmsg, -ESTALE, "another version there");
+		return ais_errf(errmsg, -ESTALE, "an older version there");
 	if (ais_cksum_init(&v->ck, v->want->cksum_type) < 0)
 		return ais_errf(errmsg, -EINVAL, "unknown checksum type %d",
 				v->want->cksum_type);
@@ -144,6 +151,8 @@ static int verify_copy(struct move *mv, const struct ais_node *n, uint64_t mapv,
 	req.peer_local = true;
 	req.map_version = mapv;
 	rc = peers_get_sink(mv->d->peers, n, &req, &sink, &resp, errmsg);
+	if (v.newer)
+		return 0; /* overwritten since: nothing of this copy to keep */
 	if (rc == 0) {
 		rc = resp->status;
 		if (rc)
@@ -151,6 +160,10 @@ static int verify_copy(struct move *mv, const struct ais_node *n, uint64_t mapv,
 				 resp->message ? resp->message : strerror(-rc));
 		ais__response__free_unpacked(resp, NULL);
 	}
+	/* Deleted there (the copy was made or refused just before): this
+	 * copy is of a deleted object. */
+	if (rc == -ENOENT && !v.started)
+		return 0;
 	if (!v.started)
 		return rc ? rc : -EIO;
 	ais_cksum_final(&v.ck, hex);
@@ -331,7 +344,9 @@ static int scrub_one(void *arg, const char *bucket, const char *name, int mp)
 	return 0;
 }
 
-static void run_job(struct move *mv)
+/* Runs the job; true if it walked everything (not stopped, not out of
+ * memory). */
+static bool run_job(struct move *mv)
 {
 	struct scrub_walk w = {mv, malloc(BLK_SCRATCH), true};
 	size_t i;
@@ -339,7 +354,7 @@ static void run_job(struct move *mv)
 
 	if (!w.scratch) {
 		scrub_error(mv, "out of memory");
-		return;
+		return false;
 	}
 	ais_log(LOG_NOTICE, "scrub %llu: started (%s%s%s)",
 		(unsigned long long)mv->scrub.id,
@@ -370,6 +385,7 @@ static void run_job(struct move *mv)
 		(unsigned long long)atomic_load(&mv->scrub.made),
 		(unsigned long long)atomic_load(&mv->scrub.strays),
 		(unsigned long long)atomic_load(&mv->scrub.errors));
+	return rc != -ECANCELED;
 }
 
 static void reset(struct move *mv, const char *bucket, const char *prefix)
@@ -450,14 +466,13 @@ static uint64_t first_due(struct move *mv, uint64_t every_ns)
 	return now + (due - (uint64_t)real);
 }
 
-static void remember_last(struct move *mv)
+static void remember_last(struct move *mv, int64_t end_ns)
 {
 	char path[AISD_PATH_MAX], buf[32];
 	int n, rc;
 
 	last_path(mv, path);
-	n = snprintf(buf, sizeof(buf), "%lld\n",
-		     (long long)mv->scrub.finished_ns);
+	n = snprintf(buf, sizeof(buf), "%lld\n", (long long)end_ns);
 	rc = ais_file_replace(path, buf, (size_t)n, 0644);
 	if (rc)
 		ais_log(LOG_WARNING,
@@ -509,17 +524,18 @@ static void *scrub_main(void *arg)
 		atomic_store(&mv->scrub.cancel, false);
 		atomic_store(&mv->scrub.running, true);
 		pthread_mutex_unlock(&mv->scrub.mu);
-		run_job(mv);
+		/* A whole scrub of everything, asked for or periodic,
+		 * restarts the period (recorded before the lock is taken
+		 * again: the file is made durable); one cut short does
+		 * not. */
+		all = run_job(mv) && all && !atomic_load(&mv->stop);
+		if (all)
+			remember_last(mv, ais_now_real_ns());
 		pthread_mutex_lock(&mv->scrub.mu);
 		mv->scrub.finished_ns = ais_now_real_ns();
 		atomic_store(&mv->scrub.running, false);
-		/* A scrub of everything, asked for or periodic, restarts the
-		 * period; one cut short by a stop does not count. */
-		if (all && !atomic_load(&mv->stop)) {
-			remember_last(mv);
-			if (every)
-				next = ais_now_mono_ns() + every;
-		}
+		if (all && every)
+			next = ais_now_mono_ns() + every;
 	}
 	pthread_mutex_unlock(&mv->scrub.mu);
 	return NULL;

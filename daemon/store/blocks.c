@@ -140,7 +140,9 @@ static size_t blocks_of(uint64_t size)
  * block's, and it needs no table. */
 static bool one_block_xxh3(const struct ais_obj_meta *m)
 {
-	return m->cksum_type == AIS_CKSUM_XXH3 && blocks_of(m->size) == 1;
+	return m->cksum_type == AIS_CKSUM_XXH3 && blocks_of(m->size) == 1 &&
+	       strlen(m->cksum) == 16 &&
+	       strspn(m->cksum, "0123456789abcdefABCDEF") == 16;
 }
 
 /* Parses a header; 0 with *n and *hdr (its length) if it is a table of
@@ -447,6 +449,68 @@ void blk_forget(const struct mpset *mps, struct blk_cache *c, const char *path)
 
 /* ---- loading and checking -------------------------------------------- */
 
+/* h[first .. first+cnt) from the sidecar open on sfd (the file st names).
+ * A table the cache takes is read whole and cached; a bigger one (or with
+ * no cache) only its header and the slice asked for. 0 or -ENOENT (no
+ * valid table there), -errno. */
+static int load_sidecar(int sfd, struct blk_cache *c, const struct stat *st,
+			const struct ais_obj_meta *m, size_t first, size_t cnt,
+			uint64_t *out)
+{
+	uint8_t head[HDR_FIXED + AIS_CKSUM_HEX_MAX], *buf;
+	size_t nb = blocks_of(m->size), n, hdr, i;
+	struct stat ss;
+	ssize_t got;
+	uint64_t *h;
+
+	if (fstat(sfd, &ss) < 0)
+		return -errno;
+	got = pread(sfd, head, sizeof(head), 0);
+	if (got < 0)
+		return -errno;
+	if (decode_hdr(head, (size_t)got, m, &n, &hdr) != 0 ||
+	    (uint64_t)ss.st_size != hdr + 8 * (uint64_t)n || n != nb ||
+	    first + cnt > n)
+		return -ENOENT;
+	if (!c || n * 8 > BLK_CACHE_BYTES / 4) {
+		uint8_t slice[64 * 8];
+
+		if (cnt > 64)
+			return -EINVAL;
+		if (ais_pread_all(sfd, slice, cnt * 8, hdr + 8 * first) < 0)
+			return -ENOENT;
+		for (i = 0; i < cnt; i++) {
+			uint64_t v;
+
+			memcpy(&v, slice + 8 * i, 8);
+			out[i] = le64toh(v);
+		}
+		return 0;
+	}
+	buf = malloc(n * 8);
+	h = malloc(n * 8);
+	if (!buf || !h) {
+		free(buf);
+		free(h);
+		return -ENOMEM;
+	}
+	if (ais_pread_all(sfd, buf, n * 8, hdr) < 0) {
+		free(buf);
+		free(h);
+		return -ENOENT;
+	}
+	for (i = 0; i < n; i++) {
+		uint64_t v;
+
+		memcpy(&v, buf + 8 * i, 8);
+		h[i] = le64toh(v);
+	}
+	free(buf);
+	memcpy(out, h + first, cnt * 8);
+	cache_put(c, st->st_dev, st->st_ino, m, h, n);
+	return 0;
+}
+
 /* h[first .. first+cnt) of the table of the object on fd: 0, -ENOENT (no
  * valid table), -EAGAIN (nowait, and it would read a file), -errno. */
 static int load(const struct mpset *mps, struct blk_cache *c, int fd,
@@ -456,7 +520,6 @@ static int load(const struct mpset *mps, struct blk_cache *c, int fd,
 	uint8_t xb[XATTR_BUF];
 	char path[AISD_PATH_MAX];
 	struct stat st;
-	uint8_t *buf;
 	size_t n, hdr, i;
 	ssize_t len;
 	int rc, sfd;
@@ -493,47 +556,9 @@ static int load(const struct mpset *mps, struct blk_cache *c, int fd,
 	sfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (sfd < 0)
 		return errno == ENOENT ? -ENOENT : -errno;
-	{
-		struct stat ss;
-
-		if (fstat(sfd, &ss) < 0 || ss.st_size < HDR_FIXED ||
-		    ss.st_size > (off_t)(HDR_FIXED + AIS_CKSUM_HEX_MAX +
-					 8 * (blocks_of(m->size) + 1))) {
-			close(sfd);
-			return -ENOENT;
-		}
-		buf = malloc((size_t)ss.st_size);
-		if (!buf) {
-			close(sfd);
-			return -ENOMEM;
-		}
-		rc = ais_pread_all(sfd, buf, (size_t)ss.st_size, 0);
-		close(sfd);
-		if (rc < 0 ||
-		    decode_hdr(buf, (size_t)ss.st_size, m, &n, &hdr) != 0 ||
-		    (size_t)ss.st_size != hdr + 8 * n || first + cnt > n) {
-			free(buf);
-			return -ENOENT;
-		}
-	}
-	{
-		uint64_t *h = malloc(n * 8);
-
-		for (i = 0; i < n; i++) {
-			uint64_t v;
-
-			memcpy(&v, buf + hdr + 8 * i, 8);
-			v = le64toh(v);
-			if (h)
-				h[i] = v;
-			if (i >= first && i < first + cnt)
-				out[i - first] = v;
-		}
-		free(buf);
-		if (h)
-			cache_put(c, st.st_dev, st.st_ino, m, h, n);
-	}
-	return 0;
+	rc = load_sidecar(sfd, c, &st, m, first, cnt, out);
+	close(sfd);
+	return rc;
 }
 
 /* Reads block b (len bytes) of fd into scratch. */
@@ -714,14 +739,10 @@ int blk_check_read(const struct mpset *mps, struct blk_cache *c, int fd,
 	if ((off & (BLK_SIZE - 1)) || off + len > m->size ||
 	    ((off + len) & (BLK_SIZE - 1) && off + len != m->size))
 		return -EINVAL;
-	if (one_block_xxh3(m)) {
-		char *end;
-		uint64_t v = strtoull(m->cksum, &end, 16);
-
-		if (*end)
-			return -EINVAL;
-		return ais_xxh3(p, len) == v ? 0 : bad_block(0, len, errmsg);
-	}
+	if (one_block_xxh3(m))
+		return ais_xxh3(p, len) == strtoull(m->cksum, NULL, 16)
+			   ? 0
+			   : bad_block(0, len, errmsg);
 	cnt = (size_t)(((off + len - 1) >> BLK_SHIFT) - first + 1);
 	if (cnt > 64)
 		return -EINVAL;

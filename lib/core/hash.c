@@ -44,3 +44,8 @@ void ais_xxh3_update(void *state, const void *p, size_t len)
 	else
 		(void)XXH3_64bits_update(state, p, len);
 }
+
+const char *ais_xxh3_impl(void)
+{
+	return have_avx2() ? "avx2" : "libxxhash";
+}

@@ -15,6 +15,9 @@ uint64_t ais_xxh3(const void *p, size_t len);
  * (XXH3_createState, XXH3_64bits_reset); its digest is taken as usual. */
 void ais_xxh3_update(void *state, const void *p, size_t len);
 
+/* Which code ais_xxh3 runs: "avx2" or "libxxhash". */
+const char *ais_xxh3_impl(void);
+
 /* xxh3_avx2.c: only where AIS_XXH3_AVX2 is defined, only on CPUs with
  * AVX2. */
 uint64_t ais__xxh3_avx2(const void *p, size_t len);

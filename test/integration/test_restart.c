@@ -81,13 +81,30 @@ static int owner_index(const char *bucket, const char *name)
 	return o->port - tc.port;
 }
 
-/* Every mountpath's .ais/tmp of node i is empty. */
+/* Every mountpath's .ais/tmp of node i is empty (within 5 s: a node
+ * that was not killed drops the temporary file of a copy whose sender
+ * died when it sees the connection close). */
 static void check_tmp_clean(int i)
 {
 	char pat[PATH_MAX + 64];
 	glob_t g;
 
 	snprintf(pat, sizeof(pat), "%s/node%d/*/.ais/tmp/*", tc.cluster_dir, i);
+	for (int tries = 0; tries < 50; tries++) {
+		size_t left = 0;
+
+		if (glob(pat, GLOB_PERIOD, NULL, &g) == 0) {
+			for (size_t k = 0; k < g.gl_pathc; k++) {
+				const char *b = strrchr(g.gl_pathv[k], '/') + 1;
+
+				left += strcmp(b, ".") && strcmp(b, "..");
+			}
+			globfree(&g);
+		}
+		if (!left)
+			break;
+		usleep(100000);
+	}
 	if (glob(pat, GLOB_PERIOD, NULL, &g) == 0) {
 		for (size_t k = 0; k < g.gl_pathc; k++) {
 			const char *b = strrchr(g.gl_pathv[k], '/') + 1;
@@ -190,6 +207,32 @@ static size_t copies_on_disk(const char *bucket, const char *name,
 	return n;
 }
 
+/* With copies, the index of the node a PUT of bucket/name goes to: the
+ * first of its copy set, once the client's map has every node of the set
+ * up (a node restarted just before may still be marked down, and the PUT
+ * would go to the next one). */
+static int copy_owner_index(const char *bucket, const char *name, size_t copies)
+{
+	for (int tries = 0; tries < 300; tries++) {
+		struct ais_node_loc loc[4];
+		char msg[AIS_ERRMSG_LEN] = "";
+		size_t n, i;
+		bool up;
+
+		ck_assert_int_eq(ais_client_refresh_map(C, msg), 0);
+		n = ais_client_locate(C, bucket, name, loc, 4);
+		up = n == copies;
+		for (i = 0; i < n; i++)
+			up = up && !loc[i].down;
+		if (up)
+			return loc[0].port - tc.port;
+		usleep(100000);
+	}
+	ck_abort_msg("%s/%s: its copy set is not all up after 30 s", bucket,
+		     name);
+	return -1;
+}
+
 /* SIGKILLs the node taking a PUT of bucket/name (its owner) after `at` of
  * `size` bytes of the body. After the restart: no partial object anywhere,
  * on any copy's node; the old version (if any) whole on `copies` nodes. */
@@ -203,7 +246,8 @@ static void kill_mid_put(const char *bucket, const char *name, bool had_old,
 	size_t n;
 	int rc;
 
-	k.victim = owner_index(bucket, name);
+	k.victim = copies > 1 ? copy_owner_index(bucket, name, copies)
+			      : owner_index(bucket, name);
 	if (had_old) {
 		struct ais_test_gen g = {.seed = 1111, .size = 3 * MiB};
 

@@ -186,4 +186,6 @@ flip two s6 10 2
 grep -q "corrupt, not repaired: ais://two/s6" "$T/scrub6.out" ||
 	fail "scrub does not list two/s6: $(cat "$T/scrub6.out")"
 cmp -s "$stray" "$T/s1" || fail "the stray, the last good copy of s6, was removed"
+grep -q "two/s6: the stray copy here is kept" "$AIS_CLUSTER_DIR"/node*/aisd.log ||
+	fail "no node judged the stray of s6 (and kept it)"
 note "fuse_integrity: ok"
