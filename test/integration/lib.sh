@@ -508,6 +508,21 @@ slice()
 	fi
 }
 
+# flip_byte FILE OFFSET: inverts the byte at OFFSET of FILE in place (its
+# xattrs kept), as a disk error would.
+flip_byte()
+{
+	python3 - "$1" "$2" <<'PY'
+import sys
+p, off = sys.argv[1], int(sys.argv[2])
+with open(p, "r+b") as f:
+    f.seek(off)
+    b = f.read(1)
+    f.seek(off)
+    f.write(bytes([b[0] ^ 0xff]))
+PY
+}
+
 now_ms()
 {
 	echo $(($(date +%s%N) / 1000000))

@@ -26,19 +26,6 @@ copy_on()
 {
 	find "$(ais_node_dir "$2")"/mp* -path "*/b/$1" -not -path '*/.ais/*' -type f | head -1
 }
-# flip FILE OFFSET: flips a byte in place (the xattrs stay), as a disk would.
-flip()
-{
-	python3 - "$1" "$2" <<'PY'
-import sys
-p, off = sys.argv[1], int(sys.argv[2])
-with open(p, "r+b") as f:
-    f.seek(off)
-    b = f.read(1)
-    f.seek(off)
-    f.write(bytes([b[0] ^ 0xff]))
-PY
-}
 # first_copy K: a name with a copy on node K.
 first_copy()
 {
@@ -52,7 +39,7 @@ good() { cmp -s "$(copy_on "$1" "$2")" "$T/src/$1"; }
 
 # ---- the first period: a corrupt copy nobody reads is repaired -----------
 NAME=$(first_copy 1)
-flip "$(copy_on "$NAME" 1)" 1000
+flip_byte "$(copy_on "$NAME" 1)" 1000
 good "$NAME" 1 && fail "the flip did not change the copy"
 ais_wait_for $((3 * PERIOD)) good "$NAME" 1 ||
 	fail "the periodic scrub did not repair $NAME on node 1"
@@ -71,7 +58,7 @@ grep -q "NODE" "$T/status" || fail "scrub --status: $(cat "$T/status")"
 # ---- a restart after the scrub fell due: it runs soon after the start ----
 NAME=$(first_copy 2)
 ais_node_kill 2
-flip "$(copy_on "$NAME" 2)" 500
+flip_byte "$(copy_on "$NAME" 2)" 500
 # The last scrub ended 3 periods ago.
 echo $(($(date +%s%N) - 3 * PERIOD * 1000000000)) >"$(ais_node_dir 2)/mp0/.ais/scrub.last"
 timeout 90 "$AIS" local up --dir "$AIS_CLUSTER_DIR" --config "$AIS_TEST_AISD_CONF" \

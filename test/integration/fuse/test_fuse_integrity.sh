@@ -33,15 +33,7 @@ flip()
 	local f
 	f=$(copy_on "$1" "$2" "${4:-1}")
 	[ -n "$f" ] || fail "no copy of $1/$2 on its node ${4:-1}"
-	python3 - "$f" "$3" <<'PY'
-import sys
-p, off = sys.argv[1], int(sys.argv[2])
-with open(p, "r+b") as f:
-    f.seek(off)
-    b = f.read(1)
-    f.seek(off)
-    f.write(bytes([b[0] ^ 0xff]))
-PY
+	flip_byte "$f" "$3"
 }
 all_good() { # all_good BUCKET NAME SRC: every copy on disk equals SRC
 	local f
