@@ -163,6 +163,7 @@ int afs_file_commit(struct afs_fs *fs, struct afs_inode *in)
 	struct afs_spool *sp;
 	struct afs_loc loc;
 	uint64_t size;
+	uint32_t missing = 0;
 	bool unlinked;
 	int rc = 0;
 
@@ -185,6 +186,7 @@ int afs_file_commit(struct afs_fs *fs, struct afs_inode *in)
 		po.mtime_ns = sp->mtime_ns;
 	po.uid = fs->opts.uid;
 	po.gid = fs->opts.gid;
+	po.copies_missing = &missing;
 	rc = afs_locate(fs, in, &loc);
 	if (!rc)
 		rc = afs_spool_size(sp, &size);
@@ -199,6 +201,11 @@ int afs_file_commit(struct afs_fs *fs, struct afs_inode *in)
 	ais_log(LOG_DEBUG, "PUT %s/%s: %llu bytes, version %llu", loc.bucket,
 		loc.key, (unsigned long long)size,
 		(unsigned long long)out.version);
+	if (missing)
+		ais_log(LOG_NOTICE,
+			"%s/%s: stored with %u of its copies missing (a node "
+			"down or full); the nodes make them when they can",
+			loc.bucket, loc.key, missing);
 	sp->dirty = false;
 	sp->mtime_set = false;
 	pthread_mutex_lock(&in->lock);
