@@ -451,17 +451,18 @@ void blk_forget(const struct mpset *mps, struct blk_cache *c, const char *path)
 
 /* h[first .. first+cnt) from the sidecar open on sfd (the file st names).
  * A table the cache takes is read whole and cached; a bigger one (or with
- * no cache) only its header and the slice asked for. 0 or -ENOENT (no
+ * no cache, or no memory for it) only its header and the slice asked
+ * for. 0 or -ENOENT (no
  * valid table there), -errno. */
 static int load_sidecar(int sfd, struct blk_cache *c, const struct stat *st,
 			const struct ais_obj_meta *m, size_t first, size_t cnt,
 			uint64_t *out)
 {
-	uint8_t head[HDR_FIXED + AIS_CKSUM_HEX_MAX], *buf;
+	uint8_t head[HDR_FIXED + AIS_CKSUM_HEX_MAX], *buf = NULL;
 	size_t nb = blocks_of(m->size), n, hdr, i;
 	struct stat ss;
 	ssize_t got;
-	uint64_t *h;
+	uint64_t *h = NULL;
 
 	if (fstat(sfd, &ss) < 0)
 		return -errno;
@@ -472,6 +473,15 @@ static int load_sidecar(int sfd, struct blk_cache *c, const struct stat *st,
 	    (uint64_t)ss.st_size != hdr + 8 * (uint64_t)n || n != nb ||
 	    first + cnt > n)
 		return -ENOENT;
+	if (c && n * 8 <= BLK_CACHE_BYTES / 4) {
+		buf = malloc(n * 8);
+		h = malloc(n * 8);
+		if (!buf || !h) { /* the slice will do */
+			free(buf);
+			free(h);
+			c = NULL;
+		}
+	}
 	if (!c || n * 8 > BLK_CACHE_BYTES / 4) {
 		uint8_t slice[64 * 8];
 
@@ -486,13 +496,6 @@ static int load_sidecar(int sfd, struct blk_cache *c, const struct stat *st,
 			out[i] = le64toh(v);
 		}
 		return 0;
-	}
-	buf = malloc(n * 8);
-	h = malloc(n * 8);
-	if (!buf || !h) {
-		free(buf);
-		free(h);
-		return -ENOMEM;
 	}
 	if (ais_pread_all(sfd, buf, n * 8, hdr) < 0) {
 		free(buf);
