@@ -18,6 +18,8 @@
  *             changes from cluster/, resilver across mountpaths,
  *             reads relayed from previous owners   -> store/, shard/,
  *             cluster/
+ *   lease/    mounts' leases and the feed of changes that keeps their
+ *             caches right   -> nothing else of aisd
  * main.c, opts.c and notify.c are the program around them. */
 #ifndef AISD_AISD_H
 #define AISD_AISD_H
@@ -33,6 +35,7 @@ struct shards;
 struct cluster;
 struct peers;
 struct move;
+struct leases;
 
 struct aisd {
 	const struct aisd_opts *opts;
@@ -45,10 +48,12 @@ struct aisd {
 				(Raft thread only: rpc_buckets_follow) */
 	int64_t *buckets_seen_created; /* their creation times */
 	size_t nbuckets_seen;
-	struct move *move; /* move/: rebalance, resilver, relays and fetches
-			      from previous owners (NULL: not started;
-			      fetches then go uncounted, deletes keep
-			      tombstones only while the map has history) */
+	struct move *move;     /* move/: rebalance, resilver, relays and fetches
+				  from previous owners (NULL: not started;
+				  fetches then go uncounted, deletes keep
+				  tombstones only while the map has history) */
+	struct leases *leases; /* lease/: mounts' caches (NULL: none kept;
+				  changes are answered at once) */
 	uint64_t start_mono_ns;
 	atomic_uint connections; /* open client connections */
 	atomic_ulong requests;	 /* requests handled */

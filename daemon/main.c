@@ -23,6 +23,7 @@
 #include "aisd.h"
 #include "cluster/cluster.h"
 #include "cluster/peer.h"
+#include "lease/lease.h"
 #include "net/net.h"
 #include "notify.h"
 #include "opts.h"
@@ -179,6 +180,7 @@ int main(int argc, char **argv)
 	pthread_t ready_thr;
 	bool ready_started = false;
 	char **local_buckets = NULL;
+	char lease_stamp[4200];
 	struct cluster_opts copts;
 	struct aisd_opts o;
 	struct aisd d;
@@ -207,6 +209,14 @@ int main(int argc, char **argv)
 	}
 	if (rc) {
 		ais_log(LOG_ERR, "%s", errmsg);
+		goto out;
+	}
+	snprintf(lease_stamp, sizeof(lease_stamp), "%s/.ais/leases",
+		 d.store->mps->paths[0]);
+	d.leases = leases_new(o.lease_ms, lease_stamp);
+	if (!d.leases) {
+		ais_log(LOG_ERR, "out of memory");
+		rc = -ENOMEM;
 		goto out;
 	}
 	rc = shards_new(d.store,
@@ -334,6 +344,7 @@ out:
 	ais_strv_free(d.buckets_seen);
 	free(d.buckets_seen_created);
 	store_free(d.store);
+	leases_free(d.leases);
 	aisd_opts_free(&o);
 	return exit_code;
 }

@@ -35,6 +35,7 @@ struct src {
 	int rebalance_rate_mb; /* -1 unset */
 	int verify_reads;      /* -1 unset */
 	int scrub_interval_h;  /* -1 unset */
+	int lease_ms;	       /* -1 unset */
 };
 
 static void src_init(struct src *s)
@@ -51,6 +52,7 @@ static void src_init(struct src *s)
 	s->rebalance_rate_mb = -1;
 	s->verify_reads = -1;
 	s->scrub_interval_h = -1;
+	s->lease_ms = -1;
 }
 
 static void src_free(struct src *s)
@@ -236,6 +238,14 @@ static int apply(struct src *s, const char *key, const char *v,
 		s->scrub_interval_h = n;
 		return 0;
 	}
+	if (!strcmp(key, "lease_ms")) {
+		if (parse_int(v, 500, 60000, &n))
+			return ais_errf(errmsg, -EINVAL,
+					"bad %s '%s': milliseconds 500..60000",
+					what, v);
+		s->lease_ms = n;
+		return 0;
+	}
 	if (!strcmp(key, "verify_reads")) {
 		if (!strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "1"))
 			s->verify_reads = 1;
@@ -314,7 +324,8 @@ static void usage(FILE *f)
 	    "most, default 0: no limit),\nverify_reads (on: every block "
 	    "read from disk is checked against its\nchecksum; default on), "
 	    "scrub_interval_h (a scrub of everything this\noften; default 0: "
-	    "only when asked).\n"
+	    "only when asked),\nlease_ms (how long a mount trusts what it "
+	    "cached without hearing from\nthis node; default 4000).\n"
 	    "Command-line flags "
 	    "override the file. See aisd(8).\n",
 	    AISD_DEFAULT_CONFIG, AISD_DEFAULT_PORT, AISD_DEFAULT_IO_TIMEOUT);
@@ -382,6 +393,7 @@ static int merge(struct aisd_opts *o, struct src *cli, struct src *file)
 	o->verify_reads = file->verify_reads != 0;
 	o->scrub_interval_h =
 	    file->scrub_interval_h > 0 ? (unsigned)file->scrub_interval_h : 0;
+	o->lease_ms = file->lease_ms > 0 ? (unsigned)file->lease_ms : 0;
 	if (!o->listen)
 		return -ENOMEM;
 	return 0;

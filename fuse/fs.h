@@ -44,8 +44,11 @@
 /* Listing page size asked of the cluster per readdir round trip. */
 #define AFS_LIST_PAGE 1000
 
+struct afs_leases;
+
 struct afs_fs {
 	struct ais_client *client;
+	struct afs_leases *leases; /* lease.h; NULL with -o noleases */
 	struct afs_itable *itable;
 	struct afs_opts opts;
 	struct timespec mount_time;

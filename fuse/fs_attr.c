@@ -5,6 +5,7 @@
 #include <sys/statvfs.h>
 
 #include "fs.h"
+#include "lease.h"
 #include "log.h"
 #include "spool.h"
 
@@ -34,7 +35,8 @@ static void set_meta(struct afs_inode *in, const struct ais_obj_meta *m)
 
 static void reply_entry(fuse_req_t req, struct afs_fs *fs,
 			struct afs_inode *parent, const char *name, int kind,
-			const struct ais_obj_meta *m, bool confirmed)
+			const struct ais_obj_meta *m, bool confirmed,
+			const struct afs_trust_tok *tok)
 {
 	struct afs_inode *in;
 
@@ -48,6 +50,8 @@ static void reply_entry(fuse_req_t req, struct afs_fs *fs,
 	if (confirmed) {
 		pthread_mutex_lock(&in->lock);
 		in->seen_ns = ais_now_mono_ns();
+		if (tok && kind != AFS_DIR)
+			afs_trust_set(fs, in, tok);
 		pthread_mutex_unlock(&in->lock);
 	}
 	afs_reply_entry(req, fs, in);
@@ -72,10 +76,11 @@ void afs_op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	char errmsg[AIS_ERRMSG_LEN] = "";
 	char key[AIS_NAME_MAX + 1];
 	struct afs_inode *parent, *child;
+	struct afs_trust_tok tok = {0};
 	struct ais_obj_meta m;
 	struct afs_loc loc;
-	bool known_dir = false, fresh, stale = false;
-	int rc, kind = 0;
+	bool known_dir = false, fresh, stale = false, trusted;
+	int rc, kind = 0, ckind;
 
 	parent = afs_inode_get(fs->itable, parent_ino);
 	if (!parent) {
@@ -105,19 +110,23 @@ void afs_op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		    child->kind == AFS_FILE && afs_has_local_data(child);
 
 		known_dir = child->kind == AFS_DIR;
+		ckind = child->kind;
 		pthread_mutex_lock(&child->lock);
 		fresh = known_dir &&
 			ais_now_mono_ns() - child->seen_ns < AFS_DIR_TRUST_NS;
+		/* A lease says it has not changed since it was confirmed. */
+		trusted =
+		    !known_dir && child->have_meta && afs_trusted(fs, child);
 		pthread_mutex_unlock(&child->lock);
 		afs_inode_put(fs->itable, child);
 		if (fresh) {
-			reply_entry(req, fs, parent, name, AFS_DIR, NULL,
-				    false);
+			reply_entry(req, fs, parent, name, AFS_DIR, NULL, false,
+				    NULL);
 			goto out;
 		}
-		if (local) {
-			reply_entry(req, fs, parent, name, AFS_FILE, NULL,
-				    false);
+		if (local || trusted) {
+			reply_entry(req, fs, parent, name, ckind, NULL, false,
+				    NULL);
 			goto out;
 		}
 	}
@@ -139,8 +148,10 @@ void afs_op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 			reply_negative(req, fs);
 			goto out;
 		}
-		if (rc == 0)
+		if (rc == 0) {
+			afs_trust_begin(fs, loc.bucket, key, &tok);
 			rc = afs_resolve(fs, loc.bucket, key, &kind, &m);
+		}
 	}
 	if (rc == -ENOENT) {
 		reply_negative(req, fs);
@@ -167,7 +178,7 @@ void afs_op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	if (kind == AFS_FILE && afs_is_shard_name(fs, name))
 		kind = AFS_SHARD;
 	reply_entry(req, fs, parent, name, kind, kind != AFS_DIR ? &m : NULL,
-		    !stale);
+		    !stale, &tok);
 out:
 	afs_inode_put(fs->itable, parent);
 }
@@ -196,6 +207,8 @@ void afs_op_forget_multi(fuse_req_t req, size_t count,
 static int refresh_file(struct afs_fs *fs, struct afs_inode *in)
 {
 	char errmsg[AIS_ERRMSG_LEN] = "";
+	struct afs_trust_tok tok;
+	bool trusted;
 	struct ais_obj_meta m;
 	struct afs_loc loc;
 	int rc;
@@ -205,15 +218,22 @@ static int refresh_file(struct afs_fs *fs, struct afs_inode *in)
 	if ((in->kind != AFS_FILE && in->kind != AFS_SHARD) ||
 	    afs_has_local_data(in))
 		return 0;
+	pthread_mutex_lock(&in->lock);
+	trusted = in->have_meta && afs_trusted(fs, in);
+	pthread_mutex_unlock(&in->lock);
+	if (trusted)
+		return 0;
 	rc = afs_locate(fs, in, &loc);
 	if (rc)
 		return rc;
+	afs_trust_begin(fs, loc.bucket, loc.key, &tok);
 	rc = ais_client_head(fs->client, loc.bucket, loc.key, &m, errmsg);
 	if (rc)
 		return -afs_errno(rc, "getattr", &loc, errmsg);
 	set_meta(in, &m);
 	pthread_mutex_lock(&in->lock);
 	in->seen_ns = ais_now_mono_ns(); /* confirmed (nocto, shards) */
+	afs_trust_set(fs, in, &tok);
 	pthread_mutex_unlock(&in->lock);
 	return 0;
 }

@@ -12,6 +12,7 @@
 
 #include "fileio.h"
 #include "fs.h"
+#include "lease.h"
 #include "log.h"
 #include "spool.h"
 
@@ -158,6 +159,7 @@ static int attach_spool(struct afs_fs *fs, struct afs_inode *in, bool trunc,
 int afs_file_commit(struct afs_fs *fs, struct afs_inode *in)
 {
 	char errmsg[AIS_ERRMSG_LEN] = "";
+	struct afs_trust_tok tok;
 	struct ais_put_opts po;
 	struct ais_obj_meta out;
 	struct afs_spool *sp;
@@ -192,9 +194,15 @@ int afs_file_commit(struct afs_fs *fs, struct afs_inode *in)
 		rc = afs_spool_size(sp, &size);
 	if (rc)
 		goto out;
+	afs_trust_begin(fs, loc.bucket, loc.key, &tok);
 	rc = ais_client_put_fd(fs->client, loc.bucket, loc.key, sp->fd, size,
 			       &po, &out, errmsg);
 	if (rc) {
+		/* It may have been stored all the same (an answer lost):
+		 * the next open asks. */
+		pthread_mutex_lock(&in->lock);
+		in->trust = 0;
+		pthread_mutex_unlock(&in->lock);
 		rc = -afs_errno(rc, "write back", &loc, errmsg);
 		goto out;
 	}
@@ -213,6 +221,10 @@ int afs_file_commit(struct afs_fs *fs, struct afs_inode *in)
 	in->have_meta = true;
 	in->page_meta = out;
 	in->have_page_meta = true;
+	/* Our own change is not sent back to us (ais_client_set_origin):
+	 * what the PUT answered is current, unless another change of the
+	 * name came in meanwhile. */
+	afs_trust_set(fs, in, &tok);
 	pthread_mutex_unlock(&in->lock);
 out:
 	pthread_mutex_unlock(&sp->lock);
@@ -305,18 +317,19 @@ static int open_member(struct afs_fs *fs, struct afs_inode *in, bool *keep)
 	return 0;
 }
 
-/* With nocto: the metadata of in was confirmed by the cluster (lookup,
- * listing, getattr or open) less than attr_timeout ago. */
+/* The metadata of in is current without asking: a lease says nothing
+ * changed since the cluster confirmed it (lease.h), or, with nocto, it
+ * was confirmed (lookup, listing, getattr or open) less than attr_timeout
+ * ago. */
 static bool file_fresh(struct afs_fs *fs, struct afs_inode *in)
 {
 	uint64_t window = (uint64_t)(fs->opts.attr_timeout * 1e9);
 	bool fresh;
 
-	if (!fs->opts.nocto || window == 0)
-		return false;
 	pthread_mutex_lock(&in->lock);
-	fresh = in->have_meta && in->seen_ns &&
-		ais_now_mono_ns() - in->seen_ns < window;
+	fresh = in->have_meta && (afs_trusted(fs, in) ||
+				  (fs->opts.nocto && window && in->seen_ns &&
+				   ais_now_mono_ns() - in->seen_ns < window));
 	pthread_mutex_unlock(&in->lock);
 	return fresh;
 }
@@ -328,6 +341,7 @@ void afs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int acc = fi->flags & O_ACCMODE;
 	bool write = acc == O_WRONLY || acc == O_RDWR, keep = false;
 	struct afs_inode *in;
+	struct afs_trust_tok tok;
 	struct ais_obj_meta m;
 	struct afs_loc loc;
 	struct fileh *fh;
@@ -369,9 +383,14 @@ void afs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		/* Close-to-open: whatever changed since our last open must
 		 * not be served from the page cache. */
 		rc = afs_locate(fs, in, &loc);
-		if (!rc)
+		ais_log(LOG_DEBUG, "open %llu: asking (trust %u, lease %d)",
+			(unsigned long long)in->ino, in->trust,
+			afs_lease_valid(fs));
+		if (!rc) {
+			afs_trust_begin(fs, loc.bucket, loc.key, &tok);
 			rc = ais_client_head(fs->client, loc.bucket, loc.key,
 					     &m, errmsg);
+		}
 		if (rc) {
 			rc = -afs_errno(rc, "open", &loc, errmsg);
 			goto err;
@@ -381,6 +400,7 @@ void afs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		in->meta = m;
 		in->have_meta = true;
 		in->seen_ns = ais_now_mono_ns();
+		afs_trust_set(fs, in, &tok);
 		in->page_meta = m;
 		in->have_page_meta = true;
 		pthread_mutex_unlock(&in->lock);
@@ -585,8 +605,10 @@ static void check_version(struct afs_inode *in, uint64_t v)
 
 	pthread_mutex_lock(&in->lock);
 	changed = in->have_page_meta && in->page_meta.version != v;
-	if (changed)
+	if (changed) {
 		in->seen_ns = 0;
+		in->trust = 0;
+	}
 	pthread_mutex_unlock(&in->lock);
 	if (!changed)
 		return;

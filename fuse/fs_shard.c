@@ -7,6 +7,7 @@
 
 #include "hash.h"
 #include "fs.h"
+#include "lease.h"
 #include "log.h"
 #include "shard_names.h"
 
@@ -197,9 +198,11 @@ bool afs_member_fresh(struct afs_fs *fs, struct afs_inode *in)
 	if (!sh || sh == in || window == 0)
 		return false;
 	pthread_mutex_lock(&sh->lock);
-	/* seen_ns 0: never confirmed, or doubted since. */
-	ok = sh->have_meta && sh->seen_ns &&
-	     ais_now_mono_ns() - sh->seen_ns < window;
+	/* seen_ns 0: never confirmed, or doubted since. A lease: nothing
+	 * changed the shard since it was confirmed, however long ago. */
+	ok = sh->have_meta &&
+	     (afs_trusted(fs, sh) ||
+	      (sh->seen_ns && ais_now_mono_ns() - sh->seen_ns < window));
 	v = sh->meta.version;
 	pthread_mutex_unlock(&sh->lock);
 	if (!ok)
@@ -221,10 +224,12 @@ void afs_shard_confirm(struct afs_inode *in, uint64_t version)
 	/* Another version: the shard was replaced since it was last looked
 	 * up. Until the kernel looks it up again, every open of one of its
 	 * members asks the node. */
-	if (sh->have_meta && sh->meta.version == version)
+	if (sh->have_meta && sh->meta.version == version) {
 		sh->seen_ns = ais_now_mono_ns();
-	else
+	} else {
 		sh->seen_ns = 0;
+		sh->trust = 0;
+	}
 	pthread_mutex_unlock(&sh->lock);
 }
 
@@ -236,6 +241,7 @@ void afs_shard_doubt(struct afs_inode *in)
 		return;
 	pthread_mutex_lock(&sh->lock);
 	sh->seen_ns = 0;
+	sh->trust = 0;
 	pthread_mutex_unlock(&sh->lock);
 }
 

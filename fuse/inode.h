@@ -68,6 +68,8 @@ struct afs_inode {
 	struct ais_obj_meta page_meta;
 	bool have_page_meta;
 	uint64_t seen_ns; /* monotonic time the cluster last confirmed it */
+	uint32_t trust;	  /* lease.h: the trust generation it was confirmed
+			     under, 0 if none (or changed since) */
 	bool unlinked;	  /* deleted while open: staged data is dropped */
 	struct afs_spool *spool; /* write staging shared by writers, or NULL */
 	int spool_users;

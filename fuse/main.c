@@ -19,6 +19,7 @@
 #include "ais_config.h"
 #include "fileio.h"
 #include "fs.h"
+#include "lease.h"
 #include "log.h"
 #include "spool.h"
 
@@ -50,6 +51,11 @@ static void usage(FILE *f)
 	    "     nocto               an open within attr_timeout of the "
 	    "last check\n"
 	    "                         does not ask the cluster again\n"
+	    "     noleases            no leases from the nodes: every open "
+	    "of a plain\n"
+	    "                         object asks its node (the default "
+	    "asks only after\n"
+	    "                         a change or without a lease)\n"
 	    "     timeout=S           a down cluster gives EIO after S "
 	    "seconds (default 20)\n"
 	    "     spool=DIR           staging directory for writes "
@@ -313,7 +319,14 @@ static int serve(struct afs_opts *o, int report_fd)
 	}
 	fuse_loop_cfg_set_clone_fd(lc, 1);
 	fuse_loop_cfg_set_max_threads(lc, o->max_threads);
+	rc = afs_leases_start(&fs);
+	if (rc)
+		ais_log(LOG_WARNING,
+			"leases: cannot start (%s): every open asks the "
+			"cluster",
+			strerror(-rc));
 	rc = fuse_session_loop_mt(fs.se, lc);
+	afs_leases_stop(&fs);
 	fuse_loop_cfg_destroy(lc);
 	if (rc < 0)
 		ais_log(LOG_ERR, "FUSE loop: %s", strerror(-rc));

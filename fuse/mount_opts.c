@@ -118,6 +118,10 @@ static int apply(struct afs_opts *o, char *key, char *val, char *errmsg)
 		o->nocto = true;
 	} else if (strcmp(key, "cto") == 0) {
 		o->nocto = false;
+	} else if (strcmp(key, "noleases") == 0) {
+		o->noleases = true;
+	} else if (strcmp(key, "leases") == 0) {
+		o->noleases = false;
 	} else if (strcmp(key, "bucket") == 0) {
 		rc = set_str(o->bucket, sizeof(o->bucket), key, val, errmsg);
 		if (rc)

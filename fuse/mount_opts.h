@@ -21,6 +21,7 @@ struct afs_opts {
 	bool debug;
 	bool nocto; /* an open within attr_timeout of the last confirmation of
 		       a file's metadata does not ask the cluster again */
+	bool noleases; /* no leases (lease.h): every open asks the cluster */
 	double attr_timeout; /* seconds */
 	double entry_timeout;
 	double negative_timeout;

@@ -35,6 +35,10 @@
  * wait on a third node, so that two nodes whose client threads all wait
  * on each other's copies never deadlock. */
 #define PEER_THREADS 16
+/* Mounts' OP_WATCH polls, each held up to 2 s when nothing changes: one
+ * thread per mount watching at once (more wait their turn, and renew
+ * their lease a little later). */
+#define WAIT_THREADS 64
 
 struct conn {
 	uv_tcp_t tcp;
@@ -69,6 +73,7 @@ struct server {
 	struct workpool *fast;
 	struct workpool *move; /* migrate PUTs */
 	struct workpool *peer; /* replica PUTs, peer_local requests */
+	struct workpool *wait; /* OP_WATCH */
 	uint64_t io_timeout_ns, idle_timeout_ns;
 	uint64_t last_accept_warn;
 	uint8_t read_buf[READ_BUF]; /* the loop thread's only */
@@ -85,6 +90,7 @@ static void close_aux(struct server *s)
 	workpool_close(s->fast);
 	workpool_close(s->move);
 	workpool_close(s->peer);
+	workpool_close(s->wait);
 	uv_close((uv_handle_t *)&s->sweep, NULL);
 	uv_close((uv_handle_t *)&s->drain, NULL);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
@@ -315,6 +321,7 @@ next:
 		   ? c->srv->move
 	       : req->peer_local || (req->op == AIS__OP__OP_PUT && req->replica)
 		   ? c->srv->peer
+	       : op->thread == RPC_WAIT ? c->srv->wait
 	       : op->thread == RPC_DATA ? NULL
 					: c->srv->fast;
 	if (!pool) {
@@ -518,6 +525,14 @@ int server_new(struct aisd *d, const char *host, unsigned port,
 		if (rc) {
 			workpool_close(s->fast);
 			workpool_close(s->move);
+		}
+	}
+	if (!rc) {
+		rc = workpool_new(&s->loop, WAIT_THREADS, 0, &s->wait);
+		if (rc) {
+			workpool_close(s->fast);
+			workpool_close(s->move);
+			workpool_close(s->peer);
 		}
 	}
 	if (rc) {

@@ -2,12 +2,14 @@
  * dispatch of one request through it. A new op is one row here and one
  * handler in the file of its family. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "map.h"
 
+#include "lease/lease.h"
 #include "move/move.h"
 #include "rpc/rpc_i.h"
 
@@ -38,6 +40,7 @@ static const struct rpc_op ops[] = {
 	[AIS__OP__OP_SHARD_APPEND]   = {rpc_shard_append,   NULL,            RPC_META, true,  false, RPC_PERM_WRITE},
 	[AIS__OP__OP_COPIES_SYNC]    = {rpc_copies_sync,    NULL,            RPC_DATA, false, true,  RPC_PERM_CLUSTER},
 	[AIS__OP__OP_SCRUB]          = {rpc_scrub,          NULL,            RPC_META, false, true,  RPC_PERM_ADMIN},
+	[AIS__OP__OP_WATCH]          = {rpc_watch,          NULL,            RPC_WAIT, false, true,  RPC_PERM_READ},
 };
 /* clang-format on */
 
@@ -114,6 +117,9 @@ static void rpc_done(struct rpc *r)
 		ais_map_pb_free(r->mappb);
 	if (r->have_scrub)
 		move_scrub_status_free(&r->scrub);
+	while (r->nchanged)
+		free(r->changed[--r->nchanged]);
+	free(r->changed);
 	cluster_map_put(r->cm);
 }
 
@@ -172,7 +178,11 @@ void rpc_run(struct aisd *d, struct rpc_job *j)
 	if (client)
 		atomic_store(&d->client_ns, ais_now_mono_ns());
 	if (rc == 0)
+		leases_serving(d->leases);
+	if (rc == 0)
 		rc = joining_list ? rpc_list_joining(&r) : op->run(&r);
+	if (rc == 0)
+		rpc_lease_commit(&r);
 	if (rc < 0)
 		rpc_reply_error(&r, rc);
 	else if (rc == 0)

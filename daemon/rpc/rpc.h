@@ -48,6 +48,8 @@ enum rpc_thread {
 	RPC_DATA, /* the libuv threadpool: object bytes, and requests that
 		     wait on other nodes (so that two nodes probing each
 		     other never use up each other's threads) */
+	RPC_WAIT, /* net/workpool of its own: requests held open on purpose
+		     (OP_WATCH), which must not take the others' threads */
 };
 
 /* The right a request needs. Not checked yet: users and tokens come with

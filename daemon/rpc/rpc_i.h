@@ -30,9 +30,11 @@ struct rpc {
 	Ais__ScrubStatus scrub; /* OP_SCRUB's answer (freed after it) */
 	bool have_scrub;
 	struct ais_obj_meta meta;
-	struct ais_obj_meta obj; /* the object's own (a member read's meta is
-				    the member's) */
+	struct ais_obj_meta obj;   /* the object's own (a member read's meta is
+				      the member's) */
 	uint64_t bad_off, bad_len; /* the range a check found corrupt */
+	char **changed;		   /* OP_WATCH's answer (freed after it) */
+	size_t nchanged;
 	char errmsg[AIS_ERRMSG_LEN];
 };
 
@@ -118,6 +120,11 @@ void rpc_member_meta(struct rpc *r, const struct ais_shard_member *m);
 
 /* node.c: the node and the cluster */
 int rpc_ping(struct rpc *r);
+/* lease.c */
+int rpc_watch(struct rpc *r);
+/* A change op succeeded: numbers it for the mounts that watch, and waits
+ * until they applied it (or lost their lease) before it is answered. */
+void rpc_lease_commit(struct rpc *r);
 int rpc_get_map(struct rpc *r);
 int rpc_join(struct rpc *r);
 int rpc_node_info(struct rpc *r);

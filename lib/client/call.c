@@ -239,6 +239,17 @@ int ais__call_start_io(struct ais__call *k, struct ais_client *c,
 	k->roff = 0;
 	k->id = atomic_fetch_add(&c->next_id, 1);
 	req->map_version = ais__client_version_hint(c);
+	switch (req->op) {
+	case AIS__OP__OP_PUT:
+	case AIS__OP__OP_DELETE:
+	case AIS__OP__OP_RENAME:
+	case AIS__OP__OP_SET_META:
+	case AIS__OP__OP_SHARD_APPEND:
+		req->origin = atomic_load(&c->origin);
+		break;
+	default:
+		break;
+	}
 
 	rc = ais_pool_get(pool, fresh || k->own, c->opts.connect_timeout_ms,
 			  k->io_ms, &k->reused, em);
@@ -293,6 +304,9 @@ int ais__call_recv_head(struct ais__call *k, char *errmsg)
 				    &k->body_left, k->rbuf, sizeof(k->rbuf),
 				    &k->rlen, &got_any, em);
 	if (rc == 0) {
+		uint64_t now = ais_now_mono_ns();
+
+		atomic_store(&k->pool->ok_ns, now ? now : 1);
 		ais__client_saw_version(k->c, k->resp->map_version);
 		return 0;
 	}
@@ -508,7 +522,13 @@ static int owner_in(const struct ais__mapref *r, const char *bucket,
 				"no online node in the cluster map (version "
 				"%llu)",
 				(unsigned long long)r->map->version);
-	if (node->down)
+	/* "down" is the leader's view, advisory and up to a watch period
+	 * late: a node that answered us a moment ago is tried. */
+	if (node->down &&
+	    !(atomic_load(&r->pools[node - r->map->nodes]->ok_ns) &&
+	      ais_now_mono_ns() -
+		      atomic_load(&r->pools[node - r->map->nodes]->ok_ns) <
+		  AIS__MAP_FRESH_NS))
 		return ais_errf(errmsg, -EIO,
 				"node %s (%s:%u) is down (cluster map v%llu): "
 				"%s/%s is on it",

@@ -194,6 +194,45 @@ size_t ais_client_locate(struct ais_client *c, const char *bucket,
 			 const char *name, struct ais_node_loc *out,
 			 size_t cap);
 
+/* Every node of the current map (up or not), fills up to cap; returns the
+ * count, and *version (may be NULL) the map's version. */
+size_t ais_client_nodes(struct ais_client *c, struct ais_node_loc *out,
+			size_t cap, uint64_t *version);
+
+/* ---- leases: what a mount may cache (aisfs; HACKING.md, "Leases") ---- */
+
+/* One answer to ais_client_watch. */
+struct ais_watch_answer {
+	char **changed; /* "bucket/name" each ("bucket/": the whole bucket) */
+	size_t n;
+	uint64_t seq;	      /* the next `since` */
+	uint64_t map_version; /* the node's */
+	uint32_t lease_ms;    /* the lease the poll renewed, from when the
+				 node got it */
+};
+void ais_watch_answer_free(struct ais_watch_answer *a);
+
+/* One poll of node's change feed by the watcher id (random, one per mount;
+ * bucket: only that bucket's changes, "" or NULL all): the objects it
+ * changed for clients after change number since (0: none asked; the answer
+ * says where the feed stands), waiting up to wait_ms (at most 2000) for
+ * one. Renews the watcher's lease on that node: until the lease runs out
+ * (lease_ms in aisd.conf, counted from when the node got the poll), the
+ * node answers no change before this watcher has polled past it. Not
+ * retried. Returns 0, or -ESTALE with out->seq (the node restarted or no
+ * longer remembers back to since: whatever was cached from it must be
+ * asked again, and the next poll starts at out->seq), or the node's or
+ * connection's -errno. */
+int ais_client_watch(struct ais_client *c, const struct ais_node_loc *node,
+		     uint64_t id, const char *bucket, uint64_t since,
+		     unsigned wait_ms, struct ais_watch_answer *out,
+		     char *errmsg);
+
+/* The changes this client asks for (PUT, delete, rename, metadata,
+ * shard append) are made on behalf of watcher id (0: none): the nodes do
+ * not send them back to it, nor wait for it to apply them, as it knows. */
+void ais_client_set_origin(struct ais_client *c, uint64_t id);
+
 /* Starts a scrub of bucket ("" or NULL = every bucket) under prefix on
  * every node (each checks every copy it holds block by block, repairs
  * corrupt ones from good copies, makes missing copies, removes strays;

@@ -45,6 +45,7 @@ struct ais_client {
 	_Atomic uint64_t seen_version;	 /* highest map version a node named */
 	_Atomic uint64_t map_checked_ns; /* monotonic time a node last gave us
 					    the map (adopted or as current) */
+	_Atomic uint64_t origin;	 /* ais_client_set_origin */
 };
 
 /* A map is "fresh" for this long after a node gave it: a node marked down

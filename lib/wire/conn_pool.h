@@ -25,6 +25,8 @@ struct ais_pool {
 	/* Monotonic ns of the last failure to reach the node (a client that
 	 * can read a copy elsewhere asks it last for a while); 0 = none. */
 	_Atomic uint64_t fail_ns;
+	/* Monotonic ns of the last answer from the node; 0 = none. */
+	_Atomic uint64_t ok_ns;
 };
 
 /* A pool for host:port keeping at most max_idle idle sockets. NULL on

@@ -1,0 +1,129 @@
+/* OP_WATCH, and the changes a node makes for clients, numbered for the
+ * mounts that cache them (lease/lease.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#include "lease/lease.h"
+#include "rpc/rpc_i.h"
+
+/* Most names and bytes in one OP_WATCH answer (a head is at most 1 MiB). */
+#define WATCH_MAX_NAMES 4096
+#define WATCH_MAX_BYTES (512 * 1024)
+
+struct changed {
+	struct rpc *r;
+	size_t cap, bytes;
+};
+
+static int add_changed(void *arg, const char *bucket, const char *name)
+{
+	struct changed *c = arg;
+	struct rpc *r = c->r;
+	size_t len = strlen(bucket) + 1 + strlen(name);
+	char *s, **v;
+
+	if (r->nchanged && c->bytes + len > WATCH_MAX_BYTES)
+		return 1;
+	if (r->nchanged == c->cap) {
+		c->cap = c->cap ? 2 * c->cap : 64;
+		v = realloc(r->changed, c->cap * sizeof(*v));
+		if (!v)
+			return ais_errf(r->errmsg, -ENOMEM, "out of memory");
+		r->changed = v;
+	}
+	s = malloc(len + 1);
+	if (!s)
+		return ais_errf(r->errmsg, -ENOMEM, "out of memory");
+	strcpy(s, bucket);
+	strcat(s, "/");
+	strcat(s, name);
+	r->changed[r->nchanged++] = s;
+	c->bytes += len;
+	return 0;
+}
+
+int rpc_watch(struct rpc *r)
+{
+	Ais__Request *q = r->req;
+	struct changed c = {.r = r};
+	uint64_t upto = 0;
+	int rc;
+
+	if (!r->d->leases)
+		return ais_errf(r->errmsg, -EOPNOTSUPP,
+				"this node keeps no leases");
+	if (!q->watch_id)
+		return ais_errf(r->errmsg, -EINVAL,
+				"OP_WATCH needs a watch_id");
+	if (q->bucket[0]) {
+		rc = rpc_check_bucket(r, q->bucket);
+		if (rc)
+			return rc;
+	}
+	rc = leases_poll(r->d->leases, q->watch_id, q->bucket, q->watch_since,
+			 q->watch_wait_ms, WATCH_MAX_NAMES, add_changed, &c,
+			 &upto);
+	r->resp.watch_seq = upto;
+	r->resp.lease_ms = leases_ms(r->d->leases);
+	if (rc == -ESTALE)
+		return ais_errf(r->errmsg, rc,
+				"this node no longer remembers its changes "
+				"back to %llu (it restarted, or the mount "
+				"fell behind): drop what was cached",
+				(unsigned long long)q->watch_since);
+	if (rc == -EBUSY)
+		return ais_errf(r->errmsg, rc,
+				"too many mounts watch this node (%d)",
+				LEASE_HOLDERS);
+	if (rc)
+		return rc;
+	r->resp.n_changed = r->nchanged;
+	r->resp.changed = r->changed;
+	return 0;
+}
+
+void rpc_lease_commit(struct rpc *r)
+{
+	Ais__Request *q = r->req;
+	struct leases *l = r->d->leases;
+	uint64_t seq;
+	unsigned waited;
+
+	if (!l)
+		return;
+	switch (q->op) {
+	case AIS__OP__OP_PUT:
+		if (q->migrate)
+			return; /* a copy of what was noted where it changed */
+		seq = leases_note(l, q->bucket, q->name, q->origin);
+		break;
+	case AIS__OP__OP_DELETE:
+	case AIS__OP__OP_SET_META:
+		if (q->peer_local)
+			return;
+		seq = leases_note(l, q->bucket, q->name, q->origin);
+		break;
+	case AIS__OP__OP_SHARD_APPEND:
+		seq = leases_note(l, q->bucket, q->name, q->origin);
+		break;
+	case AIS__OP__OP_RENAME:
+		(void)leases_note(l, q->bucket, q->name, q->origin);
+		seq = leases_note(l, q->bucket, q->new_name, q->origin);
+		break;
+	case AIS__OP__OP_BUCKET_DESTROY:
+		seq = leases_note(l, q->bucket, "", 0);
+		break;
+	default:
+		return;
+	}
+	waited = leases_wait(l, q->bucket, seq, q->origin);
+	if (waited > 100)
+		ais_log(LOG_INFO,
+			"%s %s/%s answered after %u ms: waited for mounts' "
+			"leases (a mount that stopped answering, or this "
+			"node's start)",
+			rpc_op_name(q->op), q->bucket, q->name, waited);
+}

@@ -1,0 +1,454 @@
+/* Leases (lease.h): a manager thread that keeps one watcher thread per
+ * node of the map, and what a change does to the inode table. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "hash.h"
+#include "lease.h"
+#include "log.h"
+
+/* How long a node may hold a poll when nothing changes: at most this,
+ * and at most a quarter of the lease. A lease runs from when the poll was
+ * sent and is renewed only when the answer comes, so a poll held longer
+ * than the lease minus the next one's answer would let it lapse. */
+#define WATCH_WAIT_MS 1000
+/* The manager's look at the map. */
+#define MANAGE_MS 200
+/* A lease counts for this share of what the node grants (from when the
+ * poll was sent, which is before the node got it): room for clocks that
+ * tick at slightly different rates. */
+#define LEASE_SHARE 0.9
+
+struct watcher {
+	struct afs_leases *ls;
+	struct ais_node_loc node;
+	pthread_t thr;
+	atomic_bool stop;
+	_Atomic uint64_t valid_until; /* monotonic ns; 0: no lease */
+	struct watcher *next;
+};
+
+struct afs_leases {
+	struct afs_fs *fs;
+	uint64_t id;
+	pthread_t mgr;
+	atomic_bool stop;
+	pthread_mutex_t mu; /* guards watchers */
+	struct watcher *watchers;
+	/* The earliest lease of all nodes (0: some node gave none, or the map
+	 * changed and its new nodes are not watched yet). */
+	_Atomic uint64_t valid_until;
+	atomic_bool map_changed;
+	_Atomic uint32_t gen;
+	_Atomic uint32_t ctr[AFS_TRUST_SLOTS];
+};
+
+static uint32_t name_slot(const char *bucket, const char *key)
+{
+	return (uint32_t)(ais_hash_str(key, ais_hash_str(bucket, 0)) &
+			  (AFS_TRUST_SLOTS - 1));
+}
+
+void afs_trust_begin(struct afs_fs *fs, const char *bucket, const char *key,
+		     struct afs_trust_tok *tok)
+{
+	struct afs_leases *ls = fs->leases;
+
+	memset(tok, 0, sizeof(*tok));
+	if (!ls)
+		return;
+	tok->slot = name_slot(bucket, key);
+	tok->gen = atomic_load(&ls->gen);
+	tok->ctr = atomic_load(&ls->ctr[tok->slot]);
+}
+
+void afs_trust_set(struct afs_fs *fs, struct afs_inode *in,
+		   const struct afs_trust_tok *tok)
+{
+	struct afs_leases *ls = fs->leases;
+
+	if (ls && tok->gen && atomic_load(&ls->gen) == tok->gen &&
+	    atomic_load(&ls->ctr[tok->slot]) == tok->ctr)
+		in->trust = tok->gen;
+	else
+		in->trust = 0;
+}
+
+bool afs_lease_valid(struct afs_fs *fs)
+{
+	struct afs_leases *ls = fs->leases;
+
+	return ls && ais_now_mono_ns() < atomic_load(&ls->valid_until);
+}
+
+bool afs_trusted(struct afs_fs *fs, const struct afs_inode *in)
+{
+	return in->trust && fs->leases &&
+	       in->trust == atomic_load(&fs->leases->gen) &&
+	       afs_lease_valid(fs);
+}
+
+/* Nothing cached so far counts any more. */
+static void distrust_all(struct afs_leases *ls, const char *why)
+{
+	uint32_t g = atomic_fetch_add(&ls->gen, 1) + 1;
+
+	if (g == 0) /* 0 means "not trusted" */
+		atomic_fetch_add(&ls->gen, 1);
+	ais_log(LOG_INFO, "leases: every cached object is asked again (%s)",
+		why);
+}
+
+/* The inode of bucket/key if the table has it (with a ref), else NULL;
+ * *parent_ino gets its parent's number. */
+static struct afs_inode *find_path(struct afs_fs *fs, const char *bucket,
+				   const char *key, uint64_t *parent_ino)
+{
+	struct afs_inode *in, *next;
+	char comp[AIS_COMPONENT_MAX + 1];
+	const char *p = key, *slash;
+	size_t n;
+
+	if (fs->opts.bucket[0] && strcmp(bucket, fs->opts.bucket))
+		return NULL;
+	in = afs_inode_get(fs->itable, AFS_ROOT_INO);
+	if (in && !fs->opts.bucket[0]) {
+		next = afs_inode_find(fs->itable, in, bucket);
+		afs_inode_put(fs->itable, in);
+		in = next;
+	}
+	while (in && *p) {
+		slash = strchr(p, '/');
+		n = slash ? (size_t)(slash - p) : strlen(p);
+		if (n > AIS_COMPONENT_MAX) {
+			afs_inode_put(fs->itable, in);
+			return NULL;
+		}
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		*parent_ino = in->ino;
+		next = afs_inode_find(fs->itable, in, comp);
+		afs_inode_put(fs->itable, in);
+		in = next;
+		p += n + (slash ? 1 : 0);
+	}
+	return in;
+}
+
+/* One change from a node's feed: "bucket/name" ("bucket/": all of it). */
+static void apply(struct afs_leases *ls, const char *change)
+{
+	struct afs_fs *fs = ls->fs;
+	char bucket[AIS_BUCKET_MAX + 1];
+	const char *slash = strchr(change, '/'), *key;
+	struct afs_inode *in;
+	uint64_t parent = 0;
+	const char *base;
+	int rc;
+
+	if (!slash || (size_t)(slash - change) > AIS_BUCKET_MAX)
+		return;
+	memcpy(bucket, change, (size_t)(slash - change));
+	bucket[slash - change] = '\0';
+	key = slash + 1;
+	if (!*key) {
+		distrust_all(ls, "a bucket was destroyed");
+		return;
+	}
+	atomic_fetch_add(&ls->ctr[name_slot(bucket, key)], 1);
+	in = find_path(fs, bucket, key, &parent);
+	if (!in)
+		return;
+	base = strrchr(key, '/');
+	base = base ? base + 1 : key;
+	pthread_mutex_lock(&in->lock);
+	in->trust = 0;
+	in->seen_ns = 0; /* also what nocto and shard members go by */
+	pthread_mutex_unlock(&in->lock);
+	ais_log(LOG_DEBUG, "leases: %s/%s changed", bucket, key);
+	/* The kernel's name, attributes and pages of it go too: a stat sees
+	 * the change at once, and a name deleted elsewhere is looked up
+	 * again (an O_CREAT open of it creates it anew, rather than opening
+	 * an inode that is gone). */
+	if (fs->se && !afs_kind_is_dir(in->kind)) {
+		rc = fuse_lowlevel_notify_inval_entry(fs->se, parent, base,
+						      strlen(base));
+		if (rc && rc != -ENOENT)
+			ais_log(LOG_DEBUG, "notify_inval_entry %s: %s", key,
+				strerror(-rc));
+		rc = fuse_lowlevel_notify_inval_inode(fs->se, in->ino, 0, 0);
+		if (rc && rc != -ENOENT)
+			ais_log(LOG_DEBUG, "notify_inval_inode %llu: %s",
+				(unsigned long long)in->ino, strerror(-rc));
+	}
+	afs_inode_put(fs->itable, in);
+}
+
+/* The earliest lease over all watchers (0 if one has none). */
+static void recompute(struct afs_leases *ls)
+{
+	struct watcher *w;
+	uint64_t min = UINT64_MAX, v;
+
+	pthread_mutex_lock(&ls->mu);
+	for (w = ls->watchers; w; w = w->next) {
+		v = atomic_load(&w->valid_until);
+		if (v < min)
+			min = v;
+	}
+	if (!ls->watchers || atomic_load(&ls->map_changed))
+		min = 0;
+	atomic_store(&ls->valid_until, min);
+	pthread_mutex_unlock(&ls->mu);
+}
+
+static void *watch_thread(void *arg)
+{
+	struct watcher *w = arg;
+	struct afs_leases *ls = w->ls;
+	struct afs_fs *fs = ls->fs;
+	char errmsg[AIS_ERRMSG_LEN];
+	struct ais_watch_answer a;
+	uint64_t since = 0, t0, grant;
+	unsigned backoff = 0, wait_ms = 0; /* the first answer is at once */
+	bool failing = false;
+	size_t i;
+	int rc;
+
+	while (!atomic_load(&w->stop)) {
+		t0 = ais_now_mono_ns();
+		errmsg[0] = '\0';
+		rc = ais_client_watch(fs->client, &w->node, ls->id,
+				      fs->opts.bucket, since, wait_ms, &a,
+				      errmsg);
+		if (rc == 0 || rc == -ESTALE) {
+			if (failing)
+				ais_log(LOG_NOTICE,
+					"leases: node %s (%s:%u) answers again",
+					w->node.id, w->node.host, w->node.port);
+			failing = false;
+			backoff = 0;
+			/* Changes first, then the lease that covers them.
+			 * A first answer, or one from a node that forgot
+			 * its feed (it restarted): changes may have been
+			 * missed. */
+			if (rc == -ESTALE || since == 0)
+				distrust_all(ls, rc ? errmsg
+						    : "a node is watched "
+						      "from now on");
+			for (i = 0; i < a.n; i++)
+				apply(ls, a.changed[i]);
+			since = a.seq;
+			grant = (uint64_t)((a.lease_ms ? a.lease_ms : 1000) *
+					   LEASE_SHARE * 1e6);
+			wait_ms = a.lease_ms / 4 < WATCH_WAIT_MS
+				      ? a.lease_ms / 4
+				      : WATCH_WAIT_MS;
+			atomic_store(&w->valid_until, t0 + grant);
+			if (a.map_version >
+			    ais_client_map_version(fs->client)) {
+				ais_log(LOG_DEBUG,
+					"leases: node %s has map v%llu, we "
+					"v%llu",
+					w->node.id,
+					(unsigned long long)a.map_version,
+					(unsigned long long)
+					    ais_client_map_version(fs->client));
+				atomic_store(&ls->map_changed, true);
+			}
+			ais_watch_answer_free(&a);
+			recompute(ls);
+			continue;
+		}
+		if (!failing)
+			ais_log(LOG_NOTICE,
+				"leases: node %s (%s:%u): %s; opens ask the "
+				"cluster until it answers",
+				w->node.id, w->node.host, w->node.port,
+				errmsg[0] ? errmsg : strerror(-rc));
+		failing = true;
+		if (rc == -EOPNOTSUPP) {
+			/* An older node: no leases with it, ever. */
+			atomic_store(&w->valid_until, 0);
+			recompute(ls);
+			break;
+		}
+		backoff =
+		    backoff ? (backoff * 2 > 1000 ? 1000 : backoff * 2) : 50;
+		usleep(backoff * 1000);
+	}
+	return NULL;
+}
+
+static int watcher_start(struct afs_leases *ls, const struct ais_node_loc *n)
+{
+	struct watcher *w = calloc(1, sizeof(*w));
+	int rc;
+
+	if (!w)
+		return -ENOMEM;
+	w->ls = ls;
+	w->node = *n;
+	rc = pthread_create(&w->thr, NULL, watch_thread, w);
+	if (rc) {
+		free(w);
+		return -rc;
+	}
+	w->next = ls->watchers;
+	ls->watchers = w;
+	return 0;
+}
+
+/* Stops a list of watchers: all told first, as each may be in a poll
+ * the node holds up to WATCH_WAIT_MS. */
+static void stop_all(struct watcher *list)
+{
+	struct watcher *w, *next;
+
+	for (w = list; w; w = w->next)
+		atomic_store(&w->stop, true);
+	for (w = list; w; w = next) {
+		next = w->next;
+		pthread_join(w->thr, NULL);
+		free(w);
+	}
+}
+
+static bool same_node(const struct ais_node_loc *a,
+		      const struct ais_node_loc *b)
+{
+	return !strcmp(a->id, b->id) && !strcmp(a->host, b->host) &&
+	       a->port == b->port;
+}
+
+/* Watches exactly the nodes of the current map. */
+static void reconcile(struct afs_leases *ls)
+{
+	struct ais_node_loc nodes[AIS_ENDPOINTS_MAX * 4];
+	struct watcher **pp, *w, *gone = NULL;
+	size_t n, i;
+	bool found;
+
+	if (atomic_exchange(&ls->map_changed, false))
+		(void)ais_client_refresh_map(ls->fs->client, NULL);
+	n = ais_client_nodes(ls->fs->client, nodes,
+			     sizeof(nodes) / sizeof(nodes[0]), NULL);
+	if (n > sizeof(nodes) / sizeof(nodes[0]))
+		n = sizeof(nodes) / sizeof(nodes[0]);
+	pthread_mutex_lock(&ls->mu);
+	for (pp = &ls->watchers; (w = *pp);) {
+		for (found = false, i = 0; i < n && !found; i++)
+			found = same_node(&w->node, &nodes[i]);
+		if (found) {
+			pp = &w->next;
+			continue;
+		}
+		*pp = w->next;
+		w->next = gone;
+		gone = w;
+	}
+	for (i = 0; i < n; i++) {
+		for (found = false, w = ls->watchers; w && !found; w = w->next)
+			found = same_node(&w->node, &nodes[i]);
+		if (!found && watcher_start(ls, &nodes[i]))
+			ais_log(LOG_WARNING,
+				"leases: cannot watch node %s: out of "
+				"resources",
+				nodes[i].id);
+	}
+	pthread_mutex_unlock(&ls->mu);
+	for (w = gone; w; w = w->next)
+		ais_log(LOG_INFO, "leases: node %s left the map", w->node.id);
+	stop_all(gone);
+	recompute(ls);
+}
+
+static void *manage_thread(void *arg)
+{
+	struct afs_leases *ls = arg;
+	uint64_t seen = 0, v;
+
+	while (!atomic_load(&ls->stop)) {
+		v = ais_client_map_version(ls->fs->client);
+		if (v != seen || atomic_load(&ls->map_changed)) {
+			reconcile(ls);
+			seen = ais_client_map_version(ls->fs->client);
+		}
+		usleep(MANAGE_MS * 1000);
+	}
+	return NULL;
+}
+
+static uint64_t random_id(void)
+{
+	uint64_t id = 0;
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (read(fd, &id, sizeof(id)) != sizeof(id))
+			id = 0;
+		close(fd);
+	}
+	if (!id)
+		id = ais_mix64(ais_now_real_ns() ^ (uint64_t)getpid());
+	return id ? id : 1;
+}
+
+int afs_leases_start(struct afs_fs *fs)
+{
+	struct afs_leases *ls;
+	int rc;
+
+	if (fs->opts.noleases)
+		return 0;
+	ls = calloc(1, sizeof(*ls));
+	if (!ls)
+		return -ENOMEM;
+	ls->fs = fs;
+	ls->id = random_id();
+	atomic_init(&ls->gen, 1);
+	pthread_mutex_init(&ls->mu, NULL);
+	fs->leases = ls;
+	reconcile(ls);
+	rc = pthread_create(&ls->mgr, NULL, manage_thread, ls);
+	if (rc) {
+		stop_all(ls->watchers);
+		fs->leases = NULL;
+		pthread_mutex_destroy(&ls->mu);
+		free(ls);
+		return -rc;
+	}
+	ais_client_set_origin(fs->client, ls->id);
+	ais_log(LOG_INFO, "leases: watching %s as %016llx",
+		fs->opts.bucket[0] ? fs->opts.bucket : "every bucket",
+		(unsigned long long)ls->id);
+	return 0;
+}
+
+void afs_leases_stop(struct afs_fs *fs)
+{
+	struct afs_leases *ls = fs->leases;
+	struct watcher *w;
+
+	if (!ls)
+		return;
+	atomic_store(&ls->stop, true);
+	pthread_join(ls->mgr, NULL);
+	/* No trust from here on: nothing renews it. */
+	atomic_store(&ls->valid_until, 0);
+	pthread_mutex_lock(&ls->mu);
+	w = ls->watchers;
+	ls->watchers = NULL;
+	pthread_mutex_unlock(&ls->mu);
+	stop_all(w);
+	ais_client_set_origin(fs->client, 0);
+	fs->leases = NULL;
+	pthread_mutex_destroy(&ls->mu);
+	free(ls);
+}

@@ -1,0 +1,52 @@
+/* Leases: what lets an open skip the round trip to the cluster (HACKING.md,
+ * "Leases"). One thread per node of the map polls its change feed
+ * (ais_client_watch); while every node renewed this mount's lease, an
+ * object whose metadata was confirmed since it last changed is current
+ * without asking: the node that changes it answers its client only after
+ * this mount applied the change (or lost its lease). A change applied
+ * here distrusts the inode and drops the kernel's attributes and pages of
+ * it (notify_inval_inode).
+ *
+ * The trust of an inode is a generation: in->trust equals fs->trust_gen
+ * when it is trusted, 0 when not; a change to the whole mount's trust (a
+ * node that forgot its feed, a bucket destroyed) moves trust_gen on. A
+ * confirmation (a HEAD) counts only if no change of that name was applied
+ * while it was on its way: afs_trust_begin before asking, afs_trust_set
+ * with the answer. */
+#ifndef AISFS_LEASE_H
+#define AISFS_LEASE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct afs_fs;
+struct afs_inode;
+
+/* Slots of the per-name change counters (a power of two). */
+#define AFS_TRUST_SLOTS 4096
+
+struct afs_trust_tok {
+	uint32_t gen, ctr, slot;
+};
+
+/* Starts watching every node of the map (no-op with -o noleases). Returns
+ * 0 or -errno. */
+int afs_leases_start(struct afs_fs *fs);
+/* Stops the threads (before the session goes). */
+void afs_leases_stop(struct afs_fs *fs);
+
+/* True while this mount holds a current lease from every node. */
+bool afs_lease_valid(struct afs_fs *fs);
+
+/* Before asking the cluster about bucket/key. */
+void afs_trust_begin(struct afs_fs *fs, const char *bucket, const char *key,
+		     struct afs_trust_tok *tok);
+/* With the answer, under in->lock: trusted unless a change of that name
+ * (or of everything) was applied since afs_trust_begin. */
+void afs_trust_set(struct afs_fs *fs, struct afs_inode *in,
+		   const struct afs_trust_tok *tok);
+/* Under in->lock: in's metadata is current without asking (a lease is
+ * held and no change was applied since it was confirmed). */
+bool afs_trusted(struct afs_fs *fs, const struct afs_inode *in);
+
+#endif

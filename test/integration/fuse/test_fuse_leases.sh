@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Leases: an unchanged object costs no round trip to open, and a change
+# made anywhere (another mount, `ais put`, a delete, a new shard) is seen by
+# the next open on every mount, also when the mount stopped answering (a
+# lost invalidation) and after the node that made the change restarted.
+. "$AIS_SRC_DIR/test/integration/fuse/fuse_lib.sh"
+fuse_test_init fuse_leases
+
+LEASE_MS=1500
+printf 'lease_ms = %s\n' "$LEASE_MS" >"$T/aisd.conf"
+export AIS_TEST_AISD_CONF=$T/aisd.conf
+ais_cluster_up 3
+"$AIS" bucket create ais://c >/dev/null
+# Long kernel cache times: whatever a mount sees of a change it sees
+# through the leases and the revalidation at open, not by expiry.
+fuse_mount a -o attr_timeout=30,entry_timeout=30
+A=$MNT/c
+fuse_mount b -o attr_timeout=30,entry_timeout=30${LEASE_DEBUG:+,debug}
+B=$MNT/c
+fuse_mount n -o noleases,attr_timeout=30,entry_timeout=30
+N=$MNT/c
+
+# Requests the nodes handled. The mounts' lease polls count too (about one
+# per mount and node per second when nothing changes): the loops below open
+# enough files that one request per open would stand far above them.
+node_requests()
+{
+	"$AIS" cluster show | awk '/online/ {s += $NF} END {print s + 0}'
+}
+# The node index (0..2) that owns ais://c/NAME.
+owner_of()
+{
+	local port
+	port=$("$AIS" stat "ais://c/$1" | awk '/^nodes/ {print $3; exit}' |
+		sed 's/.*:\([0-9]*\))/\1/')
+	[ -n "$port" ] || fail "no owner for $1"
+	echo $((port - PORT))
+}
+# Waits until mount log $1 says its leases are current with every node.
+wait_leases()
+{
+	ais_wait_for 20 grep -q "leases: watching" "$T/$1.aisfs.log"
+	sleep 0.5
+}
+wait_leases a
+wait_leases b
+
+note "an unchanged object: reopening it costs no request"
+printf one >"$T/one"
+"$AIS" put "$T/one" ais://c/f >/dev/null
+assert_eq one "$(cat "$A/f")" "first read on A"
+assert_eq one "$(cat "$N/f")" "first read on the noleases mount"
+r0=$(node_requests)
+r1=$(node_requests)
+base=$((r1 - r0))
+python3 - "$A/f" 300 <<'PY' || fail "reopening f on A"
+import sys
+for _ in range(int(sys.argv[2])):
+    assert open(sys.argv[1], "rb").read() == b"one"
+PY
+r2=$(node_requests)
+note "300 opens on A: $((r2 - r1 - base)) requests"
+[ $((r2 - r1 - base)) -lt 60 ] ||
+	fail "300 opens of an unchanged object cost $((r2 - r1 - base)) requests"
+python3 - "$N/f" 300 <<'PY' || fail "reopening f on N"
+import sys
+for _ in range(int(sys.argv[2])):
+    assert open(sys.argv[1], "rb").read() == b"one"
+PY
+r3=$(node_requests)
+note "300 opens on the noleases mount: $((r3 - r2 - base)) requests"
+[ $((r3 - r2 - base)) -ge 300 ] ||
+	fail "noleases: 300 opens cost only $((r3 - r2 - base)) requests"
+
+note "changes are seen by the next open, at once, on every mount"
+for i in $(seq 20); do
+	printf 'v%03d' "$i" >"$T/v"
+	"$AIS" put "$T/v" ais://c/f >/dev/null
+	assert_eq "v$(printf %03d "$i")" "$(cat "$A/f")" "ais put $i seen by A"
+	printf 'w%03d' "$i" >"$B/f"
+	assert_eq "w$(printf %03d "$i")" "$(cat "$A/f")" "B's write $i seen by A"
+	assert_eq "w$(printf %03d "$i")" "$(cat "$B/f")" "B reads its own write $i"
+	# stat too (the kernel's attributes were dropped with the change).
+	printf 'longer%03d' "$i" >"$B/f"
+	assert_eq 9 "$(stat -c %s "$A/f")" "size after B's write $i, on A"
+done
+"$AIS" rm ais://c/f >/dev/null
+expect_errno ENOENT "open('$A/f')"
+echo back >"$B/f"
+assert_eq back "$(cat "$A/f")" "recreated by B"
+
+note "many names, changed at random, read by a pool on A"
+python3 - "$B" 200 <<'PY'
+import os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+os.makedirs(os.path.join(root, "many"), exist_ok=True)
+for i in range(n):
+    with open(os.path.join(root, "many", "s%04d" % i), "w") as f:
+        f.write("0:%d" % i)
+PY
+python3 - "$A" "$B" 200 <<'PY'
+import os, random, sys
+a, b, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+gen = {i: 0 for i in range(n)}
+def path(root, i):
+    return os.path.join(root, "many", "s%04d" % i)
+for i in range(n):  # every name cached (and trusted) on A
+    assert open(path(a, i)).read() == "0:%d" % i
+random.seed(7)
+for step in range(600):
+    i = random.randrange(n)
+    if random.random() < 0.3:
+        gen[i] += 1
+        with open(path(b, i), "w") as f:
+            f.write("%d:%d" % (gen[i], i))
+    got = open(path(a, i)).read()
+    assert got == "%d:%d" % (gen[i], i), "step %d: %s is %r, want %r" % (
+        step, i, got, "%d:%d" % (gen[i], i))
+print("ok")
+PY
+
+note "a shard replaced elsewhere: its members are read anew"
+mkdir -p "$T/sh1/d" "$T/sh2/d"
+echo first >"$T/sh1/d/m.txt"
+echo second >"$T/sh2/d/m.txt"
+tar -C "$T/sh1" -cf "$T/s1.tar" d
+tar -C "$T/sh2" -cf "$T/s2.tar" d
+"$AIS" put "$T/s1.tar" ais://c/s.tar >/dev/null
+assert_eq first "$(cat "$A/s.tar/d/m.txt")" "member, first shard"
+assert_eq first "$(cat "$A/s.tar/d/m.txt")" "member again"
+"$AIS" put "$T/s2.tar" ais://c/s.tar >/dev/null
+assert_eq second "$(cat "$A/s.tar/d/m.txt")" "member of the replaced shard"
+
+note "a mount that stops answering: the change waits for its lease, then it asks"
+printf old >"$T/old"
+"$AIS" put "$T/old" ais://c/g >/dev/null
+assert_eq old "$(cat "$A/g")" "g cached on A"
+apid=$(pgrep -f "aisfs mount .*log=$T/a.aisfs.log" | head -n 1)
+[ -n "$apid" ] || fail "no aisfs process for mount a"
+kill -STOP "$apid"
+printf new >"$T/new"
+t0=$(date +%s%N)
+timed 30 "$AIS" put "$T/new" ais://c/g >/dev/null
+ms=$((($(date +%s%N) - t0) / 1000000))
+kill -CONT "$apid"
+note "PUT with a silent mount took $ms ms (lease $LEASE_MS ms)"
+[ "$ms" -lt $((LEASE_MS * 3 + 2000)) ] || fail "PUT waited $ms ms"
+assert_eq new "$(cat "$A/g")" "A after its lease lapsed"
+assert_eq new "$(cat "$B/g")" "B"
+ais_wait_for 10 grep -q "did not acknowledge a change" \
+	"$AIS_CLUSTER_DIR"/node*/aisd.log
+
+note "the node that makes a change restarted: its grace period covers it"
+printf before >"$T/h"
+"$AIS" put "$T/h" ais://c/h >/dev/null
+assert_eq before "$(cat "$A/h")" "h cached on A"
+o=$(owner_of h)
+ais_node_kill "$o" KILL
+ais_node_restart
+ais_wait_for 30 "$AIS" stat ais://c/h
+printf after >"$T/h"
+"$AIS" put "$T/h" ais://c/h >/dev/null
+assert_eq after "$(cat "$A/h")" "A after the owner restarted"
+assert_eq after "$(cat "$B/h")" "B after the owner restarted"
+ais_wait_for 20 grep -q "every cached object is asked again" "$T/a.aisfs.log"
+# And leases come back: reopening is free again.
+wait_leases a
+cat "$A/h" >/dev/null
+sleep 1
+r0=$(node_requests)
+r1=$(node_requests)
+base=$((r1 - r0))
+python3 - "$A/h" 300 <<'PY' || fail "reopening h on A"
+import sys
+for _ in range(int(sys.argv[2])):
+    assert open(sys.argv[1], "rb").read() == b"after"
+PY
+r2=$(node_requests)
+[ $((r2 - r1 - base)) -lt 60 ] ||
+	fail "after the restart, 300 opens cost $((r2 - r1 - base)) requests"
+
+note "both mounts still serve"
+assert_eq back "$(cat "$A/f")" "A still reads"
