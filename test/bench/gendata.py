@@ -17,7 +17,8 @@ hundred MiB/s. Each command prints one JSON line: {"files": N, "bytes": B}
       OUT/shard-NNNNNN.tar of about B bytes each, with GNU tar.
   gendata.py big FILE --size B [--seed S]
   gendata.py small DIR --count N [--size B] [--seed S]    DIR/oNNNNNN
-  gendata.py meta DIR --count N --dirs D [--parts P]     DIR/part-NN/dNNNN/fNNNNNNN
+  gendata.py meta DIR --count N --dirs D [--parts P] [--size S]
+                                                        DIR/part-NN/dNNNN/fNNNNNNN
 """
 import argparse
 import hashlib
@@ -138,7 +139,7 @@ def cmd_meta(a):
                          "d%04d" % k)
         if i % per == 0:
             os.makedirs(d, exist_ok=True)
-        data = b"%d\n" % i
+        data = (content(a.seed, i, a.size) if a.size else b"%d\n" % i)
         write(os.path.join(d, "f%07d" % i), data)
         total += len(data)
     return {"files": a.count, "bytes": total}
@@ -173,6 +174,8 @@ def main():
     s.add_argument("dir")
     s.add_argument("--count", type=int, required=True)
     s.add_argument("--dirs", type=int, required=True)
+    s.add_argument("--size", type=parse_size, default=0)
+    s.add_argument("--seed", type=int, default=4)
     s.add_argument("--parts", type=int, default=1)
     a = p.parse_args()
     r = {"samples": cmd_samples, "shards": cmd_shards, "big": cmd_big,

@@ -43,11 +43,32 @@ ROWS = [
     ("ingest ais put -r", "ingest", "ais_put_r", "cp -r local",
      "cp_r_local", "time", None),
     ("ingest cp -r to mount", "ingest", "aisfs_cp_r", "cp -r local",
-     "cp_r_local", "time", None),
+     "cp_r_local", "time", 3.0),
+    ("1M ingest ais put -r", "mil_ingest", "ais_put_r", "cp -r local",
+     "cp_r_local", "time", 2.0),
+    ("1M ingest shard create", "mil_ingest", "ais_shard_create",
+     "cp -r local", "cp_r_local", "time", None),
+    ("1M cold epoch, objects", "mil_cold", "aisfs", "local disk",
+     "local_disk", "time", None),
+    ("1M cold epoch, objects", "mil_cold", "aisfs", "passthrough_ll",
+     "passthrough_ll", "time", None),
+    ("1M warm epoch, objects", "mil_warm", "aisfs", "local disk",
+     "local_disk", "time", 3.0),
+    ("1M warm epoch, objects", "mil_warm", "aisfs", "passthrough_ll",
+     "passthrough_ll", "time", None),
+    ("1M warm epoch, no leases", "mil_warm", "aisfs_noleases",
+     "local disk", "local_disk", "time", None),
+    ("1M cold epoch, shards", "mil_cold", "aisfs_shards", "local disk",
+     "local_disk", "time", 1.5),
+    ("1M warm epoch, shards", "mil_warm", "aisfs_shards", "local disk",
+     "local_disk", "time", 2.0),
 ]
-NAMES = {"ais_put_r": "ais put -r", "aisfs_cp_r": "cp -r to mount"}
-RSS_LIMITS_MIB = {"aisd": 64, "aisfs": 256}
-COLD_CASES = {"cold_epoch", "big_seq", "big_rand"}
+NAMES = {"ais_put_r": "ais put -r", "aisfs_cp_r": "cp -r to mount",
+         "ais_shard_create": "ais shard create",
+         "aisfs_noleases": "aisfs noleases",
+         "aisfs_shards": "aisfs over shards"}
+RSS_LIMITS_MIB = {"aisd": 64, "aisfs": 128}
+COLD_CASES = {"cold_epoch", "big_seq", "big_rand", "mil_cold"}
 
 
 def load(path):

@@ -10,7 +10,7 @@
 #   --quick      small sizes, one repetition: about a minute (CI's bench_quick)
 #   --keep       keep the data and logs (the work dir is printed at the end)
 #   --reps N     repetitions of every case (default 3; --quick: 1)
-#   --only LIST  comma-separated subset of: epoch,big,small,meta,ingest
+#   --only LIST  comma-separated subset of: epoch,big,small,meta,ingest,million
 #   --build DIR  the meson build dir (default $AIS_BUILD_DIR, else ./build);
 #                $AIS, $AISD, $AISFS, $AISLOADER override single programs
 #   --dir DIR    where the work dir is made (default $AIS_BENCH_DIR, else
@@ -43,7 +43,7 @@ PY=/usr/bin/python3
 QUICK=0
 KEEP=0
 REPS=
-ONLY=epoch,big,small,meta,ingest
+ONLY=epoch,big,small,meta,ingest,million
 BUILD=${AIS_BUILD_DIR:-$SRC/build}
 BASE=${AIS_BENCH_DIR:-/var/tmp/aisbench}
 NODES=3
@@ -72,7 +72,7 @@ BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || {
 	echo "run.sh: no build dir (--build DIR or \$AIS_BUILD_DIR)" >&2
 	exit 2
 }
-case ",$ONLY," in *,epoch,* | *,big,* | *,small,* | *,meta,* | *,ingest,*) ;;
+case ",$ONLY," in *,epoch,* | *,big,* | *,small,* | *,meta,* | *,ingest,* | *,million,*) ;;
 *) echo "run.sh: --only: nothing known in '$ONLY'" >&2; exit 2 ;;
 esac
 
@@ -82,6 +82,7 @@ if [ "$QUICK" = 1 ]; then
 	SAMPLES=300 SHARD_SIZE=$((16 << 20))
 	BIG=$((64 << 20)) BIG_IO=$((32 << 20))
 	SMALL=2000 META=2000 META_DIRS=20 LOAD=3
+	MIL=3000
 	: "${REPS:=1}"
 	TMO=300
 else
@@ -89,6 +90,7 @@ else
 	SAMPLES=10000 SHARD_SIZE=$((100 << 20))
 	BIG=$((4 << 30)) BIG_IO=$((1 << 30))
 	SMALL=20000 META=100000 META_DIRS=1000 LOAD=15
+	MIL=${AIS_BENCH_MILLION:-1000000}
 	: "${REPS:=3}"
 	TMO=3600
 fi
@@ -110,6 +112,9 @@ parts_for()
 }
 SAMPLE_PARTS=$(parts_for $((2 * SAMPLES + CLASSES + 1)))
 META_PARTS=$(parts_for $((META + META_DIRS + 1)))
+# The million: 1 KiB samples, 1,000 to a directory.
+MIL_DIRS=$(((MIL + 999) / 1000))
+MIL_PARTS=$(parts_for $((MIL + MIL_DIRS + 1)))
 
 AIS=${AIS:-$BUILD/tools/ais}
 AISD=${AISD:-$BUILD/daemon/aisd}
@@ -404,6 +409,8 @@ want big && "$PY" "$HERE/gendata.py" big "$D/big/big.bin" --size "$BIG" >/dev/nu
 want small && "$PY" "$HERE/gendata.py" small "$D/small" --count "$SMALL" >/dev/null
 want meta && "$PY" "$HERE/gendata.py" meta "$D/meta" --count "$META" \
 	--dirs "$META_DIRS" --parts "$META_PARTS" >"$W/meta.json"
+want million && "$PY" "$HERE/gendata.py" meta "$D/mil" --count "$MIL" \
+	--dirs "$MIL_DIRS" --parts "$MIL_PARTS" --size 1KiB >"$W/mil.json"
 note "data generated in $(secs_since "$t0") s"
 
 timeout 120 "$AIS" local up --dir "$W/cluster" --port "$PORT" \
@@ -702,6 +709,74 @@ if want ingest; then
 	done
 fi
 
+# ---- a million small samples: ingest, epochs over objects and over shards -
+# mil_epoch SUBJECT CASE ROOT: epoch with the million's expected counts.
+mil_epoch()
+{
+	local out=$W/epoch.json
+	timeout "$TMO" "$PY" "$HERE/epoch.py" "$3" --procs "$PROCS" \
+		--expect-files "$MIL" --expect-bytes "$MIL_BYTES" >"$out" ||
+		die "epoch over $3 ($1, $2) failed or read wrong bytes: $(cat "$out")"
+	record "$2" "$1" s "$(json_get "$out" seconds)"
+}
+
+if want million; then
+	MIL_BYTES=$(json_get "$W/mil.json" bytes)
+	note "million: $MIL samples of 1 KiB in $MIL_DIRS dirs"
+	t0=$(now)
+	cp -r "$D/mil" "$W/cpmil"
+	sync
+	record mil_ingest cp_r_local s "$(secs_since "$t0")"
+	rm -rf "$W/cpmil"
+	sync
+	"$AIS" bucket create ais://mil >/dev/null
+	t0=$(now)
+	timeout "$TMO" "$AIS" put -r -q "$D/mil" ais://mil/ ||
+		die "ais put -r of the million failed"
+	sync
+	record mil_ingest ais_put_r s "$(secs_since "$t0")"
+	"$AIS" bucket create ais://milsh >/dev/null
+	t0=$(now)
+	timeout "$TMO" "$AIS" shard create -q --size 64MiB "$D/mil" \
+		ais://milsh/mil || die "ais shard create of the million failed"
+	sync
+	record mil_ingest ais_shard_create s "$(secs_since "$t0")"
+	for f in $("$AIS" ls -r ais://milsh | awk '/\.tar$/ {print $NF}'); do
+		timeout 300 "$AIS" shard ls "ais://milsh/${f#ais://milsh/}" \
+			>/dev/null || die "ais shard ls $f failed"
+	done
+	for ((r = 1; r <= REPS; r++)); do
+		note "million rep $r/$REPS"
+		drop
+		[ "$COLD" = 1 ] && mil_epoch local_disk mil_cold "$D/mil"
+		mil_epoch local_disk mil_warm "$D/mil"
+
+		mount_ptll_tree ptmil "$D/mil"
+		drop
+		[ "$COLD" = 1 ] && mil_epoch passthrough_ll mil_cold "$M/ptmil"
+		mil_epoch passthrough_ll mil_warm "$M/ptmil"
+		umount_ptll_tree ptmil
+
+		mount_aisfs mil mil
+		drop
+		[ "$COLD" = 1 ] && mil_epoch aisfs mil_cold "$M/mil"
+		mil_epoch aisfs mil_warm "$M/mil"
+		umount_fuse "$M/mil"
+
+		# The same without leases: every open asks the owner node.
+		AIS_BENCH_AISFS_OPTS=${AIS_BENCH_AISFS_OPTS:+$AIS_BENCH_AISFS_OPTS,}noleases \
+			mount_aisfs milnl mil
+		mil_epoch aisfs_noleases mil_warm "$M/milnl"
+		umount_fuse "$M/milnl"
+
+		mount_aisfs milsh milsh
+		drop
+		[ "$COLD" = 1 ] && mil_epoch aisfs_shards mil_cold "$M/milsh"
+		mil_epoch aisfs_shards mil_warm "$M/milsh"
+		umount_fuse "$M/milsh"
+	done
+fi
+
 # ---- report ---------------------------------------------------------------
 kill -TERM "$RSS_PID"
 wait "$RSS_PID" || true
@@ -727,8 +802,9 @@ want epoch && data="$data in $NSHARDS shards"
 want big && data="$data, big file $((BIG >> 20)) MiB"
 want small && data="$data, $SMALL x 4 KiB"
 want meta && data="$data, $META entries in $META_DIRS dirs"
+want million && data="$data, $MIL x 1 KiB in $MIL_DIRS dirs"
 only=
-[ "$ONLY" = epoch,big,small,meta,ingest ] || only=$ONLY
+[ "$ONLY" = epoch,big,small,meta,ingest,million ] || only=$ONLY
 "$PY" "$HERE/report.py" "$RES" "$W/rss.json" \
 	--meta "mode=$MODE" --meta "cpus=$(nproc)" --meta "kernel=$(uname -r)" \
 	--meta "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" --meta "git_rev=$rev" \
