@@ -241,7 +241,7 @@ void afs_meta_to_stat(struct afs_fs *fs, const struct ais_obj_meta *m,
  * directories) by its owner, the mount's user. Changes fail with EROFS, as
  * on any read-only file system, whatever the mode says. */
 static void member_to_stat(struct afs_fs *fs, struct afs_inode *in,
-			   const struct ais_obj_meta *m, const char *link,
+			   const struct afs_meta *m, const char *link,
 			   struct stat *st)
 {
 	uint32_t perm = m->mode & 07777;
@@ -289,23 +289,23 @@ int afs_fill_attr(struct afs_fs *fs, struct afs_inode *in, struct stat *st)
 	if (in->kind == AFS_SHARD) {
 		/* The archive's own times; its size is its members'. */
 		afs_dir_stat(fs, st);
-		pthread_mutex_lock(&in->lock);
+		afs_inode_lock(in);
 		if (in->have_meta)
 			ns_to_ts(in->meta.mtime_ns, &st->st_mtim);
-		pthread_mutex_unlock(&in->lock);
+		afs_inode_unlock(in);
 		st->st_atim = st->st_ctim = st->st_mtim;
 		st->st_ino = in->ino;
 		return 0;
 	}
 	if (afs_kind_is_member(in->kind)) {
-		pthread_mutex_lock(&in->lock);
+		afs_inode_lock(in);
 		if (in->have_meta)
 			member_to_stat(fs, in, &in->meta, in->link, st);
 		else if (in->kind == AFS_MDIR)
 			afs_dir_stat(fs, st);
 		else
 			rc = -ENOENT;
-		pthread_mutex_unlock(&in->lock);
+		afs_inode_unlock(in);
 		if (!rc && in->kind == AFS_MDIR && st->st_mtim.tv_sec == 0 &&
 		    st->st_mtim.tv_nsec == 0) {
 			/* A directory the archive only implies. */
@@ -315,8 +315,8 @@ int afs_fill_attr(struct afs_fs *fs, struct afs_inode *in, struct stat *st)
 		st->st_ino = in->ino;
 		return rc;
 	}
-	pthread_mutex_lock(&in->lock);
-	m = in->meta;
+	afs_inode_lock(in);
+	afs_meta_get(&in->meta, &m);
 	if (in->spool && in->spool->loaded) {
 		rc = afs_spool_size(in->spool, &size);
 		m.size = size;
@@ -327,7 +327,7 @@ int afs_fill_attr(struct afs_fs *fs, struct afs_inode *in, struct stat *st)
 	} else if (!in->have_meta) {
 		rc = -ENOENT;
 	}
-	pthread_mutex_unlock(&in->lock);
+	afs_inode_unlock(in);
 	if (rc)
 		return rc;
 	afs_meta_to_stat(fs, &m, st);

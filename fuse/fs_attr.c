@@ -16,21 +16,21 @@ bool afs_has_local_data(struct afs_inode *in)
 {
 	bool local;
 
-	pthread_mutex_lock(&in->lock);
+	afs_inode_lock(in);
 	local = in->spool && in->spool->loaded;
-	pthread_mutex_unlock(&in->lock);
+	afs_inode_unlock(in);
 	return local;
 }
 
 /* Stores fresh metadata from the cluster unless local staged data rules. */
 static void set_meta(struct afs_inode *in, const struct ais_obj_meta *m)
 {
-	pthread_mutex_lock(&in->lock);
+	afs_inode_lock(in);
 	if (!(in->spool && in->spool->loaded)) {
-		in->meta = *m;
+		afs_meta_set(&in->meta, m);
 		in->have_meta = true;
 	}
-	pthread_mutex_unlock(&in->lock);
+	afs_inode_unlock(in);
 }
 
 static void reply_entry(fuse_req_t req, struct afs_fs *fs,
@@ -48,11 +48,11 @@ static void reply_entry(fuse_req_t req, struct afs_fs *fs,
 	if (m)
 		set_meta(in, m);
 	if (confirmed) {
-		pthread_mutex_lock(&in->lock);
+		afs_inode_lock(in);
 		in->seen_ns = ais_now_mono_ns();
 		if (tok && kind != AFS_DIR)
 			afs_trust_set(fs, in, tok);
-		pthread_mutex_unlock(&in->lock);
+		afs_inode_unlock(in);
 	}
 	afs_reply_entry(req, fs, in);
 }
@@ -111,13 +111,13 @@ void afs_op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 
 		known_dir = child->kind == AFS_DIR;
 		ckind = child->kind;
-		pthread_mutex_lock(&child->lock);
+		afs_inode_lock(child);
 		fresh = known_dir &&
 			ais_now_mono_ns() - child->seen_ns < AFS_DIR_TRUST_NS;
 		/* A lease says it has not changed since it was confirmed. */
 		trusted =
 		    !known_dir && child->have_meta && afs_trusted(fs, child);
-		pthread_mutex_unlock(&child->lock);
+		afs_inode_unlock(child);
 		afs_inode_put(fs->itable, child);
 		if (fresh) {
 			reply_entry(req, fs, parent, name, AFS_DIR, NULL, false,
@@ -218,9 +218,9 @@ static int refresh_file(struct afs_fs *fs, struct afs_inode *in)
 	if ((in->kind != AFS_FILE && in->kind != AFS_SHARD) ||
 	    afs_has_local_data(in))
 		return 0;
-	pthread_mutex_lock(&in->lock);
+	afs_inode_lock(in);
 	trusted = in->have_meta && afs_trusted(fs, in);
-	pthread_mutex_unlock(&in->lock);
+	afs_inode_unlock(in);
 	if (trusted)
 		return 0;
 	rc = afs_locate(fs, in, &loc);
@@ -231,10 +231,10 @@ static int refresh_file(struct afs_fs *fs, struct afs_inode *in)
 	if (rc)
 		return -afs_errno(rc, "getattr", &loc, errmsg);
 	set_meta(in, &m);
-	pthread_mutex_lock(&in->lock);
+	afs_inode_lock(in);
 	in->seen_ns = ais_now_mono_ns(); /* confirmed (nocto, shards) */
 	afs_trust_set(fs, in, &tok);
-	pthread_mutex_unlock(&in->lock);
+	afs_inode_unlock(in);
 	return 0;
 }
 
@@ -276,12 +276,12 @@ static int set_file_meta(struct afs_fs *fs, struct afs_inode *in,
 			sp->mtime_set = true;
 			sp->mtime_ns = *mtime;
 		}
-		pthread_mutex_lock(&in->lock);
+		afs_inode_lock(in);
 		if (mode)
 			in->meta.mode = *mode;
 		if (mtime && !pending)
 			in->meta.mtime_ns = *mtime;
-		pthread_mutex_unlock(&in->lock);
+		afs_inode_unlock(in);
 		pthread_mutex_unlock(&sp->lock);
 		afs_spool_drop(fs, in);
 		if (pending)
@@ -294,11 +294,11 @@ static int set_file_meta(struct afs_fs *fs, struct afs_inode *in,
 				 NULL, NULL, &m, errmsg);
 	if (rc)
 		return -afs_errno(rc, "setattr", &loc, errmsg);
-	pthread_mutex_lock(&in->lock);
+	afs_inode_lock(in);
 	in->meta.mode = m.mode;
 	in->meta.mtime_ns = m.mtime_ns;
 	in->meta.version = m.version;
-	pthread_mutex_unlock(&in->lock);
+	afs_inode_unlock(in);
 	set_meta(in, &m);
 	return 0;
 }

@@ -323,15 +323,16 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 					afs_member_set(child, &d->meta,
 						       d->link);
 				} else {
-					pthread_mutex_lock(&child->lock);
+					afs_inode_lock(child);
 					child->seen_ns = ais_now_mono_ns();
 					if (d->kind != AFS_DIR &&
 					    !(child->spool &&
 					      child->spool->loaded)) {
-						child->meta = d->meta;
+						afs_meta_set(&child->meta,
+							     &d->meta);
 						child->have_meta = true;
 					}
-					pthread_mutex_unlock(&child->lock);
+					afs_inode_unlock(child);
 				}
 				rc = afs_fill_entry(fs, child, &e);
 				if (rc) {
@@ -414,9 +415,9 @@ static void reply_dir_entry(fuse_req_t req, struct afs_fs *fs,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	pthread_mutex_lock(&in->lock);
+	afs_inode_lock(in);
 	in->seen_ns = ais_now_mono_ns();
-	pthread_mutex_unlock(&in->lock);
+	afs_inode_unlock(in);
 	afs_fill_entry(fs, in, &e);
 	if (fuse_reply_entry(req, &e) != 0)
 		afs_inode_forget(fs->itable, in->ino, 1);

@@ -21,22 +21,29 @@ struct fileh {
 	bool write;	      /* holds a spool user reference */
 };
 
-static bool same_object(const struct ais_obj_meta *a,
-			const struct ais_obj_meta *b)
+/* Under in's lock: m is now known; *keep (if not NULL) says whether the
+ * page cache holds its bytes (the same write as when they were cached),
+ * which it does from now on. */
+static void set_meta_pages(struct afs_inode *in, const struct ais_obj_meta *m,
+			   bool *keep)
 {
-	return a->version == b->version && a->size == b->size &&
-	       a->mtime_ns == b->mtime_ns && strcmp(a->cksum, b->cksum) == 0;
+	afs_meta_set(&in->meta, m);
+	in->have_meta = true;
+	if (keep)
+		*keep = in->have_page && in->page_ident == in->meta.ident;
+	in->page_ident = in->meta.ident;
+	in->have_page = true;
 }
 
 struct afs_spool *afs_spool_hold(struct afs_inode *in)
 {
 	struct afs_spool *sp;
 
-	pthread_mutex_lock(&in->lock);
+	afs_inode_lock(in);
 	sp = in->spool;
 	if (sp)
 		in->spool_users++;
-	pthread_mutex_unlock(&in->lock);
+	afs_inode_unlock(in);
 	return sp;
 }
 
@@ -46,9 +53,9 @@ void afs_spool_drop(struct afs_fs *fs, struct afs_inode *in)
 	bool last;
 	int rc;
 
-	pthread_mutex_lock(&in->lock);
+	afs_inode_lock(in);
 	last = in->spool_users == 1;
-	pthread_mutex_unlock(&in->lock);
+	afs_inode_unlock(in);
 	if (last) {
 		/* The close that should have saved these bytes failed (and
 		 * told the application); one more try before they go. */
@@ -57,12 +64,12 @@ void afs_spool_drop(struct afs_fs *fs, struct afs_inode *in)
 			ais_log(LOG_ERR, "inode %llu: unsaved data dropped: %s",
 				(unsigned long long)in->ino, strerror(rc));
 	}
-	pthread_mutex_lock(&in->lock);
+	afs_inode_lock(in);
 	if (--in->spool_users == 0) {
 		sp = in->spool;
 		in->spool = NULL;
 	}
-	pthread_mutex_unlock(&in->lock);
+	afs_inode_unlock(in);
 	afs_spool_free(sp);
 }
 
@@ -87,16 +94,10 @@ static int load_spool(struct afs_fs *fs, struct afs_inode *in,
 			ais_log(LOG_WARNING, "spool truncate: %m");
 		return -afs_errno(rc, "open", &loc, errmsg);
 	}
-	pthread_mutex_lock(&in->lock);
-	if (keep_cache)
-		*keep_cache =
-		    in->have_page_meta && same_object(&in->page_meta, &m);
-	in->meta = m;
-	in->have_meta = true;
-	in->page_meta = m;
-	in->have_page_meta = true;
+	afs_inode_lock(in);
+	set_meta_pages(in, &m, keep_cache);
 	sp->loaded = true;
-	pthread_mutex_unlock(&in->lock);
+	afs_inode_unlock(in);
 	return 0;
 }
 
@@ -109,11 +110,11 @@ static int attach_spool(struct afs_fs *fs, struct afs_inode *in, bool trunc,
 	struct afs_spool *sp = NULL;
 	int rc = 0;
 
-	pthread_mutex_lock(&in->lock);
+	afs_inode_lock(in);
 	if (!in->spool) {
 		rc = afs_spool_new(fs->opts.spool_dir, &sp, errmsg);
 		if (rc) {
-			pthread_mutex_unlock(&in->lock);
+			afs_inode_unlock(in);
 			ais_log(LOG_ERR, "%s", errmsg);
 			return rc;
 		}
@@ -121,7 +122,7 @@ static int attach_spool(struct afs_fs *fs, struct afs_inode *in, bool trunc,
 	}
 	sp = in->spool;
 	in->spool_users++;
-	pthread_mutex_unlock(&in->lock);
+	afs_inode_unlock(in);
 
 	if (keep_cache)
 		*keep_cache = true;
@@ -130,9 +131,9 @@ static int attach_spool(struct afs_fs *fs, struct afs_inode *in, bool trunc,
 		if (ftruncate(sp->fd, 0) < 0) {
 			rc = -errno;
 		} else {
-			pthread_mutex_lock(&in->lock);
+			afs_inode_lock(in);
 			sp->loaded = true;
-			pthread_mutex_unlock(&in->lock);
+			afs_inode_unlock(in);
 			sp->dirty = true;
 			sp->mtime_set = false;
 			if (keep_cache)
@@ -143,14 +144,14 @@ static int attach_spool(struct afs_fs *fs, struct afs_inode *in, bool trunc,
 	}
 	pthread_mutex_unlock(&sp->lock);
 	if (rc) {
-		pthread_mutex_lock(&in->lock);
+		afs_inode_lock(in);
 		if (--in->spool_users == 0) {
 			sp = in->spool;
 			in->spool = NULL;
 		} else {
 			sp = NULL;
 		}
-		pthread_mutex_unlock(&in->lock);
+		afs_inode_unlock(in);
 		afs_spool_free(sp);
 	}
 	return rc;
@@ -176,10 +177,10 @@ int afs_file_commit(struct afs_fs *fs, struct afs_inode *in)
 	if (!sp->dirty || !sp->loaded)
 		goto out;
 	memset(&po, 0, sizeof(po));
-	pthread_mutex_lock(&in->lock);
+	afs_inode_lock(in);
 	unlinked = in->unlinked;
 	po.mode = in->meta.mode;
-	pthread_mutex_unlock(&in->lock);
+	afs_inode_unlock(in);
 	if (unlinked) {
 		sp->dirty = false;
 		goto out;
@@ -200,9 +201,9 @@ int afs_file_commit(struct afs_fs *fs, struct afs_inode *in)
 	if (rc) {
 		/* It may have been stored all the same (an answer lost):
 		 * the next open asks. */
-		pthread_mutex_lock(&in->lock);
+		afs_inode_lock(in);
 		in->trust = 0;
-		pthread_mutex_unlock(&in->lock);
+		afs_inode_unlock(in);
 		rc = -afs_errno(rc, "write back", &loc, errmsg);
 		goto out;
 	}
@@ -216,16 +217,13 @@ int afs_file_commit(struct afs_fs *fs, struct afs_inode *in)
 			loc.bucket, loc.key, missing);
 	sp->dirty = false;
 	sp->mtime_set = false;
-	pthread_mutex_lock(&in->lock);
-	in->meta = out;
-	in->have_meta = true;
-	in->page_meta = out;
-	in->have_page_meta = true;
+	afs_inode_lock(in);
+	set_meta_pages(in, &out, NULL);
 	/* Our own change is not sent back to us (ais_client_set_origin):
 	 * what the PUT answered is current, unless another change of the
 	 * name came in meanwhile. */
 	afs_trust_set(fs, in, &tok);
-	pthread_mutex_unlock(&in->lock);
+	afs_inode_unlock(in);
 out:
 	pthread_mutex_unlock(&sp->lock);
 	afs_spool_drop(fs, in);
@@ -250,9 +248,9 @@ int afs_file_truncate(struct afs_fs *fs, struct afs_inode *in, uint64_t size)
 		sp->mtime_set = false;
 	}
 	pthread_mutex_unlock(&sp->lock);
-	pthread_mutex_lock(&in->lock);
+	afs_inode_lock(in);
 	alone = in->spool_users == 1;
-	pthread_mutex_unlock(&in->lock);
+	afs_inode_unlock(in);
 	/* truncate(2) by path: no close will follow, so save it now. */
 	if (!rc && alone)
 		rc = -afs_file_commit(fs, in);
@@ -277,11 +275,11 @@ static bool keep_pages(struct afs_inode *in)
 {
 	bool keep;
 
-	pthread_mutex_lock(&in->lock);
-	keep = in->have_page_meta && same_object(&in->page_meta, &in->meta);
-	in->page_meta = in->meta;
-	in->have_page_meta = true;
-	pthread_mutex_unlock(&in->lock);
+	afs_inode_lock(in);
+	keep = in->have_page && in->page_ident == in->meta.ident;
+	in->page_ident = in->meta.ident;
+	in->have_page = true;
+	afs_inode_unlock(in);
 	return keep;
 }
 
@@ -305,14 +303,10 @@ static int open_member(struct afs_fs *fs, struct afs_inode *in, bool *keep)
 		return rc;
 	if (afs_member_kind(-1, m.mode) != AFS_MFILE)
 		return -ENOENT; /* the shard was rewritten */
-	pthread_mutex_lock(&in->lock);
-	*keep = in->have_page_meta && same_object(&in->page_meta, &m);
-	in->meta = m;
-	in->have_meta = true;
+	afs_inode_lock(in);
+	set_meta_pages(in, &m, keep);
 	in->seen_ns = ais_now_mono_ns();
-	in->page_meta = m;
-	in->have_page_meta = true;
-	pthread_mutex_unlock(&in->lock);
+	afs_inode_unlock(in);
 	afs_shard_confirm(in, m.version);
 	return 0;
 }
@@ -326,11 +320,11 @@ static bool file_fresh(struct afs_fs *fs, struct afs_inode *in)
 	uint64_t window = (uint64_t)(fs->opts.attr_timeout * 1e9);
 	bool fresh;
 
-	pthread_mutex_lock(&in->lock);
+	afs_inode_lock(in);
 	fresh = in->have_meta && (afs_trusted(fs, in) ||
 				  (fs->opts.nocto && window && in->seen_ns &&
 				   ais_now_mono_ns() - in->seen_ns < window));
-	pthread_mutex_unlock(&in->lock);
+	afs_inode_unlock(in);
 	return fresh;
 }
 
@@ -395,15 +389,11 @@ void afs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			rc = -afs_errno(rc, "open", &loc, errmsg);
 			goto err;
 		}
-		pthread_mutex_lock(&in->lock);
-		keep = in->have_page_meta && same_object(&in->page_meta, &m);
-		in->meta = m;
-		in->have_meta = true;
+		afs_inode_lock(in);
+		set_meta_pages(in, &m, &keep);
 		in->seen_ns = ais_now_mono_ns();
 		afs_trust_set(fs, in, &tok);
-		in->page_meta = m;
-		in->have_page_meta = true;
-		pthread_mutex_unlock(&in->lock);
+		afs_inode_unlock(in);
 	}
 opened:
 	fh = fileh_new(in, write);
@@ -499,7 +489,7 @@ void afs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 		fuse_reply_err(req, ENOMEM);
 		goto out;
 	}
-	pthread_mutex_lock(&in->lock);
+	afs_inode_lock(in);
 	if (!in->spool) {
 		memset(&in->meta, 0, sizeof(in->meta));
 		/* S_IFREG says "exactly these bits", 0000 included
@@ -507,10 +497,10 @@ void afs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 		in->meta.mode = S_IFREG | (mode & 07777);
 		in->meta.mtime_ns = ais_now_real_ns();
 		in->have_meta = true;
-		in->have_page_meta = false;
+		in->have_page = false;
 	}
 	in->unlinked = false;
-	pthread_mutex_unlock(&in->lock);
+	afs_inode_unlock(in);
 	/* A new file starts empty and is PUT at close even if nothing is
 	 * written to it. */
 	rc = attach_spool(fs, in, true, NULL);
@@ -583,10 +573,10 @@ void afs_op_mknod(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 		fuse_reply_err(req, ENOMEM);
 		goto out;
 	}
-	pthread_mutex_lock(&in->lock);
-	in->meta = m;
+	afs_inode_lock(in);
+	afs_meta_set(&in->meta, &m);
 	in->have_meta = true;
-	pthread_mutex_unlock(&in->lock);
+	afs_inode_unlock(in);
 	afs_fill_entry(fs, in, &e);
 	if (fuse_reply_entry(req, &e) != 0)
 		afs_inode_forget(fs->itable, in->ino, 1);
@@ -603,13 +593,15 @@ static void check_version(struct afs_inode *in, uint64_t v)
 {
 	bool changed;
 
-	pthread_mutex_lock(&in->lock);
-	changed = in->have_page_meta && in->page_meta.version != v;
+	afs_inode_lock(in);
+	/* The version its pages were cached at, or a later one the
+	 * cluster told since (the next open drops those pages anyway). */
+	changed = in->have_page && in->meta.version != v;
 	if (changed) {
 		in->seen_ns = 0;
 		in->trust = 0;
 	}
-	pthread_mutex_unlock(&in->lock);
+	afs_inode_unlock(in);
 	if (!changed)
 		return;
 	ais_log(LOG_DEBUG, "inode %llu: version %llu on the node, read anyway",
@@ -816,9 +808,9 @@ void afs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		goto out;
 	}
 	if (child) {
-		pthread_mutex_lock(&child->lock);
+		afs_inode_lock(child);
 		child->unlinked = true;
-		pthread_mutex_unlock(&child->lock);
+		afs_inode_unlock(child);
 		afs_inode_unhash(fs->itable, child);
 	}
 	fuse_reply_err(req, 0);

@@ -159,9 +159,9 @@ moved:
 	dst = afs_inode_find(fs->itable, p2, newname);
 	if (dst && dst != src) {
 		/* The replaced file's writers must not resurrect it. */
-		pthread_mutex_lock(&dst->lock);
+		afs_inode_lock(dst);
 		dst->unlinked = true;
-		pthread_mutex_unlock(&dst->lock);
+		afs_inode_unlock(dst);
 		afs_inode_unhash(fs->itable, dst);
 	}
 	if (src)

@@ -61,15 +61,15 @@ void afs_member_set(struct afs_inode *in, const struct ais_obj_meta *m,
 {
 	char *copy = link && link[0] ? strdup(link) : NULL;
 
-	pthread_mutex_lock(&in->lock);
-	in->meta = *m;
+	afs_inode_lock(in);
+	afs_meta_set(&in->meta, m);
 	in->have_meta = true;
 	in->seen_ns = ais_now_mono_ns();
 	if (copy) {
 		free(in->link);
 		in->link = copy;
 	}
-	pthread_mutex_unlock(&in->lock);
+	afs_inode_unlock(in);
 }
 
 /* Finds the link target of member path (in directory dir of the shard at
@@ -197,20 +197,20 @@ bool afs_member_fresh(struct afs_fs *fs, struct afs_inode *in)
 
 	if (!sh || sh == in || window == 0)
 		return false;
-	pthread_mutex_lock(&sh->lock);
+	afs_inode_lock(sh);
 	/* seen_ns 0: never confirmed, or doubted since. A lease: nothing
 	 * changed the shard since it was confirmed, however long ago. */
 	ok = sh->have_meta &&
 	     (afs_trusted(fs, sh) ||
 	      (sh->seen_ns && ais_now_mono_ns() - sh->seen_ns < window));
 	v = sh->meta.version;
-	pthread_mutex_unlock(&sh->lock);
+	afs_inode_unlock(sh);
 	if (!ok)
 		return false;
-	pthread_mutex_lock(&in->lock);
+	afs_inode_lock(in);
 	ok = in->have_meta && in->meta.version == v &&
 	     (in->kind != AFS_MLINK || in->link);
-	pthread_mutex_unlock(&in->lock);
+	afs_inode_unlock(in);
 	return ok;
 }
 
@@ -220,7 +220,7 @@ void afs_shard_confirm(struct afs_inode *in, uint64_t version)
 
 	if (!sh)
 		return;
-	pthread_mutex_lock(&sh->lock);
+	afs_inode_lock(sh);
 	/* Another version: the shard was replaced since it was last looked
 	 * up. Until the kernel looks it up again, every open of one of its
 	 * members asks the node. */
@@ -230,7 +230,7 @@ void afs_shard_confirm(struct afs_inode *in, uint64_t version)
 		sh->seen_ns = 0;
 		sh->trust = 0;
 	}
-	pthread_mutex_unlock(&sh->lock);
+	afs_inode_unlock(sh);
 }
 
 void afs_shard_doubt(struct afs_inode *in)
@@ -239,10 +239,10 @@ void afs_shard_doubt(struct afs_inode *in)
 
 	if (!sh)
 		return;
-	pthread_mutex_lock(&sh->lock);
+	afs_inode_lock(sh);
 	sh->seen_ns = 0;
 	sh->trust = 0;
-	pthread_mutex_unlock(&sh->lock);
+	afs_inode_unlock(sh);
 }
 
 /* The version of the shard that in (a member or the shard) belongs to, as
@@ -257,9 +257,9 @@ static uint64_t shard_version(struct afs_inode *in)
 	in = shard_of(in);
 	if (!in)
 		return 0;
-	pthread_mutex_lock(&in->lock);
+	afs_inode_lock(in);
 	v = in->meta.version;
-	pthread_mutex_unlock(&in->lock);
+	afs_inode_unlock(in);
 	return v;
 }
 
@@ -270,9 +270,9 @@ int64_t afs_shard_mtime(struct afs_inode *in)
 	in = shard_of(in);
 	if (!in)
 		return 0;
-	pthread_mutex_lock(&in->lock);
+	afs_inode_lock(in);
 	t = in->meta.mtime_ns;
-	pthread_mutex_unlock(&in->lock);
+	afs_inode_unlock(in);
 	return t;
 }
 
@@ -295,12 +295,12 @@ void afs_shard_lookup(fuse_req_t req, struct afs_fs *fs,
 		uint64_t v = shard_version(parent);
 		bool fresh;
 
-		pthread_mutex_lock(&child->lock);
+		afs_inode_lock(child);
 		fresh = child->have_meta && child->meta.version == v &&
 			ais_now_mono_ns() - child->seen_ns < AFS_DIR_TRUST_NS &&
 			(child->kind != AFS_MLINK || child->link);
 		kind = child->kind;
-		pthread_mutex_unlock(&child->lock);
+		afs_inode_unlock(child);
 		/* Or, however long ago it was listed: its shard's version
 		 * was confirmed a moment ago. */
 		if (!fresh)
@@ -361,10 +361,10 @@ void afs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_err(req, EINVAL);
 		goto out;
 	}
-	pthread_mutex_lock(&in->lock);
+	afs_inode_lock(in);
 	if (in->link)
 		link = strdup(in->link);
-	pthread_mutex_unlock(&in->lock);
+	afs_inode_unlock(in);
 	if (!link) {
 		rc = afs_locate(fs, in, &loc);
 		if (!rc) {
@@ -376,10 +376,10 @@ void afs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 			fuse_reply_err(req, -rc);
 			goto out;
 		}
-		pthread_mutex_lock(&in->lock);
+		afs_inode_lock(in);
 		if (!in->link)
 			in->link = strdup(link);
-		pthread_mutex_unlock(&in->lock);
+		afs_inode_unlock(in);
 	}
 	fuse_reply_readlink(req, link);
 	free(link);

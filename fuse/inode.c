@@ -115,19 +115,46 @@ static void maybe_grow(struct afs_itable *t)
 
 static struct afs_inode *inode_alloc(uint64_t ino, int kind, const char *name)
 {
-	struct afs_inode *in = calloc(1, sizeof(*in));
+	size_t len = strlen(name);
+	struct afs_inode *in = calloc(1, sizeof(*in) + len + 1);
 
 	if (!in)
 		return NULL;
-	in->name = strdup(name);
-	if (!in->name) {
-		free(in);
-		return NULL;
-	}
+	memcpy(in->iname, name, len + 1);
+	in->name = in->iname;
 	in->ino = ino;
-	in->kind = kind;
-	pthread_mutex_init(&in->lock, NULL);
+	in->kind = (uint8_t)kind;
+	pthread_spin_init(&in->lock, PTHREAD_PROCESS_PRIVATE);
 	return in;
+}
+
+void afs_meta_set(struct afs_meta *d, const struct ais_obj_meta *m)
+{
+	uint64_t h =
+	    ais_mix64(m->version ^ ais_mix64(m->size)) ^
+	    ais_mix64((uint64_t)m->mtime_ns) ^
+	    ais_mix64((uint64_t)m->written_ns + (uint64_t)m->cksum_type);
+
+	d->size = m->size;
+	d->version = m->version;
+	d->mtime_ns = m->mtime_ns;
+	d->mode = m->mode;
+	d->ident = ais_hash_str(m->cksum, h);
+}
+
+void afs_meta_get(const struct afs_meta *d, struct ais_obj_meta *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->size = d->size;
+	m->version = d->version;
+	m->mtime_ns = d->mtime_ns;
+	m->mode = d->mode;
+}
+
+static void name_free(struct afs_inode *in)
+{
+	if (in->name != in->iname)
+		free(in->name);
 }
 
 struct afs_itable *afs_itable_new(void)
@@ -143,8 +170,6 @@ struct afs_itable *afs_itable_new(void)
 	if (!t->by_ino || !t->by_name || !t->root) {
 		free(t->by_ino);
 		free(t->by_name);
-		if (t->root)
-			free(t->root->name);
 		free(t->root);
 		free(t);
 		return NULL;
@@ -159,8 +184,8 @@ struct afs_itable *afs_itable_new(void)
 
 static void inode_destroy(struct afs_inode *in)
 {
-	pthread_mutex_destroy(&in->lock);
-	free(in->name);
+	pthread_spin_destroy(&in->lock);
+	name_free(in);
 	free(in->link);
 	free(in);
 }
@@ -339,7 +364,7 @@ int afs_inode_move(struct afs_itable *t, struct afs_inode *in,
 	if (old && old != in)
 		name_remove(t, old);
 	name_remove(t, in);
-	free(in->name);
+	name_free(in);
 	in->name = name;
 	oldparent = in->parent;
 	if (oldparent != newparent) {

@@ -44,6 +44,24 @@ static inline bool afs_kind_is_member(int kind)
 
 struct afs_spool;
 
+/* What an inode keeps of an object's metadata: what stat shows, and an
+ * identity that tells two writes apart (ident: version, size, mtime,
+ * checksum and commit time hashed), in 40 bytes instead of the 120 of
+ * struct ais_obj_meta: a million inodes the kernel holds must fit in the
+ * mount's memory budget. */
+struct afs_meta {
+	uint64_t size;
+	uint64_t version;
+	int64_t mtime_ns;
+	uint64_t ident;
+	uint32_t mode;
+};
+
+/* m into *d. */
+void afs_meta_set(struct afs_meta *d, const struct ais_obj_meta *m);
+/* d as an ais_obj_meta (no checksum, owner or commit time). */
+void afs_meta_get(const struct afs_meta *d, struct ais_obj_meta *m);
+
 /* One inode the kernel knows (nlookup > 0) or that is still referenced from
  * inside aisfs (refs > 0: its children, open handles, operations in flight).
  * ino, kind and parent chain are managed by the table; the fields below
@@ -51,31 +69,46 @@ struct afs_spool;
  * inode numbers are never reused. */
 struct afs_inode {
 	uint64_t ino;
-	int kind;
 	struct afs_inode *parent; /* NULL for the root; holds a ref on it */
-	char *name;		  /* one component; "" for the root */
-	uint64_t nlookup;
-	uint64_t refs;
-	bool hashed; /* reachable by (parent, name) */
 	struct afs_inode *next_ino, *next_name; /* hash chains */
+	char *name; /* one component ("" for the root): iname, or a heap
+		       copy after a rename */
+	uint64_t nlookup;
+	uint32_t refs;
+	uint8_t kind;
+	bool hashed; /* reachable by (parent, name) */
 
-	pthread_mutex_t lock;
-	struct ais_obj_meta meta; /* last known object metadata (files) */
+	/* Protected by lock (a spin lock: 4 bytes, held for a few loads and
+	 * stores; no call that can block is made under it but the spool's
+	 * creation). */
 	bool have_meta;
-	/* The metadata of the bytes the kernel may hold in its page cache
-	 * (set at open and after our own PUT): an open keeps the cache only
-	 * while the object still matches it. */
-	struct ais_obj_meta page_meta;
-	bool have_page_meta;
-	uint64_t seen_ns; /* monotonic time the cluster last confirmed it */
-	uint32_t trust;	  /* lease.h: the trust generation it was confirmed
-			     under, 0 if none (or changed since) */
-	bool unlinked;	  /* deleted while open: staged data is dropped */
-	struct afs_spool *spool; /* write staging shared by writers, or NULL */
+	/* The kernel may hold this object's bytes in its page cache (set at
+	 * open and after our own PUT): an open keeps the cache only while
+	 * the object still has page_ident. */
+	bool have_page;
+	pthread_spinlock_t lock;
+	uint32_t trust; /* lease.h: the trust generation it was confirmed
+			   under, 0 if none (or changed since) */
+	bool unlinked;	/* deleted while open: staged data is dropped */
 	int spool_users;
+	struct afs_meta meta; /* last known object metadata (files) */
+	uint64_t page_ident;
+	uint64_t seen_ns; /* monotonic time the cluster last confirmed it */
+	struct afs_spool *spool; /* write staging shared by writers, or NULL */
 	char *link; /* AFS_MLINK: the target once known (heap, freed with the
 		       inode), or NULL */
+	char iname[];
 };
+
+static inline void afs_inode_lock(struct afs_inode *in)
+{
+	pthread_spin_lock(&in->lock);
+}
+
+static inline void afs_inode_unlock(struct afs_inode *in)
+{
+	pthread_spin_unlock(&in->lock);
+}
 
 struct afs_itable;
 

@@ -167,10 +167,10 @@ static void apply(struct afs_leases *ls, const char *change)
 		return;
 	base = strrchr(key, '/');
 	base = base ? base + 1 : key;
-	pthread_mutex_lock(&in->lock);
+	afs_inode_lock(in);
 	in->trust = 0;
 	in->seen_ns = 0; /* also what nocto and shard members go by */
-	pthread_mutex_unlock(&in->lock);
+	afs_inode_unlock(in);
 	ais_log(LOG_DEBUG, "leases: %s/%s changed", bucket, key);
 	/* The kernel's name, attributes and pages of it go too: a stat sees
 	 * the change at once, and a name deleted elsewhere is looked up
