@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "fs.h"
+#include "lease.h"
 #include "log.h"
 #include "shard_names.h"
 #include "spool.h"
@@ -341,9 +342,25 @@ int afs_fill_entry(struct afs_fs *fs, struct afs_inode *in,
 	memset(e, 0, sizeof(*e));
 	e->ino = in->ino;
 	e->generation = 1;
-	e->attr_timeout = fs->opts.attr_timeout;
-	e->entry_timeout = fs->opts.entry_timeout;
+	e->attr_timeout = afs_cache_time(fs, in, fs->opts.attr_timeout);
+	e->entry_timeout = afs_cache_time(fs, in, fs->opts.entry_timeout);
 	return afs_fill_attr(fs, in, &e->attr);
+}
+
+double afs_cache_time(struct afs_fs *fs, struct afs_inode *in, double base)
+{
+	bool covered = false;
+
+	if (fs->opts.lease_timeout <= base || !afs_lease_valid(fs))
+		return base;
+	if (in->kind == AFS_FILE || in->kind == AFS_SHARD) {
+		afs_inode_lock(in);
+		covered = in->have_meta && !in->spool && afs_trusted(fs, in);
+		afs_inode_unlock(in);
+	} else if (in->kind == AFS_MFILE || in->kind == AFS_MLINK) {
+		covered = afs_member_covered(fs, in);
+	}
+	return covered ? fs->opts.lease_timeout : base;
 }
 
 void afs_reply_entry(fuse_req_t req, struct afs_fs *fs, struct afs_inode *in)
@@ -370,7 +387,8 @@ void afs_reply_attr(fuse_req_t req, struct afs_fs *fs, struct afs_inode *in,
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
-		fuse_reply_attr(req, &st, fs->opts.attr_timeout);
+		fuse_reply_attr(req, &st,
+				afs_cache_time(fs, in, fs->opts.attr_timeout));
 	afs_inode_put(fs->itable, in);
 }
 

@@ -112,6 +112,17 @@ bool afs_is_shard_name(struct afs_fs *fs, const char *name);
 int afs_fill_entry(struct afs_fs *fs, struct afs_inode *in,
 		   struct fuse_entry_param *e);
 
+/* How long the kernel may cache in's name and attributes: base, or
+ * lease_timeout while a lease covers in (a change made elsewhere then
+ * invalidates the kernel's copy at once: lease.h). Plain objects, shards
+ * and shard members; not directories (prefixes that any PUT or delete
+ * may make or end). */
+double afs_cache_time(struct afs_fs *fs, struct afs_inode *in, double base);
+
+/* A lease covers member in: its shard was confirmed since it last
+ * changed, and in carries the shard's version. */
+bool afs_member_covered(struct afs_fs *fs, struct afs_inode *in);
+
 /* Answers a lookup-like request with in's entry (or the error filling it
  * gave), takes back the kernel's reference if the answer could not be
  * sent, and drops the caller's reference to in. */

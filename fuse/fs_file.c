@@ -396,6 +396,11 @@ void afs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		afs_inode_unlock(in);
 	}
 opened:
+	/* The object is not the one whose pages the kernel holds: its
+	 * cached attributes (the size reads stop at) go too, as they may be
+	 * kept long (lease_timeout). Attributes only: this never blocks. */
+	if (!keep && fs->se)
+		(void)fuse_lowlevel_notify_inval_inode(fs->se, in->ino, -1, 0);
 	fh = fileh_new(in, write);
 	if (!fh) {
 		rc = -ENOMEM;

@@ -214,6 +214,26 @@ bool afs_member_fresh(struct afs_fs *fs, struct afs_inode *in)
 	return ok;
 }
 
+bool afs_member_covered(struct afs_fs *fs, struct afs_inode *in)
+{
+	struct afs_inode *sh = shard_of(in);
+	uint64_t v;
+	bool ok;
+
+	if (!sh || sh == in)
+		return false;
+	afs_inode_lock(sh);
+	ok = sh->have_meta && afs_trusted(fs, sh);
+	v = sh->meta.version;
+	afs_inode_unlock(sh);
+	if (!ok)
+		return false;
+	afs_inode_lock(in);
+	ok = in->have_meta && in->meta.version == v;
+	afs_inode_unlock(in);
+	return ok;
+}
+
 void afs_shard_confirm(struct afs_inode *in, uint64_t version)
 {
 	struct afs_inode *sh = shard_of(in);

@@ -175,13 +175,17 @@ static void apply(struct afs_leases *ls, const char *change)
 	/* The kernel's name, attributes and pages of it go too: a stat sees
 	 * the change at once, and a name deleted elsewhere is looked up
 	 * again (an O_CREAT open of it creates it anew, rather than opening
-	 * an inode that is gone). */
-	if (fs->se && !afs_kind_is_dir(in->kind)) {
+	 * an inode that is gone). For a shard, the names below it go with
+	 * its own (the kernel drops the subtree): its members are looked up
+	 * again, with their new attributes. */
+	if (fs->se) {
 		rc = fuse_lowlevel_notify_inval_entry(fs->se, parent, base,
 						      strlen(base));
 		if (rc && rc != -ENOENT)
 			ais_log(LOG_DEBUG, "notify_inval_entry %s: %s", key,
 				strerror(-rc));
+	}
+	if (fs->se && !afs_kind_is_dir(in->kind)) {
 		rc = fuse_lowlevel_notify_inval_inode(fs->se, in->ino, 0, 0);
 		if (rc && rc != -ENOENT)
 			ais_log(LOG_DEBUG, "notify_inval_inode %llu: %s",

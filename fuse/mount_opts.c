@@ -15,6 +15,7 @@ void afs_opts_default(struct afs_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->attr_timeout = 1.0;
 	o->entry_timeout = 1.0;
+	o->lease_timeout = 60.0;
 	o->negative_timeout = 0.0;
 	o->shards = AFS_SHARDS_DIR;
 	o->uid = getuid();
@@ -96,8 +97,9 @@ static int set_str(char *dst, size_t len, const char *key, const char *v,
 static int apply(struct afs_opts *o, char *key, char *val, char *errmsg)
 {
 	static const char *const need_value[] = {
-	    "attr_timeout", "entry_timeout", "negative_timeout", "uid",
-	    "gid",	    "timeout",	     "max_threads",	 NULL,
+	    "attr_timeout",  "entry_timeout", "negative_timeout",
+	    "lease_timeout", "uid",	      "gid",
+	    "timeout",	     "max_threads",   NULL,
 	};
 	unsigned long n;
 	size_t i;
@@ -133,6 +135,8 @@ static int apply(struct afs_opts *o, char *key, char *val, char *errmsg)
 		return parse_seconds(key, val, &o->attr_timeout, errmsg);
 	} else if (strcmp(key, "entry_timeout") == 0 && val) {
 		return parse_seconds(key, val, &o->entry_timeout, errmsg);
+	} else if (strcmp(key, "lease_timeout") == 0 && val) {
+		return parse_seconds(key, val, &o->lease_timeout, errmsg);
 	} else if (strcmp(key, "negative_timeout") == 0 && val) {
 		return parse_seconds(key, val, &o->negative_timeout, errmsg);
 	} else if (strcmp(key, "shards") == 0) {

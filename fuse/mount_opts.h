@@ -22,7 +22,8 @@ struct afs_opts {
 	bool nocto; /* an open within attr_timeout of the last confirmation of
 		       a file's metadata does not ask the cluster again */
 	bool noleases; /* no leases (lease.h): every open asks the cluster */
-	double attr_timeout; /* seconds */
+	double lease_timeout; /* entry/attr cache time of what a lease covers */
+	double attr_timeout;  /* seconds */
 	double entry_timeout;
 	double negative_timeout;
 	int shards; /* enum afs_shards */

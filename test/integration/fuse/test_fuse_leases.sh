@@ -138,15 +138,18 @@ assert_eq old "$(cat "$A/g")" "g cached on A"
 apid=$(pgrep -f "aisfs mount .*log=$T/a.aisfs.log" | head -n 1)
 [ -n "$apid" ] || fail "no aisfs process for mount a"
 kill -STOP "$apid"
-printf new >"$T/new"
+# Longer than before: the kernel's cached size (kept for lease_timeout
+# while the lease held) must not cut the new bytes short.
+printf 'new and longer' >"$T/new"
 t0=$(date +%s%N)
 timed 30 "$AIS" put "$T/new" ais://c/g >/dev/null
 ms=$((($(date +%s%N) - t0) / 1000000))
 kill -CONT "$apid"
 note "PUT with a silent mount took $ms ms (lease $LEASE_MS ms)"
 [ "$ms" -lt $((LEASE_MS * 3 + 2000)) ] || fail "PUT waited $ms ms"
-assert_eq new "$(cat "$A/g")" "A after its lease lapsed"
-assert_eq new "$(cat "$B/g")" "B"
+assert_eq 'new and longer' "$(cat "$A/g")" "A after its lease lapsed"
+assert_eq 14 "$(stat -c %s "$A/g")" "size on A after its lease lapsed"
+assert_eq 'new and longer' "$(cat "$B/g")" "B"
 ais_wait_for 10 grep -q "did not acknowledge a change" \
 	"$AIS_CLUSTER_DIR"/node*/aisd.log
 
