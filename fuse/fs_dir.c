@@ -7,6 +7,7 @@
 
 #include "hash.h"
 #include "fs.h"
+#include "lease.h"
 #include "log.h"
 #include "spool.h"
 
@@ -33,6 +34,9 @@ struct dirh {
 	size_t n;
 	uint64_t base; /* index of ents[0] */
 	char *next;    /* start_after of the next page; NULL at the end */
+	/* Taken before the held page was asked for: its objects' metadata
+	 * is trusted as a HEAD's would be if nothing changed since. */
+	struct afs_trust_tok tok;
 };
 
 static void page_clear(struct dirh *dh)
@@ -168,6 +172,7 @@ static int fetch_page(struct afs_fs *fs, struct dirh *dh,
 	}
 	if (dh->shard)
 		return fetch_shard_page(fs, dh, start_after);
+	afs_trust_begin_all(fs, &dh->tok);
 	rc = ais_client_list(fs->client, dh->loc.bucket, dh->prefix, "/",
 			     start_after, AFS_LIST_PAGE, &page, errmsg);
 	if (rc)
@@ -331,6 +336,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 						afs_meta_set(&child->meta,
 							     &d->meta);
 						child->have_meta = true;
+						afs_trust_set(fs, child,
+							      &dh->tok);
 					}
 					afs_inode_unlock(child);
 				}

@@ -47,6 +47,7 @@ struct afs_leases {
 	atomic_bool map_changed;
 	_Atomic uint32_t gen;
 	_Atomic uint32_t ctr[AFS_TRUST_SLOTS];
+	_Atomic uint32_t total; /* changes applied, all names */
 };
 
 static uint32_t name_slot(const char *bucket, const char *key)
@@ -68,13 +69,27 @@ void afs_trust_begin(struct afs_fs *fs, const char *bucket, const char *key,
 	tok->ctr = atomic_load(&ls->ctr[tok->slot]);
 }
 
+void afs_trust_begin_all(struct afs_fs *fs, struct afs_trust_tok *tok)
+{
+	struct afs_leases *ls = fs->leases;
+
+	memset(tok, 0, sizeof(*tok));
+	if (!ls)
+		return;
+	tok->slot = AFS_TRUST_ALL;
+	tok->gen = atomic_load(&ls->gen);
+	tok->ctr = atomic_load(&ls->total);
+}
+
 void afs_trust_set(struct afs_fs *fs, struct afs_inode *in,
 		   const struct afs_trust_tok *tok)
 {
 	struct afs_leases *ls = fs->leases;
 
 	if (ls && tok->gen && atomic_load(&ls->gen) == tok->gen &&
-	    atomic_load(&ls->ctr[tok->slot]) == tok->ctr)
+	    atomic_load(tok->slot == AFS_TRUST_ALL
+			    ? &ls->total
+			    : &ls->ctr[tok->slot]) == tok->ctr)
 		in->trust = tok->gen;
 	else
 		in->trust = 0;
@@ -162,6 +177,7 @@ static void apply(struct afs_leases *ls, const char *change)
 		return;
 	}
 	atomic_fetch_add(&ls->ctr[name_slot(bucket, key)], 1);
+	atomic_fetch_add(&ls->total, 1);
 	in = find_path(fs, bucket, key, &parent);
 	if (!in)
 		return;

@@ -24,6 +24,7 @@ struct afs_inode;
 
 /* Slots of the per-name change counters (a power of two). */
 #define AFS_TRUST_SLOTS 4096
+#define AFS_TRUST_ALL	UINT32_MAX /* tok.slot of afs_trust_begin_all */
 
 struct afs_trust_tok {
 	uint32_t gen, ctr, slot;
@@ -41,6 +42,9 @@ bool afs_lease_valid(struct afs_fs *fs);
 /* Before asking the cluster about bucket/key. */
 void afs_trust_begin(struct afs_fs *fs, const char *bucket, const char *key,
 		     struct afs_trust_tok *tok);
+/* Before asking the cluster about many names at once (a listing page):
+ * the token then holds only while no change at all was applied. */
+void afs_trust_begin_all(struct afs_fs *fs, struct afs_trust_tok *tok);
 /* With the answer, under in->lock: trusted unless a change of that name
  * (or of everything) was applied since afs_trust_begin. */
 void afs_trust_set(struct afs_fs *fs, struct afs_inode *in,

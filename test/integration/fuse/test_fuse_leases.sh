@@ -72,6 +72,24 @@ note "300 opens on the noleases mount: $((r3 - r2 - base)) requests"
 [ $((r3 - r2 - base)) -ge 300 ] ||
 	fail "noleases: 300 opens cost only $((r3 - r2 - base)) requests"
 
+note "a listing confirms what it lists: its files then open with no request"
+mkdir "$B/listed"
+for i in $(seq 300); do echo "$i" >"$B/listed/x$i"; done
+ls -l "$A/listed" >/dev/null
+r0=$(node_requests)
+r1=$(node_requests)
+base=$((r1 - r0))
+python3 - "$A/listed" 300 <<'PY' || fail "reading the listed files on A"
+import os, sys
+for i in range(1, int(sys.argv[2]) + 1):
+    assert open(os.path.join(sys.argv[1], "x%d" % i)).read() == "%d\n" % i
+PY
+r2=$(node_requests)
+note "300 first opens after a listing: $((r2 - r1 - base)) requests"
+# One GET each (their bytes); no HEAD.
+[ $((r2 - r1 - base)) -lt 360 ] ||
+	fail "300 listed files cost $((r2 - r1 - base)) requests to read"
+
 note "changes are seen by the next open, at once, on every mount"
 for i in $(seq 20); do
 	printf 'v%03d' "$i" >"$T/v"
