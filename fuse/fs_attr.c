@@ -292,6 +292,7 @@ static int set_file_meta(struct afs_fs *fs, struct afs_inode *in,
 		return rc;
 	rc = ais_client_set_meta(fs->client, loc.bucket, loc.key, mode, mtime,
 				 NULL, NULL, &m, errmsg);
+	afs_trust_own(fs, loc.bucket, loc.key);
 	if (rc)
 		return -afs_errno(rc, "setattr", &loc, errmsg);
 	afs_inode_lock(in);

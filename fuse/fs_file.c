@@ -110,19 +110,26 @@ static int attach_spool(struct afs_fs *fs, struct afs_inode *in, bool trunc,
 	struct afs_spool *sp = NULL;
 	int rc = 0;
 
+	/* The spool file is made outside the inode's spin lock (it is a
+	 * file creation); a writer that installed one meanwhile wins. */
 	afs_inode_lock(in);
 	if (!in->spool) {
+		afs_inode_unlock(in);
 		rc = afs_spool_new(fs->opts.spool_dir, &sp, errmsg);
 		if (rc) {
-			afs_inode_unlock(in);
 			ais_log(LOG_ERR, "%s", errmsg);
 			return rc;
 		}
-		in->spool = sp;
+		afs_inode_lock(in);
+		if (!in->spool) {
+			in->spool = sp;
+			sp = NULL;
+		}
 	}
-	sp = in->spool;
 	in->spool_users++;
 	afs_inode_unlock(in);
+	afs_spool_free(sp); /* NULL, or the one that lost */
+	sp = in->spool;	    /* stable: we hold a user reference */
 
 	if (keep_cache)
 		*keep_cache = true;
@@ -204,6 +211,7 @@ int afs_file_commit(struct afs_fs *fs, struct afs_inode *in)
 		afs_inode_lock(in);
 		in->trust = 0;
 		afs_inode_unlock(in);
+		afs_trust_own(fs, loc.bucket, loc.key);
 		rc = -afs_errno(rc, "write back", &loc, errmsg);
 		goto out;
 	}
@@ -224,6 +232,7 @@ int afs_file_commit(struct afs_fs *fs, struct afs_inode *in)
 	 * name came in meanwhile. */
 	afs_trust_set(fs, in, &tok);
 	afs_inode_unlock(in);
+	afs_trust_own(fs, loc.bucket, loc.key);
 out:
 	pthread_mutex_unlock(&sp->lock);
 	afs_spool_drop(fs, in);
@@ -569,6 +578,7 @@ void afs_op_mknod(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 	po.no_overwrite = true;
 	rc = ais_client_put_buf(fs->client, loc.bucket, key, "", 0, &po, &m,
 				errmsg);
+	afs_trust_own(fs, loc.bucket, key);
 	if (rc) {
 		fuse_reply_err(req, afs_errno(rc, "mknod", &loc, errmsg));
 		goto out;
@@ -806,6 +816,7 @@ void afs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	if (child)
 		local = afs_has_local_data(child);
 	rc = ais_client_delete(fs->client, loc.bucket, key, errmsg);
+	afs_trust_own(fs, loc.bucket, key);
 	if (rc == -ENOENT && local)
 		rc = 0; /* created here, never written back */
 	if (rc) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "fs.h"
+#include "lease.h"
 #include "log.h"
 
 #ifndef RENAME_NOREPLACE
@@ -45,6 +46,8 @@ static int rename_prefix(struct afs_fs *fs, const struct afs_loc *loc,
 			}
 			rc = ais_client_rename(fs->client, loc->bucket, name,
 					       newname, false, errmsg);
+			afs_trust_own(fs, loc->bucket, name);
+			afs_trust_own(fs, loc->bucket, newname);
 			if (rc)
 				rc = -afs_errno(rc, "rename", loc, errmsg);
 		}
@@ -126,6 +129,8 @@ static int do_rename(struct afs_fs *fs, struct afs_inode *p1, const char *name,
 		}
 		rc = ais_client_rename(fs->client, l1.bucket, key1, key2,
 				       noreplace, errmsg);
+		afs_trust_own(fs, l1.bucket, key1);
+		afs_trust_own(fs, l1.bucket, key2);
 		if (rc)
 			rc = -afs_errno(rc, "rename", &l1, errmsg);
 		goto moved;

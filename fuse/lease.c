@@ -34,8 +34,35 @@ struct watcher {
 	struct watcher *next;
 };
 
+/* The kernel's copies of what changed are dropped by a thread of their
+ * own: notify_inval_entry takes the parent directory's lock in the
+ * kernel, which a request of this mount may hold while it waits, through
+ * a node, for this mount's acknowledgement. The acknowledgement must not
+ * wait for it. Opens never rely on it (they check the inode's trust). */
+struct notice {
+	struct notice *next;
+	uint64_t parent, ino;
+	bool inode; /* also its attributes and pages */
+	char name[];
+};
+
+struct notifier {
+	struct fuse_session *se;
+	pthread_t thr;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct notice *head, **tail;
+	size_t n, dropped;
+	bool stop;
+};
+
+#define NOTICES_MAX 65536
+
 struct afs_leases {
 	struct afs_fs *fs;
+	struct notifier *nt;
+	_Atomic uint64_t watched_version; /* the map the watchers follow */
+	atomic_bool too_many;		  /* more nodes than watchable */
 	uint64_t id;
 	pthread_t mgr;
 	atomic_bool stop;
@@ -99,7 +126,20 @@ bool afs_lease_valid(struct afs_fs *fs)
 {
 	struct afs_leases *ls = fs->leases;
 
-	return ls && ais_now_mono_ns() < atomic_load(&ls->valid_until);
+	return ls && ais_now_mono_ns() < atomic_load(&ls->valid_until) &&
+	       atomic_load(&ls->watched_version) ==
+		   ais_client_map_version(fs->client) &&
+	       !atomic_load(&ls->too_many);
+}
+
+void afs_trust_own(struct afs_fs *fs, const char *bucket, const char *key)
+{
+	struct afs_leases *ls = fs->leases;
+
+	if (!ls)
+		return;
+	atomic_fetch_add(&ls->ctr[name_slot(bucket, key)], 1);
+	atomic_fetch_add(&ls->total, 1);
 }
 
 bool afs_trusted(struct afs_fs *fs, const struct afs_inode *in)
@@ -156,6 +196,133 @@ static struct afs_inode *find_path(struct afs_fs *fs, const char *bucket,
 	return in;
 }
 
+static void notice_add(struct notifier *nt, uint64_t parent, const char *name,
+		       uint64_t ino, bool inode)
+{
+	size_t len = strlen(name);
+	struct notice *n;
+
+	if (!nt)
+		return;
+	n = malloc(sizeof(*n) + len + 1);
+	pthread_mutex_lock(&nt->mu);
+	if (!n || nt->n >= NOTICES_MAX) {
+		/* The kernel keeps that name and its attributes up to
+		 * lease_timeout; opens still check. */
+		nt->dropped++;
+		pthread_mutex_unlock(&nt->mu);
+		free(n);
+		return;
+	}
+	n->next = NULL;
+	n->parent = parent;
+	n->ino = ino;
+	n->inode = inode;
+	memcpy(n->name, name, len + 1);
+	*nt->tail = n;
+	nt->tail = &n->next;
+	nt->n++;
+	pthread_cond_signal(&nt->cv);
+	pthread_mutex_unlock(&nt->mu);
+}
+
+static void *notify_thread(void *arg)
+{
+	struct notifier *nt = arg;
+	struct notice *n;
+	size_t dropped;
+	int rc;
+
+	pthread_mutex_lock(&nt->mu);
+	for (;;) {
+		while (!nt->head && !nt->stop)
+			pthread_cond_wait(&nt->cv, &nt->mu);
+		if (nt->stop)
+			break;
+		n = nt->head;
+		nt->head = n->next;
+		if (!nt->head)
+			nt->tail = &nt->head;
+		nt->n--;
+		dropped = nt->dropped;
+		nt->dropped = 0;
+		pthread_mutex_unlock(&nt->mu);
+		if (dropped)
+			ais_log(LOG_WARNING,
+				"leases: %zu kernel invalidations dropped "
+				"(too many at once): stat may be stale up to "
+				"lease_timeout for those names",
+				dropped);
+		rc = fuse_lowlevel_notify_inval_entry(nt->se, n->parent,
+						      n->name, strlen(n->name));
+		if (rc && rc != -ENOENT)
+			ais_log(LOG_DEBUG, "notify_inval_entry %s: %s", n->name,
+				strerror(-rc));
+		if (n->inode) {
+			rc = fuse_lowlevel_notify_inval_inode(nt->se, n->ino, 0,
+							      0);
+			if (rc && rc != -ENOENT)
+				ais_log(
+				    LOG_DEBUG, "notify_inval_inode %llu: %s",
+				    (unsigned long long)n->ino, strerror(-rc));
+		}
+		free(n);
+		pthread_mutex_lock(&nt->mu);
+	}
+	pthread_mutex_unlock(&nt->mu);
+	return NULL;
+}
+
+static struct notifier *notifier_start(struct fuse_session *se)
+{
+	struct notifier *nt;
+
+	if (!se)
+		return NULL;
+	nt = calloc(1, sizeof(*nt));
+	if (!nt)
+		return NULL;
+	nt->se = se;
+	nt->tail = &nt->head;
+	pthread_mutex_init(&nt->mu, NULL);
+	pthread_cond_init(&nt->cv, NULL);
+	if (pthread_create(&nt->thr, NULL, notify_thread, nt)) {
+		free(nt);
+		return NULL;
+	}
+	return nt;
+}
+
+/* Stops the notifier. It may be stuck in the kernel on a directory whose
+ * lock a request holds that nobody will answer any more (the loop has
+ * ended): it is then left to the unmount (which fails its call) and the
+ * process's exit, with its memory. */
+static void notifier_stop(struct notifier *nt)
+{
+	struct timespec ts;
+	struct notice *n;
+
+	if (!nt)
+		return;
+	pthread_mutex_lock(&nt->mu);
+	nt->stop = true;
+	pthread_cond_signal(&nt->cv);
+	pthread_mutex_unlock(&nt->mu);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 1;
+	if (pthread_timedjoin_np(nt->thr, NULL, &ts) != 0) {
+		pthread_detach(nt->thr);
+		return;
+	}
+	while ((n = nt->head)) {
+		nt->head = n->next;
+		free(n);
+	}
+	pthread_cond_destroy(&nt->cv);
+	pthread_mutex_destroy(&nt->mu);
+	free(nt);
+}
+
 /* One change from a node's feed: "bucket/name" ("bucket/": all of it). */
 static void apply(struct afs_leases *ls, const char *change)
 {
@@ -165,7 +332,6 @@ static void apply(struct afs_leases *ls, const char *change)
 	struct afs_inode *in;
 	uint64_t parent = 0;
 	const char *base;
-	int rc;
 
 	if (!slash || (size_t)(slash - change) > AIS_BUCKET_MAX)
 		return;
@@ -194,19 +360,7 @@ static void apply(struct afs_leases *ls, const char *change)
 	 * an inode that is gone). For a shard, the names below it go with
 	 * its own (the kernel drops the subtree): its members are looked up
 	 * again, with their new attributes. */
-	if (fs->se) {
-		rc = fuse_lowlevel_notify_inval_entry(fs->se, parent, base,
-						      strlen(base));
-		if (rc && rc != -ENOENT)
-			ais_log(LOG_DEBUG, "notify_inval_entry %s: %s", key,
-				strerror(-rc));
-	}
-	if (fs->se && !afs_kind_is_dir(in->kind)) {
-		rc = fuse_lowlevel_notify_inval_inode(fs->se, in->ino, 0, 0);
-		if (rc && rc != -ENOENT)
-			ais_log(LOG_DEBUG, "notify_inval_inode %llu: %s",
-				(unsigned long long)in->ino, strerror(-rc));
-	}
+	notice_add(ls->nt, parent, base, in->ino, !afs_kind_is_dir(in->kind));
 	afs_inode_put(fs->itable, in);
 }
 
@@ -235,7 +389,7 @@ static void *watch_thread(void *arg)
 	struct afs_fs *fs = ls->fs;
 	char errmsg[AIS_ERRMSG_LEN];
 	struct ais_watch_answer a;
-	uint64_t since = 0, t0, grant;
+	uint64_t since = 0, t0, grant, run = 0;
 	unsigned backoff = 0, wait_ms = 0; /* the first answer is at once */
 	bool failing = false;
 	size_t i;
@@ -262,6 +416,9 @@ static void *watch_thread(void *arg)
 				distrust_all(ls, rc ? errmsg
 						    : "a node is watched "
 						      "from now on");
+			else if (run && a.run != run)
+				distrust_all(ls, "a node restarted");
+			run = a.run;
 			for (i = 0; i < a.n; i++)
 				apply(ls, a.changed[i]);
 			since = a.seq;
@@ -348,8 +505,9 @@ static bool same_node(const struct ais_node_loc *a,
 }
 
 /* Watches exactly the nodes of the current map. */
-static void reconcile(struct afs_leases *ls)
+static uint64_t reconcile(struct afs_leases *ls)
 {
+	uint64_t version = 0;
 	struct ais_node_loc nodes[AIS_ENDPOINTS_MAX * 4];
 	struct watcher **pp, *w, *gone = NULL;
 	size_t n, i;
@@ -358,7 +516,8 @@ static void reconcile(struct afs_leases *ls)
 	if (atomic_exchange(&ls->map_changed, false))
 		(void)ais_client_refresh_map(ls->fs->client, NULL);
 	n = ais_client_nodes(ls->fs->client, nodes,
-			     sizeof(nodes) / sizeof(nodes[0]), NULL);
+			     sizeof(nodes) / sizeof(nodes[0]), &version);
+	atomic_store(&ls->too_many, n > sizeof(nodes) / sizeof(nodes[0]));
 	if (n > sizeof(nodes) / sizeof(nodes[0]))
 		n = sizeof(nodes) / sizeof(nodes[0]);
 	pthread_mutex_lock(&ls->mu);
@@ -383,10 +542,14 @@ static void reconcile(struct afs_leases *ls)
 				nodes[i].id);
 	}
 	pthread_mutex_unlock(&ls->mu);
+	/* The new nodes have no lease yet: nothing is trusted until they
+	 * answered (recompute), whatever the gone ones take to stop. */
+	atomic_store(&ls->watched_version, version);
+	recompute(ls);
 	for (w = gone; w; w = w->next)
 		ais_log(LOG_INFO, "leases: node %s left the map", w->node.id);
 	stop_all(gone);
-	recompute(ls);
+	return version;
 }
 
 static void *manage_thread(void *arg)
@@ -396,10 +559,8 @@ static void *manage_thread(void *arg)
 
 	while (!atomic_load(&ls->stop)) {
 		v = ais_client_map_version(ls->fs->client);
-		if (v != seen || atomic_load(&ls->map_changed)) {
-			reconcile(ls);
-			seen = ais_client_map_version(ls->fs->client);
-		}
+		if (v != seen || atomic_load(&ls->map_changed))
+			seen = reconcile(ls);
 		usleep(MANAGE_MS * 1000);
 	}
 	return NULL;
@@ -434,11 +595,13 @@ int afs_leases_start(struct afs_fs *fs)
 	ls->id = random_id();
 	atomic_init(&ls->gen, 1);
 	pthread_mutex_init(&ls->mu, NULL);
+	ls->nt = notifier_start(fs->se);
 	fs->leases = ls;
-	reconcile(ls);
+	(void)reconcile(ls);
 	rc = pthread_create(&ls->mgr, NULL, manage_thread, ls);
 	if (rc) {
 		stop_all(ls->watchers);
+		notifier_stop(ls->nt);
 		fs->leases = NULL;
 		pthread_mutex_destroy(&ls->mu);
 		free(ls);
@@ -467,6 +630,7 @@ void afs_leases_stop(struct afs_fs *fs)
 	ls->watchers = NULL;
 	pthread_mutex_unlock(&ls->mu);
 	stop_all(w);
+	notifier_stop(ls->nt);
 	ais_client_set_origin(fs->client, 0);
 	fs->leases = NULL;
 	pthread_mutex_destroy(&ls->mu);

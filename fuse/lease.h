@@ -49,6 +49,11 @@ void afs_trust_begin_all(struct afs_fs *fs, struct afs_trust_tok *tok);
  * (or of everything) was applied since afs_trust_begin. */
 void afs_trust_set(struct afs_fs *fs, struct afs_inode *in,
 		   const struct afs_trust_tok *tok);
+/* This mount changed bucket/key itself (its own changes are not sent back
+ * to it): a HEAD or listing of it on its way now no longer confers trust.
+ * Call after the change succeeded, after trusting what it answered. */
+void afs_trust_own(struct afs_fs *fs, const char *bucket, const char *key);
+
 /* Under in->lock: in's metadata is current without asking (a lease is
  * held and no change was applied since it was confirmed). */
 bool afs_trusted(struct afs_fs *fs, const struct afs_inode *in);

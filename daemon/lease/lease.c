@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hash.h"
 #include "log.h"
 #include "names.h"
 #include "util.h"
@@ -51,12 +52,14 @@ struct leases {
 	size_t nbefore;
 	int64_t before_end_ns;
 	uint64_t serving_ns; /* monotonic: leases_serving's first call */
+	uint64_t run;	     /* random: tells this run from another */
 };
 
 static bool holder_live(const struct leases *l, const struct holder *h,
 			uint64_t now)
 {
-	return now - h->last_ns < l->lease_ns;
+	/* A poll that took the lock after now was read is live. */
+	return h->last_ns >= now || now - h->last_ns < l->lease_ns;
 }
 
 /* The stamp: "ais-leases 1 WALL_NS\n" then one hex id per line. */
@@ -68,8 +71,7 @@ static void stamp_write(struct leases *l, uint64_t now)
 
 	if (!l->stamp)
 		return;
-	l->stamp_ns = now;
-	l->stamp_dirty = false;
+	l->stamp_ns = now; /* tried: not again before lease/4 */
 	snprintf(tmp, sizeof(tmp), "%s.tmp", l->stamp);
 	f = fopen(tmp, "w");
 	if (!f)
@@ -79,8 +81,8 @@ static void stamp_write(struct leases *l, uint64_t now)
 		if (holder_live(l, &l->holders[i], now))
 			fprintf(f, "%016llx\n",
 				(unsigned long long)l->holders[i].id);
-	if (fclose(f) == 0)
-		(void)rename(tmp, l->stamp);
+	if (fclose(f) == 0 && rename(tmp, l->stamp) == 0)
+		l->stamp_dirty = false;
 	else
 		(void)unlink(tmp);
 }
@@ -151,7 +153,14 @@ struct leases *leases_new(unsigned lease_ms, const char *stamp)
 		return NULL;
 	}
 	stamp_read(l);
+	l->run = ais_mix64((uint64_t)ais_now_real_ns() ^
+			   ((uint64_t)getpid() << 32) ^ (uintptr_t)l);
 	return l;
+}
+
+uint64_t leases_run(struct leases *l)
+{
+	return l->run;
 }
 
 void leases_free(struct leases *l)
@@ -195,7 +204,10 @@ void leases_serving(struct leases *l)
 		if (left > 0 && (uint64_t)left > grace)
 			grace = (uint64_t)left;
 	}
-	l->serving_ns = now;
+	pthread_mutex_lock(&l->mu);
+	if (!l->serving_ns)
+		l->serving_ns = now;
+	pthread_mutex_unlock(&l->mu);
 	if (atomic_compare_exchange_strong(&l->grace_end_ns, &zero,
 					   now + grace))
 		ais_log(LOG_INFO,
@@ -323,7 +335,8 @@ static struct holder *holder_get(struct leases *l, uint64_t id, uint64_t now)
 			return &l->holders[i];
 	/* Room: forget the mounts whose lease is long gone. */
 	for (i = 0; i < l->nholders;) {
-		if (now - l->holders[i].last_ns > 4 * l->lease_ns)
+		if (l->holders[i].last_ns < now &&
+		    now - l->holders[i].last_ns > 4 * l->lease_ns)
 			l->holders[i] = l->holders[--l->nholders];
 		else
 			i++;
@@ -359,7 +372,7 @@ int leases_poll(struct leases *l, uint64_t id, const char *bucket,
 		int (*fn)(void *arg, const char *bucket, const char *name),
 		void *arg, uint64_t *upto)
 {
-	uint64_t now = ais_now_mono_ns(), end, s, first;
+	uint64_t now, end, s, first;
 	char filter[AIS_BUCKET_MAX + 1];
 	struct timespec ts;
 	struct holder *h;
@@ -369,8 +382,9 @@ int leases_poll(struct leases *l, uint64_t id, const char *bucket,
 	snprintf(filter, sizeof(filter), "%s", bucket);
 	if (wait_ms > LEASE_WAIT_MAX_MS)
 		wait_ms = LEASE_WAIT_MAX_MS;
-	end = now + (uint64_t)wait_ms * 1000000ULL;
 	pthread_mutex_lock(&l->mu);
+	now = ais_now_mono_ns(); /* under the lock: last_ns never goes back */
+	end = now + (uint64_t)wait_ms * 1000000ULL;
 	*upto = l->seq;
 	h = holder_get(l, id, now);
 	if (!h) {
@@ -441,12 +455,13 @@ int leases_poll(struct leases *l, uint64_t id, const char *bucket,
 
 size_t leases_holders(struct leases *l)
 {
-	uint64_t now = ais_now_mono_ns();
+	uint64_t now;
 	size_t i, n = 0;
 
 	if (!l)
 		return 0;
 	pthread_mutex_lock(&l->mu);
+	now = ais_now_mono_ns();
 	for (i = 0; i < l->nholders; i++)
 		n += holder_live(l, &l->holders[i], now);
 	pthread_mutex_unlock(&l->mu);

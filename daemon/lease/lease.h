@@ -35,11 +35,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LEASE_MS_DEFAULT   4000
-#define LEASE_CHANGES	   16384 /* changes remembered for a mount to catch up */
-#define LEASE_HOLDERS	   4096	 /* mounts watching one node */
-#define LEASE_WAIT_MAX_MS  2000	 /* longest a poll is held */
-#define LEASE_NEW_GRACE_MS 1500	 /* a node that did not run lately */
+#define LEASE_MS_DEFAULT  4000
+#define LEASE_CHANGES	  16384 /* changes remembered for a mount to catch up */
+#define LEASE_HOLDERS	  4096	/* mounts watching one node */
+#define LEASE_WAIT_MAX_MS 2000	/* longest a poll is held */
+/* A node that did not run lately: mounts learn of a new node from their
+ * next poll's answer (held up to 1 s by mounts) and watch it 200 ms
+ * later at most. */
+#define LEASE_NEW_GRACE_MS 2500
 
 struct leases;
 
@@ -86,6 +89,11 @@ int leases_poll(struct leases *l, uint64_t id, const char *bucket,
 
 /* Mounts whose lease is current (for `ais cluster show`, logs). */
 size_t leases_holders(struct leases *l);
+
+/* This run's random id: a mount that sees another one dropped what it
+ * cached (change numbers from the wall clock could repeat after a clock
+ * step back). */
+uint64_t leases_run(struct leases *l);
 
 /* The lease time in ms. */
 unsigned leases_ms(struct leases *l);

@@ -68,6 +68,11 @@ int rpc_watch(struct rpc *r)
 			 &upto);
 	r->resp.watch_seq = upto;
 	r->resp.lease_ms = leases_ms(r->d->leases);
+	r->resp.watch_run = leases_run(r->d->leases);
+	/* The answer's map version is what the mount learns a new node
+	 * from: the one now, not the one from before the poll was held. */
+	cluster_map_put(r->cm);
+	r->cm = cluster_map_get(r->d->cluster);
 	if (rc == -ESTALE)
 		return ais_errf(r->errmsg, rc,
 				"this node no longer remembers its changes "

@@ -177,7 +177,7 @@ void rpc_run(struct aisd *d, struct rpc_job *j)
 	client = rc == 0 && is_client_io(j->req);
 	if (client)
 		atomic_store(&d->client_ns, ais_now_mono_ns());
-	if (rc == 0)
+	if (rc == 0 && cluster_serving(d->cluster))
 		leases_serving(d->leases);
 	if (rc == 0)
 		rc = joining_list ? rpc_list_joining(&r) : op->run(&r);

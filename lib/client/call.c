@@ -306,7 +306,8 @@ int ais__call_recv_head(struct ais__call *k, char *errmsg)
 	if (rc == 0) {
 		uint64_t now = ais_now_mono_ns();
 
-		atomic_store(&k->pool->ok_ns, now ? now : 1);
+		if (k->resp->status == 0)
+			atomic_store(&k->pool->ok_ns, now ? now : 1);
 		ais__client_saw_version(k->c, k->resp->map_version);
 		return 0;
 	}

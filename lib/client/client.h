@@ -209,6 +209,8 @@ struct ais_watch_answer {
 	uint64_t map_version; /* the node's */
 	uint32_t lease_ms;    /* the lease the poll renewed, from when the
 				 node got it */
+	uint64_t run;	      /* the node's run: another one than before means
+				 its feed started over (drop what was cached) */
 };
 void ais_watch_answer_free(struct ais_watch_answer *a);
 

@@ -78,6 +78,7 @@ int ais_client_watch(struct ais_client *c, const struct ais_node_loc *node,
 	out->seq = k.resp->watch_seq;
 	out->map_version = k.resp->map_version;
 	out->lease_ms = k.resp->lease_ms;
+	out->run = k.resp->watch_run;
 	ais__client_saw_version(c, k.resp->map_version);
 	rc = ais__resp_status(k.resp, errmsg);
 	if (rc == 0 && k.resp->n_changed) {

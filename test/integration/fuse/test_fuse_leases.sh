@@ -137,6 +137,23 @@ for step in range(600):
 print("ok")
 PY
 
+note "two mounts deleting in one directory at once: no wait on each other"
+# Each unlink holds the directory's lock in its own kernel while its node
+# waits for the other mount's acknowledgement: that must not need the
+# directory's lock (a stall of a whole lease per delete if it did).
+mkdir "$A/dd"
+for i in $(seq 20); do echo a >"$A/dd/a$i"; echo b >"$B/dd/b$i"; done
+t0=$(date +%s%N)
+for i in $(seq 20); do
+	rm "$A/dd/a$i" &
+	rm "$B/dd/b$i" &
+	wait
+done
+ms=$((($(date +%s%N) - t0) / 1000000))
+note "20 rounds of concurrent deletes: $ms ms"
+[ "$ms" -lt 10000 ] || fail "concurrent deletes took $ms ms (lease $LEASE_MS)"
+assert_eq "" "$(ls "$A/dd" "$B/dd" | grep -v ':$' | tr -d '\n')" "dd empty"
+
 note "a shard replaced elsewhere: its members are read anew"
 mkdir -p "$T/sh1/d" "$T/sh2/d"
 echo first >"$T/sh1/d/m.txt"
