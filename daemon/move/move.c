@@ -279,6 +279,14 @@ static void *move_main(void *arg)
 					(unsigned long long)atomic_load(
 					    &mv->seen_id));
 		} else if (cm->self_rebalanced) {
+			/* Done before a restart (or a superseded job's
+			 * successor was done in the log already): this node
+			 * reports the current generation as done, not the
+			 * job it last ran. */
+			if (id > 0 && atomic_load(&mv->job_id) != id) {
+				reset_counts(mv);
+				atomic_store(&mv->job_id, id);
+			}
 			mv->done_id = id;
 		}
 		cluster_map_put(cm);
