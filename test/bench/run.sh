@@ -360,14 +360,39 @@ umount_fuse()
 	die "$1 still mounted 10 s after unmount"
 }
 
-# epoch SUBJECT CASE ROOT: one epoch.py run; records its seconds.
+# epoch SUBJECT CASE ROOT [FILES BYTES]: one epoch.py run (expecting the
+# samples' counts, or FILES and BYTES); records its seconds.
 epoch()
 {
 	local out=$W/epoch.json
 	timeout "$TMO" "$PY" "$HERE/epoch.py" "$3" --procs "$PROCS" \
-		--expect-files "$EP_FILES" --expect-bytes "$EP_BYTES" >"$out" ||
+		--expect-files "${4:-$EP_FILES}" \
+		--expect-bytes "${5:-$EP_BYTES}" >"$out" ||
 		die "epoch over $3 ($1, $2) failed or read wrong bytes: $(cat "$out")"
 	record "$2" "$1" s "$(json_get "$out" seconds)"
+}
+
+# epochs3 COLD WARM SRC PTNAME BUCKET MNTNAME [FILES BYTES]: cold (when
+# caches can be dropped) and warm epochs over SRC on local disk, through
+# passthrough_ll (mounted as PTNAME), and over aisfs's BUCKET (mounted as
+# MNTNAME), each cold one on dropped caches and a fresh mount.
+epochs3()
+{
+	drop
+	[ "$COLD" = 1 ] && epoch local_disk "$1" "$3" "${7:-}" "${8:-}"
+	epoch local_disk "$2" "$3" "${7:-}" "${8:-}"
+
+	mount_ptll_tree "$4" "$3"
+	drop
+	[ "$COLD" = 1 ] && epoch passthrough_ll "$1" "$M/$4" "${7:-}" "${8:-}"
+	epoch passthrough_ll "$2" "$M/$4" "${7:-}" "${8:-}"
+	umount_ptll_tree "$4"
+
+	mount_aisfs "$6" "$5"
+	drop
+	[ "$COLD" = 1 ] && epoch aisfs "$1" "$M/$6" "${7:-}" "${8:-}"
+	epoch aisfs "$2" "$M/$6" "${7:-}" "${8:-}"
+	umount_fuse "$M/$6"
 }
 
 # ---- set-up ---------------------------------------------------------------
@@ -435,21 +460,7 @@ if want epoch; then
 	[ "$n" -ge "$EP_FILES" ] || die "shard indexes list $n members, expected $EP_FILES"
 	for ((r = 1; r <= REPS; r++)); do
 		note "epoch rep $r/$REPS"
-		drop
-		[ "$COLD" = 1 ] && epoch local_disk cold_epoch "$D/samples"
-		epoch local_disk warm_epoch "$D/samples"
-
-		mount_ptll_tree ptep "$D/samples"
-		drop
-		[ "$COLD" = 1 ] && epoch passthrough_ll cold_epoch "$M/ptep"
-		epoch passthrough_ll warm_epoch "$M/ptep"
-		umount_ptll_tree ptep
-
-		mount_aisfs ep ep
-		drop
-		[ "$COLD" = 1 ] && epoch aisfs cold_epoch "$M/ep"
-		epoch aisfs warm_epoch "$M/ep"
-		umount_fuse "$M/ep"
+		epochs3 cold_epoch warm_epoch "$D/samples" ptep ep ep
 
 		# archivemount: one mount per shard, named like the shard, so that
 		# the tree is the one aisfs shows. Its mount (which reads every
@@ -710,15 +721,6 @@ if want ingest; then
 fi
 
 # ---- a million small samples: ingest, epochs over objects and over shards -
-# mil_epoch SUBJECT CASE ROOT: epoch with the million's expected counts.
-mil_epoch()
-{
-	local out=$W/epoch.json
-	timeout "$TMO" "$PY" "$HERE/epoch.py" "$3" --procs "$PROCS" \
-		--expect-files "$MIL" --expect-bytes "$MIL_BYTES" >"$out" ||
-		die "epoch over $3 ($1, $2) failed or read wrong bytes: $(cat "$out")"
-	record "$2" "$1" s "$(json_get "$out" seconds)"
-}
 
 if want million; then
 	MIL_BYTES=$(json_get "$W/mil.json" bytes)
@@ -749,32 +751,19 @@ if want million; then
 	done
 	for ((r = 1; r <= REPS; r++)); do
 		note "million rep $r/$REPS"
-		drop
-		[ "$COLD" = 1 ] && mil_epoch local_disk mil_cold "$D/mil"
-		mil_epoch local_disk mil_warm "$D/mil"
-
-		mount_ptll_tree ptmil "$D/mil"
-		drop
-		[ "$COLD" = 1 ] && mil_epoch passthrough_ll mil_cold "$M/ptmil"
-		mil_epoch passthrough_ll mil_warm "$M/ptmil"
-		umount_ptll_tree ptmil
-
-		mount_aisfs mil mil
-		drop
-		[ "$COLD" = 1 ] && mil_epoch aisfs mil_cold "$M/mil"
-		mil_epoch aisfs mil_warm "$M/mil"
-		umount_fuse "$M/mil"
+		epochs3 mil_cold mil_warm "$D/mil" ptmil mil mil "$MIL" "$MIL_BYTES"
 
 		# The same without leases: every open asks the owner node.
 		AIS_BENCH_AISFS_OPTS=${AIS_BENCH_AISFS_OPTS:+$AIS_BENCH_AISFS_OPTS,}noleases \
 			mount_aisfs milnl mil
-		mil_epoch aisfs_noleases mil_warm "$M/milnl"
+		epoch aisfs_noleases mil_warm "$M/milnl" "$MIL" "$MIL_BYTES"
 		umount_fuse "$M/milnl"
 
 		mount_aisfs milsh milsh
 		drop
-		[ "$COLD" = 1 ] && mil_epoch aisfs_shards mil_cold "$M/milsh"
-		mil_epoch aisfs_shards mil_warm "$M/milsh"
+		[ "$COLD" = 1 ] &&
+			epoch aisfs_shards mil_cold "$M/milsh" "$MIL" "$MIL_BYTES"
+		epoch aisfs_shards mil_warm "$M/milsh" "$MIL" "$MIL_BYTES"
 		umount_fuse "$M/milsh"
 	done
 	rm -rf "$W/cpmil"

@@ -27,6 +27,22 @@ node_requests()
 {
 	"$AIS" cluster show | awk '/online/ {s += $NF} END {print s + 0}'
 }
+# reopen_cost FILE WANT: opens and reads FILE 300 times (its bytes must be
+# WANT each time); prints how many requests the nodes handled meanwhile,
+# less what asking for the count costs.
+reopen_cost()
+{
+	local r0 r1 r2
+	r0=$(node_requests)
+	r1=$(node_requests)
+	python3 - "$1" "$2" <<'PY' || fail "reopening $1"
+import sys
+for _ in range(300):
+    assert open(sys.argv[1], "rb").read() == sys.argv[2].encode()
+PY
+	r2=$(node_requests)
+	echo $((r2 - r1 - (r1 - r0)))
+}
 # The node index (0..2) that owns ais://c/NAME.
 owner_of()
 {
@@ -50,27 +66,12 @@ printf one >"$T/one"
 "$AIS" put "$T/one" ais://c/f >/dev/null
 assert_eq one "$(cat "$A/f")" "first read on A"
 assert_eq one "$(cat "$N/f")" "first read on the noleases mount"
-r0=$(node_requests)
-r1=$(node_requests)
-base=$((r1 - r0))
-python3 - "$A/f" 300 <<'PY' || fail "reopening f on A"
-import sys
-for _ in range(int(sys.argv[2])):
-    assert open(sys.argv[1], "rb").read() == b"one"
-PY
-r2=$(node_requests)
-note "300 opens on A: $((r2 - r1 - base)) requests"
-[ $((r2 - r1 - base)) -lt 60 ] ||
-	fail "300 opens of an unchanged object cost $((r2 - r1 - base)) requests"
-python3 - "$N/f" 300 <<'PY' || fail "reopening f on N"
-import sys
-for _ in range(int(sys.argv[2])):
-    assert open(sys.argv[1], "rb").read() == b"one"
-PY
-r3=$(node_requests)
-note "300 opens on the noleases mount: $((r3 - r2 - base)) requests"
-[ $((r3 - r2 - base)) -ge 300 ] ||
-	fail "noleases: 300 opens cost only $((r3 - r2 - base)) requests"
+n=$(reopen_cost "$A/f" one)
+note "300 opens on A: $n requests"
+[ "$n" -lt 60 ] || fail "300 opens of an unchanged object cost $n requests"
+n=$(reopen_cost "$N/f" one)
+note "300 opens on the noleases mount: $n requests"
+[ "$n" -ge 300 ] || fail "noleases: 300 opens cost only $n requests"
 
 note "a listing confirms what it lists: its files then open with no request"
 mkdir "$B/listed"
@@ -205,17 +206,8 @@ ais_wait_for 20 grep -q "every cached object is asked again" "$T/a.aisfs.log"
 wait_leases a
 cat "$A/h" >/dev/null
 sleep 1
-r0=$(node_requests)
-r1=$(node_requests)
-base=$((r1 - r0))
-python3 - "$A/h" 300 <<'PY' || fail "reopening h on A"
-import sys
-for _ in range(int(sys.argv[2])):
-    assert open(sys.argv[1], "rb").read() == b"after"
-PY
-r2=$(node_requests)
-[ $((r2 - r1 - base)) -lt 60 ] ||
-	fail "after the restart, 300 opens cost $((r2 - r1 - base)) requests"
+n=$(reopen_cost "$A/h" after)
+[ "$n" -lt 60 ] || fail "after the restart, 300 opens cost $n requests"
 
 note "both mounts still serve"
 assert_eq back "$(cat "$A/f")" "A still reads"
