@@ -87,7 +87,8 @@ int leases_poll(struct leases *l, uint64_t id, const char *bucket,
 		int (*fn)(void *arg, const char *bucket, const char *name),
 		void *arg, uint64_t *upto);
 
-/* Mounts whose lease is current (for `ais cluster show`, logs). */
+/* Mounts whose lease is current (the unit test's view; not shown by any
+ * command yet). */
 size_t leases_holders(struct leases *l);
 
 /* This run's random id: a mount that sees another one dropped what it
