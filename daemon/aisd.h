@@ -34,6 +34,7 @@ struct store;
 struct shards;
 struct cluster;
 struct peers;
+struct probes;
 struct move;
 struct leases;
 
@@ -44,6 +45,7 @@ struct aisd {
 	struct cluster *cluster; /* cluster/: the map, membership */
 	struct peers *peers;	 /* cluster/: node-to-node calls (name-conflict
 				    probes) */
+	struct probes *probes;	 /* rpc/conflict.c: those probes, batched */
 	char **buckets_seen; /* the bucket table as this node last applied it
 				(Raft thread only: rpc_buckets_follow) */
 	int64_t *buckets_seen_created; /* their creation times */

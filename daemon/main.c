@@ -266,7 +266,8 @@ int main(int argc, char **argv)
 	}
 	copts.local_buckets = local_buckets;
 	d.peers = peers_new(1000, 5000, 5000);
-	if (!d.peers) {
+	d.probes = probes_new();
+	if (!d.peers || !d.probes) {
 		ais_log(LOG_ERR, "out of memory");
 		goto out;
 	}
@@ -340,6 +341,7 @@ out:
 	if (d.cluster)
 		cluster_free(d.cluster);
 	peers_free(d.peers);
+	probes_free(d.probes);
 	ais_strv_free(local_buckets);
 	ais_strv_free(d.buckets_seen);
 	free(d.buckets_seen_created);

@@ -41,6 +41,7 @@ static const struct rpc_op ops[] = {
 	[AIS__OP__OP_COPIES_SYNC]    = {rpc_copies_sync,    NULL,            RPC_DATA, false, true,  RPC_PERM_CLUSTER},
 	[AIS__OP__OP_SCRUB]          = {rpc_scrub,          NULL,            RPC_META, false, true,  RPC_PERM_ADMIN},
 	[AIS__OP__OP_WATCH]          = {rpc_watch,          NULL,            RPC_WAIT, false, true,  RPC_PERM_READ},
+	[AIS__OP__OP_PROBE_DIRS]     = {rpc_probe_dirs,     NULL,            RPC_META, false, true,  RPC_PERM_CLUSTER},
 };
 /* clang-format on */
 
@@ -120,6 +121,7 @@ static void rpc_done(struct rpc *r)
 	while (r->nchanged)
 		free(r->changed[--r->nchanged]);
 	free(r->changed);
+	free(r->hits);
 	cluster_map_put(r->cm);
 }
 

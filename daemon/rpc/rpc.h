@@ -106,6 +106,12 @@ int rpc_admit(const struct rpc_op *op, const struct rpc_job *j, char *errmsg);
  * event loop. */
 void rpc_run(struct aisd *d, struct rpc_job *j);
 
+/* conflict.c: the batched name-conflict probes of concurrent PUTs
+ * (d->probes, needed by every node of a map of more than one). NULL on
+ * ENOMEM; free with probes_free (NULL is fine) once no request runs. */
+struct probes *probes_new(void);
+void probes_free(struct probes *p);
+
 struct cluster_map;
 /* A cluster_change_cb (arg = struct aisd *): makes this node's buckets
  * follow the cluster's bucket table — creates the directories of new

@@ -35,6 +35,7 @@ struct rpc {
 	uint64_t bad_off, bad_len; /* the range a check found corrupt */
 	char **changed;		   /* OP_WATCH's answer (freed after it) */
 	size_t nchanged;
+	uint32_t *hits; /* OP_PROBE_DIRS's answer (freed after it) */
 	char errmsg[AIS_ERRMSG_LEN];
 };
 
@@ -198,5 +199,7 @@ int rpc_shard_append(struct rpc *r);
 
 /* conflict.c: "a" and "a/b" cannot both exist, across nodes */
 int rpc_check_conflicts(struct rpc *r, const char *bucket, const char *name);
+/* OP_PROBE_DIRS: another node's batch of those questions. */
+int rpc_probe_dirs(struct rpc *r);
 
 #endif

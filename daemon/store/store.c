@@ -1,4 +1,5 @@
 /* Where objects hit the disk. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -170,6 +171,28 @@ static bool has_type(struct store *st, const char *bucket, const char *name,
 bool store_has_dir(struct store *st, const char *bucket, const char *prefix)
 {
 	return has_type(st, bucket, prefix, S_IFDIR);
+}
+
+bool store_dir_nonempty(struct store *st, const char *bucket, const char *name)
+{
+	struct mpset *mps = st->mps;
+	char path[AISD_PATH_MAX];
+	struct dirent *de;
+	bool any = false;
+	size_t i;
+	DIR *d;
+
+	for (i = 0; i < mps->n && !any; i++) {
+		mpset_obj_path(mps, (int)i, bucket, name, path);
+		d = opendir(path);
+		if (!d)
+			continue;
+		while (!any && (de = readdir(d)))
+			any =
+			    strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+		closedir(d);
+	}
+	return any;
 }
 
 bool store_has_object(struct store *st, const char *bucket, const char *name)

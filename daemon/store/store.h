@@ -172,6 +172,11 @@ int store_set_meta(struct store *st, const char *bucket, const char *name,
 /* True if bucket/prefix is a directory (objects live under it) on some
  * mountpath of this node. */
 bool store_has_dir(struct store *st, const char *bucket, const char *prefix);
+/* True if bucket/name is a directory with at least one entry (an object or
+ * a directory, as a listing of "name/" would show) on some mountpath of
+ * this node. */
+bool store_dir_nonempty(struct store *st, const char *bucket,
+			const char *name);
 /* True if bucket/name is an object on some mountpath of this node. */
 bool store_has_object(struct store *st, const char *bucket, const char *name);
 

@@ -158,6 +158,33 @@ nfiles=$(find "$src" -type f | wc -l)
 }
 diff -r "$src" "$T/tree.out" || fail "get -r tree differs from the source"
 
+# Many PUTs at once, on every node: the "is it a directory elsewhere?"
+# probes are batched per node; each name still gets its own answer.
+note "name conflicts, 64 PUTs at once"
+cf=$T/cf
+mkdir -p "$cf/dirs" "$cf/files"
+for i in $(seq 1 150); do
+	mkdir "$cf/dirs/d$i"
+	echo "child $i" >"$cf/dirs/d$i/child"
+	echo "file $i" >"$cf/files/d$i"
+	echo "new $i" >"$cf/files/new$i"
+done
+"$AIS" put -r -j 64 "$cf/dirs" ais://cli/cf >"$T/cf1.out" 2>&1 || {
+	cat "$T/cf1.out" >&2
+	fail "put -r of the directories"
+}
+rc=0
+"$AIS" put -r -j 64 "$cf/files" ais://cli/cf >"$T/cf2.out" 2>&1 || rc=$?
+[ "$rc" -ne 0 ] || fail "put -r over 150 directories succeeded"
+assert_eq 150 "$(grep -c 'is a directory' "$T/cf2.out")" \
+	"PUTs refused as directories"
+"$AIS" get -r ais://cli/cf "$T/cf.out" >/dev/null 2>&1 || fail "get -r of cf"
+for i in $(seq 1 150); do
+	cmp -s "$cf/dirs/d$i/child" "$T/cf.out/d$i/child" ||
+		fail "d$i/child lost or changed by the refused PUT of d$i"
+	cmp -s "$cf/files/new$i" "$T/cf.out/new$i" || fail "new$i not stored"
+done
+
 note "ls"
 "$AIS" ls ais://cli/tree/ >"$T/ls" || fail "ls"
 cat "$T/ls" >&2

@@ -500,6 +500,8 @@ static void node_up(struct node *n, const char *tag, bool listen)
 	n->self.port = scratch_free_port();
 	n->d.peers = peers_new(1000, 5000, 0);
 	ck_assert_ptr_nonnull(n->d.peers);
+	n->d.probes = probes_new();
+	ck_assert_ptr_nonnull(n->d.probes);
 	/* Each node a cluster of its own: it owns everything it is asked
 	 * for; the tests make the maps of a rebalance by hand. */
 	scratch_cluster_up(&n->d, &n->self, n->dir, BUCKET);
@@ -527,6 +529,7 @@ static void nodes_down(struct node **v, size_t nv)
 		scratch_cluster_down(&v[i]->d);
 		shards_free(v[i]->d.shards);
 		peers_free(v[i]->d.peers);
+		probes_free(v[i]->d.probes);
 		store_free(v[i]->d.store);
 		scratch_rm(v[i]->dir);
 	}

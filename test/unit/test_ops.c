@@ -125,7 +125,7 @@ END_TEST
 START_TEST(test_unknown_ops)
 {
 	static const int odd[] = {
-	    -1, 7, 9, 14, 19, 32, 99, 1000, -1000, 2147483647, -2147483647 - 1};
+	    -1, 7, 9, 14, 19, 33, 99, 1000, -1000, 2147483647, -2147483647 - 1};
 	size_t i;
 	int op;
 
@@ -248,6 +248,8 @@ static void node_open(struct node *n)
 	/* A real one-node cluster. With one node no peer is ever asked. */
 	n->d.peers = peers_new(1000, 5000, 5000);
 	ck_assert_ptr_nonnull(n->d.peers);
+	n->d.probes = probes_new();
+	ck_assert_ptr_nonnull(n->d.probes);
 	scratch_cluster_up(&n->d, &self, n->dir, BUCKET);
 	n->d.start_mono_ns = ais_now_mono_ns();
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
@@ -269,6 +271,7 @@ static void node_close(struct node *n)
 	shards_free(n->d.shards);
 	peers_free(n->d.peers);
 	store_free(n->d.store);
+	probes_free(n->d.probes);
 	ck_assert_int_eq(scratch_open_fds(), n->fds);
 	scratch_rm(n->dir);
 }
