@@ -21,7 +21,9 @@
 #include "store/store.h"
 
 #define RENAME_RETRIES 16
-#define COPY_BUF       (256 * 1024)
+/* Objects up to this size are flushed once, bytes and metadata together. */
+#define SYNC_UNDER_LOCK_MAX (256 << 10)
+#define COPY_BUF	    (256 * 1024)
 
 int store_new(char *const *paths, size_t n, struct store **out, char *errmsg)
 {
@@ -307,10 +309,14 @@ static int move_into_place(struct store *st, int mp, const char *bucket,
 
 	mpset_obj_path(mps, mp, bucket, name, dest);
 	blk_forget(mps, st->blk, dest); /* the version it replaces */
+	/* The parents usually exist (an ingest fills a directory): the
+	 * rename is tried first, the mkdir -p only when it says ENOENT. */
 	for (i = 0; i < RENAME_RETRIES; i++) {
-		rc = make_parents(st, mp, bucket, name, errmsg);
-		if (rc)
-			return rc;
+		if (i) {
+			rc = make_parents(st, mp, bucket, name, errmsg);
+			if (rc)
+				return rc;
+		}
 		if (rename(tmp, dest) == 0)
 			return 0;
 		rc = -errno;
@@ -553,7 +559,11 @@ int store_put_commit(struct store_put *p, struct ais_obj_meta *out,
 			      ais_cksum_name(p->a.cksum_type));
 		goto err;
 	}
-	if (fsync(p->fd) < 0) {
+	/* A small object's bytes and metadata reach the disk in one flush,
+	 * below (under the stripe lock: 1 in STORE_STRIPES names waits for
+	 * it); a big one's bytes first, here, so that the lock is held only
+	 * while its metadata is flushed. */
+	if (p->size > SYNC_UNDER_LOCK_MAX && fsync(p->fd) < 0) {
 		rc = disk_err(errmsg, -errno, "fsync", mpath);
 		goto err;
 	}
@@ -590,10 +600,12 @@ int store_put_commit(struct store_put *p, struct ais_obj_meta *out,
 	rc = objmeta_write_fd(p->fd, &m);
 	if (!rc)
 		rc = blk_store(mps, st->blk, &p->blk, p->fd, &m, errmsg);
-	if (!rc && fsync(p->fd) < 0)
-		rc = -errno;
 	if (rc) {
 		rc = disk_err(errmsg, rc, "set xattr", mpath);
+		goto err_unlock;
+	}
+	if (fsync(p->fd) < 0) {
+		rc = disk_err(errmsg, -errno, "fsync", mpath);
 		goto err_unlock;
 	}
 	rc = move_into_place(st, p->mp, p->a.bucket, p->a.name, p->tmp, dest,
