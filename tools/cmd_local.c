@@ -49,7 +49,8 @@ static const char up_help[] =
     "P+N..P+2N-1), each with M mountpaths DIR/nodeI/mpJ (I and J from 0),\n"
     "all seeded with every node's address (the first starts the cluster,\n"
     "the others join it), and waits until every node answers with a map\n"
-    "of N nodes. Each node runs detached (own session, stdin /dev/null, "
+    "of N nodes, none marked down. Each node runs detached (own session, stdin "
+    "/dev/null, "
     "output\n"
     "appended to DIR/nodeI/aisd.log, pid in DIR/nodeI/aisd.pid). The layout\n"
     "is kept in DIR/cluster.conf: a later up, down or status needs only\n"
@@ -254,13 +255,18 @@ static void sleep_ms(unsigned ms)
 }
 
 /* Asks node i for its map: 1 if it holds want nodes or more (nodes that
- * joined from elsewhere count too), 0 if fewer, -errno if it does not
- * answer. */
+ * joined from elsewhere count too) and marks none of them down, 0 if not
+ * (*down: how many it marks down), -errno if it does not answer. A node
+ * restarted after a crash may come back to a map that still marks it down
+ * until the leader hears from it again; clients skip it until then. */
 static int node_ready(const struct local_layout *l, unsigned i, unsigned want,
-		      uint64_t *version, size_t *count, char *errmsg)
+		      uint64_t *version, size_t *count, size_t *down,
+		      char *errmsg)
 {
 	struct ais_client_opts opts;
+	struct ais_node_loc *nodes;
 	struct ais_client *c;
+	size_t k, n;
 	char ep[64];
 
 	ais_client_opts_default(&opts);
@@ -272,8 +278,16 @@ static int node_ready(const struct local_layout *l, unsigned i, unsigned want,
 		return -ECONNREFUSED;
 	*version = ais_client_map_version(c);
 	*count = ais_client_node_count(c);
+	*down = 0;
+	nodes = calloc(*count ? *count : 1, sizeof(*nodes));
+	if (nodes) {
+		n = ais_client_nodes(c, nodes, *count, NULL);
+		for (k = 0; k < n && k < *count; k++)
+			*down += nodes[k].down;
+		free(nodes);
+	}
 	ais_client_free(c);
-	return *count >= want ? 1 : 0;
+	return *count >= want && !*down ? 1 : 0;
 }
 
 /* Sends sig to the pids and waits up to timeout_s for them to go; the
@@ -318,7 +332,7 @@ static int local_up(int argc, char **argv)
 	pid_t started[LOCAL_NODES_MAX] = {0}, running[LOCAL_NODES_MAX] = {0};
 	unsigned i, n_started = 0, bad = 0;
 	uint64_t deadline, version = 0;
-	size_t count = 0;
+	size_t count = 0, down = 0;
 	int rc, status, ready_rc = 0;
 
 	rc = parse_opts("local up", up_help, ":n:d:p:m:t:h", argc, argv, &o);
@@ -405,7 +419,7 @@ static int local_up(int argc, char **argv)
 		for (i = 0, bad = l->nodes; i < l->nodes; i++) {
 			errmsg[0] = '\0';
 			ready_rc = node_ready(l, i, l->nodes, &version, &count,
-					      errmsg);
+					      &down, errmsg);
 			if (ready_rc != 1) {
 				bad = i;
 				break;
@@ -429,9 +443,9 @@ static int local_up(int argc, char **argv)
 			else
 				cli_failf("local up: node%u (%s:%u) not ready "
 					  "after %u s: its map has %zu of %u "
-					  "nodes",
+					  "nodes, %zu marked down",
 					  bad, LOCAL_HOST, l->port + bad,
-					  o.timeout_s, count, l->nodes);
+					  o.timeout_s, count, l->nodes, down);
 			local_log_tail(l, bad, stderr, LOG_TAIL_LINES);
 			return CLI_FAIL;
 		}
@@ -507,7 +521,7 @@ static int local_status(int argc, char **argv)
 	char errmsg[AIS_ERRMSG_LEN], addr[64], pid_s[16], map_s[64];
 	unsigned i, n_ok = 0;
 	uint64_t version;
-	size_t count;
+	size_t count, down;
 	pid_t pid;
 	int rc;
 
@@ -527,15 +541,16 @@ static int local_status(int argc, char **argv)
 			snprintf(map_s, sizeof(map_s), "-");
 		} else {
 			errmsg[0] = '\0';
-			rc = node_ready(l, i, l->nodes, &version, &count,
+			rc = node_ready(l, i, l->nodes, &version, &count, &down,
 					errmsg);
 			if (rc < 0) {
 				snprintf(map_s, sizeof(map_s), "not answering");
 			} else {
 				snprintf(map_s, sizeof(map_s),
-					 "version %llu, %zu node%s",
+					 "version %llu, %zu node%s%s",
 					 (unsigned long long)version, count,
-					 count == 1 ? "" : "s");
+					 count == 1 ? "" : "s",
+					 down ? " (some marked down)" : "");
 				n_ok++;
 			}
 		}
