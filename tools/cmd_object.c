@@ -16,7 +16,7 @@
 #include "transfer.h"
 #include "util.h"
 
-#define JOBS_DEFAULT 8
+#define JOBS_DEFAULT 32
 #define JOBS_MAX     256
 
 static const char put_help[] =
@@ -36,7 +36,7 @@ static const char put_help[] =
     "\n"
     "Options:\n"
     "  -r, --recursive  upload the directory tree DIR\n"
-    "  -j, --jobs N     parallel uploads with -r (default 8, at most 256)\n"
+    "  -j, --jobs N     parallel uploads with -r (default 32, at most 256)\n"
     "  -q, --quiet      no progress line and no summary\n"
     "  -h, --help       show this help\n"
     "\n"
@@ -57,7 +57,7 @@ static const char get_help[] =
     "\n"
     "Options:\n"
     "  -r, --recursive  download everything under PREFIX/\n"
-    "  -j, --jobs N     parallel downloads with -r (default 8, at most 256)\n"
+    "  -j, --jobs N     parallel downloads with -r (default 32, at most 256)\n"
     "      --offset N   start at byte N (sizes like 4k, 1MiB are accepted)\n"
     "      --length N   read N bytes (default: to the end of the object)\n"
     "      --member PATH  read the member PATH of the shard (a .tar,\n"
@@ -93,7 +93,7 @@ static const char rm_help[] =
     "\n"
     "Options:\n"
     "  -r, --recursive  delete everything under the prefix\n"
-    "  -j, --jobs N     parallel deletes with -r (default 8, at most 256)\n"
+    "  -j, --jobs N     parallel deletes with -r (default 32, at most 256)\n"
     "  -q, --quiet      no progress line and no summary\n"
     "  -h, --help       show this help\n"
     "\n"
