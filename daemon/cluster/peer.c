@@ -208,6 +208,83 @@ static int peer_conn(struct peers *p, const struct ais_node *n, bool fresh,
 	return fd;
 }
 
+void peers_call_all(struct peers *p, size_t n, const struct ais_node **nodes,
+		    const Ais__Request **reqs, Ais__Response **resps, int *rcs,
+		    char (*errmsgs)[AIS_ERRMSG_LEN])
+{
+	struct ais_pool *pools[n];
+	uint32_t ids[n];
+	bool reused[n];
+	int fds[n];
+	size_t i;
+
+	/* Every request out first, then every answer in: the calls take as
+	 * long as the slowest, not as all of them together. */
+	for (i = 0; i < n; i++) {
+		uint8_t *buf;
+		size_t len;
+
+		resps[i] = NULL;
+		fds[i] = peer_conn(p, nodes[i], false, &pools[i], &reused[i],
+				   errmsgs[i]);
+		rcs[i] = fds[i] < 0 ? fds[i] : 0;
+		if (rcs[i])
+			continue;
+		ids[i] = atomic_fetch_add(&p->next_id, 1);
+		rcs[i] =
+		    ais_frame_pack(ids[i], 0, &reqs[i]->base, 0, &buf, &len);
+		if (!rcs[i]) {
+			rcs[i] = ais_conn_send(fds[i], buf, len, p->io_ms,
+					       false, NULL);
+			free(buf);
+		}
+		if (rcs[i])
+			ais_errf(errmsgs[i], rcs[i], "send: %s",
+				 strerror(-rcs[i]));
+	}
+	for (i = 0; i < n; i++) {
+		uint8_t rbuf[RBUF];
+		uint64_t body_len;
+		size_t rlen;
+		bool got_any;
+
+		if (fds[i] < 0)
+			continue;
+		if (!rcs[i]) {
+			rcs[i] = ais_conn_recv_response(
+			    fds[i], ids[i], p->io_ms, &resps[i], &body_len,
+			    rbuf, sizeof(rbuf), &rlen, &got_any, errmsgs[i]);
+			if (rcs[i] == 0 && body_len) {
+				ais__response__free_unpacked(resps[i], NULL);
+				resps[i] = NULL;
+				rcs[i] = ais_errf(errmsgs[i], -EPROTO,
+						  "unexpected body");
+			} else if (rcs[i] && rcs[i] != -EPROTO &&
+				   rcs[i] != -ENOMEM) {
+				ais_errf(errmsgs[i], rcs[i], "receive: %s",
+					 strerror(-rcs[i]));
+			}
+		}
+		if (rcs[i] == 0) {
+			ais_pool_put(pools[i], fds[i]);
+			continue;
+		}
+		close(fds[i]);
+		/* A pooled connection the node closed meanwhile: once more,
+		 * alone, on a fresh one. */
+		if (reused[i])
+			rcs[i] = peers_call(p, nodes[i], reqs[i], &resps[i],
+					    errmsgs[i]);
+		else {
+			char em[AIS_ERRMSG_LEN];
+
+			snprintf(em, sizeof(em), "%s", errmsgs[i]);
+			ais_errf(errmsgs[i], rcs[i], "node %s: %s",
+				 pools[i]->addr, em);
+		}
+	}
+}
+
 static void set_rcvtimeo(int fd, int ms)
 {
 	struct timeval tv = {.tv_sec = ms / 1000,

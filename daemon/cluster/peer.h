@@ -8,6 +8,7 @@
 
 #include "ais.pb-c.h"
 #include "map.h"
+#include "util.h"
 
 struct peers;
 
@@ -23,6 +24,13 @@ void peers_free(struct peers *p);
  * is remembered as unreachable). */
 int peers_call(struct peers *p, const struct ais_node *n,
 	       const Ais__Request *req, Ais__Response **resp, char *errmsg);
+
+/* peers_call of reqs[i] to nodes[i] for every i < n, all sent before any
+ * answer is read: rcs[i] 0 with resps[i] (free it), or -errno with
+ * errmsgs[i]. */
+void peers_call_all(struct peers *p, size_t n, const struct ais_node **nodes,
+		    const Ais__Request **reqs, Ais__Response **resps, int *rcs,
+		    char (*errmsgs)[AIS_ERRMSG_LEN]);
 
 /* Forgets that n could not be reached (it just asked this node for
  * something, so it is up). */

@@ -12,6 +12,7 @@
 
 #include "cluster/peer.h"
 #include "rpc/rpc_i.h"
+#include "store/arrivals.h"
 #include "store/store.h"
 
 /* The "is name/ a directory on you?" question of every PUT goes to every
@@ -19,10 +20,13 @@
  * share a journal flush): an OP_PROBE_DIRS carries every name that waited
  * for its peer, up to PROBE_INFLIGHT_MAX of them in flight per peer (so
  * that one slow answer does not hold up every PUT behind it); a caller
- * whose name still waits and finds a free slot sends the next one. An
- * ingest of small objects asked two questions per object of a 3-node
- * cluster before, a few per hundred now. A node too old for the op is
- * asked the old way, one OP_LIST per name, for a while. */
+ * whose name still waits and finds a free slot sends the next one, to
+ * every such peer at once (peers_call_all: one round trip, not one per
+ * node). An ingest of small objects asked two questions per object of a
+ * 3-node cluster before, a few per hundred now. The same questions answer
+ * OP_RESOLVE (a mount's lookup of a name that is no object). A node too
+ * old for the op is asked the old way, one OP_LIST per name, for a
+ * while. */
 #define PROBE_BATCH_MAX	   256
 #define PROBE_INFLIGHT_MAX 4
 #define PROBE_LEGACY_NS	   (60 * 1000000000ull) /* then the op again */
@@ -32,8 +36,9 @@ struct probe_item {
 	const char *bucket, *name;   /* the caller's */
 	char *key;		     /* "bucket/name" (the caller's) */
 	struct probe_item *next;
-	int rc; /* of the call that carried it */
-	bool hit, taken, done;
+	int rc;		      /* of the call that carried it */
+	uint64_t map_version; /* the peer's, in its answer */
+	bool hit, moving, taken, done;
 };
 
 struct probe_q {
@@ -116,100 +121,169 @@ static void probe_by_list(struct rpc *r, struct probe_item *it)
 		ais_log(LOG_DEBUG, "conflict probe: %s", em);
 		return;
 	}
+	it->rc = a->status;
 	it->hit = a->status == 0 && a->n_entries > 0;
+	it->moving = a->moving;
+	it->map_version = a->map_version;
 	ais__response__free_unpacked(a, NULL);
 }
 
-/* Sends what waits on q (up to PROBE_BATCH_MAX names) as one request and
- * hands out the answers. Called and returns under mu, which it drops for
- * the call. */
-static void send_batch(struct rpc *r, struct probes *p, struct probe_q *q)
-{
+/* One request of names for one peer, from being taken off its queue to
+ * its answers handed out. */
+struct batch {
+	struct probe_q *q;
 	struct probe_item *its[PROBE_BATCH_MAX];
 	char *keys[PROBE_BATCH_MAX];
-	Ais__Request req = AIS__REQUEST__INIT;
-	char em[AIS_ERRMSG_LEN];
-	Ais__Response *a = NULL;
+	size_t n;
 	bool legacy;
-	size_t n = 0, i;
-	int rc = 0;
+	Ais__Request req;
+};
 
-	while (q->head && n < PROBE_BATCH_MAX) {
-		its[n] = q->head;
-		its[n]->taken = true;
-		keys[n++] = q->head->key;
+/* Takes what waits on q (up to PROBE_BATCH_MAX names) into b. Under mu. */
+static void take_batch(struct probe_q *q, struct batch *b)
+{
+	b->q = q;
+	b->n = 0;
+	while (q->head && b->n < PROBE_BATCH_MAX) {
+		b->its[b->n] = q->head;
+		b->its[b->n]->taken = true;
+		b->keys[b->n++] = q->head->key;
 		q->head = q->head->next;
 	}
 	if (!q->head)
 		q->tail = &q->head;
 	q->inflight++;
-	legacy = q->legacy_until > ais_now_mono_ns();
-	pthread_mutex_unlock(&p->mu);
+	b->legacy = q->legacy_until > ais_now_mono_ns();
+}
 
-	if (!legacy) {
-		req.op = AIS__OP__OP_PROBE_DIRS;
-		req.n_probe_dirs = n;
-		req.probe_dirs = keys;
-		req.map_version = r->cm->m->version;
-		rc = peers_call(r->d->peers, its[0]->node, &req, &a, em);
+/* Marks the names of b answered and frees its slot. Under mu. */
+static void finish_batch(struct batch *b)
+{
+	size_t k;
+
+	if (b->legacy && b->q->legacy_until <= ais_now_mono_ns())
+		b->q->legacy_until = ais_now_mono_ns() + PROBE_LEGACY_NS;
+	for (k = 0; k < b->n; k++)
+		b->its[k]->done = true;
+	b->q->inflight--;
+	pthread_cond_broadcast(&b->q->cv);
+}
+
+/* Asks the peers of batches b[0..nb) at once (mu not held), then hands out
+ * the answers (under mu, which it returns with); the batches of older
+ * nodes, asked one name at a time, last. */
+static void run_batches(struct rpc *r, struct probes *p, struct batch *b,
+			size_t nb)
+{
+	const struct ais_node *nodes[nb];
+	const Ais__Request *reqs[nb];
+	Ais__Response *as[nb];
+	char(*ems)[AIS_ERRMSG_LEN];
+	size_t i, k, nc = 0;
+	bool any_legacy = false;
+	int rcs[nb];
+
+	ems = calloc(nb, sizeof(*ems));
+	for (i = 0; i < nb; i++) {
+		if (b[i].legacy)
+			continue;
+		b[i].req = (Ais__Request)AIS__REQUEST__INIT;
+		b[i].req.op = AIS__OP__OP_PROBE_DIRS;
+		b[i].req.n_probe_dirs = b[i].n;
+		b[i].req.probe_dirs = b[i].keys;
+		b[i].req.map_version = r->cm->m->version;
+		nodes[nc] = b[i].its[0]->node;
+		reqs[nc++] = &b[i].req;
+	}
+	if (nc && ems)
+		peers_call_all(r->d->peers, nc, nodes, reqs, as, rcs, ems);
+	for (i = 0, nc = 0; i < nb; i++) {
+		struct batch *c = &b[i];
+		Ais__Response *a;
+		size_t ci;
+		int rc;
+
+		if (c->legacy)
+			continue;
+		ci = nc++;
+		if (!ems) {
+			for (k = 0; k < c->n; k++)
+				c->its[k]->rc = -ENOMEM;
+			continue;
+		}
+		a = as[ci];
+		rc = rcs[ci];
 		if (!rc && a->status)
-			rc = ais_errf(em, a->status, "%s", a->message);
+			rc = ais_errf(ems[ci], a->status, "%s", a->message);
 		if (rc == -EOPNOTSUPP) {
 			ais_log(LOG_WARNING,
 				"node %s is too old for batched name-conflict "
 				"probes: asking it one name at a time",
-				its[0]->node->id);
-			legacy = true;
+				c->its[0]->node->id);
+			c->legacy = true;
 		} else if (rc) {
 			ais_log(LOG_DEBUG,
 				"conflict probe of %s (%zu names): %s",
-				its[0]->node->id, n, em);
+				c->its[0]->node->id, c->n, ems[ci]);
 		}
-	}
-	for (i = 0; i < n; i++) {
-		its[i]->next = NULL;
-		if (legacy) {
-			probe_by_list(r, its[i]);
-		} else {
-			its[i]->rc = rc;
-			its[i]->hit = false;
+		for (k = 0; !c->legacy && k < c->n; k++) {
+			c->its[k]->rc = rc;
+			if (!rc) {
+				c->its[k]->moving = a->moving;
+				c->its[k]->map_version = a->map_version;
+			}
 		}
+		for (k = 0; !c->legacy && !rc && k < a->n_probe_hits; k++)
+			if (a->probe_hits[k] < c->n)
+				c->its[a->probe_hits[k]]->hit = true;
+		if (a)
+			ais__response__free_unpacked(a, NULL);
+		any_legacy = any_legacy || c->legacy;
 	}
-	for (i = 0; !legacy && !rc && i < a->n_probe_hits; i++)
-		if (a->probe_hits[i] < n)
-			its[a->probe_hits[i]]->hit = true;
-	if (a)
-		ais__response__free_unpacked(a, NULL);
-
+	free(ems);
 	pthread_mutex_lock(&p->mu);
-	if (legacy && q->legacy_until <= ais_now_mono_ns())
-		q->legacy_until = ais_now_mono_ns() + PROBE_LEGACY_NS;
-	for (i = 0; i < n; i++)
-		its[i]->done = true;
-	q->inflight--;
-	pthread_cond_broadcast(&q->cv);
+	for (i = 0; i < nb; i++)
+		if (!b[i].legacy)
+			finish_batch(&b[i]);
+	if (!any_legacy)
+		return;
+	pthread_mutex_unlock(&p->mu);
+	for (i = 0; i < nb; i++)
+		for (k = 0; b[i].legacy && k < b[i].n; k++)
+			probe_by_list(r, b[i].its[k]);
+	pthread_mutex_lock(&p->mu);
+	for (i = 0; i < nb; i++)
+		if (b[i].legacy)
+			finish_batch(&b[i]);
 }
 
-/* Asks every other online node whether bucket/name is a directory there.
- * Returns 0 or -EISDIR (with the message). Unreachable nodes are skipped. */
-static int probe_dirs(struct rpc *r, const char *bucket, const char *name)
+/* Asks every other online node whether bucket/name is a directory there:
+ * *hit if one says so; *all if every one answered for sure (not a node the
+ * map marks down, nor one that did not answer, nor one whose objects were
+ * on the move, nor one with a newer map than this request's), which only
+ * then makes "no" certain. Returns 0 or -ENOMEM. */
+static int probe_dirs(struct rpc *r, const char *bucket, const char *name,
+		      bool *hit, bool *all)
 {
 	const struct ais_node *self = cluster_self(r->d->cluster);
 	const struct ais_map *m = r->cm->m;
 	struct probes *p = r->d->probes;
 	struct probe_item *items;
 	struct probe_q **qs;
-	size_t i, n = 0;
+	struct batch *b;
+	size_t i, n = 0, nb;
+	bool skipped = false;
 	char *key;
-	int rc = 0;
 
 	items = calloc(m->n, sizeof(*items));
 	qs = calloc(m->n, sizeof(*qs));
+	b = malloc(m->n * sizeof(*b));
 	if (asprintf(&key, "%s/%s", bucket, name) < 0)
 		key = NULL;
-	if (!items || !qs || !key) {
+	if (!items || !qs || !b || !key) {
 		free(items);
 		free(qs);
+		free(b);
 		free(key);
 		return ais_errf(r->errmsg, -ENOMEM, "out of memory");
 	}
@@ -219,9 +293,15 @@ static int probe_dirs(struct rpc *r, const char *bucket, const char *name)
 
 		if (o->state != AIS_NODE_ONLINE || !strcmp(o->id, self->id))
 			continue;
+		if (o->down) { /* not waited for: as if it did not answer */
+			skipped = true;
+			continue;
+		}
 		qs[n] = queue_of(p, o->id);
-		if (!qs[n])
-			continue; /* out of memory: as if unreachable */
+		if (!qs[n]) { /* out of memory: the same */
+			skipped = true;
+			continue;
+		}
 		items[n].node = o;
 		items[n].bucket = bucket;
 		items[n].name = name;
@@ -230,25 +310,37 @@ static int probe_dirs(struct rpc *r, const char *bucket, const char *name)
 		qs[n]->tail = &items[n].next;
 		n++;
 	}
-	for (i = 0; i < n; i++)
-		while (!items[i].done) {
+	for (;;) {
+		/* Every queue where this name still waits and a request may
+		 * go: sent now, all at once. */
+		for (i = 0, nb = 0; i < n; i++)
 			if (!items[i].taken &&
 			    qs[i]->inflight < PROBE_INFLIGHT_MAX)
-				send_batch(r, p, qs[i]);
-			else
-				pthread_cond_wait(&qs[i]->cv, &p->mu);
+				take_batch(qs[i], &b[nb++]);
+		if (nb) {
+			pthread_mutex_unlock(&p->mu);
+			run_batches(r, p, b, nb);
+			continue;
 		}
+		for (i = 0; i < n && items[i].done; i++)
+			;
+		if (i == n)
+			break;
+		pthread_cond_wait(&qs[i]->cv, &p->mu);
+	}
 	pthread_mutex_unlock(&p->mu);
-	for (i = 0; i < n && !rc; i++)
-		if (!items[i].rc && items[i].hit)
-			rc = ais_errf(r->errmsg, -EISDIR,
-				      "%s is a directory (objects exist under "
-				      "%s/)",
-				      name, name);
+	*hit = false;
+	*all = !skipped;
+	for (i = 0; i < n; i++) {
+		*hit = *hit || (!items[i].rc && items[i].hit);
+		*all = *all && !items[i].rc && !items[i].moving &&
+		       items[i].map_version <= m->version;
+	}
 	free(items);
 	free(qs);
+	free(b);
 	free(key);
-	return rc;
+	return 0;
 }
 
 /* Asks the owner of each parent prefix of name whether it holds that prefix
@@ -265,6 +357,7 @@ int rpc_check_conflicts(struct rpc *r, const char *bucket, const char *name)
 	char path[AIS_NAME_MAX + 2], em[AIS_ERRMSG_LEN];
 	Ais__Response *a;
 	size_t i, len = strlen(name);
+	bool hit, all;
 	int rc;
 
 	if (m->n < 2 || len > AIS_NAME_MAX)
@@ -302,7 +395,55 @@ int rpc_check_conflicts(struct rpc *r, const char *bucket, const char *name)
 	}
 	if (store_has_object(r->d->store, bucket, name))
 		return 0;
-	return probe_dirs(r, bucket, name);
+	rc = probe_dirs(r, bucket, name, &hit, &all);
+	if (!rc && hit)
+		rc = ais_errf(r->errmsg, -EISDIR,
+			      "%s is a directory (objects exist under %s/)",
+			      name, name);
+	return rc;
+}
+
+int rpc_resolve(struct rpc *r)
+{
+	Ais__Request *q = r->req;
+	bool hit, all;
+	int rc;
+
+	if (q->archpath[0])
+		return ais_errf(r->errmsg, -EINVAL,
+				"RESOLVE names objects, not shard members");
+	rc = rpc_head(r);
+	if (rc != -ENOENT && rc != -EISDIR && rc != -ENOTDIR)
+		return rc; /* an object (answered as HEAD), or an error */
+	/* Names in flight between nodes could pass between the probes:
+	 * only a listing (with its second round) tells then. */
+	if (r->cm->nhistory ||
+	    arrivals_departed_within(r->d->store->arr, RPC_MOVING_SECS))
+		return ais_errf(r->errmsg, -EAGAIN,
+				"objects are on the move: list %s/ instead",
+				q->name);
+	if (store_dir_nonempty(r->d->store, q->bucket, q->name)) {
+		r->resp.is_dir = true;
+		return 0;
+	}
+	if (r->cm->m->n < 2)
+		return ais_errf(r->errmsg, -ENOENT, "%s/%s: no such object",
+				q->bucket, q->name);
+	rc = probe_dirs(r, q->bucket, q->name, &hit, &all);
+	if (rc)
+		return rc;
+	if (hit) {
+		r->resp.is_dir = true;
+		return 0;
+	}
+	if (!all || cluster_version(r->d->cluster) > r->cm->m->version)
+		return ais_errf(r->errmsg, -EAGAIN,
+				"not every node answered for sure: list %s/ "
+				"instead",
+				q->name);
+	return ais_errf(r->errmsg, -ENOENT,
+			"%s/%s: no such object or directory", q->bucket,
+			q->name);
 }
 
 int rpc_probe_dirs(struct rpc *r)
@@ -335,5 +476,9 @@ int rpc_probe_dirs(struct rpc *r)
 	r->hits = hits;
 	r->resp.n_probe_hits = n;
 	r->resp.probe_hits = hits;
+	/* As a listing says it: a name may have left this node between
+	 * the asker's probes. */
+	r->resp.moving =
+	    arrivals_departed_within(r->d->store->arr, RPC_MOVING_SECS);
 	return 0;
 }

@@ -243,7 +243,8 @@ enum rpc_inline rpc_read_nowait(struct rpc *r, uint8_t *buf, size_t cap)
 	uint64_t off = 0, len = 0;
 	int fd, mp;
 
-	if (rpc_check_object(r, q->bucket, q->name))
+	if (rpc_check_object(r, q->bucket, q->name) ||
+	    (q->op == AIS__OP__OP_RESOLVE && q->archpath[0]))
 		return RPC_INLINE_NO;
 	self = cluster_self(d->cluster);
 	owner = ais_map_owner(r->cm->m, q->bucket, q->name);

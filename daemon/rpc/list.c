@@ -14,13 +14,6 @@
 #include "rpc/rpc_i.h"
 #include "store/listing.h"
 
-/* How long after an object left this node its listings say "moving". A
- * listing's round (one page from every node) is far shorter: a node's
- * answer waits at most the client's receive timeout (30 s by default; a
- * client configured to wait longer than this for one page could, in
- * theory, miss a name that moved meanwhile). */
-#define LIST_MOVING_SECS 120
-
 /* Test hook: AISD_TEST_LIST_DELAY_MS=N in the node's environment (read
  * once) makes each page's scan start after a pseudo-random 0..N ms, so
  * that the nodes of one listing scan at clearly different times while
@@ -277,8 +270,8 @@ int rpc_list(struct rpc *r)
 		 * and so does a map that changed during it (the answer
 		 * carries the version as of now: a client that sees a newer
 		 * map than its own asks again, as a node may have joined). */
-		r->resp.moving = arrivals_departed_within(r->d->store->arr,
-							  LIST_MOVING_SECS);
+		r->resp.moving =
+		    arrivals_departed_within(r->d->store->arr, RPC_MOVING_SECS);
 		cluster_map_put(r->cm);
 		r->cm = cluster_map_get(r->d->cluster);
 	}

@@ -42,6 +42,7 @@ static const struct rpc_op ops[] = {
 	[AIS__OP__OP_SCRUB]          = {rpc_scrub,          NULL,            RPC_META, false, true,  RPC_PERM_ADMIN},
 	[AIS__OP__OP_WATCH]          = {rpc_watch,          NULL,            RPC_WAIT, false, true,  RPC_PERM_READ},
 	[AIS__OP__OP_PROBE_DIRS]     = {rpc_probe_dirs,     NULL,            RPC_META, false, true,  RPC_PERM_CLUSTER},
+	[AIS__OP__OP_RESOLVE]        = {rpc_resolve,        rpc_read_nowait, RPC_DATA, false, true,  RPC_PERM_READ},
 };
 /* clang-format on */
 
@@ -133,6 +134,7 @@ static bool is_client_io(const Ais__Request *q)
 	switch (q->op) {
 	case AIS__OP__OP_GET:
 	case AIS__OP__OP_HEAD:
+	case AIS__OP__OP_RESOLVE:
 	case AIS__OP__OP_PUT:
 	case AIS__OP__OP_SHARD_LIST:
 	case AIS__OP__OP_SHARD_APPEND:

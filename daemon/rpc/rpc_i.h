@@ -197,9 +197,18 @@ int rpc_member_get(struct rpc *r, int fd);
 int rpc_shard_list(struct rpc *r);
 int rpc_shard_append(struct rpc *r);
 
+/* How long after an object left this node its listings (and its answers
+ * to OP_PROBE_DIRS) say "moving". A listing's round (one page from every
+ * node) is far shorter: a node's answer waits at most the client's receive
+ * timeout (30 s by default; a client configured to wait longer than this
+ * for one page could, in theory, miss a name that moved meanwhile). */
+#define RPC_MOVING_SECS 120
+
 /* conflict.c: "a" and "a/b" cannot both exist, across nodes */
 int rpc_check_conflicts(struct rpc *r, const char *bucket, const char *name);
 /* OP_PROBE_DIRS: another node's batch of those questions. */
 int rpc_probe_dirs(struct rpc *r);
+/* OP_RESOLVE: an object (as HEAD), a directory anywhere, or neither. */
+int rpc_resolve(struct rpc *r);
 
 #endif

@@ -84,9 +84,9 @@ START_TEST(test_table)
 		ck_assert_msg(op->body == OP_IS(v->value, AIS__OP__OP_PUT,
 						AIS__OP__OP_SHARD_APPEND),
 			      "%s: body %d", v->name, op->body);
-		ck_assert_msg((op->nowait != NULL) == OP_IS(v->value,
-							    AIS__OP__OP_GET,
-							    AIS__OP__OP_HEAD),
+		ck_assert_msg((op->nowait != NULL) ==
+				  OP_IS(v->value, AIS__OP__OP_GET,
+					AIS__OP__OP_HEAD, AIS__OP__OP_RESOLVE),
 			      "%s: nowait", v->name);
 		ck_assert_msg(
 		    (op->thread == RPC_DATA) ==
@@ -97,7 +97,7 @@ START_TEST(test_table)
 			      AIS__OP__OP_DELETE, AIS__OP__OP_SET_META,
 			      AIS__OP__OP_COPIES_SYNC,
 			      AIS__OP__OP_CLUSTER_CHANGE,
-			      AIS__OP__OP_META_PROPOSE),
+			      AIS__OP__OP_META_PROPOSE, AIS__OP__OP_RESOLVE),
 		    "%s: thread %d", v->name, op->thread);
 		/* Only OP_WATCH is held open on purpose: its own pool. */
 		ck_assert_msg((op->thread == RPC_WAIT) ==
@@ -125,7 +125,7 @@ END_TEST
 START_TEST(test_unknown_ops)
 {
 	static const int odd[] = {
-	    -1, 7, 9, 14, 19, 33, 99, 1000, -1000, 2147483647, -2147483647 - 1};
+	    -1, 7, 9, 14, 19, 34, 99, 1000, -1000, 2147483647, -2147483647 - 1};
 	size_t i;
 	int op;
 
@@ -516,6 +516,29 @@ START_TEST(test_put_get_head)
 	assert_ok(&a, &j);
 	ck_assert_uint_eq(a.h.body_len, 0);
 	assert_meta(a.resp->meta, sizeof(small), 1, small);
+	answer_free(&a);
+
+	/* RESOLVE: an object (its HEAD), a directory, nothing. */
+	q = mkreq(AIS__OP__OP_RESOLVE, "dir/small");
+	call(&n, &q, NULL, 0, 0, 0, &a, &j);
+	assert_ok(&a, &j);
+	ck_assert(!a.resp->is_dir);
+	assert_meta(a.resp->meta, sizeof(small), 1, small);
+	answer_free(&a);
+	q = mkreq(AIS__OP__OP_RESOLVE, "dir");
+	call(&n, &q, NULL, 0, 0, 0, &a, &j);
+	assert_ok(&a, &j);
+	ck_assert(a.resp->is_dir);
+	ck_assert_ptr_null(a.resp->meta);
+	answer_free(&a);
+	q = mkreq(AIS__OP__OP_RESOLVE, "dir/none");
+	call(&n, &q, NULL, 0, 0, 0, &a, &j);
+	ck_assert_int_eq(a.resp->status, -ENOENT);
+	ck_assert(!a.resp->is_dir);
+	answer_free(&a);
+	q = mkreq(AIS__OP__OP_RESOLVE, "dir/small/under");
+	call(&n, &q, NULL, 0, 0, 0, &a, &j);
+	ck_assert_int_eq(a.resp->status, -ENOENT);
 	answer_free(&a);
 	free(big);
 	node_close(&n);
