@@ -104,6 +104,31 @@ int afs_resolve(struct afs_fs *fs, const char *bucket, const char *key,
 	int rc, head_rc;
 
 	*kind = 0;
+	/* One request to the owner, which asks the other nodes itself (and
+	 * batches those questions with every other lookup and PUT): a miss
+	 * used to cost a HEAD and a listing on every node. */
+	if (ais_now_mono_ns() >= atomic_load(&fs->no_resolve_until)) {
+		rc = ais_client_resolve(fs->client, bucket, key, &m, errmsg);
+		if (rc == 0 || rc == 1) {
+			*kind = rc ? AFS_DIR : AFS_FILE;
+			if (meta && !rc)
+				*meta = m;
+			return 0;
+		}
+		if (rc == -EOPNOTSUPP) {
+			ais_log(LOG_NOTICE,
+				"a node does not know RESOLVE (older than "
+				"this mount): lookups use HEAD and LIST for a "
+				"minute");
+			atomic_store(&fs->no_resolve_until,
+				     ais_now_mono_ns() + 60000000000ull);
+		} else if (rc != -EAGAIN) {
+			/* What a HEAD would have said (its failover is the
+			 * same). */
+			return rc == -EISDIR || rc == -ENOTDIR ? -ENOENT : rc;
+		}
+		/* The owner cannot tell for sure: the long way. */
+	}
 	rc = ais_client_head(fs->client, bucket, key, &m, errmsg);
 	if (rc == 0) {
 		*kind = AFS_FILE;

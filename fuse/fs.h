@@ -4,6 +4,7 @@
 
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -53,6 +54,9 @@ struct afs_fs {
 	struct afs_opts opts;
 	struct timespec mount_time;
 	struct fuse_session *se;
+	/* Monotonic ns: a node did not know OP_RESOLVE; until then lookups
+	 * HEAD and list (then the op is tried again). */
+	_Atomic uint64_t no_resolve_until;
 };
 
 /* Where an inode lives in the cluster. bucket is "" for the root of a mount

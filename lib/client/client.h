@@ -404,6 +404,16 @@ ssize_t ais_client_read(struct ais_client *c, const char *bucket,
 			const char *name, uint64_t off, void *buf, size_t len,
 			struct ais_obj_meta *out, char *errmsg);
 
+/* What name is, asked of its owner in one request: 0 an object (its
+ * metadata in *out, as ais_client_head), 1 a directory (objects exist
+ * under "name/" on some node), -ENOENT neither; -EAGAIN when the owner
+ * cannot tell for sure right now (a rebalance in flight, a node that did
+ * not answer) and -EOPNOTSUPP from an older node: then HEAD and list it.
+ */
+int ais_client_resolve(struct ais_client *c, const char *bucket,
+		       const char *name, struct ais_obj_meta *out,
+		       char *errmsg);
+
 int ais_client_head(struct ais_client *c, const char *bucket, const char *name,
 		    struct ais_obj_meta *out, char *errmsg);
 int ais_client_delete(struct ais_client *c, const char *bucket,

@@ -67,6 +67,29 @@ int ais_client_head(struct ais_client *c, const char *bucket, const char *name,
 	return head_common(c, bucket, name, NULL, out, errmsg);
 }
 
+int ais_client_resolve(struct ais_client *c, const char *bucket,
+		       const char *name, struct ais_obj_meta *out, char *errmsg)
+{
+	Ais__Request req = AIS__REQUEST__INIT;
+	Ais__Response *a;
+	int rc;
+
+	rc = ais__check_obj_names(bucket, name, errmsg);
+	if (rc < 0)
+		return rc;
+	req.op = AIS__OP__OP_RESOLVE;
+	req.bucket = (char *)bucket;
+	req.name = (char *)name;
+	rc = ais__call_obj(c, bucket, name, &req, true, &a, errmsg);
+	if (rc < 0)
+		return rc;
+	rc = a->is_dir ? 1 : 0;
+	if (!rc && out)
+		ais_obj_meta_from_pb(a->meta, out);
+	ais__response__free_unpacked(a, NULL);
+	return rc;
+}
+
 int ais_client_delete(struct ais_client *c, const char *bucket,
 		      const char *name, char *errmsg)
 {

@@ -21,6 +21,26 @@ rmdir "$M/newbkt"
 [ ! -e "$M/newbkt" ] || fail "rmdir at the root left the bucket"
 
 B=$M/b
+# Lookups by path alone (nothing listed first), of names put by another
+# client: each dNN owned by one node, its object dNN/x often by another.
+# The owner of dNN answers for the whole cluster (RESOLVE): a directory
+# whose objects live elsewhere is still a directory, a name that is
+# neither is ENOENT, a name under an object is no directory.
+for i in $(seq -w 1 24); do
+	echo "x$i" | "$AIS" put - "ais://b/lk/d$i/x" >/dev/null 2>&1 ||
+		fail "put lk/d$i/x"
+done
+for i in $(seq -w 1 24); do
+	[ -d "$B/lk/d$i" ] || fail "lookup: lk/d$i is not a directory"
+	[ -f "$B/lk/d$i/x" ] || fail "lookup: lk/d$i/x is not a file"
+	[ ! -e "$B/lk/d$i/none" ] || fail "lookup: lk/d$i/none exists"
+	[ ! -e "$B/lk/d$i/x/y" ] || fail "lookup: lk/d$i/x/y exists"
+	[ ! -e "$B/lk/x$i" ] || fail "lookup: lk/x$i exists"
+done
+expect_errno ENOENT "os.stat('$B/lk/d01/none')"
+expect_errno ENOTDIR "os.stat('$B/lk/d01/x/y')"
+assert_eq x07 "$(cat "$B/lk/d07/x")" "read through looked-up names"
+
 # Sequential write and read back.
 head -c 3000000 /dev/urandom >"$T/seq"
 cp "$T/seq" "$B/seq"
