@@ -67,20 +67,28 @@ int ais_client_head(struct ais_client *c, const char *bucket, const char *name,
 	return head_common(c, bucket, name, NULL, out, errmsg);
 }
 
+/* An idempotent body-less op on bucket/name (names checked): 0 with *a
+ * (free it), or -errno. */
+static int call_named(struct ais_client *c, int op, const char *bucket,
+		      const char *name, Ais__Response **a, char *errmsg)
+{
+	Ais__Request req = AIS__REQUEST__INIT;
+	int rc = ais__check_obj_names(bucket, name, errmsg);
+
+	if (rc < 0)
+		return rc;
+	req.op = op;
+	req.bucket = (char *)bucket;
+	req.name = (char *)name;
+	return ais__call_obj(c, bucket, name, &req, true, a, errmsg);
+}
+
 int ais_client_resolve(struct ais_client *c, const char *bucket,
 		       const char *name, struct ais_obj_meta *out, char *errmsg)
 {
-	Ais__Request req = AIS__REQUEST__INIT;
 	Ais__Response *a;
-	int rc;
+	int rc = call_named(c, AIS__OP__OP_RESOLVE, bucket, name, &a, errmsg);
 
-	rc = ais__check_obj_names(bucket, name, errmsg);
-	if (rc < 0)
-		return rc;
-	req.op = AIS__OP__OP_RESOLVE;
-	req.bucket = (char *)bucket;
-	req.name = (char *)name;
-	rc = ais__call_obj(c, bucket, name, &req, true, &a, errmsg);
 	if (rc < 0)
 		return rc;
 	rc = a->is_dir ? 1 : 0;
@@ -93,17 +101,9 @@ int ais_client_resolve(struct ais_client *c, const char *bucket,
 int ais_client_delete(struct ais_client *c, const char *bucket,
 		      const char *name, char *errmsg)
 {
-	Ais__Request req = AIS__REQUEST__INIT;
 	Ais__Response *a;
-	int rc;
+	int rc = call_named(c, AIS__OP__OP_DELETE, bucket, name, &a, errmsg);
 
-	rc = ais__check_obj_names(bucket, name, errmsg);
-	if (rc < 0)
-		return rc;
-	req.op = AIS__OP__OP_DELETE;
-	req.bucket = (char *)bucket;
-	req.name = (char *)name;
-	rc = ais__call_obj(c, bucket, name, &req, true, &a, errmsg);
 	if (rc < 0)
 		return rc;
 	ais__response__free_unpacked(a, NULL);
