@@ -85,18 +85,16 @@ static struct peer *lookup(struct peers *p, const struct ais_node *n)
 	return &p->v[p->n++];
 }
 
-/* One request and its answer on fd. */
-static int exchange(struct peers *p, int fd, const Ais__Request *req,
-		    Ais__Response **resp, char *errmsg)
+/* Sends req on fd; *id is its frame id. Returns 0 or -errno (errmsg). */
+static int send_request(struct peers *p, int fd, const Ais__Request *req,
+			uint32_t *id, char *errmsg)
 {
-	uint32_t id = atomic_fetch_add(&p->next_id, 1);
-	uint8_t rbuf[RBUF], *buf;
-	uint64_t body_len;
-	size_t len, rlen;
-	bool got_any;
+	uint8_t *buf;
+	size_t len;
 	int rc;
 
-	rc = ais_frame_pack(id, 0, &req->base, 0, &buf, &len);
+	*id = atomic_fetch_add(&p->next_id, 1);
+	rc = ais_frame_pack(*id, 0, &req->base, 0, &buf, &len);
 	if (rc)
 		return ais_errf(errmsg, rc, "cannot encode the request: %s",
 				strerror(-rc));
@@ -104,6 +102,20 @@ static int exchange(struct peers *p, int fd, const Ais__Request *req,
 	free(buf);
 	if (rc)
 		return ais_errf(errmsg, rc, "send: %s", strerror(-rc));
+	return 0;
+}
+
+/* Reads the (body-less) answer to request id on fd. Returns 0 with *resp,
+ * or -errno (errmsg). */
+static int recv_answer(struct peers *p, int fd, uint32_t id,
+		       Ais__Response **resp, char *errmsg)
+{
+	uint8_t rbuf[RBUF];
+	uint64_t body_len;
+	size_t rlen;
+	bool got_any;
+	int rc;
+
 	rc = ais_conn_recv_response(fd, id, p->io_ms, resp, &body_len, rbuf,
 				    sizeof(rbuf), &rlen, &got_any, errmsg);
 	if (rc == 0 && body_len) {
@@ -114,6 +126,16 @@ static int exchange(struct peers *p, int fd, const Ais__Request *req,
 	if (rc && rc != -EPROTO && rc != -ENOMEM)
 		ais_errf(errmsg, rc, "receive: %s", strerror(-rc));
 	return rc;
+}
+
+/* One request and its answer on fd. */
+static int exchange(struct peers *p, int fd, const Ais__Request *req,
+		    Ais__Response **resp, char *errmsg)
+{
+	uint32_t id;
+	int rc = send_request(p, fd, req, &id, errmsg);
+
+	return rc ? rc : recv_answer(p, fd, id, resp, errmsg);
 }
 
 int peers_call(struct peers *p, const struct ais_node *n,
@@ -221,50 +243,19 @@ void peers_call_all(struct peers *p, size_t n, const struct ais_node **nodes,
 	/* Every request out first, then every answer in: the calls take as
 	 * long as the slowest, not as all of them together. */
 	for (i = 0; i < n; i++) {
-		uint8_t *buf;
-		size_t len;
-
 		resps[i] = NULL;
 		fds[i] = peer_conn(p, nodes[i], false, &pools[i], &reused[i],
 				   errmsgs[i]);
-		rcs[i] = fds[i] < 0 ? fds[i] : 0;
-		if (rcs[i])
-			continue;
-		ids[i] = atomic_fetch_add(&p->next_id, 1);
-		rcs[i] =
-		    ais_frame_pack(ids[i], 0, &reqs[i]->base, 0, &buf, &len);
-		if (!rcs[i]) {
-			rcs[i] = ais_conn_send(fds[i], buf, len, p->io_ms,
-					       false, NULL);
-			free(buf);
-		}
-		if (rcs[i])
-			ais_errf(errmsgs[i], rcs[i], "send: %s",
-				 strerror(-rcs[i]));
+		rcs[i] = fds[i] < 0 ? fds[i]
+				    : send_request(p, fds[i], reqs[i], &ids[i],
+						   errmsgs[i]);
 	}
 	for (i = 0; i < n; i++) {
-		uint8_t rbuf[RBUF];
-		uint64_t body_len;
-		size_t rlen;
-		bool got_any;
-
 		if (fds[i] < 0)
 			continue;
-		if (!rcs[i]) {
-			rcs[i] = ais_conn_recv_response(
-			    fds[i], ids[i], p->io_ms, &resps[i], &body_len,
-			    rbuf, sizeof(rbuf), &rlen, &got_any, errmsgs[i]);
-			if (rcs[i] == 0 && body_len) {
-				ais__response__free_unpacked(resps[i], NULL);
-				resps[i] = NULL;
-				rcs[i] = ais_errf(errmsgs[i], -EPROTO,
-						  "unexpected body");
-			} else if (rcs[i] && rcs[i] != -EPROTO &&
-				   rcs[i] != -ENOMEM) {
-				ais_errf(errmsgs[i], rcs[i], "receive: %s",
-					 strerror(-rcs[i]));
-			}
-		}
+		if (!rcs[i])
+			rcs[i] = recv_answer(p, fds[i], ids[i], &resps[i],
+					     errmsgs[i]);
 		if (rcs[i] == 0) {
 			ais_pool_put(pools[i], fds[i]);
 			continue;
