@@ -303,6 +303,7 @@ static void member_to_stat(struct afs_fs *fs, struct afs_inode *in,
 
 int afs_fill_attr(struct afs_fs *fs, struct afs_inode *in, struct stat *st)
 {
+	struct afs_spool *sp;
 	struct ais_obj_meta m;
 	uint64_t size;
 	int rc = 0;
@@ -326,7 +327,8 @@ int afs_fill_attr(struct afs_fs *fs, struct afs_inode *in, struct stat *st)
 	if (afs_kind_is_member(in->kind)) {
 		afs_inode_lock(in);
 		if (in->have_meta)
-			member_to_stat(fs, in, &in->meta, in->link, st);
+			member_to_stat(fs, in, &in->meta,
+				       afs_inode_link_target(in), st);
 		else if (in->kind == AFS_MDIR)
 			afs_dir_stat(fs, st);
 		else
@@ -343,12 +345,13 @@ int afs_fill_attr(struct afs_fs *fs, struct afs_inode *in, struct stat *st)
 	}
 	afs_inode_lock(in);
 	afs_meta_get(&in->meta, &m);
-	if (in->spool && in->spool->loaded) {
-		rc = afs_spool_size(in->spool, &size);
+	sp = afs_inode_spool(in);
+	if (sp && sp->loaded) {
+		rc = afs_spool_size(sp, &size);
 		m.size = size;
-		if (in->spool->mtime_set)
-			m.mtime_ns = in->spool->mtime_ns;
-		else if (in->spool->dirty)
+		if (sp->mtime_set)
+			m.mtime_ns = sp->mtime_ns;
+		else if (sp->dirty)
 			m.mtime_ns = ais_now_real_ns();
 	} else if (!in->have_meta) {
 		rc = -ENOENT;
@@ -365,7 +368,7 @@ int afs_fill_entry(struct afs_fs *fs, struct afs_inode *in,
 		   struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
-	e->ino = in->ino;
+	e->ino = afs_nodeid(in);
 	e->generation = 1;
 	e->attr_timeout = afs_cache_time(fs, in, fs->opts.attr_timeout);
 	e->entry_timeout = afs_cache_time(fs, in, fs->opts.entry_timeout);
@@ -380,7 +383,8 @@ double afs_cache_time(struct afs_fs *fs, struct afs_inode *in, double base)
 		return base;
 	if (in->kind == AFS_FILE || in->kind == AFS_SHARD) {
 		afs_inode_lock(in);
-		covered = in->have_meta && !in->spool && afs_trusted(fs, in);
+		covered = in->have_meta && !afs_inode_spool(in) &&
+			  afs_trusted(fs, in);
 		afs_inode_unlock(in);
 	} else if (in->kind == AFS_MFILE || in->kind == AFS_MLINK) {
 		covered = afs_member_covered(fs, in);
@@ -394,10 +398,10 @@ void afs_reply_entry(fuse_req_t req, struct afs_fs *fs, struct afs_inode *in)
 	int rc = afs_fill_entry(fs, in, &e);
 
 	if (rc) {
-		afs_inode_forget(fs->itable, in->ino, 1);
+		afs_inode_forget(fs->itable, afs_nodeid(in), 1);
 		fuse_reply_err(req, -rc);
 	} else if (fuse_reply_entry(req, &e) != 0) {
-		afs_inode_forget(fs->itable, in->ino, 1);
+		afs_inode_forget(fs->itable, afs_nodeid(in), 1);
 	}
 	afs_inode_put(fs->itable, in);
 }

@@ -207,6 +207,8 @@ void afs_spool_drop(struct afs_fs *fs, struct afs_inode *in);
 
 /* True if in has a loaded spool (its attributes are local). */
 bool afs_has_local_data(struct afs_inode *in);
+/* The same, under in's lock. */
+bool afs_has_staged(struct afs_inode *in);
 
 /* PUTs the staged data of in if it has unsaved changes. Returns 0 or a
  * positive errno, already converted for fuse_reply_err. */

@@ -12,12 +12,19 @@
 #define XATTR_CKSUM   "user.ais.checksum"
 #define XATTR_VERSION "user.ais.version"
 
+bool afs_has_staged(struct afs_inode *in)
+{
+	struct afs_spool *sp = afs_inode_spool(in);
+
+	return sp && sp->loaded;
+}
+
 bool afs_has_local_data(struct afs_inode *in)
 {
 	bool local;
 
 	afs_inode_lock(in);
-	local = in->spool && in->spool->loaded;
+	local = afs_has_staged(in);
 	afs_inode_unlock(in);
 	return local;
 }
@@ -26,10 +33,8 @@ bool afs_has_local_data(struct afs_inode *in)
 static void set_meta(struct afs_inode *in, const struct ais_obj_meta *m)
 {
 	afs_inode_lock(in);
-	if (!(in->spool && in->spool->loaded)) {
-		afs_meta_set(&in->meta, m);
-		in->have_meta = true;
-	}
+	if (!afs_has_staged(in))
+		afs_inode_set_meta(in, m);
 	afs_inode_unlock(in);
 }
 

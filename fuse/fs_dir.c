@@ -331,11 +331,9 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 					afs_inode_lock(child);
 					child->seen_ns = ais_now_mono_ns();
 					if (d->kind != AFS_DIR &&
-					    !(child->spool &&
-					      child->spool->loaded)) {
-						afs_meta_set(&child->meta,
-							     &d->meta);
-						child->have_meta = true;
+					    !afs_has_staged(child)) {
+						afs_inode_set_meta(child,
+								   &d->meta);
 						afs_trust_set(fs, child,
 							      &dh->tok);
 					}
@@ -343,8 +341,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				}
 				rc = afs_fill_entry(fs, child, &e);
 				if (rc) {
-					afs_inode_forget(fs->itable, child->ino,
-							 1);
+					afs_inode_forget(fs->itable,
+							 afs_nodeid(child), 1);
 					afs_inode_put(fs->itable, child);
 					break;
 				}
@@ -371,7 +369,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 					       name, &e.attr, (off_t)(pos + 1));
 		if (sz > size - used) {
 			if (child)
-				afs_inode_forget(fs->itable, child->ino, 1);
+				afs_inode_forget(fs->itable, afs_nodeid(child),
+						 1);
 			afs_inode_put(fs->itable, child);
 			break;
 		}
@@ -427,7 +426,7 @@ static void reply_dir_entry(fuse_req_t req, struct afs_fs *fs,
 	afs_inode_unlock(in);
 	afs_fill_entry(fs, in, &e);
 	if (fuse_reply_entry(req, &e) != 0)
-		afs_inode_forget(fs->itable, in->ino, 1);
+		afs_inode_forget(fs->itable, afs_nodeid(in), 1);
 	afs_inode_put(fs->itable, in);
 }
 

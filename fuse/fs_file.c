@@ -27,11 +27,9 @@ struct fileh {
 static void set_meta_pages(struct afs_inode *in, const struct ais_obj_meta *m,
 			   bool *keep)
 {
-	afs_meta_set(&in->meta, m);
-	in->have_meta = true;
+	afs_inode_set_meta(in, m);
 	if (keep)
-		*keep = in->have_page && in->page_ident == in->meta.ident;
-	in->page_ident = in->meta.ident;
+		*keep = in->have_page;
 	in->have_page = true;
 }
 
@@ -40,21 +38,22 @@ struct afs_spool *afs_spool_hold(struct afs_inode *in)
 	struct afs_spool *sp;
 
 	afs_inode_lock(in);
-	sp = in->spool;
+	sp = afs_inode_spool(in);
 	if (sp)
-		in->spool_users++;
+		afs_iext(in)->spool_users++;
 	afs_inode_unlock(in);
 	return sp;
 }
 
 void afs_spool_drop(struct afs_fs *fs, struct afs_inode *in)
 {
+	struct afs_iext *x = afs_iext(in); /* a spool user: it has one */
 	struct afs_spool *sp = NULL;
 	bool last;
 	int rc;
 
 	afs_inode_lock(in);
-	last = in->spool_users == 1;
+	last = x->spool_users == 1;
 	afs_inode_unlock(in);
 	if (last) {
 		/* The close that should have saved these bytes failed (and
@@ -65,9 +64,9 @@ void afs_spool_drop(struct afs_fs *fs, struct afs_inode *in)
 				(unsigned long long)in->ino, strerror(rc));
 	}
 	afs_inode_lock(in);
-	if (--in->spool_users == 0) {
-		sp = in->spool;
-		in->spool = NULL;
+	if (--x->spool_users == 0) {
+		sp = x->spool;
+		x->spool = NULL;
 	}
 	afs_inode_unlock(in);
 	afs_spool_free(sp);
@@ -107,13 +106,16 @@ static int attach_spool(struct afs_fs *fs, struct afs_inode *in, bool trunc,
 			bool *keep_cache)
 {
 	char errmsg[AIS_ERRMSG_LEN] = "";
+	struct afs_iext *x = afs_inode_ext(in);
 	struct afs_spool *sp = NULL;
 	int rc = 0;
 
+	if (!x)
+		return -ENOMEM;
 	/* The spool file is made outside the inode's spin lock (it is a
 	 * file creation); a writer that installed one meanwhile wins. */
 	afs_inode_lock(in);
-	if (!in->spool) {
+	if (!x->spool) {
 		afs_inode_unlock(in);
 		rc = afs_spool_new(fs->opts.spool_dir, &sp, errmsg);
 		if (rc) {
@@ -121,15 +123,15 @@ static int attach_spool(struct afs_fs *fs, struct afs_inode *in, bool trunc,
 			return rc;
 		}
 		afs_inode_lock(in);
-		if (!in->spool) {
-			in->spool = sp;
+		if (!x->spool) {
+			x->spool = sp;
 			sp = NULL;
 		}
 	}
-	in->spool_users++;
+	x->spool_users++;
 	afs_inode_unlock(in);
 	afs_spool_free(sp); /* NULL, or the one that lost */
-	sp = in->spool;	    /* stable: we hold a user reference */
+	sp = x->spool;	    /* stable: we hold a user reference */
 
 	if (keep_cache)
 		*keep_cache = true;
@@ -152,9 +154,9 @@ static int attach_spool(struct afs_fs *fs, struct afs_inode *in, bool trunc,
 	pthread_mutex_unlock(&sp->lock);
 	if (rc) {
 		afs_inode_lock(in);
-		if (--in->spool_users == 0) {
-			sp = in->spool;
-			in->spool = NULL;
+		if (--x->spool_users == 0) {
+			sp = x->spool;
+			x->spool = NULL;
 		} else {
 			sp = NULL;
 		}
@@ -248,7 +250,7 @@ int afs_file_truncate(struct afs_fs *fs, struct afs_inode *in, uint64_t size)
 	rc = attach_spool(fs, in, size == 0, NULL);
 	if (rc)
 		return rc;
-	sp = in->spool; /* stable: we hold a user reference */
+	sp = afs_inode_spool(in); /* stable: we hold a user reference */
 	pthread_mutex_lock(&sp->lock);
 	if (ftruncate(sp->fd, (off_t)size) < 0) {
 		rc = -errno;
@@ -258,7 +260,7 @@ int afs_file_truncate(struct afs_fs *fs, struct afs_inode *in, uint64_t size)
 	}
 	pthread_mutex_unlock(&sp->lock);
 	afs_inode_lock(in);
-	alone = in->spool_users == 1;
+	alone = afs_iext(in)->spool_users == 1;
 	afs_inode_unlock(in);
 	/* truncate(2) by path: no close will follow, so save it now. */
 	if (!rc && alone)
@@ -285,8 +287,7 @@ static bool keep_pages(struct afs_inode *in)
 	bool keep;
 
 	afs_inode_lock(in);
-	keep = in->have_page && in->page_ident == in->meta.ident;
-	in->page_ident = in->meta.ident;
+	keep = in->have_page;
 	in->have_page = true;
 	afs_inode_unlock(in);
 	return keep;
@@ -409,7 +410,8 @@ opened:
 	 * cached attributes (the size reads stop at) go too, as they may be
 	 * kept long (lease_timeout). Attributes only: this never blocks. */
 	if (!keep && fs->se)
-		(void)fuse_lowlevel_notify_inval_inode(fs->se, in->ino, -1, 0);
+		(void)fuse_lowlevel_notify_inval_inode(fs->se, afs_nodeid(in),
+						       -1, 0);
 	fh = fileh_new(in, write);
 	if (!fh) {
 		rc = -ENOMEM;
@@ -504,7 +506,7 @@ void afs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 		goto out;
 	}
 	afs_inode_lock(in);
-	if (!in->spool) {
+	if (!afs_inode_spool(in)) {
 		memset(&in->meta, 0, sizeof(in->meta));
 		/* S_IFREG says "exactly these bits", 0000 included
 		 * (a mode of 0 means "the default" on the wire). */
@@ -537,13 +539,13 @@ void afs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		free(fh);
 		afs_spool_drop(fs, in);
-		afs_inode_forget(fs->itable, in->ino, 1);
+		afs_inode_forget(fs->itable, afs_nodeid(in), 1);
 		afs_inode_put(fs->itable, in);
 	}
 	/* The handle keeps the ref afs_inode_link gave us. */
 	goto out;
 err_forget:
-	afs_inode_forget(fs->itable, in->ino, 1);
+	afs_inode_forget(fs->itable, afs_nodeid(in), 1);
 	afs_inode_put(fs->itable, in);
 	fuse_reply_err(req, -rc);
 out:
@@ -589,12 +591,11 @@ void afs_op_mknod(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 		goto out;
 	}
 	afs_inode_lock(in);
-	afs_meta_set(&in->meta, &m);
-	in->have_meta = true;
+	afs_inode_set_meta(in, &m);
 	afs_inode_unlock(in);
 	afs_fill_entry(fs, in, &e);
 	if (fuse_reply_entry(req, &e) != 0)
-		afs_inode_forget(fs->itable, in->ino, 1);
+		afs_inode_forget(fs->itable, afs_nodeid(in), 1);
 	afs_inode_put(fs->itable, in);
 out:
 	afs_inode_put(fs->itable, parent);
@@ -611,7 +612,7 @@ static void check_version(struct afs_inode *in, uint64_t v)
 	afs_inode_lock(in);
 	/* The version its pages were cached at, or a later one the
 	 * cluster told since (the next open drops those pages anyway). */
-	changed = in->have_page && in->meta.version != v;
+	changed = in->have_meta && in->meta.version != v;
 	if (changed) {
 		in->seen_ns = 0;
 		in->trust = 0;
@@ -751,7 +752,8 @@ void afs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		fuse_reply_err(req, EBADF);
 		return;
 	}
-	sp = fh->in->spool; /* stable: the handle holds a user reference */
+	sp = afs_inode_spool(fh->in); /* stable: the handle holds a user
+					 reference */
 	pthread_mutex_lock(&sp->lock);
 	rc = ais_pwrite_all(sp->fd, buf, size, (uint64_t)off);
 	if (!rc) {

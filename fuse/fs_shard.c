@@ -60,16 +60,18 @@ void afs_member_set(struct afs_inode *in, const struct ais_obj_meta *m,
 		    const char *link)
 {
 	char *copy = link && link[0] ? strdup(link) : NULL;
+	struct afs_iext *x = copy ? afs_inode_ext(in) : NULL;
 
 	afs_inode_lock(in);
-	afs_meta_set(&in->meta, m);
-	in->have_meta = true;
+	afs_inode_set_meta(in, m);
 	in->seen_ns = ais_now_mono_ns();
-	if (copy) {
-		free(in->link);
-		in->link = copy;
+	if (copy && x) {
+		free(x->link);
+		x->link = copy;
+		copy = NULL;
 	}
 	afs_inode_unlock(in);
+	free(copy);
 }
 
 /* Finds the link target of member path (in directory dir of the shard at
@@ -209,7 +211,7 @@ bool afs_member_fresh(struct afs_fs *fs, struct afs_inode *in)
 		return false;
 	afs_inode_lock(in);
 	ok = in->have_meta && in->meta.version == v &&
-	     (in->kind != AFS_MLINK || in->link);
+	     (in->kind != AFS_MLINK || afs_inode_link_target(in));
 	afs_inode_unlock(in);
 	return ok;
 }
@@ -316,9 +318,10 @@ void afs_shard_lookup(fuse_req_t req, struct afs_fs *fs,
 		bool fresh;
 
 		afs_inode_lock(child);
-		fresh = child->have_meta && child->meta.version == v &&
-			ais_now_mono_ns() - child->seen_ns < AFS_DIR_TRUST_NS &&
-			(child->kind != AFS_MLINK || child->link);
+		fresh =
+		    child->have_meta && child->meta.version == v &&
+		    ais_now_mono_ns() - child->seen_ns < AFS_DIR_TRUST_NS &&
+		    (child->kind != AFS_MLINK || afs_inode_link_target(child));
 		kind = child->kind;
 		afs_inode_unlock(child);
 		/* Or, however long ago it was listed: its shard's version
@@ -369,8 +372,9 @@ void afs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 	struct afs_fs *fs = fuse_req_userdata(req);
 	struct afs_inode *in = afs_inode_get(fs->itable, ino);
 	char dir[AFS_MEMBER_MAX + 1];
+	char *link = NULL, *copy;
+	struct afs_iext *x;
 	struct afs_loc loc;
-	char *link = NULL;
 	int rc;
 
 	if (!in) {
@@ -382,8 +386,8 @@ void afs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 		goto out;
 	}
 	afs_inode_lock(in);
-	if (in->link)
-		link = strdup(in->link);
+	if (afs_inode_link_target(in))
+		link = strdup(afs_inode_link_target(in));
 	afs_inode_unlock(in);
 	if (!link) {
 		rc = afs_locate(fs, in, &loc);
@@ -396,10 +400,15 @@ void afs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 			fuse_reply_err(req, -rc);
 			goto out;
 		}
+		x = afs_inode_ext(in);
+		copy = x ? strdup(link) : NULL;
 		afs_inode_lock(in);
-		if (!in->link)
-			in->link = strdup(link);
+		if (copy && !x->link) {
+			x->link = copy;
+			copy = NULL;
+		}
 		afs_inode_unlock(in);
+		free(copy);
 	}
 	fuse_reply_readlink(req, link);
 	free(link);

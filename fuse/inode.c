@@ -1,36 +1,124 @@
-/* The inode table: two chained hash tables (by number, by parent and name)
- * under one mutex. Lookups are short critical sections; no network call is
- * ever made with the table lock held. */
+/* The inode table: a chained hash table by parent and name, under one
+ * mutex; the kernel knows an inode by its address. Lookups are short critical
+ * sections; no network call is ever made with the table lock held. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "hash.h"
 #include "inode.h"
+
+/* Inodes are carved from blocks of SLAB_BLOCK bytes, one size class per
+ * 8 bytes of name, without malloc's per-chunk header and 16-byte rounding
+ * (at a million inodes, 16 MiB). A freed slot (kind 0) goes on its class's
+ * free list and is reused; blocks go back only when the table is freed.
+ * Blocks are mapped, not malloc'd: long-lived inodes scattered through
+ * malloc's arenas would pin the short-lived buffers freed around them. */
+/* The name starts right after the last field, in the struct's tail
+ * padding: a slot is the fields and the name rounded up to 8 bytes. */
+#define SLOT_BASE    offsetof(struct afs_inode, iname)
+#define SLAB_BLOCK   (256 * 1024)
+#define SLAB_NAMEMAX 1024 /* longest name that fits a class */
+#define SLAB_CLASSES ((SLOT_BASE + SLAB_NAMEMAX + 1 + 7) / 8 + 1)
+
+struct slab_block {
+	struct slab_block *next;
+	uint32_t slot; /* bytes per slot */
+	uint32_t used; /* slots carved so far */
+	_Alignas(16) unsigned char data[];
+};
+
+struct slab_free {
+	struct slab_free *next;
+};
 
 struct afs_itable {
 	pthread_mutex_t lock;
 	uint64_t next_ino;
 	size_t count;
-	size_t nbuckets; /* power of two, same for both tables */
-	struct afs_inode **by_ino;
+	size_t bytes;	 /* in live inodes' slots */
+	size_t nbuckets; /* power of two */
 	struct afs_inode **by_name;
 	struct afs_inode *root;
+	struct slab_block *blocks; /* every block, for afs_itable_free */
+	struct slab_block *open[SLAB_CLASSES]; /* the one being carved */
+	struct slab_free *free[SLAB_CLASSES];
 };
 
-static uint64_t name_hash(uint64_t parent, const char *name)
+static size_t slot_class(size_t namelen)
 {
-	return ais_hash_str(name, parent);
+	return (SLOT_BASE + namelen + 1 + 7) / 8;
 }
 
-static size_t ino_slot(struct afs_itable *t, uint64_t ino)
+static size_t class_size(size_t cls)
 {
-	return ais_mix64(ino) & (t->nbuckets - 1);
+	return cls * 8;
+}
+
+static struct afs_inode *slab_alloc(struct afs_itable *t, size_t namelen)
+{
+	size_t cls = slot_class(namelen), size = class_size(cls);
+	struct slab_block *b;
+	void *p;
+
+	if (namelen > SLAB_NAMEMAX) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	if (t->free[cls]) {
+		p = t->free[cls];
+		t->free[cls] = t->free[cls]->next;
+	} else {
+		b = t->open[cls];
+		if (!b ||
+		    (size_t)(b->used + 1) * size > SLAB_BLOCK - sizeof(*b)) {
+			b = mmap(NULL, SLAB_BLOCK, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (b == MAP_FAILED) {
+				errno = ENOMEM;
+				return NULL;
+			}
+			b->slot = (uint32_t)size;
+			b->used = 0;
+			b->next = t->blocks;
+			t->blocks = b;
+			t->open[cls] = b;
+		}
+		p = b->data + (size_t)b->used++ * size;
+	}
+	memset(p, 0, size);
+	t->bytes += size;
+	return p;
+}
+
+static void slab_release(struct afs_itable *t, struct afs_inode *in)
+{
+	size_t cls = slot_class(strlen(in->iname));
+	struct slab_free *f = (struct slab_free *)in;
+
+	in->kind = 0;
+	f->next = t->free[cls];
+	t->free[cls] = f;
+	t->bytes -= class_size(cls);
+}
+
+static const char *iname_of(struct afs_inode *in)
+{
+	struct afs_iext *x = afs_iext(in);
+
+	return x && x->name ? x->name : in->iname;
+}
+
+static uint64_t name_hash(struct afs_inode *parent, const char *name)
+{
+	return ais_hash_str(name, parent->ino);
 }
 
 static size_t name_slot(struct afs_itable *t, struct afs_inode *in)
 {
-	return name_hash(in->parent->ino, in->name) & (t->nbuckets - 1);
+	return name_hash(in->parent, iname_of(in)) & (t->nbuckets - 1);
 }
 
 static void name_insert(struct afs_itable *t, struct afs_inode *in)
@@ -58,74 +146,71 @@ static void name_remove(struct afs_itable *t, struct afs_inode *in)
 	in->hashed = false;
 }
 
-static void ino_insert(struct afs_itable *t, struct afs_inode *in)
-{
-	size_t s = ino_slot(t, in->ino);
-
-	in->next_ino = t->by_ino[s];
-	t->by_ino[s] = in;
-}
-
-static void ino_remove(struct afs_itable *t, struct afs_inode *in)
-{
-	struct afs_inode **pp;
-
-	for (pp = &t->by_ino[ino_slot(t, in->ino)]; *pp;
-	     pp = &(*pp)->next_ino) {
-		if (*pp == in) {
-			*pp = in->next_ino;
-			return;
-		}
-	}
-}
-
-/* Doubles both tables when they fill up; on ENOMEM the chains just grow. */
+/* Doubles the table when chains average two; on ENOMEM they just grow. */
 static void maybe_grow(struct afs_itable *t)
 {
-	struct afs_inode **bi, **bn, *in, *next;
-	size_t old = t->nbuckets, i;
+	struct afs_inode **bn, *in, *next;
+	size_t old = t->nbuckets, i, s;
 
-	if (t->count < t->nbuckets)
+	if (t->count < 2 * t->nbuckets)
 		return;
-	bi = calloc(old * 2, sizeof(*bi));
 	bn = calloc(old * 2, sizeof(*bn));
-	if (!bi || !bn) {
-		free(bi);
-		free(bn);
+	if (!bn)
 		return;
-	}
 	t->nbuckets = old * 2;
 	for (i = 0; i < old; i++) {
-		for (in = t->by_ino[i]; in; in = next) {
-			next = in->next_ino;
-			in->next_ino = bi[ino_slot(t, in->ino)];
-			bi[ino_slot(t, in->ino)] = in;
-		}
 		for (in = t->by_name[i]; in; in = next) {
 			next = in->next_name;
-			in->next_name = bn[name_slot(t, in)];
-			bn[name_slot(t, in)] = in;
+			s = name_slot(t, in);
+			in->next_name = bn[s];
+			bn[s] = in;
 		}
 	}
-	free(t->by_ino);
 	free(t->by_name);
-	t->by_ino = bi;
 	t->by_name = bn;
 }
 
-static struct afs_inode *inode_alloc(uint64_t ino, int kind, const char *name)
+static struct afs_inode *inode_alloc(struct afs_itable *t, uint64_t ino,
+				     int kind, const char *name)
 {
 	size_t len = strlen(name);
-	struct afs_inode *in = calloc(1, sizeof(*in) + len + 1);
+	struct afs_inode *in = slab_alloc(t, len);
 
 	if (!in)
 		return NULL;
 	memcpy(in->iname, name, len + 1);
-	in->name = in->iname;
 	in->ino = ino;
 	in->kind = (uint8_t)kind;
 	pthread_spin_init(&in->lock, PTHREAD_PROCESS_PRIVATE);
 	return in;
+}
+
+struct afs_iext *afs_inode_ext(struct afs_inode *in)
+{
+	struct afs_iext *x = afs_iext(in), *want = NULL;
+
+	if (x)
+		return x;
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return NULL;
+	if (!atomic_compare_exchange_strong_explicit(&in->ext, &want, x,
+						     memory_order_acq_rel,
+						     memory_order_acquire)) {
+		free(x);
+		x = want; /* another thread's, installed meanwhile */
+	}
+	return x;
+}
+
+void afs_inode_set_meta(struct afs_inode *in, const struct ais_obj_meta *m)
+{
+	uint64_t old = in->meta.ident;
+
+	afs_meta_set(&in->meta, m);
+	if (!in->have_meta || in->meta.ident != old)
+		in->have_page = false;
+	in->have_meta = true;
 }
 
 void afs_meta_set(struct afs_meta *d, const struct ais_obj_meta *m)
@@ -151,12 +236,6 @@ void afs_meta_get(const struct afs_meta *d, struct ais_obj_meta *m)
 	m->mode = d->mode;
 }
 
-static void name_free(struct afs_inode *in)
-{
-	if (in->name != in->iname)
-		free(in->name);
-}
-
 struct afs_itable *afs_itable_new(void)
 {
 	struct afs_itable *t = calloc(1, sizeof(*t));
@@ -164,70 +243,79 @@ struct afs_itable *afs_itable_new(void)
 	if (!t)
 		return NULL;
 	t->nbuckets = 1024;
-	t->by_ino = calloc(t->nbuckets, sizeof(*t->by_ino));
 	t->by_name = calloc(t->nbuckets, sizeof(*t->by_name));
-	t->root = inode_alloc(AFS_ROOT_INO, AFS_DIR, "");
-	if (!t->by_ino || !t->by_name || !t->root) {
-		free(t->by_ino);
+	t->root = t->by_name ? inode_alloc(t, AFS_ROOT_INO, AFS_DIR, "") : NULL;
+	if (!t->root) {
+		if (t->blocks)
+			munmap(t->blocks, SLAB_BLOCK);
 		free(t->by_name);
-		free(t->root);
 		free(t);
 		return NULL;
 	}
 	pthread_mutex_init(&t->lock, NULL);
 	t->next_ino = AFS_ROOT_INO + 1;
 	t->root->nlookup = 1; /* the kernel never forgets the root */
-	ino_insert(t, t->root);
 	t->count = 1;
 	return t;
 }
 
-static void inode_destroy(struct afs_inode *in)
+static void ext_free(struct afs_inode *in)
+{
+	struct afs_iext *x = afs_iext(in);
+
+	if (x) {
+		free(x->name);
+		free(x->link);
+		free(x);
+	}
+}
+
+static void inode_destroy(struct afs_itable *t, struct afs_inode *in)
 {
 	pthread_spin_destroy(&in->lock);
-	name_free(in);
-	free(in->link);
-	free(in);
+	ext_free(in);
+	slab_release(t, in);
 }
 
 void afs_itable_free(struct afs_itable *t)
 {
-	size_t i;
-	struct afs_inode *in, *next;
+	struct slab_block *b, *next;
+	struct afs_inode *in;
+	uint32_t i;
 
 	if (!t)
 		return;
-	for (i = 0; i < t->nbuckets; i++) {
-		for (in = t->by_ino[i]; in; in = next) {
-			next = in->next_ino;
-			inode_destroy(in);
+	for (b = t->blocks; b; b = next) {
+		next = b->next;
+		for (i = 0; i < b->used; i++) {
+			in =
+			    (struct afs_inode *)(b->data + (size_t)i * b->slot);
+			if (in->kind)
+				ext_free(in);
 		}
+		munmap(b, SLAB_BLOCK);
 	}
-	free(t->by_ino);
 	free(t->by_name);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 }
 
-static struct afs_inode *ino_lookup(struct afs_itable *t, uint64_t ino)
+void afs_itable_stats(struct afs_itable *t, size_t *count, size_t *bytes)
 {
-	struct afs_inode *in;
-
-	for (in = t->by_ino[ino_slot(t, ino)]; in; in = in->next_ino) {
-		if (in->ino == ino)
-			return in;
-	}
-	return NULL;
+	pthread_mutex_lock(&t->lock);
+	*count = t->count;
+	*bytes = t->bytes + t->nbuckets * sizeof(*t->by_name);
+	pthread_mutex_unlock(&t->lock);
 }
 
 static struct afs_inode *name_lookup(struct afs_itable *t,
 				     struct afs_inode *parent, const char *name)
 {
 	struct afs_inode *in;
-	size_t s = name_hash(parent->ino, name) & (t->nbuckets - 1);
+	size_t s = name_hash(parent, name) & (t->nbuckets - 1);
 
 	for (in = t->by_name[s]; in; in = in->next_name) {
-		if (in->parent == parent && strcmp(in->name, name) == 0)
+		if (in->parent == parent && strcmp(iname_of(in), name) == 0)
 			return in;
 	}
 	return NULL;
@@ -242,21 +330,33 @@ static void maybe_free(struct afs_itable *t, struct afs_inode *in)
 	while (in && in != t->root && in->nlookup == 0 && in->refs == 0) {
 		parent = in->parent;
 		name_remove(t, in);
-		ino_remove(t, in);
 		t->count--;
-		inode_destroy(in);
+		inode_destroy(t, in);
 		in = parent;
 		if (in)
 			in->refs--;
 	}
 }
 
-struct afs_inode *afs_inode_get(struct afs_itable *t, uint64_t ino)
+/* The inode behind a number the kernel sent, or NULL for a slot that is
+ * free (the kernel never sends a number it was told to forget; this
+ * catches a bug, not a race). Under the table lock. */
+static struct afs_inode *by_nodeid(struct afs_itable *t, uint64_t nodeid)
+{
+	struct afs_inode *in;
+
+	if (nodeid == AFS_ROOT_INO)
+		return t->root;
+	in = (struct afs_inode *)(uintptr_t)nodeid;
+	return in && in->kind ? in : NULL;
+}
+
+struct afs_inode *afs_inode_get(struct afs_itable *t, uint64_t nodeid)
 {
 	struct afs_inode *in;
 
 	pthread_mutex_lock(&t->lock);
-	in = ino_lookup(t, ino);
+	in = by_nodeid(t, nodeid);
 	if (in)
 		in->refs++;
 	pthread_mutex_unlock(&t->lock);
@@ -286,22 +386,23 @@ struct afs_inode *afs_inode_link_ino(struct afs_itable *t,
 				     struct afs_inode *parent, const char *name,
 				     int kind, uint64_t want)
 {
-	uint64_t ino;
-
 	struct afs_inode *in;
+	uint64_t ino;
 
 	pthread_mutex_lock(&t->lock);
 	in = name_lookup(t, parent, name);
 	if (in && in->kind != kind) {
 		/* The name changed type behind our back (deleted, then
-		 * recreated as the other kind elsewhere): a new inode. */
+		 * recreated as the other kind elsewhere): a new inode, with
+		 * a number of its own while the old one lives. */
 		name_remove(t, in);
+		if (in->ino == want)
+			want = 0;
 		in = NULL;
 	}
 	if (!in) {
-		ino = want > AFS_ROOT_INO && !ino_lookup(t, want) ? want
-								  : t->next_ino;
-		in = inode_alloc(ino, kind, name);
+		ino = want > AFS_ROOT_INO ? want : t->next_ino;
+		in = inode_alloc(t, ino, kind, name);
 		if (!in) {
 			pthread_mutex_unlock(&t->lock);
 			return NULL;
@@ -310,12 +411,12 @@ struct afs_inode *afs_inode_link_ino(struct afs_itable *t,
 			t->next_ino++;
 		in->parent = parent;
 		parent->refs++;
-		ino_insert(t, in);
 		name_insert(t, in);
 		t->count++;
 		maybe_grow(t);
 	}
-	in->nlookup++;
+	if (in->nlookup < UINT32_MAX)
+		in->nlookup++;
 	in->refs++;
 	pthread_mutex_unlock(&t->lock);
 	return in;
@@ -331,14 +432,14 @@ void afs_inode_put(struct afs_itable *t, struct afs_inode *in)
 	pthread_mutex_unlock(&t->lock);
 }
 
-void afs_inode_forget(struct afs_itable *t, uint64_t ino, uint64_t n)
+void afs_inode_forget(struct afs_itable *t, uint64_t nodeid, uint64_t n)
 {
 	struct afs_inode *in;
 
 	pthread_mutex_lock(&t->lock);
-	in = ino_lookup(t, ino);
-	if (in && in != t->root) {
-		in->nlookup = n > in->nlookup ? 0 : in->nlookup - n;
+	in = by_nodeid(t, nodeid);
+	if (in && in != t->root && in->nlookup < UINT32_MAX) {
+		in->nlookup = n >= in->nlookup ? 0 : in->nlookup - (uint32_t)n;
 		maybe_free(t, in);
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -355,17 +456,20 @@ int afs_inode_move(struct afs_itable *t, struct afs_inode *in,
 		   struct afs_inode *newparent, const char *newname)
 {
 	struct afs_inode *old, *oldparent;
-	char *name = strdup(newname);
+	struct afs_iext *x = afs_inode_ext(in);
+	char *name = strdup(newname), *was;
 
-	if (!name)
+	if (!name || !x) {
+		free(name);
 		return -ENOMEM;
+	}
 	pthread_mutex_lock(&t->lock);
 	old = name_lookup(t, newparent, newname);
 	if (old && old != in)
 		name_remove(t, old);
 	name_remove(t, in);
-	name_free(in);
-	in->name = name;
+	was = x->name;
+	x->name = name;
 	oldparent = in->parent;
 	if (oldparent != newparent) {
 		newparent->refs++;
@@ -375,6 +479,7 @@ int afs_inode_move(struct afs_itable *t, struct afs_inode *in,
 	}
 	name_insert(t, in);
 	pthread_mutex_unlock(&t->lock);
+	free(was);
 	return 0;
 }
 
@@ -397,7 +502,7 @@ int afs_inode_path_split(struct afs_itable *t, struct afs_inode *in, char *buf,
 		*shard_end = (size_t)-1;
 	pthread_mutex_lock(&t->lock);
 	for (p = in; p && p->parent; p = p->parent) {
-		total += strlen(p->name) + (depth ? 1 : 0);
+		total += strlen(iname_of(p)) + (depth ? 1 : 0);
 		depth++;
 	}
 	if (total + 1 > len) {
@@ -409,9 +514,9 @@ int afs_inode_path_split(struct afs_itable *t, struct afs_inode *in, char *buf,
 	for (p = in; p && p->parent; p = p->parent) {
 		if (p != in)
 			*--end = '/';
-		n = strlen(p->name);
+		n = strlen(iname_of(p));
 		end -= n;
-		memcpy(end, p->name, n);
+		memcpy(end, iname_of(p), n);
 		if (shard_end && !found && p->kind == AFS_SHARD) {
 			*shard_end = (size_t)(end - buf) + n;
 			found = true;

@@ -4,6 +4,7 @@
 #define AISFS_INODE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -46,59 +47,101 @@ struct afs_spool;
 
 /* What an inode keeps of an object's metadata: what stat shows, and an
  * identity that tells two writes apart (ident: version, size, mtime,
- * checksum and commit time hashed), in 40 bytes instead of the 120 of
+ * checksum and commit time hashed), in 36 bytes instead of the 120 of
  * struct ais_obj_meta: a million inodes the kernel holds must fit in the
- * mount's memory budget. */
+ * mount's memory budget. Packed to 4-byte alignment so that it fills the
+ * hole after the inode's 4-byte fields. */
 struct afs_meta {
+	uint32_t mode;
 	uint64_t size;
 	uint64_t version;
 	int64_t mtime_ns;
 	uint64_t ident;
-	uint32_t mode;
-};
+} __attribute__((packed, aligned(4)));
 
 /* m into *d. */
 void afs_meta_set(struct afs_meta *d, const struct ais_obj_meta *m);
 /* d as an ais_obj_meta (no checksum, owner or commit time). */
 void afs_meta_get(const struct afs_meta *d, struct ais_obj_meta *m);
 
+/* What few inodes need, out of line (afs_inode_ext). */
+struct afs_iext {
+	char *name; /* the name after a rename (heap); table lock */
+	/* Under the inode's lock: */
+	struct afs_spool *spool; /* write staging shared by writers, or NULL */
+	int spool_users;
+	char *link; /* AFS_MLINK: the target once known (heap), or NULL */
+};
+
 /* One inode the kernel knows (nlookup > 0) or that is still referenced from
  * inside aisfs (refs > 0: its children, open handles, operations in flight).
- * ino, kind and parent chain are managed by the table; the fields below
- * "lock" are protected by it. An inode is freed when both counts are zero;
- * inode numbers are never reused. */
+ * The kernel knows it by its address (afs_nodeid: the root is 1); ino is
+ * what stat shows, never reused. ino, kind and the parent chain are
+ * managed by the table; the fields below "lock" are protected by it.
+ * An inode is freed when both counts are zero.
+ *
+ * Compact, because the kernel keeps an inode for every file an epoch has
+ * read (a million of them): 95 bytes plus the name, rounded to 8, no
+ * malloc header (inode.c's slab). Rarely needed state is in ext. */
 struct afs_inode {
 	uint64_t ino;
-	struct afs_inode *parent; /* NULL for the root; holds a ref on it */
-	struct afs_inode *next_ino, *next_name; /* hash chains */
-	char *name; /* one component ("" for the root): iname, or a heap
-		       copy after a rename */
-	uint64_t nlookup;
+	struct afs_inode *parent;    /* NULL for the root; holds a ref on it */
+	struct afs_inode *next_name; /* hash chain */
+	_Atomic(struct afs_iext *) ext; /* NULL until needed; never replaced */
+	uint32_t nlookup; /* saturates: such an inode is never freed */
 	uint32_t refs;
-	uint8_t kind;
-	bool hashed; /* reachable by (parent, name) */
-
 	/* Protected by lock (a spin lock: 4 bytes, held for a few loads and
-	 * stores; no call that can block is made under it but the spool's
-	 * creation). */
-	bool have_meta;
-	/* The kernel may hold this object's bytes in its page cache (set at
-	 * open and after our own PUT): an open keeps the cache only while
-	 * the object still has page_ident. */
-	bool have_page;
-	pthread_spinlock_t lock;
+	 * stores; no call that can block is made under it). */
 	uint32_t trust; /* lease.h: the trust generation it was confirmed
 			   under, 0 if none (or changed since) */
-	bool unlinked;	/* deleted while open: staged data is dropped */
-	int spool_users;
+	pthread_spinlock_t lock;
+	uint64_t seen_ns;     /* monotonic time the cluster last confirmed it */
 	struct afs_meta meta; /* last known object metadata (files) */
-	uint64_t page_ident;
-	uint64_t seen_ns; /* monotonic time the cluster last confirmed it */
-	struct afs_spool *spool; /* write staging shared by writers, or NULL */
-	char *link; /* AFS_MLINK: the target once known (heap, freed with the
-		       inode), or NULL */
-	char iname[];
+	uint8_t kind;
+	bool hashed; /* reachable by (parent, name); table lock */
+	bool have_meta : 1;
+	/* The kernel may hold this object's bytes, as of meta.ident, in its
+	 * page cache (set at open and after our own PUT; cleared when meta
+	 * changes to another ident): an open keeps the cache only then. */
+	bool have_page : 1;
+	bool unlinked : 1; /* deleted while open: staged data is dropped */
+	char iname[];	   /* the name as created ("" for the root) */
 };
+
+/* The number the kernel knows in by. */
+static inline uint64_t afs_nodeid(const struct afs_inode *in)
+{
+	return in->parent ? (uint64_t)(uintptr_t)in : AFS_ROOT_INO;
+}
+
+/* in's out-of-line state, or NULL if it has none yet. */
+static inline struct afs_iext *afs_iext(struct afs_inode *in)
+{
+	return atomic_load_explicit(&in->ext, memory_order_acquire);
+}
+
+/* in's out-of-line state, made if it has none. NULL on ENOMEM. */
+struct afs_iext *afs_inode_ext(struct afs_inode *in);
+
+/* in's spool, or NULL. Under in's lock (or holding a spool user). */
+static inline struct afs_spool *afs_inode_spool(struct afs_inode *in)
+{
+	struct afs_iext *x = afs_iext(in);
+
+	return x ? x->spool : NULL;
+}
+
+/* in's link target (AFS_MLINK), or NULL. Under in's lock. */
+static inline const char *afs_inode_link_target(struct afs_inode *in)
+{
+	struct afs_iext *x = afs_iext(in);
+
+	return x ? x->link : NULL;
+}
+
+/* Under in's lock: its meta is now *m (have_meta set); the page cache
+ * stops being trusted if that is another write than before. */
+void afs_inode_set_meta(struct afs_inode *in, const struct ais_obj_meta *m);
 
 static inline void afs_inode_lock(struct afs_inode *in)
 {
@@ -117,9 +160,9 @@ struct afs_itable;
 struct afs_itable *afs_itable_new(void);
 void afs_itable_free(struct afs_itable *t);
 
-/* The inode with this number with one more ref (drop with afs_inode_put),
- * or NULL if the table does not know it. */
-struct afs_inode *afs_inode_get(struct afs_itable *t, uint64_t ino);
+/* The inode the kernel knows by nodeid, with one more ref (drop with
+ * afs_inode_put), or NULL if it is not in use. */
+struct afs_inode *afs_inode_get(struct afs_itable *t, uint64_t nodeid);
 
 /* The hashed child (parent, name) with one more ref, or NULL. */
 struct afs_inode *afs_inode_find(struct afs_itable *t, struct afs_inode *parent,
@@ -145,8 +188,11 @@ struct afs_inode *afs_inode_link_ino(struct afs_itable *t,
 /* Drops one ref; frees the inode (and maybe its ancestors) when unused. */
 void afs_inode_put(struct afs_itable *t, struct afs_inode *in);
 
-/* The kernel forgets n lookups of ino. */
-void afs_inode_forget(struct afs_itable *t, uint64_t ino, uint64_t n);
+/* The kernel forgets n lookups of nodeid. */
+void afs_inode_forget(struct afs_itable *t, uint64_t nodeid, uint64_t n);
+
+/* How many inodes the table holds, and the bytes they take. */
+void afs_itable_stats(struct afs_itable *t, size_t *count, size_t *bytes);
 
 /* Makes in unreachable by name (unlink, rmdir, replaced by a rename). */
 void afs_inode_unhash(struct afs_itable *t, struct afs_inode *in);

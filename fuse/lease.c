@@ -187,7 +187,7 @@ static struct afs_inode *find_path(struct afs_fs *fs, const char *bucket,
 		}
 		memcpy(comp, p, n);
 		comp[n] = '\0';
-		*parent_ino = in->ino;
+		*parent_ino = afs_nodeid(in);
 		next = afs_inode_find(fs->itable, in, comp);
 		afs_inode_put(fs->itable, in);
 		in = next;
@@ -360,7 +360,8 @@ static void apply(struct afs_leases *ls, const char *change)
 	 * an inode that is gone). For a shard, the names below it go with
 	 * its own (the kernel drops the subtree): its members are looked up
 	 * again, with their new attributes. */
-	notice_add(ls->nt, parent, base, in->ino, !afs_kind_is_dir(in->kind));
+	notice_add(ls->nt, parent, base, afs_nodeid(in),
+		   !afs_kind_is_dir(in->kind));
 	afs_inode_put(fs->itable, in);
 }
 
