@@ -375,9 +375,35 @@ int afs_fill_entry(struct afs_fs *fs, struct afs_inode *in,
 	return afs_fill_attr(fs, in, &e->attr);
 }
 
+/* How long the kernel may keep a file's name and attributes on a no_open
+ * mount at most, lease or not: a node that joins serves writes to the
+ * objects that move to it before this mount watches it (its grace, 2.5
+ * s), and only a revalidation tells the kernel its pages are stale. */
+#define NO_OPEN_CACHE_MAX 2.0
+
 double afs_cache_time(struct afs_fs *fs, struct afs_inode *in, double base)
 {
 	bool covered = false;
+	double t;
+
+	if (fs->no_open && (in->kind == AFS_FILE || in->kind == AFS_MFILE ||
+			    in->kind == AFS_MLINK)) {
+		/* No open will check it: what the lease covers, while it
+		 * lasts; the rest is asked again at every use. */
+		if (in->kind == AFS_FILE) {
+			afs_inode_lock(in);
+			covered = in->have_meta && afs_trusted(fs, in);
+			afs_inode_unlock(in);
+		} else {
+			covered = afs_member_covered(fs, in);
+		}
+		if (!covered)
+			return 0;
+		t = afs_lease_left(fs);
+		if (t > fs->opts.lease_timeout)
+			t = fs->opts.lease_timeout;
+		return t < NO_OPEN_CACHE_MAX ? t : NO_OPEN_CACHE_MAX;
+	}
 
 	if (fs->opts.lease_timeout <= base || !afs_lease_valid(fs))
 		return base;
@@ -390,6 +416,13 @@ double afs_cache_time(struct afs_fs *fs, struct afs_inode *in, double base)
 		covered = afs_member_covered(fs, in);
 	}
 	return covered ? fs->opts.lease_timeout : base;
+}
+
+void afs_pages_changed(struct afs_fs *fs, struct afs_inode *in, bool stale)
+{
+	if (stale && fs->no_open && fs->se)
+		(void)fuse_lowlevel_notify_inval_inode(fs->se, afs_nodeid(in),
+						       0, 0);
 }
 
 void afs_reply_entry(fuse_req_t req, struct afs_fs *fs, struct afs_inode *in)

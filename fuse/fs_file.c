@@ -351,6 +351,18 @@ void afs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fileh *fh;
 	int rc = 0;
 
+	if (fs->no_open) {
+		/* The kernel opens by itself from now on: no handle, no
+		 * release, the page cache kept (afs_fs.no_open). The first
+		 * open of the mount gets here, and succeeds. */
+		static atomic_bool told;
+
+		if (!atomic_exchange(&told, true))
+			ais_log(LOG_INFO, "read-only: files are opened by the "
+					  "kernel from now on (kernel_open)");
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	in = afs_inode_get(fs->itable, ino);
 	if (!in) {
 		fuse_reply_err(req, ESTALE);
@@ -605,7 +617,7 @@ out:
  * is not the version the open relied on, it was replaced meanwhile. The
  * next open must ask the cluster, whatever nocto or a recent confirmation
  * of the shard say. */
-static void check_version(struct afs_inode *in, uint64_t v)
+static void check_version(struct afs_fs *fs, struct afs_inode *in, uint64_t v)
 {
 	bool changed;
 
@@ -622,6 +634,11 @@ static void check_version(struct afs_inode *in, uint64_t v)
 		return;
 	ais_log(LOG_DEBUG, "inode %llu: version %llu on the node, read anyway",
 		(unsigned long long)in->ino, (unsigned long long)v);
+	/* No open will drop the pages cached of the old one: the notifier
+	 * does (not this thread: the kernel holds pages of in locked for
+	 * this very read). */
+	if (fs->no_open)
+		afs_lease_drop_pages(fs, in);
 	if (afs_kind_is_member(in->kind))
 		afs_shard_doubt(in);
 }
@@ -674,7 +691,8 @@ void afs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct afs_fs *fs = fuse_req_userdata(req);
 	struct fileh *fh = (struct fileh *)(uintptr_t)fi->fh;
-	struct afs_inode *in = fh->in;
+	/* No handle: the kernel opened it by itself (no_open). */
+	struct afs_inode *in = fh ? fh->in : afs_inode_get(fs->itable, ino);
 	char errmsg[AIS_ERRMSG_LEN] = "";
 	struct afs_spool *sp;
 	struct afs_loc loc;
@@ -683,9 +701,22 @@ void afs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	ssize_t n;
 	int rc = 0;
 
+	if (!in) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (!fh) {
+		/* The kernel caches what this read returns, as of the
+		 * object it has the attributes of (or newer: check_version) */
+		afs_inode_lock(in);
+		in->have_page = true;
+		afs_inode_unlock(in);
+	}
 	buf = read_buf(size, &heap);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
+		if (!fh)
+			afs_inode_put(fs->itable, in);
 		return;
 	}
 	sp = afs_spool_hold(in);
@@ -729,7 +760,7 @@ void afs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		else
 			got += (size_t)n;
 		if (n >= 0 && m.version)
-			check_version(in, m.version);
+			check_version(fs, in, m.version);
 		if (n > 0 && (uint64_t)off + got >= m.size)
 			break;
 	}
@@ -739,6 +770,8 @@ reply:
 	else
 		fuse_reply_buf(req, buf, got);
 	free(heap);
+	if (!fh)
+		afs_inode_put(fs->itable, in);
 }
 
 void afs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
@@ -748,7 +781,7 @@ void afs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	struct afs_spool *sp;
 	int rc;
 
-	if (!fh->write) {
+	if (!fh || !fh->write) {
 		fuse_reply_err(req, EBADF);
 		return;
 	}
@@ -774,7 +807,13 @@ void afs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct afs_fs *fs = fuse_req_userdata(req);
 	struct fileh *fh = (struct fileh *)(uintptr_t)fi->fh;
 
-	fuse_reply_err(req, fh->write ? afs_file_commit(fs, fh->in) : 0);
+	/* No handle (no_open, read-only): nothing to save, and ENOSYS
+	 * tells the kernel not to send flushes any more. */
+	if (!fh)
+		fuse_reply_err(req, ENOSYS);
+	else
+		fuse_reply_err(req,
+			       fh->write ? afs_file_commit(fs, fh->in) : 0);
 }
 
 void afs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
@@ -783,7 +822,7 @@ void afs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	struct afs_fs *fs = fuse_req_userdata(req);
 	struct fileh *fh = (struct fileh *)(uintptr_t)fi->fh;
 
-	fuse_reply_err(req, fh->write ? afs_file_commit(fs, fh->in) : 0);
+	fuse_reply_err(req, fh && fh->write ? afs_file_commit(fs, fh->in) : 0);
 }
 
 void afs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -791,10 +830,12 @@ void afs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct afs_fs *fs = fuse_req_userdata(req);
 	struct fileh *fh = (struct fileh *)(uintptr_t)fi->fh;
 
-	if (fh->write)
-		afs_spool_drop(fs, fh->in);
-	afs_inode_put(fs->itable, fh->in);
-	free(fh);
+	if (fh) {
+		if (fh->write)
+			afs_spool_drop(fs, fh->in);
+		afs_inode_put(fs->itable, fh->in);
+		free(fh);
+	}
 	fuse_reply_err(req, 0);
 }
 

@@ -38,25 +38,36 @@ struct watcher {
  * own: notify_inval_entry takes the parent directory's lock in the
  * kernel, which a request of this mount may hold while it waits, through
  * a node, for this mount's acknowledgement. The acknowledgement must not
- * wait for it. Opens never rely on it (they check the inode's trust). */
+ * wait for it. Opens never rely on it (they check the inode's trust).
+ *
+ * Except on a mount where the kernel opens by itself (afs_fs.no_open): the
+ * page cache is then all there is, so a change is acknowledged only after
+ * the kernel dropped its copies (notifier_wait); such a mount is read-only,
+ * so none of its own requests can hold the locks the kernel needs. */
 struct notice {
 	struct notice *next;
-	uint64_t parent, ino;
-	bool inode; /* also its attributes and pages */
+	uint64_t parent, ino; /* parent 0: the inode only */
+	bool inode;	      /* also its attributes and pages */
 	char name[];
 };
 
 struct notifier {
 	struct fuse_session *se;
+	bool wait; /* no_open: queue without limit, and let the watchers
+		      wait for the kernel */
 	pthread_t thr;
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t cv, cv_done;
 	struct notice *head, **tail;
 	size_t n, dropped;
+	uint64_t queued, done; /* notices so far */
 	bool stop;
 };
 
 #define NOTICES_MAX 65536
+
+static void notice_add(struct notifier *nt, uint64_t parent, const char *name,
+		       uint64_t ino, bool inode);
 
 struct afs_leases {
 	struct afs_fs *fs;
@@ -130,6 +141,22 @@ bool afs_lease_valid(struct afs_fs *fs)
 	       atomic_load(&ls->watched_version) ==
 		   ais_client_map_version(fs->client) &&
 	       !atomic_load(&ls->too_many);
+}
+
+double afs_lease_left(struct afs_fs *fs)
+{
+	uint64_t now = ais_now_mono_ns(), until;
+
+	if (!afs_lease_valid(fs))
+		return 0;
+	until = atomic_load(&fs->leases->valid_until);
+	return until > now ? (double)(until - now) / 1e9 : 0;
+}
+
+void afs_lease_drop_pages(struct afs_fs *fs, struct afs_inode *in)
+{
+	if (fs->leases)
+		notice_add(fs->leases->nt, 0, "", afs_nodeid(in), true);
 }
 
 void afs_trust_own(struct afs_fs *fs, const char *bucket, const char *key)
@@ -206,6 +233,8 @@ static void notice_add(struct notifier *nt, uint64_t parent, const char *name,
 		return;
 	n = malloc(sizeof(*n) + len + 1);
 	pthread_mutex_lock(&nt->mu);
+	while (nt->wait && n && nt->n >= NOTICES_MAX && !nt->stop)
+		pthread_cond_wait(&nt->cv_done, &nt->mu);
 	if (!n || nt->n >= NOTICES_MAX) {
 		/* The kernel keeps that name and its attributes up to
 		 * lease_timeout; opens still check. */
@@ -222,7 +251,23 @@ static void notice_add(struct notifier *nt, uint64_t parent, const char *name,
 	*nt->tail = n;
 	nt->tail = &n->next;
 	nt->n++;
+	nt->queued++;
 	pthread_cond_signal(&nt->cv);
+	pthread_mutex_unlock(&nt->mu);
+}
+
+/* Until the kernel has applied every notice queued so far (or the
+ * notifier stops). */
+static void notifier_wait(struct notifier *nt)
+{
+	uint64_t target;
+
+	if (!nt)
+		return;
+	pthread_mutex_lock(&nt->mu);
+	target = nt->queued;
+	while (nt->done < target && !nt->stop)
+		pthread_cond_wait(&nt->cv_done, &nt->mu);
 	pthread_mutex_unlock(&nt->mu);
 }
 
@@ -253,8 +298,10 @@ static void *notify_thread(void *arg)
 				"(too many at once): stat may be stale up to "
 				"lease_timeout for those names",
 				dropped);
-		rc = fuse_lowlevel_notify_inval_entry(nt->se, n->parent,
-						      n->name, strlen(n->name));
+		rc = n->parent
+			 ? fuse_lowlevel_notify_inval_entry(
+			       nt->se, n->parent, n->name, strlen(n->name))
+			 : 0;
 		if (rc && rc != -ENOENT)
 			ais_log(LOG_DEBUG, "notify_inval_entry %s: %s", n->name,
 				strerror(-rc));
@@ -268,12 +315,15 @@ static void *notify_thread(void *arg)
 		}
 		free(n);
 		pthread_mutex_lock(&nt->mu);
+		nt->done++;
+		pthread_cond_broadcast(&nt->cv_done);
 	}
+	pthread_cond_broadcast(&nt->cv_done);
 	pthread_mutex_unlock(&nt->mu);
 	return NULL;
 }
 
-static struct notifier *notifier_start(struct fuse_session *se)
+static struct notifier *notifier_start(struct fuse_session *se, bool wait)
 {
 	struct notifier *nt;
 
@@ -283,9 +333,11 @@ static struct notifier *notifier_start(struct fuse_session *se)
 	if (!nt)
 		return NULL;
 	nt->se = se;
+	nt->wait = wait;
 	nt->tail = &nt->head;
 	pthread_mutex_init(&nt->mu, NULL);
 	pthread_cond_init(&nt->cv, NULL);
+	pthread_cond_init(&nt->cv_done, NULL);
 	if (pthread_create(&nt->thr, NULL, notify_thread, nt)) {
 		free(nt);
 		return NULL;
@@ -307,6 +359,7 @@ static void notifier_stop(struct notifier *nt)
 	pthread_mutex_lock(&nt->mu);
 	nt->stop = true;
 	pthread_cond_signal(&nt->cv);
+	pthread_cond_broadcast(&nt->cv_done);
 	pthread_mutex_unlock(&nt->mu);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += 1;
@@ -319,6 +372,7 @@ static void notifier_stop(struct notifier *nt)
 		free(n);
 	}
 	pthread_cond_destroy(&nt->cv);
+	pthread_cond_destroy(&nt->cv_done);
 	pthread_mutex_destroy(&nt->mu);
 	free(nt);
 }
@@ -422,6 +476,10 @@ static void *watch_thread(void *arg)
 			run = a.run;
 			for (i = 0; i < a.n; i++)
 				apply(ls, a.changed[i]);
+			/* The next poll acknowledges these: on a no_open
+			 * mount, only once the kernel forgot them. */
+			if (a.n && fs->no_open)
+				notifier_wait(ls->nt);
 			since = a.seq;
 			grant = (uint64_t)((a.lease_ms ? a.lease_ms : 1000) *
 					   LEASE_SHARE * 1e6);
@@ -596,7 +654,7 @@ int afs_leases_start(struct afs_fs *fs)
 	ls->id = random_id();
 	atomic_init(&ls->gen, 1);
 	pthread_mutex_init(&ls->mu, NULL);
-	ls->nt = notifier_start(fs->se);
+	ls->nt = notifier_start(fs->se, fs->no_open);
 	fs->leases = ls;
 	(void)reconcile(ls);
 	rc = pthread_create(&ls->mgr, NULL, manage_thread, ls);

@@ -45,7 +45,10 @@ static void usage(FILE *f)
 	    "     endpoint=H:P[,H:P]  the cluster (instead of the "
 	    "HOST:PORT argument)\n"
 	    "     bucket=B            mount only bucket B at the root\n"
-	    "     ro                  read-only\n"
+	    "     ro                  read-only; with leases, opens never "
+	    "reach aisfs\n"
+	    "                         (nokernel_open: they do, as on a "
+	    "writable mount)\n"
 	    "     attr_timeout=S      attribute cache time (default 1)\n"
 	    "     entry_timeout=S     name cache time (default 1)\n"
 	    "     negative_timeout=S  cache of missing names (default 0)\n"
@@ -165,6 +168,10 @@ static int precheck(struct afs_opts *o, const char *mp, char *errmsg)
 
 	if (rc)
 		return rc;
+	if (o->kernel_open == 1 && !o->ro)
+		return ais_errf(errmsg, -EINVAL,
+				"kernel_open needs ro: a writable mount must "
+				"see every open (aisfs(1))");
 	if (access("/dev/fuse", R_OK | W_OK) != 0)
 		return ais_errf(errmsg, -ENODEV,
 				"no /dev/fuse (%s): load the fuse module, or "
@@ -261,6 +268,8 @@ static int serve(struct afs_opts *o, int report_fd)
 
 	memset(&fs, 0, sizeof(fs));
 	fs.opts = *o;
+	fs.no_open = o->ro && (o->kernel_open == 1 ||
+			       (o->kernel_open == -1 && !o->noleases));
 	clock_gettime(CLOCK_REALTIME, &fs.mount_time);
 	ais_client_opts_default(&co);
 	/* The client retries an idempotent request once after a connection

@@ -16,6 +16,7 @@ void afs_opts_default(struct afs_opts *o)
 	o->attr_timeout = 1.0;
 	o->entry_timeout = 1.0;
 	o->lease_timeout = 60.0;
+	o->kernel_open = -1;
 	o->negative_timeout = 0.0;
 	o->shards = AFS_SHARDS_DIR;
 	o->uid = getuid();
@@ -120,6 +121,10 @@ static int apply(struct afs_opts *o, char *key, char *val, char *errmsg)
 		o->nocto = true;
 	} else if (strcmp(key, "cto") == 0) {
 		o->nocto = false;
+	} else if (strcmp(key, "kernel_open") == 0) {
+		o->kernel_open = 1;
+	} else if (strcmp(key, "nokernel_open") == 0) {
+		o->kernel_open = 0;
 	} else if (strcmp(key, "noleases") == 0) {
 		o->noleases = true;
 	} else if (strcmp(key, "leases") == 0) {

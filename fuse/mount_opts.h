@@ -22,6 +22,9 @@ struct afs_opts {
 	bool nocto; /* an open within attr_timeout of the last confirmation of
 		       a file's metadata does not ask the cluster again */
 	bool noleases; /* no leases (lease.h): every open asks the cluster */
+	/* ro with leases: opens never reach aisfs (the kernel's no_open);
+	 * -1 until given (then: on for ro mounts with leases). */
+	int kernel_open;
 	double lease_timeout; /* entry/attr cache time of what a lease covers */
 	double attr_timeout;  /* seconds */
 	double entry_timeout;

@@ -3,6 +3,9 @@
 # made anywhere (another mount, `ais put`, a delete, a new shard) is seen by
 # the next open on every mount, also when the mount stopped answering (a
 # lost invalidation) and after the node that made the change restarted.
+# The same on a read-only mount, whose opens never reach aisfs (the kernel
+# opens by itself and keeps the page cache: only the lease and the cache
+# times it allows stand between a change and a stale read).
 . "$AIS_SRC_DIR/test/integration/fuse/fuse_lib.sh"
 fuse_test_init fuse_leases
 
@@ -19,6 +22,8 @@ fuse_mount b -o attr_timeout=30,entry_timeout=30${LEASE_DEBUG:+,debug}
 B=$MNT/c
 fuse_mount n -o noleases,attr_timeout=30,entry_timeout=30
 N=$MNT/c
+fuse_mount r -o ro,attr_timeout=30,entry_timeout=30
+R=$MNT/c
 
 # Requests the nodes handled. The mounts' lease polls count too (about one
 # per mount and node per second when nothing changes): the loops below open
@@ -60,6 +65,7 @@ wait_leases()
 }
 wait_leases a
 wait_leases b
+wait_leases r
 
 note "an unchanged object: reopening it costs no request"
 printf one >"$T/one"
@@ -72,6 +78,20 @@ note "300 opens on A: $n requests"
 n=$(reopen_cost "$N/f" one)
 note "300 opens on the noleases mount: $n requests"
 [ "$n" -ge 300 ] || fail "noleases: 300 opens cost only $n requests"
+assert_eq one "$(cat "$R/f")" "first read on the read-only mount"
+ais_wait_for 10 grep -q "opened by the kernel from now on" "$T/r.aisfs.log"
+n=$(reopen_cost "$R/f" one)
+note "300 opens on the read-only mount: $n requests"
+[ "$n" -lt 60 ] || fail "ro: 300 opens of an unchanged object cost $n requests"
+expect_errno EROFS "open('$R/f', 'w')"
+expect_errno EROFS "os.unlink('$R/f')"
+python3 - "$R/f" <<'PY' || fail "fsync and close of a read-only open on R"
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+os.fsync(fd)
+assert os.read(fd, 10) == b"one"
+os.close(fd)
+PY
 
 note "a listing confirms what it lists: its files then open with no request"
 mkdir "$B/listed"
@@ -96,17 +116,22 @@ for i in $(seq 20); do
 	printf 'v%03d' "$i" >"$T/v"
 	"$AIS" put "$T/v" ais://c/f >/dev/null
 	assert_eq "v$(printf %03d "$i")" "$(cat "$A/f")" "ais put $i seen by A"
+	assert_eq "v$(printf %03d "$i")" "$(cat "$R/f")" "ais put $i seen by R"
 	printf 'w%03d' "$i" >"$B/f"
 	assert_eq "w$(printf %03d "$i")" "$(cat "$A/f")" "B's write $i seen by A"
+	assert_eq "w$(printf %03d "$i")" "$(cat "$R/f")" "B's write $i seen by R"
 	assert_eq "w$(printf %03d "$i")" "$(cat "$B/f")" "B reads its own write $i"
 	# stat too (the kernel's attributes were dropped with the change).
 	printf 'longer%03d' "$i" >"$B/f"
 	assert_eq 9 "$(stat -c %s "$A/f")" "size after B's write $i, on A"
+	assert_eq "longer$(printf %03d "$i")" "$(cat "$R/f")" "longer $i on R"
 done
 "$AIS" rm ais://c/f >/dev/null
 expect_errno ENOENT "open('$A/f')"
+expect_errno ENOENT "open('$R/f')"
 echo back >"$B/f"
 assert_eq back "$(cat "$A/f")" "recreated by B"
+assert_eq back "$(cat "$R/f")" "recreated by B, on R"
 
 note "many names, changed at random, read by a pool on A"
 python3 - "$B" 200 <<'PY'
@@ -117,14 +142,15 @@ for i in range(n):
     with open(os.path.join(root, "many", "s%04d" % i), "w") as f:
         f.write("0:%d" % i)
 PY
-python3 - "$A" "$B" 200 <<'PY'
+python3 - "$A" "$B" 200 "$R" <<'PY'
 import os, random, sys
-a, b, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+a, b, n, r = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 gen = {i: 0 for i in range(n)}
 def path(root, i):
     return os.path.join(root, "many", "s%04d" % i)
-for i in range(n):  # every name cached (and trusted) on A
+for i in range(n):  # every name cached (and trusted) on A and R
     assert open(path(a, i)).read() == "0:%d" % i
+    assert open(path(r, i)).read() == "0:%d" % i
 random.seed(7)
 for step in range(600):
     i = random.randrange(n)
@@ -132,9 +158,10 @@ for step in range(600):
         gen[i] += 1
         with open(path(b, i), "w") as f:
             f.write("%d:%d" % (gen[i], i))
-    got = open(path(a, i)).read()
-    assert got == "%d:%d" % (gen[i], i), "step %d: %s is %r, want %r" % (
-        step, i, got, "%d:%d" % (gen[i], i))
+    for root in (a, r):
+        got = open(path(root, i)).read()
+        assert got == "%d:%d" % (gen[i], i), "step %d: %s is %r on %s, " \
+            "want %r" % (step, i, got, root, "%d:%d" % (gen[i], i))
 print("ok")
 PY
 
@@ -164,27 +191,53 @@ tar -C "$T/sh2" -cf "$T/s2.tar" d
 "$AIS" put "$T/s1.tar" ais://c/s.tar >/dev/null
 assert_eq first "$(cat "$A/s.tar/d/m.txt")" "member, first shard"
 assert_eq first "$(cat "$A/s.tar/d/m.txt")" "member again"
+assert_eq first "$(cat "$R/s.tar/d/m.txt")" "member on R"
 "$AIS" put "$T/s2.tar" ais://c/s.tar >/dev/null
 assert_eq second "$(cat "$A/s.tar/d/m.txt")" "member of the replaced shard"
+assert_eq second "$(cat "$R/s.tar/d/m.txt")" "replaced member on R"
 
 note "a mount that stops answering: the change waits for its lease, then it asks"
 printf old >"$T/old"
 "$AIS" put "$T/old" ais://c/g >/dev/null
 assert_eq old "$(cat "$A/g")" "g cached on A"
+assert_eq old "$(cat "$R/g")" "g cached on R"
 apid=$(pgrep -f "aisfs mount .*log=$T/a.aisfs.log" | head -n 1)
 [ -n "$apid" ] || fail "no aisfs process for mount a"
-kill -STOP "$apid"
+rpid=$(pgrep -f "aisfs mount .*log=$T/r.aisfs.log" | head -n 1)
+[ -n "$rpid" ] || fail "no aisfs process for mount r"
+kill -STOP "$apid" "$rpid"
 # Longer than before: the kernel's cached size (kept for lease_timeout
 # while the lease held) must not cut the new bytes short.
 printf 'new and longer' >"$T/new"
 t0=$(date +%s%N)
 timed 30 "$AIS" put "$T/new" ais://c/g >/dev/null
 ms=$((($(date +%s%N) - t0) / 1000000))
-kill -CONT "$apid"
+kill -CONT "$apid" "$rpid"
 note "PUT with a silent mount took $ms ms (lease $LEASE_MS ms)"
 [ "$ms" -lt $((LEASE_MS * 3 + 2000)) ] || fail "PUT waited $ms ms"
 assert_eq 'new and longer' "$(cat "$A/g")" "A after its lease lapsed"
 assert_eq 14 "$(stat -c %s "$A/g")" "size on A after its lease lapsed"
+assert_eq 'new and longer' "$(cat "$R/g")" "R after its lease lapsed"
+assert_eq 14 "$(stat -c %s "$R/g")" "size on R after its lease lapsed"
+
+note "a write of the same size and mtime that no lease reports"
+# R is silent while the owner restarts (its feed, and the change, are
+# forgotten): only R's revalidation can find the change, and only the
+# object's identity tells the two writes apart (the kernel's own check,
+# size and mtime, would keep the old pages).
+printf 'AAAA' >"$B/same"
+touch -d @1700000000 "$B/same"
+assert_eq AAAA "$(cat "$R/same")" "same: first write on R"
+o=$(owner_of same)
+kill -STOP "$rpid"
+ais_node_kill "$o" KILL
+ais_node_restart
+ais_wait_for 30 "$AIS" stat ais://c/same
+printf 'BBBB' >"$B/same"
+touch -d @1700000000 "$B/same"
+kill -CONT "$rpid"
+assert_eq BBBB "$(cat "$R/same")" "same size and mtime, rewritten, on R"
+assert_eq 1700000000 "$(stat -c %Y "$R/same")" "mtime on R"
 assert_eq 'new and longer' "$(cat "$B/g")" "B"
 ais_wait_for 10 grep -q "did not acknowledge a change" \
 	"$AIS_CLUSTER_DIR"/node*/aisd.log
@@ -201,6 +254,7 @@ printf after >"$T/h"
 "$AIS" put "$T/h" ais://c/h >/dev/null
 assert_eq after "$(cat "$A/h")" "A after the owner restarted"
 assert_eq after "$(cat "$B/h")" "B after the owner restarted"
+assert_eq after "$(cat "$R/h")" "R after the owner restarted"
 ais_wait_for 20 grep -q "every cached object is asked again" "$T/a.aisfs.log"
 # And leases come back: reopening is free again.
 wait_leases a
@@ -209,5 +263,6 @@ sleep 1
 n=$(reopen_cost "$A/h" after)
 [ "$n" -lt 60 ] || fail "after the restart, 300 opens cost $n requests"
 
-note "both mounts still serve"
+note "the mounts still serve"
 assert_eq back "$(cat "$A/f")" "A still reads"
+assert_eq back "$(cat "$R/f")" "R still reads"
