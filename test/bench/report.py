@@ -62,11 +62,20 @@ ROWS = [
      "local_disk", "time", 1.5),
     ("1M warm epoch, shards", "mil_warm", "aisfs_shards", "local disk",
      "local_disk", "time", 2.0),
+    ("1M cold epoch, objects, ro", "mil_cold", "aisfs_ro", "local disk",
+     "local_disk", "time", None),
+    ("1M warm epoch, objects, ro", "mil_warm", "aisfs_ro", "local disk",
+     "local_disk", "time", 3.0),
+    ("1M cold epoch, shards, ro", "mil_cold", "aisfs_shards_ro",
+     "local disk", "local_disk", "time", 1.5),
+    ("1M warm epoch, shards, ro", "mil_warm", "aisfs_shards_ro",
+     "local disk", "local_disk", "time", 2.0),
 ]
 NAMES = {"ais_put_r": "ais put -r", "aisfs_cp_r": "cp -r to mount",
          "ais_shard_create": "ais shard create",
          "aisfs_noleases": "aisfs noleases",
-         "aisfs_shards": "aisfs over shards"}
+         "aisfs_shards": "aisfs over shards",
+         "aisfs_ro": "aisfs ro", "aisfs_shards_ro": "aisfs ro over shards"}
 RSS_LIMITS_MIB = {"aisd": 64, "aisfs": 128}
 COLD_CASES = {"cold_epoch", "big_seq", "big_rand", "mil_cold"}
 

@@ -765,6 +765,20 @@ if want million; then
 			epoch aisfs_shards mil_cold "$M/milsh" "$MIL" "$MIL_BYTES"
 		epoch aisfs_shards mil_warm "$M/milsh" "$MIL" "$MIL_BYTES"
 		umount_fuse "$M/milsh"
+
+		# Read-only mounts, as a training job would use: the kernel
+		# opens files by itself (aisfs(1), kernel_open).
+		for b in mil milsh; do
+			AIS_BENCH_AISFS_OPTS=${AIS_BENCH_AISFS_OPTS:+$AIS_BENCH_AISFS_OPTS,}ro \
+				mount_aisfs "${b}ro" "$b"
+			s=aisfs_ro
+			[ "$b" = milsh ] && s=aisfs_shards_ro
+			drop
+			[ "$COLD" = 1 ] &&
+				epoch "$s" mil_cold "$M/${b}ro" "$MIL" "$MIL_BYTES"
+			epoch "$s" mil_warm "$M/${b}ro" "$MIL" "$MIL_BYTES"
+			umount_fuse "$M/${b}ro"
+		done
 	done
 	rm -rf "$W/cpmil"
 fi
