@@ -418,13 +418,6 @@ double afs_cache_time(struct afs_fs *fs, struct afs_inode *in, double base)
 	return covered ? fs->opts.lease_timeout : base;
 }
 
-void afs_pages_changed(struct afs_fs *fs, struct afs_inode *in, bool stale)
-{
-	if (stale && fs->no_open && fs->se)
-		(void)fuse_lowlevel_notify_inval_inode(fs->se, afs_nodeid(in),
-						       0, 0);
-}
-
 void afs_reply_entry(fuse_req_t req, struct afs_fs *fs, struct afs_inode *in)
 {
 	struct fuse_entry_param e;
@@ -478,7 +471,12 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	ais_log(LOG_INFO, "FUSE protocol %u.%u, max_write %u, readahead %u",
 		conn->proto_major, conn->proto_minor, conn->max_write,
 		conn->max_readahead);
-	(void)fs;
+	if (fs->no_open && !(conn->capable & FUSE_CAP_NO_OPEN_SUPPORT)) {
+		/* An old kernel would fail every open answered ENOSYS. */
+		fs->no_open = false;
+		ais_log(LOG_NOTICE, "this kernel cannot open files by itself: "
+				    "every open asks aisfs (no kernel_open)");
+	}
 }
 
 static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,

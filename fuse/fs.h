@@ -62,8 +62,9 @@ struct afs_fs {
 	 * then rests on what the kernel may cache: names and attributes of
 	 * files no longer than the lease has left (afs_cache_time), pages
 	 * until a change is pushed (lease.h) or a revalidation finds another
-	 * write (afs_pages_changed). */
-	bool no_open;
+	 * write (afs_inode_link_ident). Set before the session starts;
+	 * turned off by the FUSE init if the kernel cannot. */
+	atomic_bool no_open;
 };
 
 /* Where an inode lives in the cluster. bucket is "" for the root of a mount
@@ -212,14 +213,6 @@ int afs_file_truncate(struct afs_fs *fs, struct afs_inode *in, uint64_t size);
 struct afs_spool *afs_spool_hold(struct afs_inode *in);
 void afs_spool_drop(struct afs_fs *fs, struct afs_inode *in);
 
-/* On a no_open mount, after a revalidation found that the object is
- * another write than the one whose pages the kernel may hold (stale, as
- * afs_inode_set_meta said) with the same size and mtime (which the kernel
- * would have seen by itself): has the kernel drop those pages now. From a
- * lookup, getattr or listing, never from a read of in (its pages are
- * locked for that read). */
-void afs_pages_changed(struct afs_fs *fs, struct afs_inode *in, bool stale);
-
 /* True if in has a loaded spool (its attributes are local). */
 bool afs_has_local_data(struct afs_inode *in);
 /* The same, under in's lock. */
@@ -274,8 +267,8 @@ uint64_t afs_member_ino(const struct afs_loc *dir, const char *name);
 int64_t afs_shard_mtime(struct afs_inode *in);
 
 /* Stores member metadata (and a link target, may be NULL) in in. */
-void afs_member_set(struct afs_fs *fs, struct afs_inode *in,
-		    const struct ais_obj_meta *m, const char *link);
+void afs_member_set(struct afs_inode *in, const struct ais_obj_meta *m,
+		    const char *link);
 
 void afs_op_readlink(fuse_req_t req, fuse_ino_t ino);
 

@@ -30,16 +30,12 @@ bool afs_has_local_data(struct afs_inode *in)
 }
 
 /* Stores fresh metadata from the cluster unless local staged data rules. */
-static void set_meta(struct afs_fs *fs, struct afs_inode *in,
-		     const struct ais_obj_meta *m)
+static void set_meta(struct afs_inode *in, const struct ais_obj_meta *m)
 {
-	bool stale = false;
-
 	afs_inode_lock(in);
 	if (!afs_has_staged(in))
-		stale = afs_inode_set_meta(in, m);
+		afs_inode_set_meta(in, m);
 	afs_inode_unlock(in);
-	afs_pages_changed(fs, in, stale);
 }
 
 static void reply_entry(fuse_req_t req, struct afs_fs *fs,
@@ -49,13 +45,18 @@ static void reply_entry(fuse_req_t req, struct afs_fs *fs,
 {
 	struct afs_inode *in;
 
-	in = afs_inode_link(fs->itable, parent, name, kind);
+	/* A mount whose opens do not reach aisfs: another write of the
+	 * name is another inode (afs_inode_link_ident). */
+	in = fs->no_open && m && kind == AFS_FILE
+		 ? afs_inode_link_ident(fs->itable, parent, name, kind, 0,
+					afs_meta_ident(m))
+		 : afs_inode_link(fs->itable, parent, name, kind);
 	if (!in) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
 	if (m)
-		set_meta(fs, in, m);
+		set_meta(in, m);
 	if (confirmed) {
 		afs_inode_lock(in);
 		in->seen_ns = ais_now_mono_ns();
@@ -239,7 +240,7 @@ static int refresh_file(struct afs_fs *fs, struct afs_inode *in)
 	rc = ais_client_head(fs->client, loc.bucket, loc.key, &m, errmsg);
 	if (rc)
 		return -afs_errno(rc, "getattr", &loc, errmsg);
-	set_meta(fs, in, &m);
+	set_meta(in, &m);
 	afs_inode_lock(in);
 	in->seen_ns = ais_now_mono_ns(); /* confirmed (nocto, shards) */
 	afs_trust_set(fs, in, &tok);
@@ -309,7 +310,7 @@ static int set_file_meta(struct afs_fs *fs, struct afs_inode *in,
 	in->meta.mtime_ns = m.mtime_ns;
 	in->meta.version = m.version;
 	afs_inode_unlock(in);
-	set_meta(fs, in, &m);
+	set_meta(in, &m);
 	return 0;
 }
 

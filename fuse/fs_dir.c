@@ -316,31 +316,34 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			d = &dh->ents[pos - 2 - dh->base];
 			name = d->name;
 			if (plus) {
-				child = afs_inode_link_ino(
+				/* No open will check a file listed on a
+				 * no_open mount: another write is another
+				 * inode (afs_inode_link_ident). */
+				child = afs_inode_link_ident(
 				    fs->itable, dh->in, name, d->kind,
 				    dh->shard ? afs_member_ino(&dh->loc, name)
-					      : 0);
+					      : 0,
+				    fs->no_open && !afs_kind_is_dir(d->kind)
+					? afs_meta_ident(&d->meta)
+					: 0);
 				if (!child) {
 					rc = -ENOMEM;
 					break;
 				}
 				if (afs_kind_is_member(d->kind)) {
-					afs_member_set(fs, child, &d->meta,
+					afs_member_set(child, &d->meta,
 						       d->link);
 				} else {
-					bool stale = false;
-
 					afs_inode_lock(child);
 					child->seen_ns = ais_now_mono_ns();
 					if (d->kind != AFS_DIR &&
 					    !afs_has_staged(child)) {
-						stale = afs_inode_set_meta(
-						    child, &d->meta);
+						afs_inode_set_meta(child,
+								   &d->meta);
 						afs_trust_set(fs, child,
 							      &dh->tok);
 					}
 					afs_inode_unlock(child);
-					afs_pages_changed(fs, child, stale);
 				}
 				rc = afs_fill_entry(fs, child, &e);
 				if (rc) {

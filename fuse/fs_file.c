@@ -617,7 +617,7 @@ out:
  * is not the version the open relied on, it was replaced meanwhile. The
  * next open must ask the cluster, whatever nocto or a recent confirmation
  * of the shard say. */
-static void check_version(struct afs_fs *fs, struct afs_inode *in, uint64_t v)
+static void check_version(struct afs_inode *in, uint64_t v)
 {
 	bool changed;
 
@@ -632,13 +632,10 @@ static void check_version(struct afs_fs *fs, struct afs_inode *in, uint64_t v)
 	afs_inode_unlock(in);
 	if (!changed)
 		return;
+	/* No trust: the next lookup of the name asks the node, and on a
+	 * no_open mount gives it a new inode (afs_inode_link_ident). */
 	ais_log(LOG_DEBUG, "inode %llu: version %llu on the node, read anyway",
 		(unsigned long long)in->ino, (unsigned long long)v);
-	/* No open will drop the pages cached of the old one: the notifier
-	 * does (not this thread: the kernel holds pages of in locked for
-	 * this very read). */
-	if (fs->no_open)
-		afs_lease_drop_pages(fs, in);
 	if (afs_kind_is_member(in->kind))
 		afs_shard_doubt(in);
 }
@@ -760,7 +757,7 @@ void afs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		else
 			got += (size_t)n;
 		if (n >= 0 && m.version)
-			check_version(fs, in, m.version);
+			check_version(in, m.version);
 		if (n > 0 && (uint64_t)off + got >= m.size)
 			break;
 	}

@@ -56,15 +56,14 @@ uint64_t afs_member_ino(const struct afs_loc *dir, const char *name)
 	return ais_hash_str(name, h) | (1ULL << 63);
 }
 
-void afs_member_set(struct afs_fs *fs, struct afs_inode *in,
-		    const struct ais_obj_meta *m, const char *link)
+void afs_member_set(struct afs_inode *in, const struct ais_obj_meta *m,
+		    const char *link)
 {
 	char *copy = link && link[0] ? strdup(link) : NULL;
 	struct afs_iext *x = copy ? afs_inode_ext(in) : NULL;
-	bool stale;
 
 	afs_inode_lock(in);
-	stale = afs_inode_set_meta(in, m);
+	afs_inode_set_meta(in, m);
 	in->seen_ns = ais_now_mono_ns();
 	if (copy && x) {
 		free(x->link);
@@ -73,7 +72,6 @@ void afs_member_set(struct afs_fs *fs, struct afs_inode *in,
 	}
 	afs_inode_unlock(in);
 	free(copy);
-	afs_pages_changed(fs, in, stale);
 }
 
 /* Finds the link target of member path (in directory dir of the shard at
@@ -145,7 +143,7 @@ int afs_member_refresh(struct afs_fs *fs, struct afs_inode *in)
 		return rc;
 	if (afs_member_kind(-1, m.mode) != in->kind)
 		return -ENOENT; /* the shard was rewritten: look it up again */
-	afs_member_set(fs, in, &m, NULL);
+	afs_member_set(in, &m, NULL);
 	afs_shard_confirm(in, m.version);
 	return 0;
 }
@@ -157,14 +155,16 @@ static void reply_member(fuse_req_t req, struct afs_fs *fs,
 {
 	struct afs_inode *in;
 
-	in = afs_inode_link_ino(fs->itable, parent, name, kind,
-				ploc ? afs_member_ino(ploc, name) : 0);
+	in = afs_inode_link_ident(
+	    fs->itable, parent, name, kind,
+	    ploc ? afs_member_ino(ploc, name) : 0,
+	    fs->no_open && m && kind != AFS_MDIR ? afs_meta_ident(m) : 0);
 	if (!in) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
 	if (m)
-		afs_member_set(fs, in, m, link);
+		afs_member_set(in, m, link);
 	afs_reply_entry(req, fs, in);
 }
 

@@ -203,32 +203,33 @@ struct afs_iext *afs_inode_ext(struct afs_inode *in)
 	return x;
 }
 
-bool afs_inode_set_meta(struct afs_inode *in, const struct ais_obj_meta *m)
+void afs_inode_set_meta(struct afs_inode *in, const struct ais_obj_meta *m)
 {
 	uint64_t old = in->meta.ident;
-	bool stale = false;
 
 	afs_meta_set(&in->meta, m);
-	if (!in->have_meta || in->meta.ident != old) {
-		stale = in->have_page;
+	if (!in->have_meta || in->meta.ident != old)
 		in->have_page = false;
-	}
 	in->have_meta = true;
-	return stale;
 }
 
-void afs_meta_set(struct afs_meta *d, const struct ais_obj_meta *m)
+uint64_t afs_meta_ident(const struct ais_obj_meta *m)
 {
 	uint64_t h =
 	    ais_mix64(m->version ^ ais_mix64(m->size)) ^
 	    ais_mix64((uint64_t)m->mtime_ns) ^
 	    ais_mix64((uint64_t)m->written_ns + (uint64_t)m->cksum_type);
 
+	return ais_hash_str(m->cksum, h);
+}
+
+void afs_meta_set(struct afs_meta *d, const struct ais_obj_meta *m)
+{
 	d->size = m->size;
 	d->version = m->version;
 	d->mtime_ns = m->mtime_ns;
 	d->mode = m->mode;
-	d->ident = ais_hash_str(m->cksum, h);
+	d->ident = afs_meta_ident(m);
 }
 
 void afs_meta_get(const struct afs_meta *d, struct ais_obj_meta *m)
@@ -380,25 +381,34 @@ struct afs_inode *afs_inode_find(struct afs_itable *t, struct afs_inode *parent,
 	return in;
 }
 
-struct afs_inode *afs_inode_link(struct afs_itable *t, struct afs_inode *parent,
-				 const char *name, int kind)
+/* Under the table lock: in holds pages of another write than ident. */
+static bool pages_of_other(struct afs_inode *in, uint64_t ident)
 {
-	return afs_inode_link_ino(t, parent, name, kind, 0);
+	bool other;
+
+	if (!ident)
+		return false;
+	afs_inode_lock(in);
+	other = in->have_meta && in->have_page && in->meta.ident != ident;
+	afs_inode_unlock(in);
+	return other;
 }
 
-struct afs_inode *afs_inode_link_ino(struct afs_itable *t,
+static struct afs_inode *link_common(struct afs_itable *t,
 				     struct afs_inode *parent, const char *name,
-				     int kind, uint64_t want)
+				     int kind, uint64_t want, uint64_t ident)
 {
 	struct afs_inode *in;
 	uint64_t ino;
 
 	pthread_mutex_lock(&t->lock);
 	in = name_lookup(t, parent, name);
-	if (in && in->kind != kind) {
+	if (in && (in->kind != kind || pages_of_other(in, ident))) {
 		/* The name changed type behind our back (deleted, then
-		 * recreated as the other kind elsewhere): a new inode, with
-		 * a number of its own while the old one lives. */
+		 * recreated as the other kind elsewhere), or is another
+		 * write whose old pages must go with a new inode
+		 * (afs_inode_link_ident): a new inode, with a number of its
+		 * own while the old one lives. */
 		name_remove(t, in);
 		if (in->ino == want)
 			want = 0;
@@ -424,6 +434,27 @@ struct afs_inode *afs_inode_link_ino(struct afs_itable *t,
 	in->refs++;
 	pthread_mutex_unlock(&t->lock);
 	return in;
+}
+
+struct afs_inode *afs_inode_link(struct afs_itable *t, struct afs_inode *parent,
+				 const char *name, int kind)
+{
+	return link_common(t, parent, name, kind, 0, 0);
+}
+
+struct afs_inode *afs_inode_link_ino(struct afs_itable *t,
+				     struct afs_inode *parent, const char *name,
+				     int kind, uint64_t want)
+{
+	return link_common(t, parent, name, kind, want, 0);
+}
+
+struct afs_inode *afs_inode_link_ident(struct afs_itable *t,
+				       struct afs_inode *parent,
+				       const char *name, int kind,
+				       uint64_t want, uint64_t ident)
+{
+	return link_common(t, parent, name, kind, want, ident);
 }
 
 void afs_inode_put(struct afs_itable *t, struct afs_inode *in)

@@ -61,6 +61,8 @@ struct afs_meta {
 
 /* m into *d. */
 void afs_meta_set(struct afs_meta *d, const struct ais_obj_meta *m);
+/* The identity afs_meta_set gives m (d->ident). */
+uint64_t afs_meta_ident(const struct ais_obj_meta *m);
 /* d as an ais_obj_meta (no checksum, owner or commit time). */
 void afs_meta_get(const struct afs_meta *d, struct ais_obj_meta *m);
 
@@ -140,9 +142,8 @@ static inline const char *afs_inode_link_target(struct afs_inode *in)
 }
 
 /* Under in's lock: its meta is now *m (have_meta set); the page cache
- * stops being trusted if that is another write than before. Returns true
- * if the kernel may hold pages of the write before. */
-bool afs_inode_set_meta(struct afs_inode *in, const struct ais_obj_meta *m);
+ * stops being trusted if that is another write than before. */
+void afs_inode_set_meta(struct afs_inode *in, const struct ais_obj_meta *m);
 
 static inline void afs_inode_lock(struct afs_inode *in)
 {
@@ -185,6 +186,17 @@ struct afs_inode *afs_inode_link(struct afs_itable *t, struct afs_inode *parent,
 struct afs_inode *afs_inode_link_ino(struct afs_itable *t,
 				     struct afs_inode *parent, const char *name,
 				     int kind, uint64_t want);
+
+/* afs_inode_link_ino for a name whose object is now the write ident
+ * (afs_meta_ident): if the kernel may hold pages of another write of it
+ * (have_page), the name gets a new inode, so that the kernel, seeing
+ * another node id, drops its name and starts the new file with no pages
+ * (the old inode lives on for the descriptors open on it). For mounts
+ * whose opens do not reach aisfs, where nothing else would drop them. */
+struct afs_inode *afs_inode_link_ident(struct afs_itable *t,
+				       struct afs_inode *parent,
+				       const char *name, int kind,
+				       uint64_t want, uint64_t ident);
 
 /* Drops one ref; frees the inode (and maybe its ancestors) when unused. */
 void afs_inode_put(struct afs_itable *t, struct afs_inode *in);

@@ -46,8 +46,8 @@ struct watcher {
  * so none of its own requests can hold the locks the kernel needs. */
 struct notice {
 	struct notice *next;
-	uint64_t parent, ino; /* parent 0: the inode only */
-	bool inode;	      /* also its attributes and pages */
+	uint64_t parent, ino;
+	bool inode; /* also its attributes and pages */
 	char name[];
 };
 
@@ -65,9 +65,6 @@ struct notifier {
 };
 
 #define NOTICES_MAX 65536
-
-static void notice_add(struct notifier *nt, uint64_t parent, const char *name,
-		       uint64_t ino, bool inode);
 
 struct afs_leases {
 	struct afs_fs *fs;
@@ -151,12 +148,6 @@ double afs_lease_left(struct afs_fs *fs)
 		return 0;
 	until = atomic_load(&fs->leases->valid_until);
 	return until > now ? (double)(until - now) / 1e9 : 0;
-}
-
-void afs_lease_drop_pages(struct afs_fs *fs, struct afs_inode *in)
-{
-	if (fs->leases)
-		notice_add(fs->leases->nt, 0, "", afs_nodeid(in), true);
 }
 
 void afs_trust_own(struct afs_fs *fs, const char *bucket, const char *key)
@@ -256,6 +247,19 @@ static void notice_add(struct notifier *nt, uint64_t parent, const char *name,
 	pthread_mutex_unlock(&nt->mu);
 }
 
+/* Wakes whoever waits on the notifier (notifier_wait, a full queue) for
+ * good: the mount is going away. notifier_stop still joins it. */
+static void notifier_cancel(struct notifier *nt)
+{
+	if (!nt)
+		return;
+	pthread_mutex_lock(&nt->mu);
+	nt->stop = true;
+	pthread_cond_signal(&nt->cv);
+	pthread_cond_broadcast(&nt->cv_done);
+	pthread_mutex_unlock(&nt->mu);
+}
+
 /* Until the kernel has applied every notice queued so far (or the
  * notifier stops). */
 static void notifier_wait(struct notifier *nt)
@@ -298,10 +302,8 @@ static void *notify_thread(void *arg)
 				"(too many at once): stat may be stale up to "
 				"lease_timeout for those names",
 				dropped);
-		rc = n->parent
-			 ? fuse_lowlevel_notify_inval_entry(
-			       nt->se, n->parent, n->name, strlen(n->name))
-			 : 0;
+		rc = fuse_lowlevel_notify_inval_entry(nt->se, n->parent,
+						      n->name, strlen(n->name));
 		if (rc && rc != -ENOENT)
 			ais_log(LOG_DEBUG, "notify_inval_entry %s: %s", n->name,
 				strerror(-rc));
@@ -655,6 +657,12 @@ int afs_leases_start(struct afs_fs *fs)
 	atomic_init(&ls->gen, 1);
 	pthread_mutex_init(&ls->mu, NULL);
 	ls->nt = notifier_start(fs->se, fs->no_open);
+	if (!ls->nt && fs->se && fs->no_open) {
+		/* Nothing would drop what the kernel caches of a change. */
+		pthread_mutex_destroy(&ls->mu);
+		free(ls);
+		return -ENOMEM;
+	}
 	fs->leases = ls;
 	(void)reconcile(ls);
 	rc = pthread_create(&ls->mgr, NULL, manage_thread, ls);
@@ -688,6 +696,9 @@ void afs_leases_stop(struct afs_fs *fs)
 	w = ls->watchers;
 	ls->watchers = NULL;
 	pthread_mutex_unlock(&ls->mu);
+	/* A watcher may wait for the notifier (no_open), which may be
+	 * stuck in the kernel: release them first. */
+	notifier_cancel(ls->nt);
 	stop_all(w);
 	notifier_stop(ls->nt);
 	ais_client_set_origin(fs->client, 0);

@@ -40,9 +40,6 @@ void afs_leases_stop(struct afs_fs *fs);
 bool afs_lease_valid(struct afs_fs *fs);
 /* Seconds the lease has left (0 without one). */
 double afs_lease_left(struct afs_fs *fs);
-/* Has the kernel drop its attributes and pages of in, soon (by the
- * notifier thread: safe from a request handler of in itself). */
-void afs_lease_drop_pages(struct afs_fs *fs, struct afs_inode *in);
 
 /* Before asking the cluster about bucket/key. */
 void afs_trust_begin(struct afs_fs *fs, const char *bucket, const char *key,
