@@ -418,6 +418,12 @@ double afs_cache_time(struct afs_fs *fs, struct afs_inode *in, double base)
 	return covered ? fs->opts.lease_timeout : base;
 }
 
+void afs_pages_stale(struct afs_fs *fs, struct afs_inode *in, bool stale)
+{
+	if (stale && fs->no_open)
+		afs_inode_unhash(fs->itable, in);
+}
+
 void afs_reply_entry(fuse_req_t req, struct afs_fs *fs, struct afs_inode *in)
 {
 	struct fuse_entry_param e;

@@ -213,6 +213,13 @@ int afs_file_truncate(struct afs_fs *fs, struct afs_inode *in, uint64_t size);
 struct afs_spool *afs_spool_hold(struct afs_inode *in);
 void afs_spool_drop(struct afs_fs *fs, struct afs_inode *in);
 
+/* On a no_open mount, after afs_inode_set_meta said the kernel may hold
+ * pages of another write of in (stale) where the name could not get a new
+ * inode at once (a getattr): the name stops leading to in, so that its
+ * next lookup makes a new one (afs_inode_link_ident). Descriptors open on
+ * in keep what they read, as after a change while open. */
+void afs_pages_stale(struct afs_fs *fs, struct afs_inode *in, bool stale);
+
 /* True if in has a loaded spool (its attributes are local). */
 bool afs_has_local_data(struct afs_inode *in);
 /* The same, under in's lock. */
@@ -267,8 +274,13 @@ uint64_t afs_member_ino(const struct afs_loc *dir, const char *name);
 int64_t afs_shard_mtime(struct afs_inode *in);
 
 /* Stores member metadata (and a link target, may be NULL) in in. */
-void afs_member_set(struct afs_inode *in, const struct ais_obj_meta *m,
-		    const char *link);
+void afs_member_set(struct afs_fs *fs, struct afs_inode *in,
+		    const struct ais_obj_meta *m, const char *link);
+/* m of a member as an inode keeps it (afs_member_set, an open): what a
+ * listing of it does not carry zeroed. */
+void afs_member_norm(const struct ais_obj_meta *m, struct ais_obj_meta *n);
+/* The identity (afs_meta_ident) of a member, as afs_member_set keeps it. */
+uint64_t afs_member_ident(const struct ais_obj_meta *m);
 
 void afs_op_readlink(fuse_req_t req, fuse_ino_t ino);
 

@@ -30,12 +30,16 @@ bool afs_has_local_data(struct afs_inode *in)
 }
 
 /* Stores fresh metadata from the cluster unless local staged data rules. */
-static void set_meta(struct afs_inode *in, const struct ais_obj_meta *m)
+static void set_meta(struct afs_fs *fs, struct afs_inode *in,
+		     const struct ais_obj_meta *m)
 {
+	bool stale = false;
+
 	afs_inode_lock(in);
 	if (!afs_has_staged(in))
-		afs_inode_set_meta(in, m);
+		stale = afs_inode_set_meta(in, m);
 	afs_inode_unlock(in);
+	afs_pages_stale(fs, in, stale);
 }
 
 static void reply_entry(fuse_req_t req, struct afs_fs *fs,
@@ -56,7 +60,7 @@ static void reply_entry(fuse_req_t req, struct afs_fs *fs,
 		return;
 	}
 	if (m)
-		set_meta(in, m);
+		set_meta(fs, in, m);
 	if (confirmed) {
 		afs_inode_lock(in);
 		in->seen_ns = ais_now_mono_ns();
@@ -240,7 +244,7 @@ static int refresh_file(struct afs_fs *fs, struct afs_inode *in)
 	rc = ais_client_head(fs->client, loc.bucket, loc.key, &m, errmsg);
 	if (rc)
 		return -afs_errno(rc, "getattr", &loc, errmsg);
-	set_meta(in, &m);
+	set_meta(fs, in, &m);
 	afs_inode_lock(in);
 	in->seen_ns = ais_now_mono_ns(); /* confirmed (nocto, shards) */
 	afs_trust_set(fs, in, &tok);
@@ -310,7 +314,7 @@ static int set_file_meta(struct afs_fs *fs, struct afs_inode *in,
 	in->meta.mtime_ns = m.mtime_ns;
 	in->meta.version = m.version;
 	afs_inode_unlock(in);
-	set_meta(in, &m);
+	set_meta(fs, in, &m);
 	return 0;
 }
 

@@ -323,27 +323,31 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				    fs->itable, dh->in, name, d->kind,
 				    dh->shard ? afs_member_ino(&dh->loc, name)
 					      : 0,
-				    fs->no_open && !afs_kind_is_dir(d->kind)
-					? afs_meta_ident(&d->meta)
-					: 0);
+				    !fs->no_open || afs_kind_is_dir(d->kind) ? 0
+				    : afs_kind_is_member(d->kind)
+					? afs_member_ident(&d->meta)
+					: afs_meta_ident(&d->meta));
 				if (!child) {
 					rc = -ENOMEM;
 					break;
 				}
 				if (afs_kind_is_member(d->kind)) {
-					afs_member_set(child, &d->meta,
+					afs_member_set(fs, child, &d->meta,
 						       d->link);
 				} else {
+					bool stale = false;
+
 					afs_inode_lock(child);
 					child->seen_ns = ais_now_mono_ns();
 					if (d->kind != AFS_DIR &&
 					    !afs_has_staged(child)) {
-						afs_inode_set_meta(child,
-								   &d->meta);
+						stale = afs_inode_set_meta(
+						    child, &d->meta);
 						afs_trust_set(fs, child,
 							      &dh->tok);
 					}
 					afs_inode_unlock(child);
+					afs_pages_stale(fs, child, stale);
 				}
 				rc = afs_fill_entry(fs, child, &e);
 				if (rc) {

@@ -301,7 +301,7 @@ static bool keep_pages(struct afs_inode *in)
  * on the way to its members), an open costs no round trip at all. */
 static int open_member(struct afs_fs *fs, struct afs_inode *in, bool *keep)
 {
-	struct ais_obj_meta m;
+	struct ais_obj_meta m, n;
 	int rc;
 
 	if (afs_member_fresh(fs, in)) {
@@ -313,8 +313,9 @@ static int open_member(struct afs_fs *fs, struct afs_inode *in, bool *keep)
 		return rc;
 	if (afs_member_kind(-1, m.mode) != AFS_MFILE)
 		return -ENOENT; /* the shard was rewritten */
+	afs_member_norm(&m, &n);
 	afs_inode_lock(in);
-	set_meta_pages(in, &m, keep);
+	set_meta_pages(in, &n, keep);
 	in->seen_ns = ais_now_mono_ns();
 	afs_inode_unlock(in);
 	afs_shard_confirm(in, m.version);

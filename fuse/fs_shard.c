@@ -56,14 +56,37 @@ uint64_t afs_member_ino(const struct afs_loc *dir, const char *name)
 	return ais_hash_str(name, h) | (1ULL << 63);
 }
 
-void afs_member_set(struct afs_inode *in, const struct ais_obj_meta *m,
-		    const char *link)
+/* What of a member's metadata it is known by: a listing and a HEAD of the
+ * same member differ in the rest (a HEAD carries the shard's commit time
+ * and the member's checksum, a listing neither), and must not look like
+ * two writes of it. Members change only with their shard's version. */
+void afs_member_norm(const struct ais_obj_meta *m, struct ais_obj_meta *n)
+{
+	*n = *m;
+	n->written_ns = 0;
+	n->cksum_type = 0;
+	n->cksum[0] = '\0';
+}
+
+uint64_t afs_member_ident(const struct ais_obj_meta *m)
+{
+	struct ais_obj_meta n;
+
+	afs_member_norm(m, &n);
+	return afs_meta_ident(&n);
+}
+
+void afs_member_set(struct afs_fs *fs, struct afs_inode *in,
+		    const struct ais_obj_meta *m, const char *link)
 {
 	char *copy = link && link[0] ? strdup(link) : NULL;
 	struct afs_iext *x = copy ? afs_inode_ext(in) : NULL;
+	struct ais_obj_meta n;
+	bool stale;
 
+	afs_member_norm(m, &n);
 	afs_inode_lock(in);
-	afs_inode_set_meta(in, m);
+	stale = afs_inode_set_meta(in, &n);
 	in->seen_ns = ais_now_mono_ns();
 	if (copy && x) {
 		free(x->link);
@@ -72,6 +95,7 @@ void afs_member_set(struct afs_inode *in, const struct ais_obj_meta *m,
 	}
 	afs_inode_unlock(in);
 	free(copy);
+	afs_pages_stale(fs, in, stale);
 }
 
 /* Finds the link target of member path (in directory dir of the shard at
@@ -143,7 +167,7 @@ int afs_member_refresh(struct afs_fs *fs, struct afs_inode *in)
 		return rc;
 	if (afs_member_kind(-1, m.mode) != in->kind)
 		return -ENOENT; /* the shard was rewritten: look it up again */
-	afs_member_set(in, &m, NULL);
+	afs_member_set(fs, in, &m, NULL);
 	afs_shard_confirm(in, m.version);
 	return 0;
 }
@@ -158,13 +182,13 @@ static void reply_member(fuse_req_t req, struct afs_fs *fs,
 	in = afs_inode_link_ident(
 	    fs->itable, parent, name, kind,
 	    ploc ? afs_member_ino(ploc, name) : 0,
-	    fs->no_open && m && kind != AFS_MDIR ? afs_meta_ident(m) : 0);
+	    fs->no_open && m && kind != AFS_MDIR ? afs_member_ident(m) : 0);
 	if (!in) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
 	if (m)
-		afs_member_set(in, m, link);
+		afs_member_set(fs, in, m, link);
 	afs_reply_entry(req, fs, in);
 }
 

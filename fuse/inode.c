@@ -203,14 +203,18 @@ struct afs_iext *afs_inode_ext(struct afs_inode *in)
 	return x;
 }
 
-void afs_inode_set_meta(struct afs_inode *in, const struct ais_obj_meta *m)
+bool afs_inode_set_meta(struct afs_inode *in, const struct ais_obj_meta *m)
 {
 	uint64_t old = in->meta.ident;
+	bool stale = false;
 
 	afs_meta_set(&in->meta, m);
-	if (!in->have_meta || in->meta.ident != old)
+	if (!in->have_meta || in->meta.ident != old) {
+		stale = in->have_page;
 		in->have_page = false;
+	}
 	in->have_meta = true;
+	return stale;
 }
 
 uint64_t afs_meta_ident(const struct ais_obj_meta *m)

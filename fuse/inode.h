@@ -142,8 +142,9 @@ static inline const char *afs_inode_link_target(struct afs_inode *in)
 }
 
 /* Under in's lock: its meta is now *m (have_meta set); the page cache
- * stops being trusted if that is another write than before. */
-void afs_inode_set_meta(struct afs_inode *in, const struct ais_obj_meta *m);
+ * stops being trusted if that is another write than before. Returns true
+ * if the kernel may hold pages of the write before. */
+bool afs_inode_set_meta(struct afs_inode *in, const struct ais_obj_meta *m);
 
 static inline void afs_inode_lock(struct afs_inode *in)
 {

@@ -181,7 +181,8 @@ static void distrust_all(struct afs_leases *ls, const char *why)
 /* The inode of bucket/key if the table has it (with a ref), else NULL;
  * *parent_ino gets its parent's number. */
 static struct afs_inode *find_path(struct afs_fs *fs, const char *bucket,
-				   const char *key, uint64_t *parent_ino)
+				   const char *key, uint64_t *parent_ino,
+				   bool *leaf_missing)
 {
 	struct afs_inode *in, *next;
 	char comp[AIS_COMPONENT_MAX + 1];
@@ -210,6 +211,7 @@ static struct afs_inode *find_path(struct afs_fs *fs, const char *bucket,
 		afs_inode_put(fs->itable, in);
 		in = next;
 		p += n + (slash ? 1 : 0);
+		*leaf_missing = !in && !*p;
 	}
 	return in;
 }
@@ -387,6 +389,7 @@ static void apply(struct afs_leases *ls, const char *change)
 	const char *slash = strchr(change, '/'), *key;
 	struct afs_inode *in;
 	uint64_t parent = 0;
+	bool leaf_missing = false;
 	const char *base;
 
 	if (!slash || (size_t)(slash - change) > AIS_BUCKET_MAX)
@@ -400,11 +403,18 @@ static void apply(struct afs_leases *ls, const char *change)
 	}
 	atomic_fetch_add(&ls->ctr[name_slot(bucket, key)], 1);
 	atomic_fetch_add(&ls->total, 1);
-	in = find_path(fs, bucket, key, &parent);
-	if (!in)
-		return;
+	in = find_path(fs, bucket, key, &parent, &leaf_missing);
 	base = strrchr(key, '/');
 	base = base ? base + 1 : key;
+	if (!in) {
+		/* On a no_open mount the kernel may still have the name, for
+		 * an inode no longer found by it (afs_inode_link_ident
+		 * replaced it, and the new one was not delivered): the name
+		 * goes all the same. */
+		if (leaf_missing && fs->no_open)
+			notice_add(ls->nt, parent, base, 0, false);
+		return;
+	}
 	afs_inode_lock(in);
 	in->trust = 0;
 	in->seen_ns = 0; /* also what nocto and shard members go by */
@@ -689,6 +699,10 @@ void afs_leases_stop(struct afs_fs *fs)
 	if (!ls)
 		return;
 	atomic_store(&ls->stop, true);
+	/* A watcher may wait for the notifier (no_open), which may be
+	 * stuck in the kernel: release them first, before the manager,
+	 * which may be joining one of them. */
+	notifier_cancel(ls->nt);
 	pthread_join(ls->mgr, NULL);
 	/* No trust from here on: nothing renews it. */
 	atomic_store(&ls->valid_until, 0);
@@ -696,9 +710,6 @@ void afs_leases_stop(struct afs_fs *fs)
 	w = ls->watchers;
 	ls->watchers = NULL;
 	pthread_mutex_unlock(&ls->mu);
-	/* A watcher may wait for the notifier (no_open), which may be
-	 * stuck in the kernel: release them first. */
-	notifier_cancel(ls->nt);
 	stop_all(w);
 	notifier_stop(ls->nt);
 	ais_client_set_origin(fs->client, 0);

@@ -210,9 +210,49 @@ START_TEST(test_ext_and_meta)
 	afs_inode_set_meta(f, &m); /* the same write: pages stay */
 	ck_assert(f->have_page);
 	m.version = 2;
-	afs_inode_set_meta(f, &m); /* another: they go */
+	ck_assert(afs_inode_set_meta(f, &m)); /* another: they go */
 	ck_assert(!f->have_page);
+	ck_assert(!afs_inode_set_meta(f, &m));
 	ck_assert_uint_eq(f->meta.version, 2);
+	afs_inode_put(t, root);
+}
+END_TEST
+
+/* A name whose pages may be of another write than the one now known gets a
+ * new inode (another node id for the kernel); the old one lives on. */
+START_TEST(test_link_ident)
+{
+	struct afs_inode *root = afs_inode_get(t, AFS_ROOT_INO), *a, *b;
+	struct ais_obj_meta m = {.size = 4, .version = 1, .mtime_ns = 9};
+	uint64_t x, y;
+
+	x = afs_meta_ident(&m);
+	m.version = 2;
+	y = afs_meta_ident(&m);
+	ck_assert_uint_ne(x, y);
+	m.version = 1;
+	a = afs_inode_link_ident(t, root, "f", AFS_FILE, 0, x);
+	afs_inode_set_meta(a, &m);
+	afs_inode_put(t, a);
+	/* No pages yet: kept, whatever the write. */
+	ck_assert_ptr_eq(afs_inode_link_ident(t, root, "f", AFS_FILE, 0, y), a);
+	afs_inode_put(t, a);
+	a->have_page = true;
+	ck_assert_ptr_eq(afs_inode_link_ident(t, root, "f", AFS_FILE, 0, x), a);
+	afs_inode_put(t, a);
+	b = afs_inode_link_ident(t, root, "f", AFS_FILE, 0, y);
+	ck_assert_ptr_ne(b, a);
+	ck_assert_uint_ne(b->ino, a->ino);
+	ck_assert(!a->hashed);
+	ck_assert_ptr_eq(afs_inode_find(t, root, "f"), b);
+	afs_inode_put(t, b);
+	afs_inode_put(t, b);
+	/* The kernel still has a (three lookups): it lives until forgotten. */
+	ck_assert_ptr_eq(afs_inode_get(t, afs_nodeid(a)), a);
+	afs_inode_put(t, a);
+	afs_inode_forget(t, afs_nodeid(a), 3);
+	afs_inode_forget(t, afs_nodeid(b), 1);
+	ck_assert_uint_eq(count(), 1);
 	afs_inode_put(t, root);
 }
 END_TEST
@@ -272,6 +312,7 @@ static Suite *inode_suite(void)
 	tcase_add_test(tc, test_kind_change_unhash);
 	tcase_add_test(tc, test_move);
 	tcase_add_test(tc, test_ext_and_meta);
+	tcase_add_test(tc, test_link_ident);
 	tcase_add_test(tc, test_million_compact);
 	suite_add_tcase(s, tc);
 	return s;

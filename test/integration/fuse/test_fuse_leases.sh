@@ -225,18 +225,32 @@ note "a write of the same size and mtime that no lease reports"
 # forgotten): only R's revalidation can find the change, and only the
 # object's identity tells the two writes apart (the kernel's own check,
 # size and mtime, would keep the old pages).
-printf 'AAAA' >"$B/same"
-touch -d @1700000000 "$B/same"
-assert_eq AAAA "$(cat "$R/same")" "same: first write on R"
+# same2 is held open on R meanwhile: an fstat of it (a getattr, not a
+# lookup) sees the new write first.
+for f in same same2; do
+	printf 'AAAA' >"$B/$f"
+	touch -d @1700000000 "$B/$f"
+	assert_eq AAAA "$(cat "$R/$f")" "$f: first write on R"
+done
 o=$(owner_of same)
+o2=$(owner_of same2)
+exec 7<"$R/same2"
 kill -STOP "$rpid"
 ais_node_kill "$o" KILL
+[ "$o2" = "$o" ] || ais_node_kill "$o2" KILL
 ais_node_restart
 ais_wait_for 30 "$AIS" stat ais://c/same
-printf 'BBBB' >"$B/same"
-touch -d @1700000000 "$B/same"
+ais_wait_for 30 "$AIS" stat ais://c/same2
+for f in same same2; do
+	printf 'BBBB' >"$B/$f"
+	touch -d @1700000000 "$B/$f"
+done
 kill -CONT "$rpid"
+assert_eq 4 "$(python3 -c 'import os; print(os.fstat(7).st_size)')" \
+	"fstat of same2, held open on R"
+exec 7<&-
 assert_eq BBBB "$(cat "$R/same")" "same size and mtime, rewritten, on R"
+assert_eq BBBB "$(cat "$R/same2")" "same2 after a getattr saw it, on R"
 assert_eq 1700000000 "$(stat -c %Y "$R/same")" "mtime on R"
 assert_eq 'new and longer' "$(cat "$B/g")" "B"
 ais_wait_for 10 grep -q "did not acknowledge a change" \
