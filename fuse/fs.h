@@ -277,7 +277,7 @@ int64_t afs_shard_mtime(struct afs_inode *in);
 void afs_member_set(struct afs_fs *fs, struct afs_inode *in,
 		    const struct ais_obj_meta *m, const char *link);
 /* m of a member as an inode keeps it (afs_member_set, an open): what a
- * listing of it does not carry zeroed. */
+ * listing of it does not carry (a checksum) zeroed. */
 void afs_member_norm(const struct ais_obj_meta *m, struct ais_obj_meta *n);
 /* The identity (afs_meta_ident) of a member, as afs_member_set keeps it. */
 uint64_t afs_member_ident(const struct ais_obj_meta *m);

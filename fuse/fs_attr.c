@@ -94,7 +94,7 @@ void afs_op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	struct ais_obj_meta m;
 	struct afs_loc loc;
 	bool known_dir = false, fresh, stale = false, trusted;
-	int rc, kind = 0, ckind;
+	int rc, kind = 0;
 
 	parent = afs_inode_get(fs->itable, parent_ino);
 	if (!parent) {
@@ -124,7 +124,6 @@ void afs_op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		    child->kind == AFS_FILE && afs_has_local_data(child);
 
 		known_dir = child->kind == AFS_DIR;
-		ckind = child->kind;
 		afs_inode_lock(child);
 		fresh = known_dir &&
 			ais_now_mono_ns() - child->seen_ns < AFS_DIR_TRUST_NS;
@@ -132,17 +131,15 @@ void afs_op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		trusted =
 		    !known_dir && child->have_meta && afs_trusted(fs, child);
 		afs_inode_unlock(child);
+		/* Answered with what we hold, unless the name was given
+		 * another inode meanwhile (then it is asked for). */
+		if ((fresh || local || trusted) &&
+		    afs_inode_relink(fs->itable, child)) {
+			afs_inode_put(fs->itable, child);
+			afs_reply_entry(req, fs, child);
+			goto out;
+		}
 		afs_inode_put(fs->itable, child);
-		if (fresh) {
-			reply_entry(req, fs, parent, name, AFS_DIR, NULL, false,
-				    NULL);
-			goto out;
-		}
-		if (local || trusted) {
-			reply_entry(req, fs, parent, name, ckind, NULL, false,
-				    NULL);
-			goto out;
-		}
 	}
 	rc = afs_locate(fs, parent, &loc);
 	if (rc) {

@@ -56,14 +56,14 @@ uint64_t afs_member_ino(const struct afs_loc *dir, const char *name)
 	return ais_hash_str(name, h) | (1ULL << 63);
 }
 
-/* What of a member's metadata it is known by: a listing and a HEAD of the
- * same member differ in the rest (a HEAD carries the shard's commit time
- * and the member's checksum, a listing neither), and must not look like
- * two writes of it. Members change only with their shard's version. */
+/* What of a member's metadata it is known by: the shard's version and
+ * commit time (a shard deleted and written again starts over at version
+ * 1), the member's size, mode and mtime. Not a checksum, which a listing
+ * does not carry: a listing and a HEAD of one member must not look like
+ * two writes of it. */
 void afs_member_norm(const struct ais_obj_meta *m, struct ais_obj_meta *n)
 {
 	*n = *m;
-	n->written_ns = 0;
 	n->cksum_type = 0;
 	n->cksum[0] = '\0';
 }
@@ -354,12 +354,13 @@ void afs_shard_lookup(fuse_req_t req, struct afs_fs *fs,
 		 * was confirmed a moment ago. */
 		if (!fresh)
 			fresh = afs_member_fresh(fs, child);
-		afs_inode_put(fs->itable, child);
-		if (fresh) {
-			reply_member(req, fs, parent, NULL, name, kind, NULL,
-				     NULL);
+		/* Unless the name was given another inode meanwhile. */
+		if (fresh && afs_inode_relink(fs->itable, child)) {
+			afs_inode_put(fs->itable, child);
+			afs_reply_entry(req, fs, child);
 			return;
 		}
+		afs_inode_put(fs->itable, child);
 	}
 	rc = afs_locate(fs, parent, &loc);
 	if (!rc)

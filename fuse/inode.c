@@ -484,6 +484,21 @@ void afs_inode_forget(struct afs_itable *t, uint64_t nodeid, uint64_t n)
 	pthread_mutex_unlock(&t->lock);
 }
 
+bool afs_inode_relink(struct afs_itable *t, struct afs_inode *in)
+{
+	bool ok;
+
+	pthread_mutex_lock(&t->lock);
+	ok = in->hashed;
+	if (ok) {
+		if (in->nlookup < UINT32_MAX)
+			in->nlookup++;
+		in->refs++;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return ok;
+}
+
 void afs_inode_unhash(struct afs_itable *t, struct afs_inode *in)
 {
 	pthread_mutex_lock(&t->lock);

@@ -199,6 +199,12 @@ struct afs_inode *afs_inode_link_ident(struct afs_itable *t,
 				       const char *name, int kind,
 				       uint64_t want, uint64_t ident);
 
+/* Counts one more kernel lookup on in, and a ref for the caller, if in is
+ * still reachable by its name (a lookup that found it and answers with it,
+ * having let go of the table lock meanwhile). False if it was unhashed
+ * since: look the name up again. */
+bool afs_inode_relink(struct afs_itable *t, struct afs_inode *in);
+
 /* Drops one ref; frees the inode (and maybe its ancestors) when unused. */
 void afs_inode_put(struct afs_itable *t, struct afs_inode *in);
 

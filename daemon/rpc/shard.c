@@ -117,6 +117,7 @@ struct shard_page {
 	size_t n, cap;
 	size_t bytes, max; /* packed size so far, head budget */
 	uint64_t version;
+	int64_t written_ns; /* the shard's: as a member HEAD carries it */
 	bool more;
 };
 
@@ -147,6 +148,7 @@ static int page_add(struct shard_page *p, const struct ais_shard_member *m)
 	mt->mode = m->mode;
 	mt->mtime_ns = m->mtime * 1000000000LL;
 	mt->version = p->version;
+	mt->written_ns = p->written_ns;
 	e->meta = mt;
 	p->bytes += ais__list_entry__get_packed_size(e) + 4;
 	if (p->bytes > p->max) {
@@ -217,6 +219,7 @@ int rpc_shard_list(struct rpc *r)
 		p.cap = LISTING_PAGE_MAX;
 	p.max = AIS_FRAME_HEAD_MAX - RPC_HEAD_SLACK - sizeof(errbuf);
 	p.version = r->meta.version;
+	p.written_ns = r->meta.written_ns;
 	p.ents = calloc(p.cap, sizeof(*p.ents));
 	p.metas = calloc(p.cap, sizeof(*p.metas));
 	ptrs = calloc(p.cap, sizeof(*ptrs));

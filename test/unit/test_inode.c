@@ -138,7 +138,13 @@ START_TEST(test_kind_change_unhash)
 	ck_assert(!a->hashed);
 	ck_assert_ptr_eq(afs_inode_get(t, afs_nodeid(a)), a);
 	afs_inode_put(t, a);
+	/* A lookup that found b answers with it only while it is hashed. */
+	ck_assert(afs_inode_relink(t, b));
+	ck_assert_uint_eq(b->nlookup, 2);
+	afs_inode_put(t, b);
 	afs_inode_unhash(t, b);
+	ck_assert(!afs_inode_relink(t, b));
+	ck_assert_uint_eq(b->nlookup, 2);
 	ck_assert_ptr_null(afs_inode_find(t, root, "x"));
 	c = lookup(root, "x", AFS_DIR);
 	ck_assert_ptr_ne(c, b);
