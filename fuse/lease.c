@@ -360,11 +360,7 @@ static void notifier_stop(struct notifier *nt)
 
 	if (!nt)
 		return;
-	pthread_mutex_lock(&nt->mu);
-	nt->stop = true;
-	pthread_cond_signal(&nt->cv);
-	pthread_cond_broadcast(&nt->cv_done);
-	pthread_mutex_unlock(&nt->mu);
+	notifier_cancel(nt);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += 1;
 	if (pthread_timedjoin_np(nt->thr, NULL, &ts) != 0) {
