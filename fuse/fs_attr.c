@@ -51,10 +51,9 @@ static void reply_entry(fuse_req_t req, struct afs_fs *fs,
 
 	/* A mount whose opens do not reach aisfs: another write of the
 	 * name is another inode (afs_inode_link_ident). */
-	in = fs->no_open && m && kind == AFS_FILE
-		 ? afs_inode_link_ident(fs->itable, parent, name, kind, 0,
-					afs_meta_ident(m))
-		 : afs_inode_link(fs->itable, parent, name, kind);
+	in = afs_inode_link_ident(
+	    fs->itable, parent, name, kind, 0,
+	    fs->no_open && m && kind == AFS_FILE ? afs_meta_ident(m) : 0);
 	if (!in) {
 		fuse_reply_err(req, ENOMEM);
 		return;
