@@ -368,7 +368,7 @@ static uint64_t next_wanted(struct leases *l, uint64_t id, const char *bucket,
 }
 
 int leases_poll(struct leases *l, uint64_t id, const char *bucket,
-		uint64_t since, unsigned wait_ms, size_t max,
+		uint64_t since, uint64_t run, unsigned wait_ms, size_t max,
 		int (*fn)(void *arg, const char *bucket, const char *name),
 		void *arg, uint64_t *upto)
 {
@@ -395,24 +395,25 @@ int leases_poll(struct leases *l, uint64_t id, const char *bucket,
 		l->stamp_dirty = true; /* a new holder, or back */
 	h->last_ns = now;
 	memcpy(h->bucket, filter, sizeof(filter));
-	for (i = 0; i < l->nbefore; i++) {
-		if (l->before[i] == id) { /* back from the last run */
-			l->before[i] = l->before[--l->nbefore];
-			pthread_cond_broadcast(&l->cv);
-			break;
-		}
-	}
 	if (l->stamp && (l->stamp_dirty || now - l->stamp_ns > l->lease_ns / 4))
 		stamp_write(l, now);
+	/* A first poll, or one from before what this node remembers (or
+	 * from its last run): the mount drops what it cached when it gets
+	 * the answer, and its next poll acknowledges (until then, changes
+	 * wait for it, as for any holder behind). */
 	if (since == 0) {
-		h->acked = l->seq;
-		pthread_cond_broadcast(&l->cv);
 		pthread_mutex_unlock(&l->mu);
 		return 0;
 	}
-	if (since > l->seq || since < l->oldest) {
+	if (since > l->seq || since < l->oldest || (run && run != l->run)) {
 		pthread_mutex_unlock(&l->mu);
 		return -ESTALE;
+	}
+	for (i = 0; i < l->nbefore; i++) {
+		if (l->before[i] == id) { /* back from the last run */
+			l->before[i] = l->before[--l->nbefore];
+			break;
+		}
 	}
 	h->acked = since;
 	pthread_cond_broadcast(&l->cv);

@@ -73,8 +73,13 @@ unsigned leases_wait(struct leases *l, const char *bucket, uint64_t seq,
 		     uint64_t origin);
 
 /* One poll of mount id (bucket: its filter, "" = all) that applied every
- * change up to since (0: none; the answer says where the feed stands).
- * Renews its lease, then calls fn for each change after since that
+ * change up to since (0: none; the answer says where the feed stands) of
+ * run (this node's run it last heard of; 0: none, or a mount that does not
+ * say). Renews its lease. A poll counts as the mount's acknowledgement
+ * only when it answers an earlier answer of this run: after a first poll
+ * (since 0) or -ESTALE the mount drops what it cached, and only its next
+ * poll says that it did (a mount of the last run ends the grace period
+ * then, not before). Then calls fn for each change after since that
  * matches the filter, oldest first, at most max of them, under the lock
  * (fn must not call back in; it returns 0, or 1 when the answer has no
  * room for this one, which then starts the next poll); waits up to
@@ -83,7 +88,7 @@ unsigned leases_wait(struct leases *l, const char *bucket, uint64_t seq,
  * the ring, or from another run of this node: *upto is where to go on from),
  * -EBUSY (too many mounts). */
 int leases_poll(struct leases *l, uint64_t id, const char *bucket,
-		uint64_t since, unsigned wait_ms, size_t max,
+		uint64_t since, uint64_t run, unsigned wait_ms, size_t max,
 		int (*fn)(void *arg, const char *bucket, const char *name),
 		void *arg, uint64_t *upto);
 

@@ -64,8 +64,8 @@ int rpc_watch(struct rpc *r)
 			return rc;
 	}
 	rc = leases_poll(r->d->leases, q->watch_id, q->bucket, q->watch_since,
-			 q->watch_wait_ms, WATCH_MAX_NAMES, add_changed, &c,
-			 &upto);
+			 q->watch_run, q->watch_wait_ms, WATCH_MAX_NAMES,
+			 add_changed, &c, &upto);
 	r->resp.watch_seq = upto;
 	r->resp.lease_ms = leases_ms(r->d->leases);
 	r->resp.watch_run = leases_run(r->d->leases);

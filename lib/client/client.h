@@ -217,7 +217,8 @@ void ais_watch_answer_free(struct ais_watch_answer *a);
 /* One poll of node's change feed by the watcher id (random, one per mount;
  * bucket: only that bucket's changes, "" or NULL all): the objects it
  * changed for clients after change number since (0: none asked; the answer
- * says where the feed stands), waiting up to wait_ms (at most 2000) for
+ * says where the feed stands) of the node's run `run` (the last answer's;
+ * 0: none yet), waiting up to wait_ms (at most 2000) for
  * one. Renews the watcher's lease on that node: until the lease runs out
  * (lease_ms in aisd.conf, counted from when the node got the poll), the
  * node answers no change before this watcher has polled past it. Not
@@ -227,8 +228,8 @@ void ais_watch_answer_free(struct ais_watch_answer *a);
  * connection's -errno. */
 int ais_client_watch(struct ais_client *c, const struct ais_node_loc *node,
 		     uint64_t id, const char *bucket, uint64_t since,
-		     unsigned wait_ms, struct ais_watch_answer *out,
-		     char *errmsg);
+		     uint64_t run, unsigned wait_ms,
+		     struct ais_watch_answer *out, char *errmsg);
 
 /* The changes this client asks for (PUT, delete, rename, metadata,
  * shard append) are made on behalf of watcher id (0: none): the nodes do

@@ -44,8 +44,8 @@ void ais_watch_answer_free(struct ais_watch_answer *a)
 
 int ais_client_watch(struct ais_client *c, const struct ais_node_loc *node,
 		     uint64_t id, const char *bucket, uint64_t since,
-		     unsigned wait_ms, struct ais_watch_answer *out,
-		     char *errmsg)
+		     uint64_t run, unsigned wait_ms,
+		     struct ais_watch_answer *out, char *errmsg)
 {
 	Ais__Request req = AIS__REQUEST__INIT;
 	struct ais_pool *pool;
@@ -61,6 +61,7 @@ int ais_client_watch(struct ais_client *c, const struct ais_node_loc *node,
 	req.bucket = (char *)(bucket ? bucket : "");
 	req.watch_id = id;
 	req.watch_since = since;
+	req.watch_run = run;
 	req.watch_wait_ms = wait_ms;
 	req.map_version = ais__client_version_hint(c);
 	/* The node may hold the answer wait_ms: a pooled connection's

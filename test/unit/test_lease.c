@@ -59,8 +59,8 @@ START_TEST(test_feed)
 	uint64_t at, upto, s1;
 
 	/* A first poll learns where the feed stands, at once. */
-	ck_assert_int_eq(leases_poll(l, 7, "", 0, 1000, 100, collect, &g, &at),
-			 0);
+	ck_assert_int_eq(
+	    leases_poll(l, 7, "", 0, 0, 1000, 100, collect, &g, &at), 0);
 	ck_assert_uint_eq(g.n, 0);
 	s1 = leases_note(l, "b", "x", 0);
 	ck_assert_uint_gt(s1, at);
@@ -68,7 +68,7 @@ START_TEST(test_feed)
 	(void)leases_note(l, "b", "mine", 7); /* made for mount 7 */
 	(void)leases_note(l, "b", "d/z", 0);
 	ck_assert_int_eq(
-	    leases_poll(l, 7, "", at, 1000, 100, collect, &g, &upto), 0);
+	    leases_poll(l, 7, "", at, 0, 1000, 100, collect, &g, &upto), 0);
 	ck_assert_uint_eq(g.n, 3);
 	ck_assert_str_eq(g.names[0], "b/x");
 	ck_assert_str_eq(g.names[1], "c/y");
@@ -77,12 +77,12 @@ START_TEST(test_feed)
 	memset(&g, 0, sizeof(g));
 	g.room = 1;
 	ck_assert_int_eq(
-	    leases_poll(l, 8, "b", at, 1000, 100, collect, &g, &upto), 0);
+	    leases_poll(l, 8, "b", at, 0, 1000, 100, collect, &g, &upto), 0);
 	ck_assert_uint_eq(g.n, 1);
 	ck_assert_str_eq(g.names[0], "b/x");
 	memset(&g, 0, sizeof(g));
 	ck_assert_int_eq(
-	    leases_poll(l, 8, "b", upto, 1000, 100, collect, &g, &upto), 0);
+	    leases_poll(l, 8, "b", upto, 0, 1000, 100, collect, &g, &upto), 0);
 	ck_assert_uint_eq(g.n, 2);
 	ck_assert_str_eq(g.names[0], "b/mine");
 	ck_assert_str_eq(g.names[1], "b/d/z");
@@ -90,14 +90,14 @@ START_TEST(test_feed)
 	memset(&g, 0, sizeof(g));
 	at = ais_now_mono_ns();
 	ck_assert_int_eq(
-	    leases_poll(l, 8, "b", upto, 200, 100, collect, &g, &upto), 0);
+	    leases_poll(l, 8, "b", upto, 0, 200, 100, collect, &g, &upto), 0);
 	ck_assert_uint_eq(g.n, 0);
 	ck_assert_uint_ge(ms_since(at), 150);
 	/* A number from another run, or never given. */
-	ck_assert_int_eq(leases_poll(l, 8, "b", 5, 10, 100, collect, &g, &at),
-			 -ESTALE);
 	ck_assert_int_eq(
-	    leases_poll(l, 8, "b", upto + 1000, 10, 100, collect, &g, &at),
+	    leases_poll(l, 8, "b", 5, 0, 10, 100, collect, &g, &at), -ESTALE);
+	ck_assert_int_eq(
+	    leases_poll(l, 8, "b", upto + 1000, 0, 10, 100, collect, &g, &at),
 	    -ESTALE);
 	ck_assert_uint_eq(at, upto);
 	ck_assert_uint_eq(leases_holders(l), 2);
@@ -120,7 +120,7 @@ static void *poll_thread(void *arg)
 	int i;
 
 	for (i = 0; i < p->polls; i++) {
-		ck_assert_int_eq(leases_poll(p->l, p->id, "", p->since, 300,
+		ck_assert_int_eq(leases_poll(p->l, p->id, "", p->since, 0, 300,
 					     100, collect, &p->g, &upto),
 				 0);
 		usleep(20000);
@@ -137,8 +137,8 @@ START_TEST(test_wait_for_ack)
 	uint64_t t0, seq, since;
 	pthread_t t;
 
-	ck_assert_int_eq(leases_poll(l, 1, "", 0, 0, 100, collect, &g, &since),
-			 0);
+	ck_assert_int_eq(
+	    leases_poll(l, 1, "", 0, 0, 0, 100, collect, &g, &since), 0);
 	p.since = since;
 	ck_assert_int_eq(pthread_create(&t, NULL, poll_thread, &p), 0);
 	usleep(50000);
@@ -177,19 +177,81 @@ START_TEST(test_ring_overflow)
 	uint64_t since, upto;
 	int i;
 
-	ck_assert_int_eq(leases_poll(l, 3, "", 0, 0, 100, collect, &g, &since),
-			 0);
+	ck_assert_int_eq(
+	    leases_poll(l, 3, "", 0, 0, 0, 100, collect, &g, &since), 0);
 	for (i = 0; i < LEASE_CHANGES + 10; i++)
 		(void)leases_note(l, "b", "n", 3);
 	ck_assert_int_eq(
-	    leases_poll(l, 3, "", since, 0, 100, collect, &g, &upto), -ESTALE);
+	    leases_poll(l, 3, "", since, 0, 0, 100, collect, &g, &upto),
+	    -ESTALE);
 	ck_assert_uint_eq(upto, since + LEASE_CHANGES + 10);
 	/* From there on, the feed goes on. */
 	(void)leases_note(l, "b", "m", 0);
 	ck_assert_int_eq(
-	    leases_poll(l, 3, "", upto, 0, 100, collect, &g, &upto), 0);
+	    leases_poll(l, 3, "", upto, 0, 0, 100, collect, &g, &upto), 0);
 	ck_assert_uint_eq(g.n, 1);
 	ck_assert_str_eq(g.names[0], "b/m");
+	leases_free(l);
+}
+END_TEST
+
+/* A first poll, and a poll of another run, acknowledge nothing: the
+ * mount drops what it cached on their answer, and says so by its next
+ * poll. A change waits for that one. */
+struct later {
+	struct leases *l;
+	uint64_t id, since, run;
+	int rc;
+};
+
+static void *poll_later(void *arg)
+{
+	struct later *p = arg;
+	struct got g = {0};
+	uint64_t upto;
+
+	usleep(300000);
+	p->rc = leases_poll(p->l, p->id, "", p->since, p->run, 0, 100, collect,
+			    &g, &upto);
+	return NULL;
+}
+
+START_TEST(test_ack_after_reset)
+{
+	struct leases *l = serving();
+	struct later p = {.l = l, .id = 9};
+	struct got g = {0};
+	uint64_t t0, seq, since, upto;
+	pthread_t t;
+
+	seq = leases_note(l, "b", "before", 0);
+	ck_assert_int_eq(
+	    leases_poll(l, 9, "", 0, 0, 0, 100, collect, &g, &since), 0);
+	ck_assert_uint_ge(since, seq);
+	p.since = since;
+	p.run = leases_run(l);
+	ck_assert_int_eq(pthread_create(&t, NULL, poll_later, &p), 0);
+	t0 = ais_now_mono_ns();
+	(void)leases_wait(l, "b", seq, 0);
+	ck_assert_uint_ge(ms_since(t0), 250);
+	ck_assert_uint_lt(ms_since(t0), LEASE);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(p.rc, 0);
+
+	/* A number that this run also has, from another run: -ESTALE. */
+	seq = leases_note(l, "b", "other run", 0);
+	ck_assert_int_eq(leases_poll(l, 9, "", since, leases_run(l) + 1, 0, 100,
+				     collect, &g, &upto),
+			 -ESTALE);
+	ck_assert_uint_eq(upto, seq);
+	p.since = upto;
+	ck_assert_int_eq(pthread_create(&t, NULL, poll_later, &p), 0);
+	t0 = ais_now_mono_ns();
+	(void)leases_wait(l, "b", seq, 0);
+	ck_assert_uint_ge(ms_since(t0), 250);
+	ck_assert_uint_lt(ms_since(t0), LEASE);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(p.rc, 0);
 	leases_free(l);
 }
 END_TEST
@@ -215,7 +277,7 @@ START_TEST(test_grace)
 	ck_assert_uint_ge(ms_since(t0), LEASE_NEW_GRACE_MS - 100);
 	/* A mount polls: its id goes in the stamp. */
 	ck_assert_int_eq(
-	    leases_poll(l, 0xabc, "", 0, 0, 100, collect, &g, &since), 0);
+	    leases_poll(l, 0xabc, "", 0, 0, 0, 100, collect, &g, &since), 0);
 	leases_free(l);
 	ck_assert_int_eq(access(stamp, F_OK), 0);
 
@@ -229,11 +291,12 @@ START_TEST(test_grace)
 	 * it drops what it cached) after 1.8 s. */
 	usleep(1800000);
 	ck_assert_int_eq(
-	    leases_poll(l, 0xabc, "", since, 0, 100, collect, &g, &since),
+	    leases_poll(l, 0xabc, "", since, 0, 0, 100, collect, &g, &since),
 	    -ESTALE);
 	/* It goes on from where the feed stands (that acknowledges). */
 	ck_assert_int_eq(
-	    leases_poll(l, 0xabc, "", since, 0, 100, collect, &g, &since), 0);
+	    leases_poll(l, 0xabc, "", since, 0, 0, 100, collect, &g, &since),
+	    0);
 	(void)leases_wait(l, "b", seq, 0);
 	ck_assert_uint_ge(ms_since(t0), 1700);
 	ck_assert_uint_lt(ms_since(t0), 3000);
@@ -251,6 +314,7 @@ static Suite *lease_suite(void)
 	tcase_add_test(tc, test_feed);
 	tcase_add_test(tc, test_wait_for_ack);
 	tcase_add_test(tc, test_ring_overflow);
+	tcase_add_test(tc, test_ack_after_reset);
 	tcase_add_test(tc, test_grace);
 	suite_add_tcase(s, tc);
 	return s;
