@@ -364,24 +364,42 @@ int afs_fill_attr(struct afs_fs *fs, struct afs_inode *in, struct stat *st)
 	return 0;
 }
 
-int afs_fill_entry(struct afs_fs *fs, struct afs_inode *in,
-		   struct fuse_entry_param *e)
+static int fill_entry(struct afs_fs *fs, struct afs_inode *in,
+		      struct fuse_entry_param *e, bool long_ok)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = afs_nodeid(in);
 	e->generation = 1;
-	e->attr_timeout = afs_cache_time(fs, in, fs->opts.attr_timeout);
-	e->entry_timeout = afs_cache_time(fs, in, fs->opts.entry_timeout);
+	e->entry_timeout =
+	    afs_cache_time(fs, in, fs->opts.entry_timeout, long_ok);
+	e->attr_timeout =
+	    e->entry_timeout == fs->opts.lease_timeout && fs->no_open
+		? e->entry_timeout
+		: afs_cache_time(fs, in, fs->opts.attr_timeout, false);
 	return afs_fill_attr(fs, in, &e->attr);
 }
 
+int afs_fill_entry(struct afs_fs *fs, struct afs_inode *in,
+		   struct fuse_entry_param *e)
+{
+	return fill_entry(fs, in, e, true);
+}
+
+int afs_fill_entry_listed(struct afs_fs *fs, struct afs_inode *in,
+			  struct fuse_entry_param *e)
+{
+	return fill_entry(fs, in, e, false);
+}
+
 /* How long the kernel may keep a file's name and attributes on a no_open
- * mount at most, lease or not: a node that joins serves writes to the
+ * mount at most, lease or not, unless the kernel's names can all be
+ * dropped at once (afs_lease_long): a node that joins serves writes to the
  * objects that move to it before this mount watches it (its grace, 2.5
  * s), and only a revalidation tells the kernel its pages are stale. */
 #define NO_OPEN_CACHE_MAX 2.0
 
-double afs_cache_time(struct afs_fs *fs, struct afs_inode *in, double base)
+double afs_cache_time(struct afs_fs *fs, struct afs_inode *in, double base,
+		      bool long_ok)
 {
 	bool covered = false;
 	double t;
@@ -399,6 +417,8 @@ double afs_cache_time(struct afs_fs *fs, struct afs_inode *in, double base)
 		}
 		if (!covered)
 			return 0;
+		if (long_ok && afs_lease_long(fs))
+			return fs->opts.lease_timeout;
 		t = afs_lease_left(fs);
 		if (t > fs->opts.lease_timeout)
 			t = fs->opts.lease_timeout;
@@ -448,8 +468,9 @@ void afs_reply_attr(fuse_req_t req, struct afs_fs *fs, struct afs_inode *in,
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
-		fuse_reply_attr(req, &st,
-				afs_cache_time(fs, in, fs->opts.attr_timeout));
+		fuse_reply_attr(
+		    req, &st,
+		    afs_cache_time(fs, in, fs->opts.attr_timeout, true));
 	afs_inode_put(fs->itable, in);
 }
 

@@ -120,16 +120,25 @@ void afs_dir_stat(struct afs_fs *fs, struct stat *st);
 /* True when name is an archive to show as a directory (shards=dir). */
 bool afs_is_shard_name(struct afs_fs *fs, const char *name);
 
-/* Fills e for in (attr timeouts from the options). */
+/* Fills e for in (attr timeouts from the options), for the answer to a
+ * lookup. */
 int afs_fill_entry(struct afs_fs *fs, struct afs_inode *in,
 		   struct fuse_entry_param *e);
+/* The same for an entry of a listing (readdirplus), whose names the kernel
+ * may link after the lease's guard dropped every name (lease.c): never the
+ * long time of afs_lease_long. */
+int afs_fill_entry_listed(struct afs_fs *fs, struct afs_inode *in,
+			  struct fuse_entry_param *e);
 
 /* How long the kernel may cache in's name and attributes: base, or
  * lease_timeout while a lease covers in (a change made elsewhere then
  * invalidates the kernel's copy at once: lease.h). Plain objects, shards
  * and shard members; not directories (prefixes that any PUT or delete
- * may make or end). */
-double afs_cache_time(struct afs_fs *fs, struct afs_inode *in, double base);
+ * may make or end). On a no_open mount, files only, and only as long as
+ * the lease has left (at most NO_OPEN_CACHE_MAX) unless long_ok and
+ * afs_lease_long allow lease_timeout. */
+double afs_cache_time(struct afs_fs *fs, struct afs_inode *in, double base,
+		      bool long_ok);
 
 /* A lease covers member in: its shard was confirmed since it last
  * changed, and in carries the shard's version. */

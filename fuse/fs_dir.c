@@ -282,6 +282,20 @@ static uint64_t pseudo_ino(const char *name)
 	return ais_hash_str(name, 0) | (1ULL << 63);
 }
 
+/* Whether a listing leaves the kernel's name of child alone: on a mount
+ * whose lookups give files' names a long time (afs_lease_long), a file the
+ * kernel already knows (looked up before this entry). A listing's entry
+ * would cut that time to what the lease has left (afs_fill_entry_listed),
+ * and every epoch that lists its directories would look each file up
+ * again. The entry still names the file; its attributes come with the
+ * next lookup, or the pushed change that drops the name. */
+static bool keeps_name(struct afs_fs *fs, struct afs_inode *child)
+{
+	return fs->no_open && afs_lease_long_names(fs) &&
+	       !afs_kind_is_dir(child->kind) &&
+	       afs_inode_lookups(fs->itable, child) > 1;
+}
+
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi, bool plus)
 {
@@ -293,6 +307,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	uint64_t pos = off < 0 ? 0 : (uint64_t)off;
 	const char *name;
 	struct dent *d;
+	bool counted;
 	char *buf;
 	int rc = 0;
 
@@ -305,6 +320,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	for (;; pos++) {
 		memset(&e, 0, sizeof(e));
 		child = NULL;
+		counted = true;
 		if (pos < 2) {
 			name = pos == 0 ? "." : "..";
 			afs_dir_stat(fs, &e.attr);
@@ -349,12 +365,22 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 					afs_inode_unlock(child);
 					afs_pages_stale(fs, child, stale);
 				}
-				rc = afs_fill_entry(fs, child, &e);
+				rc = afs_fill_entry_listed(fs, child, &e);
 				if (rc) {
 					afs_inode_forget(fs->itable,
 							 afs_nodeid(child), 1);
 					afs_inode_put(fs->itable, child);
 					break;
+				}
+				if (keeps_name(fs, child)) {
+					/* Node id 0: a plain entry, the
+					 * kernel's name and its time are
+					 * left as they are. */
+					afs_inode_forget(fs->itable,
+							 afs_nodeid(child), 1);
+					e.ino = 0;
+					e.entry_timeout = e.attr_timeout = 0;
+					counted = false;
 				}
 			} else if (d->kind == AFS_DIR || d->kind == AFS_SHARD) {
 				afs_dir_stat(fs, &e.attr);
@@ -378,7 +404,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			sz = fuse_add_direntry(req, buf + used, size - used,
 					       name, &e.attr, (off_t)(pos + 1));
 		if (sz > size - used) {
-			if (child)
+			if (child && counted)
 				afs_inode_forget(fs->itable, afs_nodeid(child),
 						 1);
 			afs_inode_put(fs->itable, child);

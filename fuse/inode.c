@@ -461,6 +461,16 @@ struct afs_inode *afs_inode_link_ident(struct afs_itable *t,
 	return link_common(t, parent, name, kind, want, ident);
 }
 
+uint32_t afs_inode_lookups(struct afs_itable *t, struct afs_inode *in)
+{
+	uint32_t n;
+
+	pthread_mutex_lock(&t->lock);
+	n = in->nlookup;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
 void afs_inode_put(struct afs_itable *t, struct afs_inode *in)
 {
 	if (!in)

@@ -205,6 +205,9 @@ struct afs_inode *afs_inode_link_ident(struct afs_itable *t,
  * since: look the name up again. */
 bool afs_inode_relink(struct afs_itable *t, struct afs_inode *in);
 
+/* How many lookups of in the kernel has not forgotten yet. */
+uint32_t afs_inode_lookups(struct afs_itable *t, struct afs_inode *in);
+
 /* Drops one ref; frees the inode (and maybe its ancestors) when unused. */
 void afs_inode_put(struct afs_itable *t, struct afs_inode *in);
 

@@ -3,9 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs.h"
@@ -24,6 +29,15 @@
  * poll was sent, which is before the node got it): room for clocks that
  * tick at slightly different rates. */
 #define LEASE_SHARE 0.9
+/* On a mount whose names the kernel keeps long (the guard, below): the
+ * share of the lease after which, unrenewed, the kernel's names are
+ * dropped. The node counts the lease from later (when it got the poll),
+ * so the guard has the rest, 0.4 of a lease (1.6 s by default), to act;
+ * renewals come every quarter lease plus a round trip, so 0.35 of a lease
+ * is left for an answer that is late without a drop. */
+#define REVOKE_SHARE 0.6
+/* How often the guard looks. */
+#define GUARD_TICK_MS 20
 
 struct watcher {
 	struct afs_leases *ls;
@@ -31,7 +45,33 @@ struct watcher {
 	pthread_t thr;
 	atomic_bool stop;
 	_Atomic uint64_t valid_until; /* monotonic ns; 0: no lease */
+	_Atomic uint64_t revoke_at;   /* monotonic ns; 0: no lease */
 	struct watcher *next;
+};
+
+/* Names kept past the lease (afs_lease_long). On a no_open mount the
+ * kernel's cache of a name is all that stands between an open and the
+ * cluster, and its timeouts cannot be renewed without a lookup per name:
+ * with timeouts bounded by the lease, every file of an epoch longer than a
+ * lease costs a lookup. Instead the kernel keeps names for lease_timeout,
+ * and they are all dropped at once (the kernel's dentry epoch, one write,
+ * no lock) before a lease could run out on a node without this mount
+ * having dropped them:
+ * - when a node's feed starts over or a bucket goes (distrust_all, before
+ *   the next poll acknowledges anything);
+ * - when a lease goes unrenewed for REVOKE_SHARE of it, or the map
+ *   changes: by the guard, a child process that shares this page and a
+ *   descriptor of the FUSE device. A stopped, starved or stuck aisfs
+ *   cannot keep names past the lease that way: the guard is another
+ *   process, in a process group of its own, and dies with aisfs.
+ * A lookup the kernel sends carries the epoch from before it was sent, so
+ * a name granted while a drop happens is dropped too; a listing's names
+ * take the epoch from when the kernel reads the answer, so a listing
+ * never gives a long time (afs_readdir_keeps_name). */
+struct guard_page {
+	_Atomic uint64_t revoke_at; /* monotonic ns: drop by then (0: now) */
+	atomic_bool granted;	    /* long names given since the last drop */
+	_Atomic uint64_t drops;	    /* by the guard */
 };
 
 /* The kernel's copies of what changed are dropped by a thread of their
@@ -82,8 +122,142 @@ struct afs_leases {
 	atomic_bool map_changed;
 	_Atomic uint32_t gen;
 	_Atomic uint32_t ctr[AFS_TRUST_SLOTS];
-	_Atomic uint32_t total; /* changes applied, all names */
+	_Atomic uint32_t total;	  /* changes applied, all names */
+	struct guard_page *guard; /* NULL: names live no longer than leases */
+	pid_t guard_pid;
+	int fuse_fd;
+	uint64_t guard_drops_seen; /* the manager's, for the log */
 };
+
+/* FUSE_NOTIFY_INC_EPOCH (Linux 6.16, protocol 7.44): every name the
+ * kernel holds of this mount is looked up again at its next use. Not in
+ * libfuse 3.14: the notification is written as the kernel reads it, a
+ * struct fuse_out_header with unique 0 and the code in error. */
+#define NOTIFY_INC_EPOCH 8
+
+static int kernel_drop_names(int fd)
+{
+	struct {
+		uint32_t len;
+		int32_t error;
+		uint64_t unique;
+	} h = {sizeof(h), NOTIFY_INC_EPOCH, 0};
+
+	return write(fd, &h, sizeof(h)) == (ssize_t)sizeof(h) ? 0 : -errno;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* The guard process: async-signal-safe calls only (it is forked from a
+ * process with threads). */
+static void guard_main(struct guard_page *g, int fd, pid_t parent)
+{
+	struct timespec tick = {0, GUARD_TICK_MS * 1000000L};
+
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(0);
+	(void)setpgid(0, 0); /* no job control stops it with aisfs */
+	(void)prctl(PR_SET_NAME, "aisfs-guard");
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGPIPE, SIG_IGN);
+	if (fd > 3)
+		(void)close_range(3, (unsigned)fd - 1, 0);
+	(void)close_range((unsigned)fd + 1, ~0U, 0);
+	for (;;) {
+		nanosleep(&tick, NULL);
+		if (mono_ns() < atomic_load(&g->revoke_at) ||
+		    !atomic_exchange(&g->granted, false))
+			continue;
+		if (kernel_drop_names(fd) != 0)
+			_exit(0); /* unmounted */
+		atomic_fetch_add(&g->drops, 1);
+	}
+}
+
+/* Starts the guard if the kernel knows the dentry epoch (a first drop
+ * tells). Returns true if names may live long. */
+static bool guard_start(struct afs_leases *ls)
+{
+	struct guard_page *g;
+	pid_t parent = getpid(), pid;
+	int rc;
+
+	ls->fuse_fd = fuse_session_fd(ls->fs->se);
+	rc = kernel_drop_names(ls->fuse_fd);
+	if (rc) {
+		ais_log(LOG_INFO,
+			"leases: the kernel cannot drop every name at once "
+			"(%s; Linux 6.16 can): names of files live no longer "
+			"than the lease",
+			strerror(-rc));
+		return false;
+	}
+	g = mmap(NULL, sizeof(*g), PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (g == MAP_FAILED)
+		return false;
+	atomic_init(&g->revoke_at, 0);
+	atomic_init(&g->granted, false);
+	atomic_init(&g->drops, 0);
+	pid = fork();
+	if (pid == 0)
+		guard_main(g, ls->fuse_fd, parent);
+	if (pid < 0) {
+		ais_log(LOG_WARNING,
+			"leases: cannot start the guard (%s): names of files "
+			"live no longer than the lease",
+			strerror(errno));
+		munmap(g, sizeof(*g));
+		return false;
+	}
+	ls->guard = g;
+	ls->guard_pid = pid;
+	ais_log(LOG_INFO,
+		"leases: the kernel keeps names of files up to %.0f s "
+		"(lease_timeout); guard process %d drops them all if a lease "
+		"lapses",
+		ls->fs->opts.lease_timeout, (int)pid);
+	return true;
+}
+
+static void guard_stop(struct afs_leases *ls)
+{
+	if (!ls->guard)
+		return;
+	kill(ls->guard_pid, SIGKILL);
+	while (waitpid(ls->guard_pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	munmap(ls->guard, sizeof(*ls->guard));
+	ls->guard = NULL;
+}
+
+bool afs_lease_long_names(struct afs_fs *fs)
+{
+	return fs->leases && fs->leases->guard;
+}
+
+bool afs_lease_long(struct afs_fs *fs)
+{
+	struct afs_leases *ls = fs->leases;
+	struct guard_page *g = ls ? ls->guard : NULL;
+
+	if (!g)
+		return false;
+	/* Counted first: the guard drops what a grant gives that it saw
+	 * counted, so a grant must never go uncounted past its look. */
+	if (!atomic_load_explicit(&g->granted, memory_order_relaxed))
+		atomic_store(&g->granted, true);
+	return ais_now_mono_ns() < atomic_load(&g->revoke_at);
+}
 
 static uint32_t name_slot(const char *bucket, const char *key)
 {
@@ -174,6 +348,12 @@ static void distrust_all(struct afs_leases *ls, const char *why)
 
 	if (g == 0) /* 0 means "not trusted" */
 		atomic_fetch_add(&ls->gen, 1);
+	/* And the kernel's long-lived names, before the next poll
+	 * acknowledges anything: what granted them counted the grant
+	 * first, so clearing the count before the drop loses none. */
+	if (ls->guard && atomic_exchange(&ls->guard->granted, false) &&
+	    kernel_drop_names(ls->fuse_fd) != 0)
+		atomic_store(&ls->guard->granted, true); /* the guard retries */
 	ais_log(LOG_INFO, "leases: every cached object is asked again (%s)",
 		why);
 }
@@ -431,17 +611,22 @@ static void apply(struct afs_leases *ls, const char *change)
 static void recompute(struct afs_leases *ls)
 {
 	struct watcher *w;
-	uint64_t min = UINT64_MAX, v;
+	uint64_t min = UINT64_MAX, rmin = UINT64_MAX, v;
 
 	pthread_mutex_lock(&ls->mu);
 	for (w = ls->watchers; w; w = w->next) {
 		v = atomic_load(&w->valid_until);
 		if (v < min)
 			min = v;
+		v = atomic_load(&w->revoke_at);
+		if (v < rmin)
+			rmin = v;
 	}
 	if (!ls->watchers || atomic_load(&ls->map_changed))
-		min = 0;
+		min = rmin = 0;
 	atomic_store(&ls->valid_until, min);
+	if (ls->guard)
+		atomic_store(&ls->guard->revoke_at, rmin);
 	pthread_mutex_unlock(&ls->mu);
 }
 
@@ -452,7 +637,7 @@ static void *watch_thread(void *arg)
 	struct afs_fs *fs = ls->fs;
 	char errmsg[AIS_ERRMSG_LEN];
 	struct ais_watch_answer a;
-	uint64_t since = 0, t0, grant, run = 0;
+	uint64_t since = 0, t0, grant, run = 0, lease_ns;
 	unsigned backoff = 0, wait_ms = 0; /* the first answer is at once */
 	bool failing = false;
 	size_t i;
@@ -462,7 +647,7 @@ static void *watch_thread(void *arg)
 		t0 = ais_now_mono_ns();
 		errmsg[0] = '\0';
 		rc = ais_client_watch(fs->client, &w->node, ls->id,
-				      fs->opts.bucket, since, wait_ms, &a,
+				      fs->opts.bucket, since, run, wait_ms, &a,
 				      errmsg);
 		if (rc == 0 || rc == -ESTALE) {
 			if (failing)
@@ -489,12 +674,16 @@ static void *watch_thread(void *arg)
 			if (a.n && fs->no_open)
 				notifier_wait(ls->nt);
 			since = a.seq;
-			grant = (uint64_t)((a.lease_ms ? a.lease_ms : 1000) *
-					   LEASE_SHARE * 1e6);
+			lease_ns = (uint64_t)(a.lease_ms ? a.lease_ms : 1000) *
+				   1000000ULL;
+			grant = (uint64_t)((double)lease_ns * LEASE_SHARE);
 			wait_ms = a.lease_ms / 4 < WATCH_WAIT_MS
 				      ? a.lease_ms / 4
 				      : WATCH_WAIT_MS;
 			atomic_store(&w->valid_until, t0 + grant);
+			atomic_store(
+			    &w->revoke_at,
+			    t0 + (uint64_t)((double)lease_ns * REVOKE_SHARE));
 			if (a.map_version >
 			    ais_client_map_version(fs->client)) {
 				ais_log(LOG_DEBUG,
@@ -520,6 +709,7 @@ static void *watch_thread(void *arg)
 		if (rc == -EOPNOTSUPP) {
 			/* An older node: no leases with it, ever. */
 			atomic_store(&w->valid_until, 0);
+			atomic_store(&w->revoke_at, 0);
 			recompute(ls);
 			break;
 		}
@@ -628,6 +818,15 @@ static void *manage_thread(void *arg)
 		v = ais_client_map_version(ls->fs->client);
 		if (v != seen || atomic_load(&ls->map_changed))
 			seen = reconcile(ls);
+		if (ls->guard && (v = atomic_load(&ls->guard->drops)) !=
+				     ls->guard_drops_seen) {
+			ais_log(LOG_NOTICE,
+				"leases: a lease went unrenewed for %.0f%% of "
+				"it, or the map changed: the guard made the "
+				"kernel drop every name (drop %llu)",
+				REVOKE_SHARE * 100, (unsigned long long)v);
+			ls->guard_drops_seen = v;
+		}
 		usleep(MANAGE_MS * 1000);
 	}
 	return NULL;
@@ -669,12 +868,15 @@ int afs_leases_start(struct afs_fs *fs)
 		free(ls);
 		return -ENOMEM;
 	}
+	if (fs->se && fs->no_open)
+		(void)guard_start(ls);
 	fs->leases = ls;
 	(void)reconcile(ls);
 	rc = pthread_create(&ls->mgr, NULL, manage_thread, ls);
 	if (rc) {
 		stop_all(ls->watchers);
 		notifier_stop(ls->nt);
+		guard_stop(ls);
 		fs->leases = NULL;
 		pthread_mutex_destroy(&ls->mu);
 		free(ls);
@@ -708,6 +910,7 @@ void afs_leases_stop(struct afs_fs *fs)
 	pthread_mutex_unlock(&ls->mu);
 	stop_all(w);
 	notifier_stop(ls->nt);
+	guard_stop(ls);
 	ais_client_set_origin(fs->client, 0);
 	fs->leases = NULL;
 	pthread_mutex_destroy(&ls->mu);

@@ -41,6 +41,17 @@ bool afs_lease_valid(struct afs_fs *fs);
 /* Seconds the lease has left (0 without one). */
 double afs_lease_left(struct afs_fs *fs);
 
+/* On a mount whose opens do not reach aisfs (afs_fs.no_open), whether the
+ * kernel may keep a covered file's name and attributes for lease_timeout
+ * rather than for what the lease has left: true when the kernel can drop
+ * every name at once (its dentry epoch) and the guard process will do so
+ * before any node's lease runs out unrenewed. Counts the grant: call only
+ * when the answer will carry the long time. */
+bool afs_lease_long(struct afs_fs *fs);
+/* Whether this mount's lookups may give names that long time at all (the
+ * guard runs). */
+bool afs_lease_long_names(struct afs_fs *fs);
+
 /* Before asking the cluster about bucket/key. */
 void afs_trust_begin(struct afs_fs *fs, const char *bucket, const char *key,
 		     struct afs_trust_tok *tok);

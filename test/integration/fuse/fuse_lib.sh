@@ -64,6 +64,20 @@ fuse_mount()
 	MNT=$dir
 }
 
+# aisfs_pid NAME: the aisfs process of mount NAME (not its guard process,
+# which read-only mounts have, with the same command line).
+aisfs_pid()
+{
+	local p
+	for p in $(pgrep -f "aisfs mount .*log=$T/$1.aisfs.log"); do
+		if [ "$(cat "/proc/$p/comm" 2>/dev/null)" = aisfs ]; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
 fuse_umount()
 {
 	"$AISFS" umount "$1" || fail "aisfs umount $1"

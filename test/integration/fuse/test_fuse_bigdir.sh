@@ -16,7 +16,7 @@ timed 1200 "$AIS" put -r -q -j 16 "$T/src" ais://big >/dev/null ||
 
 fuse_mount m
 M=$MNT/big
-pid=$(pgrep -f "aisfs mount -o log=$T/m.aisfs.log" | head -n 1)
+pid=$(aisfs_pid m)
 [ -n "$pid" ] || fail "no aisfs process"
 rss0=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
 

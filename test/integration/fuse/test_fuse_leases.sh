@@ -22,7 +22,8 @@ fuse_mount b -o attr_timeout=30,entry_timeout=30${LEASE_DEBUG:+,debug}
 B=$MNT/c
 fuse_mount n -o noleases,attr_timeout=30,entry_timeout=30
 N=$MNT/c
-fuse_mount r -o ro,attr_timeout=30,entry_timeout=30
+# debug: the requests the kernel sends it are counted below.
+fuse_mount r -o ro,attr_timeout=30,entry_timeout=30,debug
 R=$MNT/c
 
 # Requests the nodes handled. The mounts' lease polls count too (about one
@@ -165,6 +166,49 @@ for step in range(600):
 print("ok")
 PY
 
+note "read-only mount: names outlive the lease (the kernel drops them all if it lapses)"
+# The kernel's dentry epoch (Linux 6.16) lets a lease that lapses drop
+# every name at once; then a lookup gives names lease_timeout (30 s here),
+# and reopening them a lease later costs no request at all.
+mkdir "$B/long"
+for i in $(seq 100); do echo "$i" >"$B/long/l$i"; done
+read_long()
+{
+	python3 - "$R/long" <<'PY' || fail "reading long/ on R"
+import os, sys
+for i in range(1, 101):
+    assert open(os.path.join(sys.argv[1], "l%d" % i)).read() == "%d\n" % i
+PY
+}
+# (grep -c prints 0 and fails when nothing matches)
+r_lookups() { grep -c "opcode: LOOKUP" "$T/r.aisfs.log" || true; }
+r_drops() { grep -c "the guard made the kernel drop" "$T/r.aisfs.log" || true; }
+if grep -q "guard process" "$T/r.aisfs.log"; then
+	read_long
+	ok=
+	for try in 1 2 3; do
+		sleep 2 # longer than the lease: names it bounds are gone
+		d0=$(r_drops)
+		l0=$(r_lookups)
+		read_long
+		l1=$(r_lookups)
+		sleep 0.3 # the manager logs drops every 200 ms
+		# A renewal late enough for the guard to drop everything
+		# (a loaded machine) makes this pass look names up: again.
+		[ "$(r_drops)" = "$d0" ] || continue
+		note "100 reopens on R, 2 s after the last: $((l1 - l0)) lookups"
+		[ $((l1 - l0)) -le 5 ] ||
+			fail "names on R lived no longer than the lease: $((l1 - l0)) lookups"
+		ok=1
+		break
+	done
+	[ -n "$ok" ] || fail "R's guard dropped its names in each of 3 tries"
+else
+	note "no dentry epoch in this kernel: names live no longer than the lease"
+	grep -q "cannot drop every name" "$T/r.aisfs.log" ||
+		fail "R says neither that names live long nor why not"
+fi
+
 note "two mounts deleting in one directory at once: no wait on each other"
 # Each unlink holds the directory's lock in its own kernel while its node
 # waits for the other mount's acknowledgement: that must not need the
@@ -201,9 +245,9 @@ printf old >"$T/old"
 "$AIS" put "$T/old" ais://c/g >/dev/null
 assert_eq old "$(cat "$A/g")" "g cached on A"
 assert_eq old "$(cat "$R/g")" "g cached on R"
-apid=$(pgrep -f "aisfs mount .*log=$T/a.aisfs.log" | head -n 1)
+apid=$(aisfs_pid a)
 [ -n "$apid" ] || fail "no aisfs process for mount a"
-rpid=$(pgrep -f "aisfs mount .*log=$T/r.aisfs.log" | head -n 1)
+rpid=$(aisfs_pid r)
 [ -n "$rpid" ] || fail "no aisfs process for mount r"
 kill -STOP "$apid" "$rpid"
 # Longer than before: the kernel's cached size (kept for lease_timeout
@@ -212,7 +256,20 @@ printf 'new and longer' >"$T/new"
 t0=$(date +%s%N)
 timed 30 "$AIS" put "$T/new" ais://c/g >/dev/null
 ms=$((($(date +%s%N) - t0) / 1000000))
+# R is still stopped: the names its kernel kept were dropped when its lease
+# went unrenewed (by its guard, another process), so this read waits for R
+# instead of reading the kernel's copy of the old g.
+cat "$R/g" >"$T/g.during" 2>&1 &
+catpid=$!
+sleep 0.5
 kill -CONT "$apid" "$rpid"
+wait "$catpid" || fail "reading g on R while its aisfs was stopped"
+assert_eq 'new and longer' "$(cat "$T/g.during")" \
+	"g read on R while its aisfs was stopped"
+if grep -q "guard process" "$T/r.aisfs.log"; then
+	ais_wait_for 10 grep -q "the guard made the kernel drop" \
+		"$T/r.aisfs.log"
+fi
 note "PUT with a silent mount took $ms ms (lease $LEASE_MS ms)"
 [ "$ms" -lt $((LEASE_MS * 3 + 2000)) ] || fail "PUT waited $ms ms"
 assert_eq 'new and longer' "$(cat "$A/g")" "A after its lease lapsed"

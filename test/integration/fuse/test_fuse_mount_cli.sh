@@ -98,11 +98,11 @@ assert_eq 0 "$rc" "foreground aisfs exit status after umount"
 # SIGTERM unmounts cleanly; a killed aisfs leaves a stale mount that a new
 # mount names, and that aisfs umount removes.
 fuse_mount st
-pid=$(pgrep -f "aisfs mount -o log=$T/st.aisfs.log" | head -n 1)
+pid=$(aisfs_pid st)
 kill -TERM "$pid"
 ais_wait_for 20 bash -c "! grep -q ' $T/st ' /proc/mounts"
 fuse_mount st
-pid=$(pgrep -f "aisfs mount -o log=$T/st.aisfs.log" | head -n 1)
+pid=$(aisfs_pid st)
 kill -KILL "$pid"
 sleep 0.5
 expect_mount_error "stale mount" "$AIS_ENDPOINT" "$T/st"
