@@ -284,7 +284,8 @@ static uint64_t pseudo_ino(const char *name)
 
 /* Whether a listing leaves the kernel's name of child alone: on a mount
  * whose lookups give files' names a long time (afs_lease_long), a file the
- * kernel already knows (looked up before this entry). A listing's entry
+ * kernel already knows (looked up, or listed, before this entry), unless
+ * the listing found it another write. A listing's entry
  * would cut that time to what the lease has left (afs_fill_entry_listed),
  * and every epoch that lists its directories would look each file up
  * again. The entry still names the file; its attributes come with the
@@ -307,7 +308,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	uint64_t pos = off < 0 ? 0 : (uint64_t)off;
 	const char *name;
 	struct dent *d;
-	bool counted;
+	bool counted, stale;
 	char *buf;
 	int rc = 0;
 
@@ -321,6 +322,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		memset(&e, 0, sizeof(e));
 		child = NULL;
 		counted = true;
+		stale = false;
 		if (pos < 2) {
 			name = pos == 0 ? "." : "..";
 			afs_dir_stat(fs, &e.attr);
@@ -351,8 +353,6 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 					afs_member_set(fs, child, &d->meta,
 						       d->link);
 				} else {
-					bool stale = false;
-
 					afs_inode_lock(child);
 					child->seen_ns = ais_now_mono_ns();
 					if (d->kind != AFS_DIR &&
@@ -372,7 +372,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 					afs_inode_put(fs->itable, child);
 					break;
 				}
-				if (keeps_name(fs, child)) {
+				if (!stale && keeps_name(fs, child)) {
 					/* Node id 0: a plain entry, the
 					 * kernel's name and its time are
 					 * left as they are. */

@@ -30,12 +30,21 @@
  * tick at slightly different rates. */
 #define LEASE_SHARE 0.9
 /* On a mount whose names the kernel keeps long (the guard, below): the
- * share of the lease after which, unrenewed, the kernel's names are
- * dropped. The node counts the lease from later (when it got the poll),
- * so the guard has the rest, 0.4 of a lease (1.6 s by default), to act;
- * renewals come every quarter lease plus a round trip, so 0.35 of a lease
- * is left for an answer that is late without a drop. */
+ * share of the lease after which, unrenewed since a poll was sent, the
+ * kernel's names are dropped. The node counts the lease from later (when
+ * it got the poll), so the guard has the rest, 0.4 of a lease (1.6 s by
+ * default), to act. */
 #define REVOKE_SHARE 0.6
+/* And never later than this after the poll was sent, whatever the lease:
+ * a node that joins serves writes 2.5 s after it started serving
+ * (LEASE_NEW_GRACE_MS), and a stopped aisfs cannot learn of it. */
+#define REVOKE_MAX_MS 2000
+/* Such a mount has its polls held no longer than this share of the time
+ * to the drop: the answer that renews is sent at most that long after the
+ * poll before it was answered, so 1 - 2 x this (minus two round trips)
+ * is what a late answer may be late by without making the guard drop
+ * every name. */
+#define GUARD_WAIT_SHARE 0.25
 /* How often the guard looks. */
 #define GUARD_TICK_MS 20
 
@@ -67,12 +76,15 @@ struct watcher {
  * A lookup the kernel sends carries the epoch from before it was sent, so
  * a name granted while a drop happens is dropped too; a listing's names
  * take the epoch from when the kernel reads the answer, so a listing
- * never gives a long time (afs_readdir_keeps_name). */
+ * never gives a long time (afs_fill_entry_listed; fs_dir.c keeps_name). */
 struct guard_page {
 	_Atomic uint64_t revoke_at; /* monotonic ns: drop by then (0: now) */
 	atomic_bool granted;	    /* long names given since the last drop */
 	_Atomic uint64_t drops;	    /* by the guard */
 };
+/* Shared between processes: the atomics must not be locks in one. */
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_BOOL_LOCK_FREE == 2,
+	       "the guard page needs lock-free atomics");
 
 /* The kernel's copies of what changed are dropped by a thread of their
  * own: notify_inval_entry takes the parent directory's lock in the
@@ -120,10 +132,12 @@ struct afs_leases {
 	 * changed and its new nodes are not watched yet). */
 	_Atomic uint64_t valid_until;
 	atomic_bool map_changed;
+	atomic_bool reconciling; /* the watchers are being matched to a map */
 	_Atomic uint32_t gen;
 	_Atomic uint32_t ctr[AFS_TRUST_SLOTS];
 	_Atomic uint32_t total;	  /* changes applied, all names */
 	struct guard_page *guard; /* NULL: names live no longer than leases */
+	atomic_bool guard_ok;	  /* it runs: names may be given long */
 	pid_t guard_pid;
 	int fuse_fd;
 	uint64_t guard_drops_seen; /* the manager's, for the log */
@@ -165,9 +179,12 @@ static void guard_main(struct guard_page *g, int fd, pid_t parent)
 		_exit(0);
 	(void)setpgid(0, 0); /* no job control stops it with aisfs */
 	(void)prctl(PR_SET_NAME, "aisfs-guard");
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
+	/* It goes with aisfs (PDEATHSIG, or killed at unmount), not before:
+	 * a SIGTERM to the whole group (systemd) must not leave aisfs
+	 * unguarded while it shuts down. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	if (fd > 3)
 		(void)close_range(3, (unsigned)fd - 1, 0);
@@ -221,6 +238,7 @@ static bool guard_start(struct afs_leases *ls)
 	}
 	ls->guard = g;
 	ls->guard_pid = pid;
+	atomic_store(&ls->guard_ok, true);
 	ais_log(LOG_INFO,
 		"leases: the kernel keeps names of files up to %.0f s "
 		"(lease_timeout); guard process %d drops them all if a lease "
@@ -229,20 +247,41 @@ static bool guard_start(struct afs_leases *ls)
 	return true;
 }
 
+/* The manager's look at the guard: if it died (killed, out of memory),
+ * names are no longer given long, and the long ones go now. */
+static void guard_check(struct afs_leases *ls)
+{
+	int st;
+
+	if (!ls->guard || !atomic_load(&ls->guard_ok) ||
+	    waitpid(ls->guard_pid, &st, WNOHANG) != ls->guard_pid)
+		return;
+	atomic_store(&ls->guard_ok, false);
+	(void)kernel_drop_names(ls->fuse_fd);
+	ais_log(LOG_WARNING,
+		"leases: the guard process %d %s %d: names of files live no "
+		"longer than the lease from now on",
+		(int)ls->guard_pid,
+		WIFSIGNALED(st) ? "was killed by signal" : "exited with",
+		WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+}
+
 static void guard_stop(struct afs_leases *ls)
 {
 	if (!ls->guard)
 		return;
-	kill(ls->guard_pid, SIGKILL);
-	while (waitpid(ls->guard_pid, NULL, 0) < 0 && errno == EINTR)
-		;
+	if (atomic_exchange(&ls->guard_ok, false)) {
+		kill(ls->guard_pid, SIGKILL);
+		while (waitpid(ls->guard_pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
 	munmap(ls->guard, sizeof(*ls->guard));
 	ls->guard = NULL;
 }
 
 bool afs_lease_long_names(struct afs_fs *fs)
 {
-	return fs->leases && fs->leases->guard;
+	return fs->leases && atomic_load(&fs->leases->guard_ok);
 }
 
 bool afs_lease_long(struct afs_fs *fs)
@@ -250,7 +289,7 @@ bool afs_lease_long(struct afs_fs *fs)
 	struct afs_leases *ls = fs->leases;
 	struct guard_page *g = ls ? ls->guard : NULL;
 
-	if (!g)
+	if (!g || !atomic_load_explicit(&ls->guard_ok, memory_order_relaxed))
 		return false;
 	/* Counted first: the guard drops what a grant gives that it saw
 	 * counted, so a grant must never go uncounted past its look. */
@@ -352,8 +391,11 @@ static void distrust_all(struct afs_leases *ls, const char *why)
 	 * acknowledges anything: what granted them counted the grant
 	 * first, so clearing the count before the drop loses none. */
 	if (ls->guard && atomic_exchange(&ls->guard->granted, false) &&
-	    kernel_drop_names(ls->fuse_fd) != 0)
-		atomic_store(&ls->guard->granted, true); /* the guard retries */
+	    kernel_drop_names(ls->fuse_fd) != 0) {
+		/* The guard tries at once (the device went: unmounted). */
+		atomic_store(&ls->guard->revoke_at, 0);
+		atomic_store(&ls->guard->granted, true);
+	}
 	ais_log(LOG_INFO, "leases: every cached object is asked again (%s)",
 		why);
 }
@@ -622,7 +664,8 @@ static void recompute(struct afs_leases *ls)
 		if (v < rmin)
 			rmin = v;
 	}
-	if (!ls->watchers || atomic_load(&ls->map_changed))
+	if (!ls->watchers || atomic_load(&ls->map_changed) ||
+	    atomic_load(&ls->reconciling) || atomic_load(&ls->too_many))
 		min = rmin = 0;
 	atomic_store(&ls->valid_until, min);
 	if (ls->guard)
@@ -637,7 +680,7 @@ static void *watch_thread(void *arg)
 	struct afs_fs *fs = ls->fs;
 	char errmsg[AIS_ERRMSG_LEN];
 	struct ais_watch_answer a;
-	uint64_t since = 0, t0, grant, run = 0, lease_ns;
+	uint64_t since = 0, t0, grant, run = 0, lease_ns, revoke;
 	unsigned backoff = 0, wait_ms = 0; /* the first answer is at once */
 	bool failing = false;
 	size_t i;
@@ -681,9 +724,14 @@ static void *watch_thread(void *arg)
 				      ? a.lease_ms / 4
 				      : WATCH_WAIT_MS;
 			atomic_store(&w->valid_until, t0 + grant);
-			atomic_store(
-			    &w->revoke_at,
-			    t0 + (uint64_t)((double)lease_ns * REVOKE_SHARE));
+			revoke = (uint64_t)((double)lease_ns * REVOKE_SHARE);
+			if (revoke > REVOKE_MAX_MS * 1000000ULL)
+				revoke = REVOKE_MAX_MS * 1000000ULL;
+			atomic_store(&w->revoke_at, t0 + revoke);
+			if (ls->guard &&
+			    wait_ms > revoke / 1000000 * GUARD_WAIT_SHARE)
+				wait_ms = (unsigned)(revoke / 1000000 *
+						     GUARD_WAIT_SHARE);
 			if (a.map_version >
 			    ais_client_map_version(fs->client)) {
 				ais_log(LOG_DEBUG,
@@ -770,6 +818,10 @@ static uint64_t reconcile(struct afs_leases *ls)
 	size_t n, i;
 	bool found;
 
+	/* Until the watchers match the new map, no lease counts (nor do the
+	 * long names: the guard drops them). */
+	atomic_store(&ls->reconciling, true);
+	recompute(ls);
 	if (atomic_exchange(&ls->map_changed, false))
 		(void)ais_client_refresh_map(ls->fs->client, NULL);
 	n = ais_client_nodes(ls->fs->client, nodes,
@@ -802,6 +854,7 @@ static uint64_t reconcile(struct afs_leases *ls)
 	/* The new nodes have no lease yet: nothing is trusted until they
 	 * answered (recompute), whatever the gone ones take to stop. */
 	atomic_store(&ls->watched_version, version);
+	atomic_store(&ls->reconciling, false);
 	recompute(ls);
 	for (w = gone; w; w = w->next)
 		ais_log(LOG_INFO, "leases: node %s left the map", w->node.id);
@@ -818,6 +871,7 @@ static void *manage_thread(void *arg)
 		v = ais_client_map_version(ls->fs->client);
 		if (v != seen || atomic_load(&ls->map_changed))
 			seen = reconcile(ls);
+		guard_check(ls);
 		if (ls->guard && (v = atomic_load(&ls->guard->drops)) !=
 				     ls->guard_drops_seen) {
 			ais_log(LOG_NOTICE,
@@ -897,6 +951,9 @@ void afs_leases_stop(struct afs_fs *fs)
 	if (!ls)
 		return;
 	atomic_store(&ls->stop, true);
+	/* Nothing answers from here on: the kernel's long names go first. */
+	if (ls->guard && atomic_load(&ls->guard_ok))
+		(void)kernel_drop_names(ls->fuse_fd);
 	/* A watcher may wait for the notifier (no_open), which may be
 	 * stuck in the kernel: release them first, before the manager,
 	 * which may be joining one of them. */

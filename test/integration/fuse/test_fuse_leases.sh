@@ -334,6 +334,32 @@ sleep 1
 n=$(reopen_cost "$A/h" after)
 [ "$n" -lt 60 ] || fail "after the restart, 300 opens cost $n requests"
 
+if grep -q "guard process" "$T/r.aisfs.log"; then
+	note "read-only mount whose guard was killed: names live no longer than the lease"
+	gpid=
+	for p in $(pgrep -f "aisfs mount .*log=$T/r.aisfs.log"); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = aisfs-guard ] && gpid=$p
+	done
+	[ -n "$gpid" ] || fail "no guard process for mount r"
+	kill -KILL "$gpid"
+	ais_wait_for 10 grep -q "the guard process $gpid was killed" \
+		"$T/r.aisfs.log"
+	rpid=$(aisfs_pid r)
+	printf old >"$T/k"
+	"$AIS" put "$T/k" ais://c/k >/dev/null
+	assert_eq old "$(cat "$R/k")" "k cached on R"
+	kill -STOP "$rpid"
+	printf newer >"$T/k"
+	timed 30 "$AIS" put "$T/k" ais://c/k >/dev/null
+	cat "$R/k" >"$T/k.during" 2>&1 &
+	catpid=$!
+	sleep 0.5
+	kill -CONT "$rpid"
+	wait "$catpid" || fail "reading k on R while its aisfs was stopped"
+	assert_eq newer "$(cat "$T/k.during")" \
+		"k read on R, stopped, with no guard"
+fi
+
 note "the mounts still serve"
 assert_eq back "$(cat "$A/f")" "A still reads"
 assert_eq back "$(cat "$R/f")" "R still reads"
