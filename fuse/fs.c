@@ -310,6 +310,16 @@ int afs_fill_attr(struct afs_fs *fs, struct afs_inode *in, struct stat *st)
 
 	if (in->kind == AFS_DIR) {
 		afs_dir_stat(fs, st);
+		if (fs->no_open && afs_lease_long_names(fs)) {
+			/* The kernel keeps its listing while this mtime
+			 * holds (fs_dir.c dir_cached). */
+			uint64_t ns =
+			    (uint64_t)st->st_mtim.tv_nsec +
+			    afs_listing_gen(fs, afs_nodeid(in)) % 1000000000ULL;
+
+			st->st_mtim.tv_sec += (time_t)(ns / 1000000000ULL);
+			st->st_mtim.tv_nsec = (long)(ns % 1000000000ULL);
+		}
 		st->st_ino = in->ino;
 		return 0;
 	}
@@ -425,6 +435,13 @@ double afs_cache_time(struct afs_fs *fs, struct afs_inode *in, double base,
 		return t < NO_OPEN_CACHE_MAX ? t : NO_OPEN_CACHE_MAX;
 	}
 
+	if (fs->no_open && in->kind == AFS_DIR && afs_lease_long_names(fs)) {
+		/* Its mtime says whether the kernel's listing of it still
+		 * counts (fs_dir.c dir_cached): asked again before the lease
+		 * could run out on a node. */
+		t = afs_lease_left(fs);
+		return t < base ? t : base;
+	}
 	if (fs->opts.lease_timeout <= base || !afs_lease_valid(fs))
 		return base;
 	if (in->kind == AFS_FILE || in->kind == AFS_SHARD) {

@@ -233,6 +233,23 @@ static int seek_entry(struct afs_fs *fs, struct dirh *dh, uint64_t idx)
 	return 0;
 }
 
+/* Whether the kernel may keep this directory's listing from one opendir
+ * to the next (FOPEN_CACHE_DIR with keep_cache): on a read-only mount whose
+ * names live long (afs_lease_long), a directory of objects (not the list
+ * of buckets, which no lease reports, nor a shard's). It is dropped
+ *  - when a change below it comes from a lease (lease.c apply: the
+ *    kernel's pages of it, before the change is acknowledged);
+ *  - when the kernel finds the directory's mtime moved on (afs_dir_stat
+ *    carries afs_listing_gen), which it asks again at least once a lease
+ *    (afs_cache_time) and at the next lookup of the directory after the
+ *    kernel's names were dropped: a lease that lapsed, a node that forgot
+ *    its feed. Counted as a long grant: a lapse then drops every name. */
+static bool dir_cached(struct afs_fs *fs, struct dirh *dh)
+{
+	return fs->no_open && dh->in->kind == AFS_DIR && !dh->buckets &&
+	       !dh->shard && afs_lease_long_names(fs) && afs_lease_long(fs);
+}
+
 void afs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct afs_fs *fs = fuse_req_userdata(req);
@@ -269,7 +286,7 @@ void afs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		snprintf(dh->prefix, sizeof(dh->prefix), "%s/", dh->loc.key);
 	pthread_mutex_init(&dh->lock, NULL);
 	fi->fh = (uintptr_t)dh;
-	fi->cache_readdir = 0;
+	fi->cache_readdir = fi->keep_cache = dir_cached(fs, dh);
 	if (fuse_reply_open(req, fi) != 0) {
 		pthread_mutex_destroy(&dh->lock);
 		afs_inode_put(fs->itable, in);

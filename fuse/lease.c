@@ -135,7 +135,9 @@ struct afs_leases {
 	atomic_bool reconciling; /* the watchers are being matched to a map */
 	_Atomic uint32_t gen;
 	_Atomic uint32_t ctr[AFS_TRUST_SLOTS];
-	_Atomic uint32_t total;	  /* changes applied, all names */
+	_Atomic uint32_t total; /* changes applied, all names */
+	/* Changes applied below directories (afs_listing_gen), by slot. */
+	_Atomic uint32_t dirgen[AFS_TRUST_SLOTS];
 	struct guard_page *guard; /* NULL: names live no longer than leases */
 	atomic_bool guard_ok;	  /* it runs: names may be given long */
 	pid_t guard_pid;
@@ -279,6 +281,21 @@ static void guard_stop(struct afs_leases *ls)
 	ls->guard = NULL;
 }
 
+static uint32_t dir_slot(uint64_t nodeid)
+{
+	return (uint32_t)(ais_mix64(nodeid) & (AFS_TRUST_SLOTS - 1));
+}
+
+uint64_t afs_listing_gen(struct afs_fs *fs, uint64_t nodeid)
+{
+	struct afs_leases *ls = fs->leases;
+
+	if (!ls || !ls->guard)
+		return 0;
+	return atomic_load(&ls->gen) + atomic_load(&ls->guard->drops) +
+	       atomic_load(&ls->dirgen[dir_slot(nodeid)]);
+}
+
 bool afs_lease_long_names(struct afs_fs *fs)
 {
 	return fs->leases && atomic_load(&fs->leases->guard_ok);
@@ -400,11 +417,20 @@ static void distrust_all(struct afs_leases *ls, const char *why)
 		why);
 }
 
+/* The directories find_path went through, whose listings the kernel may
+ * keep (fs_dir.c dir_cached): they go with a change below them. */
+#define PATH_DIRS_MAX 64
+struct path_dirs {
+	uint64_t ino[PATH_DIRS_MAX];
+	size_t n;
+};
+
 /* The inode of bucket/key if the table has it (with a ref), else NULL;
- * *parent_ino gets its parent's number. */
+ * *parent_ino gets its parent's number, dirs the directories on the way. */
+
 static struct afs_inode *find_path(struct afs_fs *fs, const char *bucket,
 				   const char *key, uint64_t *parent_ino,
-				   bool *leaf_missing)
+				   bool *leaf_missing, struct path_dirs *dirs)
 {
 	struct afs_inode *in, *next;
 	char comp[AIS_COMPONENT_MAX + 1];
@@ -429,6 +455,8 @@ static struct afs_inode *find_path(struct afs_fs *fs, const char *bucket,
 		memcpy(comp, p, n);
 		comp[n] = '\0';
 		*parent_ino = afs_nodeid(in);
+		if (in->kind == AFS_DIR && dirs->n < PATH_DIRS_MAX)
+			dirs->ino[dirs->n++] = afs_nodeid(in);
 		next = afs_inode_find(fs->itable, in, comp);
 		afs_inode_put(fs->itable, in);
 		in = next;
@@ -526,8 +554,10 @@ static void *notify_thread(void *arg)
 				"(too many at once): stat may be stale up to "
 				"lease_timeout for those names",
 				dropped);
-		rc = fuse_lowlevel_notify_inval_entry(nt->se, n->parent,
-						      n->name, strlen(n->name));
+		rc = n->name[0]
+			 ? fuse_lowlevel_notify_inval_entry(
+			       nt->se, n->parent, n->name, strlen(n->name))
+			 : 0;
 		if (rc && rc != -ENOENT)
 			ais_log(LOG_DEBUG, "notify_inval_entry %s: %s", n->name,
 				strerror(-rc));
@@ -608,7 +638,9 @@ static void apply(struct afs_leases *ls, const char *change)
 	struct afs_inode *in;
 	uint64_t parent = 0;
 	bool leaf_missing = false;
+	struct path_dirs dirs = {.n = 0};
 	const char *base;
+	size_t i;
 
 	if (!slash || (size_t)(slash - change) > AIS_BUCKET_MAX)
 		return;
@@ -621,9 +653,20 @@ static void apply(struct afs_leases *ls, const char *change)
 	}
 	atomic_fetch_add(&ls->ctr[name_slot(bucket, key)], 1);
 	atomic_fetch_add(&ls->total, 1);
-	in = find_path(fs, bucket, key, &parent, &leaf_missing);
+	in = find_path(fs, bucket, key, &parent, &leaf_missing, &dirs);
 	base = strrchr(key, '/');
 	base = base ? base + 1 : key;
+	/* A name added or gone changes the listing of its directory, and of
+	 * every one above it that it may add or end: their mtime moves on,
+	 * and the kernel drops its copy of them. A listing the kernel was
+	 * reading meanwhile, from before the change, may still fill its
+	 * cache: it does so under the old mtime, so the next listing finds
+	 * the mtime moved on and reads the directory anew. */
+	if (afs_lease_long_names(fs))
+		for (i = 0; i < dirs.n; i++) {
+			atomic_fetch_add(&ls->dirgen[dir_slot(dirs.ino[i])], 1);
+			notice_add(ls->nt, 0, "", dirs.ino[i], true);
+		}
 	if (!in) {
 		/* On a no_open mount the kernel may still have the name, for
 		 * an inode no longer found by it (afs_inode_link_ident

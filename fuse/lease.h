@@ -52,6 +52,14 @@ bool afs_lease_long(struct afs_fs *fs);
  * guard runs). */
 bool afs_lease_long_names(struct afs_fs *fs);
 
+/* Where such a mount also lets the kernel keep directory listings
+ * (fs_dir.c, dir_cached): a number for directory nodeid that moves on
+ * whenever a change below it was applied, or what this mount cached stops
+ * counting (a node forgot its feed, a bucket went, the guard dropped every
+ * name). Directories carry it in their mtime, which the kernel compares
+ * with the one it started its listing under. */
+uint64_t afs_listing_gen(struct afs_fs *fs, uint64_t nodeid);
+
 /* Before asking the cluster about bucket/key. */
 void afs_trust_begin(struct afs_fs *fs, const char *bucket, const char *key,
 		     struct afs_trust_tok *tok);

@@ -203,6 +203,28 @@ if grep -q "guard process" "$T/r.aisfs.log"; then
 		break
 	done
 	[ -n "$ok" ] || fail "R's guard dropped its names in each of 3 tries"
+
+	note "read-only mount: listings are kept too, and follow every change"
+	r_lists() { grep -c "opcode: READDIRPLUS" "$T/r.aisfs.log" || true; }
+	ls "$R/long" >/dev/null
+	d0drops=$(r_drops)
+	d0=$(r_lists)
+	assert_eq 100 "$(ls "$R/long" | wc -l)" "listing of long/ on R"
+	d1=$(r_lists)
+	note "a second listing of long/ on R: $((d1 - d0)) READDIRPLUS"
+	[ "$d1" -eq "$d0" ] || [ "$(r_drops)" != "$d0drops" ] ||
+		fail "R listed long/ again: $((d1 - d0)) READDIRPLUS"
+	for i in 1 2 3; do
+		echo new >"$B/long/n$i"
+		ls "$R/long" | grep -qx "n$i" ||
+			fail "n$i, written on B, not in R's listing"
+		"$AIS" put "$T/one" "ais://c/long/sub$i/x" >/dev/null
+		ls "$R/long" | grep -qx "sub$i" ||
+			fail "sub$i/, made by ais put, not in R's listing"
+		rm "$B/long/n$i"
+		! ls "$R/long" | grep -qx "n$i" ||
+			fail "n$i, deleted on B, still in R's listing"
+	done
 else
 	note "no dentry epoch in this kernel: names live no longer than the lease"
 	grep -q "cannot drop every name" "$T/r.aisfs.log" ||
@@ -245,6 +267,7 @@ printf old >"$T/old"
 "$AIS" put "$T/old" ais://c/g >/dev/null
 assert_eq old "$(cat "$A/g")" "g cached on A"
 assert_eq old "$(cat "$R/g")" "g cached on R"
+ls "$R" >/dev/null # and its listing
 apid=$(aisfs_pid a)
 [ -n "$apid" ] || fail "no aisfs process for mount a"
 rpid=$(aisfs_pid r)
@@ -256,16 +279,22 @@ printf 'new and longer' >"$T/new"
 t0=$(date +%s%N)
 timed 30 "$AIS" put "$T/new" ais://c/g >/dev/null
 ms=$((($(date +%s%N) - t0) / 1000000))
+"$AIS" put "$T/new" ais://c/g2 >/dev/null
 # R is still stopped: the names its kernel kept were dropped when its lease
 # went unrenewed (by its guard, another process), so this read waits for R
 # instead of reading the kernel's copy of the old g.
 cat "$R/g" >"$T/g.during" 2>&1 &
 catpid=$!
+ls "$R" >"$T/ls.during" 2>&1 &
+lspid=$!
 sleep 0.5
 kill -CONT "$apid" "$rpid"
 wait "$catpid" || fail "reading g on R while its aisfs was stopped"
 assert_eq 'new and longer' "$(cat "$T/g.during")" \
 	"g read on R while its aisfs was stopped"
+wait "$lspid" || fail "listing R while its aisfs was stopped"
+grep -qx g2 "$T/ls.during" ||
+	fail "g2, made while R was stopped, not in R's listing: $(cat "$T/ls.during")"
 if grep -q "guard process" "$T/r.aisfs.log"; then
 	ais_wait_for 10 grep -q "the guard made the kernel drop" \
 		"$T/r.aisfs.log"
