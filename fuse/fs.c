@@ -383,9 +383,7 @@ static int fill_entry(struct afs_fs *fs, struct afs_inode *in,
 	e->entry_timeout =
 	    afs_cache_time(fs, in, fs->opts.entry_timeout, long_ok);
 	e->attr_timeout =
-	    e->entry_timeout == fs->opts.lease_timeout && fs->no_open
-		? e->entry_timeout
-		: afs_cache_time(fs, in, fs->opts.attr_timeout, false);
+	    afs_cache_time(fs, in, fs->opts.attr_timeout, long_ok);
 	return afs_fill_attr(fs, in, &e->attr);
 }
 
@@ -407,6 +405,21 @@ int afs_fill_entry_listed(struct afs_fs *fs, struct afs_inode *in,
  * objects that move to it before this mount watches it (its grace, 2.5
  * s), and only a revalidation tells the kernel its pages are stale. */
 #define NO_OPEN_CACHE_MAX 2.0
+/* Where names outlive the lease (afs_lease_long), how long without
+ * lease_timeout given: longer than an epoch over a million files takes,
+ * cold then warm (names looked up early in a cold epoch must still be there
+ * when the next one comes back to them). A lapse drops them all anyway;
+ * what this bounds is the attributes a descriptor opened before a lapse
+ * keeps (aisfs(1), kernel_open). */
+#define LONG_NAMES_DEFAULT 600.0
+
+static double long_time(struct afs_fs *fs)
+{
+	if (fs->opts.lease_timeout_given ||
+	    fs->opts.lease_timeout > LONG_NAMES_DEFAULT)
+		return fs->opts.lease_timeout;
+	return LONG_NAMES_DEFAULT;
+}
 
 double afs_cache_time(struct afs_fs *fs, struct afs_inode *in, double base,
 		      bool long_ok)
@@ -428,7 +441,7 @@ double afs_cache_time(struct afs_fs *fs, struct afs_inode *in, double base,
 		if (!covered)
 			return 0;
 		if (long_ok && afs_lease_long(fs))
-			return fs->opts.lease_timeout;
+			return long_time(fs);
 		t = afs_lease_left(fs);
 		if (t > fs->opts.lease_timeout)
 			t = fs->opts.lease_timeout;
@@ -440,7 +453,7 @@ double afs_cache_time(struct afs_fs *fs, struct afs_inode *in, double base,
 		 * counts (fs_dir.c dir_cached): asked again before the lease
 		 * could run out on a node. */
 		t = afs_lease_left(fs);
-		return t < base ? t : base;
+		return t > 0 && t < base ? t : base;
 	}
 	if (fs->opts.lease_timeout <= base || !afs_lease_valid(fs))
 		return base;

@@ -29,6 +29,7 @@ struct dirh {
 	char prefix[sizeof(((struct afs_loc *)0)->key) + 1]; /* "key/", "" */
 	bool buckets; /* the root of a mount without bucket= */
 	bool shard;   /* the shard or a directory in it */
+	bool cached;  /* the kernel may keep its listing (dir_cached) */
 	bool loaded;
 	struct dent *ents;
 	size_t n;
@@ -239,7 +240,7 @@ static int seek_entry(struct afs_fs *fs, struct dirh *dh, uint64_t idx)
  * of buckets, which no lease reports, nor a shard's). It is dropped
  *  - when a change below it comes from a lease (lease.c apply: the
  *    kernel's pages of it, before the change is acknowledged);
- *  - when the kernel finds the directory's mtime moved on (afs_dir_stat
+ *  - when the kernel finds the directory's mtime moved on (afs_fill_attr
  *    carries afs_listing_gen), which it asks again at least once a lease
  *    (afs_cache_time) and at the next lookup of the directory after the
  *    kernel's names were dropped: a lease that lapsed, a node that forgot
@@ -247,7 +248,8 @@ static int seek_entry(struct afs_fs *fs, struct dirh *dh, uint64_t idx)
 static bool dir_cached(struct afs_fs *fs, struct dirh *dh)
 {
 	return fs->no_open && dh->in->kind == AFS_DIR && !dh->buckets &&
-	       !dh->shard && afs_lease_long_names(fs) && afs_lease_long(fs);
+	       !dh->shard && afs_lease_long_names(fs) &&
+	       afs_dir_cache_note(fs, afs_nodeid(dh->in));
 }
 
 void afs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -286,7 +288,8 @@ void afs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		snprintf(dh->prefix, sizeof(dh->prefix), "%s/", dh->loc.key);
 	pthread_mutex_init(&dh->lock, NULL);
 	fi->fh = (uintptr_t)dh;
-	fi->cache_readdir = fi->keep_cache = dir_cached(fs, dh);
+	dh->cached = dir_cached(fs, dh);
+	fi->cache_readdir = fi->keep_cache = dh->cached;
 	if (fuse_reply_open(req, fi) != 0) {
 		pthread_mutex_destroy(&dh->lock);
 		afs_inode_put(fs->itable, in);
@@ -335,6 +338,14 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	pthread_mutex_lock(&dh->lock);
+	if (dh->cached && pos == 0) {
+		/* From the start (a rewinddir) of a listing the kernel keeps:
+		 * what it reads now it keeps for others too, so not the page
+		 * this handle read before; and the reading counts as a grant
+		 * (a lapse from now on drops it). */
+		dh->loaded = false;
+		(void)afs_dir_cache_note(fs, afs_nodeid(dh->in));
+	}
 	for (;; pos++) {
 		memset(&e, 0, sizeof(e));
 		child = NULL;

@@ -138,6 +138,11 @@ struct afs_leases {
 	_Atomic uint32_t total; /* changes applied, all names */
 	/* Changes applied below directories (afs_listing_gen), by slot. */
 	_Atomic uint32_t dirgen[AFS_TRUST_SLOTS];
+	/* The directories whose listings the kernel may keep (a set of node
+	 * ids, open addressing, 0 = free), since the last distrust_all. */
+	pthread_mutex_t dirs_mu;
+	uint64_t *dirs;
+	size_t ndirs, dirs_cap;
 	struct guard_page *guard; /* NULL: names live no longer than leases */
 	atomic_bool guard_ok;	  /* it runs: names may be given long */
 	pid_t guard_pid;
@@ -296,6 +301,98 @@ uint64_t afs_listing_gen(struct afs_fs *fs, uint64_t nodeid)
 	       atomic_load(&ls->dirgen[dir_slot(nodeid)]);
 }
 
+static void notice_add(struct notifier *nt, uint64_t parent, const char *name,
+		       uint64_t ino, bool inode);
+
+/* Under dirs_mu: the slot of nodeid in the set, or the free one where it
+ * would go. */
+static size_t dirs_slot(struct afs_leases *ls, uint64_t nodeid)
+{
+	size_t i = (size_t)ais_mix64(nodeid) & (ls->dirs_cap - 1);
+
+	while (ls->dirs[i] && ls->dirs[i] != nodeid)
+		i = (i + 1) & (ls->dirs_cap - 1);
+	return i;
+}
+
+/* Under dirs_mu. */
+static bool dirs_add(struct afs_leases *ls, uint64_t nodeid)
+{
+	uint64_t *old = ls->dirs;
+	size_t cap = ls->dirs_cap, i;
+
+	if ((ls->ndirs + 1) * 2 > ls->dirs_cap) {
+		ls->dirs_cap = cap ? cap * 2 : 64;
+		ls->dirs = calloc(ls->dirs_cap, sizeof(*ls->dirs));
+		if (!ls->dirs) {
+			ls->dirs = old;
+			ls->dirs_cap = cap;
+			return false;
+		}
+		for (i = 0; i < cap; i++)
+			if (old[i])
+				ls->dirs[dirs_slot(ls, old[i])] = old[i];
+		free(old);
+	}
+	i = dirs_slot(ls, nodeid);
+	if (!ls->dirs[i]) {
+		ls->dirs[i] = nodeid;
+		ls->ndirs++;
+	}
+	return true;
+}
+
+bool afs_dir_cache_note(struct afs_fs *fs, uint64_t nodeid)
+{
+	struct afs_leases *ls = fs->leases;
+	bool ok;
+
+	if (!ls || !afs_lease_long(fs))
+		return false;
+	pthread_mutex_lock(&ls->dirs_mu);
+	ok = dirs_add(ls, nodeid);
+	pthread_mutex_unlock(&ls->dirs_mu);
+	return ok;
+}
+
+/* A change was applied below directory nodeid: its mtime moves on, and
+ * the kernel drops its listing, if it may keep one. A listing the kernel
+ * was reading meanwhile, from before the change, may still fill its cache:
+ * it does so under the old mtime, so the next listing finds the mtime
+ * moved on and reads the directory anew. */
+static void dir_changed(struct afs_leases *ls, uint64_t nodeid)
+{
+	bool noted;
+
+	if (!ls->guard)
+		return;
+	atomic_fetch_add(&ls->dirgen[dir_slot(nodeid)], 1);
+	pthread_mutex_lock(&ls->dirs_mu);
+	noted = ls->dirs_cap && ls->dirs[dirs_slot(ls, nodeid)] == nodeid;
+	pthread_mutex_unlock(&ls->dirs_mu);
+	if (noted)
+		notice_add(ls->nt, 0, "", nodeid, true);
+}
+
+/* Every listing the kernel may keep goes, with its attributes; the set
+ * starts over (an opendir notes its directory again). */
+static void dirs_drop_all(struct afs_leases *ls)
+{
+	uint64_t *dirs;
+	size_t cap, i;
+
+	pthread_mutex_lock(&ls->dirs_mu);
+	dirs = ls->dirs;
+	cap = ls->dirs_cap;
+	ls->dirs = NULL;
+	ls->dirs_cap = ls->ndirs = 0;
+	pthread_mutex_unlock(&ls->dirs_mu);
+	for (i = 0; i < cap; i++)
+		if (dirs[i])
+			notice_add(ls->nt, 0, "", dirs[i], true);
+	free(dirs);
+}
+
 bool afs_lease_long_names(struct afs_fs *fs)
 {
 	return fs->leases && atomic_load(&fs->leases->guard_ok);
@@ -397,6 +494,8 @@ bool afs_trusted(struct afs_fs *fs, const struct afs_inode *in)
 	       afs_lease_valid(fs);
 }
 
+static void dirs_drop_all(struct afs_leases *ls);
+
 /* Nothing cached so far counts any more. */
 static void distrust_all(struct afs_leases *ls, const char *why)
 {
@@ -413,24 +512,22 @@ static void distrust_all(struct afs_leases *ls, const char *why)
 		atomic_store(&ls->guard->revoke_at, 0);
 		atomic_store(&ls->guard->granted, true);
 	}
+	/* And the listings the kernel keeps, with the attributes their mtime
+	 * is compared with (queued: the watcher waits for them before the
+	 * next poll acknowledges). */
+	dirs_drop_all(ls);
 	ais_log(LOG_INFO, "leases: every cached object is asked again (%s)",
 		why);
 }
 
-/* The directories find_path went through, whose listings the kernel may
- * keep (fs_dir.c dir_cached): they go with a change below them. */
-#define PATH_DIRS_MAX 64
-struct path_dirs {
-	uint64_t ino[PATH_DIRS_MAX];
-	size_t n;
-};
+static void dir_changed(struct afs_leases *ls, uint64_t nodeid);
 
 /* The inode of bucket/key if the table has it (with a ref), else NULL;
- * *parent_ino gets its parent's number, dirs the directories on the way. */
-
+ * *parent_ino gets its parent's number. With changed, a change of it:
+ * every directory on the way gets dir_changed. */
 static struct afs_inode *find_path(struct afs_fs *fs, const char *bucket,
 				   const char *key, uint64_t *parent_ino,
-				   bool *leaf_missing, struct path_dirs *dirs)
+				   bool *leaf_missing, bool changed)
 {
 	struct afs_inode *in, *next;
 	char comp[AIS_COMPONENT_MAX + 1];
@@ -455,8 +552,8 @@ static struct afs_inode *find_path(struct afs_fs *fs, const char *bucket,
 		memcpy(comp, p, n);
 		comp[n] = '\0';
 		*parent_ino = afs_nodeid(in);
-		if (in->kind == AFS_DIR && dirs->n < PATH_DIRS_MAX)
-			dirs->ino[dirs->n++] = afs_nodeid(in);
+		if (changed && in->kind == AFS_DIR)
+			dir_changed(fs->leases, afs_nodeid(in));
 		next = afs_inode_find(fs->itable, in, comp);
 		afs_inode_put(fs->itable, in);
 		in = next;
@@ -638,9 +735,7 @@ static void apply(struct afs_leases *ls, const char *change)
 	struct afs_inode *in;
 	uint64_t parent = 0;
 	bool leaf_missing = false;
-	struct path_dirs dirs = {.n = 0};
 	const char *base;
-	size_t i;
 
 	if (!slash || (size_t)(slash - change) > AIS_BUCKET_MAX)
 		return;
@@ -653,20 +748,11 @@ static void apply(struct afs_leases *ls, const char *change)
 	}
 	atomic_fetch_add(&ls->ctr[name_slot(bucket, key)], 1);
 	atomic_fetch_add(&ls->total, 1);
-	in = find_path(fs, bucket, key, &parent, &leaf_missing, &dirs);
+	/* A name added or gone changes the listing of its directory, and of
+	 * every one above it that it may add or end (find_path). */
+	in = find_path(fs, bucket, key, &parent, &leaf_missing, true);
 	base = strrchr(key, '/');
 	base = base ? base + 1 : key;
-	/* A name added or gone changes the listing of its directory, and of
-	 * every one above it that it may add or end: their mtime moves on,
-	 * and the kernel drops its copy of them. A listing the kernel was
-	 * reading meanwhile, from before the change, may still fill its
-	 * cache: it does so under the old mtime, so the next listing finds
-	 * the mtime moved on and reads the directory anew. */
-	if (afs_lease_long_names(fs))
-		for (i = 0; i < dirs.n; i++) {
-			atomic_fetch_add(&ls->dirgen[dir_slot(dirs.ino[i])], 1);
-			notice_add(ls->nt, 0, "", dirs.ino[i], true);
-		}
 	if (!in) {
 		/* On a no_open mount the kernel may still have the name, for
 		 * an inode no longer found by it (afs_inode_link_ident
@@ -757,7 +843,7 @@ static void *watch_thread(void *arg)
 				apply(ls, a.changed[i]);
 			/* The next poll acknowledges these: on a no_open
 			 * mount, only once the kernel forgot them. */
-			if (a.n && fs->no_open)
+			if (fs->no_open)
 				notifier_wait(ls->nt);
 			since = a.seq;
 			lease_ns = (uint64_t)(a.lease_ms ? a.lease_ms : 1000) *
@@ -958,9 +1044,11 @@ int afs_leases_start(struct afs_fs *fs)
 	ls->id = random_id();
 	atomic_init(&ls->gen, 1);
 	pthread_mutex_init(&ls->mu, NULL);
+	pthread_mutex_init(&ls->dirs_mu, NULL);
 	ls->nt = notifier_start(fs->se, fs->no_open);
 	if (!ls->nt && fs->se && fs->no_open) {
 		/* Nothing would drop what the kernel caches of a change. */
+		pthread_mutex_destroy(&ls->dirs_mu);
 		pthread_mutex_destroy(&ls->mu);
 		free(ls);
 		return -ENOMEM;
@@ -975,6 +1063,7 @@ int afs_leases_start(struct afs_fs *fs)
 		notifier_stop(ls->nt);
 		guard_stop(ls);
 		fs->leases = NULL;
+		pthread_mutex_destroy(&ls->dirs_mu);
 		pthread_mutex_destroy(&ls->mu);
 		free(ls);
 		return -rc;
@@ -1011,6 +1100,8 @@ void afs_leases_stop(struct afs_fs *fs)
 	stop_all(w);
 	notifier_stop(ls->nt);
 	guard_stop(ls);
+	free(ls->dirs);
+	pthread_mutex_destroy(&ls->dirs_mu);
 	ais_client_set_origin(fs->client, 0);
 	fs->leases = NULL;
 	pthread_mutex_destroy(&ls->mu);

@@ -59,6 +59,11 @@ bool afs_lease_long_names(struct afs_fs *fs);
  * name). Directories carry it in their mtime, which the kernel compares
  * with the one it started its listing under. */
 uint64_t afs_listing_gen(struct afs_fs *fs, uint64_t nodeid);
+/* Directory nodeid was opened with its listing kept by the kernel: a
+ * change below it drops the listing, and so does anything that makes the
+ * mount distrust what it cached. Also counts as a long grant. Returns
+ * false (do not let the kernel keep it) when no lease allows it. */
+bool afs_dir_cache_note(struct afs_fs *fs, uint64_t nodeid);
 
 /* Before asking the cluster about bucket/key. */
 void afs_trust_begin(struct afs_fs *fs, const char *bucket, const char *key,

@@ -141,6 +141,7 @@ static int apply(struct afs_opts *o, char *key, char *val, char *errmsg)
 	} else if (strcmp(key, "entry_timeout") == 0 && val) {
 		return parse_seconds(key, val, &o->entry_timeout, errmsg);
 	} else if (strcmp(key, "lease_timeout") == 0 && val) {
+		o->lease_timeout_given = true;
 		return parse_seconds(key, val, &o->lease_timeout, errmsg);
 	} else if (strcmp(key, "negative_timeout") == 0 && val) {
 		return parse_seconds(key, val, &o->negative_timeout, errmsg);

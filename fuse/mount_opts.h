@@ -26,7 +26,8 @@ struct afs_opts {
 	 * -1 until given (then: on for ro mounts with leases). */
 	int kernel_open;
 	double lease_timeout; /* entry/attr cache time of what a lease covers */
-	double attr_timeout;  /* seconds */
+	bool lease_timeout_given; /* else longer where names live long */
+	double attr_timeout;	  /* seconds */
 	double entry_timeout;
 	double negative_timeout;
 	int shards; /* enum afs_shards */

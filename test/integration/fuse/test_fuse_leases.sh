@@ -225,6 +225,25 @@ if grep -q "guard process" "$T/r.aisfs.log"; then
 		! ls "$R/long" | grep -qx "n$i" ||
 			fail "n$i, deleted on B, still in R's listing"
 	done
+	# A directory held open and read again from its start (rewinddir,
+	# as os.listdir(fd) does): the new name is there, and in the
+	# listing the kernel keeps for everyone after it.
+	python3 - "$R/long" "$B/long" <<'PY' || fail "rewinddir on R"
+import os, sys
+r, b = sys.argv[1], sys.argv[2]
+# A change first: the listing the kernel kept goes, and this handle's
+# first reading fills it anew (from aisfs, not from the kernel's copy).
+with open(os.path.join(b, "rw0"), "w") as f:
+    f.write("x")
+fd = os.open(r, os.O_RDONLY | os.O_DIRECTORY)
+names = os.listdir(fd)
+assert "rw0" in names and "rw" not in names
+with open(os.path.join(b, "rw"), "w") as f:
+    f.write("x")
+assert "rw" in os.listdir(fd), "rewound listing misses rw"
+assert "rw" in os.listdir(r), "listing after the rewound one misses rw"
+os.close(fd)
+PY
 else
 	note "no dentry epoch in this kernel: names live no longer than the lease"
 	grep -q "cannot drop every name" "$T/r.aisfs.log" ||
