@@ -216,13 +216,27 @@ static void *poll_later(void *arg)
 	return NULL;
 }
 
+/* Change seq waits for p's next poll (300 ms from now), no longer. */
+static void wait_for_later(struct later *p, uint64_t seq)
+{
+	uint64_t t0;
+	pthread_t t;
+
+	ck_assert_int_eq(pthread_create(&t, NULL, poll_later, p), 0);
+	t0 = ais_now_mono_ns();
+	(void)leases_wait(p->l, "b", seq, 0);
+	ck_assert_uint_ge(ms_since(t0), 250);
+	ck_assert_uint_lt(ms_since(t0), LEASE);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(p->rc, 0);
+}
+
 START_TEST(test_ack_after_reset)
 {
 	struct leases *l = serving();
 	struct later p = {.l = l, .id = 9};
 	struct got g = {0};
-	uint64_t t0, seq, since, upto;
-	pthread_t t;
+	uint64_t seq, since, upto;
 
 	seq = leases_note(l, "b", "before", 0);
 	ck_assert_int_eq(
@@ -230,13 +244,7 @@ START_TEST(test_ack_after_reset)
 	ck_assert_uint_ge(since, seq);
 	p.since = since;
 	p.run = leases_run(l);
-	ck_assert_int_eq(pthread_create(&t, NULL, poll_later, &p), 0);
-	t0 = ais_now_mono_ns();
-	(void)leases_wait(l, "b", seq, 0);
-	ck_assert_uint_ge(ms_since(t0), 250);
-	ck_assert_uint_lt(ms_since(t0), LEASE);
-	pthread_join(t, NULL);
-	ck_assert_int_eq(p.rc, 0);
+	wait_for_later(&p, seq);
 
 	/* A number that this run also has, from another run: -ESTALE. */
 	seq = leases_note(l, "b", "other run", 0);
@@ -245,13 +253,7 @@ START_TEST(test_ack_after_reset)
 			 -ESTALE);
 	ck_assert_uint_eq(upto, seq);
 	p.since = upto;
-	ck_assert_int_eq(pthread_create(&t, NULL, poll_later, &p), 0);
-	t0 = ais_now_mono_ns();
-	(void)leases_wait(l, "b", seq, 0);
-	ck_assert_uint_ge(ms_since(t0), 250);
-	ck_assert_uint_lt(ms_since(t0), LEASE);
-	pthread_join(t, NULL);
-	ck_assert_int_eq(p.rc, 0);
+	wait_for_later(&p, seq);
 	leases_free(l);
 }
 END_TEST
