@@ -44,9 +44,17 @@ int store_new(char *const *paths, size_t n, struct store **out, char *errmsg)
 		free(st);
 		return rc;
 	}
+	rc = flushers_new(st->mps, &st->flush, errmsg);
+	if (rc) {
+		tombs_free(st->tombs);
+		mpset_free(st->mps);
+		free(st);
+		return rc;
+	}
 	st->arr = arrivals_new(0);
 	st->blk = blk_cache_new();
 	if (!st->arr || !st->blk) {
+		flushers_free(st->flush);
 		arrivals_free(st->arr);
 		blk_cache_free(st->blk);
 		tombs_free(st->tombs);
@@ -69,6 +77,7 @@ void store_free(struct store *st)
 		return;
 	for (i = 0; i < STORE_STRIPES; i++)
 		pthread_mutex_destroy(&st->stripes[i]);
+	flushers_free(st->flush);
 	arrivals_free(st->arr);
 	blk_cache_free(st->blk);
 	tombs_free(st->tombs);
@@ -529,6 +538,44 @@ void store_put_abort(struct store_put *p)
 	}
 }
 
+/* The checksum of p's bytes into hex, checked against what the PUT
+ * claimed (its size and checksum). */
+static int put_verify(struct store_put *p, char *hex, char *errmsg)
+{
+	ais_cksum_final(&p->ck, hex);
+	if (p->a.migrate && p->a.migrate->size != p->size)
+		return ais_errf(errmsg, -EBADMSG,
+				"size mismatch: metadata says %llu, body has "
+				"%llu",
+				(unsigned long long)p->a.migrate->size,
+				(unsigned long long)p->size);
+	if (p->a.cksum_value && p->a.cksum_value[0] &&
+	    strcasecmp(p->a.cksum_value, hex))
+		return ais_errf(errmsg, -EBADMSG,
+				"checksum mismatch: expected %s, got %s (%s)",
+				p->a.cksum_value, hex,
+				ais_cksum_name(p->a.cksum_type));
+	return 0;
+}
+
+/* p's metadata but its version and commit time. */
+static void put_meta(const struct store_put *p, const char *hex,
+		     struct ais_obj_meta *m)
+{
+	memset(m, 0, sizeof(*m));
+	if (p->a.migrate)
+		*m = *p->a.migrate;
+	m->size = p->size;
+	m->cksum_type = p->a.cksum_type;
+	snprintf(m->cksum, sizeof(m->cksum), "%s", hex);
+	if (!p->a.migrate) {
+		m->mtime_ns = p->a.mtime_ns ? p->a.mtime_ns : ais_now_real_ns();
+		m->mode = p->a.mode;
+		m->uid = p->a.uid;
+		m->gid = p->a.gid;
+	}
+}
+
 int store_put_commit(struct store_put *p, struct ais_obj_meta *out,
 		     char *errmsg)
 {
@@ -542,23 +589,9 @@ int store_put_commit(struct store_put *p, struct ais_obj_meta *out,
 	unsigned s;
 	int rc;
 
-	ais_cksum_final(&p->ck, hex);
-	if (p->a.migrate && p->a.migrate->size != p->size) {
-		rc = ais_errf(errmsg, -EBADMSG,
-			      "size mismatch: metadata says %llu, body has "
-			      "%llu",
-			      (unsigned long long)p->a.migrate->size,
-			      (unsigned long long)p->size);
+	rc = put_verify(p, hex, errmsg);
+	if (rc)
 		goto err;
-	}
-	if (p->a.cksum_value && p->a.cksum_value[0] &&
-	    strcasecmp(p->a.cksum_value, hex)) {
-		rc = ais_errf(errmsg, -EBADMSG,
-			      "checksum mismatch: expected %s, got %s (%s)",
-			      p->a.cksum_value, hex,
-			      ais_cksum_name(p->a.cksum_type));
-		goto err;
-	}
 	/* A small object's bytes and metadata reach the disk in one flush,
 	 * below (under the stripe lock: 1 in STORE_STRIPES names waits for
 	 * it); a big one's bytes first, here, so that the lock is held only
@@ -567,18 +600,7 @@ int store_put_commit(struct store_put *p, struct ais_obj_meta *out,
 		rc = disk_err(errmsg, -errno, "fsync", mpath);
 		goto err;
 	}
-	memset(&m, 0, sizeof(m));
-	if (p->a.migrate)
-		m = *p->a.migrate;
-	m.size = p->size;
-	m.cksum_type = p->a.cksum_type;
-	snprintf(m.cksum, sizeof(m.cksum), "%s", hex);
-	if (!p->a.migrate) {
-		m.mtime_ns = p->a.mtime_ns ? p->a.mtime_ns : ais_now_real_ns();
-		m.mode = p->a.mode;
-		m.uid = p->a.uid;
-		m.gid = p->a.gid;
-	}
+	put_meta(p, hex, &m);
 
 	s = stripe_of(p->a.bucket, p->a.name);
 	pthread_mutex_lock(&st->stripes[s]);
@@ -630,6 +652,146 @@ err_unlock:
 err:
 	store_put_abort(p);
 	return rc;
+}
+
+int store_put_stage(struct store_put *p, struct store_staged *out, char *errmsg)
+{
+	struct store *st = p->st;
+	const char *mpath = st->mps->paths[p->mp];
+	struct ais_obj_meta *m = &out->m;
+	char hex[AIS_CKSUM_HEX_MAX];
+	int64_t old_written;
+	uint64_t old;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = put_verify(p, hex, errmsg);
+	if (rc)
+		goto err;
+	put_meta(p, hex, m);
+	/* Read without the name's lock: store_put_publish checks it again
+	 * under it. */
+	old = current_version(st, p->a.bucket, p->a.name, &old_written);
+	if (old && p->a.no_overwrite) {
+		rc = ais_errf(errmsg, -EEXIST, "%s/%s already exists",
+			      p->a.bucket, p->a.name);
+		goto err;
+	}
+	m->version = old + 1;
+	m->written_ns = commit_time(old_written);
+	rc = objmeta_write_fd(p->fd, m);
+	if (!rc)
+		rc = blk_store(st->mps, st->blk, &p->blk, p->fd, m, errmsg);
+	if (rc) {
+		rc = disk_err(errmsg, rc, "set xattr", mpath);
+		goto err;
+	}
+	out->tmp = strdup(p->tmp);
+	if (!out->tmp) {
+		rc = ais_errf(errmsg, -ENOMEM, "out of memory");
+		goto err;
+	}
+	rc = close(p->fd) < 0 ? -errno : 0;
+	p->fd = -1;
+	if (rc) {
+		unlink(p->tmp);
+		free(out->tmp);
+		out->tmp = NULL;
+		rc = disk_err(errmsg, rc, "close", mpath);
+		goto err;
+	}
+	out->st = st;
+	out->a = p->a;
+	out->mp = p->mp;
+	ais_cksum_abort(&p->ck);
+	blk_writer_free(&p->blk);
+	return 0;
+err:
+	store_put_abort(p);
+	return rc;
+}
+
+void store_staged_drop(struct store_staged *s)
+{
+	if (!s->tmp)
+		return;
+	unlink(s->tmp);
+	free(s->tmp);
+	s->tmp = NULL;
+}
+
+/* Another PUT of s's name committed (or the name was deleted) between
+ * its stage and its publish: s->m, now after that one, replaces the
+ * metadata of the staged file, flushed on its own. */
+static int restage(struct store_staged *s, char *errmsg)
+{
+	const char *mpath = s->st->mps->paths[s->mp];
+	int fd = open(s->tmp, O_WRONLY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return disk_err(errmsg, -errno, "reopen of a staged file",
+				mpath);
+	rc = objmeta_write_fd(fd, &s->m);
+	if (rc)
+		rc = disk_err(errmsg, rc, "set xattr", mpath);
+	else if (fsync(fd) < 0)
+		rc = disk_err(errmsg, -errno, "fsync", mpath);
+	close(fd);
+	return rc;
+}
+
+int store_put_publish(struct store_staged *sp, char *errmsg)
+{
+	struct store *st = sp->st;
+	const struct mpset *mps = st->mps;
+	struct ais_obj_meta *m = &sp->m;
+	char dest[AISD_PATH_MAX];
+	int64_t old_written;
+	uint64_t old;
+	unsigned s;
+	int rc;
+
+	s = stripe_of(sp->a.bucket, sp->a.name);
+	pthread_mutex_lock(&st->stripes[s]);
+	old = current_version(st, sp->a.bucket, sp->a.name, &old_written);
+	if (old && sp->a.no_overwrite) {
+		rc = ais_errf(errmsg, -EEXIST, "%s/%s already exists",
+			      sp->a.bucket, sp->a.name);
+		goto err_unlock;
+	}
+	if (old + 1 != m->version || old_written >= m->written_ns) {
+		m->version = old + 1;
+		m->written_ns = commit_time(old_written);
+		rc = restage(sp, errmsg);
+		if (rc)
+			goto err_unlock;
+	}
+	rc = move_into_place(st, sp->mp, sp->a.bucket, sp->a.name, sp->tmp,
+			     dest, errmsg);
+	if (rc)
+		goto err_unlock;
+	free(sp->tmp);
+	sp->tmp = NULL;
+	arrivals_note(st->arr, sp->a.bucket, sp->a.name);
+	if (mps->n > 1)
+		unlink_others(st, sp->mp, sp->a.bucket, sp->a.name);
+	pthread_mutex_unlock(&st->stripes[s]);
+	return 0;
+err_unlock:
+	pthread_mutex_unlock(&st->stripes[s]);
+	store_staged_drop(sp);
+	return rc;
+}
+
+int store_flush(struct store *st, int mp, char *errmsg)
+{
+	return flushers_sync(st->flush, mp, errmsg);
+}
+
+int store_flush_domain(const struct store *st, int mp)
+{
+	return flushers_domain(st->flush, mp);
 }
 
 int store_open(struct store *st, const char *bucket, const char *name, int *fdp,

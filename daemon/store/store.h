@@ -15,6 +15,7 @@
 #include "objmeta.h"
 #include "store/arrivals.h"
 #include "store/blocks.h"
+#include "store/flush.h"
 #include "store/mountpath.h"
 #include "store/tombstone.h"
 #include "store/xattr.h"
@@ -38,6 +39,8 @@ struct store {
 	struct arrivals *arr;
 	/* Sidecar block checksum tables in memory (blocks.h). */
 	struct blk_cache *blk;
+	/* Group commit per file system (flush.h): store_flush. */
+	struct flushers *flush;
 	/* Reads check blocks against their checksums (config verify_reads;
 	 * on unless turned off). */
 	bool verify;
@@ -102,6 +105,40 @@ int store_put_commit(struct store_put *p, struct ais_obj_meta *out,
 		     char *errmsg);
 /* Removes the tmp file and releases p. */
 void store_put_abort(struct store_put *p);
+
+/* A client's PUT (not a migrate one) committed in three steps, so that
+ * the PUTs of a batch (OP_PUT_BATCH) share their flushes:
+ *   store_put_stage each, store_flush of their mountpaths,
+ *   store_put_publish each, store_flush again, then answer.
+ * No name ever shows a file whose bytes and metadata are not durable,
+ * and a publish is durable after the second flush. */
+struct store_staged {
+	struct store *st;
+	struct store_put_args a; /* its strings still borrowed */
+	int mp;
+	char *tmp;		/* the staged file (heap), NULL once released */
+	struct ais_obj_meta m; /* what is (to be) published */
+};
+
+/* Verifies the checksum, writes the metadata (the version after the one
+ * stored now, read without the name's lock) and the block checksums to
+ * p's tmp file and closes it. Always releases p; on success *s holds the
+ * staged file (release it with store_put_publish or store_staged_drop). */
+int store_put_stage(struct store_put *p, struct store_staged *s,
+		    char *errmsg);
+/* Renames a staged file into place under the name's lock. If another PUT
+ * of the name committed since the stage (or it was deleted), this one
+ * comes after it: s->m gets the next version, written to the file and
+ * flushed on its own first. Always releases s (s->m stays). */
+int store_put_publish(struct store_staged *s, char *errmsg);
+/* Removes a staged file that will not be published. */
+void store_staged_drop(struct store_staged *s);
+/* Everything written to mountpath mp's file system so far made durable,
+ * with one syncfs shared by concurrent callers (flush.h). */
+int store_flush(struct store *st, int mp, char *errmsg);
+/* The file system of mountpath mp, as a small number: two mountpaths
+ * with the same one share their flushes. */
+int store_flush_domain(const struct store *st, int mp);
 
 /* The path (AISD_PATH_MAX bytes) of name's object on the first mountpath
  * in HRW order that holds it as a regular file, and that mountpath in *mp
