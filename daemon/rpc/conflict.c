@@ -257,13 +257,16 @@ static void run_batches(struct rpc *r, struct probes *p, struct batch *b,
 			finish_batch(&b[i]);
 }
 
-/* Asks every other online node whether bucket/name is a directory there:
- * *hit if one says so; *all if every one answered for sure (not a node the
- * map marks down, nor one that did not answer, nor one whose objects were
- * on the move, nor one with a newer map than this request's), which only
- * then makes "no" certain. Returns 0 or -ENOMEM. */
-static int probe_dirs(struct rpc *r, const char *bucket, const char *name,
-		      bool *hit, bool *all)
+/* Asks every other online node whether each of names[0..nn) (of bucket)
+ * is a directory there: hit[k] if one says so; all[k] if every one
+ * answered for sure (not a node the map marks down, nor one that did not
+ * answer, nor one whose objects were on the move, nor one with a newer map
+ * than this request's), which only then makes "no" certain. The names
+ * join the queues of concurrent callers: nn names cost a request per
+ * PROBE_BATCH_MAX of them per peer. Returns 0 or -ENOMEM. */
+static int probe_dirs_many(struct rpc *r, const char *bucket,
+			   const char *const *names, size_t nn, bool *hit,
+			   bool *all)
 {
 	const struct ais_node *self = cluster_self(r->d->cluster);
 	const struct ais_map *m = r->cm->m;
@@ -271,20 +274,26 @@ static int probe_dirs(struct rpc *r, const char *bucket, const char *name,
 	struct probe_item *items;
 	struct probe_q **qs;
 	struct batch *b;
-	size_t i, n = 0, nb;
-	bool skipped = false;
-	char *key;
+	char **keys;
+	size_t i, j, k, np = 0, nb;
+	bool skipped = false, oom = false;
 
-	items = calloc(m->n, sizeof(*items));
+	items = calloc(m->n * nn, sizeof(*items));
 	qs = calloc(m->n, sizeof(*qs));
 	b = malloc(m->n * sizeof(*b));
-	if (asprintf(&key, "%s/%s", bucket, name) < 0)
-		key = NULL;
-	if (!items || !qs || !b || !key) {
+	keys = calloc(nn, sizeof(*keys));
+	for (k = 0; keys && k < nn; k++)
+		if (asprintf(&keys[k], "%s/%s", bucket, names[k]) < 0) {
+			keys[k] = NULL;
+			oom = true;
+		}
+	if (!items || !qs || !b || !keys || oom) {
+		for (k = 0; keys && k < nn; k++)
+			free(keys[k]);
+		free(keys);
 		free(items);
 		free(qs);
 		free(b);
-		free(key);
 		return ais_errf(r->errmsg, -ENOMEM, "out of memory");
 	}
 	pthread_mutex_lock(&p->mu);
@@ -297,71 +306,84 @@ static int probe_dirs(struct rpc *r, const char *bucket, const char *name,
 			skipped = true;
 			continue;
 		}
-		qs[n] = queue_of(p, o->id);
-		if (!qs[n]) { /* out of memory: the same */
+		qs[np] = queue_of(p, o->id);
+		if (!qs[np]) { /* out of memory: the same */
 			skipped = true;
 			continue;
 		}
-		items[n].node = o;
-		items[n].bucket = bucket;
-		items[n].name = name;
-		items[n].key = key;
-		*qs[n]->tail = &items[n];
-		qs[n]->tail = &items[n].next;
-		n++;
+		for (k = 0; k < nn; k++) {
+			struct probe_item *it = &items[k * m->n + np];
+
+			it->node = o;
+			it->bucket = bucket;
+			it->name = names[k];
+			it->key = keys[k];
+			*qs[np]->tail = it;
+			qs[np]->tail = &it->next;
+		}
+		np++;
 	}
 	for (;;) {
-		/* Every queue where this name still waits and a request may
-		 * go: sent now, all at once. */
-		for (i = 0, nb = 0; i < n; i++)
-			if (!items[i].taken &&
-			    qs[i]->inflight < PROBE_INFLIGHT_MAX)
-				take_batch(qs[i], &b[nb++]);
+		/* Every queue where a name still waits and a request may go:
+		 * sent now, all at once. */
+		for (j = 0, nb = 0; j < np; j++) {
+			for (k = 0; k < nn && items[k * m->n + j].taken; k++)
+				;
+			if (k < nn && qs[j]->inflight < PROBE_INFLIGHT_MAX)
+				take_batch(qs[j], &b[nb++]);
+		}
 		if (nb) {
 			pthread_mutex_unlock(&p->mu);
 			run_batches(r, p, b, nb);
 			continue;
 		}
-		for (i = 0; i < n && items[i].done; i++)
-			;
-		if (i == n)
+		for (i = 0; i < nn * m->n; i++)
+			if (i % m->n < np && !items[i].done)
+				break;
+		if (i == nn * m->n)
 			break;
-		pthread_cond_wait(&qs[i]->cv, &p->mu);
+		pthread_cond_wait(&qs[i % m->n]->cv, &p->mu);
 	}
 	pthread_mutex_unlock(&p->mu);
-	*hit = false;
-	*all = !skipped;
-	for (i = 0; i < n; i++) {
-		*hit = *hit || (!items[i].rc && items[i].hit);
-		*all = *all && !items[i].rc && !items[i].moving &&
-		       items[i].map_version <= m->version;
+	for (k = 0; k < nn; k++) {
+		hit[k] = false;
+		all[k] = !skipped;
+		for (j = 0; j < np; j++) {
+			const struct probe_item *it = &items[k * m->n + j];
+
+			hit[k] = hit[k] || (!it->rc && it->hit);
+			all[k] = all[k] && !it->rc && !it->moving &&
+				 it->map_version <= m->version;
+		}
+		free(keys[k]);
 	}
+	free(keys);
 	free(items);
 	free(qs);
 	free(b);
-	free(key);
 	return 0;
 }
 
-/* Asks the owner of each parent prefix of name whether it holds that prefix
- * as an object, and every other node whether it holds objects under
- * "name/". Best effort: a node that cannot be reached is skipped, and two
- * racing PUTs on two nodes can both pass. Local state answers most of it
- * for free while the rule holds: a parent that is a directory here is no
- * object anywhere, and nothing lives under a name that is an object here
- * (an overwrite), so those probes are skipped. */
-int rpc_check_conflicts(struct rpc *r, const char *bucket, const char *name)
+static int probe_dirs(struct rpc *r, const char *bucket, const char *name,
+		      bool *hit, bool *all)
+{
+	return probe_dirs_many(r, bucket, &name, 1, hit, all);
+}
+
+/* Asks the owner of each parent prefix of name whether it holds that
+ * prefix as an object: -ENOTDIR with errmsg if one does. A parent that is
+ * a directory here is no object anywhere while the rule holds, so it is
+ * not asked. */
+static int parents_conflict(struct rpc *r, const char *bucket, const char *name,
+			    char *errmsg)
 {
 	const struct ais_node *self = cluster_self(r->d->cluster);
 	const struct ais_map *m = r->cm->m;
 	char path[AIS_NAME_MAX + 2], em[AIS_ERRMSG_LEN];
 	Ais__Response *a;
 	size_t i, len = strlen(name);
-	bool hit, all;
 	int rc;
 
-	if (m->n < 2 || len > AIS_NAME_MAX)
-		return 0;
 	memcpy(path, name, len + 1);
 	for (i = 0; i < len; i++) {
 		const struct ais_node *o;
@@ -385,7 +407,7 @@ int rpc_check_conflicts(struct rpc *r, const char *bucket, const char *name)
 
 				ais__response__free_unpacked(a, NULL);
 				if (st == 0)
-					return ais_errf(r->errmsg, -ENOTDIR,
+					return ais_errf(errmsg, -ENOTDIR,
 							"cannot create %s: "
 							"object %s exists",
 							name, path);
@@ -393,14 +415,80 @@ int rpc_check_conflicts(struct rpc *r, const char *bucket, const char *name)
 		}
 		path[i] = '/';
 	}
-	if (store_has_object(r->d->store, bucket, name))
+	return 0;
+}
+
+/* Asks the owner of each parent prefix of name whether it holds that prefix
+ * as an object, and every other node whether it holds objects under
+ * "name/". Best effort: a node that cannot be reached is skipped, and two
+ * racing PUTs on two nodes can both pass. Local state answers most of it
+ * for free while the rule holds: a parent that is a directory here is no
+ * object anywhere, and nothing lives under a name that is an object here
+ * (an overwrite), so those probes are skipped. */
+int rpc_check_conflicts(struct rpc *r, const char *bucket, const char *name)
+{
+	bool hit, all;
+	int rc;
+
+	if (r->cm->m->n < 2 || strlen(name) > AIS_NAME_MAX)
 		return 0;
+	rc = parents_conflict(r, bucket, name, r->errmsg);
+	if (rc || store_has_object(r->d->store, bucket, name))
+		return rc;
 	rc = probe_dirs(r, bucket, name, &hit, &all);
 	if (!rc && hit)
 		rc = ais_errf(r->errmsg, -EISDIR,
 			      "%s is a directory (objects exist under %s/)",
 			      name, name);
 	return rc;
+}
+
+void rpc_check_conflicts_many(struct rpc *r, const char *bucket,
+			      const char *const *names, size_t n, int *rcs,
+			      char (*errmsgs)[AIS_ERRMSG_LEN])
+{
+	const char **ask = malloc(n * sizeof(*ask));
+	size_t *of = malloc(n * sizeof(*of));
+	bool *hit = malloc(n * sizeof(*hit));
+	bool *all = malloc(n * sizeof(*all));
+	size_t k, na = 0;
+	int rc = 0;
+
+	if (!ask || !of || !hit || !all) {
+		for (k = 0; k < n; k++)
+			if (!rcs[k])
+				rcs[k] = ais_errf(errmsgs[k], -ENOMEM,
+						  "out of memory");
+		goto out;
+	}
+	for (k = 0; r->cm->m->n > 1 && k < n; k++) {
+		if (rcs[k] || strlen(names[k]) > AIS_NAME_MAX)
+			continue;
+		rcs[k] = parents_conflict(r, bucket, names[k], errmsgs[k]);
+		if (!rcs[k] &&
+		    !store_has_object(r->d->store, bucket, names[k])) {
+			of[na] = k;
+			ask[na++] = names[k];
+		}
+	}
+	if (na)
+		rc = probe_dirs_many(r, bucket, ask, na, hit, all);
+	for (k = 0; k < na; k++) {
+		size_t i = of[k];
+
+		if (rc)
+			rcs[i] = ais_errf(errmsgs[i], rc, "%s", r->errmsg);
+		else if (hit[k])
+			rcs[i] = ais_errf(errmsgs[i], -EISDIR,
+					  "%s is a directory (objects exist "
+					  "under %s/)",
+					  names[i], names[i]);
+	}
+out:
+	free(ask);
+	free(of);
+	free(hit);
+	free(all);
 }
 
 int rpc_resolve(struct rpc *r)

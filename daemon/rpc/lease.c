@@ -96,6 +96,7 @@ void rpc_lease_commit(struct rpc *r)
 	struct leases *l = r->d->leases;
 	uint64_t seq;
 	unsigned waited;
+	size_t k;
 
 	if (!l)
 		return;
@@ -113,6 +114,16 @@ void rpc_lease_commit(struct rpc *r)
 		break;
 	case AIS__OP__OP_SHARD_APPEND:
 		seq = leases_note(l, q->bucket, q->name, q->origin);
+		break;
+	case AIS__OP__OP_PUT_BATCH:
+		seq = 0;
+		for (k = 0; k < r->resp.n_put_results; k++)
+			if (r->resp.put_results[k]->status == 0)
+				seq = leases_note(l, q->bucket,
+						  q->put_items[k]->name,
+						  q->origin);
+		if (!seq)
+			return;
 		break;
 	case AIS__OP__OP_RENAME:
 		(void)leases_note(l, q->bucket, q->name, q->origin);

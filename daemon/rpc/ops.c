@@ -43,6 +43,7 @@ static const struct rpc_op ops[] = {
 	[AIS__OP__OP_WATCH]          = {rpc_watch,          NULL,            RPC_WAIT, false, true,  RPC_PERM_READ},
 	[AIS__OP__OP_PROBE_DIRS]     = {rpc_probe_dirs,     NULL,            RPC_META, false, true,  RPC_PERM_CLUSTER},
 	[AIS__OP__OP_RESOLVE]        = {rpc_resolve,        rpc_read_nowait, RPC_DATA, false, true,  RPC_PERM_READ},
+	[AIS__OP__OP_PUT_BATCH]      = {rpc_put_batch,      NULL,            RPC_DATA, true,  true,  RPC_PERM_WRITE},
 };
 /* clang-format on */
 
@@ -123,6 +124,7 @@ static void rpc_done(struct rpc *r)
 		free(r->changed[--r->nchanged]);
 	free(r->changed);
 	free(r->hits);
+	rpc_batch_free(r->batch);
 	cluster_map_put(r->cm);
 }
 
@@ -136,6 +138,7 @@ static bool is_client_io(const Ais__Request *q)
 	case AIS__OP__OP_HEAD:
 	case AIS__OP__OP_RESOLVE:
 	case AIS__OP__OP_PUT:
+	case AIS__OP__OP_PUT_BATCH:
 	case AIS__OP__OP_SHARD_LIST:
 	case AIS__OP__OP_SHARD_APPEND:
 		return !q->migrate || q->replica;

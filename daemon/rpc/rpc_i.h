@@ -36,6 +36,7 @@ struct rpc {
 	char **changed;		   /* OP_WATCH's answer (freed after it) */
 	size_t nchanged;
 	uint32_t *hits; /* OP_PROBE_DIRS's answer (freed after it) */
+	struct rpc_batch *batch; /* OP_PUT_BATCH's answer (freed after it) */
 	char errmsg[AIS_ERRMSG_LEN];
 };
 
@@ -148,6 +149,17 @@ int rpc_delete(struct rpc *r);
 int rpc_rename(struct rpc *r);
 int rpc_set_meta_op(struct rpc *r);
 
+/* conflict.c: the "a" and "a/b" rule for the names of a batch at once:
+ * rcs[k] (0, or -ENOTDIR / -EISDIR; left alone where it is set already)
+ * and errmsgs[k]. */
+void rpc_check_conflicts_many(struct rpc *r, const char *bucket,
+			      const char *const *names, size_t n, int *rcs,
+			      char (*errmsgs)[AIS_ERRMSG_LEN]);
+
+/* batch.c */
+int rpc_put_batch(struct rpc *r);
+void rpc_batch_free(struct rpc_batch *b);
+
 /* obj.c: what GET, HEAD and the shard ops share. The request's names are
  * valid and, unless it is peer_local (another node asking for this node's
  * copy only), this node holds one of the object's copies and is not
@@ -204,7 +216,8 @@ int rpc_shard_append(struct rpc *r);
  * for one page could, in theory, miss a name that moved meanwhile). */
 #define RPC_MOVING_SECS 120
 
-/* conflict.c: "a" and "a/b" cannot both exist, across nodes */
+/* conflict.c: "a" and "a/b" cannot both exist, across nodes: 0, or
+ * -ENOTDIR / -EISDIR with r->errmsg. */
 int rpc_check_conflicts(struct rpc *r, const char *bucket, const char *name);
 /* OP_PROBE_DIRS: another node's batch of those questions. */
 int rpc_probe_dirs(struct rpc *r);
