@@ -241,6 +241,7 @@ int ais__call_start_io(struct ais__call *k, struct ais_client *c,
 	req->map_version = ais__client_version_hint(c);
 	switch (req->op) {
 	case AIS__OP__OP_PUT:
+	case AIS__OP__OP_PUT_BATCH:
 	case AIS__OP__OP_DELETE:
 	case AIS__OP__OP_RENAME:
 	case AIS__OP__OP_SET_META:

@@ -389,6 +389,33 @@ int ais_client_put_buf(struct ais_client *c, const char *bucket,
 		       const struct ais_put_opts *opts,
 		       struct ais_obj_meta *out, char *errmsg);
 
+/* One object of ais_client_put_batch: name, bytes and options in, what
+ * became of it out. */
+struct ais_put_item {
+	const char *name;
+	const void *buf;
+	size_t len;
+	struct ais_put_opts opts; /* as ais_client_put_buf's */
+	int rc;			  /* out: 0 or -errno */
+	struct ais_obj_meta meta; /* out, when rc is 0 */
+	char errmsg[AIS_ERRMSG_LEN];
+};
+
+/* PUTs of small objects (AIS_PUT_BATCH_ITEM_MAX bytes each at most) into
+ * bucket, those of one node in one request (at most AIS_PUT_BATCH_MAX
+ * objects, AIS_PUT_BATCH_BYTES bytes), which it commits together: far
+ * fewer round trips and disk flushes than one PUT each. Every item is
+ * visible, whole and durable when its rc is 0, as after
+ * ais_client_put_buf; an item the batch did not store (its node changed,
+ * could not be reached, or is too old for batches) is PUT alone, with the
+ * retry rules of a PUT, before this returns. Returns how many items
+ * failed (their rc and errmsg say why). */
+#define AIS_PUT_BATCH_MAX      256
+#define AIS_PUT_BATCH_BYTES    (4u << 20)
+#define AIS_PUT_BATCH_ITEM_MAX (1u << 20)
+size_t ais_client_put_batch(struct ais_client *c, const char *bucket,
+			    struct ais_put_item *items, size_t n);
+
 /* GET of [off, off+len) (len 0: to the end) into fd / cb. A whole-object GET
  * verifies the checksum and fails with -EBADMSG on mismatch. out (may be
  * NULL) receives the object's metadata (meta.size is the whole size). */

@@ -46,6 +46,8 @@ struct ais_client {
 	_Atomic uint64_t map_checked_ns; /* monotonic time a node last gave us
 					    the map (adopted or as current) */
 	_Atomic uint64_t origin;	 /* ais_client_set_origin */
+	/* A node answered OP_PUT_BATCH with "unknown op": PUT one by one. */
+	atomic_bool no_put_batch;
 };
 
 /* A map is "fresh" for this long after a node gave it: a node marked down
