@@ -30,6 +30,8 @@ static void job_free(struct pool_job *j)
 {
 	free(j->src);
 	free(j->dst);
+	if (j->batch)
+		j->batch_free(j->batch);
 }
 
 static void deadline(struct timespec *ts)

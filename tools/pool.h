@@ -12,6 +12,11 @@ struct pool_job {
 	char *src; /* local path or object name */
 	char *dst; /* object name or local path */
 	uint64_t size;
+	/* Or work of the caller's own shape (put -r: a batch of small
+	 * files), owned by the pool like the strings: freed with
+	 * batch_free after the job ran, or when it is dropped. */
+	void *batch;
+	void (*batch_free)(void *batch);
 };
 
 /* Runs one job on a worker thread; reports its own failures. Returns 0 or

@@ -111,12 +111,37 @@ static void fail_one(struct rec *r, int rc, const char *errmsg,
 
 /* ---- put -r -------------------------------------------------------------- */
 
+/* Small files go in batches (xfer_put_small), filled by the walk. */
+struct small_batch {
+	size_t n;
+	uint64_t bytes;
+	struct xfer_small f[XFER_BATCH_FILES];
+};
+
+static void small_batch_free(void *arg)
+{
+	struct small_batch *b = arg;
+	size_t i;
+
+	for (i = 0; i < b->n; i++) {
+		free(b->f[i].path);
+		free(b->f[i].name);
+	}
+	free(b);
+}
+
 static int put_one(void *ctx, const struct pool_job *job)
 {
 	struct rec *r = ctx;
 	char errmsg[AIS_ERRMSG_LEN] = "";
 	int rc;
 
+	if (job->batch) {
+		const struct small_batch *b = job->batch;
+
+		return xfer_put_small(r->c, r->bucket, b->f, b->n, r->p) ? -EIO
+									 : 0;
+	}
 	rc = xfer_put_path(r->c, r->bucket, job->dst, job->src, r->p, errmsg);
 	progress_file_done(r->p, rc == 0);
 	if (rc < 0 && !cli_interrupted)
@@ -132,7 +157,43 @@ static struct {
 	const char *root;
 	const char *prefix;
 	size_t rootlen;
+	struct small_batch *batch; /* being filled */
 } walk;
+
+/* Queues the batch being filled, if any. Returns 0 or -ECANCELED. */
+static int push_batch(struct rec *r)
+{
+	struct small_batch *b = walk.batch;
+
+	walk.batch = NULL;
+	if (!b)
+		return 0;
+	return pool_push(r->pool, (struct pool_job){
+				      .size = b->bytes,
+				      .batch = b,
+				      .batch_free = small_batch_free,
+				  });
+}
+
+/* Adds a small file to the batch being filled (queued when full).
+ * Returns 0, 1 when out of memory (then it goes alone), or -ECANCELED. */
+static int add_small(struct rec *r, char *path, char *name, uint64_t size)
+{
+	struct small_batch *b = walk.batch;
+
+	if (!b) {
+		b = walk.batch = calloc(1, sizeof(*b));
+		if (!b)
+			return 1;
+	}
+	b->f[b->n].path = path;
+	b->f[b->n].name = name;
+	b->n++;
+	b->bytes += size;
+	if (b->n == XFER_BATCH_FILES || b->bytes >= XFER_BATCH_BYTES)
+		return push_batch(r);
+	return 0;
+}
 
 static int walk_cb(const char *fpath, const struct stat *sb, int type,
 		   struct FTW *ftw)
@@ -193,6 +254,12 @@ static int walk_cb(const char *fpath, const struct stat *sb, int type,
 		return 0;
 	}
 	progress_add_total(r->p, 1, (uint64_t)sb->st_size);
+	if ((uint64_t)sb->st_size <= XFER_SMALL_MAX) {
+		int rc = add_small(r, path, name, (uint64_t)sb->st_size);
+
+		if (rc <= 0)
+			return rc < 0;
+	}
 	if (pool_push(r->pool,
 		      (struct pool_job){.src = path,
 					.dst = name,
@@ -226,11 +293,13 @@ int rec_put(const char *dir, const char *bucket, const char *prefix,
 	walk.root = dir;
 	walk.rootlen = rootlen;
 	walk.prefix = prefix;
+	walk.batch = NULL;
 	rc = nftw(dir, walk_cb, WALK_FDS, FTW_PHYS);
 	if (rc < 0) {
 		cli_fail(-errno, NULL, "put -r: walking %s", dir);
 		walk_failed = true;
 	}
+	(void)push_batch(&r);
 	rc = finish(&r, quiet, walk_failed);
 	xfer_report_degraded("put -r");
 	return rc;

@@ -173,6 +173,156 @@ out_close:
 	return rc;
 }
 
+/* Reads the whole of the small file at path into *buf (heap) and *len,
+ * with its mode. 1 if it is no longer a small regular file (or changed
+ * size while read): it then goes alone. */
+static int read_small(const char *path, void **buf, size_t *len, uint32_t *mode,
+		      char *errmsg)
+{
+	struct stat st;
+	ssize_t n;
+	size_t got = 0;
+	uint8_t *b;
+	int fd, rc = 0;
+
+	*buf = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return ais_errf(errmsg, -errno, "cannot open %s", path);
+	if (fstat(fd, &st) < 0) {
+		rc = ais_errf(errmsg, -errno, "cannot stat %s", path);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > (off_t)XFER_SMALL_MAX) {
+		rc = 1;
+		goto out;
+	}
+	/* One byte more than its size: a file that grew is seen so. */
+	b = malloc((size_t)st.st_size + 1);
+	if (!b) {
+		rc = ais_errf(errmsg, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (;;) {
+		n = read(fd, b + got, (size_t)st.st_size + 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (got == (size_t)st.st_size + 1)
+			break;
+	}
+	if (n < 0) {
+		rc = ais_errf(errmsg, -errno, "cannot read %s", path);
+		free(b);
+	} else if (got != (size_t)st.st_size) {
+		rc = 1;
+		free(b);
+	} else {
+		*buf = b;
+		*len = got;
+		*mode = S_IFREG | (st.st_mode & 0777);
+	}
+out:
+	close(fd);
+	return rc;
+}
+
+static void small_failed(int rc, const char *errmsg, const char *bucket,
+			 const struct xfer_small *f, struct progress *p)
+{
+	progress_file_done(p, false);
+	if (!cli_interrupted)
+		cli_fail(rc, errmsg, "put %s ais://%s/%s", f->path, bucket,
+			 f->name);
+}
+
+/* A file of the batch that goes alone. */
+static size_t small_alone(struct ais_client *c, const char *bucket,
+			  const struct xfer_small *f, struct progress *p)
+{
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	int rc = xfer_put_path(c, bucket, f->name, f->path, p, errmsg);
+
+	if (rc < 0) {
+		small_failed(rc, errmsg, bucket, f, p);
+		return 1;
+	}
+	progress_file_done(p, true);
+	return 0;
+}
+
+size_t xfer_put_small(struct ais_client *c, const char *bucket,
+		      const struct xfer_small *files, size_t n,
+		      struct progress *p)
+{
+	struct ais_put_item *items = calloc(n, sizeof(*items));
+	uint32_t *missing = calloc(n, sizeof(*missing));
+	void **bufs = calloc(n, sizeof(*bufs));
+	const struct xfer_small **of = calloc(n, sizeof(*of));
+	char errmsg[AIS_ERRMSG_LEN];
+	size_t i, m = 0, failed = 0;
+	uint32_t mode = 0;
+
+	if (!items || !missing || !bufs || !of) {
+		for (i = 0; i < n; i++)
+			small_failed(-ENOMEM, NULL, bucket, &files[i], p);
+		failed = n;
+		goto out;
+	}
+	for (i = 0; i < n && !cli_interrupted; i++) {
+		struct ais_put_item *it = &items[m];
+		int rc;
+
+		errmsg[0] = '\0';
+		rc = read_small(files[i].path, &bufs[m], &it->len, &mode,
+				errmsg);
+		if (rc < 0) {
+			small_failed(rc, errmsg, bucket, &files[i], p);
+			failed++;
+			continue;
+		}
+		if (rc > 0) {
+			failed += small_alone(c, bucket, &files[i], p);
+			continue;
+		}
+		it->name = files[i].name;
+		it->buf = bufs[m];
+		it->opts.mode = mode;
+		it->opts.copies_missing = &missing[m];
+		of[m++] = &files[i];
+	}
+	if (cli_interrupted) {
+		failed += m + (n - i); /* not sent, not read */
+		goto out;
+	}
+	ais_client_put_batch(c, bucket, items, m);
+	for (i = 0; i < m; i++) {
+		const struct ais_put_item *it = &items[i];
+
+		if (it->rc == 0) {
+			progress_add_bytes(p, (int64_t)it->len);
+			progress_file_done(p, true);
+			if (missing[i])
+				atomic_fetch_add(&xfer_degraded, 1);
+		} else if (put_retryable(it->rc) && !cli_interrupted) {
+			failed += small_alone(c, bucket, of[i], p);
+		} else {
+			small_failed(it->rc, it->errmsg, bucket, of[i], p);
+			failed++;
+		}
+	}
+out:
+	for (i = 0; bufs && i < m; i++)
+		free(bufs[i]);
+	free(items);
+	free(missing);
+	free(bufs);
+	free(of);
+	return failed;
+}
+
 /* Opens an unlinked temporary file in $TMPDIR (or /tmp). */
 static int spool_open(const char **dir_out, char *errmsg)
 {

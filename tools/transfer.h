@@ -24,6 +24,28 @@ void xfer_report_degraded(const char *cmd);
 int xfer_put_path(struct ais_client *c, const char *bucket, const char *name,
 		  const char *path, struct progress *p, char *errmsg);
 
+/* Files small enough to go in batches (ais_client_put_batch), and a
+ * batch's size in xfer_put_small. */
+#define XFER_SMALL_MAX	  (256u << 10)
+#define XFER_BATCH_FILES  128
+#define XFER_BATCH_BYTES  (1u << 20)
+
+/* One file of xfer_put_small. */
+struct xfer_small {
+	char *path; /* the local file */
+	char *name; /* the object */
+};
+
+/* Uploads files[0..n) (n at most XFER_BATCH_FILES) as xfer_put_path does
+ * each, their bytes read whole and sent in batches. A file that grew past
+ * XFER_SMALL_MAX meanwhile, or that a batch could not store for a reason
+ * worth another try, goes through xfer_put_path. Counts each in p (bytes,
+ * and each file done) and reports each failure (cli_fail, as "put PATH
+ * ais://BUCKET/NAME"). Returns how many failed. */
+size_t xfer_put_small(struct ais_client *c, const char *bucket,
+		      const struct xfer_small *files, size_t n,
+		      struct progress *p);
+
 /* Uploads everything read from stdin. A pipe is first spooled to an unlinked
  * temporary file in $TMPDIR (the protocol needs the size up front). Adds the
  * size to p's byte total once known and marks the total final. */
