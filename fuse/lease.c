@@ -167,14 +167,6 @@ static int kernel_drop_names(int fd)
 	return write(fd, &h, sizeof(h)) == (ssize_t)sizeof(h) ? 0 : -errno;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* The guard process: async-signal-safe calls only (it is forked from a
  * process with threads). */
 static void guard_main(struct guard_page *g, int fd, pid_t parent)
@@ -198,7 +190,8 @@ static void guard_main(struct guard_page *g, int fd, pid_t parent)
 	(void)close_range((unsigned)fd + 1, ~0U, 0);
 	for (;;) {
 		nanosleep(&tick, NULL);
-		if (mono_ns() < atomic_load(&g->revoke_at) ||
+		/* ais_now_mono_ns is clock_gettime alone: safe here. */
+		if (ais_now_mono_ns() < atomic_load(&g->revoke_at) ||
 		    !atomic_exchange(&g->granted, false))
 			continue;
 		if (kernel_drop_names(fd) != 0)
