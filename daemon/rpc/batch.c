@@ -26,11 +26,11 @@
 #define BATCH_ITEM_BYTES (4u << 20)
 #define BATCH_BUF	 (64 * 1024)
 
-/* One item on its way. */
+/* One item on its way (its PUT is begun, written and staged in the one
+ * struct store_put of the request, before the next item's). */
 struct item {
 	int rc; /* 0 while it goes well */
-	bool begun, staged;
-	struct store_put p;
+	bool staged;
 	struct store_staged s;
 	uint32_t copies_missing;
 };
@@ -141,10 +141,11 @@ static int check_item(struct rpc *r, const Ais__PutItem *pi, char *errmsg)
 	return 0;
 }
 
-/* Reads the next len bytes of the body into the item (or nowhere, if it
- * failed). Returns 0, or the socket's error (the body broke off). */
-static ssize_t read_item(struct rpc *r, struct item *it, uint64_t len,
-			 uint8_t *buf, char *errmsg)
+/* Reads the next len bytes of the body into p, the item's PUT (or
+ * nowhere, if the item failed: *begun then false). Returns 0, or the
+ * socket's error (the body broke off). */
+static ssize_t read_item(struct rpc *r, struct item *it, struct store_put *p,
+			 bool *begun, uint64_t len, uint8_t *buf, char *errmsg)
 {
 	while (len) {
 		size_t want = len < BATCH_BUF ? (size_t)len : BATCH_BUF;
@@ -155,10 +156,10 @@ static ssize_t read_item(struct rpc *r, struct item *it, uint64_t len,
 		len -= (uint64_t)n;
 		if (it->rc)
 			continue;
-		it->rc = store_put_write(&it->p, buf, (size_t)n, errmsg);
+		it->rc = store_put_write(p, buf, (size_t)n, errmsg);
 		if (it->rc) {
-			store_put_abort(&it->p);
-			it->begun = false;
+			store_put_abort(p);
+			*begun = false;
 		}
 	}
 	return 0;
@@ -222,6 +223,8 @@ int rpc_put_batch(struct rpc *r)
 	struct item *items = NULL;
 	uint8_t *buf = NULL;
 	int *rcs = NULL;
+	struct store_put p;
+	bool begun = false;
 	ssize_t brc = 0;
 	int rc;
 
@@ -267,26 +270,24 @@ int rpc_put_batch(struct rpc *r)
 		it->rc = rcs[k];
 		if (!it->rc) {
 			it->rc =
-			    store_put_begin(r->d->store, &a, &it->p, b->msg[k]);
-			it->begun = it->rc == 0;
+			    store_put_begin(r->d->store, &a, &p, b->msg[k]);
+			begun = it->rc == 0;
 		}
-		brc = read_item(r, it, pi->size, buf, b->msg[k]);
-		if (brc == 0 && it->begun) {
-			it->begun = false;
-			it->rc = store_put_stage(&it->p, &it->s, b->msg[k]);
+		brc = read_item(r, it, &p, &begun, pi->size, buf, b->msg[k]);
+		if (brc == 0 && begun) {
+			begun = false;
+			it->rc = store_put_stage(&p, &it->s, b->msg[k]);
 			it->staged = it->rc == 0;
 		}
 	}
 	if (brc) {
-		for (k = 0; k < n; k++) {
-			if (items[k].begun)
-				store_put_abort(&items[k].p);
+		if (begun)
+			store_put_abort(&p);
+		for (k = 0; k < n; k++)
 			if (items[k].staged)
 				store_staged_drop(&items[k].s);
-		}
 		ais_log(LOG_INFO,
-			"%s: PUT_BATCH %s (%zu objects): body: %s; "
-			"closing",
+			"%s: PUT_BATCH %s (%zu objects): body: %s; closing",
 			r->j->peer, q->bucket, n, sock_io_strerror(brc));
 		r->j->close = true;
 		rc = 1;

@@ -54,10 +54,10 @@ static bool op_is(int op, const int *set, size_t n)
 
 /* Every op of the protocol (protobuf-c's enum descriptor) but OP_NONE has a
  * row, and its name is the protocol's without "OP_"; the rows say what the
- * dispatch relies on: only PUT and SHARD_APPEND take a body (any other op
- * with a body is refused before it runs), only GET and HEAD have a loop
- * fast path, and GET, PUT, RENAME and BUCKET_DESTROY run on the data
- * threads (object bytes, or waits on other nodes: the cluster changes that
+ * dispatch relies on: only PUT, PUT_BATCH and SHARD_APPEND take a body (any
+ * other op with a body is refused before it runs), only GET and HEAD have a
+ * loop fast path, and GET, PUT, PUT_BATCH, RENAME and BUCKET_DESTROY run on the
+ * data threads (object bytes, or waits on other nodes: the cluster changes that
  * wait for Raft), the rest on the metadata pool. Ops that must not be
  * retried after a lost answer are not idempotent: BUCKET_CREATE,
  * BUCKET_DESTROY, RENAME, SHARD_APPEND, CLUSTER_CHANGE, META_PROPOSE. */
@@ -82,6 +82,7 @@ START_TEST(test_table)
 		ck_assert_int_eq(strncmp(v->name, "OP_", 3), 0);
 		ck_assert_str_eq(rpc_op_name(v->value), v->name + 3);
 		ck_assert_msg(op->body == OP_IS(v->value, AIS__OP__OP_PUT,
+						AIS__OP__OP_PUT_BATCH,
 						AIS__OP__OP_SHARD_APPEND),
 			      "%s: body %d", v->name, op->body);
 		ck_assert_msg((op->nowait != NULL) ==
@@ -91,7 +92,8 @@ START_TEST(test_table)
 		ck_assert_msg(
 		    (op->thread == RPC_DATA) ==
 			OP_IS(v->value, AIS__OP__OP_GET, AIS__OP__OP_PUT,
-			      AIS__OP__OP_RENAME, AIS__OP__OP_BUCKET_DESTROY,
+			      AIS__OP__OP_PUT_BATCH, AIS__OP__OP_RENAME,
+			      AIS__OP__OP_BUCKET_DESTROY,
 			      AIS__OP__OP_BUCKET_CREATE,
 			      AIS__OP__OP_BUCKET_PROPS, AIS__OP__OP_JOIN,
 			      AIS__OP__OP_DELETE, AIS__OP__OP_SET_META,
@@ -125,7 +127,7 @@ END_TEST
 START_TEST(test_unknown_ops)
 {
 	static const int odd[] = {
-	    -1, 7, 9, 14, 19, 34, 99, 1000, -1000, 2147483647, -2147483647 - 1};
+	    -1, 7, 9, 14, 19, 35, 99, 1000, -1000, 2147483647, -2147483647 - 1};
 	size_t i;
 	int op;
 
