@@ -165,53 +165,124 @@ static ssize_t read_item(struct rpc *r, struct item *it, struct store_put *p,
 	return 0;
 }
 
-/* Flushes the file systems of the items in state 'staged' (stage 1) or
- * just published (stage 2), one flush each; an item whose flush failed
- * gets the error. */
+/* Flushes the file systems of the items in state 'staged' (their bytes)
+ * or just published (their names), one flush each; an item whose flush
+ * failed gets the error. */
 static void flush_items(struct rpc *r, struct item *items, size_t n,
 			char (*msg)[AIS_ERRMSG_LEN], bool staged)
 {
 	struct store *st = r->d->store;
-	size_t nm = st->mps->n, k;
-	int dom_rc[nm], dom_of[nm];
+	size_t nm = st->mps->n, k, i, j;
+	char(*em)[AIS_ERRMSG_LEN] = calloc(nm, sizeof(*em));
+	uint64_t mark[nm];
+	int rc[nm], src[nm];
 	bool want[nm];
-	char em[AIS_ERRMSG_LEN] = "";
-	size_t i;
 
 	memset(want, 0, sizeof(want));
-	for (k = 0; k < n; k++)
-		if (!items[k].rc && items[k].staged == staged)
-			want[items[k].s.mp] = true;
-	for (i = 0; i < nm; i++) {
-		size_t j;
+	for (k = 0; k < n; k++) {
+		const struct item *it = &items[k];
 
-		dom_of[i] = store_flush_domain(st, (int)i);
-		dom_rc[i] = 0;
+		if (it->rc || it->staged != staged)
+			continue;
+		if (!want[it->s.mp] || it->s.flush_mark < mark[it->s.mp])
+			mark[it->s.mp] = it->s.flush_mark;
+		want[it->s.mp] = true;
+	}
+	/* One flush per file system, for the oldest mark of its items. */
+	for (i = 0; i < nm; i++) {
+		src[i] = (int)i;
 		if (!want[i])
 			continue;
-		for (j = 0; j < i && !(want[j] && dom_of[j] == dom_of[i]); j++)
-			;
-		if (j < i) {
-			dom_rc[i] = dom_rc[j];
+		for (j = 0; j < i; j++)
+			if (want[j] && store_flush_domain(st, (int)j) ==
+					   store_flush_domain(st, (int)i))
+				break;
+		src[i] = (int)j;
+		if (mark[i] < mark[j])
+			mark[j] = mark[i];
+	}
+	for (i = 0; i < nm; i++) {
+		rc[i] = 0;
+		if (!want[i] || src[i] != (int)i)
 			continue;
-		}
-		dom_rc[i] = store_flush(st, (int)i, em);
-		if (dom_rc[i])
-			ais_log(LOG_ERR, "%s", em);
+		rc[i] =
+		    store_flush(st, (int)i, mark[i], em ? em[i] : r->errmsg);
+		if (rc[i])
+			ais_log(LOG_ERR, "%s", em ? em[i] : r->errmsg);
 	}
 	for (k = 0; k < n; k++) {
 		struct item *it = &items[k];
+		int from;
 
-		if (it->rc || it->staged != staged || !dom_rc[it->s.mp])
+		if (it->rc || it->staged != staged)
 			continue;
-		it->rc = dom_rc[it->s.mp];
-		snprintf(msg[k], AIS_ERRMSG_LEN, "%s%s", em,
-			 staged ? "" : " (the object may be in place)");
+		from = src[it->s.mp];
+		if (!rc[from])
+			continue;
+		it->rc = rc[from];
+		snprintf(msg[k], AIS_ERRMSG_LEN, "%.190s%s",
+			 em ? em[from] : r->errmsg,
+			 staged ? ""
+				: " (the object is in place, its name may not "
+				  "be durable)");
 		if (staged) {
 			store_staged_drop(&it->s);
 			it->staged = false;
 		}
 	}
+	free(em);
+}
+
+struct named {
+	const char *name;
+	size_t k;
+};
+
+static int named_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct named *)a)->name,
+		      ((const struct named *)b)->name);
+}
+
+/* "a" and "a/b" both in this batch (each passed its checks, which only
+ * see what is stored): the deeper one fails as it would after the other.
+ * Needed with several mountpaths, where both renames could succeed. */
+static void batch_conflicts(const char **names, size_t n, int *rcs,
+			    char (*msg)[AIS_ERRMSG_LEN])
+{
+	struct named *v = malloc(n * sizeof(*v));
+	char path[AIS_NAME_MAX + 1];
+	size_t k, i;
+
+	if (!v)
+		return; /* the node's own checks at publish remain */
+	for (k = 0; k < n; k++)
+		v[k] = (struct named){names[k], k};
+	qsort(v, n, sizeof(*v), named_cmp);
+	for (k = 0; k < n; k++) {
+		size_t len = strlen(names[k]);
+
+		if (rcs[k] || len > AIS_NAME_MAX)
+			continue;
+		memcpy(path, names[k], len + 1);
+		for (i = 0; i < len; i++) {
+			struct named key = {path, 0}, *hit;
+
+			if (path[i] != '/')
+				continue;
+			path[i] = '\0';
+			hit = bsearch(&key, v, n, sizeof(*v), named_cmp);
+			path[i] = '/';
+			if (hit && !rcs[hit->k]) {
+				rcs[k] = ais_errf(msg[k], -ENOTDIR,
+						  "cannot create %s: object "
+						  "%.*s exists",
+						  names[k], (int)i, names[k]);
+				break;
+			}
+		}
+	}
+	free(v);
 }
 
 int rpc_put_batch(struct rpc *r)
@@ -246,6 +317,7 @@ int rpc_put_batch(struct rpc *r)
 		names[k] = q->put_items[k]->name;
 		rcs[k] = check_item(r, q->put_items[k], b->msg[k]);
 	}
+	batch_conflicts(names, n, rcs, b->msg);
 	/* Not the owner of some: the map rides along for them, not as the
 	 * request's status. */
 	r->errmsg[0] = '\0';

@@ -374,14 +374,55 @@ static int probe_dirs(struct rpc *r, const char *bucket, const char *name,
  * prefix as an object: -ENOTDIR with errmsg if one does. A parent that is
  * a directory here is no object anywhere while the rule holds, so it is
  * not asked. */
+/* The parents a batch asked about already (rpc_check_conflicts_many): an
+ * ingest's batch holds many names of one new directory. */
+#define PARENTS_SEEN 32
+
+struct parents_seen {
+	size_t n, next;
+	char *path[PARENTS_SEEN];
+	bool object[PARENTS_SEEN];
+};
+
+static bool seen_find(const struct parents_seen *ps, const char *path,
+		      bool *object)
+{
+	size_t i;
+
+	for (i = 0; ps && i < ps->n; i++)
+		if (!strcmp(ps->path[i], path)) {
+			*object = ps->object[i];
+			return true;
+		}
+	return false;
+}
+
+static void seen_add(struct parents_seen *ps, const char *path, bool object)
+{
+	char *copy;
+
+	if (!ps || !(copy = strdup(path)))
+		return;
+	if (ps->n < PARENTS_SEEN) {
+		ps->path[ps->n] = copy;
+		ps->object[ps->n++] = object;
+		return;
+	}
+	free(ps->path[ps->next]);
+	ps->path[ps->next] = copy;
+	ps->object[ps->next] = object;
+	ps->next = (ps->next + 1) % PARENTS_SEEN;
+}
+
 static int parents_conflict(struct rpc *r, const char *bucket, const char *name,
-			    char *errmsg)
+			    struct parents_seen *ps, char *errmsg)
 {
 	const struct ais_node *self = cluster_self(r->d->cluster);
 	const struct ais_map *m = r->cm->m;
 	char path[AIS_NAME_MAX + 2], em[AIS_ERRMSG_LEN];
 	Ais__Response *a;
 	size_t i, len = strlen(name);
+	bool object;
 	int rc;
 
 	memcpy(path, name, len + 1);
@@ -393,8 +434,14 @@ static int parents_conflict(struct rpc *r, const char *bucket, const char *name,
 			continue;
 		path[i] = 0;
 		o = ais_map_owner(m, bucket, path);
-		if (o && strcmp(o->id, self->id) &&
-		    !store_has_dir(r->d->store, bucket, path)) {
+		if (seen_find(ps, path, &object)) {
+			if (object)
+				return ais_errf(errmsg, -ENOTDIR,
+						"cannot create %s: object %s "
+						"exists",
+						name, path);
+		} else if (o && strcmp(o->id, self->id) &&
+			   !store_has_dir(r->d->store, bucket, path)) {
 			q.op = AIS__OP__OP_HEAD;
 			q.bucket = (char *)bucket;
 			q.name = path;
@@ -406,6 +453,7 @@ static int parents_conflict(struct rpc *r, const char *bucket, const char *name,
 				int st = a->status;
 
 				ais__response__free_unpacked(a, NULL);
+				seen_add(ps, path, st == 0);
 				if (st == 0)
 					return ais_errf(errmsg, -ENOTDIR,
 							"cannot create %s: "
@@ -432,7 +480,7 @@ int rpc_check_conflicts(struct rpc *r, const char *bucket, const char *name)
 
 	if (r->cm->m->n < 2 || strlen(name) > AIS_NAME_MAX)
 		return 0;
-	rc = parents_conflict(r, bucket, name, r->errmsg);
+	rc = parents_conflict(r, bucket, name, NULL, r->errmsg);
 	if (rc || store_has_object(r->d->store, bucket, name))
 		return rc;
 	rc = probe_dirs(r, bucket, name, &hit, &all);
@@ -451,6 +499,7 @@ void rpc_check_conflicts_many(struct rpc *r, const char *bucket,
 	size_t *of = malloc(n * sizeof(*of));
 	bool *hit = malloc(n * sizeof(*hit));
 	bool *all = malloc(n * sizeof(*all));
+	struct parents_seen seen = {0};
 	size_t k, na = 0;
 	int rc = 0;
 
@@ -464,7 +513,8 @@ void rpc_check_conflicts_many(struct rpc *r, const char *bucket,
 	for (k = 0; r->cm->m->n > 1 && k < n; k++) {
 		if (rcs[k] || strlen(names[k]) > AIS_NAME_MAX)
 			continue;
-		rcs[k] = parents_conflict(r, bucket, names[k], errmsgs[k]);
+		rcs[k] =
+		    parents_conflict(r, bucket, names[k], &seen, errmsgs[k]);
 		if (!rcs[k] &&
 		    !store_has_object(r->d->store, bucket, names[k])) {
 			of[na] = k;
@@ -485,6 +535,8 @@ void rpc_check_conflicts_many(struct rpc *r, const char *bucket,
 					  names[i], names[i]);
 	}
 out:
+	for (k = 0; k < seen.n; k++)
+		free(seen.path[k]);
 	free(ask);
 	free(of);
 	free(hit);

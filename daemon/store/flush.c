@@ -94,15 +94,25 @@ void flushers_free(struct flushers *f)
 	free(f);
 }
 
-int flushers_sync(struct flushers *f, int mp, char *errmsg)
+uint64_t flushers_mark(struct flushers *f, int mp)
 {
 	struct fs_flusher *d = &f->fs[f->of_mp[mp]];
-	uint64_t mine, failures;
+	uint64_t failures;
+
+	pthread_mutex_lock(&d->mu);
+	failures = d->failures;
+	pthread_mutex_unlock(&d->mu);
+	return failures;
+}
+
+int flushers_sync(struct flushers *f, int mp, uint64_t mark, char *errmsg)
+{
+	struct fs_flusher *d = &f->fs[f->of_mp[mp]];
+	uint64_t mine;
 	int rc = 0;
 
 	pthread_mutex_lock(&d->mu);
 	mine = ++d->asked;
-	failures = d->failures;
 	d->served++;
 	while (d->done < mine) {
 		uint64_t upto;
@@ -127,9 +137,9 @@ int flushers_sync(struct flushers *f, int mp, char *errmsg)
 		d->done = upto;
 		pthread_cond_broadcast(&d->cv);
 	}
-	/* A failure of any flush since the ticket was taken may have been
-	 * the one that covered it: reported, as the writes may be lost. */
-	if (d->failures != failures)
+	/* A failure of any flush since the mark may have been the one that
+	 * reported the caller's lost writes: reported. */
+	if (d->failures != mark)
 		rc = d->last_err ? d->last_err : -EIO;
 	else
 		rc = 0;

@@ -22,17 +22,23 @@ struct flushers;
 int flushers_new(const struct mpset *mps, struct flushers **out, char *errmsg);
 void flushers_free(struct flushers *f);
 
+/* The count of failed flushes of mountpath mp's file system: note it
+ * before writing what a later flushers_sync must make durable. */
+uint64_t flushers_mark(struct flushers *f, int mp);
+
 /* Returns when everything written to mountpath mp's file system before
- * the call is durable: 0, or -errno with errmsg when a flush that covered
- * the call failed, or any flush of that file system failed meanwhile
- * (then what the caller wrote may not be durable). */
-int flushers_sync(struct flushers *f, int mp, char *errmsg);
+ * the call is durable: 0, or -errno with errmsg when a flush failed after
+ * mark (flushers_mark, noted before the caller wrote): a write-back error
+ * is reported by one syncfs only, which may have been another caller's,
+ * and then what the caller wrote may be lost. Errors reach syncfs on
+ * Linux 5.8 and later. */
+int flushers_sync(struct flushers *f, int mp, uint64_t mark, char *errmsg);
 
 /* The index of mountpath mp's file system (0..): equal for mountpaths
  * that share one. */
 int flushers_domain(const struct flushers *f, int mp);
 
-/* syncfs calls made and callers served so far (both file systems
+/* syncfs calls made and callers served so far (all file systems
  * summed), for tests and the node's statistics. */
 void flushers_stats(const struct flushers *f, uint64_t *calls,
 		    uint64_t *served);

@@ -502,6 +502,7 @@ int store_put_begin(struct store *st, const struct store_put_args *a,
 		ais_cksum_abort(&p->ck);
 		return ais_errf(errmsg, rc, "out of memory");
 	}
+	p->flush_mark = flushers_mark(st->flush, p->mp);
 	mpset_tmp_path(mps, p->mp, "put", p->tmp);
 	p->fd = open(p->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (p->fd < 0) {
@@ -703,6 +704,7 @@ int store_put_stage(struct store_put *p, struct store_staged *out, char *errmsg)
 	out->st = st;
 	out->a = p->a;
 	out->mp = p->mp;
+	out->flush_mark = p->flush_mark;
 	ais_cksum_abort(&p->ck);
 	blk_writer_free(&p->blk);
 	return 0;
@@ -747,7 +749,7 @@ int store_put_publish(struct store_staged *sp, char *errmsg)
 	const struct mpset *mps = st->mps;
 	struct ais_obj_meta *m = &sp->m;
 	char dest[AISD_PATH_MAX];
-	int64_t old_written;
+	int64_t old_written, tomb;
 	uint64_t old;
 	unsigned s;
 	int rc;
@@ -760,6 +762,11 @@ int store_put_publish(struct store_staged *sp, char *errmsg)
 			      sp->a.bucket, sp->a.name);
 		goto err_unlock;
 	}
+	/* A DELETE since the stage left a tombstone that a copy must not
+	 * find newer than this PUT. */
+	tomb = tombs_get(st->tombs, sp->a.bucket, sp->a.name);
+	if (tomb > old_written)
+		old_written = tomb;
 	if (old + 1 != m->version || old_written >= m->written_ns) {
 		m->version = old + 1;
 		m->written_ns = commit_time(old_written);
@@ -767,6 +774,7 @@ int store_put_publish(struct store_staged *sp, char *errmsg)
 		if (rc)
 			goto err_unlock;
 	}
+	sp->flush_mark = flushers_mark(st->flush, sp->mp);
 	rc = move_into_place(st, sp->mp, sp->a.bucket, sp->a.name, sp->tmp,
 			     dest, errmsg);
 	if (rc)
@@ -784,9 +792,9 @@ err_unlock:
 	return rc;
 }
 
-int store_flush(struct store *st, int mp, char *errmsg)
+int store_flush(struct store *st, int mp, uint64_t mark, char *errmsg)
 {
-	return flushers_sync(st->flush, mp, errmsg);
+	return flushers_sync(st->flush, mp, mark, errmsg);
 }
 
 int store_flush_domain(const struct store *st, int mp)

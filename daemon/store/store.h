@@ -84,6 +84,7 @@ struct store_put {
 	struct ais_cksum ck;
 	struct blk_writer blk; /* the block checksums (blocks.h) */
 	uint64_t size;
+	uint64_t flush_mark; /* flushers_mark before the first byte */
 };
 
 /* Checks everything that can be checked before the body arrives (bucket
@@ -116,26 +117,30 @@ struct store_staged {
 	struct store *st;
 	struct store_put_args a; /* its strings still borrowed */
 	int mp;
-	char *tmp;		/* the staged file (heap), NULL once released */
+	char *tmp;	       /* the staged file (heap), NULL once released */
 	struct ais_obj_meta m; /* what is (to be) published */
+	uint64_t flush_mark;   /* for the flush of the staged bytes, then
+				  (store_put_publish) of the name */
 };
 
 /* Verifies the checksum, writes the metadata (the version after the one
  * stored now, read without the name's lock) and the block checksums to
  * p's tmp file and closes it. Always releases p; on success *s holds the
  * staged file (release it with store_put_publish or store_staged_drop). */
-int store_put_stage(struct store_put *p, struct store_staged *s,
-		    char *errmsg);
+int store_put_stage(struct store_put *p, struct store_staged *s, char *errmsg);
 /* Renames a staged file into place under the name's lock. If another PUT
  * of the name committed since the stage (or it was deleted), this one
- * comes after it: s->m gets the next version, written to the file and
- * flushed on its own first. Always releases s (s->m stays). */
+ * comes after it: s->m gets the next version and commit time, written to
+ * the file and flushed on its own first. s->flush_mark is noted anew for
+ * the flush of the name. Always releases s (s->m and flush_mark stay). */
 int store_put_publish(struct store_staged *s, char *errmsg);
 /* Removes a staged file that will not be published. */
 void store_staged_drop(struct store_staged *s);
 /* Everything written to mountpath mp's file system so far made durable,
- * with one syncfs shared by concurrent callers (flush.h). */
-int store_flush(struct store *st, int mp, char *errmsg);
+ * with one syncfs shared by concurrent callers (flush.h); fails if any
+ * flush failed since mark (a store_staged's flush_mark: the smallest of
+ * those the flush is for). */
+int store_flush(struct store *st, int mp, uint64_t mark, char *errmsg);
 /* The file system of mountpath mp, as a small number: two mountpaths
  * with the same one share their flushes. */
 int store_flush_domain(const struct store *st, int mp);
@@ -212,8 +217,7 @@ bool store_has_dir(struct store *st, const char *bucket, const char *prefix);
 /* True if bucket/name is a directory with at least one entry (an object or
  * a directory, as a listing of "name/" would show) on some mountpath of
  * this node. */
-bool store_dir_nonempty(struct store *st, const char *bucket,
-			const char *name);
+bool store_dir_nonempty(struct store *st, const char *bucket, const char *name);
 /* True if bucket/name is an object on some mountpath of this node. */
 bool store_has_object(struct store *st, const char *bucket, const char *name);
 

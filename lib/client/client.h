@@ -406,10 +406,13 @@ struct ais_put_item {
  * objects, AIS_PUT_BATCH_BYTES bytes), which it commits together: far
  * fewer round trips and disk flushes than one PUT each. Every item is
  * visible, whole and durable when its rc is 0, as after
- * ais_client_put_buf; an item the batch did not store (its node changed,
- * could not be reached, or is too old for batches) is PUT alone, with the
- * retry rules of a PUT, before this returns. Returns how many items
- * failed (their rc and errmsg say why). */
+ * ais_client_put_buf; an item the batch did not store because its node
+ * changed, was catching up, could not be reached, or is too old for
+ * batches is PUT alone, with the retry rules of a PUT, before this
+ * returns. An item the node refused gets its error as a PUT would (a
+ * failed flush after the rename: -EIO or the like while the object may be
+ * in place, as with a PUT). Returns how many items failed (their rc and
+ * errmsg say why). */
 #define AIS_PUT_BATCH_MAX      256
 #define AIS_PUT_BATCH_BYTES    (4u << 20)
 #define AIS_PUT_BATCH_ITEM_MAX (1u << 20)

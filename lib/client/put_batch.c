@@ -44,8 +44,9 @@ static void item_cksum(const struct ais_put_item *it, Ais__PutItem *pi,
 	pi->cksum_value = hex;
 }
 
-/* One OP_PUT_BATCH of items[idx[0..n)] to pool. Items it stored get rc 0;
- * the others stay PENDING (then go alone). */
+/* One OP_PUT_BATCH of items[idx[0..n)] to pool. Items it stored get rc 0,
+ * those the node refused its error; the others (not answered, another
+ * node's, a node catching up) stay PENDING, then go alone. */
 static void send_batch(struct ais_client *c, const char *bucket,
 		       struct ais_pool *pool, struct ais_put_item *items,
 		       const size_t *idx, size_t n)
@@ -102,8 +103,18 @@ static void send_batch(struct ais_client *c, const char *bucket,
 		const Ais__PutResult *res = k.resp->put_results[i];
 		struct ais_put_item *it = &items[idx[i]];
 
+		/* The node's word on the item is final, but where a PUT of
+		 * its own would follow the map or go to another copy. */
+		if (res->status && res->status != -EREMOTE &&
+		    res->status != -EAGAIN && res->status < 0 &&
+		    res->status > -4096) {
+			snprintf(it->errmsg, AIS_ERRMSG_LEN, "%s",
+				 res->message);
+			it->rc = res->status;
+			continue;
+		}
 		if (res->status || !res->meta)
-			continue; /* alone, for its own answer */
+			continue; /* alone */
 		if (pis[i].cksum_type != AIS__CKSUM_TYPE__CKSUM_NONE &&
 		    ((int)res->meta->cksum_type != (int)pis[i].cksum_type ||
 		     strcasecmp(res->meta->cksum_value, pis[i].cksum_value)))

@@ -2,7 +2,8 @@
  * 3-node cluster. Every object comes back byte for byte with its version;
  * each item gets an OP_PUT's own answer (bad name, wrong node, checksum
  * mismatch, exists, name conflicts) while the others are stored; a batch
- * whose sizes do not add up stores nothing; a body that breaks off leaves
+ * whose sizes do not add up stores nothing; "x" and "x/y" in one batch
+ * never both; a body that breaks off leaves
  * nothing visible and no work file behind; concurrent batches and PUTs of
  * the same names number every version exactly once. */
 #include <errno.h>
@@ -313,6 +314,50 @@ START_TEST(test_broken_body)
 }
 END_TEST
 
+/* "x" and "x/y" in one batch to one node: one of them is stored, never
+ * both (with two mountpaths per node, each could land on its own). */
+START_TEST(test_in_batch_conflict)
+{
+	struct ais_map *m = ais_test_cluster_map(C);
+	struct ais_put_item it[20];
+	char names[20][64];
+	uint8_t data[10];
+	int pairs = 0;
+
+	memset(it, 0, sizeof(it));
+	memset(data, 'x', sizeof(data));
+	for (int k = 0; k < 1000 && pairs < 10; k++) {
+		char a[64], b[64];
+
+		snprintf(a, sizeof(a), "ibc/p%d", k);
+		snprintf(b, sizeof(b), "ibc/p%d/child", k);
+		if (ais_map_owner(m, "test", a) != ais_map_owner(m, "test", b))
+			continue;
+		strcpy(names[2 * pairs], a);
+		strcpy(names[2 * pairs + 1], b);
+		pairs++;
+	}
+	ais_map_free(m);
+	ck_assert_int_eq(pairs, 10);
+	for (int k = 0; k < 20; k++) {
+		it[k].name = names[k];
+		it[k].buf = data;
+		it[k].len = sizeof(data);
+	}
+	ck_assert_uint_eq(ais_client_put_batch(C, "test", it, 20), 10);
+	for (int k = 0; k < 10; k++) {
+		struct ais_obj_meta om;
+		char msg[AIS_ERRMSG_LEN] = "";
+
+		ck_assert_int_eq(it[2 * k].rc, 0);
+		ck_assert_int_eq(it[2 * k + 1].rc, -ENOTDIR);
+		ck_assert_int_eq(
+		    ais_client_head(C, "test", names[2 * k], &om, msg), 0);
+		expect_absent(names[2 * k + 1]);
+	}
+}
+END_TEST
+
 /* Concurrent batches and single PUTs of the same names: every PUT gets its
  * own version, and the last one's bytes are what is stored. */
 enum { RACE_NAMES = 40, RACE_ROUNDS = 15, RACE_THREADS = 4 };
@@ -391,6 +436,7 @@ static Suite *batch_suite(void)
 	tcase_add_test(t, test_item_errors);
 	tcase_add_test(t, test_raw_results);
 	tcase_add_test(t, test_broken_body);
+	tcase_add_test(t, test_in_batch_conflict);
 	tcase_add_test(t, test_race_versions);
 	suite_add_tcase(s, t);
 	return s;
