@@ -26,18 +26,8 @@
 #define BATCH_ITEM_BYTES (4u << 20)
 #define BATCH_BUF	 (64 * 1024)
 
-/* One item on its way (its PUT is begun, written and staged in the one
- * struct store_put of the request, before the next item's). */
-struct item {
-	int rc; /* 0 while it goes well */
-	bool staged;
-	struct store_staged s;
-	uint32_t copies_missing;
-};
-
 /* The answer's results, freed after it (rpc_done). */
 struct rpc_batch {
-	size_t n;
 	Ais__PutResult **v;
 	Ais__PutResult *res;
 	Ais__ObjMeta *meta;
@@ -63,7 +53,6 @@ static struct rpc_batch *batch_new(size_t n)
 
 	if (!b)
 		return NULL;
-	b->n = n;
 	b->v = calloc(n, sizeof(*b->v));
 	b->res = calloc(n, sizeof(*b->res));
 	b->meta = calloc(n, sizeof(*b->meta));
@@ -131,9 +120,7 @@ static int check_item(struct rpc *r, const Ais__PutItem *pi, char *errmsg)
 				"a checksum value needs a checksum type");
 	/* "Create unless it exists" on a copy that may be stale: PUT it
 	 * alone, which the client's retry rules send to another copy. */
-	if (pi->no_overwrite && !r->req->peer_local &&
-	    move_catching_up(r->d->move) &&
-	    ais_map_copies(r->cm->m, bucket) >= 2)
+	if (pi->no_overwrite && rpc_catching_up(r, bucket))
 		return ais_errf(errmsg, -EAGAIN,
 				"this node just started and is getting the "
 				"copies it missed: PUT %s alone",
@@ -141,10 +128,10 @@ static int check_item(struct rpc *r, const Ais__PutItem *pi, char *errmsg)
 	return 0;
 }
 
-/* Reads the next len bytes of the body into p, the item's PUT (or
- * nowhere, if the item failed: *begun then false). Returns 0, or the
- * socket's error (the body broke off). */
-static ssize_t read_item(struct rpc *r, struct item *it, struct store_put *p,
+/* Reads the next len bytes of the body into p, the item's PUT, while
+ * *rc is 0 (*begun false once it is not: p was released). Returns 0, or
+ * the socket's error (the body broke off). */
+static ssize_t read_item(struct rpc *r, int *rc, struct store_put *p,
 			 bool *begun, uint64_t len, uint8_t *buf, char *errmsg)
 {
 	while (len) {
@@ -154,10 +141,10 @@ static ssize_t read_item(struct rpc *r, struct item *it, struct store_put *p,
 		if (n <= 0)
 			return n < 0 ? n : -EPIPE;
 		len -= (uint64_t)n;
-		if (it->rc)
+		if (*rc)
 			continue;
-		it->rc = store_put_write(p, buf, (size_t)n, errmsg);
-		if (it->rc) {
+		*rc = store_put_write(p, buf, (size_t)n, errmsg);
+		if (*rc) {
 			store_put_abort(p);
 			*begun = false;
 		}
@@ -165,70 +152,54 @@ static ssize_t read_item(struct rpc *r, struct item *it, struct store_put *p,
 	return 0;
 }
 
-/* Flushes the file systems of the items in state 'staged' (their bytes)
- * or just published (their names), one flush each; an item whose flush
- * failed gets the error. */
-static void flush_items(struct rpc *r, struct item *items, size_t n,
-			char (*msg)[AIS_ERRMSG_LEN], bool staged)
+/* Flushes the file systems of the items still staged (their bytes) or
+ * published (their names: staged is false), one flush each for the
+ * oldest mark of its items; an item whose flush failed gets the error,
+ * and a staged one is dropped. */
+static void flush_items(struct rpc *r, struct store_staged *items, int *rcs,
+			size_t n, char (*msg)[AIS_ERRMSG_LEN], bool staged)
 {
 	struct store *st = r->d->store;
-	size_t nm = st->mps->n, k, i, j;
-	char(*em)[AIS_ERRMSG_LEN] = calloc(nm, sizeof(*em));
-	uint64_t mark[nm];
-	int rc[nm], src[nm];
-	bool want[nm];
+	size_t nd = st->mps->n, k, d;
+	char(*em)[AIS_ERRMSG_LEN] = calloc(nd, sizeof(*em));
+	uint64_t mark[nd];
+	int mp[nd], rc[nd];
 
-	memset(want, 0, sizeof(want));
+	for (d = 0; d < nd; d++)
+		mp[d] = -1;
 	for (k = 0; k < n; k++) {
-		const struct item *it = &items[k];
+		const struct store_staged *it = &items[k];
 
-		if (it->rc || it->staged != staged)
+		if (rcs[k] || (it->tmp != NULL) != staged)
 			continue;
-		if (!want[it->s.mp] || it->s.flush_mark < mark[it->s.mp])
-			mark[it->s.mp] = it->s.flush_mark;
-		want[it->s.mp] = true;
+		d = (size_t)store_flush_domain(st, it->mp);
+		if (mp[d] < 0 || it->flush_mark < mark[d])
+			mark[d] = it->flush_mark;
+		mp[d] = it->mp;
 	}
-	/* One flush per file system, for the oldest mark of its items. */
-	for (i = 0; i < nm; i++) {
-		src[i] = (int)i;
-		if (!want[i])
+	for (d = 0; d < nd; d++) {
+		rc[d] = 0;
+		if (mp[d] < 0)
 			continue;
-		for (j = 0; j < i; j++)
-			if (want[j] && store_flush_domain(st, (int)j) ==
-					   store_flush_domain(st, (int)i))
-				break;
-		src[i] = (int)j;
-		if (mark[i] < mark[j])
-			mark[j] = mark[i];
-	}
-	for (i = 0; i < nm; i++) {
-		rc[i] = 0;
-		if (!want[i] || src[i] != (int)i)
-			continue;
-		rc[i] =
-		    store_flush(st, (int)i, mark[i], em ? em[i] : r->errmsg);
-		if (rc[i])
-			ais_log(LOG_ERR, "%s", em ? em[i] : r->errmsg);
+		rc[d] = store_flush(st, mp[d], mark[d], em ? em[d] : r->errmsg);
+		if (rc[d])
+			ais_log(LOG_ERR, "%s", em ? em[d] : r->errmsg);
 	}
 	for (k = 0; k < n; k++) {
-		struct item *it = &items[k];
-		int from;
+		struct store_staged *it = &items[k];
 
-		if (it->rc || it->staged != staged)
+		if (rcs[k] || (it->tmp != NULL) != staged)
 			continue;
-		from = src[it->s.mp];
-		if (!rc[from])
+		d = (size_t)store_flush_domain(st, it->mp);
+		if (!rc[d])
 			continue;
-		it->rc = rc[from];
+		rcs[k] = rc[d];
 		snprintf(msg[k], AIS_ERRMSG_LEN, "%.190s%s",
-			 em ? em[from] : r->errmsg,
+			 em ? em[d] : r->errmsg,
 			 staged ? ""
 				: " (the object is in place, its name may not "
 				  "be durable)");
-		if (staged) {
-			store_staged_drop(&it->s);
-			it->staged = false;
-		}
+		store_staged_drop(it);
 	}
 	free(em);
 }
@@ -255,7 +226,7 @@ static void batch_conflicts(const char **names, size_t n, int *rcs,
 	size_t k, i;
 
 	if (!v)
-		return; /* the node's own checks at publish remain */
+		return; /* then only the renames find such a pair */
 	for (k = 0; k < n; k++)
 		v[k] = (struct named){names[k], k};
 	qsort(v, n, sizeof(*v), named_cmp);
@@ -289,9 +260,9 @@ int rpc_put_batch(struct rpc *r)
 {
 	Ais__Request *q = r->req;
 	size_t n = q->n_put_items, k;
+	struct store_staged *items = NULL;
 	const char **names = NULL;
 	struct rpc_batch *b = NULL;
-	struct item *items = NULL;
 	uint8_t *buf = NULL;
 	int *rcs = NULL;
 	struct store_put p;
@@ -323,7 +294,7 @@ int rpc_put_batch(struct rpc *r)
 	r->errmsg[0] = '\0';
 	rpc_check_conflicts_many(r, q->bucket, names, n, rcs, b->msg);
 
-	/* Stage each, as its bytes arrive. */
+	/* Stage each, as its bytes arrive (items[k].tmp set while staged). */
 	for (k = 0; k < n && brc == 0; k++) {
 		const Ais__PutItem *pi = q->put_items[k];
 		struct store_put_args a = {
@@ -337,27 +308,24 @@ int rpc_put_batch(struct rpc *r)
 		    .gid = pi->gid,
 		    .no_overwrite = pi->no_overwrite,
 		};
-		struct item *it = &items[k];
 
-		it->rc = rcs[k];
-		if (!it->rc) {
-			it->rc =
+		if (!rcs[k]) {
+			rcs[k] =
 			    store_put_begin(r->d->store, &a, &p, b->msg[k]);
-			begun = it->rc == 0;
+			begun = rcs[k] == 0;
 		}
-		brc = read_item(r, it, &p, &begun, pi->size, buf, b->msg[k]);
+		brc =
+		    read_item(r, &rcs[k], &p, &begun, pi->size, buf, b->msg[k]);
 		if (brc == 0 && begun) {
 			begun = false;
-			it->rc = store_put_stage(&p, &it->s, b->msg[k]);
-			it->staged = it->rc == 0;
+			rcs[k] = store_put_stage(&p, &items[k], b->msg[k]);
 		}
 	}
 	if (brc) {
 		if (begun)
 			store_put_abort(&p);
 		for (k = 0; k < n; k++)
-			if (items[k].staged)
-				store_staged_drop(&items[k].s);
+			store_staged_drop(&items[k]);
 		ais_log(LOG_INFO,
 			"%s: PUT_BATCH %s (%zu objects): body: %s; closing",
 			r->j->peer, q->bucket, n, sock_io_strerror(brc));
@@ -367,40 +335,33 @@ int rpc_put_batch(struct rpc *r)
 	}
 
 	/* Their bytes durable, then their names. */
-	flush_items(r, items, n, b->msg, true);
-	for (k = 0; k < n; k++) {
-		struct item *it = &items[k];
-
-		if (it->rc || !it->staged)
-			continue;
-		it->staged = false;
-		it->rc = store_put_publish(&it->s, b->msg[k]);
-	}
-	flush_items(r, items, n, b->msg, false);
+	flush_items(r, items, rcs, n, b->msg, true);
+	for (k = 0; k < n; k++)
+		if (!rcs[k])
+			rcs[k] = store_put_publish(&items[k], b->msg[k]);
+	flush_items(r, items, rcs, n, b->msg, false);
 
 	for (k = 0; k < n; k++) {
-		struct item *it = &items[k];
 		Ais__PutResult *res = &b->res[k];
 
 		ais__put_result__init(res);
 		b->v[k] = res;
-		if (it->rc) {
-			res->status = it->rc;
+		if (rcs[k]) {
+			res->status = rcs[k];
 			res->message = b->msg[k];
 			continue;
 		}
+		b->om[k] = items[k].m;
 		shard_written(r->d->shards, q->bucket, names[k]);
 		if (ais_map_copies(r->cm->m, q->bucket) >= 2) {
 			char em[AIS_ERRMSG_LEN] = "";
 
 			(void)move_replicate(r->d, r->cm, q->bucket, names[k],
-					     &it->s.m, &it->copies_missing, em);
-			res->copies_missing = it->copies_missing;
+					     &b->om[k], &res->copies_missing,
+					     em);
 		}
-		b->om[k] = it->s.m;
 		ais_obj_meta_to_pb(&b->om[k], &b->meta[k]);
 		res->meta = &b->meta[k];
-		res->message = (char *)"";
 	}
 	r->resp.n_put_results = n;
 	r->resp.put_results = b->v;

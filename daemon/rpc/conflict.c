@@ -370,10 +370,6 @@ static int probe_dirs(struct rpc *r, const char *bucket, const char *name,
 	return probe_dirs_many(r, bucket, &name, 1, hit, all);
 }
 
-/* Asks the owner of each parent prefix of name whether it holds that
- * prefix as an object: -ENOTDIR with errmsg if one does. A parent that is
- * a directory here is no object anywhere while the rule holds, so it is
- * not asked. */
 /* The parents a batch asked about already (rpc_check_conflicts_many): an
  * ingest's batch holds many names of one new directory. */
 #define PARENTS_SEEN 32
@@ -414,6 +410,10 @@ static void seen_add(struct parents_seen *ps, const char *path, bool object)
 	ps->next = (ps->next + 1) % PARENTS_SEEN;
 }
 
+/* Asks the owner of each parent prefix of name whether it holds that
+ * prefix as an object: -ENOTDIR with errmsg if one does. A parent that is
+ * a directory here is no object anywhere while the rule holds, so it is
+ * not asked, nor one in ps (may be NULL), which keeps the answers. */
 static int parents_conflict(struct rpc *r, const char *bucket, const char *name,
 			    struct parents_seen *ps, char *errmsg)
 {
@@ -475,19 +475,9 @@ static int parents_conflict(struct rpc *r, const char *bucket, const char *name,
  * (an overwrite), so those probes are skipped. */
 int rpc_check_conflicts(struct rpc *r, const char *bucket, const char *name)
 {
-	bool hit, all;
-	int rc;
+	int rc = 0;
 
-	if (r->cm->m->n < 2 || strlen(name) > AIS_NAME_MAX)
-		return 0;
-	rc = parents_conflict(r, bucket, name, NULL, r->errmsg);
-	if (rc || store_has_object(r->d->store, bucket, name))
-		return rc;
-	rc = probe_dirs(r, bucket, name, &hit, &all);
-	if (!rc && hit)
-		rc = ais_errf(r->errmsg, -EISDIR,
-			      "%s is a directory (objects exist under %s/)",
-			      name, name);
+	rpc_check_conflicts_many(r, bucket, &name, 1, &rc, &r->errmsg);
 	return rc;
 }
 
@@ -526,8 +516,8 @@ void rpc_check_conflicts_many(struct rpc *r, const char *bucket,
 	for (k = 0; k < na; k++) {
 		size_t i = of[k];
 
-		if (rc)
-			rcs[i] = ais_errf(errmsgs[i], rc, "%s", r->errmsg);
+		if (rc) /* -ENOMEM, the only failure */
+			rcs[i] = ais_errf(errmsgs[i], rc, "out of memory");
 		else if (hit[k])
 			rcs[i] = ais_errf(errmsgs[i], -EISDIR,
 					  "%s is a directory (objects exist "
@@ -546,7 +536,7 @@ out:
 int rpc_resolve(struct rpc *r)
 {
 	Ais__Request *q = r->req;
-	bool hit, all;
+	bool hit = false, all = false;
 	int rc;
 
 	if (q->archpath[0])

@@ -18,10 +18,15 @@
 
 #define PUT_BUF (256 * 1024)
 
+bool rpc_catching_up(struct rpc *r, const char *bucket)
+{
+	return !r->req->peer_local && move_catching_up(r->d->move) &&
+	       ais_map_copies(r->cm->m, bucket) >= 2;
+}
+
 int rpc_check_caught_up(struct rpc *r, const char *bucket)
 {
-	if (r->req->peer_local || !move_catching_up(r->d->move) ||
-	    ais_map_copies(r->cm->m, bucket) < 2)
+	if (!rpc_catching_up(r, bucket))
 		return 0;
 	r->resp.catching_up = true;
 	return ais_errf(r->errmsg, -EAGAIN,

@@ -35,7 +35,7 @@ struct rpc {
 	uint64_t bad_off, bad_len; /* the range a check found corrupt */
 	char **changed;		   /* OP_WATCH's answer (freed after it) */
 	size_t nchanged;
-	uint32_t *hits; /* OP_PROBE_DIRS's answer (freed after it) */
+	uint32_t *hits;		 /* OP_PROBE_DIRS's answer (freed after it) */
 	struct rpc_batch *batch; /* OP_PUT_BATCH's answer (freed after it) */
 	char errmsg[AIS_ERRMSG_LEN];
 };
@@ -169,6 +169,8 @@ int rpc_check_read(struct rpc *r);
  * (move_catching_up): -EAGAIN with resp.catching_up, so that the client
  * reads another copy. 0 otherwise. */
 int rpc_check_caught_up(struct rpc *r, const char *bucket);
+/* The condition of rpc_check_caught_up alone. */
+bool rpc_catching_up(struct rpc *r, const char *bucket);
 /* Opens the request's object for reading (*fd: the caller closes; r->meta
  * filled); -ENOENT with r->errmsg if it is not here. */
 int rpc_open_obj(struct rpc *r, int *fd);

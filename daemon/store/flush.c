@@ -24,9 +24,8 @@ struct fs_flusher {
 	uint64_t asked;	   /* tickets taken */
 	uint64_t done;	   /* tickets covered by a finished flush */
 	uint64_t failures; /* flushes that failed */
-	int last_err;
+	int last_err;	   /* the last failure's */
 	bool running;
-	uint64_t calls, served;
 };
 
 struct flushers {
@@ -113,7 +112,6 @@ int flushers_sync(struct flushers *f, int mp, uint64_t mark, char *errmsg)
 
 	pthread_mutex_lock(&d->mu);
 	mine = ++d->asked;
-	d->served++;
 	while (d->done < mine) {
 		uint64_t upto;
 
@@ -125,7 +123,6 @@ int flushers_sync(struct flushers *f, int mp, uint64_t mark, char *errmsg)
 		 * taken so far. */
 		d->running = true;
 		upto = d->asked;
-		d->calls++;
 		pthread_mutex_unlock(&d->mu);
 		rc = syncfs(d->fd) < 0 ? -errno : 0;
 		pthread_mutex_lock(&d->mu);
@@ -139,10 +136,7 @@ int flushers_sync(struct flushers *f, int mp, uint64_t mark, char *errmsg)
 	}
 	/* A failure of any flush since the mark may have been the one that
 	 * reported the caller's lost writes: reported. */
-	if (d->failures != mark)
-		rc = d->last_err ? d->last_err : -EIO;
-	else
-		rc = 0;
+	rc = d->failures != mark ? d->last_err : 0;
 	pthread_mutex_unlock(&d->mu);
 	if (rc)
 		return ais_errf(errmsg, rc,
@@ -154,17 +148,4 @@ int flushers_sync(struct flushers *f, int mp, uint64_t mark, char *errmsg)
 int flushers_domain(const struct flushers *f, int mp)
 {
 	return f->of_mp[mp];
-}
-
-void flushers_stats(const struct flushers *f, uint64_t *calls, uint64_t *served)
-{
-	size_t k;
-
-	*calls = *served = 0;
-	for (k = 0; k < f->n; k++) {
-		pthread_mutex_lock(&f->fs[k].mu);
-		*calls += f->fs[k].calls;
-		*served += f->fs[k].served;
-		pthread_mutex_unlock(&f->fs[k].mu);
-	}
 }

@@ -38,9 +38,4 @@ int flushers_sync(struct flushers *f, int mp, uint64_t mark, char *errmsg);
  * that share one. */
 int flushers_domain(const struct flushers *f, int mp);
 
-/* syncfs calls made and callers served so far (all file systems
- * summed), for tests and the node's statistics. */
-void flushers_stats(const struct flushers *f, uint64_t *calls,
-		    uint64_t *served);
-
 #endif

@@ -577,6 +577,34 @@ static void put_meta(const struct store_put *p, const char *hex,
 	}
 }
 
+/* The version a client's PUT of a's name takes (the one after the object
+ * stored here) into *version, and the commit time it must come after
+ * into *after. -EEXIST with no_overwrite when an object is stored. */
+static int next_version(struct store *st, const struct store_put_args *a,
+			uint64_t *version, int64_t *after, char *errmsg)
+{
+	uint64_t old = current_version(st, a->bucket, a->name, after);
+
+	if (old && a->no_overwrite)
+		return ais_errf(errmsg, -EEXIST, "%s/%s already exists",
+				a->bucket, a->name);
+	*version = old + 1;
+	return 0;
+}
+
+/* m and p's block checksums into p's file's xattrs (or sidecar). */
+static int write_meta(struct store_put *p, const struct ais_obj_meta *m,
+		      char *errmsg)
+{
+	struct store *st = p->st;
+	int rc = objmeta_write_fd(p->fd, m);
+
+	if (!rc)
+		rc = blk_store(st->mps, st->blk, &p->blk, p->fd, m, errmsg);
+	return rc ? disk_err(errmsg, rc, "set xattr", st->mps->paths[p->mp])
+		  : 0;
+}
+
 int store_put_commit(struct store_put *p, struct ais_obj_meta *out,
 		     char *errmsg)
 {
@@ -585,8 +613,7 @@ int store_put_commit(struct store_put *p, struct ais_obj_meta *out,
 	const char *mpath = mps->paths[p->mp];
 	char hex[AIS_CKSUM_HEX_MAX], dest[AISD_PATH_MAX];
 	struct ais_obj_meta m;
-	int64_t old_written;
-	uint64_t old;
+	int64_t after;
 	unsigned s;
 	int rc;
 
@@ -611,22 +638,14 @@ int store_put_commit(struct store_put *p, struct ais_obj_meta *out,
 		if (rc)
 			goto err_unlock;
 	} else {
-		old = current_version(st, p->a.bucket, p->a.name, &old_written);
-		if (old && p->a.no_overwrite) {
-			rc = ais_errf(errmsg, -EEXIST, "%s/%s already exists",
-				      p->a.bucket, p->a.name);
+		rc = next_version(st, &p->a, &m.version, &after, errmsg);
+		if (rc)
 			goto err_unlock;
-		}
-		m.version = old + 1;
-		m.written_ns = commit_time(old_written);
+		m.written_ns = commit_time(after);
 	}
-	rc = objmeta_write_fd(p->fd, &m);
-	if (!rc)
-		rc = blk_store(mps, st->blk, &p->blk, p->fd, &m, errmsg);
-	if (rc) {
-		rc = disk_err(errmsg, rc, "set xattr", mpath);
+	rc = write_meta(p, &m, errmsg);
+	if (rc)
 		goto err_unlock;
-	}
 	if (fsync(p->fd) < 0) {
 		rc = disk_err(errmsg, -errno, "fsync", mpath);
 		goto err_unlock;
@@ -661,8 +680,7 @@ int store_put_stage(struct store_put *p, struct store_staged *out, char *errmsg)
 	const char *mpath = st->mps->paths[p->mp];
 	struct ais_obj_meta *m = &out->m;
 	char hex[AIS_CKSUM_HEX_MAX];
-	int64_t old_written;
-	uint64_t old;
+	int64_t after;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -672,21 +690,13 @@ int store_put_stage(struct store_put *p, struct store_staged *out, char *errmsg)
 	put_meta(p, hex, m);
 	/* Read without the name's lock: store_put_publish checks it again
 	 * under it. */
-	old = current_version(st, p->a.bucket, p->a.name, &old_written);
-	if (old && p->a.no_overwrite) {
-		rc = ais_errf(errmsg, -EEXIST, "%s/%s already exists",
-			      p->a.bucket, p->a.name);
+	rc = next_version(st, &p->a, &m->version, &after, errmsg);
+	if (rc)
 		goto err;
-	}
-	m->version = old + 1;
-	m->written_ns = commit_time(old_written);
-	rc = objmeta_write_fd(p->fd, m);
-	if (!rc)
-		rc = blk_store(st->mps, st->blk, &p->blk, p->fd, m, errmsg);
-	if (rc) {
-		rc = disk_err(errmsg, rc, "set xattr", mpath);
+	m->written_ns = commit_time(after);
+	rc = write_meta(p, m, errmsg);
+	if (rc)
 		goto err;
-	}
 	out->tmp = strdup(p->tmp);
 	if (!out->tmp) {
 		rc = ais_errf(errmsg, -ENOMEM, "out of memory");
@@ -749,27 +759,24 @@ int store_put_publish(struct store_staged *sp, char *errmsg)
 	const struct mpset *mps = st->mps;
 	struct ais_obj_meta *m = &sp->m;
 	char dest[AISD_PATH_MAX];
-	int64_t old_written, tomb;
-	uint64_t old;
+	int64_t after, tomb;
+	uint64_t version = 0;
 	unsigned s;
 	int rc;
 
 	s = stripe_of(sp->a.bucket, sp->a.name);
 	pthread_mutex_lock(&st->stripes[s]);
-	old = current_version(st, sp->a.bucket, sp->a.name, &old_written);
-	if (old && sp->a.no_overwrite) {
-		rc = ais_errf(errmsg, -EEXIST, "%s/%s already exists",
-			      sp->a.bucket, sp->a.name);
+	rc = next_version(st, &sp->a, &version, &after, errmsg);
+	if (rc)
 		goto err_unlock;
-	}
 	/* A DELETE since the stage left a tombstone that a copy must not
 	 * find newer than this PUT. */
 	tomb = tombs_get(st->tombs, sp->a.bucket, sp->a.name);
-	if (tomb > old_written)
-		old_written = tomb;
-	if (old + 1 != m->version || old_written >= m->written_ns) {
-		m->version = old + 1;
-		m->written_ns = commit_time(old_written);
+	if (tomb > after)
+		after = tomb;
+	if (version != m->version || after >= m->written_ns) {
+		m->version = version;
+		m->written_ns = commit_time(after);
 		rc = restage(sp, errmsg);
 		if (rc)
 			goto err_unlock;
