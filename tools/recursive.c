@@ -17,7 +17,10 @@
 #include "util.h"
 
 #define QUEUE_PER_JOB 64 /* queued jobs per worker */
-#define WALK_FDS      64
+/* put -r: a job may be a batch of XFER_BATCH_FILES paths, so fewer wait
+ * (the queue's memory stays that of 64 files per worker or so). */
+#define QUEUE_PER_PUT_JOB 4
+#define WALK_FDS	  64
 
 struct rec {
 	struct ais_client *c;
@@ -48,7 +51,7 @@ static char *dir_prefix(const char *prefix)
 }
 
 static int start(struct rec *r, const char *verb, const char *bucket,
-		 unsigned jobs, bool quiet, pool_fn fn)
+		 unsigned jobs, size_t per_job, bool quiet, pool_fn fn)
 {
 	char errmsg[AIS_ERRMSG_LEN] = "";
 	int rc;
@@ -66,7 +69,7 @@ static int start(struct rec *r, const char *verb, const char *bucket,
 	r->p = progress_new(verb, !quiet);
 	if (!r->p)
 		goto err_client;
-	r->pool = pool_new(jobs, (size_t)jobs * QUEUE_PER_JOB, fn, r);
+	r->pool = pool_new(jobs, (size_t)jobs * per_job, fn, r);
 	if (!r->pool)
 		goto err_progress;
 	return 0;
@@ -284,7 +287,7 @@ int rec_put(const char *dir, const char *bucket, const char *prefix,
 	if (prefix[0] && ais_name_check_prefix(prefix, NULL) < 0)
 		return cli_usage("put", "ais://%s/%s: invalid prefix", bucket,
 				 prefix);
-	rc = start(&r, "put", bucket, jobs, quiet, put_one);
+	rc = start(&r, "put", bucket, jobs, QUEUE_PER_PUT_JOB, quiet, put_one);
 	if (rc)
 		return rc;
 	while (rootlen > 1 && dir[rootlen - 1] == '/')
@@ -432,7 +435,7 @@ int rec_get(const char *bucket, const char *prefix, const char *dir,
 	len = strlen(root);
 	while (len > 1 && root[len - 1] == '/')
 		root[--len] = '\0';
-	rc = start(&r, "get", bucket, jobs, quiet, get_one);
+	rc = start(&r, "get", bucket, jobs, QUEUE_PER_JOB, quiet, get_one);
 	if (rc)
 		goto out;
 	rc = xfer_mkdir_p(root, errmsg);
@@ -466,7 +469,7 @@ int rec_rm(const char *bucket, const char *prefix, unsigned jobs, bool quiet)
 	lp = dir_prefix(prefix);
 	if (!lp)
 		return cli_fail(-ENOMEM, NULL, "rm -r");
-	rc = start(&r, "rm", bucket, jobs, quiet, rm_one);
+	rc = start(&r, "rm", bucket, jobs, QUEUE_PER_JOB, quiet, rm_one);
 	if (rc)
 		goto out;
 	/* The object named by the prefix itself, if there is one. */

@@ -259,13 +259,12 @@ size_t xfer_put_small(struct ais_client *c, const char *bucket,
 {
 	struct ais_put_item *items = calloc(n, sizeof(*items));
 	uint32_t *missing = calloc(n, sizeof(*missing));
-	void **bufs = calloc(n, sizeof(*bufs));
 	const struct xfer_small **of = calloc(n, sizeof(*of));
 	char errmsg[AIS_ERRMSG_LEN];
 	size_t i, m = 0, failed = 0;
 	uint32_t mode = 0;
 
-	if (!items || !missing || !bufs || !of) {
+	if (!items || !missing || !of) {
 		for (i = 0; i < n; i++)
 			small_failed(-ENOMEM, NULL, bucket, &files[i], p);
 		failed = n;
@@ -273,11 +272,11 @@ size_t xfer_put_small(struct ais_client *c, const char *bucket,
 	}
 	for (i = 0; i < n && !cli_interrupted; i++) {
 		struct ais_put_item *it = &items[m];
+		void *buf;
 		int rc;
 
 		errmsg[0] = '\0';
-		rc = read_small(files[i].path, &bufs[m], &it->len, &mode,
-				errmsg);
+		rc = read_small(files[i].path, &buf, &it->len, &mode, errmsg);
 		if (rc < 0) {
 			small_failed(rc, errmsg, bucket, &files[i], p);
 			failed++;
@@ -288,7 +287,7 @@ size_t xfer_put_small(struct ais_client *c, const char *bucket,
 			continue;
 		}
 		it->name = files[i].name;
-		it->buf = bufs[m];
+		it->buf = buf; /* freed below */
 		it->opts.mode = mode;
 		it->opts.copies_missing = &missing[m];
 		of[m++] = &files[i];
@@ -314,11 +313,10 @@ size_t xfer_put_small(struct ais_client *c, const char *bucket,
 		}
 	}
 out:
-	for (i = 0; bufs && i < m; i++)
-		free(bufs[i]);
+	for (i = 0; items && i < m; i++)
+		free((void *)items[i].buf);
 	free(items);
 	free(missing);
-	free(bufs);
 	free(of);
 	return failed;
 }

@@ -21,22 +21,22 @@ static void put_alone(struct ais_client *c, const char *bucket,
 				    &it->opts, &it->meta, it->errmsg);
 }
 
-/* The checksum the node verifies: the caller's, or XXH3 made here. */
+/* The checksum the node verifies: the caller's, or one made here (of the
+ * caller's type, XXH3 by default, as put.c chooses). */
 static void item_cksum(const struct ais_put_item *it, Ais__PutItem *pi,
 		       char *hex)
 {
 	struct ais_cksum ck;
 
+	pi->cksum_type =
+	    it->opts.cksum_type ? it->opts.cksum_type : AIS_CKSUM_XXH3;
 	if (it->opts.cksum && it->opts.cksum[0]) {
-		pi->cksum_type =
-		    it->opts.cksum_type ? it->opts.cksum_type : AIS_CKSUM_XXH3;
 		pi->cksum_value = (char *)it->opts.cksum;
 		return;
 	}
-	pi->cksum_type =
-	    it->opts.cksum_type ? it->opts.cksum_type : AIS_CKSUM_XXH3;
 	if (ais_cksum_init(&ck, pi->cksum_type) < 0) {
-		pi->cksum_type = AIS__CKSUM_TYPE__CKSUM_NONE; /* refused */
+		/* Not reached: such items go alone. */
+		pi->cksum_type = AIS__CKSUM_TYPE__CKSUM_NONE;
 		return;
 	}
 	ais_cksum_update(&ck, it->buf, it->len);
