@@ -415,10 +415,8 @@ int afs_fill_entry_listed(struct afs_fs *fs, struct afs_inode *in,
 
 static double long_time(struct afs_fs *fs)
 {
-	if (fs->opts.lease_timeout_given ||
-	    fs->opts.lease_timeout > LONG_NAMES_DEFAULT)
-		return fs->opts.lease_timeout;
-	return LONG_NAMES_DEFAULT;
+	return fs->opts.lease_timeout_given ? fs->opts.lease_timeout
+					    : LONG_NAMES_DEFAULT;
 }
 
 double afs_cache_time(struct afs_fs *fs, struct afs_inode *in, double base,

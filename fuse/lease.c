@@ -487,8 +487,6 @@ bool afs_trusted(struct afs_fs *fs, const struct afs_inode *in)
 	       afs_lease_valid(fs);
 }
 
-static void dirs_drop_all(struct afs_leases *ls);
-
 /* Nothing cached so far counts any more. */
 static void distrust_all(struct afs_leases *ls, const char *why)
 {
@@ -512,8 +510,6 @@ static void distrust_all(struct afs_leases *ls, const char *why)
 	ais_log(LOG_INFO, "leases: every cached object is asked again (%s)",
 		why);
 }
-
-static void dir_changed(struct afs_leases *ls, uint64_t nodeid);
 
 /* The inode of bucket/key if the table has it (with a ref), else NULL;
  * *parent_ino gets its parent's number. With changed, a change of it:
