@@ -361,8 +361,6 @@ int afs_fill_attr(struct afs_fs *fs, struct afs_inode *in, struct stat *st)
 		m.size = size;
 		if (sp->mtime_set)
 			m.mtime_ns = sp->mtime_ns;
-		else if (sp->dirty)
-			m.mtime_ns = ais_now_real_ns();
 	} else if (!in->have_meta) {
 		rc = -ENOENT;
 	}
@@ -534,12 +532,6 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	}
 }
 
-static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
-			struct fuse_file_info *fi)
-{
-	fuse_reply_err(req, 0);
-}
-
 /* EROFS inside a shard, else EPERM: objects have no link type; say so
  * the way POSIX allows. */
 static int link_errno(fuse_req_t req, fuse_ino_t parent)
@@ -580,7 +572,7 @@ const struct fuse_lowlevel_ops afs_ops = {
     .readdir = afs_op_readdir,
     .readdirplus = afs_op_readdirplus,
     .releasedir = afs_op_releasedir,
-    .fsyncdir = op_fsyncdir,
+    .fsyncdir = afs_op_fsyncdir,
     .mkdir = afs_op_mkdir,
     .rmdir = afs_op_rmdir,
     .open = afs_op_open,

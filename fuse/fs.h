@@ -46,10 +46,14 @@
 #define AFS_LIST_PAGE 1000
 
 struct afs_leases;
+struct afs_wb;
+struct afs_spool;
+struct afs_trust_tok;
 
 struct afs_fs {
 	struct ais_client *client;
 	struct afs_leases *leases; /* lease.h; NULL with -o noleases */
+	struct afs_wb *wb;	   /* writeback.h; NULL without -o writeback */
 	struct afs_itable *itable;
 	struct afs_opts opts;
 	struct timespec mount_time;
@@ -182,6 +186,8 @@ void afs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			struct fuse_file_info *fi);
 void afs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi);
+void afs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+		     struct fuse_file_info *fi);
 void afs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		  mode_t mode);
 void afs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
@@ -233,10 +239,32 @@ void afs_pages_stale(struct afs_fs *fs, struct afs_inode *in, bool stale);
 bool afs_has_local_data(struct afs_inode *in);
 /* The same, under in's lock. */
 bool afs_has_staged(struct afs_inode *in);
+/* Whether every name of directory dir is in the inode table: one this
+ * mount made, with nothing made in it since but by this mount, and no
+ * name of it forgotten (afs_iext.made). */
+bool afs_dir_complete(struct afs_fs *fs, struct afs_inode *dir);
 
-/* PUTs the staged data of in if it has unsaved changes. Returns 0 or a
- * positive errno, already converted for fuse_reply_err. */
+/* PUTs the staged data of in if it has unsaved changes (after any
+ * write-back upload of it on its way). Returns 0 or a positive errno,
+ * already converted for fuse_reply_err. */
 int afs_file_commit(struct afs_fs *fs, struct afs_inode *in);
+
+/* The steps of such a PUT, shared with write-back (writeback.c). Under
+ * sp->lock: whether in's spool holds unsaved bytes: 1 with the PUT's
+ * options, location and size filled, 0 nothing to PUT (an unlinked file's
+ * bytes are dropped), or -errno. */
+int afs_put_prepare(struct afs_fs *fs, struct afs_inode *in,
+		    struct afs_spool *sp, struct ais_put_opts *po,
+		    struct afs_loc *loc, uint64_t *size);
+/* Under sp->lock: the PUT of generation gen of the spool (sp->gen when its
+ * bytes were taken) stored out; tok is from afs_trust_begin before it. */
+void afs_put_done(struct afs_fs *fs, struct afs_inode *in, struct afs_spool *sp,
+		  uint64_t gen, const struct afs_loc *loc,
+		  const struct afs_trust_tok *tok,
+		  const struct ais_obj_meta *out, uint32_t missing);
+/* The PUT failed: it may have been stored all the same. */
+void afs_put_failed(struct afs_fs *fs, struct afs_inode *in,
+		    const struct afs_loc *loc);
 
 /* Shards as directories (fs_shard.c). */
 

@@ -29,6 +29,19 @@ bool afs_has_local_data(struct afs_inode *in)
 	return local;
 }
 
+bool afs_dir_complete(struct afs_fs *fs, struct afs_inode *dir)
+{
+	struct afs_iext *x = afs_iext(dir);
+	struct afs_trust_tok made;
+
+	if (!x)
+		return false;
+	afs_inode_lock(dir);
+	made = x->made;
+	afs_inode_unlock(dir);
+	return made.gen && afs_trust_dir(fs, &made);
+}
+
 /* Stores fresh metadata from the cluster unless local staged data rules. */
 static void set_meta(struct afs_fs *fs, struct afs_inode *in,
 		     const struct ais_obj_meta *m)
@@ -139,6 +152,10 @@ void afs_op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 			goto out;
 		}
 		afs_inode_put(fs->itable, child);
+	} else if (afs_dir_complete(fs, parent)) {
+		/* Made here, and nothing made in it since but by us. */
+		reply_negative(req, fs);
+		goto out;
 	}
 	rc = afs_locate(fs, parent, &loc);
 	if (rc) {
@@ -286,6 +303,8 @@ static int set_file_meta(struct afs_fs *fs, struct afs_inode *in,
 			sp->mtime_set = true;
 			sp->mtime_ns = *mtime;
 		}
+		if (pending)
+			sp->gen++; /* an upload on its way carries neither */
 		afs_inode_lock(in);
 		if (mode)
 			in->meta.mode = *mode;

@@ -10,6 +10,7 @@
 #include "lease.h"
 #include "log.h"
 #include "spool.h"
+#include "writeback.h"
 
 struct dent {
 	char *name; /* one component */
@@ -38,6 +39,7 @@ struct dirh {
 	/* Taken before the held page was asked for: its objects' metadata
 	 * is trusted as a HEAD's would be if nothing changed since. */
 	struct afs_trust_tok tok;
+	uint64_t wb_since; /* write-back failures reported up to (fsyncdir) */
 };
 
 static void page_clear(struct dirh *dh)
@@ -173,6 +175,9 @@ static int fetch_page(struct afs_fs *fs, struct dirh *dh,
 	}
 	if (dh->shard)
 		return fetch_shard_page(fs, dh, start_after);
+	/* Files closed here are listed once their uploads are done. */
+	if (!start_after)
+		afs_wb_sync(fs, NULL);
 	afs_trust_begin_all(fs, &dh->tok);
 	rc = ais_client_list(fs->client, dh->loc.bucket, dh->prefix, "/",
 			     start_after, AFS_LIST_PAGE, &page, errmsg);
@@ -287,6 +292,7 @@ void afs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (dh->loc.key[0] && !dh->shard)
 		snprintf(dh->prefix, sizeof(dh->prefix), "%s/", dh->loc.key);
 	pthread_mutex_init(&dh->lock, NULL);
+	dh->wb_since = afs_wb_sample(fs);
 	fi->fh = (uintptr_t)dh;
 	dh->cached = dir_cached(fs, dh);
 	fi->cache_readdir = fi->keep_cache = dh->cached;
@@ -295,6 +301,32 @@ void afs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		afs_inode_put(fs->itable, in);
 		free(dh);
 	}
+}
+
+/* fsync of a directory: with write-back, every upload queued before it is
+ * done (a file system's dirty data, as syncfs would); its failures since
+ * the directory was opened (or last reported) give EIO. */
+void afs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+		     struct fuse_file_info *fi)
+{
+	struct afs_fs *fs = fuse_req_userdata(req);
+	struct dirh *dh = (struct dirh *)(uintptr_t)fi->fh;
+	uint64_t since;
+	int rc;
+
+	if (!dh) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	pthread_mutex_lock(&dh->lock);
+	since = dh->wb_since;
+	pthread_mutex_unlock(&dh->lock);
+	rc = afs_wb_sync(fs, &since);
+	pthread_mutex_lock(&dh->lock);
+	if (since > dh->wb_since)
+		dh->wb_since = since;
+	pthread_mutex_unlock(&dh->lock);
+	fuse_reply_err(req, -rc);
 }
 
 static uint64_t pseudo_ino(const char *name)
@@ -475,18 +507,23 @@ void afs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
 }
 
 static void reply_dir_entry(fuse_req_t req, struct afs_fs *fs,
-			    struct afs_inode *parent, const char *name)
+			    struct afs_inode *parent, const char *name,
+			    const struct afs_trust_tok *made)
 {
 	struct fuse_entry_param e;
 	struct afs_inode *in =
 	    afs_inode_link(fs->itable, parent, name, AFS_DIR);
+	struct afs_iext *x;
 
 	if (!in) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	x = made && made->gen ? afs_inode_ext(in) : NULL;
 	afs_inode_lock(in);
 	in->seen_ns = ais_now_mono_ns();
+	if (x)
+		x->made = *made;
 	afs_inode_unlock(in);
 	afs_fill_entry(fs, in, &e);
 	if (fuse_reply_entry(req, &e) != 0)
@@ -525,6 +562,7 @@ void afs_op_mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 	char errmsg[AIS_ERRMSG_LEN] = "";
 	char key[AIS_NAME_MAX + 1], marker[AIS_NAME_MAX + 16];
 	struct afs_inode *parent = NULL, *child;
+	struct afs_trust_tok made = {0};
 	struct afs_loc loc;
 	int rc, kind;
 
@@ -558,7 +596,13 @@ void afs_op_mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 			goto out;
 		}
 	}
-	rc = afs_resolve(fs, loc.bucket, key, &kind, NULL);
+	/* From before it is known to be missing: a name made in it by
+	 * anyone else from then on is a change below it. */
+	afs_trust_begin_dir(fs, loc.bucket, key, &made);
+	/* In a directory made here, a name the table lacks is missing. */
+	rc = !child && afs_dir_complete(fs, parent)
+		 ? -ENOENT
+		 : afs_resolve(fs, loc.bucket, key, &kind, NULL);
 	if (rc == 0) {
 		rc = -EEXIST;
 		goto out;
@@ -580,7 +624,7 @@ out:
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
-		reply_dir_entry(req, fs, parent, name);
+		reply_dir_entry(req, fs, parent, name, &made);
 	afs_inode_put(fs->itable, parent);
 }
 

@@ -15,6 +15,7 @@
 #include "lease.h"
 #include "log.h"
 #include "spool.h"
+#include "writeback.h"
 
 struct fileh {
 	struct afs_inode *in; /* holds a ref */
@@ -143,8 +144,7 @@ static int attach_spool(struct afs_fs *fs, struct afs_inode *in, bool trunc,
 			afs_inode_lock(in);
 			sp->loaded = true;
 			afs_inode_unlock(in);
-			sp->dirty = true;
-			sp->mtime_set = false;
+			afs_spool_touch(sp);
 			if (keep_cache)
 				*keep_cache = false;
 		}
@@ -166,6 +166,74 @@ static int attach_spool(struct afs_fs *fs, struct afs_inode *in, bool trunc,
 	return rc;
 }
 
+int afs_put_prepare(struct afs_fs *fs, struct afs_inode *in,
+		    struct afs_spool *sp, struct ais_put_opts *po,
+		    struct afs_loc *loc, uint64_t *size)
+{
+	bool unlinked;
+	int rc;
+
+	if (!sp->dirty || !sp->loaded)
+		return 0;
+	memset(po, 0, sizeof(*po));
+	afs_inode_lock(in);
+	unlinked = in->unlinked;
+	po->mode = in->meta.mode;
+	afs_inode_unlock(in);
+	if (unlinked) {
+		sp->dirty = false;
+		return 0;
+	}
+	if (sp->mtime_set)
+		po->mtime_ns = sp->mtime_ns;
+	po->uid = fs->opts.uid;
+	po->gid = fs->opts.gid;
+	rc = afs_locate(fs, in, loc);
+	if (!rc)
+		rc = afs_spool_size(sp, size);
+	return rc ? rc : 1;
+}
+
+void afs_put_done(struct afs_fs *fs, struct afs_inode *in, struct afs_spool *sp,
+		  uint64_t gen, const struct afs_loc *loc,
+		  const struct afs_trust_tok *tok,
+		  const struct ais_obj_meta *out, uint32_t missing)
+{
+	ais_log(LOG_DEBUG, "PUT %s/%s: %llu bytes, version %llu", loc->bucket,
+		loc->key, (unsigned long long)out->size,
+		(unsigned long long)out->version);
+	if (missing)
+		ais_log(LOG_NOTICE,
+			"%s/%s: stored with %u of its copies missing (a node "
+			"down or full); the nodes make them when they can",
+			loc->bucket, loc->key, missing);
+	/* Changed since the bytes were taken (a write-back upload): still
+	 * dirty, and what the node answered is not what the mount shows. */
+	if (sp->gen == gen) {
+		sp->dirty = false;
+		sp->mtime_set = false;
+		afs_inode_lock(in);
+		set_meta_pages(in, out, NULL);
+		/* Our own change is not sent back to us
+		 * (ais_client_set_origin): what the PUT answered is current,
+		 * unless another change of the name came in meanwhile. */
+		afs_trust_set(fs, in, tok);
+		afs_inode_unlock(in);
+	}
+	afs_trust_own(fs, loc->bucket, loc->key);
+}
+
+void afs_put_failed(struct afs_fs *fs, struct afs_inode *in,
+		    const struct afs_loc *loc)
+{
+	/* It may have been stored all the same (an answer lost): the next
+	 * open asks. */
+	afs_inode_lock(in);
+	in->trust = 0;
+	afs_inode_unlock(in);
+	afs_trust_own(fs, loc->bucket, loc->key);
+}
+
 int afs_file_commit(struct afs_fs *fs, struct afs_inode *in)
 {
 	char errmsg[AIS_ERRMSG_LEN] = "";
@@ -174,67 +242,28 @@ int afs_file_commit(struct afs_fs *fs, struct afs_inode *in)
 	struct ais_obj_meta out;
 	struct afs_spool *sp;
 	struct afs_loc loc;
-	uint64_t size;
+	uint64_t size = 0;
 	uint32_t missing = 0;
-	bool unlinked;
-	int rc = 0;
+	int rc;
 
 	sp = afs_spool_hold(in);
 	if (!sp)
 		return 0;
 	pthread_mutex_lock(&sp->lock);
-	if (!sp->dirty || !sp->loaded)
+	afs_spool_wait_idle(sp);
+	rc = afs_put_prepare(fs, in, sp, &po, &loc, &size);
+	if (rc <= 0)
 		goto out;
-	memset(&po, 0, sizeof(po));
-	afs_inode_lock(in);
-	unlinked = in->unlinked;
-	po.mode = in->meta.mode;
-	afs_inode_unlock(in);
-	if (unlinked) {
-		sp->dirty = false;
-		goto out;
-	}
-	if (sp->mtime_set)
-		po.mtime_ns = sp->mtime_ns;
-	po.uid = fs->opts.uid;
-	po.gid = fs->opts.gid;
 	po.copies_missing = &missing;
-	rc = afs_locate(fs, in, &loc);
-	if (!rc)
-		rc = afs_spool_size(sp, &size);
-	if (rc)
-		goto out;
 	afs_trust_begin(fs, loc.bucket, loc.key, &tok);
 	rc = ais_client_put_fd(fs->client, loc.bucket, loc.key, sp->fd, size,
 			       &po, &out, errmsg);
 	if (rc) {
-		/* It may have been stored all the same (an answer lost):
-		 * the next open asks. */
-		afs_inode_lock(in);
-		in->trust = 0;
-		afs_inode_unlock(in);
-		afs_trust_own(fs, loc.bucket, loc.key);
+		afs_put_failed(fs, in, &loc);
 		rc = -afs_errno(rc, "write back", &loc, errmsg);
 		goto out;
 	}
-	ais_log(LOG_DEBUG, "PUT %s/%s: %llu bytes, version %llu", loc.bucket,
-		loc.key, (unsigned long long)size,
-		(unsigned long long)out.version);
-	if (missing)
-		ais_log(LOG_NOTICE,
-			"%s/%s: stored with %u of its copies missing (a node "
-			"down or full); the nodes make them when they can",
-			loc.bucket, loc.key, missing);
-	sp->dirty = false;
-	sp->mtime_set = false;
-	afs_inode_lock(in);
-	set_meta_pages(in, &out, NULL);
-	/* Our own change is not sent back to us (ais_client_set_origin):
-	 * what the PUT answered is current, unless another change of the
-	 * name came in meanwhile. */
-	afs_trust_set(fs, in, &tok);
-	afs_inode_unlock(in);
-	afs_trust_own(fs, loc.bucket, loc.key);
+	afs_put_done(fs, in, sp, sp->gen, &loc, &tok, &out, missing);
 out:
 	pthread_mutex_unlock(&sp->lock);
 	afs_spool_drop(fs, in);
@@ -252,12 +281,10 @@ int afs_file_truncate(struct afs_fs *fs, struct afs_inode *in, uint64_t size)
 		return rc;
 	sp = afs_inode_spool(in); /* stable: we hold a user reference */
 	pthread_mutex_lock(&sp->lock);
-	if (ftruncate(sp->fd, (off_t)size) < 0) {
+	if (ftruncate(sp->fd, (off_t)size) < 0)
 		rc = -errno;
-	} else {
-		sp->dirty = true;
-		sp->mtime_set = false;
-	}
+	else
+		afs_spool_touch(sp);
 	pthread_mutex_unlock(&sp->lock);
 	afs_inode_lock(in);
 	alone = afs_iext(in)->spool_users == 1;
@@ -501,7 +528,16 @@ void afs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	if (fi->flags & O_EXCL) {
+	/* In a directory this mount made, a name the table does not have
+	 * is missing (afs_dir_complete). */
+	if ((fi->flags & O_EXCL) && afs_dir_complete(fs, parent)) {
+		in = afs_inode_find(fs->itable, parent, name);
+		afs_inode_put(fs->itable, in);
+		if (in) {
+			fuse_reply_err(req, EEXIST);
+			goto out;
+		}
+	} else if (fi->flags & O_EXCL) {
 		rc = afs_resolve(fs, loc.bucket, key, &kind, &m);
 		if (rc == 0)
 			rc = -EEXIST;
@@ -787,10 +823,8 @@ void afs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 					 reference */
 	pthread_mutex_lock(&sp->lock);
 	rc = ais_pwrite_all(sp->fd, buf, size, (uint64_t)off);
-	if (!rc) {
-		sp->dirty = true;
-		sp->mtime_set = false;
-	}
+	if (!rc)
+		afs_spool_touch(sp);
 	pthread_mutex_unlock(&sp->lock);
 	if (rc) {
 		ais_log(LOG_ERR, "spool write: %s", strerror(-rc));
@@ -809,9 +843,10 @@ void afs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * tells the kernel not to send flushes any more. */
 	if (!fh)
 		fuse_reply_err(req, ENOSYS);
+	else if (!fh->write || afs_wb_queue(fs, fh->in))
+		fuse_reply_err(req, 0);
 	else
-		fuse_reply_err(req,
-			       fh->write ? afs_file_commit(fs, fh->in) : 0);
+		fuse_reply_err(req, afs_file_commit(fs, fh->in));
 }
 
 void afs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
@@ -820,7 +855,9 @@ void afs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	struct afs_fs *fs = fuse_req_userdata(req);
 	struct fileh *fh = (struct fileh *)(uintptr_t)fi->fh;
 
-	fuse_reply_err(req, fh && fh->write ? afs_file_commit(fs, fh->in) : 0);
+	/* Any handle: a write-back upload of bytes another one wrote is
+	 * waited for (and made, if it was not on its way yet). */
+	fuse_reply_err(req, fh ? afs_file_commit(fs, fh->in) : 0);
 }
 
 void afs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -837,6 +874,27 @@ void afs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
+/* Before the DELETE of a file written here: no upload of its bytes may
+ * follow it (nor be on its way, to land after it). Returns whether it
+ * was marked unlinked already. */
+static bool unlink_staged(struct afs_fs *fs, struct afs_inode *in)
+{
+	struct afs_spool *sp = afs_spool_hold(in);
+	bool was;
+
+	afs_inode_lock(in);
+	was = in->unlinked;
+	in->unlinked = true;
+	afs_inode_unlock(in);
+	if (sp) {
+		pthread_mutex_lock(&sp->lock);
+		afs_spool_wait_idle(sp);
+		pthread_mutex_unlock(&sp->lock);
+		afs_spool_drop(fs, in);
+	}
+	return was;
+}
+
 void afs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 {
 	struct afs_fs *fs = fuse_req_userdata(req);
@@ -844,7 +902,7 @@ void afs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	char key[AIS_NAME_MAX + 1];
 	struct afs_inode *parent = NULL, *child;
 	struct afs_loc loc;
-	bool local = false;
+	bool local = false, was_unlinked = false;
 	int rc;
 
 	rc = new_file_start(fs, parent_ino, name, &parent, &loc, key,
@@ -856,11 +914,18 @@ void afs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	child = afs_inode_find(fs->itable, parent, name);
 	if (child)
 		local = afs_has_local_data(child);
+	if (local)
+		was_unlinked = unlink_staged(fs, child);
 	rc = ais_client_delete(fs->client, loc.bucket, key, errmsg);
 	afs_trust_own(fs, loc.bucket, key);
 	if (rc == -ENOENT && local)
 		rc = 0; /* created here, never written back */
 	if (rc) {
+		if (local && !was_unlinked) {
+			afs_inode_lock(child);
+			child->unlinked = false;
+			afs_inode_unlock(child);
+		}
 		fuse_reply_err(req, afs_errno(rc, "unlink", &loc, errmsg));
 		goto out;
 	}

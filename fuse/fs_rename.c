@@ -157,6 +157,7 @@ static int do_rename(struct afs_fs *fs, struct afs_inode *p1, const char *name,
 		}
 		rc = 0;
 	}
+	afs_trust_dirs_moved(fs);
 	rc = rename_prefix(fs, &l1, from, to);
 moved:
 	if (rc)

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "client.h"
+#include "lease.h"
 
 #define AFS_ROOT_INO 1
 
@@ -73,6 +74,10 @@ struct afs_iext {
 	struct afs_spool *spool; /* write staging shared by writers, or NULL */
 	int spool_users;
 	char *link; /* AFS_MLINK: the target once known (heap), or NULL */
+	/* A directory this mount made: while the token holds
+	 * (afs_trust_dir), every name in it is in this table, and a name
+	 * that is not is missing without asking. gen 0: none. */
+	struct afs_trust_tok made;
 };
 
 /* One inode the kernel knows (nlookup > 0) or that is still referenced from

@@ -138,6 +138,10 @@ struct afs_leases {
 	_Atomic uint32_t total; /* changes applied, all names */
 	/* Changes applied below directories (afs_listing_gen), by slot. */
 	_Atomic uint32_t dirgen[AFS_TRUST_SLOTS];
+	/* The same by directory name (afs_trust_dir), for directories this
+	 * mount may not hold an inode of yet. */
+	_Atomic uint32_t below[AFS_TRUST_SLOTS];
+	_Atomic uint32_t moves; /* afs_trust_dirs_moved */
 	/* The directories whose listings the kernel may keep (a set of node
 	 * ids, open addressing, 0 = free), since the last distrust_all. */
 	pthread_mutex_t dirs_mu;
@@ -422,6 +426,55 @@ void afs_trust_begin(struct afs_fs *fs, const char *bucket, const char *key,
 	tok->slot = name_slot(bucket, key);
 	tok->gen = atomic_load(&ls->gen);
 	tok->ctr = atomic_load(&ls->ctr[tok->slot]);
+}
+
+void afs_trust_begin_dir(struct afs_fs *fs, const char *bucket,
+			 const char *dirkey, struct afs_trust_tok *tok)
+{
+	struct afs_leases *ls = fs->leases;
+
+	memset(tok, 0, sizeof(*tok));
+	if (!ls)
+		return;
+	tok->slot = name_slot(bucket, dirkey);
+	tok->gen = atomic_load(&ls->gen);
+	tok->ctr = atomic_load(&ls->below[tok->slot]);
+	tok->moves = atomic_load(&ls->moves);
+}
+
+void afs_trust_dirs_moved(struct afs_fs *fs)
+{
+	if (fs->leases)
+		atomic_fetch_add(&fs->leases->moves, 1);
+}
+
+bool afs_trust_dir(struct afs_fs *fs, const struct afs_trust_tok *tok)
+{
+	struct afs_leases *ls = fs->leases;
+
+	return ls && tok->gen && tok->slot < AFS_TRUST_SLOTS &&
+	       atomic_load(&ls->gen) == tok->gen &&
+	       atomic_load(&ls->below[tok->slot]) == tok->ctr &&
+	       atomic_load(&ls->moves) == tok->moves && afs_lease_valid(fs);
+}
+
+/* A change of bucket/key was applied: below every directory above it. */
+static void below_changed(struct afs_leases *ls, const char *bucket,
+			  const char *key)
+{
+	char dir[AIS_NAME_MAX + 1];
+	const char *p;
+	size_t n;
+
+	atomic_fetch_add(&ls->below[name_slot(bucket, "")], 1);
+	for (p = strchr(key, '/'); p; p = strchr(p + 1, '/')) {
+		n = (size_t)(p - key);
+		if (n >= sizeof(dir))
+			break;
+		memcpy(dir, key, n);
+		dir[n] = '\0';
+		atomic_fetch_add(&ls->below[name_slot(bucket, dir)], 1);
+	}
 }
 
 void afs_trust_begin_all(struct afs_fs *fs, struct afs_trust_tok *tok)
@@ -736,6 +789,7 @@ static void apply(struct afs_leases *ls, const char *change)
 		return;
 	}
 	atomic_fetch_add(&ls->ctr[name_slot(bucket, key)], 1);
+	below_changed(ls, bucket, key);
 	atomic_fetch_add(&ls->total, 1);
 	/* A name added or gone changes the listing of its directory, and of
 	 * every one above it that it may add or end (find_path). */

@@ -28,6 +28,7 @@ struct afs_inode;
 
 struct afs_trust_tok {
 	uint32_t gen, ctr, slot;
+	uint32_t moves; /* afs_trust_begin_dir: directory renames so far */
 };
 
 /* Starts watching every node of the map (no-op with -o noleases). Returns
@@ -71,6 +72,17 @@ void afs_trust_begin(struct afs_fs *fs, const char *bucket, const char *key,
 /* Before asking the cluster about many names at once (a listing page):
  * the token then holds only while no change at all was applied. */
 void afs_trust_begin_all(struct afs_fs *fs, struct afs_trust_tok *tok);
+/* Before making directory bucket/dirkey (or asking for every name in it):
+ * a token that holds while no change below it is applied. */
+void afs_trust_begin_dir(struct afs_fs *fs, const char *bucket,
+			 const char *dirkey, struct afs_trust_tok *tok);
+/* Whether a lease is held and no change below the directory of tok (nor
+ * one of everything) was applied since afs_trust_begin_dir. This mount's
+ * own changes are not counted: they are in its inode table. */
+bool afs_trust_dir(struct afs_fs *fs, const struct afs_trust_tok *tok);
+/* This mount renames a directory: the directories below it change names,
+ * and what afs_trust_begin_dir counted by the old names no longer holds. */
+void afs_trust_dirs_moved(struct afs_fs *fs);
 /* With the answer, under in->lock: trusted unless a change of that name
  * (or of everything) was applied since afs_trust_begin. */
 void afs_trust_set(struct afs_fs *fs, struct afs_inode *in,

@@ -23,6 +23,7 @@
 #include "lease.h"
 #include "log.h"
 #include "spool.h"
+#include "writeback.h"
 
 static void usage(FILE *f)
 {
@@ -66,6 +67,11 @@ static void usage(FILE *f)
 	    "                         object asks its node (the default "
 	    "asks only after\n"
 	    "                         a change or without a lease)\n"
+	    "     writeback           a close answers before the upload; "
+	    "small files go\n"
+	    "                         up in batches (fast cp -r; others see "
+	    "a file once\n"
+	    "                         uploaded; fsync waits: see aisfs(1))\n"
 	    "     timeout=S           a down cluster gives EIO after S "
 	    "seconds (default 20)\n"
 	    "     spool=DIR           staging directory for writes "
@@ -341,7 +347,17 @@ static int serve(struct afs_opts *o, int report_fd)
 			"leases: cannot start (%s): every open asks the "
 			"cluster",
 			strerror(-rc));
+	if (o->writeback && !o->ro) {
+		rc = afs_wb_start(&fs);
+		if (rc)
+			ais_log(LOG_WARNING,
+				"write-back: cannot start (%s): every close "
+				"uploads its file before it returns",
+				strerror(-rc));
+	}
 	rc = fuse_session_loop_mt(fs.se, lc);
+	/* Before the leases: the uploads still note their own changes. */
+	afs_wb_stop(&fs);
 	afs_leases_stop(&fs);
 	fuse_loop_cfg_destroy(lc);
 	if (rc < 0)

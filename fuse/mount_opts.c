@@ -129,6 +129,10 @@ static int apply(struct afs_opts *o, char *key, char *val, char *errmsg)
 		o->noleases = true;
 	} else if (strcmp(key, "leases") == 0) {
 		o->noleases = false;
+	} else if (strcmp(key, "writeback") == 0) {
+		o->writeback = true;
+	} else if (strcmp(key, "nowriteback") == 0) {
+		o->writeback = false;
 	} else if (strcmp(key, "bucket") == 0) {
 		rc = set_str(o->bucket, sizeof(o->bucket), key, val, errmsg);
 		if (rc)

@@ -21,7 +21,8 @@ struct afs_opts {
 	bool debug;
 	bool nocto; /* an open within attr_timeout of the last confirmation of
 		       a file's metadata does not ask the cluster again */
-	bool noleases; /* no leases (lease.h): every open asks the cluster */
+	bool noleases;	/* no leases (lease.h): every open asks the cluster */
+	bool writeback; /* a close answers before the upload (writeback.h) */
 	/* ro with leases: opens never reach aisfs (the kernel's no_open);
 	 * -1 until given (then: on for ro mounts with leases). */
 	int kernel_open;

@@ -42,6 +42,7 @@ int afs_spool_new(const char *dir, struct afs_spool **out, char *errmsg)
 		return ais_errf(errmsg, -ENOMEM, "out of memory");
 	}
 	pthread_mutex_init(&sp->lock, NULL);
+	pthread_cond_init(&sp->idle, NULL);
 	sp->fd = fd;
 	*out = sp;
 	return 0;
@@ -52,6 +53,7 @@ void afs_spool_free(struct afs_spool *sp)
 	if (!sp)
 		return;
 	close(sp->fd);
+	pthread_cond_destroy(&sp->idle);
 	pthread_mutex_destroy(&sp->lock);
 	free(sp);
 }
@@ -76,4 +78,18 @@ int afs_spool_size(struct afs_spool *sp, uint64_t *size)
 		return -errno;
 	*size = (uint64_t)st.st_size;
 	return 0;
+}
+
+void afs_spool_touch(struct afs_spool *sp)
+{
+	sp->dirty = true;
+	sp->gen++;
+	sp->mtime_ns = ais_now_real_ns();
+	sp->mtime_set = true;
+}
+
+void afs_spool_wait_idle(struct afs_spool *sp)
+{
+	while (sp->uploading)
+		pthread_cond_wait(&sp->idle, &sp->lock);
 }

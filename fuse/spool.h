@@ -11,12 +11,26 @@
  * unlinked from the start, so a crash leaves nothing behind. */
 struct afs_spool {
 	pthread_mutex_t lock; /* serializes load, writes, truncates, PUT */
+	pthread_cond_t idle;  /* uploading went false */
 	int fd;
 	bool loaded;	/* holds the object's bytes (or started empty) */
 	bool dirty;	/* changed since the last PUT */
-	bool mtime_set; /* utimens while dirty: the PUT keeps this mtime */
+	bool mtime_set; /* the PUT carries mtime_ns (the last write's time,
+			   or one set by utimens since) */
+	/* Write-back (writeback.h): a copy of the bytes is on its way to the
+	 * cluster without the lock held. A PUT of this spool waits for it, so
+	 * PUTs of one file land in order. */
+	bool uploading;
+	bool queued;  /* an upload is queued (writeback.c's lock) */
+	uint64_t gen; /* moves on at every change: an upload of an older
+			 generation leaves the spool dirty */
 	int64_t mtime_ns;
 };
+
+/* Under sp->lock: the bytes (or the times the PUT carries) changed now. */
+void afs_spool_touch(struct afs_spool *sp);
+/* Under sp->lock: waits until no upload of sp is on its way. */
+void afs_spool_wait_idle(struct afs_spool *sp);
 
 /* Creates an empty spool file in dir. Returns 0 or -errno with the reason
  * in errmsg; free *out with afs_spool_free. */

@@ -1,0 +1,459 @@
+/* Write-back: a queue of files closed with unsaved bytes, and uploader
+ * threads that take what is queued in rounds. A round copies the bytes of
+ * each small file out of its spool (marking the spool uploading, so a PUT
+ * of the same file waits), sends them with ais_client_put_batch, and
+ * applies each answer as a PUT at close would. Files too large for a batch
+ * are PUT alone (afs_file_commit). Nothing waits for a timer: while one
+ * round is on its way the next one gathers, so batches grow with load. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fileio.h"
+#include "fs.h"
+#include "lease.h"
+#include "log.h"
+#include "spool.h"
+#include "writeback.h"
+
+/* Uploader threads: rounds to different nodes overlap, and one round's
+ * flush on a node does not hold up the others. */
+#define WB_THREADS 4
+/* Files queued at most; a close then waits for room. Their bytes are in
+ * spool files (on disk), not in memory. */
+#define WB_QUEUE_MAX 4096
+/* Bytes one round copies out at most (a batch of AIS_PUT_BATCH_BYTES for
+ * each of a few nodes): bounds the memory of the uploads to
+ * WB_THREADS times this. */
+#define WB_ROUND_BYTES (8u << 20)
+
+struct wb_ent {
+	struct wb_ent *next;
+	struct afs_inode *in; /* holds a ref and a spool user reference */
+	uint64_t seq;
+};
+
+struct afs_wb {
+	pthread_mutex_t lock;
+	pthread_cond_t work; /* something queued, or stopping */
+	pthread_cond_t done; /* a round ended (room in the queue, syncs) */
+	struct wb_ent *head, *tail;
+	size_t queued;
+	uint64_t next_seq;
+	/* The oldest seq each thread's round holds, UINT64_MAX between
+	 * rounds: with the queue's head, what a sync waits for. */
+	uint64_t busy[WB_THREADS];
+	uint64_t errs;	   /* uploads failed so far */
+	uint64_t reported; /* errs when a sync last reported them */
+	bool stopping;
+	unsigned nthreads; /* started, for the join */
+	unsigned ids;	   /* handed to the threads (busy[]) */
+	pthread_t threads[WB_THREADS];
+	struct afs_fs *fs;
+};
+
+/* One queued file in a round. */
+struct wb_item {
+	struct wb_ent *e;
+	struct afs_spool *sp;
+	enum { W_SKIP, W_BATCH, W_ALONE, W_BACK } how;
+	uint64_t gen;
+	uint32_t missing;
+	struct afs_trust_tok tok;
+	struct ais_put_item pi;
+	void *buf;
+	struct afs_loc loc;
+};
+
+static void ent_free(struct afs_fs *fs, struct wb_ent *e)
+{
+	afs_spool_drop(fs, e->in);
+	afs_inode_put(fs->itable, e->in);
+	free(e);
+}
+
+bool afs_wb_queue(struct afs_fs *fs, struct afs_inode *in)
+{
+	struct afs_wb *wb = fs->wb;
+	struct afs_spool *sp;
+	struct wb_ent *e;
+	bool dirty;
+
+	if (!wb)
+		return false;
+	sp = afs_spool_hold(in);
+	if (!sp)
+		return true;
+	pthread_mutex_lock(&sp->lock);
+	dirty = sp->dirty;
+	pthread_mutex_unlock(&sp->lock);
+	e = dirty ? calloc(1, sizeof(*e)) : NULL;
+	if (e)
+		e->in = afs_inode_get(fs->itable, afs_nodeid(in));
+	if (!e || !e->in) {
+		free(e);
+		afs_spool_drop(fs, in);
+		return !dirty; /* out of memory: the caller PUTs it */
+	}
+	pthread_mutex_lock(&wb->lock);
+	while (!wb->stopping && !sp->queued && wb->queued >= WB_QUEUE_MAX)
+		pthread_cond_wait(&wb->done, &wb->lock);
+	/* Already queued and not yet taken: that upload copies the bytes
+	 * when its round starts, these included. */
+	if (wb->stopping || sp->queued) {
+		bool stopping = wb->stopping;
+
+		pthread_mutex_unlock(&wb->lock);
+		ent_free(fs, e);
+		return !stopping;
+	}
+	sp->queued = true;
+	e->seq = wb->next_seq++;
+	if (wb->tail)
+		wb->tail->next = e;
+	else
+		wb->head = e;
+	wb->tail = e;
+	wb->queued++;
+	pthread_cond_signal(&wb->work);
+	pthread_mutex_unlock(&wb->lock);
+	return true;
+}
+
+/* Takes the spool's bytes for a batch, or says why not. */
+static void take(struct afs_fs *fs, struct wb_item *it, uint64_t *bytes)
+{
+	struct afs_inode *in = it->e->in;
+	struct afs_spool *sp = it->sp;
+	uint64_t size = 0;
+	int rc;
+
+	pthread_mutex_lock(&sp->lock);
+	if (sp->uploading) {
+		/* Another round's (queued twice): waiting here could wait on
+		 * a round that waits on this one's; alone, after it. */
+		pthread_mutex_unlock(&sp->lock);
+		it->how = W_ALONE;
+		return;
+	}
+	rc = afs_put_prepare(fs, in, sp, &it->pi.opts, &it->loc, &size);
+	if (rc <= 0) {
+		pthread_mutex_unlock(&sp->lock);
+		if (rc < 0)
+			ais_log(LOG_ERR, "inode %llu: write-back: %s",
+				(unsigned long long)in->ino, strerror(-rc));
+		it->how = rc < 0 ? W_ALONE : W_SKIP; /* W_ALONE reports it */
+		return;
+	}
+	if (size > AIS_PUT_BATCH_ITEM_MAX) {
+		pthread_mutex_unlock(&sp->lock);
+		it->how = W_ALONE;
+		return;
+	}
+	it->buf = malloc(size ? size : 1);
+	rc = it->buf ? ais_pread_all(sp->fd, it->buf, size, 0) : -ENOMEM;
+	if (rc) {
+		pthread_mutex_unlock(&sp->lock);
+		free(it->buf);
+		it->buf = NULL;
+		it->how = W_ALONE;
+		return;
+	}
+	it->gen = sp->gen;
+	sp->uploading = true;
+	pthread_mutex_unlock(&sp->lock);
+	afs_trust_begin(fs, it->loc.bucket, it->loc.key, &it->tok);
+	it->pi.name = it->loc.key;
+	it->pi.buf = it->buf;
+	it->pi.len = size;
+	it->pi.opts.copies_missing = &it->missing;
+	it->how = W_BATCH;
+	*bytes += size;
+}
+
+/* Sends the taken items of one bucket at a time. */
+static void send(struct afs_fs *fs, struct wb_item *items, size_t n)
+{
+	struct ais_put_item *pis = calloc(n, sizeof(*pis));
+	size_t *idx = calloc(n, sizeof(*idx));
+	bool *sent = calloc(n, sizeof(*sent));
+	size_t i, j, m;
+
+	for (i = 0; i < n; i++) {
+		const char *bucket = items[i].loc.bucket;
+
+		if (items[i].how != W_BATCH || (sent && sent[i]))
+			continue;
+		if (!pis || !idx || !sent) {
+			/* Out of memory: one at a time. */
+			ais_client_put_batch(fs->client, bucket, &items[i].pi,
+					     1);
+			continue;
+		}
+		for (m = 0, j = i; j < n; j++) {
+			if (items[j].how != W_BATCH || sent[j] ||
+			    strcmp(items[j].loc.bucket, bucket) != 0)
+				continue;
+			sent[j] = true;
+			idx[m] = j;
+			pis[m++] = items[j].pi;
+		}
+		ais_client_put_batch(fs->client, bucket, pis, m);
+		for (j = 0; j < m; j++)
+			items[idx[j]].pi = pis[j];
+	}
+	free(pis);
+	free(idx);
+	free(sent);
+}
+
+/* Applies a batch item's answer. Returns 1 if it failed. */
+static int finish(struct afs_fs *fs, struct wb_item *it)
+{
+	struct afs_inode *in = it->e->in;
+	struct afs_spool *sp = it->sp;
+	int rc = it->pi.rc;
+
+	pthread_mutex_lock(&sp->lock);
+	sp->uploading = false;
+	if (rc == 0) {
+		afs_put_done(fs, in, sp, it->gen, &it->loc, &it->tok,
+			     &it->pi.meta, it->missing);
+	} else {
+		afs_put_failed(fs, in, &it->loc);
+		ais_log(LOG_ERR,
+			"%s/%s: write-back failed: %s%s%s (fsync reports it; "
+			"the bytes are kept while the file is open)",
+			it->loc.bucket, it->loc.key, strerror(-rc),
+			it->pi.errmsg[0] ? ": " : "", it->pi.errmsg);
+	}
+	pthread_cond_broadcast(&sp->idle);
+	pthread_mutex_unlock(&sp->lock);
+	free(it->buf);
+	it->buf = NULL;
+	return rc != 0;
+}
+
+/* Puts entries back at the head of the queue, in order, for the next
+ * round. */
+static void push_back(struct afs_wb *wb, struct wb_item *items, size_t n)
+{
+	struct wb_ent *first = NULL, *last = NULL;
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (items[i].how != W_BACK)
+			continue;
+		items[i].e->next = NULL;
+		if (last)
+			last->next = items[i].e;
+		else
+			first = items[i].e;
+		last = items[i].e;
+		k++;
+	}
+	if (!k)
+		return;
+	pthread_mutex_lock(&wb->lock);
+	for (i = 0; i < n; i++)
+		if (items[i].how == W_BACK)
+			items[i].sp->queued = true;
+	last->next = wb->head;
+	wb->head = first;
+	if (!wb->tail)
+		wb->tail = last;
+	wb->queued += k;
+	pthread_cond_signal(&wb->work);
+	pthread_mutex_unlock(&wb->lock);
+}
+
+/* One round over ents[0..n) (taken off the queue). Returns how many
+ * uploads failed. */
+static uint64_t round_run(struct afs_wb *wb, struct wb_ent **ents, size_t n)
+{
+	struct afs_fs *fs = wb->fs;
+	struct wb_item *items = calloc(n, sizeof(*items));
+	uint64_t bytes = 0, failed = 0;
+	size_t i;
+
+	if (!items) {
+		/* Out of memory: each one as a close without write-back. */
+		for (i = 0; i < n; i++) {
+			failed += afs_file_commit(fs, ents[i]->in) != 0;
+			ent_free(fs, ents[i]);
+		}
+		return failed;
+	}
+	for (i = 0; i < n; i++) {
+		items[i].e = ents[i];
+		items[i].sp = afs_inode_spool(ents[i]->in); /* a user holds */
+		if (bytes >= WB_ROUND_BYTES)
+			items[i].how = W_BACK;
+		else
+			take(fs, &items[i], &bytes);
+	}
+	push_back(wb, items, n);
+	send(fs, items, n);
+	for (i = 0; i < n; i++)
+		if (items[i].how == W_BATCH)
+			failed += finish(fs, &items[i]);
+	/* Only now, with none of this round's spools uploading, may a PUT
+	 * wait for another round's. */
+	for (i = 0; i < n; i++) {
+		if (items[i].how == W_ALONE)
+			failed += afs_file_commit(fs, items[i].e->in) != 0;
+		if (items[i].how != W_BACK)
+			ent_free(fs, items[i].e);
+	}
+	free(items);
+	return failed;
+}
+
+static void *uploader(void *arg)
+{
+	struct afs_wb *wb = arg;
+	struct wb_ent *ents[AIS_PUT_BATCH_MAX];
+	unsigned me;
+	uint64_t failed;
+	size_t n;
+
+	pthread_mutex_lock(&wb->lock);
+	me = wb->ids++;
+	for (;;) {
+		while (!wb->head && !wb->stopping)
+			pthread_cond_wait(&wb->work, &wb->lock);
+		if (!wb->head)
+			break; /* stopping, and nothing left */
+		for (n = 0; wb->head && n < AIS_PUT_BATCH_MAX; n++) {
+			struct wb_ent *e = wb->head;
+
+			wb->head = e->next;
+			if (!wb->head)
+				wb->tail = NULL;
+			afs_inode_spool(e->in)->queued = false;
+			ents[n] = e;
+		}
+		wb->queued -= n;
+		wb->busy[me] = ents[0]->seq;
+		pthread_cond_broadcast(&wb->done);
+		pthread_mutex_unlock(&wb->lock);
+
+		failed = round_run(wb, ents, n);
+
+		pthread_mutex_lock(&wb->lock);
+		wb->errs += failed;
+		wb->busy[me] = UINT64_MAX;
+		pthread_cond_broadcast(&wb->done);
+	}
+	pthread_mutex_unlock(&wb->lock);
+	return NULL;
+}
+
+int afs_wb_start(struct afs_fs *fs)
+{
+	struct afs_wb *wb = calloc(1, sizeof(*wb));
+	unsigned i;
+	int rc;
+
+	if (!wb)
+		return -ENOMEM;
+	pthread_mutex_init(&wb->lock, NULL);
+	pthread_cond_init(&wb->work, NULL);
+	pthread_cond_init(&wb->done, NULL);
+	wb->fs = fs;
+	for (i = 0; i < WB_THREADS; i++)
+		wb->busy[i] = UINT64_MAX;
+	for (i = 0; i < WB_THREADS; i++) {
+		rc = pthread_create(&wb->threads[i], NULL, uploader, wb);
+		if (rc) {
+			ais_log(LOG_ERR, "write-back: cannot start: %s",
+				strerror(rc));
+			fs->wb = wb;
+			wb->nthreads = i;
+			afs_wb_stop(fs);
+			return -rc;
+		}
+	}
+	wb->nthreads = WB_THREADS;
+	fs->wb = wb;
+	return 0;
+}
+
+void afs_wb_stop(struct afs_fs *fs)
+{
+	struct afs_wb *wb = fs->wb;
+	unsigned i, n;
+
+	if (!wb)
+		return;
+	pthread_mutex_lock(&wb->lock);
+	if (wb->queued)
+		ais_log(LOG_NOTICE,
+			"write-back: uploading the %zu files "
+			"closed before the unmount",
+			wb->queued);
+	wb->stopping = true;
+	pthread_cond_broadcast(&wb->work);
+	pthread_cond_broadcast(&wb->done);
+	n = wb->nthreads;
+	pthread_mutex_unlock(&wb->lock);
+	for (i = 0; i < n; i++)
+		pthread_join(wb->threads[i], NULL);
+	if (wb->errs)
+		ais_log(LOG_ERR,
+			"write-back: %llu uploads failed while mounted (see "
+			"above)",
+			(unsigned long long)wb->errs);
+	fs->wb = NULL;
+	pthread_cond_destroy(&wb->work);
+	pthread_cond_destroy(&wb->done);
+	pthread_mutex_destroy(&wb->lock);
+	free(wb);
+}
+
+uint64_t afs_wb_sample(struct afs_fs *fs)
+{
+	struct afs_wb *wb = fs->wb;
+	uint64_t r;
+
+	if (!wb)
+		return 0;
+	pthread_mutex_lock(&wb->lock);
+	r = wb->reported;
+	pthread_mutex_unlock(&wb->lock);
+	return r;
+}
+
+/* Under wb->lock: the oldest seq queued or in a round. */
+static uint64_t oldest(const struct afs_wb *wb)
+{
+	uint64_t o = wb->head ? wb->head->seq : UINT64_MAX;
+	unsigned i;
+
+	for (i = 0; i < WB_THREADS; i++)
+		if (wb->busy[i] < o)
+			o = wb->busy[i];
+	return o;
+}
+
+int afs_wb_sync(struct afs_fs *fs, uint64_t *since)
+{
+	struct afs_wb *wb = fs->wb;
+	uint64_t target;
+	int rc = 0;
+
+	if (!wb)
+		return 0;
+	pthread_mutex_lock(&wb->lock);
+	target = wb->next_seq;
+	while (oldest(wb) < target)
+		pthread_cond_wait(&wb->done, &wb->lock);
+	if (since && wb->errs != *since) {
+		*since = wb->errs;
+		wb->reported = wb->errs;
+		rc = -EIO;
+	}
+	pthread_mutex_unlock(&wb->lock);
+	return rc;
+}
