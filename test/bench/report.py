@@ -43,6 +43,8 @@ ROWS = [
     ("ingest ais put -r", "ingest", "ais_put_r", "cp -r local",
      "cp_r_local", "time", None),
     ("ingest cp -r to mount", "ingest", "aisfs_cp_r", "cp -r local",
+     "cp_r_local", "time", None),
+    ("ingest cp -r, writeback", "ingest", "aisfs_cp_r_wb", "cp -r local",
      "cp_r_local", "time", 3.0),
     ("1M ingest ais put -r", "mil_ingest", "ais_put_r", "cp -r local",
      "cp_r_local", "time", 2.0),
@@ -72,6 +74,7 @@ ROWS = [
      "local disk", "local_disk", "time", 2.0),
 ]
 NAMES = {"ais_put_r": "ais put -r", "aisfs_cp_r": "cp -r to mount",
+         "aisfs_cp_r_wb": "cp -r, -o writeback",
          "ais_shard_create": "ais shard create",
          "aisfs_noleases": "aisfs noleases",
          "aisfs_shards": "aisfs over shards",

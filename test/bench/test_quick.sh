@@ -68,7 +68,7 @@ subjects = {
     "big_rand": ["aisfs", "passthrough_ll"],
     "small_get": ["aisloader", "nginx_wrk"],
     "metadata": ["aisfs", "passthrough_ll"],
-    "ingest": ["ais_put_r", "aisfs_cp_r", "cp_r_local"],
+    "ingest": ["ais_put_r", "aisfs_cp_r", "aisfs_cp_r_wb", "cp_r_local"],
 }
 if doc.get("cold") != "1":
     for c in ("cold_epoch", "big_seq", "big_rand"):
