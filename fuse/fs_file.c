@@ -118,7 +118,9 @@ static int attach_spool(struct afs_fs *fs, struct afs_inode *in, bool trunc,
 	afs_inode_lock(in);
 	if (!x->spool) {
 		afs_inode_unlock(in);
-		rc = afs_spool_new(fs->opts.spool_dir, &sp, errmsg);
+		/* In memory only if it starts empty: a load would fill it
+		 * without asking the budget. */
+		rc = afs_spool_new(fs->opts.spool_dir, trunc, &sp, errmsg);
 		if (rc) {
 			ais_log(LOG_ERR, "%s", errmsg);
 			return rc;
@@ -281,9 +283,10 @@ int afs_file_truncate(struct afs_fs *fs, struct afs_inode *in, uint64_t size)
 		return rc;
 	sp = afs_inode_spool(in); /* stable: we hold a user reference */
 	pthread_mutex_lock(&sp->lock);
-	if (ftruncate(sp->fd, (off_t)size) < 0)
+	rc = afs_spool_reserve(sp, size);
+	if (!rc && ftruncate(sp->fd, (off_t)size) < 0)
 		rc = -errno;
-	else
+	if (!rc)
 		afs_spool_touch(sp);
 	pthread_mutex_unlock(&sp->lock);
 	afs_inode_lock(in);
@@ -822,7 +825,9 @@ void afs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	sp = afs_inode_spool(fh->in); /* stable: the handle holds a user
 					 reference */
 	pthread_mutex_lock(&sp->lock);
-	rc = ais_pwrite_all(sp->fd, buf, size, (uint64_t)off);
+	rc = afs_spool_reserve(sp, (uint64_t)off + size);
+	if (!rc)
+		rc = ais_pwrite_all(sp->fd, buf, size, (uint64_t)off);
 	if (!rc)
 		afs_spool_touch(sp);
 	pthread_mutex_unlock(&sp->lock);

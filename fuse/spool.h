@@ -1,4 +1,7 @@
-/* Write staging: an unlinked temporary file per object open for writing. */
+/* Write staging: an unlinked temporary file per object open for writing;
+ * in memory (a memfd) while it is new and small, so that a copy of many
+ * small files does not make and delete a file on disk for each (nor have
+ * the nodes' flushes of that file system write them out). */
 #ifndef AISFS_SPOOL_H
 #define AISFS_SPOOL_H
 
@@ -25,16 +28,30 @@ struct afs_spool {
 	uint64_t gen; /* moves on at every change: an upload of an older
 			 generation leaves the spool dirty */
 	int64_t mtime_ns;
+	const char *dir;   /* where it goes when it outgrows memory */
+	uint64_t mem_resv; /* a memfd: bytes of the memory budget it holds */
+	bool mem;	   /* fd is a memfd */
 };
+
+/* A spool in memory holds at most this many bytes; all of them together
+ * at most AFS_SPOOL_MEM_TOTAL. Past either, it moves to a file in dir. */
+#define AFS_SPOOL_MEM_FILE  (1u << 20)
+#define AFS_SPOOL_MEM_TOTAL (64u << 20)
 
 /* Under sp->lock: the bytes (or the times the PUT carries) changed now. */
 void afs_spool_touch(struct afs_spool *sp);
 /* Under sp->lock: waits until no upload of sp is on its way. */
 void afs_spool_wait_idle(struct afs_spool *sp);
 
-/* Creates an empty spool file in dir. Returns 0 or -errno with the reason
+/* Creates an empty spool: in memory when mem and the budget allows, else
+ * a file in dir (dir must outlive it). Returns 0 or -errno with the reason
  * in errmsg; free *out with afs_spool_free. */
-int afs_spool_new(const char *dir, struct afs_spool **out, char *errmsg);
+int afs_spool_new(const char *dir, bool mem, struct afs_spool **out,
+		  char *errmsg);
+/* Under sp->lock, before its bytes grow to end (a write, a truncate):
+ * keeps it in memory if it fits, else moves it to a file (the same fd
+ * number, so readers without the lock carry on). Returns 0 or -errno. */
+int afs_spool_reserve(struct afs_spool *sp, uint64_t end);
 void afs_spool_free(struct afs_spool *sp);
 
 /* Checks that dir can hold spool files (for mount-time errors). */
