@@ -617,12 +617,13 @@ import json, sys
 j = json.load(open(sys.argv[1]))
 if j["errors"] or j["ops"] <= 0:
     sys.exit("aisloader: %d ops, %d errors" % (j["ops"], j["errors"]))
-print("%.0f" % j["ops_per_s"])
+print("%.0f %.1f" % (j["ops_per_s"], j["latency_us"]["p99"]))
 PY
 ) || die "aisloader run was not clean"
-		record small_get aisloader ops/s "$v"
+		record small_get aisloader ops/s "${v% *}"
+		record small_get_p99 aisloader us "${v#* }"
 
-		timeout $((LOAD + 60)) wrk -t2 -c"$WORKERS" -d"${LOAD}s" \
+		timeout $((LOAD + 60)) wrk -t2 -c"$WORKERS" -d"${LOAD}s" --latency \
 			-s "$W/nginx/paths.lua" "http://127.0.0.1:$NGINX_PORT" -- "$SMALL" \
 			>"$W/wrk.out" 2>&1 || die "wrk failed: $(cat "$W/wrk.out")"
 		! grep -q 'Non-2xx' "$W/wrk.out" ||
@@ -630,6 +631,13 @@ PY
 		v=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$W/wrk.out")
 		[ -n "$v" ] && [ "$v" -gt 0 ] || die "wrk: no rate: $(cat "$W/wrk.out")"
 		record small_get nginx_wrk ops/s "$v"
+		# "     99%    1.23ms" in wrk's latency distribution, in us.
+		v=$(awk '$1 == "99%" { v = $2; u = 1
+			if (v ~ /us$/) u = 1; else if (v ~ /ms$/) u = 1000
+			else if (v ~ /s$/) u = 1000000
+			sub(/[a-z]+$/, "", v); printf "%.1f", v * u }' "$W/wrk.out")
+		[ -n "$v" ] || die "wrk: no p99: $(cat "$W/wrk.out")"
+		record small_get_p99 nginx_wrk us "$v"
 	done
 	kill -TERM "$NGINX_PID"
 	wait "$NGINX_PID" || true

@@ -67,6 +67,7 @@ subjects = {
     "big_seq": ["aisfs", "passthrough_ll"],
     "big_rand": ["aisfs", "passthrough_ll"],
     "small_get": ["aisloader", "nginx_wrk"],
+    "small_get_p99": ["aisloader", "nginx_wrk"],
     "metadata": ["aisfs", "passthrough_ll"],
     "ingest": ["ais_put_r", "aisfs_cp_r", "aisfs_cp_r_wb", "cp_r_local"],
 }

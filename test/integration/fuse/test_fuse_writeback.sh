@@ -105,7 +105,11 @@ for i in 1 2 3 4 5; do echo "$i" >"$P/made2/k$i"; done
 # files, while the directory is held open.
 exec 9<"$P/made2"
 sync
-echo 2 >/proc/sys/vm/drop_caches
+if [ -w /proc/sys/vm/drop_caches ]; then
+	echo 2 >/proc/sys/vm/drop_caches
+else
+	note "not root: the kernel is not made to forget (CI runs this as root)"
+fi
 for i in 1 2 3 4 5; do
 	assert_eq "$i" "$(cat "$P/made2/k$i")" "name k$i after the kernel forgot it"
 done
