@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "ais_config.h"
@@ -37,20 +36,16 @@
 
 static void raise_nofile(void)
 {
-	struct rlimit rl;
+	uint64_t lim;
+	int rc = ais_raise_nofile(&lim);
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-			ais_log(LOG_WARNING, "cannot raise RLIMIT_NOFILE: %s",
-				strerror(errno));
-	}
-	if (rl.rlim_cur < 4096)
+	if (rc)
+		ais_log(LOG_WARNING, "cannot raise RLIMIT_NOFILE: %s",
+			strerror(-rc));
+	if (lim && lim < 4096)
 		ais_log(LOG_WARNING,
 			"open file limit is %llu: few connections possible",
-			(unsigned long long)rl.rlim_cur);
+			(unsigned long long)lim);
 }
 
 /* The address other nodes and clients use to reach us. */

@@ -249,6 +249,12 @@ bool afs_dir_complete(struct afs_fs *fs, struct afs_inode *dir);
  * already converted for fuse_reply_err. */
 int afs_file_commit(struct afs_fs *fs, struct afs_inode *in);
 
+/* Before the DELETE (or replacing rename) of a file written here: marks
+ * it unlinked, so no upload of its bytes follows, and waits for one on its
+ * way. Returns whether it was marked unlinked already (to restore that if
+ * the DELETE fails). */
+bool afs_unlink_staged(struct afs_fs *fs, struct afs_inode *in);
+
 /* The steps of such a PUT, shared with write-back (writeback.c). Under
  * sp->lock: whether in's spool holds unsaved bytes: 1 with the PUT's
  * options, location and size filled, 0 nothing to PUT (an unlinked file's

@@ -8,6 +8,7 @@
 #include "lease.h"
 #include "log.h"
 #include "spool.h"
+#include "writeback.h"
 
 #define XATTR_CKSUM   "user.ais.checksum"
 #define XATTR_VERSION "user.ais.version"
@@ -299,19 +300,23 @@ static int set_file_meta(struct afs_fs *fs, struct afs_inode *in,
 	if (sp) {
 		pthread_mutex_lock(&sp->lock);
 		pending = sp->dirty;
+		if (pending)
+			sp->gen++; /* an upload on its way carries neither */
+		afs_inode_lock(in);
 		if (pending && mtime) {
 			sp->mtime_set = true;
 			sp->mtime_ns = *mtime;
 		}
-		if (pending)
-			sp->gen++; /* an upload on its way carries neither */
-		afs_inode_lock(in);
 		if (mode)
 			in->meta.mode = *mode;
 		if (mtime && !pending)
 			in->meta.mtime_ns = *mtime;
 		afs_inode_unlock(in);
 		pthread_mutex_unlock(&sp->lock);
+		/* With write-back the file may be closed already: its own
+		 * upload, which a directory fsync waits for. */
+		if (pending)
+			afs_wb_queue(fs, in);
 		afs_spool_drop(fs, in);
 		if (pending)
 			return 0;

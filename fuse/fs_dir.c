@@ -516,6 +516,7 @@ static void reply_dir_entry(fuse_req_t req, struct afs_fs *fs,
 	struct afs_iext *x;
 
 	if (!in) {
+		afs_inode_forget_made(parent); /* made, not in the table */
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
@@ -670,6 +671,7 @@ void afs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 			goto out;
 		}
 		snprintf(bl.bucket, sizeof(bl.bucket), "%s", name);
+		afs_wb_sync(fs, NULL);
 		rc = afs_dir_check_empty(fs, &bl, "");
 		if (!rc)
 			rc =
@@ -699,6 +701,7 @@ void afs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		goto out;
 	}
 	snprintf(prefix, sizeof(prefix), "%s/", key);
+	afs_wb_sync(fs, NULL); /* files closed in it are there */
 	rc = afs_dir_check_empty(fs, &loc, prefix);
 	if (rc)
 		goto out;

@@ -49,27 +49,40 @@ struct afs_spool *afs_spool_hold(struct afs_inode *in)
 void afs_spool_drop(struct afs_fs *fs, struct afs_inode *in)
 {
 	struct afs_iext *x = afs_iext(in); /* a spool user: it has one */
-	struct afs_spool *sp = NULL;
-	bool last;
-	int rc;
+	struct afs_spool *sp;
+	bool tried = false, unsaved;
+	int rc = 0;
 
-	afs_inode_lock(in);
-	last = x->spool_users == 1;
-	afs_inode_unlock(in);
-	if (last) {
-		/* The close that should have saved these bytes failed (and
-		 * told the application); one more try before they go. */
-		rc = afs_file_commit(fs, in);
-		if (rc)
-			ais_log(LOG_ERR, "inode %llu: unsaved data dropped: %s",
-				(unsigned long long)in->ino, strerror(rc));
-	}
-	afs_inode_lock(in);
-	if (--x->spool_users == 0) {
+	for (;;) {
+		afs_inode_lock(in);
+		if (x->spool_users > 1) {
+			x->spool_users--;
+			afs_inode_unlock(in);
+			return;
+		}
+		/* The last user: nobody else can change it now (writers,
+		 * uploads and readers all hold a user), and whoever takes it
+		 * from now on takes it before this lock. */
 		sp = x->spool;
-		x->spool = NULL;
+		unsaved = sp->dirty && sp->loaded && !in->unlinked;
+		if (!unsaved || tried) {
+			x->spool = NULL;
+			x->spool_users = 0;
+			afs_inode_unlock(in);
+			break;
+		}
+		afs_inode_unlock(in);
+		/* The close that should have saved these bytes failed (and
+		 * told the application, or the write-back log), or they
+		 * changed after it: one more try before they go. */
+		rc = afs_file_commit(fs, in);
+		tried = true;
 	}
-	afs_inode_unlock(in);
+	if (unsaved) {
+		ais_log(LOG_ERR, "inode %llu: unsaved data dropped: %s",
+			(unsigned long long)in->ino, strerror(rc ? rc : EIO));
+		afs_wb_failed(fs);
+	}
 	afs_spool_free(sp);
 }
 
@@ -83,6 +96,9 @@ static int load_spool(struct afs_fs *fs, struct afs_inode *in,
 	int rc;
 
 	rc = afs_locate(fs, in, &loc);
+	/* The GET writes without asking the memory budget: on disk. */
+	if (!rc)
+		rc = afs_spool_reserve(sp, UINT64_MAX);
 	if (rc)
 		return rc;
 	if (ftruncate(sp->fd, 0) < 0 || lseek(sp->fd, 0, SEEK_SET) < 0)
@@ -145,8 +161,8 @@ static int attach_spool(struct afs_fs *fs, struct afs_inode *in, bool trunc,
 		} else {
 			afs_inode_lock(in);
 			sp->loaded = true;
-			afs_inode_unlock(in);
 			afs_spool_touch(sp);
+			afs_inode_unlock(in);
 			if (keep_cache)
 				*keep_cache = false;
 		}
@@ -182,10 +198,8 @@ int afs_put_prepare(struct afs_fs *fs, struct afs_inode *in,
 	unlinked = in->unlinked;
 	po->mode = in->meta.mode;
 	afs_inode_unlock(in);
-	if (unlinked) {
-		sp->dirty = false;
-		return 0;
-	}
+	if (unlinked)
+		return 0; /* still dirty, should the unlink fail */
 	if (sp->mtime_set)
 		po->mtime_ns = sp->mtime_ns;
 	po->uid = fs->opts.uid;
@@ -213,8 +227,8 @@ void afs_put_done(struct afs_fs *fs, struct afs_inode *in, struct afs_spool *sp,
 	 * dirty, and what the node answered is not what the mount shows. */
 	if (sp->gen == gen) {
 		sp->dirty = false;
-		sp->mtime_set = false;
 		afs_inode_lock(in);
+		sp->mtime_set = false;
 		set_meta_pages(in, out, NULL);
 		/* Our own change is not sent back to us
 		 * (ais_client_set_origin): what the PUT answered is current,
@@ -286,8 +300,11 @@ int afs_file_truncate(struct afs_fs *fs, struct afs_inode *in, uint64_t size)
 	rc = afs_spool_reserve(sp, size);
 	if (!rc && ftruncate(sp->fd, (off_t)size) < 0)
 		rc = -errno;
-	if (!rc)
+	if (!rc) {
+		afs_inode_lock(in);
 		afs_spool_touch(sp);
+		afs_inode_unlock(in);
+	}
 	pthread_mutex_unlock(&sp->lock);
 	afs_inode_lock(in);
 	alone = afs_iext(in)->spool_users == 1;
@@ -523,6 +540,7 @@ void afs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 	struct ais_obj_meta m;
 	struct afs_loc loc;
 	struct fileh *fh;
+	bool local;
 	int rc, kind;
 
 	rc = new_file_start(fs, parent_ino, name, &parent, &loc, key,
@@ -531,16 +549,18 @@ void afs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	/* In a directory this mount made, a name the table does not have
-	 * is missing (afs_dir_complete). */
-	if ((fi->flags & O_EXCL) && afs_dir_complete(fs, parent)) {
-		in = afs_inode_find(fs->itable, parent, name);
-		afs_inode_put(fs->itable, in);
-		if (in) {
-			fuse_reply_err(req, EEXIST);
-			goto out;
-		}
-	} else if (fi->flags & O_EXCL) {
+	/* A file written here exists, uploaded or not. In a directory this
+	 * mount made, a name the table does not have is missing
+	 * (afs_dir_complete); others are asked about. */
+	in = (fi->flags & O_EXCL) ? afs_inode_find(fs->itable, parent, name)
+				  : NULL;
+	local = in && in->kind == AFS_FILE && afs_has_local_data(in);
+	afs_inode_put(fs->itable, in);
+	if (local) {
+		fuse_reply_err(req, EEXIST);
+		goto out;
+	}
+	if ((fi->flags & O_EXCL) && (in || !afs_dir_complete(fs, parent))) {
 		rc = afs_resolve(fs, loc.bucket, key, &kind, &m);
 		if (rc == 0)
 			rc = -EEXIST;
@@ -639,6 +659,7 @@ void afs_op_mknod(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 	}
 	in = afs_inode_link(fs->itable, parent, name, AFS_FILE);
 	if (!in) {
+		afs_inode_forget_made(parent); /* made, not in the table */
 		fuse_reply_err(req, ENOMEM);
 		goto out;
 	}
@@ -828,8 +849,11 @@ void afs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	rc = afs_spool_reserve(sp, (uint64_t)off + size);
 	if (!rc)
 		rc = ais_pwrite_all(sp->fd, buf, size, (uint64_t)off);
-	if (!rc)
+	if (!rc) {
+		afs_inode_lock(fh->in);
 		afs_spool_touch(sp);
+		afs_inode_unlock(fh->in);
+	}
 	pthread_mutex_unlock(&sp->lock);
 	if (rc) {
 		ais_log(LOG_ERR, "spool write: %s", strerror(-rc));
@@ -879,10 +903,7 @@ void afs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
-/* Before the DELETE of a file written here: no upload of its bytes may
- * follow it (nor be on its way, to land after it). Returns whether it
- * was marked unlinked already. */
-static bool unlink_staged(struct afs_fs *fs, struct afs_inode *in)
+bool afs_unlink_staged(struct afs_fs *fs, struct afs_inode *in)
 {
 	struct afs_spool *sp = afs_spool_hold(in);
 	bool was;
@@ -920,7 +941,7 @@ void afs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	if (child)
 		local = afs_has_local_data(child);
 	if (local)
-		was_unlinked = unlink_staged(fs, child);
+		was_unlinked = afs_unlink_staged(fs, child);
 	rc = ais_client_delete(fs->client, loc.bucket, key, errmsg);
 	afs_trust_own(fs, loc.bucket, key);
 	if (rc == -ENOENT && local)

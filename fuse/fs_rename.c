@@ -8,6 +8,7 @@
 #include "fs.h"
 #include "lease.h"
 #include "log.h"
+#include "writeback.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -71,6 +72,7 @@ static int do_rename(struct afs_fs *fs, struct afs_inode *p1, const char *name,
 	char from[AIS_NAME_MAX + 2], to[AIS_NAME_MAX + 2];
 	char marker[AIS_NAME_MAX + 16];
 	bool noreplace = flags & RENAME_NOREPLACE;
+	bool dst_staged = false, dst_was = false;
 	struct afs_inode *src = NULL, *dst = NULL;
 	struct afs_loc l1, l2;
 	int rc, kind = 0, dkind = 0;
@@ -95,6 +97,13 @@ static int do_rename(struct afs_fs *fs, struct afs_inode *p1, const char *name,
 	if (rc)
 		return rc == -EINVAL ? -ENOENT : rc;
 
+	/* A file written here and about to be replaced: no upload of it may
+	 * land after the rename. */
+	dst = afs_inode_find(fs->itable, p2, newname);
+	if (dst && dst->kind == AFS_FILE && afs_has_local_data(dst)) {
+		dst_staged = true;
+		dst_was = afs_unlink_staged(fs, dst);
+	}
 	src = afs_inode_find(fs->itable, p1, name);
 	if (src && src->kind == AFS_FILE && afs_has_local_data(src)) {
 		/* Save what is being written first: the rename moves the
@@ -139,6 +148,9 @@ static int do_rename(struct afs_fs *fs, struct afs_inode *p1, const char *name,
 		rc = -ENOTDIR;
 		goto out;
 	}
+	/* Files closed below either directory are listed (and moved) once
+	 * their uploads are done. */
+	afs_wb_sync(fs, NULL);
 	snprintf(from, sizeof(from), "%s/", key1);
 	snprintf(to, sizeof(to), "%s/", key2);
 	if (strncmp(to, from, strlen(from)) == 0) {
@@ -162,7 +174,6 @@ static int do_rename(struct afs_fs *fs, struct afs_inode *p1, const char *name,
 moved:
 	if (rc)
 		goto out;
-	dst = afs_inode_find(fs->itable, p2, newname);
 	if (dst && dst != src) {
 		/* The replaced file's writers must not resurrect it. */
 		afs_inode_lock(dst);
@@ -172,7 +183,16 @@ moved:
 	}
 	if (src)
 		rc = afs_inode_move(fs->itable, src, p2, newname);
+	/* The new name exists, and the table may not have it. */
+	if (!src || rc)
+		afs_inode_forget_made(p2);
+	dst_staged = false; /* replaced: its bytes go */
 out:
+	if (dst_staged && !dst_was) {
+		afs_inode_lock(dst);
+		dst->unlinked = false;
+		afs_inode_unlock(dst);
+	}
 	afs_inode_put(fs->itable, dst);
 	afs_inode_put(fs->itable, src);
 	return rc;

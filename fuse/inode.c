@@ -330,9 +330,7 @@ static struct afs_inode *name_lookup(struct afs_itable *t,
 	return NULL;
 }
 
-/* A name of directory dir leaves the table while it still exists: the
- * table no longer holds every name of dir (afs_iext.made). */
-static void forget_made(struct afs_inode *dir)
+void afs_inode_forget_made(struct afs_inode *dir)
 {
 	struct afs_iext *x = afs_iext(dir);
 
@@ -352,7 +350,7 @@ static void maybe_free(struct afs_itable *t, struct afs_inode *in)
 	while (in && in != t->root && in->nlookup == 0 && in->refs == 0) {
 		parent = in->parent;
 		if (parent && in->hashed)
-			forget_made(parent);
+			afs_inode_forget_made(parent);
 		name_remove(t, in);
 		t->count--;
 		inode_destroy(t, in);

@@ -146,6 +146,11 @@ static inline const char *afs_inode_link_target(struct afs_inode *in)
 	return x ? x->link : NULL;
 }
 
+/* A name of directory dir leaves the table while it may still exist (the
+ * kernel forgot it, or a change could not be followed): the table no
+ * longer holds every name of dir (afs_iext.made). */
+void afs_inode_forget_made(struct afs_inode *dir);
+
 /* Under in's lock: its meta is now *m (have_meta set); the page cache
  * stops being trusted if that is another write than before. Returns true
  * if the kernel may hold pages of the write before. */

@@ -348,6 +348,12 @@ static int serve(struct afs_opts *o, int report_fd)
 			"cluster",
 			strerror(-rc));
 	if (o->writeback && !o->ro) {
+		uint64_t lim;
+
+		/* Every queued file holds its spool's descriptor. */
+		if (ais_raise_nofile(&lim) != 0)
+			ais_log(LOG_NOTICE, "open file limit %llu (not raised)",
+				(unsigned long long)lim);
 		rc = afs_wb_start(&fs);
 		if (rc)
 			ais_log(LOG_WARNING,

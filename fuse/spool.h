@@ -19,7 +19,8 @@ struct afs_spool {
 	bool loaded;	/* holds the object's bytes (or started empty) */
 	bool dirty;	/* changed since the last PUT */
 	bool mtime_set; /* the PUT carries mtime_ns (the last write's time,
-			   or one set by utimens since) */
+			   or one set by utimens since); written under the
+			   inode's lock too */
 	/* Write-back (writeback.h): a copy of the bytes is on its way to the
 	 * cluster without the lock held. A PUT of this spool waits for it, so
 	 * PUTs of one file land in order. */
@@ -38,7 +39,8 @@ struct afs_spool {
 #define AFS_SPOOL_MEM_FILE  (1u << 20)
 #define AFS_SPOOL_MEM_TOTAL (64u << 20)
 
-/* Under sp->lock: the bytes (or the times the PUT carries) changed now. */
+/* Under sp->lock and the inode's lock (attributes read the times under
+ * the latter): the bytes changed now. */
 void afs_spool_touch(struct afs_spool *sp);
 /* Under sp->lock: waits until no upload of sp is on its way. */
 void afs_spool_wait_idle(struct afs_spool *sp);

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "fileio.h"
 #include "fs.h"
@@ -20,8 +21,8 @@
 /* Uploader threads: rounds to different nodes overlap, and one round's
  * flush on a node does not hold up the others. */
 #define WB_THREADS 4
-/* Files queued at most; a close then waits for room. Their bytes are in
- * spool files (on disk), not in memory. */
+/* Files queued at most (and at most a quarter of the descriptors aisfs
+ * may open: each holds its spool's); a close then waits for room. */
 #define WB_QUEUE_MAX 4096
 /* Bytes one round copies out at most (a batch of AIS_PUT_BATCH_BYTES for
  * each of a few nodes): bounds the memory of the uploads to
@@ -38,8 +39,8 @@ struct afs_wb {
 	pthread_mutex_t lock;
 	pthread_cond_t work; /* something queued, or stopping */
 	pthread_cond_t done; /* a round ended (room in the queue, syncs) */
-	struct wb_ent *head, *tail;
-	size_t queued;
+	struct wb_ent *head, *tail; /* sorted by seq */
+	size_t queued, max;
 	uint64_t next_seq;
 	/* The oldest seq each thread's round holds, UINT64_MAX between
 	 * rounds: with the queue's head, what a sync waits for. */
@@ -97,7 +98,7 @@ bool afs_wb_queue(struct afs_fs *fs, struct afs_inode *in)
 		return !dirty; /* out of memory: the caller PUTs it */
 	}
 	pthread_mutex_lock(&wb->lock);
-	while (!wb->stopping && !sp->queued && wb->queued >= WB_QUEUE_MAX)
+	while (!wb->stopping && !sp->queued && wb->queued >= wb->max)
 		pthread_cond_wait(&wb->done, &wb->lock);
 	/* Already queued and not yet taken: that upload copies the bytes
 	 * when its round starts, these included. */
@@ -208,8 +209,10 @@ static void send(struct afs_fs *fs, struct wb_item *items, size_t n)
 	free(sent);
 }
 
-/* Applies a batch item's answer. Returns 1 if it failed. */
-static int finish(struct afs_fs *fs, struct wb_item *it)
+/* Applies a batch item's answer. A failed one is PUT again alone
+ * (W_ALONE), after the round's batch items are finished; only that one
+ * counts. */
+static void finish(struct afs_fs *fs, struct wb_item *it)
 {
 	struct afs_inode *in = it->e->in;
 	struct afs_spool *sp = it->sp;
@@ -222,47 +225,67 @@ static int finish(struct afs_fs *fs, struct wb_item *it)
 			     &it->pi.meta, it->missing);
 	} else {
 		afs_put_failed(fs, in, &it->loc);
-		ais_log(LOG_ERR,
-			"%s/%s: write-back failed: %s%s%s (fsync reports it; "
-			"the bytes are kept while the file is open)",
+		ais_log(LOG_WARNING, "%s/%s: write-back: %s%s%s (trying alone)",
 			it->loc.bucket, it->loc.key, strerror(-rc),
 			it->pi.errmsg[0] ? ": " : "", it->pi.errmsg);
+		it->how = W_ALONE;
 	}
 	pthread_cond_broadcast(&sp->idle);
 	pthread_mutex_unlock(&sp->lock);
 	free(it->buf);
 	it->buf = NULL;
+}
+
+/* A file PUT alone by a round: its error is logged (afs_file_commit) and
+ * counted. */
+static int alone(struct afs_fs *fs, struct wb_item *it)
+{
+	int rc = afs_file_commit(fs, it->e->in);
+
+	if (rc)
+		ais_log(LOG_ERR,
+			"inode %llu: write-back failed: %s (a directory fsync "
+			"reports it; the bytes are kept while the file is "
+			"open)",
+			(unsigned long long)it->e->in->ino, strerror(rc));
 	return rc != 0;
 }
 
-/* Puts entries back at the head of the queue, in order, for the next
- * round. */
+static int seq_cmp(const void *a, const void *b)
+{
+	const struct wb_ent *x = *(struct wb_ent *const *)a;
+	const struct wb_ent *y = *(struct wb_ent *const *)b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Puts entries back in the queue for a later round, where their sequence
+ * numbers go: the queue stays sorted, so its head is its oldest entry
+ * (oldest(), which syncs wait on). */
 static void push_back(struct afs_wb *wb, struct wb_item *items, size_t n)
 {
-	struct wb_ent *first = NULL, *last = NULL;
+	struct wb_ent *back[AIS_PUT_BATCH_MAX], **pp, *e;
 	size_t i, k = 0;
 
-	for (i = 0; i < n; i++) {
-		if (items[i].how != W_BACK)
-			continue;
-		items[i].e->next = NULL;
-		if (last)
-			last->next = items[i].e;
-		else
-			first = items[i].e;
-		last = items[i].e;
-		k++;
-	}
+	for (i = 0; i < n && k < AIS_PUT_BATCH_MAX; i++)
+		if (items[i].how == W_BACK)
+			back[k++] = items[i].e;
 	if (!k)
 		return;
+	qsort(back, k, sizeof(back[0]), seq_cmp);
 	pthread_mutex_lock(&wb->lock);
-	for (i = 0; i < n; i++)
-		if (items[i].how == W_BACK)
-			items[i].sp->queued = true;
-	last->next = wb->head;
-	wb->head = first;
-	if (!wb->tail)
-		wb->tail = last;
+	pp = &wb->head;
+	for (i = 0; i < k; i++) {
+		while (*pp && (*pp)->seq < back[i]->seq)
+			pp = &(*pp)->next;
+		e = back[i];
+		e->next = *pp;
+		*pp = e;
+		pp = &e->next;
+		if (!e->next)
+			wb->tail = e;
+		afs_inode_spool(e->in)->queued = true;
+	}
 	wb->queued += k;
 	pthread_cond_signal(&wb->work);
 	pthread_mutex_unlock(&wb->lock);
@@ -280,7 +303,9 @@ static uint64_t round_run(struct afs_wb *wb, struct wb_ent **ents, size_t n)
 	if (!items) {
 		/* Out of memory: each one as a close without write-back. */
 		for (i = 0; i < n; i++) {
-			failed += afs_file_commit(fs, ents[i]->in) != 0;
+			struct wb_item it = {.e = ents[i]};
+
+			failed += alone(fs, &it);
 			ent_free(fs, ents[i]);
 		}
 		return failed;
@@ -297,12 +322,12 @@ static uint64_t round_run(struct afs_wb *wb, struct wb_ent **ents, size_t n)
 	send(fs, items, n);
 	for (i = 0; i < n; i++)
 		if (items[i].how == W_BATCH)
-			failed += finish(fs, &items[i]);
+			finish(fs, &items[i]);
 	/* Only now, with none of this round's spools uploading, may a PUT
 	 * wait for another round's. */
 	for (i = 0; i < n; i++) {
 		if (items[i].how == W_ALONE)
-			failed += afs_file_commit(fs, items[i].e->in) != 0;
+			failed += alone(fs, &items[i]);
 		if (items[i].how != W_BACK)
 			ent_free(fs, items[i].e);
 	}
@@ -335,7 +360,7 @@ static void *uploader(void *arg)
 			ents[n] = e;
 		}
 		wb->queued -= n;
-		wb->busy[me] = ents[0]->seq;
+		wb->busy[me] = ents[0]->seq; /* the queue is sorted */
 		pthread_cond_broadcast(&wb->done);
 		pthread_mutex_unlock(&wb->lock);
 
@@ -353,6 +378,7 @@ static void *uploader(void *arg)
 int afs_wb_start(struct afs_fs *fs)
 {
 	struct afs_wb *wb = calloc(1, sizeof(*wb));
+	struct rlimit rl;
 	unsigned i;
 	int rc;
 
@@ -362,6 +388,9 @@ int afs_wb_start(struct afs_fs *fs)
 	pthread_cond_init(&wb->work, NULL);
 	pthread_cond_init(&wb->done, NULL);
 	wb->fs = fs;
+	wb->max = WB_QUEUE_MAX;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur / 4 < wb->max)
+		wb->max = rl.rlim_cur / 4 > 16 ? rl.rlim_cur / 4 : 16;
 	for (i = 0; i < WB_THREADS; i++)
 		wb->busy[i] = UINT64_MAX;
 	for (i = 0; i < WB_THREADS; i++) {
@@ -410,6 +439,17 @@ void afs_wb_stop(struct afs_fs *fs)
 	pthread_cond_destroy(&wb->done);
 	pthread_mutex_destroy(&wb->lock);
 	free(wb);
+}
+
+void afs_wb_failed(struct afs_fs *fs)
+{
+	struct afs_wb *wb = fs->wb;
+
+	if (!wb)
+		return;
+	pthread_mutex_lock(&wb->lock);
+	wb->errs++;
+	pthread_mutex_unlock(&wb->lock);
 }
 
 uint64_t afs_wb_sample(struct afs_fs *fs)

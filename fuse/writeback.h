@@ -9,10 +9,12 @@
  * fsync(2) and the log rather than to close(2), and bytes not uploaded yet
  * are lost if aisfs is killed. What it keeps: this mount sees its own
  * writes at once; uploads of one file land in the order of its closes; an
- * unlink or rename of a file waits for its upload; fsync of a file, or of
- * any directory of the mount, returns once the uploads queued before it
- * are durable, and fails with EIO if one of them failed; an unmount
- * uploads everything queued before aisfs exits. */
+ * unlink or rename of a file (or of a directory, or rmdir) waits for the
+ * uploads on its way; fsync of a file returns once its bytes are durable
+ * or with the error; fsync of any directory of the mount returns once
+ * every upload queued before it is durable, and fails with EIO if one of
+ * them failed; an unmount uploads everything queued before aisfs
+ * exits. */
 #ifndef AISFS_WRITEBACK_H
 #define AISFS_WRITEBACK_H
 
@@ -32,6 +34,11 @@ void afs_wb_stop(struct afs_fs *fs);
  * when the caller must PUT them itself (no write-back, or stopping). Waits
  * while the queue is full. */
 bool afs_wb_queue(struct afs_fs *fs, struct afs_inode *in);
+
+/* A file's bytes could not be saved (and are dropped): counted as a failed
+ * upload, for the next directory fsync to report. No-op without
+ * write-back. */
+void afs_wb_failed(struct afs_fs *fs);
 
 /* Failed uploads counted so far, minus those not reported to anyone yet:
  * what a directory handle starts from (errseq, as Linux reports write-back

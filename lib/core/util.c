@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -153,6 +154,26 @@ int64_t ais_now_real_ns(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+int ais_raise_nofile(uint64_t *limit)
+{
+	struct rlimit rl;
+	int rc = 0;
+
+	*limit = 0;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit want = {rl.rlim_max, rl.rlim_max};
+
+		if (setrlimit(RLIMIT_NOFILE, &want) < 0)
+			rc = -errno;
+		else
+			rl = want;
+	}
+	*limit = (uint64_t)rl.rlim_cur;
+	return rc;
 }
 
 void ais_strv_free(char **v)

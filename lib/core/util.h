@@ -31,6 +31,9 @@ int ais_parse_hostport(const char *s, char *host, size_t hostlen,
 /* Monotonic and wall-clock time. */
 uint64_t ais_now_mono_ns(void);
 int64_t ais_now_real_ns(void);
+/* Raises the soft limit on open files to the hard one; *limit is the soft
+ * limit after. Returns 0 or -errno (setrlimit's). */
+int ais_raise_nofile(uint64_t *limit);
 
 /* Frees a NULL-terminated array of heap strings and the array itself. */
 void ais_strv_free(char **v);

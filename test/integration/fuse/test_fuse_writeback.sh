@@ -128,6 +128,19 @@ kill -CONT "$n1"
 wait "$lspid" || fail "ls of the directory failed"
 assert_eq 60 "$(wc -l <"$T/ls.out")" "names listed right after their closes"
 
+note "a directory renamed while its files' uploads wait moves them all"
+mkdir "$W/tmpd"
+kill -STOP "$n1"
+for i in $(seq 1 40); do echo "$i" >"$W/tmpd/y$i"; done
+mv "$W/tmpd" "$W/final" &
+mvpid=$!
+sleep 1
+kill -CONT "$n1"
+wait "$mvpid" || fail "mv of the directory failed"
+dsync "$W" || fail "fsync after the directory rename"
+assert_eq 40 "$("$AIS" ls -r ais://w/final/ | grep -vc '\.aisfs\.dir$')" "objects under the new name"
+assert_eq 0 "$("$AIS" ls -r ais://w/tmpd/ 2>/dev/null | grep -c .)" "objects left under the old name"
+
 note "an unmount uploads what is queued"
 # With node 1 stopped, every round of uploads waits for it, so most of
 # these files are still queued when the unmount comes.
