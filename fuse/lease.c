@@ -1118,6 +1118,37 @@ int afs_leases_start(struct afs_fs *fs)
 	return 0;
 }
 
+/* Stops the watchers, then tells each node that granted a lease still
+ * current that this mount is gone: its changes need not wait for the
+ * lease to run out (a node down or hung lets it run out). */
+static void release_all(struct afs_leases *ls, struct watcher *list)
+{
+	struct ais_node_loc *nodes;
+	char errmsg[AIS_ERRMSG_LEN];
+	uint64_t now = ais_now_mono_ns();
+	size_t n = 0, i;
+	struct watcher *w;
+
+	for (w = list; w; w = w->next)
+		n++;
+	nodes = calloc(n ? n : 1, sizeof(*nodes));
+	n = 0;
+	for (w = list; w && nodes; w = w->next)
+		if (atomic_load(&w->valid_until) > now)
+			nodes[n++] = w->node;
+	stop_all(list);
+	for (i = 0; i < n; i++) {
+		errmsg[0] = '\0';
+		if (ais_client_watch_release(ls->fs->client, &nodes[i], ls->id,
+					     errmsg) != 0)
+			ais_log(LOG_INFO,
+				"leases: %s:%u was not told of the unmount "
+				"(%s): its changes wait until the lease ends",
+				nodes[i].host, nodes[i].port, errmsg);
+	}
+	free(nodes);
+}
+
 void afs_leases_stop(struct afs_fs *fs)
 {
 	struct afs_leases *ls = fs->leases;
@@ -1140,7 +1171,7 @@ void afs_leases_stop(struct afs_fs *fs)
 	w = ls->watchers;
 	ls->watchers = NULL;
 	pthread_mutex_unlock(&ls->mu);
-	stop_all(w);
+	release_all(ls, w);
 	notifier_stop(ls->nt);
 	guard_stop(ls);
 	free(ls->dirs);

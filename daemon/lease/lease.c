@@ -280,6 +280,25 @@ static void holder_drop(struct leases *l, size_t i, const char *why)
 	l->holders[i] = l->holders[--l->nholders];
 }
 
+bool leases_release(struct leases *l, uint64_t id)
+{
+	bool held = false;
+	size_t i;
+
+	pthread_mutex_lock(&l->mu);
+	for (i = 0; i < l->nholders; i++) {
+		if (l->holders[i].id == id) {
+			holder_drop(l, i, "unmounted");
+			l->stamp_dirty = true;
+			held = true;
+			break;
+		}
+	}
+	pthread_cond_broadcast(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+	return held;
+}
+
 static void deadline_ts(uint64_t mono_ns, struct timespec *ts)
 {
 	ts->tv_sec = (time_t)(mono_ns / 1000000000ULL);

@@ -92,6 +92,10 @@ int leases_poll(struct leases *l, uint64_t id, const char *bucket,
 		int (*fn)(void *arg, const char *bucket, const char *name),
 		void *arg, uint64_t *upto);
 
+/* Mount id went away (it unmounted): its lease ends now, and changes
+ * waiting for it go on. Returns whether it held one. */
+bool leases_release(struct leases *l, uint64_t id);
+
 /* Mounts whose lease is current (the unit test's view; not shown by any
  * command yet). */
 size_t leases_holders(struct leases *l);

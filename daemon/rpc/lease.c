@@ -58,6 +58,11 @@ int rpc_watch(struct rpc *r)
 	if (!q->watch_id)
 		return ais_errf(r->errmsg, -EINVAL,
 				"OP_WATCH needs a watch_id");
+	if (q->watch_release) {
+		leases_release(r->d->leases, q->watch_id);
+		r->resp.watch_run = leases_run(r->d->leases);
+		return 0;
+	}
 	if (q->bucket[0]) {
 		rc = rpc_check_bucket(r, q->bucket);
 		if (rc)

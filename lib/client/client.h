@@ -231,6 +231,12 @@ int ais_client_watch(struct ais_client *c, const struct ais_node_loc *node,
 		     uint64_t run, unsigned wait_ms,
 		     struct ais_watch_answer *out, char *errmsg);
 
+/* Watcher id goes away (an unmount): node drops its lease at once, so
+ * its changes stop waiting for it. Not retried. Returns 0 or -errno. */
+int ais_client_watch_release(struct ais_client *c,
+			     const struct ais_node_loc *node, uint64_t id,
+			     char *errmsg);
+
 /* The changes this client asks for (PUT, delete, rename, metadata,
  * shard append) are made on behalf of watcher id (0: none): the nodes do
  * not send them back to it, nor wait for it to apply them, as it knows. */

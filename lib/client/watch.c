@@ -42,10 +42,11 @@ void ais_watch_answer_free(struct ais_watch_answer *a)
 	a->n = 0;
 }
 
-int ais_client_watch(struct ais_client *c, const struct ais_node_loc *node,
-		     uint64_t id, const char *bucket, uint64_t since,
-		     uint64_t run, unsigned wait_ms,
-		     struct ais_watch_answer *out, char *errmsg)
+/* One OP_WATCH: a poll, or (release) the mount's goodbye. */
+static int watch_call(struct ais_client *c, const struct ais_node_loc *node,
+		      uint64_t id, const char *bucket, uint64_t since,
+		      uint64_t run, unsigned wait_ms, bool release,
+		      struct ais_watch_answer *out, char *errmsg)
 {
 	Ais__Request req = AIS__REQUEST__INIT;
 	struct ais_pool *pool;
@@ -63,6 +64,7 @@ int ais_client_watch(struct ais_client *c, const struct ais_node_loc *node,
 	req.watch_since = since;
 	req.watch_run = run;
 	req.watch_wait_ms = wait_ms;
+	req.watch_release = release;
 	req.map_version = ais__client_version_hint(c);
 	/* The node may hold the answer wait_ms: a pooled connection's
 	 * receive timeout must allow for it, else one of its own. */
@@ -97,5 +99,25 @@ int ais_client_watch(struct ais_client *c, const struct ais_node_loc *node,
 	ais__call_finish(&k, true);
 	if (rc && rc != -ESTALE)
 		ais_watch_answer_free(out);
+	return rc;
+}
+
+int ais_client_watch(struct ais_client *c, const struct ais_node_loc *node,
+		     uint64_t id, const char *bucket, uint64_t since,
+		     uint64_t run, unsigned wait_ms,
+		     struct ais_watch_answer *out, char *errmsg)
+{
+	return watch_call(c, node, id, bucket, since, run, wait_ms, false, out,
+			  errmsg);
+}
+
+int ais_client_watch_release(struct ais_client *c,
+			     const struct ais_node_loc *node, uint64_t id,
+			     char *errmsg)
+{
+	struct ais_watch_answer a;
+	int rc = watch_call(c, node, id, "", 0, 0, 0, true, &a, errmsg);
+
+	ais_watch_answer_free(&a);
 	return rc;
 }

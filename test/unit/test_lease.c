@@ -170,6 +170,46 @@ START_TEST(test_wait_for_ack)
 }
 END_TEST
 
+/* A mount that says it is gone is not waited for: a change waiting for
+ * it goes on at once. */
+struct waiter {
+	struct leases *l;
+	uint64_t seq, ms;
+};
+
+static void *wait_thread(void *arg)
+{
+	struct waiter *w = arg;
+	uint64_t t0 = ais_now_mono_ns();
+
+	(void)leases_wait(w->l, "b", w->seq, 0);
+	w->ms = ms_since(t0);
+	return NULL;
+}
+
+START_TEST(test_release)
+{
+	struct leases *l = serving();
+	struct got g = {0};
+	struct waiter w = {.l = l};
+	uint64_t since;
+	pthread_t t;
+
+	ck_assert_int_eq(
+	    leases_poll(l, 7, "", 0, 0, 0, 100, collect, &g, &since), 0);
+	ck_assert_uint_eq(leases_holders(l), 1);
+	w.seq = leases_note(l, "b", "o", 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, wait_thread, &w), 0);
+	usleep(100000);
+	ck_assert(leases_release(l, 7));
+	pthread_join(t, NULL);
+	ck_assert_uint_lt(w.ms, LEASE / 2);
+	ck_assert_uint_eq(leases_holders(l), 0);
+	ck_assert(!leases_release(l, 7)); /* once */
+	leases_free(l);
+}
+END_TEST
+
 START_TEST(test_ring_overflow)
 {
 	struct leases *l = serving();
@@ -315,6 +355,7 @@ static Suite *lease_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_feed);
 	tcase_add_test(tc, test_wait_for_ack);
+	tcase_add_test(tc, test_release);
 	tcase_add_test(tc, test_ring_overflow);
 	tcase_add_test(tc, test_ack_after_reset);
 	tcase_add_test(tc, test_grace);
