@@ -251,9 +251,14 @@ int afs_file_commit(struct afs_fs *fs, struct afs_inode *in);
 
 /* Before the DELETE (or replacing rename) of a file written here: marks
  * it unlinked, so no upload of its bytes follows, and waits for one on its
- * way. Returns whether it was marked unlinked already (to restore that if
- * the DELETE fails). */
-bool afs_unlink_staged(struct afs_fs *fs, struct afs_inode *in);
+ * way. *was: whether it was marked already. Returns its spool, held (or
+ * NULL), for afs_unlink_end. */
+struct afs_spool *afs_unlink_begin(struct afs_fs *fs, struct afs_inode *in,
+				   bool *was);
+/* After it: if the DELETE failed, the file is back (its bytes are saved by
+ * the last user of the spool, maybe this call). */
+void afs_unlink_end(struct afs_fs *fs, struct afs_inode *in,
+		    struct afs_spool *sp, bool failed, bool was);
 
 /* The steps of such a PUT, shared with write-back (writeback.c). Under
  * sp->lock: whether in's spool holds unsaved bytes: 1 with the PUT's

@@ -662,6 +662,8 @@ void afs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	rc = dir_op_start(fs, parent_ino, name, &parent, &loc);
 	if (rc)
 		goto out;
+	/* Files closed in it (write-back) are in the cluster first. */
+	afs_wb_sync(fs, NULL);
 	child = afs_inode_find(fs->itable, parent, name);
 	if (!loc.bucket[0]) {
 		struct afs_loc bl = {0};
@@ -671,7 +673,6 @@ void afs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 			goto out;
 		}
 		snprintf(bl.bucket, sizeof(bl.bucket), "%s", name);
-		afs_wb_sync(fs, NULL);
 		rc = afs_dir_check_empty(fs, &bl, "");
 		if (!rc)
 			rc =
@@ -701,7 +702,6 @@ void afs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		goto out;
 	}
 	snprintf(prefix, sizeof(prefix), "%s/", key);
-	afs_wb_sync(fs, NULL); /* files closed in it are there */
 	rc = afs_dir_check_empty(fs, &loc, prefix);
 	if (rc)
 		goto out;

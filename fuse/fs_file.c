@@ -903,22 +903,34 @@ void afs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
-bool afs_unlink_staged(struct afs_fs *fs, struct afs_inode *in)
+struct afs_spool *afs_unlink_begin(struct afs_fs *fs, struct afs_inode *in,
+				   bool *was)
 {
 	struct afs_spool *sp = afs_spool_hold(in);
-	bool was;
 
 	afs_inode_lock(in);
-	was = in->unlinked;
+	*was = in->unlinked;
 	in->unlinked = true;
 	afs_inode_unlock(in);
 	if (sp) {
 		pthread_mutex_lock(&sp->lock);
 		afs_spool_wait_idle(sp);
 		pthread_mutex_unlock(&sp->lock);
-		afs_spool_drop(fs, in);
 	}
-	return was;
+	return sp;
+}
+
+void afs_unlink_end(struct afs_fs *fs, struct afs_inode *in,
+		    struct afs_spool *sp, bool failed, bool was)
+{
+	if (failed && !was) {
+		afs_inode_lock(in);
+		in->unlinked = false;
+		afs_inode_unlock(in);
+	}
+	/* Still there: the last user saves its bytes. */
+	if (sp)
+		afs_spool_drop(fs, in);
 }
 
 void afs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
@@ -927,8 +939,9 @@ void afs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	char errmsg[AIS_ERRMSG_LEN] = "";
 	char key[AIS_NAME_MAX + 1];
 	struct afs_inode *parent = NULL, *child;
+	struct afs_spool *sp = NULL;
 	struct afs_loc loc;
-	bool local = false, was_unlinked = false;
+	bool local = false, was = false;
 	int rc;
 
 	rc = new_file_start(fs, parent_ino, name, &parent, &loc, key,
@@ -941,17 +954,14 @@ void afs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	if (child)
 		local = afs_has_local_data(child);
 	if (local)
-		was_unlinked = afs_unlink_staged(fs, child);
+		sp = afs_unlink_begin(fs, child, &was);
 	rc = ais_client_delete(fs->client, loc.bucket, key, errmsg);
 	afs_trust_own(fs, loc.bucket, key);
 	if (rc == -ENOENT && local)
 		rc = 0; /* created here, never written back */
+	if (local)
+		afs_unlink_end(fs, child, sp, rc != 0, was);
 	if (rc) {
-		if (local && !was_unlinked) {
-			afs_inode_lock(child);
-			child->unlinked = false;
-			afs_inode_unlock(child);
-		}
 		fuse_reply_err(req, afs_errno(rc, "unlink", &loc, errmsg));
 		goto out;
 	}

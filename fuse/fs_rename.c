@@ -72,7 +72,8 @@ static int do_rename(struct afs_fs *fs, struct afs_inode *p1, const char *name,
 	char from[AIS_NAME_MAX + 2], to[AIS_NAME_MAX + 2];
 	char marker[AIS_NAME_MAX + 16];
 	bool noreplace = flags & RENAME_NOREPLACE;
-	bool dst_staged = false, dst_was = false;
+	bool dst_staged = false, dst_was = false, replaced = false;
+	struct afs_spool *dst_sp = NULL;
 	struct afs_inode *src = NULL, *dst = NULL;
 	struct afs_loc l1, l2;
 	int rc, kind = 0, dkind = 0;
@@ -97,14 +98,12 @@ static int do_rename(struct afs_fs *fs, struct afs_inode *p1, const char *name,
 	if (rc)
 		return rc == -EINVAL ? -ENOENT : rc;
 
-	/* A file written here and about to be replaced: no upload of it may
-	 * land after the rename. */
 	dst = afs_inode_find(fs->itable, p2, newname);
-	if (dst && dst->kind == AFS_FILE && afs_has_local_data(dst)) {
-		dst_staged = true;
-		dst_was = afs_unlink_staged(fs, dst);
-	}
 	src = afs_inode_find(fs->itable, p1, name);
+	/* Maybe a directory: the files closed below it (write-back) are in
+	 * the cluster before it is looked at, listed and moved. */
+	if (!src || src->kind != AFS_FILE)
+		afs_wb_sync(fs, NULL);
 	if (src && src->kind == AFS_FILE && afs_has_local_data(src)) {
 		/* Save what is being written first: the rename moves the
 		 * object, and the writer's next close PUTs to the new name. */
@@ -136,6 +135,13 @@ static int do_rename(struct afs_fs *fs, struct afs_inode *p1, const char *name,
 			rc = -EISDIR;
 			goto out;
 		}
+		/* A file written here and about to be replaced: no upload
+		 * of it may land after the rename. */
+		if (dst && dst != src && dst->kind == AFS_FILE &&
+		    afs_has_local_data(dst)) {
+			dst_sp = afs_unlink_begin(fs, dst, &dst_was);
+			dst_staged = true;
+		}
 		rc = ais_client_rename(fs->client, l1.bucket, key1, key2,
 				       noreplace, errmsg);
 		afs_trust_own(fs, l1.bucket, key1);
@@ -148,9 +154,6 @@ static int do_rename(struct afs_fs *fs, struct afs_inode *p1, const char *name,
 		rc = -ENOTDIR;
 		goto out;
 	}
-	/* Files closed below either directory are listed (and moved) once
-	 * their uploads are done. */
-	afs_wb_sync(fs, NULL);
 	snprintf(from, sizeof(from), "%s/", key1);
 	snprintf(to, sizeof(to), "%s/", key2);
 	if (strncmp(to, from, strlen(from)) == 0) {
@@ -186,13 +189,10 @@ moved:
 	/* The new name exists, and the table may not have it. */
 	if (!src || rc)
 		afs_inode_forget_made(p2);
-	dst_staged = false; /* replaced: its bytes go */
+	replaced = true;
 out:
-	if (dst_staged && !dst_was) {
-		afs_inode_lock(dst);
-		dst->unlinked = false;
-		afs_inode_unlock(dst);
-	}
+	if (dst_staged)
+		afs_unlink_end(fs, dst, dst_sp, !replaced, dst_was);
 	afs_inode_put(fs->itable, dst);
 	afs_inode_put(fs->itable, src);
 	return rc;

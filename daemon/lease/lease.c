@@ -289,11 +289,19 @@ bool leases_release(struct leases *l, uint64_t id)
 	for (i = 0; i < l->nholders; i++) {
 		if (l->holders[i].id == id) {
 			holder_drop(l, i, "unmounted");
-			l->stamp_dirty = true;
 			held = true;
 			break;
 		}
 	}
+	/* Gone for good: a restart waits for it no more than now. */
+	for (i = 0; i < l->nbefore; i++) {
+		if (l->before[i] == id) {
+			l->before[i] = l->before[--l->nbefore];
+			break;
+		}
+	}
+	if (held && l->stamp)
+		stamp_write(l, ais_now_mono_ns());
 	pthread_cond_broadcast(&l->cv);
 	pthread_mutex_unlock(&l->mu);
 	return held;

@@ -59,7 +59,10 @@ static int watch_call(struct ais_client *c, const struct ais_node_loc *node,
 	if (!pool)
 		return ais_errf(errmsg, -ENOMEM, "out of memory");
 	req.op = AIS__OP__OP_WATCH;
-	req.bucket = (char *)(bucket ? bucket : "");
+	/* A release names no valid bucket: a node older than the flag
+	 * refuses it (EINVAL) rather than take it for a poll, which would
+	 * renew the lease it ends. */
+	req.bucket = (char *)(release ? "?" : bucket ? bucket : "");
 	req.watch_id = id;
 	req.watch_since = since;
 	req.watch_run = run;

@@ -166,6 +166,16 @@ int ais_raise_nofile(uint64_t *limit)
 		return -errno;
 	if (rl.rlim_cur < rl.rlim_max) {
 		struct rlimit want = {rl.rlim_max, rl.rlim_max};
+		unsigned long long nr = 0;
+		FILE *f;
+
+		/* "unlimited" cannot be set: the kernel's own cap can. */
+		if (want.rlim_cur == RLIM_INFINITY &&
+		    (f = fopen("/proc/sys/fs/nr_open", "r"))) {
+			if (fscanf(f, "%llu", &nr) == 1 && nr > rl.rlim_cur)
+				want.rlim_cur = (rlim_t)nr;
+			fclose(f);
+		}
 
 		if (setrlimit(RLIMIT_NOFILE, &want) < 0)
 			rc = -errno;
