@@ -174,7 +174,7 @@ static void take(struct afs_fs *fs, struct wb_item *it, uint64_t *bytes)
 }
 
 /* Sends the taken items of one bucket at a time. */
-static void send(struct afs_fs *fs, struct wb_item *items, size_t n)
+static void send_items(struct afs_fs *fs, struct wb_item *items, size_t n)
 {
 	struct ais_put_item *pis = calloc(n, sizeof(*pis));
 	size_t *idx = calloc(n, sizeof(*idx));
@@ -319,7 +319,7 @@ static uint64_t round_run(struct afs_wb *wb, struct wb_ent **ents, size_t n)
 			take(fs, &items[i], &bytes);
 	}
 	push_back(wb, items, n);
-	send(fs, items, n);
+	send_items(fs, items, n);
 	for (i = 0; i < n; i++)
 		if (items[i].how == W_BATCH)
 			finish(fs, &items[i]);
