@@ -415,17 +415,26 @@ static uint32_t name_slot(const char *bucket, const char *key)
 			  (AFS_TRUST_SLOTS - 1));
 }
 
-void afs_trust_begin(struct afs_fs *fs, const char *bucket, const char *key,
-		     struct afs_trust_tok *tok)
+/* A token on counter ctrs[slot of bucket/key] (0s without leases). */
+static void tok_begin(struct afs_leases *ls, _Atomic uint32_t *ctrs,
+		      const char *bucket, const char *key,
+		      struct afs_trust_tok *tok)
 {
-	struct afs_leases *ls = fs->leases;
-
 	memset(tok, 0, sizeof(*tok));
 	if (!ls)
 		return;
 	tok->slot = name_slot(bucket, key);
 	tok->gen = atomic_load(&ls->gen);
-	tok->ctr = atomic_load(&ls->ctr[tok->slot]);
+	tok->ctr = atomic_load(&ctrs[tok->slot]);
+	tok->moves = atomic_load(&ls->moves);
+}
+
+void afs_trust_begin(struct afs_fs *fs, const char *bucket, const char *key,
+		     struct afs_trust_tok *tok)
+{
+	struct afs_leases *ls = fs->leases;
+
+	tok_begin(ls, ls ? ls->ctr : NULL, bucket, key, tok);
 }
 
 void afs_trust_begin_dir(struct afs_fs *fs, const char *bucket,
@@ -433,13 +442,7 @@ void afs_trust_begin_dir(struct afs_fs *fs, const char *bucket,
 {
 	struct afs_leases *ls = fs->leases;
 
-	memset(tok, 0, sizeof(*tok));
-	if (!ls)
-		return;
-	tok->slot = name_slot(bucket, dirkey);
-	tok->gen = atomic_load(&ls->gen);
-	tok->ctr = atomic_load(&ls->below[tok->slot]);
-	tok->moves = atomic_load(&ls->moves);
+	tok_begin(ls, ls ? ls->below : NULL, bucket, dirkey, tok);
 }
 
 void afs_trust_dirs_moved(struct afs_fs *fs)

@@ -28,7 +28,7 @@ struct afs_inode;
 
 struct afs_trust_tok {
 	uint32_t gen, ctr, slot;
-	uint32_t moves; /* afs_trust_begin_dir: directory renames so far */
+	uint32_t moves; /* directory renames so far (afs_trust_dir) */
 };
 
 /* Starts watching every node of the map (no-op with -o noleases). Returns
