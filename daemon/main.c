@@ -34,7 +34,8 @@
 #include "store/bucket.h"
 #include "store/store.h"
 
-static void raise_nofile(void)
+/* Returns the open file limit now (0: unknown). */
+static uint64_t raise_nofile(void)
 {
 	uint64_t lim;
 	int rc = ais_raise_nofile(&lim);
@@ -46,6 +47,25 @@ static void raise_nofile(void)
 		ais_log(LOG_WARNING,
 			"open file limit is %llu: few connections possible",
 			(unsigned long long)lim);
+	return lim;
+}
+
+/* The open cache (store/opencache.h) as configured, within half the open
+ * file limit: connections and workers keep the other half. */
+static void open_cache(struct store *st, const struct aisd_opts *o,
+		       uint64_t nofile)
+{
+	size_t cap = o->open_cache;
+
+	if (nofile && cap > nofile / 2)
+		cap = (size_t)(nofile / 2);
+	if (store_open_cache(st, cap))
+		ais_log(LOG_WARNING, "out of memory for the open cache: off");
+	else if (cap < o->open_cache)
+		ais_log(LOG_NOTICE,
+			"open cache: %zu objects (half the open file limit), "
+			"not %u",
+			cap, o->open_cache);
 }
 
 /* The address other nodes and clients use to reach us. */
@@ -181,6 +201,7 @@ int main(int argc, char **argv)
 	struct aisd_opts o;
 	struct aisd d;
 	struct server *srv = NULL;
+	uint64_t nofile;
 	long ncpu;
 	int rc, n, exit_code = 1;
 
@@ -196,7 +217,7 @@ int main(int argc, char **argv)
 	}
 	ais_log_init("aisd", o.log_level);
 	signal(SIGPIPE, SIG_IGN);
-	raise_nofile();
+	nofile = raise_nofile();
 
 	memset(&d, 0, sizeof(d));
 	d.opts = &o;
@@ -212,6 +233,7 @@ int main(int argc, char **argv)
 		ais_log(LOG_ERR, "%s", errmsg);
 		goto out;
 	}
+	open_cache(d.store, &o, nofile);
 	snprintf(lease_stamp, sizeof(lease_stamp), "%s/.ais/leases",
 		 d.store->mps->paths[0]);
 	d.leases = leases_new(o.lease_ms, lease_stamp);

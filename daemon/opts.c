@@ -12,6 +12,7 @@
 #include "util.h"
 
 #include "opts.h"
+#include "store/opencache.h"
 
 /* One source of settings (file or command line); unset fields are 0/NULL. */
 struct src {
@@ -36,6 +37,7 @@ struct src {
 	int verify_reads;      /* -1 unset */
 	int scrub_interval_h;  /* -1 unset */
 	int lease_ms;	       /* -1 unset */
+	int open_cache;	       /* -1 unset */
 };
 
 static void src_init(struct src *s)
@@ -53,6 +55,7 @@ static void src_init(struct src *s)
 	s->verify_reads = -1;
 	s->scrub_interval_h = -1;
 	s->lease_ms = -1;
+	s->open_cache = -1;
 }
 
 static void src_free(struct src *s)
@@ -246,6 +249,15 @@ static int apply(struct src *s, const char *key, const char *v,
 		s->lease_ms = n;
 		return 0;
 	}
+	if (!strcmp(key, "open_cache")) {
+		if (parse_int(v, 0, 1 << 20, &n))
+			return ais_errf(errmsg, -EINVAL,
+					"bad %s '%s': objects 0..1048576 (0 = "
+					"none)",
+					what, v);
+		s->open_cache = n;
+		return 0;
+	}
 	if (!strcmp(key, "verify_reads")) {
 		if (!strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "1"))
 			s->verify_reads = 1;
@@ -325,7 +337,9 @@ static void usage(FILE *f)
 	    "read from disk is checked against its\nchecksum; default on), "
 	    "scrub_interval_h (a scrub of everything this\noften; default 0: "
 	    "only when asked),\nlease_ms (how long a mount trusts what it "
-	    "cached without hearing from\nthis node; default 4000).\n"
+	    "cached without hearing from\nthis node; default 4000),\n"
+	    "open_cache (objects kept open for fast reads; default 8192, "
+	    "0: none).\n"
 	    "Command-line flags "
 	    "override the file. See aisd(8).\n",
 	    AISD_DEFAULT_CONFIG, AISD_DEFAULT_PORT, AISD_DEFAULT_IO_TIMEOUT);
@@ -394,6 +408,8 @@ static int merge(struct aisd_opts *o, struct src *cli, struct src *file)
 	o->scrub_interval_h =
 	    file->scrub_interval_h > 0 ? (unsigned)file->scrub_interval_h : 0;
 	o->lease_ms = file->lease_ms > 0 ? (unsigned)file->lease_ms : 0;
+	o->open_cache =
+	    file->open_cache >= 0 ? (unsigned)file->open_cache : OCACHE_DEFAULT;
 	if (!o->listen)
 		return -ENOMEM;
 	return 0;

@@ -37,7 +37,8 @@ struct aisd_opts {
 				   (default on) */
 	unsigned scrub_interval_h; /* a scrub of everything this often; 0 =
 				      only when asked */
-	unsigned lease_ms; /* mounts' leases (lease/lease.h); 0: default */
+	unsigned lease_ms;   /* mounts' leases (lease/lease.h); 0: default */
+	unsigned open_cache; /* objects the loop keeps open (0: none) */
 };
 
 /* Parses argv and the configuration file into o. Returns 0 to run, 1 when

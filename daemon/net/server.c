@@ -20,6 +20,7 @@
 #include "net/workpool.h"
 #include "notify.h"
 #include "rpc/rpc.h"
+#include "store/store.h"
 
 #define READ_BUF     (64 * 1024)
 #define DRAIN_MS     30000
@@ -411,6 +412,7 @@ static void on_sweep(uv_timer_t *t)
 	uint64_t now = ais_now_mono_ns();
 	struct conn *c, *next;
 
+	store_open_cache_sweep(s->d->store);
 	for (c = s->head.next; c != &s->head; c = next) {
 		next = c->next;
 		if (c->lent || c->closing)

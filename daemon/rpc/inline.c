@@ -4,6 +4,7 @@
  * buffer), else left to a worker; and the worker's side of an answer begun
  * here (the tail). No GET reads object bytes into a buffer it keeps. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -82,15 +83,24 @@ static int read_checked(struct rpc *r, int fd, uint64_t off, uint64_t len,
 			      b0, buf, (size_t)(b1 - b0), true, NULL);
 }
 
+/* Done with fd from store_open_nowait: the open cache's (lent) stays open.
+ */
+static void fd_done(int fd, bool lent)
+{
+	if (!lent)
+		close(fd);
+}
+
 /* Sends the success answer of r (a HEAD, or a GET of len bytes of fd from
  * off) without waiting: the frame in one sendmsg() with a small body read
  * into buf behind the head, or head + sendfile(2). With check, the bytes
  * sent are checked against their blocks first (a small body: the blocks
  * read into buf and sent from there; else: blk_verify, then sendfile).
- * What the socket does not take at once becomes j->tail. Takes fd. */
-static enum rpc_inline answer_nowait(struct rpc *r, int fd, uint64_t off,
-				     uint64_t len, uint8_t *buf, size_t cap,
-				     bool check)
+ * What the socket does not take at once becomes j->tail, with fd (a
+ * duplicate of it if lent). Takes fd. */
+static enum rpc_inline answer_nowait(struct rpc *r, int fd, bool lent,
+				     uint64_t off, uint64_t len, uint8_t *buf,
+				     size_t cap, bool check)
 {
 	struct rpc_job *j = r->j;
 	struct ais_frame_hdr h = {
@@ -179,12 +189,16 @@ static enum rpc_inline answer_nowait(struct rpc *r, int fd, uint64_t off,
 	}
 	if (sent == total && len == 0) {
 		rpc_log(r);
-		close(fd);
+		fd_done(fd, lent);
 		return RPC_INLINE_DONE;
 	}
 tail:
 	/* The socket buffer is full, or the data is not in the page cache:
 	 * a worker sends the rest, without looking the object up again. */
+	if (lent && (fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		lent = true; /* nothing to close */
+		goto broken;
+	}
 	rpc_log(r);
 	j->tail.pending = true;
 	j->tail.fd = fd;
@@ -195,13 +209,13 @@ tail:
 	return RPC_INLINE_TAIL;
 
 not_now:
-	close(fd);
+	fd_done(fd, lent);
 	return RPC_INLINE_NO;
 broken:
 	ais_log(LOG_INFO, "%s: %s %s/%s: sending: %s; closing", j->peer,
 		rpc_op_name(j->req->op), j->req->bucket, j->req->name,
 		strerror(errno));
-	close(fd);
+	fd_done(fd, lent);
 	j->close = true;
 	return RPC_INLINE_DONE;
 }
@@ -241,6 +255,7 @@ enum rpc_inline rpc_read_nowait(struct rpc *r, uint8_t *buf, size_t cap)
 	Ais__Request *q = r->req;
 	const struct ais_node *self, *owner;
 	uint64_t off = 0, len = 0;
+	bool lent;
 	int fd, mp;
 
 	if (rpc_check_object(r, q->bucket, q->name) ||
@@ -254,17 +269,18 @@ enum rpc_inline rpc_read_nowait(struct rpc *r, uint8_t *buf, size_t cap)
 	if ((!q->peer_local && (!owner || strcmp(owner->id, self->id) ||
 				(move_catching_up(d->move) &&
 				 ais_map_copies(r->cm->m, q->bucket) > 1))) ||
-	    store_open_nowait(d->store, q->bucket, q->name, &fd, &mp, &r->meta))
+	    store_open_nowait(d->store, q->bucket, q->name, &fd, &mp, &r->meta,
+			      &lent))
 		return RPC_INLINE_NO;
 	r->obj = r->meta;
 	if (q->archpath[0]) {
 		if (member_nowait(r, &off, &len)) {
-			close(fd);
+			fd_done(fd, lent);
 			return RPC_INLINE_NO;
 		}
 	} else if (q->op == AIS__OP__OP_GET) {
 		if (rpc_clamp_range(r, r->meta.size, &len)) {
-			close(fd);
+			fd_done(fd, lent);
 			return RPC_INLINE_NO;
 		}
 		off = q->offset;
@@ -272,7 +288,7 @@ enum rpc_inline rpc_read_nowait(struct rpc *r, uint8_t *buf, size_t cap)
 	rpc_set_meta(r);
 	if (q->op == AIS__OP__OP_GET)
 		r->resp.object_size = r->meta.size;
-	return answer_nowait(r, fd, off, len, buf, cap,
+	return answer_nowait(r, fd, lent, off, len, buf, cap,
 			     q->op == AIS__OP__OP_GET && d->store->verify);
 }
 

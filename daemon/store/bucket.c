@@ -94,6 +94,8 @@ int bucket_destroy(struct store *st, const char *bucket, char ***trash,
 		if (v[n])
 			n++;
 	}
+	/* The loop's open cache may hold objects moved into the trash. */
+	atomic_fetch_add_explicit(&st->all_gen, 1, memory_order_release);
 	if (!rc && n == 0)
 		rc = ais_errf(errmsg, -ENOENT, "bucket %s does not exist",
 			      bucket);

@@ -77,6 +77,7 @@ void store_free(struct store *st)
 		return;
 	for (i = 0; i < STORE_STRIPES; i++)
 		pthread_mutex_destroy(&st->stripes[i]);
+	ocache_free(st->oc);
 	flushers_free(st->flush);
 	arrivals_free(st->arr);
 	blk_cache_free(st->blk);
@@ -86,10 +87,14 @@ void store_free(struct store *st)
 }
 
 /* The bucket and the name hashed as two parts. */
+static uint64_t name_hash(const char *bucket, const char *name)
+{
+	return ais_hash_str(name, ais_hash_str(bucket, 0));
+}
+
 static unsigned stripe_of(const char *bucket, const char *name)
 {
-	return (unsigned)(ais_hash_str(name, ais_hash_str(bucket, 0)) %
-			  STORE_STRIPES);
+	return (unsigned)(name_hash(bucket, name) % STORE_STRIPES);
 }
 
 static void lock2(struct store *st, unsigned a, unsigned b)
@@ -102,11 +107,19 @@ static void lock2(struct store *st, unsigned a, unsigned b)
 	pthread_mutex_lock(&st->stripes[a < b ? b : a]);
 }
 
+/* Every holder of a stripe lock lets go here: the generation moves first,
+ * so that an open cache entry read after the change is refused. */
+static void stripe_unlock(struct store *st, unsigned s)
+{
+	atomic_fetch_add_explicit(&st->stripe_gen[s], 1, memory_order_release);
+	pthread_mutex_unlock(&st->stripes[s]);
+}
+
 static void unlock2(struct store *st, unsigned a, unsigned b)
 {
-	pthread_mutex_unlock(&st->stripes[a]);
+	stripe_unlock(st, a);
 	if (a != b)
-		pthread_mutex_unlock(&st->stripes[b]);
+		stripe_unlock(st, b);
 }
 
 void store_lock(struct store *st, const char *bucket, const char *name)
@@ -116,7 +129,19 @@ void store_lock(struct store *st, const char *bucket, const char *name)
 
 void store_unlock(struct store *st, const char *bucket, const char *name)
 {
-	pthread_mutex_unlock(&st->stripes[stripe_of(bucket, name)]);
+	stripe_unlock(st, stripe_of(bucket, name));
+}
+
+int store_open_cache(struct store *st, size_t cap)
+{
+	ocache_free(st->oc);
+	st->oc = NULL;
+	return ocache_new(cap, st->stripe_gen, &st->all_gen, &st->oc);
+}
+
+size_t store_open_cache_sweep(struct store *st)
+{
+	return ocache_sweep(st->oc);
 }
 
 bool store_bucket_exists(struct store *st, const char *bucket)
@@ -658,7 +683,7 @@ int store_put_commit(struct store_put *p, struct ais_obj_meta *out,
 	arrivals_note(st->arr, p->a.bucket, p->a.name);
 	if (mps->n > 1)
 		unlink_others(st, p->mp, p->a.bucket, p->a.name);
-	pthread_mutex_unlock(&st->stripes[s]);
+	stripe_unlock(st, s);
 	close(p->fd);
 	p->fd = -1;
 	blk_writer_free(&p->blk);
@@ -668,7 +693,7 @@ int store_put_commit(struct store_put *p, struct ais_obj_meta *out,
 	*out = m;
 	return 0;
 err_unlock:
-	pthread_mutex_unlock(&st->stripes[s]);
+	stripe_unlock(st, s);
 err:
 	store_put_abort(p);
 	return rc;
@@ -791,10 +816,10 @@ int store_put_publish(struct store_staged *sp, char *errmsg)
 	arrivals_note(st->arr, sp->a.bucket, sp->a.name);
 	if (mps->n > 1)
 		unlink_others(st, sp->mp, sp->a.bucket, sp->a.name);
-	pthread_mutex_unlock(&st->stripes[s]);
+	stripe_unlock(st, s);
 	return 0;
 err_unlock:
-	pthread_mutex_unlock(&st->stripes[s]);
+	stripe_unlock(st, s);
 	store_staged_drop(sp);
 	return rc;
 }
@@ -879,14 +904,26 @@ static int open_cached(struct store *st, const char *path)
 }
 
 int store_open_nowait(struct store *st, const char *bucket, const char *name,
-		      int *fdp, int *mpp, struct ais_obj_meta *m)
+		      int *fdp, int *mpp, struct ais_obj_meta *m, bool *lent)
 {
 	struct mpset *mps = st->mps;
 	char path[AISD_PATH_MAX];
 	int order[mps->n];
+	struct ocache_key k = {bucket, name, 0, 0};
+	struct ocache_gen g;
 	size_t i;
 	int fd;
 
+	if (st->oc) {
+		k.hash = name_hash(bucket, name);
+		k.stripe = (unsigned)(k.hash % STORE_STRIPES);
+		*lent = true;
+		if (!ocache_get(st->oc, &k, fdp, mpp, m))
+			return 0;
+	}
+	*lent = false;
+	/* Read before the open: a change after it is seen at the next GET. */
+	g = ocache_gen_now(st->oc, &k);
 	mpset_order(mps, bucket, name, order);
 	for (i = 0; i < mps->n; i++) {
 		mpset_obj_path(mps, order[i], bucket, name, path);
@@ -906,6 +943,7 @@ int store_open_nowait(struct store *st, const char *bucket, const char *name,
 		}
 		*fdp = fd;
 		*mpp = order[i];
+		ocache_put(st->oc, &k, g, fd, order[i], m);
 		return 0;
 	}
 	return -EAGAIN; /* no object: a worker says so in words */
@@ -932,7 +970,7 @@ int store_delete_tomb(struct store *st, const char *bucket, const char *name,
 		int rc = tombs_add(st->tombs, bucket, name, tomb_ns);
 
 		if (rc) {
-			pthread_mutex_unlock(&st->stripes[s]);
+			stripe_unlock(st, s);
 			return ais_errf(errmsg, rc,
 					"cannot record the delete of %s/%s "
 					"(tombstone on %s): %s",
@@ -948,14 +986,14 @@ int store_delete_tomb(struct store *st, const char *bucket, const char *name,
 		if (unlink(path) < 0) {
 			int rc = -errno;
 
-			pthread_mutex_unlock(&st->stripes[s]);
+			stripe_unlock(st, s);
 			return ais_errf(errmsg, rc, "unlink %s: %s", path,
 					strerror(-rc));
 		}
 		found = 1;
 		prune_parents(st, (int)i, bucket, name);
 	}
-	pthread_mutex_unlock(&st->stripes[s]);
+	stripe_unlock(st, s);
 	if (!found)
 		return no_object(st, bucket, name, errmsg);
 	return 0;
@@ -1143,7 +1181,7 @@ int store_set_meta(struct store *st, const char *bucket, const char *name,
 		rc = ais_errf(errmsg, rc, "set xattr on %s: %s", path,
 			      strerror(-rc));
 out:
-	pthread_mutex_unlock(&st->stripes[s]);
+	stripe_unlock(st, s);
 	return rc;
 }
 
@@ -1189,7 +1227,7 @@ int store_delete_if_same(struct store *st, const char *bucket, const char *name,
 	}
 	prune_parents(st, mp, bucket, name);
 out:
-	pthread_mutex_unlock(&st->stripes[s]);
+	stripe_unlock(st, s);
 	return rc;
 }
 
@@ -1269,7 +1307,7 @@ int store_resilver(struct store *st, const char *bucket, const char *name,
 	}
 	prune_parents(st, from_mp, bucket, name);
 out_unlock:
-	pthread_mutex_unlock(&st->stripes[s]);
+	stripe_unlock(st, s);
 	if (tmp[0])
 		unlink(tmp);
 	if (rc == 0) {
@@ -1291,18 +1329,18 @@ int store_confirm_corrupt(struct store *st, const char *bucket,
 	pthread_mutex_lock(&st->stripes[s]);
 	rc = store_open(st, bucket, name, &fd, &m, errmsg);
 	if (rc) {
-		pthread_mutex_unlock(&st->stripes[s]);
+		stripe_unlock(st, s);
 		return rc == -ENOENT ? -ESTALE : rc;
 	}
 	if (m.written_ns != seen->written_ns || m.size != seen->size ||
 	    m.version != seen->version || strcmp(m.cksum, seen->cksum)) {
 		close(fd);
-		pthread_mutex_unlock(&st->stripes[s]);
+		stripe_unlock(st, s);
 		return -ESTALE;
 	}
 	rc = blk_verify(st->mps, st->blk, fd, &m, off, len, scratch, false,
 			errmsg);
 	close(fd);
-	pthread_mutex_unlock(&st->stripes[s]);
+	stripe_unlock(st, s);
 	return rc;
 }

@@ -17,6 +17,7 @@
 #include "store/blocks.h"
 #include "store/flush.h"
 #include "store/mountpath.h"
+#include "store/opencache.h"
 #include "store/tombstone.h"
 #include "store/xattr.h"
 
@@ -28,6 +29,13 @@ struct store {
 	/* Striped locks keyed by a hash of "bucket/name": PUTs of one name
 	 * read the old version and commit one after the other. */
 	pthread_mutex_t stripes[STORE_STRIPES];
+	/* Bumped by every holder of a stripe lock as it lets go, and (all)
+	 * by a bucket destroy: how the open cache sees that a name may have
+	 * changed. */
+	atomic_uint stripe_gen[STORE_STRIPES];
+	atomic_uint all_gen;
+	/* The event loop's open objects (opencache.h; NULL: none). */
+	struct ocache *oc;
 	/* openat2(RESOLVE_CACHED) is missing (before Linux 5.12): the loop
 	 * never tries it again. */
 	atomic_bool no_cached_open;
@@ -50,6 +58,13 @@ struct store {
  * Returns 0 with *out (free with store_free) or -errno with errmsg. */
 int store_new(char *const *paths, size_t n, struct store **out, char *errmsg);
 void store_free(struct store *st);
+
+/* Lets store_open_nowait keep up to cap objects open (0: none; see
+ * opencache.h). Before the loop runs. Returns 0 or -ENOMEM. */
+int store_open_cache(struct store *st, size_t cap);
+/* The loop's once-a-second sweep of that cache; returns what stays open.
+ */
+size_t store_open_cache_sweep(struct store *st);
 
 /* What a PUT asks for (strings are borrowed for the PUT's lifetime). */
 struct store_put_args {
@@ -161,13 +176,15 @@ int store_head(struct store *st, const char *bucket, const char *name,
 	       struct ais_obj_meta *m, char *errmsg);
 
 /* store_open for the event loop thread: never waits for the disk. Returns
- * 0 with *fd (caller closes), *mp (the mountpath holding it) and *m, only
- * when the path resolves from the kernel's lookup cache and the object has
- * its xattr; -EAGAIN otherwise (not cached, missing, any error): the
- * caller then retries with store_open on a worker, which words the error.
- */
+ * 0 with *fd, *mp (the mountpath holding it) and *m, only when the object
+ * is in the open cache, or its path resolves from the kernel's lookup
+ * cache and it has its xattr; -EAGAIN otherwise (not cached, missing, any
+ * error): the caller then retries with store_open on a worker, which
+ * words the error. *lent: *fd is the open cache's, good until the loop
+ * asks the store again (not to be closed: dup(2) it to keep it); else the
+ * caller closes it. Loop thread only. */
 int store_open_nowait(struct store *st, const char *bucket, const char *name,
-		      int *fd, int *mp, struct ais_obj_meta *m);
+		      int *fd, int *mp, struct ais_obj_meta *m, bool *lent);
 
 /* Unlinks the object and removes parent directories left empty. */
 int store_delete(struct store *st, const char *bucket, const char *name,

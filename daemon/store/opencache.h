@@ -1,0 +1,69 @@
+/* Objects the event loop opened lately, kept open: a GET or HEAD of one
+ * of them costs an fstat(2) instead of a path walk, an xattr read and a
+ * close (and a shard's members, read one by one, open their shard once).
+ *
+ * Loop thread only: no locks. An entry is good while nothing changed its
+ * name through the store and the file itself agrees:
+ * - the name's stripe generation (bumped by every holder of the stripe
+ *   lock when it lets go: PUT commit, DELETE, RENAME, SET_META, resilver,
+ *   shard append) and the store's (bumped by a bucket destroy) are what
+ *   they were before the open;
+ * - the file is still linked, with the same ctime and size (changes made
+ *   by hand on the disk).
+ * An entry that went bad, or was not used for OCACHE_IDLE_S, is closed
+ * by the next sweep (every second): a deleted object's space is not held
+ * for long. */
+#ifndef AISD_STORE_OPENCACHE_H
+#define AISD_STORE_OPENCACHE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "objmeta.h"
+
+#define OCACHE_DEFAULT 8192 /* entries (open descriptors) */
+#define OCACHE_IDLE_S  60
+
+struct ocache;
+
+/* One name, as the store hashes it. */
+struct ocache_key {
+	const char *bucket;
+	const char *name;
+	uint64_t hash;	 /* of bucket and name */
+	unsigned stripe; /* its stripe of the store's locks */
+};
+
+/* cap entries at most; stripe_gens (one per stripe) and all_gen are the
+ * store's generations, read here. Returns 0 or -ENOMEM. */
+int ocache_new(size_t cap, const atomic_uint *stripe_gens,
+	       const atomic_uint *all_gen, struct ocache **out);
+void ocache_free(struct ocache *oc);
+
+/* The generations an open that starts now must be checked against later:
+ * read them before the open. */
+struct ocache_gen {
+	unsigned stripe, all;
+};
+struct ocache_gen ocache_gen_now(const struct ocache *oc,
+				 const struct ocache_key *k);
+
+/* The entry of k if it is still good: 0 with its descriptor in *fd (the
+ * cache's: good until the loop calls the cache again; not to be closed),
+ * *mp and *m. -ENOENT if there is none, or it went bad (then it is
+ * closed). */
+int ocache_get(struct ocache *oc, const struct ocache_key *k, int *fd, int *mp,
+	       struct ais_obj_meta *m);
+
+/* Keeps a duplicate of fd as k on mountpath mp with metadata m, opened
+ * after g was read. Quiet on failure (nothing kept). */
+void ocache_put(struct ocache *oc, const struct ocache_key *k,
+		struct ocache_gen g, int fd, int mp,
+		const struct ais_obj_meta *m);
+
+/* Closes the entries that went bad, or idle for OCACHE_IDLE_S calls: call
+ * it once a second. Returns how many stay open. */
+size_t ocache_sweep(struct ocache *oc);
+
+#endif
