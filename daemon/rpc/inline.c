@@ -83,22 +83,14 @@ static int read_checked(struct rpc *r, int fd, uint64_t off, uint64_t len,
 			      b0, buf, (size_t)(b1 - b0), true, NULL);
 }
 
-/* Done with fd from store_open_nowait: the open cache's (lent) stays open.
- */
-static void fd_done(int fd, bool lent)
-{
-	if (!lent)
-		close(fd);
-}
-
 /* Sends the success answer of r (a HEAD, or a GET of len bytes of fd from
  * off) without waiting: the frame in one sendmsg() with a small body read
  * into buf behind the head, or head + sendfile(2). With check, the bytes
  * sent are checked against their blocks first (a small body: the blocks
  * read into buf and sent from there; else: blk_verify, then sendfile).
  * What the socket does not take at once becomes j->tail, with fd (a
- * duplicate of it if lent). Takes fd. */
-static enum rpc_inline answer_nowait(struct rpc *r, int fd, bool lent,
+ * duplicate of it if lent). Gives fd back (store_open_done). */
+static enum rpc_inline answer_nowait(struct rpc *r, int fd, int32_t lent,
 				     uint64_t off, uint64_t len, uint8_t *buf,
 				     size_t cap, bool check)
 {
@@ -189,15 +181,25 @@ static enum rpc_inline answer_nowait(struct rpc *r, int fd, bool lent,
 	}
 	if (sent == total && len == 0) {
 		rpc_log(r);
-		fd_done(fd, lent);
+		store_open_done(r->d->store, fd, lent);
 		return RPC_INLINE_DONE;
 	}
 tail:
 	/* The socket buffer is full, or the data is not in the page cache:
 	 * a worker sends the rest, without looking the object up again. */
-	if (lent && (fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
-		lent = true; /* nothing to close */
-		goto broken;
+	if (lent >= 0) {
+		int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+		store_open_done(r->d->store, fd, lent);
+		fd = own;
+		lent = -1;
+		if (fd < 0) {
+			j->close = true;
+			ais_log(LOG_WARNING, "%s: %s %s/%s: %s; closing",
+				j->peer, rpc_op_name(j->req->op),
+				j->req->bucket, j->req->name, strerror(errno));
+			return RPC_INLINE_DONE;
+		}
 	}
 	rpc_log(r);
 	j->tail.pending = true;
@@ -209,13 +211,13 @@ tail:
 	return RPC_INLINE_TAIL;
 
 not_now:
-	fd_done(fd, lent);
+	store_open_done(r->d->store, fd, lent);
 	return RPC_INLINE_NO;
 broken:
 	ais_log(LOG_INFO, "%s: %s %s/%s: sending: %s; closing", j->peer,
 		rpc_op_name(j->req->op), j->req->bucket, j->req->name,
 		strerror(errno));
-	fd_done(fd, lent);
+	store_open_done(r->d->store, fd, lent);
 	j->close = true;
 	return RPC_INLINE_DONE;
 }
@@ -255,7 +257,7 @@ enum rpc_inline rpc_read_nowait(struct rpc *r, uint8_t *buf, size_t cap)
 	Ais__Request *q = r->req;
 	const struct ais_node *self, *owner;
 	uint64_t off = 0, len = 0;
-	bool lent;
+	int32_t lent;
 	int fd, mp;
 
 	if (rpc_check_object(r, q->bucket, q->name) ||
@@ -275,12 +277,12 @@ enum rpc_inline rpc_read_nowait(struct rpc *r, uint8_t *buf, size_t cap)
 	r->obj = r->meta;
 	if (q->archpath[0]) {
 		if (member_nowait(r, &off, &len)) {
-			fd_done(fd, lent);
+			store_open_done(r->d->store, fd, lent);
 			return RPC_INLINE_NO;
 		}
 	} else if (q->op == AIS__OP__OP_GET) {
 		if (rpc_clamp_range(r, r->meta.size, &len)) {
-			fd_done(fd, lent);
+			store_open_done(r->d->store, fd, lent);
 			return RPC_INLINE_NO;
 		}
 		off = q->offset;

@@ -94,8 +94,10 @@ int bucket_destroy(struct store *st, const char *bucket, char ***trash,
 		if (v[n])
 			n++;
 	}
-	/* The loop's open cache may hold objects moved into the trash. */
+	/* The open cache holds no object of the trash: its space comes back
+	 * as the trash is emptied. */
 	atomic_fetch_add_explicit(&st->all_gen, 1, memory_order_release);
+	ocache_forget_bucket(st->oc, bucket);
 	if (!rc && n == 0)
 		rc = ais_errf(errmsg, -ENOENT, "bucket %s does not exist",
 			      bucket);

@@ -1,7 +1,9 @@
 /* The loop's cache of open objects: a chained hash table over a fixed
- * array of entries, evicted in CLOCK order. See opencache.h. */
+ * array of entries, evicted in CLOCK order, under one mutex. See
+ * opencache.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,8 @@
 
 #include "store/opencache.h"
 
+#define SWEEP_BATCH 64 /* descriptors closed per unlock in a sweep */
+
 struct oc_ent {
 	char *key; /* "bucket\0name"; NULL: a free slot */
 	size_t klen;
@@ -17,17 +21,20 @@ struct oc_ent {
 	int32_t next; /* the chain in the table, or the free list; -1: end */
 	int fd, mp;
 	unsigned stripe, sgen, agen;
-	struct timespec ctime;
-	uint64_t used; /* oc->tick when last served */
+	uint32_t lent; /* descriptors out with the loop */
+	bool in_table; /* else forgotten while lent: freed at the last done */
 	bool ref;      /* served since the hand last passed */
+	uint64_t used; /* oc->tick when last served */
+	struct timespec ctime;
 	struct ais_obj_meta meta;
 };
 
 struct ocache {
+	pthread_mutex_t mu;
 	struct oc_ent *e;
 	size_t cap;
 	size_t fresh; /* slots [0, fresh) have been used */
-	size_t live;
+	size_t live;  /* in the table */
 	size_t hand;
 	int32_t free_head;
 	int32_t *heads;
@@ -62,6 +69,7 @@ int ocache_new(size_t cap, const atomic_uint *stripe_gens,
 		return -ENOMEM;
 	}
 	memset(oc->heads, 0xff, nh * sizeof(*oc->heads)); /* -1 */
+	pthread_mutex_init(&oc->mu, NULL);
 	oc->cap = cap;
 	oc->mask = nh - 1;
 	oc->free_head = -1;
@@ -82,6 +90,7 @@ void ocache_free(struct ocache *oc)
 			close(oc->e[i].fd);
 			free(oc->e[i].key);
 		}
+	pthread_mutex_destroy(&oc->mu);
 	free(oc->e);
 	free(oc->heads);
 	free(oc);
@@ -117,21 +126,27 @@ static int32_t find(const struct ocache *oc, const struct ocache_key *k,
 	return -1;
 }
 
-/* Closes slot i and puts it on the free list. */
-static void drop(struct ocache *oc, int32_t i)
+/* Takes slot i out of the table (mu held). Returns its descriptor for the
+ * caller to close once mu is let go, or -1 if it is lent: the last
+ * ocache_done closes it. */
+static int unhook(struct ocache *oc, int32_t i)
 {
 	struct oc_ent *e = &oc->e[i];
 	int32_t *p = &oc->heads[e->hash & oc->mask];
+	int fd = e->fd;
 
 	while (*p != i)
 		p = &oc->e[*p].next;
 	*p = e->next;
-	close(e->fd);
+	e->in_table = false;
+	oc->live--;
+	if (e->lent)
+		return -1;
 	free(e->key);
 	e->key = NULL;
 	e->next = oc->free_head;
 	oc->free_head = i;
-	oc->live--;
+	return fd;
 }
 
 static bool gens_good(const struct ocache *oc, const struct oc_ent *e)
@@ -141,37 +156,80 @@ static bool gens_good(const struct ocache *oc, const struct oc_ent *e)
 	       atomic_load_explicit(oc->ag, memory_order_acquire) == e->agen;
 }
 
+static void close_fd(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
 int ocache_get(struct ocache *oc, const struct ocache_key *k, int *fd, int *mp,
-	       struct ais_obj_meta *m)
+	       struct ais_obj_meta *m, int32_t *slot)
 {
 	struct oc_ent *e;
 	struct stat sb;
 	int32_t i;
+	int bad;
 
 	if (!oc)
 		return -ENOENT;
+	pthread_mutex_lock(&oc->mu);
 	i = find(oc, k, strlen(k->bucket), strlen(k->name));
-	if (i < 0)
-		return -ENOENT;
-	e = &oc->e[i];
-	if (!gens_good(oc, e) || fstat(e->fd, &sb) != 0 || sb.st_nlink == 0 ||
-	    (uint64_t)sb.st_size != e->meta.size ||
-	    sb.st_ctim.tv_sec != e->ctime.tv_sec ||
-	    sb.st_ctim.tv_nsec != e->ctime.tv_nsec) {
-		drop(oc, i);
+	if (i < 0) {
+		pthread_mutex_unlock(&oc->mu);
 		return -ENOENT;
 	}
+	e = &oc->e[i];
+	if (!gens_good(oc, e)) {
+		bad = unhook(oc, i);
+		pthread_mutex_unlock(&oc->mu);
+		close_fd(bad);
+		return -ENOENT;
+	}
+	e->lent++;
 	e->ref = true;
 	e->used = oc->tick;
 	*fd = e->fd;
 	*mp = e->mp;
 	*m = e->meta;
+	pthread_mutex_unlock(&oc->mu);
+	/* Lent: no forget closes it meanwhile. */
+	if (fstat(*fd, &sb) != 0 || sb.st_nlink == 0 ||
+	    (uint64_t)sb.st_size != m->size ||
+	    sb.st_ctim.tv_sec != e->ctime.tv_sec ||
+	    sb.st_ctim.tv_nsec != e->ctime.tv_nsec) {
+		pthread_mutex_lock(&oc->mu);
+		if (e->in_table)
+			(void)unhook(oc, i); /* lent: -1, the done closes it */
+		pthread_mutex_unlock(&oc->mu);
+		ocache_done(oc, i);
+		return -ENOENT;
+	}
+	*slot = i;
 	return 0;
 }
 
-/* A slot to fill: a free one, else the CLOCK hand's victim. */
-static int32_t take_slot(struct ocache *oc)
+void ocache_done(struct ocache *oc, int32_t slot)
 {
+	struct oc_ent *e = &oc->e[slot];
+	int fd = -1;
+
+	pthread_mutex_lock(&oc->mu);
+	if (--e->lent == 0 && !e->in_table) {
+		fd = e->fd;
+		free(e->key);
+		e->key = NULL;
+		e->next = oc->free_head;
+		oc->free_head = slot;
+	}
+	pthread_mutex_unlock(&oc->mu);
+	close_fd(fd);
+}
+
+/* A slot to fill (mu held): a free one, else the CLOCK hand's victim,
+ * whose descriptor goes to *evicted; -1 if every entry is lent. */
+static int32_t take_slot(struct ocache *oc, int *evicted)
+{
+	size_t n;
 	int32_t i;
 
 	if (oc->free_head >= 0) {
@@ -181,44 +239,42 @@ static int32_t take_slot(struct ocache *oc)
 	}
 	if (oc->fresh < oc->cap)
 		return (int32_t)oc->fresh++;
-	for (;;) {
+	for (n = 0; n < 2 * oc->cap + 1; n++) {
 		struct oc_ent *e = &oc->e[oc->hand];
 
 		i = (int32_t)oc->hand;
 		oc->hand = (oc->hand + 1) % oc->cap;
-		if (!e->key)
+		if (!e->key || !e->in_table || e->lent)
 			continue;
 		if (e->ref) {
 			e->ref = false;
 			continue;
 		}
-		drop(oc, i);
-		oc->free_head = e->next; /* drop pushed it: take it back */
+		*evicted = unhook(oc, i);
+		oc->free_head = e->next; /* unhook freed it: take it back */
 		return i;
 	}
+	return -1;
 }
 
 void ocache_put(struct ocache *oc, const struct ocache_key *k,
 		struct ocache_gen g, int fd, int mp,
 		const struct ais_obj_meta *m)
 {
+	int old = -1, evicted = -1, nfd;
 	size_t blen, nlen;
 	struct oc_ent *e;
 	struct stat sb;
 	char *key;
 	int32_t i;
-	int nfd;
 
 	if (!oc)
 		return;
-	blen = strlen(k->bucket);
-	nlen = strlen(k->name);
-	i = find(oc, k, blen, nlen);
-	if (i >= 0)
-		drop(oc, i);
 	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
 	    (uint64_t)sb.st_size != m->size)
 		return;
+	blen = strlen(k->bucket);
+	nlen = strlen(k->name);
 	key = malloc(blen + 1 + nlen);
 	if (!key)
 		return;
@@ -229,7 +285,18 @@ void ocache_put(struct ocache *oc, const struct ocache_key *k,
 	}
 	memcpy(key, k->bucket, blen + 1);
 	memcpy(key + blen + 1, k->name, nlen);
-	i = take_slot(oc);
+	pthread_mutex_lock(&oc->mu);
+	i = find(oc, k, blen, nlen);
+	if (i >= 0)
+		old = unhook(oc, i);
+	i = take_slot(oc, &evicted);
+	if (i < 0) {
+		pthread_mutex_unlock(&oc->mu);
+		close_fd(old);
+		close(nfd);
+		free(key);
+		return;
+	}
 	e = &oc->e[i];
 	e->key = key;
 	e->klen = blen + 1 + nlen;
@@ -239,28 +306,92 @@ void ocache_put(struct ocache *oc, const struct ocache_key *k,
 	e->stripe = k->stripe;
 	e->sgen = g.stripe;
 	e->agen = g.all;
-	e->ctime = sb.st_ctim;
-	e->used = oc->tick;
+	e->lent = 0;
+	e->in_table = true;
 	e->ref = false;
+	e->used = oc->tick;
+	e->ctime = sb.st_ctim;
 	e->meta = *m;
 	e->next = oc->heads[k->hash & oc->mask];
 	oc->heads[k->hash & oc->mask] = i;
 	oc->live++;
+	pthread_mutex_unlock(&oc->mu);
+	close_fd(old);
+	close_fd(evicted);
+}
+
+int ocache_forget(struct ocache *oc, const struct ocache_key *k)
+{
+	int32_t i;
+	int fd = -1;
+
+	if (!oc)
+		return -1;
+	pthread_mutex_lock(&oc->mu);
+	i = find(oc, k, strlen(k->bucket), strlen(k->name));
+	if (i >= 0)
+		fd = unhook(oc, i);
+	pthread_mutex_unlock(&oc->mu);
+	return fd;
+}
+
+/* Drops, SWEEP_BATCH at a time, the entries that bad() picks; closes
+ * their descriptors between batches, mu let go. */
+static void drop_where(struct ocache *oc,
+		       bool (*bad)(struct ocache *, struct oc_ent *,
+				   const void *),
+		       const void *arg)
+{
+	int fds[SWEEP_BATCH];
+	size_t i = 0, n, j;
+
+	do {
+		n = 0;
+		pthread_mutex_lock(&oc->mu);
+		for (; i < oc->fresh && n < SWEEP_BATCH; i++) {
+			struct oc_ent *e = &oc->e[i];
+			int fd;
+
+			if (e->key && e->in_table && bad(oc, e, arg) &&
+			    (fd = unhook(oc, (int32_t)i)) >= 0)
+				fds[n++] = fd;
+		}
+		pthread_mutex_unlock(&oc->mu);
+		for (j = 0; j < n; j++)
+			close(fds[j]);
+	} while (n == SWEEP_BATCH);
+}
+
+static bool of_bucket(struct ocache *oc, struct oc_ent *e, const void *arg)
+{
+	(void)oc;
+	return strcmp(e->key, arg) == 0;
+}
+
+void ocache_forget_bucket(struct ocache *oc, const char *bucket)
+{
+	if (oc)
+		drop_where(oc, of_bucket, bucket);
+}
+
+static bool stale(struct ocache *oc, struct oc_ent *e, const void *arg)
+{
+	(void)arg;
+	return !gens_good(oc, e) || oc->tick - e->used > OCACHE_IDLE_S;
 }
 
 size_t ocache_sweep(struct ocache *oc)
 {
-	size_t i;
+	size_t live;
 
 	if (!oc)
 		return 0;
+	pthread_mutex_lock(&oc->mu);
 	oc->tick++;
-	for (i = 0; i < oc->fresh; i++) {
-		struct oc_ent *e = &oc->e[i];
-
-		if (e->key &&
-		    (!gens_good(oc, e) || oc->tick - e->used > OCACHE_IDLE_S))
-			drop(oc, (int32_t)i);
-	}
-	return oc->live;
+	pthread_mutex_unlock(&oc->mu);
+	drop_where(oc, stale, NULL);
+	pthread_mutex_lock(&oc->mu);
+	live = oc->live;
+	pthread_mutex_unlock(&oc->mu);
+	return live;
 }

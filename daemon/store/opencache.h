@@ -2,17 +2,20 @@
  * of them costs an fstat(2) instead of a path walk, an xattr read and a
  * close (and a shard's members, read one by one, open their shard once).
  *
- * Loop thread only: no locks. An entry is good while nothing changed its
- * name through the store and the file itself agrees:
- * - the name's stripe generation (bumped by every holder of the stripe
- *   lock when it lets go: PUT commit, DELETE, RENAME, SET_META, resilver,
- *   shard append) and the store's (bumped by a bucket destroy) are what
- *   they were before the open;
- * - the file is still linked, with the same ctime and size (changes made
- *   by hand on the disk).
- * An entry that went bad, or was not used for OCACHE_IDLE_S, is closed
- * by the next sweep (every second): a deleted object's space is not held
- * for long. */
+ * The loop looks entries up and adds them; whoever changes a name through
+ * the store drops its entry (ocache_forget) before the change is answered,
+ * so that a deleted or replaced object's space comes back at once. A
+ * descriptor the loop is using is lent (counted): a forget then leaves the
+ * closing to the loop's ocache_done. One mutex, held for table work only,
+ * never for I/O.
+ *
+ * Also checked at every use, should a change miss its forget: the name's
+ * stripe generation (bumped by every holder of the stripe lock when it
+ * lets go) and the store's (bumped by a bucket destroy) are what they were
+ * before the open, and the file is still linked with the same ctime and
+ * size (changes made by hand on the disk). The loop's sweep, once a
+ * second, closes entries that went bad or were not used for
+ * OCACHE_IDLE_S. */
 #ifndef AISD_STORE_OPENCACHE_H
 #define AISD_STORE_OPENCACHE_H
 
@@ -49,18 +52,26 @@ struct ocache_gen {
 struct ocache_gen ocache_gen_now(const struct ocache *oc,
 				 const struct ocache_key *k);
 
-/* The entry of k if it is still good: 0 with its descriptor in *fd (the
- * cache's: good until the loop calls the cache again; not to be closed),
- * *mp and *m. -ENOENT if there is none, or it went bad (then it is
- * closed). */
+/* The entry of k if it is still good: 0 with its descriptor lent in *fd
+ * (give it back with ocache_done(*slot); never close it), *mp and *m.
+ * -ENOENT if there is none, or it went bad (then it is dropped). */
 int ocache_get(struct ocache *oc, const struct ocache_key *k, int *fd, int *mp,
-	       struct ais_obj_meta *m);
+	       struct ais_obj_meta *m, int32_t *slot);
+void ocache_done(struct ocache *oc, int32_t slot);
 
 /* Keeps a duplicate of fd as k on mountpath mp with metadata m, opened
  * after g was read. Quiet on failure (nothing kept). */
 void ocache_put(struct ocache *oc, const struct ocache_key *k,
 		struct ocache_gen g, int fd, int mp,
 		const struct ais_obj_meta *m);
+
+/* Drops the entry of k (any thread): returns its descriptor for the
+ * caller to close (best after letting go of its locks: the last close of
+ * an unlinked file frees its blocks), or -1. */
+int ocache_forget(struct ocache *oc, const struct ocache_key *k);
+
+/* Drops every entry of bucket (any thread; closes what it can). */
+void ocache_forget_bucket(struct ocache *oc, const char *bucket);
 
 /* Closes the entries that went bad, or idle for OCACHE_IDLE_S calls: call
  * it once a second. Returns how many stay open. */

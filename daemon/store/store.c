@@ -107,19 +107,44 @@ static void lock2(struct store *st, unsigned a, unsigned b)
 	pthread_mutex_lock(&st->stripes[a < b ? b : a]);
 }
 
-/* Every holder of a stripe lock lets go here: the generation moves first,
- * so that an open cache entry read after the change is refused. */
-static void stripe_unlock(struct store *st, unsigned s)
+/* Every holder of stripe s, taken for bucket/name, lets go here: the open
+ * cache forgets the name and the stripe's generation moves (an entry
+ * added from an open that raced with the change is then refused), before
+ * the change is answered. The forgotten descriptor is closed last: the
+ * last close of an unlinked file frees its blocks. */
+static int forget(struct store *st, unsigned s, const char *bucket,
+		  const char *name)
 {
-	atomic_fetch_add_explicit(&st->stripe_gen[s], 1, memory_order_release);
-	pthread_mutex_unlock(&st->stripes[s]);
+	struct ocache_key k = {bucket, name, 0, s};
+
+	if (!st->oc)
+		return -1;
+	k.hash = name_hash(bucket, name);
+	return ocache_forget(st->oc, &k);
 }
 
-static void unlock2(struct store *st, unsigned a, unsigned b)
+static void stripe_unlock(struct store *st, unsigned s, const char *bucket,
+			  const char *name)
 {
-	stripe_unlock(st, a);
-	if (a != b)
-		stripe_unlock(st, b);
+	int fd = forget(st, s, bucket, name);
+
+	atomic_fetch_add_explicit(&st->stripe_gen[s], 1, memory_order_release);
+	pthread_mutex_unlock(&st->stripes[s]);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* lock2's end, for names a (stripe sa) and b (stripe sb) of bucket. */
+static void unlock2(struct store *st, unsigned sa, unsigned sb,
+		    const char *bucket, const char *a, const char *b)
+{
+	int fd = forget(st, sb, bucket, b);
+
+	stripe_unlock(st, sa, bucket, a);
+	if (sa != sb)
+		stripe_unlock(st, sb, bucket, b);
+	if (fd >= 0)
+		close(fd);
 }
 
 void store_lock(struct store *st, const char *bucket, const char *name)
@@ -129,7 +154,7 @@ void store_lock(struct store *st, const char *bucket, const char *name)
 
 void store_unlock(struct store *st, const char *bucket, const char *name)
 {
-	stripe_unlock(st, stripe_of(bucket, name));
+	stripe_unlock(st, stripe_of(bucket, name), bucket, name);
 }
 
 int store_open_cache(struct store *st, size_t cap)
@@ -683,7 +708,7 @@ int store_put_commit(struct store_put *p, struct ais_obj_meta *out,
 	arrivals_note(st->arr, p->a.bucket, p->a.name);
 	if (mps->n > 1)
 		unlink_others(st, p->mp, p->a.bucket, p->a.name);
-	stripe_unlock(st, s);
+	stripe_unlock(st, s, p->a.bucket, p->a.name);
 	close(p->fd);
 	p->fd = -1;
 	blk_writer_free(&p->blk);
@@ -693,7 +718,7 @@ int store_put_commit(struct store_put *p, struct ais_obj_meta *out,
 	*out = m;
 	return 0;
 err_unlock:
-	stripe_unlock(st, s);
+	stripe_unlock(st, s, p->a.bucket, p->a.name);
 err:
 	store_put_abort(p);
 	return rc;
@@ -816,10 +841,10 @@ int store_put_publish(struct store_staged *sp, char *errmsg)
 	arrivals_note(st->arr, sp->a.bucket, sp->a.name);
 	if (mps->n > 1)
 		unlink_others(st, sp->mp, sp->a.bucket, sp->a.name);
-	stripe_unlock(st, s);
+	stripe_unlock(st, s, sp->a.bucket, sp->a.name);
 	return 0;
 err_unlock:
-	stripe_unlock(st, s);
+	stripe_unlock(st, s, sp->a.bucket, sp->a.name);
 	store_staged_drop(sp);
 	return rc;
 }
@@ -903,8 +928,16 @@ static int open_cached(struct store *st, const char *path)
 	return fd < 0 ? -errno : (int)fd;
 }
 
+void store_open_done(struct store *st, int fd, int32_t lent)
+{
+	if (lent >= 0)
+		ocache_done(st->oc, lent);
+	else
+		close(fd);
+}
+
 int store_open_nowait(struct store *st, const char *bucket, const char *name,
-		      int *fdp, int *mpp, struct ais_obj_meta *m, bool *lent)
+		      int *fdp, int *mpp, struct ais_obj_meta *m, int32_t *lent)
 {
 	struct mpset *mps = st->mps;
 	char path[AISD_PATH_MAX];
@@ -917,11 +950,10 @@ int store_open_nowait(struct store *st, const char *bucket, const char *name,
 	if (st->oc) {
 		k.hash = name_hash(bucket, name);
 		k.stripe = (unsigned)(k.hash % STORE_STRIPES);
-		*lent = true;
-		if (!ocache_get(st->oc, &k, fdp, mpp, m))
+		if (!ocache_get(st->oc, &k, fdp, mpp, m, lent))
 			return 0;
 	}
-	*lent = false;
+	*lent = -1;
 	/* Read before the open: a change after it is seen at the next GET. */
 	g = ocache_gen_now(st->oc, &k);
 	mpset_order(mps, bucket, name, order);
@@ -970,7 +1002,7 @@ int store_delete_tomb(struct store *st, const char *bucket, const char *name,
 		int rc = tombs_add(st->tombs, bucket, name, tomb_ns);
 
 		if (rc) {
-			stripe_unlock(st, s);
+			stripe_unlock(st, s, bucket, name);
 			return ais_errf(errmsg, rc,
 					"cannot record the delete of %s/%s "
 					"(tombstone on %s): %s",
@@ -986,14 +1018,14 @@ int store_delete_tomb(struct store *st, const char *bucket, const char *name,
 		if (unlink(path) < 0) {
 			int rc = -errno;
 
-			stripe_unlock(st, s);
+			stripe_unlock(st, s, bucket, name);
 			return ais_errf(errmsg, rc, "unlink %s: %s", path,
 					strerror(-rc));
 		}
 		found = 1;
 		prune_parents(st, (int)i, bucket, name);
 	}
-	stripe_unlock(st, s);
+	stripe_unlock(st, s, bucket, name);
 	if (!found)
 		return no_object(st, bucket, name, errmsg);
 	return 0;
@@ -1135,7 +1167,7 @@ int store_rename(struct store *st, const char *bucket, const char *name,
 	ais_fsync_parent(src);
 	*out = m;
 out:
-	unlock2(st, s1, s2);
+	unlock2(st, s1, s2, bucket, name, new_name);
 	return rc;
 }
 
@@ -1181,7 +1213,7 @@ int store_set_meta(struct store *st, const char *bucket, const char *name,
 		rc = ais_errf(errmsg, rc, "set xattr on %s: %s", path,
 			      strerror(-rc));
 out:
-	stripe_unlock(st, s);
+	stripe_unlock(st, s, bucket, name);
 	return rc;
 }
 
@@ -1227,7 +1259,7 @@ int store_delete_if_same(struct store *st, const char *bucket, const char *name,
 	}
 	prune_parents(st, mp, bucket, name);
 out:
-	stripe_unlock(st, s);
+	stripe_unlock(st, s, bucket, name);
 	return rc;
 }
 
@@ -1307,7 +1339,7 @@ int store_resilver(struct store *st, const char *bucket, const char *name,
 	}
 	prune_parents(st, from_mp, bucket, name);
 out_unlock:
-	stripe_unlock(st, s);
+	stripe_unlock(st, s, bucket, name);
 	if (tmp[0])
 		unlink(tmp);
 	if (rc == 0) {
@@ -1329,18 +1361,18 @@ int store_confirm_corrupt(struct store *st, const char *bucket,
 	pthread_mutex_lock(&st->stripes[s]);
 	rc = store_open(st, bucket, name, &fd, &m, errmsg);
 	if (rc) {
-		stripe_unlock(st, s);
+		stripe_unlock(st, s, bucket, name);
 		return rc == -ENOENT ? -ESTALE : rc;
 	}
 	if (m.written_ns != seen->written_ns || m.size != seen->size ||
 	    m.version != seen->version || strcmp(m.cksum, seen->cksum)) {
 		close(fd);
-		stripe_unlock(st, s);
+		stripe_unlock(st, s, bucket, name);
 		return -ESTALE;
 	}
 	rc = blk_verify(st->mps, st->blk, fd, &m, off, len, scratch, false,
 			errmsg);
 	close(fd);
-	stripe_unlock(st, s);
+	stripe_unlock(st, s, bucket, name);
 	return rc;
 }

@@ -180,11 +180,11 @@ int store_head(struct store *st, const char *bucket, const char *name,
  * is in the open cache, or its path resolves from the kernel's lookup
  * cache and it has its xattr; -EAGAIN otherwise (not cached, missing, any
  * error): the caller then retries with store_open on a worker, which
- * words the error. *lent: *fd is the open cache's, good until the loop
- * asks the store again (not to be closed: dup(2) it to keep it); else the
- * caller closes it. Loop thread only. */
+ * words the error. Give *fd back with store_open_done(*lent), never
+ * close(2) it: *lent >= 0 says it is lent by the open cache. */
 int store_open_nowait(struct store *st, const char *bucket, const char *name,
-		      int *fd, int *mp, struct ais_obj_meta *m, bool *lent);
+		      int *fd, int *mp, struct ais_obj_meta *m, int32_t *lent);
+void store_open_done(struct store *st, int fd, int32_t lent);
 
 /* Unlinks the object and removes parent directories left empty. */
 int store_delete(struct store *st, const char *bucket, const char *name,

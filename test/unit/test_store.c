@@ -822,7 +822,7 @@ START_TEST(test_open_nowait)
 	struct ais_obj_meta m, got;
 	int fd = -1, mp = -1, order[NMP], rc;
 	struct scratch_store f;
-	bool lent;
+	int32_t lent;
 
 	scratch_fill(d, sizeof(d), 17);
 	scratch_store_open(&f, "nowait", NMP, BUCKET);
@@ -848,7 +848,7 @@ START_TEST(test_open_nowait)
 		ck_assert(atomic_load(&f.st->no_cached_open));
 	} else {
 		ck_assert_msg(rc == 0, "store_open_nowait: %d", rc);
-		ck_assert(!lent); /* no open cache here */
+		ck_assert_int_eq(lent, -1); /* no open cache here */
 		ck_assert_int_eq(mp, order[0]);
 		assert_meta_eq(&got, &m, "nowait");
 		ck_assert_int_eq(ais_read_upto(fd, buf, sizeof(buf)),
@@ -873,39 +873,63 @@ START_TEST(test_open_nowait)
 }
 END_TEST
 
+/* Descriptors of this process that name an unlinked file under dir: each
+ * holds its blocks. */
+static int deleted_fds(const char *dir)
+{
+	char path[64], target[PATH_MAX];
+	int fd, n = 0;
+	ssize_t len;
+
+	for (fd = 0; fd < 1024; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		len = readlink(path, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = 0;
+		if (len > 10 && !strcmp(target + len - 10, " (deleted)") &&
+		    !strncmp(target, dir, strlen(dir)))
+			n++;
+	}
+	return n;
+}
+
 /* One store_open_nowait of name after a store_open (which puts its path in
  * the lookup cache): its bytes must be want (read with pread: a lent
  * descriptor's offset is shared). Returns what store_open_nowait did;
- * *lent: the descriptor was the open cache's. */
+ * *hit: the descriptor was lent by the open cache. */
 static int nowait_read(struct store *st, const char *name, const void *want,
-		       size_t len, struct ais_obj_meta *got, bool *lent)
+		       size_t len, struct ais_obj_meta *got, bool *hit)
 {
 	char msg[AIS_ERRMSG_LEN] = "";
 	uint8_t buf[16384];
 	int fd = -1, mp = -1, rc;
+	int32_t lent;
 	ssize_t n;
 
 	if (store_open(st, BUCKET, name, &fd, got, msg) == 0)
 		close(fd);
 	fd = -1;
-	rc = store_open_nowait(st, BUCKET, name, &fd, &mp, got, lent);
+	rc = store_open_nowait(st, BUCKET, name, &fd, &mp, got, &lent);
 	if (rc)
 		return rc;
+	*hit = lent >= 0;
 	ck_assert_uint_le(len, sizeof(buf));
 	n = pread(fd, buf, sizeof(buf), 0);
 	ck_assert_msg(n == (ssize_t)len, "%s: %zd bytes, want %zu", name, n,
 		      len);
 	ck_assert_mem_eq(buf, want, len);
 	ck_assert_uint_eq(got->size, len);
-	if (!*lent)
-		close(fd);
+	store_open_done(st, fd, lent);
 	return 0;
 }
 
 /* The loop's open cache: a second open of a name is the cache's, and
  * every change seen by the next open, whoever made it: an overwrite, a
- * SET_META, a RENAME, a DELETE, an unlink by hand, a bucket destroy. The
- * sweep closes what went bad or idle; a full cache evicts. */
+ * SET_META, a RENAME, a DELETE, an unlink by hand, a bucket destroy. A
+ * delete leaves no descriptor of the object open, unless the loop is
+ * sending from it; the sweep closes what went bad or idle; a full cache
+ * evicts. */
 START_TEST(test_open_cache)
 {
 	uint8_t a[5000], b[7000], c[10][300];
@@ -914,7 +938,9 @@ START_TEST(test_open_cache)
 	struct scratch_store f;
 	char **trash = NULL;
 	size_t live, i;
-	bool lent;
+	int32_t slot;
+	bool hit;
+	int fd;
 	int mp, rc;
 
 	scratch_fill(a, sizeof(a), 1);
@@ -922,7 +948,7 @@ START_TEST(test_open_cache)
 	scratch_store_open(&f, "ocache", NMP, BUCKET);
 	ck_assert_int_eq(store_open_cache(f.st, 4), 0);
 	put_ok(f.st, "o", a, sizeof(a));
-	rc = nowait_read(f.st, "o", a, sizeof(a), &got, &lent);
+	rc = nowait_read(f.st, "o", a, sizeof(a), &got, &hit);
 	mpset_obj_path(f.st->mps, 0, BUCKET, "o", path);
 	if (rc == -EAGAIN && !have_resolve_cached(path)) {
 		fprintf(stderr, "test_open_cache: openat2(RESOLVE_CACHED) is "
@@ -931,52 +957,76 @@ START_TEST(test_open_cache)
 		return;
 	}
 	ck_assert_int_eq(rc, 0);
-	ck_assert(!lent); /* opened, and kept */
-	ck_assert_int_eq(nowait_read(f.st, "o", a, sizeof(a), &got, &lent), 0);
-	ck_assert(lent);
+	ck_assert(!hit); /* opened, and kept */
+	ck_assert_int_eq(nowait_read(f.st, "o", a, sizeof(a), &got, &hit), 0);
+	ck_assert(hit);
 	ck_assert_uint_eq(store_open_cache_sweep(f.st), 1);
 
 	/* Overwritten: the new bytes and version at once. */
 	put_ok(f.st, "o", b, sizeof(b));
-	ck_assert_int_eq(nowait_read(f.st, "o", b, sizeof(b), &got, &lent), 0);
-	ck_assert(!lent);
+	ck_assert_int_eq(nowait_read(f.st, "o", b, sizeof(b), &got, &hit), 0);
+	ck_assert(!hit);
 	ck_assert_uint_eq(got.version, 2);
-	ck_assert_int_eq(nowait_read(f.st, "o", b, sizeof(b), &got, &lent), 0);
-	ck_assert(lent);
+	ck_assert_int_eq(nowait_read(f.st, "o", b, sizeof(b), &got, &hit), 0);
+	ck_assert(hit);
 
 	/* SET_META: the new mode. */
 	ck_assert_int_eq(store_set_meta(f.st, BUCKET, "o", true, 0600, false, 0,
 					false, 0, 0, &m, msg),
 			 0);
-	ck_assert_int_eq(nowait_read(f.st, "o", b, sizeof(b), &got, &lent), 0);
+	ck_assert_int_eq(nowait_read(f.st, "o", b, sizeof(b), &got, &hit), 0);
 	ck_assert_uint_eq(got.mode, 0600);
 
 	/* RENAME: the old name is gone, the new one has the bytes. */
 	ck_assert_int_eq(store_rename(f.st, BUCKET, "o", "p", false, &m, msg),
 			 0);
-	ck_assert_int_eq(nowait_read(f.st, "o", b, sizeof(b), &got, &lent),
+	ck_assert_int_eq(nowait_read(f.st, "o", b, sizeof(b), &got, &hit),
 			 -EAGAIN);
-	ck_assert_int_eq(nowait_read(f.st, "p", b, sizeof(b), &got, &lent), 0);
-	ck_assert_int_eq(nowait_read(f.st, "p", b, sizeof(b), &got, &lent), 0);
-	ck_assert(lent);
+	ck_assert_int_eq(nowait_read(f.st, "p", b, sizeof(b), &got, &hit), 0);
+	ck_assert_int_eq(nowait_read(f.st, "p", b, sizeof(b), &got, &hit), 0);
+	ck_assert(hit);
 
 	/* Unlinked by hand, behind the store's back: the file says so. */
 	ck_assert_int_eq(store_find(f.st, BUCKET, "p", path, &mp, msg), 0);
 	ck_assert_int_eq(unlink(path), 0);
 	mp = -1;
 	ck_assert_int_eq(
-	    store_open_nowait(f.st, BUCKET, "p", &rc, &mp, &got, &lent),
+	    store_open_nowait(f.st, BUCKET, "p", &rc, &mp, &got, &slot),
 	    -EAGAIN);
 
-	/* DELETE: the next sweep closes the entry (its space is freed). */
+	/* DELETE: the entry is closed before the delete returns (its space
+	 * is free at once). */
 	put_ok(f.st, "q", a, sizeof(a));
-	ck_assert_int_eq(nowait_read(f.st, "q", a, sizeof(a), &got, &lent), 0);
+	ck_assert_int_eq(nowait_read(f.st, "q", a, sizeof(a), &got, &hit), 0);
 	live = store_open_cache_sweep(f.st);
 	ck_assert_uint_ge(live, 1);
+	ck_assert_int_eq(deleted_fds(f.dir), 0);
 	ck_assert_int_eq(store_delete(f.st, BUCKET, "q", msg), 0);
+	ck_assert_int_eq(deleted_fds(f.dir), 0);
 	ck_assert_uint_eq(store_open_cache_sweep(f.st), live - 1);
-	ck_assert_int_eq(nowait_read(f.st, "q", a, sizeof(a), &got, &lent),
+	ck_assert_int_eq(nowait_read(f.st, "q", a, sizeof(a), &got, &hit),
 			 -EAGAIN);
+
+	/* Overwritten and deleted while the loop sends from the cache's
+	 * descriptor: it reads the old bytes to the end, and the last give
+	 * back closes it. */
+	put_ok(f.st, "r", a, sizeof(a));
+	ck_assert_int_eq(nowait_read(f.st, "r", a, sizeof(a), &got, &hit), 0);
+	ck_assert_int_eq(
+	    store_open_nowait(f.st, BUCKET, "r", &fd, &mp, &got, &slot), 0);
+	ck_assert_int_ge(slot, 0);
+	put_ok(f.st, "r", b, sizeof(b));
+	ck_assert_int_eq(store_delete(f.st, BUCKET, "r", msg), 0);
+	ck_assert_int_eq(deleted_fds(f.dir), 1);
+	{
+		uint8_t buf[sizeof(a)];
+
+		ck_assert_int_eq(pread(fd, buf, sizeof(buf), 0),
+				 (ssize_t)sizeof(a));
+		ck_assert_mem_eq(buf, a, sizeof(a));
+	}
+	store_open_done(f.st, fd, slot);
+	ck_assert_int_eq(deleted_fds(f.dir), 0);
 
 	/* Ten names through four entries, twice: always the right bytes. */
 	for (i = 0; i < 10; i++) {
@@ -987,7 +1037,7 @@ START_TEST(test_open_cache)
 	for (i = 0; i < 20; i++) {
 		snprintf(name, sizeof(name), "c/%zu", i % 10);
 		ck_assert_int_eq(nowait_read(f.st, name, c[i % 10],
-					     sizeof(c[i % 10]), &got, &lent),
+					     sizeof(c[i % 10]), &got, &hit),
 				 0);
 	}
 	ck_assert_uint_le(store_open_cache_sweep(f.st), 4);
@@ -1000,17 +1050,18 @@ START_TEST(test_open_cache)
 	/* A bucket destroy: nothing of the bucket is served from the cache.
 	 */
 	ck_assert_int_eq(
-	    nowait_read(f.st, "c/1", c[1], sizeof(c[1]), &got, &lent), 0);
+	    nowait_read(f.st, "c/1", c[1], sizeof(c[1]), &got, &hit), 0);
 	ck_assert_int_eq(
-	    nowait_read(f.st, "c/1", c[1], sizeof(c[1]), &got, &lent), 0);
-	ck_assert(lent);
+	    nowait_read(f.st, "c/1", c[1], sizeof(c[1]), &got, &hit), 0);
+	ck_assert(hit);
 	ck_assert_int_eq(bucket_destroy(f.st, BUCKET, &trash, msg), 0);
+	bucket_destroy_finish(trash); /* the trash emptied: nothing held */
+	ck_assert_int_eq(deleted_fds(f.dir), 0);
 	mp = -1;
 	ck_assert_int_eq(
-	    store_open_nowait(f.st, BUCKET, "c/1", &rc, &mp, &got, &lent),
+	    store_open_nowait(f.st, BUCKET, "c/1", &rc, &mp, &got, &slot),
 	    -EAGAIN);
 	ck_assert_uint_eq(store_open_cache_sweep(f.st), 0);
-	bucket_destroy_finish(trash);
 	scratch_store_close(&f);
 }
 END_TEST
