@@ -190,14 +190,18 @@ tail:
 	if (lent >= 0) {
 		int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 
+		if (own < 0 && sent == 0)
+			goto not_now; /* a worker opens it again */
 		store_open_done(r->d->store, fd, lent);
 		fd = own;
 		lent = -1;
 		if (fd < 0) {
-			j->close = true;
-			ais_log(LOG_WARNING, "%s: %s %s/%s: %s; closing",
+			ais_log(LOG_WARNING,
+				"%s: %s %s/%s: cannot go on sending: %s; "
+				"closing",
 				j->peer, rpc_op_name(j->req->op),
 				j->req->bucket, j->req->name, strerror(errno));
+			j->close = true;
 			return RPC_INLINE_DONE;
 		}
 	}

@@ -12,7 +12,8 @@
 
 #include "store/opencache.h"
 
-#define SWEEP_BATCH 64 /* descriptors closed per unlock in a sweep */
+#define SWEEP_BATCH 64	 /* descriptors closed per hold of the mutex */
+#define SCAN_BATCH  1024 /* slots looked at per hold of the mutex */
 
 struct oc_ent {
 	char *key; /* "bucket\0name"; NULL: a free slot */
@@ -20,7 +21,6 @@ struct oc_ent {
 	uint64_t hash;
 	int32_t next; /* the chain in the table, or the free list; -1: end */
 	int fd, mp;
-	unsigned stripe, sgen, agen;
 	uint32_t lent; /* descriptors out with the loop */
 	bool in_table; /* else forgotten while lent: freed at the last done */
 	bool ref;      /* served since the hand last passed */
@@ -149,11 +149,15 @@ static int unhook(struct ocache *oc, int32_t i)
 	return fd;
 }
 
-static bool gens_good(const struct ocache *oc, const struct oc_ent *e)
+/* No change to k's stripe or to the store since g was read (mu held: a
+ * change bumps first, then forgets under mu, so that an entry is either
+ * refused here or forgotten after). */
+static bool gens_same(const struct ocache *oc, const struct ocache_key *k,
+		      struct ocache_gen g)
 {
-	return atomic_load_explicit(&oc->sg[e->stripe], memory_order_acquire) ==
-		   e->sgen &&
-	       atomic_load_explicit(oc->ag, memory_order_acquire) == e->agen;
+	return atomic_load_explicit(&oc->sg[k->stripe], memory_order_acquire) ==
+		   g.stripe &&
+	       atomic_load_explicit(oc->ag, memory_order_acquire) == g.all;
 }
 
 static void close_fd(int fd)
@@ -168,7 +172,6 @@ int ocache_get(struct ocache *oc, const struct ocache_key *k, int *fd, int *mp,
 	struct oc_ent *e;
 	struct stat sb;
 	int32_t i;
-	int bad;
 
 	if (!oc)
 		return -ENOENT;
@@ -179,12 +182,6 @@ int ocache_get(struct ocache *oc, const struct ocache_key *k, int *fd, int *mp,
 		return -ENOENT;
 	}
 	e = &oc->e[i];
-	if (!gens_good(oc, e)) {
-		bad = unhook(oc, i);
-		pthread_mutex_unlock(&oc->mu);
-		close_fd(bad);
-		return -ENOENT;
-	}
 	e->lent++;
 	e->ref = true;
 	e->used = oc->tick;
@@ -270,7 +267,7 @@ void ocache_put(struct ocache *oc, const struct ocache_key *k,
 
 	if (!oc)
 		return;
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_nlink == 0 ||
 	    (uint64_t)sb.st_size != m->size)
 		return;
 	blen = strlen(k->bucket);
@@ -289,7 +286,7 @@ void ocache_put(struct ocache *oc, const struct ocache_key *k,
 	i = find(oc, k, blen, nlen);
 	if (i >= 0)
 		old = unhook(oc, i);
-	i = take_slot(oc, &evicted);
+	i = gens_same(oc, k, g) ? take_slot(oc, &evicted) : -1;
 	if (i < 0) {
 		pthread_mutex_unlock(&oc->mu);
 		close_fd(old);
@@ -303,9 +300,6 @@ void ocache_put(struct ocache *oc, const struct ocache_key *k,
 	e->hash = k->hash;
 	e->fd = nfd;
 	e->mp = mp;
-	e->stripe = k->stripe;
-	e->sgen = g.stripe;
-	e->agen = g.all;
 	e->lent = 0;
 	e->in_table = true;
 	e->ref = false;
@@ -335,20 +329,23 @@ int ocache_forget(struct ocache *oc, const struct ocache_key *k)
 	return fd;
 }
 
-/* Drops, SWEEP_BATCH at a time, the entries that bad() picks; closes
- * their descriptors between batches, mu let go. */
+/* Drops the entries that bad() picks, looking at SCAN_BATCH slots and
+ * closing at most SWEEP_BATCH descriptors per hold of mu (the closes with
+ * mu let go). */
 static void drop_where(struct ocache *oc,
 		       bool (*bad)(struct ocache *, struct oc_ent *,
 				   const void *),
 		       const void *arg)
 {
 	int fds[SWEEP_BATCH];
-	size_t i = 0, n, j;
+	size_t i = 0, n, j, end;
+	bool more;
 
 	do {
 		n = 0;
 		pthread_mutex_lock(&oc->mu);
-		for (; i < oc->fresh && n < SWEEP_BATCH; i++) {
+		end = i + SCAN_BATCH < oc->fresh ? i + SCAN_BATCH : oc->fresh;
+		for (; i < end && n < SWEEP_BATCH; i++) {
 			struct oc_ent *e = &oc->e[i];
 			int fd;
 
@@ -356,10 +353,11 @@ static void drop_where(struct ocache *oc,
 			    (fd = unhook(oc, (int32_t)i)) >= 0)
 				fds[n++] = fd;
 		}
+		more = i < oc->fresh;
 		pthread_mutex_unlock(&oc->mu);
 		for (j = 0; j < n; j++)
 			close(fds[j]);
-	} while (n == SWEEP_BATCH);
+	} while (more);
 }
 
 static bool of_bucket(struct ocache *oc, struct oc_ent *e, const void *arg)
@@ -374,10 +372,10 @@ void ocache_forget_bucket(struct ocache *oc, const char *bucket)
 		drop_where(oc, of_bucket, bucket);
 }
 
-static bool stale(struct ocache *oc, struct oc_ent *e, const void *arg)
+static bool idle(struct ocache *oc, struct oc_ent *e, const void *arg)
 {
 	(void)arg;
-	return !gens_good(oc, e) || oc->tick - e->used > OCACHE_IDLE_S;
+	return oc->tick - e->used >= OCACHE_IDLE_S;
 }
 
 size_t ocache_sweep(struct ocache *oc)
@@ -389,7 +387,7 @@ size_t ocache_sweep(struct ocache *oc)
 	pthread_mutex_lock(&oc->mu);
 	oc->tick++;
 	pthread_mutex_unlock(&oc->mu);
-	drop_where(oc, stale, NULL);
+	drop_where(oc, idle, NULL);
 	pthread_mutex_lock(&oc->mu);
 	live = oc->live;
 	pthread_mutex_unlock(&oc->mu);

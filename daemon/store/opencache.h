@@ -2,20 +2,21 @@
  * of them costs an fstat(2) instead of a path walk, an xattr read and a
  * close (and a shard's members, read one by one, open their shard once).
  *
- * The loop looks entries up and adds them; whoever changes a name through
- * the store drops its entry (ocache_forget) before the change is answered,
- * so that a deleted or replaced object's space comes back at once. A
- * descriptor the loop is using is lent (counted): a forget then leaves the
- * closing to the loop's ocache_done. One mutex, held for table work only,
- * never for I/O.
+ * The loop looks entries up and adds them. Whoever changes a name through
+ * the store bumps the generation of the name's stripe, then drops the
+ * name's entry (ocache_forget), both before the change is answered; a
+ * bucket destroy bumps the store's generation and drops the bucket's
+ * entries. An entry is added only if neither generation moved since before
+ * its open, checked under the mutex a forget takes: so it is refused, or
+ * forgotten after; never kept from before a change. A deleted or replaced
+ * object's space comes back when the change is answered, unless the loop
+ * is sending from that descriptor right then: a lent descriptor is
+ * counted, and the last ocache_done closes it. One mutex, held for table
+ * work only, never for I/O.
  *
- * Also checked at every use, should a change miss its forget: the name's
- * stripe generation (bumped by every holder of the stripe lock when it
- * lets go) and the store's (bumped by a bucket destroy) are what they were
- * before the open, and the file is still linked with the same ctime and
- * size (changes made by hand on the disk). The loop's sweep, once a
- * second, closes entries that went bad or were not used for
- * OCACHE_IDLE_S. */
+ * Changes made by hand on the disk are caught at each use by an fstat
+ * (still linked, same ctime and size: to ctime's granularity). The loop's
+ * sweep, once a second, closes entries unused for OCACHE_IDLE_S sweeps. */
 #ifndef AISD_STORE_OPENCACHE_H
 #define AISD_STORE_OPENCACHE_H
 
@@ -52,15 +53,16 @@ struct ocache_gen {
 struct ocache_gen ocache_gen_now(const struct ocache *oc,
 				 const struct ocache_key *k);
 
-/* The entry of k if it is still good: 0 with its descriptor lent in *fd
- * (give it back with ocache_done(*slot); never close it), *mp and *m.
+/* The entry of k if the file still agrees: 0 with its descriptor lent in
+ * *fd (give it back with ocache_done(*slot); never close it), *mp and *m.
  * -ENOENT if there is none, or it went bad (then it is dropped). */
 int ocache_get(struct ocache *oc, const struct ocache_key *k, int *fd, int *mp,
 	       struct ais_obj_meta *m, int32_t *slot);
 void ocache_done(struct ocache *oc, int32_t slot);
 
 /* Keeps a duplicate of fd as k on mountpath mp with metadata m, opened
- * after g was read. Quiet on failure (nothing kept). */
+ * after g was read, unless a generation moved since. Quiet on failure
+ * (nothing kept). */
 void ocache_put(struct ocache *oc, const struct ocache_key *k,
 		struct ocache_gen g, int fd, int mp,
 		const struct ais_obj_meta *m);
@@ -73,8 +75,8 @@ int ocache_forget(struct ocache *oc, const struct ocache_key *k);
 /* Drops every entry of bucket (any thread; closes what it can). */
 void ocache_forget_bucket(struct ocache *oc, const char *bucket);
 
-/* Closes the entries that went bad, or idle for OCACHE_IDLE_S calls: call
- * it once a second. Returns how many stay open. */
+/* Closes the entries not used in the last OCACHE_IDLE_S calls: call it
+ * once a second. Returns how many entries are in the table. */
 size_t ocache_sweep(struct ocache *oc);
 
 #endif

@@ -107,11 +107,11 @@ static void lock2(struct store *st, unsigned a, unsigned b)
 	pthread_mutex_lock(&st->stripes[a < b ? b : a]);
 }
 
-/* Every holder of stripe s, taken for bucket/name, lets go here: the open
- * cache forgets the name and the stripe's generation moves (an entry
- * added from an open that raced with the change is then refused), before
- * the change is answered. The forgotten descriptor is closed last: the
- * last close of an unlinked file frees its blocks. */
+/* Every holder of stripe s, taken for bucket/name, lets go here: the
+ * stripe's generation moves (an open cache entry from an open that raced
+ * with the change is refused), then the cache forgets the name, before
+ * the change is answered (opencache.h). The forgotten descriptor is
+ * closed last: the last close of an unlinked file frees its blocks. */
 static int forget(struct store *st, unsigned s, const char *bucket,
 		  const char *name)
 {
@@ -126,9 +126,10 @@ static int forget(struct store *st, unsigned s, const char *bucket,
 static void stripe_unlock(struct store *st, unsigned s, const char *bucket,
 			  const char *name)
 {
-	int fd = forget(st, s, bucket, name);
+	int fd;
 
 	atomic_fetch_add_explicit(&st->stripe_gen[s], 1, memory_order_release);
+	fd = forget(st, s, bucket, name);
 	pthread_mutex_unlock(&st->stripes[s]);
 	if (fd >= 0)
 		close(fd);
@@ -138,8 +139,10 @@ static void stripe_unlock(struct store *st, unsigned s, const char *bucket,
 static void unlock2(struct store *st, unsigned sa, unsigned sb,
 		    const char *bucket, const char *a, const char *b)
 {
-	int fd = forget(st, sb, bucket, b);
+	int fd;
 
+	atomic_fetch_add_explicit(&st->stripe_gen[sb], 1, memory_order_release);
+	fd = forget(st, sb, bucket, b);
 	stripe_unlock(st, sa, bucket, a);
 	if (sa != sb)
 		stripe_unlock(st, sb, bucket, b);

@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <linux/openat2.h>
@@ -1066,6 +1067,107 @@ START_TEST(test_open_cache)
 }
 END_TEST
 
+/* The open cache's own rules, without a store: an entry from an open that
+ * raced with a change of its stripe (or of the store) is refused, one of
+ * another stripe is kept; a change made by hand is seen; an entry the loop
+ * is sending from is never evicted; a sweep closes thousands of idle
+ * entries. */
+START_TEST(test_ocache_rules)
+{
+	atomic_uint gens[4] = {0}, all = 0;
+	struct ais_obj_meta m, got;
+	struct ocache_key k = {"b", "n", 42, 1}, k2 = {"b", "m", 43, 2};
+	struct ocache *oc;
+	struct ocache_gen g;
+	char dir[PATH_MAX], path[PATH_MAX + 8], name[32];
+	int fd, lfd, lfd2, fds0, mp;
+	int32_t slot, slot2;
+	size_t i;
+
+	scratch_dir(dir, "ocrules");
+	snprintf(path, sizeof(path), "%s/x", dir);
+	scratch_write_file(path, "hello", 5);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	memset(&m, 0, sizeof(m));
+	m.size = 5;
+	m.version = 7;
+	fds0 = scratch_open_fds();
+	ck_assert_int_eq(ocache_new(2, gens, &all, &oc), 0);
+
+	/* A change of the name's stripe between the open and the put. */
+	g = ocache_gen_now(oc, &k);
+	atomic_fetch_add(&gens[1], 1);
+	ocache_put(oc, &k, g, fd, 0, &m);
+	ck_assert_int_eq(ocache_get(oc, &k, &lfd, &mp, &got, &slot), -ENOENT);
+	/* Of the store. */
+	g = ocache_gen_now(oc, &k);
+	atomic_fetch_add(&all, 1);
+	ocache_put(oc, &k, g, fd, 0, &m);
+	ck_assert_int_eq(ocache_get(oc, &k, &lfd, &mp, &got, &slot), -ENOENT);
+	ck_assert_int_eq(scratch_open_fds(), fds0);
+	/* Of another stripe: kept. */
+	g = ocache_gen_now(oc, &k);
+	atomic_fetch_add(&gens[2], 1);
+	ocache_put(oc, &k, g, fd, 3, &m);
+	ck_assert_int_eq(ocache_get(oc, &k, &lfd, &mp, &got, &slot), 0);
+	ck_assert_int_eq(mp, 3);
+	ck_assert_uint_eq(got.version, 7);
+	ocache_done(oc, slot);
+
+	/* A change by hand (an xattr: the ctime moves; past a coarse clock
+	 * tick). */
+	usleep(20000);
+	ck_assert_int_eq(setxattr(path, "user.t", "1", 1, 0), 0);
+	ck_assert_int_eq(ocache_get(oc, &k, &lfd, &mp, &got, &slot), -ENOENT);
+	ck_assert_int_eq(scratch_open_fds(), fds0);
+
+	/* Lent: three more names through a cache of two leave it in place. */
+	ocache_put(oc, &k, ocache_gen_now(oc, &k), fd, 0, &m);
+	ck_assert_int_eq(ocache_get(oc, &k, &lfd, &mp, &got, &slot), 0);
+	ocache_put(oc, &k2, ocache_gen_now(oc, &k2), fd, 0, &m);
+	k2.name = "o";
+	k2.hash = 44;
+	ocache_put(oc, &k2, ocache_gen_now(oc, &k2), fd, 0, &m);
+	ck_assert_int_eq(ocache_get(oc, &k2, &lfd2, &mp, &got, &slot2), 0);
+	ocache_done(oc, slot2);
+	k2.name = "p"; /* the hand comes round to the lent entry again */
+	k2.hash = 45;
+	ocache_put(oc, &k2, ocache_gen_now(oc, &k2), fd, 0, &m);
+	ck_assert_int_eq(pread(lfd, name, 5, 0), 5);
+	ck_assert_mem_eq(name, "hello", 5);
+	ocache_done(oc, slot);
+	ck_assert_int_eq(ocache_get(oc, &k, &lfd, &mp, &got, &slot), 0);
+	ocache_done(oc, slot);
+	/* Forgotten while lent: closed by the give back, not before. */
+	ck_assert_int_eq(ocache_get(oc, &k, &lfd, &mp, &got, &slot), 0);
+	ck_assert_int_eq(ocache_forget(oc, &k), -1);
+	ck_assert_int_eq(pread(lfd, name, 5, 0), 5);
+	ocache_done(oc, slot);
+	ck_assert_int_eq(ocache_get(oc, &k, &lfd, &mp, &got, &slot), -ENOENT);
+	ocache_free(oc);
+	ck_assert_int_eq(scratch_open_fds(), fds0);
+
+	/* 3,000 idle entries: all closed by the sweeps. */
+	ck_assert_int_eq(ocache_new(4000, gens, &all, &oc), 0);
+	for (i = 0; i < 3000; i++) {
+		struct ocache_key ki = {"b", name, 1000 + i, (unsigned)(i % 4)};
+
+		snprintf(name, sizeof(name), "n%zu", i);
+		ocache_put(oc, &ki, ocache_gen_now(oc, &ki), fd, 0, &m);
+	}
+	ck_assert_int_eq(scratch_open_fds(), fds0 + 3000);
+	ck_assert_uint_eq(ocache_sweep(oc), 3000);
+	for (i = 1; i < OCACHE_IDLE_S; i++)
+		ocache_sweep(oc);
+	ck_assert_uint_eq(ocache_sweep(oc), 0);
+	ck_assert_int_eq(scratch_open_fds(), fds0);
+	ocache_free(oc);
+	close(fd);
+	scratch_rm(dir);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -1087,6 +1189,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_concurrent_puts);
 	tcase_add_test(tc, test_open_nowait);
 	tcase_add_test(tc, test_open_cache);
+	tcase_add_test(tc, test_ocache_rules);
 	suite_add_tcase(s, tc);
 	return s;
 }
