@@ -252,6 +252,8 @@ void afs_meta_to_stat(struct afs_fs *fs, const struct ais_obj_meta *m,
 	if (fs->opts.ro)
 		perm &= ~0222u;
 	st->st_mode = S_IFREG | perm;
+	if (afs_mode_is_link(m->mode))
+		st->st_mode = S_IFLNK | 0777; /* the target is the content */
 	st->st_nlink = 1;
 	st->st_uid = fs->opts.uid;
 	st->st_gid = fs->opts.gid;
@@ -532,7 +534,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	}
 }
 
-/* EROFS inside a shard, else EPERM: objects have no link type; say so
+/* EROFS inside a shard, else EPERM: objects have no hard links; say so
  * the way POSIX allows. */
 static int link_errno(fuse_req_t req, fuse_ino_t parent)
 {
@@ -542,12 +544,6 @@ static int link_errno(fuse_req_t req, fuse_ino_t parent)
 
 	afs_inode_put(fs->itable, p);
 	return e;
-}
-
-static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
-		       const char *name)
-{
-	fuse_reply_err(req, link_errno(req, parent));
 }
 
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
@@ -585,7 +581,7 @@ const struct fuse_lowlevel_ops afs_ops = {
     .release = afs_op_release,
     .unlink = afs_op_unlink,
     .rename = afs_op_rename,
-    .symlink = op_symlink,
+    .symlink = afs_op_symlink,
     .readlink = afs_op_readlink,
     .link = op_link,
 };

@@ -26,6 +26,17 @@
 /* Longest member path inside a shard (as the client library allows). */
 #define AFS_MEMBER_MAX (4 * AIS_NAME_MAX)
 
+/* A symbolic link is an object whose mode is S_IFLNK | 0777 and whose
+ * bytes are its target (at most AFS_LINK_MAX of them, as Linux allows):
+ * stored, copied and moved as any object, seen by every client. */
+#define AFS_LINK_MODE (S_IFLNK | 0777)
+#define AFS_LINK_MAX  4095
+
+static inline bool afs_mode_is_link(uint32_t mode)
+{
+	return (mode & S_IFMT) == S_IFLNK;
+}
+
 /* Room for a full path below the root: bucket, '/', object name, and a
  * member path when the object is a shard. */
 #define AFS_PATH_MAX                                                           \
@@ -197,6 +208,10 @@ void afs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		   mode_t mode, struct fuse_file_info *fi);
 void afs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		  mode_t mode, dev_t rdev);
+void afs_op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
+		    const char *name);
+/* readlink of a plain object that is a link (afs_mode_is_link). */
+void afs_file_readlink(fuse_req_t req, struct afs_fs *fs, struct afs_inode *in);
 void afs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 struct fuse_file_info *fi);
 void afs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,

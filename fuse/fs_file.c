@@ -624,8 +624,12 @@ out:
 	afs_inode_put(fs->itable, parent);
 }
 
-void afs_op_mknod(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
-		  mode_t mode, dev_t rdev)
+/* mknod and symlink: an object made at once (durable when the call
+ * returns, refused if the name exists), with mode (S_IFREG or S_IFLNK and
+ * the bits) and len bytes of body, then entered as the reply. */
+static void make_object(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
+			uint32_t mode, const void *body, size_t len,
+			const char *what)
 {
 	struct afs_fs *fs = fuse_req_userdata(req);
 	char errmsg[AIS_ERRMSG_LEN] = "";
@@ -637,24 +641,29 @@ void afs_op_mknod(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 	struct afs_loc loc;
 	int rc;
 
-	if (!S_ISREG(mode)) {
-		fuse_reply_err(req, EPERM);
-		return;
-	}
 	rc = new_file_start(fs, parent_ino, name, &parent, &loc, key,
 			    sizeof(key));
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
+	/* A file made here whose bytes are not in the cluster yet (a spool,
+	 * a queued write-back) is there all the same. */
+	in = afs_inode_find(fs->itable, parent, name);
+	rc = in && afs_has_local_data(in) ? -EEXIST : 0;
+	afs_inode_put(fs->itable, in);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		goto out;
+	}
 	memset(&po, 0, sizeof(po));
-	po.mode = S_IFREG | (mode & 07777);
+	po.mode = mode;
 	po.no_overwrite = true;
-	rc = ais_client_put_buf(fs->client, loc.bucket, key, "", 0, &po, &m,
+	rc = ais_client_put_buf(fs->client, loc.bucket, key, body, len, &po, &m,
 				errmsg);
 	afs_trust_own(fs, loc.bucket, key);
 	if (rc) {
-		fuse_reply_err(req, afs_errno(rc, "mknod", &loc, errmsg));
+		fuse_reply_err(req, afs_errno(rc, what, &loc, errmsg));
 		goto out;
 	}
 	in = afs_inode_link(fs->itable, parent, name, AFS_FILE);
@@ -672,6 +681,82 @@ void afs_op_mknod(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 	afs_inode_put(fs->itable, in);
 out:
 	afs_inode_put(fs->itable, parent);
+}
+
+void afs_op_mknod(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
+		  mode_t mode, dev_t rdev)
+{
+	(void)rdev;
+	/* FIFOs, sockets and devices are not kept: refused before anything
+	 * is made. */
+	if (!S_ISREG(mode)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	make_object(req, parent_ino, name, S_IFREG | (mode & 07777), "", 0,
+		    "mknod");
+}
+
+void afs_op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent_ino,
+		    const char *name)
+{
+	size_t len = strlen(target);
+
+	if (len == 0) {
+		fuse_reply_err(req, ENOENT); /* as symlink(2) says */
+		return;
+	}
+	if (len > AFS_LINK_MAX) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	make_object(req, parent_ino, name, AFS_LINK_MODE, target, len,
+		    "symlink");
+}
+
+struct link_buf {
+	char data[AFS_LINK_MAX + 1];
+	size_t len;
+};
+
+static int link_buf_put(void *arg, const void *buf, size_t len)
+{
+	struct link_buf *b = arg;
+
+	if (len > AFS_LINK_MAX - b->len)
+		return -ENAMETOOLONG;
+	memcpy(b->data + b->len, buf, len);
+	b->len += len;
+	return 0;
+}
+
+void afs_file_readlink(fuse_req_t req, struct afs_fs *fs, struct afs_inode *in)
+{
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	struct link_buf b = {.len = 0};
+	struct ais_obj_meta m;
+	struct afs_loc loc;
+	int rc;
+
+	/* Read from the cluster at every call: the kernel caches no target
+	 * of a mount's link, and a link's name may point elsewhere now. */
+	rc = afs_locate(fs, in, &loc);
+	if (!rc)
+		rc = ais_client_get_cb(fs->client, loc.bucket, loc.key, 0, 0,
+				       link_buf_put, &b, &m, errmsg);
+	if (rc) {
+		fuse_reply_err(req, afs_errno(rc, "readlink", &loc, errmsg));
+		return;
+	}
+	afs_inode_lock(in);
+	afs_inode_set_meta(in, &m);
+	afs_inode_unlock(in);
+	if (!afs_mode_is_link(m.mode)) {
+		fuse_reply_err(req, EINVAL); /* replaced by a file meanwhile */
+		return;
+	}
+	b.data[b.len] = 0;
+	fuse_reply_readlink(req, b.data);
 }
 
 /* A read found the object (or the shard of a member) at version v: if that

@@ -408,6 +408,10 @@ void afs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
+	if (in->kind == AFS_FILE) {
+		afs_file_readlink(req, fs, in);
+		goto out;
+	}
 	if (in->kind != AFS_MLINK) {
 		fuse_reply_err(req, EINVAL);
 		goto out;

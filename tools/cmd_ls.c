@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,8 +52,9 @@ static void print_entry(const struct ls_opts *o, const struct ais_list_entry *e)
 	else
 		ais_format_size(e->meta.size, size_s, sizeof(size_s));
 	cli_format_time(e->meta.mtime_ns, time_s, sizeof(time_s));
-	printf("%10s  %6llu  %-19s  %s\n", size_s,
-	       (unsigned long long)e->meta.version, time_s, e->name);
+	printf("%10s  %6llu  %-19s  %s%s\n", size_s,
+	       (unsigned long long)e->meta.version, time_s, e->name,
+	       S_ISLNK(e->meta.mode) ? " (symbolic link)" : "");
 }
 
 /* True if there is at least one name under dir ("prefix/"). */

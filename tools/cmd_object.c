@@ -449,6 +449,8 @@ static void print_meta(const char *bucket, const char *name,
 	printf("version   %llu\n", (unsigned long long)m->version);
 	printf("mtime     %s.%09lld %s\n", time_s,
 	       (long long)(m->mtime_ns % 1000000000), zone);
+	if (S_ISLNK(m->mode))
+		printf("type      symbolic link (its bytes are the target)\n");
 	printf("mode      %04o\n", m->mode & 07777);
 	if (m->uid || m->gid)
 		printf("owner     %u:%u\n", m->uid, m->gid);

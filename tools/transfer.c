@@ -505,11 +505,48 @@ int xfer_mkdir_p(const char *dir, char *errmsg)
 	return 0;
 }
 
+/* An object that is a symbolic link (made through a mount: its mode says
+ * so, its bytes are the target), fetched into tmp (fd): a link at path
+ * instead (replacing what is there, a link too, as tar -x does), made
+ * beside it and renamed over it. */
+static int link_instead(int fd, const char *tmp, const char *path,
+			uint64_t size, char *errmsg)
+{
+	char target[4096], ltmp[PATH_MAX];
+	ssize_t n;
+
+	if (size >= sizeof(target))
+		return ais_errf(errmsg, -ENAMETOOLONG,
+				"%s: link target of %llu bytes", path,
+				(unsigned long long)size);
+	n = pread(fd, target, (size_t)size, 0);
+	if (n != (ssize_t)size)
+		return ais_errf(errmsg, n < 0 ? -errno : -EIO, "reading %s",
+				tmp);
+	target[n] = '\0';
+	if (snprintf(ltmp, sizeof(ltmp), "%s.ais-%d.l", path, (int)getpid()) >=
+	    (int)sizeof(ltmp))
+		return ais_errf(errmsg, -ENAMETOOLONG, "%s", path);
+	if (symlink(target, ltmp) < 0)
+		return ais_errf(errmsg, -errno, "cannot make a link in %s",
+				ltmp);
+	if (rename(ltmp, path) < 0) {
+		int e = errno;
+
+		unlink(ltmp);
+		return ais_errf(errmsg, -e, "cannot rename %s to %s", ltmp,
+				path);
+	}
+	return 0;
+}
+
 static int get_path(struct ais_client *c, const char *bucket, const char *name,
 		    const char *member, uint64_t off, uint64_t len,
 		    const char *path, bool mkdirs, struct progress *p,
 		    char *errmsg)
 {
+	const char *given = path;
+	bool replace_link = false;
 	char dir[PATH_MAX], tmp[PATH_MAX], real[PATH_MAX];
 	struct get_dst d = {.p = p};
 	struct ais_obj_meta meta;
@@ -519,11 +556,17 @@ static int get_path(struct ais_client *c, const char *bucket, const char *name,
 	int rc;
 
 	pthread_once(&umask_once, read_umask);
-	/* Write through a symlink like cp does, rather than replace it. */
-	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) &&
+	/* Write through a symlink like cp does, rather than replace it;
+	 * unless the object is a link itself: that replaces the link. */
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+		replace_link =
+		    !member &&
+		    ais_client_head(c, bucket, name, &meta, NULL) == 0 &&
+		    S_ISLNK(meta.mode);
+	if (!replace_link && lstat(path, &st) == 0 && S_ISLNK(st.st_mode) &&
 	    realpath(path, real))
 		path = real;
-	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+	if (!replace_link && stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
 		if (S_ISDIR(st.st_mode))
 			return ais_errf(errmsg, -EISDIR, "%s is a directory",
 					path);
@@ -563,6 +606,10 @@ static int get_path(struct ais_client *c, const char *bucket, const char *name,
 		      errmsg);
 	if (rc < 0)
 		goto err_unlink;
+	if (!member && off == 0 && len == 0 && S_ISLNK(meta.mode)) {
+		rc = link_instead(d.fd, tmp, given, meta.size, errmsg);
+		goto err_unlink; /* the fetched bytes go either way */
+	}
 	if (fchmod(d.fd, (meta.mode ? (meta.mode & 0777) : 0666) & ~cur_umask) <
 	    0) {
 		rc = ais_errf(errmsg, -errno, "chmod %s", tmp);

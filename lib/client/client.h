@@ -362,7 +362,9 @@ struct ais_put_opts {
 	const char *cksum; /* hex; when set the node verifies it before commit
 			      and fails the PUT with -EBADMSG on mismatch */
 	uint32_t mode;	   /* permission bits; 0: the default (0644). With
-			      S_IFREG set the bits are exact, 0000 too */
+			      S_IFREG set the bits are exact, 0000 too;
+			      S_IFLNK | 0777: a symbolic link whose bytes
+			      are its target (aisfs(1)) */
 	int64_t mtime_ns;  /* 0: now */
 	uint32_t uid, gid;
 	bool no_overwrite; /* -EEXIST instead of replacing */

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Symbolic links through the mount (issue 14): made with symlink(2),
+# stored as objects whose mode says "link" and whose bytes are the target,
+# followed by the kernel, seen by another mount and by `ais`, copied as
+# links by `ais get -r`, made by tar -x and python -m venv; what is refused
+# (hard links, FIFOs) leaves nothing behind.
+. "$AIS_SRC_DIR/test/integration/fuse/fuse_lib.sh"
+fuse_test_init fuse_links
+ais_cluster_up 3
+"$AIS" bucket create ais://b >/dev/null
+
+fuse_mount m1
+M1=$MNT/b
+fuse_mount m2
+M2=$MNT/b
+
+note "symlink, readlink, following"
+echo hello >"$M1/a.txt"
+mkdir "$M1/d"
+echo inside >"$M1/d/f"
+ln -s a.txt "$M1/rel"
+ln -s "$M1/d" "$M1/absdir"
+ln -s d "$M1/reldir"
+ln -s nowhere "$M1/dangling"
+long=$(printf 'x%.0s' $(seq 1 4000))
+ln -s "$long" "$M1/long"
+assert_eq a.txt "$(readlink "$M1/rel")" "readlink"
+assert_eq hello "$(cat "$M1/rel")" "reading through a link"
+assert_eq inside "$(cat "$M1/reldir/f")" "a link to a directory"
+assert_eq inside "$(cat "$M1/absdir/f")" "an absolute link"
+assert_eq "$long" "$(readlink "$M1/long")" "a 4000-byte target"
+assert_eq "symbolic link 5" "$(stat -c '%F %s' "$M1/rel")" "lstat"
+assert_eq "regular file 6" "$(stat -L -c '%F %s' "$M1/rel")" "stat"
+[ -L "$M1/dangling" ] || fail "dangling link not a link"
+expect_errno ENOENT "open('$M1/dangling')"
+expect_errno ELOOP "os.open('$M1/rel', os.O_RDONLY | os.O_NOFOLLOW)"
+expect_errno EEXIST "os.symlink('x', '$M1/rel')"
+expect_errno EEXIST "os.symlink('x', '$M1/a.txt')"
+expect_errno EEXIST "os.symlink('x', '$M1/d')"
+expect_errno ENOENT "os.symlink('', '$M1/empty')"
+expect_errno ENAMETOOLONG "os.symlink('y' * 5000, '$M1/toolong')"
+[ ! -e "$M1/empty" ] && [ ! -L "$M1/toolong" ] ||
+	fail "a refused symlink left a name"
+# A listing gives the type (find -type l reads d_type / readdirplus).
+assert_eq "absdir dangling long rel reldir" \
+	"$(cd "$M1" && find . -maxdepth 1 -type l -printf '%f\n' | sort |
+		tr '\n' ' ' | sed 's/ $//')" "find -type l"
+
+note "another mount, the CLI"
+assert_eq a.txt "$(readlink "$M2/rel")" "readlink on another mount"
+assert_eq hello "$(cat "$M2/rel")" "following on another mount"
+"$AIS" ls -l ais://b/ | grep -q ' rel (symbolic link)$' ||
+	fail "ais ls -l does not mark the link"
+"$AIS" stat ais://b/rel | grep -q '^type *symbolic link' ||
+	fail "ais stat does not say link"
+assert_eq a.txt "$("$AIS" get ais://b/rel -)" "a link's bytes are its target"
+
+note "rename, unlink, replace"
+mv "$M1/rel" "$M1/rel2"
+assert_eq a.txt "$(readlink "$M1/rel2")" "renamed link"
+[ ! -e "$M1/rel" ] && [ ! -L "$M1/rel" ] || fail "old link name left"
+rm "$M1/rel2"
+[ ! -L "$M1/rel2" ] || fail "rm of a link"
+assert_eq hello "$(cat "$M1/a.txt")" "rm of a link kept its target"
+# Replaced elsewhere by a link to something else: seen by the other mount.
+rm "$M2/dangling"
+ln -s d "$M2/dangling"
+for _ in $(seq 1 50); do
+	[ "$(readlink "$M1/dangling" 2>/dev/null)" = d ] && break
+	sleep 0.1
+done
+assert_eq d "$(readlink "$M1/dangling")" "a link replaced on another mount"
+
+note "ais get -r copies links as links"
+"$AIS" get -r ais://b/ "$T/got" >/dev/null || fail "ais get -r"
+assert_eq "$M1/d" "$(readlink "$T/got/absdir")" "get -r: absdir's target"
+[ -L "$T/got/reldir" ] || fail "get -r: reldir is not a link"
+assert_eq d "$(readlink "$T/got/reldir")" "get -r: reldir's target"
+assert_eq inside "$(cat "$T/got/reldir/f")" "get -r: following it"
+assert_eq "$long" "$(readlink "$T/got/long")" "get -r: long target"
+# Again over the same tree: links (also to directories) are replaced.
+"$AIS" get -r ais://b/ "$T/got" >/dev/null || fail "ais get -r again"
+[ -L "$T/got/reldir" ] && [ -d "$T/got/d" ] || fail "get -r again"
+[ -z "$(find "$T/got" -name '*.ais-*')" ] || fail "get -r left temporaries"
+
+note "tar -x, python -m venv"
+mkdir -p "$T/src/sub"
+echo one >"$T/src/one"
+ln -s one "$T/src/l1"
+ln -s sub "$T/src/lsub"
+ln -s ../one "$T/src/sub/up"
+tar -cf "$T/t.tar" -C "$T/src" .
+mkdir "$M1/x"
+tar -xf "$T/t.tar" -C "$M1/x" || fail "tar -x of links"
+assert_eq one "$(readlink "$M1/x/l1")" "tar: l1"
+assert_eq one "$(cat "$M1/x/sub/up")" "tar: sub/up"
+diff -r "$T/src" "$M1/x" || fail "tar -x tree differs"
+python3 -m venv --without-pip "$M1/venv" || fail "python -m venv"
+[ -L "$M1/venv/lib64" ] || [ -d "$M1/venv/lib" ] || fail "venv layout"
+"$M1/venv/bin/python" -c 'import sys; assert sys.prefix != sys.base_prefix' ||
+	fail "the venv's python does not run as a venv"
+
+note "refused: nothing half-made"
+expect_errno EPERM "os.mkfifo('$M1/fifo')"
+expect_errno EPERM "os.mknod('$M1/sock', 0o140644)"
+[ ! -e "$M1/fifo" ] && [ ! -e "$M1/sock" ] || fail "a refused mknod left a name"
+"$AIS" ls ais://b/ | grep -qE '^(fifo|sock)$' && fail "a refused mknod left an object"
+
+note "read-only mount: links followed, none made"
+fuse_mount ro -o ro
+assert_eq hello "$(cat "$MNT/b/x/../a.txt")" "ro: plain read"
+assert_eq one "$(cat "$MNT/b/x/l1")" "ro: following a link"
+expect_errno EROFS "os.symlink('x', '$MNT/b/new')"
+note "ok"
