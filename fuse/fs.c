@@ -534,24 +534,6 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	}
 }
 
-/* EROFS inside a shard, else EPERM: objects have no hard links; say so
- * the way POSIX allows. */
-static int link_errno(fuse_req_t req, fuse_ino_t parent)
-{
-	struct afs_fs *fs = fuse_req_userdata(req);
-	struct afs_inode *p = afs_inode_get(fs->itable, parent);
-	int e = p && afs_kind_in_shard(p->kind) ? EROFS : EPERM;
-
-	afs_inode_put(fs->itable, p);
-	return e;
-}
-
-static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
-		    const char *newname)
-{
-	fuse_reply_err(req, link_errno(req, newparent));
-}
-
 const struct fuse_lowlevel_ops afs_ops = {
     .init = op_init,
     .lookup = afs_op_lookup,
@@ -583,5 +565,5 @@ const struct fuse_lowlevel_ops afs_ops = {
     .rename = afs_op_rename,
     .symlink = afs_op_symlink,
     .readlink = afs_op_readlink,
-    .link = op_link,
+    .link = afs_op_link,
 };

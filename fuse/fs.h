@@ -210,6 +210,8 @@ void afs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		  mode_t mode, dev_t rdev);
 void afs_op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
 		    const char *name);
+void afs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		 const char *newname);
 /* readlink of a plain object that is a link (afs_mode_is_link). */
 void afs_file_readlink(fuse_req_t req, struct afs_fs *fs, struct afs_inode *in);
 void afs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

@@ -624,6 +624,42 @@ out:
 	afs_inode_put(fs->itable, parent);
 }
 
+/* The object m just made as name in parent: into the table, and the
+ * reply. */
+static void reply_made(fuse_req_t req, struct afs_fs *fs,
+		       struct afs_inode *parent, const char *name,
+		       const struct ais_obj_meta *m)
+{
+	struct fuse_entry_param e;
+	struct afs_inode *in;
+
+	in = afs_inode_link(fs->itable, parent, name, AFS_FILE);
+	if (!in) {
+		afs_inode_forget_made(parent); /* made, not in the table */
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	afs_inode_lock(in);
+	afs_inode_set_meta(in, m);
+	afs_inode_unlock(in);
+	afs_fill_entry(fs, in, &e);
+	if (fuse_reply_entry(req, &e) != 0)
+		afs_inode_forget(fs->itable, afs_nodeid(in), 1);
+	afs_inode_put(fs->itable, in);
+}
+
+/* A name this mount holds with bytes not in the cluster yet (a spool, a
+ * queued write-back): there all the same. */
+static bool held_here(struct afs_fs *fs, struct afs_inode *parent,
+		      const char *name)
+{
+	struct afs_inode *in = afs_inode_find(fs->itable, parent, name);
+	bool held = in && afs_has_local_data(in);
+
+	afs_inode_put(fs->itable, in);
+	return held;
+}
+
 /* mknod and symlink: an object made at once (durable when the call
  * returns, refused if the name exists), with mode (S_IFREG or S_IFLNK and
  * the bits) and len bytes of body, then entered as the reply. */
@@ -634,8 +670,7 @@ static void make_object(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 	struct afs_fs *fs = fuse_req_userdata(req);
 	char errmsg[AIS_ERRMSG_LEN] = "";
 	char key[AIS_NAME_MAX + 1];
-	struct afs_inode *parent = NULL, *in;
-	struct fuse_entry_param e;
+	struct afs_inode *parent = NULL;
 	struct ais_put_opts po;
 	struct ais_obj_meta m;
 	struct afs_loc loc;
@@ -647,13 +682,8 @@ static void make_object(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	/* A file made here whose bytes are not in the cluster yet (a spool,
-	 * a queued write-back) is there all the same. */
-	in = afs_inode_find(fs->itable, parent, name);
-	rc = in && afs_has_local_data(in) ? -EEXIST : 0;
-	afs_inode_put(fs->itable, in);
-	if (rc) {
-		fuse_reply_err(req, -rc);
+	if (held_here(fs, parent, name)) {
+		fuse_reply_err(req, EEXIST);
 		goto out;
 	}
 	memset(&po, 0, sizeof(po));
@@ -662,23 +692,10 @@ static void make_object(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 	rc = ais_client_put_buf(fs->client, loc.bucket, key, body, len, &po, &m,
 				errmsg);
 	afs_trust_own(fs, loc.bucket, key);
-	if (rc) {
+	if (rc)
 		fuse_reply_err(req, afs_errno(rc, what, &loc, errmsg));
-		goto out;
-	}
-	in = afs_inode_link(fs->itable, parent, name, AFS_FILE);
-	if (!in) {
-		afs_inode_forget_made(parent); /* made, not in the table */
-		fuse_reply_err(req, ENOMEM);
-		goto out;
-	}
-	afs_inode_lock(in);
-	afs_inode_set_meta(in, &m);
-	afs_inode_unlock(in);
-	afs_fill_entry(fs, in, &e);
-	if (fuse_reply_entry(req, &e) != 0)
-		afs_inode_forget(fs->itable, afs_nodeid(in), 1);
-	afs_inode_put(fs->itable, in);
+	else
+		reply_made(req, fs, parent, name, &m);
 out:
 	afs_inode_put(fs->itable, parent);
 }
@@ -712,6 +729,76 @@ void afs_op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent_ino,
 	}
 	make_object(req, parent_ino, name, AFS_LINK_MODE, target, len,
 		    "symlink");
+}
+
+/* link(2): an object has no inode to share. The new name gets a copy of
+ * the object made now, bytes, mode, times and owner (the source's unsaved
+ * bytes on this mount saved first), and each name is a file of its own
+ * from then on, with one link (aisfs(1), NAMESPACE). */
+void afs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		 const char *newname)
+{
+	struct afs_fs *fs = fuse_req_userdata(req);
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	char key[AIS_NAME_MAX + 1];
+	struct afs_inode *src, *parent = NULL;
+	struct ais_obj_meta m, got;
+	struct afs_loc sloc = {.bucket = ""}, loc;
+	struct ais_put_opts po;
+	int rc, fd = -1;
+
+	src = afs_inode_get(fs->itable, ino);
+	if (!src) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	rc = new_file_start(fs, newparent, newname, &parent, &loc, key,
+			    sizeof(key));
+	if (!rc && afs_kind_in_shard(src->kind))
+		rc = -EXDEV; /* a member is no object of its own */
+	else if (!rc && src->kind != AFS_FILE)
+		rc = -EPERM;
+	else if (!rc && held_here(fs, parent, newname))
+		rc = -EEXIST;
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		goto out;
+	}
+	if (afs_has_local_data(src)) {
+		rc = afs_file_commit(fs, src);
+		if (rc) {
+			fuse_reply_err(req, rc);
+			goto out;
+		}
+	}
+	rc = afs_locate(fs, src, &sloc);
+	if (!rc)
+		rc = fd = afs_spool_tmpfile(fs->opts.spool_dir);
+	if (rc >= 0)
+		rc = ais_client_get_fd(fs->client, sloc.bucket, sloc.key, 0, 0,
+				       fd, &m, errmsg);
+	if (rc < 0) {
+		fuse_reply_err(req, afs_errno(rc, "link", &sloc, errmsg));
+		goto out;
+	}
+	memset(&po, 0, sizeof(po));
+	po.mode = m.mode;
+	po.mtime_ns = m.mtime_ns;
+	po.uid = m.uid;
+	po.gid = m.gid;
+	po.no_overwrite = true;
+	rc = ais_client_put_fd(fs->client, loc.bucket, key, fd, m.size, &po,
+			       &got, errmsg);
+	afs_trust_own(fs, loc.bucket, key);
+	if (rc)
+		fuse_reply_err(req, afs_errno(rc, "link", &loc, errmsg));
+	else
+		reply_made(req, fs, parent, newname, &got);
+out:
+	if (fd >= 0)
+		close(fd);
+	afs_inode_put(fs->itable, parent);
+	afs_inode_put(fs->itable, src);
 }
 
 struct link_buf {

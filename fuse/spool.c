@@ -15,7 +15,7 @@
 #include "spool.h"
 #include "util.h"
 
-static int open_tmp(const char *dir)
+int afs_spool_tmpfile(const char *dir)
 {
 	char path[4200];
 	int fd;
@@ -58,7 +58,7 @@ int afs_spool_new(const char *dir, bool mem, struct afs_spool **out,
 		fd = memfd_create("aisfs-spool", MFD_CLOEXEC);
 	mem = fd >= 0;
 	if (!mem)
-		fd = open_tmp(dir);
+		fd = afs_spool_tmpfile(dir);
 	if (fd < 0)
 		return ais_errf(errmsg, fd, "spool %s: %s", dir, strerror(-fd));
 	sp = calloc(1, sizeof(*sp));
@@ -87,7 +87,7 @@ static int to_disk(struct afs_spool *sp)
 	rc = afs_spool_size(sp, &size);
 	if (rc)
 		return rc;
-	fd = open_tmp(sp->dir);
+	fd = afs_spool_tmpfile(sp->dir);
 	if (fd < 0)
 		return fd;
 	while (off < size) {
@@ -137,7 +137,7 @@ void afs_spool_free(struct afs_spool *sp)
 
 int afs_spool_check_dir(const char *dir, char *errmsg)
 {
-	int fd = open_tmp(dir);
+	int fd = afs_spool_tmpfile(dir);
 
 	if (fd < 0)
 		return ais_errf(errmsg, fd,

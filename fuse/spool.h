@@ -59,6 +59,10 @@ void afs_spool_free(struct afs_spool *sp);
 /* Checks that dir can hold spool files (for mount-time errors). */
 int afs_spool_check_dir(const char *dir, char *errmsg);
 
+/* An unnamed file in dir, read-write (gone at its last close): a
+ * descriptor, or -errno. */
+int afs_spool_tmpfile(const char *dir);
+
 /* Current size of the staged data. Returns 0 or -errno. */
 int afs_spool_size(struct afs_spool *sp, uint64_t *size);
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Symbolic links through the mount (issue 14): made with symlink(2),
-# stored as objects whose mode says "link" and whose bytes are the target,
-# followed by the kernel, seen by another mount and by `ais`, copied as
-# links by `ais get -r`, made by tar -x and python -m venv; what is refused
-# (hard links, FIFOs) leaves nothing behind.
+# Links through the mount (issue 14). Symbolic links: made with
+# symlink(2), stored as objects whose mode says "link" and whose bytes are
+# the target, followed by the kernel, seen by another mount and by `ais`,
+# copied as links by `ais get -r`, made by tar -x and python -m venv. Hard
+# links: a copy made at link time (aisfs(1)), one link each. What is
+# refused (FIFOs, sockets) leaves nothing behind.
 . "$AIS_SRC_DIR/test/integration/fuse/fuse_lib.sh"
 fuse_test_init fuse_links
 ais_cluster_up 3
@@ -83,9 +84,46 @@ assert_eq "$long" "$(readlink "$T/got/long")" "get -r: long target"
 [ -L "$T/got/reldir" ] && [ -d "$T/got/d" ] || fail "get -r again"
 [ -z "$(find "$T/got" -name '*.ais-*')" ] || fail "get -r left temporaries"
 
-note "tar -x, python -m venv"
+note "hard links: a copy made now"
+printf 'first' >"$M1/h0"
+chmod 640 "$M1/h0"
+touch -d '2001-02-03 04:05:06' "$M1/h0"
+ln "$M1/h0" "$M1/h1" || fail "link"
+assert_eq first "$(cat "$M1/h1")" "link: the bytes"
+assert_eq "1 640 981173106" "$(stat -c '%h %a %Y' "$M1/h1")" "link: nlink, mode, mtime"
+assert_eq 1 "$(stat -c %h "$M1/h0")" "link: the source's nlink"
+[ "$(stat -c %i "$M1/h0")" != "$(stat -c %i "$M1/h1")" ] ||
+	fail "a copy shares the inode number"
+assert_eq first "$(cat "$M2/h1")" "link: seen on another mount"
+printf 'second' >"$M1/h0"
+assert_eq first "$(cat "$M1/h1")" "link: names are files of their own"
+expect_errno EEXIST "os.link('$M1/h0', '$M1/h1')"
+expect_errno EEXIST "os.link('$M1/h0', '$M1/d')"
+expect_errno EPERM "os.link('$M1/d', '$M1/dlink')"
+ln "$M1/absdir" "$M1/hsym" || fail "link of a symlink"
+assert_eq "$M1/d" "$(readlink "$M1/hsym")" "link of a symlink is a symlink"
+# Bytes written and not yet closed are in the copy (saved first).
+python3 - "$M1/h0" "$M1/h2" <<'PY' || fail "link of a file open for writing"
+import os, sys
+with open(sys.argv[1], "w") as f:
+    f.write("unsaved")
+    f.flush()
+    os.link(sys.argv[1], sys.argv[2])
+    assert open(sys.argv[2]).read() == "unsaved", open(sys.argv[2]).read()
+PY
+# A shard's member is no object of its own.
+mkdir "$T/st"
+echo m >"$T/st/m"
+tar -cf "$T/s.tar" -C "$T/st" m
+"$AIS" put "$T/s.tar" ais://b/s.tar >/dev/null || fail "put s.tar"
+assert_eq m "$(cat "$M1/s.tar/m")" "a shard member"
+expect_errno EXDEV "os.link('$M1/s.tar/m', '$M1/hm')"
+[ ! -e "$M1/hm" ] || fail "a refused link left a name"
+
+note "tar -x, cp -a, python -m venv"
 mkdir -p "$T/src/sub"
 echo one >"$T/src/one"
+ln "$T/src/one" "$T/src/hard"
 ln -s one "$T/src/l1"
 ln -s sub "$T/src/lsub"
 ln -s ../one "$T/src/sub/up"
@@ -95,6 +133,10 @@ tar -xf "$T/t.tar" -C "$M1/x" || fail "tar -x of links"
 assert_eq one "$(readlink "$M1/x/l1")" "tar: l1"
 assert_eq one "$(cat "$M1/x/sub/up")" "tar: sub/up"
 diff -r "$T/src" "$M1/x" || fail "tar -x tree differs"
+assert_eq one "$(cat "$M1/x/hard")" "tar: a hard link"
+cp -a "$T/src" "$M1/cpa" || fail "cp -a of links"
+diff -r "$T/src" "$M1/cpa" || fail "cp -a tree differs"
+[ -L "$M1/cpa/l1" ] || fail "cp -a: l1 is not a link"
 python3 -m venv --without-pip "$M1/venv" || fail "python -m venv"
 [ -L "$M1/venv/lib64" ] || [ -d "$M1/venv/lib" ] || fail "venv layout"
 "$M1/venv/bin/python" -c 'import sys; assert sys.prefix != sys.base_prefix' ||
