@@ -8,7 +8,8 @@ pkgs=(
 	protobuf-c-compiler libprotobuf-c-dev
 	libuv1-dev liblz4-dev libssl-dev libarchive-dev libxxhash-dev libraft-dev
 	libisal-dev libsystemd-dev libfuse3-dev fuse3 check
-	attr python3 rsync tar procps iproute2 xxhash zlib1g-dev libarchive-tools zip unzip
+	attr python3 python3-venv git rsync tar procps iproute2 xxhash zlib1g-dev
+	libarchive-tools zip unzip
 	lz4 openssl gzip
 	# test/bench/run.sh: its reference tools (passthrough_ll is built from
 	# libfuse3-dev's examples at run time)

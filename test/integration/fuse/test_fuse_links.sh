@@ -142,6 +142,17 @@ python3 -m venv --without-pip "$M1/venv" || fail "python -m venv"
 "$M1/venv/bin/python" -c 'import sys; assert sys.prefix != sys.base_prefix' ||
 	fail "the venv's python does not run as a venv"
 
+note "git clone of a repository with links"
+git init -q "$T/repo"
+(cd "$T/repo" && echo code >file && ln -s file link && mkdir d &&
+	ln -s ../file d/up && git add . &&
+	git -c user.email=t@t -c user.name=t commit -qm one) || fail "git init"
+git clone -q "$T/repo" "$M1/clone" || fail "git clone into the mount"
+assert_eq file "$(readlink "$M1/clone/link")" "git: the link"
+assert_eq code "$(cat "$M1/clone/d/up")" "git: following d/up"
+[ -z "$(git -C "$M1/clone" status --porcelain)" ] ||
+	fail "git status after clone: $(git -C "$M1/clone" status --porcelain)"
+
 note "refused: nothing half-made"
 expect_errno EPERM "os.mkfifo('$M1/fifo')"
 expect_errno EPERM "os.mknod('$M1/sock', 0o140644)"
