@@ -37,6 +37,10 @@ static inline bool afs_mode_is_link(uint32_t mode)
 	return (mode & S_IFMT) == S_IFLNK;
 }
 
+struct afs_inode;
+/* A plain object that is a symbolic link, as last known. */
+bool afs_inode_is_link(struct afs_inode *in);
+
 /* Room for a full path below the root: bucket, '/', object name, and a
  * member path when the object is a shard. */
 #define AFS_PATH_MAX                                                           \

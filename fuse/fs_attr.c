@@ -104,7 +104,7 @@ void afs_op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	char key[AIS_NAME_MAX + 1];
 	struct afs_inode *parent, *child;
 	struct afs_trust_tok tok = {0};
-	struct ais_obj_meta m;
+	struct ais_obj_meta m = {0};
 	struct afs_loc loc;
 	bool known_dir = false, fresh, stale = false, trusted;
 	int rc, kind = 0;
@@ -203,7 +203,9 @@ void afs_op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		fuse_reply_err(req, afs_errno(rc, "lookup", &loc, errmsg));
 		goto out;
 	}
-	if (kind == AFS_FILE && afs_is_shard_name(fs, name))
+	/* A symbolic link named like an archive stays a link. */
+	if (kind == AFS_FILE && afs_is_shard_name(fs, name) &&
+	    !afs_mode_is_link(m.mode))
 		kind = AFS_SHARD;
 	reply_entry(req, fs, parent, name, kind, kind != AFS_DIR ? &m : NULL,
 		    !stale, &tok);
@@ -356,6 +358,13 @@ void afs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		goto out;
 	}
 	if (to_set & FUSE_SET_ATTR_MODE) {
+		/* A link has no mode of its own (Linux never chmods one):
+		 * storing S_IFREG would make it a file of its target's name.
+		 */
+		if (afs_inode_is_link(in)) {
+			rc = -EOPNOTSUPP;
+			goto out;
+		}
 		mode = S_IFREG | (attr->st_mode & 07777);
 		pmode = &mode;
 	}
@@ -492,8 +501,11 @@ void afs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	len = in->kind == AFS_FILE || in->kind == AFS_SHARD ? sizeof(names) - 1
-							    : 0;
+	/* None for links: the kernel reads no user.* xattr of a link. */
+	len = (in->kind == AFS_FILE && !afs_inode_is_link(in)) ||
+		      in->kind == AFS_SHARD
+		  ? sizeof(names) - 1
+		  : 0;
 	if (size == 0)
 		fuse_reply_xattr(req, len);
 	else if (size < len)

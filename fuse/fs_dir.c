@@ -203,9 +203,11 @@ static int fetch_page(struct afs_fs *fs, struct dirh *dh,
 			n0 = dh->n;
 			rc = add_dent(dh, name, len, AFS_FILE,
 				      &page.entries[i].meta);
-			/* An archive shows as a directory (shards=dir). */
+			/* An archive shows as a directory (shards=dir); a
+			 * symbolic link named like one stays a link. */
 			if (!rc && dh->n > n0 &&
-			    afs_is_shard_name(fs, dh->ents[n0].name))
+			    afs_is_shard_name(fs, dh->ents[n0].name) &&
+			    !afs_mode_is_link(page.entries[i].meta.mode))
 				dh->ents[n0].kind = AFS_SHARD;
 		}
 	}

@@ -801,6 +801,17 @@ out:
 	afs_inode_put(fs->itable, src);
 }
 
+bool afs_inode_is_link(struct afs_inode *in)
+{
+	bool link;
+
+	afs_inode_lock(in);
+	link = in->kind == AFS_FILE && in->have_meta &&
+	       afs_mode_is_link(in->meta.mode);
+	afs_inode_unlock(in);
+	return link;
+}
+
 struct link_buf {
 	char data[AFS_LINK_MAX + 1];
 	size_t len;
@@ -821,7 +832,7 @@ void afs_file_readlink(fuse_req_t req, struct afs_fs *fs, struct afs_inode *in)
 {
 	char errmsg[AIS_ERRMSG_LEN] = "";
 	struct link_buf b = {.len = 0};
-	struct ais_obj_meta m;
+	struct ais_obj_meta m = {0};
 	struct afs_loc loc;
 	int rc;
 
@@ -831,7 +842,9 @@ void afs_file_readlink(fuse_req_t req, struct afs_fs *fs, struct afs_inode *in)
 	if (!rc)
 		rc = ais_client_get_cb(fs->client, loc.bucket, loc.key, 0, 0,
 				       link_buf_put, &b, &m, errmsg);
-	if (rc) {
+	/* m comes before the bytes: a file too big for a target is no
+	 * link, whatever stopped the read. */
+	if (rc && (m.version == 0 || afs_mode_is_link(m.mode))) {
 		fuse_reply_err(req, afs_errno(rc, "readlink", &loc, errmsg));
 		return;
 	}

@@ -27,6 +27,7 @@ struct rec {
 	const char *bucket;
 	struct progress *p;
 	struct pool *pool;
+	const char *root; /* get -r: the destination directory */
 };
 
 /* Builds "prefix/rel" (prefix without trailing '/'s; just rel if empty). */
@@ -310,14 +311,47 @@ int rec_put(const char *dir, const char *bucket, const char *prefix,
 
 /* ---- get -r / rm -r ------------------------------------------------------ */
 
+/* get -r never writes through a symbolic link inside the destination
+ * root: one where a directory or the file of dst goes is removed first,
+ * as tar -x does, so that the object lands in the tree and not where the
+ * link points (a link of the bucket's own, from an earlier get -r, may
+ * point anywhere). */
+static int unlink_links(const char *root, const char *dst, char *errmsg)
+{
+	size_t rl = strlen(root);
+	char path[PATH_MAX];
+	struct stat st;
+	char *p, *slash;
+
+	if (strncmp(dst, root, rl) != 0 || dst[rl] != '/')
+		return 0;
+	if (strlen(dst) >= sizeof(path))
+		return ais_errf(errmsg, -ENAMETOOLONG, "%s", dst);
+	strcpy(path, dst);
+	for (p = path + rl + 1;; p = slash + 1) {
+		slash = strchr(p, '/');
+		if (slash)
+			*slash = '\0';
+		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) &&
+		    unlink(path) < 0 && errno != ENOENT)
+			return ais_errf(errmsg, -errno,
+					"cannot remove the link %s", path);
+		if (!slash)
+			return 0;
+		*slash = '/';
+	}
+}
+
 static int get_one(void *ctx, const struct pool_job *job)
 {
 	struct rec *r = ctx;
 	char errmsg[AIS_ERRMSG_LEN] = "";
 	int rc;
 
-	rc = xfer_get_path(r->c, r->bucket, job->src, 0, 0, job->dst, true,
-			   r->p, errmsg);
+	rc = unlink_links(r->root, job->dst, errmsg);
+	if (rc == 0)
+		rc = xfer_get_path(r->c, r->bucket, job->src, 0, 0, job->dst,
+				   true, r->p, errmsg);
 	progress_file_done(r->p, rc == 0);
 	if (rc < 0 && !cli_interrupted)
 		cli_fail(rc, errmsg, "get ais://%s/%s %s", r->bucket, job->src,
@@ -435,6 +469,7 @@ int rec_get(const char *bucket, const char *prefix, const char *dir,
 	len = strlen(root);
 	while (len > 1 && root[len - 1] == '/')
 		root[--len] = '\0';
+	r.root = root;
 	rc = start(&r, "get", bucket, jobs, QUEUE_PER_JOB, quiet, get_one);
 	if (rc)
 		goto out;

@@ -512,7 +512,7 @@ int xfer_mkdir_p(const char *dir, char *errmsg)
 static int link_instead(int fd, const char *tmp, const char *path,
 			uint64_t size, char *errmsg)
 {
-	char target[4096], ltmp[PATH_MAX];
+	char target[4096];
 	ssize_t n;
 
 	if (size >= sizeof(target))
@@ -524,19 +524,13 @@ static int link_instead(int fd, const char *tmp, const char *path,
 		return ais_errf(errmsg, n < 0 ? -errno : -EIO, "reading %s",
 				tmp);
 	target[n] = '\0';
-	if (snprintf(ltmp, sizeof(ltmp), "%s.ais-%d.l", path, (int)getpid()) >=
-	    (int)sizeof(ltmp))
-		return ais_errf(errmsg, -ENAMETOOLONG, "%s", path);
-	if (symlink(target, ltmp) < 0)
-		return ais_errf(errmsg, -errno, "cannot make a link in %s",
-				ltmp);
-	if (rename(ltmp, path) < 0) {
-		int e = errno;
-
-		unlink(ltmp);
-		return ais_errf(errmsg, -e, "cannot rename %s to %s", ltmp,
+	/* The link takes the temporary file's (unique, short) name. */
+	if (unlink(tmp) < 0 || symlink(target, tmp) < 0)
+		return ais_errf(errmsg, -errno, "cannot make a link at %s",
+				tmp);
+	if (rename(tmp, path) < 0)
+		return ais_errf(errmsg, -errno, "cannot rename %s to %s", tmp,
 				path);
-	}
 	return 0;
 }
 
@@ -558,7 +552,8 @@ static int get_path(struct ais_client *c, const char *bucket, const char *name,
 	pthread_once(&umask_once, read_umask);
 	/* Write through a symlink like cp does, rather than replace it;
 	 * unless the object is a link itself: that replaces the link. */
-	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+	if (!member && off == 0 && len == 0 && lstat(path, &st) == 0 &&
+	    S_ISLNK(st.st_mode))
 		replace_link =
 		    !member &&
 		    ais_client_head(c, bucket, name, &meta, NULL) == 0 &&

@@ -45,6 +45,10 @@ static void build(struct shards *sh, const char *bucket, const char *name)
 	int fd, rc;
 
 	rc = store_open(sh->st, bucket, name, &fd, &m, em);
+	if (rc == 0 && S_ISLNK(m.mode)) {
+		close(fd); /* a symbolic link (aisfs(1)) named like a shard */
+		return;
+	}
 	if (rc == 0) {
 		rc = shard_get(sh, bucket, name, fd, &m, &ref, em);
 		if (rc == 0)
