@@ -332,10 +332,18 @@ static int unlink_links(const char *root, const char *dst, char *errmsg)
 		slash = strchr(p, '/');
 		if (slash)
 			*slash = '\0';
+		/* Another job may have replaced the same link meanwhile
+		 * (ENOENT, or EISDIR: its directory is there now). */
 		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) &&
-		    unlink(path) < 0 && errno != ENOENT)
-			return ais_errf(errmsg, -errno,
-					"cannot remove the link %s", path);
+		    unlink(path) < 0) {
+			int e = errno;
+
+			if (e != ENOENT &&
+			    !(lstat(path, &st) == 0 && !S_ISLNK(st.st_mode)))
+				return ais_errf(errmsg, -e,
+						"cannot remove the link %s",
+						path);
+		}
 		if (!slash)
 			return 0;
 		*slash = '/';

@@ -553,11 +553,13 @@ static int get_path(struct ais_client *c, const char *bucket, const char *name,
 	/* Write through a symlink like cp does, rather than replace it;
 	 * unless the object is a link itself: that replaces the link. */
 	if (!member && off == 0 && len == 0 && lstat(path, &st) == 0 &&
-	    S_ISLNK(st.st_mode))
+	    S_ISLNK(st.st_mode)) {
+		char hm[AIS_ERRMSG_LEN];
+
 		replace_link =
-		    !member &&
-		    ais_client_head(c, bucket, name, &meta, NULL) == 0 &&
+		    ais_client_head(c, bucket, name, &meta, hm) == 0 &&
 		    S_ISLNK(meta.mode);
+	}
 	if (!replace_link && lstat(path, &st) == 0 && S_ISLNK(st.st_mode) &&
 	    realpath(path, real))
 		path = real;

@@ -107,11 +107,8 @@ static void lock2(struct store *st, unsigned a, unsigned b)
 	pthread_mutex_lock(&st->stripes[a < b ? b : a]);
 }
 
-/* Every holder of stripe s, taken for bucket/name, lets go here: the
- * stripe's generation moves (an open cache entry from an open that raced
- * with the change is refused), then the cache forgets the name, before
- * the change is answered (opencache.h). The forgotten descriptor is
- * closed last: the last close of an unlinked file frees its blocks. */
+/* Drops bucket/name (stripe s) from the open cache: its descriptor to
+ * close, or -1. */
 static int forget(struct store *st, unsigned s, const char *bucket,
 		  const char *name)
 {
@@ -123,6 +120,11 @@ static int forget(struct store *st, unsigned s, const char *bucket,
 	return ocache_forget(st->oc, &k);
 }
 
+/* Every holder of stripe s, taken for bucket/name, lets go here: the
+ * stripe's generation moves (an open cache entry from an open that raced
+ * with the change is refused), then the cache forgets the name, before
+ * the change is answered (opencache.h). The forgotten descriptor is
+ * closed last: the last close of an unlinked file frees its blocks. */
 static void stripe_unlock(struct store *st, unsigned s, const char *bucket,
 			  const char *name)
 {
