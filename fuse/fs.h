@@ -37,9 +37,6 @@ static inline bool afs_mode_is_link(uint32_t mode)
 	return (mode & S_IFMT) == S_IFLNK;
 }
 
-struct afs_inode;
-/* A plain object that is a symbolic link, as last known. */
-bool afs_inode_is_link(struct afs_inode *in);
 
 /* Room for a full path below the root: bucket, '/', object name, and a
  * member path when the object is a shard. */
@@ -216,6 +213,8 @@ void afs_op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
 		    const char *name);
 void afs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		 const char *newname);
+/* A plain object that is a symbolic link, as last known. */
+bool afs_inode_is_link(struct afs_inode *in);
 /* readlink of a plain object that is a link (afs_mode_is_link). */
 void afs_file_readlink(fuse_req_t req, struct afs_fs *fs, struct afs_inode *in);
 void afs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
