@@ -153,6 +153,36 @@ int afs_resolve(struct afs_fs *fs, const char *bucket, const char *key,
 	return *kind ? 0 : head_rc;
 }
 
+int afs_dir_marker(const char *dirkey, char *out, size_t len)
+{
+	int n = snprintf(out, len, "%s%s%s", dirkey, dirkey[0] ? "/" : "",
+			 AFS_DIR_MARKER);
+
+	return n < 0 || (size_t)n >= len || n > AIS_NAME_MAX ? -ENAMETOOLONG
+							     : 0;
+}
+
+int afs_dir_meta(struct afs_fs *fs, const char *bucket, const char *dirkey,
+		 struct ais_obj_meta *m)
+{
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	char marker[AIS_NAME_MAX + 1];
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	rc = afs_dir_marker(dirkey, marker, sizeof(marker));
+	if (!rc)
+		rc = ais_client_head(fs->client, bucket, marker, m, errmsg);
+	if (rc == -ENOENT || rc == -ENAMETOOLONG) {
+		memset(m, 0, sizeof(*m)); /* a prefix without a marker */
+		rc = 0;
+	}
+	if (rc)
+		ais_log(LOG_INFO, "attributes of directory %s/%s: %s", bucket,
+			dirkey, errmsg[0] ? errmsg : strerror(-rc));
+	return rc;
+}
+
 /* At most this many EIO warnings per second: a cluster that is down must
  * not flood the log with one line per request. */
 #define WARN_BURST 10
@@ -241,6 +271,59 @@ void afs_dir_stat(struct afs_fs *fs, struct stat *st)
 	st->st_atim = st->st_mtim = st->st_ctim = fs->mount_time;
 }
 
+/* Who owns m as stat shows it: the stored owner, unless the mount names
+ * one (uid=, gid=) or m has none (then the mount's user). */
+static void owner_to_stat(struct afs_fs *fs, const struct ais_obj_meta *m,
+			  struct stat *st)
+{
+	st->st_uid = m->owned && !fs->opts.uid_given ? m->uid : fs->opts.uid;
+	st->st_gid = m->owned && !fs->opts.gid_given ? m->gid : fs->opts.gid;
+}
+
+void afs_creator(fuse_req_t req, struct afs_inode *parent, uint32_t *uid,
+		 uint32_t *gid, uint32_t *dir_mode)
+{
+	struct afs_fs *fs = fuse_req_userdata(req);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct ais_obj_meta pm;
+	struct stat st;
+
+	*uid = ctx->uid;
+	*gid = ctx->gid;
+	if (!parent || parent->kind != AFS_DIR)
+		return;
+	memset(&pm, 0, sizeof(pm));
+	afs_inode_lock(parent);
+	if (parent->have_meta)
+		afs_inode_meta_get(parent, &pm);
+	afs_inode_unlock(parent);
+	if ((pm.mode & S_IFMT) != S_IFDIR || !(pm.mode & S_ISGID))
+		return;
+	/* A set-group-ID directory: its group, and its bit for a directory
+	 * made in it, as on every Linux file system. */
+	owner_to_stat(fs, &pm, &st);
+	*gid = st.st_gid;
+	if (dir_mode)
+		*dir_mode |= S_ISGID;
+}
+
+/* A directory's attributes from its marker's metadata m (afs_dir_meta)
+ * over the defaults in st: a marker made before directories kept any
+ * (mode 0) or none at all (all zero) leaves them. */
+static void dir_meta_to_stat(struct afs_fs *fs, const struct ais_obj_meta *m,
+			     struct stat *st)
+{
+	if ((m->mode & S_IFMT) == S_IFDIR)
+		st->st_mode =
+		    S_IFDIR | (m->mode & 07777 & (fs->opts.ro ? ~0222u : ~0u));
+	owner_to_stat(fs, m, st);
+	if (m->mtime_ns) {
+		ns_to_ts(m->mtime_ns, &st->st_mtim);
+		ns_to_ts(m->atime_ns, &st->st_atim);
+		ns_to_ts(m->ctime_ns, &st->st_ctim);
+	}
+}
+
 void afs_meta_to_stat(struct afs_fs *fs, const struct ais_obj_meta *m,
 		      struct stat *st)
 {
@@ -255,13 +338,13 @@ void afs_meta_to_stat(struct afs_fs *fs, const struct ais_obj_meta *m,
 	if (afs_mode_is_link(m->mode))
 		st->st_mode = S_IFLNK | 0777; /* the target is the content */
 	st->st_nlink = 1;
-	st->st_uid = fs->opts.uid;
-	st->st_gid = fs->opts.gid;
+	owner_to_stat(fs, m, st);
 	st->st_size = (off_t)m->size;
 	st->st_blocks = (blkcnt_t)((m->size + 511) / 512);
 	st->st_blksize = AFS_BLKSIZE;
 	ns_to_ts(m->mtime_ns, &st->st_mtim);
-	st->st_atim = st->st_ctim = st->st_mtim;
+	ns_to_ts(m->atime_ns, &st->st_atim);
+	ns_to_ts(m->ctime_ns, &st->st_ctim);
 }
 
 /* A shard member as the kernel sees it: the mode stored in the archive
@@ -312,6 +395,13 @@ int afs_fill_attr(struct afs_fs *fs, struct afs_inode *in, struct stat *st)
 
 	if (in->kind == AFS_DIR) {
 		afs_dir_stat(fs, st);
+		afs_inode_lock(in);
+		if (in->have_meta)
+			afs_inode_meta_get(in, &m);
+		else
+			memset(&m, 0, sizeof(m));
+		afs_inode_unlock(in);
+		dir_meta_to_stat(fs, &m, st);
 		if (fs->no_open && afs_lease_long_names(fs)) {
 			/* The kernel keeps its listing while this mtime
 			 * holds (fs_dir.c dir_cached). */
@@ -356,13 +446,17 @@ int afs_fill_attr(struct afs_fs *fs, struct afs_inode *in, struct stat *st)
 		return rc;
 	}
 	afs_inode_lock(in);
-	afs_meta_get(&in->meta, &m);
+	afs_inode_meta_get(in, &m);
 	sp = afs_inode_spool(in);
 	if (sp && sp->loaded) {
 		rc = afs_spool_size(sp, &size);
 		m.size = size;
 		if (sp->mtime_set)
 			m.mtime_ns = sp->mtime_ns;
+		if (sp->atime_set)
+			m.atime_ns = sp->atime_ns;
+		if (sp->dirty && sp->ctime_ns > m.ctime_ns)
+			m.ctime_ns = sp->ctime_ns;
 	} else if (!in->have_meta) {
 		rc = -ENOENT;
 	}
@@ -518,6 +612,10 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
 	conn->want &= ~(unsigned)(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE |
 				  FUSE_CAP_SPLICE_MOVE);
+	/* The kernel clears set-user-ID and set-group-ID bits itself on
+	 * write, truncate and chown, by a chmod it sends along (without
+	 * this, aisfs would have to). */
+	conn->want &= ~(unsigned)FUSE_CAP_HANDLE_KILLPRIV;
 	conn->max_write = 1 << 20;
 	conn->max_read = 1 << 20;
 	conn->max_readahead = 1 << 20;

@@ -37,7 +37,6 @@ static inline bool afs_mode_is_link(uint32_t mode)
 	return (mode & S_IFMT) == S_IFLNK;
 }
 
-
 /* Room for a full path below the root: bucket, '/', object name, and a
  * member path when the object is a shard. */
 #define AFS_PATH_MAX                                                           \
@@ -132,6 +131,22 @@ int afs_fill_attr(struct afs_fs *fs, struct afs_inode *in, struct stat *st);
 void afs_meta_to_stat(struct afs_fs *fs, const struct ais_obj_meta *m,
 		      struct stat *st);
 void afs_dir_stat(struct afs_fs *fs, struct stat *st);
+
+/* The name of the marker object of directory dirkey ("" for a bucket's
+ * top) into out; -ENAMETOOLONG if it does not fit a name. */
+int afs_dir_marker(const char *dirkey, char *out, size_t len);
+
+/* The attributes a directory keeps in its marker: *m, all zero for a
+ * directory that has none (made by ais put, not mkdir). 0, or -errno
+ * (logged) when the marker's owner did not answer. */
+int afs_dir_meta(struct afs_fs *fs, const char *bucket, const char *dirkey,
+		 struct ais_obj_meta *m);
+
+/* The owner of what req makes in parent: the calling user and group, or
+ * the group of a set-group-ID parent (whose bit a new directory, of mode
+ * *dir_mode, gets too). */
+void afs_creator(fuse_req_t req, struct afs_inode *parent, uint32_t *uid,
+		 uint32_t *gid, uint32_t *dir_mode);
 
 /* True when name is an archive to show as a directory (shards=dir). */
 bool afs_is_shard_name(struct afs_fs *fs, const char *name);

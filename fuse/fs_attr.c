@@ -49,6 +49,7 @@ static void set_meta(struct afs_fs *fs, struct afs_inode *in,
 {
 	bool stale = false;
 
+	afs_inode_meta_room(in, m);
 	afs_inode_lock(in);
 	if (!afs_has_staged(in))
 		stale = afs_inode_set_meta(in, m);
@@ -106,7 +107,7 @@ void afs_op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	struct afs_trust_tok tok = {0};
 	struct ais_obj_meta m = {0};
 	struct afs_loc loc;
-	bool known_dir = false, fresh, stale = false, trusted;
+	bool known_dir = false, fresh, stale = false, trusted, have;
 	int rc, kind = 0;
 
 	parent = afs_inode_get(fs->itable, parent_ino);
@@ -207,8 +208,12 @@ void afs_op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	if (kind == AFS_FILE && afs_is_shard_name(fs, name) &&
 	    !afs_mode_is_link(m.mode))
 		kind = AFS_SHARD;
-	reply_entry(req, fs, parent, name, kind, kind != AFS_DIR ? &m : NULL,
-		    !stale, &tok);
+	have = kind != AFS_DIR;
+	if (kind == AFS_DIR && !stale)
+		have = afs_dir_meta(fs, loc.bucket[0] ? loc.bucket : name,
+				    loc.bucket[0] ? key : "", &m) == 0;
+	reply_entry(req, fs, parent, name, kind, have ? &m : NULL, !stale,
+		    &tok);
 out:
 	afs_inode_put(fs->itable, parent);
 }
@@ -268,6 +273,21 @@ static int refresh_file(struct afs_fs *fs, struct afs_inode *in)
 	return 0;
 }
 
+/* A directory's attributes, asked again each time the kernel's copy
+ * expires (they are kept in its marker: afs_dir_meta). A node that does
+ * not answer leaves them as they were: a directory spans nodes, and the
+ * others may be up. */
+static void refresh_dir(struct afs_fs *fs, struct afs_inode *in)
+{
+	struct ais_obj_meta m;
+	struct afs_loc loc;
+
+	if (afs_locate(fs, in, &loc) || !loc.bucket[0])
+		return; /* the root of every bucket keeps nothing */
+	if (afs_dir_meta(fs, loc.bucket, loc.key, &m) == 0)
+		set_meta(fs, in, &m);
+}
+
 void afs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct afs_fs *fs = fuse_req_userdata(req);
@@ -275,6 +295,11 @@ void afs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	if (!in) {
 		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (in->kind == AFS_DIR) {
+		refresh_dir(fs, in);
+		afs_reply_attr(req, fs, in, 0);
 		return;
 	}
 	afs_reply_attr(req, fs, in, refresh_file(fs, in));
@@ -285,11 +310,11 @@ static int64_t ts_to_ns(const struct timespec *ts)
 	return (int64_t)ts->tv_sec * 1000000000LL + ts->tv_nsec;
 }
 
-/* chmod and utimens on a file: kept with the staged data while it has
- * unsaved changes (the PUT at close carries them), else stored in the
+/* chmod, chown and utimens on a file: kept with the staged data while it
+ * has unsaved changes (the PUT at close carries them), else stored in the
  * object's metadata right away. */
 static int set_file_meta(struct afs_fs *fs, struct afs_inode *in,
-			 const uint32_t *mode, const int64_t *mtime)
+			 const struct ais_meta_change *ch)
 {
 	char errmsg[AIS_ERRMSG_LEN] = "";
 	struct ais_obj_meta m;
@@ -300,19 +325,28 @@ static int set_file_meta(struct afs_fs *fs, struct afs_inode *in,
 
 	sp = afs_spool_hold(in);
 	if (sp) {
+		if (ch->uid)
+			afs_inode_owner_room(in, *ch->uid, *ch->gid);
 		pthread_mutex_lock(&sp->lock);
 		pending = sp->dirty;
 		if (pending)
-			sp->gen++; /* an upload on its way carries neither */
+			sp->gen++; /* an upload on its way carries none */
 		afs_inode_lock(in);
-		if (pending && mtime) {
-			sp->mtime_set = true;
-			sp->mtime_ns = *mtime;
+		if (pending) {
+			sp->ctime_ns = ais_now_real_ns();
+			if (ch->mtime_ns) {
+				sp->mtime_set = true;
+				sp->mtime_ns = *ch->mtime_ns;
+			}
+			if (ch->atime_ns) {
+				sp->atime_set = true;
+				sp->atime_ns = *ch->atime_ns;
+			}
+			if (ch->uid)
+				afs_inode_set_owner(in, *ch->uid, *ch->gid);
 		}
-		if (mode)
-			in->meta.mode = *mode;
-		if (mtime && !pending)
-			in->meta.mtime_ns = *mtime;
+		if (ch->mode)
+			in->meta.mode = *ch->mode;
 		afs_inode_unlock(in);
 		pthread_mutex_unlock(&sp->lock);
 		/* With write-back the file may be closed already: its own
@@ -326,18 +360,88 @@ static int set_file_meta(struct afs_fs *fs, struct afs_inode *in,
 	rc = afs_locate(fs, in, &loc);
 	if (rc)
 		return rc;
-	rc = ais_client_set_meta(fs->client, loc.bucket, loc.key, mode, mtime,
-				 NULL, NULL, &m, errmsg);
+	rc = ais_client_set_meta(fs->client, loc.bucket, loc.key, ch, &m,
+				 errmsg);
 	afs_trust_own(fs, loc.bucket, loc.key);
 	if (rc)
 		return -afs_errno(rc, "setattr", &loc, errmsg);
+	/* Staged bytes (set_meta leaves them be) are the same write. */
+	afs_inode_meta_room(in, &m);
 	afs_inode_lock(in);
 	in->meta.mode = m.mode;
 	in->meta.mtime_ns = m.mtime_ns;
 	in->meta.version = m.version;
+	if (m.owned)
+		afs_inode_set_owner(in, m.uid, m.gid);
+	afs_inode_set_times(in, m.atime_ns, m.ctime_ns);
 	afs_inode_unlock(in);
 	set_meta(fs, in, &m);
 	return 0;
+}
+
+/* chmod, chown and utimens on a directory: stored in its marker, which a
+ * directory made by ais put (a prefix) gets now, with the attributes it
+ * showed, changed as ch says. */
+static int set_dir_meta(struct afs_fs *fs, struct afs_inode *in,
+			const struct ais_meta_change *ch)
+{
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	char marker[AIS_NAME_MAX + 1];
+	struct ais_put_opts po;
+	struct ais_obj_meta m;
+	struct afs_loc loc;
+	struct stat cur;
+	int rc, tries;
+
+	rc = afs_locate(fs, in, &loc);
+	if (rc)
+		return rc;
+	if (!loc.bucket[0])
+		return -EPERM; /* the mount's root: a list of buckets */
+	rc = afs_dir_marker(loc.key, marker, sizeof(marker));
+	for (tries = 0; !rc && tries < 2; tries++) {
+		rc = ais_client_set_meta(fs->client, loc.bucket, marker, ch, &m,
+					 errmsg);
+		if (rc != -ENOENT)
+			break;
+		rc = afs_fill_attr(fs, in, &cur);
+		if (rc)
+			break;
+		memset(&po, 0, sizeof(po));
+		po.mode =
+		    S_IFDIR |
+		    ((ch->mode ? *ch->mode : (uint32_t)cur.st_mode) & 07777);
+		po.mtime_ns =
+		    ch->mtime_ns ? *ch->mtime_ns : ts_to_ns(&cur.st_mtim);
+		po.atime_ns =
+		    ch->atime_ns ? *ch->atime_ns : ts_to_ns(&cur.st_atim);
+		po.owned = true;
+		po.uid = ch->uid ? *ch->uid : cur.st_uid;
+		po.gid = ch->gid ? *ch->gid : cur.st_gid;
+		po.no_overwrite = true; /* made meanwhile: changed instead */
+		rc = ais_client_put_buf(fs->client, loc.bucket, marker, "", 0,
+					&po, &m, errmsg);
+		if (rc != -EEXIST)
+			break;
+	}
+	afs_trust_own(fs, loc.bucket, marker);
+	if (rc)
+		return -afs_errno(rc, "setattr", &loc, errmsg);
+	set_meta(fs, in, &m);
+	return 0;
+}
+
+/* A time of a setattr: now, the one given, or none. */
+static const int64_t *attr_time(int to_set, int now_bit, int bit,
+				const struct timespec *ts, int64_t *t)
+{
+	if (to_set & now_bit)
+		*t = ais_now_real_ns();
+	else if (to_set & bit)
+		*t = ts_to_ns(ts);
+	else
+		return NULL;
+	return t;
 }
 
 void afs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -345,8 +449,10 @@ void afs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 {
 	struct afs_fs *fs = fuse_req_userdata(req);
 	struct afs_inode *in = afs_inode_get(fs->itable, ino);
-	uint32_t mode, *pmode = NULL;
-	int64_t mtime, *pmtime = NULL;
+	struct ais_meta_change ch = {0};
+	uint32_t mode, uid, gid;
+	int64_t mtime, atime;
+	struct stat cur;
 	int rc = 0;
 
 	if (!in) {
@@ -365,23 +471,40 @@ void afs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			rc = -EOPNOTSUPP;
 			goto out;
 		}
-		mode = S_IFREG | (attr->st_mode & 07777);
-		pmode = &mode;
+		mode = (in->kind == AFS_DIR ? S_IFDIR : S_IFREG) |
+		       (attr->st_mode & 07777);
+		ch.mode = &mode;
 	}
-	if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
-		mtime = ais_now_real_ns();
-		pmtime = &mtime;
-	} else if (to_set & FUSE_SET_ATTR_MTIME) {
-		mtime = ts_to_ns(&attr->st_mtim);
-		pmtime = &mtime;
-	}
-	if (in->kind == AFS_DIR || in->kind == AFS_SHARD) {
-		/* Directories are prefixes: nothing to store their mode or
-		 * times in. Accept, as tar and rsync expect to set them. (A
-		 * shard's own metadata is not changed through its directory.)
-		 */
+	ch.mtime_ns = attr_time(to_set, FUSE_SET_ATTR_MTIME_NOW,
+				FUSE_SET_ATTR_MTIME, &attr->st_mtim, &mtime);
+	ch.atime_ns = attr_time(to_set, FUSE_SET_ATTR_ATIME_NOW,
+				FUSE_SET_ATTR_ATIME, &attr->st_atim, &atime);
+	if (in->kind == AFS_SHARD) {
+		/* A shard's own metadata is not changed through its
+		 * directory; accepted, as tar and rsync set a directory's. */
 		if (to_set & FUSE_SET_ATTR_SIZE)
 			rc = -EISDIR;
+		goto out;
+	}
+	if (in->kind == AFS_DIR && (to_set & FUSE_SET_ATTR_SIZE)) {
+		rc = -EISDIR;
+		goto out;
+	}
+	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		/* The kernel checked the rules (default_permissions) against
+		 * the owner it was shown: the half not given is that one's,
+		 * and an object without an owner gets both. */
+		rc = afs_fill_attr(fs, in, &cur);
+		if (rc)
+			goto out;
+		uid = to_set & FUSE_SET_ATTR_UID ? attr->st_uid : cur.st_uid;
+		gid = to_set & FUSE_SET_ATTR_GID ? attr->st_gid : cur.st_gid;
+		ch.uid = &uid;
+		ch.gid = &gid;
+	}
+	if (in->kind == AFS_DIR) {
+		if (ch.mode || ch.mtime_ns || ch.atime_ns || ch.uid)
+			rc = set_dir_meta(fs, in, &ch);
 		goto out;
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
@@ -389,10 +512,8 @@ void afs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		if (rc)
 			goto out;
 	}
-	/* Ownership comes from the mount (uid=, gid=); chown is accepted and
-	 * not stored, as on other object-store file systems. */
-	if (pmode || pmtime)
-		rc = set_file_meta(fs, in, pmode, pmtime);
+	if (ch.mode || ch.mtime_ns || ch.atime_ns || ch.uid)
+		rc = set_file_meta(fs, in, &ch);
 out:
 	afs_reply_attr(req, fs, in, rc);
 }

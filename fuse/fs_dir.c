@@ -362,7 +362,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	uint64_t pos = off < 0 ? 0 : (uint64_t)off;
 	const char *name;
 	struct dent *d;
-	bool counted, stale;
+	bool counted, stale, unknown_dir;
 	char *buf;
 	int rc = 0;
 
@@ -385,6 +385,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		child = NULL;
 		counted = true;
 		stale = false;
+		unknown_dir = false;
 		if (pos < 2) {
 			name = pos == 0 ? "." : "..";
 			afs_dir_stat(fs, &e.attr);
@@ -415,6 +416,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 					afs_member_set(fs, child, &d->meta,
 						       d->link);
 				} else {
+					afs_inode_meta_room(child, &d->meta);
 					afs_inode_lock(child);
 					child->seen_ns = ais_now_mono_ns();
 					if (d->kind != AFS_DIR &&
@@ -424,6 +426,10 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 						afs_trust_set(fs, child,
 							      &dh->tok);
 					}
+					/* A listing has no directory's
+					 * attributes: a lookup gets them. */
+					unknown_dir = d->kind == AFS_DIR &&
+						      !child->have_meta;
 					afs_inode_unlock(child);
 					afs_pages_stale(fs, child, stale);
 				}
@@ -434,7 +440,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 					afs_inode_put(fs->itable, child);
 					break;
 				}
-				if (!stale && keeps_name(fs, child)) {
+				if (!stale &&
+				    (unknown_dir || keeps_name(fs, child))) {
 					/* Node id 0: a plain entry, the
 					 * kernel's name and its time are
 					 * left as they are. */
@@ -510,7 +517,8 @@ void afs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
 
 static void reply_dir_entry(fuse_req_t req, struct afs_fs *fs,
 			    struct afs_inode *parent, const char *name,
-			    const struct afs_trust_tok *made)
+			    const struct afs_trust_tok *made,
+			    const struct ais_obj_meta *m)
 {
 	struct fuse_entry_param e;
 	struct afs_inode *in =
@@ -523,10 +531,12 @@ static void reply_dir_entry(fuse_req_t req, struct afs_fs *fs,
 		return;
 	}
 	x = made && made->gen ? afs_inode_ext(in) : NULL;
+	afs_inode_meta_room(in, m);
 	afs_inode_lock(in);
 	in->seen_ns = ais_now_mono_ns();
 	if (x)
 		x->made = *made;
+	afs_inode_set_meta(in, m);
 	afs_inode_unlock(in);
 	afs_fill_entry(fs, in, &e);
 	if (fuse_reply_entry(req, &e) != 0)
@@ -566,9 +576,12 @@ void afs_op_mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 	char key[AIS_NAME_MAX + 1], marker[AIS_NAME_MAX + 16];
 	struct afs_inode *parent = NULL, *child;
 	struct afs_trust_tok made = {0};
+	struct ais_put_opts po;
+	struct ais_obj_meta m;
 	struct afs_loc loc;
 	int rc, kind;
 
+	memset(&m, 0, sizeof(m)); /* a bucket keeps none yet */
 	rc = dir_op_start(fs, parent_ino, name, &parent, &loc);
 	if (rc)
 		goto out;
@@ -614,20 +627,24 @@ void afs_op_mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 		rc = -afs_errno(rc, "mkdir", &loc, errmsg);
 		goto out;
 	}
-	snprintf(marker, sizeof(marker), "%s/%s", key, AFS_DIR_MARKER);
-	if (strlen(marker) > AIS_NAME_MAX) {
-		rc = -ENAMETOOLONG;
+	rc = afs_dir_marker(key, marker, sizeof(marker));
+	if (rc)
 		goto out;
-	}
-	rc = ais_client_put_buf(fs->client, loc.bucket, marker, "", 0, NULL,
-				NULL, errmsg);
+	/* The marker keeps the directory's mode (S_IFDIR: exact bits),
+	 * owner and times. */
+	memset(&po, 0, sizeof(po));
+	po.mode = S_IFDIR | (mode & 07777);
+	po.owned = true;
+	afs_creator(req, parent, &po.uid, &po.gid, &po.mode);
+	rc = ais_client_put_buf(fs->client, loc.bucket, marker, "", 0, &po, &m,
+				errmsg);
 	if (rc)
 		rc = -afs_errno(rc, "mkdir", &loc, errmsg);
 out:
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
-		reply_dir_entry(req, fs, parent, name, &made);
+		reply_dir_entry(req, fs, parent, name, &made, &m);
 	afs_inode_put(fs->itable, parent);
 }
 

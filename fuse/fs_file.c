@@ -110,6 +110,7 @@ static int load_spool(struct afs_fs *fs, struct afs_inode *in,
 			ais_log(LOG_WARNING, "spool truncate: %m");
 		return -afs_errno(rc, "open", &loc, errmsg);
 	}
+	afs_inode_meta_room(in, &m);
 	afs_inode_lock(in);
 	set_meta_pages(in, &m, keep_cache);
 	sp->loaded = true;
@@ -188,6 +189,7 @@ int afs_put_prepare(struct afs_fs *fs, struct afs_inode *in,
 		    struct afs_spool *sp, struct ais_put_opts *po,
 		    struct afs_loc *loc, uint64_t *size)
 {
+	struct ais_obj_meta cur;
 	bool unlinked;
 	int rc;
 
@@ -196,14 +198,23 @@ int afs_put_prepare(struct afs_fs *fs, struct afs_inode *in,
 	memset(po, 0, sizeof(*po));
 	afs_inode_lock(in);
 	unlinked = in->unlinked;
-	po->mode = in->meta.mode;
+	afs_inode_meta_get(in, &cur);
 	afs_inode_unlock(in);
 	if (unlinked)
 		return 0; /* still dirty, should the unlink fail */
+	po->mode = cur.mode;
 	if (sp->mtime_set)
 		po->mtime_ns = sp->mtime_ns;
-	po->uid = fs->opts.uid;
-	po->gid = fs->opts.gid;
+	/* An access time set apart from the mtime stays; else it moves
+	 * with the mtime, as it showed. */
+	if (sp->atime_set)
+		po->atime_ns = sp->atime_ns;
+	else if (cur.atime_ns != cur.mtime_ns)
+		po->atime_ns = cur.atime_ns;
+	/* The owner stays (none stays none). */
+	po->owned = cur.owned;
+	po->uid = cur.uid;
+	po->gid = cur.gid;
 	rc = afs_locate(fs, in, loc);
 	if (!rc)
 		rc = afs_spool_size(sp, size);
@@ -227,8 +238,10 @@ void afs_put_done(struct afs_fs *fs, struct afs_inode *in, struct afs_spool *sp,
 	 * dirty, and what the node answered is not what the mount shows. */
 	if (sp->gen == gen) {
 		sp->dirty = false;
+		afs_inode_meta_room(in, out);
 		afs_inode_lock(in);
 		sp->mtime_set = false;
+		sp->atime_set = false;
 		set_meta_pages(in, out, NULL);
 		/* Our own change is not sent back to us
 		 * (ais_client_set_origin): what the PUT answered is current,
@@ -459,6 +472,7 @@ void afs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			rc = -afs_errno(rc, "open", &loc, errmsg);
 			goto err;
 		}
+		afs_inode_meta_room(in, &m);
 		afs_inode_lock(in);
 		set_meta_pages(in, &m, &keep);
 		in->seen_ns = ais_now_mono_ns();
@@ -540,6 +554,7 @@ void afs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 	struct ais_obj_meta m;
 	struct afs_loc loc;
 	struct fileh *fh;
+	uint32_t ouid, ogid;
 	bool local;
 	int rc, kind;
 
@@ -549,6 +564,7 @@ void afs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 		fuse_reply_err(req, -rc);
 		return;
 	}
+	afs_creator(req, parent, &ouid, &ogid, NULL);
 	/* A file written here exists, uploaded or not. In a directory this
 	 * mount made, a name the table does not have is missing
 	 * (afs_dir_complete); others are asked about. */
@@ -577,6 +593,7 @@ void afs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 		fuse_reply_err(req, ENOMEM);
 		goto out;
 	}
+	afs_inode_owner_room(in, ouid, ogid);
 	afs_inode_lock(in);
 	if (!afs_inode_spool(in)) {
 		memset(&in->meta, 0, sizeof(in->meta));
@@ -584,6 +601,8 @@ void afs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 		 * (a mode of 0 means "the default" on the wire). */
 		in->meta.mode = S_IFREG | (mode & 07777);
 		in->meta.mtime_ns = ais_now_real_ns();
+		afs_inode_set_times(in, in->meta.mtime_ns, in->meta.mtime_ns);
+		afs_inode_set_owner(in, ouid, ogid);
 		in->have_meta = true;
 		in->have_page = false;
 	}
@@ -639,6 +658,7 @@ static void reply_made(fuse_req_t req, struct afs_fs *fs,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	afs_inode_meta_room(in, m);
 	afs_inode_lock(in);
 	afs_inode_set_meta(in, m);
 	afs_inode_unlock(in);
@@ -689,6 +709,8 @@ static void make_object(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 	memset(&po, 0, sizeof(po));
 	po.mode = mode;
 	po.no_overwrite = true;
+	afs_creator(req, parent, &po.uid, &po.gid, NULL);
+	po.owned = true;
 	rc = ais_client_put_buf(fs->client, loc.bucket, key, body, len, &po, &m,
 				errmsg);
 	afs_trust_own(fs, loc.bucket, key);
@@ -784,8 +806,10 @@ void afs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	memset(&po, 0, sizeof(po));
 	po.mode = m.mode;
 	po.mtime_ns = m.mtime_ns;
+	po.atime_ns = m.atime_ns;
 	po.uid = m.uid;
 	po.gid = m.gid;
+	po.owned = m.owned;
 	po.no_overwrite = true;
 	rc = ais_client_put_fd(fs->client, loc.bucket, key, fd, m.size, &po,
 			       &got, errmsg);
@@ -848,6 +872,7 @@ void afs_file_readlink(fuse_req_t req, struct afs_fs *fs, struct afs_inode *in)
 		fuse_reply_err(req, afs_errno(rc, "readlink", &loc, errmsg));
 		return;
 	}
+	afs_inode_meta_room(in, &m);
 	afs_inode_lock(in);
 	afs_inode_set_meta(in, &m);
 	afs_inode_unlock(in);

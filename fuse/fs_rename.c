@@ -186,6 +186,13 @@ moved:
 	}
 	if (src)
 		rc = afs_inode_move(fs->itable, src, p2, newname);
+	if (src && src->kind == AFS_FILE) {
+		/* The node gave it a new change time (and commit time): the
+		 * next stat asks for them. */
+		afs_inode_lock(src);
+		src->trust = 0;
+		afs_inode_unlock(src);
+	}
 	/* The new name exists, and the table may not have it. */
 	if (!src || rc)
 		afs_inode_forget_made(p2);

@@ -203,12 +203,103 @@ struct afs_iext *afs_inode_ext(struct afs_inode *in)
 	return x;
 }
 
+static bool times_differ(int64_t atime, int64_t ctime, int64_t mtime)
+{
+	return atime != mtime || ctime != mtime;
+}
+
+/* One table per process: set at the start, read-only after. */
+static uint32_t default_uid, default_gid;
+
+void afs_inode_default_owner(uint32_t uid, uint32_t gid)
+{
+	default_uid = uid;
+	default_gid = gid;
+}
+
+static bool owner_needs_room(uint32_t uid, uint32_t gid)
+{
+	return uid != default_uid || gid != default_gid;
+}
+
+void afs_inode_owner_room(struct afs_inode *in, uint32_t uid, uint32_t gid)
+{
+	if (owner_needs_room(uid, gid))
+		(void)afs_inode_ext(in); /* ENOMEM: see afs_inode_set_owner */
+}
+
+void afs_inode_set_owner(struct afs_inode *in, uint32_t uid, uint32_t gid)
+{
+	struct afs_iext *x = afs_iext(in);
+
+	in->owned = true;
+	in->owner_lost = false;
+	if (!owner_needs_room(uid, gid)) {
+		if (x)
+			x->owner_set = false;
+		return;
+	}
+	if (!x) {
+		/* Never shown as owned by someone it is not. */
+		in->owner_lost = true;
+		return;
+	}
+	x->owner_set = true;
+	x->uid = uid;
+	x->gid = gid;
+}
+
+void afs_inode_meta_room(struct afs_inode *in, const struct ais_obj_meta *m)
+{
+	if (times_differ(m->atime_ns, m->ctime_ns, m->mtime_ns) ||
+	    (m->owned && owner_needs_room(m->uid, m->gid)))
+		(void)afs_inode_ext(in); /* ENOMEM: see the setters */
+}
+
+void afs_inode_set_times(struct afs_inode *in, int64_t atime, int64_t ctime)
+{
+	struct afs_iext *x = afs_iext(in);
+	bool differ = times_differ(atime, ctime, in->meta.mtime_ns);
+
+	if (!x)
+		return;
+	x->times_set = differ;
+	x->atime_ns = atime;
+	x->ctime_ns = ctime;
+}
+
+void afs_inode_meta_get(struct afs_inode *in, struct ais_obj_meta *m)
+{
+	struct afs_iext *x = afs_iext(in);
+
+	afs_meta_get(&in->meta, m);
+	m->owned = in->owned;
+	m->uid = default_uid;
+	m->gid = default_gid;
+	if (in->owner_lost) {
+		m->uid = m->gid = 65534; /* nobody */
+	} else if (in->owned && x && x->owner_set) {
+		m->uid = x->uid;
+		m->gid = x->gid;
+	}
+	m->atime_ns = m->ctime_ns = m->mtime_ns;
+	if (x && x->times_set) {
+		m->atime_ns = x->atime_ns;
+		m->ctime_ns = x->ctime_ns;
+	}
+}
+
 bool afs_inode_set_meta(struct afs_inode *in, const struct ais_obj_meta *m)
 {
 	uint64_t old = in->meta.ident;
 	bool stale = false;
 
 	afs_meta_set(&in->meta, m);
+	if (m->owned)
+		afs_inode_set_owner(in, m->uid, m->gid);
+	else
+		in->owned = in->owner_lost = false;
+	afs_inode_set_times(in, m->atime_ns, m->ctime_ns);
 	if (!in->have_meta || in->meta.ident != old) {
 		stale = in->have_page;
 		in->have_page = false;

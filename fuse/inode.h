@@ -78,6 +78,16 @@ struct afs_iext {
 	 * (afs_trust_dir), every name in it is in this table, and a name
 	 * that is not is missing without asking. gen 0: none. */
 	struct afs_trust_tok made;
+	/* Under the inode's lock: the access and change times, when either
+	 * differs from meta.mtime_ns (times_set). Most objects' do not
+	 * (written once by ais put): their inodes need no ext for them. */
+	bool times_set;
+	int64_t atime_ns, ctime_ns;
+	/* Under the inode's lock: the owner of an owned inode when it is not
+	 * the default owner (afs_inode_default_owner), which it is for every
+	 * file a single-user mount makes. */
+	bool owner_set;
+	uint32_t uid, gid;
 };
 
 /* One inode the kernel knows (nlookup > 0) or that is still referenced from
@@ -107,6 +117,9 @@ struct afs_inode {
 	uint8_t kind;
 	bool hashed; /* reachable by (parent, name); table lock */
 	bool have_meta : 1;
+	bool owned : 1;	     /* it has an owner (ObjMeta.owned): the default
+				one, or ext's */
+	bool owner_lost : 1; /* owned, and no room to say by whom */
 	/* The kernel may hold this object's bytes, as of meta.ident, in its
 	 * page cache (set at open and after our own PUT; cleared when meta
 	 * changes to another ident): an open keeps the cache only then. */
@@ -153,8 +166,34 @@ void afs_inode_forget_made(struct afs_inode *dir);
 
 /* Under in's lock: its meta is now *m (have_meta set); the page cache
  * stops being trusted if that is another write than before. Returns true
- * if the kernel may hold pages of the write before. */
+ * if the kernel may hold pages of the write before. Times other than the
+ * mtime need in's ext: made beforehand by afs_inode_meta_room (without
+ * it, they read as the mtime). */
 bool afs_inode_set_meta(struct afs_inode *in, const struct ais_obj_meta *m);
+
+/* Before afs_inode_set_meta(in, m), not under in's lock (it may
+ * allocate): makes the room m's times and owner need. */
+void afs_inode_meta_room(struct afs_inode *in, const struct ais_obj_meta *m);
+
+/* The owner most inodes have (the mount's user), which takes no room in
+ * them. Set once, before the first inode is made. */
+void afs_inode_default_owner(uint32_t uid, uint32_t gid);
+
+/* Before afs_inode_set_owner(in, uid, gid), not under in's lock: makes
+ * the room that owner needs. */
+void afs_inode_owner_room(struct afs_inode *in, uint32_t uid, uint32_t gid);
+
+/* Under in's lock: owned by uid:gid from now on (room made beforehand,
+ * else it shows as owned by nobody, 65534). */
+void afs_inode_set_owner(struct afs_inode *in, uint32_t uid, uint32_t gid);
+
+/* Under in's lock: its metadata as afs_inode_set_meta stored it (no
+ * checksum or commit time). */
+void afs_inode_meta_get(struct afs_inode *in, struct ais_obj_meta *m);
+
+/* Under in's lock: its access and change times are atime and ctime (its
+ * mtime being meta.mtime_ns); ext made beforehand if they differ. */
+void afs_inode_set_times(struct afs_inode *in, int64_t atime, int64_t ctime);
 
 static inline void afs_inode_lock(struct afs_inode *in)
 {

@@ -308,6 +308,8 @@ static int serve(struct afs_opts *o, int report_fd)
 			goto out_client;
 		}
 	}
+	/* Most inodes are owned by the mount's user: they keep no owner. */
+	afs_inode_default_owner(o->uid, o->gid);
 	fs.itable = afs_itable_new();
 	if (!fs.itable || build_fuse_args(o, &args) != 0) {
 		fprintf(stderr, "aisfs: out of memory\n");

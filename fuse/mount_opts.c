@@ -163,11 +163,13 @@ static int apply(struct afs_opts *o, char *key, char *val, char *errmsg)
 		if (rc)
 			return rc;
 		o->uid = (uid_t)n;
+		o->uid_given = true;
 	} else if (strcmp(key, "gid") == 0 && val) {
 		rc = parse_uint(key, val, UINT_MAX - 1, &n, errmsg);
 		if (rc)
 			return rc;
 		o->gid = (gid_t)n;
+		o->gid_given = true;
 	} else if (strcmp(key, "timeout") == 0 && val) {
 		rc = parse_uint(key, val, 3600, &n, errmsg);
 		if (rc)

@@ -32,8 +32,11 @@ struct afs_opts {
 	double entry_timeout;
 	double negative_timeout;
 	int shards; /* enum afs_shards */
+	/* The owner of what has none stored (ais put), and of the directories
+	 * so far; given (uid=, gid=): of every file, whatever is stored. */
 	uid_t uid;
 	gid_t gid;
+	bool uid_given, gid_given;
 	int timeout_s; /* a down cluster gives EIO after this long */
 	unsigned max_threads;
 };

@@ -162,6 +162,7 @@ void afs_spool_touch(struct afs_spool *sp)
 	sp->dirty = true;
 	sp->gen++;
 	sp->mtime_ns = ais_now_real_ns();
+	sp->ctime_ns = sp->mtime_ns;
 	sp->mtime_set = true;
 }
 

@@ -29,6 +29,12 @@ struct afs_spool {
 	uint64_t gen; /* moves on at every change: an upload of an older
 			 generation leaves the spool dirty */
 	int64_t mtime_ns;
+	/* While dirty: the last change made here (a write, a chmod...), and
+	 * an access time set since the last PUT (atime_set). Under the
+	 * inode's lock too. */
+	int64_t ctime_ns;
+	bool atime_set;
+	int64_t atime_ns;
 	const char *dir;   /* where it goes when it outgrows memory */
 	uint64_t mem_resv; /* a memfd: bytes of the memory budget it holds */
 	bool mem;	   /* fd is a memfd */

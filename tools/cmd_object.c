@@ -426,20 +426,27 @@ static int simple_opts(const char *cmd, const char *help, int argc, char **argv)
 	return 0;
 }
 
-static void print_meta(const char *bucket, const char *name,
-		       const struct ais_obj_meta *m)
+/* "mtime     2026-12-05 13:44:43.123456789 +0000" */
+static void print_time(const char *what, int64_t ns)
 {
-	char size_s[32], time_s[64];
-	const char *ck = ais_cksum_name(m->cksum_type);
-
-	time_t t = (time_t)(m->mtime_ns / 1000000000);
+	char time_s[64], zone[16] = "";
+	time_t t = (time_t)(ns / 1000000000);
 	struct tm tm;
-	char zone[16] = "";
 
 	if (localtime_r(&t, &tm))
 		strftime(zone, sizeof(zone), "%z", &tm);
+	cli_format_time(ns, time_s, sizeof(time_s));
+	printf("%-9s %s.%09lld %s\n", what, time_s,
+	       (long long)(ns % 1000000000), zone);
+}
+
+static void print_meta(const char *bucket, const char *name,
+		       const struct ais_obj_meta *m)
+{
+	char size_s[32];
+	const char *ck = ais_cksum_name(m->cksum_type);
+
 	ais_format_size(m->size, size_s, sizeof(size_s));
-	cli_format_time(m->mtime_ns, time_s, sizeof(time_s));
 	printf("name      ais://%s/%s\n", bucket, name);
 	printf("size      %llu (%s)\n", (unsigned long long)m->size, size_s);
 	if (m->cksum_type && m->cksum[0])
@@ -447,13 +454,22 @@ static void print_meta(const char *bucket, const char *name,
 	else
 		printf("checksum  none\n");
 	printf("version   %llu\n", (unsigned long long)m->version);
-	printf("mtime     %s.%09lld %s\n", time_s,
-	       (long long)(m->mtime_ns % 1000000000), zone);
+	print_time("mtime", m->mtime_ns);
+	/* Shown when they say something the mtime does not. */
+	if (m->atime_ns != m->mtime_ns)
+		print_time("atime", m->atime_ns);
+	if (m->ctime_ns != m->mtime_ns)
+		print_time("ctime", m->ctime_ns);
 	if (S_ISLNK(m->mode))
 		printf("type      symbolic link (its bytes are the target)\n");
+	else if (S_ISDIR(m->mode))
+		printf("type      directory marker (a mount's directory "
+		       "attributes)\n");
 	printf("mode      %04o\n", m->mode & 07777);
-	if (m->uid || m->gid)
+	if (m->owned)
 		printf("owner     %u:%u\n", m->uid, m->gid);
+	else
+		printf("owner     none (a mount shows its own user)\n");
 }
 
 /* Where the object's copies are, as the client's map says (the owner

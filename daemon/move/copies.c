@@ -245,7 +245,9 @@ static bool same_attrs(const struct ais_obj_meta *a,
 		       const struct ais_obj_meta *b)
 {
 	return a->mode == b->mode && a->mtime_ns == b->mtime_ns &&
-	       a->uid == b->uid && a->gid == b->gid;
+	       a->uid == b->uid && a->gid == b->gid &&
+	       (a->owned || !b->owned) && a->atime_ns == b->atime_ns &&
+	       a->ctime_ns == b->ctime_ns;
 }
 
 int move__make_copy(struct aisd *d, const struct ais_node *n, uint64_t mapv,
@@ -274,9 +276,13 @@ int move__make_copy(struct aisd *d, const struct ais_node *n, uint64_t mapv,
 			req.name = (char *)name;
 			req.peer_local = true;
 			req.map_version = mapv;
-			req.set_mode = req.set_mtime = req.set_owner = true;
+			req.set_mode = req.set_mtime = req.set_atime = true;
 			req.mode = m->mode;
 			req.mtime_ns = m->mtime_ns;
+			req.atime_ns = m->atime_ns;
+			req.ctime_ns = m->ctime_ns;
+			/* An object without an owner keeps none. */
+			req.set_owner = m->owned;
 			req.uid = m->uid;
 			req.gid = m->gid;
 			return peer_simple(d, n, &req, errmsg);
@@ -440,6 +446,8 @@ int move_set_meta_copies(struct aisd *d, struct cluster_map *cm,
 	/* Exactly the values applied here (mtime 0 meant "now"). */
 	req.mode = m->mode;
 	req.mtime_ns = m->mtime_ns;
+	req.atime_ns = m->atime_ns;
+	req.ctime_ns = m->ctime_ns;
 	req.uid = m->uid;
 	req.gid = m->gid;
 	for (i = 0; i < n; i++) {

@@ -306,6 +306,8 @@ int rpc_put_batch(struct rpc *r)
 		    .mtime_ns = pi->mtime_ns,
 		    .uid = pi->uid,
 		    .gid = pi->gid,
+		    .owned = pi->set_owner,
+		    .atime_ns = pi->atime_ns,
 		    .no_overwrite = pi->no_overwrite,
 		};
 

@@ -321,6 +321,8 @@ int rpc_put(struct rpc *r)
 	    .mtime_ns = q->mtime_ns,
 	    .uid = q->uid,
 	    .gid = q->gid,
+	    .owned = q->set_owner,
+	    .atime_ns = q->atime_ns,
 	    .no_overwrite = q->no_overwrite,
 	};
 	struct store *st = r->d->store;
@@ -517,15 +519,26 @@ int rpc_rename(struct rpc *r)
 int rpc_set_meta_op(struct rpc *r)
 {
 	Ais__Request *q = r->req;
+	struct store_meta_set c = {
+	    .set_mode = q->set_mode,
+	    .mode = q->mode,
+	    .set_mtime = q->set_mtime,
+	    .mtime_ns = q->mtime_ns,
+	    .set_atime = q->set_atime,
+	    .atime_ns = q->atime_ns,
+	    .set_owner = q->set_owner,
+	    .uid = q->uid,
+	    .gid = q->gid,
+	    /* Only a copy of a change keeps the time it was made at. */
+	    .ctime_ns = q->peer_local ? q->ctime_ns : 0,
+	};
 	int rc;
 
 	rc = rpc_check_read(r);
 	if (!rc && !q->peer_local)
 		rc = rpc_fetch_missing(r);
 	if (!rc)
-		rc = store_set_meta(r->d->store, q->bucket, q->name,
-				    q->set_mode, q->mode, q->set_mtime,
-				    q->mtime_ns, q->set_owner, q->uid, q->gid,
+		rc = store_set_meta(r->d->store, q->bucket, q->name, &c,
 				    &r->meta, r->errmsg);
 	if (!rc)
 		rpc_set_meta(r);

@@ -555,6 +555,7 @@ static int append_locked(struct shards *sh, const char *bucket,
 	 * elsewhere take the newer one. */
 	m.written_ns =
 	    m.mtime_ns > old.written_ns ? m.mtime_ns : old.written_ns + 1;
+	m.ctime_ns = m.written_ns;
 	type = old.cksum_type ? old.cksum_type : AIS_CKSUM_XXH3;
 	m.cksum_type = type;
 	rc = blk_writer_init(&w);

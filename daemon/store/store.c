@@ -625,11 +625,25 @@ static void put_meta(const struct store_put *p, const char *hex,
 	m->cksum_type = p->a.cksum_type;
 	snprintf(m->cksum, sizeof(m->cksum), "%s", hex);
 	if (!p->a.migrate) {
-		m->mtime_ns = p->a.mtime_ns ? p->a.mtime_ns : ais_now_real_ns();
+		m->mtime_ns = p->a.mtime_ns; /* 0: put_times makes it */
+		m->atime_ns = p->a.atime_ns;
 		m->mode = p->a.mode;
 		m->uid = p->a.uid;
 		m->gid = p->a.gid;
+		m->owned = p->a.owned;
 	}
+}
+
+/* A client's write, committed at m->written_ns: its change time, and its
+ * modification time when the client gave none (one clock reading for
+ * both, so that they are equal then, as on a local file system). */
+static void put_times(struct ais_obj_meta *m, const struct store_put_args *a)
+{
+	m->ctime_ns = m->written_ns;
+	if (!a->mtime_ns)
+		m->mtime_ns = m->written_ns;
+	if (!a->atime_ns)
+		m->atime_ns = m->mtime_ns;
 }
 
 /* The version a client's PUT of a's name takes (the one after the object
@@ -697,6 +711,7 @@ int store_put_commit(struct store_put *p, struct ais_obj_meta *out,
 		if (rc)
 			goto err_unlock;
 		m.written_ns = commit_time(after);
+		put_times(&m, &p->a);
 	}
 	rc = write_meta(p, &m, errmsg);
 	if (rc)
@@ -749,6 +764,7 @@ int store_put_stage(struct store_put *p, struct store_staged *out, char *errmsg)
 	if (rc)
 		goto err;
 	m->written_ns = commit_time(after);
+	put_times(m, &p->a);
 	rc = write_meta(p, m, errmsg);
 	if (rc)
 		goto err;
@@ -832,6 +848,7 @@ int store_put_publish(struct store_staged *sp, char *errmsg)
 	if (version != m->version || after >= m->written_ns) {
 		m->version = version;
 		m->written_ns = commit_time(after);
+		put_times(m, &sp->a);
 		rc = restage(sp, errmsg);
 		if (rc)
 			goto err_unlock;
@@ -1140,6 +1157,7 @@ int store_rename(struct store *st, const char *bucket, const char *name,
 	/* The new name is a new write: it wins over any older copy of it. */
 	m.written_ns = commit_time(old_written > m.written_ns ? old_written
 							      : m.written_ns);
+	m.ctime_ns = m.written_ns; /* a rename changes its inode's ctime */
 	if (src_mp == order[0]) {
 		close(fd);
 		rc = objmeta_write_path(src, &m);
@@ -1177,13 +1195,13 @@ out:
 }
 
 int store_set_meta(struct store *st, const char *bucket, const char *name,
-		   bool set_mode, uint32_t mode, bool set_mtime,
-		   int64_t mtime_ns, bool set_owner, uint32_t uid, uint32_t gid,
-		   struct ais_obj_meta *m, char *errmsg)
+		   const struct store_meta_set *c, struct ais_obj_meta *m,
+		   char *errmsg)
 {
 	char path[AISD_PATH_MAX];
 	unsigned s = stripe_of(bucket, name);
 	struct stat sb;
+	int64_t now;
 	int fd, rc = 0;
 
 	pthread_mutex_lock(&st->stripes[s]);
@@ -1202,14 +1220,19 @@ int store_set_meta(struct store *st, const char *bucket, const char *name,
 	if (objmeta_read_fd(fd, m))
 		objmeta_from_stat(&sb, m);
 	m->size = (uint64_t)sb.st_size;
-	if (set_mode)
-		m->mode = mode;
-	if (set_mtime)
-		m->mtime_ns = mtime_ns ? mtime_ns : ais_now_real_ns();
-	if (set_owner) {
-		m->uid = uid;
-		m->gid = gid;
+	now = ais_now_real_ns();
+	if (c->set_mode)
+		m->mode = c->mode;
+	if (c->set_mtime)
+		m->mtime_ns = c->mtime_ns ? c->mtime_ns : now;
+	if (c->set_atime)
+		m->atime_ns = c->atime_ns ? c->atime_ns : now;
+	if (c->set_owner) {
+		m->uid = c->uid;
+		m->gid = c->gid;
+		m->owned = true;
 	}
+	m->ctime_ns = c->ctime_ns ? c->ctime_ns : now;
 	rc = objmeta_write_fd(fd, m);
 	if (!rc && fsync(fd) < 0)
 		rc = -errno;

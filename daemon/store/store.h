@@ -76,6 +76,8 @@ struct store_put_args {
 	int64_t mtime_ns; /* 0: now */
 	uint32_t uid;
 	uint32_t gid;
+	bool owned;	  /* uid/gid name the owner (ObjMeta.owned) */
+	int64_t atime_ns; /* 0: the mtime */
 	bool no_overwrite;
 	/* A copy of an existing object (rebalance, fetch from a previous
 	 * owner): stored with exactly this metadata (size and checksum are
@@ -222,11 +224,20 @@ int store_rename(struct store *st, const char *bucket, const char *name,
 		 const char *new_name, bool no_overwrite,
 		 struct ais_obj_meta *out, char *errmsg);
 
-/* Updates mode / mtime / owner in the xattr; *m gets the result. */
+/* What a SET_META changes: the fields whose set_ flag is true. */
+struct store_meta_set {
+	bool set_mode, set_mtime, set_atime, set_owner;
+	uint32_t mode;
+	int64_t mtime_ns, atime_ns; /* 0: now */
+	uint32_t uid, gid;	    /* the owner (ObjMeta.owned from then on) */
+	int64_t ctime_ns; /* the change time to record; 0: now (a peer's
+			     copy of a change passes the first copy's) */
+};
+
+/* Updates the metadata in the xattr as c says; *m gets the result. */
 int store_set_meta(struct store *st, const char *bucket, const char *name,
-		   bool set_mode, uint32_t mode, bool set_mtime,
-		   int64_t mtime_ns, bool set_owner, uint32_t uid, uint32_t gid,
-		   struct ais_obj_meta *m, char *errmsg);
+		   const struct store_meta_set *c, struct ais_obj_meta *m,
+		   char *errmsg);
 
 /* True if bucket/prefix is a directory (objects live under it) on some
  * mountpath of this node. */

@@ -52,4 +52,5 @@ void objmeta_from_stat(const struct stat *st, struct ais_obj_meta *m)
 	m->mode = st->st_mode & 07777;
 	m->uid = st->st_uid;
 	m->gid = st->st_gid;
+	m->ctime_ns = m->atime_ns = m->mtime_ns;
 }

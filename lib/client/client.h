@@ -366,7 +366,10 @@ struct ais_put_opts {
 			      S_IFLNK | 0777: a symbolic link whose bytes
 			      are its target (aisfs(1)) */
 	int64_t mtime_ns;  /* 0: now */
+	int64_t atime_ns;  /* 0: the mtime */
 	uint32_t uid, gid;
+	bool owned;	   /* uid/gid are the owner's (else it has none:
+			      a mount shows its own user) */
 	bool no_overwrite; /* -EEXIST instead of replacing */
 	/* Out, may be NULL: in a bucket with copies, how many of the
 	 * object's copies could not be made now (a node down, unreachable or
@@ -464,12 +467,21 @@ int ais_client_delete(struct ais_client *c, const char *bucket,
 int ais_client_rename(struct ais_client *c, const char *bucket,
 		      const char *name, const char *new_name, bool no_overwrite,
 		      char *errmsg);
-/* Updates mode and/or mtime (and owner) in place; out gets the new meta. */
+/* What ais_client_set_meta changes: the fields that are not NULL. */
+struct ais_meta_change {
+	const uint32_t *mode;
+	const int64_t *mtime_ns; /* 0: now */
+	const int64_t *atime_ns; /* 0: now */
+	/* The owner (the object is owned from then on); one without the
+	 * other keeps the stored half. */
+	const uint32_t *uid, *gid;
+};
+
+/* Updates the metadata in place as ch says (its change time moves too);
+ * out gets the new meta. */
 int ais_client_set_meta(struct ais_client *c, const char *bucket,
-			const char *name, const uint32_t *mode,
-			const int64_t *mtime_ns, const uint32_t *uid,
-			const uint32_t *gid, struct ais_obj_meta *out,
-			char *errmsg);
+			const char *name, const struct ais_meta_change *ch,
+			struct ais_obj_meta *out, char *errmsg);
 
 /* ---- listing ---------------------------------------------------------- */
 

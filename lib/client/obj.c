@@ -111,12 +111,11 @@ int ais_client_delete(struct ais_client *c, const char *bucket,
 }
 
 int ais_client_set_meta(struct ais_client *c, const char *bucket,
-			const char *name, const uint32_t *mode,
-			const int64_t *mtime_ns, const uint32_t *uid,
-			const uint32_t *gid, struct ais_obj_meta *out,
-			char *errmsg)
+			const char *name, const struct ais_meta_change *ch,
+			struct ais_obj_meta *out, char *errmsg)
 {
 	Ais__Request req = AIS__REQUEST__INIT;
+	const uint32_t *uid = ch->uid, *gid = ch->gid;
 	int rc;
 
 	rc = ais__check_obj_names(bucket, name, errmsg);
@@ -141,13 +140,17 @@ int ais_client_set_meta(struct ais_client *c, const char *bucket,
 	req.op = AIS__OP__OP_SET_META;
 	req.bucket = (char *)bucket;
 	req.name = (char *)name;
-	if (mode) {
-		req.mode = *mode;
+	if (ch->mode) {
+		req.mode = *ch->mode;
 		req.set_mode = true;
 	}
-	if (mtime_ns) {
-		req.mtime_ns = *mtime_ns;
+	if (ch->mtime_ns) {
+		req.mtime_ns = *ch->mtime_ns;
 		req.set_mtime = true;
+	}
+	if (ch->atime_ns) {
+		req.atime_ns = *ch->atime_ns;
+		req.set_atime = true;
 	}
 	return call_meta(c, bucket, name, &req, out, errmsg);
 }
@@ -279,8 +282,10 @@ static int rename_copy(struct ais_client *c, const char *bucket,
 	if (m) {
 		po.mode = m->mode;
 		po.mtime_ns = m->mtime_ns;
+		po.atime_ns = m->atime_ns;
 		po.uid = m->uid;
 		po.gid = m->gid;
+		po.owned = m->owned;
 		/* The new owner verifies the bytes end to end. */
 		if (m->cksum_type != AIS__CKSUM_TYPE__CKSUM_NONE &&
 		    m->cksum_value[0] && m->size == size) {

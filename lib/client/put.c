@@ -140,6 +140,8 @@ static int put_common(struct ais_client *c, const char *bucket,
 		req.mtime_ns = opts->mtime_ns;
 		req.uid = opts->uid;
 		req.gid = opts->gid;
+		req.set_owner = opts->owned;
+		req.atime_ns = opts->atime_ns;
 		req.no_overwrite = opts->no_overwrite;
 	}
 	if (src->kind != SRC_BUF) {

@@ -76,6 +76,8 @@ static void send_batch(struct ais_client *c, const char *bucket,
 		pi->mtime_ns = it->opts.mtime_ns;
 		pi->uid = it->opts.uid;
 		pi->gid = it->opts.gid;
+		pi->set_owner = it->opts.owned;
+		pi->atime_ns = it->opts.atime_ns;
 		pi->no_overwrite = it->opts.no_overwrite;
 		pv[i] = pi;
 		body += it->len;

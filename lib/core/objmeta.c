@@ -17,6 +17,9 @@ void ais_obj_meta_to_pb(const struct ais_obj_meta *m, Ais__ObjMeta *pb)
 	pb->uid = m->uid;
 	pb->gid = m->gid;
 	pb->written_ns = m->written_ns;
+	pb->owned = m->owned;
+	pb->ctime_ns = m->ctime_ns;
+	pb->atime_ns = m->atime_ns;
 }
 
 void ais_obj_meta_from_pb(const Ais__ObjMeta *pb, struct ais_obj_meta *out)
@@ -34,6 +37,10 @@ void ais_obj_meta_from_pb(const Ais__ObjMeta *pb, struct ais_obj_meta *out)
 	out->uid = pb->uid;
 	out->gid = pb->gid;
 	out->written_ns = pb->written_ns;
+	out->owned = pb->owned;
+	/* Objects from before these times existed: what stat showed then. */
+	out->ctime_ns = pb->ctime_ns ? pb->ctime_ns : pb->mtime_ns;
+	out->atime_ns = pb->atime_ns ? pb->atime_ns : pb->mtime_ns;
 }
 
 size_t ais_obj_meta_encode(const struct ais_obj_meta *m, uint8_t *buf)

@@ -4,6 +4,7 @@
 #ifndef AIS_OBJMETA_H
 #define AIS_OBJMETA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,14 @@ struct ais_obj_meta {
 	/* When the node that took the write committed it (CLOCK_REALTIME ns);
 	 * of two copies the later one wins; 0 = older than any. */
 	int64_t written_ns;
+	/* uid/gid name an owner (set by aisfs, chown); false: none was given
+	 * (ais put), and a mount shows its own user. */
+	bool owned;
+	/* Last change of the bytes or the metadata (the node's clock), and
+	 * the access time as a client set it (reads never move it). Decoded
+	 * objects from before them have both equal to mtime_ns. */
+	int64_t ctime_ns;
+	int64_t atime_ns;
 };
 
 /* The largest encoded ObjMeta (the longest checksum and every varint at its

@@ -320,15 +320,39 @@ START_TEST(test_overwrite_versions)
 		uint32_t mode = 0751;
 		int64_t mt = 42000000000ll;
 
-		ck_assert_int_eq(ais_client_set_meta(C, "test", "ver/meta",
-						     &mode, &mt, NULL, NULL, &m,
-						     msg),
-				 0);
+		int64_t at = 43000000007ll;
+		uint32_t gid = 4242;
+		int64_t ct0;
+
+		ck_assert_int_eq(
+		    ais_client_set_meta(C, "test", "ver/meta",
+					&(struct ais_meta_change){
+					    .mode = &mode, .mtime_ns = &mt},
+					&m, msg),
+		    0);
 		ck_assert_int_eq(
 		    ais_client_head(C, "test", "ver/meta", &h, msg), 0);
 		ck_assert_uint_eq(h.mode & 07777, 0751);
 		ck_assert_int_eq(h.mtime_ns, 42000000000ll);
+		ck_assert_int_eq(h.atime_ns, 1234567890123456789ll);
+		ck_assert(!h.owned);
+		ct0 = h.ctime_ns;
 		check_get("test", "ver/meta", 1, 10);
+		/* atime alone; a group alone keeps the stored uid and
+		 * makes the object owned. */
+		ck_assert_int_eq(
+		    ais_client_set_meta(
+			C, "test", "ver/meta",
+			&(struct ais_meta_change){.atime_ns = &at, .gid = &gid},
+			&m, msg),
+		    0);
+		ck_assert_int_eq(
+		    ais_client_head(C, "test", "ver/meta", &h, msg), 0);
+		ck_assert_int_eq(h.atime_ns, at);
+		ck_assert_int_eq(h.mtime_ns, 42000000000ll);
+		ck_assert(h.owned);
+		ck_assert_uint_eq(h.gid, 4242);
+		ck_assert_int_ge(h.ctime_ns, ct0);
 	}
 }
 END_TEST

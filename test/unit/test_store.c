@@ -623,36 +623,82 @@ START_TEST(test_set_meta)
 	uint8_t d[1500];
 	char msg[AIS_ERRMSG_LEN] = "";
 	struct ais_obj_meta want, m;
+	struct store_meta_set c;
 	struct scratch_store f;
+	int64_t prev_ctime;
 
 	scratch_fill(d, sizeof(d), 14);
 	scratch_store_open(&f, "setmeta", 1, BUCKET);
 	want = put_ok(f.st, "m", d, sizeof(d));
 
-	ck_assert_int_eq(store_set_meta(f.st, BUCKET, "m", true, 0600, false,
-					42, false, 1, 1, &m, msg),
-			 0);
+	/* The change time is the commit's; an atime never set reads as the
+	 * mtime; no owner given, none stored. */
+	ck_assert_int_eq(want.ctime_ns, want.written_ns);
+	ck_assert_int_eq(want.atime_ns, want.mtime_ns);
+	ck_assert(!want.owned);
+	{
+		/* Without an mtime: one clock reading for mtime and ctime;
+		 * an owner given is kept as one. */
+		struct store_put_args a = args("n");
+
+		a.mtime_ns = 0;
+		a.owned = true;
+		a.uid = 1000;
+		a.gid = 100;
+		a.atime_ns = 77;
+		ck_assert_int_eq(put_args(f.st, &a, d, 10, &m, msg), 0);
+		ck_assert_int_eq(m.mtime_ns, m.written_ns);
+		ck_assert_int_eq(m.ctime_ns, m.written_ns);
+		ck_assert_int_eq(m.atime_ns, 77);
+		ck_assert(m.owned);
+		ck_assert_int_eq(store_head(f.st, BUCKET, "n", &m, msg), 0);
+		ck_assert(m.owned && m.uid == 1000 && m.gid == 100);
+		ck_assert_int_eq(m.atime_ns, 77);
+	}
+
+	c = (struct store_meta_set){
+	    .set_mode = true, .mode = 0600, .mtime_ns = 42, .uid = 1, .gid = 1};
+	ck_assert_int_eq(store_set_meta(f.st, BUCKET, "m", &c, &m, msg), 0);
 	want.mode = 0600;
 	assert_meta_eq(&m, &want, "mode");
 	assert_object(f.st, "m", d, sizeof(d), &want);
+	ck_assert(!m.owned);
+	/* chmod changes the ctime, nothing else. */
+	ck_assert_int_gt(m.ctime_ns, want.ctime_ns);
+	ck_assert_int_eq(m.atime_ns, want.mtime_ns);
+	prev_ctime = m.ctime_ns;
 
-	ck_assert_int_eq(store_set_meta(f.st, BUCKET, "m", false, 0777, true,
-					-5000000000LL, false, 1, 1, &m, msg),
-			 0);
+	c = (struct store_meta_set){.set_mtime = true,
+				    .mtime_ns = -5000000000LL,
+				    .set_atime = true,
+				    .atime_ns = 1950000000123456789LL};
+	ck_assert_int_eq(store_set_meta(f.st, BUCKET, "m", &c, &m, msg), 0);
 	want.mtime_ns = -5000000000LL;
 	assert_meta_eq(&m, &want, "mtime");
 	assert_object(f.st, "m", d, sizeof(d), &want);
+	ck_assert_int_eq(m.atime_ns, 1950000000123456789LL);
+	ck_assert_int_ge(m.ctime_ns, prev_ctime);
 
-	ck_assert_int_eq(store_set_meta(f.st, BUCKET, "m", false, 0777, false,
-					42, true, 0, 99, &m, msg),
-			 0);
+	c = (struct store_meta_set){.set_owner = true, .uid = 0, .gid = 99};
+	ck_assert_int_eq(store_set_meta(f.st, BUCKET, "m", &c, &m, msg), 0);
 	want.uid = 0;
 	want.gid = 99;
 	assert_meta_eq(&m, &want, "owner");
 	assert_object(f.st, "m", d, sizeof(d), &want);
+	ck_assert(m.owned);
+	/* What a HEAD reads back. */
+	ck_assert_int_eq(store_head(f.st, BUCKET, "m", &m, msg), 0);
+	ck_assert(m.owned);
+	ck_assert_int_eq(m.atime_ns, 1950000000123456789LL);
 
-	ck_assert_int_eq(store_set_meta(f.st, BUCKET, "none", true, 0600, false,
-					0, false, 0, 0, &m, msg),
+	/* A peer's copy of a change keeps the first copy's change time. */
+	c = (struct store_meta_set){
+	    .set_mode = true, .mode = 0640, .ctime_ns = 1234567890123456789LL};
+	ck_assert_int_eq(store_set_meta(f.st, BUCKET, "m", &c, &m, msg), 0);
+	ck_assert_int_eq(m.ctime_ns, 1234567890123456789LL);
+
+	c = (struct store_meta_set){.set_mode = true, .mode = 0600};
+	ck_assert_int_eq(store_set_meta(f.st, BUCKET, "none", &c, &m, msg),
 			 -ENOENT);
 	scratch_store_close(&f);
 }
@@ -972,8 +1018,10 @@ START_TEST(test_open_cache)
 	ck_assert(hit);
 
 	/* SET_META: the new mode. */
-	ck_assert_int_eq(store_set_meta(f.st, BUCKET, "o", true, 0600, false, 0,
-					false, 0, 0, &m, msg),
+	ck_assert_int_eq(store_set_meta(f.st, BUCKET, "o",
+					&(struct store_meta_set){
+					    .set_mode = true, .mode = 0600},
+					&m, msg),
 			 0);
 	ck_assert_int_eq(nowait_read(f.st, "o", b, sizeof(b), &got, &hit), 0);
 	ck_assert_uint_eq(got.mode, 0600);
