@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dirtime.h"
 #include "fs.h"
 #include "lease.h"
 #include "log.h"
@@ -77,6 +78,19 @@ bool afs_is_shard_name(struct afs_fs *fs, const char *name)
 {
 	return fs->opts.shards == AFS_SHARDS_DIR &&
 	       ais_shard_format_from_name(name) != AIS_SHARD_NONE;
+}
+
+bool afs_shard_view_stem(struct afs_fs *fs, const char *name, char *stem,
+			 size_t len)
+{
+	size_t n = strlen(name), sl = strlen(AFS_SHARD_VIEW);
+
+	if (fs->opts.shards != AFS_SHARDS_VIEW || n <= sl || n - sl >= len ||
+	    strcmp(name + n - sl, AFS_SHARD_VIEW) != 0)
+		return false;
+	memcpy(stem, name, n - sl);
+	stem[n - sl] = '\0';
+	return ais_shard_format_from_name(stem) != AIS_SHARD_NONE;
 }
 
 int afs_child_key(const char *dirkey, const char *name, char *out, size_t len)
@@ -390,6 +404,7 @@ int afs_fill_attr(struct afs_fs *fs, struct afs_inode *in, struct stat *st)
 {
 	struct afs_spool *sp;
 	struct ais_obj_meta m;
+	int64_t touched;
 	uint64_t size;
 	int rc = 0;
 
@@ -402,6 +417,11 @@ int afs_fill_attr(struct afs_fs *fs, struct afs_inode *in, struct stat *st)
 			memset(&m, 0, sizeof(m));
 		afs_inode_unlock(in);
 		dir_meta_to_stat(fs, &m, st);
+		touched = afs_dirtime_pending(fs, in);
+		if (touched) {
+			ns_to_ts(touched, &st->st_mtim);
+			st->st_ctim = st->st_mtim;
+		}
 		if (fs->no_open && afs_lease_long_names(fs)) {
 			/* The kernel keeps its listing while this mtime
 			 * holds (fs_dir.c dir_cached). */

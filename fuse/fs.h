@@ -58,6 +58,7 @@ static inline bool afs_mode_is_link(uint32_t mode)
 
 struct afs_leases;
 struct afs_wb;
+struct afs_dirtimes;
 struct afs_spool;
 struct afs_trust_tok;
 
@@ -65,6 +66,7 @@ struct afs_fs {
 	struct ais_client *client;
 	struct afs_leases *leases; /* lease.h; NULL with -o noleases */
 	struct afs_wb *wb;	   /* writeback.h; NULL without -o writeback */
+	struct afs_dirtimes *dirtimes; /* dirtime.h; NULL if not started */
 	struct afs_itable *itable;
 	struct afs_opts opts;
 	struct timespec mount_time;
@@ -142,6 +144,10 @@ int afs_dir_marker(const char *dirkey, char *out, size_t len);
 int afs_dir_meta(struct afs_fs *fs, const char *bucket, const char *dirkey,
 		 struct ais_obj_meta *m);
 
+/* Stores t as dir's mtime in its marker (never making one: -ENOENT when
+ * it has none) and shows what the node answered. 0 or -errno. */
+int afs_dir_store_mtime(struct afs_fs *fs, struct afs_inode *dir, int64_t t);
+
 /* The owner of what req makes in parent: the calling user and group, or
  * the group of a set-group-ID parent (whose bit a new directory, of mode
  * *dir_mode, gets too). */
@@ -150,6 +156,15 @@ void afs_creator(fuse_req_t req, struct afs_inode *parent, uint32_t *uid,
 
 /* True when name is an archive to show as a directory (shards=dir). */
 bool afs_is_shard_name(struct afs_fs *fs, const char *name);
+
+/* With shards=view (the default), the members of archive x.tar are under
+ * the directory x.tar.d: looked up, never listed, so that du, find and cp
+ * -r see an archive's bytes once (as the file). */
+#define AFS_SHARD_VIEW AFS_SHARD_VIEW_SUFFIX
+/* With shards=view: whether name is the view of an archive ("x.tar.d"),
+ * and that archive's name into stem (of len bytes). */
+bool afs_shard_view_stem(struct afs_fs *fs, const char *name, char *stem,
+			 size_t len);
 
 /* Fills e for in (attr timeouts from the options), for the answer to a
  * lookup. */

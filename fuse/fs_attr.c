@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include "dirtime.h"
 #include "fs.h"
 #include "lease.h"
 #include "log.h"
@@ -98,6 +99,31 @@ static void reply_negative(fuse_req_t req, struct afs_fs *fs)
 	fuse_reply_entry(req, &e);
 }
 
+/* shards=view: the view name missed; stem (in loc's directory) is the
+ * archive whose view it would be. 0 with *kind AFS_SHARD and *m the
+ * archive's metadata, key its name and *tok its trust token; -ENOENT if
+ * stem is no archive object (missing, a directory, a link); -errno. */
+static int lookup_view(struct afs_fs *fs, const struct afs_loc *loc,
+		       const char *stem, char *key, size_t keylen,
+		       struct afs_trust_tok *tok, int *kind,
+		       struct ais_obj_meta *m)
+{
+	int rc = afs_child_key(loc->key, stem, key, keylen);
+
+	if (rc)
+		return rc == -EINVAL ? -ENOENT : rc;
+	afs_trust_begin(fs, loc->bucket, key, tok);
+	rc = afs_resolve(fs, loc->bucket, key, kind, m);
+	if (rc)
+		return rc;
+	if (*kind != AFS_FILE || afs_mode_is_link(m->mode))
+		return -ENOENT;
+	*kind = AFS_SHARD;
+	return 0;
+}
+
+static void refresh_dir(struct afs_fs *fs, struct afs_inode *in);
+
 void afs_op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 {
 	struct afs_fs *fs = fuse_req_userdata(req);
@@ -108,6 +134,8 @@ void afs_op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	struct ais_obj_meta m = {0};
 	struct afs_loc loc;
 	bool known_dir = false, fresh, stale = false, trusted, have;
+	char stem[AIS_COMPONENT_MAX + 1];
+	bool view;
 	int rc, kind = 0;
 
 	parent = afs_inode_get(fs->itable, parent_ino);
@@ -127,6 +155,7 @@ void afs_op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		afs_shard_lookup(req, fs, parent, name);
 		goto out;
 	}
+	view = afs_shard_view_stem(fs, name, stem, sizeof(stem));
 	if (strcmp(name, AFS_DIR_MARKER) == 0) {
 		reply_negative(req, fs);
 		goto out;
@@ -149,12 +178,16 @@ void afs_op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		 * another inode meanwhile (then it is asked for). */
 		if ((fresh || local || trusted) &&
 		    afs_inode_relink(fs->itable, child)) {
+			/* Known to exist; its attributes may have
+			 * changed elsewhere. */
+			if (known_dir)
+				refresh_dir(fs, child);
 			afs_inode_put(fs->itable, child);
 			afs_reply_entry(req, fs, child);
 			goto out;
 		}
 		afs_inode_put(fs->itable, child);
-	} else if (afs_dir_complete(fs, parent)) {
+	} else if (!view && afs_dir_complete(fs, parent)) {
 		/* Made here, and nothing made in it since but by us. */
 		reply_negative(req, fs);
 		goto out;
@@ -181,6 +214,10 @@ void afs_op_lookup(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 			afs_trust_begin(fs, loc.bucket, key, &tok);
 			rc = afs_resolve(fs, loc.bucket, key, &kind, &m);
 		}
+		/* "x.tar.d", no such name: the members of x.tar. */
+		if (rc == -ENOENT && view)
+			rc = lookup_view(fs, &loc, stem, key, sizeof(key), &tok,
+					 &kind, &m);
 	}
 	if (rc == -ENOENT) {
 		reply_negative(req, fs);
@@ -279,13 +316,38 @@ static int refresh_file(struct afs_fs *fs, struct afs_inode *in)
  * others may be up. */
 static void refresh_dir(struct afs_fs *fs, struct afs_inode *in)
 {
+	char marker[AIS_NAME_MAX + 1];
+	struct afs_trust_tok tok;
 	struct ais_obj_meta m;
 	struct afs_loc loc;
+	bool fresh;
 
-	if (afs_locate(fs, in, &loc) || !loc.bucket[0])
+	/* The kernel asks again after every name made in a directory (its
+	 * permission check): under a lease on the marker (a change of it
+	 * drops the trust: lease.c), or within attr_timeout of the last
+	 * answer, what we have is current. A create then needs no node but
+	 * its own, not the marker's. */
+	afs_inode_lock(in);
+	fresh = in->have_meta && (afs_trusted(fs, in) ||
+				  (double)(ais_now_mono_ns() - in->seen_ns) <
+				      fs->opts.attr_timeout * 1e9);
+	afs_inode_unlock(in);
+	if (fresh)
+		return;
+	if (afs_locate(fs, in, &loc) || !loc.bucket[0] ||
+	    afs_dir_marker(loc.key, marker, sizeof(marker)))
 		return; /* the root of every bucket keeps nothing */
-	if (afs_dir_meta(fs, loc.bucket, loc.key, &m) == 0)
+	afs_trust_begin(fs, loc.bucket, marker, &tok);
+	if (afs_dir_meta(fs, loc.bucket, loc.key, &m) == 0) {
 		set_meta(fs, in, &m);
+		afs_inode_lock(in);
+		afs_trust_set(fs, in, &tok);
+		/* A marker keeps the directory: it exists (a lookup within
+		 * AFS_DIR_TRUST_NS asks no more). */
+		if (m.version)
+			in->seen_ns = ais_now_mono_ns();
+		afs_inode_unlock(in);
+	}
 }
 
 void afs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -380,13 +442,15 @@ static int set_file_meta(struct afs_fs *fs, struct afs_inode *in,
 }
 
 /* chmod, chown and utimens on a directory: stored in its marker, which a
- * directory made by ais put (a prefix) gets now, with the attributes it
- * showed, changed as ch says. */
+ * directory made by ais put (a prefix) gets now if make, with the
+ * attributes it showed, changed as ch says (else -ENOENT). */
 static int set_dir_meta(struct afs_fs *fs, struct afs_inode *in,
-			const struct ais_meta_change *ch)
+			const struct ais_meta_change *ch, bool make,
+			const char *what)
 {
 	char errmsg[AIS_ERRMSG_LEN] = "";
 	char marker[AIS_NAME_MAX + 1];
+	struct afs_trust_tok tok = {0};
 	struct ais_put_opts po;
 	struct ais_obj_meta m;
 	struct afs_loc loc;
@@ -399,10 +463,12 @@ static int set_dir_meta(struct afs_fs *fs, struct afs_inode *in,
 	if (!loc.bucket[0])
 		return -EPERM; /* the mount's root: a list of buckets */
 	rc = afs_dir_marker(loc.key, marker, sizeof(marker));
+	if (!rc)
+		afs_trust_begin(fs, loc.bucket, marker, &tok);
 	for (tries = 0; !rc && tries < 2; tries++) {
 		rc = ais_client_set_meta(fs->client, loc.bucket, marker, ch, &m,
 					 errmsg);
-		if (rc != -ENOENT)
+		if (rc != -ENOENT || !make)
 			break;
 		rc = afs_fill_attr(fs, in, &cur);
 		if (rc)
@@ -424,11 +490,40 @@ static int set_dir_meta(struct afs_fs *fs, struct afs_inode *in,
 		if (rc != -EEXIST)
 			break;
 	}
-	afs_trust_own(fs, loc.bucket, marker);
 	if (rc)
-		return -afs_errno(rc, "setattr", &loc, errmsg);
+		afs_trust_own(fs, loc.bucket, marker);
+	if (rc == -ENOENT && !make)
+		return rc;
+	if (rc && !make) {
+		ais_log(LOG_INFO, "%s of %s/%s: %s (this mount shows it)", what,
+			loc.bucket, loc.key,
+			errmsg[0] ? errmsg : strerror(-rc));
+		return rc;
+	}
+	if (rc)
+		return -afs_errno(rc, what, &loc, errmsg);
 	set_meta(fs, in, &m);
+	/* Our own change is not sent back to us: what the node answered is
+	 * current, unless another change came in meanwhile (as a PUT's). */
+	afs_inode_lock(in);
+	afs_trust_set(fs, in, &tok);
+	afs_inode_unlock(in);
+	afs_trust_own(fs, loc.bucket, marker);
 	return 0;
+}
+
+int afs_dir_store_mtime(struct afs_fs *fs, struct afs_inode *dir, int64_t t)
+{
+	struct ais_meta_change ch = {.mtime_ns = &t};
+	bool none;
+
+	/* A directory known to have no marker keeps it here (dirtime.h). */
+	afs_inode_lock(dir);
+	none = dir->have_meta && dir->meta.version == 0;
+	afs_inode_unlock(dir);
+	if (none)
+		return -ENOENT;
+	return set_dir_meta(fs, dir, &ch, false, "storing the time");
 }
 
 /* A time of a setattr: now, the one given, or none. */
@@ -503,8 +598,14 @@ void afs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		ch.gid = &gid;
 	}
 	if (in->kind == AFS_DIR) {
+		/* An mtime set lands after any a name moved it to
+		 * (dirtime.h); other changes leave that one pending. */
+		if (ch.mtime_ns)
+			afs_dirtime_begin(fs, in);
 		if (ch.mode || ch.mtime_ns || ch.atime_ns || ch.uid)
-			rc = set_dir_meta(fs, in, &ch);
+			rc = set_dir_meta(fs, in, &ch, true, "setattr");
+		if (ch.mtime_ns)
+			afs_dirtime_end(fs, in);
 		goto out;
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "dirtime.h"
 #include "fs.h"
 #include "lease.h"
 #include "log.h"
@@ -518,13 +519,15 @@ void afs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
 static void reply_dir_entry(fuse_req_t req, struct afs_fs *fs,
 			    struct afs_inode *parent, const char *name,
 			    const struct afs_trust_tok *made,
-			    const struct ais_obj_meta *m)
+			    const struct ais_obj_meta *m,
+			    const struct afs_trust_tok *mtok)
 {
 	struct fuse_entry_param e;
 	struct afs_inode *in =
 	    afs_inode_link(fs->itable, parent, name, AFS_DIR);
 	struct afs_iext *x;
 
+	afs_dirtime_touch(fs, parent);
 	if (!in) {
 		afs_inode_forget_made(parent); /* made, not in the table */
 		fuse_reply_err(req, ENOMEM);
@@ -537,6 +540,8 @@ static void reply_dir_entry(fuse_req_t req, struct afs_fs *fs,
 	if (x)
 		x->made = *made;
 	afs_inode_set_meta(in, m);
+	/* The marker as made: current until a change of it comes in. */
+	afs_trust_set(fs, in, mtok);
 	afs_inode_unlock(in);
 	afs_fill_entry(fs, in, &e);
 	if (fuse_reply_entry(req, &e) != 0)
@@ -575,7 +580,7 @@ void afs_op_mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 	char errmsg[AIS_ERRMSG_LEN] = "";
 	char key[AIS_NAME_MAX + 1], marker[AIS_NAME_MAX + 16];
 	struct afs_inode *parent = NULL, *child;
-	struct afs_trust_tok made = {0};
+	struct afs_trust_tok made = {0}, mtok = {0};
 	struct ais_put_opts po;
 	struct ais_obj_meta m;
 	struct afs_loc loc;
@@ -636,6 +641,7 @@ void afs_op_mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 	po.mode = S_IFDIR | (mode & 07777);
 	po.owned = true;
 	afs_creator(req, parent, &po.uid, &po.gid, &po.mode);
+	afs_trust_begin(fs, loc.bucket, marker, &mtok);
 	rc = ais_client_put_buf(fs->client, loc.bucket, marker, "", 0, &po, &m,
 				errmsg);
 	if (rc)
@@ -644,7 +650,9 @@ out:
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
-		reply_dir_entry(req, fs, parent, name, &made, &m);
+		reply_dir_entry(req, fs, parent, name, &made, &m, &mtok);
+	if (mtok.gen)
+		afs_trust_own(fs, loc.bucket, marker);
 	afs_inode_put(fs->itable, parent);
 }
 
@@ -684,6 +692,11 @@ void afs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	/* Files closed in it (write-back) are in the cluster first. */
 	afs_wb_sync(fs, NULL);
 	child = afs_inode_find(fs->itable, parent, name);
+	if (child && child->kind == AFS_SHARD) {
+		/* A shard is one object, removed as the file it is. */
+		rc = -EROFS;
+		goto out;
+	}
 	if (!loc.bucket[0]) {
 		struct afs_loc bl = {0};
 
@@ -725,12 +738,19 @@ void afs_op_rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 	if (rc)
 		goto out;
 	snprintf(marker, sizeof(marker), "%s/%s", key, AFS_DIR_MARKER);
+	/* A time a name moved it to is not stored after the marker went. */
+	if (child)
+		afs_dirtime_begin(fs, child);
 	rc = ais_client_delete(fs->client, loc.bucket, marker, errmsg);
+	if (child)
+		afs_dirtime_end(fs, child);
 	if (rc == -ENOENT)
 		rc = 0;
 	if (rc)
 		rc = -afs_errno(rc, "rmdir", &loc, errmsg);
 done:
+	if (!rc)
+		afs_dirtime_touch(fs, parent);
 	if (!rc && child)
 		afs_inode_unhash(fs->itable, child);
 out:

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "dirtime.h"
 #include "fs.h"
 #include "lease.h"
 #include "log.h"
@@ -627,6 +628,7 @@ void afs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 	}
 	fi->fh = (uintptr_t)fh;
 	fi->keep_cache = 0;
+	afs_dirtime_touch(fs, parent);
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		free(fh);
 		afs_spool_drop(fs, in);
@@ -652,6 +654,7 @@ static void reply_made(fuse_req_t req, struct afs_fs *fs,
 	struct fuse_entry_param e;
 	struct afs_inode *in;
 
+	afs_dirtime_touch(fs, parent);
 	in = afs_inode_link(fs->itable, parent, name, AFS_FILE);
 	if (!in) {
 		afs_inode_forget_made(parent); /* made, not in the table */
@@ -1181,6 +1184,7 @@ void afs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		afs_inode_unlock(child);
 		afs_inode_unhash(fs->itable, child);
 	}
+	afs_dirtime_touch(fs, parent);
 	fuse_reply_err(req, 0);
 out:
 	afs_inode_put(fs->itable, child);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dirtime.h"
 #include "fs.h"
 #include "lease.h"
 #include "log.h"
@@ -229,6 +230,11 @@ void afs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = -EROFS; /* shard members are read-only */
 	else
 		rc = do_rename(fs, p1, name, p2, newname, flags);
+	if (!rc) {
+		afs_dirtime_touch(fs, p1);
+		if (p2 != p1)
+			afs_dirtime_touch(fs, p2);
+	}
 	afs_inode_put(fs->itable, p2);
 	afs_inode_put(fs->itable, p1);
 	fuse_reply_err(req, -rc);

@@ -657,6 +657,21 @@ int afs_inode_path(struct afs_itable *t, struct afs_inode *in, char *buf,
 	return afs_inode_path_split(t, in, buf, len, NULL);
 }
 
+/* How much of p's name is in the object names below it: all of it, but
+ * for the view of an archive (shards=view: "x.tar.d", a shard inode,
+ * stands for the object "x.tar"; a shard directory of shards=dir has the
+ * archive's own name, never ending so). */
+static size_t key_len(struct afs_inode *p)
+{
+	const char *name = iname_of(p);
+	size_t n = strlen(name), sl = sizeof(AFS_SHARD_VIEW_SUFFIX) - 1;
+
+	if (p->kind == AFS_SHARD && n > sl &&
+	    memcmp(name + n - sl, AFS_SHARD_VIEW_SUFFIX, sl) == 0)
+		return n - sl;
+	return n;
+}
+
 int afs_inode_path_split(struct afs_itable *t, struct afs_inode *in, char *buf,
 			 size_t len, size_t *shard_end)
 {
@@ -670,7 +685,7 @@ int afs_inode_path_split(struct afs_itable *t, struct afs_inode *in, char *buf,
 		*shard_end = (size_t)-1;
 	pthread_mutex_lock(&t->lock);
 	for (p = in; p && p->parent; p = p->parent) {
-		total += strlen(iname_of(p)) + (depth ? 1 : 0);
+		total += key_len(p) + (depth ? 1 : 0);
 		depth++;
 	}
 	if (total + 1 > len) {
@@ -682,7 +697,7 @@ int afs_inode_path_split(struct afs_itable *t, struct afs_inode *in, char *buf,
 	for (p = in; p && p->parent; p = p->parent) {
 		if (p != in)
 			*--end = '/';
-		n = strlen(iname_of(p));
+		n = key_len(p);
 		end -= n;
 		memcpy(end, iname_of(p), n);
 		if (shard_end && !found && p->kind == AFS_SHARD) {

@@ -14,6 +14,9 @@
 
 #define AFS_ROOT_INO 1
 
+/* The suffix of an archive's view directory (fs.h AFS_SHARD_VIEW). */
+#define AFS_SHARD_VIEW_SUFFIX ".d"
+
 /* What an inode is. With shards=dir an archive object (x.tar) is an
  * AFS_SHARD directory; the entries below it are its members, read-only. */
 enum afs_kind {
@@ -88,6 +91,11 @@ struct afs_iext {
 	 * file a single-user mount makes. */
 	bool owner_set;
 	uint32_t uid, gid;
+	/* Directories, under dirtime.c's mutex: the time a name in it was
+	 * last added or removed here and not stored yet (0: none), a store
+	 * of its times on its way, it is queued for one. */
+	int64_t dir_touched_ns;
+	bool dir_busy, dir_queued;
 };
 
 /* One inode the kernel knows (nlookup > 0) or that is still referenced from
@@ -275,7 +283,9 @@ int afs_inode_move(struct afs_itable *t, struct afs_inode *in,
 		   struct afs_inode *newparent, const char *newname);
 
 /* Writes the components from the root down to in, joined by '/' ("" for
- * the root) into buf. Returns the number of components, or -ENAMETOOLONG. */
+ * the root) into buf: the object name it stands for (an archive's view
+ * "x.tar.d" is written "x.tar"). Returns the number of components, or
+ * -ENAMETOOLONG. */
 int afs_inode_path(struct afs_itable *t, struct afs_inode *in, char *buf,
 		   size_t len);
 

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -17,6 +18,7 @@
 #include "hash.h"
 #include "lease.h"
 #include "log.h"
+#include "shard_names.h"
 
 /* How long a node may hold a poll when nothing changes: at most this,
  * and at most a quarter of the lease. A lease runs from when the poll was
@@ -526,14 +528,34 @@ double afs_lease_left(struct afs_fs *fs)
 	return until > now ? (double)(until - now) / 1e9 : 0;
 }
 
+static struct afs_inode *find_path(struct afs_fs *fs, const char *bucket,
+				   const char *key, uint64_t *parent_ino,
+				   bool *leaf_missing, bool changed);
+static void view_changed(struct afs_leases *ls, uint64_t parent,
+			 const char *name);
+
 void afs_trust_own(struct afs_fs *fs, const char *bucket, const char *key)
 {
 	struct afs_leases *ls = fs->leases;
+	const char *base = strrchr(key, '/');
+	struct afs_inode *in;
+	uint64_t parent = 0;
+	bool missing = false;
 
 	if (!ls)
 		return;
 	atomic_fetch_add(&ls->ctr[name_slot(bucket, key)], 1);
 	atomic_fetch_add(&ls->total, 1);
+	/* Our own change of an archive is in no feed: its view (which
+	 * trusts the archive's version) is dropped here. */
+	base = base ? base + 1 : key;
+	if (fs->opts.shards != AFS_SHARDS_VIEW ||
+	    ais_shard_format_from_name(base) == AIS_SHARD_NONE)
+		return;
+	in = find_path(fs, bucket, key, &parent, &missing, false);
+	afs_inode_put(fs->itable, in);
+	if (parent)
+		view_changed(ls, parent, base);
 }
 
 bool afs_trusted(struct afs_fs *fs, const struct afs_inode *in)
@@ -603,6 +625,16 @@ static struct afs_inode *find_path(struct afs_fs *fs, const char *bucket,
 		afs_inode_put(fs->itable, in);
 		in = next;
 		p += n + (slash ? 1 : 0);
+		if (changed && in && *p && in->kind == AFS_SHARD) {
+			/* A name below a shard's view (shards=view): a real
+			 * directory of the view's name now, which wins. */
+			afs_inode_lock(in);
+			in->trust = 0;
+			in->seen_ns = 0;
+			afs_inode_unlock(in);
+			notice_add(fs->leases->nt, *parent_ino, comp,
+				   afs_nodeid(in), false);
+		}
 		*leaf_missing = !in && !*p;
 	}
 	return in;
@@ -771,6 +803,48 @@ static void notifier_stop(struct notifier *nt)
 	free(nt);
 }
 
+/* The marker of directory dir changed: its mode, owner or times did. */
+static void marker_changed(struct afs_leases *ls, uint64_t dir)
+{
+	struct afs_fs *fs = ls->fs;
+	struct afs_inode *d = afs_inode_get(fs->itable, dir);
+
+	if (!d)
+		return;
+	if (d->kind == AFS_DIR) {
+		afs_inode_lock(d);
+		d->trust = 0;
+		afs_inode_unlock(d);
+		notice_add(ls->nt, 0, "", dir, true); /* its attributes */
+	}
+	afs_inode_put(fs->itable, d);
+}
+
+/* shards=view: archive name in directory parent changed; so did its
+ * view (name.d), which the kernel may hold apart from the file. */
+static void view_changed(struct afs_leases *ls, uint64_t parent,
+			 const char *name)
+{
+	struct afs_fs *fs = ls->fs;
+	char view[AIS_COMPONENT_MAX + sizeof(AFS_SHARD_VIEW)];
+	struct afs_inode *p, *v;
+
+	if ((size_t)snprintf(view, sizeof(view), "%s%s", name,
+			     AFS_SHARD_VIEW) >= sizeof(view))
+		return;
+	p = afs_inode_get(fs->itable, parent);
+	v = p ? afs_inode_find(fs->itable, p, view) : NULL;
+	afs_inode_put(fs->itable, p);
+	if (!v)
+		return;
+	afs_inode_lock(v);
+	v->trust = 0;
+	v->seen_ns = 0;
+	afs_inode_unlock(v);
+	notice_add(ls->nt, parent, view, afs_nodeid(v), false);
+	afs_inode_put(fs->itable, v);
+}
+
 /* One change from a node's feed: "bucket/name" ("bucket/": all of it). */
 static void apply(struct afs_leases *ls, const char *change)
 {
@@ -799,6 +873,11 @@ static void apply(struct afs_leases *ls, const char *change)
 	in = find_path(fs, bucket, key, &parent, &leaf_missing, true);
 	base = strrchr(key, '/');
 	base = base ? base + 1 : key;
+	if (parent && fs->opts.shards == AFS_SHARDS_VIEW &&
+	    ais_shard_format_from_name(base) != AIS_SHARD_NONE)
+		view_changed(ls, parent, base);
+	if (parent && strcmp(base, AFS_DIR_MARKER) == 0)
+		marker_changed(ls, parent);
 	if (!in) {
 		/* On a no_open mount the kernel may still have the name, for
 		 * an inode no longer found by it (afs_inode_link_ident

@@ -19,6 +19,7 @@
 
 #include "ais_config.h"
 #include "fileio.h"
+#include "dirtime.h"
 #include "fs.h"
 #include "lease.h"
 #include "log.h"
@@ -76,10 +77,14 @@ static void usage(FILE *f)
 	    "seconds (default 20)\n"
 	    "     spool=DIR           staging directory for writes "
 	    "(default $TMPDIR or /var/tmp)\n"
-	    "     shards=dir|file     how archives appear (default dir)\n"
+	    "     shards=view|dir|file  archives: files, members under "
+	    "NAME.d/ (view,\n"
+	    "                         the default); directories (dir); "
+	    "files only\n"
 	    "     allow_other         let other users in (root, or "
 	    "user_allow_other)\n"
-	    "     uid=N,gid=N         owner shown for every file\n"
+	    "     uid=N,gid=N         owner shown for every file (else "
+	    "the stored one)\n"
 	    "     max_threads=N       FUSE worker threads (default 16)\n"
 	    "     log=FILE            log here once daemonized\n"
 	    "     debug               log every FUSE request\n"
@@ -363,9 +368,19 @@ static int serve(struct afs_opts *o, int report_fd)
 				"uploads its file before it returns",
 				strerror(-rc));
 	}
+	if (!o->ro) {
+		rc = afs_dirtime_start(&fs);
+		if (rc)
+			ais_log(LOG_WARNING,
+				"directory times: cannot start (%s): a "
+				"directory's time moved by a new name is "
+				"shown by this mount only",
+				strerror(-rc));
+	}
 	rc = fuse_session_loop_mt(fs.se, lc);
 	/* Before the leases: the uploads still note their own changes. */
 	afs_wb_stop(&fs);
+	afs_dirtime_stop(&fs);
 	afs_leases_stop(&fs);
 	fuse_loop_cfg_destroy(lc);
 	if (rc < 0)

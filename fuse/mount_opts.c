@@ -18,7 +18,7 @@ void afs_opts_default(struct afs_opts *o)
 	o->lease_timeout = 60.0;
 	o->kernel_open = -1;
 	o->negative_timeout = 0.0;
-	o->shards = AFS_SHARDS_DIR;
+	o->shards = AFS_SHARDS_VIEW;
 	o->uid = getuid();
 	o->gid = getgid();
 	o->timeout_s = 20;
@@ -150,13 +150,15 @@ static int apply(struct afs_opts *o, char *key, char *val, char *errmsg)
 	} else if (strcmp(key, "negative_timeout") == 0 && val) {
 		return parse_seconds(key, val, &o->negative_timeout, errmsg);
 	} else if (strcmp(key, "shards") == 0) {
-		if (val && strcmp(val, "dir") == 0)
+		if (val && strcmp(val, "view") == 0)
+			o->shards = AFS_SHARDS_VIEW;
+		else if (val && strcmp(val, "dir") == 0)
 			o->shards = AFS_SHARDS_DIR;
 		else if (val && strcmp(val, "file") == 0)
 			o->shards = AFS_SHARDS_FILE;
 		else
 			return ais_errf(errmsg, -EINVAL,
-					"shards=%s: expected dir or file",
+					"shards=%s: expected view, dir or file",
 					val ? val : "");
 	} else if (strcmp(key, "uid") == 0 && val) {
 		rc = parse_uint(key, val, UINT_MAX - 1, &n, errmsg);

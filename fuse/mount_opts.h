@@ -8,7 +8,15 @@
 #include "names.h"
 #include "util.h"
 
-enum afs_shards { AFS_SHARDS_DIR = 0, AFS_SHARDS_FILE = 1 };
+/* How archives (x.tar, x.tgz, x.zip...) appear: VIEW (the default) as
+ * the files they are, with their members under the directory x.tar.d
+ * (AFS_SHARD_VIEW: looked up, never listed); DIR as directories of their
+ * members in place of the files; FILE as files only. */
+enum afs_shards {
+	AFS_SHARDS_DIR = 0,
+	AFS_SHARDS_FILE = 1,
+	AFS_SHARDS_VIEW = 2
+};
 
 struct afs_opts {
 	char endpoint[4096];		 /* HOST:PORT[,HOST:PORT...] */

@@ -43,8 +43,8 @@ du -sh "$mnt/demo/train"
 echo "\$ ls $mnt/demo/shards | head -3"
 ls "$mnt/demo/shards" | head -3
 first=$( (ls "$mnt/demo/shards" || true) | head -1)
-echo "\$ find $mnt/demo/shards/$first | head -5    # a tar shard is a directory"
-(find "$mnt/demo/shards/$first" || true) | head -5
+echo "\$ find $mnt/demo/shards/$first.d | head -5    # a tar shard's members"
+(find "$mnt/demo/shards/$first.d" || true) | head -5
 echo
 echo "The cluster is mounted at $mnt (aisfs) and keeps running; data under $data."
 echo "Try:      ls $mnt/demo;  PATH=$bin/tools:\$PATH ais --help"

@@ -307,9 +307,12 @@ pick_port()
 }
 
 # mount_aisfs NAME BUCKET: a fresh aisfs mount of BUCKET on $M/NAME.
+# shards=dir: the epochs walk each shard as a directory of its name (the
+# tree archivemount and the local disk have); the default shards=view
+# reads the same members under NAME.d, by the same code.
 mount_aisfs()
 {
-	local dir=$M/$1 opts="bucket=$2,log=$L/$1.aisfs.log"
+	local dir=$M/$1 opts="bucket=$2,shards=dir,log=$L/$1.aisfs.log"
 	[ -n "${AIS_BENCH_AISFS_OPTS:-}" ] && opts="$opts,$AIS_BENCH_AISFS_OPTS"
 	mkdir -p "$dir"
 	timeout 60 "$AISFS" mount -o "$opts" "$EP" "$dir" >>"$L/mounts.log" 2>&1 ||

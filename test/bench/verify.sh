@@ -104,7 +104,7 @@ for c in on off; do
 	mkdir -p "$D/mnt-$c"
 	ep=$on
 	[ $c = off ] && ep=$off
-	"$AISFS" mount -o bucket=sh "$ep" "$D/mnt-$c" >/dev/null
+	"$AISFS" mount -o bucket=sh,shards=dir "$ep" "$D/mnt-$c" >/dev/null
 done
 epoch()
 { # epoch DIR: seconds of one epoch.py run over DIR

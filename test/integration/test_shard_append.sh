@@ -352,7 +352,7 @@ if [ -n "${AISFS:-}" ] && [ -c /dev/fuse ] && [ -r /dev/fuse ] &&
 	[ -w /dev/fuse ]; then
 	note "aisfs sees the appended member"
 	fuse_mount mnt -o attr_timeout=0.2,entry_timeout=0.2
-	S=$MNT/ap/r.tar
+	S=$MNT/ap/r.tar.d
 	cmp -s "$S/late.bin" "$T/late" || fail "aisfs: late.bin differs"
 	[ ! -e "$S/fuse/new.bin" ] || fail "aisfs: fuse/new.bin exists early"
 	head -c 9000 /dev/urandom >"$T/viafuse"

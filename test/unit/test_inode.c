@@ -263,6 +263,38 @@ START_TEST(test_link_ident)
 }
 END_TEST
 
+/* The object names of a shard's view ("x.tar.d", shards=view) and of a
+ * shard directory ("x.tar", shards=dir): the view stands for x.tar; a
+ * directory or file named *.d stays itself. */
+START_TEST(test_shard_view_path)
+{
+	struct afs_inode *root = afs_inode_get(t, AFS_ROOT_INO), *b, *v, *m, *d;
+	char path[256];
+	size_t end;
+
+	b = lookup(root, "bucket", AFS_DIR);
+	v = lookup(b, "x.tar.d", AFS_SHARD);
+	m = lookup(v, "cls", AFS_MDIR);
+	m = lookup(m, "1.jpg", AFS_MFILE);
+	ck_assert_int_eq(afs_inode_path_split(t, m, path, sizeof(path), &end),
+			 4);
+	ck_assert_str_eq(path, "bucket/x.tar/cls/1.jpg");
+	ck_assert_uint_eq(end, strlen("bucket/x.tar"));
+	ck_assert_int_eq(afs_inode_path_split(t, v, path, sizeof(path), &end),
+			 2);
+	ck_assert_str_eq(path, "bucket/x.tar");
+	v = lookup(b, "y.tar", AFS_SHARD);
+	ck_assert_int_eq(afs_inode_path_split(t, v, path, sizeof(path), &end),
+			 2);
+	ck_assert_str_eq(path, "bucket/y.tar");
+	d = lookup(b, "conf.d", AFS_DIR);
+	d = lookup(d, "f.d", AFS_FILE);
+	ck_assert_int_eq(afs_inode_path(t, d, path, sizeof(path)), 3);
+	ck_assert_str_eq(path, "bucket/conf.d/f.d");
+	afs_inode_put(t, root);
+}
+END_TEST
+
 /* A million names, as an epoch leaves them in the kernel: the bytes the
  * table holds per inode (slots and hash buckets) stay within what a
  * 128 MiB mount can afford; freed slots are reused. */
@@ -315,6 +347,7 @@ static Suite *inode_suite(void)
 	tcase_add_test(tc, test_root);
 	tcase_add_test(tc, test_link_find_forget);
 	tcase_add_test(tc, test_refs_hold);
+	tcase_add_test(tc, test_shard_view_path);
 	tcase_add_test(tc, test_kind_change_unhash);
 	tcase_add_test(tc, test_move);
 	tcase_add_test(tc, test_ext_and_meta);

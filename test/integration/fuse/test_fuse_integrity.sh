@@ -82,7 +82,7 @@ cmp -s "$T/got" "$T/src/d/m6" || fail "intact member bytes"
 python3 - "$M" <<'PY' || fail "mount reads of corrupt copies"
 import errno, os, sys
 m = sys.argv[1]
-for p in ("one/small", "one/s.tar/d/m3"):
+for p in ("one/small", "one/s.tar.d/d/m3"):
     try:
         with open(os.path.join(m, p), "rb") as f:
             f.read()
@@ -103,8 +103,8 @@ all_good two small "$T/small" || fail "the bad copy of two/small was not repaire
 cmp -s "$T/got" "$T/src/d/m3" || fail "copies=2: member bytes"
 "$AIS" get ais://two/s.tgz --member d/m1 "$T/got" || fail "copies=2: gzip member"
 cmp -s "$T/got" "$T/src/d/m1" || fail "copies=2: gzip member bytes"
-cmp -s "$M/two/s.tgz/d/m1" "$T/src/d/m1" || fail "copies=2: gzip member through the mount"
-cmp -s "$M/two/s.tar/d/m3" "$T/src/d/m3" || fail "copies=2: tar member through the mount"
+cmp -s "$M/two/s.tgz.d/d/m1" "$T/src/d/m1" || fail "copies=2: gzip member through the mount"
+cmp -s "$M/two/s.tar.d/d/m3" "$T/src/d/m3" || fail "copies=2: tar member through the mount"
 all_good two s.tar "$T/s.tar" || fail "the bad copy of two/s.tar was not repaired"
 all_good two s.tgz "$T/s.tgz" || fail "the bad copy of two/s.tgz was not repaired"
 

@@ -274,12 +274,12 @@ echo second >"$T/sh2/d/m.txt"
 tar -C "$T/sh1" -cf "$T/s1.tar" d
 tar -C "$T/sh2" -cf "$T/s2.tar" d
 "$AIS" put "$T/s1.tar" ais://c/s.tar >/dev/null
-assert_eq first "$(cat "$A/s.tar/d/m.txt")" "member, first shard"
-assert_eq first "$(cat "$A/s.tar/d/m.txt")" "member again"
-assert_eq first "$(cat "$R/s.tar/d/m.txt")" "member on R"
+assert_eq first "$(cat "$A/s.tar.d/d/m.txt")" "member, first shard"
+assert_eq first "$(cat "$A/s.tar.d/d/m.txt")" "member again"
+assert_eq first "$(cat "$R/s.tar.d/d/m.txt")" "member on R"
 "$AIS" put "$T/s2.tar" ais://c/s.tar >/dev/null
-assert_eq second "$(cat "$A/s.tar/d/m.txt")" "member of the replaced shard"
-assert_eq second "$(cat "$R/s.tar/d/m.txt")" "replaced member on R"
+assert_eq second "$(cat "$A/s.tar.d/d/m.txt")" "member of the replaced shard"
+assert_eq second "$(cat "$R/s.tar.d/d/m.txt")" "replaced member on R"
 
 note "a mount that stops answering: the change waits for its lease, then it asks"
 printf old >"$T/old"

@@ -169,8 +169,8 @@ mkdir "$T/st"
 echo m >"$T/st/m"
 tar -cf "$T/s.tar" -C "$T/st" m
 "$AIS" put "$T/s.tar" ais://b/s.tar >/dev/null || fail "put s.tar"
-assert_eq m "$(cat "$M1/s.tar/m")" "a shard member"
-expect_errno EXDEV "os.link('$M1/s.tar/m', '$M1/hm')"
+assert_eq m "$(cat "$M1/s.tar.d/m")" "a shard member"
+expect_errno EXDEV "os.link('$M1/s.tar.d/m', '$M1/hm')"
 [ ! -e "$M1/hm" ] || fail "a refused link left a name"
 
 note "tar -x, cp -a, python -m venv"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Members over 1 GiB through aisfs (shards=dir): a pax tar with a 1.1 GiB
+# Members over 1 GiB through aisfs (the default shards=view: x.tar.d/): a pax tar with a 1.1 GiB
 # member of non-repeating bytes followed by a member with a 150-byte name, a
 # GNU sparse tar with a 2.5 GiB file (data past 2 GiB), and a tar.gz with a
 # 1.1 GiB text member followed by a small one. Through the mount: stat
@@ -79,43 +79,43 @@ fuse_mount m
 M=$MNT/big
 
 note "the 1.1 GiB member of the pax tar"
-assert_eq "$BIG" "$(stat -c %s "$M/big.tar/big.bin")" "stat size of big.bin"
-assert_eq 70001 "$(stat -c %s "$M/big.tar/$AFTER")" "stat size of the member after"
-dd_eq "$M/big.tar/big.bin" "$SRC/big.bin" $((GIB - 100)) 200
-dd_eq "$M/big.tar/big.bin" "$SRC/big.bin" $((GIB + 12345)) 1048576
-dd_eq "$M/big.tar/big.bin" "$SRC/big.bin" $((BIG - 4096)) 4096
-cmp "$M/big.tar/$AFTER" "$SRC/$AFTER" || fail "the member after big.bin differs"
+assert_eq "$BIG" "$(stat -c %s "$M/big.tar.d/big.bin")" "stat size of big.bin"
+assert_eq 70001 "$(stat -c %s "$M/big.tar.d/$AFTER")" "stat size of the member after"
+dd_eq "$M/big.tar.d/big.bin" "$SRC/big.bin" $((GIB - 100)) 200
+dd_eq "$M/big.tar.d/big.bin" "$SRC/big.bin" $((GIB + 12345)) 1048576
+dd_eq "$M/big.tar.d/big.bin" "$SRC/big.bin" $((BIG - 4096)) 4096
+cmp "$M/big.tar.d/$AFTER" "$SRC/$AFTER" || fail "the member after big.bin differs"
 t0=$SECONDS
-timed 600 cmp "$M/big.tar/big.bin" "$SRC/big.bin" ||
+timed 600 cmp "$M/big.tar.d/big.bin" "$SRC/big.bin" ||
 	fail "big.bin read through the mount differs from its source"
 note "1.1 GiB member compared through the mount in $((SECONDS - t0)) s"
 
 note "the 2.5 GiB sparse member"
-assert_eq "$SP" "$(stat -c %s "$M/sparse.tar/sparse.img")" "stat size of sparse.img"
-assert_eq tail "$(cat "$M/sparse.tar/tail.txt")" "the member after sparse.img"
-dd_eq "$M/sparse.tar/sparse.img" "$SRC/sparse.img" 0 70000
-dd_eq "$M/sparse.tar/sparse.img" "$SRC/sparse.img" $((GIB - 6000)) 80000
-dd_eq "$M/sparse.tar/sparse.img" "$SRC/sparse.img" $((GIB + 100000)) 4096
-dd_eq "$M/sparse.tar/sparse.img" "$SRC/sparse.img" $((2 * GIB)) 100000
-dd_eq "$M/sparse.tar/sparse.img" "$SRC/sparse.img" $((SP - 10000)) 10000
+assert_eq "$SP" "$(stat -c %s "$M/sparse.tar.d/sparse.img")" "stat size of sparse.img"
+assert_eq tail "$(cat "$M/sparse.tar.d/tail.txt")" "the member after sparse.img"
+dd_eq "$M/sparse.tar.d/sparse.img" "$SRC/sparse.img" 0 70000
+dd_eq "$M/sparse.tar.d/sparse.img" "$SRC/sparse.img" $((GIB - 6000)) 80000
+dd_eq "$M/sparse.tar.d/sparse.img" "$SRC/sparse.img" $((GIB + 100000)) 4096
+dd_eq "$M/sparse.tar.d/sparse.img" "$SRC/sparse.img" $((2 * GIB)) 100000
+dd_eq "$M/sparse.tar.d/sparse.img" "$SRC/sparse.img" $((SP - 10000)) 10000
 t0=$SECONDS
-timed 600 cmp "$M/sparse.tar/sparse.img" "$SRC/sparse.img" ||
+timed 600 cmp "$M/sparse.tar.d/sparse.img" "$SRC/sparse.img" ||
 	fail "sparse.img read through the mount differs from its source"
 note "2.5 GiB sparse member compared through the mount in $((SECONDS - t0)) s"
 rm -f "$SRC/sparse.img"
 
 note "the 1.1 GiB member of the tar.gz"
-assert_eq "$TXT" "$(stat -c %s "$M/text.tar.gz/text.txt")" "stat size of text.txt"
+assert_eq "$TXT" "$(stat -c %s "$M/text.tar.gz.d/text.txt")" "stat size of text.txt"
 for off in $((TXT - 3000)) $((GIB + 54321)); do
 	start=$(now_ms)
-	dd_eq "$M/text.tar.gz/text.txt" "$SRC/text.txt" "$off" 2000
+	dd_eq "$M/text.tar.gz.d/text.txt" "$SRC/text.txt" "$off" 2000
 	took=$(($(now_ms) - start))
 	note "tar.gz: dd at $off took $took ms"
 	[ "$took" -lt 10000 ] ||
 		fail "dd at $off of the tar.gz member took $took ms (over 10 s)"
 done
 start=$(now_ms)
-timed 60 cmp "$M/text.tar.gz/after.bin" "$SRC/after.bin" ||
+timed 60 cmp "$M/text.tar.gz.d/after.bin" "$SRC/after.bin" ||
 	fail "after.bin (after the 1.1 GiB member) differs"
 took=$(($(now_ms) - start))
 note "tar.gz: the member after the big one read in $took ms"
@@ -125,15 +125,15 @@ note "tar.gz: the member after the big one read in $took ms"
 # through the mount, 64 MiB read sequentially across the 1 GiB mark and
 # 1 MiB at each of 16 offsets spread over the member.
 t0=$SECONDS
-dd_eq "$M/text.tar.gz/text.txt" "$SRC/text.txt" $((GIB - (32 << 20))) $((64 << 20))
+dd_eq "$M/text.tar.gz.d/text.txt" "$SRC/text.txt" $((GIB - (32 << 20))) $((64 << 20))
 for ((i = 0; i < 16; i++)); do
-	dd_eq "$M/text.tar.gz/text.txt" "$SRC/text.txt" \
+	dd_eq "$M/text.tar.gz.d/text.txt" "$SRC/text.txt" \
 		$(((TXT - 1048576) / 15 * i)) 1048576
 done
 note "tar.gz: 80 MiB of the 1.1 GiB member compared in $((SECONDS - t0)) s"
 
 note "the mount and the nodes still serve"
-cmp "$M/big.tar/$AFTER" "$SRC/$AFTER" || fail "a member read at the end differs"
+cmp "$M/big.tar.d/$AFTER" "$SRC/$AFTER" || fail "a member read at the end differs"
 fuse_umount "$MNT"
 "$AIS" bucket rm ais://big >/dev/null || fail "bucket rm"
 ais_cluster_down

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Shards as directories through aisfs (shards=dir, the default): archives
+# Shards as directories through aisfs (shards=dir): archives
 # made by GNU tar (nested dirs, a symlink, a hard link, an empty file, a
 # 150-byte name), Python tarfile (pax, UTF-8 names), bsdtar, zip (stored
 # and deflated), tar.gz and tar.lz4 are uploaded with `ais put`; through
@@ -7,7 +7,9 @@
 # shard directory is identical to what the archiver extracts, readlink
 # gives the link target, members are read-only (EROFS), rereads give the
 # same bytes (the second from the page cache), a replaced shard is seen,
-# and a shards=file mount shows each archive as the file that was uploaded.
+# a shards=file mount shows each archive as the file that was uploaded,
+# and the default (shards=view) shows both: the file, and its members
+# under NAME.d (read as a tar stream, written twice, listed once).
 . "$AIS_SRC_DIR/test/integration/fuse/fuse_lib.sh"
 fuse_test_init fuse_shards
 for tool in tar bsdtar zip lz4 gzip; do
@@ -79,7 +81,7 @@ for f in "${ARCHIVES[@]}"; do
 	"$AIS" put "$L/$f" "ais://b/sets/$f" >/dev/null || fail "ais put $f"
 done
 
-fuse_mount m
+fuse_mount m -o shards=dir
 M=$MNT/b/sets
 
 note "the archives are directories"
@@ -233,7 +235,7 @@ note "second epoch: $((r1 - r0)) node requests for 300 opens"
 [ $((r1 - r0)) -lt 60 ] ||
 	fail "second epoch over 300 members cost $((r1 - r0)) node requests"
 # With attr_timeout=0 every open asks again: the counter can tell.
-fuse_mount m0 -o attr_timeout=0
+fuse_mount m0 -o shards=dir,attr_timeout=0
 M0=$MNT/b/sets
 r0=$(node_requests)
 cat "$M0"/many.tar/c0/* >/dev/null || fail "reading with attr_timeout=0"
@@ -281,4 +283,75 @@ for f in "${ARCHIVES[@]}"; do
 	cmp "$L/$f" "$MNT/b/sets/$f" || fail "shards=file: $f bytes differ"
 done
 fuse_umount "$MNT"
+
+note "the default (shards=view): a shard is its file, its members are under NAME.d"
+fuse_mount mv
+V=$MNT/b/sets
+fuse_mount mv2
+V2=$MNT/b/sets
+for f in "${ARCHIVES[@]}"; do
+	[ -f "$V/$f" ] || fail "view: $f is not a regular file"
+	cmp "$L/$f" "$V/$f" || fail "view: $f bytes differ"
+	[ -d "$V/$f.d" ] || fail "view: $f.d is not a directory"
+	cp -r "$V/$f.d" "$T/view-$f" || fail "view: cp -r $f.d"
+	diff -r --no-dereference "$X/$f" "$T/view-$f" >&2 ||
+		fail "view: the tree of $f.d differs from the archiver's"
+done
+assert_eq "$(stat -c %s "$L/gnu.tar")" "$(stat -c %s "$V/gnu.tar")" \
+	"view: getsize of a shard"
+# Listed once, as the files: du, find and cp -r see each shard's bytes once.
+assert_eq "$(printf '%s\n' "${ARCHIVES[@]}" many.tar | LC_ALL=C sort)" \
+	"$(find "$V" -mindepth 1 -printf '%P\n' | LC_ALL=C sort)" \
+	"view: find lists the shards, not their members"
+want=0
+for f in "${ARCHIVES[@]}" many.tar; do
+	want=$((want + $(stat -c %s "$L/$f")))
+done
+assert_eq "$want" "$(du -sb --apparent-size "$V" | cut -f1)" "view: du"
+# WebDataset's reader: the shard as a tar stream, every sample byte-exact.
+python3 - "$V/pax.tar" "$X/pax.tar" <<'PY' || fail "view: tarfile stream"
+import os, sys, tarfile
+n = 0
+with tarfile.open(sys.argv[1], "r|") as t:
+    for m in t:
+        if m.isfile():
+            data = t.extractfile(m).read()
+            assert data == open(os.path.join(sys.argv[2], m.name), "rb").read(), m.name
+            n += 1
+assert n > 0
+PY
+# WebDataset's writer, twice through the mount (a second run rewrites it).
+for run in one two; do
+	python3 - "$V/written.tar" "$run" <<'PY' || fail "view: shard writer ($run)"
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w") as t:
+    for i in range(5):
+        for ext, data in (("cls", b"%d" % i), ("txt", sys.argv[2].encode() * 100)):
+            ti = tarfile.TarInfo("%06d.%s" % (i, ext))
+            ti.size = len(data)
+            t.addfile(ti, io.BytesIO(data))
+PY
+	ok=0
+	for _ in $(seq 1 50); do
+		[ "$(cat "$V2/written.tar.d/000004.txt" 2>/dev/null | head -c 3)" = "$run" ] &&
+			{ ok=1; break; }
+		sleep 0.1
+	done
+	assert_eq 1 "$ok" "view: the written shard's members ($run), another mount"
+	assert_eq "$run" "$(head -c 3 "$V/written.tar.d/000004.txt")" \
+		"view: the written shard's members ($run)"
+done
+# A view is read-only, and a real object of that name wins.
+expect_errno EROFS "os.rmdir('$V/gnu.tar.d')"
+expect_errno EROFS "open('$V/gnu.tar.d/top.txt', 'w')"
+expect_errno ENOENT "os.listdir('$V/none.tar.d')"
+echo real >"$T/real"
+"$AIS" put "$T/real" ais://b/sets/bsd.tar.d/real >/dev/null
+for _ in $(seq 1 50); do
+	[ "$(cat "$V/bsd.tar.d/real" 2>/dev/null)" = real ] && break
+	sleep 0.1
+done
+assert_eq real "$(cat "$V/bsd.tar.d/real")" "view: a real bsd.tar.d wins"
+fuse_umount "$T/mv2"
+fuse_umount "$T/mv"
 note "ok"
