@@ -31,6 +31,25 @@ struct afs_dirtimes {
 	struct afs_fs *fs;
 };
 
+/* Under dt->mu: in (touched) goes on the queue, with its own ref. */
+static void requeue(struct afs_dirtimes *dt, struct afs_inode *in,
+		    struct afs_iext *x)
+{
+	struct dt_ent *e = malloc(sizeof(*e));
+
+	if (!e)
+		return;
+	e->in = afs_inode_get(dt->fs->itable, afs_nodeid(in));
+	if (!e->in) {
+		free(e);
+		return;
+	}
+	e->next = NULL;
+	*dt->tail = e;
+	dt->tail = &e->next;
+	x->dir_queued = true;
+}
+
 /* Stores in's pending time, waiting for an explicit change on its way. */
 static void store_one(struct afs_dirtimes *dt, struct afs_inode *in)
 {
@@ -52,10 +71,14 @@ static void store_one(struct afs_dirtimes *dt, struct afs_inode *in)
 	pthread_mutex_lock(&dt->mu);
 	x->dir_busy = false;
 	/* Stored (and applied to the inode): shown from the marker now,
-	 * unless touched again meanwhile. Without a marker (-ENOENT) or a
-	 * node that answered: shown by this mount only. */
+	 * unless touched again meanwhile. Without a marker (-ENOENT): shown
+	 * by this mount only. A node that did not answer: tried again next
+	 * round (not once stopping: an unmount does not wait for it). */
 	if (rc == 0 && x->dir_touched_ns == t)
 		x->dir_touched_ns = 0;
+	if (rc && rc != -ENOENT && x->dir_touched_ns && !x->dir_queued &&
+	    !dt->stopping)
+		requeue(dt, in, x);
 	pthread_cond_broadcast(&dt->idle);
 	pthread_mutex_unlock(&dt->mu);
 }
@@ -74,7 +97,10 @@ static void *dt_thread(void *arg)
 			break; /* stopping, nothing left */
 		/* Let a round gather (a stop cuts it short). */
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 1;
+		until.tv_nsec += DT_ROUND_NS % 1000000000LL;
+		until.tv_sec +=
+		    DT_ROUND_NS / 1000000000LL + until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
 		while (!dt->stopping &&
 		       pthread_cond_timedwait(&dt->work, &dt->mu, &until) !=
 			   ETIMEDOUT)
@@ -141,7 +167,6 @@ void afs_dirtime_touch(struct afs_fs *fs, struct afs_inode *dir)
 {
 	struct afs_dirtimes *dt = fs->dirtimes;
 	struct afs_iext *x;
-	struct dt_ent *e = NULL;
 
 	if (!dt || dir->kind != AFS_DIR)
 		return;
@@ -150,21 +175,12 @@ void afs_dirtime_touch(struct afs_fs *fs, struct afs_inode *dir)
 		return; /* ENOMEM: the time does not move */
 	pthread_mutex_lock(&dt->mu);
 	x->dir_touched_ns = ais_now_real_ns();
+	/* Not queued (ENOMEM, stopping): shown by this mount only. */
 	if (!x->dir_queued && !dt->stopping) {
-		e = malloc(sizeof(*e));
-		if (e)
-			e->in = afs_inode_get(fs->itable, afs_nodeid(dir));
-		if (e && e->in) {
-			e->next = NULL;
-			*dt->tail = e;
-			dt->tail = &e->next;
-			x->dir_queued = true;
-			pthread_cond_signal(&dt->work);
-			e = NULL;
-		}
+		requeue(dt, dir, x);
+		pthread_cond_signal(&dt->work);
 	}
 	pthread_mutex_unlock(&dt->mu);
-	free(e); /* not queued: shown by this mount only */
 }
 
 int64_t afs_dirtime_pending(struct afs_fs *fs, struct afs_inode *dir)

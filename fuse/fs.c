@@ -176,6 +176,28 @@ int afs_dir_marker(const char *dirkey, char *out, size_t len)
 							     : 0;
 }
 
+bool afs_dir_attrs_fresh(struct afs_fs *fs, struct afs_inode *dir)
+{
+	struct afs_iext *x = afs_iext(dir);
+
+	return dir->have_meta &&
+	       (afs_trusted(fs, dir) ||
+		(x && x->dir_meta_ns &&
+		 (double)(ais_now_mono_ns() - x->dir_meta_ns) <
+		     fs->opts.attr_timeout * 1e9));
+}
+
+void afs_dir_meta_asked(struct afs_inode *dir)
+{
+	struct afs_iext *x = afs_inode_ext(dir);
+
+	if (!x)
+		return; /* ENOMEM: asked at every getattr */
+	afs_inode_lock(dir);
+	x->dir_meta_ns = ais_now_mono_ns();
+	afs_inode_unlock(dir);
+}
+
 int afs_dir_meta(struct afs_fs *fs, const char *bucket, const char *dirkey,
 		 struct ais_obj_meta *m)
 {
@@ -300,7 +322,6 @@ void afs_creator(fuse_req_t req, struct afs_inode *parent, uint32_t *uid,
 	struct afs_fs *fs = fuse_req_userdata(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct ais_obj_meta pm;
-	struct stat st;
 
 	*uid = ctx->uid;
 	*gid = ctx->gid;
@@ -313,10 +334,10 @@ void afs_creator(fuse_req_t req, struct afs_inode *parent, uint32_t *uid,
 	afs_inode_unlock(parent);
 	if ((pm.mode & S_IFMT) != S_IFDIR || !(pm.mode & S_ISGID))
 		return;
-	/* A set-group-ID directory: its group, and its bit for a directory
-	 * made in it, as on every Linux file system. */
-	owner_to_stat(fs, &pm, &st);
-	*gid = st.st_gid;
+	/* A set-group-ID directory: its group (as stored, not as a gid=
+	 * mount shows it), and its bit for a directory made in it, as on
+	 * every Linux file system. */
+	*gid = pm.owned ? pm.gid : fs->opts.gid;
 	if (dir_mode)
 		*dir_mode |= S_ISGID;
 }
@@ -406,6 +427,7 @@ int afs_fill_attr(struct afs_fs *fs, struct afs_inode *in, struct stat *st)
 	struct ais_obj_meta m;
 	int64_t touched;
 	uint64_t size;
+	bool have;
 	int rc = 0;
 
 	if (in->kind == AFS_DIR) {
@@ -436,12 +458,27 @@ int afs_fill_attr(struct afs_fs *fs, struct afs_inode *in, struct stat *st)
 		return 0;
 	}
 	if (in->kind == AFS_SHARD) {
-		/* The archive's own times; its size is its members'. */
+		/* The archive's own owner and times; its mode, with search
+		 * where it is readable: who may not read the archive may not
+		 * enter its members either. Its size is its members'. */
 		afs_dir_stat(fs, st);
 		afs_inode_lock(in);
-		if (in->have_meta)
-			ns_to_ts(in->meta.mtime_ns, &st->st_mtim);
+		have = in->have_meta;
+		if (have)
+			afs_inode_meta_get(in, &m);
 		afs_inode_unlock(in);
+		if (have) {
+			uint32_t perm = m.mode ? m.mode & 07777 : 0644;
+
+			if (afs_mode_is_link(m.mode))
+				perm = 0755;
+			perm |= (perm & 0444) >> 2;
+			if (fs->opts.ro)
+				perm &= ~0222u;
+			st->st_mode = S_IFDIR | perm;
+			owner_to_stat(fs, &m, st);
+			ns_to_ts(m.mtime_ns, &st->st_mtim);
+		}
 		st->st_atim = st->st_ctim = st->st_mtim;
 		st->st_ino = in->ino;
 		return 0;

@@ -148,6 +148,14 @@ int afs_dir_meta(struct afs_fs *fs, const char *bucket, const char *dirkey,
  * it has none) and shows what the node answered. 0 or -errno. */
 int afs_dir_store_mtime(struct afs_fs *fs, struct afs_inode *dir, int64_t t);
 
+/* Under dir's lock: whether its attributes (from its marker) are current:
+ * under a lease on the marker, or asked for within attr_timeout. */
+bool afs_dir_attrs_fresh(struct afs_fs *fs, struct afs_inode *dir);
+
+/* dir's attributes came from its marker just now (or could not: asked
+ * again after attr_timeout all the same). */
+void afs_dir_meta_asked(struct afs_inode *dir);
+
 /* The owner of what req makes in parent: the calling user and group, or
  * the group of a set-group-ID parent (whose bit a new directory, of mode
  * *dir_mode, gets too). */

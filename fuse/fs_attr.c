@@ -76,6 +76,8 @@ static void reply_entry(fuse_req_t req, struct afs_fs *fs,
 	}
 	if (m)
 		set_meta(fs, in, m);
+	if (m && kind == AFS_DIR)
+		afs_dir_meta_asked(in);
 	if (confirmed) {
 		afs_inode_lock(in);
 		in->seen_ns = ais_now_mono_ns();
@@ -321,6 +323,7 @@ static void refresh_dir(struct afs_fs *fs, struct afs_inode *in)
 	struct ais_obj_meta m;
 	struct afs_loc loc;
 	bool fresh;
+	int rc;
 
 	/* The kernel asks again after every name made in a directory (its
 	 * permission check): under a lease on the marker (a change of it
@@ -328,9 +331,7 @@ static void refresh_dir(struct afs_fs *fs, struct afs_inode *in)
 	 * answer, what we have is current. A create then needs no node but
 	 * its own, not the marker's. */
 	afs_inode_lock(in);
-	fresh = in->have_meta && (afs_trusted(fs, in) ||
-				  (double)(ais_now_mono_ns() - in->seen_ns) <
-				      fs->opts.attr_timeout * 1e9);
+	fresh = afs_dir_attrs_fresh(fs, in);
 	afs_inode_unlock(in);
 	if (fresh)
 		return;
@@ -338,7 +339,11 @@ static void refresh_dir(struct afs_fs *fs, struct afs_inode *in)
 	    afs_dir_marker(loc.key, marker, sizeof(marker)))
 		return; /* the root of every bucket keeps nothing */
 	afs_trust_begin(fs, loc.bucket, marker, &tok);
-	if (afs_dir_meta(fs, loc.bucket, loc.key, &m) == 0) {
+	rc = afs_dir_meta(fs, loc.bucket, loc.key, &m);
+	/* A node that did not answer is asked again after attr_timeout, not
+	 * at every getattr (each would wait for it). */
+	afs_dir_meta_asked(in);
+	if (rc == 0) {
 		set_meta(fs, in, &m);
 		afs_inode_lock(in);
 		afs_trust_set(fs, in, &tok);
@@ -397,7 +402,7 @@ static int set_file_meta(struct afs_fs *fs, struct afs_inode *in,
 		if (pending) {
 			sp->ctime_ns = ais_now_real_ns();
 			if (ch->mtime_ns) {
-				sp->mtime_set = true;
+				sp->mtime_set = sp->mtime_given = true;
 				sp->mtime_ns = *ch->mtime_ns;
 			}
 			if (ch->atime_ns) {
@@ -461,7 +466,8 @@ static int set_dir_meta(struct afs_fs *fs, struct afs_inode *in,
 	if (rc)
 		return rc;
 	if (!loc.bucket[0])
-		return -EPERM; /* the mount's root: a list of buckets */
+		return 0; /* the mount's root, a list of buckets: accepted, as
+			     before directories kept anything (tar, rsync) */
 	rc = afs_dir_marker(loc.key, marker, sizeof(marker));
 	if (!rc)
 		afs_trust_begin(fs, loc.bucket, marker, &tok);
@@ -481,9 +487,12 @@ static int set_dir_meta(struct afs_fs *fs, struct afs_inode *in,
 		    ch->mtime_ns ? *ch->mtime_ns : ts_to_ns(&cur.st_mtim);
 		po.atime_ns =
 		    ch->atime_ns ? *ch->atime_ns : ts_to_ns(&cur.st_atim);
-		po.owned = true;
-		po.uid = ch->uid ? *ch->uid : cur.st_uid;
-		po.gid = ch->gid ? *ch->gid : cur.st_gid;
+		/* A prefix without an owner keeps none, unless given one. */
+		po.owned = ch->uid != NULL;
+		if (ch->uid) {
+			po.uid = *ch->uid;
+			po.gid = *ch->gid;
+		}
 		po.no_overwrite = true; /* made meanwhile: changed instead */
 		rc = ais_client_put_buf(fs->client, loc.bucket, marker, "", 0,
 					&po, &m, errmsg);
@@ -503,6 +512,7 @@ static int set_dir_meta(struct afs_fs *fs, struct afs_inode *in,
 	if (rc)
 		return -afs_errno(rc, what, &loc, errmsg);
 	set_meta(fs, in, &m);
+	afs_dir_meta_asked(in);
 	/* Our own change is not sent back to us: what the node answered is
 	 * current, unless another change came in meanwhile (as a PUT's). */
 	afs_inode_lock(in);
@@ -526,6 +536,19 @@ int afs_dir_store_mtime(struct afs_fs *fs, struct afs_inode *dir, int64_t t)
 	return set_dir_meta(fs, dir, &ch, false, "storing the time");
 }
 
+/* The owner stored for in, or the mount's user for one without. */
+static void stored_owner(struct afs_fs *fs, struct afs_inode *in, uint32_t *uid,
+			 uint32_t *gid)
+{
+	struct ais_obj_meta m;
+
+	afs_inode_lock(in);
+	afs_inode_meta_get(in, &m);
+	afs_inode_unlock(in);
+	*uid = m.owned ? m.uid : fs->opts.uid;
+	*gid = m.owned ? m.gid : fs->opts.gid;
+}
+
 /* A time of a setattr: now, the one given, or none. */
 static const int64_t *attr_time(int to_set, int now_bit, int bit,
 				const struct timespec *ts, int64_t *t)
@@ -547,7 +570,6 @@ void afs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct ais_meta_change ch = {0};
 	uint32_t mode, uid, gid;
 	int64_t mtime, atime;
-	struct stat cur;
 	int rc = 0;
 
 	if (!in) {
@@ -586,14 +608,14 @@ void afs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		goto out;
 	}
 	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
-		/* The kernel checked the rules (default_permissions) against
-		 * the owner it was shown: the half not given is that one's,
-		 * and an object without an owner gets both. */
-		rc = afs_fill_attr(fs, in, &cur);
-		if (rc)
-			goto out;
-		uid = to_set & FUSE_SET_ATTR_UID ? attr->st_uid : cur.st_uid;
-		gid = to_set & FUSE_SET_ATTR_GID ? attr->st_gid : cur.st_gid;
+		/* The half not given stays as stored (an object without an
+		 * owner gets the mount's user's: what it showed), never the
+		 * owner a uid=/gid= mount only shows. */
+		stored_owner(fs, in, &uid, &gid);
+		if (to_set & FUSE_SET_ATTR_UID)
+			uid = attr->st_uid;
+		if (to_set & FUSE_SET_ATTR_GID)
+			gid = attr->st_gid;
 		ch.uid = &uid;
 		ch.gid = &gid;
 	}

@@ -428,9 +428,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 							      &dh->tok);
 					}
 					/* A listing has no directory's
-					 * attributes: a lookup gets them. */
-					unknown_dir = d->kind == AFS_DIR &&
-						      !child->have_meta;
+					 * attributes: a lookup gets them
+					 * unless those held are current. */
+					unknown_dir =
+					    d->kind == AFS_DIR &&
+					    !afs_dir_attrs_fresh(fs, child);
 					afs_inode_unlock(child);
 					afs_pages_stale(fs, child, stale);
 				}
@@ -543,6 +545,7 @@ static void reply_dir_entry(fuse_req_t req, struct afs_fs *fs,
 	/* The marker as made: current until a change of it comes in. */
 	afs_trust_set(fs, in, mtok);
 	afs_inode_unlock(in);
+	afs_dir_meta_asked(in);
 	afs_fill_entry(fs, in, &e);
 	if (fuse_reply_entry(req, &e) != 0)
 		afs_inode_forget(fs->itable, afs_nodeid(in), 1);

@@ -204,7 +204,7 @@ int afs_put_prepare(struct afs_fs *fs, struct afs_inode *in,
 	if (unlinked)
 		return 0; /* still dirty, should the unlink fail */
 	po->mode = cur.mode;
-	if (sp->mtime_set)
+	if (sp->mtime_given)
 		po->mtime_ns = sp->mtime_ns;
 	/* An access time set apart from the mtime stays; else it moves
 	 * with the mtime, as it showed. */
@@ -242,6 +242,7 @@ void afs_put_done(struct afs_fs *fs, struct afs_inode *in, struct afs_spool *sp,
 		afs_inode_meta_room(in, out);
 		afs_inode_lock(in);
 		sp->mtime_set = false;
+		sp->mtime_given = false;
 		sp->atime_set = false;
 		set_meta_pages(in, out, NULL);
 		/* Our own change is not sent back to us

@@ -82,8 +82,10 @@ struct afs_iext {
 	 * that is not is missing without asking. gen 0: none. */
 	struct afs_trust_tok made;
 	/* Under the inode's lock: the access and change times, when either
-	 * differs from meta.mtime_ns (times_set). Most objects' do not
-	 * (written once by ais put): their inodes need no ext for them. */
+	 * differs from meta.mtime_ns (times_set). Most objects' do not (put
+	 * by ais put, or written through a mount, without utimensat: the
+	 * node stamps mtime and ctime with one clock reading): their inodes
+	 * need no ext for them. */
 	bool times_set;
 	int64_t atime_ns, ctime_ns;
 	/* Under the inode's lock: the owner of an owned inode when it is not
@@ -96,6 +98,9 @@ struct afs_iext {
 	 * of its times on its way, it is queued for one. */
 	int64_t dir_touched_ns;
 	bool dir_busy, dir_queued;
+	/* Directories, under the inode's lock: when (monotonic ns) their
+	 * marker's attributes were last asked for (or failed to come). */
+	uint64_t dir_meta_ns;
 };
 
 /* One inode the kernel knows (nlookup > 0) or that is still referenced from

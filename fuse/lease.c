@@ -553,9 +553,9 @@ void afs_trust_own(struct afs_fs *fs, const char *bucket, const char *key)
 	    ais_shard_format_from_name(base) == AIS_SHARD_NONE)
 		return;
 	in = find_path(fs, bucket, key, &parent, &missing, false);
-	afs_inode_put(fs->itable, in);
-	if (parent)
+	if (in || missing)
 		view_changed(ls, parent, base);
+	afs_inode_put(fs->itable, in);
 }
 
 bool afs_trusted(struct afs_fs *fs, const struct afs_inode *in)
@@ -812,8 +812,12 @@ static void marker_changed(struct afs_leases *ls, uint64_t dir)
 	if (!d)
 		return;
 	if (d->kind == AFS_DIR) {
+		struct afs_iext *x = afs_iext(d);
+
 		afs_inode_lock(d);
 		d->trust = 0;
+		if (x)
+			x->dir_meta_ns = 0; /* asked at the next getattr */
 		afs_inode_unlock(d);
 		notice_add(ls->nt, 0, "", dir, true); /* its attributes */
 	}
@@ -873,11 +877,14 @@ static void apply(struct afs_leases *ls, const char *change)
 	in = find_path(fs, bucket, key, &parent, &leaf_missing, true);
 	base = strrchr(key, '/');
 	base = base ? base + 1 : key;
-	if (parent && fs->opts.shards == AFS_SHARDS_VIEW &&
-	    ais_shard_format_from_name(base) != AIS_SHARD_NONE)
-		view_changed(ls, parent, base);
-	if (parent && strcmp(base, AFS_DIR_MARKER) == 0)
-		marker_changed(ls, parent);
+	/* parent is the leaf's only if the walk got to the leaf. */
+	if (in || leaf_missing) {
+		if (fs->opts.shards == AFS_SHARDS_VIEW &&
+		    ais_shard_format_from_name(base) != AIS_SHARD_NONE)
+			view_changed(ls, parent, base);
+		if (strcmp(base, AFS_DIR_MARKER) == 0)
+			marker_changed(ls, parent);
+	}
 	if (!in) {
 		/* On a no_open mount the kernel may still have the name, for
 		 * an inode no longer found by it (afs_inode_link_ident

@@ -164,6 +164,7 @@ void afs_spool_touch(struct afs_spool *sp)
 	sp->mtime_ns = ais_now_real_ns();
 	sp->ctime_ns = sp->mtime_ns;
 	sp->mtime_set = true;
+	sp->mtime_given = false;
 }
 
 void afs_spool_wait_idle(struct afs_spool *sp)

@@ -18,9 +18,9 @@ struct afs_spool {
 	int fd;
 	bool loaded;	/* holds the object's bytes (or started empty) */
 	bool dirty;	/* changed since the last PUT */
-	bool mtime_set; /* the PUT carries mtime_ns (the last write's time,
-			   or one set by utimens since); written under the
-			   inode's lock too */
+	bool mtime_set; /* stat shows mtime_ns (the last write's time, or
+			   one set by utimens since) until the PUT; written
+			   under the inode's lock too */
 	/* Write-back (writeback.h): a copy of the bytes is on its way to the
 	 * cluster without the lock held. A PUT of this spool waits for it, so
 	 * PUTs of one file land in order. */
@@ -33,6 +33,10 @@ struct afs_spool {
 	 * an access time set since the last PUT (atime_set). Under the
 	 * inode's lock too. */
 	int64_t ctime_ns;
+	/* mtime_ns was set by utimensat, not by a write: the PUT carries
+	 * it. Else the node takes the commit time for both mtime and ctime
+	 * (equal, so the inode needs no room for a ctime of its own). */
+	bool mtime_given;
 	bool atime_set;
 	int64_t atime_ns;
 	const char *dir;   /* where it goes when it outgrows memory */
