@@ -163,16 +163,22 @@ void afs_dirtime_stop(struct afs_fs *fs)
 	free(dt);
 }
 
+/* dir's ext, made if need be; NULL without the thread, for anything but a
+ * directory, or on ENOMEM (then its time does not move: never queued). */
+static struct afs_iext *dir_ext(struct afs_fs *fs, struct afs_inode *dir)
+{
+	if (!fs->dirtimes || dir->kind != AFS_DIR)
+		return NULL;
+	return afs_inode_ext(dir);
+}
+
 void afs_dirtime_touch(struct afs_fs *fs, struct afs_inode *dir)
 {
 	struct afs_dirtimes *dt = fs->dirtimes;
-	struct afs_iext *x;
+	struct afs_iext *x = dir_ext(fs, dir);
 
-	if (!dt || dir->kind != AFS_DIR)
-		return;
-	x = afs_inode_ext(dir);
 	if (!x)
-		return; /* ENOMEM: the time does not move */
+		return;
 	pthread_mutex_lock(&dt->mu);
 	x->dir_touched_ns = ais_now_real_ns();
 	/* Not queued (ENOMEM, stopping): shown by this mount only. */
@@ -200,13 +206,10 @@ int64_t afs_dirtime_pending(struct afs_fs *fs, struct afs_inode *dir)
 void afs_dirtime_begin(struct afs_fs *fs, struct afs_inode *dir)
 {
 	struct afs_dirtimes *dt = fs->dirtimes;
-	struct afs_iext *x;
+	struct afs_iext *x = dir_ext(fs, dir);
 
-	if (!dt || dir->kind != AFS_DIR)
-		return;
-	x = afs_inode_ext(dir);
 	if (!x)
-		return; /* ENOMEM: never queued either (afs_dirtime_touch) */
+		return;
 	pthread_mutex_lock(&dt->mu);
 	x->dir_touched_ns = 0;
 	while (x->dir_busy)

@@ -85,12 +85,15 @@ fuse_umount()
 }
 
 # expect_errno ERRNO PYTHON-STATEMENT: the statement (using os) must raise
-# OSError with that errno name (ENOENT, EISDIR, ...).
+# OSError with that errno name (ENOENT, EISDIR, ...). With ERRNO_AS=UID,
+# it runs as that user and group, without other groups.
 expect_errno()
 {
-	local want=$1 got
+	local want=$1 got py=(python3)
 	shift
-	got=$(python3 - "$want" "$1" <<'PY'
+	[ -z "${ERRNO_AS:-}" ] || py=(setpriv --reuid="$ERRNO_AS" \
+		--regid="$ERRNO_AS" --clear-groups -- /usr/bin/python3)
+	got=$("${py[@]}" - "$want" "$1" <<'PY'
 import errno, os, sys
 want, stmt = sys.argv[1], sys.argv[2]
 try:
@@ -101,7 +104,7 @@ except OSError as e:
 print("no error")
 PY
 	)
-	assert_eq "$want" "$got" "errno of: $1"
+	assert_eq "$want" "$got" "errno${ERRNO_AS:+ as $ERRNO_AS} of: $1"
 }
 
 # timed SECONDS CMD...: runs CMD with a hard time limit; prints its output.
