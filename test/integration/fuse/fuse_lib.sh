@@ -64,6 +64,23 @@ fuse_mount()
 	MNT=$dir
 }
 
+# leases_ready NAME [NODES=3]: waits (up to 10 s) until mount NAME's lease
+# watchers had their first answer from each node. Each first answer drops
+# what the mount trusted, so a directory made before it is not known to be
+# complete yet (lease.h, afs_trust_dir).
+leases_ready()
+{
+	local want=${2:-3} i n
+	for i in $(seq 1 100); do
+		n=$(awk '/NOTE: mounted/ { n = 0 }
+			/a node is watched from now on/ { n++ }
+			END { print n + 0 }' "$T/$1.aisfs.log")
+		[ "$n" -ge "$want" ] && return 0
+		sleep 0.1
+	done
+	fail "mount $1: leases not granted by $want nodes in 10 s"
+}
+
 # aisfs_pid NAME: the aisfs process of mount NAME (not its guard process,
 # which read-only mounts have, with the same command line).
 aisfs_pid()

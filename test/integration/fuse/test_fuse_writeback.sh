@@ -14,6 +14,8 @@ fuse_mount wb -o bucket=w,writeback
 W=$MNT
 fuse_mount plain -o bucket=w
 P=$MNT
+leases_ready wb
+leases_ready plain
 
 # fsync DIR: the directory fsync that waits for the uploads (coreutils
 # sync with an argument opens it and calls fsync).
@@ -173,6 +175,7 @@ el=$(($(now_ms) - t0))
 note "a failed upload: fsync of a directory says EIO, once"
 fuse_mount wb -o bucket=w,writeback,timeout=3
 W=$MNT
+leases_ready wb
 mkdir "$W/fail"
 echo before >"$W/fail/before"
 dsync "$W/fail" || fail "fsync before the failure"
