@@ -21,7 +21,21 @@
 struct fileh {
 	struct afs_inode *in; /* holds a ref */
 	bool write;	      /* holds a spool user reference */
+	/* Read-only handles are listed (readers_mu), so that an unlink can
+	 * keep the bytes they read (keep_for_readers); kept: this one
+	 * holds a spool user reference since. */
+	bool kept;
+	struct fileh *prev, *next;
 };
+
+/* One mount per process: the read-only handles open now. */
+static pthread_mutex_t readers_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct fileh *readers;
+
+/* A file unlinked while this mount's read-only handles have it open reads
+ * on from a copy in the spool, up to this size (AFS_SPOOL: disk); past it
+ * its readers get ENOENT, as before (aisfs(1), LIMITATIONS). */
+#define KEEP_FOR_READERS_MAX (1ULL << 30)
 
 /* Under in's lock: m is now known; *keep (if not NULL) says whether the
  * page cache holds its bytes (the same write as when they were cached),
@@ -339,7 +353,93 @@ static struct fileh *fileh_new(struct afs_inode *in, bool write)
 		fh->in = in;
 		fh->write = write;
 	}
+	if (fh && !write) {
+		pthread_mutex_lock(&readers_mu);
+		fh->next = readers;
+		if (readers)
+			readers->prev = fh;
+		readers = fh;
+		pthread_mutex_unlock(&readers_mu);
+	}
 	return fh;
+}
+
+/* Frees fh, dropping the spool user reference it holds (a writer's, or a
+ * reader's of an unlinked file), not its inode ref. */
+static void fileh_free(struct afs_fs *fs, struct fileh *fh)
+{
+	bool kept = false;
+
+	if (!fh->write) {
+		pthread_mutex_lock(&readers_mu);
+		if (fh->prev)
+			fh->prev->next = fh->next;
+		else
+			readers = fh->next;
+		if (fh->next)
+			fh->next->prev = fh->prev;
+		kept = fh->kept;
+		pthread_mutex_unlock(&readers_mu);
+	}
+	if (fh->write || kept)
+		afs_spool_drop(fs, fh->in);
+	free(fh);
+}
+
+/* Before the DELETE of in (which has no unsaved bytes here): if read-only
+ * handles have it open, its bytes go to a spool they read from until their
+ * last close, as a local file's stay until then. */
+static void keep_for_readers(struct afs_fs *fs, struct afs_inode *in)
+{
+	struct afs_iext *x;
+	struct fileh *fh;
+	unsigned n = 0;
+	uint64_t size;
+	int rc;
+
+	pthread_mutex_lock(&readers_mu);
+	for (fh = readers; fh; fh = fh->next)
+		n += fh->in == in && !fh->kept;
+	pthread_mutex_unlock(&readers_mu);
+	if (!n)
+		return;
+	afs_inode_lock(in);
+	size = in->meta.size;
+	afs_inode_unlock(in);
+	if (size > KEEP_FOR_READERS_MAX) {
+		ais_log(LOG_NOTICE,
+			"unlink of a file of %llu bytes open for reading: "
+			"its readers lose it (more than the %llu kept)",
+			(unsigned long long)size,
+			(unsigned long long)KEEP_FOR_READERS_MAX);
+		return;
+	}
+	rc = attach_spool(fs, in, false, NULL); /* one user reference */
+	if (rc) {
+		ais_log(LOG_WARNING,
+			"unlink of a file open for reading: its bytes could "
+			"not be kept for its readers (%s)",
+			strerror(rc < 0 ? -rc : rc));
+		return;
+	}
+	x = afs_iext(in);
+	n = 0;
+	pthread_mutex_lock(&readers_mu);
+	for (fh = readers; fh; fh = fh->next) {
+		if (fh->in == in && !fh->kept) {
+			fh->kept = true;
+			n++;
+		}
+	}
+	/* One reference each (the first is attach_spool's). */
+	if (n > 1) {
+		afs_inode_lock(in);
+		x->spool_users += n - 1;
+		afs_inode_unlock(in);
+	}
+	pthread_mutex_unlock(&readers_mu);
+	if (!n)
+		afs_spool_drop(fs, in); /* they all closed meanwhile */
 }
 
 /* The page cache of in is kept if the bytes it holds are those of the
@@ -499,9 +599,7 @@ opened:
 	 * trip for close(2) to wait on. */
 	fi->noflush = !write;
 	if (fuse_reply_open(req, fi) != 0) {
-		free(fh);
-		if (write)
-			afs_spool_drop(fs, in);
+		fileh_free(fs, fh);
 		afs_inode_put(fs->itable, in);
 	}
 	return;
@@ -1109,10 +1207,10 @@ void afs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fileh *fh = (struct fileh *)(uintptr_t)fi->fh;
 
 	if (fh) {
-		if (fh->write)
-			afs_spool_drop(fs, fh->in);
-		afs_inode_put(fs->itable, fh->in);
-		free(fh);
+		struct afs_inode *in = fh->in;
+
+		fileh_free(fs, fh);
+		afs_inode_put(fs->itable, in);
 	}
 	fuse_reply_err(req, 0);
 }
@@ -1169,6 +1267,8 @@ void afs_op_unlink(fuse_req_t req, fuse_ino_t parent_ino, const char *name)
 		local = afs_has_local_data(child);
 	if (local)
 		sp = afs_unlink_begin(fs, child, &was);
+	else if (child && child->kind == AFS_FILE)
+		keep_for_readers(fs, child);
 	rc = ais_client_delete(fs->client, loc.bucket, key, errmsg);
 	afs_trust_own(fs, loc.bucket, key);
 	if (rc == -ENOENT && local)

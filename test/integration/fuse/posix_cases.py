@@ -175,9 +175,10 @@ def root_cases():
     @case("unlink_open_file")
     def _(d):
         write(d + "/f", b"still")
-        with open(d + "/f", "rb") as f:
+        with open(d + "/f", "rb") as f, open(d + "/f", "rb") as g:
+            g.read(2)
             os.unlink(d + "/f")
-            data = f.read().decode()
+            data = f.read().decode() + g.read().decode()
         return data + " " + str(os.path.exists(d + "/f"))
 
     # ---- mkdir and rmdir

@@ -42,8 +42,6 @@ declare -A KNOWN=(
 	[link_file]="ok L nlink 1"
 	# FIFOs, sockets and devices are not kept (NAMESPACE).
 	[mkfifo]="EPERM"
-	# An unlinked file is gone for its open readers (LIMITATIONS).
-	[unlink_open_file]="ENOENT"
 )
 
 note "the cases on ext4 and on the mount"
