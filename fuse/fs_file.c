@@ -33,8 +33,8 @@ static pthread_mutex_t readers_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct fileh *readers;
 
 /* A file unlinked while this mount's read-only handles have it open reads
- * on from a copy in the spool, up to this size (AFS_SPOOL: disk); past it
- * its readers get ENOENT, as before (aisfs(1), LIMITATIONS). */
+ * on from a copy in the spool directory, up to this size; past it its
+ * readers get ENOENT (aisfs(1), LIMITATIONS). */
 #define KEEP_FOR_READERS_MAX (1ULL << 30)
 
 /* Under in's lock: m is now known; *keep (if not NULL) says whether the
@@ -721,16 +721,14 @@ void afs_op_create(fuse_req_t req, fuse_ino_t parent_ino, const char *name,
 	}
 	rc = afs_fill_entry(fs, in, &e);
 	if (rc) {
-		free(fh);
-		afs_spool_drop(fs, in);
+		fileh_free(fs, fh);
 		goto err_forget;
 	}
 	fi->fh = (uintptr_t)fh;
 	fi->keep_cache = 0;
 	afs_dirtime_touch(fs, parent);
 	if (fuse_reply_create(req, &e, fi) != 0) {
-		free(fh);
-		afs_spool_drop(fs, in);
+		fileh_free(fs, fh);
 		afs_inode_forget(fs->itable, afs_nodeid(in), 1);
 		afs_inode_put(fs->itable, in);
 	}
