@@ -27,8 +27,10 @@ struct ais_obj_meta {
 	 * (ais put), and a mount shows its own user. */
 	bool owned;
 	/* Last change of the bytes or the metadata (the node's clock), and
-	 * the access time as a client set it (reads never move it). Decoded
-	 * objects from before them have both equal to mtime_ns. */
+	 * the access time as a client set it (reads never move it). Left out
+	 * of the encoding when they are what a decoder makes of none: ctime
+	 * the commit (written_ns, else mtime_ns), atime mtime_ns; so objects
+	 * from before they existed decode that way too. */
 	int64_t ctime_ns;
 	int64_t atime_ns;
 };

@@ -118,6 +118,59 @@ START_TEST(test_round_trip)
 }
 END_TEST
 
+/* What a node stores for a typical object (an xxh3 checksum; mtime,
+ * written, ctime and atime one clock reading; an owner) encodes in at
+ * most 68 bytes: what an ext4 inode of 256 bytes holds beside its
+ * fields, so the xattr needs no 4 KiB block of its own (an extra block
+ * written per PUT, and read per cold open). ctime and atime equal to mtime
+ * are left out and read back as mtime; other values round trip. */
+START_TEST(test_compact)
+{
+	uint8_t buf[AIS_OBJ_META_MAX];
+	struct ais_obj_meta m = mkmeta(AIS_CKSUM_XXH3), got;
+	size_t n, same;
+
+	m.size = 150000;
+	m.version = 1;
+	m.mtime_ns = 1796000000123456789LL;
+	m.written_ns = m.ctime_ns = m.atime_ns = m.mtime_ns;
+	m.mode = 0100644;
+	m.owned = true;
+	m.uid = m.gid = 100000;
+	same = ais_obj_meta_encode(&m, buf);
+	ck_assert_msg(same <= 68, "typical metadata: %zu bytes", same);
+	memset(&got, 0xa5, sizeof(got));
+	ck_assert_int_eq(ais_obj_meta_decode(buf, same, &got), 0);
+	assert_meta_eq(&got, &m, "compact");
+	ck_assert(got.ctime_ns == m.mtime_ns && got.atime_ns == m.mtime_ns);
+	ck_assert(got.written_ns == m.written_ns && got.owned);
+
+	/* An mtime a client gave (ais put of a file that keeps its own):
+	 * the ctime, the commit, is still left out, and it still fits. */
+	m.mtime_ns = m.atime_ns = 1500000000000000000LL;
+	n = ais_obj_meta_encode(&m, buf);
+	ck_assert_msg(n <= 68, "mtime of its own: %zu bytes", n);
+	ck_assert_int_eq(ais_obj_meta_decode(buf, n, &got), 0);
+	ck_assert(got.ctime_ns == m.ctime_ns && got.atime_ns == m.atime_ns);
+
+	/* A chmod and a touch -a later: every time of its own round trips;
+	 * with no commit time (a file put there by hand), ctime = mtime is
+	 * what is left out. */
+	m.ctime_ns = m.written_ns + 5;
+	m.atime_ns = m.written_ns - 5;
+	n = ais_obj_meta_encode(&m, buf);
+	ck_assert_int_eq(ais_obj_meta_decode(buf, n, &got), 0);
+	assert_meta_eq(&got, &m, "times of its own");
+	ck_assert(got.ctime_ns == m.ctime_ns && got.atime_ns == m.atime_ns &&
+		  got.written_ns == m.written_ns);
+	m.written_ns = 0;
+	m.ctime_ns = m.mtime_ns;
+	n = ais_obj_meta_encode(&m, buf);
+	ck_assert_int_eq(ais_obj_meta_decode(buf, n, &got), 0);
+	ck_assert(got.ctime_ns == m.mtime_ns && got.written_ns == 0);
+}
+END_TEST
+
 /* The buffer size the callers use (AIS_OBJ_META_MAX) holds the widest
  * encoding: a canary just past it is never touched, and the packed size
  * protobuf-c reports agrees with what encode returned. */
@@ -338,6 +391,7 @@ static Suite *objmeta_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_widest_fits);
+	tcase_add_test(tc, test_compact);
 	tcase_add_test(tc, test_decode_garbage);
 	tcase_add_test(tc, test_pb);
 	tcase_add_test(tc, test_xattr_round_trip);
