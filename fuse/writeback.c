@@ -3,13 +3,18 @@
  * each small file out of its spool (marking the spool uploading, so a PUT
  * of the same file waits), sends them with ais_client_put_batch, and
  * applies each answer as a PUT at close would. Files too large for a batch
- * are PUT alone (afs_file_commit). Nothing waits for a timer: while one
- * round is on its way the next one gathers, so batches grow with load. */
+ * are PUT alone (afs_file_commit). A round starts once WB_GATHER files are
+ * queued, or WB_GATHER_NS after the oldest was, or at once when someone
+ * waits for the uploads (a sync, a listing, a full queue, the unmount):
+ * each batch is a flush on its node, and a copy of many small files sent
+ * a few to a batch made the nodes flush several times as often, with the
+ * CPU the copy itself needed (BENCHMARKS.md, issue 13 session 8). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "fileio.h"
 #include "fs.h"
@@ -28,11 +33,17 @@
  * each of a few nodes): bounds the memory of the uploads to
  * WB_THREADS times this. */
 #define WB_ROUND_BYTES (8u << 20)
+/* A round waits for this many files (or the queue's room, if less)... */
+#define WB_GATHER 32
+/* ...for at most this long after the oldest was queued: what write-back
+ * adds to the time another client waits to see a file. */
+#define WB_GATHER_NS (10 * 1000 * 1000)
 
 struct wb_ent {
 	struct wb_ent *next;
 	struct afs_inode *in; /* holds a ref and a spool user reference */
 	uint64_t seq;
+	uint64_t queued_ns; /* CLOCK_MONOTONIC */
 };
 
 struct afs_wb {
@@ -45,6 +56,7 @@ struct afs_wb {
 	/* The oldest seq each thread's round holds, UINT64_MAX between
 	 * rounds: with the queue's head, what a sync waits for. */
 	uint64_t busy[WB_THREADS];
+	unsigned hurry;	   /* callers waiting for the uploads */
 	uint64_t errs;	   /* uploads failed so far */
 	uint64_t reported; /* errs when a sync last reported them */
 	bool stopping;
@@ -72,6 +84,24 @@ static void ent_free(struct afs_fs *fs, struct wb_ent *e)
 	afs_spool_drop(fs, e->in);
 	afs_inode_put(fs->itable, e->in);
 	free(e);
+}
+
+/* Under wb->lock: the files a round waits for. */
+static size_t gather_count(const struct afs_wb *wb)
+{
+	return wb->max < WB_GATHER ? wb->max : WB_GATHER;
+}
+
+/* Under wb->lock, with something queued: 0 if a round may start now,
+ * else the CLOCK_MONOTONIC time at which it may. */
+static uint64_t gathered(const struct afs_wb *wb)
+{
+	uint64_t at = wb->head->queued_ns + WB_GATHER_NS;
+
+	if (wb->stopping || wb->hurry || wb->queued >= gather_count(wb) ||
+	    ais_now_mono_ns() >= at)
+		return 0;
+	return at;
 }
 
 bool afs_wb_queue(struct afs_fs *fs, struct afs_inode *in)
@@ -111,13 +141,17 @@ bool afs_wb_queue(struct afs_fs *fs, struct afs_inode *in)
 	}
 	sp->queued = true;
 	e->seq = wb->next_seq++;
+	e->queued_ns = ais_now_mono_ns();
 	if (wb->tail)
 		wb->tail->next = e;
 	else
 		wb->head = e;
 	wb->tail = e;
 	wb->queued++;
-	pthread_cond_signal(&wb->work);
+	/* The first starts a thread's wait for more; a full round starts
+	 * it; the ones between wake nobody. */
+	if (wb->queued == 1 || wb->queued == gather_count(wb))
+		pthread_cond_signal(&wb->work);
 	pthread_mutex_unlock(&wb->lock);
 	return true;
 }
@@ -346,10 +380,21 @@ static void *uploader(void *arg)
 	pthread_mutex_lock(&wb->lock);
 	me = wb->ids++;
 	for (;;) {
+		uint64_t at;
+
 		while (!wb->head && !wb->stopping)
 			pthread_cond_wait(&wb->work, &wb->lock);
 		if (!wb->head)
 			break; /* stopping, and nothing left */
+		at = gathered(wb);
+		if (at) {
+			struct timespec ts = {
+			    .tv_sec = (time_t)(at / 1000000000),
+			    .tv_nsec = (long)(at % 1000000000)};
+
+			pthread_cond_timedwait(&wb->work, &wb->lock, &ts);
+			continue;
+		}
 		for (n = 0; wb->head && n < AIS_PUT_BATCH_MAX; n++) {
 			struct wb_ent *e = wb->head;
 
@@ -361,6 +406,8 @@ static void *uploader(void *arg)
 		}
 		wb->queued -= n;
 		wb->busy[me] = ents[0]->seq; /* the queue is sorted */
+		if (wb->head)
+			pthread_cond_signal(&wb->work); /* the rest: another */
 		pthread_cond_broadcast(&wb->done);
 		pthread_mutex_unlock(&wb->lock);
 
@@ -378,6 +425,7 @@ static void *uploader(void *arg)
 int afs_wb_start(struct afs_fs *fs)
 {
 	struct afs_wb *wb = calloc(1, sizeof(*wb));
+	pthread_condattr_t ca;
 	struct rlimit rl;
 	unsigned i;
 	int rc;
@@ -385,7 +433,11 @@ int afs_wb_start(struct afs_fs *fs)
 	if (!wb)
 		return -ENOMEM;
 	pthread_mutex_init(&wb->lock, NULL);
-	pthread_cond_init(&wb->work, NULL);
+	/* The gather wait's deadline is on the monotonic clock. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&wb->work, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&wb->done, NULL);
 	wb->fs = fs;
 	wb->max = WB_QUEUE_MAX;
@@ -487,8 +539,14 @@ int afs_wb_sync(struct afs_fs *fs, uint64_t *since)
 		return 0;
 	pthread_mutex_lock(&wb->lock);
 	target = wb->next_seq;
-	while (oldest(wb) < target)
-		pthread_cond_wait(&wb->done, &wb->lock);
+	if (oldest(wb) < target) {
+		/* No round waits for more while someone waits for it. */
+		wb->hurry++;
+		pthread_cond_broadcast(&wb->work);
+		while (oldest(wb) < target)
+			pthread_cond_wait(&wb->done, &wb->lock);
+		wb->hurry--;
+	}
 	if (since && wb->errs != *since) {
 		*since = wb->errs;
 		wb->reported = wb->errs;
