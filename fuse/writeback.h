@@ -5,7 +5,7 @@
  * disk flush per file (HACKING.md, "Write-back").
  *
  * What a mount gives up with it: another client sees a file only once its
- * upload is done (milliseconds, normally), a failed upload is told to
+ * upload is done (tens of milliseconds, normally), a failed upload is told to
  * fsync(2) and the log rather than to close(2), and bytes not uploaded yet
  * are lost if aisfs is killed. What it keeps: this mount sees its own
  * writes at once; uploads of one file land in the order of its closes; an
