@@ -74,13 +74,17 @@ ROWS = [
      "local disk", "local_disk", "time", 1.5),
     ("1M warm epoch, shards, ro", "mil_warm", "aisfs_shards_ro",
      "local disk", "local_disk", "time", 2.0),
+    ("1M warm epoch, shards, ro, no isatty", "mil_warm",
+     "aisfs_shards_ro_noisatty", "local disk, no isatty",
+     "local_disk_noisatty", "time", 2.0),
 ]
 NAMES = {"ais_put_r": "ais put -r", "aisfs_cp_r": "cp -r to mount",
          "aisfs_cp_r_wb": "cp -r, -o writeback",
          "ais_shard_create": "ais shard create",
          "aisfs_noleases": "aisfs noleases",
          "aisfs_shards": "aisfs over shards",
-         "aisfs_ro": "aisfs ro", "aisfs_shards_ro": "aisfs ro over shards"}
+         "aisfs_ro": "aisfs ro", "aisfs_shards_ro": "aisfs ro over shards",
+         "aisfs_shards_ro_noisatty": "aisfs ro over shards, no isatty"}
 RSS_LIMITS_MIB = {"aisd": 64, "aisfs": 128}
 COLD_CASES = {"cold_epoch", "big_seq", "big_rand", "mil_cold"}
 
