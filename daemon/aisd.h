@@ -20,6 +20,8 @@
  *             cluster/
  *   lease/    mounts' leases and the feed of changes that keeps their
  *             caches right   -> nothing else of aisd
+ *   etl/      transforms: the programs a node runs on what it holds
+ *             (registered through cluster/)   -> nothing else of aisd
  * main.c, opts.c and notify.c are the program around them. */
 #ifndef AISD_AISD_H
 #define AISD_AISD_H
@@ -37,6 +39,7 @@ struct peers;
 struct probes;
 struct move;
 struct leases;
+struct etl;
 
 struct aisd {
 	const struct aisd_opts *opts;
@@ -56,6 +59,8 @@ struct aisd {
 				  tombstones only while the map has history) */
 	struct leases *leases; /* lease/: mounts' caches (NULL: none kept;
 				  changes are answered at once) */
+	struct etl *etl;       /* etl/: the transforms this node runs (NULL:
+				  none) */
 	uint64_t start_mono_ns;
 	atomic_uint connections; /* open client connections */
 	atomic_ulong requests;	 /* requests handled */

@@ -23,6 +23,7 @@
 #include "aisd.h"
 #include "cluster/cluster.h"
 #include "cluster/peer.h"
+#include "etl/etl.h"
 #include "lease/lease.h"
 #include "net/net.h"
 #include "notify.h"
@@ -242,6 +243,14 @@ int main(int argc, char **argv)
 		rc = -ENOMEM;
 		goto out;
 	}
+	snprintf(lease_stamp, sizeof(lease_stamp), "%s/.ais/tmp",
+		 d.store->mps->paths[0]);
+	rc = etl_new(o.etl_dir, o.etl_user, lease_stamp, o.etl_output_max,
+		     &d.etl, errmsg);
+	if (rc) {
+		ais_log(LOG_ERR, "%s", errmsg);
+		goto out;
+	}
 	rc = shards_new(d.store,
 			shard_append_crash_parse(getenv("AISD_TEST_CRASH_AT")),
 			&d.shards);
@@ -370,6 +379,7 @@ out:
 	free(d.buckets_seen_created);
 	store_free(d.store);
 	leases_free(d.leases);
+	etl_free(d.etl);
 	aisd_opts_free(&o);
 	return exit_code;
 }

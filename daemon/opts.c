@@ -38,6 +38,9 @@ struct src {
 	int scrub_interval_h;  /* -1 unset */
 	int lease_ms;	       /* -1 unset */
 	int open_cache;	       /* -1 unset */
+	char *etl_dir;
+	char *etl_user;
+	uint64_t etl_output_max; /* 0 unset */
 };
 
 static void src_init(struct src *s)
@@ -67,6 +70,8 @@ static void src_free(struct src *s)
 	free(s->join);
 	free(s->pidfile);
 	free(s->raft_dir);
+	free(s->etl_dir);
+	free(s->etl_user);
 }
 
 static int strv_push(char ***v, size_t *n, const char *s)
@@ -258,6 +263,31 @@ static int apply(struct src *s, const char *key, const char *v,
 		s->open_cache = n;
 		return 0;
 	}
+	if (!strcmp(key, "etl_dir")) {
+		if (v[0] != '/')
+			return ais_errf(errmsg, -EINVAL,
+					"bad %s '%s': an absolute path", what,
+					v);
+		return set_str(&s->etl_dir, v);
+	}
+	if (!strcmp(key, "etl_output_max")) {
+		char *end;
+		unsigned long long bytes;
+
+		errno = 0;
+		bytes = strtoull(v, &end, 10);
+		if (errno || end == v || *end || bytes < 4096)
+			return ais_errf(errmsg, -EINVAL,
+					"bad %s '%s': bytes, at least 4096",
+					what, v);
+		s->etl_output_max = bytes;
+		return 0;
+	}
+	if (!strcmp(key, "etl_user")) {
+		if (!*v)
+			return ais_errf(errmsg, -EINVAL, "empty %s", what);
+		return set_str(&s->etl_user, v);
+	}
 	if (!strcmp(key, "verify_reads")) {
 		if (!strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "1"))
 			s->verify_reads = 1;
@@ -320,6 +350,9 @@ static void usage(FILE *f)
 	    "      --down-after MS     the leader marks a node that does "
 	    "not answer this\n"
 	    "                          long down (default 3000)\n"
+	    "      --etl-dir DIR       the programs transforms (ais etl) "
+	    "may run\n"
+	    "                          (default none: no transforms)\n"
 	    "      --log-level LEVEL   err, warning, notice, info, debug "
 	    "(default info;\n"
 	    "                          AIS_LOG=LEVEL in the environment "
@@ -339,7 +372,11 @@ static void usage(FILE *f)
 	    "only when asked),\nlease_ms (how long a mount trusts what it "
 	    "cached without hearing from\nthis node; default 4000),\n"
 	    "open_cache (objects kept open for fast reads; default 8192, "
-	    "0: none).\n"
+	    "0: none),\netl_dir (the directory of the programs transforms "
+	    "may run; default none:\nno transforms), etl_user (the user "
+	    "they run as; default nobody when\naisd runs as root), "
+	    "etl_output_max (bytes a transform may write per\nobject; "
+	    "default 4 GiB).\n"
 	    "Command-line flags "
 	    "override the file. See aisd(8).\n",
 	    AISD_DEFAULT_CONFIG, AISD_DEFAULT_PORT, AISD_DEFAULT_IO_TIMEOUT);
@@ -410,6 +447,11 @@ static int merge(struct aisd_opts *o, struct src *cli, struct src *file)
 	o->lease_ms = file->lease_ms > 0 ? (unsigned)file->lease_ms : 0;
 	o->open_cache =
 	    file->open_cache >= 0 ? (unsigned)file->open_cache : OCACHE_DEFAULT;
+	if (cli->etl_dir || file->etl_dir)
+		o->etl_dir = dup_or(cli->etl_dir, file->etl_dir);
+	if (file->etl_user)
+		o->etl_user = strdup(file->etl_user);
+	o->etl_output_max = file->etl_output_max;
 	if (!o->listen)
 		return -ENOMEM;
 	return 0;
@@ -425,7 +467,8 @@ int aisd_opts_parse(struct aisd_opts *o, int argc, char **argv)
 		OPT_LOG_LEVEL,
 		OPT_RAFT_DIR,
 		OPT_RAFT_PORT,
-		OPT_DOWN_AFTER
+		OPT_DOWN_AFTER,
+		OPT_ETL_DIR
 	};
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
@@ -443,6 +486,7 @@ int aisd_opts_parse(struct aisd_opts *o, int argc, char **argv)
 	    {"raft-dir", required_argument, NULL, OPT_RAFT_DIR},
 	    {"raft-port", required_argument, NULL, OPT_RAFT_PORT},
 	    {"down-after", required_argument, NULL, OPT_DOWN_AFTER},
+	    {"etl-dir", required_argument, NULL, OPT_ETL_DIR},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -508,6 +552,9 @@ int aisd_opts_parse(struct aisd_opts *o, int argc, char **argv)
 			break;
 		case OPT_DOWN_AFTER:
 			key = "down_after";
+			break;
+		case OPT_ETL_DIR:
+			key = "etl_dir";
 			break;
 		case 'v':
 			cli.log_level = LOG_DEBUG;
@@ -597,5 +644,7 @@ void aisd_opts_free(struct aisd_opts *o)
 	free(o->join);
 	free(o->pidfile);
 	free(o->raft_dir);
+	free(o->etl_dir);
+	free(o->etl_user);
 	memset(o, 0, sizeof(*o));
 }

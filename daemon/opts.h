@@ -39,6 +39,11 @@ struct aisd_opts {
 				      only when asked */
 	unsigned lease_ms;   /* mounts' leases (lease/lease.h); 0: default */
 	unsigned open_cache; /* objects the loop keeps open (0: none) */
+	char *etl_dir;	     /* programs transforms may run (NULL: none) */
+	char *etl_user;	     /* the user they run as (NULL: "nobody" when
+				aisd runs as root, else aisd's own) */
+	uint64_t etl_output_max; /* bytes a transform may write (0: the
+				    default, ETL_OUTPUT_MAX) */
 };
 
 /* Parses argv and the configuration file into o. Returns 0 to run, 1 when

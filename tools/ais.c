@@ -21,6 +21,7 @@ static const struct cli_cmd commands[] = {
     {"rm", cmd_rm, "delete objects or everything under a prefix"},
     {"mv", cmd_mv, "rename an object within its bucket"},
     {"shard", cmd_shard, "list shard members, pack a directory into shards"},
+    {"etl", cmd_etl, "transforms the nodes run on the objects they hold"},
     {NULL, NULL, NULL},
 };
 

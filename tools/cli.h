@@ -109,5 +109,6 @@ int cmd_stat(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_mv(int argc, char **argv);
 int cmd_shard(int argc, char **argv);
+int cmd_etl(int argc, char **argv);
 
 #endif

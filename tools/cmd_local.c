@@ -70,6 +70,9 @@ static const char up_help[] =
     "(the settings\n"
     "                      ais local does not pass itself, e.g. "
     "rebalance_rate_mb)\n"
+    "      --etl-dir DIR   the programs transforms may run (ais etl; "
+    "kept in\n"
+    "                      cluster.conf; default none: no transforms)\n"
     "  -h, --help          show this help\n"
     "\n"
     "The aisd binary is $AIS_AISD, else found next to ais (., ../daemon,\n"
@@ -110,11 +113,11 @@ static const char status_help[] =
     "Example:\n"
     "  ais local status --dir /tmp/ais\n";
 
-enum { OPT_LOG_LEVEL = 0x100, OPT_PURGE, OPT_CONFIG };
+enum { OPT_LOG_LEVEL = 0x100, OPT_PURGE, OPT_CONFIG, OPT_ETL_DIR };
 
 struct local_opts {
 	struct local_layout l;
-	bool have_nodes, have_port, have_mpaths;
+	bool have_nodes, have_port, have_mpaths, have_etl_dir;
 	unsigned timeout_s;
 	const char *log_level;
 	char config[PATH_MAX];
@@ -135,6 +138,7 @@ static int parse_opts(const char *cmd, const char *help, const char *shortopts,
 	    {"timeout", required_argument, NULL, 't'},
 	    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	    {"config", required_argument, NULL, OPT_CONFIG},
+	    {"etl-dir", required_argument, NULL, OPT_ETL_DIR},
 	    {"purge", no_argument, NULL, OPT_PURGE},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -196,6 +200,15 @@ static int parse_opts(const char *cmd, const char *help, const char *shortopts,
 				return cli_usage(cmd, "--config %s: %s", optarg,
 						 strerror(errno));
 			o->config_arg = o->config;
+			break;
+		case OPT_ETL_DIR:
+			if (!up)
+				return cli_usage(cmd,
+						 "unknown option --etl-dir");
+			if (!realpath(optarg, o->l.etl_dir))
+				return cli_usage(cmd, "--etl-dir %s: %s",
+						 optarg, strerror(errno));
+			o->have_etl_dir = true;
 			break;
 		case OPT_PURGE:
 			if (!down)
@@ -357,6 +370,15 @@ static int local_up(int argc, char **argv)
 			    "'ais local down --purge --dir %s' first",
 			    l->dir, saved.nodes, saved.port, saved.mountpaths,
 			    l->dir);
+		/* A new etl_dir is kept for the nodes started from now on
+		 * (running ones keep theirs until restarted). */
+		if (o.have_etl_dir && strcmp(saved.etl_dir, l->etl_dir) != 0) {
+			memcpy(saved.etl_dir, l->etl_dir,
+			       sizeof(saved.etl_dir));
+			rc = local_conf_save(&saved, errmsg);
+			if (rc < 0)
+				return cli_fail(rc, errmsg, "local up");
+		}
 		*l = saved;
 	} else {
 		rc = local_conf_save(l, errmsg);

@@ -62,6 +62,9 @@ static const char get_help[] =
     "      --length N   read N bytes (default: to the end of the object)\n"
     "      --member PATH  read the member PATH of the shard (a .tar,\n"
     "                   .tar.gz, .tgz, .tar.lz4 or .zip object) instead\n"
+    "      --etl NAME   the object run through transform NAME on the node\n"
+    "                   that holds it (ais etl; etl(7)): its output\n"
+    "      --etl-args A the transform's arguments (its AIS_ETL_ARGS)\n"
     "  -q, --quiet      no progress line and no summary\n"
     "  -h, --help       show this help\n"
     "\n"
@@ -69,6 +72,7 @@ static const char get_help[] =
     "  ais get ais://images/2024/photo.jpg photo.jpg\n"
     "  ais get ais://logs/big.log - --offset 1MiB --length 4k\n"
     "  ais get ais://train/s-000000.tar --member a/img_0001.jpg x.jpg\n"
+    "  ais get --etl resize --etl-args 50% ais://images/a.jpg small.jpg\n"
     "  ais get -r ais://train/v1 ./dataset\n";
 
 static const char stat_help[] =
@@ -113,7 +117,7 @@ static const char mv_help[] =
     "Example:\n"
     "  ais mv ais://images/tmp/photo.jpg ais://images/2024/photo.jpg\n";
 
-enum { OPT_OFFSET = 0x100, OPT_LENGTH, OPT_MEMBER };
+enum { OPT_OFFSET = 0x100, OPT_LENGTH, OPT_MEMBER, OPT_ETL, OPT_ETL_ARGS };
 
 /* Common options of put/get/rm. */
 struct xopts {
@@ -121,7 +125,8 @@ struct xopts {
 	unsigned jobs;
 	bool have_offset, have_length;
 	uint64_t offset, length;
-	const char *member; /* get --member */
+	const char *member;	    /* get --member */
+	const char *etl, *etl_args; /* get --etl, --etl-args */
 };
 
 static int parse_xopts(const char *cmd, const char *help, int argc, char **argv,
@@ -134,6 +139,8 @@ static int parse_xopts(const char *cmd, const char *help, int argc, char **argv,
 	    {"offset", required_argument, NULL, OPT_OFFSET},
 	    {"length", required_argument, NULL, OPT_LENGTH},
 	    {"member", required_argument, NULL, OPT_MEMBER},
+	    {"etl", required_argument, NULL, OPT_ETL},
+	    {"etl-args", required_argument, NULL, OPT_ETL_ARGS},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -185,6 +192,19 @@ static int parse_xopts(const char *cmd, const char *help, int argc, char **argv,
 			if (!optarg[0])
 				return cli_usage(cmd, "empty --member path");
 			o->member = optarg;
+			break;
+		case OPT_ETL:
+		case OPT_ETL_ARGS:
+			if (strcmp(cmd, "get"))
+				return cli_usage(cmd, "unknown option %s",
+						 c == OPT_ETL ? "--etl"
+							      : "--etl-args");
+			if (c == OPT_ETL && !optarg[0])
+				return cli_usage(cmd, "empty --etl name");
+			if (c == OPT_ETL)
+				o->etl = optarg;
+			else
+				o->etl_args = optarg;
 			break;
 		case 'h':
 			fputs(help, stdout);
@@ -351,6 +371,14 @@ int cmd_get(int argc, char **argv)
 		return cli_usage("get", "empty destination");
 	if (o.recursive && o.member)
 		return cli_usage("get", "--member needs one shard, not -r");
+	if (o.etl_args && !o.etl)
+		return cli_usage("get", "--etl-args needs --etl");
+	if (o.etl &&
+	    (o.recursive || o.member || o.have_offset || o.have_length))
+		return cli_usage("get", "--etl reads one whole object: not "
+					"with -r, --member, --offset or "
+					"--length");
+	xfer_set_etl(o.etl, o.etl_args);
 	if (o.recursive) {
 		if (o.have_offset || o.have_length)
 			return cli_usage("get",
@@ -381,7 +409,7 @@ int cmd_get(int argc, char **argv)
 		ais_client_free(c);
 		goto out;
 	}
-	if (p && ais_client_head(c, bucket, name, &meta, NULL) == 0) {
+	if (p && !o.etl && ais_client_head(c, bucket, name, &meta, NULL) == 0) {
 		uint64_t left = meta.size > o.offset ? meta.size - o.offset : 0;
 
 		if (o.length && o.length < left)
@@ -396,7 +424,10 @@ int cmd_get(int argc, char **argv)
 		rc = xfer_get_path(c, bucket, name, o.offset, o.length, dst,
 				   false, p, errmsg);
 	progress_free(p);
-	if (rc < 0)
+	if (rc < 0 && o.etl)
+		rc = cli_fail(rc, errmsg, "get ais://%s/%s --etl %s", bucket,
+			      name, o.etl);
+	else if (rc < 0)
 		rc = cli_fail(rc, errmsg, "get ais://%s/%s", bucket, name);
 	else
 		rc = CLI_OK;

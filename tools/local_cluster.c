@@ -72,6 +72,13 @@ static int conf_cb(void *arg, const char *key, const char *value, char *errmsg)
 		return conf_uint(key, value, 1, 65535, &l->port, errmsg);
 	if (!strcmp(key, "host"))
 		return 0; /* informational: always LOCAL_HOST */
+	if (!strcmp(key, "etl_dir")) {
+		if (value[0] != '/' || strlen(value) >= sizeof(l->etl_dir))
+			return ais_errf(errmsg, -EINVAL,
+					"etl_dir: an absolute path");
+		snprintf(l->etl_dir, sizeof(l->etl_dir), "%s", value);
+		return 0;
+	}
 	return ais_errf(errmsg, -EINVAL, "unknown key '%s'", key);
 }
 
@@ -86,6 +93,7 @@ int local_conf_load(struct local_layout *l, char *errmsg)
 	l->nodes = 0;
 	l->mountpaths = 0;
 	l->port = 0;
+	l->etl_dir[0] = '\0';
 	rc = ais_config_load(path, conf_cb, l, errmsg);
 	if (rc < 0)
 		return rc;
@@ -100,7 +108,7 @@ int local_conf_load(struct local_layout *l, char *errmsg)
 
 int local_conf_save(const struct local_layout *l, char *errmsg)
 {
-	char path[PATH_MAX + 16], buf[512];
+	char path[PATH_MAX + 16], buf[512 + PATH_MAX];
 	int n, rc;
 
 	snprintf(path, sizeof(path), "%s/%s", l->dir, LOCAL_CONF);
@@ -111,8 +119,10 @@ int local_conf_save(const struct local_layout *l, char *errmsg)
 	    "# and read by 'ais local up|down|status --dir DIR'.\n"
 	    "# Node I listens on host:port+I, its Raft on "
 	    "host:port+nodes+I;\n# its data is in nodeI/mpJ.\n"
-	    "host = %s\nport = %u\nnodes = %u\nmountpaths = %u\n",
-	    LOCAL_HOST, l->port, l->nodes, l->mountpaths);
+	    "host = %s\nport = %u\nnodes = %u\nmountpaths = %u\n%s%s%s",
+	    LOCAL_HOST, l->port, l->nodes, l->mountpaths,
+	    l->etl_dir[0] ? "etl_dir = " : "", l->etl_dir,
+	    l->etl_dir[0] ? "\n" : "");
 	rc = ais_file_replace(path, buf, (size_t)n, 0644);
 	if (rc < 0)
 		return ais_errf(errmsg, rc, "writing %s: %s", path,
@@ -355,6 +365,10 @@ int local_spawn(const struct local_layout *l, unsigned i, const char *aisd,
 	argv[argc++] = seeds;
 	argv[argc++] = (char *)"--pidfile";
 	argv[argc++] = pidfile;
+	if (l->etl_dir[0]) {
+		argv[argc++] = (char *)"--etl-dir";
+		argv[argc++] = (char *)l->etl_dir;
+	}
 	if (config) {
 		argv[argc++] = (char *)"-c";
 		argv[argc++] = (char *)config;

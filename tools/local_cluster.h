@@ -21,6 +21,7 @@ struct local_layout {
 	unsigned nodes;		 /* node I listens on port + I */
 	unsigned mountpaths;	 /* per node */
 	unsigned port;
+	char etl_dir[PATH_MAX]; /* the nodes' etl_dir (absolute), "" none */
 };
 
 /* $AIS_LOCAL_DIR, else /tmp/ais-local-UID, into buf. */

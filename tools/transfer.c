@@ -434,6 +434,14 @@ static int get_write(void *arg, const void *buf, size_t len)
 	return 0;
 }
 
+static const char *get_etl, *get_etl_args;
+
+void xfer_set_etl(const char *etl, const char *args)
+{
+	get_etl = etl;
+	get_etl_args = args;
+}
+
 /* GETs into d->fd; when the fd can be rewound, once more after a
  * connection error. */
 static int get_into(struct ais_client *c, const char *bucket, const char *name,
@@ -445,7 +453,11 @@ static int get_into(struct ais_client *c, const char *bucket, const char *name,
 
 	for (attempt = 0; attempt < 2; attempt++) {
 		d->written = 0;
-		if (member)
+		if (get_etl)
+			rc = ais_client_get_etl_cb(c, bucket, name, get_etl,
+						   get_etl_args, get_write, d,
+						   meta, errmsg);
+		else if (member)
 			rc = ais_client_member_get_cb(c, bucket, name, member,
 						      off, len, get_write, d,
 						      meta, errmsg);

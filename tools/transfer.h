@@ -26,9 +26,9 @@ int xfer_put_path(struct ais_client *c, const char *bucket, const char *name,
 
 /* Files small enough to go in batches (ais_client_put_batch), and a
  * batch's size in xfer_put_small. */
-#define XFER_SMALL_MAX	  (256u << 10)
-#define XFER_BATCH_FILES  128
-#define XFER_BATCH_BYTES  (1u << 20)
+#define XFER_SMALL_MAX	 (256u << 10)
+#define XFER_BATCH_FILES 128
+#define XFER_BATCH_BYTES (1u << 20)
 
 /* One file of xfer_put_small. */
 struct xfer_small {
@@ -60,6 +60,10 @@ int xfer_put_stdin(struct ais_client *c, const char *bucket, const char *name,
 int xfer_get_path(struct ais_client *c, const char *bucket, const char *name,
 		  uint64_t off, uint64_t len, const char *path, bool mkdirs,
 		  struct progress *p, char *errmsg);
+
+/* The GETs that follow read through transform etl (ais etl) with args;
+ * etl NULL: plain GETs again. Whole objects only (off and len 0). */
+void xfer_set_etl(const char *etl, const char *args);
 
 /* Downloads [off, off+len) of bucket/name to stdout. */
 int xfer_get_stdout(struct ais_client *c, const char *bucket, const char *name,

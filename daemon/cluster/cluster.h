@@ -38,6 +38,8 @@ struct cluster_map {
 	bool self_removed;    /* this node was in the map and is no longer
 				 (decommissioned or removed) */
 	bool read_only; /* no leader reachable: changes fail, data serves */
+	Ais__EtlSpec **etls; /* registered transforms, sorted by name */
+	size_t netls;
 };
 
 struct cluster_opts {
@@ -118,6 +120,18 @@ int cluster_propose_packed(struct cluster *c, const void *buf, size_t len,
  * come from the past ("no such bucket" right after another node created
  * it). 0, or -EAGAIN (no leader) / -ETIMEDOUT. */
 int cluster_sync(struct cluster *c, unsigned timeout_ms);
+
+/* Transforms (ais etl): register spec (its name not yet taken), remove
+ * one, stop (stop true) or start one. Committed as the others. */
+int cluster_etl_init(struct cluster *c, const Ais__EtlSpec *spec, char *errmsg);
+int cluster_etl_remove(struct cluster *c, const char *name, char *errmsg);
+int cluster_etl_state(struct cluster *c, const char *name, bool stop,
+		      char *errmsg);
+/* Transform name in the snapshot (valid while cm is held), or NULL. */
+const Ais__EtlSpec *cluster_etl_find(const struct cluster_map *cm,
+				     const char *name);
+/* Whether name can be a transform's name: 0 or -EINVAL with errmsg. */
+int cluster_etl_name_check(const char *name, char *errmsg);
 
 /* Whether bucket is in the snapshot's bucket table. */
 bool cluster_has_bucket(const struct cluster_map *cm, const char *bucket);

@@ -42,7 +42,102 @@ static void meta_clear(struct meta *m)
 	for (i = 0; i < m->nrebalanced; i++)
 		free(m->rebalanced[i]);
 	free(m->rebalanced);
+	for (i = 0; i < m->netls; i++)
+		ais__etl_spec__free_unpacked(m->etls[i], NULL);
+	free(m->etls);
 	memset(m, 0, sizeof(*m));
+}
+
+Ais__EtlSpec *meta_etl_copy(const Ais__EtlSpec *e)
+{
+	size_t n = ais__etl_spec__get_packed_size(e);
+	uint8_t *buf = malloc(n ? n : 1);
+	Ais__EtlSpec *d;
+
+	if (!buf)
+		return NULL;
+	ais__etl_spec__pack(e, buf);
+	d = ais__etl_spec__unpack(NULL, n, buf);
+	free(buf);
+	return d;
+}
+
+int meta_etl_find(const struct meta *m, const char *name)
+{
+	size_t lo = 0, hi = m->netls;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(m->etls[mid]->name, name);
+
+		if (c == 0)
+			return (int)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -(int)lo - 1;
+}
+
+int meta_etl_name_check(const char *name, char *errmsg)
+{
+	size_t i, n = name ? strlen(name) : 0;
+
+	if (n == 0 || n > 64 || name[0] == '.' || name[0] == '-')
+		return ais_errf(errmsg, -EINVAL,
+				"bad transform name \"%s\": 1 to 64 letters, "
+				"digits, '.', '_' or '-', not starting with "
+				"'.' or '-'",
+				name ? name : "");
+	for (i = 0; i < n; i++) {
+		char ch = name[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+		      ch == '-'))
+			return ais_errf(errmsg, -EINVAL,
+					"bad transform name \"%s\": 1 to 64 "
+					"letters, digits, '.', '_' or '-', "
+					"not starting with '.' or '-'",
+					name);
+	}
+	return 0;
+}
+
+/* The rules a transform's spec must follow to be kept: what every node can
+ * check without looking at its disks (whether the program is under its
+ * etl_dir is the node's to check, when it runs it). */
+static int etl_spec_check(const Ais__EtlSpec *e, char *errmsg)
+{
+	size_t i;
+
+	if (!e)
+		return ais_errf(errmsg, -EINVAL, "no transform given");
+	if (meta_etl_name_check(e->name, errmsg))
+		return -EINVAL;
+	if (e->n_argv == 0 || !e->argv[0] || e->argv[0][0] != '/')
+		return ais_errf(errmsg, -EINVAL,
+				"transform %s: the program must be an "
+				"absolute path",
+				e->name);
+	if (e->mode != AIS__ETL_MODE__ETL_FILTER &&
+	    e->mode != AIS__ETL_MODE__ETL_WORKER)
+		return ais_errf(errmsg, -EINVAL,
+				"transform %s: unknown mode %d", e->name,
+				(int)e->mode);
+	if (e->workers > 64)
+		return ais_errf(errmsg, -EINVAL,
+				"transform %s: at most 64 workers a node",
+				e->name);
+	for (i = 0; i < e->n_env; i++)
+		if (!e->env[i] || !strchr(e->env[i], '=') ||
+		    e->env[i][0] == '=')
+			return ais_errf(errmsg, -EINVAL,
+					"transform %s: environment entry "
+					"\"%s\" is not K=V",
+					e->name, e->env[i] ? e->env[i] : "");
+	return 0;
 }
 
 void meta_free(struct meta *m)
@@ -64,8 +159,13 @@ static struct meta *meta_dup(const struct meta *m)
 	d->buckets = calloc(m->nbuckets + 1, sizeof(*d->buckets));
 	d->history = calloc(m->nhistory + 1, sizeof(*d->history));
 	d->rebalanced = calloc(m->nrebalanced + 1, sizeof(*d->rebalanced));
-	if (!d->nodes || !d->buckets || !d->history || !d->rebalanced)
+	d->etls = calloc(m->netls + 1, sizeof(*d->etls));
+	if (!d->nodes || !d->buckets || !d->history || !d->rebalanced ||
+	    !d->etls)
 		goto err;
+	for (; d->netls < m->netls; d->netls++)
+		if (!(d->etls[d->netls] = meta_etl_copy(m->etls[d->netls])))
+			goto err;
 	for (; d->nbuckets < m->nbuckets; d->nbuckets++) {
 		i = d->nbuckets;
 		d->buckets[i].name = strdup(m->buckets[i].name);
@@ -242,6 +342,21 @@ int meta_check(const struct meta *m, const Ais__MetaCmd *cmd, char *errmsg)
 					"node %s is the last node that takes "
 					"data",
 					n->id);
+		return 0;
+	case AIS__META_CMD__KIND__ETL_INIT:
+		if (etl_spec_check(cmd->etl, errmsg))
+			return -EINVAL;
+		if (meta_etl_find(m, cmd->etl->name) >= 0)
+			return ais_errf(errmsg, -EEXIST,
+					"transform %s already exists (ais etl "
+					"rm it first)",
+					cmd->etl->name);
+		return 0;
+	case AIS__META_CMD__KIND__ETL_REMOVE:
+	case AIS__META_CMD__KIND__ETL_STATE:
+		if (!cmd->etl_name || meta_etl_find(m, cmd->etl_name) < 0)
+			return ais_errf(errmsg, -ENOENT, "no transform %s",
+					cmd->etl_name ? cmd->etl_name : "");
 		return 0;
 	case AIS__META_CMD__KIND__NODE_DOWN:
 	case AIS__META_CMD__KIND__NODE_REMOVE:
@@ -460,6 +575,39 @@ static int apply_to(struct meta *m, const Ais__MetaCmd *cmd)
 		m->nbuckets--;
 		rc = 1;
 		break;
+	case AIS__META_CMD__KIND__ETL_INIT: {
+		Ais__EtlSpec *e = meta_etl_copy(cmd->etl), **v;
+		size_t at = (size_t)(-meta_etl_find(m, cmd->etl->name) - 1);
+
+		v = e ? realloc(m->etls, (m->netls + 1) * sizeof(*v)) : NULL;
+		if (!v) {
+			if (e)
+				ais__etl_spec__free_unpacked(e, NULL);
+			rc = -ENOMEM;
+			break;
+		}
+		m->etls = v;
+		e->created_ns = cmd->time_ns;
+		e->stopped = false;
+		memmove(v + at + 1, v + at, (m->netls - at) * sizeof(*v));
+		v[at] = e;
+		m->netls++;
+		rc = 1;
+		break;
+	}
+	case AIS__META_CMD__KIND__ETL_REMOVE:
+		idx = meta_etl_find(m, cmd->etl_name);
+		ais__etl_spec__free_unpacked(m->etls[idx], NULL);
+		memmove(m->etls + idx, m->etls + idx + 1,
+			(m->netls - (size_t)idx - 1) * sizeof(*m->etls));
+		m->netls--;
+		rc = 1;
+		break;
+	case AIS__META_CMD__KIND__ETL_STATE:
+		idx = meta_etl_find(m, cmd->etl_name);
+		rc = m->etls[idx]->stopped != cmd->etl_stop;
+		m->etls[idx]->stopped = cmd->etl_stop;
+		break;
 	case AIS__META_CMD__KIND__NODE_STATE:
 		rc = m->nodes->nodes[idx].state != (int)cmd->state;
 		m->nodes->nodes[idx].state = (int)cmd->state;
@@ -576,6 +724,8 @@ int meta_encode(const struct meta *m, void **buf, size_t *len)
 	st.history = plp;
 	st.n_rebalanced = m->nrebalanced;
 	st.rebalanced = m->rebalanced;
+	st.n_etls = m->netls;
+	st.etls = m->etls;
 	/* As log entries: a length, the message, zeros to a multiple of 8
 	 * (libraft's unit of storage). */
 	{
@@ -647,8 +797,24 @@ int meta_decode(const void *buf, size_t len, struct meta **out, char *errmsg)
 	m->buckets = calloc(st->n_buckets + 1, sizeof(*m->buckets));
 	m->history = calloc(st->n_history + 1, sizeof(*m->history));
 	m->rebalanced = calloc(st->n_rebalanced + 1, sizeof(*m->rebalanced));
-	if (!m->buckets || !m->history || !m->rebalanced)
+	m->etls = calloc(st->n_etls + 1, sizeof(*m->etls));
+	if (!m->buckets || !m->history || !m->rebalanced || !m->etls)
 		goto err;
+	for (i = 0; i < st->n_etls; i++) {
+		/* Sorted when kept; a snapshot out of order would break
+		 * the lookups, so it is refused. */
+		if (!st->etls[i]->name ||
+		    (i &&
+		     strcmp(st->etls[i - 1]->name, st->etls[i]->name) >= 0)) {
+			rc = ais_errf(errmsg, -EPROTO,
+				      "cluster metadata snapshot: transforms "
+				      "out of order");
+			goto err;
+		}
+		if (!(m->etls[m->netls] = meta_etl_copy(st->etls[i])))
+			goto err;
+		m->netls++;
+	}
 	for (i = 0; i < st->n_buckets; i++) {
 		if (!st->buckets[i]->name)
 			continue;

@@ -31,6 +31,9 @@ struct meta {
 	size_t nhistory;
 	char **rebalanced; /* node ids done with rebalance_id */
 	size_t nrebalanced;
+	Ais__EtlSpec **etls; /* registered transforms, sorted by name; each
+				unpacked on its own (meta_etl_copy) */
+	size_t netls;
 };
 
 /* An empty state (version 0); NULL on ENOMEM. Free with meta_free. */
@@ -56,6 +59,18 @@ int meta_decode(const void *buf, size_t len, struct meta **out, char *errmsg);
 
 /* Index of bucket name in m->buckets, or -1. */
 int meta_bucket_find(const struct meta *m, const char *name);
+
+/* Index of transform name in m->etls, or -(where it would go)-1. */
+int meta_etl_find(const struct meta *m, const char *name);
+
+/* A copy of e on its own (free with ais__etl_spec__free_unpacked), or NULL
+ * on ENOMEM. */
+Ais__EtlSpec *meta_etl_copy(const Ais__EtlSpec *e);
+
+/* Whether a transform's name is one that can be registered: 1 to 64 of
+ * [A-Za-z0-9._-], not starting with '.' or '-'. 0 or -EINVAL with errmsg.
+ */
+int meta_etl_name_check(const char *name, char *errmsg);
 
 /* Whether node id has reported the current rebalance done. */
 bool meta_rebalanced(const struct meta *m, const char *id);

@@ -212,6 +212,39 @@ int cluster_bucket_destroy(struct cluster *c, const char *bucket, char *errmsg)
 			  errmsg);
 }
 
+int cluster_etl_init(struct cluster *c, const Ais__EtlSpec *spec, char *errmsg)
+{
+	Ais__MetaCmd cmd = AIS__META_CMD__INIT;
+
+	cmd.kind = AIS__META_CMD__KIND__ETL_INIT;
+	cmd.etl = (Ais__EtlSpec *)spec;
+	cmd.time_ns = ais_now_real_ns();
+	return cluster_propose(c, &cmd, errmsg);
+}
+
+static int etl_cmd(struct cluster *c, Ais__MetaCmd__Kind kind, const char *name,
+		   bool stop, char *errmsg)
+{
+	Ais__MetaCmd cmd = AIS__META_CMD__INIT;
+
+	cmd.kind = kind;
+	cmd.etl_name = (char *)name;
+	cmd.etl_stop = stop;
+	cmd.time_ns = ais_now_real_ns();
+	return cluster_propose(c, &cmd, errmsg);
+}
+
+int cluster_etl_remove(struct cluster *c, const char *name, char *errmsg)
+{
+	return etl_cmd(c, AIS__META_CMD__KIND__ETL_REMOVE, name, false, errmsg);
+}
+
+int cluster_etl_state(struct cluster *c, const char *name, bool stop,
+		      char *errmsg)
+{
+	return etl_cmd(c, AIS__META_CMD__KIND__ETL_STATE, name, stop, errmsg);
+}
+
 int cluster_change(struct cluster *c, const Ais__ClusterChange *ch,
 		   char *errmsg)
 {

@@ -26,7 +26,34 @@ static void cmap_free(struct cluster_map *cm)
 	for (i = 0; i < cm->nhistory; i++)
 		ais_map_free(cm->history[i]);
 	free(cm->history);
+	for (i = 0; i < cm->netls; i++)
+		ais__etl_spec__free_unpacked(cm->etls[i], NULL);
+	free(cm->etls);
 	free(cm);
+}
+
+const Ais__EtlSpec *cluster_etl_find(const struct cluster_map *cm,
+				     const char *name)
+{
+	size_t lo = 0, hi = cm->netls;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int d = strcmp(cm->etls[mid]->name, name);
+
+		if (d == 0)
+			return cm->etls[mid];
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+int cluster_etl_name_check(const char *name, char *errmsg)
+{
+	return meta_etl_name_check(name, errmsg);
 }
 
 void cluster_map_put(struct cluster_map *cm)
@@ -261,8 +288,16 @@ void cluster_publish(struct cluster *c)
 	cm->bucket_created =
 	    calloc(mt->nbuckets + 1, sizeof(*cm->bucket_created));
 	cm->history = calloc(mt->nhistory + 1, sizeof(*cm->history));
-	if (!cm->m || !cm->buckets || !cm->bucket_created || !cm->history)
+	cm->etls = calloc(mt->netls + 1, sizeof(*cm->etls));
+	if (!cm->m || !cm->buckets || !cm->bucket_created || !cm->history ||
+	    !cm->etls)
 		goto nomem;
+	for (i = 0; i < mt->netls; i++) {
+		cm->etls[i] = meta_etl_copy(mt->etls[i]);
+		if (!cm->etls[i])
+			goto nomem;
+		cm->netls++;
+	}
 	for (i = 0; i < mt->nbuckets; i++) {
 		cm->buckets[i] = strdup(mt->buckets[i].name);
 		if (!cm->buckets[i])

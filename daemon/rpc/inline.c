@@ -264,8 +264,10 @@ enum rpc_inline rpc_read_nowait(struct rpc *r, uint8_t *buf, size_t cap)
 	int32_t lent;
 	int fd, mp;
 
+	/* A transform runs a program: never on the loop. */
 	if (rpc_check_object(r, q->bucket, q->name) ||
-	    (q->op == AIS__OP__OP_RESOLVE && q->archpath[0]))
+	    (q->op == AIS__OP__OP_RESOLVE && q->archpath[0]) ||
+	    (q->op == AIS__OP__OP_GET && q->etl_name[0]))
 		return RPC_INLINE_NO;
 	self = cluster_self(d->cluster);
 	owner = ais_map_owner(r->cm->m, q->bucket, q->name);

@@ -362,6 +362,8 @@ int rpc_get(struct rpc *r)
 	int fd, rc, tries;
 
 	rc = rpc_check_read(r);
+	if (!rc && q->etl_name[0])
+		rc = rpc_etl_check(r);
 	if (rc)
 		return rc;
 	/* Not here yet during a rebalance: the previous owner answers
@@ -373,7 +375,9 @@ int rpc_get(struct rpc *r)
 		rc = rpc_open_obj(r, &fd);
 		if (rc)
 			return rc;
-		if (q->archpath[0]) {
+		if (q->etl_name[0]) {
+			rc = rpc_etl_get(r, fd);
+		} else if (q->archpath[0]) {
 			rc = rpc_member_get(r, fd);
 		} else {
 			rc = rpc_clamp_range(r, r->meta.size, &len);

@@ -44,6 +44,10 @@ static const struct rpc_op ops[] = {
 	[AIS__OP__OP_PROBE_DIRS]     = {rpc_probe_dirs,     NULL,            RPC_META, false, true,  RPC_PERM_CLUSTER},
 	[AIS__OP__OP_RESOLVE]        = {rpc_resolve,        rpc_read_nowait, RPC_DATA, false, true,  RPC_PERM_READ},
 	[AIS__OP__OP_PUT_BATCH]      = {rpc_put_batch,      NULL,            RPC_DATA, true,  true,  RPC_PERM_WRITE},
+	[AIS__OP__OP_ETL_INIT]       = {rpc_etl_init,       NULL,            RPC_DATA, false, false, RPC_PERM_CLUSTER},
+	[AIS__OP__OP_ETL_LIST]       = {rpc_etl_list,       NULL,            RPC_META, false, true,  RPC_PERM_READ},
+	[AIS__OP__OP_ETL_REMOVE]     = {rpc_etl_remove,     NULL,            RPC_DATA, false, false, RPC_PERM_CLUSTER},
+	[AIS__OP__OP_ETL_STATE]      = {rpc_etl_state,      NULL,            RPC_DATA, false, true,  RPC_PERM_CLUSTER},
 };
 /* clang-format on */
 

@@ -156,6 +156,20 @@ void rpc_check_conflicts_many(struct rpc *r, const char *bucket,
 			      const char *const *names, size_t n, int *rcs,
 			      char (*errmsgs)[AIS_ERRMSG_LEN]);
 
+/* etl.c: transforms (ais etl) */
+int rpc_etl_init(struct rpc *r);
+int rpc_etl_list(struct rpc *r);
+int rpc_etl_remove(struct rpc *r);
+int rpc_etl_state(struct rpc *r);
+/* A GET naming a transform: the checks before anything is read (the
+ * transform exists here and runs, the request is not a range or a member).
+ * 0 or -errno with r->errmsg. */
+int rpc_etl_check(struct rpc *r);
+/* The GET of the object open on fd (r->meta, r->obj) through the
+ * transform: every block checked, the program run, its output sent.
+ * Returns as rpc_send_range. */
+int rpc_etl_get(struct rpc *r, int fd);
+
 /* batch.c */
 int rpc_put_batch(struct rpc *r);
 void rpc_batch_free(struct rpc_batch *b);

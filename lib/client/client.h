@@ -326,6 +326,36 @@ int ais_client_bucket_props(struct ais_client *c, const char *bucket,
 			    bool set_copies, uint32_t copies,
 			    struct ais_bucket_props *out, char *errmsg);
 
+/* A transform registered cluster-wide (ais etl; etl(7)): a program under
+ * the nodes' etl_dir that the node holding an object runs on it. */
+enum { AIS_ETL_FILTER = 0, AIS_ETL_WORKER = 1 };
+struct ais_etl {
+	char name[65];
+	char **argv;	     /* NULL-terminated; argv[0] an absolute path */
+	int mode;	     /* AIS_ETL_FILTER: a process per object, bytes on
+				stdin, result on stdout */
+	uint32_t workers;    /* AIS_ETL_WORKER: processes per node */
+	uint32_t timeout_ms; /* per object; 0: 30 s */
+	char **env;	     /* "K=V" each, NULL-terminated; may be NULL */
+	bool stopped;	     /* refused until started again */
+	int64_t created_ns;  /* when it was registered */
+};
+/* Registers e (its name not yet taken: -EEXIST). The node that takes it
+ * checks the program against its etl_dir first (-EPERM outside it,
+ * -EOPNOTSUPP when the node has none). */
+int ais_client_etl_init(struct ais_client *c, const struct ais_etl *e,
+			char *errmsg);
+/* Every registered transform, sorted by name: *out (free with
+ * ais_etl_list_free) and *n. */
+int ais_client_etl_list(struct ais_client *c, struct ais_etl **out, size_t *n,
+			char *errmsg);
+void ais_etl_list_free(struct ais_etl *v, size_t n);
+/* Unregisters name (-ENOENT if there is none). */
+int ais_client_etl_remove(struct ais_client *c, const char *name, char *errmsg);
+/* Stops (stop) or starts name: a stopped transform is refused (-EPERM). */
+int ais_client_etl_state(struct ais_client *c, const char *name, bool stop,
+			 char *errmsg);
+
 /* What a bucket holds (ais_client_bucket_summary). */
 struct ais_bucket_summary {
 	struct ais_bucket_props props;
@@ -440,6 +470,22 @@ int ais_client_get_cb(struct ais_client *c, const char *bucket,
 		      const char *name, uint64_t off, uint64_t len,
 		      ais_write_cb cb, void *arg, struct ais_obj_meta *out,
 		      char *errmsg);
+/* GET of the whole object run through transform etl (ais etl) on the node
+ * that holds it, with etl_args (NULL: none), into fd / cb. out->size is
+ * the output's size; the output has no checksum. A connection lost before
+ * any byte arrived is tried again; after, the GET fails (-EIO). A failed
+ * transform: -EIO, -ETIMEDOUT or -EFBIG with the reason (the program's
+ * last line on stderr) in errmsg; an unknown one -EINVAL, a stopped one
+ * -EPERM. */
+int ais_client_get_etl_fd(struct ais_client *c, const char *bucket,
+			  const char *name, const char *etl,
+			  const char *etl_args, int fd,
+			  struct ais_obj_meta *out, char *errmsg);
+int ais_client_get_etl_cb(struct ais_client *c, const char *bucket,
+			  const char *name, const char *etl,
+			  const char *etl_args, ais_write_cb cb, void *arg,
+			  struct ais_obj_meta *out, char *errmsg);
+
 /* Reads up to len bytes at off into buf; returns the count (short or 0 at
  * the end of the object) or -errno. For FUSE reads. */
 ssize_t ais_client_read(struct ais_client *c, const char *bucket,

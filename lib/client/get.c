@@ -26,6 +26,8 @@ struct get_sink {
 	size_t cap;
 	uint64_t done;	      /* bytes delivered so far */
 	const char *archpath; /* a shard member, or NULL for the object */
+	const char *etl;      /* a transform to read through, or NULL */
+	const char *etl_args;
 };
 
 static int sink_write(struct get_sink *s, const uint8_t *p, size_t n,
@@ -75,6 +77,10 @@ static ssize_t get_common(struct ais_client *c, const char *bucket,
 	req.name = (char *)name;
 	if (sink->archpath)
 		req.archpath = (char *)sink->archpath;
+	if (sink->etl) {
+		req.etl_name = (char *)sink->etl;
+		req.etl_args = (char *)(sink->etl_args ? sink->etl_args : "");
+	}
 	ais__retry_init(&r, 1);
 
 	for (;;) {
@@ -86,8 +92,8 @@ static ssize_t get_common(struct ais_client *c, const char *bucket,
 		rc = ais__copy_pool(c, bucket, name, &r, &pool, errmsg);
 		if (rc < 0)
 			goto out;
-		req.offset = off + sink->done;
-		req.length = len ? len - sink->done : 0;
+		req.offset = sink->etl ? 0 : off + sink->done;
+		req.length = sink->etl ? 0 : len ? len - sink->done : 0;
 		rc = ais__call_start(&k, c, pool, &req, 0, r.fresh, errmsg);
 		if (rc < 0)
 			goto retry;
@@ -221,6 +227,17 @@ static ssize_t get_common(struct ais_client *c, const char *bucket,
 		goto out;
 
 	retry:
+		/* A transform's output cannot be resumed from the middle
+		 * (its node sends it whole): only a try that delivered
+		 * nothing yet is made again. */
+		if (sink->etl && sink->done > 0) {
+			if (!errmsg || !errmsg[0])
+				rc = ais_errf(errmsg, -EIO,
+					      "GET of %s/%s through %s broke "
+					      "off",
+					      bucket, name, sink->etl);
+			goto out;
+		}
 		/* The node could not be reached, or broke off: the next copy
 		 * (the rest of the bytes from it, if the version is the
 		 * same), else the retry rules on this one. */
@@ -269,6 +286,39 @@ ssize_t ais_client_read(struct ais_client *c, const char *bucket,
 	if (len == 0)
 		return 0;
 	return get_common(c, bucket, name, off, len, &s, out, errmsg);
+}
+
+int ais_client_get_etl_fd(struct ais_client *c, const char *bucket,
+			  const char *name, const char *etl,
+			  const char *etl_args, int fd,
+			  struct ais_obj_meta *out, char *errmsg)
+{
+	struct get_sink s = {
+	    .kind = SINK_FD, .fd = fd, .etl = etl, .etl_args = etl_args};
+	ssize_t rc;
+
+	if (!etl || !etl[0])
+		return ais_errf(errmsg, -EINVAL, "no transform named");
+	rc = get_common(c, bucket, name, 0, 0, &s, out, errmsg);
+	return rc < 0 ? (int)rc : 0;
+}
+
+int ais_client_get_etl_cb(struct ais_client *c, const char *bucket,
+			  const char *name, const char *etl,
+			  const char *etl_args, ais_write_cb cb, void *arg,
+			  struct ais_obj_meta *out, char *errmsg)
+{
+	struct get_sink s = {.kind = SINK_CB,
+			     .cb = cb,
+			     .arg = arg,
+			     .etl = etl,
+			     .etl_args = etl_args};
+	ssize_t rc;
+
+	if (!etl || !etl[0])
+		return ais_errf(errmsg, -EINVAL, "no transform named");
+	rc = get_common(c, bucket, name, 0, 0, &s, out, errmsg);
+	return rc < 0 ? (int)rc : 0;
 }
 
 /* ---- shard members ---------------------------------------------------- */

@@ -274,6 +274,102 @@ START_TEST(test_encode_decode)
 }
 END_TEST
 
+static int etl_cmd(struct meta *m, Ais__MetaCmd__Kind kind, const char *name,
+		   const char *prog, bool stop)
+{
+	Ais__MetaCmd cmd = AIS__META_CMD__INIT;
+	Ais__EtlSpec spec = AIS__ETL_SPEC__INIT;
+	char *argv[] = {(char *)prog, (char *)"-c"};
+	char *env[] = {(char *)"K=V"};
+
+	spec.name = (char *)name;
+	spec.n_argv = prog ? 2 : 0;
+	spec.argv = argv;
+	spec.timeout_ms = 1500;
+	spec.n_env = 1;
+	spec.env = env;
+	cmd.kind = kind;
+	cmd.etl = &spec;
+	cmd.etl_name = (char *)name;
+	cmd.etl_stop = stop;
+	cmd.time_ns = 77;
+	return meta_apply(m, &cmd);
+}
+
+/* Transforms: registered sorted, refused when malformed or taken, stopped
+ * and started, removed; every change a new version; kept by a snapshot. */
+START_TEST(test_etls)
+{
+	char errmsg[AIS_ERRMSG_LEN];
+	struct meta *m = meta_new(), *d = NULL;
+	uint64_t v;
+	void *buf;
+	size_t len;
+
+	join(m, "a", 1);
+	v = m->nodes->version;
+	ck_assert_int_eq(
+	    etl_cmd(m, AIS__META_CMD__KIND__ETL_INIT, "zz", "/etl/gzip", false),
+	    0);
+	ck_assert_int_eq(
+	    etl_cmd(m, AIS__META_CMD__KIND__ETL_INIT, "aa", "/etl/up", false),
+	    0);
+	ck_assert_uint_eq(m->nodes->version, v + 2);
+	ck_assert_uint_eq(m->netls, 2);
+	ck_assert_str_eq(m->etls[0]->name, "aa");
+	ck_assert_str_eq(m->etls[1]->name, "zz");
+	ck_assert_int_eq(m->etls[1]->created_ns, 77);
+	ck_assert_int_eq(etl_cmd(m, AIS__META_CMD__KIND__ETL_INIT, "zz",
+				 "/etl/other", false),
+			 -EEXIST);
+	ck_assert_int_eq(
+	    etl_cmd(m, AIS__META_CMD__KIND__ETL_INIT, "rel", "etl/gzip", false),
+	    -EINVAL);
+	ck_assert_int_eq(
+	    etl_cmd(m, AIS__META_CMD__KIND__ETL_INIT, "none", NULL, false),
+	    -EINVAL);
+	ck_assert_int_eq(
+	    etl_cmd(m, AIS__META_CMD__KIND__ETL_INIT, "-x", "/etl/gzip", false),
+	    -EINVAL);
+	ck_assert_int_eq(etl_cmd(m, AIS__META_CMD__KIND__ETL_INIT, "a/b",
+				 "/etl/gzip", false),
+			 -EINVAL);
+	ck_assert_uint_eq(m->nodes->version, v + 2);
+	ck_assert_int_eq(
+	    etl_cmd(m, AIS__META_CMD__KIND__ETL_STATE, "aa", NULL, true), 0);
+	ck_assert(m->etls[0]->stopped);
+	ck_assert_uint_eq(m->nodes->version, v + 3);
+	/* Stopping it again changes nothing: no new version. */
+	ck_assert_int_eq(
+	    etl_cmd(m, AIS__META_CMD__KIND__ETL_STATE, "aa", NULL, true), 0);
+	ck_assert_uint_eq(m->nodes->version, v + 3);
+	ck_assert_int_eq(
+	    etl_cmd(m, AIS__META_CMD__KIND__ETL_STATE, "nope", NULL, true),
+	    -ENOENT);
+
+	ck_assert_int_eq(meta_encode(m, &buf, &len), 0);
+	ck_assert_int_eq(meta_decode(buf, len, &d, errmsg), 0);
+	raft_free(buf);
+	ck_assert_uint_eq(d->netls, 2);
+	ck_assert_str_eq(d->etls[0]->name, "aa");
+	ck_assert(d->etls[0]->stopped);
+	ck_assert_str_eq(d->etls[1]->argv[0], "/etl/gzip");
+	ck_assert_str_eq(d->etls[1]->argv[1], "-c");
+	ck_assert_str_eq(d->etls[1]->env[0], "K=V");
+	ck_assert_uint_eq(d->etls[1]->timeout_ms, 1500);
+	meta_free(d);
+
+	ck_assert_int_eq(
+	    etl_cmd(m, AIS__META_CMD__KIND__ETL_REMOVE, "aa", NULL, false), 0);
+	ck_assert_uint_eq(m->netls, 1);
+	ck_assert_str_eq(m->etls[0]->name, "zz");
+	ck_assert_int_eq(
+	    etl_cmd(m, AIS__META_CMD__KIND__ETL_REMOVE, "aa", NULL, false),
+	    -ENOENT);
+	meta_free(m);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("meta");
@@ -285,6 +381,7 @@ int main(void)
 	tcase_add_test(tc, test_maintenance_decommission_remove);
 	tcase_add_test(tc, test_buckets_and_refusals);
 	tcase_add_test(tc, test_encode_decode);
+	tcase_add_test(tc, test_etls);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -99,20 +99,23 @@ START_TEST(test_table)
 			      AIS__OP__OP_DELETE, AIS__OP__OP_SET_META,
 			      AIS__OP__OP_COPIES_SYNC,
 			      AIS__OP__OP_CLUSTER_CHANGE,
-			      AIS__OP__OP_META_PROPOSE, AIS__OP__OP_RESOLVE),
+			      AIS__OP__OP_META_PROPOSE, AIS__OP__OP_RESOLVE,
+			      AIS__OP__OP_ETL_INIT, AIS__OP__OP_ETL_REMOVE,
+			      AIS__OP__OP_ETL_STATE),
 		    "%s: thread %d", v->name, op->thread);
 		/* Only OP_WATCH is held open on purpose: its own pool. */
 		ck_assert_msg((op->thread == RPC_WAIT) ==
 				  (v->value == AIS__OP__OP_WATCH),
 			      "%s: thread %d", v->name, op->thread);
-		ck_assert_msg(!op->idempotent ==
-				  OP_IS(v->value, AIS__OP__OP_BUCKET_CREATE,
-					AIS__OP__OP_BUCKET_DESTROY,
-					AIS__OP__OP_RENAME,
-					AIS__OP__OP_SHARD_APPEND,
-					AIS__OP__OP_CLUSTER_CHANGE,
-					AIS__OP__OP_META_PROPOSE),
-			      "%s: idempotent %d", v->name, op->idempotent);
+		ck_assert_msg(
+		    !op->idempotent ==
+			OP_IS(v->value, AIS__OP__OP_BUCKET_CREATE,
+			      AIS__OP__OP_BUCKET_DESTROY, AIS__OP__OP_RENAME,
+			      AIS__OP__OP_SHARD_APPEND,
+			      AIS__OP__OP_CLUSTER_CHANGE,
+			      AIS__OP__OP_META_PROPOSE, AIS__OP__OP_ETL_INIT,
+			      AIS__OP__OP_ETL_REMOVE),
+		    "%s: idempotent %d", v->name, op->idempotent);
 	}
 	ck_assert_uint_eq(rows, d->n_values - 1);
 	ck_assert_str_eq(rpc_op_name(AIS__OP__OP_SHARD_APPEND), "SHARD_APPEND");

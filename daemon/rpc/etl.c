@@ -1,0 +1,179 @@
+/* Transforms: ETL_INIT, ETL_LIST, ETL_REMOVE and ETL_STATE act on the
+ * cluster's table of transforms (through Raft, from any node); a GET that
+ * names one runs it here, on the node that holds the object (etl/). */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#include "etl/etl.h"
+#include "net/sock_io.h"
+#include "rpc/rpc_i.h"
+
+/* The answer carries the version that has the change. */
+static void answer_new_version(struct rpc *r)
+{
+	cluster_map_put(r->cm);
+	r->cm = cluster_map_get(r->d->cluster);
+}
+
+int rpc_etl_init(struct rpc *r)
+{
+	Ais__EtlSpec *spec = r->req->etl;
+	int rc;
+
+	if (!spec)
+		return ais_errf(r->errmsg, -EINVAL, "no transform given");
+	rc = cluster_etl_name_check(spec->name, r->errmsg);
+	/* This node's etl_dir says whether the program may run; every node
+	 * checks again before it runs it. */
+	if (!rc)
+		rc = etl_check(r->d->etl, spec, r->errmsg);
+	if (rc)
+		return rc;
+	rc = cluster_etl_init(r->d->cluster, spec, r->errmsg);
+	answer_new_version(r);
+	if (!rc)
+		ais_log(LOG_NOTICE, "etl: %s registered (%s)", spec->name,
+			spec->argv[0]);
+	return rc;
+}
+
+int rpc_etl_list(struct rpc *r)
+{
+	r->resp.n_etls = r->cm->netls;
+	r->resp.etls = r->cm->etls;
+	return 0;
+}
+
+int rpc_etl_remove(struct rpc *r)
+{
+	const char *name = r->req->etl_name;
+	int rc = cluster_etl_name_check(name, r->errmsg);
+
+	if (rc)
+		return rc;
+	rc = cluster_etl_remove(r->d->cluster, name, r->errmsg);
+	answer_new_version(r);
+	return rc;
+}
+
+int rpc_etl_state(struct rpc *r)
+{
+	const char *name = r->req->etl_name;
+	int rc = cluster_etl_name_check(name, r->errmsg);
+
+	if (rc)
+		return rc;
+	rc =
+	    cluster_etl_state(r->d->cluster, name, r->req->etl_stop, r->errmsg);
+	answer_new_version(r);
+	return rc;
+}
+
+/* The transform the request names, in r->cm (caught up with the leader
+ * once if it is not there: it may have just been registered elsewhere). */
+static const Ais__EtlSpec *etl_lookup(struct rpc *r)
+{
+	const Ais__EtlSpec *spec = cluster_etl_find(r->cm, r->req->etl_name);
+
+	if (!spec && cluster_sync(r->d->cluster, 2000) == 0) {
+		answer_new_version(r);
+		spec = cluster_etl_find(r->cm, r->req->etl_name);
+	}
+	return spec;
+}
+
+int rpc_etl_check(struct rpc *r)
+{
+	Ais__Request *q = r->req;
+	const Ais__EtlSpec *spec;
+	int rc = cluster_etl_name_check(q->etl_name, r->errmsg);
+
+	if (rc)
+		return rc;
+	if (q->offset || q->length)
+		return ais_errf(r->errmsg, -EINVAL,
+				"a transformed GET reads the whole output: "
+				"no range");
+	if (q->archpath[0])
+		return ais_errf(r->errmsg, -EOPNOTSUPP,
+				"transforms of shard members are not "
+				"supported yet");
+	spec = etl_lookup(r);
+	if (!spec)
+		return ais_errf(r->errmsg, -EINVAL,
+				"no transform %s (ais etl ls shows them)",
+				q->etl_name);
+	if (spec->stopped)
+		return ais_errf(r->errmsg, -EPERM,
+				"transform %s is stopped (ais etl start %s)",
+				spec->name, spec->name);
+	if (spec->mode != AIS__ETL_MODE__ETL_FILTER)
+		return ais_errf(r->errmsg, -EOPNOTSUPP,
+				"transform %s: worker mode is not supported "
+				"yet",
+				spec->name);
+	return etl_check(r->d->etl, spec, r->errmsg);
+}
+
+/* Sends size bytes of fd from its start as the answer's body. */
+static int send_output(struct rpc *r, int fd, uint64_t size)
+{
+	Ais__Request *q = r->req;
+	uint64_t done = 0;
+	int rc;
+
+	rpc_set_meta(r);
+	r->resp.object_size = size;
+	rc = rpc_send_resp(r, size);
+	while (!rc && done < size) {
+		uint64_t step =
+		    size - done < (1u << 20) ? size - done : (1u << 20);
+
+		rc = sock_io_sendfile(&r->j->io, fd, (off_t)done, step);
+		if (rc) {
+			ais_log(LOG_INFO,
+				"%s: GET %s/%s (etl %s): sending: %s; closing",
+				r->j->peer, q->bucket, q->name, q->etl_name,
+				rc == -ETIMEDOUT ? "no progress (io timeout)"
+						 : strerror(-rc));
+			r->j->close = true;
+		}
+		done += step;
+	}
+	return 1;
+}
+
+int rpc_etl_get(struct rpc *r, int fd)
+{
+	Ais__Request *q = r->req;
+	const Ais__EtlSpec *spec = cluster_etl_find(r->cm, q->etl_name);
+	uint64_t size = 0;
+	int out, rc;
+
+	if (!spec)
+		return ais_errf(r->errmsg, -EINVAL, "no transform %s",
+				q->etl_name);
+	/* The program reads the file itself: every block is checked first,
+	 * so that it never sees a wrong byte (a corrupt copy is repaired by
+	 * the caller, as for a plain GET). */
+	rc = rpc_verify(r, fd, 0, r->obj.size);
+	if (rc)
+		return rc;
+	out = etl_run_filter(r->d->etl, spec, q->bucket, q->name, q->etl_args,
+			     fd, &size, r->errmsg);
+	if (out < 0) {
+		ais_log(LOG_WARNING, "%s: %s", r->j->peer, r->errmsg);
+		return out;
+	}
+	/* What the client gets is the output: its size, no checksum of the
+	 * object's; the object's version and times. */
+	r->meta.size = size;
+	r->meta.cksum_type = AIS_CKSUM_NONE;
+	r->meta.cksum[0] = '\0';
+	rc = send_output(r, out, size);
+	close(out);
+	return rc;
+}

@@ -1,0 +1,434 @@
+/* ais etl init | ls | show | rm | stop | start: transforms registered
+ * cluster-wide, run by the node that holds each object (etl(7)). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "util.h"
+
+static const char etl_help[] =
+    "Usage: ais etl COMMAND [OPTIONS] ...\n"
+    "\n"
+    "Transforms: programs installed on the nodes (under their etl_dir) that\n"
+    "the node holding an object runs on it, so that a GET (ais get --etl,\n"
+    "libais) reads the result. See etl(7).\n"
+    "\n"
+    "Commands:\n"
+    "  init NAME --cmd 'PROGRAM [ARG...]' [OPTIONS]\n"
+    "                 register a transform cluster-wide\n"
+    "  ls             list the transforms\n"
+    "  show NAME      show one\n"
+    "  stop NAME      refuse it until started again\n"
+    "  start NAME     serve it again\n"
+    "  rm NAME        unregister it\n"
+    "\n"
+    "Run 'ais etl COMMAND --help' for a command's options.\n"
+    "\n"
+    "Examples:\n"
+    "  ais etl init gz --cmd '/srv/ais/etl/gzip -c'\n"
+    "  ais get --etl gz ais://data/a.txt a.txt.gz\n"
+    "  ais etl rm gz\n";
+
+static const char init_help[] =
+    "Usage: ais etl init NAME --cmd 'PROGRAM [ARG...]' [OPTIONS]\n"
+    "\n"
+    "Registers transform NAME in the cluster's metadata: every node, also\n"
+    "one that joins later, may run it on the objects it holds. PROGRAM is\n"
+    "an absolute path under the nodes' etl_dir (aisd(8); ais local up\n"
+    "--etl-dir); anything else is refused. The command is split into words\n"
+    "as a shell would ('single' and \"double\" quotes, backslash), but no\n"
+    "shell runs it: no variables, globs or pipes.\n"
+    "\n"
+    "In filter mode (the default) the node starts the program once per\n"
+    "object, with the object's bytes on its stdin; what it writes to stdout\n"
+    "is the result; it must exit 0, else the GET fails with the last line it\n"
+    "wrote to stderr. Its environment has AIS_ETL_NAME, AIS_ETL_ARGS (ais get\n"
+    "--etl-args), AIS_BUCKET and AIS_OBJECT.\n"
+    "\n"
+    "Options:\n"
+    "  -c, --cmd 'PROGRAM [ARG...]'  the program and its arguments (required)\n"
+    "  -m, --mode filter             how the node talks to it (filter only,\n"
+    "                                so far)\n"
+    "  -t, --timeout DURATION        per object, e.g. 500ms, 30s, 2m (default\n"
+    "                                30s); the program is killed after it\n"
+    "  -e, --env K=V                 add to its environment (repeatable)\n"
+    "  -h, --help                    show this help\n"
+    "\n"
+    "Example:\n"
+    "  ais etl init gz --cmd '/srv/ais/etl/gzip -c' --timeout 10s\n";
+
+static const char ls_help[] =
+    "Usage: ais etl ls\n"
+    "\n"
+    "Lists the registered transforms: name, mode, state, timeout, command.\n";
+
+static const char name_help[] =
+    "Usage: ais etl show|stop|start|rm NAME\n"
+    "\n"
+    "show: a transform's settings. stop: GETs through it are refused (EPERM)\n"
+    "until start. rm: unregister it.\n";
+
+/* Splits s into words as a shell would (quotes, backslash), with nothing
+ * expanded: a NULL-terminated vector (ais_strv_free), or NULL with a
+ * reason in errmsg. */
+static char **split_words(const char *s, char *errmsg)
+{
+	size_t n = 0, cap = 8, len = strlen(s);
+	char **v = calloc(cap, sizeof(*v));
+	char *w = malloc(len + 1);
+	const char *p = s;
+
+	if (!v || !w)
+		goto nomem;
+	for (;;) {
+		size_t k = 0;
+		bool have = false;
+		char q = 0;
+
+		while (*p == ' ' || *p == '\t' || *p == '\n')
+			p++;
+		if (!*p)
+			break;
+		for (; *p; p++) {
+			if (q) {
+				if (*p == q)
+					q = 0;
+				else if (q == '"' && *p == '\\' && p[1] &&
+					 strchr("\"\\$`", p[1]))
+					w[k++] = *++p;
+				else
+					w[k++] = *p;
+			} else if (*p == '\'' || *p == '"') {
+				q = *p;
+				have = true;
+			} else if (*p == '\\' && p[1]) {
+				w[k++] = *++p;
+			} else if (*p == ' ' || *p == '\t' || *p == '\n') {
+				break;
+			} else {
+				w[k++] = *p;
+			}
+			have = true;
+		}
+		if (q) {
+			snprintf(errmsg, AIS_ERRMSG_LEN,
+				 "unterminated %c quote", q);
+			ais_strv_free(v);
+			free(w);
+			return NULL;
+		}
+		if (!have)
+			continue;
+		if (n + 2 > cap) {
+			char **nv = realloc(v, (cap *= 2) * sizeof(*v));
+
+			if (!nv)
+				goto nomem;
+			v = nv;
+		}
+		w[k] = '\0';
+		v[n] = strdup(w);
+		if (!v[n])
+			goto nomem;
+		v[++n] = NULL;
+	}
+	free(w);
+	if (n == 0) {
+		snprintf(errmsg, AIS_ERRMSG_LEN, "no program given");
+		ais_strv_free(v);
+		return NULL;
+	}
+	return v;
+nomem:
+	snprintf(errmsg, AIS_ERRMSG_LEN, "out of memory");
+	ais_strv_free(v);
+	free(w);
+	return NULL;
+}
+
+/* "500ms", "30s", "2m", "30" (seconds) into milliseconds; 0 if bad. */
+static uint32_t parse_ms(const char *s)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	if (!s || *s < '0' || *s > '9')
+		return 0;
+	v = strtoul(s, &end, 10);
+	if (errno)
+		return 0;
+	if (!strcmp(end, "ms"))
+		;
+	else if (!*end || !strcmp(end, "s"))
+		v *= 1000;
+	else if (!strcmp(end, "m"))
+		v *= 60000;
+	else
+		return 0;
+	return v > 0 && v <= 24ul * 3600 * 1000 ? (uint32_t)v : 0;
+}
+
+static int push(char ***v, size_t *n, const char *s)
+{
+	char **nv = realloc(*v, (*n + 2) * sizeof(char *));
+
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	nv[*n] = strdup(s);
+	if (!nv[*n])
+		return -ENOMEM;
+	nv[++*n] = NULL;
+	return 0;
+}
+
+static int etl_init(int argc, char **argv)
+{
+	const struct option longopts[] = {
+	    {"cmd", required_argument, NULL, 'c'},
+	    {"mode", required_argument, NULL, 'm'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"env", required_argument, NULL, 'e'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	struct ais_etl e;
+	struct ais_client *c;
+	const char *cmd = NULL;
+	size_t nenv = 0;
+	int rc, ret;
+
+	memset(&e, 0, sizeof(e));
+	optind = 0;
+	opterr = 0;
+	while ((rc = getopt_long(argc, argv, ":c:m:t:e:h", longopts, NULL)) !=
+	       -1) {
+		switch (rc) {
+		case 'c':
+			cmd = optarg;
+			break;
+		case 'm':
+			if (!strcmp(optarg, "filter")) {
+				e.mode = AIS_ETL_FILTER;
+			} else if (!strcmp(optarg, "worker")) {
+				ais_strv_free(e.env);
+				return cli_usage("etl init",
+						 "--mode worker is not "
+						 "supported yet");
+			} else {
+				ais_strv_free(e.env);
+				return cli_usage("etl init",
+						 "--mode takes filter, not "
+						 "'%s'",
+						 optarg);
+			}
+			break;
+		case 't':
+			e.timeout_ms = parse_ms(optarg);
+			if (!e.timeout_ms) {
+				ais_strv_free(e.env);
+				return cli_usage("etl init",
+						 "--timeout takes a duration "
+						 "such as 500ms, 30s or 2m, "
+						 "not '%s'",
+						 optarg);
+			}
+			break;
+		case 'e':
+			if (!strchr(optarg, '=') || optarg[0] == '=') {
+				ais_strv_free(e.env);
+				return cli_usage("etl init",
+						 "--env takes K=V, not '%s'",
+						 optarg);
+			}
+			if (push(&e.env, &nenv, optarg)) {
+				ais_strv_free(e.env);
+				return cli_failf("etl init: out of memory");
+			}
+			break;
+		case 'h':
+			fputs(init_help, stdout);
+			ais_strv_free(e.env);
+			return CLI_OK;
+		default:
+			ais_strv_free(e.env);
+			return cli_bad_option("etl init", argv, rc);
+		}
+	}
+	if (argc - optind != 1 || !cmd) {
+		ais_strv_free(e.env);
+		return cli_usage("etl init", "expected NAME and --cmd");
+	}
+	if (strlen(argv[optind]) >= sizeof(e.name)) {
+		ais_strv_free(e.env);
+		return cli_usage("etl init", "a transform's name has at most "
+					     "64 characters");
+	}
+	snprintf(e.name, sizeof(e.name), "%s", argv[optind]);
+	e.argv = split_words(cmd, errmsg);
+	if (!e.argv) {
+		ais_strv_free(e.env);
+		return cli_usage("etl init", "--cmd: %s", errmsg);
+	}
+	c = cli_client("etl init");
+	ret = CLI_FAIL;
+	if (c) {
+		rc = ais_client_etl_init(c, &e, errmsg);
+		ais_client_free(c);
+		ret = rc ? cli_fail(rc, errmsg, "etl init %s", e.name) : CLI_OK;
+	}
+	ais_strv_free(e.argv);
+	ais_strv_free(e.env);
+	return ret;
+}
+
+/* The command as one line, words with spaces quoted. */
+static void print_cmd(char *const *argv)
+{
+	size_t i;
+
+	for (i = 0; argv && argv[i]; i++)
+		printf(strpbrk(argv[i], " \t'\"") || !argv[i][0] ? "%s'%s'"
+								 : "%s%s",
+		       i ? " " : "", argv[i]);
+}
+
+static int name_only(const char *cmd, int argc, char **argv)
+{
+	if (argc == 2 &&
+	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		fputs(name_help, stdout);
+		return -1;
+	}
+	if (argc != 2 || argv[1][0] == '-')
+		return cli_usage(cmd, "expected NAME");
+	return 0;
+}
+
+static int etl_ls(int argc, char **argv)
+{
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	struct ais_client *c;
+	struct ais_etl *v;
+	size_t n, i;
+	int rc;
+
+	if (argc == 2 &&
+	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		fputs(ls_help, stdout);
+		return CLI_OK;
+	}
+	if (argc != 1)
+		return cli_usage("etl ls", "takes no arguments");
+	c = cli_client("etl ls");
+	if (!c)
+		return CLI_FAIL;
+	rc = ais_client_etl_list(c, &v, &n, errmsg);
+	ais_client_free(c);
+	if (rc)
+		return cli_fail(rc, errmsg, "etl ls");
+	printf("%-20s  %-6s  %-7s  %8s  %s\n", "NAME", "MODE", "STATE",
+	       "TIMEOUT", "COMMAND");
+	for (i = 0; i < n; i++) {
+		printf("%-20s  %-6s  %-7s  %7us  ", v[i].name,
+		       v[i].mode == AIS_ETL_WORKER ? "worker" : "filter",
+		       v[i].stopped ? "stopped" : "running",
+		       (v[i].timeout_ms ? v[i].timeout_ms : 30000) / 1000);
+		print_cmd(v[i].argv);
+		putchar('\n');
+	}
+	ais_etl_list_free(v, n);
+	return CLI_OK;
+}
+
+static int etl_show(int argc, char **argv)
+{
+	char errmsg[AIS_ERRMSG_LEN] = "", when[64];
+	struct ais_client *c;
+	struct ais_etl *v;
+	size_t n, i, k;
+	int rc = name_only("etl show", argc, argv);
+
+	if (rc)
+		return rc < 0 ? CLI_OK : rc;
+	c = cli_client("etl show");
+	if (!c)
+		return CLI_FAIL;
+	rc = ais_client_etl_list(c, &v, &n, errmsg);
+	ais_client_free(c);
+	if (rc)
+		return cli_fail(rc, errmsg, "etl show %s", argv[1]);
+	for (i = 0; i < n && strcmp(v[i].name, argv[1]); i++)
+		;
+	if (i == n) {
+		ais_etl_list_free(v, n);
+		return cli_failf("etl show: no transform %s (ais etl ls)",
+				 argv[1]);
+	}
+	printf("name     %s\nmode     %s\nstate    %s\ntimeout  %ums\n"
+	       "command  ",
+	       v[i].name, v[i].mode == AIS_ETL_WORKER ? "worker" : "filter",
+	       v[i].stopped ? "stopped" : "running",
+	       v[i].timeout_ms ? v[i].timeout_ms : 30000);
+	print_cmd(v[i].argv);
+	putchar('\n');
+	for (k = 0; v[i].env && v[i].env[k]; k++)
+		printf("env      %s\n", v[i].env[k]);
+	printf("created  %s\n",
+	       cli_format_time(v[i].created_ns, when, sizeof(when)));
+	ais_etl_list_free(v, n);
+	return CLI_OK;
+}
+
+static int etl_named(const char *cmd, int argc, char **argv, int op)
+{
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	struct ais_client *c;
+	int rc = name_only(cmd, argc, argv);
+
+	if (rc)
+		return rc < 0 ? CLI_OK : rc;
+	c = cli_client(cmd);
+	if (!c)
+		return CLI_FAIL;
+	rc = op == 0   ? ais_client_etl_remove(c, argv[1], errmsg)
+	     : op == 1 ? ais_client_etl_state(c, argv[1], true, errmsg)
+		       : ais_client_etl_state(c, argv[1], false, errmsg);
+	ais_client_free(c);
+	return rc ? cli_fail(rc, errmsg, "%s %s", cmd, argv[1]) : CLI_OK;
+}
+
+static int etl_rm(int argc, char **argv)
+{
+	return etl_named("etl rm", argc, argv, 0);
+}
+
+static int etl_stop(int argc, char **argv)
+{
+	return etl_named("etl stop", argc, argv, 1);
+}
+
+static int etl_start(int argc, char **argv)
+{
+	return etl_named("etl start", argc, argv, 2);
+}
+
+int cmd_etl(int argc, char **argv)
+{
+	static const struct cli_cmd cmds[] = {
+	    {"init", etl_init, "register a transform"},
+	    {"ls", etl_ls, "list the transforms"},
+	    {"show", etl_show, "show a transform"},
+	    {"stop", etl_stop, "refuse a transform until started"},
+	    {"start", etl_start, "serve a stopped transform again"},
+	    {"rm", etl_rm, "unregister a transform"},
+	    {NULL, NULL, NULL},
+	};
+
+	return cli_dispatch("etl", etl_help, cmds, argc, argv);
+}
