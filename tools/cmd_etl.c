@@ -53,8 +53,10 @@ static const char init_help[] =
     "  -m, --mode filter             how the node talks to it (filter only,\n"
     "                                so far)\n"
     "  -t, --timeout DURATION        per object, e.g. 500ms, 30s, 2m (default\n"
-    "                                30s); the program is killed after it\n"
-    "  -e, --env K=V                 add to its environment (repeatable)\n"
+    "                                30s, at most 1h); the program is killed\n"
+    "                                after it\n"
+    "  -e, --env K=V                 add to its environment (repeatable; not\n"
+    "                                LD_*, PYTHON*, PATH, AIS_* and the like)\n"
     "  -h, --help                    show this help\n"
     "\n"
     "Example:\n"
@@ -169,7 +171,7 @@ static uint32_t parse_ms(const char *s)
 		v *= 60000;
 	else
 		return 0;
-	return v > 0 && v <= 24ul * 3600 * 1000 ? (uint32_t)v : 0;
+	return v > 0 && v <= AIS_ETL_TIMEOUT_MAX_MS ? (uint32_t)v : 0;
 }
 
 static int push(char ***v, size_t *n, const char *s)
@@ -235,16 +237,15 @@ static int etl_init(int argc, char **argv)
 				return cli_usage("etl init",
 						 "--timeout takes a duration "
 						 "such as 500ms, 30s or 2m, "
-						 "not '%s'",
+						 "at most 1 hour, not '%s'",
 						 optarg);
 			}
 			break;
 		case 'e':
-			if (!strchr(optarg, '=') || optarg[0] == '=') {
+			if (ais_etl_env_check(optarg, errmsg)) {
 				ais_strv_free(e.env);
-				return cli_usage("etl init",
-						 "--env takes K=V, not '%s'",
-						 optarg);
+				return cli_usage("etl init", "--env: %s",
+						 errmsg);
 			}
 			if (push(&e.env, &nenv, optarg)) {
 				ais_strv_free(e.env);

@@ -319,7 +319,7 @@ int local_spawn(const struct local_layout *l, unsigned i, const char *aisd,
 {
 	char nodedir[PATH_MAX], logpath[PATH_MAX + 16], pidfile[PATH_MAX + 16];
 	char mp[LOCAL_MPATHS_MAX][PATH_MAX + 16], port[16], rport[16], when[64];
-	char *seeds = NULL, *argv[16 + 2 * LOCAL_MPATHS_MAX];
+	char *seeds = NULL, *argv[24 + 2 * LOCAL_MPATHS_MAX];
 	int pfd[2], err = 0, argc = 0, rc;
 	size_t seedlen = (size_t)l->nodes * 24 + 1, off = 0;
 	unsigned j;

@@ -130,13 +130,32 @@ static int etl_spec_check(const Ais__EtlSpec *e, char *errmsg)
 		return ais_errf(errmsg, -EINVAL,
 				"transform %s: at most 64 workers a node",
 				e->name);
-	for (i = 0; i < e->n_env; i++)
-		if (!e->env[i] || !strchr(e->env[i], '=') ||
-		    e->env[i][0] == '=')
+	if (e->timeout_ms > AIS_ETL_TIMEOUT_MAX_MS)
+		return ais_errf(errmsg, -EINVAL,
+				"transform %s: a timeout of at most %u s",
+				e->name, AIS_ETL_TIMEOUT_MAX_MS / 1000);
+	/* Small enough that a listing of many fits an answer's head. */
+	if (e->n_argv > META_ETL_WORDS_MAX || e->n_env > META_ETL_WORDS_MAX)
+		return ais_errf(errmsg, -EINVAL,
+				"transform %s: at most %d words and %d "
+				"environment entries",
+				e->name, META_ETL_WORDS_MAX,
+				META_ETL_WORDS_MAX);
+	for (i = 0; i < e->n_argv; i++)
+		if (!e->argv[i] || strlen(e->argv[i]) > META_ETL_WORD_LEN)
 			return ais_errf(errmsg, -EINVAL,
-					"transform %s: environment entry "
-					"\"%s\" is not K=V",
-					e->name, e->env[i] ? e->env[i] : "");
+					"transform %s: a word of at most %d "
+					"bytes",
+					e->name, META_ETL_WORD_LEN);
+	for (i = 0; i < e->n_env; i++) {
+		if (!e->env[i] || strlen(e->env[i]) > META_ETL_WORD_LEN)
+			return ais_errf(errmsg, -EINVAL,
+					"transform %s: an environment entry of "
+					"at most %d bytes",
+					e->name, META_ETL_WORD_LEN);
+		if (ais_etl_env_check(e->env[i], errmsg))
+			return -EINVAL;
+	}
 	return 0;
 }
 
@@ -351,6 +370,11 @@ int meta_check(const struct meta *m, const Ais__MetaCmd *cmd, char *errmsg)
 					"transform %s already exists (ais etl "
 					"rm it first)",
 					cmd->etl->name);
+		if (m->netls >= META_ETLS_MAX)
+			return ais_errf(errmsg, -ENOSPC,
+					"%d transforms registered already: rm "
+					"one first",
+					META_ETLS_MAX);
 		return 0;
 	case AIS__META_CMD__KIND__ETL_REMOVE:
 	case AIS__META_CMD__KIND__ETL_STATE:

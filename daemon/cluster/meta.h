@@ -14,6 +14,10 @@
 #include "meta.pb-c.h"
 
 #define META_HISTORY_MAX 32 /* placements kept for relays and fetches */
+/* Transforms: how many, and the size of each spec. */
+#define META_ETLS_MAX	   64
+#define META_ETL_WORDS_MAX 16
+#define META_ETL_WORD_LEN  512
 
 struct meta_bucket {
 	char *name;

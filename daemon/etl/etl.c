@@ -15,8 +15,10 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <stdatomic.h>
 
 #include "log.h"
+#include "names.h"
 #include "util.h"
 
 #include "etl/etl.h"
@@ -28,7 +30,8 @@ struct etl {
 	char *dir; /* real path, NULL: no transforms here */
 	char *spool;
 	uint64_t output_max;
-	bool drop; /* change to uid/gid in the child */
+	atomic_uint running; /* runs now, at most ETL_RUNNING_MAX */
+	bool drop;	     /* change to uid/gid in the child */
 	uid_t uid;
 	gid_t gid;
 	char user[64];
@@ -60,6 +63,10 @@ int etl_new(const char *dir, const char *user, const char *spool_dir,
 			return ais_errf(errmsg, rc, "etl_dir %s: %s", dir,
 					strerror(-rc));
 		}
+	}
+	if (!e->dir) {
+		*out = e; /* no transforms: nobody to run them as */
+		return 0;
 	}
 	if (!user && geteuid() == 0)
 		user = "nobody";
@@ -103,7 +110,11 @@ void etl_free(struct etl *e)
 	free(e);
 }
 
-int etl_check(const struct etl *e, const Ais__EtlSpec *spec, char *errmsg)
+/* etl_check, and the path to execute into exe (PATH_MAX): the real
+ * directory and the program's own name in it, so that what runs is what
+ * was checked even if a directory on the given path changes after. */
+static int check_exe(const struct etl *e, const Ais__EtlSpec *spec, char *exe,
+		     char *errmsg)
 {
 	char dir[PATH_MAX], *real, *slash;
 	const char *prog, *base;
@@ -153,8 +164,21 @@ int etl_check(const struct etl *e, const Ais__EtlSpec *spec, char *errmsg)
 			      "transform %s: program %s is not an executable "
 			      "file",
 			      spec->name, prog);
+	else if (exe &&
+		 snprintf(exe, PATH_MAX, "%s/%s", strcmp(real, "/") ? real : "",
+			  base) >= PATH_MAX)
+		rc =
+		    ais_errf(errmsg, -ENAMETOOLONG,
+			     "transform %s: program path too long", spec->name);
 	free(real);
+	for (size_t i = 0; !rc && i < spec->n_env; i++)
+		rc = ais_etl_env_check(spec->env[i], errmsg);
 	return rc;
+}
+
+int etl_check(const struct etl *e, const Ais__EtlSpec *spec, char *errmsg)
+{
+	return check_exe(e, spec, NULL, errmsg);
 }
 
 /* argv and envp for the child, made before the fork (the child may only
@@ -211,8 +235,9 @@ static void *child_args(const Ais__EtlSpec *spec, const char *bucket,
 }
 
 /* In the child, between fork and exec: system calls only. */
-static void child(const struct etl *e, const Ais__EtlSpec *spec, int in,
-		  int out, int err, char **argv, char **envp)
+static void child(const struct etl *e, const Ais__EtlSpec *spec,
+		  const char *exe, pid_t parent, int in, int out, int err,
+		  char **argv, char **envp)
 {
 	static const char failed[] = "aisd: cannot start the program\n";
 	unsigned timeout_ms =
@@ -232,7 +257,6 @@ static void child(const struct etl *e, const Ais__EtlSpec *spec, int in,
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setpgid(0, 0);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
 		_exit(127);
 	syscall(SYS_close_range, 3, ~0u, 0);
@@ -245,17 +269,29 @@ static void child(const struct etl *e, const Ais__EtlSpec *spec, int in,
 	setrlimit(RLIMIT_AS, &rl);
 	rl.rlim_cur = rl.rlim_max = ETL_FILES_MAX;
 	setrlimit(RLIMIT_NOFILE, &rl);
-	rl.rlim_cur = rl.rlim_max = e->output_max;
+	/* One byte more than allowed: a program that ignores SIGXFSZ and
+	 * its write errors still leaves an output found too long. */
+	rl.rlim_cur = rl.rlim_max = e->output_max + 1;
 	setrlimit(RLIMIT_FSIZE, &rl);
+	if (e->drop) {
+		/* The user's processes at most (a fork bomb stops there). */
+		rl.rlim_cur = rl.rlim_max = ETL_PROCS_MAX;
+		setrlimit(RLIMIT_NPROC, &rl);
+	}
 	/* Raw calls: glibc's wrappers would signal threads the child does
 	 * not have. */
 	if (e->drop &&
 	    (syscall(SYS_setgroups, 0, NULL) || syscall(SYS_setgid, e->gid) ||
 	     syscall(SYS_setuid, e->uid)))
 		_exit(127);
+	/* After the change of user, which clears it; and aisd may have
+	 * died before it was set. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
 	if (chdir("/"))
 		_exit(127);
-	execve(argv[0], argv, envp);
+	execve(exe, argv, envp);
 	if (write(2, failed, sizeof(failed) - 1) < 0)
 		_exit(127);
 	_exit(127);
@@ -317,21 +353,29 @@ static int wait_child(pid_t pid, int errfd, uint64_t deadline, char *keep,
 	for (;;) {
 		struct pollfd pf[2];
 		uint64_t now = ais_now_mono_ns();
+		uint64_t left;
+		siginfo_t si;
 		int nf = 0, ms;
-		pid_t w;
 
-		w = waitpid(pid, &status, WNOHANG);
-		if (w == pid)
+		/* Exited, not yet reaped: its pid (and group id) cannot
+		 * be reused before the group is killed below. */
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PID, (id_t)pid, &si,
+			   WEXITED | WNOHANG | WNOWAIT) == 0 &&
+		    si.si_pid == pid)
 			break;
 		if (now >= deadline) {
 			*timed_out = true;
 			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
-			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			while (waitid(P_PID, (id_t)pid, &si,
+				      WEXITED | WNOWAIT) < 0 &&
+			       errno == EINTR)
 				;
 			break;
 		}
-		ms = (int)((deadline - now) / 1000000) + 1;
+		left = (deadline - now) / 1000000 + 1;
+		ms = left > 60000 ? 60000 : (int)left;
 		if (err_open) {
 			pf[nf].fd = errfd;
 			pf[nf++].events = POLLIN;
@@ -363,8 +407,11 @@ static int wait_child(pid_t pid, int errfd, uint64_t deadline, char *keep,
 	keep_err(errfd, keep, kept);
 	if (pidfd >= 0)
 		close(pidfd);
-	/* Whatever it left running in its group goes with it. */
+	/* Whatever it left running in its group goes with it, then it is
+	 * reaped. */
 	kill(-pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
 	return status;
 }
 
@@ -374,26 +421,35 @@ int etl_run_filter(const struct etl *e, const Ais__EtlSpec *spec,
 {
 	unsigned timeout_ms =
 	    spec->timeout_ms ? spec->timeout_ms : ETL_TIMEOUT_DEFAULT_MS;
-	char path[64], keep[ERR_KEEP], line[256];
+	char path[64], keep[ERR_KEEP], line[256], exe[PATH_MAX];
 	int in = -1, out = -1, errp[2] = {-1, -1}, rc, status;
 	char **argv = NULL, **envp = NULL;
 	size_t kept = 0;
 	bool timed_out;
 	struct stat st;
 	void *blk;
-	pid_t pid;
+	pid_t pid, parent;
 
-	rc = etl_check(e, spec, errmsg);
+	rc = check_exe(e, spec, exe, errmsg);
 	if (rc)
 		return rc;
+	if (atomic_fetch_add(&((struct etl *)e)->running, 1) >=
+	    ETL_RUNNING_MAX) {
+		atomic_fetch_sub(&((struct etl *)e)->running, 1);
+		return ais_errf(errmsg, -EBUSY,
+				"transform %s on %s/%s: %d transforms run on "
+				"this node already; try again",
+				spec->name, bucket, name, ETL_RUNNING_MAX);
+	}
 	/* A description of its own: the caller's may be shared (the open
 	 * cache), and the program reads from the start. */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", in_fd);
 	in = open(path, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return ais_errf(errmsg, -errno, "transform %s on %s/%s: %s: %s",
-				spec->name, bucket, name, path,
-				strerror(errno));
+	if (in < 0) {
+		rc = ais_errf(errmsg, -errno, "transform %s on %s/%s: %s: %s",
+			      spec->name, bucket, name, path, strerror(errno));
+		goto out;
+	}
 	out = open(e->spool, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (out < 0) {
 		rc = ais_errf(errmsg, -errno,
@@ -412,9 +468,10 @@ int etl_run_filter(const struct etl *e, const Ais__EtlSpec *spec,
 		rc = ais_errf(errmsg, -ENOMEM, "out of memory");
 		goto out;
 	}
+	parent = getpid();
 	pid = fork();
 	if (pid == 0)
-		child(e, spec, in, out, errp[1], argv, envp);
+		child(e, spec, exe, parent, in, out, errp[1], argv, envp);
 	free(blk);
 	if (pid < 0) {
 		rc = ais_errf(errmsg, -errno,
@@ -456,12 +513,19 @@ int etl_run_filter(const struct etl *e, const Ais__EtlSpec *spec,
 	} else if (fstat(out, &st) || lseek(out, 0, SEEK_SET) < 0) {
 		rc = ais_errf(errmsg, -errno, "transform %s: output: %s",
 			      spec->name, strerror(errno));
+	} else if ((uint64_t)st.st_size > e->output_max) {
+		rc = ais_errf(errmsg, -EFBIG,
+			      "transform %s on %s/%s: output over %llu bytes "
+			      "(etl_output_max)",
+			      spec->name, bucket, name,
+			      (unsigned long long)e->output_max);
 	} else {
 		*size = (uint64_t)st.st_size;
 		rc = out;
 		out = -1;
 	}
 out:
+	atomic_fetch_sub(&((struct etl *)e)->running, 1);
 	if (in >= 0)
 		close(in);
 	if (out >= 0)

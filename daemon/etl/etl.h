@@ -33,6 +33,13 @@
  * needs a few hundred MiB). */
 #define ETL_MEMORY_MAX (4ull << 30)
 #define ETL_FILES_MAX  256
+/* Processes the etl_user may have (when transforms run as another user
+ * than aisd's). */
+#define ETL_PROCS_MAX 512
+/* Transforms running at once on a node, each holding a data thread: a
+ * GET past it is refused (-EBUSY), so that slow transforms cannot take
+ * every thread from plain reads and writes. */
+#define ETL_RUNNING_MAX 8
 
 struct etl;
 

@@ -3,6 +3,7 @@
  * names one runs it here, on the node that holds the object (etl/). */
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -173,6 +174,9 @@ int rpc_etl_get(struct rpc *r, int fd)
 	r->meta.size = size;
 	r->meta.cksum_type = AIS_CKSUM_NONE;
 	r->meta.cksum[0] = '\0';
+	/* A link's output is a file's bytes, not a target. */
+	if ((r->meta.mode & S_IFMT) == S_IFLNK)
+		r->meta.mode = 0;
 	rc = send_output(r, out, size);
 	close(out);
 	return rc;

@@ -472,11 +472,14 @@ int ais_client_get_cb(struct ais_client *c, const char *bucket,
 		      char *errmsg);
 /* GET of the whole object run through transform etl (ais etl) on the node
  * that holds it, with etl_args (NULL: none), into fd / cb. out->size is
- * the output's size; the output has no checksum. A connection lost before
- * any byte arrived is tried again; after, the GET fails (-EIO). A failed
- * transform: -EIO, -ETIMEDOUT or -EFBIG with the reason (the program's
- * last line on stderr) in errmsg; an unknown one -EINVAL, a stopped one
- * -EPERM. */
+ * the output's size; the output has no checksum. The answer is awaited up
+ * to AIS_ETL_TIMEOUT_MAX_MS and a minute (the program runs before it
+ * begins). The request is never sent twice once it may have reached a
+ * node (the program would run twice): a connection lost then fails the
+ * GET with that error. A failed transform: -EIO, -ETIMEDOUT or -EFBIG
+ * with the reason (the program's last line on stderr) in errmsg; an
+ * unknown one -EINVAL, a stopped one -EPERM, a node running too many
+ * already -EBUSY. */
 int ais_client_get_etl_fd(struct ais_client *c, const char *bucket,
 			  const char *name, const char *etl,
 			  const char *etl_args, int fd,

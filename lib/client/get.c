@@ -81,7 +81,10 @@ static ssize_t get_common(struct ais_client *c, const char *bucket,
 		req.etl_name = (char *)sink->etl;
 		req.etl_args = (char *)(sink->etl_args ? sink->etl_args : "");
 	}
-	ais__retry_init(&r, 1);
+	/* A transform runs once per request: a GET through one is never
+	 * sent again once it reached a node (only a dead pooled connection,
+	 * which it never reached, is retried). */
+	ais__retry_init(&r, sink->etl ? 0 : 1);
 
 	for (;;) {
 		struct ais_pool *pool;
@@ -94,7 +97,14 @@ static ssize_t get_common(struct ais_client *c, const char *bucket,
 			goto out;
 		req.offset = sink->etl ? 0 : off + sink->done;
 		req.length = sink->etl ? 0 : len ? len - sink->done : 0;
-		rc = ais__call_start(&k, c, pool, &req, 0, r.fresh, errmsg);
+		/* The node answers a transform's GET once the program is
+		 * done: up to its timeout. */
+		rc = sink->etl
+			 ? ais__call_start_io(
+			       &k, c, pool, &req, 0, r.fresh,
+			       (int)AIS_ETL_TIMEOUT_MAX_MS + 60000, errmsg)
+			 : ais__call_start(&k, c, pool, &req, 0, r.fresh,
+					   errmsg);
 		if (rc < 0)
 			goto retry;
 		rc = ais__call_recv_head(&k, errmsg);
@@ -227,17 +237,11 @@ static ssize_t get_common(struct ais_client *c, const char *bucket,
 		goto out;
 
 	retry:
-		/* A transform's output cannot be resumed from the middle
-		 * (its node sends it whole): only a try that delivered
-		 * nothing yet is made again. */
-		if (sink->etl && sink->done > 0) {
-			if (!errmsg || !errmsg[0])
-				rc = ais_errf(errmsg, -EIO,
-					      "GET of %s/%s through %s broke "
-					      "off",
-					      bucket, name, sink->etl);
+		/* A transform's output is not resumed from the middle nor
+		 * asked of another copy: that would run the program again. */
+		if (sink->etl &&
+		    (sink->done > 0 || k.fail != AIS_CONN_FAIL_STALE))
 			goto out;
-		}
 		/* The node could not be reached, or broke off: the next copy
 		 * (the rest of the bytes from it, if the version is the
 		 * same), else the retry rules on this one. */

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util.h"
 
@@ -174,4 +175,69 @@ int ais_uri_parse(const char *uri, char *bucket, size_t bucketlen,
 		return rc;
 	*name = slash ? slash + 1 : b + n;
 	return 0;
+}
+
+int ais_etl_env_check(const char *kv, char *errmsg)
+{
+	static const char *const prefixes[] = {
+	    "LD_",  "GLIBC_", "MALLOC_", "GCONV_", "PYTHON", "PERL",
+	    "RUBY", "NODE_",  "LUA_",	 "JAVA_",  "_JAVA",  "GIT_",
+	    "AIS_", "DYLD_",  "TCL",	 "R_",	   "OCAML",  "GUILE",
+	};
+	static const char *const names[] = {
+	    "PATH",
+	    "HOME",
+	    "BASH_ENV",
+	    "ENV",
+	    "IFS",
+	    "SHELLOPTS",
+	    "BASHOPTS",
+	    "PS4",
+	    "CDPATH",
+	    "LOCPATH",
+	    "NLSPATH",
+	    "HOSTALIASES",
+	    "RESOLV_HOST_CONF",
+	    "TMPDIR",
+	    "LOCALDOMAIN",
+	    "RES_OPTIONS",
+	    "CLASSPATH",
+	    "GEM_PATH",
+	    "GEM_HOME",
+	    "RUBYOPT",
+	    "PERL5OPT",
+	    "TZDIR",
+	};
+	const char *eq = kv ? strchr(kv, '=') : NULL;
+	size_t n, i;
+
+	if (!eq || eq == kv)
+		return ais_errf(errmsg, -EINVAL,
+				"environment entry \"%s\" is not K=V",
+				kv ? kv : "");
+	n = (size_t)(eq - kv);
+	for (i = 0; i < n; i++) {
+		char c = kv[i];
+
+		if (!(c == '_' || (c >= 'A' && c <= 'Z') ||
+		      (c >= 'a' && c <= 'z') || (i && c >= '0' && c <= '9')))
+			return ais_errf(errmsg, -EINVAL,
+					"environment entry \"%.*s\": a name of "
+					"letters, digits and _",
+					(int)n, kv);
+	}
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (n >= strlen(prefixes[i]) &&
+		    !strncasecmp(kv, prefixes[i], strlen(prefixes[i])))
+			goto refused;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (n == strlen(names[i]) && !strncasecmp(kv, names[i], n))
+			goto refused;
+	return 0;
+refused:
+	return ais_errf(errmsg, -EINVAL,
+			"environment entry %.*s is not allowed: it could make "
+			"the program load or run code from outside etl_dir, "
+			"or the node sets it",
+			(int)n, kv);
 }

@@ -4,9 +4,12 @@
 
 #include <stddef.h>
 
-#define AIS_BUCKET_MAX	  64
-#define AIS_NAME_MAX	  1024 /* object name, bytes */
-#define AIS_COMPONENT_MAX 255  /* one '/'-separated component, bytes */
+#define AIS_BUCKET_MAX 64
+/* The longest a transform (ais etl) may run on one object; a GET through
+ * one waits this long (and a little more) for its answer to begin. */
+#define AIS_ETL_TIMEOUT_MAX_MS (3600u * 1000)
+#define AIS_NAME_MAX	       1024 /* object name, bytes */
+#define AIS_COMPONENT_MAX      255  /* one '/'-separated component, bytes */
 
 /* A bucket name is 1..64 bytes of [A-Za-z0-9._-], not starting with '.' or
  * '-'. Returns 0 or -EINVAL with a reason in errmsg. */
@@ -27,5 +30,13 @@ int ais_name_check_prefix(const char *prefix, char *errmsg);
  * "" when there is none. Returns 0 or -EINVAL. */
 int ais_uri_parse(const char *uri, char *bucket, size_t bucketlen,
 		  const char **name, char *errmsg);
+
+/* An environment entry a transform (ais etl) may be given: "K=V" with K of
+ * [A-Za-z_][A-Za-z0-9_]* and none of the names that make the dynamic
+ * loader, libc or an interpreter load or run other code (LD_*, GCONV_PATH,
+ * PYTHON*, PERL*, BASH_ENV, ...) or that the node sets itself (AIS_*,
+ * PATH, HOME): those would get around the nodes' etl_dir. 0 or -EINVAL
+ * with errmsg. */
+int ais_etl_env_check(const char *kv, char *errmsg);
 
 #endif

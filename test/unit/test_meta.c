@@ -12,6 +12,7 @@
 #include <raft.h>
 
 #include "map.h"
+#include "names.h"
 #include "util.h"
 
 #include "cluster/meta.h"
@@ -334,6 +335,27 @@ START_TEST(test_etls)
 	ck_assert_int_eq(etl_cmd(m, AIS__META_CMD__KIND__ETL_INIT, "a/b",
 				 "/etl/gzip", false),
 			 -EINVAL);
+	{
+		/* The metadata rules refuse what would load code from
+		 * outside etl_dir, whichever client sent it, and a timeout
+		 * past the longest a client waits. */
+		Ais__MetaCmd cmd = AIS__META_CMD__INIT;
+		Ais__EtlSpec spec = AIS__ETL_SPEC__INIT;
+		char *argv[] = {(char *)"/etl/gzip"};
+		char *env[] = {(char *)"LD_PRELOAD=/data/b/x.so"};
+
+		spec.name = (char *)"pre";
+		spec.n_argv = 1;
+		spec.argv = argv;
+		spec.n_env = 1;
+		spec.env = env;
+		cmd.kind = AIS__META_CMD__KIND__ETL_INIT;
+		cmd.etl = &spec;
+		ck_assert_int_eq(meta_apply(m, &cmd), -EINVAL);
+		env[0] = (char *)"QUALITY=90";
+		spec.timeout_ms = AIS_ETL_TIMEOUT_MAX_MS + 1;
+		ck_assert_int_eq(meta_apply(m, &cmd), -EINVAL);
+	}
 	ck_assert_uint_eq(m->nodes->version, v + 2);
 	ck_assert_int_eq(
 	    etl_cmd(m, AIS__META_CMD__KIND__ETL_STATE, "aa", NULL, true), 0);
