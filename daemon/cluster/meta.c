@@ -62,22 +62,27 @@ Ais__EtlSpec *meta_etl_copy(const Ais__EtlSpec *e)
 	return d;
 }
 
-int meta_etl_find(const struct meta *m, const char *name)
+long meta_etls_find(Ais__EtlSpec *const *v, size_t n, const char *name)
 {
-	size_t lo = 0, hi = m->netls;
+	size_t lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(m->etls[mid]->name, name);
+		int c = strcmp(v[mid]->name, name);
 
 		if (c == 0)
-			return (int)mid;
+			return (long)mid;
 		if (c < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return -(int)lo - 1;
+	return -(long)lo - 1;
+}
+
+int meta_etl_find(const struct meta *m, const char *name)
+{
+	return (int)meta_etls_find(m->etls, m->netls, name);
 }
 
 int meta_etl_name_check(const char *name, char *errmsg)

@@ -64,7 +64,9 @@ int meta_decode(const void *buf, size_t len, struct meta **out, char *errmsg);
 /* Index of bucket name in m->buckets, or -1. */
 int meta_bucket_find(const struct meta *m, const char *name);
 
-/* Index of transform name in m->etls, or -(where it would go)-1. */
+/* Index of transform name in v[0..n) (sorted by name), or -(where it
+ * would go)-1; meta_etl_find: in m->etls. */
+long meta_etls_find(Ais__EtlSpec *const *v, size_t n, const char *name);
 int meta_etl_find(const struct meta *m, const char *name);
 
 /* A copy of e on its own (free with ais__etl_spec__free_unpacked), or NULL

@@ -35,20 +35,9 @@ static void cmap_free(struct cluster_map *cm)
 const Ais__EtlSpec *cluster_etl_find(const struct cluster_map *cm,
 				     const char *name)
 {
-	size_t lo = 0, hi = cm->netls;
+	long i = meta_etls_find(cm->etls, cm->netls, name);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int d = strcmp(cm->etls[mid]->name, name);
-
-		if (d == 0)
-			return cm->etls[mid];
-		if (d < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return i >= 0 ? cm->etls[i] : NULL;
 }
 
 int cluster_etl_name_check(const char *name, char *errmsg)
