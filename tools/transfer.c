@@ -470,7 +470,8 @@ static int get_into(struct ais_client *c, const char *bucket, const char *name,
 			return ais_errf(errmsg, d->werr, "writing %s", label);
 		if (cli_interrupted)
 			return -EINTR;
-		if (!rewindable || !retryable(rc))
+		/* Once more would run a transform's program again. */
+		if (!rewindable || get_etl || !retryable(rc))
 			return rc;
 		progress_add_bytes(d->p, -(int64_t)d->written);
 		if (ftruncate(d->fd, 0) < 0 || lseek(d->fd, 0, SEEK_SET) < 0)
