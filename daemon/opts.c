@@ -74,21 +74,6 @@ static void src_free(struct src *s)
 	free(s->etl_user);
 }
 
-static int strv_push(char ***v, size_t *n, const char *s)
-{
-	char **nv = realloc(*v, (*n + 2) * sizeof(char *));
-
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	nv[*n] = strdup(s);
-	if (!nv[*n])
-		return -ENOMEM;
-	(*n)++;
-	nv[*n] = NULL;
-	return 0;
-}
-
 static int set_str(char **dst, const char *v)
 {
 	char *c = strdup(v);
@@ -136,7 +121,7 @@ static int apply(struct src *s, const char *key, const char *v,
 	if (!strcmp(key, "mountpath")) {
 		if (!*v)
 			return ais_errf(errmsg, -EINVAL, "empty %s", what);
-		return strv_push(&s->mountpaths, &s->nmountpaths, v);
+		return ais_strv_push(&s->mountpaths, &s->nmountpaths, v);
 	}
 	if (!strcmp(key, "seed")) {
 		char *copy = strdup(v), *save = NULL, *tok;
@@ -153,7 +138,7 @@ static int apply(struct src *s, const char *key, const char *v,
 					      "bad %s '%s': expected HOST:PORT",
 					      what, tok);
 			else
-				rc = strv_push(&s->seeds, &s->nseeds, tok);
+				rc = ais_strv_push(&s->seeds, &s->nseeds, tok);
 		}
 		free(copy);
 		return rc;

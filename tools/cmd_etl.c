@@ -174,20 +174,6 @@ static uint32_t parse_ms(const char *s)
 	return v > 0 && v <= AIS_ETL_TIMEOUT_MAX_MS ? (uint32_t)v : 0;
 }
 
-static int push(char ***v, size_t *n, const char *s)
-{
-	char **nv = realloc(*v, (*n + 2) * sizeof(char *));
-
-	if (!nv)
-		return -ENOMEM;
-	*v = nv;
-	nv[*n] = strdup(s);
-	if (!nv[*n])
-		return -ENOMEM;
-	nv[++*n] = NULL;
-	return 0;
-}
-
 static int etl_init(int argc, char **argv)
 {
 	const struct option longopts[] = {
@@ -247,7 +233,7 @@ static int etl_init(int argc, char **argv)
 				return cli_usage("etl init", "--env: %s",
 						 errmsg);
 			}
-			if (push(&e.env, &nenv, optarg)) {
+			if (ais_strv_push(&e.env, &nenv, optarg)) {
 				ais_strv_free(e.env);
 				return cli_failf("etl init: out of memory");
 			}

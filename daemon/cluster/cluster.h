@@ -130,8 +130,6 @@ int cluster_etl_state(struct cluster *c, const char *name, bool stop,
 /* Transform name in the snapshot (valid while cm is held), or NULL. */
 const Ais__EtlSpec *cluster_etl_find(const struct cluster_map *cm,
 				     const char *name);
-/* Whether name can be a transform's name: 0 or -EINVAL with errmsg. */
-int cluster_etl_name_check(const char *name, char *errmsg);
 
 /* Whether bucket is in the snapshot's bucket table. */
 bool cluster_has_bucket(const struct cluster_map *cm, const char *bucket);

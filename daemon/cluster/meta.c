@@ -85,31 +85,6 @@ int meta_etl_find(const struct meta *m, const char *name)
 	return (int)meta_etls_find(m->etls, m->netls, name);
 }
 
-int meta_etl_name_check(const char *name, char *errmsg)
-{
-	size_t i, n = name ? strlen(name) : 0;
-
-	if (n == 0 || n > 64 || name[0] == '.' || name[0] == '-')
-		return ais_errf(errmsg, -EINVAL,
-				"bad transform name \"%s\": 1 to 64 letters, "
-				"digits, '.', '_' or '-', not starting with "
-				"'.' or '-'",
-				name ? name : "");
-	for (i = 0; i < n; i++) {
-		char ch = name[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
-		      ch == '-'))
-			return ais_errf(errmsg, -EINVAL,
-					"bad transform name \"%s\": 1 to 64 "
-					"letters, digits, '.', '_' or '-', "
-					"not starting with '.' or '-'",
-					name);
-	}
-	return 0;
-}
-
 /* The rules a transform's spec must follow to be kept: what every node can
  * check without looking at its disks (whether the program is under its
  * etl_dir is the node's to check, when it runs it). */
@@ -119,7 +94,7 @@ static int etl_spec_check(const Ais__EtlSpec *e, char *errmsg)
 
 	if (!e)
 		return ais_errf(errmsg, -EINVAL, "no transform given");
-	if (meta_etl_name_check(e->name, errmsg))
+	if (ais_name_check_etl(e->name, errmsg))
 		return -EINVAL;
 	if (e->n_argv == 0 || !e->argv[0] || e->argv[0][0] != '/')
 		return ais_errf(errmsg, -EINVAL,

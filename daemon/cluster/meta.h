@@ -73,11 +73,6 @@ int meta_etl_find(const struct meta *m, const char *name);
  * on ENOMEM. */
 Ais__EtlSpec *meta_etl_copy(const Ais__EtlSpec *e);
 
-/* Whether a transform's name is one that can be registered: 1 to 64 of
- * [A-Za-z0-9._-], not starting with '.' or '-'. 0 or -EINVAL with errmsg.
- */
-int meta_etl_name_check(const char *name, char *errmsg);
-
 /* Whether node id has reported the current rebalance done. */
 bool meta_rebalanced(const struct meta *m, const char *id);
 

@@ -40,11 +40,6 @@ const Ais__EtlSpec *cluster_etl_find(const struct cluster_map *cm,
 	return i >= 0 ? cm->etls[i] : NULL;
 }
 
-int cluster_etl_name_check(const char *name, char *errmsg)
-{
-	return meta_etl_name_check(name, errmsg);
-}
-
 void cluster_map_put(struct cluster_map *cm)
 {
 	if (cm && __atomic_sub_fetch(&cm->refs, 1, __ATOMIC_ACQ_REL) == 0)
@@ -387,19 +382,6 @@ nomem:
 	}
 }
 
-static char **strv_dup(char *const *v, size_t n)
-{
-	char **d = calloc(n + 1, sizeof(char *));
-	size_t i;
-
-	for (i = 0; d && i < n; i++)
-		if (!(d[i] = strdup(v[i]))) {
-			ais_strv_free(d);
-			return NULL;
-		}
-	return d;
-}
-
 int cluster_new(const struct cluster_opts *o, struct peers *peers,
 		struct cluster **out, char *errmsg)
 {
@@ -415,11 +397,11 @@ int cluster_new(const struct cluster_opts *o, struct peers *peers,
 	c->self_rid = cluster_rid(o->self.id);
 	c->peers = peers;
 	c->down_after_ms = o->down_after_ms ? o->down_after_ms : 3000;
-	c->seeds = strv_dup(o->seeds, o->nseeds);
+	c->seeds = ais_strv_dup(o->seeds, o->nseeds);
 	c->nseeds = o->nseeds;
 	c->join = o->join ? strdup(o->join) : NULL;
 	c->raft_dir = strdup(o->raft_dir);
-	c->local_buckets = strv_dup(o->local_buckets, o->nlocal_buckets);
+	c->local_buckets = ais_strv_dup(o->local_buckets, o->nlocal_buckets);
 	c->nlocal_buckets = o->nlocal_buckets;
 	c->meta = meta_new();
 	c->probe = peers_new(500, 1500, 0);

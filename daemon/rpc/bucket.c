@@ -13,14 +13,6 @@
 
 static long find_sorted(char *const *v, size_t n, const char *s);
 
-/* The answer carries the version that has the change, so that the
- * client's next request makes any node catch up to it first. */
-static void answer_new_version(struct rpc *r)
-{
-	cluster_map_put(r->cm);
-	r->cm = cluster_map_get(r->d->cluster);
-}
-
 int rpc_bucket_create(struct rpc *r)
 {
 	Ais__Request *q = r->req;
@@ -30,7 +22,7 @@ int rpc_bucket_create(struct rpc *r)
 		return rc;
 	rc = cluster_bucket_create(r->d->cluster, q->bucket, q->copies,
 				   r->errmsg);
-	answer_new_version(r);
+	rpc_answer_new_version(r);
 	return rc;
 }
 
@@ -46,13 +38,13 @@ int rpc_bucket_props(struct rpc *r)
 	if (q->set_copies) {
 		rc = cluster_bucket_props(r->d->cluster, q->bucket, q->copies,
 					  r->errmsg);
-		answer_new_version(r);
+		rpc_answer_new_version(r);
 		if (rc)
 			return rc;
 	}
 	k = find_sorted(r->cm->buckets, r->cm->nbuckets, q->bucket);
 	if (k < 0 && cluster_sync(r->d->cluster, 2000) == 0) {
-		answer_new_version(r);
+		rpc_answer_new_version(r);
 		k = find_sorted(r->cm->buckets, r->cm->nbuckets, q->bucket);
 	}
 	if (k < 0)
@@ -74,7 +66,7 @@ int rpc_bucket_destroy(struct rpc *r)
 	if (rc)
 		return rc;
 	rc = cluster_bucket_destroy(r->d->cluster, q->bucket, r->errmsg);
-	answer_new_version(r);
+	rpc_answer_new_version(r);
 	return rc;
 }
 

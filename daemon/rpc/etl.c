@@ -7,17 +7,11 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "names.h"
 
 #include "etl/etl.h"
 #include "net/sock_io.h"
 #include "rpc/rpc_i.h"
-
-/* The answer carries the version that has the change. */
-static void answer_new_version(struct rpc *r)
-{
-	cluster_map_put(r->cm);
-	r->cm = cluster_map_get(r->d->cluster);
-}
 
 int rpc_etl_init(struct rpc *r)
 {
@@ -26,7 +20,7 @@ int rpc_etl_init(struct rpc *r)
 
 	if (!spec)
 		return ais_errf(r->errmsg, -EINVAL, "no transform given");
-	rc = cluster_etl_name_check(spec->name, r->errmsg);
+	rc = ais_name_check_etl(spec->name, r->errmsg);
 	/* This node's etl_dir says whether the program may run; every node
 	 * checks again before it runs it. */
 	if (!rc)
@@ -34,7 +28,7 @@ int rpc_etl_init(struct rpc *r)
 	if (rc)
 		return rc;
 	rc = cluster_etl_init(r->d->cluster, spec, r->errmsg);
-	answer_new_version(r);
+	rpc_answer_new_version(r);
 	if (!rc)
 		ais_log(LOG_NOTICE, "etl: %s registered (%s)", spec->name,
 			spec->argv[0]);
@@ -51,25 +45,25 @@ int rpc_etl_list(struct rpc *r)
 int rpc_etl_remove(struct rpc *r)
 {
 	const char *name = r->req->etl_name;
-	int rc = cluster_etl_name_check(name, r->errmsg);
+	int rc = ais_name_check_etl(name, r->errmsg);
 
 	if (rc)
 		return rc;
 	rc = cluster_etl_remove(r->d->cluster, name, r->errmsg);
-	answer_new_version(r);
+	rpc_answer_new_version(r);
 	return rc;
 }
 
 int rpc_etl_state(struct rpc *r)
 {
 	const char *name = r->req->etl_name;
-	int rc = cluster_etl_name_check(name, r->errmsg);
+	int rc = ais_name_check_etl(name, r->errmsg);
 
 	if (rc)
 		return rc;
 	rc =
 	    cluster_etl_state(r->d->cluster, name, r->req->etl_stop, r->errmsg);
-	answer_new_version(r);
+	rpc_answer_new_version(r);
 	return rc;
 }
 
@@ -80,7 +74,7 @@ static const Ais__EtlSpec *etl_lookup(struct rpc *r)
 	const Ais__EtlSpec *spec = cluster_etl_find(r->cm, r->req->etl_name);
 
 	if (!spec && cluster_sync(r->d->cluster, 2000) == 0) {
-		answer_new_version(r);
+		rpc_answer_new_version(r);
 		spec = cluster_etl_find(r->cm, r->req->etl_name);
 	}
 	return spec;
@@ -90,7 +84,7 @@ int rpc_etl_check(struct rpc *r)
 {
 	Ais__Request *q = r->req;
 	const Ais__EtlSpec *spec;
-	int rc = cluster_etl_name_check(q->etl_name, r->errmsg);
+	int rc = ais_name_check_etl(q->etl_name, r->errmsg);
 
 	if (rc)
 		return rc;

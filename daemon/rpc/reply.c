@@ -297,3 +297,9 @@ int rpc_member_lookup(struct rpc *r, int fd, struct shard_ref **ref,
 	rpc_member_meta(r, m);
 	return 0;
 }
+
+void rpc_answer_new_version(struct rpc *r)
+{
+	cluster_map_put(r->cm);
+	r->cm = cluster_map_get(r->d->cluster);
+}

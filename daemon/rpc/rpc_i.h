@@ -57,6 +57,11 @@ void rpc_reply_error(struct rpc *r, int rc);
 /* The debug line of every request. */
 void rpc_log(const struct rpc *r);
 
+/* After a change of the cluster metadata: r answers under the current
+ * snapshot, whose version has the change, so that the client's next
+ * request makes any node catch up to it first. */
+void rpc_answer_new_version(struct rpc *r);
+
 /* Bucket and object name rules (lib/core/names.h): 0 or -errno. */
 int rpc_check_bucket(struct rpc *r, const char *bucket);
 int rpc_check_object(struct rpc *r, const char *bucket, const char *name);

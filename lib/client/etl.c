@@ -8,21 +8,6 @@
 #include "client_i.h"
 #include "util.h"
 
-static char **strv_copy(char *const *v, size_t n)
-{
-	char **d = calloc(n + 1, sizeof(*d));
-	size_t i;
-
-	if (!d)
-		return NULL;
-	for (i = 0; i < n; i++)
-		if (!(d[i] = strdup(v[i] ? v[i] : ""))) {
-			ais_strv_free(d);
-			return NULL;
-		}
-	return d;
-}
-
 static size_t strv_len(char *const *v)
 {
 	size_t n = 0;
@@ -101,8 +86,8 @@ int ais_client_etl_list(struct ais_client *c, struct ais_etl **out, size_t *n,
 
 		snprintf(v[i].name, sizeof(v[i].name), "%s",
 			 s->name ? s->name : "");
-		v[i].argv = strv_copy(s->argv, s->n_argv);
-		v[i].env = strv_copy(s->env, s->n_env);
+		v[i].argv = ais_strv_dup(s->argv, s->n_argv);
+		v[i].env = ais_strv_dup(s->env, s->n_env);
 		if (!v[i].argv || !v[i].env) {
 			ais_etl_list_free(v, i + 1);
 			v = NULL;

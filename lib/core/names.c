@@ -9,19 +9,19 @@
 
 #include "util.h"
 
-int ais_name_check_bucket(const char *bucket, char *errmsg)
+/* The rule of bucket and transform names; what names which in messages. */
+static int check_short_name(const char *what, const char *bucket, char *errmsg)
 {
 	size_t i, n = strlen(bucket);
 
 	if (n == 0)
-		return ais_errf(errmsg, -EINVAL, "empty bucket name");
+		return ais_errf(errmsg, -EINVAL, "empty %s name", what);
 	if (n > AIS_BUCKET_MAX)
-		return ais_errf(errmsg, -EINVAL,
-				"bucket name longer than %d bytes",
-				AIS_BUCKET_MAX);
+		return ais_errf(errmsg, -EINVAL, "%s name longer than %d bytes",
+				what, AIS_BUCKET_MAX);
 	if (bucket[0] == '.' || bucket[0] == '-')
 		return ais_errf(errmsg, -EINVAL,
-				"bucket name \"%s\" starts with '%c'", bucket,
+				"%s name \"%s\" starts with '%c'", what, bucket,
 				bucket[0]);
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)bucket[i];
@@ -30,12 +30,22 @@ int ais_name_check_bucket(const char *bucket, char *errmsg)
 		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
 		      c == '-'))
 			return ais_errf(errmsg, -EINVAL,
-					"bucket name \"%.*s\" has a character "
+					"%s name \"%.*s\" has a character "
 					"other than letters, digits, '.', '_' "
 					"and '-'",
-					(int)n, bucket);
+					what, (int)n, bucket);
 	}
 	return 0;
+}
+
+int ais_name_check_bucket(const char *bucket, char *errmsg)
+{
+	return check_short_name("bucket", bucket, errmsg);
+}
+
+int ais_name_check_etl(const char *name, char *errmsg)
+{
+	return check_short_name("transform", name, errmsg);
 }
 
 /* Length of the valid UTF-8 sequence at p (at most left bytes), or 0 if it

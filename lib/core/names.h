@@ -14,6 +14,8 @@
 /* A bucket name is 1..64 bytes of [A-Za-z0-9._-], not starting with '.' or
  * '-'. Returns 0 or -EINVAL with a reason in errmsg. */
 int ais_name_check_bucket(const char *bucket, char *errmsg);
+/* A transform's name (ais etl) follows the same rule. */
+int ais_name_check_etl(const char *name, char *errmsg);
 
 /* An object name is 1..1024 bytes of valid UTF-8, no NUL (len is the full
  * length, so an embedded NUL is caught), no leading '/', no empty, "." or

@@ -186,6 +186,33 @@ int ais_raise_nofile(uint64_t *limit)
 	return rc;
 }
 
+int ais_strv_push(char ***v, size_t *n, const char *s)
+{
+	char **nv = realloc(*v, (*n + 2) * sizeof(char *));
+
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	nv[*n] = strdup(s);
+	if (!nv[*n])
+		return -ENOMEM;
+	nv[++*n] = NULL;
+	return 0;
+}
+
+char **ais_strv_dup(char *const *v, size_t n)
+{
+	char **d = calloc(n + 1, sizeof(char *));
+	size_t i;
+
+	for (i = 0; d && i < n; i++)
+		if (!(d[i] = strdup(v[i]))) {
+			ais_strv_free(d);
+			return NULL;
+		}
+	return d;
+}
+
 void ais_strv_free(char **v)
 {
 	char **p;

@@ -37,5 +37,10 @@ int ais_raise_nofile(uint64_t *limit);
 
 /* Frees a NULL-terminated array of heap strings and the array itself. */
 void ais_strv_free(char **v);
+/* Appends a copy of s to the NULL-terminated *v of *n strings (*v may be
+ * NULL when *n is 0); 0 or -ENOMEM (*v stays valid to free). */
+int ais_strv_push(char ***v, size_t *n, const char *s);
+/* A NULL-terminated copy of v[0..n), or NULL on ENOMEM. */
+char **ais_strv_dup(char *const *v, size_t n);
 
 #endif

@@ -57,7 +57,7 @@ mkdir -m 755 "$T/etl2"
 cp "$E/upper.sh" "$T/etl2/x"
 expect_fail "not under the nodes' etl_dir" "$AIS" etl init up2 --cmd "$E/../etl2/x"
 expect_fail "absolute path" "$AIS" etl init rel --cmd 'gzip -c'
-expect_fail "bad transform name" "$AIS" etl init .x --cmd "$E/gzip"
+expect_fail "transform name \".x\" starts with" "$AIS" etl init .x --cmd "$E/gzip"
 echo 'not a program' >"$E/notes.txt"
 expect_fail "not an executable" "$AIS" etl init notes --cmd "$E/notes.txt"
 # A directory in etl_dir that links outside it does not count as in it.
