@@ -123,6 +123,12 @@ static void follow_placement(void *arg, struct cluster_map *cm)
 	move_on_map(arg, cm);
 }
 
+/* Worker transforms start, stop and restart with the cluster's table. */
+static void follow_etls(void *arg, struct cluster_map *cm)
+{
+	etl_follow(arg, cm->etls, cm->netls);
+}
+
 struct ready {
 	struct aisd *d;
 	const char *raft_dir;
@@ -316,6 +322,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	cluster_on_change(d.cluster, follow_placement, d.move);
+	cluster_on_change(d.cluster, follow_etls, d.etl);
 	rc = server_new(&d, o.listen, o.port, &srv, errmsg);
 	if (rc) {
 		ais_log(LOG_ERR, "%s", errmsg);

@@ -38,7 +38,8 @@ static const char init_help[] =
     "Registers transform NAME in the cluster's metadata: every node, also\n"
     "one that joins later, may run it on the objects it holds. PROGRAM is\n"
     "an absolute path under the nodes' etl_dir (aisd(8); ais local up\n"
-    "--etl-dir); anything else is refused. The command is split into words\n"
+    "--etl-dir), or ais-etl-python followed by the absolute path of a Python\n"
+    "script there; anything else is refused. The command is split into words\n"
     "as a shell would ('single' and \"double\" quotes, backslash), but no\n"
     "shell runs it: no variables, globs or pipes.\n"
     "\n"
@@ -48,10 +49,20 @@ static const char init_help[] =
     "wrote to stderr. Its environment has AIS_ETL_NAME, AIS_ETL_ARGS (ais get\n"
     "--etl-args), AIS_BUCKET and AIS_OBJECT.\n"
     "\n"
+    "In worker mode every node keeps --workers processes of it running,\n"
+    "each serving one object at a time over the protocol of ais-etl(7) on\n"
+    "its stdin and stdout: per-object costs of microseconds, not a process\n"
+    "start. A worker that crashes, hangs or breaks the protocol fails its\n"
+    "object and is restarted. ais-etl-python FILE.py serves the function\n"
+    "transform(data, name, args) of FILE.py this way; ais_etl.h does it for\n"
+    "C.\n"
+    "\n"
     "Options:\n"
     "  -c, --cmd 'PROGRAM [ARG...]'  the program and its arguments (required)\n"
-    "  -m, --mode filter             how the node talks to it (filter only,\n"
-    "                                so far)\n"
+    "  -m, --mode filter|worker      how the node talks to it (default "
+    "filter)\n"
+    "  -w, --workers N               worker mode: processes per node, 1-64\n"
+    "                                (default 2)\n"
     "  -t, --timeout DURATION        per object, e.g. 500ms, 30s, 2m (default\n"
     "                                30s, at most 1h); the program is killed\n"
     "                                after it\n"
@@ -59,8 +70,10 @@ static const char init_help[] =
     "                                LD_*, PYTHON*, PATH, AIS_* and the like)\n"
     "  -h, --help                    show this help\n"
     "\n"
-    "Example:\n"
-    "  ais etl init gz --cmd '/srv/ais/etl/gzip -c' --timeout 10s\n";
+    "Examples:\n"
+    "  ais etl init gz --cmd '/srv/ais/etl/gzip -c' --timeout 10s\n"
+    "  ais etl init md5 --mode worker --workers 4 \\\n"
+    "      --cmd 'ais-etl-python /srv/ais/etl/hash.py'\n";
 
 static const char ls_help[] =
     "Usage: ais etl ls\n"
@@ -179,6 +192,7 @@ static int etl_init(int argc, char **argv)
 	const struct option longopts[] = {
 	    {"cmd", required_argument, NULL, 'c'},
 	    {"mode", required_argument, NULL, 'm'},
+	    {"workers", required_argument, NULL, 'w'},
 	    {"timeout", required_argument, NULL, 't'},
 	    {"env", required_argument, NULL, 'e'},
 	    {"help", no_argument, NULL, 'h'},
@@ -194,7 +208,7 @@ static int etl_init(int argc, char **argv)
 	memset(&e, 0, sizeof(e));
 	optind = 0;
 	opterr = 0;
-	while ((rc = getopt_long(argc, argv, ":c:m:t:e:h", longopts, NULL)) !=
+	while ((rc = getopt_long(argc, argv, ":c:m:w:t:e:h", longopts, NULL)) !=
 	       -1) {
 		switch (rc) {
 		case 'c':
@@ -204,18 +218,29 @@ static int etl_init(int argc, char **argv)
 			if (!strcmp(optarg, "filter")) {
 				e.mode = AIS_ETL_FILTER;
 			} else if (!strcmp(optarg, "worker")) {
-				ais_strv_free(e.env);
-				return cli_usage("etl init",
-						 "--mode worker is not "
-						 "supported yet");
+				e.mode = AIS_ETL_WORKER;
 			} else {
 				ais_strv_free(e.env);
 				return cli_usage("etl init",
-						 "--mode takes filter, not "
-						 "'%s'",
+						 "--mode takes filter or "
+						 "worker, not '%s'",
 						 optarg);
 			}
 			break;
+		case 'w': {
+			char *end;
+			unsigned long w = strtoul(optarg, &end, 10);
+
+			if (*end || end == optarg || w < 1 || w > 64) {
+				ais_strv_free(e.env);
+				return cli_usage("etl init",
+						 "--workers takes 1 to 64, "
+						 "not '%s'",
+						 optarg);
+			}
+			e.workers = (uint32_t)w;
+			break;
+		}
 		case 't':
 			e.timeout_ms = parse_ms(optarg);
 			if (!e.timeout_ms) {
@@ -250,6 +275,10 @@ static int etl_init(int argc, char **argv)
 	if (argc - optind != 1 || !cmd) {
 		ais_strv_free(e.env);
 		return cli_usage("etl init", "expected NAME and --cmd");
+	}
+	if (e.workers && e.mode != AIS_ETL_WORKER) {
+		ais_strv_free(e.env);
+		return cli_usage("etl init", "--workers is for --mode worker");
 	}
 	if (strlen(argv[optind]) >= sizeof(e.name)) {
 		ais_strv_free(e.env);
@@ -357,9 +386,11 @@ static int etl_show(int argc, char **argv)
 		return cli_failf("etl show: no transform %s (ais etl ls)",
 				 argv[1]);
 	}
-	printf("name     %s\nmode     %s\nstate    %s\ntimeout  %ums\n"
-	       "command  ",
-	       v[i].name, v[i].mode == AIS_ETL_WORKER ? "worker" : "filter",
+	printf("name     %s\nmode     %s\n", v[i].name,
+	       v[i].mode == AIS_ETL_WORKER ? "worker" : "filter");
+	if (v[i].mode == AIS_ETL_WORKER)
+		printf("workers  %u a node\n", v[i].workers ? v[i].workers : 2);
+	printf("state    %s\ntimeout  %ums\ncommand  ",
 	       v[i].stopped ? "stopped" : "running",
 	       v[i].timeout_ms ? v[i].timeout_ms : 30000);
 	print_cmd(v[i].argv);

@@ -381,6 +381,12 @@ static int local_up(int argc, char **argv)
 		}
 		*l = saved;
 	} else {
+		/* A new cluster runs the shipped transforms unless told
+		 * otherwise. */
+		if (!o.have_etl_dir &&
+		    local_find_aisd(aisd, sizeof(aisd), errmsg) == 0 &&
+		    local_find_etl_dir(aisd, l->etl_dir) < 0)
+			l->etl_dir[0] = '\0';
 		rc = local_conf_save(l, errmsg);
 		if (rc < 0)
 			return cli_fail(rc, errmsg, "local up");

@@ -63,7 +63,8 @@ static const char get_help[] =
     "      --member PATH  read the member PATH of the shard (a .tar,\n"
     "                   .tar.gz, .tgz, .tar.lz4 or .zip object) instead\n"
     "      --etl NAME   the object run through transform NAME on the node\n"
-    "                   that holds it (ais etl; etl(7)): its output\n"
+    "                   that holds it (ais etl; with --member, the\n"
+    "                   member): its output\n"
     "      --etl-args A the transform's arguments (its AIS_ETL_ARGS)\n"
     "  -q, --quiet      no progress line and no summary\n"
     "  -h, --help       show this help\n"
@@ -323,8 +324,9 @@ static int get_member(struct ais_client *c, const char *bucket,
 	struct ais_obj_meta meta;
 	int rc;
 
-	if (p && ais_client_member_head(c, bucket, name, o->member, &meta,
-					NULL) == 0) {
+	if (p && !o->etl &&
+	    ais_client_member_head(c, bucket, name, o->member, &meta, NULL) ==
+		0) {
 		uint64_t left =
 		    meta.size > o->offset ? meta.size - o->offset : 0;
 
@@ -339,6 +341,10 @@ static int get_member(struct ais_client *c, const char *bucket,
 	else
 		rc = xfer_member_get_path(c, bucket, name, o->member, o->offset,
 					  o->length, dst, p, errmsg);
+	if (rc < 0 && o->etl)
+		return cli_fail(rc, errmsg,
+				"get ais://%s/%s --member %s --etl %s", bucket,
+				name, o->member, o->etl);
 	if (rc < 0)
 		return cli_fail(rc, errmsg, "get ais://%s/%s --member %s",
 				bucket, name, o->member);
@@ -373,10 +379,9 @@ int cmd_get(int argc, char **argv)
 		return cli_usage("get", "--member needs one shard, not -r");
 	if (o.etl_args && !o.etl)
 		return cli_usage("get", "--etl-args needs --etl");
-	if (o.etl &&
-	    (o.recursive || o.member || o.have_offset || o.have_length))
-		return cli_usage("get", "--etl reads one whole object: not "
-					"with -r, --member, --offset or "
+	if (o.etl && (o.recursive || o.have_offset || o.have_length))
+		return cli_usage("get", "--etl reads one whole object or "
+					"member: not with -r, --offset or "
 					"--length");
 	xfer_set_etl(o.etl, o.etl_args);
 	if (o.recursive) {

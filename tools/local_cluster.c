@@ -247,6 +247,27 @@ int local_find_aisd(char *buf, size_t len, char *errmsg)
 			"cannot find aisd (set AIS_AISD=/path/to/aisd)");
 }
 
+int local_find_etl_dir(const char *aisd, char *buf)
+{
+	static const char *const rel[] = {"../etl", "../libexec/aisfs/etl"};
+	char dir[PATH_MAX], cand[PATH_MAX + 32], *slash;
+	struct stat st;
+	size_t i;
+
+	snprintf(dir, sizeof(dir), "%s", aisd);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		return -ENOENT;
+	*slash = '\0';
+	for (i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		snprintf(cand, sizeof(cand), "%s/%s", dir, rel[i]);
+		if (stat(cand, &st) == 0 && S_ISDIR(st.st_mode) &&
+		    realpath(cand, buf))
+			return 0;
+	}
+	return -ENOENT;
+}
+
 /* In the child between fork and exec: only async-signal-safe calls. */
 static void child_exec(const char *nodedir, const char *logpath,
 		       const char *aisd, char **argv, int errfd)

@@ -51,6 +51,10 @@ int local_pid_alive(pid_t pid);
  * DIR/../daemon/aisd, DIR/../sbin/aisd), else $PATH. Returns 0 or -ENOENT
  * with errmsg. */
 int local_find_aisd(char *buf, size_t len, char *errmsg);
+/* The transforms shipped with aisd (etl/: ais-etl-python's scripts, the
+ * C example), beside the aisd at aisd: in its build tree or where it is
+ * installed. 0 with the real path in buf (PATH_MAX), or -ENOENT. */
+int local_find_etl_dir(const char *aisd, char *buf);
 
 /* Creates node i's directories and starts aisd for it as a detached
  * process (own session, stdin /dev/null, stdout and stderr appended to

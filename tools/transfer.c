@@ -454,9 +454,9 @@ static int get_into(struct ais_client *c, const char *bucket, const char *name,
 	for (attempt = 0; attempt < 2; attempt++) {
 		d->written = 0;
 		if (get_etl)
-			rc = ais_client_get_etl_cb(c, bucket, name, get_etl,
-						   get_etl_args, get_write, d,
-						   meta, errmsg);
+			rc = ais_client_get_etl_cb(c, bucket, name, member,
+						   get_etl, get_etl_args,
+						   get_write, d, meta, errmsg);
 		else if (member)
 			rc = ais_client_member_get_cb(c, bucket, name, member,
 						      off, len, get_write, d,

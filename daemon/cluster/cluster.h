@@ -84,7 +84,7 @@ void cluster_map_put(struct cluster_map *cm);
 uint64_t cluster_version(struct cluster *c);
 
 /* Called on the Raft thread after every new snapshot, with it (borrowed:
- * take a reference to keep it). Must not block for long. Up to 4
+ * take a reference to keep it). Must not block for long. Up to 8
  * subscribers, registered before cluster_start. */
 typedef void (*cluster_change_cb)(void *arg, struct cluster_map *cm);
 void cluster_on_change(struct cluster *c, cluster_change_cb cb, void *arg);

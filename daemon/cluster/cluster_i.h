@@ -17,7 +17,7 @@
 #include "cluster/meta.h"
 #include "cluster/peer.h"
 
-#define CLUSTER_SUBS_MAX 4
+#define CLUSTER_SUBS_MAX 8
 
 /* A change waiting to be committed: made by a worker thread, applied by
  * the Raft thread, and freed by whichever of the two lets go last. */

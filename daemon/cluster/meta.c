@@ -96,11 +96,8 @@ static int etl_spec_check(const Ais__EtlSpec *e, char *errmsg)
 		return ais_errf(errmsg, -EINVAL, "no transform given");
 	if (ais_name_check_etl(e->name, errmsg))
 		return -EINVAL;
-	if (e->n_argv == 0 || !e->argv[0] || e->argv[0][0] != '/')
-		return ais_errf(errmsg, -EINVAL,
-				"transform %s: the program must be an "
-				"absolute path",
-				e->name);
+	if (ais_etl_argv_check(e->name, e->argv, e->n_argv, errmsg))
+		return -EINVAL;
 	if (e->mode != AIS__ETL_MODE__ETL_FILTER &&
 	    e->mode != AIS__ETL_MODE__ETL_WORKER)
 		return ais_errf(errmsg, -EINVAL,

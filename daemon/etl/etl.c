@@ -15,39 +15,57 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <stdatomic.h>
 
+#include "ais_config.h"
 #include "log.h"
 #include "names.h"
 #include "util.h"
 
-#include "etl/etl.h"
+#include "etl/etl_i.h"
 
-/* The stderr kept of a run: its end, where the reason is. */
-#define ERR_KEEP 1024
+/* A host shipped with aisd (ais-etl-python): beside the aisd that runs
+ * (a build tree), else where it is installed. "" if neither has it. */
+static void find_host(char *path, const char *name)
+{
+	char self[PATH_MAX], *slash;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
-struct etl {
-	char *dir; /* real path, NULL: no transforms here */
-	char *spool;
-	uint64_t output_max;
-	atomic_uint running; /* runs now, at most ETL_RUNNING_MAX */
-	bool drop;	     /* change to uid/gid in the child */
-	uid_t uid;
-	gid_t gid;
-	char user[64];
-};
+	path[0] = '\0';
+	if (n > 0) {
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			if (snprintf(path, PATH_MAX, "%s/%s", self, name) <
+				PATH_MAX &&
+			    access(path, X_OK) == 0)
+				return;
+		}
+	}
+	snprintf(path, PATH_MAX, "%s/%s", AIS_LIBEXECDIR, name);
+	if (access(path, X_OK) != 0)
+		path[0] = '\0';
+}
 
 int etl_new(const char *dir, const char *user, const char *spool_dir,
 	    uint64_t output_max, struct etl **out, char *errmsg)
 {
 	struct etl *e = calloc(1, sizeof(*e));
 	struct passwd pw, *res = NULL;
+	pthread_condattr_t ca;
 	char buf[4096];
 	struct stat st;
 	int rc;
 
 	if (!e)
 		return ais_errf(errmsg, -ENOMEM, "out of memory");
+	pthread_mutex_init(&e->lock, NULL);
+	/* Waits for a worker end at a monotonic deadline. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&e->freed, &ca);
+	pthread_condattr_destroy(&ca);
+	find_host(e->host_python, AIS_ETL_PYTHON_HOST);
 	e->output_max = output_max ? output_max : ETL_OUTPUT_MAX;
 	e->spool = strdup(spool_dir);
 	if (!e->spool) {
@@ -105,72 +123,102 @@ void etl_free(struct etl *e)
 {
 	if (!e)
 		return;
+	etl_pools_free(e);
+	pthread_cond_destroy(&e->freed);
+	pthread_mutex_destroy(&e->lock);
 	free(e->dir);
 	free(e->spool);
 	free(e);
 }
 
-/* etl_check, and the path to execute into exe (PATH_MAX): the real
- * directory and the program's own name in it, so that what runs is what
- * was checked even if a directory on the given path changes after. */
-static int check_exe(const struct etl *e, const Ais__EtlSpec *spec, char *exe,
-		     char *errmsg)
+/* path (a program, or the Python host's script) checked: its directory
+ * must be etl_dir or below, whatever links lead there; the file itself
+ * may be a link the administrator put there (to /bin/gzip, say), and
+ * runs under its own name. The real directory and that name go to out
+ * (PATH_MAX), so that what runs is what was checked even if a directory
+ * on the given path changes after. */
+static int under_dir(const struct etl *e, const Ais__EtlSpec *spec,
+		     const char *path, bool program, char *out, char *errmsg)
 {
+	const char *what = program ? "program" : "script";
 	char dir[PATH_MAX], *real, *slash;
-	const char *prog, *base;
+	const char *base;
 	struct stat st;
 	size_t n;
 	int rc = 0;
 
-	if (!e || !e->dir)
-		return ais_errf(errmsg, -EOPNOTSUPP,
-				"transforms are off on this node (no etl_dir "
-				"in its configuration)");
-	prog = spec->n_argv ? spec->argv[0] : NULL;
-	if (!prog || prog[0] != '/' || strlen(prog) >= sizeof(dir))
+	if (!path || path[0] != '/' || strlen(path) >= sizeof(dir))
 		return ais_errf(errmsg, -EINVAL,
-				"transform %s: the program must be an absolute "
+				"transform %s: the %s must be an absolute "
 				"path",
-				spec->name);
-	/* The directory it is in must be etl_dir or below, whatever links
-	 * lead there; the program itself may be a link the administrator
-	 * put there (to /bin/gzip, say), and runs under its own name. */
-	snprintf(dir, sizeof(dir), "%s", prog);
+				spec->name, what);
+	snprintf(dir, sizeof(dir), "%s", path);
 	slash = strrchr(dir, '/');
 	if (slash == dir)
 		slash[1] = '\0';
 	else
 		*slash = '\0';
-	base = strrchr(prog, '/') + 1;
+	base = strrchr(path, '/') + 1;
 	if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
 		return ais_errf(errmsg, -EINVAL,
-				"transform %s: program %s is not a file name",
-				spec->name, prog);
+				"transform %s: %s %s is not a file name",
+				spec->name, what, path);
 	real = realpath(dir, NULL);
 	if (!real)
-		return ais_errf(errmsg, -errno, "transform %s: program %s: %s",
-				spec->name, prog, strerror(errno));
+		return ais_errf(errmsg, -errno, "transform %s: %s %s: %s",
+				spec->name, what, path, strerror(errno));
 	n = strlen(e->dir);
 	if (strncmp(real, e->dir, n) != 0 || (real[n] != '/' && real[n]))
 		rc = ais_errf(errmsg, -EPERM,
-			      "transform %s: program %s is not under the "
+			      "transform %s: %s %s is not under the "
 			      "nodes' etl_dir %s",
-			      spec->name, prog, e->dir);
-	else if (stat(prog, &st) < 0)
-		rc = ais_errf(errmsg, -errno, "transform %s: program %s: %s",
-			      spec->name, prog, strerror(errno));
-	else if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111))
+			      spec->name, what, path, e->dir);
+	else if (stat(path, &st) < 0)
+		rc = ais_errf(errmsg, -errno, "transform %s: %s %s: %s",
+			      spec->name, what, path, strerror(errno));
+	else if (!S_ISREG(st.st_mode) || (program && !(st.st_mode & 0111)))
 		rc = ais_errf(errmsg, -EPERM,
-			      "transform %s: program %s is not an executable "
-			      "file",
-			      spec->name, prog);
-	else if (exe &&
-		 snprintf(exe, PATH_MAX, "%s/%s", strcmp(real, "/") ? real : "",
+			      "transform %s: %s %s is not %s file", spec->name,
+			      what, path,
+			      program ? "an executable" : "a regular");
+	else if (out &&
+		 snprintf(out, PATH_MAX, "%s/%s", strcmp(real, "/") ? real : "",
 			  base) >= PATH_MAX)
-		rc =
-		    ais_errf(errmsg, -ENAMETOOLONG,
-			     "transform %s: program path too long", spec->name);
+		rc = ais_errf(errmsg, -ENAMETOOLONG,
+			      "transform %s: %s path too long", spec->name,
+			      what);
 	free(real);
+	return rc;
+}
+
+int etl_exe(const struct etl *e, const Ais__EtlSpec *spec, char *exe,
+	    char *script, char *errmsg)
+{
+	const char *prog = spec->n_argv ? spec->argv[0] : NULL;
+	int rc;
+
+	if (!e || !e->dir)
+		return ais_errf(errmsg, -EOPNOTSUPP,
+				"transforms are off on this node (no etl_dir "
+				"in its configuration)");
+	rc = ais_etl_argv_check(spec->name, spec->argv, spec->n_argv, errmsg);
+	if (rc)
+		return rc;
+	if (prog[0] == '/') {
+		rc = under_dir(e, spec, prog, true, exe, errmsg);
+		if (script)
+			script[0] = '\0';
+	} else if (!e->host_python[0]) {
+		rc = ais_errf(errmsg, -ENOENT,
+			      "transform %s: " AIS_ETL_PYTHON_HOST
+			      " is not installed on this node",
+			      spec->name);
+	} else {
+		/* The host is aisd's own; the script is the transform. */
+		if (exe)
+			snprintf(exe, PATH_MAX, "%s", e->host_python);
+		rc = under_dir(e, spec, spec->argv[1], false, script, errmsg);
+	}
 	for (size_t i = 0; !rc && i < spec->n_env; i++)
 		rc = ais_etl_env_check(spec->env[i], errmsg);
 	return rc;
@@ -178,28 +226,31 @@ static int check_exe(const struct etl *e, const Ais__EtlSpec *spec, char *exe,
 
 int etl_check(const struct etl *e, const Ais__EtlSpec *spec, char *errmsg)
 {
-	return check_exe(e, spec, NULL, errmsg);
+	return etl_exe(e, spec, NULL, NULL, errmsg);
 }
 
-/* argv and envp for the child, made before the fork (the child may only
- * make system calls). One allocation: free the returned block. */
-static void *child_args(const Ais__EtlSpec *spec, const char *bucket,
-			const char *name, const char *args, char ***argv,
-			char ***envp)
+void *etl_child_args(const Ais__EtlSpec *spec, const char *exe,
+		     const char *script, const char *bucket, const char *name,
+		     const char *args, char ***argv, char ***envp)
 {
 	static const char *const fixed[] = {"PATH=/usr/local/bin:/usr/bin:/bin",
 					    "HOME=/", "LANG=C.UTF-8"};
+	static const char *const keys[] = {
+	    "AIS_ETL_NAME=", "AIS_ETL_ARGS=", "AIS_BUCKET=", "AIS_OBJECT="};
+	const char *vals[] = {spec->name, args, bucket, name};
 	size_t nfix = sizeof(fixed) / sizeof(fixed[0]), i, k, len = 0, ne;
-	char **av, **ev, *p, *v;
+	size_t nkeys = bucket ? 4 : 1;
+	char **av, **ev, *p;
 	void *blk;
 
-	ne = nfix + 4 + spec->n_env;
+	ne = nfix + nkeys + spec->n_env;
 	for (i = 0; i < spec->n_argv; i++)
 		len += strlen(spec->argv[i]) + 1;
+	len += strlen(exe) + strlen(script) + 2;
 	for (i = 0; i < spec->n_env; i++)
 		len += strlen(spec->env[i]) + 1;
-	len += strlen(spec->name) + strlen(args) + strlen(bucket) +
-	       strlen(name) + 64;
+	for (i = 0; i < nkeys; i++)
+		len += strlen(keys[i]) + strlen(vals[i]) + 1;
 	blk = malloc((spec->n_argv + 1 + ne + 1) * sizeof(char *) + len);
 	if (!blk)
 		return NULL;
@@ -207,26 +258,28 @@ static void *child_args(const Ais__EtlSpec *spec, const char *bucket,
 	ev = av + spec->n_argv + 1;
 	p = (char *)(ev + ne + 1);
 	for (i = 0; i < spec->n_argv; i++) {
+		const char *w = spec->argv[i];
+
+		/* The host by its path, the script checked; a program keeps
+		 * the name it was given (exe is what runs). */
+		if (i == 0 && script[0])
+			w = exe;
+		else if (i == 1 && script[0])
+			w = script;
 		av[i] = p;
-		p = stpcpy(p, spec->argv[i]) + 1;
+		p = stpcpy(p, w) + 1;
 	}
 	av[i] = NULL;
 	k = 0;
 	for (i = 0; i < nfix; i++)
 		ev[k++] = (char *)fixed[i];
-	for (i = 0; i < 4; i++) {
-		static const char *const keys[] = {
-		    "AIS_ETL_NAME=", "AIS_ETL_ARGS=", "AIS_BUCKET=",
-		    "AIS_OBJECT="};
-		const char *vals[] = {spec->name, args, bucket, name};
-
+	for (i = 0; i < nkeys; i++) {
 		ev[k++] = p;
 		p = stpcpy(stpcpy(p, keys[i]), vals[i]) + 1;
 	}
 	for (i = 0; i < spec->n_env; i++) {
-		v = spec->env[i];
 		ev[k++] = p;
-		p = stpcpy(p, v) + 1;
+		p = stpcpy(p, spec->env[i]) + 1;
 	}
 	ev[k] = NULL;
 	*argv = av;
@@ -234,10 +287,9 @@ static void *child_args(const Ais__EtlSpec *spec, const char *bucket,
 	return blk;
 }
 
-/* In the child, between fork and exec: system calls only. */
-static void child(const struct etl *e, const Ais__EtlSpec *spec,
-		  const char *exe, pid_t parent, int in, int out, int err,
-		  char **argv, char **envp)
+void etl_child(const struct etl *e, const Ais__EtlSpec *spec, const char *exe,
+	       pid_t parent, int in, int out, int err, char **argv, char **envp,
+	       bool worker)
 {
 	static const char failed[] = "aisd: cannot start the program\n";
 	unsigned timeout_ms =
@@ -262,9 +314,12 @@ static void child(const struct etl *e, const Ais__EtlSpec *spec,
 	syscall(SYS_close_range, 3, ~0u, 0);
 	rl.rlim_cur = rl.rlim_max = 0;
 	setrlimit(RLIMIT_CORE, &rl);
-	rl.rlim_cur = timeout_ms / 1000 + 1;
-	rl.rlim_max = rl.rlim_cur + 1;
-	setrlimit(RLIMIT_CPU, &rl);
+	/* A worker's time is bounded per request, by its timeout. */
+	if (!worker) {
+		rl.rlim_cur = timeout_ms / 1000 + 1;
+		rl.rlim_max = rl.rlim_cur + 1;
+		setrlimit(RLIMIT_CPU, &rl);
+	}
 	rl.rlim_cur = rl.rlim_max = ETL_MEMORY_MAX;
 	setrlimit(RLIMIT_AS, &rl);
 	rl.rlim_cur = rl.rlim_max = ETL_FILES_MAX;
@@ -298,7 +353,7 @@ static void child(const struct etl *e, const Ais__EtlSpec *spec,
 }
 
 /* The last non-empty line of buf[0..n), printable, into line. */
-static void last_line(const char *buf, size_t n, char *line, size_t cap)
+void etl_last_line(const char *buf, size_t n, char *line, size_t cap)
 {
 	size_t end = n, start, k = 0;
 
@@ -314,21 +369,22 @@ static void last_line(const char *buf, size_t n, char *line, size_t cap)
 	line[k] = '\0';
 }
 
-/* Keeps the end of what the program writes to stderr. */
-static void keep_err(int fd, char *keep, size_t *n)
+bool etl_keep_err(int fd, char *keep, size_t *n)
 {
 	char buf[4096];
 	ssize_t got;
 
-	while ((got = read(fd, buf, sizeof(buf))) > 0) {
+	while ((got = read(fd, buf, sizeof(buf))) != 0) {
+		if (got < 0)
+			return errno == EAGAIN || errno == EINTR;
 		size_t g = (size_t)got;
 
-		if (g >= ERR_KEEP) {
-			memcpy(keep, buf + g - ERR_KEEP, ERR_KEEP);
-			*n = ERR_KEEP;
+		if (g >= ETL_ERR_KEEP) {
+			memcpy(keep, buf + g - ETL_ERR_KEEP, ETL_ERR_KEEP);
+			*n = ETL_ERR_KEEP;
 		} else {
-			if (*n + g > ERR_KEEP) {
-				size_t drop = *n + g - ERR_KEEP;
+			if (*n + g > ETL_ERR_KEEP) {
+				size_t drop = *n + g - ETL_ERR_KEEP;
 
 				memmove(keep, keep + drop, *n - drop);
 				*n -= drop;
@@ -337,6 +393,16 @@ static void keep_err(int fd, char *keep, size_t *n)
 			*n += g;
 		}
 	}
+	return false;
+}
+
+void etl_status_str(int status, char *buf, size_t cap)
+{
+	if (WIFSIGNALED(status))
+		snprintf(buf, cap, "killed by signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, cap, "exit status %d", WEXITSTATUS(status));
 }
 
 /* Waits for pid up to deadline (monotonic ns) reading its stderr; kills
@@ -394,17 +460,11 @@ static int wait_child(pid_t pid, int errfd, uint64_t deadline, char *keep,
 		}
 		if (poll(pf, (nfds_t)nf, ms) < 0 && errno != EINTR)
 			break;
-		if (err_open && pf[0].revents) {
-			size_t before = *kept;
-			char probe;
-
-			keep_err(errfd, keep, kept);
-			/* EOF: everyone closed stderr. */
-			if (*kept == before && read(errfd, &probe, 1) == 0)
-				err_open = false;
-		}
+		/* At EOF everyone closed stderr. */
+		if (err_open && pf[0].revents)
+			err_open = etl_keep_err(errfd, keep, kept);
 	}
-	keep_err(errfd, keep, kept);
+	etl_keep_err(errfd, keep, kept);
 	if (pidfd >= 0)
 		close(pidfd);
 	/* Whatever it left running in its group goes with it, then it is
@@ -415,47 +475,117 @@ static int wait_child(pid_t pid, int errfd, uint64_t deadline, char *keep,
 	return status;
 }
 
-int etl_run_filter(const struct etl *e, const Ais__EtlSpec *spec,
-		   const char *bucket, const char *name, const char *args,
-		   int in_fd, uint64_t *size, char *errmsg)
+int etl_enter(struct etl *e, const char *etl, const char *bucket,
+	      const char *name, char *errmsg)
+{
+	if (atomic_fetch_add(&e->running, 1) >= ETL_RUNNING_MAX) {
+		atomic_fetch_sub(&e->running, 1);
+		return ais_errf(errmsg, -EBUSY,
+				"transform %s on %s/%s: %d transforms run on "
+				"this node already; try again",
+				etl, bucket, name, ETL_RUNNING_MAX);
+	}
+	return 0;
+}
+
+void etl_leave(struct etl *e)
+{
+	atomic_fetch_sub(&e->running, 1);
+}
+
+int etl_spool_open(const struct etl *e, char *errmsg)
+{
+	int fd = open(e->spool, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return ais_errf(errmsg, -errno,
+				"transform output spool in %s: %s", e->spool,
+				strerror(errno));
+	return fd;
+}
+
+void etl_output_free(struct etl_output *o)
+{
+	if (o->fd >= 0)
+		close(o->fd);
+	free(o->buf);
+	o->fd = -1;
+	o->buf = NULL;
+	o->size = 0;
+}
+
+/* The program's stdin: a description of its own of the whole file (the
+ * caller's may be shared, by the open cache, and the program reads from
+ * the start), or a spool file with the range copied in. */
+static int filter_input(const struct etl *e, int fd, uint64_t off, uint64_t len,
+			char *errmsg)
+{
+	char path[64], buf[65536];
+	struct stat st;
+	int in;
+
+	if (fstat(fd, &st) < 0)
+		return ais_errf(errmsg, -errno, "input: %s", strerror(errno));
+	if (off == 0 && len == (uint64_t)st.st_size) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		in = open(path, O_RDONLY | O_CLOEXEC);
+		if (in < 0)
+			return ais_errf(errmsg, -errno, "%s: %s", path,
+					strerror(errno));
+		return in;
+	}
+	in = etl_spool_open(e, errmsg);
+	if (in < 0)
+		return in;
+	for (uint64_t done = 0; done < len;) {
+		size_t step = len - done < sizeof(buf) ? (size_t)(len - done)
+						       : sizeof(buf);
+		ssize_t got = pread(fd, buf, step, (off_t)(off + done));
+
+		if (got <= 0 || write(in, buf, (size_t)got) != got) {
+			int err = got == 0 ? EIO : errno;
+
+			close(in);
+			return ais_errf(errmsg, -err, "input: %s",
+					strerror(err));
+		}
+		done += (uint64_t)got;
+	}
+	if (lseek(in, 0, SEEK_SET) < 0) {
+		close(in);
+		return ais_errf(errmsg, -errno, "input: %s", strerror(errno));
+	}
+	return in;
+}
+
+static int filter_run(struct etl *e, const Ais__EtlSpec *spec,
+		      const char *bucket, const char *name, const char *args,
+		      int fd, uint64_t off, uint64_t len,
+		      struct etl_output *res, char *errmsg)
 {
 	unsigned timeout_ms =
 	    spec->timeout_ms ? spec->timeout_ms : ETL_TIMEOUT_DEFAULT_MS;
-	char path[64], keep[ERR_KEEP], line[256], exe[PATH_MAX];
+	char keep[ETL_ERR_KEEP], line[256], how[128], exe[PATH_MAX],
+	    script[PATH_MAX];
 	int in = -1, out = -1, errp[2] = {-1, -1}, rc, status;
 	char **argv = NULL, **envp = NULL;
+	char why[AIS_ERRMSG_LEN];
 	size_t kept = 0;
 	bool timed_out;
 	struct stat st;
 	void *blk;
 	pid_t pid, parent;
 
-	rc = check_exe(e, spec, exe, errmsg);
+	rc = etl_exe(e, spec, exe, script, errmsg);
 	if (rc)
 		return rc;
-	if (atomic_fetch_add(&((struct etl *)e)->running, 1) >=
-	    ETL_RUNNING_MAX) {
-		atomic_fetch_sub(&((struct etl *)e)->running, 1);
-		return ais_errf(errmsg, -EBUSY,
-				"transform %s on %s/%s: %d transforms run on "
-				"this node already; try again",
-				spec->name, bucket, name, ETL_RUNNING_MAX);
-	}
-	/* A description of its own: the caller's may be shared (the open
-	 * cache), and the program reads from the start. */
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", in_fd);
-	in = open(path, O_RDONLY | O_CLOEXEC);
-	if (in < 0) {
-		rc = ais_errf(errmsg, -errno, "transform %s on %s/%s: %s: %s",
-			      spec->name, bucket, name, path, strerror(errno));
-		goto out;
-	}
-	out = open(e->spool, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	in = filter_input(e, fd, off, len, why);
+	if (in < 0)
+		return ais_errf(errmsg, in, "transform %s on %s/%s: %s",
+				spec->name, bucket, name, why);
+	out = etl_spool_open(e, errmsg);
 	if (out < 0) {
-		rc = ais_errf(errmsg, -errno,
-			      "transform %s on %s/%s: output spool in %s: %s",
-			      spec->name, bucket, name, e->spool,
-			      strerror(errno));
+		rc = out;
 		goto out;
 	}
 	if (pipe2(errp, O_CLOEXEC | O_NONBLOCK)) {
@@ -463,7 +593,8 @@ int etl_run_filter(const struct etl *e, const Ais__EtlSpec *spec,
 			      spec->name, strerror(errno));
 		goto out;
 	}
-	blk = child_args(spec, bucket, name, args ? args : "", &argv, &envp);
+	blk =
+	    etl_child_args(spec, exe, script, bucket, name, args, &argv, &envp);
 	if (!blk) {
 		rc = ais_errf(errmsg, -ENOMEM, "out of memory");
 		goto out;
@@ -471,7 +602,8 @@ int etl_run_filter(const struct etl *e, const Ais__EtlSpec *spec,
 	parent = getpid();
 	pid = fork();
 	if (pid == 0)
-		child(e, spec, exe, parent, in, out, errp[1], argv, envp);
+		etl_child(e, spec, exe, parent, in, out, errp[1], argv, envp,
+			  false);
 	free(blk);
 	if (pid < 0) {
 		rc = ais_errf(errmsg, -errno,
@@ -486,7 +618,8 @@ int etl_run_filter(const struct etl *e, const Ais__EtlSpec *spec,
 	status = wait_child(pid, errp[0],
 			    ais_now_mono_ns() + (uint64_t)timeout_ms * 1000000,
 			    keep, &kept, &timed_out);
-	last_line(keep, kept, line, sizeof(line));
+	etl_last_line(keep, kept, line, sizeof(line));
+	etl_status_str(status, how, sizeof(how));
 	if (timed_out || (WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU)) {
 		rc = ais_errf(errmsg, -ETIMEDOUT,
 			      "transform %s on %s/%s: killed after %u ms "
@@ -498,17 +631,9 @@ int etl_run_filter(const struct etl *e, const Ais__EtlSpec *spec,
 			      "(etl_output_max)",
 			      spec->name, bucket, name,
 			      (unsigned long long)e->output_max);
-	} else if (WIFSIGNALED(status)) {
-		rc = ais_errf(errmsg, -EIO,
-			      "transform %s on %s/%s: killed by signal %d "
-			      "(%s)%s%s",
-			      spec->name, bucket, name, WTERMSIG(status),
-			      strsignal(WTERMSIG(status)), line[0] ? ": " : "",
-			      line);
-	} else if (WEXITSTATUS(status) != 0) {
-		rc = ais_errf(errmsg, -EIO,
-			      "transform %s on %s/%s: exit status %d%s%s",
-			      spec->name, bucket, name, WEXITSTATUS(status),
+	} else if (WIFSIGNALED(status) || WEXITSTATUS(status) != 0) {
+		rc = ais_errf(errmsg, -EIO, "transform %s on %s/%s: %s%s%s",
+			      spec->name, bucket, name, how,
 			      line[0] ? ": " : "", line);
 	} else if (fstat(out, &st) || lseek(out, 0, SEEK_SET) < 0) {
 		rc = ais_errf(errmsg, -errno, "transform %s: output: %s",
@@ -520,12 +645,11 @@ int etl_run_filter(const struct etl *e, const Ais__EtlSpec *spec,
 			      spec->name, bucket, name,
 			      (unsigned long long)e->output_max);
 	} else {
-		*size = (uint64_t)st.st_size;
-		rc = out;
+		res->size = (uint64_t)st.st_size;
+		res->fd = out;
 		out = -1;
 	}
 out:
-	atomic_fetch_sub(&((struct etl *)e)->running, 1);
 	if (in >= 0)
 		close(in);
 	if (out >= 0)
@@ -534,5 +658,29 @@ out:
 		close(errp[0]);
 	if (errp[1] >= 0)
 		close(errp[1]);
+	return rc;
+}
+
+int etl_run(struct etl *e, const Ais__EtlSpec *spec, const char *bucket,
+	    const char *name, const char *args, int fd, uint64_t off,
+	    uint64_t len, struct etl_output *out, char *errmsg)
+{
+	int rc;
+
+	out->fd = -1;
+	out->buf = NULL;
+	out->size = 0;
+	if (!args)
+		args = "";
+	rc = etl_enter(e, spec->name, bucket, name, errmsg);
+	if (rc)
+		return rc;
+	if (spec->mode == AIS__ETL_MODE__ETL_WORKER)
+		rc = etl_worker_run(e, spec, bucket, name, args, fd, off, len,
+				    out, errmsg);
+	else
+		rc = filter_run(e, spec, bucket, name, args, fd, off, len, out,
+				errmsg);
+	etl_leave(e);
 	return rc;
 }

@@ -2,6 +2,7 @@
  * cluster's table of transforms (through Raft, from any node); a GET that
  * names one runs it here, on the node that holds the object (etl/). */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -92,10 +93,6 @@ int rpc_etl_check(struct rpc *r)
 		return ais_errf(r->errmsg, -EINVAL,
 				"a transformed GET reads the whole output: "
 				"no range");
-	if (q->archpath[0])
-		return ais_errf(r->errmsg, -EOPNOTSUPP,
-				"transforms of shard members are not "
-				"supported yet");
 	spec = etl_lookup(r);
 	if (!spec)
 		return ais_errf(r->errmsg, -EINVAL,
@@ -105,38 +102,35 @@ int rpc_etl_check(struct rpc *r)
 		return ais_errf(r->errmsg, -EPERM,
 				"transform %s is stopped (ais etl start %s)",
 				spec->name, spec->name);
-	if (spec->mode != AIS__ETL_MODE__ETL_FILTER)
-		return ais_errf(r->errmsg, -EOPNOTSUPP,
-				"transform %s: worker mode is not supported "
-				"yet",
-				spec->name);
 	return etl_check(r->d->etl, spec, r->errmsg);
 }
 
-/* Sends size bytes of fd from its start as the answer's body. */
-static int send_output(struct rpc *r, int fd, uint64_t size)
+/* Sends the output as the answer's body. */
+static int send_output(struct rpc *r, const struct etl_output *o)
 {
 	Ais__Request *q = r->req;
 	uint64_t done = 0;
 	int rc;
 
 	rpc_set_meta(r);
-	r->resp.object_size = size;
-	rc = rpc_send_resp(r, size);
-	while (!rc && done < size) {
+	r->resp.object_size = o->size;
+	rc = rpc_send_resp(r, o->size);
+	if (!rc && o->fd < 0 && o->size)
+		rc = sock_io_write_all(&r->j->io, o->buf, o->size);
+	while (!rc && o->fd >= 0 && done < o->size) {
 		uint64_t step =
-		    size - done < (1u << 20) ? size - done : (1u << 20);
+		    o->size - done < (1u << 20) ? o->size - done : (1u << 20);
 
-		rc = sock_io_sendfile(&r->j->io, fd, (off_t)done, step);
-		if (rc) {
-			ais_log(LOG_INFO,
-				"%s: GET %s/%s (etl %s): sending: %s; closing",
-				r->j->peer, q->bucket, q->name, q->etl_name,
-				rc == -ETIMEDOUT ? "no progress (io timeout)"
-						 : strerror(-rc));
-			r->j->close = true;
-		}
+		rc = sock_io_sendfile(&r->j->io, o->fd, (off_t)done, step);
 		done += step;
+	}
+	if (rc) {
+		ais_log(LOG_INFO,
+			"%s: GET %s/%s (etl %s): sending: %s; closing",
+			r->j->peer, q->bucket, q->name, q->etl_name,
+			rc == -ETIMEDOUT ? "no progress (io timeout)"
+					 : strerror(-rc));
+		r->j->close = true;
 	}
 	return 1;
 }
@@ -145,33 +139,45 @@ int rpc_etl_get(struct rpc *r, int fd)
 {
 	Ais__Request *q = r->req;
 	const Ais__EtlSpec *spec = cluster_etl_find(r->cm, q->etl_name);
-	uint64_t size = 0;
-	int out, rc;
+	struct etl_output out;
+	uint64_t off = 0, len = r->obj.size;
+	char name[AIS_NAME_MAX * 5 + 2];
+	int staged = -1, rc;
 
 	if (!spec)
 		return ais_errf(r->errmsg, -EINVAL, "no transform %s",
 				q->etl_name);
-	/* The program reads the file itself: every block is checked first,
-	 * so that it never sees a wrong byte (a corrupt copy is repaired by
-	 * the caller, as for a plain GET). */
-	rc = rpc_verify(r, fd, 0, r->obj.size);
+	/* The program reads the file itself: every block it reads is
+	 * checked first, so that it never sees a wrong byte (a corrupt copy
+	 * is repaired by the caller, as for a plain GET). A member is found
+	 * in its shard, or decoded into a file. */
+	if (q->archpath[0])
+		rc = rpc_member_source(r, fd, &off, &len, &staged);
+	else
+		rc = rpc_verify(r, fd, 0, len);
 	if (rc)
 		return rc;
-	out = etl_run_filter(r->d->etl, spec, q->bucket, q->name, q->etl_args,
-			     fd, &size, r->errmsg);
-	if (out < 0) {
+	/* What the program sees as the name: the member's path in the
+	 * shard after the shard's name, as the mount shows it. */
+	snprintf(name, sizeof(name), "%s%s%s", q->name,
+		 q->archpath[0] ? "/" : "", q->archpath);
+	rc = etl_run(r->d->etl, spec, q->bucket, name, q->etl_args,
+		     staged >= 0 ? staged : fd, off, len, &out, r->errmsg);
+	if (staged >= 0)
+		close(staged);
+	if (rc) {
 		ais_log(LOG_WARNING, "%s: %s", r->j->peer, r->errmsg);
-		return out;
+		return rc;
 	}
 	/* What the client gets is the output: its size, no checksum of the
-	 * object's; the object's version and times. */
-	r->meta.size = size;
+	 * object's; the object's (or member's) version and times. */
+	r->meta.size = out.size;
 	r->meta.cksum_type = AIS_CKSUM_NONE;
 	r->meta.cksum[0] = '\0';
 	/* A link's output is a file's bytes, not a target. */
 	if ((r->meta.mode & S_IFMT) == S_IFLNK)
 		r->meta.mode = 0;
-	rc = send_output(r, out, size);
-	close(out);
+	rc = send_output(r, &out);
+	etl_output_free(&out);
 	return rc;
 }

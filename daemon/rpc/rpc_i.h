@@ -119,6 +119,12 @@ int rpc_repair(struct rpc *r);
  * the index (release with shard_ref_put). */
 int rpc_member_lookup(struct rpc *r, int fd, struct shard_ref **ref,
 		      struct ais_shard_member *m);
+/* The bytes of the member the request names, for a transform: a range of
+ * fd (checked against its blocks' checksums) in *off and *len, or, for a
+ * compressed shard, the member decoded into an unlinked file (*staged,
+ * offset 0; the caller closes it). 0 or -errno with r->errmsg. */
+int rpc_member_source(struct rpc *r, int fd, uint64_t *off, uint64_t *len,
+		      int *staged);
 
 /* r->meta for member m (of a shard whose metadata r->meta holds). */
 void rpc_member_meta(struct rpc *r, const struct ais_shard_member *m);

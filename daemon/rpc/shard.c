@@ -10,6 +10,7 @@
 #include "log.h"
 #include "names.h"
 
+#include "etl/etl.h"
 #include "move/move.h"
 #include "rpc/rpc_i.h"
 #include "shard/append.h"
@@ -106,6 +107,55 @@ int rpc_member_get(struct rpc *r, int fd)
 	}
 	rc = 1;
 out:
+	shard_ref_put(ref);
+	return rc;
+}
+
+static int stage_write(void *arg, const void *buf, size_t len)
+{
+	return ais_write_all(*(int *)arg, buf, len);
+}
+
+int rpc_member_source(struct rpc *r, int fd, uint64_t *off, uint64_t *len,
+		      int *staged)
+{
+	Ais__Request *q = r->req;
+	struct shard_ref *ref;
+	struct ais_shard_member m;
+	uint64_t obj_off;
+	int rc, tmp;
+
+	*staged = -1;
+	rc = rpc_member_lookup(r, fd, &ref, &m);
+	if (rc)
+		return rc;
+	if (m.type == AIS_SHARD_DIR) {
+		rc = ais_errf(r->errmsg, -EISDIR,
+			      "%s/%s: member '%s' is a directory", q->bucket,
+			      q->name, q->archpath);
+	} else if (ais_shard_member_range(ref->idx, &m, &obj_off)) {
+		/* Stored as is: the transform reads it in place. */
+		rc = rpc_verify(r, fd, obj_off, m.size);
+		*off = obj_off;
+		*len = m.size;
+	} else {
+		/* Compressed: decoded into a spool file first. */
+		tmp = etl_spool_open(r->d->etl, r->errmsg);
+		rc = tmp < 0 ? tmp : 0;
+		if (!rc) {
+			ais_shard_set_reader(checked_pread, r);
+			rc = shard_member_read(r->d->shards, fd, ref->idx, &m,
+					       0, m.size, stage_write, &tmp,
+					       r->errmsg);
+			ais_shard_set_reader(NULL, NULL);
+			if (rc)
+				close(tmp);
+			else
+				*staged = tmp;
+		}
+		*off = 0;
+		*len = m.size;
+	}
 	shard_ref_put(ref);
 	return rc;
 }

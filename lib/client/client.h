@@ -470,24 +470,26 @@ int ais_client_get_cb(struct ais_client *c, const char *bucket,
 		      const char *name, uint64_t off, uint64_t len,
 		      ais_write_cb cb, void *arg, struct ais_obj_meta *out,
 		      char *errmsg);
-/* GET of the whole object run through transform etl (ais etl) on the node
- * that holds it, with etl_args (NULL: none), into fd / cb. out->size is
+/* GET of the whole object (or, with archpath, of that member of the
+ * shard) run through transform etl (ais etl) on the node that holds it,
+ * with etl_args (NULL: none), into fd / cb. out->size is
  * the output's size; the output has no checksum. The answer is awaited up
  * to AIS_ETL_TIMEOUT_MAX_MS and a minute (the program runs before it
  * begins). The request is never sent twice once it may have reached a
  * node (the program would run twice): a connection lost then fails the
  * GET with that error. A failed transform: -EIO, -ETIMEDOUT or -EFBIG
  * with the reason (the program's last line on stderr) in errmsg; an
- * unknown one -EINVAL, a stopped one -EPERM, a node running too many
- * already -EBUSY. */
+ * unknown one -EINVAL, a stopped one -EPERM. A node that runs as many
+ * transforms as it may is asked again for up to a minute, then -EBUSY. */
 int ais_client_get_etl_fd(struct ais_client *c, const char *bucket,
-			  const char *name, const char *etl,
-			  const char *etl_args, int fd,
+			  const char *name, const char *archpath,
+			  const char *etl, const char *etl_args, int fd,
 			  struct ais_obj_meta *out, char *errmsg);
 int ais_client_get_etl_cb(struct ais_client *c, const char *bucket,
-			  const char *name, const char *etl,
-			  const char *etl_args, ais_write_cb cb, void *arg,
-			  struct ais_obj_meta *out, char *errmsg);
+			  const char *name, const char *archpath,
+			  const char *etl, const char *etl_args,
+			  ais_write_cb cb, void *arg, struct ais_obj_meta *out,
+			  char *errmsg);
 
 /* Reads up to len bytes at off into buf; returns the count (short or 0 at
  * the end of the object) or -errno. For FUSE reads. */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cksum.h"
@@ -16,6 +17,10 @@
 #define GET_CHUNK (256 * 1024) /* bytes received into a sink at a time */
 
 enum { SINK_FD, SINK_CB, SINK_BUF };
+
+/* How long a GET through a transform waits, in all, for a node that runs
+ * as many as it may (-EBUSY) before it gives up. */
+#define ETL_BUSY_WAIT_MS 60000
 
 struct get_sink {
 	int kind;
@@ -67,6 +72,7 @@ static ssize_t get_common(struct ais_client *c, const char *bucket,
 	struct ais__retry r;
 	uint8_t *tmp = NULL;
 	size_t tmp_cap = 0;
+	unsigned busy_ms = 0, busy_tries = 0;
 	ssize_t rc;
 
 	rc = ais__check_obj_names(bucket, name, errmsg);
@@ -127,6 +133,18 @@ static ssize_t get_common(struct ais_client *c, const char *bucket,
 		if (st == -EBADMSG &&
 		    ais__retry_copy(&r, c, bucket, name, pool, true)) {
 			ais__call_finish(&k, true);
+			continue;
+		}
+		/* The node runs as many transforms as it may: this one did
+		 * not run, so asking again (a little later) is safe. */
+		if (st == -EBUSY && sink->etl && busy_ms < ETL_BUSY_WAIT_MS) {
+			unsigned ms = 5u << (busy_tries < 6 ? busy_tries : 6);
+			struct timespec ts = {0, (long)ms * 1000000};
+
+			ais__call_finish(&k, true);
+			nanosleep(&ts, NULL);
+			busy_ms += ms;
+			busy_tries++;
 			continue;
 		}
 		if (st != 0) {
@@ -293,12 +311,16 @@ ssize_t ais_client_read(struct ais_client *c, const char *bucket,
 }
 
 int ais_client_get_etl_fd(struct ais_client *c, const char *bucket,
-			  const char *name, const char *etl,
-			  const char *etl_args, int fd,
+			  const char *name, const char *archpath,
+			  const char *etl, const char *etl_args, int fd,
 			  struct ais_obj_meta *out, char *errmsg)
 {
-	struct get_sink s = {
-	    .kind = SINK_FD, .fd = fd, .etl = etl, .etl_args = etl_args};
+	struct get_sink s = {.kind = SINK_FD,
+			     .fd = fd,
+			     .archpath =
+				 archpath && archpath[0] ? archpath : NULL,
+			     .etl = etl,
+			     .etl_args = etl_args};
 	ssize_t rc;
 
 	if (!etl || !etl[0])
@@ -308,13 +330,16 @@ int ais_client_get_etl_fd(struct ais_client *c, const char *bucket,
 }
 
 int ais_client_get_etl_cb(struct ais_client *c, const char *bucket,
-			  const char *name, const char *etl,
-			  const char *etl_args, ais_write_cb cb, void *arg,
-			  struct ais_obj_meta *out, char *errmsg)
+			  const char *name, const char *archpath,
+			  const char *etl, const char *etl_args,
+			  ais_write_cb cb, void *arg, struct ais_obj_meta *out,
+			  char *errmsg)
 {
 	struct get_sink s = {.kind = SINK_CB,
 			     .cb = cb,
 			     .arg = arg,
+			     .archpath =
+				 archpath && archpath[0] ? archpath : NULL,
 			     .etl = etl,
 			     .etl_args = etl_args};
 	ssize_t rc;

@@ -251,3 +251,23 @@ refused:
 			"or the node sets it",
 			(int)n, kv);
 }
+
+int ais_etl_argv_check(const char *name, char *const *argv, size_t n,
+		       char *errmsg)
+{
+	if (n >= 1 && argv[0] && !strcmp(argv[0], AIS_ETL_PYTHON_HOST)) {
+		if (n < 2 || !argv[1] || argv[1][0] != '/')
+			return ais_errf(errmsg, -EINVAL,
+					"transform %s: " AIS_ETL_PYTHON_HOST
+					" needs the absolute path of a script "
+					"under the nodes' etl_dir",
+					name);
+		return 0;
+	}
+	if (n == 0 || !argv[0] || argv[0][0] != '/')
+		return ais_errf(errmsg, -EINVAL,
+				"transform %s: the program must be an absolute "
+				"path (or " AIS_ETL_PYTHON_HOST " SCRIPT)",
+				name);
+	return 0;
+}

@@ -41,4 +41,15 @@ int ais_uri_parse(const char *uri, char *bucket, size_t bucketlen,
  * with errmsg. */
 int ais_etl_env_check(const char *kv, char *errmsg);
 
+/* The host shipped for transforms in Python (ais-etl(7)): a transform's
+ * program may be named by this name alone, and its script (the next
+ * word) must then be an absolute path under the nodes' etl_dir. */
+#define AIS_ETL_PYTHON_HOST "ais-etl-python"
+
+/* A transform's argv (n words): argv[0] an absolute path, or the host
+ * above followed by an absolute script path. 0 or -EINVAL with errmsg
+ * naming transform name. */
+int ais_etl_argv_check(const char *name, char *const *argv, size_t n,
+		       char *errmsg);
+
 #endif
