@@ -486,6 +486,8 @@ static int local_up(int argc, char **argv)
 	       l->port + l->nodes - 1, n_started, (unsigned long long)version);
 	printf("  data:     %s (logs: %s/nodeI/aisd.log)\n", l->dir, l->dir);
 	printf("  endpoint: export AIS_ENDPOINT=%s:%u\n", LOCAL_HOST, l->port);
+	if (l->etl_dir[0])
+		printf("  etl_dir:  %s (ais etl; ais-etl(7))\n", l->etl_dir);
 	printf("  stop:     ais local down --dir %s\n", l->dir);
 	return CLI_OK;
 }
