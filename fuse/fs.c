@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "dirtime.h"
+#include "etl.h"
 #include "fs.h"
 #include "lease.h"
 #include "log.h"
@@ -421,6 +422,23 @@ static void member_to_stat(struct afs_fs *fs, struct afs_inode *in,
 	st->st_atim = st->st_ctim = st->st_mtim;
 }
 
+/* In a transformed view, a file's size is its output's (etl.h). */
+static int etl_size(struct afs_fs *fs, struct afs_inode *in, struct stat *st)
+{
+	struct afs_etl_out *o;
+	int rc;
+
+	if (!fs->etl)
+		return 0;
+	rc = afs_etl_hold(fs, in, &o);
+	if (rc)
+		return rc;
+	st->st_size = (off_t)o->size;
+	st->st_blocks = (blkcnt_t)((o->size + 511) / 512);
+	afs_etl_release(fs, o);
+	return 0;
+}
+
 int afs_fill_attr(struct afs_fs *fs, struct afs_inode *in, struct stat *st)
 {
 	struct afs_spool *sp;
@@ -499,6 +517,8 @@ int afs_fill_attr(struct afs_fs *fs, struct afs_inode *in, struct stat *st)
 			ns_to_ts(afs_shard_mtime(in), &st->st_mtim);
 			st->st_atim = st->st_ctim = st->st_mtim;
 		}
+		if (!rc && in->kind == AFS_MFILE && S_ISREG(st->st_mode))
+			rc = etl_size(fs, in, st);
 		st->st_ino = in->ino;
 		return rc;
 	}
@@ -522,7 +542,7 @@ int afs_fill_attr(struct afs_fs *fs, struct afs_inode *in, struct stat *st)
 		return rc;
 	afs_meta_to_stat(fs, &m, st);
 	st->st_ino = in->ino;
-	return 0;
+	return S_ISREG(st->st_mode) ? etl_size(fs, in, st) : 0;
 }
 
 static int fill_entry(struct afs_fs *fs, struct afs_inode *in,
@@ -664,6 +684,10 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	/* Plain readdirplus on every call: ls -l and find need the types and
 	 * sizes anyway, and a listing page carries them for free. */
 	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
+	/* A transformed view's sizes are its outputs', which a listing
+	 * does not have: the kernel looks each name up (etl.h). */
+	if (fs->etl)
+		conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS;
 	/* Writes go through to the spool file; the kernel must not cache
 	 * dirty pages we would not see at close. */
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;

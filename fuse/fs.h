@@ -67,6 +67,7 @@ struct afs_fs {
 	struct afs_leases *leases; /* lease.h; NULL with -o noleases */
 	struct afs_wb *wb;	   /* writeback.h; NULL without -o writeback */
 	struct afs_dirtimes *dirtimes; /* dirtime.h; NULL if not started */
+	struct afs_etl *etl;	       /* etl.h; NULL without -o etl= */
 	struct afs_itable *itable;
 	struct afs_opts opts;
 	struct timespec mount_time;

@@ -12,6 +12,7 @@
 
 #include "fileio.h"
 #include "dirtime.h"
+#include "etl.h"
 #include "fs.h"
 #include "lease.h"
 #include "log.h"
@@ -21,6 +22,8 @@
 struct fileh {
 	struct afs_inode *in; /* holds a ref */
 	bool write;	      /* holds a spool user reference */
+	/* A transformed view: the output this handle reads (etl.h). */
+	struct afs_etl_out *etl;
 	/* Read-only handles are listed (readers_mu), so that an unlink can
 	 * keep the bytes they read (keep_for_readers); kept: this one
 	 * holds a spool user reference since. */
@@ -383,6 +386,7 @@ static void fileh_free(struct afs_fs *fs, struct fileh *fh)
 	}
 	if (fh->write || kept)
 		afs_spool_drop(fs, fh->in);
+	afs_etl_release(fs, fh->etl);
 	free(fh);
 }
 
@@ -509,6 +513,7 @@ void afs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	bool write = acc == O_WRONLY || acc == O_RDWR, keep = false;
 	struct afs_inode *in;
 	struct afs_trust_tok tok;
+	struct afs_etl_out *etl = NULL;
 	struct ais_obj_meta m;
 	struct afs_loc loc;
 	struct fileh *fh;
@@ -582,6 +587,14 @@ void afs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		afs_inode_unlock(in);
 	}
 opened:
+	if (fs->etl && !write) {
+		/* What this handle reads, fixed at open; the kernel's pages
+		 * and size may be an earlier run's. */
+		rc = afs_etl_hold(fs, in, &etl);
+		if (rc)
+			goto err;
+		keep = false;
+	}
 	/* The object is not the one whose pages the kernel holds: its
 	 * cached attributes (the size reads stop at) go too, as they may be
 	 * kept long (lease_timeout). Attributes only: this never blocks. */
@@ -590,9 +603,11 @@ opened:
 						       -1, 0);
 	fh = fileh_new(in, write);
 	if (!fh) {
+		afs_etl_release(fs, etl);
 		rc = -ENOMEM;
 		goto err_drop;
 	}
+	fh->etl = etl;
 	fi->fh = (uintptr_t)fh;
 	fi->keep_cache = keep;
 	/* Closing a read-only descriptor has nothing to save: no FLUSH round
@@ -1086,6 +1101,12 @@ void afs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		if (!fh)
 			afs_inode_put(fs->itable, in);
 		return;
+	}
+	if (fh && fh->etl) {
+		n = ais_pread_upto(fh->etl->fd, buf, size, (uint64_t)off);
+		rc = n < 0 ? (int)n : 0;
+		got = n < 0 ? 0 : (size_t)n;
+		goto reply;
 	}
 	sp = afs_spool_hold(in);
 	if (sp && !afs_has_local_data(in)) {

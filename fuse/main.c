@@ -20,6 +20,7 @@
 #include "ais_config.h"
 #include "fileio.h"
 #include "dirtime.h"
+#include "etl.h"
 #include "fs.h"
 #include "lease.h"
 #include "log.h"
@@ -81,6 +82,13 @@ static void usage(FILE *f)
 	    "NAME.d/ (view,\n"
 	    "                         the default); directories (dir); "
 	    "files only\n"
+	    "     etl=NAME            every file read through transform "
+	    "NAME (ais etl),\n"
+	    "                         run where it is stored; stat shows "
+	    "the output's\n"
+	    "                         size; read-only\n"
+	    "     etl_args=A          the transform's arguments (no "
+	    "commas)\n"
 	    "     allow_other         let other users in (root, or "
 	    "user_allow_other)\n"
 	    "     uid=N,gid=N         owner shown for every file (else "
@@ -186,6 +194,16 @@ static int precheck(struct afs_opts *o, const char *mp, char *errmsg)
 		return ais_errf(errmsg, -EINVAL,
 				"kernel_open needs ro: a writable mount must "
 				"see every open (aisfs(1))");
+	if (o->kernel_open == 1 && o->etl[0])
+		return ais_errf(errmsg, -EINVAL,
+				"kernel_open: a transformed view (etl=) must "
+				"see every open (aisfs(1))");
+	if (o->etl_args[0] && !o->etl[0])
+		return ais_errf(errmsg, -EINVAL, "etl_args= needs etl=");
+	if (o->etl[0] && o->writeback)
+		return ais_errf(errmsg, -EINVAL,
+				"writeback: a transformed view (etl=) is "
+				"read-only");
 	if (access("/dev/fuse", R_OK | W_OK) != 0)
 		return ais_errf(errmsg, -ENODEV,
 				"no /dev/fuse (%s): load the fuse module, or "
@@ -269,6 +287,35 @@ static void detach_stdio(const struct afs_opts *o)
 		ais_log(LOG_WARNING, "chdir /: %m");
 }
 
+/* A transformed view of a transform the cluster does not have would
+ * fail every file: refused at mount. 0 or -1 (said on stderr). */
+static int check_etl(struct afs_fs *fs, const char *name)
+{
+	char errmsg[AIS_ERRMSG_LEN] = "";
+	struct ais_etl *v;
+	size_t n, i;
+	int rc = ais_client_etl_list(fs->client, &v, &n, errmsg);
+
+	if (rc) {
+		fprintf(stderr, "aisfs: etl=%s: %s\n", name, errmsg);
+		return -1;
+	}
+	for (i = 0; i < n && strcmp(v[i].name, name); i++)
+		;
+	if (i == n)
+		fprintf(stderr,
+			"aisfs: etl=%s: no such transform (ais etl ls shows "
+			"them)\n",
+			name);
+	else if (v[i].stopped)
+		ais_log(LOG_WARNING,
+			"etl=%s: the transform is stopped: files fail with "
+			"EIO until it is started (ais etl start %s)",
+			name, name);
+	ais_etl_list_free(v, n);
+	return i == n ? -1 : 0;
+}
+
 /* The mount itself: connect, mount, serve until unmounted. report_fd is
  * the pipe to the waiting parent (-1 in the foreground). */
 static int serve(struct afs_opts *o, int report_fd)
@@ -282,8 +329,15 @@ static int serve(struct afs_opts *o, int report_fd)
 
 	memset(&fs, 0, sizeof(fs));
 	fs.opts = *o;
-	fs.no_open = o->ro && (o->kernel_open == 1 ||
-			       (o->kernel_open == -1 && !o->noleases));
+	/* A transformed view holds each output while a handle reads it:
+	 * every open must come here. */
+	fs.no_open =
+	    o->ro && !o->etl[0] &&
+	    (o->kernel_open == 1 || (o->kernel_open == -1 && !o->noleases));
+	if (o->etl[0] && afs_etl_new(&fs.etl) < 0) {
+		fprintf(stderr, "aisfs: out of memory\n");
+		goto out;
+	}
 	clock_gettime(CLOCK_REALTIME, &fs.mount_time);
 	ais_client_opts_default(&co);
 	/* The client retries an idempotent request once after a connection
@@ -313,6 +367,8 @@ static int serve(struct afs_opts *o, int report_fd)
 			goto out_client;
 		}
 	}
+	if (o->etl[0] && check_etl(&fs, o->etl) != 0)
+		goto out_client;
 	/* Most inodes are owned by the mount's user: they keep no owner. */
 	afs_inode_default_owner(o->uid, o->gid);
 	fs.itable = afs_itable_new();
@@ -399,6 +455,7 @@ out_args:
 out_client:
 	ais_client_free(fs.client);
 out:
+	afs_etl_free(fs.etl);
 	if (report_fd >= 0)
 		close(report_fd);
 	return ret;

@@ -140,6 +140,17 @@ static int apply(struct afs_opts *o, char *key, char *val, char *errmsg)
 		rc = ais_name_check_bucket(o->bucket, errmsg);
 		if (rc)
 			return rc;
+	} else if (strcmp(key, "etl") == 0) {
+		rc = set_str(o->etl, sizeof(o->etl), key, val, errmsg);
+		if (rc)
+			return rc;
+		rc = ais_name_check_etl(o->etl, errmsg);
+		if (rc)
+			return rc;
+		o->ro = true;
+	} else if (strcmp(key, "etl_args") == 0) {
+		return set_str(o->etl_args, sizeof(o->etl_args), key, val,
+			       errmsg);
 	} else if (strcmp(key, "attr_timeout") == 0 && val) {
 		return parse_seconds(key, val, &o->attr_timeout, errmsg);
 	} else if (strcmp(key, "entry_timeout") == 0 && val) {

@@ -46,6 +46,10 @@ struct afs_opts {
 	gid_t gid;
 	bool uid_given, gid_given;
 	int timeout_s; /* a down cluster gives EIO after this long */
+	/* A transformed view (etl.h): files read through this transform,
+	 * with these arguments; "" none. Implies ro. */
+	char etl[AIS_BUCKET_MAX + 1];
+	char etl_args[1024];
 	unsigned max_threads;
 };
 

@@ -22,6 +22,7 @@
 
 #include "client_i.h"
 #include "conn.h"
+#include "names.h"
 #include "frame.h"
 #include "util.h"
 
@@ -236,6 +237,10 @@ static int start(struct ais_async *a, struct ais_aget *g, struct ais__retry r,
 	req.archpath = (char *)g->archpath;
 	req.offset = g->off;
 	req.length = g->len;
+	if (g->etl) {
+		req.etl_name = (char *)g->etl;
+		req.etl_args = (char *)(g->etl_args ? g->etl_args : "");
+	}
 	for (;;) {
 		rc =
 		    ais__copy_pool(a->c, g->bucket, g->name, &r, &pool, errmsg);
@@ -281,8 +286,11 @@ static int start(struct ais_async *a, struct ais_aget *g, struct ais__retry r,
 	k->st = AC_HEAD;
 	k->hlen = 0;
 	k->got_any = false;
-	k->deadline_ns =
-	    ais_now_mono_ns() + (uint64_t)a->c->opts.io_timeout_ms * 1000000ULL;
+	/* A transform's answer begins once its program is done. */
+	k->deadline_ns = ais_now_mono_ns() +
+			 (g->etl ? (uint64_t)AIS_ETL_TIMEOUT_MAX_MS + 60000
+				 : (uint64_t)a->c->opts.io_timeout_ms) *
+			     1000000ULL;
 	return 0;
 }
 
@@ -305,7 +313,12 @@ int ais_async_get(struct ais_async *a, struct ais_aget *g, char *errmsg)
 				"freed");
 	g->bytes = 0;
 	memset(&g->meta, 0, sizeof(g->meta));
-	ais__retry_init(&r, 1);
+	if (g->etl && (g->off || g->len))
+		return ais_errf(errmsg, -EINVAL,
+				"a GET through a transform reads it all");
+	/* Never sent twice once it may have reached a node: the program
+	 * would run twice. */
+	ais__retry_init(&r, g->etl ? 0 : 1);
 	r.no_wait = true; /* this thread serves every GET in flight */
 	rc = start(a, g, r, errmsg);
 	if (rc < 0)

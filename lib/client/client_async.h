@@ -34,7 +34,11 @@ struct ais_aget {
 	const char *name;     /* the object, or the shard of archpath */
 	const char *archpath; /* NULL: the object itself; else a member */
 	uint64_t off, len;    /* len 0: to the end */
-	ais_write_cb cb;      /* body bytes as they arrive; NULL: dropped */
+	const char *etl;      /* NULL, or read through this transform (the
+				 whole object or member: off, len 0); its
+				 -EBUSY is the caller's to retry */
+	const char *etl_args;
+	ais_write_cb cb; /* body bytes as they arrive; NULL: dropped */
 	void *arg;
 	/* Called once, from ais_async_run, with 0 or -errno and a one-line
 	 * message (empty on success). It may submit new GETs. */

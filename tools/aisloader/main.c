@@ -321,7 +321,10 @@ int main(int argc, char **argv)
 		goto out_free;
 	}
 	if (r.members)
-		al_stats_set_label(r.stats, AL_OP_GET, "GET-member");
+		al_stats_set_label(r.stats, AL_OP_GET,
+				   o.etl ? "GET-member-etl" : "GET-member");
+	else if (o.etl)
+		al_stats_set_label(r.stats, AL_OP_GET, "GET-etl");
 
 	out = o.json ? stderr : stdout;
 	mask = (o.put_pct < 100 ? 1u << AL_OP_GET : 0) |

@@ -37,6 +37,8 @@ enum {
 	OPT_MEMBERS,
 	OPT_TIMEOUT,
 	OPT_CONNS,
+	OPT_ETL,
+	OPT_ETL_ARGS,
 	OPT_VERSION,
 };
 
@@ -60,6 +62,8 @@ static const struct option long_opts[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"stats-interval", required_argument, NULL, OPT_INTERVAL},
     {"members", no_argument, NULL, OPT_MEMBERS},
+    {"etl", required_argument, NULL, OPT_ETL},
+    {"etl-args", required_argument, NULL, OPT_ETL_ARGS},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
@@ -89,6 +93,11 @@ void al_opts_usage(FILE *out)
 	    "                        .tar.gz, .tgz, .tar.lz4, .zip) under the\n"
 	    "                        bucket/prefix instead of whole objects\n"
 	    "                        (GET only)\n"
+	    "  --etl NAME            GET every object (or member) through\n"
+	    "                        transform NAME (ais etl), run by the "
+	    "node\n"
+	    "                        that holds it (GET only, whole objects)\n"
+	    "  --etl-args A          the transform's arguments\n"
 	    "\n"
 	    "Workload:\n"
 	    "  --workers N           worker threads (default 16)\n"
@@ -355,6 +364,14 @@ int al_opts_parse(struct al_opts *o, int argc, char **argv, char *errmsg)
 		case OPT_MEMBERS:
 			o->members = true;
 			break;
+		case OPT_ETL:
+			if (ais_name_check_etl(optarg, errmsg) < 0)
+				return -EINVAL;
+			o->etl = optarg;
+			break;
+		case OPT_ETL_ARGS:
+			o->etl_args = optarg;
+			break;
 		case OPT_TIMEOUT:
 			if (al_parse_duration(optarg, &v) < 0 ||
 			    v < 1000000ULL || v > 3600000000000ULL)
@@ -417,6 +434,13 @@ int al_opts_parse(struct al_opts *o, int argc, char **argv, char *errmsg)
 				"--put-pct %u (PUT whole shards without "
 				"--members)",
 				o->put_pct);
+	if (o->etl_args && !o->etl)
+		return ais_errf(errmsg, -EINVAL, "--etl-args needs --etl");
+	if (o->etl && (o->put_pct > 0 || o->read_size))
+		return ais_errf(errmsg, -EINVAL,
+				"--etl reads whole objects through a "
+				"transform: not with --put-pct or "
+				"--read-size");
 	if (!o->conns)
 		o->conns = o->workers;
 	if (o->conns < o->workers)

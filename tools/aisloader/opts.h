@@ -24,8 +24,10 @@ enum al_order { AL_ORDER_RANDOM = 0, AL_ORDER_SEQ = 1 };
 struct al_opts {
 	const char *endpoint; /* NULL: $AIS_ENDPOINT, then the default */
 	const char *bucket;
-	const char *prefix; /* "" for the whole bucket */
-	bool members;	    /* GET the members of the shards under prefix */
+	const char *prefix;   /* "" for the whole bucket */
+	bool members;	      /* GET the members of the shards under prefix */
+	const char *etl;      /* GET through this transform (ais etl) */
+	const char *etl_args; /* its arguments */
 	unsigned workers;
 	unsigned conns;	      /* requests in flight in all (>= workers) */
 	uint64_t duration_ns; /* 0: no time limit */

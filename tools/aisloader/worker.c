@@ -256,6 +256,8 @@ static void start_get(struct al_worker *w, struct al_slot *s, uint64_t size)
 	s->g.bucket = o->bucket;
 	s->g.off = 0;
 	s->g.len = 0;
+	s->g.etl = o->etl;
+	s->g.etl_args = o->etl_args;
 	if (o->read_size && size != UINT64_MAX && size > o->read_size) {
 		s->g.off = al_prng_below(&w->g, size - o->read_size + 1);
 		s->g.len = o->read_size;
