@@ -22,6 +22,9 @@
  *             caches right   -> nothing else of aisd
  *   etl/      transforms: the programs a node runs on what it holds
  *             (registered through cluster/)   -> nothing else of aisd
+ *   job/      offline transforms of whole buckets (ais etl bucket): the
+ *             jobs in the metadata, run by every node on what it holds
+ *             -> store/, cluster/, etl/
  * main.c, opts.c and notify.c are the program around them. */
 #ifndef AISD_AISD_H
 #define AISD_AISD_H
@@ -40,6 +43,7 @@ struct probes;
 struct move;
 struct leases;
 struct etl;
+struct jobs;
 
 struct aisd {
 	const struct aisd_opts *opts;
@@ -61,6 +65,8 @@ struct aisd {
 				  changes are answered at once) */
 	struct etl *etl;       /* etl/: the transforms this node runs (NULL:
 				  none) */
+	struct jobs *jobs;     /* job/: offline transforms (NULL: not
+				  started) */
 	uint64_t start_mono_ns;
 	atomic_uint connections; /* open client connections */
 	atomic_ulong requests;	 /* requests handled */

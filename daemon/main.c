@@ -24,6 +24,7 @@
 #include "cluster/cluster.h"
 #include "cluster/peer.h"
 #include "etl/etl.h"
+#include "job/job.h"
 #include "lease/lease.h"
 #include "net/net.h"
 #include "notify.h"
@@ -123,10 +124,15 @@ static void follow_placement(void *arg, struct cluster_map *cm)
 	move_on_map(arg, cm);
 }
 
-/* Worker transforms start, stop and restart with the cluster's table. */
+/* Worker transforms start, stop and restart with the cluster's table;
+ * offline jobs start and stop with theirs. */
 static void follow_etls(void *arg, struct cluster_map *cm)
 {
-	etl_follow(arg, cm->etls, cm->netls);
+	struct aisd *d = arg;
+
+	etl_follow(d->etl, cm->etls, cm->netls);
+	if (d->jobs)
+		jobs_follow(d->jobs, cm);
 }
 
 struct ready {
@@ -322,7 +328,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	cluster_on_change(d.cluster, follow_placement, d.move);
-	cluster_on_change(d.cluster, follow_etls, d.etl);
+	rc = jobs_new(&d, &d.jobs, errmsg);
+	if (rc) {
+		ais_log(LOG_ERR, "%s", errmsg);
+		goto out;
+	}
+	cluster_on_change(d.cluster, follow_etls, &d);
 	rc = server_new(&d, o.listen, o.port, &srv, errmsg);
 	if (rc) {
 		ais_log(LOG_ERR, "%s", errmsg);
@@ -344,6 +355,14 @@ int main(int argc, char **argv)
 		cluster_stop(d.cluster);
 		goto out_pidfile;
 	}
+	rc = jobs_start(d.jobs);
+	if (rc) {
+		ais_log(LOG_ERR, "cannot start the jobs thread: %s",
+			strerror(-rc));
+		move_stop(d.move);
+		cluster_stop(d.cluster);
+		goto out_pidfile;
+	}
 	/* The loop serves at once (a joining node answers its peers); the
 	 * node is announced, and systemd told it is ready, once it is in
 	 * the map. */
@@ -356,6 +375,7 @@ int main(int argc, char **argv)
 		announce(&ready);
 
 	rc = server_run(srv);
+	jobs_stop(d.jobs);
 	move_stop(d.move);
 	cluster_stop(d.cluster);
 	if (ready_started)
@@ -375,6 +395,7 @@ out:
 		 * exit(). */
 		exit(0);
 	}
+	jobs_free(d.jobs);
 	move_free(d.move);
 	shards_free(d.shards);
 	if (d.cluster)

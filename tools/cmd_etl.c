@@ -1,10 +1,12 @@
 /* ais etl init | ls | show | rm | stop | start: transforms registered
- * cluster-wide, run by the node that holds each object (etl(7)). */
+ * cluster-wide, run by the node that holds each object (ais-etl(7)); ais etl
+ * bucket | errors: offline jobs, and failures. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "util.h"
@@ -14,7 +16,7 @@ static const char etl_help[] =
     "\n"
     "Transforms: programs installed on the nodes (under their etl_dir) that\n"
     "the node holding an object runs on it, so that a GET (ais get --etl,\n"
-    "libais) reads the result. See etl(7).\n"
+    "libais, aisfs -o etl=) reads the result. See ais-etl(7).\n"
     "\n"
     "Commands:\n"
     "  init NAME --cmd 'PROGRAM [ARG...]' [OPTIONS]\n"
@@ -24,6 +26,10 @@ static const char etl_help[] =
     "  stop NAME      refuse it until started again\n"
     "  start NAME     serve it again\n"
     "  rm NAME        unregister it\n"
+    "  bucket NAME ais://SRC[/PREFIX] ais://DST [OPTIONS]\n"
+    "                 transform every object of SRC into DST, on the nodes\n"
+    "                 that hold them (a job: ais job show)\n"
+    "  errors NAME    its latest failures on every node, newest first\n"
     "\n"
     "Run 'ais etl COMMAND --help' for a command's options.\n"
     "\n"
@@ -436,6 +442,280 @@ static int etl_start(int argc, char **argv)
 	return etl_named("etl start", argc, argv, 2);
 }
 
+static const char bucket_help[] =
+    "Usage: ais etl bucket NAME ais://SRC[/PREFIX] ais://DST [OPTIONS]\n"
+    "\n"
+    "Starts a job that runs transform NAME over every object of bucket SRC\n"
+    "(under PREFIX) and writes each output to bucket DST under the same\n"
+    "name. Every node transforms the objects it holds, so that no input\n"
+    "byte crosses the network, and sends each output to its owner in DST:\n"
+    "an output is stored whole or not at all. The job survives the restart\n"
+    "of a node (which skips what it had written already) and is shown by\n"
+    "'ais job show'. The command waits for it with a progress line and exits\n"
+    "0 only if every object was transformed; without --continue-on-error\n"
+    "the first failure stops the job everywhere. Interrupted (Ctrl-C), it\n"
+    "leaves the job running: 'ais job stop ID' stops it.\n"
+    "\n"
+    "Options:\n"
+    "      --etl-args A          the transform's arguments\n"
+    "      --ext FROM:TO         only names ending in .FROM, written as .TO\n"
+    "                            (e.g. jpg:npy)\n"
+    "      --dry-run             transform and count, write nothing\n"
+    "      --continue-on-error   go on after a failure (ais etl errors NAME\n"
+    "                            lists them)\n"
+    "      --async               print the job's id and return at once\n"
+    "  -q, --quiet               no progress line\n"
+    "  -h, --help                show this help\n"
+    "\n"
+    "Example:\n"
+    "  ais etl bucket resize ais://raw/train/ ais://train-224 --ext "
+    "jpg:jpg\n";
+
+static const char errors_help[] =
+    "Usage: ais etl errors NAME\n"
+    "\n"
+    "The latest failures of transform NAME (GETs through it and jobs) on\n"
+    "every node that answers, newest first: time, node, object, job, and\n"
+    "why. Each node keeps its last 256, in memory.\n";
+
+/* Waits for job id to end on every node, with a progress line on a
+ * terminal. CLI_OK if every node finished with no failure. */
+static int wait_job(struct ais_client *c, const char *id, bool quiet)
+{
+	char errmsg[AIS_ERRMSG_LEN] = "", last[AIS_ERRMSG_LEN] = "";
+	bool tty = !quiet && isatty(STDERR_FILENO);
+	uint64_t t0 = ais_now_mono_ns();
+
+	for (;;) {
+		struct ais_cluster_info *ci = NULL;
+		uint64_t total = 0, ok = 0, skipped = 0, failed = 0, bin = 0,
+			 bout = 0;
+		size_t i, k, ended = 0, stopped = 0, away = 0;
+		char in_s[32], out_s[32];
+		int rc;
+
+		if (cli_interrupted) {
+			if (tty)
+				fputs("\r\033[K", stderr);
+			fprintf(stderr,
+				"ais: etl bucket: the job %s goes on (ais job "
+				"show; ais job stop %s)\n",
+				id, id);
+			return CLI_INTERRUPTED;
+		}
+		rc = ais_client_cluster_info(c, &ci, errmsg);
+		if (rc < 0)
+			return cli_fail(rc, errmsg, "etl bucket: job %s", id);
+		for (i = 0; i < ci->n_nodes; i++) {
+			const struct ais_node_info *n = &ci->nodes[i];
+			const struct ais_etl_job_status *s = NULL;
+
+			if (n->status) {
+				away++;
+				continue;
+			}
+			for (k = 0; k < n->n_etl_jobs; k++)
+				if (!strcmp(n->etl_jobs[k].id, id))
+					s = &n->etl_jobs[k];
+			if (!s)
+				continue;
+			total += s->total;
+			ok += s->transformed;
+			skipped += s->skipped;
+			failed += s->failed;
+			bin += s->bytes_in;
+			bout += s->bytes_out;
+			if (s->done || s->stopped)
+				ended++;
+			if (s->stopped)
+				stopped++;
+			if (s->last_error[0])
+				snprintf(last, sizeof(last), "%s: %s", n->id,
+					 s->last_error);
+		}
+		ais_format_size(bin, in_s, sizeof(in_s));
+		ais_format_size(bout, out_s, sizeof(out_s));
+		if (ended == ci->n_nodes) {
+			double secs = (double)(ais_now_mono_ns() - t0) / 1e9;
+
+			if (tty)
+				fputs("\r\033[K", stderr);
+			printf("etl job %s: %llu transformed (%s in, %s out), "
+			       "%llu already there, %llu failed of %llu, in "
+			       "%.1f s%s\n",
+			       id, (unsigned long long)ok, in_s, out_s,
+			       (unsigned long long)skipped,
+			       (unsigned long long)failed,
+			       (unsigned long long)total, secs,
+			       stopped ? " (stopped)" : "");
+			ais_cluster_info_free(ci);
+			if (failed || stopped) {
+				if (last[0])
+					fprintf(stderr, "ais: etl bucket: %s\n",
+						last);
+				return CLI_FAIL;
+			}
+			return CLI_OK;
+		}
+		if (tty)
+			fprintf(stderr,
+				"\r\033[Ketl %s: %llu/%llu objects, %llu "
+				"failed, %s -> %s%s",
+				id, (unsigned long long)(ok + skipped + failed),
+				(unsigned long long)total,
+				(unsigned long long)failed, in_s, out_s,
+				away ? " (a node does not answer)" : "");
+		ais_cluster_info_free(ci);
+		usleep(300000);
+	}
+}
+
+static int etl_bucket(int argc, char **argv)
+{
+	enum { OPT_ARGS = 256, OPT_EXT, OPT_DRY, OPT_CONT, OPT_ASYNC };
+	static const struct option longopts[] = {
+	    {"etl-args", required_argument, NULL, OPT_ARGS},
+	    {"ext", required_argument, NULL, OPT_EXT},
+	    {"dry-run", no_argument, NULL, OPT_DRY},
+	    {"continue-on-error", no_argument, NULL, OPT_CONT},
+	    {"async", no_argument, NULL, OPT_ASYNC},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	char errmsg[AIS_ERRMSG_LEN] = "", id[48] = "";
+	struct ais_etl_job job;
+	struct ais_client *c;
+	const char *prefix, *dname;
+	bool async = false, quiet = false;
+	int ch, rc;
+
+	memset(&job, 0, sizeof(job));
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":qh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case OPT_ARGS:
+			if (strlen(optarg) >= sizeof(job.etl_args))
+				return cli_usage("etl bucket",
+						 "--etl-args: too long");
+			snprintf(job.etl_args, sizeof(job.etl_args), "%s",
+				 optarg);
+			break;
+		case OPT_EXT: {
+			const char *colon = strchr(optarg, ':');
+
+			if (!colon || colon == optarg || !colon[1] ||
+			    (size_t)(colon - optarg) >= sizeof(job.ext_from) ||
+			    strlen(colon + 1) >= sizeof(job.ext_to) ||
+			    strchr(optarg, '/'))
+				return cli_usage("etl bucket",
+						 "--ext takes FROM:TO, e.g. "
+						 "jpg:npy, not '%s'",
+						 optarg);
+			snprintf(job.ext_from, sizeof(job.ext_from), "%.*s",
+				 (int)(colon - optarg), optarg);
+			snprintf(job.ext_to, sizeof(job.ext_to), "%s",
+				 colon + 1);
+			break;
+		}
+		case OPT_DRY:
+			job.dry_run = true;
+			break;
+		case OPT_CONT:
+			job.continue_on_error = true;
+			break;
+		case OPT_ASYNC:
+			async = true;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			fputs(bucket_help, stdout);
+			return CLI_OK;
+		default:
+			return cli_bad_option("etl bucket", argv, ch);
+		}
+	}
+	if (argc - optind != 3)
+		return cli_usage("etl bucket",
+				 "expected NAME ais://SRC[/PREFIX] ais://DST");
+	if (strlen(argv[optind]) >= sizeof(job.etl))
+		return cli_usage("etl bucket", "a transform's name has at most "
+					       "64 characters");
+	snprintf(job.etl, sizeof(job.etl), "%s", argv[optind]);
+	rc = cli_parse_uri("etl bucket", argv[optind + 1], false,
+			   job.src_bucket, &prefix);
+	if (rc)
+		return rc;
+	rc = cli_parse_uri("etl bucket", argv[optind + 2], false,
+			   job.dst_bucket, &dname);
+	if (rc)
+		return rc;
+	if (dname[0])
+		return cli_usage("etl bucket",
+				 "the destination is a bucket: ais://%s, not "
+				 "ais://%s/%s (outputs keep their names)",
+				 job.dst_bucket, job.dst_bucket, dname);
+	if (strlen(prefix) >= sizeof(job.prefix))
+		return cli_usage("etl bucket", "prefix too long");
+	snprintf(job.prefix, sizeof(job.prefix), "%s", prefix);
+	c = cli_client("etl bucket");
+	if (!c)
+		return CLI_FAIL;
+	rc = ais_client_etl_bucket(c, &job, id, errmsg);
+	if (rc) {
+		ais_client_free(c);
+		return cli_fail(rc, errmsg, "etl bucket %s", job.etl);
+	}
+	if (async) {
+		printf("%s\n", id);
+		ais_client_free(c);
+		return CLI_OK;
+	}
+	if (!quiet)
+		fprintf(stderr, "etl job %s started (ais job show)\n", id);
+	rc = wait_job(c, id, quiet);
+	ais_client_free(c);
+	return rc;
+}
+
+static int etl_errors_cmd(int argc, char **argv)
+{
+	char errmsg[AIS_ERRMSG_LEN] = "", when[64];
+	struct ais_etl_error *v;
+	struct ais_client *c;
+	size_t n, i;
+	int rc;
+
+	if (argc == 2 &&
+	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		fputs(errors_help, stdout);
+		return CLI_OK;
+	}
+	if (argc != 2 || argv[1][0] == '-')
+		return cli_usage("etl errors", "expected NAME");
+	c = cli_client("etl errors");
+	if (!c)
+		return CLI_FAIL;
+	rc = ais_client_etl_errors(c, argv[1], &v, &n, errmsg);
+	ais_client_free(c);
+	if (rc)
+		return cli_fail(rc, errmsg, "etl errors %s", argv[1]);
+	for (i = 0; i < n; i++)
+		printf("%s  %s  ais://%s/%s  %s  %s\n",
+		       cli_format_time(v[i].time_ns, when, sizeof(when)),
+		       v[i].node, v[i].bucket, v[i].name,
+		       v[i].job_id[0] ? v[i].job_id : "get", v[i].message);
+	if (n == 0)
+		fprintf(stderr,
+			"no failures of %s on the nodes that answered\n",
+			argv[1]);
+	ais_etl_errors_free(v, n);
+	return CLI_OK;
+}
+
 int cmd_etl(int argc, char **argv)
 {
 	static const struct cli_cmd cmds[] = {
@@ -445,6 +725,8 @@ int cmd_etl(int argc, char **argv)
 	    {"stop", etl_stop, "refuse a transform until started"},
 	    {"start", etl_start, "serve a stopped transform again"},
 	    {"rm", etl_rm, "unregister a transform"},
+	    {"bucket", etl_bucket, "transform a bucket into another"},
+	    {"errors", etl_errors_cmd, "a transform's latest failures"},
 	    {NULL, NULL, NULL},
 	};
 

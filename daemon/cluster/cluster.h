@@ -40,6 +40,9 @@ struct cluster_map {
 	bool read_only; /* no leader reachable: changes fail, data serves */
 	Ais__EtlSpec **etls; /* registered transforms, sorted by name */
 	size_t netls;
+	Ais__EtlJob **jobs; /* offline transforms (ais etl bucket), oldest
+			       first */
+	size_t njobs;
 };
 
 struct cluster_opts {
@@ -127,6 +130,12 @@ int cluster_etl_init(struct cluster *c, const Ais__EtlSpec *spec, char *errmsg);
 int cluster_etl_remove(struct cluster *c, const char *name, char *errmsg);
 int cluster_etl_state(struct cluster *c, const char *name, bool stop,
 		      char *errmsg);
+/* Offline transform jobs: start job (its id new; created_ns is set),
+ * stop one, remove one. */
+int cluster_job_start(struct cluster *c, const Ais__EtlJob *job, char *errmsg);
+int cluster_job_stop(struct cluster *c, const char *id, char *errmsg);
+int cluster_job_remove(struct cluster *c, const char *id, char *errmsg);
+
 /* Transform name in the snapshot (valid while cm is held), or NULL. */
 const Ais__EtlSpec *cluster_etl_find(const struct cluster_map *cm,
 				     const char *name);

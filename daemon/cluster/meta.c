@@ -45,7 +45,67 @@ static void meta_clear(struct meta *m)
 	for (i = 0; i < m->netls; i++)
 		ais__etl_spec__free_unpacked(m->etls[i], NULL);
 	free(m->etls);
+	for (i = 0; i < m->njobs; i++)
+		ais__etl_job__free_unpacked(m->jobs[i], NULL);
+	free(m->jobs);
 	memset(m, 0, sizeof(*m));
+}
+
+Ais__EtlJob *meta_job_copy(const Ais__EtlJob *j)
+{
+	size_t n = ais__etl_job__get_packed_size(j);
+	uint8_t *buf = malloc(n ? n : 1);
+	Ais__EtlJob *d;
+
+	if (!buf)
+		return NULL;
+	ais__etl_job__pack(j, buf);
+	d = ais__etl_job__unpack(NULL, n, buf);
+	free(buf);
+	return d;
+}
+
+int meta_job_find(const struct meta *m, const char *id)
+{
+	for (size_t i = 0; id && i < m->njobs; i++)
+		if (!strcmp(m->jobs[i]->id, id))
+			return (int)i;
+	return -1;
+}
+
+/* The rules a job must follow to be kept (what exists, and names). */
+static int job_check(const struct meta *m, const Ais__EtlJob *j, char *errmsg)
+{
+	if (!j || !j->id || strncmp(j->id, "etl-", 4) != 0 ||
+	    strlen(j->id) > 40)
+		return ais_errf(errmsg, -EINVAL, "a job needs an id");
+	if (meta_etl_find(m, j->etl) < 0)
+		return ais_errf(errmsg, -ENOENT, "no transform %s", j->etl);
+	if (meta_bucket_find(m, j->src_bucket) < 0)
+		return ais_errf(errmsg, -ENOENT, "bucket %s does not exist",
+				j->src_bucket);
+	if (meta_bucket_find(m, j->dst_bucket) < 0)
+		return ais_errf(errmsg, -ENOENT,
+				"bucket %s does not exist (ais bucket create "
+				"%s)",
+				j->dst_bucket, j->dst_bucket);
+	if (!strcmp(j->src_bucket, j->dst_bucket))
+		return ais_errf(errmsg, -EINVAL,
+				"the destination must be another bucket than "
+				"the source");
+	if (strlen(j->etl_args) > META_ETL_WORD_LEN ||
+	    strlen(j->prefix) > 1024 || strlen(j->ext_from) > 64 ||
+	    strlen(j->ext_to) > 64 || (!j->ext_from[0] != !j->ext_to[0]))
+		return ais_errf(errmsg, -EINVAL,
+				"job %s: bad arguments, prefix or extensions",
+				j->id);
+	if (meta_job_find(m, j->id) >= 0)
+		return ais_errf(errmsg, -EEXIST, "job %s exists", j->id);
+	if (m->njobs >= META_JOBS_MAX)
+		return ais_errf(errmsg, -ENOSPC,
+				"%d jobs kept already: ais job rm some",
+				META_JOBS_MAX);
+	return 0;
 }
 
 Ais__EtlSpec *meta_etl_copy(const Ais__EtlSpec *e)
@@ -156,9 +216,13 @@ static struct meta *meta_dup(const struct meta *m)
 	d->history = calloc(m->nhistory + 1, sizeof(*d->history));
 	d->rebalanced = calloc(m->nrebalanced + 1, sizeof(*d->rebalanced));
 	d->etls = calloc(m->netls + 1, sizeof(*d->etls));
+	d->jobs = calloc(m->njobs + 1, sizeof(*d->jobs));
 	if (!d->nodes || !d->buckets || !d->history || !d->rebalanced ||
-	    !d->etls)
+	    !d->etls || !d->jobs)
 		goto err;
+	for (; d->njobs < m->njobs; d->njobs++)
+		if (!(d->jobs[d->njobs] = meta_job_copy(m->jobs[d->njobs])))
+			goto err;
 	for (; d->netls < m->netls; d->netls++)
 		if (!(d->etls[d->netls] = meta_etl_copy(m->etls[d->netls])))
 			goto err;
@@ -358,6 +422,14 @@ int meta_check(const struct meta *m, const Ais__MetaCmd *cmd, char *errmsg)
 		if (!cmd->etl_name || meta_etl_find(m, cmd->etl_name) < 0)
 			return ais_errf(errmsg, -ENOENT, "no transform %s",
 					cmd->etl_name ? cmd->etl_name : "");
+		return 0;
+	case AIS__META_CMD__KIND__JOB_START:
+		return job_check(m, cmd->job, errmsg);
+	case AIS__META_CMD__KIND__JOB_STOP:
+	case AIS__META_CMD__KIND__JOB_REMOVE:
+		if (meta_job_find(m, cmd->job_id) < 0)
+			return ais_errf(errmsg, -ENOENT, "no job %s",
+					cmd->job_id ? cmd->job_id : "");
 		return 0;
 	case AIS__META_CMD__KIND__NODE_DOWN:
 	case AIS__META_CMD__KIND__NODE_REMOVE:
@@ -609,6 +681,36 @@ static int apply_to(struct meta *m, const Ais__MetaCmd *cmd)
 		rc = m->etls[idx]->stopped != cmd->etl_stop;
 		m->etls[idx]->stopped = cmd->etl_stop;
 		break;
+	case AIS__META_CMD__KIND__JOB_START: {
+		Ais__EtlJob *j = meta_job_copy(cmd->job), **v;
+
+		v = j ? realloc(m->jobs, (m->njobs + 1) * sizeof(*v)) : NULL;
+		if (!v) {
+			if (j)
+				ais__etl_job__free_unpacked(j, NULL);
+			rc = -ENOMEM;
+			break;
+		}
+		m->jobs = v;
+		j->created_ns = cmd->time_ns;
+		j->stopped = false;
+		v[m->njobs++] = j;
+		rc = 1;
+		break;
+	}
+	case AIS__META_CMD__KIND__JOB_STOP:
+		idx = meta_job_find(m, cmd->job_id);
+		rc = !m->jobs[idx]->stopped;
+		m->jobs[idx]->stopped = true;
+		break;
+	case AIS__META_CMD__KIND__JOB_REMOVE:
+		idx = meta_job_find(m, cmd->job_id);
+		ais__etl_job__free_unpacked(m->jobs[idx], NULL);
+		memmove(m->jobs + idx, m->jobs + idx + 1,
+			(m->njobs - (size_t)idx - 1) * sizeof(*m->jobs));
+		m->njobs--;
+		rc = 1;
+		break;
 	case AIS__META_CMD__KIND__NODE_STATE:
 		rc = m->nodes->nodes[idx].state != (int)cmd->state;
 		m->nodes->nodes[idx].state = (int)cmd->state;
@@ -727,6 +829,8 @@ int meta_encode(const struct meta *m, void **buf, size_t *len)
 	st.rebalanced = m->rebalanced;
 	st.n_etls = m->netls;
 	st.etls = m->etls;
+	st.n_etl_jobs = m->njobs;
+	st.etl_jobs = m->jobs;
 	/* As log entries: a length, the message, zeros to a multiple of 8
 	 * (libraft's unit of storage). */
 	{
@@ -799,8 +903,15 @@ int meta_decode(const void *buf, size_t len, struct meta **out, char *errmsg)
 	m->history = calloc(st->n_history + 1, sizeof(*m->history));
 	m->rebalanced = calloc(st->n_rebalanced + 1, sizeof(*m->rebalanced));
 	m->etls = calloc(st->n_etls + 1, sizeof(*m->etls));
-	if (!m->buckets || !m->history || !m->rebalanced || !m->etls)
+	m->jobs = calloc(st->n_etl_jobs + 1, sizeof(*m->jobs));
+	if (!m->buckets || !m->history || !m->rebalanced || !m->etls ||
+	    !m->jobs)
 		goto err;
+	for (i = 0; i < st->n_etl_jobs; i++) {
+		if (!(m->jobs[m->njobs] = meta_job_copy(st->etl_jobs[i])))
+			goto err;
+		m->njobs++;
+	}
 	for (i = 0; i < st->n_etls; i++) {
 		/* Sorted when kept; a snapshot out of order would break
 		 * the lookups, so it is refused. */

@@ -18,6 +18,8 @@
 #define META_ETLS_MAX	   64
 #define META_ETL_WORDS_MAX 16
 #define META_ETL_WORD_LEN  512
+/* Offline transform jobs kept (ais job rm removes them). */
+#define META_JOBS_MAX 64
 
 struct meta_bucket {
 	char *name;
@@ -38,6 +40,9 @@ struct meta {
 	Ais__EtlSpec **etls; /* registered transforms, sorted by name; each
 				unpacked on its own (meta_etl_copy) */
 	size_t netls;
+	Ais__EtlJob **jobs; /* offline transforms, oldest first; each
+			       unpacked on its own (meta_job_copy) */
+	size_t njobs;
 };
 
 /* An empty state (version 0); NULL on ENOMEM. Free with meta_free. */
@@ -72,6 +77,11 @@ int meta_etl_find(const struct meta *m, const char *name);
 /* A copy of e on its own (free with ais__etl_spec__free_unpacked), or NULL
  * on ENOMEM. */
 Ais__EtlSpec *meta_etl_copy(const Ais__EtlSpec *e);
+
+/* A copy of j on its own (free with ais__etl_job__free_unpacked), or NULL
+ * on ENOMEM; index of job id in m->jobs, or -1. */
+Ais__EtlJob *meta_job_copy(const Ais__EtlJob *j);
+int meta_job_find(const struct meta *m, const char *id);
 
 /* Whether node id has reported the current rebalance done. */
 bool meta_rebalanced(const struct meta *m, const char *id);

@@ -245,6 +245,37 @@ int cluster_etl_state(struct cluster *c, const char *name, bool stop,
 	return etl_cmd(c, AIS__META_CMD__KIND__ETL_STATE, name, stop, errmsg);
 }
 
+int cluster_job_start(struct cluster *c, const Ais__EtlJob *job, char *errmsg)
+{
+	Ais__MetaCmd cmd = AIS__META_CMD__INIT;
+
+	cmd.kind = AIS__META_CMD__KIND__JOB_START;
+	cmd.job = (Ais__EtlJob *)job;
+	cmd.time_ns = ais_now_real_ns();
+	return cluster_propose(c, &cmd, errmsg);
+}
+
+static int job_cmd(struct cluster *c, Ais__MetaCmd__Kind kind, const char *id,
+		   char *errmsg)
+{
+	Ais__MetaCmd cmd = AIS__META_CMD__INIT;
+
+	cmd.kind = kind;
+	cmd.job_id = (char *)id;
+	cmd.time_ns = ais_now_real_ns();
+	return cluster_propose(c, &cmd, errmsg);
+}
+
+int cluster_job_stop(struct cluster *c, const char *id, char *errmsg)
+{
+	return job_cmd(c, AIS__META_CMD__KIND__JOB_STOP, id, errmsg);
+}
+
+int cluster_job_remove(struct cluster *c, const char *id, char *errmsg)
+{
+	return job_cmd(c, AIS__META_CMD__KIND__JOB_REMOVE, id, errmsg);
+}
+
 int cluster_change(struct cluster *c, const Ais__ClusterChange *ch,
 		   char *errmsg)
 {

@@ -29,6 +29,9 @@ static void cmap_free(struct cluster_map *cm)
 	for (i = 0; i < cm->netls; i++)
 		ais__etl_spec__free_unpacked(cm->etls[i], NULL);
 	free(cm->etls);
+	for (i = 0; i < cm->njobs; i++)
+		ais__etl_job__free_unpacked(cm->jobs[i], NULL);
+	free(cm->jobs);
 	free(cm);
 }
 
@@ -273,9 +276,16 @@ void cluster_publish(struct cluster *c)
 	    calloc(mt->nbuckets + 1, sizeof(*cm->bucket_created));
 	cm->history = calloc(mt->nhistory + 1, sizeof(*cm->history));
 	cm->etls = calloc(mt->netls + 1, sizeof(*cm->etls));
+	cm->jobs = calloc(mt->njobs + 1, sizeof(*cm->jobs));
 	if (!cm->m || !cm->buckets || !cm->bucket_created || !cm->history ||
-	    !cm->etls)
+	    !cm->etls || !cm->jobs)
 		goto nomem;
+	for (i = 0; i < mt->njobs; i++) {
+		cm->jobs[i] = meta_job_copy(mt->jobs[i]);
+		if (!cm->jobs[i])
+			goto nomem;
+		cm->njobs++;
+	}
 	for (i = 0; i < mt->netls; i++) {
 		cm->etls[i] = meta_etl_copy(mt->etls[i]);
 		if (!cm->etls[i])

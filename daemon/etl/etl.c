@@ -60,6 +60,7 @@ int etl_new(const char *dir, const char *user, const char *spool_dir,
 	if (!e)
 		return ais_errf(errmsg, -ENOMEM, "out of memory");
 	pthread_mutex_init(&e->lock, NULL);
+	pthread_mutex_init(&e->errs_lock, NULL);
 	/* Waits for a worker end at a monotonic deadline. */
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -126,6 +127,11 @@ void etl_free(struct etl *e)
 	etl_pools_free(e);
 	pthread_cond_destroy(&e->freed);
 	pthread_mutex_destroy(&e->lock);
+	for (size_t i = 0; i < ETL_ERRORS_KEEP; i++) {
+		free(e->errs[i].name);
+		free(e->errs[i].message);
+	}
+	pthread_mutex_destroy(&e->errs_lock);
 	free(e->dir);
 	free(e->spool);
 	free(e);
@@ -683,4 +689,79 @@ int etl_run(struct etl *e, const Ais__EtlSpec *spec, const char *bucket,
 				errmsg);
 	etl_leave(e);
 	return rc;
+}
+
+void etl_note_error(struct etl *e, const char *etl, const char *bucket,
+		    const char *name, const char *message, const char *job_id)
+{
+	struct etl_err *x;
+	char *n = strdup(name), *m = strdup(message);
+
+	if (!e || !n || !m) {
+		free(n);
+		free(m);
+		return;
+	}
+	pthread_mutex_lock(&e->errs_lock);
+	x = &e->errs[e->errs_next];
+	e->errs_next = (e->errs_next + 1) % ETL_ERRORS_KEEP;
+	free(x->name);
+	free(x->message);
+	x->time_ns = ais_now_real_ns();
+	snprintf(x->etl, sizeof(x->etl), "%s", etl);
+	snprintf(x->bucket, sizeof(x->bucket), "%s", bucket);
+	snprintf(x->job_id, sizeof(x->job_id), "%s", job_id ? job_id : "");
+	x->name = n;
+	x->message = m;
+	pthread_mutex_unlock(&e->errs_lock);
+}
+
+int etl_errors(struct etl *e, const char *etl, Ais__EtlError ***out, size_t *n)
+{
+	Ais__EtlError **v = calloc(ETL_ERRORS_KEEP, sizeof(*v));
+	size_t k = 0;
+	int rc = 0;
+
+	*out = v;
+	*n = 0;
+	if (!v)
+		return -ENOMEM;
+	pthread_mutex_lock(&e->errs_lock);
+	for (size_t i = 0; i < ETL_ERRORS_KEEP && !rc; i++) {
+		/* Newest first: backwards from the last one written. */
+		const struct etl_err *x =
+		    &e->errs[(e->errs_next + ETL_ERRORS_KEEP - 1 - i) %
+			     ETL_ERRORS_KEEP];
+		Ais__EtlError *o;
+
+		if (!x->name || strcmp(x->etl, etl))
+			continue;
+		o = calloc(1, sizeof(*o));
+		if (o) {
+			ais__etl_error__init(o);
+			o->time_ns = x->time_ns;
+			o->bucket = strdup(x->bucket);
+			o->name = strdup(x->name);
+			o->message = strdup(x->message);
+			o->job_id = strdup(x->job_id);
+			v[k++] = o;
+		}
+		if (!o || !o->bucket || !o->name || !o->message || !o->job_id)
+			rc = -ENOMEM;
+	}
+	pthread_mutex_unlock(&e->errs_lock);
+	*n = k;
+	return rc;
+}
+
+void etl_errors_free(Ais__EtlError **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i]->bucket);
+		free(v[i]->name);
+		free(v[i]->message);
+		free(v[i]->job_id);
+		free(v[i]);
+	}
+	free(v);
 }

@@ -93,6 +93,16 @@ int etl_run(struct etl *e, const Ais__EtlSpec *spec, const char *bucket,
 	    const char *name, const char *args, int fd, uint64_t off,
 	    uint64_t len, struct etl_output *out, char *errmsg);
 
+/* Failures of transforms on this node (GETs and jobs), for `ais etl
+ * errors`: the last ETL_ERRORS_KEEP, in memory. */
+#define ETL_ERRORS_KEEP 256
+void etl_note_error(struct etl *e, const char *etl, const char *bucket,
+		    const char *name, const char *message, const char *job_id);
+/* Those of transform etl, newest first: *out (free with
+ * etl_errors_free), 0 or -ENOMEM. */
+int etl_errors(struct etl *e, const char *etl, Ais__EtlError ***out, size_t *n);
+void etl_errors_free(Ais__EtlError **v, size_t n);
+
 /* An unlinked file in the spool directory (for an input to stage, or an
  * output): fd, or -errno with errmsg. */
 int etl_spool_open(const struct etl *e, char *errmsg);

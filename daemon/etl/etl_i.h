@@ -30,6 +30,17 @@ struct etl {
 	gid_t gid;
 	char user[64];
 
+	/* etl_note_error's ring: next is where the next one goes. */
+	pthread_mutex_t errs_lock;
+	struct etl_err {
+		int64_t time_ns;
+		char etl[65];
+		char bucket[65];
+		char job_id[48];
+		char *name, *message;
+	} errs[ETL_ERRORS_KEEP];
+	size_t errs_next;
+
 	/* Worker mode (worker.c): a pool of processes per transform. */
 	pthread_mutex_t lock;
 	pthread_cond_t freed; /* a worker became idle, or a pool retired */

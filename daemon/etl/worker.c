@@ -647,9 +647,13 @@ int etl_worker_run(struct etl *e, const Ais__EtlSpec *spec, const char *bucket,
 	char line[256], how[128];
 	int rc;
 
-	rc = etl_exe(e, spec, NULL, NULL, errmsg);
-	if (rc)
-		return rc;
+	/* The program is checked when a worker starts (worker_spawn), not
+	 * for every object: one taken out of etl_dir stops being started,
+	 * and those running stop with the transform (ais etl stop). */
+	if (!e || !e->dir)
+		return ais_errf(errmsg, -EOPNOTSUPP,
+				"transforms are off on this node (no etl_dir "
+				"in its configuration)");
 	x.head = request_head(bucket, name, args, len, &x.head_len);
 	if (!x.head)
 		return ais_errf(errmsg, -ENOMEM, "out of memory");

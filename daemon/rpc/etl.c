@@ -1,7 +1,10 @@
 /* Transforms: ETL_INIT, ETL_LIST, ETL_REMOVE and ETL_STATE act on the
  * cluster's table of transforms (through Raft, from any node); a GET that
  * names one runs it here, on the node that holds the object (etl/). */
+#include <ctype.h>
 #include <errno.h>
+#include <stdlib.h>
+#include <sys/random.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -40,7 +43,100 @@ int rpc_etl_list(struct rpc *r)
 {
 	r->resp.n_etls = r->cm->netls;
 	r->resp.etls = r->cm->etls;
+	r->resp.n_etl_jobs = r->cm->njobs;
+	r->resp.etl_jobs = r->cm->jobs;
 	return 0;
+}
+
+/* An extension of ais etl bucket --ext: 1 to 32 of [A-Za-z0-9_-.]. */
+static bool ext_ok(const char *x)
+{
+	size_t n = strlen(x);
+
+	if (n > 32)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)x[i]) && !strchr("._-", x[i]))
+			return false;
+	return true;
+}
+
+int rpc_etl_bucket(struct rpc *r)
+{
+	const Ais__EtlJob *in = r->req->etl_job;
+	Ais__EtlJob job;
+	uint8_t rnd[6];
+	char id[32];
+	int rc;
+
+	if (!in)
+		return ais_errf(r->errmsg, -EINVAL, "no job given");
+	rc = ais_name_check_etl(in->etl, r->errmsg);
+	if (!rc)
+		rc = ais_name_check_bucket(in->src_bucket, r->errmsg);
+	if (!rc)
+		rc = ais_name_check_bucket(in->dst_bucket, r->errmsg);
+	if (!rc && in->prefix[0])
+		rc = ais_name_check_prefix(in->prefix, r->errmsg);
+	if (rc)
+		return rc;
+	if (!ext_ok(in->ext_from) || !ext_ok(in->ext_to) ||
+	    !in->ext_from[0] != !in->ext_to[0])
+		return ais_errf(r->errmsg, -EINVAL,
+				"--ext takes FROM:TO, two extensions of "
+				"letters, digits, '.', '_' or '-'");
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return ais_errf(r->errmsg, -EIO, "no random bytes: %s",
+				strerror(errno));
+	snprintf(id, sizeof(id), "etl-%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
+		 rnd[2], rnd[3], rnd[4], rnd[5]);
+	job = *in;
+	job.id = id;
+	rc = cluster_job_start(r->d->cluster, &job, r->errmsg);
+	rpc_answer_new_version(r);
+	if (rc)
+		return rc;
+	ais_log(LOG_NOTICE, "etl job %s: %s ais://%s/%s -> ais://%s", id,
+		in->etl, in->src_bucket, in->prefix, in->dst_bucket);
+	snprintf(r->job_id, sizeof(r->job_id), "%s", id);
+	r->resp.job_id = r->job_id;
+	return 0;
+}
+
+int rpc_job_stop(struct rpc *r)
+{
+	int rc = cluster_job_stop(r->d->cluster, r->req->job_id, r->errmsg);
+
+	rpc_answer_new_version(r);
+	return rc;
+}
+
+int rpc_job_remove(struct rpc *r)
+{
+	int rc = cluster_job_remove(r->d->cluster, r->req->job_id, r->errmsg);
+
+	rpc_answer_new_version(r);
+	return rc;
+}
+
+int rpc_etl_errors(struct rpc *r)
+{
+	Ais__EtlError **v = NULL;
+	size_t n = 0;
+	int rc = ais_name_check_etl(r->req->etl_name, r->errmsg);
+
+	if (rc)
+		return rc;
+	if (!r->d->etl)
+		return 0;
+	rc = etl_errors(r->d->etl, r->req->etl_name, &v, &n);
+	if (rc && !v)
+		return ais_errf(r->errmsg, rc, "out of memory");
+	r->resp.etl_errors = v;
+	r->resp.n_etl_errors = n;
+	rpc_send_resp(r, 0);
+	etl_errors_free(v, n);
+	return 1;
 }
 
 int rpc_etl_remove(struct rpc *r)
@@ -102,7 +198,10 @@ int rpc_etl_check(struct rpc *r)
 		return ais_errf(r->errmsg, -EPERM,
 				"transform %s is stopped (ais etl start %s)",
 				spec->name, spec->name);
-	return etl_check(r->d->etl, spec, r->errmsg);
+	/* Whether this node may run it is etl_run's to say (it checks the
+	 * program before each run of a filter and each start of a
+	 * worker). */
+	return 0;
 }
 
 /* Sends the output as the answer's body. */
@@ -167,6 +266,8 @@ int rpc_etl_get(struct rpc *r, int fd)
 		close(staged);
 	if (rc) {
 		ais_log(LOG_WARNING, "%s: %s", r->j->peer, r->errmsg);
+		etl_note_error(r->d->etl, spec->name, q->bucket, name,
+			       r->errmsg, NULL);
 		return rc;
 	}
 	/* What the client gets is the output: its size, no checksum of the

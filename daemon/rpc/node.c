@@ -7,6 +7,7 @@
 #include "ais_config.h"
 #include "map.h"
 
+#include "job/job.h"
 #include "move/move.h"
 #include "rpc/rpc_i.h"
 #include "store/bucket.h"
@@ -138,10 +139,14 @@ int rpc_node_info(struct rpc *r)
 			? move_copies_pending_bucket(r->d->move, r->req->bucket)
 			: move_copies_pending(r->d->move);
 	}
+	if (r->d->jobs)
+		(void)jobs_status(r->d->jobs, &info.etl_jobs, &info.n_etl_jobs);
 	r->resp.info = &info;
 	rpc_send_resp(r, 0);
 	if (have_scrub)
 		move_scrub_status_free(&scrub);
+	if (info.etl_jobs)
+		jobs_status_free(info.etl_jobs, info.n_etl_jobs);
 	return 1;
 }
 

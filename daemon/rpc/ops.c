@@ -48,6 +48,10 @@ static const struct rpc_op ops[] = {
 	[AIS__OP__OP_ETL_LIST]       = {rpc_etl_list,       NULL,            RPC_META, false, true,  RPC_PERM_READ},
 	[AIS__OP__OP_ETL_REMOVE]     = {rpc_etl_remove,     NULL,            RPC_DATA, false, false, RPC_PERM_CLUSTER},
 	[AIS__OP__OP_ETL_STATE]      = {rpc_etl_state,      NULL,            RPC_DATA, false, true,  RPC_PERM_CLUSTER},
+	[AIS__OP__OP_ETL_BUCKET]     = {rpc_etl_bucket,     NULL,            RPC_DATA, false, false, RPC_PERM_CLUSTER},
+	[AIS__OP__OP_JOB_STOP]       = {rpc_job_stop,       NULL,            RPC_DATA, false, true,  RPC_PERM_CLUSTER},
+	[AIS__OP__OP_JOB_REMOVE]     = {rpc_job_remove,     NULL,            RPC_DATA, false, false, RPC_PERM_CLUSTER},
+	[AIS__OP__OP_ETL_ERRORS]     = {rpc_etl_errors,     NULL,            RPC_META, false, true,  RPC_PERM_READ},
 };
 /* clang-format on */
 

@@ -37,6 +37,7 @@ struct rpc {
 	size_t nchanged;
 	uint32_t *hits;		 /* OP_PROBE_DIRS's answer (freed after it) */
 	struct rpc_batch *batch; /* OP_PUT_BATCH's answer (freed after it) */
+	char job_id[32];	 /* OP_ETL_BUCKET's answer */
 	char errmsg[AIS_ERRMSG_LEN];
 };
 
@@ -172,6 +173,10 @@ int rpc_etl_init(struct rpc *r);
 int rpc_etl_list(struct rpc *r);
 int rpc_etl_remove(struct rpc *r);
 int rpc_etl_state(struct rpc *r);
+int rpc_etl_bucket(struct rpc *r);
+int rpc_job_stop(struct rpc *r);
+int rpc_job_remove(struct rpc *r);
+int rpc_etl_errors(struct rpc *r);
 /* A GET naming a transform: the checks before anything is read (the
  * transform exists here and runs, the request is not a range or a member).
  * 0 or -errno with r->errmsg. */

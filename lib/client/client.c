@@ -410,6 +410,30 @@ static int fill_node_info(struct ais_node_info *ni, const struct ais_map *m,
 		return -ENOMEM;
 	if (ni->status != 0)
 		return 0;
+	if (in->n_etl_jobs) {
+		ni->etl_jobs = calloc(in->n_etl_jobs, sizeof(*ni->etl_jobs));
+		if (!ni->etl_jobs)
+			return -ENOMEM;
+	}
+	for (i = 0; i < in->n_etl_jobs; i++) {
+		const Ais__EtlJobStatus *js = in->etl_jobs[i];
+		struct ais_etl_job_status *o = &ni->etl_jobs[i];
+
+		ni->n_etl_jobs++;
+		o->id = xstrdup(js->id);
+		o->last_error = xstrdup(js->last_error);
+		if (!o->id || !o->last_error)
+			return -ENOMEM;
+		o->running = js->running;
+		o->done = js->done;
+		o->stopped = js->stopped;
+		o->total = js->total;
+		o->transformed = js->transformed;
+		o->skipped = js->skipped;
+		o->failed = js->failed;
+		o->bytes_in = js->bytes_in;
+		o->bytes_out = js->bytes_out;
+	}
 	ni->map_version = a->map_version;
 	ni->uptime_s = in->uptime_s;
 	ni->connections = in->connections;
@@ -599,6 +623,11 @@ void ais_cluster_info_free(struct ais_cluster_info *ci)
 			free(ni->mountpaths[j].fs_type);
 		}
 		free(ni->mountpaths);
+		for (j = 0; j < ni->n_etl_jobs; j++) {
+			free(ni->etl_jobs[j].id);
+			free(ni->etl_jobs[j].last_error);
+		}
+		free(ni->etl_jobs);
 	}
 	free(ci->leader);
 	free(ci->nodes);
@@ -1006,4 +1035,80 @@ int ais_client_bucket_head(struct ais_client *c, const char *bucket,
 	if (rc == 0 && errmsg)
 		errmsg[0] = '\0';
 	return rc;
+}
+
+/* ---- transforms: failures on every node -------------------------------- */
+
+static int cmp_error(const void *a, const void *b)
+{
+	const struct ais_etl_error *x = a, *y = b;
+
+	return x->time_ns < y->time_ns ? 1 : x->time_ns > y->time_ns ? -1 : 0;
+}
+
+void ais_etl_errors_free(struct ais_etl_error *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		free(v[i].node);
+		free(v[i].bucket);
+		free(v[i].name);
+		free(v[i].message);
+		free(v[i].job_id);
+	}
+	free(v);
+}
+
+int ais_client_etl_errors(struct ais_client *c, const char *etl,
+			  struct ais_etl_error **out, size_t *n, char *errmsg)
+{
+	Ais__Request req = AIS__REQUEST__INIT;
+	struct ais_etl_error *v = NULL;
+	struct fanout f;
+	size_t i, k, total = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	req.op = AIS__OP__OP_ETL_ERRORS;
+	req.etl_name = (char *)etl;
+	rc = fanout_run(c, &req, &f, errmsg);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < f.n; i++)
+		if (!f.rcs[i] && f.resps[i] && !f.resps[i]->status)
+			total += f.resps[i]->n_etl_errors;
+	v = calloc(total ? total : 1, sizeof(*v));
+	if (!v) {
+		fanout_free(&f);
+		return ais_errf(errmsg, -ENOMEM, "out of memory");
+	}
+	for (i = 0; i < f.n; i++) {
+		const Ais__Response *a = f.resps[i];
+
+		if (f.rcs[i] || !a || a->status)
+			continue;
+		for (k = 0; k < a->n_etl_errors; k++) {
+			const Ais__EtlError *e = a->etl_errors[k];
+			struct ais_etl_error *o = &v[(*n)++];
+
+			o->time_ns = e->time_ns;
+			o->node = xstrdup(f.r->map->nodes[i].id);
+			o->bucket = xstrdup(e->bucket);
+			o->name = xstrdup(e->name);
+			o->message = xstrdup(e->message);
+			o->job_id = xstrdup(e->job_id);
+			if (!o->node || !o->bucket || !o->name || !o->message ||
+			    !o->job_id) {
+				fanout_free(&f);
+				ais_etl_errors_free(v, *n);
+				*n = 0;
+				return ais_errf(errmsg, -ENOMEM,
+						"out of memory");
+			}
+		}
+	}
+	fanout_free(&f);
+	qsort(v, *n, sizeof(*v), cmp_error);
+	*out = v;
+	return 0;
 }

@@ -137,6 +137,18 @@ struct ais_scrub_info {
 	int64_t started_ns, finished_ns;
 };
 
+/* A node's part of an offline transform job (ais etl bucket). */
+struct ais_etl_job_status {
+	char *id;
+	bool running;
+	bool done;	/* this node finished its part */
+	bool stopped;	/* stopped there (ais job stop, or a failure) */
+	uint64_t total; /* objects it is to transform (counted first) */
+	uint64_t transformed, skipped, failed;
+	uint64_t bytes_in, bytes_out;
+	char *last_error;
+};
+
 struct ais_node_info {
 	char *id;
 	char *host;
@@ -160,6 +172,8 @@ struct ais_node_info {
 	struct ais_scrub_info scrub;
 	size_t n_mountpaths;
 	struct ais_mountpath_info *mountpaths;
+	size_t n_etl_jobs;
+	struct ais_etl_job_status *etl_jobs;
 };
 
 struct ais_cluster_info {
@@ -349,6 +363,48 @@ int ais_client_etl_init(struct ais_client *c, const struct ais_etl *e,
  * ais_etl_list_free) and *n. */
 int ais_client_etl_list(struct ais_client *c, struct ais_etl **out, size_t *n,
 			char *errmsg);
+
+/* An offline transform of a bucket (ais etl bucket; see ais-etl(7)). */
+struct ais_etl_job {
+	char id[48]; /* set by the cluster */
+	char etl[65];
+	char etl_args[513];
+	char src_bucket[65];
+	char prefix[1025];
+	char dst_bucket[65];
+	char ext_from[33], ext_to[33]; /* both or neither */
+	bool dry_run;
+	bool continue_on_error;
+	bool stopped;
+	int64_t created_ns;
+};
+/* Starts job (its id is ignored) on every node: the new job's id into
+ * id (48 bytes). 0 or -errno with errmsg (-ENOENT: no such transform or
+ * bucket). Its progress is in every node's NodeInfo (etl_jobs). */
+int ais_client_etl_bucket(struct ais_client *c, const struct ais_etl_job *job,
+			  char *id, char *errmsg);
+/* The jobs the cluster keeps, oldest first (free with free()). */
+int ais_client_etl_jobs(struct ais_client *c, struct ais_etl_job **out,
+			size_t *n, char *errmsg);
+/* Stops job id on every node; removes it (stopping it first). */
+int ais_client_job_stop(struct ais_client *c, const char *id, char *errmsg);
+int ais_client_job_remove(struct ais_client *c, const char *id, char *errmsg);
+
+/* One failure of a transform (a GET or a job), on the node that ran it. */
+struct ais_etl_error {
+	int64_t time_ns;
+	char *node; /* its id */
+	char *bucket;
+	char *name;
+	char *message;
+	char *job_id; /* "" for a GET */
+};
+/* The latest failures of transform etl on every node that answers (each
+ * keeps its last 256, in memory), newest first: *out (free with
+ * ais_etl_errors_free). Nodes that do not answer are left out. */
+int ais_client_etl_errors(struct ais_client *c, const char *etl,
+			  struct ais_etl_error **out, size_t *n, char *errmsg);
+void ais_etl_errors_free(struct ais_etl_error *v, size_t n);
 void ais_etl_list_free(struct ais_etl *v, size_t n);
 /* Unregisters name (-ENOENT if there is none). */
 int ais_client_etl_remove(struct ais_client *c, const char *name, char *errmsg);

@@ -140,3 +140,115 @@ int ais_client_etl_state(struct ais_client *c, const char *name, bool stop,
 {
 	return etl_call(c, AIS__OP__OP_ETL_STATE, name, stop, errmsg);
 }
+
+/* ---- offline jobs (ais etl bucket) ------------------------------------ */
+
+int ais_client_etl_bucket(struct ais_client *c, const struct ais_etl_job *job,
+			  char *id, char *errmsg)
+{
+	Ais__Request req = AIS__REQUEST__INIT;
+	Ais__EtlJob j = AIS__ETL_JOB__INIT;
+	Ais__Response *a;
+	int rc;
+
+	j.etl = (char *)job->etl;
+	j.etl_args = (char *)job->etl_args;
+	j.src_bucket = (char *)job->src_bucket;
+	j.prefix = (char *)job->prefix;
+	j.dst_bucket = (char *)job->dst_bucket;
+	j.ext_from = (char *)job->ext_from;
+	j.ext_to = (char *)job->ext_to;
+	j.dry_run = job->dry_run;
+	j.continue_on_error = job->continue_on_error;
+	req.op = AIS__OP__OP_ETL_BUCKET;
+	req.etl_job = &j;
+	req.map_version = ais__client_version_hint(c);
+	/* Not idempotent: a job sent twice would run twice. */
+	rc = ais__call_any(c, &req, false, 0, &a, errmsg);
+	if (rc < 0)
+		return rc;
+	rc = ais__resp_status(a, errmsg);
+	if (!rc)
+		snprintf(id, sizeof(job->id), "%s", a->job_id ? a->job_id : "");
+	ais__response__free_unpacked(a, NULL);
+	return rc;
+}
+
+int ais_client_etl_jobs(struct ais_client *c, struct ais_etl_job **out,
+			size_t *n, char *errmsg)
+{
+	Ais__Request req = AIS__REQUEST__INIT;
+	struct ais_etl_job *v;
+	Ais__Response *a;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	req.op = AIS__OP__OP_ETL_LIST;
+	req.map_version = ais__client_version_hint(c);
+	rc = ais__call_any(c, &req, true, 0, &a, errmsg);
+	if (rc < 0)
+		return rc;
+	rc = ais__resp_status(a, errmsg);
+	if (rc) {
+		ais__response__free_unpacked(a, NULL);
+		return rc;
+	}
+	v = calloc(a->n_etl_jobs + 1, sizeof(*v));
+	if (!v) {
+		ais__response__free_unpacked(a, NULL);
+		return ais_errf(errmsg, -ENOMEM, "out of memory");
+	}
+	for (i = 0; i < a->n_etl_jobs; i++) {
+		const Ais__EtlJob *s = a->etl_jobs[i];
+		struct ais_etl_job *o = &v[i];
+
+		snprintf(o->id, sizeof(o->id), "%s", s->id);
+		snprintf(o->etl, sizeof(o->etl), "%s", s->etl);
+		snprintf(o->etl_args, sizeof(o->etl_args), "%s", s->etl_args);
+		snprintf(o->src_bucket, sizeof(o->src_bucket), "%s",
+			 s->src_bucket);
+		snprintf(o->prefix, sizeof(o->prefix), "%s", s->prefix);
+		snprintf(o->dst_bucket, sizeof(o->dst_bucket), "%s",
+			 s->dst_bucket);
+		snprintf(o->ext_from, sizeof(o->ext_from), "%s", s->ext_from);
+		snprintf(o->ext_to, sizeof(o->ext_to), "%s", s->ext_to);
+		o->dry_run = s->dry_run;
+		o->continue_on_error = s->continue_on_error;
+		o->stopped = s->stopped;
+		o->created_ns = s->created_ns;
+	}
+	*out = v;
+	*n = a->n_etl_jobs;
+	ais__response__free_unpacked(a, NULL);
+	return 0;
+}
+
+static int job_call(struct ais_client *c, Ais__Op op, const char *id,
+		    char *errmsg)
+{
+	Ais__Request req = AIS__REQUEST__INIT;
+	Ais__Response *a;
+	int rc;
+
+	req.op = op;
+	req.job_id = (char *)id;
+	req.map_version = ais__client_version_hint(c);
+	rc = ais__call_any(c, &req, op == AIS__OP__OP_JOB_STOP, 0, &a, errmsg);
+	if (rc < 0)
+		return rc;
+	rc = ais__resp_status(a, errmsg);
+	ais__response__free_unpacked(a, NULL);
+	return rc;
+}
+
+int ais_client_job_stop(struct ais_client *c, const char *id, char *errmsg)
+{
+	return job_call(c, AIS__OP__OP_JOB_STOP, id, errmsg);
+}
+
+int ais_client_job_remove(struct ais_client *c, const char *id, char *errmsg)
+{
+	return job_call(c, AIS__OP__OP_JOB_REMOVE, id, errmsg);
+}

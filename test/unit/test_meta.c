@@ -392,6 +392,80 @@ START_TEST(test_etls)
 }
 END_TEST
 
+static int job_cmd(struct meta *m, Ais__MetaCmd__Kind kind, const char *id,
+		   const char *etl, const char *src, const char *dst)
+{
+	Ais__MetaCmd cmd = AIS__META_CMD__INIT;
+	Ais__EtlJob job = AIS__ETL_JOB__INIT;
+
+	job.id = (char *)id;
+	job.etl = (char *)etl;
+	job.src_bucket = (char *)src;
+	job.dst_bucket = (char *)dst;
+	cmd.kind = kind;
+	cmd.job = kind == AIS__META_CMD__KIND__JOB_START ? &job : NULL;
+	cmd.job_id = (char *)id;
+	cmd.time_ns = 88;
+	return meta_apply(m, &cmd);
+}
+
+/* Offline transform jobs: started only for a transform and two buckets
+ * that exist, stopped, kept in snapshots in order, removed. */
+START_TEST(test_jobs)
+{
+	const Ais__MetaCmd__Kind start = AIS__META_CMD__KIND__JOB_START;
+	char errmsg[AIS_ERRMSG_LEN];
+	struct meta *m = meta_new(), *d = NULL;
+	void *buf;
+	size_t len;
+
+	join(m, "a", 1);
+	ck_assert_int_eq(bucket(m, AIS__META_CMD__KIND__BUCKET_CREATE, "src"),
+			 0);
+	ck_assert_int_eq(bucket(m, AIS__META_CMD__KIND__BUCKET_CREATE, "dst"),
+			 0);
+	ck_assert_int_eq(
+	    etl_cmd(m, AIS__META_CMD__KIND__ETL_INIT, "gz", "/etl/gzip", false),
+	    0);
+	ck_assert_int_eq(job_cmd(m, start, "etl-1", "gz", "src", "dst"), 0);
+	ck_assert_int_eq(job_cmd(m, start, "etl-2", "gz", "src", "dst"), 0);
+	ck_assert_int_eq(job_cmd(m, start, "etl-1", "gz", "src", "dst"),
+			 -EEXIST);
+	ck_assert_int_eq(job_cmd(m, start, "etl-3", "nope", "src", "dst"),
+			 -ENOENT);
+	ck_assert_int_eq(job_cmd(m, start, "etl-3", "gz", "src", "none"),
+			 -ENOENT);
+	ck_assert_int_eq(job_cmd(m, start, "etl-3", "gz", "src", "src"),
+			 -EINVAL);
+	ck_assert_int_eq(job_cmd(m, start, "bad-id", "gz", "src", "dst"),
+			 -EINVAL);
+	ck_assert_uint_eq(m->njobs, 2);
+	ck_assert_int_eq(m->jobs[0]->created_ns, 88);
+	ck_assert_int_eq(job_cmd(m, AIS__META_CMD__KIND__JOB_STOP, "etl-1",
+				 NULL, NULL, NULL),
+			 0);
+	ck_assert(m->jobs[0]->stopped);
+	ck_assert_int_eq(job_cmd(m, AIS__META_CMD__KIND__JOB_STOP, "etl-9",
+				 NULL, NULL, NULL),
+			 -ENOENT);
+	ck_assert_int_eq(meta_encode(m, &buf, &len), 0);
+	ck_assert_int_eq(meta_decode(buf, len, &d, errmsg), 0);
+	raft_free(buf);
+	ck_assert_uint_eq(d->njobs, 2);
+	ck_assert_str_eq(d->jobs[0]->id, "etl-1");
+	ck_assert(d->jobs[0]->stopped);
+	ck_assert_str_eq(d->jobs[1]->id, "etl-2");
+	ck_assert_str_eq(d->jobs[1]->dst_bucket, "dst");
+	meta_free(d);
+	ck_assert_int_eq(job_cmd(m, AIS__META_CMD__KIND__JOB_REMOVE, "etl-1",
+				 NULL, NULL, NULL),
+			 0);
+	ck_assert_uint_eq(m->njobs, 1);
+	ck_assert_str_eq(m->jobs[0]->id, "etl-2");
+	meta_free(m);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("meta");
@@ -404,6 +478,7 @@ int main(void)
 	tcase_add_test(tc, test_buckets_and_refusals);
 	tcase_add_test(tc, test_encode_decode);
 	tcase_add_test(tc, test_etls);
+	tcase_add_test(tc, test_jobs);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
