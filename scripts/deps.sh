@@ -11,6 +11,8 @@ pkgs=(
 	attr python3 python3-venv git rsync tar procps iproute2 xxhash zlib1g-dev
 	libarchive-tools zip unzip
 	lz4 openssl gzip
+	# etl/resize.py and its test
+	python3-pil python3-numpy
 	# test/bench/run.sh: its reference tools (passthrough_ll is built from
 	# libfuse3-dev's examples at run time)
 	archivemount nginx wrk fio

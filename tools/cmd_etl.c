@@ -460,6 +460,12 @@ static const char bucket_help[] =
     "      --etl-args A          the transform's arguments\n"
     "      --ext FROM:TO         only names ending in .FROM, written as .TO\n"
     "                            (e.g. jpg:npy)\n"
+    "      --members             every member of every shard (tar, tar.gz,\n"
+    "                            tar.lz4) through the transform (with --ext,\n"
+    "                            those members; the others are copied), into\n"
+    "                            a new tar shard of the same name (.tar for a\n"
+    "                            compressed one), members in their order: a\n"
+    "                            WebDataset re-encoded sample by sample\n"
     "      --dry-run             transform and count, write nothing\n"
     "      --continue-on-error   go on after a failure (ais etl errors NAME\n"
     "                            lists them)\n"
@@ -469,7 +475,10 @@ static const char bucket_help[] =
     "\n"
     "Example:\n"
     "  ais etl bucket resize ais://raw/train/ ais://train-224 --ext "
-    "jpg:jpg\n";
+    "jpg:jpg\n"
+    "  ais etl bucket resize ais://wds/ ais://wds-npy --members --ext "
+    "jpg:npy \\\n"
+    "      --etl-args 224,npy\n";
 
 static const char errors_help[] =
     "Usage: ais etl errors NAME\n"
@@ -572,13 +581,21 @@ static int wait_job(struct ais_client *c, const char *id, bool quiet)
 
 static int etl_bucket(int argc, char **argv)
 {
-	enum { OPT_ARGS = 256, OPT_EXT, OPT_DRY, OPT_CONT, OPT_ASYNC };
+	enum {
+		OPT_ARGS = 256,
+		OPT_EXT,
+		OPT_DRY,
+		OPT_CONT,
+		OPT_ASYNC,
+		OPT_MEMB
+	};
 	static const struct option longopts[] = {
 	    {"etl-args", required_argument, NULL, OPT_ARGS},
 	    {"ext", required_argument, NULL, OPT_EXT},
 	    {"dry-run", no_argument, NULL, OPT_DRY},
 	    {"continue-on-error", no_argument, NULL, OPT_CONT},
 	    {"async", no_argument, NULL, OPT_ASYNC},
+	    {"members", no_argument, NULL, OPT_MEMB},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -627,6 +644,9 @@ static int etl_bucket(int argc, char **argv)
 			break;
 		case OPT_ASYNC:
 			async = true;
+			break;
+		case OPT_MEMB:
+			job.members = true;
 			break;
 		case 'q':
 			quiet = true;

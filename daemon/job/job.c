@@ -1,4 +1,6 @@
 /* Offline transforms: see job.h. */
+#include <archive.h>
+#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -8,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +18,9 @@
 #include "log.h"
 #include "map.h"
 #include "objmeta.h"
+#include "shard_index.h"
+#include "shard_names.h"
+#include "shard_read.h"
 #include "util.h"
 
 #include "aisd.h"
@@ -25,6 +31,7 @@
 #include "move/walk.h"
 #include "store/blocks.h"
 #include "store/mountpath.h"
+#include "shard/shard.h"
 #include "store/store.h"
 
 #define STATS_MAX 128 /* jobs remembered here (the metadata keeps 64) */
@@ -205,7 +212,46 @@ void jobs_follow(struct jobs *j, struct cluster_map *cm)
 
 /* ---- one object ------------------------------------------------------ */
 
-/* The name the output of name gets, or NULL when the job skips name. */
+/* --members: the name of the shard made of name (a .tar of the same name,
+ * ".tar" for ".tgz", ".tar.gz" and ".tar.lz4"), or false for a name that
+ * is no shard this job rewrites (zip, or not a shard). */
+static bool shard_out_name(const char *name, char *out, size_t cap)
+{
+	static const char *const sfx[] = {".tar.gz", ".tgz", ".tar.lz4"};
+	enum ais_shard_format f = ais_shard_format_from_name(name);
+	size_t n = strlen(name);
+
+	if (f == AIS_SHARD_TAR)
+		return snprintf(out, cap, "%s", name) < (int)cap;
+	if (f != AIS_SHARD_TGZ && f != AIS_SHARD_TLZ4)
+		return false;
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		size_t k = strlen(sfx[i]);
+
+		if (n > k && !strcasecmp(name + n - k, sfx[i]))
+			return snprintf(out, cap, "%.*s.tar", (int)(n - k),
+					name) < (int)cap;
+	}
+	return false;
+}
+
+/* The name a member (or, without --members, an object) gets after the
+ * transform with --ext, or false when ext_from does not match. */
+static bool ext_name(const Ais__EtlJob *job, const char *name, char *out,
+		     size_t cap)
+{
+	size_t n = strlen(name), f = strlen(job->ext_from);
+
+	if (!f)
+		return snprintf(out, cap, "%s", name) < (int)cap;
+	if (n <= f + 1 || name[n - f - 1] != '.' ||
+	    strcmp(name + n - f, job->ext_from) != 0)
+		return false;
+	return snprintf(out, cap, "%.*s%s", (int)(n - f), name, job->ext_to) <
+	       (int)cap;
+}
+
+/* The name the output of name gets, or false when the job skips name. */
 static bool dst_name(const Ais__EtlJob *job, const char *name, char *out,
 		     size_t cap)
 {
@@ -213,6 +259,8 @@ static bool dst_name(const Ais__EtlJob *job, const char *name, char *out,
 
 	if (strncmp(name, job->prefix, strlen(job->prefix)) != 0)
 		return false;
+	if (job->members)
+		return shard_out_name(name, out, cap);
 	if (!f) {
 		snprintf(out, cap, "%s", name);
 		return true;
@@ -348,6 +396,204 @@ static int put_waiting(struct run *r, const char *dst, struct etl_output *out,
 	}
 }
 
+static int stage_write(void *arg, const void *buf, size_t len)
+{
+	return ais_write_all(*(int *)arg, buf, len);
+}
+
+/* Writes len bytes of fd from off (or of buf, when fd < 0) as the data of
+ * the entry just written to a. */
+static int entry_data(struct archive *a, int fd, uint64_t off, const char *buf,
+		      uint64_t len, char *errmsg)
+{
+	char chunk[65536];
+
+	for (uint64_t done = 0; done < len;) {
+		size_t step = len - done < sizeof(chunk) ? (size_t)(len - done)
+							 : sizeof(chunk);
+		const char *p = buf ? buf + done : chunk;
+		ssize_t n = (ssize_t)step;
+
+		if (!buf) {
+			n = pread(fd, chunk, step, (off_t)(off + done));
+			if (n <= 0)
+				return ais_errf(errmsg, n < 0 ? -errno : -EIO,
+						"reading: %s",
+						n < 0 ? strerror(errno)
+						      : "short file");
+		}
+		if (archive_write_data(a, p, (size_t)n) != n)
+			return ais_errf(errmsg, -EIO, "writing the shard: %s",
+					archive_error_string(a));
+		done += (uint64_t)n;
+	}
+	return 0;
+}
+
+struct by_off {
+	uint64_t off;
+	size_t i;
+};
+
+static int cmp_off(const void *a, const void *b)
+{
+	const struct by_off *x = a, *y = b;
+
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* One member of a shard being remade: transformed (or copied) into a. */
+static int remake_member(struct run *r, const Ais__EtlSpec *spec,
+			 const char *shard, int fd,
+			 const struct ais_shard_index *idx,
+			 const struct ais_shard_member *mb, struct archive *a,
+			 char *errmsg)
+{
+	struct aisd *d = r->j->d;
+	struct archive_entry *e = archive_entry_new();
+	struct etl_output out = {.fd = -1};
+	char path[AIS_NAME_MAX * 5], full[AIS_NAME_MAX * 6];
+	uint64_t off = 0, len = mb->size;
+	int in = fd, staged = -1, rc = 0;
+	bool through;
+
+	if (!e)
+		return ais_errf(errmsg, -ENOMEM, "out of memory");
+	archive_entry_set_mtime(e, mb->mtime, 0);
+	archive_entry_set_perm(e, mb->mode & 07777);
+	if (mb->type == AIS_SHARD_DIR || mb->type == AIS_SHARD_SYMLINK) {
+		archive_entry_set_pathname(e, mb->path);
+		archive_entry_set_filetype(
+		    e, mb->type == AIS_SHARD_DIR ? AE_IFDIR : AE_IFLNK);
+		if (mb->type == AIS_SHARD_SYMLINK)
+			archive_entry_set_symlink(e, mb->link);
+		if (archive_write_header(a, e) != ARCHIVE_OK)
+			rc = ais_errf(errmsg, -EIO, "member %s: %s", mb->path,
+				      archive_error_string(a));
+		archive_entry_free(e);
+		return rc;
+	}
+	/* Its bytes: a range of the shard, or decoded into a file. */
+	if (!ais_shard_member_range(idx, mb, &off)) {
+		staged = etl_spool_open(d->etl, errmsg);
+		if (staged < 0) {
+			archive_entry_free(e);
+			return staged;
+		}
+		rc = shard_member_read(d->shards, fd, idx, mb, 0, mb->size,
+				       stage_write, &staged, errmsg);
+		in = staged;
+		off = 0;
+	}
+	through = ext_name(r->job, mb->path, path, sizeof(path));
+	if (!rc && through) {
+		snprintf(full, sizeof(full), "%s/%s", shard, mb->path);
+		rc = etl_run(d->etl, spec, r->job->src_bucket, full,
+			     r->job->etl_args, in, off, len, &out, errmsg);
+	} else if (!through) {
+		snprintf(path, sizeof(path), "%s", mb->path);
+	}
+	if (!rc) {
+		archive_entry_set_pathname(e, path);
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_size(e,
+				       (la_int64_t)(through ? out.size : len));
+		if (archive_write_header(a, e) != ARCHIVE_OK)
+			rc = ais_errf(errmsg, -EIO, "member %s: %s", path,
+				      archive_error_string(a));
+	}
+	if (!rc && through)
+		rc = entry_data(a, out.fd, 0, out.fd < 0 ? out.buf : NULL,
+				out.size, errmsg);
+	else if (!rc)
+		rc = entry_data(a, in, off, NULL, len, errmsg);
+	etl_output_free(&out);
+	if (staged >= 0)
+		close(staged);
+	archive_entry_free(e);
+	return rc;
+}
+
+/* --members: the shard on fd remade member by member, in their order in
+ * it, into an uncompressed tar in a spool file (*res). */
+static int remake_shard(struct run *r, const Ais__EtlSpec *spec,
+			const char *name, int fd, const struct ais_obj_meta *m,
+			struct etl_output *res, char *errmsg)
+{
+	struct aisd *d = r->j->d;
+	struct shard_ref *ref = NULL;
+	struct archive *a = NULL;
+	struct by_off *order = NULL;
+	size_t n, k = 0;
+	int out = -1, rc;
+	off_t end;
+
+	rc =
+	    shard_get(d->shards, r->job->src_bucket, name, fd, m, &ref, errmsg);
+	if (rc)
+		return rc;
+	n = ais_shard_index_count(ref->idx);
+	order = calloc(n ? n : 1, sizeof(*order));
+	if (!order) {
+		rc = ais_errf(errmsg, -ENOMEM, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct ais_shard_member mb;
+
+		if (ais_shard_index_at(ref->idx, i, &mb) ||
+		    (mb.flags & AIS_SHARD_F_IMPLICIT) ||
+		    mb.type == AIS_SHARD_OTHER)
+			continue;
+		order[k].off = mb.header_off;
+		order[k++].i = i;
+	}
+	qsort(order, k, sizeof(*order), cmp_off);
+	out = etl_spool_open(d->etl, errmsg);
+	if (out < 0) {
+		rc = out;
+		goto done;
+	}
+	a = archive_write_new();
+	if (!a || archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+	    archive_write_open_fd(a, out) != ARCHIVE_OK) {
+		rc = ais_errf(errmsg, -ENOMEM, "cannot write a tar: %s",
+			      a ? archive_error_string(a) : "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < k && !rc; i++) {
+		struct ais_shard_member mb;
+
+		if (atomic_load(&r->j->cancel)) {
+			rc = ais_errf(errmsg, -ECANCELED, "cancelled");
+			break;
+		}
+		rc = ais_shard_index_at(ref->idx, order[i].i, &mb);
+		if (!rc)
+			rc = remake_member(r, spec, name, fd, ref->idx, &mb, a,
+					   errmsg);
+	}
+	if (!rc && archive_write_close(a) != ARCHIVE_OK)
+		rc = ais_errf(errmsg, -EIO, "writing the shard: %s",
+			      archive_error_string(a));
+	if (!rc && ((end = lseek(out, 0, SEEK_END)) < 0 ||
+		    lseek(out, 0, SEEK_SET) < 0))
+		rc = ais_errf(errmsg, -errno, "%s", strerror(errno));
+	if (!rc) {
+		res->fd = out;
+		res->size = (uint64_t)end;
+		out = -1;
+	}
+done:
+	if (a)
+		archive_write_free(a);
+	if (out >= 0)
+		close(out);
+	free(order);
+	shard_ref_put(ref);
+	return rc;
+}
+
 static void one(struct run *r, const char *name, uint8_t *scratch)
 {
 	struct aisd *d = r->j->d;
@@ -394,7 +640,9 @@ static void one(struct run *r, const char *name, uint8_t *scratch)
 	if (d->store->verify)
 		rc = blk_verify(d->store->mps, d->store->blk, fd, &m, 0, m.size,
 				scratch, false, errmsg);
-	if (!rc)
+	if (!rc && job->members)
+		rc = remake_shard(r, spec, name, fd, &m, &out, errmsg);
+	else if (!rc)
 		rc = etl_run(d->etl, spec, job->src_bucket, name, job->etl_args,
 			     fd, 0, m.size, &out, errmsg);
 	close(fd);

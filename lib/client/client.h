@@ -375,6 +375,7 @@ struct ais_etl_job {
 	char ext_from[33], ext_to[33]; /* both or neither */
 	bool dry_run;
 	bool continue_on_error;
+	bool members; /* every member of every shard, into new tar shards */
 	bool stopped;
 	int64_t created_ns;
 };

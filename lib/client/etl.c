@@ -160,6 +160,7 @@ int ais_client_etl_bucket(struct ais_client *c, const struct ais_etl_job *job,
 	j.ext_to = (char *)job->ext_to;
 	j.dry_run = job->dry_run;
 	j.continue_on_error = job->continue_on_error;
+	j.members = job->members;
 	req.op = AIS__OP__OP_ETL_BUCKET;
 	req.etl_job = &j;
 	req.map_version = ais__client_version_hint(c);
@@ -216,6 +217,7 @@ int ais_client_etl_jobs(struct ais_client *c, struct ais_etl_job **out,
 		snprintf(o->ext_to, sizeof(o->ext_to), "%s", s->ext_to);
 		o->dry_run = s->dry_run;
 		o->continue_on_error = s->continue_on_error;
+		o->members = s->members;
 		o->stopped = s->stopped;
 		o->created_ns = s->created_ns;
 	}
