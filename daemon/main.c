@@ -375,6 +375,7 @@ int main(int argc, char **argv)
 		announce(&ready);
 
 	rc = server_run(srv);
+	etl_shutdown(d.etl);
 	jobs_stop(d.jobs);
 	move_stop(d.move);
 	cluster_stop(d.cluster);

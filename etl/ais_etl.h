@@ -73,13 +73,14 @@ static inline void ais_etl_set(struct ais_etl_out *out, const void *data,
 /* The output is len bytes to fill in, returned (NULL: out of memory). */
 static inline unsigned char *ais_etl_alloc(struct ais_etl_out *out, size_t len)
 {
-	if (len > out->cap) {
-		unsigned char *b = (unsigned char *)realloc(out->buf, len);
+	if (len > out->cap || !out->buf) {
+		size_t cap = len ? len : 1;
+		unsigned char *b = (unsigned char *)realloc(out->buf, cap);
 
 		if (!b)
 			return NULL;
 		out->buf = b;
-		out->cap = len;
+		out->cap = cap;
 	}
 	out->data = out->buf;
 	out->size = len;
@@ -93,12 +94,14 @@ static inline int ais_etl_write(struct ais_etl_out *out, const void *p,
 {
 	size_t have = out->data == out->buf ? out->size : 0;
 
+	if (len > (size_t)-1 - have)
+		return -1;
 	if (have + len > out->cap) {
 		size_t cap = out->cap ? out->cap : 4096;
 		unsigned char *b;
 
 		while (cap < have + len)
-			cap *= 2;
+			cap = cap > (size_t)-1 / 2 ? have + len : cap * 2;
 		b = (unsigned char *)realloc(out->buf, cap);
 		if (!b)
 			return -1;
@@ -174,9 +177,17 @@ static inline int ais_etl_serve(ais_etl_fn fn, void *arg)
 	char *meta = NULL;
 	unsigned char *data = NULL;
 	size_t meta_cap = 0, data_cap = 0;
-	int rc = 1;
+	int rc = 1, wfd;
 
 	memset(&out, 0, sizeof(out));
+	/* What the function prints goes to stderr: stdout is the
+	 * protocol's. */
+	fflush(stdout);
+	wfd = dup(1);
+	if (wfd < 0 || dup2(2, 1) < 0) {
+		fprintf(stderr, "ais_etl: cannot set stdout aside\n");
+		return 1;
+	}
 	for (;;) {
 		uint32_t bl, nl, al, st;
 		uint64_t size, sz;
@@ -221,10 +232,12 @@ static inline int ais_etl_serve(ais_etl_fn fn, void *arg)
 			data = d;
 			data_cap = size;
 		}
-		if (ais_etl__read(0, meta, bl) < 0 ||
-		    ais_etl__read(0, meta + bl + 1, nl) < 0 ||
-		    ais_etl__read(0, meta + bl + nl + 2, al) < 0 ||
-		    ais_etl__read(0, data, size) < 0) {
+		/* 1 for each (0 bytes read as 1 too): an end here is in
+		 * the middle of a request. */
+		if (ais_etl__read(0, meta, bl) != 1 ||
+		    ais_etl__read(0, meta + bl + 1, nl) != 1 ||
+		    ais_etl__read(0, meta + bl + nl + 2, al) != 1 ||
+		    ais_etl__read(0, data, size) != 1) {
 			fprintf(stderr, "ais_etl: stdin ended in a request\n");
 			break;
 		}
@@ -244,10 +257,11 @@ static inline int ais_etl_serve(ais_etl_fn fn, void *arg)
 		memcpy(ans, "AISA", 4);
 		memcpy(ans + 4, &st, 4);
 		memcpy(ans + 8, &sz, 8);
-		if (ais_etl__write(1, ans, sizeof(ans)) ||
-		    ais_etl__write(1, out.data, out.size))
+		if (ais_etl__write(wfd, ans, sizeof(ans)) ||
+		    ais_etl__write(wfd, out.data, out.size))
 			break; /* aisd went away */
 	}
+	close(wfd);
 	free(meta);
 	free(data);
 	free(out.buf);

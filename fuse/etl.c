@@ -5,11 +5,14 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "etl.h"
 #include "fs.h"
+#include "fileio.h"
 #include "log.h"
 
 #define ETL_BUCKETS 1024
@@ -116,39 +119,78 @@ static void trim(struct afs_etl *e)
 	}
 }
 
-/* Runs the transform for in into a new spool file. */
+/* Where an output is written as it comes: a memfd, moved to a spool file
+ * once it grows past AFS_ETL_MEM_MAX. */
+struct sink {
+	const char *spool;
+	int fd;
+	bool in_mem;
+	uint64_t size;
+};
+
+static int sink_write(void *arg, const void *buf, size_t len)
+{
+	struct sink *s = arg;
+	int rc;
+
+	if (s->in_mem && s->size + len > AFS_ETL_MEM_MAX) {
+		int fd = open(s->spool, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		off_t off = 0;
+
+		if (fd < 0) {
+			rc = -errno;
+			ais_log(LOG_ERR, "etl: spool %s: %s", s->spool,
+				strerror(errno));
+			return rc;
+		}
+		while ((uint64_t)off < s->size) {
+			ssize_t n = sendfile(fd, s->fd, &off,
+					     (size_t)(s->size - (uint64_t)off));
+
+			if (n <= 0) {
+				rc = n < 0 ? -errno : -EIO;
+				close(fd);
+				return rc;
+			}
+		}
+		close(s->fd);
+		s->fd = fd;
+		s->in_mem = false;
+	}
+	rc = ais_write_all(s->fd, buf, len);
+	if (rc)
+		return rc;
+	s->size += len;
+	return 0;
+}
+
+/* Runs the transform for in into memory or a spool file. */
 static int fetch(struct afs_fs *fs, struct afs_inode *in, struct entry *x)
 {
 	char errmsg[AIS_ERRMSG_LEN] = "";
+	struct sink s = {.spool = fs->opts.spool_dir, .in_mem = true};
 	struct ais_obj_meta m;
 	struct afs_loc loc;
-	struct stat st;
-	int fd, rc;
+	int rc;
 
 	rc = afs_locate(fs, in, &loc);
 	if (rc)
 		return rc;
-	fd = open(fs->opts.spool_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0) {
+	s.fd = memfd_create("aisfs-etl", MFD_CLOEXEC);
+	if (s.fd < 0) {
 		rc = -errno;
-		ais_log(LOG_ERR, "etl: spool %s: %s", fs->opts.spool_dir,
-			strerror(errno));
+		ais_log(LOG_ERR, "etl: memfd: %s", strerror(errno));
 		return rc;
 	}
-	rc = ais_client_get_etl_fd(fs->client, loc.bucket, loc.key,
-				   afs_loc_member(&loc), fs->opts.etl,
-				   fs->opts.etl_args, fd, &m, errmsg);
+	rc = ais_client_get_etl_cb(
+	    fs->client, loc.bucket, loc.key, afs_loc_member(&loc), fs->opts.etl,
+	    fs->opts.etl_args, sink_write, &s, &m, errmsg);
 	if (rc) {
-		close(fd);
+		close(s.fd);
 		return -afs_errno(rc, "etl", &loc, errmsg);
 	}
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
-	x->out.fd = fd;
-	x->out.size = (uint64_t)st.st_size;
+	x->out.fd = s.fd;
+	x->out.size = s.size;
 	return 0;
 }
 

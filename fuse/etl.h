@@ -1,9 +1,11 @@
 /* A transformed view (aisfs -o etl=NAME[,etl_args=A]): every file of the
  * mount, object or shard member, shows the output of transform NAME
  * (ais-etl(7)), run by the node that holds it. An output is fetched once,
- * by the first lookup, stat or open that needs it, into an unlinked file
- * in the spool directory; it stays while a handle reads it and, after, in
- * a bounded LRU (AFS_ETL_KEEP outputs, AFS_ETL_KEEP_BYTES bytes): the
+ * by the first lookup, stat or open that needs it, into memory (a memfd:
+ * no file system journal for a sample) or, past AFS_ETL_MEM_MAX, an
+ * unlinked file in the spool directory; it stays while a handle reads it
+ * and, after, in a bounded LRU (AFS_ETL_KEEP outputs, AFS_ETL_KEEP_BYTES
+ * bytes): the
  * size stat shows and the bytes read() returns come from the same run. A
  * new version of the object gets a new run. */
 #ifndef AISFS_ETL_H
@@ -12,7 +14,8 @@
 #include <stdint.h>
 
 #define AFS_ETL_KEEP	   512
-#define AFS_ETL_KEEP_BYTES (256ull << 20)
+#define AFS_ETL_KEEP_BYTES (64ull << 20)
+#define AFS_ETL_MEM_MAX	   (1u << 20)
 
 struct afs_fs;
 struct afs_inode;

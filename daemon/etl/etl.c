@@ -65,6 +65,7 @@ int etl_new(const char *dir, const char *user, const char *spool_dir,
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&e->freed, &ca);
+	pthread_cond_init(&e->keeper_cv, &ca);
 	pthread_condattr_destroy(&ca);
 	find_host(e->host_python, AIS_ETL_PYTHON_HOST);
 	e->output_max = output_max ? output_max : ETL_OUTPUT_MAX;
@@ -116,6 +117,12 @@ int etl_new(const char *dir, const char *user, const char *spool_dir,
 	if (e->dir)
 		ais_log(LOG_INFO, "etl: programs under %s run as %s", e->dir,
 			e->user);
+	rc = etl_keeper_start(e);
+	if (rc) {
+		etl_free(e);
+		return ais_errf(errmsg, rc, "etl: cannot start a thread: %s",
+				strerror(-rc));
+	}
 	*out = e;
 	return 0;
 }
@@ -126,6 +133,7 @@ void etl_free(struct etl *e)
 		return;
 	etl_pools_free(e);
 	pthread_cond_destroy(&e->freed);
+	pthread_cond_destroy(&e->keeper_cv);
 	pthread_mutex_destroy(&e->lock);
 	for (size_t i = 0; i < ETL_ERRORS_KEEP; i++) {
 		free(e->errs[i].name);
@@ -379,8 +387,13 @@ bool etl_keep_err(int fd, char *keep, size_t *n)
 {
 	char buf[4096];
 	ssize_t got;
+	int rounds = 0;
 
+	/* At most 64 KiB a call: a program that floods stderr must not keep
+	 * the caller from its timeout. */
 	while ((got = read(fd, buf, sizeof(buf))) != 0) {
+		if (++rounds > 16)
+			return true;
 		if (got < 0)
 			return errno == EAGAIN || errno == EINTR;
 		size_t g = (size_t)got;
@@ -414,8 +427,9 @@ void etl_status_str(int status, char *buf, size_t cap)
 /* Waits for pid up to deadline (monotonic ns) reading its stderr; kills
  * its group at the deadline. Returns its wait status, and whether it was
  * killed for time in *timed_out. */
-static int wait_child(pid_t pid, int errfd, uint64_t deadline, char *keep,
-		      size_t *kept, bool *timed_out)
+static int wait_child(const struct etl *e, pid_t pid, int errfd,
+		      uint64_t deadline, char *keep, size_t *kept,
+		      bool *timed_out)
 {
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	bool err_open = true;
@@ -436,6 +450,9 @@ static int wait_child(pid_t pid, int errfd, uint64_t deadline, char *keep,
 			   WEXITED | WNOHANG | WNOWAIT) == 0 &&
 		    si.si_pid == pid)
 			break;
+		/* The node stops: as if its time were up. */
+		if (atomic_load(&e->closing))
+			now = deadline;
 		if (now >= deadline) {
 			*timed_out = true;
 			kill(-pid, SIGKILL);
@@ -447,7 +464,7 @@ static int wait_child(pid_t pid, int errfd, uint64_t deadline, char *keep,
 			break;
 		}
 		left = (deadline - now) / 1000000 + 1;
-		ms = left > 60000 ? 60000 : (int)left;
+		ms = left > 1000 ? 1000 : (int)left;
 		if (err_open) {
 			pf[nf].fd = errfd;
 			pf[nf++].events = POLLIN;
@@ -621,12 +638,17 @@ static int filter_run(struct etl *e, const Ais__EtlSpec *spec,
 	errp[1] = -1;
 	close(in);
 	in = -1;
-	status = wait_child(pid, errp[0],
+	status = wait_child(e, pid, errp[0],
 			    ais_now_mono_ns() + (uint64_t)timeout_ms * 1000000,
 			    keep, &kept, &timed_out);
 	etl_last_line(keep, kept, line, sizeof(line));
 	etl_status_str(status, how, sizeof(how));
-	if (timed_out || (WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU)) {
+	if (timed_out && atomic_load(&e->closing)) {
+		rc = ais_errf(errmsg, -ECANCELED,
+			      "transform %s on %s/%s: the node is stopping",
+			      spec->name, bucket, name);
+	} else if (timed_out ||
+		   (WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU)) {
 		rc = ais_errf(errmsg, -ETIMEDOUT,
 			      "transform %s on %s/%s: killed after %u ms "
 			      "(its timeout)",

@@ -103,6 +103,11 @@ void etl_note_error(struct etl *e, const char *etl, const char *bucket,
 int etl_errors(struct etl *e, const char *etl, Ais__EtlError ***out, size_t *n);
 void etl_errors_free(Ais__EtlError **v, size_t n);
 
+/* The node stops: runs waiting for a worker or for a program end now
+ * (-ECANCELED), and their programs are killed. Before the threads that
+ * run transforms are joined. */
+void etl_shutdown(struct etl *e);
+
 /* An unlinked file in the spool directory (for an input to stage, or an
  * output): fd, or -errno with errmsg. */
 int etl_spool_open(const struct etl *e, char *errmsg);

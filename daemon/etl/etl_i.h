@@ -45,6 +45,11 @@ struct etl {
 	pthread_mutex_t lock;
 	pthread_cond_t freed; /* a worker became idle, or a pool retired */
 	struct etl_pool *pools;
+	struct etl_pool *retired; /* left for the keeper to reap and free */
+	pthread_t keeper;	  /* starts, replaces and reaps workers */
+	bool keeper_started, keeper_stop;
+	pthread_cond_t keeper_cv;
+	atomic_bool closing; /* etl_shutdown: runs end now */
 };
 
 /* What to execute for spec, checked: exe (PATH_MAX) is the program's real
@@ -87,5 +92,7 @@ int etl_worker_run(struct etl *e, const Ais__EtlSpec *spec, const char *bucket,
 		   const char *name, const char *args, int fd, uint64_t off,
 		   uint64_t len, struct etl_output *out, char *errmsg);
 void etl_pools_free(struct etl *e);
+/* Starts the keeper thread (no-op without etl_dir). 0 or -errno. */
+int etl_keeper_start(struct etl *e);
 
 #endif

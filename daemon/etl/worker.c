@@ -11,7 +11,15 @@
  * All integers little-endian. A request is fed from the object's file by
  * splice and the answer read as it comes, in one poll loop, so a worker
  * may stream (answer before it has read everything) without a deadlock;
- * only an answer that ends before the request was read is wrong. */
+ * only an answer that ends before the request was read is wrong.
+ *
+ * Workers are started (and replaced, and reaped when idle and dead) by one
+ * thread, the keeper: PR_SET_PDEATHSIG kills a child when the *thread*
+ * that forked it ends, so no request or job thread may fork one; and the
+ * Raft thread that retires a pool must not wait on forks and reaps. A
+ * worker that dies within a second of its start three times running is
+ * not started again for a while (up to a minute): its requests fail at
+ * once with what it said. */
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -39,10 +47,16 @@
 /* Bytes spliced into a worker's stdin at a time, and its pipes' size. */
 #define FEED_STEP (1u << 20)
 
+/* A start that failed, or a worker that died this soon after its start,
+ * counts toward the backoff. */
+#define QUICK_DEATH_NS (1000000000ull)
+#define BACKOFF_MAX_NS (60000000000ull)
+
 struct etl_worker {
 	pid_t pid;	  /* 0: not running */
 	int in, out, err; /* its stdin (written), stdout, stderr (read) */
 	bool busy;
+	uint64_t started_ns;
 	uint64_t served;
 };
 
@@ -51,6 +65,11 @@ struct etl_pool {
 	Ais__EtlSpec *spec; /* a copy, as when the pool started */
 	unsigned n, busy, waiting;
 	bool retired; /* the transform changed: stop when nobody uses it */
+	/* Starts that fail (or workers that die at once): none before
+	 * retry_ns; the reason, for the requests meanwhile. */
+	unsigned failures;
+	uint64_t retry_ns;
+	char why[2 * AIS_ERRMSG_LEN];
 	struct etl_worker w[];
 };
 
@@ -168,6 +187,7 @@ static int worker_spawn(struct etl *e, const Ais__EtlSpec *spec,
 	w->out = outp[0];
 	w->err = errp[0];
 	w->served = 0;
+	w->started_ns = ais_now_mono_ns();
 	ais_log(LOG_INFO, "etl: %s: worker %u started (pid %d)", spec->name,
 		idx, (int)pid);
 	return 0;
@@ -201,35 +221,46 @@ static struct etl_pool *pool_new(const Ais__EtlSpec *spec)
 	return p;
 }
 
-/* Under e->lock: a retired pool nobody uses any more goes. */
-static void pool_maybe_free(struct etl_pool *p)
+static void unlink_pool(struct etl_pool **head, struct etl_pool *p)
+{
+	for (struct etl_pool **pp = head; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	p->next = NULL;
+}
+
+/* Under e->lock, not on the Raft thread (it reaps): a retired pool nobody
+ * uses any more goes. */
+static void pool_maybe_free(struct etl *e, struct etl_pool *p)
 {
 	if (!p->retired || p->busy || p->waiting)
 		return;
 	for (unsigned i = 0; i < p->n; i++)
 		worker_stop(&p->w[i], NULL, NULL);
+	unlink_pool(&e->retired, p);
 	ais__etl_spec__free_unpacked(p->spec, NULL);
 	free(p);
 }
 
-/* Under e->lock: takes p out of the list; its idle workers stop now, the
- * busy ones when their request ends. */
+/* Under e->lock: p leaves the active list for the keeper's retired one;
+ * its idle workers are killed now (reaped by the keeper), the busy ones
+ * when their request ends. Never waits: the Raft thread calls it. */
 static void pool_retire(struct etl *e, struct etl_pool *p)
 {
-	struct etl_pool **pp;
-
-	for (pp = &e->pools; *pp; pp = &(*pp)->next)
-		if (*pp == p) {
-			*pp = p->next;
-			break;
-		}
+	unlink_pool(&e->pools, p);
 	p->retired = true;
+	p->next = e->retired;
+	e->retired = p;
 	for (unsigned i = 0; i < p->n; i++)
-		if (!p->w[i].busy && p->w[i].pid)
-			worker_stop(&p->w[i], NULL, NULL);
+		if (!p->w[i].busy && p->w[i].pid) {
+			kill(-p->w[i].pid, SIGKILL);
+			kill(p->w[i].pid, SIGKILL);
+		}
 	ais_log(LOG_INFO, "etl: %s: workers stopped", p->spec->name);
 	pthread_cond_broadcast(&e->freed);
-	pool_maybe_free(p);
+	pthread_cond_signal(&e->keeper_cv);
 }
 
 static struct etl_pool *pool_find(struct etl *e, const char *name)
@@ -240,20 +271,110 @@ static struct etl_pool *pool_find(struct etl *e, const char *name)
 	return NULL;
 }
 
-/* Starts every worker of p that is not running (under e->lock, from the
- * Raft thread: a fork each, nothing waited for). */
-static void pool_start(struct etl *e, struct etl_pool *p)
+/* Under e->lock, on the keeper: starts the workers of p that do not run
+ * (unless its starts are backing off), and reaps idle ones that died. */
+static void pool_tend(struct etl *e, struct etl_pool *p, uint64_t now)
 {
-	char errmsg[AIS_ERRMSG_LEN];
+	char errmsg[AIS_ERRMSG_LEN], line[256], how[128], keep[ETL_ERR_KEEP];
 
 	for (unsigned i = 0; i < p->n; i++) {
-		if (p->w[i].pid || p->w[i].busy)
+		struct etl_worker *w = &p->w[i];
+		size_t kept = 0;
+		bool quick;
+
+		if (w->busy || !w->pid || worker_alive(w))
 			continue;
-		if (worker_spawn(e, p->spec, &p->w[i], i, errmsg)) {
-			ais_log(LOG_WARNING, "etl: %s", errmsg);
-			return;
+		quick = now - w->started_ns < QUICK_DEATH_NS;
+		etl_status_str(worker_stop(w, keep, &kept), how, sizeof(how));
+		etl_last_line(keep, kept, line, sizeof(line));
+		snprintf(p->why, sizeof(p->why),
+			 "transform %s: its worker exited (%s)%s%s",
+			 p->spec->name, how, line[0] ? ": " : "", line);
+		ais_log(LOG_WARNING, "etl: %s", p->why);
+		if (quick) {
+			uint64_t wait = 1000000000ull
+					<< (p->failures < 6 ? p->failures : 6);
+
+			p->failures++;
+			if (p->failures >= 3)
+				p->retry_ns = now + (wait < BACKOFF_MAX_NS
+							 ? wait
+							 : BACKOFF_MAX_NS);
+		} else {
+			p->failures = 0;
 		}
 	}
+	if (now < p->retry_ns)
+		return;
+	for (unsigned i = 0; i < p->n; i++) {
+		struct etl_worker *w = &p->w[i];
+
+		if (w->busy || w->pid)
+			continue;
+		if (worker_spawn(e, p->spec, w, i, errmsg)) {
+			if (strcmp(errmsg, p->why))
+				ais_log(LOG_WARNING, "etl: %s", errmsg);
+			snprintf(p->why, sizeof(p->why), "%s", errmsg);
+			p->failures++;
+			p->retry_ns = now + (p->failures < 6
+						 ? 1000000000ull << p->failures
+						 : BACKOFF_MAX_NS);
+			break;
+		}
+	}
+	pthread_cond_broadcast(&e->freed);
+}
+
+static void *keeper_main(void *arg)
+{
+	struct etl *e = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&e->lock);
+	while (!e->keeper_stop) {
+		uint64_t now = ais_now_mono_ns(), next;
+		struct etl_pool *p, *nx;
+
+		for (p = e->pools; p; p = p->next)
+			pool_tend(e, p, now);
+		for (p = e->retired; p; p = nx) {
+			nx = p->next;
+			for (unsigned i = 0; i < p->n; i++)
+				if (!p->w[i].busy)
+					worker_stop(&p->w[i], NULL, NULL);
+			pool_maybe_free(e, p);
+		}
+		/* Once a second: idle workers that died are found here. */
+		next = ais_now_mono_ns() + 1000000000ull;
+		ts.tv_sec = (time_t)(next / 1000000000ull);
+		ts.tv_nsec = (long)(next % 1000000000ull);
+		pthread_cond_timedwait(&e->keeper_cv, &e->lock, &ts);
+	}
+	pthread_mutex_unlock(&e->lock);
+	return NULL;
+}
+
+int etl_keeper_start(struct etl *e)
+{
+	int rc;
+
+	if (!e->dir)
+		return 0;
+	rc = pthread_create(&e->keeper, NULL, keeper_main, e);
+	if (rc)
+		return -rc;
+	e->keeper_started = true;
+	return 0;
+}
+
+void etl_shutdown(struct etl *e)
+{
+	if (!e)
+		return;
+	atomic_store(&e->closing, true);
+	pthread_mutex_lock(&e->lock);
+	pthread_cond_broadcast(&e->freed);
+	pthread_mutex_unlock(&e->lock);
 }
 
 void etl_follow(struct etl *e, Ais__EtlSpec *const *specs, size_t n)
@@ -288,21 +409,38 @@ void etl_follow(struct etl *e, Ais__EtlSpec *const *specs, size_t n)
 		}
 		p->next = e->pools;
 		e->pools = p;
-		pool_start(e, p);
 	}
+	/* The keeper starts them. */
+	pthread_cond_signal(&e->keeper_cv);
 	pthread_mutex_unlock(&e->lock);
 }
 
 void etl_pools_free(struct etl *e)
 {
+	struct etl_pool *p;
+
+	if (e->keeper_started) {
+		pthread_mutex_lock(&e->lock);
+		e->keeper_stop = true;
+		pthread_cond_signal(&e->keeper_cv);
+		pthread_mutex_unlock(&e->lock);
+		pthread_join(e->keeper, NULL);
+		e->keeper_started = false;
+	}
 	pthread_mutex_lock(&e->lock);
 	while (e->pools)
 		pool_retire(e, e->pools);
+	while ((p = e->retired)) {
+		for (unsigned i = 0; i < p->n; i++)
+			p->w[i].busy = false;
+		p->busy = p->waiting = 0;
+		pool_maybe_free(e, p);
+	}
 	pthread_mutex_unlock(&e->lock);
 }
 
-/* An idle worker of spec's pool (started here if it is not running),
- * waiting for one until deadline. */
+/* An idle, running worker of spec's pool, waiting for one (the keeper
+ * starts them) until deadline. */
 static int take(struct etl *e, const Ais__EtlSpec *spec, uint64_t deadline,
 		struct etl_pool **pp, struct etl_worker **wp, char *errmsg)
 {
@@ -313,7 +451,14 @@ static int take(struct etl *e, const Ais__EtlSpec *spec, uint64_t deadline,
 
 	pthread_mutex_lock(&e->lock);
 	p = pool_find(e, spec->name);
-	if (p && p->spec->created_ns != spec->created_ns) {
+	if (p && p->spec->created_ns > spec->created_ns) {
+		/* The request holds an older snapshot than the pool's. */
+		pthread_mutex_unlock(&e->lock);
+		return ais_errf(errmsg, -EAGAIN,
+				"transform %s was registered again; try again",
+				spec->name);
+	}
+	if (p && p->spec->created_ns < spec->created_ns) {
 		pool_retire(e, p);
 		p = NULL;
 	}
@@ -325,8 +470,17 @@ static int take(struct etl *e, const Ais__EtlSpec *spec, uint64_t deadline,
 		}
 		p->next = e->pools;
 		e->pools = p;
+		pthread_cond_signal(&e->keeper_cv);
 	}
 	for (;;) {
+		bool idle = false;
+
+		if (atomic_load(&e->closing)) {
+			rc = ais_errf(errmsg, -ECANCELED,
+				      "transform %s: the node is stopping",
+				      spec->name);
+			break;
+		}
 		if (p->retired) {
 			rc = ais_errf(errmsg, -EAGAIN,
 				      "transform %s changed while this request "
@@ -334,29 +488,50 @@ static int take(struct etl *e, const Ais__EtlSpec *spec, uint64_t deadline,
 				      spec->name);
 			break;
 		}
-		/* A running worker first: no start-up to wait for. */
-		for (unsigned i = 0; i < p->n; i++)
-			if (!p->w[i].busy && (!w || (p->w[i].pid && !w->pid)))
-				w = &p->w[i];
+		for (unsigned i = 0; i < p->n && !w; i++) {
+			struct etl_worker *c = &p->w[i];
+
+			if (c->busy)
+				continue;
+			idle = true;
+			if (c->pid && worker_alive(c))
+				w = c;
+			else if (c->pid)
+				pthread_cond_signal(&e->keeper_cv);
+		}
 		if (w)
 			break;
+		/* Idle ones that do not run: the keeper starts them, unless
+		 * their starts fail (then say why at once). */
+		if (idle && p->retry_ns > ais_now_mono_ns()) {
+			rc = ais_errf(errmsg, -EIO, "%s", p->why);
+			break;
+		}
+		if (idle)
+			pthread_cond_signal(&e->keeper_cv);
 		ts.tv_sec = (time_t)(deadline / 1000000000);
 		ts.tv_nsec = (long)(deadline % 1000000000);
 		p->waiting++;
 		rc = pthread_cond_timedwait(&e->freed, &e->lock, &ts);
 		p->waiting--;
 		if (rc == ETIMEDOUT) {
-			rc = ais_errf(
-			    errmsg, -ETIMEDOUT,
-			    "transform %s: its %u workers on this node "
-			    "stayed busy for its timeout (%u ms)",
-			    spec->name, p->n, spec_timeout(spec));
+			rc = idle ? ais_errf(errmsg, -ETIMEDOUT,
+					     "transform %s: no worker started "
+					     "within its timeout (%u ms)%s%s",
+					     spec->name, spec_timeout(spec),
+					     p->why[0] ? ": " : "", p->why)
+				  : ais_errf(errmsg, -ETIMEDOUT,
+					     "transform %s: its %u workers on "
+					     "this node stayed busy for its "
+					     "timeout (%u ms)",
+					     spec->name, p->n,
+					     spec_timeout(spec));
 			break;
 		}
 		rc = 0;
 	}
 	if (rc) {
-		pool_maybe_free(p);
+		pool_maybe_free(e, p);
 		pthread_mutex_unlock(&e->lock);
 		return rc;
 	}
@@ -375,8 +550,10 @@ static void give(struct etl *e, struct etl_pool *p, struct etl_worker *w)
 		worker_stop(w, NULL, NULL);
 	w->busy = false;
 	p->busy--;
+	if (!w->pid)
+		pthread_cond_signal(&e->keeper_cv); /* to be replaced */
 	pthread_cond_broadcast(&e->freed);
-	pool_maybe_free(p);
+	pool_maybe_free(e, p);
 	pthread_mutex_unlock(&e->lock);
 }
 
@@ -531,6 +708,15 @@ static int collect(struct exchange *x, char *errmsg)
 			n = read(x->w->out, o->buf + x->body_got, left);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return 0;
+		if (n < 0 && x->status == 0 && o->fd >= 0 &&
+		    (errno == ENOSPC || errno == EDQUOT || errno == EFBIG ||
+		     errno == EIO || errno == EROFS)) {
+			snprintf(what, sizeof(what),
+				 "the output spool in %s: %s; its worker is "
+				 "restarted",
+				 x->e->spool, strerror(errno));
+			return worker_lost(x, -errno, what, errmsg);
+		}
 		if (n <= 0)
 			return worker_lost(x, -EPIPE, NULL, errmsg);
 		x->body_got += (uint64_t)n;
@@ -547,6 +733,13 @@ static int collect(struct exchange *x, char *errmsg)
 		return worker_lost(x, -EIO,
 				   "its worker wrote more than its answer "
 				   "(ais-etl(7)); it is restarted",
+				   errmsg);
+	/* Or answered without reading all the request's bytes. */
+	if (ioctl(x->w->in, FIONREAD, &avail) == 0 && avail > 0)
+		return worker_lost(x, -EIO,
+				   "its worker answered before it read the "
+				   "whole object (ais-etl(7)); it is "
+				   "restarted",
 				   errmsg);
 	return 1;
 }
@@ -596,10 +789,17 @@ static int exchange(struct exchange *x, uint64_t deadline, char *errmsg)
 				 spec_timeout(x->spec));
 			return worker_lost(x, -ETIMEDOUT, what, errmsg);
 		}
+		if (atomic_load(&x->e->closing))
+			return worker_lost(x, -ECANCELED,
+					   "the node is stopping", errmsg);
 		ms = (int)((deadline - now) / 1000000) + 1;
-		pf[0].fd = x->w->in;
-		pf[0].events =
-		    x->head_done < x->head_len || x->src_left ? POLLOUT : 0;
+		if (ms > 1000)
+			ms = 1000; /* to see closing */
+		/* Nothing left to feed: not polled (a closed stdin would
+		 * report POLLERR forever). */
+		pf[0].fd =
+		    x->head_done < x->head_len || x->src_left ? x->w->in : -1;
+		pf[0].events = POLLOUT;
 		pf[1].fd = x->w->out;
 		pf[1].events = POLLIN;
 		pf[2].fd = err_open ? x->w->err : -1;
@@ -635,6 +835,7 @@ int etl_worker_run(struct etl *e, const Ais__EtlSpec *spec, const char *bucket,
 {
 	uint64_t deadline =
 	    ais_now_mono_ns() + (uint64_t)spec_timeout(spec) * 1000000;
+	uint64_t t0;
 	struct exchange x = {.e = e,
 			     .spec = spec,
 			     .bucket = bucket,
@@ -644,7 +845,6 @@ int etl_worker_run(struct etl *e, const Ais__EtlSpec *spec, const char *bucket,
 			     .src_left = len,
 			     .out = out};
 	struct etl_pool *p = NULL;
-	char line[256], how[128];
 	int rc;
 
 	/* The program is checked when a worker starts (worker_spawn), not
@@ -662,21 +862,9 @@ int etl_worker_run(struct etl *e, const Ais__EtlSpec *spec, const char *bucket,
 		free(x.head);
 		return rc;
 	}
-	/* One that died since its last request is replaced first: the
-	 * request is not its fault. */
-	if (x.w->pid && !worker_alive(x.w)) {
-		etl_status_str(worker_stop(x.w, x.keep, &x.kept), how,
-			       sizeof(how));
-		etl_last_line(x.keep, x.kept, line, sizeof(line));
-		ais_log(LOG_WARNING, "etl: %s: a worker exited (%s)%s%s",
-			spec->name, how, line[0] ? ": " : "", line);
-		x.kept = 0;
-	}
-	if (!x.w->pid)
-		rc = worker_spawn(e, p->spec, x.w, (unsigned)(x.w - p->w),
-				  errmsg);
-	if (!rc)
-		rc = exchange(&x, deadline, errmsg);
+	/* The object's own time starts once a worker has it. */
+	t0 = ais_now_mono_ns();
+	rc = exchange(&x, t0 + (uint64_t)spec_timeout(spec) * 1000000, errmsg);
 	if (!rc && x.status != 0) {
 		/* The worker said no: it goes on serving. */
 		size_t k;
@@ -699,16 +887,9 @@ int etl_worker_run(struct etl *e, const Ais__EtlSpec *spec, const char *bucket,
 	}
 	if (rc) {
 		etl_output_free(out);
-		if (x.dead) {
-			char why[AIS_ERRMSG_LEN];
-
+		/* Its replacement is the keeper's (give tells it). */
+		if (x.dead)
 			ais_log(LOG_WARNING, "etl: %s", errmsg);
-			/* Its replacement starts now, not with the next
-			 * object (and stops in give if the pool retired). */
-			if (worker_spawn(e, p->spec, x.w,
-					 (unsigned)(x.w - p->w), why))
-				ais_log(LOG_WARNING, "etl: %s", why);
-		}
 	}
 	give(e, p, x.w);
 	free(x.head);

@@ -65,6 +65,8 @@ struct jobs {
 	atomic_bool cancel;  /* the running job must end */
 	char running[ID_MAX];
 	struct jstat st[STATS_MAX];
+	char forget[STATS_MAX][ID_MAX]; /* jobs removed: their files go */
+	size_t nforget;
 };
 
 /* One job's run here. */
@@ -396,6 +398,27 @@ static int put_waiting(struct run *r, const char *dst, struct etl_output *out,
 	}
 }
 
+/* etl_run, asked again while the node runs as many transforms as it may
+ * (GETs through transforms share them with jobs). */
+static int run_waiting(struct run *r, const Ais__EtlSpec *spec,
+		       const char *name, int fd, uint64_t off, uint64_t len,
+		       struct etl_output *out, char *errmsg)
+{
+	unsigned ms = 5;
+	int rc;
+
+	for (;;) {
+		rc = etl_run(r->j->d->etl, (Ais__EtlSpec *)spec,
+			     r->job->src_bucket, name, r->job->etl_args, fd,
+			     off, len, out, errmsg);
+		if (rc != -EBUSY || atomic_load(&r->j->cancel))
+			return rc;
+		usleep(ms * 1000);
+		if (ms < 200)
+			ms *= 2;
+	}
+}
+
 static int stage_write(void *arg, const void *buf, size_t len)
 {
 	return ais_write_all(*(int *)arg, buf, len);
@@ -488,8 +511,7 @@ static int remake_member(struct run *r, const Ais__EtlSpec *spec,
 	through = ext_name(r->job, mb->path, path, sizeof(path));
 	if (!rc && through) {
 		snprintf(full, sizeof(full), "%s/%s", shard, mb->path);
-		rc = etl_run(d->etl, spec, r->job->src_bucket, full,
-			     r->job->etl_args, in, off, len, &out, errmsg);
+		rc = run_waiting(r, spec, full, in, off, len, &out, errmsg);
 	} else if (!through) {
 		snprintf(path, sizeof(path), "%s", mb->path);
 	}
@@ -643,8 +665,7 @@ static void one(struct run *r, const char *name, uint8_t *scratch)
 	if (!rc && job->members)
 		rc = remake_shard(r, spec, name, fd, &m, &out, errmsg);
 	else if (!rc)
-		rc = etl_run(d->etl, spec, job->src_bucket, name, job->etl_args,
-			     fd, 0, m.size, &out, errmsg);
+		rc = run_waiting(r, spec, name, fd, 0, m.size, &out, errmsg);
 	close(fd);
 	if (!rc && !job->dry_run)
 		rc = put_waiting(r, dst, &out, errmsg);
@@ -760,6 +781,7 @@ static void write_done(struct jobs *j, const struct jstat *s)
 static void run_job(struct jobs *j, Ais__EtlJob *job, struct jstat *s)
 {
 	struct run r = {.j = j, .job = job, .s = s};
+	struct jstat done_copy;
 	char path[AISD_PATH_MAX];
 	pthread_t th[JOB_THREADS];
 	unsigned nth = 4, started = 0;
@@ -820,15 +842,18 @@ static void run_job(struct jobs *j, Ais__EtlJob *job, struct jstat *s)
 			 "cannot start threads");
 	} else if (!atomic_load(&j->closing) &&
 		   (atomic_load(&r.fatal) || !atomic_load(&j->cancel))) {
-		/* Finished, or ended by its own failure: this node's part
-		 * is over either way. */
+		/* Finished, or ended by its own failure (then the job is
+		 * stopped everywhere: below). */
 		s->done = !atomic_load(&r.fatal);
 		s->stopped = atomic_load(&r.fatal);
-		write_done(j, s);
 	} else {
 		s->stopped = !j->stopping;
 	}
+	done_copy = *s;
 	pthread_mutex_unlock(&j->mu);
+	/* Outside j->mu: the Raft thread takes it (jobs_follow). */
+	if (done_copy.done)
+		write_done(j, &done_copy);
 	ais_log(LOG_NOTICE,
 		"etl job %s: %s here: %" PRIu64 " transformed, %" PRIu64
 		" skipped, %" PRIu64 " failed of %" PRIu64,
@@ -860,13 +885,9 @@ static Ais__EtlJob *next_job(struct jobs *j, const struct cluster_map *cm,
 			continue;
 		for (size_t k = 0; k < cm->njobs && !known; k++)
 			known = !strcmp(cm->jobs[k]->id, s->id);
-		if (!known) {
-			char path[AISD_PATH_MAX];
-
-			state_path(j, s->id, "done", path);
-			unlink(path);
-			state_path(j, s->id, "started", path);
-			unlink(path);
+		if (!known && j->nforget < STATS_MAX) {
+			/* Its files go after j->mu is released. */
+			snprintf(j->forget[j->nforget++], ID_MAX, "%s", s->id);
 			s->used = false;
 		}
 	}
@@ -917,6 +938,17 @@ static void *jobs_main(void *arg)
 		}
 		j->changed = false;
 		job = next_job(j, cm, &s);
+		while (j->nforget) {
+			char id[ID_MAX], path[AISD_PATH_MAX];
+
+			snprintf(id, sizeof(id), "%s", j->forget[--j->nforget]);
+			pthread_mutex_unlock(&j->mu);
+			state_path(j, id, "done", path);
+			unlink(path);
+			state_path(j, id, "started", path);
+			unlink(path);
+			pthread_mutex_lock(&j->mu);
+		}
 		if (!job) {
 			while (!j->changed && !j->stopping)
 				pthread_cond_wait(&j->cv, &j->mu);

@@ -266,8 +266,10 @@ int rpc_etl_get(struct rpc *r, int fd)
 		close(staged);
 	if (rc) {
 		ais_log(LOG_WARNING, "%s: %s", r->j->peer, r->errmsg);
-		etl_note_error(r->d->etl, spec->name, q->bucket, name,
-			       r->errmsg, NULL);
+		/* A refusal for load is asked again, not a failure. */
+		if (rc != -EBUSY)
+			etl_note_error(r->d->etl, spec->name, q->bucket, name,
+				       r->errmsg, NULL);
 		return rc;
 	}
 	/* What the client gets is the output: its size, no checksum of the

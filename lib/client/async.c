@@ -342,6 +342,14 @@ static void broken(struct ais_async *a, struct aconn *k, int rc,
 	else
 		ais_errf(a->msg, rc, "node %s: %s: %s", k->pool->addr, what,
 			 strerror(-rc));
+	/* A transform's GET goes nowhere else once it may have reached a
+	 * node: the program would run again (a dead pooled connection never
+	 * reached it). */
+	if (g->etl && ais_conn_classify(rc, k->reused, k->got_any) !=
+			  AIS_CONN_FAIL_STALE) {
+		finish(a, k, false, rc, a->msg);
+		return;
+	}
 	/* Bytes already handed to done()'s callback cannot be taken back. */
 	if (g->bytes == 0 &&
 	    ais_conn_classify(rc, k->reused, k->got_any) !=

@@ -252,14 +252,18 @@ int ais__call_start_io(struct ais__call *k, struct ais_client *c,
 		break;
 	}
 
-	rc = ais_pool_get(pool, fresh || k->own, c->opts.connect_timeout_ms,
-			  k->io_ms, &k->reused, em);
+	rc = ais_pool_get(pool, fresh, c->opts.connect_timeout_ms, k->io_ms,
+			  &k->reused, em);
 	if (rc < 0) {
 		k->fail =
 		    rc == -ETIMEDOUT ? AIS_CONN_FAIL_OTHER : AIS_CONN_FAIL_CONN;
 		return ais_errf(errmsg, rc, "node %s: %s", pool->addr, em);
 	}
 	k->fd = rc;
+	/* A pooled connection waits as long as this call may (a transform
+	 * runs before its answer begins); back to the client's at finish. */
+	if (k->own && k->reused)
+		ais_conn_set_timeout(k->fd, k->io_ms);
 	rc = ais_frame_pack(k->id, 0, &req->base, body_len, &buf, &len);
 	if (rc < 0) {
 		k->fail = AIS_CONN_FAIL_OTHER;
@@ -402,8 +406,10 @@ ssize_t ais__call_recv_body(struct ais__call *k, void *buf, size_t len,
 void ais__call_finish(struct ais__call *k, bool clean)
 {
 	if (k->fd >= 0) {
-		if (clean && !k->own && k->body_left == 0 &&
-		    k->fail == AIS_CONN_FAIL_NONE)
+		if (clean && k->body_left == 0 &&
+		    k->fail == AIS_CONN_FAIL_NONE &&
+		    (!k->own || ais_conn_set_timeout(
+				    k->fd, k->c->opts.io_timeout_ms) == 0))
 			ais_pool_put(k->pool, k->fd);
 		else
 			close(k->fd);

@@ -136,8 +136,8 @@ struct ais__call {
 	struct ais_pool *pool;
 	int fd;
 	int io_ms; /* the socket's receive timeout */
-	bool own;  /* a connection of its own (io_ms is not the client's):
-		      closed at the end, never pooled */
+	bool own;  /* io_ms is not the client's: the socket's timeout is
+		      set back before it returns to the pool */
 	bool sent; /* the request head left on the socket */
 	bool reused;
 	uint32_t id;

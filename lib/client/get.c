@@ -256,8 +256,10 @@ static ssize_t get_common(struct ais_client *c, const char *bucket,
 
 	retry:
 		/* A transform's output is not resumed from the middle nor
-		 * asked of another copy: that would run the program again. */
-		if (sink->etl &&
+		 * asked of another copy once the request may have reached a
+		 * node: that would run the program again. (Never sent, as
+		 * to a node that is down: another copy's node may run it.) */
+		if (sink->etl && k.sent &&
 		    (sink->done > 0 || k.fail != AIS_CONN_FAIL_STALE))
 			goto out;
 		/* The node could not be reached, or broke off: the next copy

@@ -88,6 +88,16 @@ err_close:
 	return rc;
 }
 
+int ais_conn_set_timeout(int fd, int io_timeout_ms)
+{
+	struct timeval tv = {.tv_sec = io_timeout_ms / 1000,
+			     .tv_usec = (io_timeout_ms % 1000) * 1000};
+
+	return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0
+		   ? -errno
+		   : 0;
+}
+
 int ais_conn_connect(const char *host, uint16_t port, int timeout_ms,
 		     int io_timeout_ms, char *errmsg)
 {

@@ -36,6 +36,11 @@ enum ais_conn_fail ais_conn_classify(int rc, bool reused, bool got_any);
 int ais_conn_connect(const char *host, uint16_t port, int timeout_ms,
 		     int io_timeout_ms, char *errmsg);
 
+/* Sets the socket's SO_RCVTIMEO (what ais_conn_connect set) to
+ * io_timeout_ms, for a call that waits longer than others on a pooled
+ * connection. 0 or -errno. */
+int ais_conn_set_timeout(int fd, int io_timeout_ms);
+
 /* True if an idle connection still looks usable: nothing readable (no EOF,
  * no stray bytes, no error) is pending on it. */
 bool ais_conn_idle_ok(int fd);

@@ -3,7 +3,8 @@
 # Pillow and NumPy from Debian): JPEGs, a PNG, a grayscale and a portrait
 # image come out as SIZE x SIZE RGB JPEG, PNG or a uint8 .npy array, the
 # centre of the image kept; through ais get, an offline job and a mount.
-# A file that is no image, and bad arguments, fail that object only.
+# A file that is no image, and bad arguments, fail that object only. The
+# member filter (etl/keep.py) keeps a shard's members of some extensions.
 . "$(dirname "$0")/lib.sh"
 ais_test_init etl_image
 # Debian's: the nodes' ais-etl-python runs /usr/bin/python3 too.
@@ -14,7 +15,7 @@ PY=$(_ais_python)
 chmod 755 "$T"
 E=$T/etl
 mkdir -m 755 "$E"
-cp "$AIS_SRC_DIR/etl/resize.py" "$E/"
+cp "$AIS_SRC_DIR/etl/resize.py" "$AIS_SRC_DIR/etl/keep.py" "$E/"
 AIS_CLUSTER_NODES=3
 timeout 90 "$AIS" local up --dir "$AIS_CLUSTER_DIR" --port "$PORT" --nodes 3 \
 	--etl-dir "$E" >"$T/local-up.out" 2>&1 ||
@@ -164,4 +165,17 @@ for src, out in ((sys.argv[1], sys.argv[2]), (sys.argv[3], sys.argv[4])):
                 assert arr.shape == (16, 16, 3), (n.name, arr.shape)
             else:
                 assert data == a.extractfile(m).read(), n.name
+EOF
+
+note "the member filter: only the .cls members of a tar.gz, in order"
+"$AIS" etl init keep --mode worker --cmd "ais-etl-python $E/keep.py" ||
+	fail "etl init keep"
+"$AIS" get --etl keep --etl-args cls ais://wds/wds-1.tar.gz "$T/k.tar" ||
+	fail "get --etl keep"
+"$PY" - "$T/wds-1.tar.gz" "$T/k.tar" <<'EOF' || fail "keep.py output"
+import sys, tarfile
+with tarfile.open(sys.argv[1]) as a, tarfile.open(sys.argv[2]) as b:
+    want = [(m.name, a.extractfile(m).read()) for m in a if m.name.endswith(".cls")]
+    got = [(m.name, b.extractfile(m).read()) for m in b]
+    assert len(want) == 6 and got == want, (got, want)
 EOF
