@@ -10,6 +10,7 @@
 #include <raft.h>
 
 #include "names.h"
+#include "pb.h"
 #include "util.h"
 
 #include "cluster/meta.h"
@@ -53,16 +54,7 @@ static void meta_clear(struct meta *m)
 
 Ais__EtlJob *meta_job_copy(const Ais__EtlJob *j)
 {
-	size_t n = ais__etl_job__get_packed_size(j);
-	uint8_t *buf = malloc(n ? n : 1);
-	Ais__EtlJob *d;
-
-	if (!buf)
-		return NULL;
-	ais__etl_job__pack(j, buf);
-	d = ais__etl_job__unpack(NULL, n, buf);
-	free(buf);
-	return d;
+	return (Ais__EtlJob *)ais_pb_dup(&j->base);
 }
 
 int meta_job_find(const struct meta *m, const char *id)
@@ -110,16 +102,7 @@ static int job_check(const struct meta *m, const Ais__EtlJob *j, char *errmsg)
 
 Ais__EtlSpec *meta_etl_copy(const Ais__EtlSpec *e)
 {
-	size_t n = ais__etl_spec__get_packed_size(e);
-	uint8_t *buf = malloc(n ? n : 1);
-	Ais__EtlSpec *d;
-
-	if (!buf)
-		return NULL;
-	ais__etl_spec__pack(e, buf);
-	d = ais__etl_spec__unpack(NULL, n, buf);
-	free(buf);
-	return d;
+	return (Ais__EtlSpec *)ais_pb_dup(&e->base);
 }
 
 long meta_etls_find(Ais__EtlSpec *const *v, size_t n, const char *name)

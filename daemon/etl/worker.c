@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "pb.h"
 #include "util.h"
 
 #include "etl/etl_i.h"
@@ -72,20 +73,6 @@ struct etl_pool {
 	char why[2 * AIS_ERRMSG_LEN];
 	struct etl_worker w[];
 };
-
-static Ais__EtlSpec *spec_copy(const Ais__EtlSpec *s)
-{
-	size_t n = ais__etl_spec__get_packed_size(s);
-	uint8_t *buf = malloc(n ? n : 1);
-	Ais__EtlSpec *c;
-
-	if (!buf)
-		return NULL;
-	ais__etl_spec__pack(s, buf);
-	c = ais__etl_spec__unpack(NULL, n, buf);
-	free(buf);
-	return c;
-}
 
 static unsigned spec_workers(const Ais__EtlSpec *s)
 {
@@ -210,7 +197,7 @@ static struct etl_pool *pool_new(const Ais__EtlSpec *spec)
 
 	if (!p)
 		return NULL;
-	p->spec = spec_copy(spec);
+	p->spec = (Ais__EtlSpec *)ais_pb_dup(&spec->base);
 	if (!p->spec) {
 		free(p);
 		return NULL;

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "map.h"
 #include "objmeta.h"
+#include "pb.h"
 #include "shard_index.h"
 #include "shard_names.h"
 #include "shard_read.h"
@@ -85,20 +86,6 @@ struct run {
 	size_t qhead, qlen;
 	bool qdone;
 };
-
-static Ais__EtlJob *job_copy(const Ais__EtlJob *j)
-{
-	size_t n = ais__etl_job__get_packed_size(j);
-	uint8_t *buf = malloc(n ? n : 1);
-	Ais__EtlJob *c;
-
-	if (!buf)
-		return NULL;
-	ais__etl_job__pack(j, buf);
-	c = ais__etl_job__unpack(NULL, n, buf);
-	free(buf);
-	return c;
-}
 
 static struct jstat *stat_find(struct jobs *j, const char *id, bool make)
 {
@@ -902,7 +889,7 @@ static Ais__EtlJob *next_job(struct jobs *j, const struct cluster_map *cm,
 		}
 		if (!s || s->done || s->stopped)
 			continue;
-		pick = job_copy(job);
+		pick = (Ais__EtlJob *)ais_pb_dup(&job->base);
 		if (pick) {
 			memset(s, 0, sizeof(*s));
 			s->used = true;
@@ -938,6 +925,12 @@ static void *jobs_main(void *arg)
 		}
 		j->changed = false;
 		job = next_job(j, cm, &s);
+		if (job) {
+			/* Before j->mu is let go: a stop from now on cancels
+			 * it. */
+			snprintf(j->running, sizeof(j->running), "%s", job->id);
+			atomic_store(&j->cancel, false);
+		}
 		while (j->nforget) {
 			char id[ID_MAX], path[AISD_PATH_MAX];
 
@@ -956,8 +949,6 @@ static void *jobs_main(void *arg)
 			cluster_map_put(cm);
 			continue;
 		}
-		snprintf(j->running, sizeof(j->running), "%s", job->id);
-		atomic_store(&j->cancel, false);
 		pthread_mutex_unlock(&j->mu);
 		cluster_map_put(cm);
 		run_job(j, job, s);

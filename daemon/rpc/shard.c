@@ -61,6 +61,22 @@ static ssize_t checked_pread(void *arg, int fd, void *buf, size_t len,
 	return ais_pread_upto(fd, buf, len, off);
 }
 
+/* rpc_member_lookup of a member with data: a directory is -EISDIR (and
+ * *ref is then put). */
+static int lookup_file(struct rpc *r, int fd, struct shard_ref **ref,
+		       struct ais_shard_member *m)
+{
+	Ais__Request *q = r->req;
+	int rc = rpc_member_lookup(r, fd, ref, m);
+
+	if (rc || m->type != AIS_SHARD_DIR)
+		return rc;
+	shard_ref_put(*ref);
+	*ref = NULL;
+	return ais_errf(r->errmsg, -EISDIR, "%s/%s: member '%s' is a directory",
+			q->bucket, q->name, q->archpath);
+}
+
 int rpc_member_get(struct rpc *r, int fd)
 {
 	Ais__Request *q = r->req;
@@ -70,15 +86,9 @@ int rpc_member_get(struct rpc *r, int fd)
 	uint64_t len = 0, obj_off;
 	int rc;
 
-	rc = rpc_member_lookup(r, fd, &ref, &m);
+	rc = lookup_file(r, fd, &ref, &m);
 	if (rc)
 		return rc;
-	if (m.type == AIS_SHARD_DIR) {
-		rc = ais_errf(r->errmsg, -EISDIR,
-			      "%s/%s: member '%s' is a directory", q->bucket,
-			      q->name, q->archpath);
-		goto out;
-	}
 	rc = rpc_clamp_range(r, m.size, &len);
 	if (rc)
 		goto out;
@@ -119,21 +129,16 @@ static int stage_write(void *arg, const void *buf, size_t len)
 int rpc_member_source(struct rpc *r, int fd, uint64_t *off, uint64_t *len,
 		      int *staged)
 {
-	Ais__Request *q = r->req;
 	struct shard_ref *ref;
 	struct ais_shard_member m;
 	uint64_t obj_off;
 	int rc, tmp;
 
 	*staged = -1;
-	rc = rpc_member_lookup(r, fd, &ref, &m);
+	rc = lookup_file(r, fd, &ref, &m);
 	if (rc)
 		return rc;
-	if (m.type == AIS_SHARD_DIR) {
-		rc = ais_errf(r->errmsg, -EISDIR,
-			      "%s/%s: member '%s' is a directory", q->bucket,
-			      q->name, q->archpath);
-	} else if (ais_shard_member_range(ref->idx, &m, &obj_off)) {
+	if (ais_shard_member_range(ref->idx, &m, &obj_off)) {
 		/* Stored as is: the transform reads it in place. */
 		rc = rpc_verify(r, fd, obj_off, m.size);
 		*off = obj_off;

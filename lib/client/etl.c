@@ -59,10 +59,27 @@ void ais_etl_list_free(struct ais_etl *v, size_t n)
 	free(v);
 }
 
+/* OP_ETL_LIST's answer (the transforms and the jobs): 0 with *a, or
+ * -errno with errmsg. */
+static int etl_list(struct ais_client *c, Ais__Response **a, char *errmsg)
+{
+	Ais__Request req = AIS__REQUEST__INIT;
+	int rc;
+
+	req.op = AIS__OP__OP_ETL_LIST;
+	req.map_version = ais__client_version_hint(c);
+	rc = ais__call_any(c, &req, true, 0, a, errmsg);
+	if (rc < 0)
+		return rc;
+	rc = ais__resp_status(*a, errmsg);
+	if (rc)
+		ais__response__free_unpacked(*a, NULL);
+	return rc;
+}
+
 int ais_client_etl_list(struct ais_client *c, struct ais_etl **out, size_t *n,
 			char *errmsg)
 {
-	Ais__Request req = AIS__REQUEST__INIT;
 	Ais__Response *a;
 	struct ais_etl *v;
 	size_t i;
@@ -70,16 +87,9 @@ int ais_client_etl_list(struct ais_client *c, struct ais_etl **out, size_t *n,
 
 	*out = NULL;
 	*n = 0;
-	req.op = AIS__OP__OP_ETL_LIST;
-	req.map_version = ais__client_version_hint(c);
-	rc = ais__call_any(c, &req, true, 0, &a, errmsg);
-	if (rc < 0)
+	rc = etl_list(c, &a, errmsg);
+	if (rc)
 		return rc;
-	rc = ais__resp_status(a, errmsg);
-	if (rc) {
-		ais__response__free_unpacked(a, NULL);
-		return rc;
-	}
 	v = calloc(a->n_etls + 1, sizeof(*v));
 	for (i = 0; v && i < a->n_etls; i++) {
 		const Ais__EtlSpec *s = a->etls[i];
@@ -111,23 +121,31 @@ int ais_client_etl_list(struct ais_client *c, struct ais_etl **out, size_t *n,
 	return 0;
 }
 
-static int etl_call(struct ais_client *c, Ais__Op op, const char *name,
-		    bool stop, char *errmsg)
+/* req (an answer without data) to any node: its status, with errmsg. */
+static int plain_call(struct ais_client *c, Ais__Request *req, bool idempotent,
+		      char *errmsg)
 {
-	Ais__Request req = AIS__REQUEST__INIT;
 	Ais__Response *a;
 	int rc;
 
-	req.op = op;
-	req.etl_name = (char *)name;
-	req.etl_stop = stop;
-	req.map_version = ais__client_version_hint(c);
-	rc = ais__call_any(c, &req, op == AIS__OP__OP_ETL_STATE, 0, &a, errmsg);
+	req->map_version = ais__client_version_hint(c);
+	rc = ais__call_any(c, req, idempotent, 0, &a, errmsg);
 	if (rc < 0)
 		return rc;
 	rc = ais__resp_status(a, errmsg);
 	ais__response__free_unpacked(a, NULL);
 	return rc;
+}
+
+static int etl_call(struct ais_client *c, Ais__Op op, const char *name,
+		    bool stop, char *errmsg)
+{
+	Ais__Request req = AIS__REQUEST__INIT;
+
+	req.op = op;
+	req.etl_name = (char *)name;
+	req.etl_stop = stop;
+	return plain_call(c, &req, op == AIS__OP__OP_ETL_STATE, errmsg);
 }
 
 int ais_client_etl_remove(struct ais_client *c, const char *name, char *errmsg)
@@ -178,7 +196,6 @@ int ais_client_etl_bucket(struct ais_client *c, const struct ais_etl_job *job,
 int ais_client_etl_jobs(struct ais_client *c, struct ais_etl_job **out,
 			size_t *n, char *errmsg)
 {
-	Ais__Request req = AIS__REQUEST__INIT;
 	struct ais_etl_job *v;
 	Ais__Response *a;
 	size_t i;
@@ -186,16 +203,9 @@ int ais_client_etl_jobs(struct ais_client *c, struct ais_etl_job **out,
 
 	*out = NULL;
 	*n = 0;
-	req.op = AIS__OP__OP_ETL_LIST;
-	req.map_version = ais__client_version_hint(c);
-	rc = ais__call_any(c, &req, true, 0, &a, errmsg);
-	if (rc < 0)
+	rc = etl_list(c, &a, errmsg);
+	if (rc)
 		return rc;
-	rc = ais__resp_status(a, errmsg);
-	if (rc) {
-		ais__response__free_unpacked(a, NULL);
-		return rc;
-	}
 	v = calloc(a->n_etl_jobs + 1, sizeof(*v));
 	if (!v) {
 		ais__response__free_unpacked(a, NULL);
@@ -231,18 +241,10 @@ static int job_call(struct ais_client *c, Ais__Op op, const char *id,
 		    char *errmsg)
 {
 	Ais__Request req = AIS__REQUEST__INIT;
-	Ais__Response *a;
-	int rc;
 
 	req.op = op;
 	req.job_id = (char *)id;
-	req.map_version = ais__client_version_hint(c);
-	rc = ais__call_any(c, &req, op == AIS__OP__OP_JOB_STOP, 0, &a, errmsg);
-	if (rc < 0)
-		return rc;
-	rc = ais__resp_status(a, errmsg);
-	ais__response__free_unpacked(a, NULL);
-	return rc;
+	return plain_call(c, &req, op == AIS__OP__OP_JOB_STOP, errmsg);
 }
 
 int ais_client_job_stop(struct ais_client *c, const char *id, char *errmsg)

@@ -99,3 +99,17 @@ void ais_pb_free(ProtobufCMessage *m)
 	if (m)
 		protobuf_c_message_free_unpacked(m, &sized);
 }
+
+ProtobufCMessage *ais_pb_dup(const ProtobufCMessage *m)
+{
+	size_t n = protobuf_c_message_get_packed_size(m);
+	uint8_t *buf = malloc(n ? n : 1);
+	ProtobufCMessage *c;
+
+	if (!buf)
+		return NULL;
+	protobuf_c_message_pack(m, buf);
+	c = protobuf_c_message_unpack(m->descriptor, NULL, n, buf);
+	free(buf);
+	return c;
+}

@@ -20,4 +20,8 @@ ProtobufCMessage *ais_pb_unpack(const ProtobufCMessageDescriptor *d, size_t len,
 
 void ais_pb_free(ProtobufCMessage *m);
 
+/* A copy of m on its own (packed and unpacked), to free with the
+ * generated free_unpacked of its type; NULL when memory is short. */
+ProtobufCMessage *ais_pb_dup(const ProtobufCMessage *m);
+
 #endif

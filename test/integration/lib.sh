@@ -78,6 +78,38 @@ assert_cmd_fails()
 	return 0
 }
 
+# expect_fail WANT CMD...: the command must exit non-zero with WANT in what
+# it prints (stdout and stderr).
+expect_fail()
+{
+	local want=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		fail "succeeded but should have failed: $*"
+	fi
+	case "$out" in
+	*"$want"*) ;;
+	*) fail "$*: expected '$want' in: $out" ;;
+	esac
+}
+
+# ais_etl_cluster_up [AISD_CONF]: E=$T/etl, a directory of programs the
+# nodes' transforms may run (reachable by the user they run as), and a
+# 3-node cluster with it as etl_dir; AIS_ENDPOINT names all three nodes.
+ais_etl_cluster_up()
+{
+	local conf=()
+	[ -n "${1:-}" ] && conf=(--config "$1")
+	chmod 755 "$T"
+	E=$T/etl
+	mkdir -p -m 755 "$E"
+	AIS_CLUSTER_NODES=3
+	timeout 90 "$AIS" local up --dir "$AIS_CLUSTER_DIR" --port "$PORT" \
+		--nodes 3 --etl-dir "$E" "${conf[@]}" >"$T/local-up.out" 2>&1 ||
+		fail "local up --etl-dir: $(cat "$T/local-up.out")"
+	export AIS_ENDPOINT=127.0.0.1:$PORT,127.0.0.1:$((PORT + 1)),127.0.0.1:$((PORT + 2))
+}
+
 # ais_skip REASON: exit 77 (skip), or fail when the environment demands that
 # the test really runs (AIS_TEST_REQUIRE_FUSE=1 or CI=true).
 ais_skip()

@@ -12,14 +12,8 @@ PY=$(_ais_python)
 "$PY" -c 'import PIL, numpy' 2>/dev/null ||
 	fail "python3-pil and python3-numpy are needed (scripts/deps.sh)"
 
-chmod 755 "$T"
-E=$T/etl
-mkdir -m 755 "$E"
+ais_etl_cluster_up
 cp "$AIS_SRC_DIR/etl/resize.py" "$AIS_SRC_DIR/etl/keep.py" "$E/"
-AIS_CLUSTER_NODES=3
-timeout 90 "$AIS" local up --dir "$AIS_CLUSTER_DIR" --port "$PORT" --nodes 3 \
-	--etl-dir "$E" >"$T/local-up.out" 2>&1 ||
-	fail "local up: $(cat "$T/local-up.out")"
 for b in img small; do
 	"$AIS" bucket create "ais://$b" >/dev/null || fail "bucket create $b"
 done

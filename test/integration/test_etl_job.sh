@@ -10,9 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 ais_test_init etl_job
 
-chmod 755 "$T"
-E=$T/etl
-mkdir -m 755 "$E"
+ais_etl_cluster_up
 cp "$AIS_SRC_DIR/etl/hash.py" "$E/"
 cat >"$E/slow.py" <<'EOF'
 import time
@@ -25,11 +23,6 @@ def transform(data, name, args):
         raise ValueError(f"{name} is bad")
     return data[::-1]
 EOF
-AIS_CLUSTER_NODES=3
-timeout 90 "$AIS" local up --dir "$AIS_CLUSTER_DIR" --port "$PORT" --nodes 3 \
-	--etl-dir "$E" >"$T/local-up.out" 2>&1 ||
-	fail "local up: $(cat "$T/local-up.out")"
-export AIS_ENDPOINT=127.0.0.1:$PORT,127.0.0.1:$((PORT + 1)),127.0.0.1:$((PORT + 2))
 for b in src dst dry stop cont restart stopme; do
 	"$AIS" bucket create "ais://$b" >/dev/null || fail "bucket create $b"
 done

@@ -10,9 +10,7 @@
 . "$AIS_SRC_DIR/test/integration/fuse/fuse_lib.sh"
 fuse_test_init fuse_etl
 
-chmod 755 "$T"
-E=$T/etl
-mkdir -m 755 "$E"
+ais_etl_cluster_up
 cp "$AIS_BUILD_DIR/etl/identity" "$AIS_SRC_DIR/etl/hash.py" "$E/"
 cat >"$E/rand.py" <<'EOF'
 import os
@@ -29,10 +27,6 @@ def transform(data, name, args):
         raise ValueError(f"{name} is not an image")
     return data[::-1]
 EOF
-AIS_CLUSTER_NODES=3
-timeout 90 "$AIS" local up --dir "$AIS_CLUSTER_DIR" --port "$PORT" --nodes 3 \
-	--etl-dir "$E" >"$T/local-up.out" 2>&1 ||
-	fail "local up: $(cat "$T/local-up.out")"
 "$AIS" bucket create ais://b >/dev/null
 SRC=$T/src
 mkdir -p "$SRC/d/sub" "$T/shard/a"
