@@ -291,8 +291,11 @@ static void pool_tend(struct etl *e, struct etl_pool *p, uint64_t now)
 			p->failures = 0;
 		}
 	}
-	if (now < p->retry_ns)
+	if (now < p->retry_ns) {
+		/* Requests waiting for a start learn why now. */
+		pthread_cond_broadcast(&e->freed);
 		return;
+	}
 	for (unsigned i = 0; i < p->n; i++) {
 		struct etl_worker *w = &p->w[i];
 
