@@ -11,7 +11,7 @@
 static const struct cli_cmd commands[] = {
     {"local", cmd_local, "start, stop and inspect a cluster on this machine"},
     {"cluster", cmd_cluster, "show the nodes; maintenance, decommission"},
-    {"job", cmd_job, "show the rebalance of every node"},
+    {"job", cmd_job, "rebalances and offline transforms: show, stop, rm"},
     {"scrub", cmd_scrub, "check every copy; repair, make missing copies"},
     {"bucket", cmd_bucket, "create, list and destroy buckets"},
     {"put", cmd_put, "upload a file, stdin or a directory tree"},
