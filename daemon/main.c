@@ -27,6 +27,7 @@
 #include "job/job.h"
 #include "lease/lease.h"
 #include "net/net.h"
+#include "s3/s3.h"
 #include "notify.h"
 #include "opts.h"
 #include "shard/append.h"
@@ -214,6 +215,7 @@ int main(int argc, char **argv)
 	struct aisd_opts o;
 	struct aisd d;
 	struct server *srv = NULL;
+	struct s3 *s3 = NULL;
 	uint64_t nofile;
 	long ncpu;
 	int rc, n, exit_code = 1;
@@ -374,7 +376,13 @@ int main(int argc, char **argv)
 	else
 		announce(&ready);
 
+	if (o.s3_port) {
+		rc = s3_start(&d, &s3, errmsg);
+		if (rc)
+			ais_log(LOG_ERR, "%s; serving without it", errmsg);
+	}
 	rc = server_run(srv);
+	s3_stop(s3);
 	etl_shutdown(d.etl);
 	jobs_stop(d.jobs);
 	move_stop(d.move);

@@ -41,6 +41,10 @@ struct src {
 	char *etl_dir;
 	char *etl_user;
 	uint64_t etl_output_max; /* 0 unset */
+	int s3_port;		 /* -1 unset */
+	char *s3_listen;
+	char *s3_region;
+	int s3_anonymous; /* -1 unset */
 };
 
 static void src_init(struct src *s)
@@ -59,6 +63,8 @@ static void src_init(struct src *s)
 	s->scrub_interval_h = -1;
 	s->lease_ms = -1;
 	s->open_cache = -1;
+	s->s3_port = -1;
+	s->s3_anonymous = -1;
 }
 
 static void src_free(struct src *s)
@@ -72,6 +78,8 @@ static void src_free(struct src *s)
 	free(s->raft_dir);
 	free(s->etl_dir);
 	free(s->etl_user);
+	free(s->s3_listen);
+	free(s->s3_region);
 }
 
 static int set_str(char **dst, const char *v)
@@ -268,6 +276,41 @@ static int apply(struct src *s, const char *key, const char *v,
 		s->etl_output_max = bytes;
 		return 0;
 	}
+	if (!strcmp(key, "s3_port")) {
+		if (parse_int(v, 0, 65535, &n))
+			return ais_errf(errmsg, -EINVAL,
+					"bad %s '%s': a port 1..65535, or 0 "
+					"for no S3 endpoint",
+					what, v);
+		s->s3_port = n;
+		return 0;
+	}
+	if (!strcmp(key, "s3_listen")) {
+		if (!*v)
+			return ais_errf(errmsg, -EINVAL, "empty %s", what);
+		return set_str(&s->s3_listen, v);
+	}
+	if (!strcmp(key, "s3_region")) {
+		if (!*v || strlen(v) > 63 || strpbrk(v, " /\t"))
+			return ais_errf(errmsg, -EINVAL,
+					"bad %s '%s': a region name such as "
+					"us-east-1",
+					what, v);
+		return set_str(&s->s3_region, v);
+	}
+	if (!strcmp(key, "s3_anonymous")) {
+		if (!strcmp(v, "none"))
+			s->s3_anonymous = AISD_S3_ANON_NONE;
+		else if (!strcmp(v, "read"))
+			s->s3_anonymous = AISD_S3_ANON_READ;
+		else if (!strcmp(v, "write"))
+			s->s3_anonymous = AISD_S3_ANON_WRITE;
+		else
+			return ais_errf(errmsg, -EINVAL,
+					"bad %s '%s': none, read or write",
+					what, v);
+		return 0;
+	}
 	if (!strcmp(key, "etl_user")) {
 		if (!*v)
 			return ais_errf(errmsg, -EINVAL, "empty %s", what);
@@ -338,6 +381,8 @@ static void usage(FILE *f)
 	    "      --etl-dir DIR       the programs transforms (ais etl) "
 	    "may run\n"
 	    "                          (default none: no transforms)\n"
+	    "      --s3-port N         serve the S3 API on this port "
+	    "(default none)\n"
 	    "      --log-level LEVEL   err, warning, notice, info, debug "
 	    "(default info;\n"
 	    "                          AIS_LOG=LEVEL in the environment "
@@ -361,7 +406,10 @@ static void usage(FILE *f)
 	    "may run; default none:\nno transforms), etl_user (the user "
 	    "they run as; default nobody when\naisd runs as root), "
 	    "etl_output_max (bytes a transform may write per\nobject; "
-	    "default 4 GiB).\n"
+	    "default 4 GiB),\ns3_port (the S3 endpoint's port; default 0: "
+	    "none), s3_listen (its address;\ndefault: listen), s3_region "
+	    "(default us-east-1), s3_anonymous (what\nunsigned S3 requests "
+	    "may do: none, read or write; default none).\n"
 	    "Command-line flags "
 	    "override the file. See aisd(8).\n",
 	    AISD_DEFAULT_CONFIG, AISD_DEFAULT_PORT, AISD_DEFAULT_IO_TIMEOUT);
@@ -437,7 +485,14 @@ static int merge(struct aisd_opts *o, struct src *cli, struct src *file)
 	if (file->etl_user)
 		o->etl_user = strdup(file->etl_user);
 	o->etl_output_max = file->etl_output_max;
-	if (!o->listen)
+	o->s3_port = cli->s3_port >= 0	  ? (uint16_t)cli->s3_port
+		     : file->s3_port >= 0 ? (uint16_t)file->s3_port
+					  : 0;
+	o->s3_listen = dup_or(file->s3_listen, o->listen);
+	o->s3_region = dup_or(file->s3_region, "us-east-1");
+	o->s3_anonymous =
+	    file->s3_anonymous >= 0 ? file->s3_anonymous : AISD_S3_ANON_NONE;
+	if (!o->listen || !o->s3_listen || !o->s3_region)
 		return -ENOMEM;
 	return 0;
 }
@@ -453,7 +508,8 @@ int aisd_opts_parse(struct aisd_opts *o, int argc, char **argv)
 		OPT_RAFT_DIR,
 		OPT_RAFT_PORT,
 		OPT_DOWN_AFTER,
-		OPT_ETL_DIR
+		OPT_ETL_DIR,
+		OPT_S3_PORT
 	};
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
@@ -472,6 +528,7 @@ int aisd_opts_parse(struct aisd_opts *o, int argc, char **argv)
 	    {"raft-port", required_argument, NULL, OPT_RAFT_PORT},
 	    {"down-after", required_argument, NULL, OPT_DOWN_AFTER},
 	    {"etl-dir", required_argument, NULL, OPT_ETL_DIR},
+	    {"s3-port", required_argument, NULL, OPT_S3_PORT},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -540,6 +597,9 @@ int aisd_opts_parse(struct aisd_opts *o, int argc, char **argv)
 			break;
 		case OPT_ETL_DIR:
 			key = "etl_dir";
+			break;
+		case OPT_S3_PORT:
+			key = "s3_port";
 			break;
 		case 'v':
 			cli.log_level = LOG_DEBUG;
@@ -631,5 +691,7 @@ void aisd_opts_free(struct aisd_opts *o)
 	free(o->raft_dir);
 	free(o->etl_dir);
 	free(o->etl_user);
+	free(o->s3_listen);
+	free(o->s3_region);
 	memset(o, 0, sizeof(*o));
 }

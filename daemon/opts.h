@@ -44,6 +44,17 @@ struct aisd_opts {
 				aisd runs as root, else aisd's own) */
 	uint64_t etl_output_max; /* bytes a transform may write (0: the
 				    default, ETL_OUTPUT_MAX) */
+	uint16_t s3_port;	 /* the S3 endpoint's port (0: none) */
+	char *s3_listen;	 /* its address (default: listen) */
+	char *s3_region;	 /* the region it names (us-east-1) */
+	int s3_anonymous;	 /* what requests without a signature may
+				    do: AISD_S3_ANON_* */
+};
+
+enum {
+	AISD_S3_ANON_NONE = 0, /* nothing: every request is signed */
+	AISD_S3_ANON_READ,     /* GET, HEAD and listings */
+	AISD_S3_ANON_WRITE,    /* everything */
 };
 
 /* Parses argv and the configuration file into o. Returns 0 to run, 1 when

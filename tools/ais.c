@@ -22,6 +22,7 @@ static const struct cli_cmd commands[] = {
     {"mv", cmd_mv, "rename an object within its bucket"},
     {"shard", cmd_shard, "list shard members, pack a directory into shards"},
     {"etl", cmd_etl, "transforms the nodes run on the objects they hold"},
+    {"s3", cmd_s3, "the S3 endpoint's access keys"},
     {NULL, NULL, NULL},
 };
 

@@ -100,6 +100,7 @@ char *cli_format_rate(uint64_t bytes, uint64_t ns, char *buf, size_t len);
 int cmd_local(int argc, char **argv);
 int cmd_cluster(int argc, char **argv);
 int cmd_job(int argc, char **argv);
+int cmd_s3(int argc, char **argv);
 int cmd_scrub(int argc, char **argv);
 int cmd_bucket(int argc, char **argv);
 int cmd_put(int argc, char **argv);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fileio.h"
 #include "local_cluster.h"
 #include "log.h"
 #include "transfer.h"
@@ -73,10 +74,17 @@ static const char up_help[] =
     "      --etl-dir DIR   the programs transforms may run (ais etl; "
     "kept in\n"
     "                      cluster.conf; default none: no transforms)\n"
+    "      --s3-port P     node I serves S3 on P+I (default: after the "
+    "Raft\n"
+    "                      ports, P+2N; 0: no S3 endpoint)\n"
     "  -h, --help          show this help\n"
     "\n"
     "The aisd binary is $AIS_AISD, else found next to ais (., ../daemon,\n"
     "../sbin), else in $PATH.\n"
+    "\n"
+    "With S3 on, up makes sure DIR/s3.env holds an access key the cluster\n"
+    "knows (adding one, 'ais local' in ais s3 keys ls) and the endpoint:\n"
+    "  . DIR/s3.env; aws --endpoint-url \"$AIS_S3_ENDPOINT\" s3 ls\n"
     "\n"
     "Examples:\n"
     "  ais local up\n"
@@ -113,11 +121,11 @@ static const char status_help[] =
     "Example:\n"
     "  ais local status --dir /tmp/ais\n";
 
-enum { OPT_LOG_LEVEL = 0x100, OPT_PURGE, OPT_CONFIG, OPT_ETL_DIR };
+enum { OPT_LOG_LEVEL = 0x100, OPT_PURGE, OPT_CONFIG, OPT_ETL_DIR, OPT_S3_PORT };
 
 struct local_opts {
 	struct local_layout l;
-	bool have_nodes, have_port, have_mpaths, have_etl_dir;
+	bool have_nodes, have_port, have_mpaths, have_etl_dir, have_s3_port;
 	unsigned timeout_s;
 	const char *log_level;
 	char config[PATH_MAX];
@@ -139,6 +147,7 @@ static int parse_opts(const char *cmd, const char *help, const char *shortopts,
 	    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	    {"config", required_argument, NULL, OPT_CONFIG},
 	    {"etl-dir", required_argument, NULL, OPT_ETL_DIR},
+	    {"s3-port", required_argument, NULL, OPT_S3_PORT},
 	    {"purge", no_argument, NULL, OPT_PURGE},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -210,6 +219,14 @@ static int parse_opts(const char *cmd, const char *help, const char *shortopts,
 						 optarg, strerror(errno));
 			o->have_etl_dir = true;
 			break;
+		case OPT_S3_PORT:
+			if (!up)
+				return cli_usage(cmd,
+						 "unknown option --s3-port");
+			rc = cli_parse_uint_opt(cmd, "--s3-port", optarg, 0,
+						65535, &o->l.s3_port);
+			o->have_s3_port = true;
+			break;
 		case OPT_PURGE:
 			if (!down)
 				return cli_usage(cmd, "unknown option --purge");
@@ -229,6 +246,11 @@ static int parse_opts(const char *cmd, const char *help, const char *shortopts,
 	if (o->l.port + 2 * o->l.nodes - 1 > 65535)
 		return cli_usage(cmd, "ports %u..%u: beyond 65535", o->l.port,
 				 o->l.port + 2 * o->l.nodes - 1);
+	if (!o->have_s3_port)
+		o->l.s3_port = local_s3_default_port(&o->l);
+	if (o->l.s3_port && o->l.s3_port + o->l.nodes - 1 > 65535)
+		return cli_usage(cmd, "S3 ports %u..%u: beyond 65535",
+				 o->l.s3_port, o->l.s3_port + o->l.nodes - 1);
 	if (dir && !dir[0])
 		return cli_usage(cmd, "--dir: empty");
 	if (!dir) {
@@ -337,6 +359,76 @@ static void stop_started(pid_t *started, unsigned n)
 	signal_and_wait(started, n, SIGKILL, 2);
 }
 
+/* The access key named by an existing s3.env into ak (130), or "". */
+static void s3_env_key(const char *path, char *ak)
+{
+	char buf[4096], *p;
+	ssize_t n = ais_read_file(path, buf, sizeof(buf) - 1);
+
+	ak[0] = 0;
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	p = strstr(buf, "AWS_ACCESS_KEY_ID=");
+	if (p)
+		sscanf(p + 18, "%129[A-Za-z0-9]", ak);
+}
+
+/* Makes sure path (DIR/s3.env) names a key the cluster has: kept when it
+ * does, else a new key is added and the file written (mode 0600: it holds
+ * the secret). 0 or -errno with errmsg. */
+static int s3_env_ensure(const struct local_layout *l, const char *path,
+			 char *errmsg)
+{
+	struct ais_s3_key in = {0}, out, *v = NULL;
+	struct ais_client *c;
+	char ep[64], ak[130], buf[3 * PATH_MAX];
+	size_t n = 0;
+	int rc, len;
+
+	snprintf(ep, sizeof(ep), "%s:%u", LOCAL_HOST, l->port);
+	c = ais_client_new(ep, NULL, errmsg);
+	if (!c)
+		return -EIO;
+	s3_env_key(path, ak);
+	rc = ais_client_s3_key_list(c, &v, &n, errmsg);
+	for (size_t i = 0; !rc && ak[0] && i < n; i++)
+		if (!strcmp(v[i].access_key, ak)) {
+			free(v);
+			ais_client_free(c);
+			return 0;
+		}
+	free(v);
+	if (!rc) {
+		snprintf(in.comment, sizeof(in.comment), "ais local (%.200s)",
+			 path);
+		rc = ais_client_s3_key_add(c, &in, &out, errmsg);
+	}
+	ais_client_free(c);
+	if (rc)
+		return rc;
+	len = snprintf(
+	    buf, sizeof(buf),
+	    "# The S3 endpoint of the ais local cluster in %s and "
+	    "an access key\n# of it, written by 'ais local up'. "
+	    "Use: . %s\n"
+	    "AIS_S3_ENDPOINT=http://%s:%u\n"
+	    "AWS_ENDPOINT_URL=http://%s:%u\n"
+	    "AWS_ACCESS_KEY_ID=%s\n"
+	    "AWS_SECRET_ACCESS_KEY=%s\n"
+	    "AWS_DEFAULT_REGION=%s\n"
+	    "AWS_REGION=%s\n"
+	    "export AIS_S3_ENDPOINT AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID "
+	    "AWS_SECRET_ACCESS_KEY AWS_DEFAULT_REGION AWS_REGION\n",
+	    l->dir, path, LOCAL_HOST, l->s3_port, LOCAL_HOST, l->s3_port,
+	    out.access_key, out.secret, LOCAL_S3_REGION, LOCAL_S3_REGION);
+	rc = ais_file_replace(path, buf, (size_t)len, 0600);
+	if (rc < 0)
+		return ais_errf(errmsg, rc, "writing %s: %s", path,
+				strerror(-rc));
+	return 0;
+}
+
 static int local_up(int argc, char **argv)
 {
 	struct local_opts o = {0};
@@ -363,6 +455,7 @@ static int local_up(int argc, char **argv)
 	if (rc == 0) {
 		if ((o.have_nodes && saved.nodes != l->nodes) ||
 		    (o.have_port && saved.port != l->port) ||
+		    (o.have_s3_port && saved.s3_port != l->s3_port) ||
 		    (o.have_mpaths && saved.mountpaths != l->mountpaths))
 			return cli_failf(
 			    "local up: %s holds a cluster of %u nodes on port "
@@ -488,6 +581,20 @@ static int local_up(int argc, char **argv)
 	printf("  endpoint: export AIS_ENDPOINT=%s:%u\n", LOCAL_HOST, l->port);
 	if (l->etl_dir[0])
 		printf("  etl_dir:  %s (ais etl; ais-etl(7))\n", l->etl_dir);
+	if (l->s3_port) {
+		char env[PATH_MAX + 16];
+
+		snprintf(env, sizeof(env), "%s/%s", l->dir, LOCAL_S3_ENV);
+		rc = s3_env_ensure(l, env, errmsg);
+		if (rc < 0)
+			cli_warn("local up: S3 key: %s", errmsg);
+		else
+			printf("  s3:       http://%s:%u-%u, key in %s\n"
+			       "            . %s; aws --endpoint-url "
+			       "\"$AIS_S3_ENDPOINT\" s3 ls\n",
+			       LOCAL_HOST, l->s3_port,
+			       l->s3_port + l->nodes - 1, env, env);
+	}
 	printf("  stop:     ais local down --dir %s\n", l->dir);
 	return CLI_OK;
 }

@@ -72,6 +72,8 @@ static int conf_cb(void *arg, const char *key, const char *value, char *errmsg)
 		return conf_uint(key, value, 1, 65535, &l->port, errmsg);
 	if (!strcmp(key, "host"))
 		return 0; /* informational: always LOCAL_HOST */
+	if (!strcmp(key, "s3_port"))
+		return conf_uint(key, value, 0, 65535, &l->s3_port, errmsg);
 	if (!strcmp(key, "etl_dir")) {
 		if (value[0] != '/' || strlen(value) >= sizeof(l->etl_dir))
 			return ais_errf(errmsg, -EINVAL,
@@ -94,9 +96,15 @@ int local_conf_load(struct local_layout *l, char *errmsg)
 	l->mountpaths = 0;
 	l->port = 0;
 	l->etl_dir[0] = '\0';
+	l->s3_port = UINT_MAX;
 	rc = ais_config_load(path, conf_cb, l, errmsg);
 	if (rc < 0)
 		return rc;
+	if (l->s3_port == UINT_MAX)
+		l->s3_port = local_s3_default_port(l);
+	if (l->s3_port && l->s3_port + l->nodes - 1 > 65535)
+		return ais_errf(errmsg, -EINVAL, "%s: S3 ports beyond 65535",
+				path);
 	if (!l->nodes || !l->mountpaths || !l->port)
 		return ais_errf(errmsg, -EINVAL,
 				"%s: needs nodes, mountpaths and port", path);
@@ -104,6 +112,13 @@ int local_conf_load(struct local_layout *l, char *errmsg)
 		return ais_errf(errmsg, -EINVAL, "%s: ports beyond 65535",
 				path);
 	return 0;
+}
+
+unsigned local_s3_default_port(const struct local_layout *l)
+{
+	unsigned p = l->port + 2 * l->nodes;
+
+	return p + l->nodes - 1 <= 65535 ? p : 0;
 }
 
 int local_conf_save(const struct local_layout *l, char *errmsg)
@@ -119,8 +134,10 @@ int local_conf_save(const struct local_layout *l, char *errmsg)
 	    "# and read by 'ais local up|down|status --dir DIR'.\n"
 	    "# Node I listens on host:port+I, its Raft on "
 	    "host:port+nodes+I;\n# its data is in nodeI/mpJ.\n"
-	    "host = %s\nport = %u\nnodes = %u\nmountpaths = %u\n%s%s%s",
-	    LOCAL_HOST, l->port, l->nodes, l->mountpaths,
+	    "# Node I's S3 endpoint is on s3_port+I (0: none).\n"
+	    "host = %s\nport = %u\nnodes = %u\nmountpaths = %u\n"
+	    "s3_port = %u\n%s%s%s",
+	    LOCAL_HOST, l->port, l->nodes, l->mountpaths, l->s3_port,
 	    l->etl_dir[0] ? "etl_dir = " : "", l->etl_dir,
 	    l->etl_dir[0] ? "\n" : "");
 	rc = ais_file_replace(path, buf, (size_t)n, 0644);
@@ -340,6 +357,7 @@ int local_spawn(const struct local_layout *l, unsigned i, const char *aisd,
 {
 	char nodedir[PATH_MAX], logpath[PATH_MAX + 16], pidfile[PATH_MAX + 16];
 	char mp[LOCAL_MPATHS_MAX][PATH_MAX + 16], port[16], rport[16], when[64];
+	char s3port[16];
 	char *seeds = NULL, *argv[24 + 2 * LOCAL_MPATHS_MAX];
 	int pfd[2], err = 0, argc = 0, rc;
 	size_t seedlen = (size_t)l->nodes * 24 + 1, off = 0;
@@ -389,6 +407,11 @@ int local_spawn(const struct local_layout *l, unsigned i, const char *aisd,
 	if (l->etl_dir[0]) {
 		argv[argc++] = (char *)"--etl-dir";
 		argv[argc++] = (char *)l->etl_dir;
+	}
+	if (l->s3_port) {
+		snprintf(s3port, sizeof(s3port), "%u", l->s3_port + i);
+		argv[argc++] = (char *)"--s3-port";
+		argv[argc++] = s3port;
 	}
 	if (config) {
 		argv[argc++] = (char *)"-c";

@@ -22,7 +22,16 @@ struct local_layout {
 	unsigned mountpaths;	 /* per node */
 	unsigned port;
 	char etl_dir[PATH_MAX]; /* the nodes' etl_dir (absolute), "" none */
+	/* Node I's S3 endpoint is on s3_port+I (0: none; a cluster.conf
+	 * without the key: port+2*nodes, right after the Raft ports). */
+	unsigned s3_port;
 };
+#define LOCAL_S3_ENV	"s3.env"
+#define LOCAL_S3_REGION "us-east-1"
+
+/* The S3 base port of a cluster that does not say: after its Raft ports
+ * (0 when that is past 65535). */
+unsigned local_s3_default_port(const struct local_layout *l);
 
 /* $AIS_LOCAL_DIR, else /tmp/ais-local-UID, into buf. */
 void local_default_dir(char *buf, size_t len);

@@ -43,6 +43,8 @@ struct cluster_map {
 	Ais__EtlJob **jobs; /* offline transforms (ais etl bucket), oldest
 			       first */
 	size_t njobs;
+	Ais__S3Key **s3keys; /* S3 access keys, sorted by access_key */
+	size_t ns3keys;
 };
 
 struct cluster_opts {
@@ -135,6 +137,17 @@ int cluster_etl_state(struct cluster *c, const char *name, bool stop,
 int cluster_job_start(struct cluster *c, const Ais__EtlJob *job, char *errmsg);
 int cluster_job_stop(struct cluster *c, const char *id, char *errmsg);
 int cluster_job_remove(struct cluster *c, const char *id, char *errmsg);
+
+/* S3 access keys (ais s3 keys): add key (its access key not yet there;
+ * created_ns is set), remove the one of access_key. */
+int cluster_s3_key_add(struct cluster *c, const Ais__S3Key *key, char *errmsg);
+int cluster_s3_key_remove(struct cluster *c, const char *access_key,
+			  char *errmsg);
+
+/* The S3 key of access_key in the snapshot (valid while cm is held), or
+ * NULL. */
+const Ais__S3Key *cluster_s3_key_find(const struct cluster_map *cm,
+				      const char *access_key);
 
 /* Transform name in the snapshot (valid while cm is held), or NULL. */
 const Ais__EtlSpec *cluster_etl_find(const struct cluster_map *cm,

@@ -49,6 +49,9 @@ static void meta_clear(struct meta *m)
 	for (i = 0; i < m->njobs; i++)
 		ais__etl_job__free_unpacked(m->jobs[i], NULL);
 	free(m->jobs);
+	for (i = 0; i < m->ns3keys; i++)
+		ais__s3_key__free_unpacked(m->s3keys[i], NULL);
+	free(m->s3keys);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -128,6 +131,63 @@ int meta_etl_find(const struct meta *m, const char *name)
 	return (int)meta_etls_find(m->etls, m->netls, name);
 }
 
+long meta_s3_keys_find(Ais__S3Key *const *v, size_t n, const char *ak)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(v[mid]->access_key, ak);
+
+		if (c == 0)
+			return (long)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -(long)lo - 1;
+}
+
+static bool s3_word_ok(const char *w, bool alnum_only)
+{
+	size_t n = w ? strlen(w) : 0;
+
+	if (n < 16 || n > 128)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)w[i];
+
+		if (alnum_only ? !((ch >= '0' && ch <= '9') ||
+				   (ch >= 'A' && ch <= 'Z') ||
+				   (ch >= 'a' && ch <= 'z'))
+			       : (ch <= ' ' || ch >= 0x7f))
+			return false;
+	}
+	return true;
+}
+
+int meta_s3_key_check(const Ais__S3Key *k, char *errmsg)
+{
+	if (!k || !s3_word_ok(k->access_key, true))
+		return ais_errf(errmsg, -EINVAL,
+				"an S3 access key is 16 to 128 letters and "
+				"digits");
+	if (!s3_word_ok(k->secret, false))
+		return ais_errf(errmsg, -EINVAL,
+				"an S3 secret key is 16 to 128 printable "
+				"ASCII characters, no blank");
+	if (k->comment && strlen(k->comment) > 256)
+		return ais_errf(errmsg, -EINVAL,
+				"an S3 key's comment is at most 256 bytes");
+	return 0;
+}
+
+Ais__S3Key *meta_s3_key_copy(const Ais__S3Key *k)
+{
+	return (Ais__S3Key *)ais_pb_dup(&k->base);
+}
+
 /* The rules a transform's spec must follow to be kept: what every node can
  * check without looking at its disks (whether the program is under its
  * etl_dir is the node's to check, when it runs it). */
@@ -200,9 +260,14 @@ static struct meta *meta_dup(const struct meta *m)
 	d->rebalanced = calloc(m->nrebalanced + 1, sizeof(*d->rebalanced));
 	d->etls = calloc(m->netls + 1, sizeof(*d->etls));
 	d->jobs = calloc(m->njobs + 1, sizeof(*d->jobs));
+	d->s3keys = calloc(m->ns3keys + 1, sizeof(*d->s3keys));
 	if (!d->nodes || !d->buckets || !d->history || !d->rebalanced ||
-	    !d->etls || !d->jobs)
+	    !d->etls || !d->jobs || !d->s3keys)
 		goto err;
+	for (; d->ns3keys < m->ns3keys; d->ns3keys++)
+		if (!(d->s3keys[d->ns3keys] =
+			  meta_s3_key_copy(m->s3keys[d->ns3keys])))
+			goto err;
 	for (; d->njobs < m->njobs; d->njobs++)
 		if (!(d->jobs[d->njobs] = meta_job_copy(m->jobs[d->njobs])))
 			goto err;
@@ -408,6 +473,29 @@ int meta_check(const struct meta *m, const Ais__MetaCmd *cmd, char *errmsg)
 		return 0;
 	case AIS__META_CMD__KIND__JOB_START:
 		return job_check(m, cmd->job, errmsg);
+	case AIS__META_CMD__KIND__S3_KEY_ADD:
+		if (meta_s3_key_check(cmd->s3_key, errmsg))
+			return -EINVAL;
+		if (meta_s3_keys_find(m->s3keys, m->ns3keys,
+				      cmd->s3_key->access_key) >= 0)
+			return ais_errf(errmsg, -EEXIST,
+					"S3 access key %s exists already",
+					cmd->s3_key->access_key);
+		if (m->ns3keys >= META_S3_KEYS_MAX)
+			return ais_errf(errmsg, -ENOSPC,
+					"%d S3 keys kept already: rm one "
+					"first",
+					META_S3_KEYS_MAX);
+		return 0;
+	case AIS__META_CMD__KIND__S3_KEY_REMOVE:
+		if (!cmd->s3_key || !cmd->s3_key->access_key ||
+		    meta_s3_keys_find(m->s3keys, m->ns3keys,
+				      cmd->s3_key->access_key) < 0)
+			return ais_errf(errmsg, -ENOENT, "no S3 access key %s",
+					cmd->s3_key && cmd->s3_key->access_key
+					    ? cmd->s3_key->access_key
+					    : "");
+		return 0;
 	case AIS__META_CMD__KIND__JOB_STOP:
 	case AIS__META_CMD__KIND__JOB_REMOVE:
 		if (meta_job_find(m, cmd->job_id) < 0)
@@ -681,6 +769,38 @@ static int apply_to(struct meta *m, const Ais__MetaCmd *cmd)
 		rc = 1;
 		break;
 	}
+	case AIS__META_CMD__KIND__S3_KEY_ADD: {
+		Ais__S3Key *k = meta_s3_key_copy(cmd->s3_key), **v;
+		size_t at =
+		    (size_t)(-meta_s3_keys_find(m->s3keys, m->ns3keys,
+						cmd->s3_key->access_key) -
+			     1);
+
+		v = k ? realloc(m->s3keys, (m->ns3keys + 1) * sizeof(*v))
+		      : NULL;
+		if (!v) {
+			if (k)
+				ais__s3_key__free_unpacked(k, NULL);
+			rc = -ENOMEM;
+			break;
+		}
+		m->s3keys = v;
+		k->created_ns = cmd->time_ns;
+		memmove(v + at + 1, v + at, (m->ns3keys - at) * sizeof(*v));
+		v[at] = k;
+		m->ns3keys++;
+		rc = 1;
+		break;
+	}
+	case AIS__META_CMD__KIND__S3_KEY_REMOVE:
+		idx = (int)meta_s3_keys_find(m->s3keys, m->ns3keys,
+					     cmd->s3_key->access_key);
+		ais__s3_key__free_unpacked(m->s3keys[idx], NULL);
+		memmove(m->s3keys + idx, m->s3keys + idx + 1,
+			(m->ns3keys - (size_t)idx - 1) * sizeof(*m->s3keys));
+		m->ns3keys--;
+		rc = 1;
+		break;
 	case AIS__META_CMD__KIND__JOB_STOP:
 		idx = meta_job_find(m, cmd->job_id);
 		rc = !m->jobs[idx]->stopped;
@@ -814,6 +934,8 @@ int meta_encode(const struct meta *m, void **buf, size_t *len)
 	st.etls = m->etls;
 	st.n_etl_jobs = m->njobs;
 	st.etl_jobs = m->jobs;
+	st.n_s3_keys = m->ns3keys;
+	st.s3_keys = m->s3keys;
 	/* As log entries: a length, the message, zeros to a multiple of 8
 	 * (libraft's unit of storage). */
 	{
@@ -887,9 +1009,24 @@ int meta_decode(const void *buf, size_t len, struct meta **out, char *errmsg)
 	m->rebalanced = calloc(st->n_rebalanced + 1, sizeof(*m->rebalanced));
 	m->etls = calloc(st->n_etls + 1, sizeof(*m->etls));
 	m->jobs = calloc(st->n_etl_jobs + 1, sizeof(*m->jobs));
+	m->s3keys = calloc(st->n_s3_keys + 1, sizeof(*m->s3keys));
 	if (!m->buckets || !m->history || !m->rebalanced || !m->etls ||
-	    !m->jobs)
+	    !m->jobs || !m->s3keys)
 		goto err;
+	for (i = 0; i < st->n_s3_keys; i++) {
+		/* Sorted when kept, as the transforms below. */
+		if (!st->s3_keys[i]->access_key ||
+		    (i && strcmp(st->s3_keys[i - 1]->access_key,
+				 st->s3_keys[i]->access_key) >= 0)) {
+			rc = ais_errf(errmsg, -EPROTO,
+				      "cluster metadata snapshot: S3 keys out "
+				      "of order");
+			goto err;
+		}
+		if (!(m->s3keys[m->ns3keys] = meta_s3_key_copy(st->s3_keys[i])))
+			goto err;
+		m->ns3keys++;
+	}
 	for (i = 0; i < st->n_etl_jobs; i++) {
 		if (!(m->jobs[m->njobs] = meta_job_copy(st->etl_jobs[i])))
 			goto err;

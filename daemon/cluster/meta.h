@@ -20,6 +20,8 @@
 #define META_ETL_WORD_LEN  512
 /* Offline transform jobs kept (ais job rm removes them). */
 #define META_JOBS_MAX 64
+/* S3 access keys kept (ais s3 keys). */
+#define META_S3_KEYS_MAX 1024
 
 struct meta_bucket {
 	char *name;
@@ -43,6 +45,9 @@ struct meta {
 	Ais__EtlJob **jobs; /* offline transforms, oldest first; each
 			       unpacked on its own (meta_job_copy) */
 	size_t njobs;
+	Ais__S3Key **s3keys; /* S3 access keys, sorted by access_key; each
+				unpacked on its own */
+	size_t ns3keys;
 };
 
 /* An empty state (version 0); NULL on ENOMEM. Free with meta_free. */
@@ -84,6 +89,16 @@ Ais__EtlJob *meta_job_copy(const Ais__EtlJob *j);
 int meta_job_find(const struct meta *m, const char *id);
 
 /* Whether node id has reported the current rebalance done. */
+/* Index of access key ak in v[0..n) (sorted), or -(where it would go)-1. */
+long meta_s3_keys_find(Ais__S3Key *const *v, size_t n, const char *ak);
+
+/* Whether k is a key the metadata may keep: access key 16..128 of
+ * [A-Za-z0-9], secret 16..128 printable ASCII without blanks, a comment
+ * of at most 256 bytes. 0 or -EINVAL with errmsg. */
+int meta_s3_key_check(const Ais__S3Key *k, char *errmsg);
+/* A copy of k on its own (free with ais__s3_key__free_unpacked), or NULL. */
+Ais__S3Key *meta_s3_key_copy(const Ais__S3Key *k);
+
 bool meta_rebalanced(const struct meta *m, const char *id);
 
 #endif

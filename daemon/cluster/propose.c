@@ -276,6 +276,29 @@ int cluster_job_remove(struct cluster *c, const char *id, char *errmsg)
 	return job_cmd(c, AIS__META_CMD__KIND__JOB_REMOVE, id, errmsg);
 }
 
+int cluster_s3_key_add(struct cluster *c, const Ais__S3Key *key, char *errmsg)
+{
+	Ais__MetaCmd cmd = AIS__META_CMD__INIT;
+
+	cmd.kind = AIS__META_CMD__KIND__S3_KEY_ADD;
+	cmd.s3_key = (Ais__S3Key *)key;
+	cmd.time_ns = ais_now_real_ns();
+	return cluster_propose(c, &cmd, errmsg);
+}
+
+int cluster_s3_key_remove(struct cluster *c, const char *access_key,
+			  char *errmsg)
+{
+	Ais__MetaCmd cmd = AIS__META_CMD__INIT;
+	Ais__S3Key k = AIS__S3_KEY__INIT;
+
+	k.access_key = (char *)access_key;
+	cmd.kind = AIS__META_CMD__KIND__S3_KEY_REMOVE;
+	cmd.s3_key = &k;
+	cmd.time_ns = ais_now_real_ns();
+	return cluster_propose(c, &cmd, errmsg);
+}
+
 int cluster_change(struct cluster *c, const Ais__ClusterChange *ch,
 		   char *errmsg)
 {

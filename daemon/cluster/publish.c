@@ -32,7 +32,18 @@ static void cmap_free(struct cluster_map *cm)
 	for (i = 0; i < cm->njobs; i++)
 		ais__etl_job__free_unpacked(cm->jobs[i], NULL);
 	free(cm->jobs);
+	for (i = 0; i < cm->ns3keys; i++)
+		ais__s3_key__free_unpacked(cm->s3keys[i], NULL);
+	free(cm->s3keys);
 	free(cm);
+}
+
+const Ais__S3Key *cluster_s3_key_find(const struct cluster_map *cm,
+				      const char *access_key)
+{
+	long i = meta_s3_keys_find(cm->s3keys, cm->ns3keys, access_key);
+
+	return i >= 0 ? cm->s3keys[i] : NULL;
 }
 
 const Ais__EtlSpec *cluster_etl_find(const struct cluster_map *cm,
@@ -277,9 +288,16 @@ void cluster_publish(struct cluster *c)
 	cm->history = calloc(mt->nhistory + 1, sizeof(*cm->history));
 	cm->etls = calloc(mt->netls + 1, sizeof(*cm->etls));
 	cm->jobs = calloc(mt->njobs + 1, sizeof(*cm->jobs));
+	cm->s3keys = calloc(mt->ns3keys + 1, sizeof(*cm->s3keys));
 	if (!cm->m || !cm->buckets || !cm->bucket_created || !cm->history ||
-	    !cm->etls || !cm->jobs)
+	    !cm->etls || !cm->jobs || !cm->s3keys)
 		goto nomem;
+	for (i = 0; i < mt->ns3keys; i++) {
+		cm->s3keys[i] = meta_s3_key_copy(mt->s3keys[i]);
+		if (!cm->s3keys[i])
+			goto nomem;
+		cm->ns3keys++;
+	}
 	for (i = 0; i < mt->njobs; i++) {
 		cm->jobs[i] = meta_job_copy(mt->jobs[i]);
 		if (!cm->jobs[i])

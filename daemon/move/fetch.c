@@ -146,6 +146,7 @@ static int fetch_from(struct aisd *d, const struct ais_node *o,
 	req.bucket = (char *)bucket;
 	req.name = (char *)name;
 	req.peer_local = true;
+	req.want_ext = true;
 	rc = peers_get_sink(d->peers, o, &req, &sink, &resp, errmsg);
 	if (rc) {
 		if (s.open)

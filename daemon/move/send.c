@@ -13,6 +13,7 @@
 #include "move/move_i.h"
 #include "shard/shard.h"
 #include "store/store.h"
+#include "store/xattr.h"
 
 int move__send(struct move *mv, const struct ais_node *const *to, size_t nto,
 	       uint64_t map_version, const char *bucket, const char *name,
@@ -22,8 +23,10 @@ int move__send(struct move *mv, const struct ais_node *const *to, size_t nto,
 	Ais__ObjMeta mpb;
 	char path[AISD_PATH_MAX];
 	struct ais_obj_meta m;
+	uint8_t ext[AIS_OBJ_EXT_MAX];
 	struct stat sb;
 	size_t i;
+	long n;
 	int fd, rc = 0;
 
 	*bytes = 0;
@@ -41,6 +44,11 @@ int move__send(struct move *mv, const struct ais_node *const *to, size_t nto,
 	if (objmeta_read_fd(fd, &m))
 		objmeta_from_stat(&sb, &m);
 	m.size = (uint64_t)sb.st_size;
+	n = objext_read_fd(fd, ext, sizeof(ext));
+	if (n > 0) {
+		req.ext.data = ext;
+		req.ext.len = (size_t)n;
+	}
 
 	req.op = AIS__OP__OP_PUT;
 	req.bucket = (char *)bucket;

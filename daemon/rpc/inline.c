@@ -267,7 +267,7 @@ enum rpc_inline rpc_read_nowait(struct rpc *r, uint8_t *buf, size_t cap)
 	/* A transform runs a program: never on the loop. */
 	if (rpc_check_object(r, q->bucket, q->name) ||
 	    (q->op == AIS__OP__OP_RESOLVE && q->archpath[0]) ||
-	    (q->op == AIS__OP__OP_GET && q->etl_name[0]))
+	    (q->op == AIS__OP__OP_GET && q->etl_name[0]) || q->want_ext)
 		return RPC_INLINE_NO;
 	self = cluster_self(d->cluster);
 	owner = ais_map_owner(r->cm->m, q->bucket, q->name);

@@ -15,6 +15,7 @@
 #include "rpc/rpc_i.h"
 #include "store/bucket.h"
 #include "store/store.h"
+#include "store/xattr.h"
 
 #define PUT_BUF (256 * 1024)
 
@@ -71,6 +72,15 @@ struct relay_to {
 	bool sent; /* our head went out: the answer is under way */
 };
 
+void rpc_copy_ext(struct rpc *r, const Ais__Response *a)
+{
+	if (!r->req->want_ext || !a->ext.len || a->ext.len > sizeof(r->ext))
+		return;
+	memcpy(r->ext, a->ext.data, a->ext.len);
+	r->resp.ext.data = r->ext;
+	r->resp.ext.len = a->ext.len;
+}
+
 static int relay_to_head(void *arg, const Ais__Response *resp,
 			 uint64_t body_len, char *errmsg)
 {
@@ -81,6 +91,7 @@ static int relay_to_head(void *arg, const Ais__Response *resp,
 		ais_obj_meta_from_pb(resp->meta, &r->meta);
 	r->resp.object_size = resp->object_size;
 	rpc_set_meta(r);
+	rpc_copy_ext(r, resp);
 	t->sent = true;
 	if (rpc_send_resp(r, body_len))
 		return ais_errf(errmsg, -EPIPE, "the client went away");
@@ -257,6 +268,14 @@ static int put_body(struct rpc *r, struct store_put *p, const char *what)
 		return rc;
 	shard_written(r->d->shards, q->bucket, q->name);
 	rpc_set_meta(r);
+	if (q->want_md5) {
+		long n = ais_obj_ext_with_etag(NULL, 0, p->md5hex, r->ext);
+
+		if (n > 0) {
+			r->resp.ext.data = r->ext;
+			r->resp.ext.len = (size_t)n;
+		}
+	}
 	if (!q->migrate)
 		rpc_replicate(r);
 	return 0;
@@ -303,6 +322,8 @@ static int put_migrate(struct rpc *r)
 	a.bucket = q->bucket;
 	a.name = q->name;
 	a.migrate = &m;
+	a.ext = q->ext.data;
+	a.ext_len = q->ext.len;
 	rc = store_put_begin(st, &a, &p, r->errmsg);
 	if (rc)
 		return rc;
@@ -324,6 +345,10 @@ int rpc_put(struct rpc *r)
 	    .owned = q->set_owner,
 	    .atime_ns = q->atime_ns,
 	    .no_overwrite = q->no_overwrite,
+	    .ext = q->ext.data,
+	    .ext_len = q->ext.len,
+	    .want_md5 = q->want_md5,
+	    .content_md5 = q->content_md5,
 	};
 	struct store *st = r->d->store;
 	struct store_put p;
@@ -355,6 +380,23 @@ int rpc_put(struct rpc *r)
 	return put_body(r, &p, "PUT");
 }
 
+/* With want_ext, the object's ObjExt (open on fd) into the answer. */
+static int set_ext(struct rpc *r, int fd)
+{
+	long n;
+
+	if (!r->req->want_ext || r->req->archpath[0])
+		return 0;
+	n = objext_read_fd(fd, r->ext, sizeof(r->ext));
+	if (n < 0)
+		return ais_errf(r->errmsg, (int)n, "%s/%s: S3 metadata: %s",
+				r->req->bucket, r->req->name,
+				strerror((int)-n));
+	r->resp.ext.data = r->ext;
+	r->resp.ext.len = (size_t)n;
+	return 0;
+}
+
 int rpc_get(struct rpc *r)
 {
 	Ais__Request *q = r->req;
@@ -375,6 +417,11 @@ int rpc_get(struct rpc *r)
 		rc = rpc_open_obj(r, &fd);
 		if (rc)
 			return rc;
+		rc = set_ext(r, fd);
+		if (rc) {
+			close(fd);
+			return rc;
+		}
 		if (q->etl_name[0]) {
 			rc = rpc_etl_get(r, fd);
 		} else if (q->archpath[0]) {
@@ -420,6 +467,7 @@ int rpc_head(struct rpc *r)
 	if (rc == 0) {
 		if (a->meta)
 			ais_obj_meta_from_pb(a->meta, &r->meta);
+		rpc_copy_ext(r, a);
 		ais__response__free_unpacked(a, NULL);
 		rpc_set_meta(r);
 		return 0;
@@ -438,7 +486,10 @@ int rpc_head(struct rpc *r)
 		rpc_set_meta(r);
 		return 0;
 	}
+	rc = set_ext(r, fd);
 	close(fd);
+	if (rc)
+		return rc;
 	rpc_set_meta(r);
 	return 0;
 }

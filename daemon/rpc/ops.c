@@ -52,6 +52,9 @@ static const struct rpc_op ops[] = {
 	[AIS__OP__OP_JOB_STOP]       = {rpc_job_stop,       NULL,            RPC_DATA, false, true,  RPC_PERM_CLUSTER},
 	[AIS__OP__OP_JOB_REMOVE]     = {rpc_job_remove,     NULL,            RPC_DATA, false, false, RPC_PERM_CLUSTER},
 	[AIS__OP__OP_ETL_ERRORS]     = {rpc_etl_errors,     NULL,            RPC_META, false, true,  RPC_PERM_READ},
+	[AIS__OP__OP_S3_KEY_ADD]     = {rpc_s3_key_add,     NULL,            RPC_DATA, false, false, RPC_PERM_CLUSTER},
+	[AIS__OP__OP_S3_KEY_REMOVE]  = {rpc_s3_key_remove,  NULL,            RPC_DATA, false, false, RPC_PERM_CLUSTER},
+	[AIS__OP__OP_S3_KEY_LIST]    = {rpc_s3_key_list,    NULL,            RPC_META, false, true,  RPC_PERM_CLUSTER},
 };
 /* clang-format on */
 
@@ -132,6 +135,7 @@ static void rpc_done(struct rpc *r)
 		free(r->changed[--r->nchanged]);
 	free(r->changed);
 	free(r->hits);
+	free(r->s3keys);
 	rpc_batch_free(r->batch);
 	cluster_map_put(r->cm);
 }

@@ -38,6 +38,13 @@ struct rpc {
 	uint32_t *hits;		 /* OP_PROBE_DIRS's answer (freed after it) */
 	struct rpc_batch *batch; /* OP_PUT_BATCH's answer (freed after it) */
 	char job_id[32];	 /* OP_ETL_BUCKET's answer */
+	/* OP_S3_KEY_ADD's answer; OP_S3_KEY_LIST's (freed after it). */
+	Ais__S3Key s3key, *s3keyp;
+	char s3ak[130], s3sk[130];
+	Ais__S3Key *s3keys, **s3keyv;
+	/* OP_GET, OP_HEAD with want_ext: the object's ObjExt. */
+	uint8_t ext[AIS_OBJ_EXT_MAX];
+	size_t ext_len;
 	char errmsg[AIS_ERRMSG_LEN];
 };
 
@@ -75,6 +82,9 @@ int rpc_check_owner(struct rpc *r, const char *bucket, const char *name);
 /* The request's bucket and object names are valid and this node owns the
  * object: rpc_check_object, then rpc_check_owner. */
 int rpc_check_mine(struct rpc *r);
+
+/* Another node's answer a's ext into r's (with want_ext). */
+void rpc_copy_ext(struct rpc *r, const Ais__Response *a);
 
 /* r->meta into the answer. */
 void rpc_set_meta(struct rpc *r);
@@ -177,6 +187,11 @@ int rpc_etl_bucket(struct rpc *r);
 int rpc_job_stop(struct rpc *r);
 int rpc_job_remove(struct rpc *r);
 int rpc_etl_errors(struct rpc *r);
+
+/* ---- s3keys.c -------------------------------------------------------- */
+int rpc_s3_key_add(struct rpc *r);
+int rpc_s3_key_remove(struct rpc *r);
+int rpc_s3_key_list(struct rpc *r);
 /* A GET naming a transform: the checks before anything is read (the
  * transform exists here and runs, the request is not a range or a member).
  * 0 or -errno with r->errmsg. */

@@ -557,6 +557,18 @@ int store_put_begin(struct store *st, const struct store_put_args *a,
 		ais_cksum_abort(&p->ck);
 		return ais_errf(errmsg, rc, "out of memory");
 	}
+	if (a->ext_len > AIS_OBJ_EXT_MAX)
+		rc = ais_errf(errmsg, -E2BIG,
+			      "object's S3 metadata over %d bytes",
+			      AIS_OBJ_EXT_MAX);
+	else if (a->want_md5 &&
+		 (rc = ais_cksum_init(&p->md5, AIS_CKSUM_MD5)) != 0)
+		ais_errf(errmsg, rc, "MD5: %s", strerror(-rc));
+	if (rc) {
+		ais_cksum_abort(&p->ck);
+		blk_writer_free(&p->blk);
+		return rc;
+	}
 	p->flush_mark = flushers_mark(st->flush, p->mp);
 	mpset_tmp_path(mps, p->mp, "put", p->tmp);
 	p->fd = open(p->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -578,6 +590,8 @@ int store_put_write(struct store_put *p, const void *buf, size_t len,
 	if (rc)
 		return disk_err(errmsg, rc, "write", p->st->mps->paths[p->mp]);
 	ais_cksum_update(&p->ck, buf, len);
+	if (p->a.want_md5)
+		ais_cksum_update(&p->md5, buf, len);
 	blk_writer_update(&p->blk, buf, len);
 	p->size += len;
 	return 0;
@@ -586,12 +600,48 @@ int store_put_write(struct store_put *p, const void *buf, size_t len,
 void store_put_abort(struct store_put *p)
 {
 	ais_cksum_abort(&p->ck);
+	ais_cksum_abort(&p->md5);
+	free(p->ext);
+	p->ext = NULL;
 	blk_writer_free(&p->blk);
 	if (p->fd >= 0) {
 		close(p->fd);
 		p->fd = -1;
 		unlink(p->tmp);
 	}
+}
+
+/* What p's ext xattr holds: the args' ObjExt, with the MD5 of the bytes
+ * as its etag when asked (checked against content_md5 first). */
+static int put_ext(struct store_put *p, char *errmsg)
+{
+	char md5[AIS_CKSUM_HEX_MAX];
+	long n;
+
+	if (!p->a.want_md5 && !p->a.ext_len)
+		return 0;
+	p->ext = malloc(AIS_OBJ_EXT_MAX);
+	if (!p->ext)
+		return ais_errf(errmsg, -ENOMEM, "out of memory");
+	if (!p->a.want_md5) {
+		memcpy(p->ext, p->a.ext, p->a.ext_len);
+		p->ext_len = p->a.ext_len;
+		return 0;
+	}
+	ais_cksum_final(&p->md5, md5);
+	snprintf(p->md5hex, sizeof(p->md5hex), "%s", md5);
+	if (p->a.content_md5 && p->a.content_md5[0] &&
+	    strcasecmp(p->a.content_md5, md5))
+		return ais_errf(errmsg, -EBADMSG,
+				"Content-MD5 mismatch: expected %s, the body "
+				"has %s",
+				p->a.content_md5, md5);
+	n = ais_obj_ext_with_etag(p->a.ext, p->a.ext_len, md5, p->ext);
+	if (n < 0)
+		return ais_errf(errmsg, (int)n, "object's S3 metadata: %s",
+				strerror((int)-n));
+	p->ext_len = (size_t)n;
+	return 0;
 }
 
 /* The checksum of p's bytes into hex, checked against what the PUT
@@ -611,7 +661,7 @@ static int put_verify(struct store_put *p, char *hex, char *errmsg)
 				"checksum mismatch: expected %s, got %s (%s)",
 				p->a.cksum_value, hex,
 				ais_cksum_name(p->a.cksum_type));
-	return 0;
+	return put_ext(p, errmsg);
 }
 
 /* p's metadata but its version and commit time. */
@@ -668,6 +718,8 @@ static int write_meta(struct store_put *p, const struct ais_obj_meta *m,
 	struct store *st = p->st;
 	int rc = objmeta_write_fd(p->fd, m);
 
+	if (!rc)
+		rc = objext_write_fd(p->fd, p->ext, p->ext_len);
 	if (!rc)
 		rc = blk_store(st->mps, st->blk, &p->blk, p->fd, m, errmsg);
 	return rc ? disk_err(errmsg, rc, "set xattr", st->mps->paths[p->mp])
@@ -732,6 +784,8 @@ int store_put_commit(struct store_put *p, struct ais_obj_meta *out,
 	close(p->fd);
 	p->fd = -1;
 	blk_writer_free(&p->blk);
+	free(p->ext);
+	p->ext = NULL;
 	rc = ais_fsync_parent(dest);
 	if (rc)
 		return disk_err(errmsg, rc, "fsync of the directory", mpath);
@@ -787,6 +841,9 @@ int store_put_stage(struct store_put *p, struct store_staged *out, char *errmsg)
 	out->mp = p->mp;
 	out->flush_mark = p->flush_mark;
 	ais_cksum_abort(&p->ck);
+	ais_cksum_abort(&p->md5);
+	free(p->ext);
+	p->ext = NULL;
 	blk_writer_free(&p->blk);
 	return 0;
 err:
@@ -1098,6 +1155,8 @@ static int copy_to_tmp(struct store *st, int mp, int src,
 	}
 	if (!rc)
 		rc = objmeta_write_fd(fd, m);
+	if (!rc)
+		rc = objext_copy_fd(src, fd);
 	if (!rc && fsync(fd) < 0)
 		rc = -errno;
 out:

@@ -89,6 +89,14 @@ struct store_put_args {
 	/* With migrate: a repair of a corrupt copy here, which a copy as new
 	 * (the same written_ns) replaces too. */
 	bool repair;
+	/* The object's ObjExt (encoded, at most AIS_OBJ_EXT_MAX bytes; NULL
+	 * or 0: none), stored in its "user.ais.x" xattr. With want_md5 the
+	 * MD5 of the bytes becomes its etag; with content_md5 (hex) too, a
+	 * body of another MD5 fails the commit with -EBADMSG. */
+	const uint8_t *ext;
+	size_t ext_len;
+	bool want_md5;
+	const char *content_md5;
 };
 
 /* One PUT in progress; caller-allocated, filled by store_put_begin. */
@@ -100,6 +108,11 @@ struct store_put {
 	char tmp[AISD_PATH_MAX];
 	struct ais_cksum ck;
 	struct blk_writer blk; /* the block checksums (blocks.h) */
+	struct ais_cksum md5;  /* a.want_md5 */
+	uint8_t *ext;	       /* what goes to the xattr (heap), ext_len */
+	size_t ext_len;
+	char md5hex[AIS_CKSUM_HEX_MAX]; /* a.want_md5: the bytes' MD5, once
+					verified */
 	uint64_t size;
 	uint64_t flush_mark; /* flushers_mark before the first byte */
 };

@@ -42,6 +42,30 @@ int objmeta_write_path(const char *path, const struct ais_obj_meta *m)
 	return lsetxattr(path, AISD_XATTR, buf, n, 0) < 0 ? -errno : 0;
 }
 
+long objext_read_fd(int fd, uint8_t *buf, size_t cap)
+{
+	ssize_t n = fgetxattr(fd, AISD_XATTR_EXT, buf, cap);
+
+	if (n < 0)
+		return errno == ENODATA ? 0 : -errno;
+	return (long)n;
+}
+
+int objext_write_fd(int fd, const uint8_t *buf, size_t len)
+{
+	if (!len)
+		return 0;
+	return fsetxattr(fd, AISD_XATTR_EXT, buf, len, 0) < 0 ? -errno : 0;
+}
+
+int objext_copy_fd(int from, int to)
+{
+	uint8_t buf[AIS_OBJ_EXT_MAX];
+	long n = objext_read_fd(from, buf, sizeof(buf));
+
+	return n < 0 ? (int)n : objext_write_fd(to, buf, (size_t)n);
+}
+
 void objmeta_from_stat(const struct stat *st, struct ais_obj_meta *m)
 {
 	memset(m, 0, sizeof(*m));

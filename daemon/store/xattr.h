@@ -17,6 +17,15 @@ int objmeta_read_path(const char *path, struct ais_obj_meta *m);
 int objmeta_write_fd(int fd, const struct ais_obj_meta *m);
 int objmeta_write_path(const char *path, const struct ais_obj_meta *m);
 
+/* An object's ObjExt (its S3 ETag and headers), encoded, in the
+ * "user.ais.x" xattr. objext_read_fd: its length into buf (cap bytes), 0
+ * when the object has none, or -errno. objext_write_fd: 0 or -errno (len
+ * 0 writes nothing). objext_copy_fd: from one file to another. */
+#define AISD_XATTR_EXT AISD_XATTR ".x"
+long objext_read_fd(int fd, uint8_t *buf, size_t cap);
+int objext_write_fd(int fd, const uint8_t *buf, size_t len);
+int objext_copy_fd(int from, int to);
+
 /* The metadata of a file that has no xattr (placed there by hand): its
  * size, mtime, mode and owner, version 1, no checksum. */
 void objmeta_from_stat(const struct stat *st, struct ais_obj_meta *m);

@@ -441,6 +441,26 @@ int ais_client_bucket_list(struct ais_client *c, char ***names, size_t *n,
 int ais_client_bucket_head(struct ais_client *c, const char *bucket,
 			   char *errmsg);
 
+/* ---- S3 access keys (ais s3 keys) --------------------------------------- */
+
+struct ais_s3_key {
+	char access_key[130];
+	char secret[130]; /* "" in a listing: only an add shows it */
+	char comment[260];
+	int64_t created_ns;
+};
+
+/* Adds in (an empty access key or secret: the node makes one) to the
+ * cluster's keys; *out is the key kept, secret included. -EEXIST if the
+ * access key is taken, -EINVAL for a malformed one. Never resent. */
+int ais_client_s3_key_add(struct ais_client *c, const struct ais_s3_key *in,
+			  struct ais_s3_key *out, char *errmsg);
+int ais_client_s3_key_remove(struct ais_client *c, const char *access_key,
+			     char *errmsg);
+/* Every key, by access key, without secrets; free(*out). */
+int ais_client_s3_key_list(struct ais_client *c, struct ais_s3_key **out,
+			   size_t *n, char *errmsg);
+
 /* ---- objects ---------------------------------------------------------- */
 
 struct ais_put_opts {
@@ -463,7 +483,18 @@ struct ais_put_opts {
 	 * out of space). The PUT succeeded; the node that took it makes them
 	 * later (aisd(8), "Copies"). */
 	uint32_t *copies_missing;
+	/* For S3: an encoded ObjExt (ais.proto; at most AIS_OBJ_EXT_MAX
+	 * bytes) kept with the object; with want_md5 the node makes the
+	 * MD5 of the bytes its etag and, with content_md5 (hex) set, fails
+	 * a body of another MD5 with -EBADMSG before the commit. etag (out,
+	 * may be NULL; AIS_ETAG_MAX bytes): the etag stored. */
+	const uint8_t *ext;
+	size_t ext_len;
+	bool want_md5;
+	const char *content_md5;
+	char *etag;
 };
+#define AIS_ETAG_MAX 64
 
 /* Called for the next bytes of a PUT body: fill buf with up to len bytes and
  * return how many (exactly the remaining size in total), or -errno. */
@@ -527,6 +558,30 @@ int ais_client_get_cb(struct ais_client *c, const char *bucket,
 		      const char *name, uint64_t off, uint64_t len,
 		      ais_write_cb cb, void *arg, struct ais_obj_meta *out,
 		      char *errmsg);
+/* What a GET for the S3 front end wants beyond ais_client_get_cb's. */
+struct ais_get_ext {
+	const char *archpath; /* a shard member, or NULL */
+	uint8_t *ext;	      /* AIS_OBJ_EXT_MAX bytes: the object's ObjExt */
+	size_t ext_len;	      /* out; 0: none */
+	/* Called once before the first byte of the body (also of an empty
+	 * one) with the metadata (size: the whole object's) and the body's
+	 * length; ext is filled then. Not 0: the GET ends with that value
+	 * (negative), nothing more read. */
+	int (*on_head)(void *arg, const struct ais_obj_meta *m,
+		       uint64_t body_len);
+};
+int ais_client_get_ext_cb(struct ais_client *c, const char *bucket,
+			  const char *name, uint64_t off, uint64_t len,
+			  ais_write_cb cb, void *arg, struct ais_get_ext *x,
+			  struct ais_obj_meta *out, char *errmsg);
+/* HEAD of bucket/name (or its member archpath, NULL: none) with the
+ * object's ObjExt into ext (AIS_OBJ_EXT_MAX bytes), its length into
+ * *ext_len. */
+int ais_client_head_ext(struct ais_client *c, const char *bucket,
+			const char *name, const char *archpath,
+			struct ais_obj_meta *out, uint8_t *ext, size_t *ext_len,
+			char *errmsg);
+
 /* GET of the whole object (or, with archpath, of that member of the
  * shard) run through transform etl (ais etl) on the node that holds it,
  * with etl_args (NULL: none), into fd / cb. out->size is

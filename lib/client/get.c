@@ -33,6 +33,7 @@ struct get_sink {
 	const char *archpath; /* a shard member, or NULL for the object */
 	const char *etl;      /* a transform to read through, or NULL */
 	const char *etl_args;
+	struct ais_get_ext *x; /* S3's wants, or NULL */
 };
 
 static int sink_write(struct get_sink *s, const uint8_t *p, size_t n,
@@ -83,6 +84,7 @@ static ssize_t get_common(struct ais_client *c, const char *bucket,
 	req.name = (char *)name;
 	if (sink->archpath)
 		req.archpath = (char *)sink->archpath;
+	req.want_ext = sink->x != NULL;
 	if (sink->etl) {
 		req.etl_name = (char *)sink->etl;
 		req.etl_args = (char *)(sink->etl_args ? sink->etl_args : "");
@@ -162,6 +164,28 @@ static ssize_t get_common(struct ais_client *c, const char *bucket,
 				ais_obj_meta_from_pb(m, out);
 				if (k.resp->object_size)
 					out->size = k.resp->object_size;
+			}
+			if (sink->x) {
+				struct ais_get_ext *x = sink->x;
+				struct ais_obj_meta hm;
+
+				x->ext_len = k.resp->ext.len <= AIS_OBJ_EXT_MAX
+						 ? k.resp->ext.len
+						 : 0;
+				if (x->ext_len)
+					memcpy(x->ext, k.resp->ext.data,
+					       x->ext_len);
+				ais_obj_meta_from_pb(m, &hm);
+				if (k.resp->object_size)
+					hm.size = k.resp->object_size;
+				rc = x->on_head ? x->on_head(sink->arg, &hm,
+							     k.body_left)
+						: 0;
+				if (rc) {
+					k.fail = AIS_CONN_FAIL_OTHER;
+					ais__call_finish(&k, k.body_left == 0);
+					goto out;
+				}
 			}
 			if (off == 0 && len == 0 && m &&
 			    m->cksum_type != AIS__CKSUM_TYPE__CKSUM_NONE &&
@@ -298,6 +322,28 @@ int ais_client_get_cb(struct ais_client *c, const char *bucket,
 	struct get_sink s = {.kind = SINK_CB, .cb = cb, .arg = arg};
 	ssize_t rc = get_common(c, bucket, name, off, len, &s, out, errmsg);
 
+	return rc < 0 ? (int)rc : 0;
+}
+
+int ais_client_get_ext_cb(struct ais_client *c, const char *bucket,
+			  const char *name, uint64_t off, uint64_t len,
+			  ais_write_cb cb, void *arg, struct ais_get_ext *x,
+			  struct ais_obj_meta *out, char *errmsg)
+{
+	struct get_sink s = {.kind = SINK_CB,
+			     .cb = cb,
+			     .arg = arg,
+			     .archpath = x->archpath,
+			     .x = x};
+	ssize_t rc;
+
+	x->ext_len = 0;
+	if (x->archpath) {
+		rc = ais__check_member_names(bucket, name, x->archpath, errmsg);
+		if (rc < 0)
+			return (int)rc;
+	}
+	rc = get_common(c, bucket, name, off, len, &s, out, errmsg);
 	return rc < 0 ? (int)rc : 0;
 }
 

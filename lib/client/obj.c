@@ -55,6 +55,39 @@ int ais_client_member_head(struct ais_client *c, const char *bucket,
 	return head_common(c, bucket, shard, path, out, errmsg);
 }
 
+int ais_client_head_ext(struct ais_client *c, const char *bucket,
+			const char *name, const char *archpath,
+			struct ais_obj_meta *out, uint8_t *ext, size_t *ext_len,
+			char *errmsg)
+{
+	Ais__Request req = AIS__REQUEST__INIT;
+	Ais__Response *a;
+	int rc = archpath
+		     ? ais__check_member_names(bucket, name, archpath, errmsg)
+		     : ais__check_obj_names(bucket, name, errmsg);
+
+	*ext_len = 0;
+	if (rc < 0)
+		return rc;
+	req.op = AIS__OP__OP_HEAD;
+	req.bucket = (char *)bucket;
+	req.name = (char *)name;
+	if (archpath)
+		req.archpath = (char *)archpath;
+	req.want_ext = true;
+	rc = ais__call_obj(c, bucket, name, &req, true, &a, errmsg);
+	if (rc < 0)
+		return rc;
+	if (out)
+		ais_obj_meta_from_pb(a->meta, out);
+	if (a->ext.len <= AIS_OBJ_EXT_MAX) {
+		memcpy(ext, a->ext.data, a->ext.len);
+		*ext_len = a->ext.len;
+	}
+	ais__response__free_unpacked(a, NULL);
+	return 0;
+}
+
 /* ---- HEAD, DELETE, SET_META ------------------------------------------- */
 
 int ais_client_head(struct ais_client *c, const char *bucket, const char *name,

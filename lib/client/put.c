@@ -143,6 +143,11 @@ static int put_common(struct ais_client *c, const char *bucket,
 		req.set_owner = opts->owned;
 		req.atime_ns = opts->atime_ns;
 		req.no_overwrite = opts->no_overwrite;
+		req.ext.data = (uint8_t *)opts->ext;
+		req.ext.len = opts->ext ? opts->ext_len : 0;
+		req.want_md5 = opts->want_md5;
+		if (opts->content_md5)
+			req.content_md5 = (char *)opts->content_md5;
 	}
 	if (src->kind != SRC_BUF) {
 		src->tmp_cap =
@@ -247,6 +252,9 @@ static int put_common(struct ais_client *c, const char *bucket,
 			ais_obj_meta_from_pb(k.resp->meta, out);
 		if (opts && opts->copies_missing)
 			*opts->copies_missing = k.resp->copies_missing;
+		if (opts && opts->etag)
+			ais_obj_ext_etag(k.resp->ext.data, k.resp->ext.len,
+					 opts->etag, AIS_ETAG_MAX);
 		ais__call_finish(&k, true);
 		if (errmsg)
 			errmsg[0] = '\0';

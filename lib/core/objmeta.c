@@ -78,3 +78,35 @@ int ais_obj_meta_decode(const uint8_t *buf, size_t len, struct ais_obj_meta *m)
 	ais__obj_meta__free_unpacked(pb, NULL);
 	return 0;
 }
+
+long ais_obj_ext_with_etag(const uint8_t *ext, size_t len, const char *etag,
+			   uint8_t *out)
+{
+	Ais__ObjExt blank = AIS__OBJ_EXT__INIT, *pb = &blank;
+	char *old;
+	long n;
+
+	if (len) {
+		pb = ais__obj_ext__unpack(NULL, len, ext);
+		if (!pb)
+			return -EBADMSG;
+	}
+	old = pb->etag;
+	pb->etag = (char *)etag;
+	n = ais__obj_ext__get_packed_size(pb) > AIS_OBJ_EXT_MAX
+		? -E2BIG
+		: (long)ais__obj_ext__pack(pb, out);
+	pb->etag = old;
+	if (pb != &blank)
+		ais__obj_ext__free_unpacked(pb, NULL);
+	return n;
+}
+
+void ais_obj_ext_etag(const uint8_t *ext, size_t len, char *out, size_t cap)
+{
+	Ais__ObjExt *pb = len ? ais__obj_ext__unpack(NULL, len, ext) : NULL;
+
+	snprintf(out, cap, "%s", pb && pb->etag ? pb->etag : "");
+	if (pb)
+		ais__obj_ext__free_unpacked(pb, NULL);
+}

@@ -39,6 +39,20 @@ struct ais_obj_meta {
  * widest) is well under this. */
 #define AIS_OBJ_META_MAX 512
 
+/* The largest ObjExt (an object's S3 ETag and stored headers, ais.proto)
+ * a node keeps. */
+#define AIS_OBJ_EXT_MAX 8192
+
+/* ext (an encoded ObjExt of len bytes; len 0: none) with its etag set to
+ * etag, encoded into out (AIS_OBJ_EXT_MAX bytes). Returns the length, or
+ * -EBADMSG (ext does not decode), -E2BIG or -ENOMEM. */
+long ais_obj_ext_with_etag(const uint8_t *ext, size_t len, const char *etag,
+			   uint8_t *out);
+
+/* The etag of an encoded ObjExt into out (cap bytes; "" when there is
+ * none or it does not decode). */
+void ais_obj_ext_etag(const uint8_t *ext, size_t len, char *out, size_t cap);
+
 /* Fills pb (caller's, initialised here) pointing into m: m must outlive it.
  */
 void ais_obj_meta_to_pb(const struct ais_obj_meta *m, Ais__ObjMeta *pb);

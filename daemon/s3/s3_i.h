@@ -1,0 +1,245 @@
+/* Internal to daemon/s3/: one connection and one request of the S3
+ * endpoint, the HTTP side (http.c: heads, bodies, answers), the
+ * signatures (auth.c), and the operations (bucket.c, object.c, list.c,
+ * xml.c). */
+#ifndef AISD_S3_S3_I_H
+#define AISD_S3_S3_I_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <http_parser.h>
+#include <uv.h>
+
+#include "client.h"
+#include "objmeta.h"
+#include "util.h"
+
+#include "net/sock_io.h"
+#include "net/workpool.h"
+#include "s3/s3.h"
+#include "s3/sigv4.h"
+
+#define S3_HEAD_MAX  (32 * 1024) /* request line and headers */
+#define S3_BUF	     (64 * 1024) /* socket reads, decoded body */
+#define S3_HDRS_MAX  128
+#define S3_QUERY_MAX 64
+#define S3_THREADS   64
+#define S3_META_MAX  2048 /* x-amz-meta-* in all, as S3 */
+#define S3_SKEW_S    900  /* a signed request's time may be this far off */
+
+struct s3_conn;
+
+struct s3 {
+	struct aisd *d;
+	uv_loop_t loop;
+	uv_tcp_t listener;
+	uv_timer_t sweep;
+	uv_timer_t drain;
+	uv_signal_t sigterm, sigint;
+	pthread_t thr;
+	struct workpool *pool;
+	struct s3_conn *conns; /* list */
+	unsigned nconns;
+	bool stopping;
+	bool aux_closed;
+	uint64_t io_timeout_ns, idle_timeout_ns;
+	char where[96]; /* "0.0.0.0:8080" */
+	/* The cluster client the requests share (made at the first one:
+	 * the node's own port must be serving). */
+	pthread_mutex_t mu;
+	struct ais_client *client;
+	uint64_t last_accept_warn;
+	atomic_ulong requests;
+};
+
+struct s3_req;
+
+struct s3_conn {
+	uv_tcp_t tcp;
+	struct s3 *s;
+	struct s3_conn *prev, *next;
+	char peer[64];
+	uint8_t *buf; /* bytes read: the head, then the body or the next */
+	size_t len, cap;
+	size_t pos;	/* parsed up to */
+	size_t scanned; /* searched for the head's end up to */
+	bool reading, lent, closing;
+	int fd; /* the socket, for the worker */
+	uint64_t last_ns;
+	struct workpool_item witem;
+	http_parser parser;
+	struct s3_req *req; /* the worker's */
+	uint8_t *body;	    /* S3_BUF: decoded body bytes */
+};
+
+/* One request, on the worker thread. */
+struct s3_req {
+	struct s3 *s;
+	struct s3_conn *c;
+	struct sock_io io;
+	/* The head. Strings live in arena. */
+	int method; /* enum http_method */
+	const char *method_name;
+	char *path;   /* as sent ("/bucket/key"), without the query */
+	char *bucket; /* decoded; "" for the service */
+	char *key;    /* decoded; "" for a bucket */
+	struct s3_kv q[S3_QUERY_MAX];
+	size_t nq;
+	struct s3_kv h[S3_HDRS_MAX];
+	size_t nh;
+	bool has_length;
+	uint64_t content_length;
+	bool chunked;
+	bool keep_alive;
+	bool expect_100;
+	/* The body as http_parser decodes it. */
+	size_t body_len, body_off;
+	bool body_done, body_started, sent_100;
+	int body_err; /* -errno once reading broke */
+	/* The answer. */
+	bool answered; /* a whole answer (or its head) went out */
+	bool close;    /* close the connection after it */
+	int status;
+	char id[17]; /* x-amz-request-id */
+	/* Who signed it (access_key "" for an anonymous request). */
+	struct sigv4_auth auth;
+	uint8_t key32[32];
+	bool streaming; /* aws-chunked body with chunk signatures */
+	const char *payload_hash;
+	/* The head's strings. */
+	char *arena;
+	size_t arena_len, arena_cap;
+	/* Parser state while the head is parsed. */
+	int last_cb;
+	char errmsg[AIS_ERRMSG_LEN];
+};
+
+/* ---- http.c ---------------------------------------------------------- */
+
+/* The value of header name (lowercase) or query parameter name, or
+ * NULL. */
+const char *s3_header(const struct s3_req *r, const char *name);
+const char *s3_query(const struct s3_req *r, const char *name);
+bool s3_has_query(const struct s3_req *r, const char *name);
+
+/* The cluster client (NULL with errmsg while the node cannot make one). */
+struct ais_client *s3_client(struct s3 *s, char *errmsg);
+
+/* Up to cap bytes of the request's body (decoded from chunked transfer
+ * encoding; aws-chunked is object.c's). > 0, 0 at its end, or -errno. */
+ssize_t s3_body_read(struct s3_req *r, void *buf, size_t cap);
+
+/* Reads the whole body (at most max bytes) into a heap buffer with a NUL
+ * after it. 0, -E2BIG (over max), or -errno. */
+int s3_body_slurp(struct s3_req *r, size_t max, char **out, size_t *len);
+
+/* Sends the head of an answer: status, the headers in extra ("Name:
+ * value\r\n" each, may be NULL), Content-Length: len (when len >= 0).
+ * more: the body follows at once (MSG_MORE). 0 or -errno. */
+int s3_send_head(struct s3_req *r, int status, const char *extra, long long len,
+		 bool more);
+/* A whole answer with a body (type: its Content-Type, NULL: none). */
+int s3_send(struct s3_req *r, int status, const char *extra, const char *type,
+	    const void *body, size_t len);
+/* An S3 error answer: <Error><Code>code</Code><Message>... */
+int s3_error(struct s3_req *r, int status, const char *code, const char *fmt,
+	     ...) __attribute__((format(printf, 4, 5)));
+/* An error of the cluster (a libais -errno and its message) as S3's. */
+int s3_error_errno(struct s3_req *r, int rc, const char *errmsg, bool bucket);
+
+/* ---- auth.c ---------------------------------------------------------- */
+
+/* Checks the request's signature (header or presigned) against the
+ * cluster's keys, and whether an unsigned request may do what it asks.
+ * 0, or the S3 error already answered (< 0). */
+int s3_authenticate(struct s3_req *r);
+
+/* ---- ops ------------------------------------------------------------- */
+
+/* Runs the request (its head parsed and authenticated). */
+void s3_dispatch(struct s3_req *r);
+
+/* XML helpers (xml.c). */
+struct s3_xml {
+	char *p;
+	size_t len, cap;
+	bool fail;
+};
+void s3_xml_raw(struct s3_xml *x, const char *s);
+void s3_xml_text(struct s3_xml *x, const char *s); /* escaped */
+void s3_xml_elem(struct s3_xml *x, const char *tag, const char *text);
+void s3_xml_printf(struct s3_xml *x, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void s3_xml_free(struct s3_xml *x);
+int s3_send_xml(struct s3_req *r, int status, struct s3_xml *x);
+
+/* Parses a request body's XML: calls elem(arg, path, text) for every
+ * element with text, path being its tags from the root joined by '/'
+ * ("Delete/Object/Key"), and start(arg, path) as each opens (may be
+ * NULL). 0 or -EINVAL with errmsg. */
+int s3_xml_parse(const char *body, size_t len,
+		 void (*start)(void *arg, const char *path),
+		 void (*elem)(void *arg, const char *path, const char *text),
+		 void *arg, char *errmsg);
+
+/* Times: "Sun, 06 Dec 2026 03:30:50 GMT" and "2026-12-06T03:30:50.000Z". */
+void s3_http_date(int64_t ns, char *out, size_t cap);
+void s3_iso_date(int64_t ns, char *out, size_t cap);
+/* An HTTP date as ns since the epoch, or -1. */
+int64_t s3_parse_http_date(const char *s);
+
+/* ---- payload.c --------------------------------------------------------- */
+
+/* A request's payload, checked as it streams (see payload.c). */
+struct s3_payload {
+	struct s3_req *r;
+	uint64_t total; /* the payload's length */
+	uint64_t done;	/* handed over */
+	bool aws_chunked, signed_chunks, in_chunk, ended;
+	uint64_t chunk_left;
+	char chunk_sig[65], prev_sig[65];
+	char want_sha[65]; /* a signed plain payload's SHA-256 */
+	void *sha;	   /* EVP_MD_CTX */
+	uint8_t *raw;	   /* aws-chunked: the body's bytes */
+	size_t raw_len, raw_off;
+	char *line;
+	/* Why it failed (status 0: the socket's error in rc). */
+	int rc, status;
+	const char *code;
+	char msg[256];
+};
+
+/* 0, or the error answered (< 0): no length, bad headers. */
+int s3_payload_open(struct s3_req *r, struct s3_payload *p);
+/* Up to cap payload bytes: > 0, 0 at its end, or -errno. */
+ssize_t s3_payload_read(struct s3_payload *p, void *buf, size_t cap);
+void s3_payload_close(struct s3_payload *p);
+/* Answers a failure of an operation fed by p: p's own reason if it broke
+ * (a signature, a short body), else rc and errmsg as s3_error_errno. */
+int s3_payload_error(struct s3_payload *p, int rc, const char *errmsg);
+
+/* An object's ETag, quoted: its ObjExt's, else the MD5 checksum, else one
+ * made of its checksum and version (no MD5: 16 digits and a dash). */
+void s3_obj_etag(const struct ais_obj_meta *m, const uint8_t *ext,
+		 size_t ext_len, char *out, size_t cap);
+
+/* ---- bucket.c, object.c, list.c, multipart.c -------------------------- */
+void s3_list_uploads(struct s3_req *r);
+void s3_create_upload(struct s3_req *r);
+void s3_upload_part(struct s3_req *r);
+void s3_complete_upload(struct s3_req *r);
+void s3_abort_upload(struct s3_req *r);
+void s3_list_parts(struct s3_req *r);
+void s3_list_buckets(struct s3_req *r);
+void s3_bucket_op(struct s3_req *r);
+void s3_object_op(struct s3_req *r);
+void s3_list_objects(struct s3_req *r);
+void s3_delete_objects(struct s3_req *r);
+
+/* Whether bucket exists (this node's snapshot, then a read barrier for a
+ * miss): 0, or the NoSuchBucket answer sent (< 0). */
+int s3_need_bucket(struct s3_req *r);
+
+#endif
