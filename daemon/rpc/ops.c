@@ -55,6 +55,11 @@ static const struct rpc_op ops[] = {
 	[AIS__OP__OP_S3_KEY_ADD]     = {rpc_s3_key_add,     NULL,            RPC_DATA, false, false, RPC_PERM_CLUSTER},
 	[AIS__OP__OP_S3_KEY_REMOVE]  = {rpc_s3_key_remove,  NULL,            RPC_DATA, false, false, RPC_PERM_CLUSTER},
 	[AIS__OP__OP_S3_KEY_LIST]    = {rpc_s3_key_list,    NULL,            RPC_META, false, true,  RPC_PERM_CLUSTER},
+	[AIS__OP__OP_MPU_CREATE]     = {rpc_mpu_create,     NULL,            RPC_DATA, false, false, RPC_PERM_WRITE},
+	[AIS__OP__OP_MPU_PART]       = {rpc_mpu_part,       NULL,            RPC_DATA, true,  true,  RPC_PERM_WRITE},
+	[AIS__OP__OP_MPU_COMPLETE]   = {rpc_mpu_complete,   NULL,            RPC_DATA, false, false, RPC_PERM_WRITE},
+	[AIS__OP__OP_MPU_ABORT]      = {rpc_mpu_abort,      NULL,            RPC_DATA, false, false, RPC_PERM_WRITE},
+	[AIS__OP__OP_MPU_LIST]       = {rpc_mpu_list,       NULL,            RPC_META, false, true,  RPC_PERM_READ},
 };
 /* clang-format on */
 
@@ -136,6 +141,7 @@ static void rpc_done(struct rpc *r)
 	free(r->changed);
 	free(r->hits);
 	free(r->s3keys);
+	rpc_mpu_free(r);
 	rpc_batch_free(r->batch);
 	cluster_map_put(r->cm);
 }

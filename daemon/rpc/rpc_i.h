@@ -42,6 +42,10 @@ struct rpc {
 	Ais__S3Key s3key, *s3keyp;
 	char s3ak[130], s3sk[130];
 	Ais__S3Key *s3keys, **s3keyv;
+	/* OP_MPU_LIST's answer (freed after it): MpuPart or MpuInfo. */
+	void **mpu;
+	size_t nmpu;
+	bool mpu_infos;
 	/* OP_GET, OP_HEAD with want_ext: the object's ObjExt. */
 	uint8_t ext[AIS_OBJ_EXT_MAX];
 	size_t ext_len;
@@ -192,6 +196,14 @@ int rpc_etl_errors(struct rpc *r);
 int rpc_s3_key_add(struct rpc *r);
 int rpc_s3_key_remove(struct rpc *r);
 int rpc_s3_key_list(struct rpc *r);
+
+/* ---- mpu.c ----------------------------------------------------------- */
+int rpc_mpu_create(struct rpc *r);
+int rpc_mpu_part(struct rpc *r);
+int rpc_mpu_complete(struct rpc *r);
+int rpc_mpu_abort(struct rpc *r);
+int rpc_mpu_list(struct rpc *r);
+void rpc_mpu_free(struct rpc *r);
 /* A GET naming a transform: the checks before anything is read (the
  * transform exists here and runs, the request is not a range or a member).
  * 0 or -errno with r->errmsg. */

@@ -41,7 +41,7 @@ static const char *const kept[] = {"content-type",	  "content-encoding",
 
 /* The request's headers to keep, as an encoded ObjExt into out
  * (AIS_OBJ_EXT_MAX): its length, or the error answered (< 0). */
-static long ext_from_request(struct s3_req *r, uint8_t *out)
+long s3_ext_from_request(struct s3_req *r, uint8_t *out)
 {
 	Ais__ObjExt x = AIS__OBJ_EXT__INIT;
 	Ais__ExtHeader hv[S3_HDRS_MAX], *hp[S3_HDRS_MAX];
@@ -182,7 +182,7 @@ static bool etag_in(const char *list, const char *etag)
 
 /* RFC 9110's order: 0 to go on, else 304 or 412. prefix: the headers'
  * prefix ("if-" or "x-amz-copy-source-if-"). */
-static int conditions(struct s3_req *r, const char *prefix, const char *etag,
+int s3_conditions(struct s3_req *r, const char *prefix, const char *etag,
 		      int64_t mtime_ns, bool get)
 {
 	char name[64];
@@ -316,7 +316,7 @@ static int judge(struct s3_req *r, struct get_state *g,
 	int st;
 
 	s3_obj_etag(m, g->ext, g->ext_len, g->etag, sizeof(g->etag));
-	st = conditions(r, "if-", g->etag, m->mtime_ns, true);
+	st = s3_conditions(r, "if-", g->etag, m->mtime_ns, true);
 	if (st) {
 		condition_failed(r, st, g->etag, m);
 		return st;
@@ -530,13 +530,13 @@ out:
 
 /* ---- PUT --------------------------------------------------------------- */
 
-static ssize_t put_src(void *arg, void *buf, size_t len)
+ssize_t s3_put_src(void *arg, void *buf, size_t len)
 {
 	return s3_payload_read(arg, buf, len);
 }
 
 /* Content-MD5 (base64) as hex into out (33): 0, 1 none, -1 malformed. */
-static int content_md5(struct s3_req *r, char out[33])
+int s3_content_md5(struct s3_req *r, char out[33])
 {
 	const char *b64 = s3_header(r, "content-md5");
 	uint8_t raw[64];
@@ -565,7 +565,7 @@ static void put_object(struct s3_req *r)
 
 	if (s3_need_bucket(r))
 		return;
-	rc = content_md5(r, md5);
+	rc = s3_content_md5(r, md5);
 	if (rc < 0) {
 		s3_error(r, 400, "InvalidDigest",
 			 "The Content-MD5 you specified was invalid");
@@ -576,7 +576,7 @@ static void put_object(struct s3_req *r)
 		s3_error(r, 500, "InternalError", "out of memory");
 		return;
 	}
-	n = ext_from_request(r, ext);
+	n = s3_ext_from_request(r, ext);
 	if (n < 0 || s3_payload_open(r, &p)) {
 		free(ext);
 		return;
@@ -592,7 +592,7 @@ static void put_object(struct s3_req *r)
 	o.cksum = rc == 0 ? md5 : NULL;
 	o.ext = ext;
 	o.ext_len = (size_t)n;
-	rc = ais_client_put_cb(c, r->bucket, r->key, p.total, put_src, &p, &o,
+	rc = ais_client_put_cb(c, r->bucket, r->key, p.total, s3_put_src, &p, &o,
 			       &m, em);
 	if (rc) {
 		s3_payload_error(&p, rc, em);
@@ -607,27 +607,45 @@ out:
 
 /* ---- CopyObject ------------------------------------------------------- */
 
-struct copy_feed {
-	struct ais_client *c;
-	const char *bucket, *key;
-	int fd; /* the pipe's write end */
-	int rc;
-	char em[AIS_ERRMSG_LEN];
-};
-
 static void *copy_reader(void *arg)
 {
-	struct copy_feed *f = arg;
+	struct s3_copy *f = arg;
 
-	f->rc = ais_client_get_fd(f->c, f->bucket, f->key, 0, 0, f->fd, NULL,
-				  f->em);
-	close(f->fd);
+	f->rc = ais_client_get_fd(f->c, f->bucket, f->key, f->off, f->len,
+				  f->wfd, NULL, f->em);
+	close(f->wfd);
 	return NULL;
+}
+
+int s3_copy_open(struct s3_copy *f)
+{
+	int pfd[2];
+
+	if (pipe2(pfd, O_CLOEXEC))
+		return -errno;
+	f->rfd = pfd[0];
+	f->wfd = pfd[1];
+	f->rc = 0;
+	f->em[0] = 0;
+	if (pthread_create(&f->thr, NULL, copy_reader, f)) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+int s3_copy_close(struct s3_copy *f)
+{
+	/* A reader still writing gets EPIPE once the read end goes. */
+	close(f->rfd);
+	pthread_join(f->thr, NULL);
+	return f->rc;
 }
 
 /* "/bucket/key" or "bucket/key" (URL-encoded, maybe "?versionId=..."),
  * decoded into bucket and key (heap). 0 or -1. */
-static int copy_source(const char *src, char **bucket, char **key)
+int s3_copy_source(const char *src, char **bucket, char **key)
 {
 	size_t n = strlen(src);
 	char *dec = malloc(n + 1), *q, *slash;
@@ -663,7 +681,7 @@ static void copy_object(struct s3_req *r)
 {
 	const char *dir = s3_header(r, "x-amz-metadata-directive");
 	struct ais_put_opts o = {0};
-	struct copy_feed f = {0};
+	struct s3_copy f = {0};
 	struct ais_obj_meta sm, m;
 	struct ais_client *c;
 	char *sb = NULL, *sk = NULL, em[AIS_ERRMSG_LEN] = "";
@@ -671,13 +689,12 @@ static void copy_object(struct s3_req *r)
 	uint8_t *sext = NULL, *ext = NULL;
 	size_t sext_len = 0;
 	struct s3_xml x = {0};
-	pthread_t thr;
-	int pfd[2], rc, st;
+	int rc, st;
 	long n;
 
 	if (s3_need_bucket(r))
 		return;
-	if (copy_source(s3_header(r, "x-amz-copy-source"), &sb, &sk)) {
+	if (s3_copy_source(s3_header(r, "x-amz-copy-source"), &sb, &sk)) {
 		s3_error(r, 400, "InvalidArgument",
 			 "x-amz-copy-source must be /BUCKET/KEY");
 		return;
@@ -696,7 +713,7 @@ static void copy_object(struct s3_req *r)
 		goto out;
 	}
 	s3_obj_etag(&sm, sext, sext_len, etag, sizeof(etag));
-	st = conditions(r, "x-amz-copy-source-if-", etag, sm.mtime_ns, false);
+	st = s3_conditions(r, "x-amz-copy-source-if-", etag, sm.mtime_ns, false);
 	if (st) {
 		s3_error(r, 412, "PreconditionFailed",
 			 "At least one of the pre-conditions you specified "
@@ -704,7 +721,7 @@ static void copy_object(struct s3_req *r)
 		goto out;
 	}
 	if (dir && !strcasecmp(dir, "REPLACE")) {
-		n = ext_from_request(r, ext);
+		n = s3_ext_from_request(r, ext);
 		if (n < 0)
 			goto out;
 	} else if (!strcmp(sb, r->bucket) && !strcmp(sk, r->key)) {
@@ -720,28 +737,19 @@ static void copy_object(struct s3_req *r)
 		if (n < 0)
 			n = 0;
 	}
-	if (pipe2(pfd, O_CLOEXEC)) {
-		s3_error(r, 500, "InternalError", "pipe: %s", strerror(errno));
-		goto out;
-	}
 	f.c = c;
 	f.bucket = sb;
 	f.key = sk;
-	f.fd = pfd[1];
-	if (pthread_create(&thr, NULL, copy_reader, &f)) {
-		close(pfd[0]);
-		close(pfd[1]);
+	if (s3_copy_open(&f)) {
 		s3_error(r, 503, "ServiceUnavailable", "no thread for a copy");
 		goto out;
 	}
 	o.cksum_type = AIS_CKSUM_MD5;
 	o.ext = ext;
 	o.ext_len = (size_t)n;
-	rc = ais_client_put_fd(c, r->bucket, r->key, pfd[0], sm.size, &o, &m,
+	rc = ais_client_put_fd(c, r->bucket, r->key, f.rfd, sm.size, &o, &m,
 			       em);
-	close(pfd[0]);
-	pthread_join(thr, NULL);
-	if (f.rc) {
+	if (s3_copy_close(&f)) {
 		s3_error_errno(r, f.rc, f.em, false);
 		goto out;
 	}

@@ -225,6 +225,38 @@ int s3_payload_error(struct s3_payload *p, int rc, const char *errmsg);
 void s3_obj_etag(const struct ais_obj_meta *m, const uint8_t *ext,
 		 size_t ext_len, char *out, size_t cap);
 
+/* ---- object.c: what multipart.c shares -------------------------------- */
+
+/* The request's headers to keep (Content-Type..., x-amz-meta-*) as an
+ * encoded ObjExt into out (AIS_OBJ_EXT_MAX): its length, or the error
+ * answered (< 0). */
+long s3_ext_from_request(struct s3_req *r, uint8_t *out);
+/* Content-MD5 as hex into out: 0, 1 none, -1 malformed. */
+int s3_content_md5(struct s3_req *r, char out[33]);
+/* The source of a copy (x-amz-copy-source) decoded: 0 or -1. */
+int s3_copy_source(const char *src, char **bucket, char **key);
+/* RFC 9110's conditions (prefix "if-" or "x-amz-copy-source-if-"): 0 to
+ * go on, 304 or 412. */
+int s3_conditions(struct s3_req *r, const char *prefix, const char *etag,
+		  int64_t mtime_ns, bool get);
+/* An ais_read_cb over a struct s3_payload. */
+ssize_t s3_put_src(void *arg, void *buf, size_t len);
+
+/* A copy's source streamed through a pipe by a thread of its own:
+ * s3_copy_open (c, bucket, key, off, len set) starts it, the bytes come
+ * from rfd, s3_copy_close ends it and returns its rc (em says why). */
+struct s3_copy {
+	struct ais_client *c;
+	const char *bucket, *key;
+	uint64_t off, len;
+	int rfd, wfd;
+	pthread_t thr;
+	int rc;
+	char em[AIS_ERRMSG_LEN];
+};
+int s3_copy_open(struct s3_copy *f);
+int s3_copy_close(struct s3_copy *f);
+
 /* ---- bucket.c, object.c, list.c, multipart.c -------------------------- */
 void s3_list_uploads(struct s3_req *r);
 void s3_create_upload(struct s3_req *r);

@@ -461,6 +461,48 @@ int ais_client_s3_key_remove(struct ais_client *c, const char *access_key,
 int ais_client_s3_key_list(struct ais_client *c, struct ais_s3_key **out,
 			   size_t *n, char *errmsg);
 
+/* ---- multipart uploads (the S3 endpoint's) ------------------------------ */
+
+/* An upload (upload_id: 32 lowercase hex digits, the caller's) of
+ * bucket/name begins at the object's first node; ext (encoded ObjExt) is
+ * what the object will keep. Parts go with ais_client_put_cb and
+ * ais_put_opts.upload_id; complete makes the object of the parts listed
+ * (ascending numbers, each with the etag its upload answered; every part
+ * but the last at least 5 MiB): -ENOENT no such upload, -ENODATA a part
+ * missing or of another etag, -EDOM parts out of order, -ERANGE a part too
+ * small. etag (AIS_ETAG_MAX, may be NULL): "MD5-N". */
+struct ais_mpu_part {
+	uint32_t number;
+	char etag[40];
+	uint64_t size;
+	int64_t mtime_ns;
+};
+struct ais_mpu_upload {
+	char *name;
+	char upload_id[40];
+	int64_t created_ns;
+};
+int ais_client_mpu_create(struct ais_client *c, const char *bucket,
+			  const char *name, const char *upload_id,
+			  const uint8_t *ext, size_t ext_len, char *errmsg);
+int ais_client_mpu_complete(struct ais_client *c, const char *bucket,
+			    const char *name, const char *upload_id,
+			    const struct ais_mpu_part *parts, size_t n,
+			    struct ais_obj_meta *out, char *etag,
+			    char *errmsg);
+int ais_client_mpu_abort(struct ais_client *c, const char *bucket,
+			 const char *name, const char *upload_id, char *errmsg);
+/* The parts uploaded so far, by number; free(*out). */
+int ais_client_mpu_parts(struct ais_client *c, const char *bucket,
+			 const char *name, const char *upload_id,
+			 struct ais_mpu_part **out, size_t *n, char *errmsg);
+/* Every upload in bucket under prefix, on all nodes, by name then age;
+ * free with ais_mpu_uploads_free. */
+int ais_client_mpu_uploads(struct ais_client *c, const char *bucket,
+			   const char *prefix, struct ais_mpu_upload **out,
+			   size_t *n, char *errmsg);
+void ais_mpu_uploads_free(struct ais_mpu_upload *v, size_t n);
+
 /* ---- objects ---------------------------------------------------------- */
 
 struct ais_put_opts {
@@ -493,6 +535,11 @@ struct ais_put_opts {
 	bool want_md5;
 	const char *content_md5;
 	char *etag;
+	/* Set: the body is part part_number of this multipart upload of
+	 * the object (ais_client_mpu_create), not the object; etag gets the
+	 * part's MD5. */
+	const char *upload_id;
+	uint32_t part_number;
 };
 #define AIS_ETAG_MAX 64
 

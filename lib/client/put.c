@@ -125,7 +125,12 @@ static int put_common(struct ais_client *c, const char *bucket,
 	req.op = AIS__OP__OP_PUT;
 	req.bucket = (char *)bucket;
 	req.name = (char *)name;
-	if (opts && opts->cksum && opts->cksum[0]) {
+	if (opts && opts->upload_id) {
+		/* A part: the node keeps its MD5 (its etag), no checksum. */
+		req.op = AIS__OP__OP_MPU_PART;
+		req.upload_id = (char *)opts->upload_id;
+		req.part_number = opts->part_number;
+	} else if (opts && opts->cksum && opts->cksum[0]) {
 		/* The node verifies the caller's checksum before commit. */
 		req.cksum_type =
 		    opts->cksum_type ? opts->cksum_type : AIS_CKSUM_XXH3;
