@@ -100,6 +100,13 @@ int s3_authenticate(struct s3_req *r)
 					"Missing required header for this "
 					"request: x-amz-content-sha256");
 	} else {
+		if (s3_has_query(r, "AWSAccessKeyId") &&
+		    s3_has_query(r, "Signature"))
+			return s3_error(r, 400, "InvalidRequest",
+					"Signature Version 2 is not supported: "
+					"presign with AWS Signature Version 4 "
+					"(boto3: Config(signature_version="
+					"'s3v4'))");
 		rc = sigv4_parse_query(r->q, r->nq, a, em);
 		if (rc < 0)
 			return s3_error(r, 400,

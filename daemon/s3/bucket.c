@@ -15,7 +15,10 @@
 #define XML_HEAD "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 #define S3_NS	 "http://s3.amazonaws.com/doc/2006-03-01/"
 
-int s3_need_bucket(struct s3_req *r)
+/* s3_need_bucket; synced: after a read barrier (an answer about the
+ * bucket itself must not come from before a change made through another
+ * node). */
+static int need_bucket(struct s3_req *r, bool synced)
 {
 	struct cluster *cl = r->s->d->cluster;
 	struct cluster_map *cm;
@@ -24,7 +27,9 @@ int s3_need_bucket(struct s3_req *r)
 
 	if (ais_name_check_bucket(r->bucket, em))
 		return s3_error(r, 400, "InvalidBucketName", "%s", em);
-	for (int tries = 0;; tries++) {
+	if (synced)
+		(void)cluster_sync(cl, 2000);
+	for (int tries = synced;; tries++) {
 		cm = cluster_map_get(cl);
 		have = cluster_has_bucket(cm, r->bucket);
 		cluster_map_put(cm);
@@ -39,11 +44,20 @@ int s3_need_bucket(struct s3_req *r)
 	return 0;
 }
 
+int s3_need_bucket(struct s3_req *r)
+{
+	return need_bucket(r, false);
+}
+
 void s3_list_buckets(struct s3_req *r)
 {
 	struct s3_xml x = {0};
-	struct cluster_map *cm = cluster_map_get(r->s->d->cluster);
+	struct cluster_map *cm;
 	char date[40];
+
+	/* Buckets made or gone through another node a moment ago too. */
+	(void)cluster_sync(r->s->d->cluster, 2000);
+	cm = cluster_map_get(r->s->d->cluster);
 
 	s3_xml_raw(&x, XML_HEAD "<ListAllMyBucketsResult xmlns=\"" S3_NS
 				"\"><Owner><ID>ais</ID><DisplayName>ais"
@@ -102,7 +116,7 @@ static void delete_bucket(struct s3_req *r)
 	char em[AIS_ERRMSG_LEN] = "";
 	int rc;
 
-	if (s3_need_bucket(r))
+	if (need_bucket(r, true))
 		return;
 	c = s3_client(r->s, em);
 	if (!c) {
@@ -151,7 +165,7 @@ void s3_bucket_op(struct s3_req *r)
 		delete_bucket(r);
 		return;
 	case HTTP_HEAD:
-		if (s3_need_bucket(r))
+		if (need_bucket(r, true))
 			return;
 		s3_send(r, 200, "x-amz-bucket-region: us-east-1\r\n", NULL,
 			NULL, 0);

@@ -382,34 +382,36 @@ int s3_body_slurp(struct s3_req *r, size_t max, char **out, size_t *len)
 	return 0;
 }
 
-/* After the answer: the rest of the body read and dropped when small, else
- * the connection closes (its bytes cannot be told from a next request). */
+/* After the answer: the rest of the body read and dropped when small (the
+ * connection goes on), else the connection closes after a lingering
+ * close, so that the client reads the answer rather than a reset. */
+#define LINGER_MS 2000
+
 static void finish_body(struct s3_req *r)
 {
 	uint8_t sink[4096];
 	uint64_t dropped = 0;
-	ssize_t n;
+	ssize_t n = 0;
 
-	if (r->close || r->body_done)
+	if (r->body_done || r->body_err)
 		return;
 	/* A client that waits for 100-continue sent no body. */
 	if (r->expect_100 && !r->sent_100) {
 		r->close = true;
 		return;
 	}
-	if (!r->chunked && r->has_length && r->content_length > DISCARD_MAX) {
-		r->close = true;
-		return;
-	}
-	while ((n = s3_body_read(r, sink, sizeof(sink))) > 0) {
-		dropped += (uint64_t)n;
-		if (dropped > DISCARD_MAX) {
-			r->close = true;
-			return;
+	if (r->chunked || !r->has_length || r->content_length <= DISCARD_MAX) {
+		while ((n = s3_body_read(r, sink, sizeof(sink))) > 0) {
+			dropped += (uint64_t)n;
+			if (dropped > DISCARD_MAX)
+				break;
 		}
+		if (n == 0)
+			return;
 	}
-	if (n < 0)
-		r->close = true;
+	r->close = true;
+	if (n >= 0 || n == -ETIMEDOUT)
+		sock_io_linger(&r->io, LINGER_MS);
 }
 
 /* ---- answers (worker) ------------------------------------------------- */

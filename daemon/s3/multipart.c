@@ -249,8 +249,21 @@ void s3_upload_part(struct s3_req *r)
 	o.upload_id = uid;
 	o.part_number = (uint32_t)num;
 	o.etag = etag;
-	rc = ais_client_put_cb(c, r->bucket, r->key, p.total, s3_put_src, &p,
-			       &o, NULL, em);
+	if (p.unknown) {
+		int fd;
+		uint64_t size;
+
+		if (s3_spool(r, &p, &fd, &size)) {
+			s3_payload_close(&p);
+			return;
+		}
+		rc = ais_client_put_fd(c, r->bucket, r->key, fd, size, &o, NULL,
+				       em);
+		close(fd);
+	} else {
+		rc = ais_client_put_cb(c, r->bucket, r->key, p.total,
+				       s3_put_src, &p, &o, NULL, em);
+	}
 	if (rc) {
 		if (p.status || rc == -EPIPE || rc == -ETIMEDOUT)
 			s3_payload_error(&p, rc, em);

@@ -18,12 +18,14 @@
 
 #include "log.h"
 #include "map.h"
+#include "fileio.h"
 #include "names.h"
 
 #include "cluster/cluster.h"
 #include "move/move.h"
 #include "s3/s3_i.h"
 #include "store/blocks.h"
+#include "store/mountpath.h"
 #include "store/store.h"
 #include "store/xattr.h"
 
@@ -183,7 +185,7 @@ static bool etag_in(const char *list, const char *etag)
 /* RFC 9110's order: 0 to go on, else 304 or 412. prefix: the headers'
  * prefix ("if-" or "x-amz-copy-source-if-"). */
 int s3_conditions(struct s3_req *r, const char *prefix, const char *etag,
-		      int64_t mtime_ns, bool get)
+		  int64_t mtime_ns, bool get)
 {
 	char name[64];
 	const char *im, *inm, *ims, *ius;
@@ -280,7 +282,8 @@ struct get_state {
 	uint8_t ext[AIS_OBJ_EXT_MAX];
 	size_t ext_len;
 	char etag[AIS_ETAG_MAX + 32];
-	int answered; /* 0, or the status sent from on_head */
+	int answered;	       /* 0, or the status sent from on_head */
+	struct ais_get_ext *x; /* a GET through the cluster's */
 };
 
 /* The head of a GET/HEAD answer: 200 or 206. */
@@ -429,7 +432,10 @@ static int on_head(void *arg, const struct ais_obj_meta *m, uint64_t body_len)
 {
 	struct get_state *g = arg;
 	struct s3_req *r = g->r;
-	int st = judge(r, g, m, true);
+	int st;
+
+	g->ext_len = g->x->ext_len;
+	st = judge(r, g, m, true);
 
 	if (st) {
 		g->answered = st;
@@ -508,6 +514,7 @@ static void get_object(struct s3_req *r, bool head_only)
 	x.archpath = archpath;
 	x.ext = g->ext;
 	x.on_head = on_head;
+	g->x = &x;
 	rc = ais_client_get_ext_cb(c, r->bucket, r->key, g->off,
 				   g->ranged ? g->len : 0, on_body, g, &x, NULL,
 				   em);
@@ -529,6 +536,43 @@ out:
 }
 
 /* ---- PUT --------------------------------------------------------------- */
+
+int s3_spool(struct s3_req *r, struct s3_payload *p, int *fd, uint64_t *size)
+{
+	const struct mpset *mps = r->s->d->store->mps;
+	char dir[AISD_PATH_MAX];
+	uint8_t *buf = malloc(S3_BUF);
+	ssize_t n;
+	int rc = 0;
+
+	*size = 0;
+	snprintf(dir, sizeof(dir), "%s/.ais/tmp", mps->paths[0]);
+	*fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (*fd < 0 || !buf) {
+		free(buf);
+		if (*fd >= 0)
+			close(*fd);
+		return s3_error(r, 500, "InternalError",
+				"no work file for a body of unknown length: "
+				"%s",
+				strerror(errno));
+	}
+	while ((n = s3_payload_read(p, buf, S3_BUF)) > 0) {
+		rc = ais_write_all(*fd, buf, (size_t)n);
+		if (rc)
+			break;
+		*size += (uint64_t)n;
+	}
+	free(buf);
+	if (n < 0 || rc) {
+		close(*fd);
+		*fd = -1;
+		return n < 0
+			   ? s3_payload_error(p, (int)n, NULL)
+			   : s3_error_errno(r, rc, "spooling the body", false);
+	}
+	return 0;
+}
 
 ssize_t s3_put_src(void *arg, void *buf, size_t len)
 {
@@ -592,8 +636,20 @@ static void put_object(struct s3_req *r)
 	o.cksum = rc == 0 ? md5 : NULL;
 	o.ext = ext;
 	o.ext_len = (size_t)n;
-	rc = ais_client_put_cb(c, r->bucket, r->key, p.total, s3_put_src, &p, &o,
-			       &m, em);
+	if (p.unknown) {
+		/* Chunked with no length: the body first, then the PUT. */
+		int fd;
+		uint64_t size;
+
+		if (s3_spool(r, &p, &fd, &size))
+			goto out;
+		rc = ais_client_put_fd(c, r->bucket, r->key, fd, size, &o, &m,
+				       em);
+		close(fd);
+	} else {
+		rc = ais_client_put_cb(c, r->bucket, r->key, p.total,
+				       s3_put_src, &p, &o, &m, em);
+	}
 	if (rc) {
 		s3_payload_error(&p, rc, em);
 		goto out;
@@ -713,7 +769,8 @@ static void copy_object(struct s3_req *r)
 		goto out;
 	}
 	s3_obj_etag(&sm, sext, sext_len, etag, sizeof(etag));
-	st = s3_conditions(r, "x-amz-copy-source-if-", etag, sm.mtime_ns, false);
+	st =
+	    s3_conditions(r, "x-amz-copy-source-if-", etag, sm.mtime_ns, false);
 	if (st) {
 		s3_error(r, 412, "PreconditionFailed",
 			 "At least one of the pre-conditions you specified "
@@ -747,8 +804,8 @@ static void copy_object(struct s3_req *r)
 	o.cksum_type = AIS_CKSUM_MD5;
 	o.ext = ext;
 	o.ext_len = (size_t)n;
-	rc = ais_client_put_fd(c, r->bucket, r->key, f.rfd, sm.size, &o, &m,
-			       em);
+	rc =
+	    ais_client_put_fd(c, r->bucket, r->key, f.rfd, sm.size, &o, &m, em);
 	if (s3_copy_close(&f)) {
 		s3_error_errno(r, f.rc, f.em, false);
 		goto out;

@@ -73,11 +73,11 @@ int s3_payload_open(struct s3_req *r, struct s3_payload *p)
 			return s3_error(r, 500, "InternalError",
 					"out of memory");
 	} else {
-		if (r->chunked && !r->has_length)
-			return s3_error(r, 411, "MissingContentLength",
-					"You must provide the Content-Length "
-					"HTTP header.");
-		p->total = r->has_length ? r->content_length : 0;
+		/* Chunked with no length: known at its end only. */
+		p->unknown = r->chunked && !r->has_length;
+		p->total = p->unknown	   ? UINT64_MAX
+			   : r->has_length ? r->content_length
+					   : 0;
 		if (h && strlen(h) == 64) {
 			snprintf(p->want_sha, sizeof(p->want_sha), "%s", h);
 			for (char *c = p->want_sha; *c; c++)
@@ -130,13 +130,15 @@ static ssize_t plain_read(struct s3_payload *p, uint8_t *buf, size_t cap)
 	n = s3_body_read(p->r, buf, cap);
 	if (n < 0)
 		return p->rc = (int)n;
-	if (n == 0)
+	if (n == 0 && !p->unknown)
 		return fail(p, 400, "IncompleteBody",
 			    "the body ended before Content-Length bytes",
 			    -EPIPE);
 	if (p->sha)
 		EVP_DigestUpdate(p->sha, buf, (size_t)n);
 	p->done += (uint64_t)n;
+	if (n == 0)
+		p->total = p->done; /* the end of a chunked body */
 	if (p->done == p->total && p->sha) {
 		char got[65];
 

@@ -195,7 +195,8 @@ int64_t s3_parse_http_date(const char *s);
 /* A request's payload, checked as it streams (see payload.c). */
 struct s3_payload {
 	struct s3_req *r;
-	uint64_t total; /* the payload's length */
+	uint64_t total; /* the payload's length (unknown: UINT64_MAX) */
+	bool unknown;	/* a chunked body without a length */
 	uint64_t done;	/* handed over */
 	bool aws_chunked, signed_chunks, in_chunk, ended;
 	uint64_t chunk_left;
@@ -239,6 +240,10 @@ int s3_copy_source(const char *src, char **bucket, char **key);
  * go on, 304 or 412. */
 int s3_conditions(struct s3_req *r, const char *prefix, const char *etag,
 		  int64_t mtime_ns, bool get);
+/* A body of unknown length (chunked) into an unnamed work file on the
+ * first mountpath: 0 with *fd (its bytes from offset 0) and *size, or the
+ * error answered (< 0). */
+int s3_spool(struct s3_req *r, struct s3_payload *p, int *fd, uint64_t *size);
 /* An ais_read_cb over a struct s3_payload. */
 ssize_t s3_put_src(void *arg, void *buf, size_t len);
 
