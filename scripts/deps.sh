@@ -13,6 +13,9 @@ pkgs=(
 	lz4 openssl gzip
 	# etl/resize.py and its test
 	python3-pil python3-numpy
+	# the S3 endpoint (HTTP parser, XML of request bodies) and the S3
+	# clients its tests run
+	libhttp-parser-dev libexpat1-dev python3-boto3 awscli s3cmd rclone curl
 	# test/bench/run.sh: its reference tools (passthrough_ll is built from
 	# libfuse3-dev's examples at run time)
 	archivemount nginx wrk fio

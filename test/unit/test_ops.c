@@ -102,7 +102,9 @@ START_TEST(test_table)
 			      AIS__OP__OP_META_PROPOSE, AIS__OP__OP_RESOLVE,
 			      AIS__OP__OP_ETL_INIT, AIS__OP__OP_ETL_REMOVE,
 			      AIS__OP__OP_ETL_STATE, AIS__OP__OP_ETL_BUCKET,
-			      AIS__OP__OP_JOB_STOP, AIS__OP__OP_JOB_REMOVE),
+			      AIS__OP__OP_JOB_STOP, AIS__OP__OP_JOB_REMOVE,
+			      AIS__OP__OP_S3_KEY_ADD,
+			      AIS__OP__OP_S3_KEY_REMOVE),
 		    "%s: thread %d", v->name, op->thread);
 		/* Only OP_WATCH is held open on purpose: its own pool. */
 		ck_assert_msg((op->thread == RPC_WAIT) ==
@@ -116,7 +118,8 @@ START_TEST(test_table)
 			      AIS__OP__OP_CLUSTER_CHANGE,
 			      AIS__OP__OP_META_PROPOSE, AIS__OP__OP_ETL_INIT,
 			      AIS__OP__OP_ETL_REMOVE, AIS__OP__OP_ETL_BUCKET,
-			      AIS__OP__OP_JOB_REMOVE),
+			      AIS__OP__OP_JOB_REMOVE, AIS__OP__OP_S3_KEY_ADD,
+			      AIS__OP__OP_S3_KEY_REMOVE),
 		    "%s: idempotent %d", v->name, op->idempotent);
 	}
 	ck_assert_uint_eq(rows, d->n_values - 1);
