@@ -350,7 +350,28 @@ static int judge(struct s3_req *r, struct get_state *g,
 	return 0;
 }
 
-static __thread uint8_t *scratch;
+/* Each worker thread's buffer for block checks (freed when it exits). */
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_key_make(void)
+{
+	(void)pthread_key_create(&scratch_key, free);
+}
+
+static uint8_t *scratch_get(void)
+{
+	uint8_t *b;
+
+	pthread_once(&scratch_once, scratch_key_make);
+	b = pthread_getspecific(scratch_key);
+	if (!b && (b = malloc(BLK_SCRATCH)) &&
+	    pthread_setspecific(scratch_key, b)) {
+		free(b);
+		b = NULL;
+	}
+	return b;
+}
 
 /* The GET from this node's disk when it holds the object's first copy.
  * 0 answered (whole or broken off), 1 not here (the client's turn). */
@@ -362,6 +383,7 @@ static int get_local(struct s3_req *r, struct get_state *g)
 	const struct ais_node *owner, *self = cluster_self(d->cluster);
 	struct ais_obj_meta m;
 	char em[AIS_ERRMSG_LEN];
+	uint8_t *scratch;
 	uint64_t done = 0;
 	bool mine;
 	long n;
@@ -382,7 +404,8 @@ static int get_local(struct s3_req *r, struct get_state *g)
 		close(fd);
 		return 0;
 	}
-	if (st->verify && !scratch && !(scratch = malloc(BLK_SCRATCH))) {
+	scratch = st->verify ? scratch_get() : NULL;
+	if (st->verify && !scratch) {
 		close(fd);
 		return 1;
 	}

@@ -80,7 +80,7 @@ int ais_client_head_ext(struct ais_client *c, const char *bucket,
 		return rc;
 	if (out)
 		ais_obj_meta_from_pb(a->meta, out);
-	if (a->ext.len <= AIS_OBJ_EXT_MAX) {
+	if (a->ext.len && a->ext.len <= AIS_OBJ_EXT_MAX) {
 		memcpy(ext, a->ext.data, a->ext.len);
 		*ext_len = a->ext.len;
 	}

@@ -54,12 +54,12 @@ static bool op_is(int op, const int *set, size_t n)
 
 /* Every op of the protocol (protobuf-c's enum descriptor) but OP_NONE has a
  * row, and its name is the protocol's without "OP_"; the rows say what the
- * dispatch relies on: only PUT, PUT_BATCH and SHARD_APPEND take a body (any
- * other op with a body is refused before it runs), only GET and HEAD have a
- * loop fast path, and GET, PUT, PUT_BATCH, RENAME and BUCKET_DESTROY run on the
- * data threads (object bytes, or waits on other nodes: the cluster changes that
- * wait for Raft), the rest on the metadata pool. Ops that must not be
- * retried after a lost answer are not idempotent: BUCKET_CREATE,
+ * dispatch relies on: only PUT, PUT_BATCH, SHARD_APPEND and MPU_PART take a
+ * body (any other op with a body is refused before it runs), only GET and HEAD
+ * have a loop fast path, and GET, PUT, PUT_BATCH, RENAME and BUCKET_DESTROY run
+ * on the data threads (object bytes, or waits on other nodes: the cluster
+ * changes that wait for Raft), the rest on the metadata pool. Ops that must not
+ * be retried after a lost answer are not idempotent: BUCKET_CREATE,
  * BUCKET_DESTROY, RENAME, SHARD_APPEND, CLUSTER_CHANGE, META_PROPOSE. */
 START_TEST(test_table)
 {
@@ -83,7 +83,8 @@ START_TEST(test_table)
 		ck_assert_str_eq(rpc_op_name(v->value), v->name + 3);
 		ck_assert_msg(op->body == OP_IS(v->value, AIS__OP__OP_PUT,
 						AIS__OP__OP_PUT_BATCH,
-						AIS__OP__OP_SHARD_APPEND),
+						AIS__OP__OP_SHARD_APPEND,
+						AIS__OP__OP_MPU_PART),
 			      "%s: body %d", v->name, op->body);
 		ck_assert_msg((op->nowait != NULL) ==
 				  OP_IS(v->value, AIS__OP__OP_GET,
@@ -103,8 +104,9 @@ START_TEST(test_table)
 			      AIS__OP__OP_ETL_INIT, AIS__OP__OP_ETL_REMOVE,
 			      AIS__OP__OP_ETL_STATE, AIS__OP__OP_ETL_BUCKET,
 			      AIS__OP__OP_JOB_STOP, AIS__OP__OP_JOB_REMOVE,
-			      AIS__OP__OP_S3_KEY_ADD,
-			      AIS__OP__OP_S3_KEY_REMOVE),
+			      AIS__OP__OP_S3_KEY_ADD, AIS__OP__OP_S3_KEY_REMOVE,
+			      AIS__OP__OP_MPU_CREATE, AIS__OP__OP_MPU_PART,
+			      AIS__OP__OP_MPU_COMPLETE, AIS__OP__OP_MPU_ABORT),
 		    "%s: thread %d", v->name, op->thread);
 		/* Only OP_WATCH is held open on purpose: its own pool. */
 		ck_assert_msg((op->thread == RPC_WAIT) ==
@@ -119,7 +121,8 @@ START_TEST(test_table)
 			      AIS__OP__OP_META_PROPOSE, AIS__OP__OP_ETL_INIT,
 			      AIS__OP__OP_ETL_REMOVE, AIS__OP__OP_ETL_BUCKET,
 			      AIS__OP__OP_JOB_REMOVE, AIS__OP__OP_S3_KEY_ADD,
-			      AIS__OP__OP_S3_KEY_REMOVE),
+			      AIS__OP__OP_S3_KEY_REMOVE, AIS__OP__OP_MPU_CREATE,
+			      AIS__OP__OP_MPU_COMPLETE, AIS__OP__OP_MPU_ABORT),
 		    "%s: idempotent %d", v->name, op->idempotent);
 	}
 	ck_assert_uint_eq(rows, d->n_values - 1);
