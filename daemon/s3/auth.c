@@ -3,6 +3,7 @@
  * (cluster/), the clock within 15 minutes; or nobody, where s3_anonymous
  * allows it. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,21 +22,37 @@ static bool is_read(const struct s3_req *r)
 	return r->method == HTTP_GET || r->method == HTTP_HEAD;
 }
 
-static int anonymous(struct s3_req *r)
+static int deny(struct s3_fail *f, int status, const char *code,
+		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int deny(struct s3_fail *f, int status, const char *code,
+		const char *fmt, ...)
+{
+	va_list ap;
+
+	f->status = status;
+	f->code = code;
+	va_start(ap, fmt);
+	vsnprintf(f->msg, sizeof(f->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int anonymous(struct s3_req *r, struct s3_fail *f)
 {
 	int anon = r->s->d->opts->s3_anonymous;
 
 	if (anon == AISD_S3_ANON_WRITE ||
 	    (anon == AISD_S3_ANON_READ && is_read(r)))
 		return 0;
-	return s3_error(r, 403, "AccessDenied",
-			"%s needs a signed request (AWS Signature Version "
-			"4)%s",
-			is_read(r) ? "reading" : "this",
-			anon == AISD_S3_ANON_READ ? ""
-						  : "; this endpoint "
-						    "takes none "
-						    "unsigned");
+	return deny(f, 403, "AccessDenied",
+		    "%s needs a signed request (AWS Signature Version "
+		    "4)%s",
+		    is_read(r) ? "reading" : "this",
+		    anon == AISD_S3_ANON_READ ? ""
+					      : "; this endpoint "
+						"takes none "
+						"unsigned");
 }
 
 /* The Date header's time as YYYYMMDDTHHMMSSZ. */
@@ -64,7 +81,7 @@ static bool hex64(const char *s)
 	return true;
 }
 
-int s3_authenticate(struct s3_req *r)
+int s3_auth_check(struct s3_req *r, struct s3_fail *f)
 {
 	struct sigv4_auth *a = &r->auth;
 	const char *authz = s3_header(r, "authorization");
@@ -79,82 +96,81 @@ int s3_authenticate(struct s3_req *r)
 
 	if (authz) {
 		if (!strncmp(authz, "AWS ", 4))
-			return s3_error(r, 400, "InvalidRequest",
-					"Signature Version 2 is not supported: "
-					"sign with AWS Signature Version 4 "
-					"(s3cmd: signature_v2 = False)");
+			return deny(f, 400, "InvalidRequest",
+				    "Signature Version 2 is not supported: "
+				    "sign with AWS Signature Version 4 "
+				    "(s3cmd: signature_v2 = False)");
 		if (sigv4_parse_header(authz, a, em))
-			return s3_error(r, 400, "AuthorizationHeaderMalformed",
-					"%s", em);
+			return deny(f, 400, "AuthorizationHeaderMalformed",
+				    "%s", em);
 		if (s3_header(r, "x-amz-date"))
 			snprintf(a->amz_date, sizeof(a->amz_date), "%s",
 				 s3_header(r, "x-amz-date"));
 		else if (!s3_header(r, "date") ||
 			 date_to_amz(s3_header(r, "date"), a->amz_date))
-			return s3_error(r, 403, "AccessDenied",
-					"a signed request needs a valid "
-					"X-Amz-Date or Date header");
+			return deny(f, 403, "AccessDenied",
+				    "a signed request needs a valid "
+				    "X-Amz-Date or Date header");
 		r->payload_hash = s3_header(r, "x-amz-content-sha256");
 		if (!r->payload_hash)
-			return s3_error(r, 400, "InvalidRequest",
-					"Missing required header for this "
-					"request: x-amz-content-sha256");
+			return deny(f, 400, "InvalidRequest",
+				    "Missing required header for this "
+				    "request: x-amz-content-sha256");
 	} else {
 		if (s3_has_query(r, "AWSAccessKeyId") &&
 		    s3_has_query(r, "Signature"))
-			return s3_error(r, 400, "InvalidRequest",
-					"Signature Version 2 is not supported: "
-					"presign with AWS Signature Version 4 "
-					"(boto3: Config(signature_version="
-					"'s3v4'))");
+			return deny(f, 400, "InvalidRequest",
+				    "Signature Version 2 is not supported: "
+				    "presign with AWS Signature Version 4 "
+				    "(boto3: Config(signature_version="
+				    "'s3v4'))");
 		rc = sigv4_parse_query(r->q, r->nq, a, em);
 		if (rc < 0)
-			return s3_error(r, 400,
-					"AuthorizationQueryParametersError",
-					"%s", em);
+			return deny(f, 400, "AuthorizationQueryParametersError",
+				    "%s", em);
 		if (rc == 1)
-			return anonymous(r);
+			return anonymous(r, f);
 		r->payload_hash = "UNSIGNED-PAYLOAD";
 	}
 	if (strcmp(r->payload_hash, "UNSIGNED-PAYLOAD") &&
 	    strcmp(r->payload_hash, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD") &&
 	    strcmp(r->payload_hash, "STREAMING-UNSIGNED-PAYLOAD-TRAILER") &&
 	    !hex64(r->payload_hash))
-		return s3_error(r, 400, "InvalidArgument",
-				"x-amz-content-sha256 must be the payload's "
-				"SHA-256, UNSIGNED-PAYLOAD or a STREAMING-* "
-				"value, not '%.80s'",
-				r->payload_hash);
+		return deny(f, 400, "InvalidArgument",
+			    "x-amz-content-sha256 must be the payload's "
+			    "SHA-256, UNSIGNED-PAYLOAD or a STREAMING-* "
+			    "value, not '%.80s'",
+			    r->payload_hash);
 	r->streaming =
 	    !strcmp(r->payload_hash, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD");
 	t = sigv4_parse_time(a->amz_date);
 	if (t < 0)
-		return s3_error(r, 403, "AccessDenied",
-				"X-Amz-Date '%s' is not YYYYMMDDTHHMMSSZ",
-				a->amz_date);
+		return deny(f, 403, "AccessDenied",
+			    "X-Amz-Date '%s' is not YYYYMMDDTHHMMSSZ",
+			    a->amz_date);
 	if (strncmp(a->amz_date, a->date, 8))
-		return s3_error(r, 403, "SignatureDoesNotMatch",
-				"the credential's date %s is not the "
-				"request's (%s)",
-				a->date, a->amz_date);
+		return deny(f, 403, "SignatureDoesNotMatch",
+			    "the credential's date %s is not the "
+			    "request's (%s)",
+			    a->date, a->amz_date);
 	if (strcmp(a->service, "s3"))
-		return s3_error(r, 403, "SignatureDoesNotMatch",
-				"the credential names service '%s', not s3",
-				a->service);
+		return deny(f, 403, "SignatureDoesNotMatch",
+			    "the credential names service '%s', not s3",
+			    a->service);
 	if (a->presigned) {
 		if (now > t + a->expires)
-			return s3_error(r, 403, "AccessDenied",
-					"Request has expired (%lld s ago)",
-					now - t - a->expires);
+			return deny(f, 403, "AccessDenied",
+				    "Request has expired (%lld s ago)",
+				    now - t - a->expires);
 		if (t > now + S3_SKEW_S)
-			return s3_error(r, 403, "AccessDenied",
-					"Request is not valid yet");
+			return deny(f, 403, "AccessDenied",
+				    "Request is not valid yet");
 	} else if (t > now + S3_SKEW_S || t < now - S3_SKEW_S) {
-		return s3_error(r, 403, "RequestTimeTooSkewed",
-				"The difference between the request time "
-				"(%s) and the server's time is more than 15 "
-				"minutes",
-				a->amz_date);
+		return deny(f, 403, "RequestTimeTooSkewed",
+			    "The difference between the request time "
+			    "(%s) and the server's time is more than 15 "
+			    "minutes",
+			    a->amz_date);
 	}
 
 	cm = cluster_map_get(r->s->d->cluster);
@@ -163,9 +179,9 @@ int s3_authenticate(struct s3_req *r)
 		snprintf(secret, sizeof(secret), "%s", k->secret);
 	cluster_map_put(cm);
 	if (!k)
-		return s3_error(r, 403, "InvalidAccessKeyId",
-				"The AWS Access Key Id you provided does not "
-				"exist in our records (ais s3 keys ls)");
+		return deny(f, 403, "InvalidAccessKeyId",
+			    "The AWS Access Key Id you provided does not "
+			    "exist in our records (ais s3 keys ls)");
 	sigv4_signing_key(secret, a, r->key32);
 	OPENSSL_cleanse(secret, sizeof(secret));
 
@@ -176,7 +192,7 @@ int s3_authenticate(struct s3_req *r)
 	if (!uri || !dec) {
 		free(uri);
 		free(dec);
-		return s3_error(r, 500, "InternalError", "out of memory");
+		return deny(f, 500, "InternalError", "out of memory");
 	}
 	n = s3_uri_decode(r->path, pl, false, dec);
 	if (n >= 0)
@@ -192,17 +208,28 @@ int s3_authenticate(struct s3_req *r)
 	free(uri);
 	free(dec);
 	if (rc)
-		return s3_error(r, 403, "SignatureDoesNotMatch", "%s", em);
+		return deny(f, 403, "SignatureDoesNotMatch", "%s", em);
 	if (!sigv4_equal(sig, a->signature)) {
+		if (f->quiet)
+			return deny(f, 403, "SignatureDoesNotMatch", "-");
 		ais_log(LOG_INFO,
 			"%s: S3 %s %s: signature of %s does not match; "
 			"canonical request:\n%s",
 			r->c->peer, r->method_name, r->path, a->access_key,
 			creq);
-		return s3_error(r, 403, "SignatureDoesNotMatch",
-				"The request signature we calculated does not "
-				"match the signature you provided. Check your "
-				"key and signing method.");
+		return deny(f, 403, "SignatureDoesNotMatch",
+			    "The request signature we calculated does not "
+			    "match the signature you provided. Check your "
+			    "key and signing method.");
 	}
 	return 0;
+}
+
+int s3_authenticate(struct s3_req *r)
+{
+	struct s3_fail f = {0};
+
+	if (s3_auth_check(r, &f) == 0)
+		return 0;
+	return s3_error(r, f.status, f.code, "%s", f.msg);
 }

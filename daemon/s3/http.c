@@ -111,8 +111,9 @@ static int on_body(http_parser *p, const char *at, size_t len)
 	struct s3_req *r = p->data;
 
 	/* The input given to one execute is at most S3_BUF past the head,
-	 * so the decoded bytes fit. */
-	if (r->body_len + len > S3_BUF)
+	 * so the decoded bytes fit. (No buffer: the loop's attempt at a
+	 * request with a body, which a worker takes.) */
+	if (!r->c->body || r->body_len + len > S3_BUF)
 		return -1;
 	memcpy(r->c->body + r->body_len, at, len);
 	r->body_len += len;
@@ -220,7 +221,7 @@ static int split_target(struct s3_req *r)
 
 /* Parses the head in c->buf[0, end). 0, or -1 (answered 400 and marked
  * for closing). */
-static int parse_head(struct s3_req *r, size_t end)
+int s3_parse_head(struct s3_req *r, size_t end)
 {
 	struct s3_conn *c = r->c;
 	size_t give = c->len < end + S3_BUF ? c->len : end + S3_BUF;
@@ -228,10 +229,13 @@ static int parse_head(struct s3_req *r, size_t end)
 	size_t n, i;
 	enum http_errno e;
 
-	r->arena_cap = 2 * end + 256;
-	r->arena = malloc(r->arena_cap);
-	if (!r->arena)
-		return -1;
+	/* The loop's attempt brings its own arena (S3_ARENA_MAX). */
+	if (!r->arena) {
+		r->arena_cap = 2 * end + 256;
+		r->arena = malloc(r->arena_cap);
+		if (!r->arena)
+			return -1;
+	}
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	c->parser.data = r;
 	n = http_parser_execute(&c->parser, &settings, (const char *)c->buf,
@@ -281,6 +285,16 @@ static int parse_head(struct s3_req *r, size_t end)
 
 /* ---- bodies (worker) -------------------------------------------------- */
 
+int s3_send_continue(struct s3_req *r)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+	if (!r->expect_100 || r->sent_100 || r->answered)
+		return 0;
+	r->sent_100 = true;
+	return sock_io_write_all(&r->io, cont, sizeof(cont) - 1);
+}
+
 ssize_t s3_body_read(struct s3_req *r, void *buf, size_t cap)
 {
 	struct s3_conn *c = r->c;
@@ -297,15 +311,8 @@ ssize_t s3_body_read(struct s3_req *r, void *buf, size_t cap)
 		if (c->pos == c->len) {
 			ssize_t got;
 
-			if (r->expect_100 && !r->sent_100 && !r->answered) {
-				static const char cont[] =
-				    "HTTP/1.1 100 Continue\r\n\r\n";
-
-				r->sent_100 = true;
-				if (sock_io_write_all(&r->io, cont,
-						      sizeof(cont) - 1))
-					return r->body_err = -EPIPE;
-			}
+			if (s3_send_continue(r))
+				return r->body_err = -EPIPE;
 			c->pos = c->len = 0;
 			if (c->cap < S3_BUF) {
 				uint8_t *nb = realloc(c->buf, S3_BUF);
@@ -498,15 +505,25 @@ int64_t s3_parse_http_date(const char *s)
 	return -1;
 }
 
-int s3_send_head(struct s3_req *r, int status, const char *extra, long long len,
-		 bool more)
+/* The Date header's value, made once a second per thread. */
+static const char *date_now(void)
 {
-	char head[8192], date[64];
+	static __thread char date[40];
+	static __thread int64_t sec;
+	int64_t now = ais_now_real_ns() / 1000000000;
+
+	if (now != sec) {
+		s3_http_date(now * 1000000000, date, sizeof(date));
+		sec = now;
+	}
+	return date;
+}
+
+long s3_format_head(struct s3_req *r, int status, const char *extra,
+		    long long len, char *buf, size_t cap)
+{
 	int n;
 
-	if (r->answered)
-		return -EALREADY;
-	r->answered = true;
 	r->status = status;
 	if (!r->keep_alive || r->s->stopping)
 		r->close = true;
@@ -516,25 +533,45 @@ int s3_send_head(struct s3_req *r, int status, const char *extra, long long len,
 	    ((r->expect_100 && !r->sent_100) ||
 	     (!r->chunked && r->has_length && r->content_length > DISCARD_MAX)))
 		r->close = true;
-	s3_http_date(ais_now_real_ns(), date, sizeof(date));
-	n = snprintf(head, sizeof(head),
+	n = snprintf(buf, cap,
 		     "HTTP/1.1 %d %s\r\n"
 		     "Date: %s\r\n"
 		     "Server: aisfs\r\n"
 		     "x-amz-request-id: %s\r\n"
 		     "%s%s",
-		     status, reason(status), date, r->id, extra ? extra : "",
+		     status, reason(status), date_now(), r->id,
+		     extra ? extra : "",
 		     r->close ? "Connection: close\r\n" : "");
-	if (n < 0 || (size_t)n >= sizeof(head) - 64)
+	if (n < 0 || (size_t)n >= cap - 64)
 		return -E2BIG;
 	if (len >= 0)
-		n += snprintf(head + n, sizeof(head) - (size_t)n,
+		n += snprintf(buf + n, cap - (size_t)n,
 			      "Content-Length: %lld\r\n", len);
-	n += snprintf(head + n, sizeof(head) - (size_t)n, "\r\n");
-	n = sock_io_write_more(&r->io, head, (size_t)n, more);
-	if (n)
-		r->close = true;
+	n += snprintf(buf + n, cap - (size_t)n, "\r\n");
 	return n;
+}
+
+int s3_send_head(struct s3_req *r, int status, const char *extra, long long len,
+		 bool more)
+{
+	char *head;
+	long n;
+	int rc;
+
+	if (r->answered)
+		return -EALREADY;
+	r->answered = true;
+	head = malloc(S3_ANSWER_HEAD_MAX);
+	if (!head) {
+		r->close = true;
+		return -ENOMEM;
+	}
+	n = s3_format_head(r, status, extra, len, head, S3_ANSWER_HEAD_MAX);
+	rc = n < 0 ? (int)n : sock_io_write_more(&r->io, head, (size_t)n, more);
+	free(head);
+	if (rc)
+		r->close = true;
+	return rc;
 }
 
 int s3_send(struct s3_req *r, int status, const char *extra, const char *type,
@@ -662,7 +699,7 @@ struct ais_client *s3_client(struct s3 *s, char *errmsg)
 
 /* ---- one request (worker) --------------------------------------------- */
 
-static void request_id(char out[17])
+void s3_request_id(char out[17])
 {
 	static atomic_ullong seq;
 	static uint64_t base;
@@ -687,10 +724,15 @@ static size_t head_end(struct s3_conn *c)
 	return 0;
 }
 
+/* A request that takes longer than this is logged (a stalled client, an
+ * owner that does not answer, a huge object: the log says which). */
+#define SLOW_NS (10 * 1000000000ull)
+
 static void run_request(struct workpool_item *it)
 {
 	struct s3_conn *c = it->data;
 	struct s3 *s = c->s;
+	uint64_t t0 = ais_now_mono_ns(), dt;
 	struct s3_req *r = calloc(1, sizeof(*r));
 	size_t end = head_end(c);
 
@@ -705,12 +747,12 @@ static void run_request(struct workpool_item *it)
 	r->io.timeout_ms = (int)(s->io_timeout_ns / 1000000u);
 	r->bucket = r->key = (char *)"";
 	r->method_name = "?";
-	request_id(r->id);
+	s3_request_id(r->id);
 	if (!c->body && !(c->body = malloc(S3_BUF))) {
 		r->close = true;
 		return;
 	}
-	if (parse_head(r, end)) {
+	if (s3_parse_head(r, end)) {
 		ais_log(LOG_INFO, "%s: S3: malformed request: %s; closing",
 			c->peer, r->errmsg[0] ? r->errmsg : "out of memory");
 		r->keep_alive = false;
@@ -725,8 +767,11 @@ static void run_request(struct workpool_item *it)
 	if (!r->answered)
 		s3_error(r, 500, "InternalError", "no answer was made");
 	finish_body(r);
-	ais_log(LOG_DEBUG, "%s: S3 %s /%s/%s: %d", c->peer, r->method_name,
-		r->bucket, r->key, r->status);
+	dt = ais_now_mono_ns() - t0;
+	ais_log(dt > SLOW_NS ? LOG_NOTICE : LOG_DEBUG,
+		"%s: S3 %s /%s/%s%s%s: %d in %.3f s", c->peer, r->method_name,
+		r->bucket, r->key, r->nq ? "?" : "", r->nq ? r->q[0].name : "",
+		r->status, (double)dt / 1e9);
 	atomic_fetch_add(&s->requests, 1);
 }
 
@@ -751,6 +796,7 @@ static void on_conn_closed(uv_handle_t *h)
 
 	free(c->buf);
 	free(c->body);
+	free(c->tail);
 	free(c);
 	if (s->stopping && s->nconns == 0)
 		close_aux(s);
@@ -847,11 +893,55 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	conn_next(c);
 }
 
-/* A whole head read: lend the connection to a worker; else read on. */
+/* The rest of an answer begun on the loop (c->tail), on a worker. */
+static void send_tail(struct workpool_item *it)
+{
+	struct s3_conn *c = it->data;
+	struct sock_io io = {
+	    .fd = c->fd, .timeout_ms = (int)(c->s->io_timeout_ns / 1000000u)};
+	int rc = sock_io_write_all(&io, c->tail, c->tail_len);
+
+	if (rc) {
+		ais_log(LOG_INFO, "%s: S3: sending: %s; closing", c->peer,
+			sock_io_strerror(rc));
+		c->tail_close = true;
+	}
+}
+
+static void tail_done(struct workpool_item *it)
+{
+	struct s3_conn *c = it->data;
+	bool close = c->tail_close || c->s->stopping;
+
+	c->lent = false;
+	free(c->tail);
+	c->tail = NULL;
+	c->tail_len = 0;
+	if (close) {
+		conn_close(c);
+		return;
+	}
+	c->last_ns = ais_now_mono_ns();
+	conn_next(c);
+}
+
+/* Drops the request the loop answered from c->buf. */
+static void consume(struct s3_conn *c)
+{
+	memmove(c->buf, c->buf + c->pos, c->len - c->pos);
+	c->len -= c->pos;
+	c->pos = 0;
+	c->scanned = 0;
+	c->last_ns = ais_now_mono_ns();
+}
+
+/* A whole head read: answer it here if that needs no waiting, else lend
+ * the connection to a worker; without a whole head, read on. */
 static void conn_next(struct s3_conn *c)
 {
 	size_t end;
 
+again:
 	/* Blank lines before a request are allowed (RFC 9112). */
 	while (c->len >= 2 && c->buf[0] == '\r' && c->buf[1] == '\n') {
 		memmove(c->buf, c->buf + 2, c->len - 2);
@@ -884,6 +974,19 @@ static void conn_next(struct s3_conn *c)
 		}
 		return;
 	}
+	switch (c->s->stopping ? S3_INLINE_NO : s3_try_inline(c, end)) {
+	case S3_INLINE_DONE:
+		consume(c);
+		goto again;
+	case S3_INLINE_CLOSE:
+		conn_close(c);
+		return;
+	case S3_INLINE_TAIL:
+		consume(c);
+		break;
+	default:
+		break;
+	}
 	if (c->reading) {
 		uv_read_stop((uv_stream_t *)&c->tcp);
 		c->reading = false;
@@ -891,8 +994,8 @@ static void conn_next(struct s3_conn *c)
 	c->lent = true;
 	uv_fileno((uv_handle_t *)&c->tcp, &c->fd);
 	c->witem.data = c;
-	c->witem.work = run_request;
-	c->witem.done = work_done;
+	c->witem.work = c->tail ? send_tail : run_request;
+	c->witem.done = c->tail ? tail_done : work_done;
 	workpool_submit(c->s->pool, &c->witem);
 }
 
@@ -1051,6 +1154,8 @@ int s3_start(struct aisd *d, struct s3 **out, char *errmsg)
 		rc = uv_listen((uv_stream_t *)&s->listener, SOMAXCONN,
 			       on_connection);
 	if (!rc)
+		rc = s3_inline_init(s);
+	if (!rc)
 		rc = workpool_new(&s->loop, S3_THREADS, 0, &s->pool);
 	if (rc) {
 		ais_errf(errmsg, rc, "S3 listen %s: %s", s->where,
@@ -1058,6 +1163,7 @@ int s3_start(struct aisd *d, struct s3 **out, char *errmsg)
 		uv_close((uv_handle_t *)&s->listener, NULL);
 		uv_run(&s->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&s->loop);
+		s3_inline_free(s);
 		free(s);
 		return rc;
 	}
@@ -1101,5 +1207,6 @@ void s3_stop(struct s3 *s)
 	if (s->client)
 		ais_client_free(s->client);
 	pthread_mutex_destroy(&s->mu);
+	s3_inline_free(s);
 	free(s);
 }

@@ -30,7 +30,6 @@
 #include "store/xattr.h"
 
 #define VERIFY_CHUNK (4u << 20)
-#define HDRS_MAX     (AIS_OBJ_EXT_MAX + 4096)
 #define XML_HEAD     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 #define S3_NS	     "http://s3.amazonaws.com/doc/2006-03-01/"
 
@@ -93,10 +92,9 @@ static void hdr(char *h, size_t *len, const char *name, const char *value)
 		*len += (size_t)n;
 }
 
-/* Every header an object's GET or HEAD answers with but the length. */
-static void object_headers(struct s3_req *r, const struct ais_obj_meta *m,
-			   const uint8_t *ext, size_t ext_len, const char *etag,
-			   char *h, size_t *len)
+void s3_object_headers(struct s3_req *r, const struct ais_obj_meta *m,
+		       const uint8_t *ext, size_t ext_len, const char *etag,
+		       char *h, size_t *len)
 {
 	static const char *const over[][2] = {
 	    {"response-content-type", "Content-Type"},
@@ -298,7 +296,7 @@ static int send_object_head(struct s3_req *r, struct get_state *g,
 	if (!h)
 		return -ENOMEM;
 	h[0] = 0;
-	object_headers(r, m, g->ext, g->ext_len, g->etag, h, &hl);
+	s3_object_headers(r, m, g->ext, g->ext_len, g->etag, h, &hl);
 	if (g->ranged) {
 		snprintf(cr, sizeof(cr),
 			 "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, g->off,

@@ -91,6 +91,14 @@ int s3_payload_open(struct s3_req *r, struct s3_payload *p)
 			return s3_error(r, 500, "InternalError",
 					"out of memory");
 	}
+	/* The operation takes the body: the client may send it (botocore
+	 * waits for the 100 even before an empty body, and mistakes the
+	 * next answer on the connection if it gets the final one first). */
+	if (s3_send_continue(r)) {
+		r->close = true;
+		return s3_error(r, 400, "IncompleteBody",
+				"the connection broke before the body");
+	}
 	return 0;
 }
 

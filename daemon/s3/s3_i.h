@@ -28,6 +28,10 @@
 #define S3_THREADS   64
 #define S3_META_MAX  2048 /* x-amz-meta-* in all, as S3 */
 #define S3_SKEW_S    900  /* a signed request's time may be this far off */
+/* An answer's head: the object's kept headers and ours. */
+#define S3_ANSWER_HEAD_MAX (AIS_OBJ_EXT_MAX + 8192)
+/* The loop's own arena for heads it parses (2 x the largest head). */
+#define S3_ARENA_MAX (2 * S3_HEAD_MAX + 256)
 
 struct s3_conn;
 
@@ -52,6 +56,12 @@ struct s3 {
 	struct ais_client *client;
 	uint64_t last_accept_warn;
 	atomic_ulong requests;
+	atomic_ulong inlined; /* of them, answered on the loop */
+	/* The loop thread's own: a request it tries (s3_try_inline), its
+	 * arena, and the answer it builds. */
+	struct s3_req *ireq;
+	char *iarena;
+	uint8_t *ibuf; /* S3_ANSWER_HEAD_MAX + S3_INLINE_MAX + 2 blocks */
 };
 
 struct s3_req;
@@ -72,6 +82,9 @@ struct s3_conn {
 	http_parser parser;
 	struct s3_req *req; /* the worker's */
 	uint8_t *body;	    /* S3_BUF: decoded body bytes */
+	uint8_t *tail;	    /* S3_INLINE_TAIL: what is left to send */
+	size_t tail_len;
+	bool tail_close; /* close once it is sent */
 };
 
 /* One request, on the worker thread. */
@@ -118,6 +131,15 @@ struct s3_req {
 
 /* ---- http.c ---------------------------------------------------------- */
 
+/* Parses the head in c->buf[0, end) into r (r->arena: the caller's of
+ * S3_ARENA_MAX bytes, or NULL to allocate one); c->pos gets what the
+ * parser took. 0, or -1 with r->errmsg (malformed). */
+int s3_parse_head(struct s3_req *r, size_t end);
+/* An answer's head into buf (cap): its length, or -E2BIG. */
+long s3_format_head(struct s3_req *r, int status, const char *extra,
+		    long long len, char *buf, size_t cap);
+void s3_request_id(char out[17]);
+
 /* The value of header name (lowercase) or query parameter name, or
  * NULL. */
 const char *s3_header(const struct s3_req *r, const char *name);
@@ -126,6 +148,12 @@ bool s3_has_query(const struct s3_req *r, const char *name);
 
 /* The cluster client (NULL with errmsg while the node cannot make one). */
 struct ais_client *s3_client(struct s3 *s, char *errmsg);
+
+/* The interim "100 Continue" a client that sent Expect: 100-continue
+ * waits for, once (before the first body byte is read, or as the
+ * operation that takes a body starts: also for an empty one, which some
+ * clients wait for too). 0 or -errno. */
+int s3_send_continue(struct s3_req *r);
 
 /* Up to cap bytes of the request's body (decoded from chunked transfer
  * encoding; aws-chunked is object.c's). > 0, 0 at its end, or -errno. */
@@ -155,8 +183,34 @@ int s3_error_errno(struct s3_req *r, int rc, const char *errmsg, bool bucket);
  * cluster's keys, and whether an unsigned request may do what it asks.
  * 0, or the S3 error already answered (< 0). */
 int s3_authenticate(struct s3_req *r);
+/* The same without an answer: 0, or -1 with why in *f (quiet: no log
+ * line for a bad signature, the loop's attempt). */
+struct s3_fail {
+	bool quiet;
+	int status;
+	const char *code;
+	char msg[AIS_ERRMSG_LEN + 64];
+};
+int s3_auth_check(struct s3_req *r, struct s3_fail *f);
 
 /* ---- ops ------------------------------------------------------------- */
+
+/* ---- inline.c: GET and HEAD answered on the loop ----------------------- */
+
+/* The request whose head ends at end in c->buf, answered on the loop
+ * thread when that needs no waiting: an unconditional GET (of at most
+ * S3_INLINE_MAX bytes) or HEAD of an object this node holds the first
+ * copy of, its blocks in the page cache and checked, its answer taken by
+ * the socket at once. S3_INLINE_DONE (c->pos past the request),
+ * S3_INLINE_CLOSE (answered; close the connection), S3_INLINE_TAIL
+ * (c->tail holds what the socket did not take: a worker sends it), or
+ * S3_INLINE_NO (nothing done: a worker runs the request). */
+#define S3_INLINE_MAX (64 * 1024)
+enum { S3_INLINE_NO, S3_INLINE_DONE, S3_INLINE_CLOSE, S3_INLINE_TAIL };
+int s3_try_inline(struct s3_conn *c, size_t end);
+/* The loop's buffers for it (s3_start, s3_stop). */
+int s3_inline_init(struct s3 *s);
+void s3_inline_free(struct s3 *s);
 
 /* Runs the request (its head parsed and authenticated). */
 void s3_dispatch(struct s3_req *r);
@@ -220,6 +274,14 @@ void s3_payload_close(struct s3_payload *p);
 /* Answers a failure of an operation fed by p: p's own reason if it broke
  * (a signature, a short body), else rc and errmsg as s3_error_errno. */
 int s3_payload_error(struct s3_payload *p, int rc, const char *errmsg);
+
+/* Every header an object's GET or HEAD answers with but the length
+ * (Last-Modified, ETag, the kept ones, response-* overrides) appended to h
+ * (HDRS_MAX bytes) at *len. */
+#define HDRS_MAX (AIS_OBJ_EXT_MAX + 4096)
+void s3_object_headers(struct s3_req *r, const struct ais_obj_meta *m,
+		       const uint8_t *ext, size_t ext_len, const char *etag,
+		       char *h, size_t *len);
 
 /* An object's ETag, quoted: its ObjExt's, else the MD5 checksum, else one
  * made of its checksum and version (no MD5: 16 digits and a dash). */

@@ -27,6 +27,8 @@ struct oc_ent {
 	uint64_t used; /* oc->tick when last served */
 	struct timespec ctime;
 	struct ais_obj_meta meta;
+	int16_t ext_len; /* the object's ObjExt, < 0: not known here */
+	uint8_t ext[OCACHE_EXT_MAX];
 };
 
 struct ocache {
@@ -169,6 +171,13 @@ static void close_fd(int fd)
 int ocache_get(struct ocache *oc, const struct ocache_key *k, int *fd, int *mp,
 	       struct ais_obj_meta *m, int32_t *slot)
 {
+	return ocache_get_ext(oc, k, fd, mp, m, slot, NULL, NULL);
+}
+
+int ocache_get_ext(struct ocache *oc, const struct ocache_key *k, int *fd,
+		   int *mp, struct ais_obj_meta *m, int32_t *slot, uint8_t *ext,
+		   int *ext_len)
+{
 	struct oc_ent *e;
 	struct stat sb;
 	int32_t i;
@@ -188,6 +197,11 @@ int ocache_get(struct ocache *oc, const struct ocache_key *k, int *fd, int *mp,
 	*fd = e->fd;
 	*mp = e->mp;
 	*m = e->meta;
+	if (ext_len) {
+		*ext_len = e->ext_len;
+		if (e->ext_len > 0)
+			memcpy(ext, e->ext, (size_t)e->ext_len);
+	}
 	pthread_mutex_unlock(&oc->mu);
 	/* Lent: no forget closes it meanwhile. */
 	if (fstat(*fd, &sb) != 0 || sb.st_nlink == 0 ||
@@ -203,6 +217,23 @@ int ocache_get(struct ocache *oc, const struct ocache_key *k, int *fd, int *mp,
 	}
 	*slot = i;
 	return 0;
+}
+
+void ocache_set_ext(struct ocache *oc, int32_t slot, const uint8_t *ext,
+		    size_t len)
+{
+	struct oc_ent *e = &oc->e[slot];
+
+	if (len > OCACHE_EXT_MAX)
+		return;
+	pthread_mutex_lock(&oc->mu);
+	/* Lent to the caller: still the entry it was given. */
+	if (e->in_table) {
+		if (len)
+			memcpy(e->ext, ext, len);
+		e->ext_len = (int16_t)len;
+	}
+	pthread_mutex_unlock(&oc->mu);
 }
 
 void ocache_done(struct ocache *oc, int32_t slot)
@@ -306,6 +337,7 @@ void ocache_put(struct ocache *oc, const struct ocache_key *k,
 	e->used = oc->tick;
 	e->ctime = sb.st_ctim;
 	e->meta = *m;
+	e->ext_len = -1;
 	e->next = oc->heads[k->hash & oc->mask];
 	oc->heads[k->hash & oc->mask] = i;
 	oc->live++;

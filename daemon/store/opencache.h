@@ -27,6 +27,9 @@
 #include "objmeta.h"
 
 #define OCACHE_DEFAULT 8192 /* entries (open descriptors) */
+/* An object's ObjExt (its S3 headers) kept with its entry up to this
+ * size: a GET through S3 of a cached object reads no xattr. */
+#define OCACHE_EXT_MAX 240
 #define OCACHE_IDLE_S  60
 
 struct ocache;
@@ -59,6 +62,14 @@ struct ocache_gen ocache_gen_now(const struct ocache *oc,
 int ocache_get(struct ocache *oc, const struct ocache_key *k, int *fd, int *mp,
 	       struct ais_obj_meta *m, int32_t *slot);
 void ocache_done(struct ocache *oc, int32_t slot);
+/* ocache_get with the object's ObjExt as far as the entry knows it: into
+ * ext (OCACHE_EXT_MAX bytes), *ext_len its length, or -1 when the entry
+ * does not know (then read it, and ocache_set_ext it while lent). */
+int ocache_get_ext(struct ocache *oc, const struct ocache_key *k, int *fd,
+		   int *mp, struct ais_obj_meta *m, int32_t *slot, uint8_t *ext,
+		   int *ext_len);
+void ocache_set_ext(struct ocache *oc, int32_t slot, const uint8_t *ext,
+		    size_t len);
 
 /* Keeps a duplicate of fd as k on mountpath mp with metadata m, opened
  * after g was read, unless a generation moved since. Quiet on failure

@@ -1018,19 +1018,45 @@ void store_open_done(struct store *st, int fd, int32_t lent)
 int store_open_nowait(struct store *st, const char *bucket, const char *name,
 		      int *fdp, int *mpp, struct ais_obj_meta *m, int32_t *lent)
 {
+	return store_open_nowait_ext(st, bucket, name, fdp, mpp, m, lent, NULL,
+				     0, NULL);
+}
+
+int store_open_nowait_ext(struct store *st, const char *bucket,
+			  const char *name, int *fdp, int *mpp,
+			  struct ais_obj_meta *m, int32_t *lent, uint8_t *ext,
+			  size_t cap, size_t *ext_len)
+{
 	struct mpset *mps = st->mps;
 	char path[AISD_PATH_MAX];
 	int order[mps->n];
 	struct ocache_key k = {bucket, name, 0, 0};
 	struct ocache_gen g;
 	size_t i;
-	int fd;
+	int fd, xl = -1;
 
 	if (st->oc) {
 		k.hash = name_hash(bucket, name);
 		k.stripe = (unsigned)(k.hash % STORE_STRIPES);
-		if (!ocache_get(st->oc, &k, fdp, mpp, m, lent))
+		if (!ocache_get_ext(st->oc, &k, fdp, mpp, m, lent,
+				    ext_len ? ext : NULL,
+				    ext_len ? &xl : NULL)) {
+			long n;
+
+			if (!ext_len || xl >= 0) {
+				if (ext_len)
+					*ext_len = (size_t)xl;
+				return 0;
+			}
+			n = objext_read_fd(*fdp, ext, cap);
+			if (n < 0) {
+				ocache_done(st->oc, *lent);
+				return -EAGAIN;
+			}
+			ocache_set_ext(st->oc, *lent, ext, (size_t)n);
+			*ext_len = (size_t)n;
 			return 0;
+		}
 	}
 	*lent = -1;
 	/* Read before the open: a change after it is seen at the next GET. */
@@ -1051,6 +1077,15 @@ int store_open_nowait(struct store *st, const char *bucket, const char *name,
 		if (objmeta_read_fd(fd, m)) {
 			close(fd);
 			return -EAGAIN;
+		}
+		if (ext_len) {
+			long n = objext_read_fd(fd, ext, cap);
+
+			if (n < 0) {
+				close(fd);
+				return -EAGAIN;
+			}
+			*ext_len = (size_t)n;
 		}
 		*fdp = fd;
 		*mpp = order[i];

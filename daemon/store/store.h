@@ -200,6 +200,13 @@ int store_head(struct store *st, const char *bucket, const char *name,
 int store_open_nowait(struct store *st, const char *bucket, const char *name,
 		      int *fd, int *mp, struct ais_obj_meta *m, int32_t *lent);
 void store_open_done(struct store *st, int fd, int32_t lent);
+/* store_open_nowait and the object's ObjExt into ext (cap bytes, at least
+ * AIS_OBJ_EXT_MAX), *ext_len its length (0: none); the open cache keeps
+ * small ones, so a cached object reads no xattr. */
+int store_open_nowait_ext(struct store *st, const char *bucket,
+			  const char *name, int *fd, int *mp,
+			  struct ais_obj_meta *m, int32_t *lent, uint8_t *ext,
+			  size_t cap, size_t *ext_len);
 
 /* Unlinks the object and removes parent directories left empty. */
 int store_delete(struct store *st, const char *bucket, const char *name,

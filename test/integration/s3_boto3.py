@@ -668,6 +668,24 @@ check(final.startswith(b"HTTP/1.1 200"), f"after 100-continue: {final[:100]}")
 check(body(s3.get_object(Bucket=BUCKET, Key="expect/a")) == b"body",
       "100-continue PUT's bytes")
 
+# An empty body with Expect: 100-continue gets the 100 too (botocore
+# waits for it, and misreads the connection's next answer without it).
+hdrs = {"host": u.netloc, "content-length": "0", "expect": "100-continue"}
+h, *_ = sign("PUT", f"/{BUCKET}/expect/empty", {}, hdrs,
+             hashlib.sha256(b"").hexdigest())
+h.pop("host")
+s = socket.create_connection((u.hostname, u.port), timeout=20)
+s.sendall(request(ENDPOINTS[1], "PUT", f"/{BUCKET}/expect/empty", h))
+got = b""
+while b"HTTP/1.1 200" not in got:
+    d = s.recv(4096)
+    if not d:
+        break
+    got += d
+s.close()
+check(got.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200"),
+      f"100-continue before an empty body: {got[:120]}")
+
 # Pipelining: three signed GETs in one write, three answers in order.
 gets = b""
 for n in ("sizes/obj-1", "sizes/obj-4095", "sizes/obj-1"):
