@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -101,6 +103,9 @@ static int read_info(struct rpc *r, const char *dir, Ais__MpuInfo **out)
 	return 0;
 }
 
+/* Removes an upload (its lock held): the parts, then "info" (a part
+ * upload that waits for the lock then finds none and removes its own work
+ * file, and the directory if it is the last), then the directory. */
 static int rm_dir(const char *dir)
 {
 	char path[MPU_PATH_MAX + 32];
@@ -110,13 +115,42 @@ static int rm_dir(const char *dir)
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
 	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
+		if (e->d_name[0] == '.' || !strcmp(e->d_name, "info"))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
 		unlink(path);
 	}
 	closedir(d);
-	return rmdir(dir) < 0 ? -errno : 0;
+	snprintf(path, sizeof(path), "%s/info", dir);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+	if (rmdir(dir) < 0 && errno != ENOTEMPTY && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+/* Takes the upload's lock (an flock of its "info"): part commits,
+ * completions and aborts of one upload run one at a time. The lock's
+ * descriptor (close it to let go), or -ENOENT when the upload is gone. */
+static int lock_upload(struct rpc *r, const char *dir)
+{
+	char path[MPU_PATH_MAX + 16];
+	struct stat sb;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/info", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ais_errf(r->errmsg, errno == ENOENT ? -ENOENT : -errno,
+				"no upload %s of %s/%s", r->req->upload_id,
+				r->req->bucket, r->req->name);
+	if (flock(fd, LOCK_EX) < 0 || fstat(fd, &sb) < 0 || !sb.st_nlink) {
+		close(fd);
+		return ais_errf(r->errmsg, -ENOENT, "no upload %s of %s/%s",
+				r->req->upload_id, r->req->bucket,
+				r->req->name);
+	}
+	return fd;
 }
 
 int rpc_mpu_create(struct rpc *r)
@@ -133,8 +167,9 @@ int rpc_mpu_create(struct rpc *r)
 	if (!store_bucket_exists(r->d->store, q->bucket))
 		return ais_errf(r->errmsg, -ENOENT, "bucket %s does not exist",
 				q->bucket);
-	if (q->ext.len > AIS_OBJ_EXT_MAX)
-		return ais_errf(r->errmsg, -E2BIG, "headers to keep too long");
+	rc = ais_obj_ext_check(q->ext.data, q->ext.len, r->errmsg);
+	if (rc)
+		return rc;
 	upload_dir(r, dir, NULL);
 	snprintf(path, sizeof(path), "%.*s", (int)(strrchr(dir, '/') - dir),
 		 dir);
@@ -186,7 +221,7 @@ int rpc_mpu_part(struct rpc *r)
 	Ais__MpuInfo *info;
 	uint8_t *buf = NULL;
 	ssize_t n = 0;
-	int fd = -1, rc;
+	int fd = -1, lk, rc;
 
 	rc = check_first(r);
 	if (!rc && (q->part_number < 1 || q->part_number > PART_MAX))
@@ -236,20 +271,42 @@ int rpc_mpu_part(struct rpc *r)
 	if (rc)
 		goto out;
 	ais_cksum_final(&ck, md5);
+	if (q->content_md5[0] && strcasecmp(q->content_md5, md5)) {
+		rc = ais_errf(r->errmsg, -EBADMSG,
+			      "part %u: Content-MD5 mismatch: expected %s, the "
+			      "body has %s",
+			      q->part_number, q->content_md5, md5);
+		goto out;
+	}
 	if (fsetxattr(fd, MD5_XATTR, md5, strlen(md5), 0) < 0 ||
-	    fsync(fd) < 0 || rename(tmp, part) < 0) {
+	    fsync(fd) < 0) {
 		rc = ais_errf(r->errmsg, -errno, "part %u: %s", q->part_number,
 			      strerror(errno));
 		goto out;
 	}
+	/* Under the upload's lock: not into a completion, nor after an
+	 * abort. */
+	lk = lock_upload(r, dir);
+	if (lk < 0) {
+		rc = lk;
+		goto out;
+	}
+	if (rename(tmp, part) < 0)
+		rc = ais_errf(r->errmsg, -errno, "part %u: %s", q->part_number,
+			      strerror(errno));
+	close(lk);
+	if (rc)
+		goto out;
 	(void)ais_fsync_parent(part);
 	answer_etag(r, md5);
 out:
 	ais_cksum_abort(&ck);
 	if (fd >= 0)
 		close(fd);
-	if (rc)
+	if (rc) {
 		unlink(tmp);
+		(void)rmdir(dir); /* the last of an aborted upload */
+	}
 	free(buf);
 	return rc;
 }
@@ -376,11 +433,14 @@ int rpc_mpu_complete(struct rpc *r)
 	uint8_t *ext = NULL;
 	Ais__MpuInfo *info = NULL;
 	long n;
-	int rc = check_first(r);
+	int lk = -1, rc = check_first(r);
 
 	if (rc)
 		return rc;
 	upload_dir(r, dir, NULL);
+	lk = lock_upload(r, dir);
+	if (lk < 0)
+		return lk;
 	rc = read_info(r, dir, &info);
 	if (!rc)
 		rc = check_parts(r, dir);
@@ -425,6 +485,7 @@ int rpc_mpu_complete(struct rpc *r)
 		q->upload_id, q->bucket, q->name, q->n_mpu_parts,
 		(unsigned long long)r->meta.size);
 out:
+	close(lk);
 	if (info)
 		ais__mpu_info__free_unpacked(info, NULL);
 	free(ext);
@@ -435,16 +496,22 @@ int rpc_mpu_abort(struct rpc *r)
 {
 	char dir[MPU_PATH_MAX];
 	Ais__MpuInfo *info;
-	int rc = check_first(r);
+	int lk, rc = check_first(r);
 
 	if (rc)
 		return rc;
 	upload_dir(r, dir, NULL);
+	lk = lock_upload(r, dir);
+	if (lk < 0)
+		return lk;
 	rc = read_info(r, dir, &info);
-	if (rc)
+	if (rc) {
+		close(lk);
 		return rc;
+	}
 	ais__mpu_info__free_unpacked(info, NULL);
 	rc = rm_dir(dir);
+	close(lk);
 	if (rc)
 		return ais_errf(r->errmsg, rc, "upload %s: %s",
 				r->req->upload_id, strerror(-rc));

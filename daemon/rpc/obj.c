@@ -314,6 +314,8 @@ static int put_migrate(struct rpc *r)
 	if (!rc && !q->meta)
 		rc = ais_errf(r->errmsg, -EINVAL,
 			      "a migrate PUT needs the object's metadata");
+	if (!rc)
+		rc = ais_obj_ext_check(q->ext.data, q->ext.len, r->errmsg);
 	if (rc)
 		return rc;
 	ais_obj_meta_from_pb(q->meta, &m);
@@ -360,6 +362,8 @@ int rpc_put(struct rpc *r)
 	/* "Create unless it exists" on a copy that may be stale. */
 	if (!rc && q->no_overwrite)
 		rc = rpc_check_caught_up(r, q->bucket);
+	if (!rc)
+		rc = ais_obj_ext_check(q->ext.data, q->ext.len, r->errmsg);
 	if (!rc && q->cksum_type == AIS__CKSUM_TYPE__CKSUM_NONE &&
 	    q->cksum_value[0])
 		rc = ais_errf(r->errmsg, -EINVAL,

@@ -272,8 +272,10 @@ int s3_parse_head(struct s3_req *r, size_t end)
 		r->has_length = true;
 		r->content_length = strtoull(v, NULL, 10);
 	}
-	v = s3_header(r, "transfer-encoding");
-	r->chunked = v && strcasestr(v, "chunked");
+	/* Framing is the parser's (it refuses a length with chunked). */
+	r->chunked = (c->parser.flags & F_CHUNKED) != 0;
+	if (r->chunked)
+		r->has_length = false;
 	v = s3_header(r, "expect");
 	r->expect_100 = v && !strcasecmp(v, "100-continue");
 	if (split_target(r)) {
@@ -948,7 +950,7 @@ again:
 		c->len -= 2;
 	}
 	end = c->len ? head_end(c) : 0;
-	if (!end) {
+	if (!end || end > S3_HEAD_MAX) {
 		if (c->len > S3_HEAD_MAX) {
 			static const char tl[] =
 			    "HTTP/1.1 431 Request Header Fields Too Large\r\n"
@@ -1083,6 +1085,7 @@ static void on_drain_timeout(uv_timer_t *t)
 
 	ais_log(LOG_WARNING, "S3: %u connection%s still busy after %d s",
 		s->nconns, s->nconns == 1 ? "" : "s", DRAIN_MS / 1000);
+	s->drain_timed_out = true;
 	uv_stop(&s->loop);
 }
 
@@ -1203,6 +1206,10 @@ void s3_stop(struct s3 *s)
 	if (!s)
 		return;
 	pthread_join(s->thr, NULL);
+	/* Workers may still run requests: what they use stays (the process
+	 * is about to exit). */
+	if (s->drain_timed_out)
+		return;
 	uv_loop_close(&s->loop);
 	if (s->client)
 		ais_client_free(s->client);

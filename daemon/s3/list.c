@@ -132,8 +132,11 @@ void s3_list_objects(struct s3_req *r)
 		}
 		maxk = v < MAX_KEYS ? (size_t)v : MAX_KEYS;
 	}
-	if (strlen(prefix) > AIS_NAME_MAX) {
-		s3_error(r, 400, "InvalidArgument", "prefix too long");
+	if (strlen(prefix) > AIS_NAME_MAX ||
+	    (start && strlen(start) > AIS_NAME_MAX)) {
+		s3_error(r, 400, "InvalidArgument",
+			 "prefix, marker or start-after longer than %d bytes",
+			 AIS_NAME_MAX);
 		return;
 	}
 	c = s3_client(r->s, em);

@@ -186,6 +186,9 @@ static void upload_part_copy(struct s3_req *r, struct ais_client *c,
 	f.key = sk;
 	f.off = off;
 	f.len = len;
+	f.want = len;
+	f.version = sm.version;
+	f.written_ns = sm.written_ns;
 	if (len && s3_copy_open(&f)) {
 		s3_error(r, 503, "ServiceUnavailable", "no thread for a copy");
 		goto out;
@@ -194,10 +197,10 @@ static void upload_part_copy(struct s3_req *r, struct ais_client *c,
 	o.part_number = (uint32_t)num;
 	o.etag = etag;
 	if (len) {
-		rc = ais_client_put_fd(c, r->bucket, r->key, f.rfd, len, &o,
-				       NULL, em);
+		rc = ais_client_put_cb(c, r->bucket, r->key, len, s3_copy_src,
+				       &f, &o, NULL, em);
 		if (s3_copy_close(&f)) {
-			s3_error_errno(r, f.rc, f.em, false);
+			s3_error_errno(r, f.bad ? f.bad : f.rc, f.em, false);
 			goto out;
 		}
 	} else {
@@ -249,6 +252,8 @@ void s3_upload_part(struct s3_req *r)
 	o.upload_id = uid;
 	o.part_number = (uint32_t)num;
 	o.etag = etag;
+	/* The node checks it before the part replaces an earlier one. */
+	o.content_md5 = have_md5 == 0 ? md5 : NULL;
 	if (p.unknown) {
 		int fd;
 		uint64_t size;
@@ -269,12 +274,6 @@ void s3_upload_part(struct s3_req *r)
 			s3_payload_error(&p, rc, em);
 		else
 			mpu_error(r, rc, em);
-	} else if (have_md5 == 0 && strcasecmp(md5, etag)) {
-		/* Kept, but the client sends it again (the same number
-		 * replaces it). */
-		s3_error(r, 400, "BadDigest",
-			 "The Content-MD5 you specified did not match what "
-			 "was received");
 	} else {
 		snprintf(h, sizeof(h), "ETag: \"%s\"\r\n", etag);
 		s3_send(r, 200, h, NULL, NULL, 0);

@@ -33,11 +33,6 @@
 #define XML_HEAD     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 #define S3_NS	     "http://s3.amazonaws.com/doc/2006-03-01/"
 
-/* The headers a PUT stores (besides x-amz-meta-*). */
-static const char *const kept[] = {"content-type",	  "content-encoding",
-				   "content-disposition", "content-language",
-				   "cache-control",	  "expires"};
-
 /* ---- metadata --------------------------------------------------------- */
 
 /* The request's headers to keep, as an encoded ObjExt into out
@@ -46,20 +41,25 @@ long s3_ext_from_request(struct s3_req *r, uint8_t *out)
 {
 	Ais__ObjExt x = AIS__OBJ_EXT__INIT;
 	Ais__ExtHeader hv[S3_HDRS_MAX], *hp[S3_HDRS_MAX];
-	size_t meta = 0, i, k;
+	size_t meta = 0, i;
 
 	for (i = 0; i < r->nh; i++) {
 		const char *n = r->h[i].name;
-		bool keep = !strncmp(n, "x-amz-meta-", 11);
+		bool keep = ais_obj_ext_header_kept(n);
 
-		for (k = 0; !keep && k < sizeof(kept) / sizeof(kept[0]); k++)
-			keep = !strcmp(n, kept[k]);
 		/* aws-chunked is how the body came, not what it is. */
 		if (!strcmp(n, "content-encoding") &&
 		    strcasestr(r->h[i].value, "aws-chunked"))
 			keep = false;
 		if (!keep)
 			continue;
+		if (!ais_obj_ext_header_ok(n, r->h[i].value))
+			return s3_error(r, 400, "InvalidArgument",
+					"header %.64s may not be kept as "
+					"metadata (a name of letters, digits "
+					"and '-', a value of at most 4096 "
+					"bytes without control characters)",
+					n);
 		if (!strncmp(n, "x-amz-meta-", 11))
 			meta += strlen(n) - 11 + strlen(r->h[i].value);
 		ais__ext_header__init(&hv[x.n_headers]);
@@ -118,6 +118,9 @@ void s3_object_headers(struct s3_req *r, const struct ais_obj_meta *m,
 		const char *n = x->headers[i]->name;
 		bool overridden = false;
 
+		/* Checked when stored; never a header of ours in doubt. */
+		if (!ais_obj_ext_header_ok(n, x->headers[i]->value))
+			continue;
 		for (k = 0; k < sizeof(over) / sizeof(over[0]); k++)
 			if (!strcasecmp(n, over[k][1]) &&
 			    s3_query(r, over[k][0]))
@@ -579,10 +582,20 @@ int s3_spool(struct s3_req *r, struct s3_payload *p, int *fd, uint64_t *size)
 				strerror(errno));
 	}
 	while ((n = s3_payload_read(p, buf, S3_BUF)) > 0) {
+		*size += (uint64_t)n;
+		/* S3's largest single PUT: more needs a multipart upload. */
+		if (*size > S3_PUT_MAX) {
+			free(buf);
+			close(*fd);
+			*fd = -1;
+			r->close = true;
+			return s3_error(r, 400, "EntityTooLarge",
+					"a body of unknown length over 5 GiB: "
+					"use a multipart upload");
+		}
 		rc = ais_write_all(*fd, buf, (size_t)n);
 		if (rc)
 			break;
-		*size += (uint64_t)n;
 	}
 	free(buf);
 	if (n < 0 || rc) {
@@ -609,8 +622,12 @@ int s3_content_md5(struct s3_req *r, char out[33])
 
 	if (!b64)
 		return 1;
-	n = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)strlen(b64));
-	if (strlen(b64) != 24 || n != 18)
+	/* 16 bytes are 24 characters of base64: anything longer is refused
+	 * before it is decoded. */
+	if (strlen(b64) != 24)
+		return -1;
+	n = EVP_DecodeBlock(raw, (const unsigned char *)b64, 24);
+	if (n != 18 || b64[22] != '=' || b64[23] != '=')
 		return -1;
 	for (int i = 0; i < 16; i++)
 		snprintf(out + 2 * i, 3, "%02x", raw[i]);
@@ -689,9 +706,63 @@ static void *copy_reader(void *arg)
 	struct s3_copy *f = arg;
 
 	f->rc = ais_client_get_fd(f->c, f->bucket, f->key, f->off, f->len,
-				  f->wfd, NULL, f->em);
+				  f->wfd, &f->got_meta, f->em);
 	close(f->wfd);
 	return NULL;
+}
+
+/* The reader's end: 0 if it read the version the HEAD saw, whole. */
+static int copy_reader_end(struct s3_copy *f)
+{
+	if (!f->joined) {
+		pthread_join(f->thr, NULL);
+		f->joined = true;
+	}
+	if (f->rc)
+		return f->rc;
+	if (f->got_meta.version != f->version ||
+	    f->got_meta.written_ns != f->written_ns)
+		return ais_errf(f->em, -EIO,
+				"the source %s/%s changed during the copy",
+				f->bucket, f->key);
+	return 0;
+}
+
+ssize_t s3_copy_src(void *arg, void *buf, size_t len)
+{
+	struct s3_copy *f = arg;
+	ssize_t n;
+	bool more;
+	char extra;
+
+	if (f->bad)
+		return f->bad;
+	do {
+		n = read(f->rfd, buf, len);
+	} while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		/* Shorter than the HEAD said, or broken. */
+		f->bad = copy_reader_end(f);
+		if (!f->bad)
+			f->bad = ais_errf(f->em, -EIO,
+					  "the source %s/%s changed during "
+					  "the copy",
+					  f->bucket, f->key);
+		return f->bad;
+	}
+	f->done += (uint64_t)n;
+	if (f->done < f->want)
+		return n;
+	/* The last bytes go only once the reader ended cleanly (its
+	 * checksum held) with nothing more, and the version is the
+	 * HEAD's: a PUT commits when its last byte arrives. */
+	more = read(f->rfd, &extra, 1) > 0;
+	f->bad = copy_reader_end(f);
+	if (!f->bad && more)
+		f->bad = ais_errf(f->em, -EIO,
+				  "the source %s/%s changed during the copy",
+				  f->bucket, f->key);
+	return f->bad ? f->bad : n;
 }
 
 int s3_copy_open(struct s3_copy *f)
@@ -703,6 +774,9 @@ int s3_copy_open(struct s3_copy *f)
 	f->rfd = pfd[0];
 	f->wfd = pfd[1];
 	f->rc = 0;
+	f->bad = 0;
+	f->done = 0;
+	f->joined = false;
 	f->em[0] = 0;
 	if (pthread_create(&f->thr, NULL, copy_reader, f)) {
 		close(pfd[0]);
@@ -714,10 +788,12 @@ int s3_copy_open(struct s3_copy *f)
 
 int s3_copy_close(struct s3_copy *f)
 {
+	int rc;
+
 	/* A reader still writing gets EPIPE once the read end goes. */
 	close(f->rfd);
-	pthread_join(f->thr, NULL);
-	return f->rc;
+	rc = copy_reader_end(f);
+	return f->bad ? f->bad : rc;
 }
 
 /* "/bucket/key" or "bucket/key" (URL-encoded, maybe "?versionId=..."),
@@ -818,6 +894,9 @@ static void copy_object(struct s3_req *r)
 	f.c = c;
 	f.bucket = sb;
 	f.key = sk;
+	f.want = sm.size;
+	f.version = sm.version;
+	f.written_ns = sm.written_ns;
 	if (s3_copy_open(&f)) {
 		s3_error(r, 503, "ServiceUnavailable", "no thread for a copy");
 		goto out;
@@ -825,10 +904,11 @@ static void copy_object(struct s3_req *r)
 	o.cksum_type = AIS_CKSUM_MD5;
 	o.ext = ext;
 	o.ext_len = (size_t)n;
-	rc =
-	    ais_client_put_fd(c, r->bucket, r->key, f.rfd, sm.size, &o, &m, em);
+	rc = ais_client_put_cb(c, r->bucket, r->key, sm.size, s3_copy_src, &f,
+			       &o, &m, em);
+	/* The source's failure first: it made the PUT fail. */
 	if (s3_copy_close(&f)) {
-		s3_error_errno(r, f.rc, f.em, false);
+		s3_error_errno(r, f.bad ? f.bad : f.rc, f.em, false);
 		goto out;
 	}
 	if (rc) {

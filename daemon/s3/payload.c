@@ -42,7 +42,18 @@ static ssize_t fail(struct s3_payload *p, int status, const char *code,
 	return rc;
 }
 
+static int payload_open(struct s3_req *r, struct s3_payload *p);
+
 int s3_payload_open(struct s3_req *r, struct s3_payload *p)
+{
+	int rc = payload_open(r, p);
+
+	if (rc)
+		s3_payload_close(p);
+	return rc;
+}
+
+static int payload_open(struct s3_req *r, struct s3_payload *p)
 {
 	const char *h = r->payload_hash;
 	const char *enc = s3_header(r, "content-encoding");
@@ -91,6 +102,14 @@ int s3_payload_open(struct s3_req *r, struct s3_payload *p)
 			return s3_error(r, 500, "InternalError",
 					"out of memory");
 	}
+	/* An empty body is checked at once: nothing is read to check it
+	 * against. */
+	if (!p->aws_chunked && !p->unknown && !p->total && p->want_sha[0] &&
+	    strcmp(p->want_sha, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4"
+				"649b934ca495991b7852b855"))
+		return s3_error(r, 400, "XAmzContentSHA256Mismatch",
+				"The provided 'x-amz-content-sha256' header "
+				"does not match what was computed");
 	/* The operation takes the body: the client may send it (botocore
 	 * waits for the 100 even before an empty body, and mistakes the
 	 * next answer on the connection if it gets the final one first). */

@@ -28,6 +28,7 @@
 #define S3_THREADS   64
 #define S3_META_MAX  2048 /* x-amz-meta-* in all, as S3 */
 #define S3_SKEW_S    900  /* a signed request's time may be this far off */
+#define S3_PUT_MAX   (5ull << 30) /* a chunked body of unknown length */
 /* An answer's head: the object's kept headers and ours. */
 #define S3_ANSWER_HEAD_MAX (AIS_OBJ_EXT_MAX + 8192)
 /* The loop's own arena for heads it parses (2 x the largest head). */
@@ -48,6 +49,7 @@ struct s3 {
 	unsigned nconns;
 	bool stopping;
 	bool aux_closed;
+	bool drain_timed_out;
 	uint64_t io_timeout_ns, idle_timeout_ns;
 	char where[96]; /* "0.0.0.0:8080" */
 	/* The cluster client the requests share (made at the first one:
@@ -310,18 +312,28 @@ int s3_spool(struct s3_req *r, struct s3_payload *p, int *fd, uint64_t *size);
 ssize_t s3_put_src(void *arg, void *buf, size_t len);
 
 /* A copy's source streamed through a pipe by a thread of its own:
- * s3_copy_open (c, bucket, key, off, len set) starts it, the bytes come
- * from rfd, s3_copy_close ends it and returns its rc (em says why). */
+ * s3_copy_open (c, bucket, key, off, len; want, the bytes the PUT takes;
+ * version and written_ns, the HEAD's) starts it; s3_copy_src is the PUT's
+ * source, which hands over the last bytes only once the reader ended
+ * cleanly with the version the HEAD saw (a PUT commits at its last byte:
+ * a source that changed or failed never becomes an object); s3_copy_close
+ * ends it: 0, or the source's -errno (em says why). */
 struct s3_copy {
 	struct ais_client *c;
 	const char *bucket, *key;
 	uint64_t off, len;
+	uint64_t want, done;
+	uint64_t version;
+	int64_t written_ns;
+	struct ais_obj_meta got_meta;
 	int rfd, wfd;
 	pthread_t thr;
-	int rc;
+	bool joined;
+	int rc, bad;
 	char em[AIS_ERRMSG_LEN];
 };
 int s3_copy_open(struct s3_copy *f);
+ssize_t s3_copy_src(void *arg, void *buf, size_t len);
 int s3_copy_close(struct s3_copy *f);
 
 /* ---- bucket.c, object.c, list.c, multipart.c -------------------------- */

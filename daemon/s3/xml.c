@@ -173,6 +173,9 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
 	struct parse *ps = ud;
 
 	(void)name;
+	/* After a stop in on_start expat may still end that element. */
+	if (ps->too_deep || ps->too_long || ps->depth <= 0)
+		return;
 	ps->text[ps->tlen] = 0;
 	ps->elem(ps->arg, ps->path, ps->text);
 	ps->tlen = 0;

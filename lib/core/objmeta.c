@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util.h"
+
 /* The ctime of an ObjMeta that has none: its commit (which a PUT's ctime
  * is), else its mtime (a file put on the disk by hand). */
 static int64_t ctime_unset(int64_t written_ns, int64_t mtime_ns)
@@ -109,4 +111,67 @@ void ais_obj_ext_etag(const uint8_t *ext, size_t len, char *out, size_t cap)
 	snprintf(out, cap, "%s", pb && pb->etag ? pb->etag : "");
 	if (pb)
 		ais__obj_ext__free_unpacked(pb, NULL);
+}
+
+bool ais_obj_ext_header_kept(const char *name)
+{
+	static const char *const kept[] = {
+	    "content-type",	"content-encoding", "content-disposition",
+	    "content-language", "cache-control",    "expires"};
+
+	if (!strncmp(name, "x-amz-meta-", 11))
+		return name[11] != 0;
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+		if (!strcmp(name, kept[i]))
+			return true;
+	return false;
+}
+
+bool ais_obj_ext_header_ok(const char *name, const char *value)
+{
+	size_t n = name ? strlen(name) : 0, v = value ? strlen(value) : 0;
+
+	if (!n || n > 128 || v > 4096 || !ais_obj_ext_header_kept(name))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') ||
+		      (name[i] >= '0' && name[i] <= '9') || name[i] == '-'))
+			return false;
+	for (size_t i = 0; i < v; i++) {
+		unsigned char c = (unsigned char)value[i];
+
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+int ais_obj_ext_check(const uint8_t *ext, size_t len, char *errmsg)
+{
+	Ais__ObjExt *x;
+	int rc = 0;
+
+	if (!len)
+		return 0;
+	if (len > AIS_OBJ_EXT_MAX)
+		return ais_errf(errmsg, -EINVAL, "S3 metadata over %d bytes",
+				AIS_OBJ_EXT_MAX);
+	x = ais__obj_ext__unpack(NULL, len, ext);
+	if (!x)
+		return ais_errf(errmsg, -EINVAL, "S3 metadata does not decode");
+	if (x->etag &&
+	    (strlen(x->etag) > 64 ||
+	     strspn(x->etag, "0123456789abcdef-") != strlen(x->etag)))
+		rc = ais_errf(errmsg, -EINVAL, "S3 metadata: a malformed ETag");
+	for (size_t i = 0; !rc && i < x->n_headers; i++)
+		if (!ais_obj_ext_header_ok(x->headers[i]->name,
+					   x->headers[i]->value))
+			rc = ais_errf(errmsg, -EINVAL,
+				      "S3 metadata: header '%.64s' may not be "
+				      "kept (a name of those an S3 PUT keeps, "
+				      "a value without control characters)",
+				      x->headers[i]->name ? x->headers[i]->name
+							  : "");
+	ais__obj_ext__free_unpacked(x, NULL);
+	return rc;
 }

@@ -49,6 +49,17 @@ struct ais_obj_meta {
 long ais_obj_ext_with_etag(const uint8_t *ext, size_t len, const char *etag,
 			   uint8_t *out);
 
+/* Whether a header may be kept in an ObjExt: a lower-case name the S3
+ * endpoint keeps (content-type, content-encoding, content-disposition,
+ * content-language, cache-control, expires, x-amz-meta-*: letters,
+ * digits, '-', at most 128 bytes) and a value of at most 4096 bytes with
+ * no control character but tab. ais_obj_ext_check: every header of an
+ * encoded ObjExt so (and an etag of hex digits and '-'): 0, or -EINVAL
+ * with errmsg. What a node stores goes out in HTTP answers as it is. */
+bool ais_obj_ext_header_kept(const char *name);
+bool ais_obj_ext_header_ok(const char *name, const char *value);
+int ais_obj_ext_check(const uint8_t *ext, size_t len, char *errmsg);
+
 /* The etag of an encoded ObjExt into out (cap bytes; "" when there is
  * none or it does not decode). */
 void ais_obj_ext_etag(const uint8_t *ext, size_t len, char *out, size_t cap);

@@ -699,6 +699,42 @@ check(resp.count(b"HTTP/1.1 200 OK") == 3, f"pipelined: {resp[:300]}")
 i1 = resp.index(data["sizes/obj-1"]) if data["sizes/obj-1"] in resp else -1
 check(data["sizes/obj-4095"] in resp and i1 >= 0, "pipelined bodies")
 
+# Hostile headers and parameters: clear errors, nothing stored.
+hdrs = {"host": u.netloc, "content-length": "3",
+        "content-md5": "A" * 6000}
+h, *_ = sign("PUT", f"/{BUCKET}/hostile/md5", {}, hdrs,
+             hashlib.sha256(b"abc").hexdigest())
+h.pop("host")
+resp = raw(ENDPOINTS[1], request(ENDPOINTS[1], "PUT", f"/{BUCKET}/hostile/md5",
+                                 h, b"abc"))
+check(resp.startswith(b"HTTP/1.1 400") and b"InvalidDigest" in resp,
+      f"a 6000-byte Content-MD5: {resp[:200]}")
+expect_error("InvalidArgument", 400, s3.list_objects_v2, Bucket=BUCKET,
+             StartAfter="x" * 3000)
+expect_error("InvalidArgument", 400, s3.list_objects, Bucket=BUCKET,
+             Marker="y" * 3000 + "/", Delimiter="/")
+hdrs = {"host": u.netloc, "content-length": "0"}
+h, *_ = sign("PUT", f"/{BUCKET}/hostile/empty", {}, hdrs,
+             hashlib.sha256(b"not empty").hexdigest())
+h.pop("host")
+resp = raw(ENDPOINTS[1], request(ENDPOINTS[1], "PUT",
+                                 f"/{BUCKET}/hostile/empty", h))
+check(b"XAmzContentSHA256Mismatch" in resp, f"empty body's hash: {resp[:200]}")
+for k in ("hostile/md5", "hostile/empty"):
+    expect_error("NoSuchKey", 404, s3.get_object, Bucket=BUCKET, Key=k)
+# A part sent again with a wrong Content-MD5 leaves the earlier one.
+uid = s3.create_multipart_upload(Bucket=BUCKET, Key="mp/md5")["UploadId"]
+p1 = s3.upload_part(Bucket=BUCKET, Key="mp/md5", UploadId=uid, PartNumber=1,
+                    Body=b"first")
+expect_error("BadDigest", 400, s3.upload_part, Bucket=BUCKET, Key="mp/md5",
+             UploadId=uid, PartNumber=1, Body=b"second",
+             ContentMD5=base64.b64encode(hashlib.md5(b"other").digest()).decode())
+s3.complete_multipart_upload(Bucket=BUCKET, Key="mp/md5", UploadId=uid,
+                             MultipartUpload={"Parts": [
+                                 {"PartNumber": 1, "ETag": p1["ETag"]}]})
+check(body(s3.get_object(Bucket=BUCKET, Key="mp/md5")) == b"first",
+      "a bad part's retry did not replace the good part")
+
 # Garbage and truncated requests: answered 400 or closed, and the
 # endpoint goes on serving.
 for junk in [b"\x00\x01\x02garbage\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n",

@@ -21,6 +21,8 @@
 
 #include "scratch.h"
 
+#define AIS_ETAG_MAX_TEST 64
+
 /* A metadata with the checksum of some bytes of the given type. */
 static struct ais_obj_meta mkmeta(int type)
 {
@@ -346,6 +348,67 @@ END_TEST
 /* The metadata of a file without an xattr is what stat says: its size,
  * mtime to the nanosecond, permission bits (without the file type), owner,
  * version 1 and no checksum, whatever the struct held before. */
+/* An encoded ObjExt of one header and an etag. */
+static size_t ext_of(const char *name, const char *value, const char *etag,
+		     uint8_t *out)
+{
+	Ais__ObjExt x = AIS__OBJ_EXT__INIT;
+	Ais__ExtHeader h = AIS__EXT_HEADER__INIT, *hp = &h;
+
+	h.name = (char *)name;
+	h.value = (char *)value;
+	x.etag = (char *)etag;
+	x.n_headers = name ? 1 : 0;
+	x.headers = &hp;
+	return ais__obj_ext__pack(&x, out);
+}
+
+/* What a node keeps for S3 goes out in HTTP answers as it is: only the
+ * headers S3 keeps, no control characters, a plain etag. */
+START_TEST(test_ext_check)
+{
+	uint8_t b[AIS_OBJ_EXT_MAX], o[AIS_OBJ_EXT_MAX];
+	char em[AIS_ERRMSG_LEN], etag[AIS_ETAG_MAX_TEST];
+	char *big = malloc(5000);
+	size_t n;
+	long m;
+
+	n = ext_of("content-type", "image/jpeg", "0a1b-2", b);
+	ck_assert_int_eq(ais_obj_ext_check(b, n, em), 0);
+	n = ext_of("x-amz-meta-owner", "ml team\t1", "", b);
+	ck_assert_int_eq(ais_obj_ext_check(b, n, em), 0);
+	ck_assert_int_eq(ais_obj_ext_check(NULL, 0, em), 0);
+	n = ext_of("content-type", "a\r\nSet-Cookie: x", "", b);
+	ck_assert_int_eq(ais_obj_ext_check(b, n, em), -EINVAL);
+	n = ext_of("content-length", "5", "", b);
+	ck_assert_int_eq(ais_obj_ext_check(b, n, em), -EINVAL);
+	n = ext_of("transfer-encoding", "chunked", "", b);
+	ck_assert_int_eq(ais_obj_ext_check(b, n, em), -EINVAL);
+	n = ext_of("X-Amz-Meta-A", "v", "", b);
+	ck_assert_int_eq(ais_obj_ext_check(b, n, em), -EINVAL);
+	n = ext_of("x-amz-meta-", "v", "", b);
+	ck_assert_int_eq(ais_obj_ext_check(b, n, em), -EINVAL);
+	n = ext_of(NULL, NULL, "\"quoted\"", b);
+	ck_assert_int_eq(ais_obj_ext_check(b, n, em), -EINVAL);
+	memset(big, 'v', 4999);
+	big[4999] = 0;
+	n = ext_of("x-amz-meta-big", big, "", b);
+	ck_assert_int_eq(ais_obj_ext_check(b, n, em), -EINVAL);
+	ck_assert_int_eq(ais_obj_ext_check((const uint8_t *)"\xff\xff", 2, em),
+			 -EINVAL);
+	/* The etag set on the headers kept, and read back. */
+	n = ext_of("content-type", "text/plain", "", b);
+	m = ais_obj_ext_with_etag(b, n, "d41d8cd98f00b204e9800998ecf8427e", o);
+	ck_assert_int_gt(m, 0);
+	ck_assert_int_eq(ais_obj_ext_check(o, (size_t)m, em), 0);
+	ais_obj_ext_etag(o, (size_t)m, etag, sizeof(etag));
+	ck_assert_str_eq(etag, "d41d8cd98f00b204e9800998ecf8427e");
+	ais_obj_ext_etag(NULL, 0, etag, sizeof(etag));
+	ck_assert_str_eq(etag, "");
+	free(big);
+}
+END_TEST
+
 START_TEST(test_from_stat)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 16];
@@ -390,6 +453,7 @@ static Suite *objmeta_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_round_trip);
+	tcase_add_test(tc, test_ext_check);
 	tcase_add_test(tc, test_widest_fits);
 	tcase_add_test(tc, test_compact);
 	tcase_add_test(tc, test_decode_garbage);
