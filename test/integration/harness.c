@@ -522,6 +522,9 @@ static int local_up(struct ais_test_cluster *tc, int nodes)
 			    pbuf,
 			    (char *)"--nodes",
 			    nbuf,
+			    /* The C tests reserve port..port+9 only. */
+			    (char *)"--s3-port",
+			    (char *)"0",
 			    NULL};
 	char *argv_again[] = {(char *)ais,     (char *)"local", (char *)"up",
 			      (char *)"--dir", tc->cluster_dir, NULL};

@@ -105,7 +105,8 @@ ais_etl_cluster_up()
 	mkdir -p -m 755 "$E"
 	AIS_CLUSTER_NODES=3
 	timeout 90 "$AIS" local up --dir "$AIS_CLUSTER_DIR" --port "$PORT" \
-		--nodes 3 --etl-dir "$E" "${conf[@]}" >"$T/local-up.out" 2>&1 ||
+		--nodes 3 --s3-port 0 --etl-dir "$E" "${conf[@]}" \
+		>"$T/local-up.out" 2>&1 ||
 		fail "local up --etl-dir: $(cat "$T/local-up.out")"
 	export AIS_ENDPOINT=127.0.0.1:$PORT,127.0.0.1:$((PORT + 1)),127.0.0.1:$((PORT + 2))
 }
@@ -319,13 +320,16 @@ ais_test_init()
 # ais_cluster_up [NODES=3]: starts the cluster; fails the test if it does not
 # come up (ais local up waits for readiness itself, bounded). With
 # AIS_TEST_AISD_CONF set, every node reads that aisd configuration file.
+# No S3 endpoint unless AIS_TEST_S3_PORT names its base port (inside the
+# test's range: PORT+6 for 3 nodes; extra nodes take PORT+10..).
 ais_cluster_up()
 {
 	local n=${1:-3} conf=()
 	AIS_CLUSTER_NODES=$n
 	[ -n "${AIS_TEST_AISD_CONF:-}" ] && conf=(--config "$AIS_TEST_AISD_CONF")
 	timeout 90 "$AIS" local up --dir "$AIS_CLUSTER_DIR" --port "$PORT" \
-		--nodes "$n" "${conf[@]}" >"$T/local-up.out" 2>&1 ||
+		--nodes "$n" --s3-port "${AIS_TEST_S3_PORT:-0}" "${conf[@]}" \
+		>"$T/local-up.out" 2>&1 ||
 		{
 			cat "$T/local-up.out" >&2
 			fail "ais local up --nodes $n did not come up"

@@ -32,7 +32,7 @@ cat >"$T/aisd.conf" <<EOF
 etl_output_max = 8388608
 EOF
 AIS_CLUSTER_NODES=3
-timeout 90 "$AIS" local up --dir "$AIS_CLUSTER_DIR" --port "$PORT" --nodes 3 \
+timeout 90 "$AIS" local up --dir "$AIS_CLUSTER_DIR" --port "$PORT" --nodes 3 --s3-port 0 \
 	--etl-dir "$E" --config "$T/aisd.conf" >"$T/local-up.out" 2>&1 ||
 	fail "local up --etl-dir: $(cat "$T/local-up.out")"
 grep -q "^etl_dir = $E\$" "$AIS_CLUSTER_DIR/cluster.conf" ||

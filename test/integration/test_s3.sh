@@ -14,7 +14,7 @@ for t in "$PY -c 'import boto3'" "/usr/bin/aws --version" "s3cmd --version" \
 		fail "needs python3-boto3, awscli, s3cmd, rclone and curl (scripts/deps.sh): $t"
 done
 
-ais_cluster_up 3
+AIS_TEST_S3_PORT=$((PORT + 6)) ais_cluster_up 3
 ENV=$AIS_CLUSTER_DIR/s3.env
 [ -f "$ENV" ] || fail "ais local up wrote no $ENV"
 assert_eq 600 "$(stat -c %a "$ENV")" "s3.env holds a secret: mode 0600"

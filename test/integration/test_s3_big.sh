@@ -11,7 +11,7 @@ PY=$(_ais_python)
 "$PY" -c 'import boto3' 2>/dev/null || fail "needs python3-boto3 (scripts/deps.sh)"
 need_free_gib 16
 
-ais_cluster_up 3
+AIS_TEST_S3_PORT=$((PORT + 6)) ais_cluster_up 3
 # shellcheck disable=SC1090
 . "$AIS_CLUSTER_DIR/s3.env"
 unset AWS_CA_BUNDLE
