@@ -948,6 +948,7 @@ again:
 	while (c->len >= 2 && c->buf[0] == '\r' && c->buf[1] == '\n') {
 		memmove(c->buf, c->buf + 2, c->len - 2);
 		c->len -= 2;
+		c->scanned = 0;
 	}
 	end = c->len ? head_end(c) : 0;
 	if (!end || end > S3_HEAD_MAX) {

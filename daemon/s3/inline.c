@@ -122,7 +122,7 @@ int s3_try_inline(struct s3_conn *c, size_t end)
 	s3_object_headers(r, &m, ext, xl, etag, hdrs + S3_ANSWER_HEAD_MAX, &hl);
 	/* The body after the head's room; checked before anything goes. */
 	if (r->method == HTTP_GET &&
-	    read_checked(r, fd, &m, s->ibuf + 2 * S3_ANSWER_HEAD_MAX - 0))
+	    read_checked(r, fd, &m, s->ibuf + 2 * S3_ANSWER_HEAD_MAX))
 		goto no;
 	s3_request_id(r->id);
 	n = s3_format_head(r, 200, hdrs + S3_ANSWER_HEAD_MAX, (long long)m.size,
