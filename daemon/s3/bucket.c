@@ -77,6 +77,7 @@ void s3_list_buckets(struct s3_req *r)
 static void create_bucket(struct s3_req *r)
 {
 	struct ais_client *c;
+	struct s3_payload p;
 	char em[AIS_ERRMSG_LEN] = "", *body = NULL, loc[128];
 	size_t len;
 	int rc;
@@ -86,13 +87,13 @@ static void create_bucket(struct s3_req *r)
 		return;
 	}
 	/* The body names a location: any is taken (there is one). */
-	rc = s3_body_slurp(r, 64 * 1024, &body, &len);
-	free(body);
-	if (rc) {
-		s3_error(r, 400, "MalformedXML", "reading the body: %s",
-			 strerror(-rc));
+	if (s3_payload_open(r, &p))
 		return;
-	}
+	rc = s3_payload_slurp(&p, 64 * 1024, &body, &len);
+	s3_payload_close(&p);
+	free(body);
+	if (rc)
+		return;
 	c = s3_client(r->s, em);
 	if (!c) {
 		s3_error(r, 503, "ServiceUnavailable", "%s", em);

@@ -354,43 +354,6 @@ ssize_t s3_body_read(struct s3_req *r, void *buf, size_t cap)
 	return (ssize_t)cap;
 }
 
-int s3_body_slurp(struct s3_req *r, size_t max, char **out, size_t *len)
-{
-	size_t cap = 4096, n = 0;
-	char *b = malloc(cap + 1), *nb;
-	ssize_t got;
-
-	if (!b)
-		return -ENOMEM;
-	for (;;) {
-		if (n == cap) {
-			if (cap >= max) {
-				free(b);
-				return -E2BIG;
-			}
-			cap = cap * 2 > max ? max : cap * 2;
-			nb = realloc(b, cap + 1);
-			if (!nb) {
-				free(b);
-				return -ENOMEM;
-			}
-			b = nb;
-		}
-		got = s3_body_read(r, b + n, cap - n);
-		if (got < 0) {
-			free(b);
-			return (int)got;
-		}
-		if (got == 0)
-			break;
-		n += (size_t)got;
-	}
-	b[n] = 0;
-	*out = b;
-	*len = n;
-	return 0;
-}
-
 /* After the answer: the rest of the body read and dropped when small (the
  * connection goes on), else the connection closes after a lingering
  * close, so that the client reads the answer rather than a reset. */

@@ -340,45 +340,20 @@ void s3_complete_upload(struct s3_req *r)
 	struct s3_xml x = {0};
 	char em[AIS_ERRMSG_LEN] = "", etag[AIS_ETAG_MAX], q[AIS_ETAG_MAX + 4];
 	char *body = NULL, *loc = NULL;
-	size_t len = 0, cap = 64 * 1024;
+	size_t len = 0;
 	const char *uid;
-	ssize_t got;
 	int rc;
 
 	if (s3_need_bucket(r) || !(uid = upload_id(r)) ||
 	    !(c = client_or_503(r)) || s3_payload_open(r, &p))
 		return;
-	body = malloc(cap + 1);
 	l.v = calloc(PARTS_MAX, sizeof(*l.v));
-	if (!body || !l.v) {
+	if (!l.v) {
 		s3_error(r, 500, "InternalError", "out of memory");
 		goto out;
 	}
-	while ((got = s3_payload_read(&p, body + len, cap - len)) > 0) {
-		len += (size_t)got;
-		if (len == cap) {
-			char *nb;
-
-			if (cap >= (4u << 20)) {
-				s3_error(r, 400, "MalformedXML",
-					 "the request body is over 4 MiB");
-				goto out;
-			}
-			nb = realloc(body, 2 * cap + 1);
-			if (!nb) {
-				s3_error(r, 500, "InternalError",
-					 "out of memory");
-				goto out;
-			}
-			body = nb;
-			cap *= 2;
-		}
-	}
-	if (got < 0) {
-		s3_payload_error(&p, (int)got, NULL);
+	if (s3_payload_slurp(&p, 4u << 20, &body, &len))
 		goto out;
-	}
-	body[len] = 0;
 	if (s3_xml_parse(body, len, complete_start, complete_elem, &l, em) ||
 	    l.bad || l.too_many || !l.n) {
 		s3_error(r, 400, "MalformedXML",

@@ -984,43 +984,18 @@ void s3_delete_objects(struct s3_req *r)
 	struct s3_payload p;
 	struct s3_xml x = {0};
 	char em[AIS_ERRMSG_LEN] = "", *body = NULL;
-	size_t len = 0, cap = 4096;
-	ssize_t got;
+	size_t len = 0;
 	int rc;
 
 	if (s3_need_bucket(r) || s3_payload_open(r, &p))
 		return;
-	body = malloc(cap + 1);
 	d.keys = calloc(1000, sizeof(char *));
-	if (!body || !d.keys) {
+	if (!d.keys) {
 		s3_error(r, 500, "InternalError", "out of memory");
 		goto out;
 	}
-	while ((got = s3_payload_read(&p, body + len, cap - len)) > 0) {
-		len += (size_t)got;
-		if (len == cap) {
-			char *nb;
-
-			if (cap >= (2u << 20)) {
-				s3_error(r, 400, "MalformedXML",
-					 "the request body is over 2 MiB");
-				goto out;
-			}
-			nb = realloc(body, 2 * cap + 1);
-			if (!nb) {
-				s3_error(r, 500, "InternalError",
-					 "out of memory");
-				goto out;
-			}
-			body = nb;
-			cap *= 2;
-		}
-	}
-	if (got < 0) {
-		s3_payload_error(&p, (int)got, NULL);
+	if (s3_payload_slurp(&p, 2u << 20, &body, &len))
 		goto out;
-	}
-	body[len] = 0;
 	if (s3_xml_parse(body, len, NULL, del_elem, &d, em)) {
 		s3_error(r, 400, "MalformedXML",
 			 "The XML you provided was not well-formed: %s", em);

@@ -379,3 +379,42 @@ ssize_t s3_payload_read(struct s3_payload *p, void *buf, size_t cap)
 	return p->aws_chunked ? chunked_read(p, buf, cap)
 			      : plain_read(p, buf, cap);
 }
+
+int s3_payload_slurp(struct s3_payload *p, size_t max, char **out, size_t *len)
+{
+	size_t cap = 4096, n = 0;
+	char *b = malloc(cap + 1), *nb;
+	ssize_t got;
+
+	*out = NULL;
+	*len = 0;
+	if (!b)
+		return s3_error(p->r, 500, "InternalError", "out of memory");
+	while ((got = s3_payload_read(p, b + n, cap - n)) > 0) {
+		n += (size_t)got;
+		if (n < cap)
+			continue;
+		if (cap >= max) {
+			free(b);
+			return s3_error(p->r, 400, "MalformedXML",
+					"the request body is over %zu KiB",
+					max >> 10);
+		}
+		nb = realloc(b, 2 * cap + 1);
+		if (!nb) {
+			free(b);
+			return s3_error(p->r, 500, "InternalError",
+					"out of memory");
+		}
+		b = nb;
+		cap *= 2;
+	}
+	if (got < 0) {
+		free(b);
+		return s3_payload_error(p, (int)got, NULL);
+	}
+	b[n] = 0;
+	*out = b;
+	*len = n;
+	return 0;
+}

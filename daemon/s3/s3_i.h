@@ -161,10 +161,6 @@ int s3_send_continue(struct s3_req *r);
  * encoding; aws-chunked is object.c's). > 0, 0 at its end, or -errno. */
 ssize_t s3_body_read(struct s3_req *r, void *buf, size_t cap);
 
-/* Reads the whole body (at most max bytes) into a heap buffer with a NUL
- * after it. 0, -E2BIG (over max), or -errno. */
-int s3_body_slurp(struct s3_req *r, size_t max, char **out, size_t *len);
-
 /* Sends the head of an answer: status, the headers in extra ("Name:
  * value\r\n" each, may be NULL), Content-Length: len (when len >= 0).
  * more: the body follows at once (MSG_MORE). 0 or -errno. */
@@ -273,6 +269,9 @@ int s3_payload_open(struct s3_req *r, struct s3_payload *p);
 /* Up to cap payload bytes: > 0, 0 at its end, or -errno. */
 ssize_t s3_payload_read(struct s3_payload *p, void *buf, size_t cap);
 void s3_payload_close(struct s3_payload *p);
+/* The whole payload (a request's XML), at most max bytes, into a heap
+ * buffer with a NUL after it: 0, or the error answered (< 0). */
+int s3_payload_slurp(struct s3_payload *p, size_t max, char **out, size_t *len);
 /* Answers a failure of an operation fed by p: p's own reason if it broke
  * (a signature, a short body), else rc and errmsg as s3_error_errno. */
 int s3_payload_error(struct s3_payload *p, int rc, const char *errmsg);
