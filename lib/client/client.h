@@ -488,8 +488,7 @@ int ais_client_mpu_create(struct ais_client *c, const char *bucket,
 int ais_client_mpu_complete(struct ais_client *c, const char *bucket,
 			    const char *name, const char *upload_id,
 			    const struct ais_mpu_part *parts, size_t n,
-			    struct ais_obj_meta *out, char *etag,
-			    char *errmsg);
+			    struct ais_obj_meta *out, char *etag, char *errmsg);
 int ais_client_mpu_abort(struct ais_client *c, const char *bucket,
 			 const char *name, const char *upload_id, char *errmsg);
 /* The parts uploaded so far, by number; free(*out). */

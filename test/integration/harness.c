@@ -513,19 +513,11 @@ static int local_up(struct ais_test_cluster *tc, int nodes)
 {
 	const char *ais = getenv("AIS");
 	char nbuf[16], pbuf[16];
-	char *argv_new[] = {(char *)ais,
-			    (char *)"local",
-			    (char *)"up",
-			    (char *)"--dir",
-			    tc->cluster_dir,
-			    (char *)"--port",
-			    pbuf,
-			    (char *)"--nodes",
-			    nbuf,
+	char *argv_new[] = {(char *)ais, (char *)"local", (char *)"up",
+			    (char *)"--dir", tc->cluster_dir, (char *)"--port",
+			    pbuf, (char *)"--nodes", nbuf,
 			    /* The C tests reserve port..port+9 only. */
-			    (char *)"--s3-port",
-			    (char *)"0",
-			    NULL};
+			    (char *)"--s3-port", (char *)"0", NULL};
 	char *argv_again[] = {(char *)ais,     (char *)"local", (char *)"up",
 			      (char *)"--dir", tc->cluster_dir, NULL};
 	char out[PATH_MAX + 64];

@@ -16,8 +16,8 @@
 #include "cluster/meta.h"
 #include "s3/sigv4.h"
 
-#define SECRET	"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-#define EMPTY	"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define SECRET "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+#define EMPTY  "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 static void auth_of(struct sigv4_auth *a, const char *signed_headers)
 {
@@ -67,8 +67,9 @@ END_TEST
 START_TEST(test_aws_put_object)
 {
 	struct sigv4_auth a;
-	const char *body_sha = "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e4"
-			       "2034a8b803f8b072";
+	const char *body_sha =
+	    "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e4"
+	    "2034a8b803f8b072";
 	const struct s3_kv h[] = {
 	    {"host", "examplebucket.s3.amazonaws.com"},
 	    {"date", "Fri, 24 May 2013 00:00:00 GMT"},
@@ -291,12 +292,10 @@ START_TEST(test_meta_keys)
 	ck_assert_uint_eq(m->ns3keys, 2);
 	ck_assert_str_eq(m->s3keys[0]->access_key, "AAAAAAAAAAAAAAAA");
 	ck_assert_int_eq(m->s3keys[0]->created_ns, 42);
-	ck_assert_int_ge(meta_s3_keys_find(m->s3keys, m->ns3keys,
-					   "ZZZZZZZZZZZZZZZZ"),
-			 0);
-	ck_assert_int_lt(meta_s3_keys_find(m->s3keys, m->ns3keys,
-					   "MMMMMMMMMMMMMMMM"),
-			 0);
+	ck_assert_int_ge(
+	    meta_s3_keys_find(m->s3keys, m->ns3keys, "ZZZZZZZZZZZZZZZZ"), 0);
+	ck_assert_int_lt(
+	    meta_s3_keys_find(m->s3keys, m->ns3keys, "MMMMMMMMMMMMMMMM"), 0);
 	/* Kept in snapshots. */
 	ck_assert_int_eq(meta_encode(m, &buf, &len), 0);
 	ck_assert_int_eq(meta_decode(buf, len, &d, errmsg), 0);
