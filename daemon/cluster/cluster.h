@@ -11,10 +11,20 @@
 #include <stdint.h>
 
 #include "ais.pb-c.h"
+#include "auth.h"
 #include "map.h"
 
 struct cluster;
 struct peers;
+
+/* Users (sorted by name) and the tokens revoked one by one (ais auth);
+ * each message unpacked on its own. */
+struct cluster_users {
+	Ais__User **users;
+	size_t nusers;
+	Ais__RevokedToken **revoked;
+	size_t nrevoked;
+};
 
 /* An immutable snapshot of the cluster metadata; cluster_map_get takes a
  * reference, cluster_map_put drops it. Nothing in it changes while held. */
@@ -45,6 +55,7 @@ struct cluster_map {
 	size_t njobs;
 	Ais__S3Key **s3keys; /* S3 access keys, sorted by access_key */
 	size_t ns3keys;
+	struct cluster_users users;
 };
 
 struct cluster_opts {
@@ -56,6 +67,10 @@ struct cluster_opts {
 	char *const *local_buckets; /* buckets on this node's disks */
 	size_t nlocal_buckets;
 	unsigned down_after_ms; /* the leader marks a silent node down */
+	/* The cluster's key (auth.h), or NULL: no auth. Its id goes into
+	 * every map this node hands out; this node's own calls carry root
+	 * tokens minted with it. */
+	const struct ais_auth_key *auth_key;
 };
 
 /* Opens the Raft state in o->raft_dir (created if missing). Everything in o
@@ -148,6 +163,23 @@ int cluster_s3_key_remove(struct cluster *c, const char *access_key,
  * NULL. */
 const Ais__S3Key *cluster_s3_key_find(const struct cluster_map *cm,
 				      const char *access_key);
+
+/* Users (ais auth): change the metadata with a MetaCmd of kind
+ * USER_ADD (user, created_ns set), USER_REMOVE (user->name), USER_GRANT
+ * (user->name, grant), USER_REVOKE (user->name: its tokens so far) or
+ * TOKEN_REVOKE (revoked); the others may be NULL. Committed as the others. */
+int cluster_users_change(struct cluster *c, int kind, const Ais__User *user,
+			 const Ais__Grant *grant,
+			 const Ais__RevokedToken *revoked, char *errmsg);
+
+/* User name in the snapshot (valid while cm is held), or NULL. */
+const Ais__User *cluster_user_find(const struct cluster_map *cm,
+				   const char *name);
+/* Whether token id is revoked on its own. */
+bool cluster_token_revoked(const struct cluster_map *cm, const uint8_t *id);
+/* The right u has on bucket (an AIS__RIGHT__*): its grant there or on
+ * "*", whichever is more; RIGHT_ADMIN everywhere for a cluster admin. */
+int cluster_user_right(const Ais__User *u, const char *bucket);
 
 /* Transform name in the snapshot (valid while cm is held), or NULL. */
 const Ais__EtlSpec *cluster_etl_find(const struct cluster_map *cm,

@@ -44,7 +44,8 @@ struct cluster {
 	char **local_buckets;
 	size_t nlocal_buckets;
 	unsigned down_after_ms;
-	struct peers *peers; /* borrowed: node-to-node calls */
+	char auth_kid[AIS_KID_LEN + 1]; /* "" = no auth */
+	struct peers *peers;		/* borrowed: node-to-node calls */
 	struct peers *probe; /* short timeouts: liveness, bootstrap probes */
 	struct {
 		cluster_change_cb cb;

@@ -3,6 +3,7 @@
  * rebalance. Every rule is a pure function of the state and the command. */
 #include <endian.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,7 @@ static void meta_clear(struct meta *m)
 	for (i = 0; i < m->ns3keys; i++)
 		ais__s3_key__free_unpacked(m->s3keys[i], NULL);
 	free(m->s3keys);
+	meta_users_clear(&m->u);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -110,20 +112,8 @@ Ais__EtlSpec *meta_etl_copy(const Ais__EtlSpec *e)
 
 long meta_etls_find(Ais__EtlSpec *const *v, size_t n, const char *name)
 {
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(v[mid]->name, name);
-
-		if (c == 0)
-			return (long)mid;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -(long)lo - 1;
+	return meta_sorted_find((void *const *)v, n,
+				offsetof(Ais__EtlSpec, name), name);
 }
 
 int meta_etl_find(const struct meta *m, const char *name)
@@ -133,20 +123,8 @@ int meta_etl_find(const struct meta *m, const char *name)
 
 long meta_s3_keys_find(Ais__S3Key *const *v, size_t n, const char *ak)
 {
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(v[mid]->access_key, ak);
-
-		if (c == 0)
-			return (long)mid;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -(long)lo - 1;
+	return meta_sorted_find((void *const *)v, n,
+				offsetof(Ais__S3Key, access_key), ak);
 }
 
 static bool s3_word_ok(const char *w, bool alnum_only)
@@ -263,6 +241,8 @@ static struct meta *meta_dup(const struct meta *m)
 	d->s3keys = calloc(m->ns3keys + 1, sizeof(*d->s3keys));
 	if (!d->nodes || !d->buckets || !d->history || !d->rebalanced ||
 	    !d->etls || !d->jobs || !d->s3keys)
+		goto err;
+	if (meta_users_copy(&d->u, &m->u, NULL))
 		goto err;
 	for (; d->ns3keys < m->ns3keys; d->ns3keys++)
 		if (!(d->s3keys[d->ns3keys] =
@@ -486,7 +466,17 @@ int meta_check(const struct meta *m, const Ais__MetaCmd *cmd, char *errmsg)
 					"%d S3 keys kept already: rm one "
 					"first",
 					META_S3_KEYS_MAX);
+		if (cmd->s3_key->user && cmd->s3_key->user[0] &&
+		    meta_user_find(&m->u, cmd->s3_key->user) < 0)
+			return ais_errf(errmsg, -ENOENT, "no user %s",
+					cmd->s3_key->user);
 		return 0;
+	case AIS__META_CMD__KIND__USER_ADD:
+	case AIS__META_CMD__KIND__USER_REMOVE:
+	case AIS__META_CMD__KIND__USER_GRANT:
+	case AIS__META_CMD__KIND__USER_REVOKE:
+	case AIS__META_CMD__KIND__TOKEN_REVOKE:
+		return meta_users_check(m, cmd, errmsg);
 	case AIS__META_CMD__KIND__S3_KEY_REMOVE:
 		if (!cmd->s3_key || !cmd->s3_key->access_key ||
 		    meta_s3_keys_find(m->s3keys, m->ns3keys,
@@ -801,6 +791,13 @@ static int apply_to(struct meta *m, const Ais__MetaCmd *cmd)
 		m->ns3keys--;
 		rc = 1;
 		break;
+	case AIS__META_CMD__KIND__USER_ADD:
+	case AIS__META_CMD__KIND__USER_REMOVE:
+	case AIS__META_CMD__KIND__USER_GRANT:
+	case AIS__META_CMD__KIND__USER_REVOKE:
+	case AIS__META_CMD__KIND__TOKEN_REVOKE:
+		rc = meta_users_apply(m, cmd);
+		break;
 	case AIS__META_CMD__KIND__JOB_STOP:
 		idx = meta_job_find(m, cmd->job_id);
 		rc = !m->jobs[idx]->stopped;
@@ -936,6 +933,10 @@ int meta_encode(const struct meta *m, void **buf, size_t *len)
 	st.etl_jobs = m->jobs;
 	st.n_s3_keys = m->ns3keys;
 	st.s3_keys = m->s3keys;
+	st.n_users = m->u.nusers;
+	st.users = m->u.users;
+	st.n_revoked = m->u.nrevoked;
+	st.revoked = m->u.revoked;
 	/* As log entries: a length, the message, zeros to a multiple of 8
 	 * (libraft's unit of storage). */
 	{
@@ -1013,6 +1014,15 @@ int meta_decode(const void *buf, size_t len, struct meta **out, char *errmsg)
 	if (!m->buckets || !m->history || !m->rebalanced || !m->etls ||
 	    !m->jobs || !m->s3keys)
 		goto err;
+	{
+		struct cluster_users view = {st->users, st->n_users,
+					     st->revoked, st->n_revoked};
+
+		rc = meta_users_copy(&m->u, &view, errmsg);
+	}
+	if (rc)
+		goto err;
+	rc = -ENOMEM;
 	for (i = 0; i < st->n_s3_keys; i++) {
 		/* Sorted when kept, as the transforms below. */
 		if (!st->s3_keys[i]->access_key ||

@@ -13,6 +13,8 @@
 #include "map.h"
 #include "meta.pb-c.h"
 
+#include "cluster/cluster.h"
+
 #define META_HISTORY_MAX 32 /* placements kept for relays and fetches */
 /* Transforms: how many, and the size of each spec. */
 #define META_ETLS_MAX	   64
@@ -22,6 +24,10 @@
 #define META_JOBS_MAX 64
 /* S3 access keys kept (ais s3 keys). */
 #define META_S3_KEYS_MAX 1024
+/* Users (ais auth), the grants of each, tokens revoked one by one. */
+#define META_USERS_MAX	 4096
+#define META_GRANTS_MAX	 256
+#define META_REVOKED_MAX 4096
 
 struct meta_bucket {
 	char *name;
@@ -48,6 +54,7 @@ struct meta {
 	Ais__S3Key **s3keys; /* S3 access keys, sorted by access_key; each
 				unpacked on its own */
 	size_t ns3keys;
+	struct cluster_users u;
 };
 
 /* An empty state (version 0); NULL on ENOMEM. Free with meta_free. */
@@ -100,5 +107,26 @@ int meta_s3_key_check(const Ais__S3Key *k, char *errmsg);
 Ais__S3Key *meta_s3_key_copy(const Ais__S3Key *k);
 
 bool meta_rebalanced(const struct meta *m, const char *id);
+
+/* Index of key in v[0..n), messages sorted by the string field at byte
+ * offset off (NULL counts as ""), or -(where it would go)-1. */
+long meta_sorted_find(void *const *v, size_t n, size_t off, const char *key);
+
+/* meta_users.c: users and revoked tokens. */
+long meta_user_find(const struct cluster_users *u, const char *name);
+/* meta_check and meta_apply of USER_ADD, USER_REMOVE (its S3 keys go
+ * too), USER_GRANT, USER_REVOKE and TOKEN_REVOKE; apply: 1 (changed), 0
+ * or -ENOMEM. */
+int meta_users_check(const struct meta *m, const Ais__MetaCmd *cmd,
+		     char *errmsg);
+int meta_users_apply(struct meta *m, const Ais__MetaCmd *cmd);
+/* Whether token id (AIS_TOKEN_ID_LEN bytes) is among v[0..n). */
+bool meta_token_revoked(Ais__RevokedToken *const *v, size_t n,
+			const uint8_t *id);
+/* Copies s into d (all unset): 0, -ENOMEM or -EPROTO (users out of order
+ * or malformed) with errmsg; what was copied is d's to free either way. */
+int meta_users_copy(struct cluster_users *d, const struct cluster_users *s,
+		    char *errmsg);
+void meta_users_clear(struct cluster_users *u);
 
 #endif

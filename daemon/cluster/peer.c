@@ -10,6 +10,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "conn.h"
 #include "conn_pool.h"
 #include "frame.h"
@@ -31,6 +33,7 @@ struct peers {
 	size_t n, cap;
 	int connect_ms, io_ms, down_ms;
 	atomic_uint next_id;
+	struct ais_token_src tok; /* root tokens, with the cluster's key */
 };
 
 struct peers *peers_new(int connect_ms, int io_ms, int down_ms)
@@ -44,7 +47,42 @@ struct peers *peers_new(int connect_ms, int io_ms, int down_ms)
 	p->io_ms = io_ms;
 	p->down_ms = down_ms;
 	atomic_init(&p->next_id, 1);
+	ais_token_src_init(&p->tok);
 	return p;
+}
+
+void peers_set_key(struct peers *p, const struct ais_auth_key *k,
+		   const char *name)
+{
+	ais_token_src_set_key(&p->tok, k, name);
+}
+
+void peers_auth_like(struct peers *p, struct peers *from)
+{
+	pthread_mutex_lock(&from->tok.mu);
+	if (from->tok.have_key) {
+		struct ais_auth_key k = from->tok.key;
+		char name[sizeof(from->tok.name)];
+
+		memcpy(name, from->tok.name, sizeof(name));
+		pthread_mutex_unlock(&from->tok.mu);
+		ais_token_src_set_key(&p->tok, &k, name);
+		OPENSSL_cleanse(&k, sizeof(k));
+		return;
+	}
+	pthread_mutex_unlock(&from->tok.mu);
+}
+
+/* ais_frame_pack of req with this node's token. */
+static int pack(struct peers *p, uint32_t id, const Ais__Request *req,
+		uint64_t body_len, uint8_t **out, size_t *outlen)
+{
+	uint8_t tok[AIS_TOKEN_MAX];
+	Ais__Request q = *req;
+
+	q.token.len = ais_token_src_get(&p->tok, tok);
+	q.token.data = tok;
+	return ais_frame_pack(id, 0, &q.base, body_len, out, outlen);
 }
 
 void peers_free(struct peers *p)
@@ -57,6 +95,7 @@ void peers_free(struct peers *p)
 		ais_pool_free(p->v[i].pool);
 	free(p->v);
 	pthread_mutex_destroy(&p->mu);
+	ais_token_src_destroy(&p->tok);
 	free(p);
 }
 
@@ -94,7 +133,7 @@ static int send_request(struct peers *p, int fd, const Ais__Request *req,
 	int rc;
 
 	*id = atomic_fetch_add(&p->next_id, 1);
-	rc = ais_frame_pack(*id, 0, &req->base, 0, &buf, &len);
+	rc = pack(p, *id, req, 0, &buf, &len);
 	if (rc)
 		return ais_errf(errmsg, rc, "cannot encode the request: %s",
 				strerror(-rc));
@@ -302,7 +341,7 @@ static int put_exchange(struct peers *p, int sock, const Ais__Request *req,
 
 	*clean = false;
 	*got_any = false;
-	rc = ais_frame_pack(id, 0, &req->base, len, &head, &hlen);
+	rc = pack(p, id, req, len, &head, &hlen);
 	if (rc)
 		return ais_errf(errmsg, rc, "cannot encode the request: %s",
 				strerror(-rc));
@@ -384,7 +423,7 @@ static int sink_exchange(struct peers *p, int sock, const Ais__Request *req,
 	*clean = false;
 	*sink_failed = false;
 	*got_any = false;
-	rc = ais_frame_pack(id, 0, &req->base, 0, &head, &hlen);
+	rc = pack(p, id, req, 0, &head, &hlen);
 	if (rc)
 		return ais_errf(errmsg, rc, "cannot encode the request: %s",
 				strerror(-rc));

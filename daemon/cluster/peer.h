@@ -7,6 +7,7 @@
 #define AISD_CLUSTER_PEER_H
 
 #include "ais.pb-c.h"
+#include "auth.h"
 #include "map.h"
 #include "util.h"
 
@@ -16,6 +17,12 @@ struct peers;
  * (0: always try). NULL on ENOMEM. */
 struct peers *peers_new(int connect_ms, int io_ms, int down_ms);
 void peers_free(struct peers *p);
+
+/* Requests carry root tokens minted with k for identity name ("@ID"). */
+void peers_set_key(struct peers *p, const struct ais_auth_key *k,
+		   const char *name);
+/* p's requests carry the same tokens as from's. */
+void peers_auth_like(struct peers *p, struct peers *from);
 
 /* Sends req (no body) to node n and reads its answer (which must have no
  * body). An exchange that fails on a pooled connection is tried once more

@@ -299,6 +299,20 @@ int cluster_s3_key_remove(struct cluster *c, const char *access_key,
 	return cluster_propose(c, &cmd, errmsg);
 }
 
+int cluster_users_change(struct cluster *c, int kind, const Ais__User *user,
+			 const Ais__Grant *grant,
+			 const Ais__RevokedToken *revoked, char *errmsg)
+{
+	Ais__MetaCmd cmd = AIS__META_CMD__INIT;
+
+	cmd.kind = kind;
+	cmd.user = (Ais__User *)user;
+	cmd.grant = (Ais__Grant *)grant;
+	cmd.revoked = (Ais__RevokedToken *)revoked;
+	cmd.time_ns = ais_now_real_ns();
+	return cluster_propose(c, &cmd, errmsg);
+}
+
 int cluster_change(struct cluster *c, const Ais__ClusterChange *ch,
 		   char *errmsg)
 {

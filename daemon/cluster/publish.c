@@ -3,6 +3,7 @@
  * reference-counted so readers never wait; and the life of struct cluster
  * (new, start, stop, free). */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ static void cmap_free(struct cluster_map *cm)
 	for (i = 0; i < cm->ns3keys; i++)
 		ais__s3_key__free_unpacked(cm->s3keys[i], NULL);
 	free(cm->s3keys);
+	meta_users_clear(&cm->users);
 	free(cm);
 }
 
@@ -44,6 +46,37 @@ const Ais__S3Key *cluster_s3_key_find(const struct cluster_map *cm,
 	long i = meta_s3_keys_find(cm->s3keys, cm->ns3keys, access_key);
 
 	return i >= 0 ? cm->s3keys[i] : NULL;
+}
+
+const Ais__User *cluster_user_find(const struct cluster_map *cm,
+				   const char *name)
+{
+	long i = meta_user_find(&cm->users, name);
+
+	return i >= 0 ? cm->users.users[i] : NULL;
+}
+
+bool cluster_token_revoked(const struct cluster_map *cm, const uint8_t *id)
+{
+	return meta_token_revoked(cm->users.revoked, cm->users.nrevoked, id);
+}
+
+int cluster_user_right(const Ais__User *u, const char *bucket)
+{
+	int best = AIS__RIGHT__RIGHT_NONE;
+	long i;
+
+	if (u->cluster_admin)
+		return AIS__RIGHT__RIGHT_ADMIN;
+	i = meta_sorted_find((void *const *)u->grants, u->n_grants,
+			     offsetof(Ais__Grant, bucket), bucket);
+	if (i >= 0)
+		best = (int)u->grants[i]->right;
+	i = meta_sorted_find((void *const *)u->grants, u->n_grants,
+			     offsetof(Ais__Grant, bucket), "*");
+	if (i >= 0 && (int)u->grants[i]->right > best)
+		best = (int)u->grants[i]->right;
+	return best;
 }
 
 const Ais__EtlSpec *cluster_etl_find(const struct cluster_map *cm,
@@ -282,6 +315,8 @@ void cluster_publish(struct cluster *c)
 		goto nomem;
 	cm->refs = 1;
 	cm->m = ais_map_dup(mt->nodes);
+	if (cm->m)
+		memcpy(cm->m->auth_kid, c->auth_kid, sizeof(c->auth_kid));
 	cm->buckets = calloc(mt->nbuckets + 1, sizeof(char *));
 	cm->bucket_created =
 	    calloc(mt->nbuckets + 1, sizeof(*cm->bucket_created));
@@ -291,6 +326,8 @@ void cluster_publish(struct cluster *c)
 	cm->s3keys = calloc(mt->ns3keys + 1, sizeof(*cm->s3keys));
 	if (!cm->m || !cm->buckets || !cm->bucket_created || !cm->history ||
 	    !cm->etls || !cm->jobs || !cm->s3keys)
+		goto nomem;
+	if (meta_users_copy(&cm->users, &mt->u, NULL))
 		goto nomem;
 	for (i = 0; i < mt->ns3keys; i++) {
 		cm->s3keys[i] = meta_s3_key_copy(mt->s3keys[i]);
@@ -425,6 +462,8 @@ int cluster_new(const struct cluster_opts *o, struct peers *peers,
 	c->self_rid = cluster_rid(o->self.id);
 	c->peers = peers;
 	c->down_after_ms = o->down_after_ms ? o->down_after_ms : 3000;
+	if (o->auth_key)
+		memcpy(c->auth_kid, o->auth_key->kid, sizeof(c->auth_kid));
 	c->seeds = ais_strv_dup(o->seeds, o->nseeds);
 	c->nseeds = o->nseeds;
 	c->join = o->join ? strdup(o->join) : NULL;
@@ -433,6 +472,12 @@ int cluster_new(const struct cluster_opts *o, struct peers *peers,
 	c->nlocal_buckets = o->nlocal_buckets;
 	c->meta = meta_new();
 	c->probe = peers_new(500, 1500, 0);
+	if (c->probe && o->auth_key) {
+		char name[AIS_USER_MAX + 2];
+
+		snprintf(name, sizeof(name), "@%s", o->self.id);
+		peers_set_key(c->probe, o->auth_key, name);
+	}
 	if (!c->seeds || (o->join && !c->join) || !c->raft_dir ||
 	    !c->local_buckets || !c->meta || !c->probe)
 		goto err;

@@ -33,6 +33,7 @@ struct ais_map *ais_map_dup(const struct ais_map *m)
 		return NULL;
 	d->version = m->version;
 	memcpy(d->leader, m->leader, sizeof(d->leader));
+	memcpy(d->auth_kid, m->auth_kid, sizeof(d->auth_kid));
 	d->n = m->n;
 	if (m->n > 0) {
 		d->nodes = malloc(m->n * sizeof(*d->nodes));
@@ -384,6 +385,8 @@ int ais_map_from_pb(const Ais__ClusterMap *pb, struct ais_map **out,
 	m->version = pb->version;
 	if (pb->leader && strlen(pb->leader) < sizeof(m->leader))
 		strcpy(m->leader, pb->leader);
+	if (pb->auth_kid && strlen(pb->auth_kid) < sizeof(m->auth_kid))
+		strcpy(m->auth_kid, pb->auth_kid);
 	for (i = 0; i < pb->n_nodes; i++) {
 		const Ais__Node *pn = pb->nodes[i];
 		struct ais_node node;
@@ -467,6 +470,7 @@ Ais__ClusterMap *ais_map_to_pb(const struct ais_map *m)
 	ais__cluster_map__init(pb);
 	pb->version = m->version;
 	pb->leader = (char *)m->leader;
+	pb->auth_kid = (char *)m->auth_kid;
 	pb->n_nodes = m->n;
 	pb->nodes = ptrs;
 	for (i = 0; i < m->n; i++) {

@@ -57,6 +57,7 @@ struct ais_map {
 	char leader[AIS_NODE_ID_MAX];	   /* "" = no leader known */
 	struct ais_bucket_copies *bcopies; /* only buckets with copies > 1 */
 	size_t nbcopies;
+	char auth_kid[17]; /* the key id tokens need (auth.h); "" = none */
 };
 
 /* Heap map with no nodes and version 0; freed with ais_map_free. NULL on
