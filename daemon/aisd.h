@@ -44,6 +44,7 @@ struct move;
 struct leases;
 struct etl;
 struct jobs;
+struct ais_auth_key;
 
 struct aisd {
 	const struct aisd_opts *opts;
@@ -75,6 +76,9 @@ struct aisd {
 	 * started or ended here, monotonic ns: a rebalance slows down while
 	 * clients are served (move/). */
 	atomic_ullong client_ns;
+	/* The cluster's key (auth_secret_file), or NULL: no auth. */
+	const struct ais_auth_key *auth_key;
+	atomic_uint logins; /* OP_AUTH_LOGIN in flight (each 32 MiB) */
 };
 
 #endif

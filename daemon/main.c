@@ -214,6 +214,7 @@ int main(int argc, char **argv)
 	struct cluster_opts copts;
 	struct aisd_opts o;
 	struct aisd d;
+	struct ais_auth_key auth_key;
 	struct server *srv = NULL;
 	struct s3 *s3 = NULL;
 	uint64_t nofile;
@@ -237,6 +238,23 @@ int main(int argc, char **argv)
 	memset(&d, 0, sizeof(d));
 	d.opts = &o;
 	d.start_mono_ns = ais_now_mono_ns();
+	if (o.auth_secret_file) {
+		rc = ais_auth_key_load(o.auth_secret_file, &auth_key, errmsg);
+		if (rc) {
+			ais_log(LOG_ERR, "%s", errmsg);
+			goto out;
+		}
+		d.auth_key = &auth_key;
+		ais_log(LOG_NOTICE,
+			"auth: on; every request needs a token signed with "
+			"the key of %s (key id %s)",
+			o.auth_secret_file, auth_key.kid);
+	} else {
+		ais_log(LOG_WARNING,
+			"auth: OFF (no auth_secret_file): anyone who reaches "
+			"port %u may read, write and delete every bucket",
+			o.port);
+	}
 	rc = store_new(o.mountpaths, o.nmountpaths, &d.store, errmsg);
 	if (!rc && !o.verify_reads) {
 		d.store->verify = false;
@@ -304,6 +322,7 @@ int main(int argc, char **argv)
 			 d.store->mps->paths[0]);
 	copts.raft_dir = raft_dir;
 	copts.down_after_ms = o.down_after_ms;
+	copts.auth_key = d.auth_key;
 	rc =
 	    bucket_list(d.store, &local_buckets, &copts.nlocal_buckets, errmsg);
 	if (rc) {
@@ -316,6 +335,12 @@ int main(int argc, char **argv)
 	if (!d.peers || !d.probes) {
 		ais_log(LOG_ERR, "out of memory");
 		goto out;
+	}
+	if (d.auth_key) {
+		char name[AIS_USER_MAX + 2];
+
+		snprintf(name, sizeof(name), "@%s", copts.self.id);
+		peers_set_key(d.peers, d.auth_key, name);
 	}
 	rc = cluster_new(&copts, d.peers, &d.cluster, errmsg);
 	if (rc) {

@@ -45,6 +45,7 @@ struct src {
 	char *s3_listen;
 	char *s3_region;
 	int s3_anonymous; /* -1 unset */
+	char *auth_secret_file;
 };
 
 static void src_init(struct src *s)
@@ -80,6 +81,7 @@ static void src_free(struct src *s)
 	free(s->etl_user);
 	free(s->s3_listen);
 	free(s->s3_region);
+	free(s->auth_secret_file);
 }
 
 static int set_str(char **dst, const char *v)
@@ -290,6 +292,11 @@ static int apply(struct src *s, const char *key, const char *v,
 			return ais_errf(errmsg, -EINVAL, "empty %s", what);
 		return set_str(&s->s3_listen, v);
 	}
+	if (!strcmp(key, "auth_secret_file")) {
+		if (!*v)
+			return ais_errf(errmsg, -EINVAL, "empty %s", what);
+		return set_str(&s->auth_secret_file, v);
+	}
 	if (!strcmp(key, "s3_region")) {
 		if (!*v || strlen(v) > 63 || strpbrk(v, " /\t"))
 			return ais_errf(errmsg, -EINVAL,
@@ -383,6 +390,9 @@ static void usage(FILE *f)
 	    "                          (default none: no transforms)\n"
 	    "      --s3-port N         serve the S3 API on this port "
 	    "(default none)\n"
+	    "      --auth-secret-file F  the cluster's secret: every request "
+	    "needs a token\n"
+	    "                          (default none: no auth at all)\n"
 	    "      --log-level LEVEL   err, warning, notice, info, debug "
 	    "(default info;\n"
 	    "                          AIS_LOG=LEVEL in the environment "
@@ -409,7 +419,9 @@ static void usage(FILE *f)
 	    "default 4 GiB),\ns3_port (the S3 endpoint's port; default 0: "
 	    "none), s3_listen (its address;\ndefault: listen), s3_region "
 	    "(default us-east-1), s3_anonymous (what\nunsigned S3 requests "
-	    "may do: none, read or write; default none).\n"
+	    "may do: none, read or write; default none),\n"
+	    "auth_secret_file (the cluster's secret, mode 0600, the same on "
+	    "every node:\nrequests need tokens; default none: no auth).\n"
 	    "Command-line flags "
 	    "override the file. See aisd(8).\n",
 	    AISD_DEFAULT_CONFIG, AISD_DEFAULT_PORT, AISD_DEFAULT_IO_TIMEOUT);
@@ -492,6 +504,9 @@ static int merge(struct aisd_opts *o, struct src *cli, struct src *file)
 	o->s3_region = dup_or(file->s3_region, "us-east-1");
 	o->s3_anonymous =
 	    file->s3_anonymous >= 0 ? file->s3_anonymous : AISD_S3_ANON_NONE;
+	if (cli->auth_secret_file || file->auth_secret_file)
+		o->auth_secret_file =
+		    dup_or(cli->auth_secret_file, file->auth_secret_file);
 	if (!o->listen || !o->s3_listen || !o->s3_region)
 		return -ENOMEM;
 	return 0;
@@ -509,7 +524,8 @@ int aisd_opts_parse(struct aisd_opts *o, int argc, char **argv)
 		OPT_RAFT_PORT,
 		OPT_DOWN_AFTER,
 		OPT_ETL_DIR,
-		OPT_S3_PORT
+		OPT_S3_PORT,
+		OPT_AUTH_SECRET_FILE
 	};
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
@@ -529,6 +545,7 @@ int aisd_opts_parse(struct aisd_opts *o, int argc, char **argv)
 	    {"down-after", required_argument, NULL, OPT_DOWN_AFTER},
 	    {"etl-dir", required_argument, NULL, OPT_ETL_DIR},
 	    {"s3-port", required_argument, NULL, OPT_S3_PORT},
+	    {"auth-secret-file", required_argument, NULL, OPT_AUTH_SECRET_FILE},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -600,6 +617,9 @@ int aisd_opts_parse(struct aisd_opts *o, int argc, char **argv)
 			break;
 		case OPT_S3_PORT:
 			key = "s3_port";
+			break;
+		case OPT_AUTH_SECRET_FILE:
+			key = "auth_secret_file";
 			break;
 		case 'v':
 			cli.log_level = LOG_DEBUG;
@@ -693,5 +713,6 @@ void aisd_opts_free(struct aisd_opts *o)
 	free(o->etl_user);
 	free(o->s3_listen);
 	free(o->s3_region);
+	free(o->auth_secret_file);
 	memset(o, 0, sizeof(*o));
 }

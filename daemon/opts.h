@@ -49,6 +49,9 @@ struct aisd_opts {
 	char *s3_region;	 /* the region it names (us-east-1) */
 	int s3_anonymous;	 /* what requests without a signature may
 				    do: AISD_S3_ANON_* */
+	char *auth_secret_file;	 /* the cluster's secret (auth.h); NULL: no
+				    auth, anyone who reaches a port may do
+				    anything */
 };
 
 enum {

@@ -1,5 +1,6 @@
 /* Shared helpers of the FUSE operations and the operation table. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -275,6 +276,20 @@ int afs_errno(int rc, const char *what, const struct afs_loc *loc,
 	case ERANGE:
 	case ENODATA:
 	case EBADF:
+		/* A refusal of the cluster (a token, a right) is the user's to
+		 * know and mend: said at notice level, once a second at most.
+		 */
+		if (e == EACCES && errmsg && *errmsg) {
+			static _Atomic int64_t last_s;
+			int64_t now =
+			    (int64_t)(ais_now_mono_ns() / 1000000000u);
+
+			if (atomic_exchange(&last_s, now) != now) {
+				ais_log(LOG_NOTICE, "%s %s/%s: %s: %s", what, b,
+					k, strerror(e), errmsg);
+				return e;
+			}
+		}
 		ais_log(LOG_DEBUG, "%s %s/%s: %s%s%s", what, b, k, strerror(e),
 			errmsg && *errmsg ? ": " : "", errmsg ? errmsg : "");
 		return e;

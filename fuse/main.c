@@ -94,6 +94,10 @@ static void usage(FILE *f)
 	    "     uid=N,gid=N         owner shown for every file (else "
 	    "the stored one)\n"
 	    "     max_threads=N       FUSE worker threads (default 16)\n"
+	    "     token_file=FILE     the token requests carry (default "
+	    "$AIS_TOKEN_FILE,\n"
+	    "                         else the one saved for the "
+	    "cluster; ais auth)\n"
 	    "     log=FILE            log here once daemonized\n"
 	    "     debug               log every FUSE request\n"
 	    "  -l            (umount) lazy: detach now, clean up when "
@@ -340,6 +344,7 @@ static int serve(struct afs_opts *o, int report_fd)
 	}
 	clock_gettime(CLOCK_REALTIME, &fs.mount_time);
 	ais_client_opts_default(&co);
+	co.token_file = o->token_file[0] ? o->token_file : NULL;
 	/* The client retries an idempotent request once after a connection
 	 * error: half the budget per attempt keeps the total near timeout=. */
 	co.io_timeout_ms = o->timeout_s * 500;

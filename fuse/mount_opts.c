@@ -202,6 +202,21 @@ static int apply(struct afs_opts *o, char *key, char *val, char *errmsg)
 	} else if (strcmp(key, "spool") == 0) {
 		return set_str(o->spool_dir, sizeof(o->spool_dir), key, val,
 			       errmsg);
+	} else if (strcmp(key, "token_file") == 0) {
+		char cwd[2048];
+
+		if (val && val[0] && val[0] != '/' &&
+		    getcwd(cwd, sizeof(cwd))) {
+			int n = snprintf(o->token_file, sizeof(o->token_file),
+					 "%s/%s", cwd, val);
+
+			if (n < 0 || (size_t)n >= sizeof(o->token_file))
+				return ais_errf(errmsg, -EINVAL,
+						"token_file: path too long");
+			return 0;
+		}
+		return set_str(o->token_file, sizeof(o->token_file), key, val,
+			       errmsg);
 	} else if (strcmp(key, "log") == 0) {
 		return set_str(o->log_file, sizeof(o->log_file), key, val,
 			       errmsg);

@@ -51,6 +51,9 @@ struct afs_opts {
 	char etl[AIS_BUCKET_MAX + 1];
 	char etl_args[1024];
 	unsigned max_threads;
+	/* The token requests carry (absolute; "" = $AIS_TOKEN_FILE, else
+	 * the one saved for the cluster: ais_client_opts). */
+	char token_file[4096];
 };
 
 /* Fills the defaults: attr/entry 1 s, negative 0, timeout 20 s, spool

@@ -23,6 +23,7 @@ static const struct cli_cmd commands[] = {
     {"shard", cmd_shard, "list shard members, pack a directory into shards"},
     {"etl", cmd_etl, "transforms the nodes run on the objects they hold"},
     {"s3", cmd_s3, "the S3 endpoint's access keys"},
+    {"auth", cmd_auth, "users, rights and tokens: login, grant, revoke"},
     {NULL, NULL, NULL},
 };
 
@@ -46,6 +47,14 @@ static void usage(FILE *out)
 	    "until\n"
 	    "                        one answers (default $AIS_ENDPOINT, else\n"
 	    "                        " AIS_DEFAULT_ENDPOINT ")\n"
+	    "  --token-file FILE     the token requests carry (default "
+	    "$AIS_TOKEN_FILE,\n"
+	    "                        else the one `ais auth login` or `ais "
+	    "local up`\n"
+	    "                        saved for this cluster)\n"
+	    "  --secret-file FILE    act as root with the cluster's secret "
+	    "(on a node;\n"
+	    "                        default $AIS_SECRET_FILE)\n"
 	    "  --verbose             log diagnostics to stderr (as "
 	    "AIS_LOG=debug)\n"
 	    "  -h, --help            show this help; 'ais COMMAND --help' "
@@ -108,6 +117,25 @@ static int strip_globals(int argc, char **argv, bool *verbose)
 			cli_endpoint = a + 11;
 			if (!check_endpoint(cli_endpoint))
 				return -1;
+			continue;
+		}
+		if (!strcmp(a, "--token-file") || !strcmp(a, "--secret-file")) {
+			if (i + 1 >= argc || !argv[i + 1][0]) {
+				cli_usage(NULL, "%s needs a file", a);
+				return -1;
+			}
+			if (a[2] == 't')
+				cli_token_file = argv[++i];
+			else
+				cli_secret_file = argv[++i];
+			continue;
+		}
+		if (!strncmp(a, "--token-file=", 13)) {
+			cli_token_file = a + 13;
+			continue;
+		}
+		if (!strncmp(a, "--secret-file=", 14)) {
+			cli_secret_file = a + 14;
 			continue;
 		}
 		if (!strcmp(a, "--verbose")) {

@@ -17,6 +17,8 @@
 #include "util.h"
 
 const char *cli_endpoint;
+const char *cli_token_file;
+const char *cli_secret_file;
 volatile sig_atomic_t cli_interrupted;
 
 static void on_signal(int sig)
@@ -150,9 +152,23 @@ int cli_dispatch(const char *group, const char *help,
 struct ais_client *cli_client(const char *what)
 {
 	char errmsg[AIS_ERRMSG_LEN] = "";
+	const char *secret = cli_secret_file;
+	struct ais_client_opts o;
+	struct ais_auth_key key;
 	struct ais_client *c;
 
-	c = ais_client_new(cli_endpoint, NULL, errmsg);
+	ais_client_opts_default(&o);
+	o.token_file = cli_token_file;
+	if (!secret || !secret[0])
+		secret = getenv("AIS_SECRET_FILE");
+	if (secret && secret[0]) {
+		if (ais_auth_key_load(secret, &key, errmsg)) {
+			cli_failf("%s: %s", what, errmsg);
+			return NULL;
+		}
+		o.root_key = &key;
+	}
+	c = ais_client_new(cli_endpoint, &o, errmsg);
 	if (!c) {
 		/* The reason already names the endpoint and the errno text. */
 		cli_failf("%s: %s", what,

@@ -32,6 +32,12 @@ struct cli_cmd {
  * ais_client_new). */
 extern const char *cli_endpoint;
 
+/* --token-file (NULL: $AIS_TOKEN_FILE, then the cluster's token found by
+ * libais) and --secret-file (NULL: $AIS_SECRET_FILE; the cluster's secret:
+ * requests carry root tokens minted with it, as a node's do). */
+extern const char *cli_token_file;
+extern const char *cli_secret_file;
+
 /* Set by SIGINT/SIGTERM. Long operations poll it and stop early; a second
  * signal kills the process. */
 extern volatile sig_atomic_t cli_interrupted;
@@ -101,6 +107,7 @@ int cmd_local(int argc, char **argv);
 int cmd_cluster(int argc, char **argv);
 int cmd_job(int argc, char **argv);
 int cmd_s3(int argc, char **argv);
+int cmd_auth(int argc, char **argv);
 int cmd_scrub(int argc, char **argv);
 int cmd_bucket(int argc, char **argv);
 int cmd_put(int argc, char **argv);

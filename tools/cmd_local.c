@@ -6,11 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
+#include "auth.h"
 #include "cli.h"
 #include "fileio.h"
 #include "local_cluster.h"
@@ -77,10 +81,20 @@ static const char up_help[] =
     "      --s3-port P     node I serves S3 on P+I (default: after the "
     "Raft\n"
     "                      ports, P+2N; 0: no S3 endpoint)\n"
+    "      --insecure      no auth: anyone who reaches the ports may do "
+    "anything\n"
+    "                      (for benchmarks; kept in cluster.conf)\n"
     "  -h, --help          show this help\n"
     "\n"
     "The aisd binary is $AIS_AISD, else found next to ais (., ../daemon,\n"
     "../sbin), else in $PATH.\n"
+    "\n"
+    "Unless --insecure, a new cluster gets a secret (DIR/secret; its nodes\n"
+    "run with auth_secret_file) and a cluster admin, user admin, whose\n"
+    "password is DIR/admin.password; every up logs admin in for 30 days\n"
+    "and saves the token in DIR/token and ~/.config/ais/tokens/KEYID,\n"
+    "where ais, aisfs and aisloader of this user find it on their own\n"
+    "(ais auth; HACKING.md \"Users, tokens, rights\").\n"
     "\n"
     "With S3 on, up makes sure DIR/s3.env holds an access key the cluster\n"
     "knows (adding one, 'ais local' in ais s3 keys ls) and the endpoint:\n"
@@ -121,11 +135,19 @@ static const char status_help[] =
     "Example:\n"
     "  ais local status --dir /tmp/ais\n";
 
-enum { OPT_LOG_LEVEL = 0x100, OPT_PURGE, OPT_CONFIG, OPT_ETL_DIR, OPT_S3_PORT };
+enum {
+	OPT_LOG_LEVEL = 0x100,
+	OPT_PURGE,
+	OPT_CONFIG,
+	OPT_ETL_DIR,
+	OPT_S3_PORT,
+	OPT_INSECURE
+};
 
 struct local_opts {
 	struct local_layout l;
 	bool have_nodes, have_port, have_mpaths, have_etl_dir, have_s3_port;
+	bool insecure;
 	unsigned timeout_s;
 	const char *log_level;
 	char config[PATH_MAX];
@@ -149,6 +171,7 @@ static int parse_opts(const char *cmd, const char *help, const char *shortopts,
 	    {"etl-dir", required_argument, NULL, OPT_ETL_DIR},
 	    {"s3-port", required_argument, NULL, OPT_S3_PORT},
 	    {"purge", no_argument, NULL, OPT_PURGE},
+	    {"insecure", no_argument, NULL, OPT_INSECURE},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -231,6 +254,12 @@ static int parse_opts(const char *cmd, const char *help, const char *shortopts,
 			if (!down)
 				return cli_usage(cmd, "unknown option --purge");
 			o->purge = true;
+			break;
+		case OPT_INSECURE:
+			if (!up)
+				return cli_usage(cmd,
+						 "unknown option --insecure");
+			o->insecure = true;
 			break;
 		case 'h':
 			fputs(help, stdout);
@@ -359,6 +388,91 @@ static void stop_started(pid_t *started, unsigned n)
 	signal_and_wait(started, n, SIGKILL, 2);
 }
 
+/* A client of node 0 that acts as root with the cluster's secret (a
+ * cluster with auth), or as nobody. NULL with errmsg. */
+static struct ais_client *local_client(const struct local_layout *l,
+				       char *errmsg)
+{
+	char ep[64], secret[PATH_MAX + 16];
+	struct ais_client_opts o;
+	struct ais_auth_key key;
+	struct ais_client *c;
+
+	ais_client_opts_default(&o);
+	if (l->auth) {
+		snprintf(secret, sizeof(secret), "%s/%s", l->dir, LOCAL_SECRET);
+		if (ais_auth_key_load(secret, &key, errmsg))
+			return NULL;
+		o.root_key = &key;
+	}
+	snprintf(ep, sizeof(ep), "%s:%u", LOCAL_HOST, l->port);
+	c = ais_client_new(ep, &o, errmsg);
+	OPENSSL_cleanse(&key, sizeof(key));
+	return c;
+}
+
+/* Makes sure the cluster has its admin (a new password in
+ * DIR/admin.password) and saves a fresh token of it in DIR/token and
+ * where clients look for it. 0 or -errno with errmsg. */
+static int admin_ensure(const struct local_layout *l, char *tokpath,
+			size_t tokcap, char *errmsg)
+{
+	char pwpath[PATH_MAX + 32], pw[64], text[AIS_TOKEN_TEXT_MAX];
+	char home[PATH_MAX];
+	uint8_t raw[AIS_TOKEN_MAX], rnd[18];
+	struct ais_user *v = NULL;
+	struct ais_claims cl;
+	struct ais_client *c;
+	bool have = false;
+	size_t n = 0;
+	ssize_t len;
+	int rc;
+
+	snprintf(pwpath, sizeof(pwpath), "%s/%s", l->dir, LOCAL_ADMIN_PW);
+	snprintf(tokpath, tokcap, "%s/%s", l->dir, LOCAL_TOKEN);
+	c = local_client(l, errmsg);
+	if (!c)
+		return -EIO;
+	rc = ais_client_user_list(c, &v, &n, errmsg);
+	for (size_t i = 0; !rc && i < n; i++)
+		have |= !strcmp(v[i].name, "admin");
+	ais_users_free(v, n);
+	if (!rc && !have) {
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+			ais_client_free(c);
+			return ais_errf(errmsg, -EIO, "no random bytes");
+		}
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			snprintf(pw + 2 * i, 3, "%02x", rnd[i]);
+		rc = ais_token_file_write(pwpath, pw, errmsg);
+		if (!rc)
+			rc = ais_client_user_add(c, "admin", pw, true, errmsg);
+	}
+	if (!rc) {
+		ssize_t m = ais_read_file(pwpath, pw, sizeof(pw) - 1);
+
+		if (m <= 0)
+			rc = ais_errf(errmsg, m < 0 ? (int)m : -ENOENT,
+				      "%s: cannot read admin's password: %s",
+				      pwpath,
+				      strerror(m < 0 ? (int)-m : ENOENT));
+		else
+			pw[strcspn(pw, "\r\n")] = 0;
+	}
+	if (!rc)
+		rc = ais_client_login(c, "admin", pw, 30 * 86400, text, errmsg);
+	OPENSSL_cleanse(pw, sizeof(pw));
+	ais_client_free(c);
+	if (!rc)
+		rc = ais_token_file_write(tokpath, text, errmsg);
+	len = rc ? -1 : ais_token_from_text(text, raw, sizeof(raw));
+	if (len > 0 && !ais_token_peek(raw, (size_t)len, &cl) &&
+	    !ais_token_default_path(cl.kid, home, sizeof(home)))
+		(void)ais_token_file_write(home, text, NULL);
+	OPENSSL_cleanse(text, sizeof(text));
+	return rc;
+}
+
 /* The access key named by an existing s3.env into ak (130), or "". */
 static void s3_env_key(const char *path, char *ak)
 {
@@ -382,12 +496,11 @@ static int s3_env_ensure(const struct local_layout *l, const char *path,
 {
 	struct ais_s3_key in = {0}, out, *v = NULL;
 	struct ais_client *c;
-	char ep[64], ak[130], buf[3 * PATH_MAX];
+	char ak[130], buf[3 * PATH_MAX];
 	size_t n = 0;
 	int rc, len;
 
-	snprintf(ep, sizeof(ep), "%s:%u", LOCAL_HOST, l->port);
-	c = ais_client_new(ep, NULL, errmsg);
+	c = local_client(l, errmsg);
 	if (!c)
 		return -EIO;
 	s3_env_key(path, ak);
@@ -402,6 +515,8 @@ static int s3_env_ensure(const struct local_layout *l, const char *path,
 	if (!rc) {
 		snprintf(in.comment, sizeof(in.comment), "ais local (%.200s)",
 			 path);
+		if (l->auth)
+			snprintf(in.user, sizeof(in.user), "admin");
 		rc = ais_client_s3_key_add(c, &in, &out, errmsg);
 	}
 	ais_client_free(c);
@@ -472,8 +587,24 @@ static int local_up(int argc, char **argv)
 			if (rc < 0)
 				return cli_fail(rc, errmsg, "local up");
 		}
+		if (o.insecure && saved.auth)
+			return cli_failf(
+			    "local up: %s holds a cluster with auth; "
+			    "--insecure needs 'ais local down --purge --dir "
+			    "%s' first",
+			    l->dir, l->dir);
 		*l = saved;
 	} else {
+		l->auth = !o.insecure;
+		if (l->auth) {
+			char secret[PATH_MAX + 16];
+
+			snprintf(secret, sizeof(secret), "%s/%s", l->dir,
+				 LOCAL_SECRET);
+			rc = ais_auth_secret_create(secret, errmsg);
+			if (rc < 0 && rc != -EEXIST)
+				return cli_fail(rc, errmsg, "local up");
+		}
 		/* A new cluster runs the shipped transforms unless told
 		 * otherwise. */
 		if (!o.have_etl_dir &&
@@ -579,6 +710,23 @@ static int local_up(int argc, char **argv)
 	       l->port + l->nodes - 1, n_started, (unsigned long long)version);
 	printf("  data:     %s (logs: %s/nodeI/aisd.log)\n", l->dir, l->dir);
 	printf("  endpoint: export AIS_ENDPOINT=%s:%u\n", LOCAL_HOST, l->port);
+	if (l->auth) {
+		char tok[PATH_MAX + 16];
+
+		rc = admin_ensure(l, tok, sizeof(tok), errmsg);
+		if (rc < 0)
+			cli_warn("local up: admin's token: %s", errmsg);
+		else
+			printf("  auth:     on; token of user admin (cluster "
+			       "admin) in %s (ais auth whoami)\n",
+			       tok);
+	} else {
+		fprintf(stderr,
+			"ais local: WARNING: --insecure: no auth; anyone who "
+			"reaches ports %u-%u may read, write and delete "
+			"everything\n",
+			l->port, l->port + l->nodes - 1);
+	}
 	if (l->etl_dir[0])
 		printf("  etl_dir:  %s (ais etl; ais-etl(7))\n", l->etl_dir);
 	if (l->s3_port) {
@@ -639,6 +787,15 @@ static int local_down(int argc, char **argv)
 		unlink(pidfile);
 	}
 	if (o.purge) {
+		char path[PATH_MAX + 16], home[PATH_MAX];
+		struct ais_auth_key key;
+
+		/* The token saved for this cluster goes with it. */
+		snprintf(path, sizeof(path), "%s/%s", l->dir, LOCAL_SECRET);
+		if (l->auth && !ais_auth_key_load(path, &key, NULL) &&
+		    !ais_token_default_path(key.kid, home, sizeof(home)))
+			unlink(home);
+		OPENSSL_cleanse(&key, sizeof(key));
 		rc = local_rm_rf(l->dir, errmsg);
 		if (rc < 0)
 			return cli_fail(rc, errmsg, "local down --purge");

@@ -19,10 +19,13 @@ static const char s3_help[] =
     "a key added through any node works on every node within a moment.\n"
     "\n"
     "Commands:\n"
-    "  keys add [--access-key A] [--secret S] [--comment TEXT]\n"
+    "  keys add [--user NAME] [--access-key A] [--secret S] [--comment T]\n"
     "           adds a key (made at random unless given) and prints it\n"
-    "           with its secret: the only time the secret is shown\n"
-    "  keys ls  lists the access keys (never their secrets)\n"
+    "           with its secret: the only time the secret is shown; a\n"
+    "           request it signs has the rights of user NAME (ais auth;\n"
+    "           default: the caller's own user)\n"
+    "  keys ls  lists the access keys (never their secrets): all of\n"
+    "           them for a cluster admin, else the caller's\n"
     "  keys rm ACCESS_KEY\n"
     "           removes one: requests it signs are refused from then on\n"
     "\n"
@@ -37,6 +40,7 @@ static int keys_add(int argc, char **argv)
 	    {"access-key", required_argument, NULL, 'a'},
 	    {"secret", required_argument, NULL, 's'},
 	    {"comment", required_argument, NULL, 'c'},
+	    {"user", required_argument, NULL, 'u'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -48,7 +52,7 @@ static int keys_add(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((o = getopt_long(argc, argv, ":a:s:c:h", longopts, NULL)) !=
+	while ((o = getopt_long(argc, argv, ":a:s:c:u:h", longopts, NULL)) !=
 	       -1) {
 		switch (o) {
 		case 'a':
@@ -60,6 +64,9 @@ static int keys_add(int argc, char **argv)
 			break;
 		case 'c':
 			snprintf(in.comment, sizeof(in.comment), "%s", optarg);
+			break;
+		case 'u':
+			snprintf(in.user, sizeof(in.user), "%s", optarg);
 			break;
 		case 'h':
 			fputs(s3_help, stdout);
@@ -105,7 +112,8 @@ static int keys_ls(int argc, char **argv)
 	ais_client_free(c);
 	if (rc)
 		return cli_fail(rc, errmsg, "%s", cmd);
-	printf("%-24s  %-20s  %s\n", "ACCESS KEY", "CREATED", "COMMENT");
+	printf("%-24s  %-16s  %-20s  %s\n", "ACCESS KEY", "USER", "CREATED",
+	       "COMMENT");
 	for (size_t i = 0; i < n; i++) {
 		time_t t = (time_t)(v[i].created_ns / 1000000000);
 		struct tm tm;
@@ -113,7 +121,8 @@ static int keys_ls(int argc, char **argv)
 
 		localtime_r(&t, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-		printf("%-24s  %-20s  %s\n", v[i].access_key, when,
+		printf("%-24s  %-16s  %-20s  %s\n", v[i].access_key,
+		       v[i].user[0] ? v[i].user : "-", when,
 		       v[i].comment[0] ? v[i].comment : "-");
 	}
 	free(v);

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "config.h"
 #include "local_cluster.h"
 #include "transfer.h"
@@ -20,12 +21,7 @@
 
 void local_default_dir(char *buf, size_t len)
 {
-	const char *env = getenv("AIS_LOCAL_DIR");
-
-	if (env && env[0])
-		snprintf(buf, len, "%s", env);
-	else
-		snprintf(buf, len, "/tmp/ais-local-%u", (unsigned)getuid());
+	ais_local_dir(buf, len);
 }
 
 int local_node_path(const struct local_layout *l, unsigned i, const char *leaf,
@@ -74,6 +70,12 @@ static int conf_cb(void *arg, const char *key, const char *value, char *errmsg)
 		return 0; /* informational: always LOCAL_HOST */
 	if (!strcmp(key, "s3_port"))
 		return conf_uint(key, value, 0, 65535, &l->s3_port, errmsg);
+	if (!strcmp(key, "auth")) {
+		if (strcmp(value, "on") && strcmp(value, "off"))
+			return ais_errf(errmsg, -EINVAL, "auth: on or off");
+		l->auth = !strcmp(value, "on");
+		return 0;
+	}
 	if (!strcmp(key, "etl_dir")) {
 		if (value[0] != '/' || strlen(value) >= sizeof(l->etl_dir))
 			return ais_errf(errmsg, -EINVAL,
@@ -97,6 +99,7 @@ int local_conf_load(struct local_layout *l, char *errmsg)
 	l->port = 0;
 	l->etl_dir[0] = '\0';
 	l->s3_port = UINT_MAX;
+	l->auth = false;
 	rc = ais_config_load(path, conf_cb, l, errmsg);
 	if (rc < 0)
 		return rc;
@@ -135,11 +138,13 @@ int local_conf_save(const struct local_layout *l, char *errmsg)
 	    "# Node I listens on host:port+I, its Raft on "
 	    "host:port+nodes+I;\n# its data is in nodeI/mpJ.\n"
 	    "# Node I's S3 endpoint is on s3_port+I (0: none).\n"
+	    "# auth = on: the nodes need tokens (secret, token, "
+	    "admin.password).\n"
 	    "host = %s\nport = %u\nnodes = %u\nmountpaths = %u\n"
-	    "s3_port = %u\n%s%s%s",
+	    "s3_port = %u\nauth = %s\n%s%s%s",
 	    LOCAL_HOST, l->port, l->nodes, l->mountpaths, l->s3_port,
-	    l->etl_dir[0] ? "etl_dir = " : "", l->etl_dir,
-	    l->etl_dir[0] ? "\n" : "");
+	    l->auth ? "on" : "off", l->etl_dir[0] ? "etl_dir = " : "",
+	    l->etl_dir, l->etl_dir[0] ? "\n" : "");
 	rc = ais_file_replace(path, buf, (size_t)n, 0644);
 	if (rc < 0)
 		return ais_errf(errmsg, rc, "writing %s: %s", path,
@@ -357,8 +362,8 @@ int local_spawn(const struct local_layout *l, unsigned i, const char *aisd,
 {
 	char nodedir[PATH_MAX], logpath[PATH_MAX + 16], pidfile[PATH_MAX + 16];
 	char mp[LOCAL_MPATHS_MAX][PATH_MAX + 16], port[16], rport[16], when[64];
-	char s3port[16];
-	char *seeds = NULL, *argv[24 + 2 * LOCAL_MPATHS_MAX];
+	char s3port[16], secret[PATH_MAX + 16];
+	char *seeds = NULL, *argv[26 + 2 * LOCAL_MPATHS_MAX];
 	int pfd[2], err = 0, argc = 0, rc;
 	size_t seedlen = (size_t)l->nodes * 24 + 1, off = 0;
 	unsigned j;
@@ -407,6 +412,11 @@ int local_spawn(const struct local_layout *l, unsigned i, const char *aisd,
 	if (l->etl_dir[0]) {
 		argv[argc++] = (char *)"--etl-dir";
 		argv[argc++] = (char *)l->etl_dir;
+	}
+	if (l->auth) {
+		snprintf(secret, sizeof(secret), "%s/%s", l->dir, LOCAL_SECRET);
+		argv[argc++] = (char *)"--auth-secret-file";
+		argv[argc++] = secret;
 	}
 	if (l->s3_port) {
 		snprintf(s3port, sizeof(s3port), "%u", l->s3_port + i);

@@ -5,6 +5,7 @@
 #define AIS_TOOLS_LOCAL_CLUSTER_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -25,9 +26,15 @@ struct local_layout {
 	/* Node I's S3 endpoint is on s3_port+I (0: none; a cluster.conf
 	 * without the key: port+2*nodes, right after the Raft ports). */
 	unsigned s3_port;
+	/* Nodes run with auth_secret_file DIR/secret (cluster.conf "auth =
+	 * on"; a cluster.conf without the key: off). */
+	bool auth;
 };
 #define LOCAL_S3_ENV	"s3.env"
 #define LOCAL_S3_REGION "us-east-1"
+#define LOCAL_SECRET	"secret"	 /* the cluster's secret, 0600 */
+#define LOCAL_TOKEN	"token"		 /* admin's token, 0600 */
+#define LOCAL_ADMIN_PW	"admin.password" /* admin's password, 0600 */
 
 /* The S3 base port of a cluster that does not say: after its Raft ports
  * (0 when that is past 65535). */

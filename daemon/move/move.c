@@ -43,6 +43,7 @@ int move_new(struct aisd *d, struct move **out, char *errmsg)
 		free(mv);
 		return ais_errf(errmsg, -ENOMEM, "out of memory");
 	}
+	peers_auth_like(mv->relay, d->peers);
 	mv->workers = DEFAULT_WORKERS;
 	if (d->opts && d->opts->rebalance_workers > 0)
 		mv->workers = d->opts->rebalance_workers;

@@ -57,6 +57,7 @@ struct conn {
 	uv_work_t work;		    /* requests of class RPC_DATA */
 	struct workpool_item witem; /* requests of class RPC_META */
 	struct rpc_job job;
+	struct rpc_auth_cache auth; /* the last token verified */
 };
 
 struct server {
@@ -286,6 +287,7 @@ next:
 	c->job.req = req;
 	c->job.nul_in_string = nul;
 	c->job.peer = c->peer;
+	c->job.auth = &c->auth;
 	uv_fileno((uv_handle_t *)&c->tcp, &c->job.io.fd);
 	c->job.io.timeout_ms = (int)(c->srv->io_timeout_ns / 1000000u);
 	c->job.io.pre = c->buf;

@@ -72,8 +72,24 @@ int rpc_bucket_destroy(struct rpc *r)
 
 int rpc_bucket_list(struct rpc *r)
 {
+	const Ais__User *u;
+	size_t n = 0;
+
 	r->resp.n_buckets = r->cm->nbuckets;
 	r->resp.buckets = r->cm->buckets;
+	if (!r->who || r->admin)
+		return 0;
+	/* A user sees the buckets it has a right on. */
+	u = cluster_user_find(r->cm, r->who->user);
+	r->bucketv = calloc(r->cm->nbuckets + 1, sizeof(char *));
+	if (!u || !r->bucketv)
+		return ais_errf(r->errmsg, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < r->cm->nbuckets; i++)
+		if (cluster_user_right(u, r->cm->buckets[i]) >
+		    AIS__RIGHT__RIGHT_NONE)
+			r->bucketv[n++] = r->cm->buckets[i];
+	r->resp.n_buckets = n;
+	r->resp.buckets = r->bucketv;
 	return 0;
 }
 

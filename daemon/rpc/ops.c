@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "log.h"
 #include "map.h"
 
@@ -21,13 +23,13 @@ static const struct rpc_op ops[] = {
 	/* op                           run                 nowait           thread    body   idem   perm */
 	[AIS__OP__OP_PING]           = {rpc_ping,           NULL,            RPC_META, false, true,  RPC_PERM_NONE},
 	[AIS__OP__OP_GET_MAP]        = {rpc_get_map,        NULL,            RPC_META, false, true,  RPC_PERM_NONE},
-	[AIS__OP__OP_JOIN]           = {rpc_join,           NULL,            RPC_DATA, false, true,  RPC_PERM_CLUSTER},
-	[AIS__OP__OP_NODE_INFO]      = {rpc_node_info,      NULL,            RPC_META, false, true,  RPC_PERM_NONE},
-	[AIS__OP__OP_CLUSTER_CHANGE] = {rpc_cluster_change, NULL,            RPC_DATA, false, false, RPC_PERM_ADMIN},
-	[AIS__OP__OP_META_PROPOSE]   = {rpc_meta_propose,   NULL,            RPC_DATA, false, false, RPC_PERM_CLUSTER},
+	[AIS__OP__OP_JOIN]           = {rpc_join,           NULL,            RPC_DATA, false, true,  RPC_PERM_NODE},
+	[AIS__OP__OP_NODE_INFO]      = {rpc_node_info,      NULL,            RPC_META, false, true,  RPC_PERM_AUTH},
+	[AIS__OP__OP_CLUSTER_CHANGE] = {rpc_cluster_change, NULL,            RPC_DATA, false, false, RPC_PERM_CLUSTER},
+	[AIS__OP__OP_META_PROPOSE]   = {rpc_meta_propose,   NULL,            RPC_DATA, false, false, RPC_PERM_NODE},
 	[AIS__OP__OP_BUCKET_CREATE]  = {rpc_bucket_create,  NULL,            RPC_DATA, false, false, RPC_PERM_ADMIN},
 	[AIS__OP__OP_BUCKET_DESTROY] = {rpc_bucket_destroy, NULL,            RPC_DATA, false, false, RPC_PERM_ADMIN},
-	[AIS__OP__OP_BUCKET_LIST]    = {rpc_bucket_list,    NULL,            RPC_META, false, true,  RPC_PERM_READ},
+	[AIS__OP__OP_BUCKET_LIST]    = {rpc_bucket_list,    NULL,            RPC_META, false, true,  RPC_PERM_AUTH},
 	[AIS__OP__OP_BUCKET_PROPS]   = {rpc_bucket_props,   NULL,            RPC_DATA, false, true,  RPC_PERM_ADMIN},
 	[AIS__OP__OP_PUT]            = {rpc_put,            NULL,            RPC_DATA, true,  true,  RPC_PERM_WRITE},
 	[AIS__OP__OP_GET]            = {rpc_get,            rpc_read_nowait, RPC_DATA, false, true,  RPC_PERM_READ},
@@ -38,28 +40,34 @@ static const struct rpc_op ops[] = {
 	[AIS__OP__OP_SET_META]       = {rpc_set_meta_op,    NULL,            RPC_DATA, false, true,  RPC_PERM_WRITE},
 	[AIS__OP__OP_SHARD_LIST]     = {rpc_shard_list,     NULL,            RPC_META, false, true,  RPC_PERM_READ},
 	[AIS__OP__OP_SHARD_APPEND]   = {rpc_shard_append,   NULL,            RPC_META, true,  false, RPC_PERM_WRITE},
-	[AIS__OP__OP_COPIES_SYNC]    = {rpc_copies_sync,    NULL,            RPC_DATA, false, true,  RPC_PERM_CLUSTER},
+	[AIS__OP__OP_COPIES_SYNC]    = {rpc_copies_sync,    NULL,            RPC_DATA, false, true,  RPC_PERM_NODE},
 	[AIS__OP__OP_SCRUB]          = {rpc_scrub,          NULL,            RPC_META, false, true,  RPC_PERM_ADMIN},
 	[AIS__OP__OP_WATCH]          = {rpc_watch,          NULL,            RPC_WAIT, false, true,  RPC_PERM_READ},
-	[AIS__OP__OP_PROBE_DIRS]     = {rpc_probe_dirs,     NULL,            RPC_META, false, true,  RPC_PERM_CLUSTER},
+	[AIS__OP__OP_PROBE_DIRS]     = {rpc_probe_dirs,     NULL,            RPC_META, false, true,  RPC_PERM_NODE},
 	[AIS__OP__OP_RESOLVE]        = {rpc_resolve,        rpc_read_nowait, RPC_DATA, false, true,  RPC_PERM_READ},
 	[AIS__OP__OP_PUT_BATCH]      = {rpc_put_batch,      NULL,            RPC_DATA, true,  true,  RPC_PERM_WRITE},
 	[AIS__OP__OP_ETL_INIT]       = {rpc_etl_init,       NULL,            RPC_DATA, false, false, RPC_PERM_CLUSTER},
-	[AIS__OP__OP_ETL_LIST]       = {rpc_etl_list,       NULL,            RPC_META, false, true,  RPC_PERM_READ},
+	[AIS__OP__OP_ETL_LIST]       = {rpc_etl_list,       NULL,            RPC_META, false, true,  RPC_PERM_AUTH},
 	[AIS__OP__OP_ETL_REMOVE]     = {rpc_etl_remove,     NULL,            RPC_DATA, false, false, RPC_PERM_CLUSTER},
 	[AIS__OP__OP_ETL_STATE]      = {rpc_etl_state,      NULL,            RPC_DATA, false, true,  RPC_PERM_CLUSTER},
-	[AIS__OP__OP_ETL_BUCKET]     = {rpc_etl_bucket,     NULL,            RPC_DATA, false, false, RPC_PERM_CLUSTER},
+	[AIS__OP__OP_ETL_BUCKET]     = {rpc_etl_bucket,     NULL,            RPC_DATA, false, false, RPC_PERM_ADMIN},
 	[AIS__OP__OP_JOB_STOP]       = {rpc_job_stop,       NULL,            RPC_DATA, false, true,  RPC_PERM_CLUSTER},
 	[AIS__OP__OP_JOB_REMOVE]     = {rpc_job_remove,     NULL,            RPC_DATA, false, false, RPC_PERM_CLUSTER},
-	[AIS__OP__OP_ETL_ERRORS]     = {rpc_etl_errors,     NULL,            RPC_META, false, true,  RPC_PERM_READ},
-	[AIS__OP__OP_S3_KEY_ADD]     = {rpc_s3_key_add,     NULL,            RPC_DATA, false, false, RPC_PERM_CLUSTER},
-	[AIS__OP__OP_S3_KEY_REMOVE]  = {rpc_s3_key_remove,  NULL,            RPC_DATA, false, false, RPC_PERM_CLUSTER},
-	[AIS__OP__OP_S3_KEY_LIST]    = {rpc_s3_key_list,    NULL,            RPC_META, false, true,  RPC_PERM_CLUSTER},
+	[AIS__OP__OP_ETL_ERRORS]     = {rpc_etl_errors,     NULL,            RPC_META, false, true,  RPC_PERM_AUTH},
+	[AIS__OP__OP_S3_KEY_ADD]     = {rpc_s3_key_add,     NULL,            RPC_DATA, false, false, RPC_PERM_AUTH},
+	[AIS__OP__OP_S3_KEY_REMOVE]  = {rpc_s3_key_remove,  NULL,            RPC_DATA, false, false, RPC_PERM_AUTH},
+	[AIS__OP__OP_S3_KEY_LIST]    = {rpc_s3_key_list,    NULL,            RPC_META, false, true,  RPC_PERM_AUTH},
 	[AIS__OP__OP_MPU_CREATE]     = {rpc_mpu_create,     NULL,            RPC_DATA, false, false, RPC_PERM_WRITE},
 	[AIS__OP__OP_MPU_PART]       = {rpc_mpu_part,       NULL,            RPC_DATA, true,  true,  RPC_PERM_WRITE},
 	[AIS__OP__OP_MPU_COMPLETE]   = {rpc_mpu_complete,   NULL,            RPC_DATA, false, false, RPC_PERM_WRITE},
 	[AIS__OP__OP_MPU_ABORT]      = {rpc_mpu_abort,      NULL,            RPC_DATA, false, false, RPC_PERM_WRITE},
 	[AIS__OP__OP_MPU_LIST]       = {rpc_mpu_list,       NULL,            RPC_META, false, true,  RPC_PERM_READ},
+	[AIS__OP__OP_AUTH_LOGIN]     = {rpc_auth_login,     NULL,            RPC_DATA, false, true,  RPC_PERM_NONE},
+	[AIS__OP__OP_USER_ADD]       = {rpc_user_add,       NULL,            RPC_DATA, false, false, RPC_PERM_CLUSTER},
+	[AIS__OP__OP_USER_REMOVE]    = {rpc_user_remove,    NULL,            RPC_DATA, false, false, RPC_PERM_CLUSTER},
+	[AIS__OP__OP_USER_LIST]      = {rpc_user_list,      NULL,            RPC_META, false, true,  RPC_PERM_AUTH},
+	[AIS__OP__OP_USER_GRANT]     = {rpc_user_grant,     NULL,            RPC_DATA, false, true,  RPC_PERM_CLUSTER},
+	[AIS__OP__OP_TOKEN_REVOKE]   = {rpc_token_revoke,   NULL,            RPC_DATA, false, true,  RPC_PERM_AUTH},
 };
 /* clang-format on */
 
@@ -141,6 +149,9 @@ static void rpc_done(struct rpc *r)
 	free(r->changed);
 	free(r->hits);
 	free(r->s3keys);
+	free(r->users);
+	free(r->bucketv);
+	OPENSSL_cleanse(r->token_text, sizeof(r->token_text));
 	rpc_mpu_free(r);
 	rpc_batch_free(r->batch);
 	cluster_map_put(r->cm);
@@ -179,6 +190,8 @@ void rpc_run(struct aisd *d, struct rpc_job *j)
 	rpc_init(&r, d, j);
 	op = rpc_op_find(j->req->op);
 	rc = rpc_admit(op, j, r.errmsg);
+	if (rc == 0)
+		rc = rpc_authorize(&r, op);
 	/* A joining node answers listings (rpc_list_joining), at once. */
 	joining_list = rc == 0 && j->req->op == AIS__OP__OP_LIST &&
 		       !cluster_serving(d->cluster);
@@ -236,6 +249,11 @@ enum rpc_inline rpc_try_inline(struct aisd *d, struct rpc_job *j, uint8_t *buf,
 	if (j->req->map_version > r.cm->m->version || r.cm->m->version == 0 ||
 	    (j->req->bucket[0] && !cluster_has_bucket(r.cm, j->req->bucket))) {
 		/* rpc_run waits for the map; this thread must not. */
+		rpc_done(&r);
+		return RPC_INLINE_NO;
+	}
+	if (rpc_authorize(&r, op)) {
+		/* A worker answers the refusal. */
 		rpc_done(&r);
 		return RPC_INLINE_NO;
 	}

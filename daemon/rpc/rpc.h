@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "ais.pb-c.h"
+#include "auth.h"
 #include "frame.h"
 
 #include "aisd.h"
@@ -36,10 +37,11 @@ struct rpc_job {
 	struct ais_frame_hdr hdr;
 	Ais__Request *req; /* owned by the caller */
 	struct sock_io io;
-	const char *peer;     /* "ADDR:PORT" for logs */
-	bool nul_in_string;   /* a string field of the head holds a NUL */
-	bool close;	      /* out: close the connection afterwards */
-	struct rpc_tail tail; /* set by rpc_try_inline only */
+	const char *peer;   /* "ADDR:PORT" for logs */
+	bool nul_in_string; /* a string field of the head holds a NUL */
+	bool close;	    /* out: close the connection afterwards */
+	struct rpc_auth_cache *auth; /* the connection's */
+	struct rpc_tail tail;	     /* set by rpc_try_inline only */
 };
 
 /* Which threads run an op's handler (after its loop fast path, if any). */
@@ -52,14 +54,25 @@ enum rpc_thread {
 		     (OP_WATCH), which must not take the others' threads */
 };
 
-/* The right a request needs. Not checked yet: users and tokens come with
- * the security work; the table already says what each op will need. */
+/* The right a request needs (rpc/auth.c checks it when the cluster has a
+ * secret; HACKING.md, "Users, tokens, rights"). */
 enum rpc_perm {
-	RPC_PERM_NONE,	  /* anyone who can connect (PING, the map) */
-	RPC_PERM_READ,	  /* GET, HEAD, listings of a bucket */
-	RPC_PERM_WRITE,	  /* PUT, DELETE, RENAME, SET_META, append */
-	RPC_PERM_ADMIN,	  /* a bucket itself: create, destroy */
-	RPC_PERM_CLUSTER, /* membership: JOIN */
+	RPC_PERM_NONE,	  /* anyone who can connect (PING, the map, login) */
+	RPC_PERM_AUTH,	  /* any valid token */
+	RPC_PERM_READ,	  /* on the bucket: GET, HEAD, listings */
+	RPC_PERM_WRITE,	  /* on the bucket: PUT, DELETE, RENAME, append */
+	RPC_PERM_ADMIN,	  /* on the bucket: create, destroy, props, scrub */
+	RPC_PERM_CLUSTER, /* a cluster admin: membership, users, transforms */
+	RPC_PERM_NODE,	  /* another node (a root token): JOIN, proposals */
+};
+
+/* What a connection remembers of the last token it verified, so that the
+ * next request with the same token costs a comparison, not an HMAC. */
+struct rpc_auth_cache {
+	size_t len;
+	uint8_t tok[AIS_TOKEN_MAX];
+	struct ais_claims claims;
+	uint64_t not_revoked_at; /* metadata version where it was not */
 };
 
 /* What a fast path did on the loop thread. */
@@ -99,6 +112,13 @@ const char *rpc_op_name(int op);
  * NUL in its names. Returns 0 or -errno with errmsg (the answer to send).
  * op may be NULL (unknown). */
 int rpc_admit(const struct rpc_op *op, const struct rpc_job *j, char *errmsg);
+
+/* Whether the request may run as far as tokens and rights go: 0, or
+ * -EACCES with the reason in errmsg ("the token of alice expired at ...",
+ * "user bob may not PUT in bucket b: it has read there, write is
+ * needed"). Sets who (the caller's claims, NULL without auth) and admin. */
+struct rpc;
+int rpc_authorize(struct rpc *r, const struct rpc_op *op);
 
 /* Handles j completely on a worker (response written, body consumed or the
  * connection marked for closing), or, if j->tail is pending, sends the

@@ -40,7 +40,7 @@ struct rpc {
 	char job_id[32];	 /* OP_ETL_BUCKET's answer */
 	/* OP_S3_KEY_ADD's answer; OP_S3_KEY_LIST's (freed after it). */
 	Ais__S3Key s3key, *s3keyp;
-	char s3ak[130], s3sk[130];
+	char s3ak[130], s3sk[130], s3user[AIS_USER_MAX + 2];
 	Ais__S3Key *s3keys, **s3keyv;
 	/* OP_MPU_LIST's answer (freed after it): MpuPart or MpuInfo. */
 	void **mpu;
@@ -49,6 +49,14 @@ struct rpc {
 	/* OP_GET, OP_HEAD with want_ext: the object's ObjExt. */
 	uint8_t ext[AIS_OBJ_EXT_MAX];
 	size_t ext_len;
+	/* Who asks (rpc_authorize): NULL when the cluster has no auth or
+	 * the op needs none; admin: a root token or a cluster admin. */
+	const struct ais_claims *who;
+	bool admin;
+	/* OP_AUTH_LOGIN's and OP_USER_LIST's answers (freed after it). */
+	char token_text[AIS_TOKEN_TEXT_MAX];
+	Ais__User *users, **userv;
+	char **bucketv; /* OP_BUCKET_LIST's for a user (strings borrowed) */
 	char errmsg[AIS_ERRMSG_LEN];
 };
 
@@ -193,6 +201,14 @@ int rpc_job_remove(struct rpc *r);
 int rpc_etl_errors(struct rpc *r);
 
 /* ---- s3keys.c -------------------------------------------------------- */
+/* auth.c: ais auth. */
+int rpc_auth_login(struct rpc *r);
+int rpc_user_add(struct rpc *r);
+int rpc_user_remove(struct rpc *r);
+int rpc_user_list(struct rpc *r);
+int rpc_user_grant(struct rpc *r);
+int rpc_token_revoke(struct rpc *r);
+
 int rpc_s3_key_add(struct rpc *r);
 int rpc_s3_key_remove(struct rpc *r);
 int rpc_s3_key_list(struct rpc *r);

@@ -53,6 +53,22 @@ int rpc_s3_key_add(struct rpc *r)
 	}
 	if (!k.comment)
 		k.comment = (char *)"";
+	if (r->who) {
+		/* A key acts as a user: the caller, unless an admin names
+		 * another. */
+		if (!k.user || !k.user[0]) {
+			if (r->who->root)
+				return ais_errf(r->errmsg, -EINVAL,
+						"name the user the key acts as "
+						"(--user)");
+			k.user = (char *)r->who->user;
+		}
+		if (!r->admin && strcmp(k.user, r->who->user))
+			return ais_errf(r->errmsg, -EACCES,
+					"user %s may make S3 keys for itself "
+					"only",
+					r->who->user);
+	}
 	rc = meta_s3_key_check(&k, r->errmsg);
 	if (!rc)
 		rc = cluster_s3_key_add(r->d->cluster, &k, r->errmsg);
@@ -67,6 +83,8 @@ int rpc_s3_key_add(struct rpc *r)
 	r->s3key.access_key = r->s3ak;
 	r->s3key.secret = r->s3sk;
 	r->s3key.comment = (char *)"";
+	snprintf(r->s3user, sizeof(r->s3user), "%s", k.user ? k.user : "");
+	r->s3key.user = r->s3user;
 	r->s3keyp = &r->s3key;
 	r->resp.n_s3_keys = 1;
 	r->resp.s3_keys = &r->s3keyp;
@@ -80,6 +98,15 @@ int rpc_s3_key_remove(struct rpc *r)
 
 	if (!in || !in->access_key || !in->access_key[0])
 		return ais_errf(r->errmsg, -EINVAL, "no access key given");
+	if (!r->admin) {
+		const Ais__S3Key *k =
+		    cluster_s3_key_find(r->cm, in->access_key);
+
+		if (k && (!k->user || strcmp(k->user, r->who->user)))
+			return ais_errf(r->errmsg, -EACCES,
+					"S3 access key %s is not %s's",
+					in->access_key, r->who->user);
+	}
 	rc = cluster_s3_key_remove(r->d->cluster, in->access_key, r->errmsg);
 	rpc_answer_new_version(r);
 	if (!rc)
@@ -98,12 +125,17 @@ int rpc_s3_key_list(struct rpc *r)
 	if (!r->s3keys)
 		return ais_errf(r->errmsg, -ENOMEM, "out of memory");
 	r->s3keyv = (Ais__S3Key **)(r->s3keys + n);
-	for (size_t i = 0; i < n; i++) {
-		r->s3keys[i] = *r->cm->s3keys[i];
-		r->s3keys[i].secret = (char *)""; /* never leaves the nodes */
-		r->s3keyv[i] = &r->s3keys[i];
+	for (size_t i = 0, m = 0; i < n; i++) {
+		const Ais__S3Key *k = r->cm->s3keys[i];
+
+		/* A user sees its own keys; an admin, all. */
+		if (!r->admin && (!k->user || strcmp(k->user, r->who->user)))
+			continue;
+		r->s3keys[m] = *k;
+		r->s3keys[m].secret = (char *)""; /* never leaves the nodes */
+		r->s3keyv[m] = &r->s3keys[m];
+		r->resp.n_s3_keys = ++m;
 	}
-	r->resp.n_s3_keys = n;
 	r->resp.s3_keys = r->s3keyv;
 	return 0;
 }

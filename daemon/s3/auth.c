@@ -55,6 +55,20 @@ static int anonymous(struct s3_req *r, struct s3_fail *f)
 						"unsigned");
 }
 
+/* The right a request needs on its bucket. */
+static int need_of(const struct s3_req *r)
+{
+	if (!r->key[0]) {
+		/* CreateBucket, DeleteBucket; DeleteObjects. */
+		if (r->method == HTTP_PUT || r->method == HTTP_DELETE)
+			return AIS__RIGHT__RIGHT_ADMIN;
+		if (r->method == HTTP_POST)
+			return AIS__RIGHT__RIGHT_WRITE;
+		return AIS__RIGHT__RIGHT_READ;
+	}
+	return is_read(r) ? AIS__RIGHT__RIGHT_READ : AIS__RIGHT__RIGHT_WRITE;
+}
+
 /* The Date header's time as YYYYMMDDTHHMMSSZ. */
 static int date_to_amz(const char *date, char out[17])
 {
@@ -175,8 +189,11 @@ int s3_auth_check(struct s3_req *r, struct s3_fail *f)
 
 	cm = cluster_map_get(r->s->d->cluster);
 	k = cluster_s3_key_find(cm, a->access_key);
-	if (k)
+	if (k) {
 		snprintf(secret, sizeof(secret), "%s", k->secret);
+		snprintf(r->user, sizeof(r->user), "%s",
+			 k->user ? k->user : "");
+	}
 	cluster_map_put(cm);
 	if (!k)
 		return deny(f, 403, "InvalidAccessKeyId",
@@ -222,7 +239,60 @@ int s3_auth_check(struct s3_req *r, struct s3_fail *f)
 			    "match the signature you provided. Check your "
 			    "key and signing method.");
 	}
-	return 0;
+	/* ListBuckets shows what the user may read (s3_list_buckets). */
+	if (!r->bucket[0])
+		return 0;
+	return s3_may(r, r->bucket, need_of(r), f);
+}
+
+static const char *right_word(int right)
+{
+	return right == AIS__RIGHT__RIGHT_ADMIN	  ? "admin"
+	       : right == AIS__RIGHT__RIGHT_WRITE ? "write"
+	       : right == AIS__RIGHT__RIGHT_READ  ? "read"
+						  : "no right";
+}
+
+int s3_may(struct s3_req *r, const char *bucket, int need, struct s3_fail *f)
+{
+	struct cluster_map *cm;
+	const Ais__User *u;
+	int have = AIS__RIGHT__RIGHT_NONE;
+
+	if (!r->s->d->auth_key || !r->auth.access_key[0])
+		return 0;
+	if (!r->user[0])
+		return deny(f, 403, "AccessDenied",
+			    "access key %s acts as no user (made before the "
+			    "cluster had auth): make another with ais s3 "
+			    "keys add --user NAME",
+			    r->auth.access_key);
+	cm = cluster_map_get(r->s->d->cluster);
+	u = cluster_user_find(cm, r->user);
+	if (u)
+		have = cluster_user_right(u, bucket);
+	cluster_map_put(cm);
+	if (!u)
+		return deny(f, 403, "AccessDenied",
+			    "user %s of access key %s no longer exists",
+			    r->user, r->auth.access_key);
+	if (have >= need)
+		return 0;
+	return deny(f, 403, "AccessDenied",
+		    "user %s may not %s %s in bucket %s: it has %s there, %s "
+		    "is needed",
+		    r->user, r->method_name, r->key[0] ? "objects" : "it",
+		    bucket, right_word(have), right_word(need));
+}
+
+int s3_authorize(struct s3_req *r, const char *bucket, int need)
+{
+	struct s3_fail f = {0};
+
+	if (s3_may(r, bucket, need, &f) == 0)
+		return 0;
+	s3_error(r, f.status, f.code, "%s", f.msg);
+	return -1;
 }
 
 int s3_authenticate(struct s3_req *r)

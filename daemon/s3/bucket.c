@@ -63,6 +63,10 @@ void s3_list_buckets(struct s3_req *r)
 				"\"><Owner><ID>ais</ID><DisplayName>ais"
 				"</DisplayName></Owner><Buckets>");
 	for (size_t i = 0; i < cm->nbuckets; i++) {
+		struct s3_fail f = {.quiet = true};
+
+		if (s3_may(r, cm->buckets[i], AIS__RIGHT__RIGHT_READ, &f))
+			continue;
 		s3_xml_raw(&x, "<Bucket>");
 		s3_xml_elem(&x, "Name", cm->buckets[i]);
 		s3_iso_date(cm->bucket_created[i], date, sizeof(date));

@@ -653,9 +653,15 @@ struct ais_client *s3_client(struct s3 *s, char *errmsg)
 	pthread_mutex_lock(&s->mu);
 	c = s->client;
 	if (!c) {
+		struct ais_client_opts o;
+
+		ais_client_opts_default(&o);
+		/* The front end checks the S3 user's rights itself (auth.c)
+		 * and asks its node as the node. */
+		o.root_key = s->d->auth_key;
 		self = cluster_self(s->d->cluster);
 		snprintf(ep, sizeof(ep), "%s:%u", self->host, self->port);
-		c = ais_client_new(ep, NULL, errmsg);
+		c = ais_client_new(ep, &o, errmsg);
 		s->client = c;
 	}
 	pthread_mutex_unlock(&s->mu);

@@ -152,6 +152,8 @@ static void upload_part_copy(struct s3_req *r, struct ais_client *c,
 			 "x-amz-copy-source must be /BUCKET/KEY");
 		goto out;
 	}
+	if (s3_authorize(r, sb, AIS__RIGHT__RIGHT_READ))
+		goto out;
 	rc = ais_client_head_ext(c, sb, sk, NULL, &sm, sext, &sext_len, em);
 	if (rc) {
 		s3_error_errno(r, rc, em, false);

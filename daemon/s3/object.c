@@ -852,6 +852,11 @@ static void copy_object(struct s3_req *r)
 			 "x-amz-copy-source must be /BUCKET/KEY");
 		return;
 	}
+	if (s3_authorize(r, sb, AIS__RIGHT__RIGHT_READ)) {
+		free(sb);
+		free(sk);
+		return;
+	}
 	c = s3_client(r->s, em);
 	sext = malloc(AIS_OBJ_EXT_MAX);
 	ext = malloc(AIS_OBJ_EXT_MAX);

@@ -118,8 +118,10 @@ struct s3_req {
 	bool close;    /* close the connection after it */
 	int status;
 	char id[17]; /* x-amz-request-id */
-	/* Who signed it (access_key "" for an anonymous request). */
+	/* Who signed it (access_key "" for an anonymous request), and the
+	 * user its key acts as ("" for a key of a cluster without auth). */
 	struct sigv4_auth auth;
+	char user[AIS_USER_MAX + 2];
 	uint8_t key32[32];
 	bool streaming; /* aws-chunked body with chunk signatures */
 	const char *payload_hash;
@@ -190,6 +192,13 @@ struct s3_fail {
 	char msg[AIS_ERRMSG_LEN + 64];
 };
 int s3_auth_check(struct s3_req *r, struct s3_fail *f);
+
+/* Whether the request's user has right need (an AIS__RIGHT__*) on bucket:
+ * 0, or -1 with f filled (AccessDenied, saying why). Anonymous requests
+ * (allowed by s3_anonymous) and clusters without auth pass. */
+int s3_may(struct s3_req *r, const char *bucket, int need, struct s3_fail *f);
+/* s3_may that answers the refusal itself: 0 or -1 (answered). */
+int s3_authorize(struct s3_req *r, const char *bucket, int need);
 
 /* ---- ops ------------------------------------------------------------- */
 

@@ -262,7 +262,15 @@ static int start(struct ais_async *a, struct ais_aget *g, struct ais__retry r,
 		}
 		req.map_version = ais__client_version_hint(a->c);
 		k->id = atomic_fetch_add(&a->c->next_id, 1);
-		rc = ais_frame_pack(k->id, 0, &req.base, 0, &buf, &len);
+		{
+			uint8_t tok[AIS_TOKEN_MAX];
+
+			req.token.len = ais_token_src_get(&a->c->tok, tok);
+			req.token.data = tok;
+			rc = ais_frame_pack(k->id, 0, &req.base, 0, &buf, &len);
+			req.token.len = 0;
+			req.token.data = NULL;
+		}
 		if (rc < 0) {
 			conn_close(a, k);
 			return ais_errf(errmsg, rc, "cannot encode request: %s",

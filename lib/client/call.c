@@ -264,7 +264,15 @@ int ais__call_start_io(struct ais__call *k, struct ais_client *c,
 	 * runs before its answer begins); back to the client's at finish. */
 	if (k->own && k->reused)
 		ais_conn_set_timeout(k->fd, k->io_ms);
-	rc = ais_frame_pack(k->id, 0, &req->base, body_len, &buf, &len);
+	{
+		uint8_t tok[AIS_TOKEN_MAX];
+
+		req->token.len = ais_token_src_get(&c->tok, tok);
+		req->token.data = tok;
+		rc = ais_frame_pack(k->id, 0, &req->base, body_len, &buf, &len);
+		req->token.len = 0;
+		req->token.data = NULL;
+	}
 	if (rc < 0) {
 		k->fail = AIS_CONN_FAIL_OTHER;
 		ais__call_finish(k, false);

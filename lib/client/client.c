@@ -14,6 +14,7 @@
 
 void ais_client_opts_default(struct ais_client_opts *o)
 {
+	memset(o, 0, sizeof(*o));
 	o->connect_timeout_ms = 3000;
 	o->io_timeout_ms = 30000;
 	o->max_idle_per_node = 32;
@@ -120,6 +121,7 @@ struct ais_client *ais_client_new(const char *endpoint,
 	atomic_init(&c->seen_version, 0);
 	atomic_init(&c->map_checked_ns, 0);
 	atomic_init(&c->home, NULL);
+	ais_token_src_init(&c->tok);
 
 	c->ep_pools = calloc((size_t)n, sizeof(*c->ep_pools));
 	if (!c->ep_pools) {
@@ -146,6 +148,10 @@ struct ais_client *ais_client_new(const char *endpoint,
 		rc = fetch_map(c, p, true, em);
 		if (rc == 0) {
 			atomic_store(&c->home, p);
+			if (ais__client_token_setup(c, errmsg)) {
+				ais_client_free(c);
+				return NULL;
+			}
 			return c;
 		}
 		if (wl < sizeof(why))
@@ -183,6 +189,7 @@ void ais_client_free(struct ais_client *c)
 	free(c->ep_pools);
 	pthread_mutex_destroy(&c->map_lock);
 	pthread_mutex_destroy(&c->pools_lock);
+	ais_token_src_destroy(&c->tok);
 	free(c);
 }
 
@@ -479,6 +486,14 @@ int ais_client_cluster_info(struct ais_client *c, struct ais_cluster_info **out,
 	rc = fanout_run(c, &req, &f, errmsg);
 	if (rc < 0)
 		return rc;
+	/* Refused by every node (no token, no right): that is the answer. */
+	for (i = 0; i < f.n && f.rcs[i] == -EACCES; i++)
+		;
+	if (f.n && i == f.n) {
+		ais_errf(errmsg, -EACCES, "%s", f.msgs[0]);
+		fanout_free(&f);
+		return -EACCES;
+	}
 	ci = calloc(1, sizeof(*ci));
 	if (!ci)
 		goto err_nomem;

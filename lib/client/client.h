@@ -35,6 +35,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "auth.h"
 #include "cksum.h"
 #include "map.h"
 #include "objmeta.h"
@@ -50,6 +51,15 @@ struct ais_client_opts {
 	int io_timeout_ms; /* no progress on a socket for this long: -ETIMEDOUT;
 			      default 30000 */
 	int max_idle_per_node; /* idle pooled connections kept; default 32 */
+	/* The token requests carry, for a cluster that needs one (its map
+	 * names a key id): the file token_file (NULL: $AIS_TOKEN_FILE,
+	 * else the cluster's token in ~/.config/ais/tokens/KEYID, written
+	 * by `ais auth login`, else the one of `ais local up` in
+	 * $AIS_LOCAL_DIR/token, whichever is for this cluster). With
+	 * root_key instead, root tokens minted with the cluster's key
+	 * (nodes, `ais local up`, an operator with the secret). */
+	const char *token_file;
+	const struct ais_auth_key *root_key;
 };
 
 void ais_client_opts_default(struct ais_client_opts *o);
@@ -88,6 +98,11 @@ void ais_client_free(struct ais_client *c);
  * asking further nodes while some node has told of a newer map than the
  * one fetched. Returns 0 if some node answered, else the last -errno. */
 int ais_client_refresh_map(struct ais_client *c, char *errmsg);
+
+/* Where the client's token came from ("" for none, "(key)" for root
+ * tokens), and its claims (unverified): 0, or -ENOENT for no token. */
+int ais_client_token_info(struct ais_client *c, char *path, size_t cap,
+			  struct ais_claims *claims);
 
 /* Current map version and node count (no network). */
 uint64_t ais_client_map_version(struct ais_client *c);
@@ -441,6 +456,58 @@ int ais_client_bucket_list(struct ais_client *c, char ***names, size_t *n,
 int ais_client_bucket_head(struct ais_client *c, const char *bucket,
 			   char *errmsg);
 
+/* ---- users and tokens (ais auth; HACKING.md "Users, tokens, rights") -- */
+
+/* Logs in as user with password: the token's text (a token file's line)
+ * into token (AIS_TOKEN_TEXT_MAX bytes), good for ttl_s seconds (0: a
+ * day). -EACCES for a wrong user or password. */
+int ais_client_login(struct ais_client *c, const char *user,
+		     const char *password, uint32_t ttl_s, char *token,
+		     char *errmsg);
+
+/* Adds a user (cluster_admin: every right) with password (8..1024
+ * characters), removes one (its tokens and S3 keys stop working). */
+int ais_client_user_add(struct ais_client *c, const char *user,
+			const char *password, bool cluster_admin, char *errmsg);
+int ais_client_user_remove(struct ais_client *c, const char *user,
+			   char *errmsg);
+
+struct ais_grant {
+	char bucket[AIS_BUCKET_MAX + 1]; /* a bucket or "*" */
+	int right;			 /* AIS_RIGHT_* */
+};
+
+enum { AIS_RIGHT_NONE, AIS_RIGHT_READ, AIS_RIGHT_WRITE, AIS_RIGHT_ADMIN };
+
+struct ais_user {
+	char name[AIS_USER_MAX + 2];
+	bool cluster_admin;
+	int64_t created_ns;
+	int64_t revoked_before_ns; /* tokens issued before are refused */
+	struct ais_grant *grants;  /* sorted by bucket */
+	size_t ngrants;
+};
+
+/* Every user (a cluster admin asks), else the caller alone. Free with
+ * ais_users_free. */
+int ais_client_user_list(struct ais_client *c, struct ais_user **out, size_t *n,
+			 char *errmsg);
+void ais_users_free(struct ais_user *v, size_t n);
+
+/* Gives user right (AIS_RIGHT_*; NONE takes it away) on bucket ("*":
+ * every bucket; NULL or "": the cluster, where ADMIN makes a cluster admin
+ * and NONE unmakes one). */
+int ais_client_grant(struct ais_client *c, const char *user, const char *bucket,
+		     int right, char *errmsg);
+
+/* Revokes every token issued to user so far (user may be the caller), or
+ * the one token of id (id_len AIS_TOKEN_ID_LEN) that expires at
+ * expires_ns. */
+int ais_client_revoke_user(struct ais_client *c, const char *user,
+			   char *errmsg);
+int ais_client_revoke_token(struct ais_client *c, const uint8_t *id,
+			    int64_t expires_ns, char *errmsg);
+
 /* ---- S3 access keys (ais s3 keys) --------------------------------------- */
 
 struct ais_s3_key {
@@ -448,6 +515,8 @@ struct ais_s3_key {
 	char secret[130]; /* "" in a listing: only an add shows it */
 	char comment[260];
 	int64_t created_ns;
+	char user[AIS_USER_MAX + 2]; /* whose rights it has; "" on add: the
+					caller's */
 };
 
 /* Adds in (an empty access key or secret: the node makes one) to the

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "ais.pb-c.h"
+#include "auth.h"
 #include "client.h"
 #include "conn.h"
 #include "conn_pool.h"
@@ -48,7 +49,15 @@ struct ais_client {
 	_Atomic uint64_t origin;	 /* ais_client_set_origin */
 	/* A node answered OP_PUT_BATCH with "unknown op": PUT one by one. */
 	atomic_bool no_put_batch;
+	/* What every request carries as its token (client_auth.c). */
+	struct ais_token_src tok;
+	char token_path[512]; /* the file it came from, "" for none */
 };
+
+/* After the first map: the token requests carry (ais_client_opts,
+ * $AIS_TOKEN_FILE, else the cluster's own token file if there is one).
+ * 0, or -errno with errmsg for a token file named but unusable. */
+int ais__client_token_setup(struct ais_client *c, char *errmsg);
 
 /* A map is "fresh" for this long after a node gave it: a node marked down
  * in a fresher map is not worth a refresh before failing. */

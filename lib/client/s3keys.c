@@ -18,6 +18,7 @@ static void key_from_pb(const Ais__S3Key *k, struct ais_s3_key *out)
 	snprintf(out->comment, sizeof(out->comment), "%s",
 		 k->comment ? k->comment : "");
 	out->created_ns = k->created_ns;
+	snprintf(out->user, sizeof(out->user), "%s", k->user ? k->user : "");
 }
 
 /* An S3 key op (not resent: an add would make a second key): 0 with *a,
@@ -50,6 +51,7 @@ int ais_client_s3_key_add(struct ais_client *c, const struct ais_s3_key *in,
 	k.access_key = (char *)in->access_key;
 	k.secret = (char *)in->secret;
 	k.comment = (char *)in->comment;
+	k.user = (char *)in->user;
 	rc = key_call(c, AIS__OP__OP_S3_KEY_ADD, &k, false, &a, errmsg);
 	if (rc)
 		return rc;

@@ -106,7 +106,10 @@ START_TEST(test_table)
 			      AIS__OP__OP_JOB_STOP, AIS__OP__OP_JOB_REMOVE,
 			      AIS__OP__OP_S3_KEY_ADD, AIS__OP__OP_S3_KEY_REMOVE,
 			      AIS__OP__OP_MPU_CREATE, AIS__OP__OP_MPU_PART,
-			      AIS__OP__OP_MPU_COMPLETE, AIS__OP__OP_MPU_ABORT),
+			      AIS__OP__OP_MPU_COMPLETE, AIS__OP__OP_MPU_ABORT,
+			      AIS__OP__OP_AUTH_LOGIN, AIS__OP__OP_USER_ADD,
+			      AIS__OP__OP_USER_REMOVE, AIS__OP__OP_USER_GRANT,
+			      AIS__OP__OP_TOKEN_REVOKE),
 		    "%s: thread %d", v->name, op->thread);
 		/* Only OP_WATCH is held open on purpose: its own pool. */
 		ck_assert_msg((op->thread == RPC_WAIT) ==
@@ -122,7 +125,8 @@ START_TEST(test_table)
 			      AIS__OP__OP_ETL_REMOVE, AIS__OP__OP_ETL_BUCKET,
 			      AIS__OP__OP_JOB_REMOVE, AIS__OP__OP_S3_KEY_ADD,
 			      AIS__OP__OP_S3_KEY_REMOVE, AIS__OP__OP_MPU_CREATE,
-			      AIS__OP__OP_MPU_COMPLETE, AIS__OP__OP_MPU_ABORT),
+			      AIS__OP__OP_MPU_COMPLETE, AIS__OP__OP_MPU_ABORT,
+			      AIS__OP__OP_USER_ADD, AIS__OP__OP_USER_REMOVE),
 		    "%s: idempotent %d", v->name, op->idempotent);
 	}
 	ck_assert_uint_eq(rows, d->n_values - 1);

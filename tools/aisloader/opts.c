@@ -18,6 +18,7 @@
 
 enum {
 	OPT_ENDPOINT = 256,
+	OPT_TOKEN_FILE,
 	OPT_BUCKET,
 	OPT_PREFIX,
 	OPT_WORKERS,
@@ -44,6 +45,7 @@ enum {
 
 static const struct option long_opts[] = {
     {"endpoint", required_argument, NULL, OPT_ENDPOINT},
+    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
     {"bucket", required_argument, NULL, OPT_BUCKET},
     {"prefix", required_argument, NULL, OPT_PREFIX},
     {"workers", required_argument, NULL, OPT_WORKERS},
@@ -86,6 +88,9 @@ void al_opts_usage(FILE *out)
 	    "                        nodes of the cluster, the first that\n"
 	    "                        answers is used (default $AIS_ENDPOINT,\n"
 	    "                        then " AIS_DEFAULT_ENDPOINT ")\n"
+	    "  --token-file F        the token requests carry (default\n"
+	    "                        $AIS_TOKEN_FILE, else the one saved for\n"
+	    "                        the cluster; ais auth)\n"
 	    "  --bucket B            the bucket (must exist)\n"
 	    "  --prefix P            only names under P; PUT names are\n"
 	    "                        P/aisloader-SEED-N\n"
@@ -247,6 +252,9 @@ int al_opts_parse(struct al_opts *o, int argc, char **argv, char *errmsg)
 			o->endpoint = optarg;
 			break;
 		}
+		case OPT_TOKEN_FILE:
+			o->token_file = optarg;
+			break;
 		case OPT_BUCKET:
 			o->bucket = optarg;
 			break;

@@ -1,0 +1,83 @@
+/* libais client: which token requests carry (client.h, ais_client_opts). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "client_i.h"
+#include "util.h"
+
+/* Reads path and takes its token if it is for the cluster of key id kid.
+ * 1 taken, 0 not for this cluster, or -errno with errmsg. */
+static int take_file(struct ais_client *c, const char *path, const char *kid,
+		     bool named, char *errmsg)
+{
+	uint8_t raw[AIS_TOKEN_MAX];
+	struct ais_claims cl;
+	size_t len;
+	int rc;
+
+	rc = ais_token_file_read(path, raw, &len, errmsg);
+	if (rc)
+		return rc;
+	if (ais_token_peek(raw, len, &cl))
+		return ais_errf(errmsg, -EINVAL, "token file %s: not a token",
+				path);
+	if (strcmp(cl.kid, kid)) {
+		if (!named)
+			return 0;
+		return ais_errf(errmsg, -EACCES,
+				"token file %s is for another cluster (key id "
+				"%s; this cluster's is %s)",
+				path, cl.kid, kid);
+	}
+	ais_token_src_set_raw(&c->tok, raw, len);
+	snprintf(c->token_path, sizeof(c->token_path), "%s", path);
+	return 1;
+}
+
+int ais__client_token_setup(struct ais_client *c, char *errmsg)
+{
+	struct ais__mapref *r = ais__mapref_get(c);
+	char kid[AIS_KID_LEN + 1], path[512];
+	const char *named = c->opts.token_file;
+	int rc;
+
+	snprintf(kid, sizeof(kid), "%s", r->map->auth_kid);
+	ais__mapref_put(r);
+	if (c->opts.root_key) {
+		ais_token_src_set_key(&c->tok, c->opts.root_key, "@root");
+		snprintf(c->token_path, sizeof(c->token_path), "(key)");
+		return 0;
+	}
+	if (!named || !named[0])
+		named = getenv("AIS_TOKEN_FILE");
+	/* A cluster without auth gets no token, even one named: it would
+	 * go to whoever runs it. */
+	if (!kid[0])
+		return 0;
+	if (named && named[0]) {
+		rc = take_file(c, named, kid, true, errmsg);
+		return rc < 0 ? rc : 0;
+	}
+	if (ais_token_default_path(kid, path, sizeof(path)) == 0 &&
+	    take_file(c, path, kid, false, NULL) == 1)
+		return 0;
+	ais_local_dir(path, sizeof(path) - 8);
+	strcat(path, "/token");
+	(void)take_file(c, path, kid, false, NULL);
+	return 0;
+}
+
+int ais_client_token_info(struct ais_client *c, char *path, size_t cap,
+			  struct ais_claims *claims)
+{
+	uint8_t raw[AIS_TOKEN_MAX];
+	size_t len = ais_token_src_get(&c->tok, raw);
+
+	snprintf(path, cap, "%s", c->token_path);
+	if (!len)
+		return -ENOENT;
+	return ais_token_peek(raw, len, claims) ? -ENOENT : 0;
+}
