@@ -412,6 +412,14 @@ int ais_test_init(struct ais_test_cluster *tc, const char *name)
 	}
 	snprintf(tc->endpoint, sizeof(tc->endpoint), "127.0.0.1:%u", tc->port);
 	setenv("AIS_ENDPOINT", tc->endpoint, 1);
+	{
+		/* ais local up saves its admin token here, where the test's
+		 * clients find it. */
+		char xdg[PATH_MAX];
+
+		snprintf(xdg, sizeof(xdg), "%s/xdg", tc->dir);
+		setenv("XDG_CONFIG_HOME", xdg, 1);
+	}
 	signal(SIGPIPE, SIG_IGN);
 
 	the_tc = tc;
@@ -929,8 +937,36 @@ int ais_test_connect(uint16_t port)
 	return fd;
 }
 
+void ais_test_add_token(Ais__Request *q)
+{
+	static uint8_t tok[AIS_TOKEN_MAX];
+	static size_t toklen;
+
+	if (!q->token.len && the_tc && the_tc->up && !toklen) {
+		char path[PATH_MAX + 16];
+
+		snprintf(path, sizeof(path), "%s/token", the_tc->cluster_dir);
+		if (ais_token_file_read(path, tok, &toklen, NULL))
+			toklen = 0;
+	}
+	if (!q->token.len && toklen) {
+		q->token.data = tok;
+		q->token.len = toklen;
+	}
+}
+
 int ais_test_send_req(int fd, uint32_t id, const Ais__Request *req,
 		      const void *body, uint64_t body_len)
+{
+	Ais__Request q = *req;
+
+	/* The cluster's admin token, unless the request has its own. */
+	ais_test_add_token(&q);
+	return ais_test_send_req_as(fd, id, &q, body, body_len);
+}
+
+int ais_test_send_req_as(int fd, uint32_t id, const Ais__Request *req,
+			 const void *body, uint64_t body_len)
 {
 	static const unsigned char zeros[65536];
 	uint8_t *buf = NULL;

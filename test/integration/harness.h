@@ -142,9 +142,16 @@ void ais_test_stream_cksum(uint64_t seed, uint64_t size,
  * timeouts; -errno on failure. */
 int ais_test_connect(uint16_t port);
 /* Sends a frame (header with flags, packed req, then body_len bytes of
- * body, which may be NULL for zeros). Returns 0 or -errno. */
+ * body, which may be NULL for zeros). A request without a token gets the
+ * cluster's admin token (its DIR/cluster/token, when the cluster has
+ * auth); ais_test_send_req_as sends req as it is. Returns 0 or -errno. */
 int ais_test_send_req(int fd, uint32_t id, const Ais__Request *req,
 		      const void *body, uint64_t body_len);
+int ais_test_send_req_as(int fd, uint32_t id, const Ais__Request *req,
+			 const void *body, uint64_t body_len);
+/* Sets q's token to the cluster's admin token if it has none (and the
+ * cluster has auth); the token stays valid for the process. */
+void ais_test_add_token(Ais__Request *q);
 /* Reads one response frame: the unpacked head (free with
  * ais__response__free_unpacked) and the body discarded (its length in
  * *body_len, may be NULL). Returns 0, -ECONNRESET on EOF, or -errno. */

@@ -307,6 +307,9 @@ ais_test_init()
 	export AIS_AISD=$AISD
 	T=$(mktemp -d "${TMPDIR:-/tmp}/ais-test-$AIS_TEST_NAME.XXXXXX")
 	export T
+	# ais local up saves its admin token here, where every client of
+	# the test (ais, aisfs, aisloader, the C tests) finds it.
+	export XDG_CONFIG_HOME=$T/xdg
 	trap _ais_exit_trap EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
@@ -345,9 +348,13 @@ ais_node_add()
 	local k=$1 d=$T/extra$1
 	shift
 	mkdir -p "$d/mp0"
+	local secret=()
+	# The cluster's secret, as every node of it has (ais local up).
+	[ -f "$AIS_CLUSTER_DIR/secret" ] &&
+		secret=(--auth-secret-file "$AIS_CLUSTER_DIR/secret")
 	"$AISD" -l 127.0.0.1 -p $((PORT + 10 + k)) --raft-port $((PORT + 15 + k)) \
 		-m "$d/mp0" -j "127.0.0.1:$PORT" --pidfile "$d/aisd.pid" \
-		${AIS_TEST_AISD_CONF:+-c "$AIS_TEST_AISD_CONF"} "$@" \
+		${AIS_TEST_AISD_CONF:+-c "$AIS_TEST_AISD_CONF"} "${secret[@]}" "$@" \
 		>>"$d/aisd.log" 2>&1 &
 	ais_wait_for 10 test -s "$d/aisd.pid" || fail "extra node $k did not start"
 }

@@ -331,6 +331,7 @@ static int raw_named(int i, Ais__Op op, const char *bucket, const char *name,
 	req.op = op;
 	req.bucket = (char *)bucket;
 	req.name = tmpname;
+	ais_test_add_token(&req);
 	ck_assert_int_eq(ais_frame_pack(5, 0, &req.base, body_len, &buf, &len),
 			 0);
 	if (nlen > 0) {

@@ -278,6 +278,7 @@ START_TEST(test_broken_body)
 	req.bucket = (char *)"test";
 	req.n_put_items = 8;
 	req.put_items = pv;
+	ais_test_add_token(&req);
 	ck_assert_int_eq(
 	    ais_frame_pack(9, 0, &req.base, sizeof(body), &frame, &flen), 0);
 	fd = ais_test_connect(ais_test_node_port(&tc, 2));

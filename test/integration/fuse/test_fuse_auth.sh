@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# Users, rights and tokens end to end on a 3-node cluster with auth (ais
+# local up's default): the admin token up saved is found with no flag;
+# without a token everything is refused with a reason; ais auth user, grant,
+# login, whoami, revoke; a read-only user through the mount (reads work,
+# writes fail with EACCES) and through S3 (AccessDenied on PUT, its
+# ListBuckets shows its bucket only); a revoked token refused by every node
+# within seconds; a node with another secret, or none, cannot join; a
+# secret readable by others stops a node at start; --insecure says so.
+. "$(dirname "$0")/fuse_lib.sh"
+fuse_test_init fuse_auth
+PY=$(_ais_python)
+$PY -c 'import boto3' 2>/dev/null ||
+	fail "needs python3-boto3 (scripts/deps.sh)"
+
+AIS_TEST_S3_PORT=$((PORT + 6)) ais_cluster_up 3
+export AIS_ENDPOINT=127.0.0.1:$PORT,127.0.0.1:$((PORT + 1)),127.0.0.1:$((PORT + 2))
+D=$AIS_CLUSTER_DIR
+for f in secret token admin.password s3.env; do
+	[ -f "$D/$f" ] || fail "ais local up made no $D/$f"
+	assert_eq 600 "$(stat -c %a "$D/$f")" "$f holds a secret: mode 0600"
+done
+grep -q "auth:  *on" "$T/local-up.out" ||
+	fail "local up does not say auth is on: $(cat "$T/local-up.out")"
+grep -q "auth: on" "$D/node0/aisd.log" || fail "node0 does not log auth: on"
+
+# The admin token is found with no flag (XDG_CONFIG_HOME is the test's).
+"$AIS" auth whoami >"$T/who" || fail "whoami"
+grep -q "user: *admin" "$T/who" || fail "whoami: $(cat "$T/who")"
+grep -q "cluster admin" "$T/who" || fail "whoami: $(cat "$T/who")"
+"$AIS" bucket create ais://pub ais://priv || fail "bucket create as admin"
+echo "public bytes" >"$T/pub.txt"
+"$AIS" put "$T/pub.txt" ais://pub/a/pub.txt || fail "put as admin"
+echo "private bytes" | "$AIS" put - ais://priv/secret.txt || fail "put"
+
+# No token: refused, with the reason and what to do.
+NOTOK=(env XDG_CONFIG_HOME="$T/none" AIS_LOCAL_DIR="$T/none")
+expect_fail "needs a token" "${NOTOK[@]}" "$AIS" ls ais://pub
+expect_fail "needs a token" "${NOTOK[@]}" "$AIS" get ais://pub/a/pub.txt -
+expect_fail "needs a token" "${NOTOK[@]}" "$AIS" bucket create ais://x
+expect_fail "needs a token" "${NOTOK[@]}" "$AIS" cluster show
+# A token file named but broken: said so, nothing sent.
+echo garbage >"$T/bad.tok"
+expect_fail "not a token" env AIS_TOKEN_FILE="$T/bad.tok" "$AIS" ls
+
+# Users and rights.
+printf 'reader-password-1\n' >"$T/r.pw"
+printf 'writer-password-1\n' >"$T/w.pw"
+"$AIS" auth user add reader --password-file "$T/r.pw" || fail "user add"
+"$AIS" auth user add writer --password-file "$T/w.pw" || fail "user add"
+expect_fail "exists already" "$AIS" auth user add reader --password-file "$T/r.pw"
+"$AIS" auth grant reader ais://pub read || fail "grant read"
+"$AIS" auth grant writer ais://pub write || fail "grant write"
+"$AIS" auth user ls >"$T/users"
+grep -q "^reader .*ais://pub read" "$T/users" || fail "user ls: $(cat "$T/users")"
+grep -q "^admin .*cluster admin" "$T/users" || fail "user ls: $(cat "$T/users")"
+expect_fail "login refused" "$AIS" auth login reader --password-file "$T/w.pw" --out "$T/x.tok"
+"$AIS" auth login reader --password-file "$T/r.pw" --out "$T/r.tok" ||
+	fail "login reader"
+"$AIS" auth login writer --password-file "$T/w.pw" --out "$T/w.tok" ||
+	fail "login writer"
+assert_eq 600 "$(stat -c %a "$T/r.tok")" "a token file is 0600"
+R=(env AIS_TOKEN_FILE="$T/r.tok")
+W=(env AIS_TOKEN_FILE="$T/w.tok")
+"${R[@]}" "$AIS" get ais://pub/a/pub.txt "$T/got" || fail "reader get"
+cmp "$T/pub.txt" "$T/got" || fail "reader got other bytes"
+"${R[@]}" "$AIS" auth whoami | grep -q "ais://pub read" || fail "reader whoami"
+# The bucket list shows a user its buckets only.
+assert_eq "ais://pub" "$("${R[@]}" "$AIS" ls | tr -d ' ')" "reader's bucket list"
+expect_fail "may not PUT in bucket pub" "${R[@]}" "$AIS" put "$T/pub.txt" ais://pub/x
+expect_fail "may not GET in bucket priv" "${R[@]}" "$AIS" get ais://priv/secret.txt -
+expect_fail "may not DELETE" "${R[@]}" "$AIS" rm ais://pub/a/pub.txt
+expect_fail "cluster admin" "${R[@]}" "$AIS" auth user add x --password-file "$T/r.pw"
+expect_fail "cluster admin" "${R[@]}" "$AIS" auth grant reader ais://priv read
+"${W[@]}" "$AIS" put "$T/pub.txt" ais://pub/w.txt || fail "writer put"
+expect_fail "admin is needed" "${W[@]}" "$AIS" bucket rm ais://pub
+
+# The mount as the reader: reads work, writes and the other bucket do not.
+fuse_mount mr -o "token_file=$T/r.tok"
+cmp "$T/pub.txt" "$MNT/pub/a/pub.txt" || fail "mount: bytes differ"
+ls "$MNT" >"$T/mls" || fail "ls of the mount root"
+grep -qx pub "$T/mls" || fail "mount root: $(cat "$T/mls")"
+grep -qx priv "$T/mls" && fail "the reader's mount shows bucket priv"
+expect_errno EACCES "f = open('$MNT/pub/new.txt', 'w'); f.write('x'); f.close()"
+expect_errno EACCES "os.unlink('$MNT/pub/a/pub.txt')"
+expect_errno EACCES "os.rename('$MNT/pub/a/pub.txt', '$MNT/pub/b.txt')"
+cmp "$T/pub.txt" "$MNT/pub/a/pub.txt" || fail "mount: bytes differ after"
+grep -q "may not" "$T/mr.aisfs.log" ||
+	fail "the mount's log does not say why writes failed"
+# The writer's mount writes.
+fuse_mount mw -o "token_file=$T/w.tok"
+echo "through the mount" >"$MNT/pub/m.txt" || fail "writer's mount write"
+assert_eq "through the mount" "$("$AIS" get ais://pub/m.txt -)" "mount write"
+
+# S3: keys act as their users.
+"$AIS" s3 keys add --user reader --comment reader >"$T/rkey" || fail "s3 key"
+"$AIS" s3 keys ls | grep -q "reader" || fail "s3 keys ls shows no user"
+expect_fail "no user" "$AIS" s3 keys add --user nobody
+export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null \
+	AWS_SHARED_CREDENTIALS_FILE=/dev/null
+unset AWS_CA_BUNDLE
+(
+	# shellcheck disable=SC1090,SC1091
+	. "$T/rkey"
+	export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+	$PY - "http://127.0.0.1:$((PORT + 7))" <<'PY'
+import sys, boto3, botocore
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
+                  config=botocore.config.Config(retries={"max_attempts": 0}))
+assert s3.get_object(Bucket="pub", Key="a/pub.txt")["Body"].read() == b"public bytes\n"
+names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+assert names == ["pub"], names
+for call in (lambda: s3.put_object(Bucket="pub", Key="s3.txt", Body=b"x"),
+             lambda: s3.get_object(Bucket="priv", Key="secret.txt"),
+             lambda: s3.delete_object(Bucket="pub", Key="a/pub.txt"),
+             lambda: s3.create_bucket(Bucket="newb"),
+             lambda: s3.copy_object(Bucket="pub", Key="c",
+                 CopySource={"Bucket": "priv", "Key": "secret.txt"})):
+    try:
+        call()
+    except botocore.exceptions.ClientError as e:
+        code = e.response["Error"]["Code"]
+        assert code == "AccessDenied", (code, e.response["Error"]["Message"])
+        assert "user reader" in e.response["Error"]["Message"], e.response
+    else:
+        raise SystemExit("a call the reader has no right for succeeded")
+print("s3 as reader: ok")
+PY
+) || fail "S3 as the reader"
+# The admin key of s3.env may do everything.
+(
+	# shellcheck disable=SC1090,SC1091
+	. "$D/s3.env"
+	$PY - "$AIS_S3_ENDPOINT" <<'PY'
+import sys, boto3
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1")
+s3.put_object(Bucket="priv", Key="s3.txt", Body=b"by admin")
+assert s3.get_object(Bucket="priv", Key="s3.txt")["Body"].read() == b"by admin"
+PY
+) || fail "S3 as admin"
+
+# Revocation: every node refuses the reader's token within seconds, and
+# says why; a new login works.
+"$AIS" auth revoke --user reader || fail "revoke"
+t0=$(now_ms)
+for i in 0 1 2; do
+	ais_wait_for 5 sh -c "AIS_TOKEN_FILE='$T/r.tok' '$AIS' --endpoint 127.0.0.1:$((PORT + i)) get ais://pub/a/pub.txt - 2>&1 | grep -q 'was revoked'" ||
+		fail "node $i still takes a revoked token after 5 s"
+done
+note "revoked on 3 nodes in $(($(now_ms) - t0)) ms"
+expect_fail "was revoked" "${R[@]}" "$AIS" get ais://pub/a/pub.txt -
+sleep 0.05
+"$AIS" auth login reader --password-file "$T/r.pw" --out "$T/r.tok" || fail "login again"
+"${R[@]}" "$AIS" get ais://pub/a/pub.txt - >/dev/null || fail "a new token"
+# A user revokes its own, not another's.
+expect_fail "cluster admin" "${R[@]}" "$AIS" auth revoke --user writer
+"${W[@]}" "$AIS" auth revoke --token "$T/w.tok" || fail "revoke own token"
+expect_fail "revoked" "${W[@]}" "$AIS" ls ais://pub
+# Expired.
+"$AIS" auth login reader --password-file "$T/r.pw" --out "$T/short.tok" --ttl 1 ||
+	fail "login --ttl 1"
+sleep 1.2
+expect_fail "expired" env AIS_TOKEN_FILE="$T/short.tok" "$AIS" ls ais://pub
+# The user goes, and its token and key with it.
+"$AIS" auth user rm reader || fail "user rm"
+expect_fail "no longer exists" "${R[@]}" "$AIS" ls ais://pub
+"$AIS" s3 keys ls | grep -q reader && fail "the removed user's S3 key stays"
+
+# A node with another secret cannot join; nor one with none.
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T/other.secret"
+chmod 600 "$T/other.secret"
+ais_node_add 0 --auth-secret-file "$T/other.secret"
+ais_wait_for 10 grep -q "another cluster\|signature" "$T/extra0/aisd.log" ||
+	fail "the impostor's log does not say why it was refused: $(tail -5 "$T/extra0/aisd.log")"
+"$AIS" cluster show >"$T/show"
+grep -q ":$((PORT + 10))" "$T/show" && fail "a node with another secret joined"
+grep -h "JOIN refused" "$D"/node*/aisd.log | head -1 | grep -q . ||
+	fail "no node logged the refused JOIN"
+kill "$(ais_extra_pid 0)"
+# A secret others may read: the node does not start, and says why.
+cp "$D/secret" "$T/open.secret"
+chmod 644 "$T/open.secret"
+mkdir -p "$T/open/mp0"
+if timeout 10 "$AISD" -l 127.0.0.1 -p $((PORT + 12)) --raft-port $((PORT + 17)) \
+	-m "$T/open/mp0" --auth-secret-file "$T/open.secret" >"$T/open.log" 2>&1; then
+	fail "aisd started with a secret readable by others"
+fi
+grep -q "chmod 600" "$T/open.log" || fail "no reason: $(cat "$T/open.log")"
+
+# The cluster serves its users after all that.
+"${W[@]}" "$AIS" ls ais://pub >/dev/null 2>&1 && fail "a revoked token works"
+"$AIS" get ais://priv/secret.txt - | grep -q "private bytes" || fail "admin get"
+
+# --insecure: no auth, and said loudly.
+"$AIS" local up --dir "$T/insecure" --port $((PORT + 13)) --nodes 1 \
+	--s3-port 0 --insecure >"$T/ins.out" 2>&1 || fail "local up --insecure: $(cat "$T/ins.out")"
+grep -q "WARNING: --insecure" "$T/ins.out" || fail "--insecure is not loud"
+grep -q "auth: OFF" "$T/insecure/node0/aisd.log" || fail "aisd does not warn"
+"$AIS" --endpoint 127.0.0.1:$((PORT + 13)) bucket create ais://open ||
+	fail "no token needed on an insecure cluster"
+"$AIS" local down --dir "$T/insecure" --purge >/dev/null
+note "fuse_auth: ok"

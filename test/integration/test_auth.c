@@ -1,0 +1,559 @@
+/* Integration: tokens and rights on a 3-node cluster with auth (ais local
+ * up's default). Every op of the protocol, sent raw: refused without a
+ * token (or allowed, for the few that need none); refused to a user one
+ * right short of what it needs, allowed to one that has it; node-to-node
+ * ops refused to every user and allowed to a node's root token. Then the
+ * token's own checks: altered, another cluster's, expired, revoked (on
+ * every node within seconds, one token or all of a user's), its user
+ * removed; a wrong password; a bucket list that shows a user only its
+ * buckets. The expected rights are written out here, from the protocol's
+ * documentation, not read from the node's op table. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "harness.h"
+
+static struct ais_test_cluster tc;
+#define C (tc.client)
+
+enum need { N_NONE, N_AUTH, N_READ, N_WRITE, N_ADMIN, N_CLUSTER, N_NODE };
+
+/* What each op needs (ais.proto, HACKING.md "Users, tokens, rights"). */
+static const struct {
+	int op;
+	enum need need;
+	bool generic; /* the "allowed" probe applies (no handler rules) */
+} want[] = {
+    {AIS__OP__OP_PING, N_NONE, true},
+    {AIS__OP__OP_GET_MAP, N_NONE, true},
+    {AIS__OP__OP_AUTH_LOGIN, N_NONE, false},
+    {AIS__OP__OP_JOIN, N_NODE, true},
+    {AIS__OP__OP_META_PROPOSE, N_NODE, false},
+    {AIS__OP__OP_COPIES_SYNC, N_NODE, true},
+    {AIS__OP__OP_PROBE_DIRS, N_NODE, true},
+    {AIS__OP__OP_NODE_INFO, N_AUTH, true},
+    {AIS__OP__OP_BUCKET_LIST, N_AUTH, true},
+    {AIS__OP__OP_ETL_LIST, N_AUTH, true},
+    {AIS__OP__OP_ETL_ERRORS, N_AUTH, true},
+    {AIS__OP__OP_USER_LIST, N_AUTH, true},
+    {AIS__OP__OP_S3_KEY_LIST, N_AUTH, true},
+    {AIS__OP__OP_S3_KEY_ADD, N_AUTH, false},
+    {AIS__OP__OP_S3_KEY_REMOVE, N_AUTH, false},
+    {AIS__OP__OP_TOKEN_REVOKE, N_AUTH, false},
+    {AIS__OP__OP_GET, N_READ, true},
+    {AIS__OP__OP_HEAD, N_READ, true},
+    {AIS__OP__OP_LIST, N_READ, true},
+    {AIS__OP__OP_SHARD_LIST, N_READ, true},
+    {AIS__OP__OP_RESOLVE, N_READ, true},
+    {AIS__OP__OP_WATCH, N_READ, true},
+    {AIS__OP__OP_MPU_LIST, N_READ, true},
+    {AIS__OP__OP_PUT, N_WRITE, true},
+    {AIS__OP__OP_PUT_BATCH, N_WRITE, true},
+    {AIS__OP__OP_DELETE, N_WRITE, true},
+    {AIS__OP__OP_RENAME, N_WRITE, true},
+    {AIS__OP__OP_SET_META, N_WRITE, true},
+    {AIS__OP__OP_SHARD_APPEND, N_WRITE, true},
+    {AIS__OP__OP_MPU_CREATE, N_WRITE, true},
+    {AIS__OP__OP_MPU_PART, N_WRITE, true},
+    {AIS__OP__OP_MPU_COMPLETE, N_WRITE, true},
+    {AIS__OP__OP_MPU_ABORT, N_WRITE, true},
+    {AIS__OP__OP_BUCKET_CREATE, N_ADMIN, true},
+    {AIS__OP__OP_BUCKET_DESTROY, N_ADMIN, true},
+    {AIS__OP__OP_BUCKET_PROPS, N_ADMIN, true}, /* with set_copies */
+    {AIS__OP__OP_SCRUB, N_ADMIN, true},
+    {AIS__OP__OP_ETL_BUCKET, N_ADMIN, true},
+    {AIS__OP__OP_CLUSTER_CHANGE, N_CLUSTER, true},
+    {AIS__OP__OP_ETL_INIT, N_CLUSTER, true},
+    {AIS__OP__OP_ETL_REMOVE, N_CLUSTER, true},
+    {AIS__OP__OP_ETL_STATE, N_CLUSTER, true},
+    {AIS__OP__OP_JOB_STOP, N_CLUSTER, true},
+    {AIS__OP__OP_JOB_REMOVE, N_CLUSTER, true},
+    {AIS__OP__OP_USER_ADD, N_CLUSTER, true},
+    {AIS__OP__OP_USER_REMOVE, N_CLUSTER, true},
+    {AIS__OP__OP_USER_GRANT, N_CLUSTER, true},
+};
+
+#define PW "a-long-enough-password"
+
+/* Raw tokens of the users: one per right on bucket "authz" (which does
+ * not exist: what an allowed op does there fails after the check), a
+ * cluster admin, and a node's root token. */
+struct tok {
+	uint8_t raw[AIS_TOKEN_MAX];
+	size_t len;
+};
+static struct tok t_auth, t_read, t_write, t_admin, t_cluster, t_root;
+static struct ais_auth_key key;
+
+static void login(const char *user, uint32_t ttl, struct tok *t)
+{
+	char msg[AIS_ERRMSG_LEN] = "", text[AIS_TOKEN_TEXT_MAX];
+	ssize_t n;
+
+	ck_assert_msg(ais_client_login(C, user, PW, ttl, text, msg) == 0,
+		      "login %s: %s", user, msg);
+	n = ais_token_from_text(text, t->raw, sizeof(t->raw));
+	ck_assert_int_gt(n, 0);
+	t->len = (size_t)n;
+}
+
+static void add_user(const char *user, const char *bucket, int right)
+{
+	char msg[AIS_ERRMSG_LEN] = "";
+
+	ck_assert_msg(ais_client_user_add(C, user, PW, false, msg) == 0,
+		      "user add %s: %s", user, msg);
+	if (bucket)
+		ck_assert_msg(ais_client_grant(C, user, bucket, right, msg) ==
+				  0,
+			      "grant %s: %s", user, msg);
+}
+
+/* One raw request to node i: its status and message (msg, 256). */
+static int ask(int i, const Ais__Request *req, const struct tok *t, char *msg)
+{
+	Ais__Request q = *req;
+	Ais__Response *a;
+	int fd = ais_test_connect(ais_test_node_port(&tc, i)), st;
+	static uint32_t id = 1;
+
+	ck_assert_int_ge(fd, 0);
+	q.token.data = t ? (uint8_t *)t->raw : NULL;
+	q.token.len = t ? t->len : 0;
+	ck_assert_int_eq(ais_test_send_req_as(fd, id++, &q, NULL, 0), 0);
+	ck_assert_int_eq(ais_test_recv_resp(fd, &a, NULL), 0);
+	st = a->status;
+	snprintf(msg, AIS_ERRMSG_LEN, "%s", a->message ? a->message : "");
+	ais__response__free_unpacked(a, NULL);
+	close(fd);
+	return st;
+}
+
+/* A request of op that is harmless when allowed: names that do not
+ * exist, nothing to wait for. */
+static void probe_req(Ais__Request *q, int op, Ais__EtlJob *job,
+		      Ais__ClusterChange *ch)
+{
+	ais__request__init(q);
+	q->op = op;
+	q->bucket = (char *)"authz";
+	q->name = (char *)"no-such-object";
+	q->watch_wait_ms = 1;
+	q->etl_name = (char *)"no-such-etl";
+	q->job_id = (char *)"no-such-job";
+	q->upload_id = (char *)"00000000000000000000000000000000";
+	q->part_number = 1;
+	if (op == AIS__OP__OP_BUCKET_PROPS)
+		q->set_copies = true, q->copies = 1;
+	if (op == AIS__OP__OP_USER_REMOVE || op == AIS__OP__OP_USER_GRANT)
+		q->name = (char *)"no-such-user";
+	if (op == AIS__OP__OP_ETL_BUCKET) {
+		ais__etl_job__init(job);
+		job->etl = (char *)"no-such-etl";
+		job->src_bucket = (char *)"authz";
+		job->dst_bucket = (char *)"authz";
+		q->etl_job = job;
+	}
+	if (op == AIS__OP__OP_CLUSTER_CHANGE) {
+		ais__cluster_change__init(ch);
+		ch->kind = AIS__CLUSTER_CHANGE__KIND__MAINTENANCE_STOP;
+		ch->node = (char *)"no-such-node";
+		q->change = ch;
+	}
+}
+
+static bool refused(int st, const char *msg)
+{
+	return st == -EACCES &&
+	       (strstr(msg, "needs a token") || strstr(msg, "may not") ||
+		strstr(msg, "only nodes"));
+}
+
+START_TEST(test_setup)
+{
+	char path[PATH_MAX + 16], msg[AIS_ERRMSG_LEN] = "";
+	struct ais_claims cl;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/secret", tc.cluster_dir);
+	ck_assert_msg(ais_auth_key_load(path, &key, msg) == 0, "%s", msg);
+	memset(&cl, 0, sizeof(cl));
+	snprintf(cl.user, sizeof(cl.user), "@test-node");
+	cl.issued_ns = ais_now_real_ns();
+	cl.expires_ns = cl.issued_ns + 600 * 1000000000ll;
+	cl.root = true;
+	n = ais_token_mint(&key, &cl, t_root.raw, sizeof(t_root.raw));
+	ck_assert_int_gt(n, 0);
+	t_root.len = (size_t)n;
+
+	add_user("u-auth", NULL, 0);
+	add_user("u-read", "authz", AIS_RIGHT_READ);
+	add_user("u-write", "authz", AIS_RIGHT_WRITE);
+	add_user("u-admin", "authz", AIS_RIGHT_ADMIN);
+	add_user("u-cluster", "", AIS_RIGHT_ADMIN);
+	login("u-auth", 0, &t_auth);
+	login("u-read", 0, &t_read);
+	login("u-write", 0, &t_write);
+	login("u-admin", 0, &t_admin);
+	login("u-cluster", 0, &t_cluster);
+}
+END_TEST
+
+/* Every op the node knows is in the table above: a new op must say what
+ * it needs. */
+START_TEST(test_every_op_listed)
+{
+	const ProtobufCEnumDescriptor *d = &ais__op__descriptor;
+
+	for (unsigned i = 0; i < d->n_values; i++) {
+		int op = d->values[i].value;
+		bool found = op == AIS__OP__OP_NONE;
+
+		for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++)
+			found |= want[k].op == op;
+		ck_assert_msg(found, "op %s: not in test_auth's table",
+			      d->values[i].name);
+	}
+}
+END_TEST
+
+START_TEST(test_no_token)
+{
+	char msg[AIS_ERRMSG_LEN];
+
+	for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
+		Ais__EtlJob job;
+		Ais__ClusterChange ch;
+		Ais__Request q;
+		int st;
+
+		probe_req(&q, want[k].op, &job, &ch);
+		st = ask((int)(k % 3), &q, NULL, msg);
+		if (want[k].need == N_NONE)
+			ck_assert_msg(!strstr(msg, "needs a token"),
+				      "op %d without a token: %d %s",
+				      want[k].op, st, msg);
+		else
+			ck_assert_msg(st == -EACCES &&
+					  strstr(msg, "needs a token"),
+				      "op %d without a token: %d %s",
+				      want[k].op, st, msg);
+	}
+}
+END_TEST
+
+/* For each op: the token one right short is refused, the token with the
+ * right is not (whatever the op then makes of the names). */
+START_TEST(test_rights_per_op)
+{
+	static const struct tok *by_need[] = {
+	    [N_AUTH] = &t_auth,	      [N_READ] = &t_read,
+	    [N_WRITE] = &t_write,     [N_ADMIN] = &t_admin,
+	    [N_CLUSTER] = &t_cluster, [N_NODE] = &t_root,
+	};
+	static const struct tok *short_of[] = {
+	    [N_READ] = &t_auth,	    [N_WRITE] = &t_read,   [N_ADMIN] = &t_write,
+	    [N_CLUSTER] = &t_admin, [N_NODE] = &t_cluster,
+	};
+	char msg[AIS_ERRMSG_LEN];
+
+	for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
+		enum need nd = want[k].need;
+		Ais__EtlJob job;
+		Ais__ClusterChange ch;
+		Ais__Request q;
+		int st;
+
+		if (nd == N_NONE)
+			continue;
+		probe_req(&q, want[k].op, &job, &ch);
+		if (nd != N_AUTH) {
+			st = ask((int)(k % 3), &q, short_of[nd], msg);
+			ck_assert_msg(refused(st, msg),
+				      "op %d one right short: %d %s",
+				      want[k].op, st, msg);
+		}
+		if (!want[k].generic)
+			continue;
+		st = ask((int)((k + 1) % 3), &q, by_need[nd], msg);
+		ck_assert_msg(!refused(st, msg),
+			      "op %d with its right: refused: %s", want[k].op,
+			      msg);
+	}
+}
+END_TEST
+
+/* Reading a bucket's properties needs read; setting them, admin. Node
+ * flags are refused to every user. */
+START_TEST(test_special_cases)
+{
+	char msg[AIS_ERRMSG_LEN];
+	Ais__Request q;
+	int st;
+
+	probe_req(&q, AIS__OP__OP_BUCKET_PROPS, NULL, NULL);
+	q.set_copies = false;
+	st = ask(0, &q, &t_read, msg);
+	ck_assert_msg(!refused(st, msg), "props read: %s", msg);
+	st = ask(0, &q, &t_auth, msg);
+	ck_assert_msg(refused(st, msg), "props read, no right: %s", msg);
+
+	probe_req(&q, AIS__OP__OP_GET, NULL, NULL);
+	q.peer_local = true;
+	st = ask(1, &q, &t_cluster, msg);
+	ck_assert_msg(st == -EACCES && strstr(msg, "only nodes"),
+		      "peer_local from a user: %d %s", st, msg);
+	probe_req(&q, AIS__OP__OP_PUT, NULL, NULL);
+	q.migrate = true;
+	st = ask(2, &q, &t_admin, msg);
+	ck_assert_msg(st == -EACCES && strstr(msg, "only nodes"),
+		      "migrate from a user: %d %s", st, msg);
+
+	/* A bucket op with no bucket: every bucket, a cluster admin's. */
+	probe_req(&q, AIS__OP__OP_SCRUB, NULL, NULL);
+	q.bucket = (char *)"";
+	st = ask(0, &q, &t_admin, msg);
+	ck_assert_msg(refused(st, msg), "scrub of all by a bucket admin: %s",
+		      msg);
+}
+END_TEST
+
+START_TEST(test_bad_tokens)
+{
+	char msg[AIS_ERRMSG_LEN];
+	struct ais_auth_key other;
+	struct ais_claims cl;
+	struct tok t;
+	Ais__Request q;
+	ssize_t n;
+	int st;
+
+	probe_req(&q, AIS__OP__OP_LIST, NULL, NULL);
+	/* Altered: one byte of the claims. */
+	t = t_read;
+	t.raw[3] ^= 1;
+	st = ask(0, &q, &t, msg);
+	ck_assert_msg(st == -EACCES && (strstr(msg, "signature") ||
+					strstr(msg, "malformed")),
+		      "altered: %d %s", st, msg);
+	/* The signature cut short. */
+	t = t_read;
+	t.len -= 5;
+	st = ask(0, &q, &t, msg);
+	ck_assert_msg(st == -EACCES, "short: %d %s", st, msg);
+	/* Garbage. */
+	memset(t.raw, 0xa5, 100);
+	t.len = 100;
+	st = ask(1, &q, &t, msg);
+	ck_assert_msg(st == -EACCES && strstr(msg, "malformed"),
+		      "garbage: %d %s", st, msg);
+	/* Another cluster's root token. */
+	ais_auth_key_from("another cluster's secret, 32+ bytes long", 41,
+			  &other);
+	memset(&cl, 0, sizeof(cl));
+	snprintf(cl.user, sizeof(cl.user), "@impostor");
+	cl.issued_ns = ais_now_real_ns();
+	cl.expires_ns = cl.issued_ns + 600 * 1000000000ll;
+	cl.root = true;
+	n = ais_token_mint(&other, &cl, t.raw, sizeof(t.raw));
+	ck_assert_int_gt(n, 0);
+	t.len = (size_t)n;
+	st = ask(2, &q, &t, msg);
+	ck_assert_msg(st == -EACCES && strstr(msg, "another cluster"),
+		      "another cluster: %d %s", st, msg);
+	/* This cluster's key id, another key: the signature fails. */
+	memcpy(other.kid, key.kid, sizeof(key.kid));
+	memset(cl.id, 0, sizeof(cl.id));
+	n = ais_token_mint(&other, &cl, t.raw, sizeof(t.raw));
+	t.len = (size_t)n;
+	st = ask(2, &q, &t, msg);
+	ck_assert_msg(st == -EACCES && strstr(msg, "signature"),
+		      "forged kid: %d %s", st, msg);
+	/* And the node still serves the right token. */
+	st = ask(2, &q, &t_read, msg);
+	ck_assert_msg(!refused(st, msg), "%s", msg);
+}
+END_TEST
+
+START_TEST(test_login_refused)
+{
+	char msg[AIS_ERRMSG_LEN] = "", text[AIS_TOKEN_TEXT_MAX];
+
+	ck_assert_int_eq(
+	    ais_client_login(C, "u-read", "not-the-password", 0, text, msg),
+	    -EACCES);
+	ck_assert_msg(strstr(msg, "login refused"), "%s", msg);
+	ck_assert_int_eq(ais_client_login(C, "nobody", PW, 0, text, msg),
+			 -EACCES);
+	ck_assert_int_eq(ais_client_user_add(C, "u-short", "short", false, msg),
+			 -EINVAL);
+	ck_assert_int_eq(ais_client_user_add(C, "bad/name", PW, false, msg),
+			 -EINVAL);
+	ck_assert_int_eq(ais_client_user_add(C, "u-read", PW, false, msg),
+			 -EEXIST);
+}
+END_TEST
+
+START_TEST(test_expired)
+{
+	char msg[AIS_ERRMSG_LEN];
+	struct tok t;
+	Ais__Request q;
+	int st;
+
+	login("u-read", 1, &t);
+	probe_req(&q, AIS__OP__OP_LIST, NULL, NULL);
+	st = ask(0, &q, &t, msg);
+	ck_assert_msg(!refused(st, msg), "fresh: %s", msg);
+	usleep(1300 * 1000);
+	st = ask(0, &q, &t, msg);
+	ck_assert_msg(st == -EACCES && strstr(msg, "expired"), "%d %s", st,
+		      msg);
+}
+END_TEST
+
+/* Every node refuses within seconds; returns how long it took. */
+static double until_refused_everywhere(const struct tok *t, const char *why)
+{
+	uint64_t t0 = ais_now_mono_ns();
+	char msg[AIS_ERRMSG_LEN];
+	Ais__Request q;
+
+	probe_req(&q, AIS__OP__OP_LIST, NULL, NULL);
+	for (int i = 0; i < 3; i++) {
+		for (;;) {
+			int st = ask(i, &q, t, msg);
+
+			if (st == -EACCES && strstr(msg, why))
+				break;
+			ck_assert_msg(ais_now_mono_ns() - t0 < 5000000000ull,
+				      "node %d still takes the token after 5 "
+				      "s: %d %s",
+				      i, st, msg);
+			usleep(20000);
+		}
+	}
+	return (double)(ais_now_mono_ns() - t0) / 1e9;
+}
+
+START_TEST(test_revoke)
+{
+	char msg[AIS_ERRMSG_LEN] = "";
+	struct ais_claims cl;
+	struct tok one, two, later;
+	Ais__Request q;
+	double s;
+	int st;
+
+	/* One token. */
+	login("u-write", 0, &one);
+	login("u-write", 0, &two);
+	ck_assert_int_eq(ais_token_peek(one.raw, one.len, &cl), 0);
+	ck_assert_int_eq(ais_client_revoke_token(C, cl.id, cl.expires_ns, msg),
+			 0);
+	s = until_refused_everywhere(&one, "revoked");
+	printf("one token revoked on 3 nodes in %.2f s\n", s);
+	probe_req(&q, AIS__OP__OP_LIST, NULL, NULL);
+	st = ask(1, &q, &two, msg);
+	ck_assert_msg(!refused(st, msg), "the other token: %s", msg);
+
+	/* Every token of a user; a new login works again. */
+	ck_assert_int_eq(ais_client_revoke_user(C, "u-write", msg), 0);
+	s = until_refused_everywhere(&two, "revoked");
+	printf("user's tokens revoked on 3 nodes in %.2f s\n", s);
+	usleep(10000);
+	login("u-write", 0, &later);
+	st = ask(2, &q, &later, msg);
+	ck_assert_msg(!refused(st, msg), "after a new login: %s", msg);
+
+	/* A user's own: another user's tokens are not its to revoke. */
+	{
+		struct ais_client_opts o;
+		struct ais_client *c;
+		char path[PATH_MAX + 16], text[AIS_TOKEN_TEXT_MAX];
+
+		ck_assert_int_eq(ais_token_to_text(t_read.raw, t_read.len, text,
+						   sizeof(text)),
+				 0);
+		snprintf(path, sizeof(path), "%s/read.token", tc.dir);
+		ck_assert_int_eq(ais_token_file_write(path, text, msg), 0);
+		ais_client_opts_default(&o);
+		o.token_file = path;
+		c = ais_client_new(tc.endpoint, &o, msg);
+		ck_assert_msg(c != NULL, "%s", msg);
+		ck_assert_int_eq(ais_client_revoke_user(c, "u-write", msg),
+				 -EACCES);
+		ck_assert_int_eq(ais_client_user_remove(c, "u-write", msg),
+				 -EACCES);
+		ais_client_free(c);
+	}
+
+	/* The user goes: its tokens with it. */
+	ck_assert_int_eq(ais_client_user_remove(C, "u-write", msg), 0);
+	until_refused_everywhere(&later, "no longer exists");
+}
+END_TEST
+
+/* A user sees the buckets it has a right on; a cluster admin, all. */
+START_TEST(test_bucket_list_filtered)
+{
+	char msg[AIS_ERRMSG_LEN];
+	Ais__Request q;
+	Ais__Response *a;
+	int fd;
+	bool seen_test = false;
+
+	ais__request__init(&q);
+	q.op = AIS__OP__OP_BUCKET_LIST;
+	q.token.data = t_read.raw;
+	q.token.len = t_read.len;
+	fd = ais_test_connect(ais_test_node_port(&tc, 0));
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ais_test_send_req_as(fd, 1, &q, NULL, 0), 0);
+	ck_assert_int_eq(ais_test_recv_resp(fd, &a, NULL), 0);
+	ck_assert_int_eq(a->status, 0);
+	for (size_t i = 0; i < a->n_buckets; i++)
+		ck_assert_msg(strcmp(a->buckets[i], "test"),
+			      "u-read sees bucket test");
+	ais__response__free_unpacked(a, NULL);
+	q.token.data = t_cluster.raw;
+	q.token.len = t_cluster.len;
+	ck_assert_int_eq(ais_test_send_req_as(fd, 2, &q, NULL, 0), 0);
+	ck_assert_int_eq(ais_test_recv_resp(fd, &a, NULL), 0);
+	for (size_t i = 0; i < a->n_buckets; i++)
+		seen_test |= !strcmp(a->buckets[i], "test");
+	ais__response__free_unpacked(a, NULL);
+	close(fd);
+	ck_assert_msg(seen_test, "a cluster admin does not see bucket test");
+	(void)msg;
+}
+END_TEST
+
+static Suite *auth_suite(void)
+{
+	Suite *s = suite_create("auth");
+	TCase *t = tcase_create("auth");
+
+	tcase_set_timeout(t, 120);
+	tcase_add_test(t, test_setup);
+	tcase_add_test(t, test_every_op_listed);
+	tcase_add_test(t, test_no_token);
+	tcase_add_test(t, test_rights_per_op);
+	tcase_add_test(t, test_special_cases);
+	tcase_add_test(t, test_bad_tokens);
+	tcase_add_test(t, test_login_refused);
+	tcase_add_test(t, test_expired);
+	tcase_add_test(t, test_revoke);
+	tcase_add_test(t, test_bucket_list_filtered);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int main(void)
+{
+	return ais_test_main(&tc, "auth", 3, auth_suite());
+}
