@@ -707,7 +707,11 @@ static int apply_to(struct meta *m, const Ais__MetaCmd *cmd)
 		memmove(m->buckets + idx, m->buckets + idx + 1,
 			(m->nbuckets - (size_t)idx - 1) * sizeof(*m->buckets));
 		m->nbuckets--;
-		rc = 1;
+		/* Rights on it go with it: a bucket made again under its name
+		 * is another's to grant. */
+		rc = meta_users_bucket_gone(m, cmd->bucket);
+		if (rc == 0)
+			rc = 1;
 		break;
 	case AIS__META_CMD__KIND__ETL_INIT: {
 		Ais__EtlSpec *e = meta_etl_copy(cmd->etl), **v;

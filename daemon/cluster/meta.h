@@ -128,5 +128,7 @@ bool meta_token_revoked(Ais__RevokedToken *const *v, size_t n,
 int meta_users_copy(struct cluster_users *d, const struct cluster_users *s,
 		    char *errmsg);
 void meta_users_clear(struct cluster_users *u);
+/* Drops every user's grant on bucket (destroyed): 0 or -ENOMEM. */
+int meta_users_bucket_gone(struct meta *m, const char *bucket);
 
 #endif

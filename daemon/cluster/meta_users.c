@@ -12,6 +12,8 @@
 
 #include "cluster/meta.h"
 
+#define REVOKED_GRACE_NS (3600 * 1000000000ll)
+
 long meta_sorted_find(void *const *v, size_t n, size_t off, const char *key)
 {
 	size_t lo = 0, hi = n;
@@ -120,7 +122,8 @@ int meta_users_check(const struct meta *m, const Ais__MetaCmd *cmd,
 			return ais_errf(errmsg, -EINVAL, "no token id given");
 		n = 0;
 		for (size_t i = 0; i < m->u.nrevoked; i++)
-			n += m->u.revoked[i]->expires_ns > cmd->time_ns;
+			n += m->u.revoked[i]->expires_ns + REVOKED_GRACE_NS >
+			     cmd->time_ns;
 		if (n >= META_REVOKED_MAX)
 			return ais_errf(errmsg, -ENOSPC,
 					"%d tokens revoked one by one and not "
@@ -199,6 +202,24 @@ static int user_grant(struct meta *m, long at, const Ais__Grant *gr)
 	return rc;
 }
 
+int meta_users_bucket_gone(struct meta *m, const char *bucket)
+{
+	Ais__Grant none = AIS__GRANT__INIT;
+
+	none.bucket = (char *)bucket;
+	none.right = AIS__RIGHT__RIGHT_NONE;
+	for (size_t i = 0; i < m->u.nusers; i++) {
+		const Ais__User *u = m->u.users[i];
+
+		if (meta_sorted_find((void *const *)u->grants, u->n_grants,
+				     offsetof(Ais__Grant, bucket), bucket) < 0)
+			continue;
+		if (user_grant(m, (long)i, &none) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 int meta_users_apply(struct meta *m, const Ais__MetaCmd *cmd)
 {
 	const char *name = cmd->user && cmd->user->name ? cmd->user->name : "";
@@ -218,7 +239,9 @@ int meta_users_apply(struct meta *m, const Ais__MetaCmd *cmd)
 		}
 		m->u.users = v;
 		u->created_ns = cmd->time_ns;
-		u->revoked_before_ns = 0;
+		u->revoked_ns = 0;
+		/* Tokens of a user of that name before have another. */
+		u->epoch = m->nodes->version + 1;
 		memmove(v + pos + 1, v + pos, (m->u.nusers - pos) * sizeof(*v));
 		v[pos] = u;
 		m->u.nusers++;
@@ -247,18 +270,19 @@ int meta_users_apply(struct meta *m, const Ais__MetaCmd *cmd)
 	case AIS__META_CMD__KIND__USER_REVOKE: {
 		Ais__User tmp = *m->u.users[at];
 
-		if (tmp.revoked_before_ns >= cmd->time_ns)
-			return 0;
-		tmp.revoked_before_ns = cmd->time_ns;
+		tmp.epoch = m->nodes->version + 1;
+		tmp.revoked_ns = cmd->time_ns;
 		return user_replace(m, at, &tmp, tmp.grants, tmp.n_grants);
 	}
 	case AIS__META_CMD__KIND__TOKEN_REVOKE: {
 		Ais__RevokedToken *t, **v;
 		size_t i, k = 0;
 
-		/* Expired ones are refused anyway: drop them. */
+		/* Expired ones are refused anyway: drop them, an hour late
+		 * (the proposer's clock may be ahead of a node's). */
 		for (i = 0; i < m->u.nrevoked; i++) {
-			if (m->u.revoked[i]->expires_ns <= cmd->time_ns)
+			if (m->u.revoked[i]->expires_ns + REVOKED_GRACE_NS <=
+			    cmd->time_ns)
 				ais__revoked_token__free_unpacked(
 				    m->u.revoked[i], NULL);
 			else

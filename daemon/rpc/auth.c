@@ -111,11 +111,21 @@ static int identify(struct rpc *r, const struct ais_claims **out,
 		return ais_errf(r->errmsg, -EACCES,
 				"the token is of user %s, who no longer exists",
 				c->user);
+	/* Its user's tokens revoked since (or the user removed and added
+	 * again): another epoch. */
+	if (c->epoch != (*user)->epoch) {
+		ais_format_time((*user)->revoked_ns ? (*user)->revoked_ns
+						    : (*user)->created_ns,
+				when, sizeof(when));
+		return ais_errf(r->errmsg, -EACCES,
+				"the token of %s was revoked at %s (ais auth "
+				"login %s for a new one)",
+				c->user, when, c->user);
+	}
 	/* The list of revoked tokens is read once per metadata version. */
 	if (ac->not_revoked_at == r->cm->m->version)
 		return 0;
-	if (c->issued_ns < (*user)->revoked_before_ns ||
-	    cluster_token_revoked(r->cm, c->id)) {
+	if (cluster_token_revoked(r->cm, c->id)) {
 		ais_format_time(c->issued_ns, when, sizeof(when));
 		return ais_errf(r->errmsg, -EACCES,
 				"the token of %s issued at %s was revoked (ais "
@@ -160,9 +170,13 @@ static int authorize(struct rpc *r, const struct rpc_op *op)
 				"user %s: only nodes send node-to-node "
 				"requests",
 				u->name);
-	/* Reading a bucket's properties needs only read. */
+	/* Reading a bucket's properties needs only read. A mount's watch of
+	 * every bucket gets the changes of the buckets its user may read
+	 * (rpc_watch), and any mount may end its lease. */
 	if (q->op == AIS__OP__OP_BUCKET_PROPS && !q->set_copies)
 		perm = RPC_PERM_READ;
+	if (q->op == AIS__OP__OP_WATCH && (q->watch_release || !q->bucket[0]))
+		perm = RPC_PERM_AUTH;
 	switch (perm) {
 	case RPC_PERM_AUTH:
 		return 0;
@@ -192,9 +206,8 @@ static int authorize(struct rpc *r, const struct rpc_op *op)
 		return rc;
 	}
 	if (!q->bucket[0]) {
-		/* Reading what spans buckets (the bucket list, a watch of
-		 * all) is anyone's; changing it is a cluster admin's. */
-		if (perm == RPC_PERM_READ || r->admin)
+		/* What spans every bucket is a cluster admin's. */
+		if (r->admin)
 			return 0;
 		return ais_errf(r->errmsg, -EACCES,
 				"user %s may not %s of every bucket: that "
@@ -208,7 +221,7 @@ static int authorize(struct rpc *r, const struct rpc_op *op)
 		       r);
 }
 
-int rpc_authorize(struct rpc *r, const struct rpc_op *op)
+int rpc_authorize(struct rpc *r, const struct rpc_op *op, bool quiet)
 {
 	int rc;
 
@@ -220,7 +233,8 @@ int rpc_authorize(struct rpc *r, const struct rpc_op *op)
 	if (rc) {
 		r->who = NULL;
 		r->admin = false;
-		log_refusal(r, r->errmsg);
+		if (!quiet)
+			log_refusal(r, r->errmsg);
 	}
 	return rc;
 }
@@ -273,8 +287,10 @@ int rpc_auth_login(struct rpc *r)
 	ok = u && !CRYPTO_memcmp(hash, u->hash.data, sizeof(hash));
 	OPENSSL_cleanse(hash, sizeof(hash));
 	if (!ok) {
-		ais_log(LOG_NOTICE, "%s: login as %.64s refused: %s",
-			r->j->peer ? r->j->peer : "?", name,
+		ais_log(LOG_NOTICE, "%s: login as %s refused: %s",
+			r->j->peer ? r->j->peer : "?",
+			ais_user_name_check(name, NULL) ? "(a malformed name)"
+							: name,
 			u ? "wrong password" : "no such user");
 		return ais_errf(r->errmsg, -EACCES,
 				"login refused: no user %.64s with that "
@@ -285,9 +301,12 @@ int rpc_auth_login(struct rpc *r)
 	snprintf(c.user, sizeof(c.user), "%s", u->name);
 	c.issued_ns = ais_now_real_ns();
 	c.expires_ns = c.issued_ns + (int64_t)ttl * 1000000000;
+	c.epoch = u->epoch;
 	n = ais_token_mint(r->d->auth_key, &c, raw, sizeof(raw));
-	if (n < 0 || ais_token_to_text(raw, (size_t)n, r->token_text,
-				       sizeof(r->token_text)))
+	rc = n < 0 || ais_token_to_text(raw, (size_t)n, r->token_text,
+					sizeof(r->token_text));
+	OPENSSL_cleanse(raw, sizeof(raw));
+	if (rc)
 		return ais_errf(r->errmsg, -EIO, "cannot make a token");
 	r->resp.token = r->token_text;
 	ais_log(LOG_INFO, "%s: %s logged in (token for %llu s)",
@@ -416,6 +435,9 @@ int rpc_token_revoke(struct rpc *r)
 
 	if ((rc = need_auth(r)))
 		return rc;
+	if (q->token_id.len && q->token_id.len != AIS_TOKEN_ID_LEN)
+		return ais_errf(r->errmsg, -EINVAL, "a token id has %d bytes",
+				AIS_TOKEN_ID_LEN);
 	if (q->token_id.len) {
 		bool own =
 		    r->who && q->token_id.len == AIS_TOKEN_ID_LEN &&
@@ -431,11 +453,18 @@ int rpc_token_revoke(struct rpc *r)
 		    q->token_expires_ns
 			? q->token_expires_ns
 			: ais_now_real_ns() + TOKEN_TTL_MAX_S * 1000000000ll;
-		if (own)
-			t.expires_ns = r->who->expires_ns;
-		rc = cluster_users_change(r->d->cluster,
-					  AIS__META_CMD__KIND__TOKEN_REVOKE,
-					  NULL, NULL, &t, r->errmsg);
+		if (!r->admin) {
+			/* A user's own: all of its tokens (a new epoch), so
+			 * that users cannot fill the list of revoked ones. */
+			u.name = (char *)r->who->user;
+			rc = cluster_users_change(
+			    r->d->cluster, AIS__META_CMD__KIND__USER_REVOKE, &u,
+			    NULL, NULL, r->errmsg);
+		} else {
+			rc = cluster_users_change(
+			    r->d->cluster, AIS__META_CMD__KIND__TOKEN_REVOKE,
+			    NULL, NULL, &t, r->errmsg);
+		}
 	} else {
 		if (!r->admin && (!r->who || strcmp(r->who->user, q->name)))
 			return ais_errf(r->errmsg, -EACCES,

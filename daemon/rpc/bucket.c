@@ -81,8 +81,10 @@ int rpc_bucket_list(struct rpc *r)
 		return 0;
 	/* A user sees the buckets it has a right on. */
 	u = cluster_user_find(r->cm, r->who->user);
+	if (!u)
+		return ais_errf(r->errmsg, -EACCES, "no user %s", r->who->user);
 	r->bucketv = calloc(r->cm->nbuckets + 1, sizeof(char *));
-	if (!u || !r->bucketv)
+	if (!r->bucketv)
 		return ais_errf(r->errmsg, -ENOMEM, "out of memory");
 	for (size_t i = 0; i < r->cm->nbuckets; i++)
 		if (cluster_user_right(u, r->cm->buckets[i]) >

@@ -16,6 +16,7 @@
 struct changed {
 	struct rpc *r;
 	size_t cap, bytes;
+	const Ais__User *user; /* a user who is no cluster admin, or NULL */
 };
 
 static int add_changed(void *arg, const char *bucket, const char *name)
@@ -25,6 +26,10 @@ static int add_changed(void *arg, const char *bucket, const char *name)
 	size_t len = strlen(bucket) + 1 + strlen(name);
 	char *s, **v;
 
+	/* A user learns of the changes in the buckets it may read only. */
+	if (c->user &&
+	    cluster_user_right(c->user, bucket) < AIS__RIGHT__RIGHT_READ)
+		return 0;
 	if (r->nchanged && c->bytes + len > WATCH_MAX_BYTES)
 		return 1;
 	if (r->nchanged == c->cap) {
@@ -67,6 +72,12 @@ int rpc_watch(struct rpc *r)
 		rc = rpc_check_bucket(r, q->bucket);
 		if (rc)
 			return rc;
+	}
+	if (r->who && !r->admin) {
+		c.user = cluster_user_find(r->cm, r->who->user);
+		if (!c.user)
+			return ais_errf(r->errmsg, -EACCES, "no user %s",
+					r->who->user);
 	}
 	rc = leases_poll(r->d->leases, q->watch_id, q->bucket, q->watch_since,
 			 q->watch_run, q->watch_wait_ms, WATCH_MAX_NAMES,

@@ -152,6 +152,8 @@ static void rpc_done(struct rpc *r)
 	free(r->users);
 	free(r->bucketv);
 	OPENSSL_cleanse(r->token_text, sizeof(r->token_text));
+	if (r->req->password)
+		OPENSSL_cleanse(r->req->password, strlen(r->req->password));
 	rpc_mpu_free(r);
 	rpc_batch_free(r->batch);
 	cluster_map_put(r->cm);
@@ -190,8 +192,17 @@ void rpc_run(struct aisd *d, struct rpc_job *j)
 	rpc_init(&r, d, j);
 	op = rpc_op_find(j->req->op);
 	rc = rpc_admit(op, j, r.errmsg);
-	if (rc == 0)
-		rc = rpc_authorize(&r, op);
+	if (rc == 0) {
+		bool newer = j->req->map_version > r.cm->m->version;
+
+		rc = rpc_authorize(&r, op, newer);
+		/* The client has seen newer metadata (a grant, a user just
+		 * made elsewhere): hear it, then ask again. */
+		if (rc == -EACCES && newer) {
+			catch_up(&r);
+			rc = rpc_authorize(&r, op, false);
+		}
+	}
 	/* A joining node answers listings (rpc_list_joining), at once. */
 	joining_list = rc == 0 && j->req->op == AIS__OP__OP_LIST &&
 		       !cluster_serving(d->cluster);
@@ -252,7 +263,7 @@ enum rpc_inline rpc_try_inline(struct aisd *d, struct rpc_job *j, uint8_t *buf,
 		rpc_done(&r);
 		return RPC_INLINE_NO;
 	}
-	if (rpc_authorize(&r, op)) {
+	if (rpc_authorize(&r, op, true)) {
 		/* A worker answers the refusal. */
 		rpc_done(&r);
 		return RPC_INLINE_NO;

@@ -116,9 +116,10 @@ int rpc_admit(const struct rpc_op *op, const struct rpc_job *j, char *errmsg);
 /* Whether the request may run as far as tokens and rights go: 0, or
  * -EACCES with the reason in errmsg ("the token of alice expired at ...",
  * "user bob may not PUT in bucket b: it has read there, write is
- * needed"). Sets who (the caller's claims, NULL without auth) and admin. */
+ * needed"), logged (at most once a second) unless quiet. Sets r's who
+ * (the caller's claims: NULL without auth) and admin. */
 struct rpc;
-int rpc_authorize(struct rpc *r, const struct rpc_op *op);
+int rpc_authorize(struct rpc *r, const struct rpc_op *op, bool quiet);
 
 /* Handles j completely on a worker (response written, body consumed or the
  * connection marked for closing), or, if j->tail is pending, sends the

@@ -13,6 +13,9 @@
 #include "cluster/meta.h"
 #include "rpc/rpc_i.h"
 
+/* S3 keys a user who is no cluster admin may have. */
+#define S3_KEYS_PER_USER 16
+
 /* n random characters of set into out (n + 1 bytes). */
 static int random_word(char *out, size_t n, const char *set)
 {
@@ -68,6 +71,18 @@ int rpc_s3_key_add(struct rpc *r)
 					"user %s may make S3 keys for itself "
 					"only",
 					r->who->user);
+		if (!r->admin) {
+			size_t mine = 0;
+
+			for (size_t i = 0; i < r->cm->ns3keys; i++)
+				mine += r->cm->s3keys[i]->user &&
+					!strcmp(r->cm->s3keys[i]->user, k.user);
+			if (mine >= S3_KEYS_PER_USER)
+				return ais_errf(r->errmsg, -ENOSPC,
+						"user %s has %d S3 keys "
+						"already: rm one first",
+						k.user, S3_KEYS_PER_USER);
+		}
 	}
 	rc = meta_s3_key_check(&k, r->errmsg);
 	if (!rc)

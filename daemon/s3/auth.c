@@ -143,7 +143,10 @@ int s3_auth_check(struct s3_req *r, struct s3_fail *f)
 			return deny(f, 400, "AuthorizationQueryParametersError",
 				    "%s", em);
 		if (rc == 1)
-			return anonymous(r, f);
+			return anonymous(r, f) ? -1
+			       : r->bucket[0]
+				   ? s3_may(r, r->bucket, need_of(r), f)
+				   : 0;
 		r->payload_hash = "UNSIGNED-PAYLOAD";
 	}
 	if (strcmp(r->payload_hash, "UNSIGNED-PAYLOAD") &&
@@ -259,9 +262,13 @@ int s3_may(struct s3_req *r, const char *bucket, int need, struct s3_fail *f)
 	const Ais__User *u;
 	int have = AIS__RIGHT__RIGHT_NONE;
 
-	if (!r->s->d->auth_key || !r->auth.access_key[0])
+	if (!r->s->d->auth_key)
 		return 0;
-	if (!r->user[0])
+	/* Unsigned requests (as far as s3_anonymous lets them) have the
+	 * rights of user "anonymous", if the cluster has one. */
+	if (!r->auth.access_key[0])
+		snprintf(r->user, sizeof(r->user), "%s", S3_ANON_USER);
+	else if (!r->user[0])
 		return deny(f, 403, "AccessDenied",
 			    "access key %s acts as no user (made before the "
 			    "cluster had auth): make another with ais s3 "
@@ -272,6 +279,12 @@ int s3_may(struct s3_req *r, const char *bucket, int need, struct s3_fail *f)
 	if (u)
 		have = cluster_user_right(u, bucket);
 	cluster_map_put(cm);
+	if (!u && !r->auth.access_key[0])
+		return deny(f, 403, "AccessDenied",
+			    "unsigned requests have the rights of user %s, "
+			    "which this cluster does not have (ais auth user "
+			    "add %s; ais auth grant %s ais://BUCKET read)",
+			    S3_ANON_USER, S3_ANON_USER, S3_ANON_USER);
 	if (!u)
 		return deny(f, 403, "AccessDenied",
 			    "user %s of access key %s no longer exists",

@@ -194,9 +194,11 @@ struct s3_fail {
 int s3_auth_check(struct s3_req *r, struct s3_fail *f);
 
 /* Whether the request's user has right need (an AIS__RIGHT__*) on bucket:
- * 0, or -1 with f filled (AccessDenied, saying why). Anonymous requests
- * (allowed by s3_anonymous) and clusters without auth pass. */
+ * 0, or -1 with f filled (AccessDenied, saying why). Unsigned requests
+ * (as far as s3_anonymous allows them) have the rights of user
+ * S3_ANON_USER; on a cluster without auth everything passes. */
 int s3_may(struct s3_req *r, const char *bucket, int need, struct s3_fail *f);
+#define S3_ANON_USER "anonymous"
 /* s3_may that answers the refusal itself: 0 or -1 (answered). */
 int s3_authorize(struct s3_req *r, const char *bucket, int need);
 

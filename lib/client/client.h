@@ -483,8 +483,8 @@ struct ais_user {
 	char name[AIS_USER_MAX + 2];
 	bool cluster_admin;
 	int64_t created_ns;
-	int64_t revoked_before_ns; /* tokens issued before are refused */
-	struct ais_grant *grants;  /* sorted by bucket */
+	int64_t revoked_ns; /* when its tokens were last revoked (0: never) */
+	struct ais_grant *grants; /* sorted by bucket */
 	size_t ngrants;
 };
 

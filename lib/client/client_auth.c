@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "client.h"
 #include "client_i.h"
@@ -18,6 +20,14 @@ static int take_file(struct ais_client *c, const char *path, const char *kid,
 	size_t len;
 	int rc;
 
+	if (!named) {
+		struct stat st;
+
+		/* One found, not named: ours, and no one else's to write. */
+		if (stat(path, &st) < 0 || st.st_uid != geteuid() ||
+		    (st.st_mode & 022))
+			return 0;
+	}
 	rc = ais_token_file_read(path, raw, &len, errmsg);
 	if (rc)
 		return rc;
@@ -47,6 +57,14 @@ int ais__client_token_setup(struct ais_client *c, char *errmsg)
 	snprintf(kid, sizeof(kid), "%s", r->map->auth_kid);
 	ais__mapref_put(r);
 	if (c->opts.root_key) {
+		/* A root token is never revoked: to this cluster only. */
+		if (strcmp(kid, c->opts.root_key->kid))
+			return ais_errf(errmsg, -EACCES,
+					"the secret given is not this "
+					"cluster's (key id %s; the cluster's "
+					"is %s)",
+					c->opts.root_key->kid,
+					kid[0] ? kid : "none: it has no auth");
 		ais_token_src_set_key(&c->tok, c->opts.root_key, "@root");
 		snprintf(c->token_path, sizeof(c->token_path), "(key)");
 		return 0;

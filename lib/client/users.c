@@ -151,7 +151,7 @@ int ais_client_user_list(struct ais_client *c, struct ais_user **out, size_t *n,
 			 u->name ? u->name : "");
 		o->cluster_admin = u->cluster_admin;
 		o->created_ns = u->created_ns;
-		o->revoked_before_ns = u->revoked_before_ns;
+		o->revoked_ns = u->revoked_ns;
 		o->grants = calloc(u->n_grants + 1, sizeof(*o->grants));
 		if (!o->grants) {
 			*n = i;

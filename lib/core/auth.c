@@ -63,6 +63,11 @@ int ais_auth_key_load(const char *path, struct ais_auth_key *k, char *errmsg)
 			      path);
 		goto out;
 	}
+	if (geteuid() != 0 && st.st_uid != geteuid()) {
+		rc = ais_errf(errmsg, -EPERM,
+			      "auth secret %s: owned by another user", path);
+		goto out;
+	}
 	if (st.st_mode & 077) {
 		rc = ais_errf(errmsg, -EPERM,
 			      "auth secret %s: group or others may read it "
@@ -140,6 +145,7 @@ ssize_t ais_token_mint(const struct ais_auth_key *k, struct ais_claims *c,
 	tc.id.len = sizeof(c->id);
 	tc.kid = c->kid;
 	tc.root = c->root;
+	tc.epoch = c->epoch;
 	n = ais__token_claims__get_packed_size(&tc);
 	if (n + MAC_LEN > cap || n + MAC_LEN > AIS_TOKEN_MAX)
 		return -ENAMETOOLONG;
@@ -161,7 +167,13 @@ int ais_token_peek(const uint8_t *raw, size_t len, struct ais_claims *c)
 		return -EINVAL;
 	if (!tc->user || !tc->user[0] || strlen(tc->user) > AIS_USER_MAX + 1 ||
 	    !tc->kid || strlen(tc->kid) != AIS_KID_LEN ||
+	    strspn(tc->kid, "0123456789abcdef") != AIS_KID_LEN ||
 	    tc->id.len != AIS_TOKEN_ID_LEN) {
+		rc = -EINVAL;
+		goto out;
+	}
+	/* A user's name as users have them, or "@" and such a name. */
+	if (ais_user_name_check(tc->user + (tc->user[0] == '@'), NULL)) {
 		rc = -EINVAL;
 		goto out;
 	}
@@ -171,6 +183,7 @@ int ais_token_peek(const uint8_t *raw, size_t len, struct ais_claims *c)
 	c->issued_ns = tc->issued_ns;
 	c->expires_ns = tc->expires_ns;
 	c->root = tc->root;
+	c->epoch = tc->epoch;
 out:
 	ais__token_claims__free_unpacked(tc, NULL);
 	return rc;
@@ -398,10 +411,11 @@ int ais_user_name_check(const char *name, char *errmsg)
 int ais_password_hash(const char *password, const uint8_t *salt, size_t saltlen,
 		      unsigned log_n, uint8_t out[32])
 {
-	uint64_t n = 1ull << log_n;
+	uint64_t n;
 
 	if (log_n < 10 || log_n > 20)
 		return -EINVAL;
+	n = 1ull << log_n;
 	/* 128 * r * N bytes, and a little more than that for OpenSSL. */
 	if (!EVP_PBE_scrypt(password, strlen(password), salt, saltlen, n, 8, 1,
 			    128ull * 8 * n + (1u << 20), out, 32))

@@ -42,6 +42,7 @@ struct ais_claims {
 	uint8_t id[AIS_TOKEN_ID_LEN];
 	char kid[AIS_KID_LEN + 1];
 	bool root;
+	uint64_t epoch; /* the user's (User.epoch) at login */
 };
 
 /* The key of secret[0..len) (len >= AIS_SECRET_MIN). */

@@ -40,10 +40,13 @@ python3 "$HERE/gendata.py" small "$W/data/small" --count "$NSMALL" --size 4096 >
 python3 "$HERE/gendata.py" small "$W/data/big" --count "$NBIG" --size 1048576 >/dev/null
 # Both servers keep every small object open (aisd's open_cache of 8192
 # by default, nginx's open_file_cache), as for a hot data set.
+# Unsigned reads on a cluster without auth (--insecure): with auth they
+# would need a user "anonymous" with read rights.
 echo "s3_anonymous = read" >"$W/aisd.conf"
 
 up() { AIS_AISD=$B/daemon/aisd "$AIS" local up --dir "$W/c" --port "$P" \
-	--nodes "$NODES" --s3-port "$S3P" --config "$W/aisd.conf" >/dev/null; }
+	--nodes "$NODES" --s3-port "$S3P" --config "$W/aisd.conf" \
+	--insecure >/dev/null 2>&1; }
 down() { "$AIS" local down --dir "$W/c" >/dev/null; }
 
 cat >"$W/paths.lua" <<'EOF'

@@ -173,6 +173,32 @@ static bool refused(int st, const char *msg)
 		strstr(msg, "only nodes"));
 }
 
+static int ask(int i, const Ais__Request *req, const struct tok *t, char *msg);
+static void probe_req(Ais__Request *q, int op, Ais__EtlJob *job,
+		      Ais__ClusterChange *ch);
+static bool refused(int st, const char *msg);
+
+/* The rights of the users on bucket authz, given again; returns once
+ * every node has them. */
+static void grant_all(void)
+{
+	char msg[AIS_ERRMSG_LEN] = "";
+	uint64_t t0 = ais_now_mono_ns();
+	Ais__Request q;
+
+	ck_assert_int_eq(
+	    ais_client_grant(C, "u-read", "authz", AIS_RIGHT_READ, msg), 0);
+	ck_assert_int_eq(
+	    ais_client_grant(C, "u-write", "authz", AIS_RIGHT_WRITE, msg), 0);
+	ck_assert_int_eq(
+	    ais_client_grant(C, "u-admin", "authz", AIS_RIGHT_ADMIN, msg), 0);
+	probe_req(&q, AIS__OP__OP_LIST, NULL, NULL);
+	for (int i = 0; i < 3; i++)
+		while (refused(ask(i, &q, &t_admin, msg), msg))
+			ck_assert_msg(ais_now_mono_ns() - t0 < 5000000000ull,
+				      "node %d: no grant after 5 s", i);
+}
+
 START_TEST(test_setup)
 {
 	char path[PATH_MAX + 16], msg[AIS_ERRMSG_LEN] = "";
@@ -283,6 +309,18 @@ START_TEST(test_rights_per_op)
 		ck_assert_msg(!refused(st, msg),
 			      "op %d with its right: refused: %s", want[k].op,
 			      msg);
+		if (want[k].op == AIS__OP__OP_BUCKET_DESTROY) {
+			/* It was made by BUCKET_CREATE above, and went with
+			 * every right on it: granted again for what
+			 * follows. */
+			ck_assert_int_eq(st, 0);
+			probe_req(&q, AIS__OP__OP_LIST, &job, &ch);
+			st = ask(0, &q, &t_admin, msg);
+			ck_assert_msg(refused(st, msg),
+				      "a right outlived its bucket: %d %s", st,
+				      msg);
+			grant_all();
+		}
 	}
 }
 END_TEST
@@ -319,6 +357,41 @@ START_TEST(test_special_cases)
 	st = ask(0, &q, &t_admin, msg);
 	ck_assert_msg(refused(st, msg), "scrub of all by a bucket admin: %s",
 		      msg);
+	probe_req(&q, AIS__OP__OP_LIST, NULL, NULL);
+	q.bucket = (char *)"";
+	st = ask(1, &q, &t_admin, msg);
+	ck_assert_msg(refused(st, msg), "a listing of no bucket: %s", msg);
+
+	/* An offline transform reads its source: admin on the destination
+	 * is not enough. */
+	{
+		Ais__EtlJob job;
+
+		probe_req(&q, AIS__OP__OP_ETL_BUCKET, &job, NULL);
+		job.src_bucket = (char *)"test";
+		st = ask(2, &q, &t_admin, msg);
+		ck_assert_msg(refused(st, msg) && strstr(msg, "bucket test"),
+			      "a transform from a bucket it may not read: %d "
+			      "%s",
+			      st, msg);
+	}
+
+	/* Any mount may end its lease (bucket "?"), and watch every bucket
+	 * (it hears of the changes in those it may read). */
+	probe_req(&q, AIS__OP__OP_WATCH, NULL, NULL);
+	q.bucket = (char *)"?";
+	q.watch_release = true;
+	q.watch_id = 12345;
+	st = ask(0, &q, &t_read, msg);
+	ck_assert_msg(st == 0, "a lease's release: %d %s", st, msg);
+	probe_req(&q, AIS__OP__OP_WATCH, NULL, NULL);
+	q.bucket = (char *)"";
+	q.watch_id = 12346;
+	st = ask(1, &q, &t_auth, msg);
+	ck_assert_msg(!refused(st, msg), "a watch of all: %d %s", st, msg);
+	q.watch_release = true;
+	q.bucket = (char *)"?";
+	ck_assert_int_eq(ask(1, &q, &t_auth, msg), 0);
 }
 END_TEST
 
@@ -498,38 +571,78 @@ START_TEST(test_revoke)
 }
 END_TEST
 
-/* A user sees the buckets it has a right on; a cluster admin, all. */
-START_TEST(test_bucket_list_filtered)
+/* The bucket list of token t on connection fd: whether it has "test" and
+ * "vis-read". */
+static void list_buckets(int fd, uint32_t id, const struct tok *t, bool *test,
+			 bool *vis)
 {
-	char msg[AIS_ERRMSG_LEN];
 	Ais__Request q;
 	Ais__Response *a;
-	int fd;
-	bool seen_test = false;
 
 	ais__request__init(&q);
 	q.op = AIS__OP__OP_BUCKET_LIST;
-	q.token.data = t_read.raw;
-	q.token.len = t_read.len;
-	fd = ais_test_connect(ais_test_node_port(&tc, 0));
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(ais_test_send_req_as(fd, 1, &q, NULL, 0), 0);
+	q.token.data = (uint8_t *)t->raw;
+	q.token.len = t->len;
+	ck_assert_int_eq(ais_test_send_req_as(fd, id, &q, NULL, 0), 0);
 	ck_assert_int_eq(ais_test_recv_resp(fd, &a, NULL), 0);
 	ck_assert_int_eq(a->status, 0);
-	for (size_t i = 0; i < a->n_buckets; i++)
-		ck_assert_msg(strcmp(a->buckets[i], "test"),
-			      "u-read sees bucket test");
+	*test = *vis = false;
+	for (size_t i = 0; i < a->n_buckets; i++) {
+		*test |= !strcmp(a->buckets[i], "test");
+		*vis |= !strcmp(a->buckets[i], "vis-read");
+	}
 	ais__response__free_unpacked(a, NULL);
-	q.token.data = t_cluster.raw;
-	q.token.len = t_cluster.len;
-	ck_assert_int_eq(ais_test_send_req_as(fd, 2, &q, NULL, 0), 0);
-	ck_assert_int_eq(ais_test_recv_resp(fd, &a, NULL), 0);
-	for (size_t i = 0; i < a->n_buckets; i++)
-		seen_test |= !strcmp(a->buckets[i], "test");
-	ais__response__free_unpacked(a, NULL);
+}
+
+/* A user sees the buckets it has a right on; a cluster admin, all; one
+ * connection that changes tokens sees with each its own. */
+START_TEST(test_bucket_list_filtered)
+{
+	char msg[AIS_ERRMSG_LEN] = "";
+	bool test, vis;
+	int fd;
+
+	ck_assert_int_eq(ais_client_bucket_create(C, "vis-read", msg), 0);
+	ck_assert_int_eq(
+	    ais_client_grant(C, "u-read", "vis-read", AIS_RIGHT_READ, msg), 0);
+	usleep(300 * 1000); /* every node applies the grant */
+	fd = ais_test_connect(ais_test_node_port(&tc, 0));
+	ck_assert_int_ge(fd, 0);
+	list_buckets(fd, 1, &t_cluster, &test, &vis);
+	ck_assert_msg(test && vis, "a cluster admin sees every bucket");
+	list_buckets(fd, 2, &t_read, &test, &vis);
+	ck_assert_msg(!test && vis, "u-read sees test %d, vis-read %d", test,
+		      vis);
+	list_buckets(fd, 3, &t_cluster, &test, &vis);
+	ck_assert_msg(test && vis, "the admin's token again");
 	close(fd);
-	ck_assert_msg(seen_test, "a cluster admin does not see bucket test");
-	(void)msg;
+}
+END_TEST
+
+/* A user removed and added again under the same name: the tokens of the
+ * first are not the second's. */
+START_TEST(test_user_again)
+{
+	char msg[AIS_ERRMSG_LEN] = "";
+	struct tok old, fresh;
+	Ais__Request q;
+	int st;
+
+	add_user("u-again", "authz", AIS_RIGHT_READ);
+	login("u-again", 0, &old);
+	ck_assert_int_eq(ais_client_user_remove(C, "u-again", msg), 0);
+	add_user("u-again", "authz", AIS_RIGHT_READ);
+	usleep(300 * 1000);
+	probe_req(&q, AIS__OP__OP_LIST, NULL, NULL);
+	for (int i = 0; i < 3; i++) {
+		st = ask(i, &q, &old, msg);
+		ck_assert_msg(st == -EACCES && strstr(msg, "revoked"),
+			      "node %d takes the first u-again's token: %d %s",
+			      i, st, msg);
+	}
+	login("u-again", 0, &fresh);
+	st = ask(0, &q, &fresh, msg);
+	ck_assert_msg(!refused(st, msg), "the new token: %s", msg);
 }
 END_TEST
 
@@ -549,6 +662,7 @@ static Suite *auth_suite(void)
 	tcase_add_test(t, test_expired);
 	tcase_add_test(t, test_revoke);
 	tcase_add_test(t, test_bucket_list_filtered);
+	tcase_add_test(t, test_user_again);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -269,11 +269,25 @@ START_TEST(test_meta_users)
 	ck_assert_int_eq(right_of(m, "zed", "anything"),
 			 AIS__RIGHT__RIGHT_ADMIN);
 
-	/* Revocation times only grow. */
-	ck_assert_int_eq(user_cmd(m, REVOKE, "alice", NULL, 0, 30), 0);
-	ck_assert_int_eq(m->u.users[0]->revoked_before_ns, 30);
-	ck_assert_int_eq(user_cmd(m, REVOKE, "alice", NULL, 0, 29), 0);
-	ck_assert_int_eq(m->u.users[0]->revoked_before_ns, 30);
+	/* Each revocation gives a new epoch (no clock involved); the time
+	 * is only told. */
+	{
+		uint64_t e0 = m->u.users[0]->epoch, e1;
+
+		ck_assert_uint_gt(e0, 0);
+		ck_assert_int_eq(user_cmd(m, REVOKE, "alice", NULL, 0, 30), 0);
+		e1 = m->u.users[0]->epoch;
+		ck_assert_uint_gt(e1, e0);
+		ck_assert_int_eq(m->u.users[0]->revoked_ns, 30);
+		ck_assert_int_eq(user_cmd(m, REVOKE, "alice", NULL, 0, 29), 0);
+		ck_assert_uint_gt(m->u.users[0]->epoch, e1);
+	}
+	/* A destroyed bucket takes its grants with it. */
+	ck_assert_int_eq(meta_users_bucket_gone(m, "a0"), 0);
+	ck_assert_int_eq(right_of(m, "alice", "a0"), AIS__RIGHT__RIGHT_NONE);
+	ck_assert_int_eq(right_of(m, "alice", "b1"), AIS__RIGHT__RIGHT_READ);
+	ck_assert_int_eq(
+	    user_cmd(m, GRANT, "alice", "a0", AIS__RIGHT__RIGHT_ADMIN, 31), 0);
 
 	/* Tokens revoked one by one; expired ones dropped. */
 	c.kind = AIS__META_CMD__KIND__TOKEN_REVOKE;
@@ -289,8 +303,13 @@ START_TEST(test_meta_users)
 	rt.expires_ns = 300;
 	c.time_ns = 200;
 	ck_assert_int_eq(meta_apply(m, &c), 0);
+	/* Expired, but kept an hour longer (clocks differ). */
+	ck_assert_uint_eq(m->u.nrevoked, 2);
+	c.time_ns = 100 + 3600 * 1000000000ll;
+	ck_assert_int_eq(meta_apply(m, &c), 0);
 	ck_assert_uint_eq(m->u.nrevoked, 1);
 	ck_assert(!meta_token_revoked(m->u.revoked, m->u.nrevoked, id1));
+	ck_assert(meta_token_revoked(m->u.revoked, m->u.nrevoked, id2));
 	rt.id.len = 3;
 	ck_assert_int_eq(meta_apply(m, &c), -EINVAL);
 
@@ -319,11 +338,20 @@ START_TEST(test_meta_users)
 	ck_assert(d->u.users[1]->cluster_admin);
 	meta_free(d);
 
-	ck_assert_int_eq(user_cmd(m, RM, "alice", NULL, 0, 50), 0);
-	ck_assert_int_eq(user_cmd(m, RM, "alice", NULL, 0, 51), -ENOENT);
-	ck_assert_uint_eq(m->u.nusers, 1);
-	ck_assert_uint_eq(m->ns3keys, 1);
-	ck_assert_str_eq(m->s3keys[0]->user, "zed");
+	{
+		uint64_t old = m->u.users[0]->epoch;
+
+		ck_assert_int_eq(user_cmd(m, RM, "alice", NULL, 0, 50), 0);
+		ck_assert_int_eq(user_cmd(m, RM, "alice", NULL, 0, 51),
+				 -ENOENT);
+		ck_assert_uint_eq(m->u.nusers, 1);
+		ck_assert_uint_eq(m->ns3keys, 1);
+		ck_assert_str_eq(m->s3keys[0]->user, "zed");
+		/* Added again: the tokens of the first alice stay refused. */
+		ck_assert_int_eq(user_cmd(m, ADD, "alice", NULL, 0, 52), 0);
+		ck_assert_uint_ne(m->u.users[0]->epoch, old);
+		ck_assert_uint_eq(m->u.users[0]->n_grants, 0);
+	}
 	meta_free(m);
 }
 END_TEST
