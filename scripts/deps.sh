@@ -16,6 +16,8 @@ pkgs=(
 	# the S3 endpoint (HTTP parser, XML of request bodies) and the S3
 	# clients its tests run
 	libhttp-parser-dev libexpat1-dev python3-boto3 awscli s3cmd rclone curl
+	# scripts/fuzz.sh: clang with libFuzzer
+	clang libclang-rt-14-dev
 	# test/bench/run.sh: its reference tools (passthrough_ll is built from
 	# libfuse3-dev's examples at run time)
 	archivemount nginx wrk fio

@@ -95,17 +95,11 @@ static bool hex64(const char *s)
 	return true;
 }
 
-int s3_auth_check(struct s3_req *r, struct s3_fail *f)
+int s3_auth_parse(struct s3_req *r, struct s3_fail *f)
 {
 	struct sigv4_auth *a = &r->auth;
 	const char *authz = s3_header(r, "authorization");
-	const Ais__S3Key *k;
-	struct cluster_map *cm;
-	char em[AIS_ERRMSG_LEN] = "", secret[160], sig[65], *uri, *dec;
-	char creq[2048];
-	long long t, now = (long long)time(NULL);
-	size_t pl = strlen(r->path);
-	long n;
+	char em[AIS_ERRMSG_LEN] = "";
 	int rc;
 
 	if (authz) {
@@ -143,10 +137,7 @@ int s3_auth_check(struct s3_req *r, struct s3_fail *f)
 			return deny(f, 400, "AuthorizationQueryParametersError",
 				    "%s", em);
 		if (rc == 1)
-			return anonymous(r, f) ? -1
-			       : r->bucket[0]
-				   ? s3_may(r, r->bucket, need_of(r), f)
-				   : 0;
+			return 1;
 		r->payload_hash = "UNSIGNED-PAYLOAD";
 	}
 	if (strcmp(r->payload_hash, "UNSIGNED-PAYLOAD") &&
@@ -160,8 +151,7 @@ int s3_auth_check(struct s3_req *r, struct s3_fail *f)
 			    r->payload_hash);
 	r->streaming =
 	    !strcmp(r->payload_hash, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD");
-	t = sigv4_parse_time(a->amz_date);
-	if (t < 0)
+	if (sigv4_parse_time(a->amz_date) < 0)
 		return deny(f, 403, "AccessDenied",
 			    "X-Amz-Date '%s' is not YYYYMMDDTHHMMSSZ",
 			    a->amz_date);
@@ -174,6 +164,61 @@ int s3_auth_check(struct s3_req *r, struct s3_fail *f)
 		return deny(f, 403, "SignatureDoesNotMatch",
 			    "the credential names service '%s', not s3",
 			    a->service);
+	return 0;
+}
+
+int s3_auth_sign(struct s3_req *r, char sig[65], char *creq, size_t cap,
+		 char *em)
+{
+	struct sigv4_auth *a = &r->auth;
+	size_t pl = strlen(r->path);
+	char *uri, *dec;
+	long n;
+	int rc;
+
+	/* The canonical URI: the path decoded and encoded again as SigV4
+	 * says, else (a client that signs what it sent) the path as sent. */
+	uri = malloc(3 * pl + 1);
+	dec = malloc(pl + 1);
+	if (!uri || !dec) {
+		free(uri);
+		free(dec);
+		return ais_errf(em, -ENOMEM, "out of memory");
+	}
+	n = s3_uri_decode(r->path, pl, false, dec);
+	if (n >= 0)
+		s3_uri_encode(dec, (size_t)n, true, uri);
+	else
+		snprintf(uri, 3 * pl + 1, "%s", r->path);
+	rc = sigv4_sign(r->key32, a, r->method_name, uri, r->q, r->nq, r->h,
+			r->nh, r->payload_hash, sig, creq, cap, em);
+	if (!rc && !sigv4_equal(sig, a->signature) && strcmp(uri, r->path))
+		rc = sigv4_sign(r->key32, a, r->method_name, r->path, r->q,
+				r->nq, r->h, r->nh, r->payload_hash, sig, NULL,
+				0, em);
+	free(uri);
+	free(dec);
+	return rc;
+}
+
+int s3_auth_check(struct s3_req *r, struct s3_fail *f)
+{
+	struct sigv4_auth *a = &r->auth;
+	const Ais__S3Key *k;
+	struct cluster_map *cm;
+	char em[AIS_ERRMSG_LEN] = "", secret[160], sig[65];
+	char creq[2048];
+	long long t, now = (long long)time(NULL);
+	int rc;
+
+	rc = s3_auth_parse(r, f);
+	if (rc < 0)
+		return rc;
+	if (rc == 1)
+		return anonymous(r, f) ? -1
+		       : r->bucket[0] ? s3_may(r, r->bucket, need_of(r), f)
+				      : 0;
+	t = sigv4_parse_time(a->amz_date);
 	if (a->presigned) {
 		if (now > t + a->expires)
 			return deny(f, 403, "AccessDenied",
@@ -204,29 +249,9 @@ int s3_auth_check(struct s3_req *r, struct s3_fail *f)
 			    "exist in our records (ais s3 keys ls)");
 	sigv4_signing_key(secret, a, r->key32);
 	OPENSSL_cleanse(secret, sizeof(secret));
-
-	/* The canonical URI: the path decoded and encoded again as SigV4
-	 * says, else (a client that signs what it sent) the path as sent. */
-	uri = malloc(3 * pl + 1);
-	dec = malloc(pl + 1);
-	if (!uri || !dec) {
-		free(uri);
-		free(dec);
+	rc = s3_auth_sign(r, sig, creq, sizeof(creq), em);
+	if (rc == -ENOMEM)
 		return deny(f, 500, "InternalError", "out of memory");
-	}
-	n = s3_uri_decode(r->path, pl, false, dec);
-	if (n >= 0)
-		s3_uri_encode(dec, (size_t)n, true, uri);
-	else
-		snprintf(uri, 3 * pl + 1, "%s", r->path);
-	rc = sigv4_sign(r->key32, a, r->method_name, uri, r->q, r->nq, r->h,
-			r->nh, r->payload_hash, sig, creq, sizeof(creq), em);
-	if (!rc && !sigv4_equal(sig, a->signature) && strcmp(uri, r->path))
-		rc = sigv4_sign(r->key32, a, r->method_name, r->path, r->q,
-				r->nq, r->h, r->nh, r->payload_hash, sig, NULL,
-				0, em);
-	free(uri);
-	free(dec);
 	if (rc)
 		return deny(f, 403, "SignatureDoesNotMatch", "%s", em);
 	if (!sigv4_equal(sig, a->signature)) {

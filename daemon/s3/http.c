@@ -464,8 +464,14 @@ int64_t s3_parse_http_date(const char *s)
 
 		memset(&tm, 0, sizeof(tm));
 		e = strptime(s, fmts[i], &tm);
-		if (e && (!*e || *e == 'Z' || *e == '.'))
-			return (int64_t)timegm(&tm) * 1000000000;
+		if (e && (!*e || *e == 'Z' || *e == '.')) {
+			time_t t = timegm(&tm);
+
+			/* A year past 2262 does not fit in ns: no date. */
+			if (t < 0 || t > INT64_MAX / 1000000000)
+				return -1;
+			return (int64_t)t * 1000000000;
+		}
 	}
 	return -1;
 }

@@ -231,11 +231,7 @@ static void condition_failed(struct s3_req *r, int status, const char *etag,
 		 "hold");
 }
 
-/* The Range header against size: 0 the whole object, 1 [*off, *off+*len),
- * -1 unsatisfiable. A malformed or multi-range header is ignored (the
- * whole object), as S3 does. */
-static int parse_range(const char *h, uint64_t size, uint64_t *off,
-		       uint64_t *len)
+int s3_parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len)
 {
 	unsigned long long a, b;
 	char *end;
@@ -326,8 +322,8 @@ static int judge(struct s3_req *r, struct get_state *g,
 		return st;
 	}
 	if (!range_known) {
-		int rg = parse_range(s3_header(r, "range"), m->size, &g->off,
-				     &g->len);
+		int rg = s3_parse_range(s3_header(r, "range"), m->size, &g->off,
+					&g->len);
 
 		if (rg < 0) {
 			char h[96];
@@ -531,8 +527,8 @@ static void get_object(struct s3_req *r, bool head_only)
 			send_object_head(r, g, &m, g->len, m.size);
 			goto out;
 		}
-	} else if (parse_range(s3_header(r, "range"), UINT64_MAX, &g->off,
-			       &g->len) == 1) {
+	} else if (s3_parse_range(s3_header(r, "range"), UINT64_MAX, &g->off,
+				  &g->len) == 1) {
 		g->ranged = true;
 	}
 	x.archpath = archpath;

@@ -192,6 +192,16 @@ struct s3_fail {
 	char msg[AIS_ERRMSG_LEN + 64];
 };
 int s3_auth_check(struct s3_req *r, struct s3_fail *f);
+/* Its first part, which needs no keys nor clock: the signature's claim
+ * read from the head into r->auth, r->payload_hash and r->streaming. 0
+ * signed, 1 unsigned (the anonymous rules apply), or -1 with *f. */
+int s3_auth_parse(struct s3_req *r, struct s3_fail *f);
+/* The signature of r with r->key32 over its path made canonical, or over
+ * the path as sent when that one does not match r->auth.signature. 0 with
+ * sig (and the canonical request in creq, cap bytes), or -ENOMEM /
+ * sigv4_sign's error with em. */
+int s3_auth_sign(struct s3_req *r, char sig[65], char *creq, size_t cap,
+		 char *em);
 
 /* Whether the request's user has right need (an AIS__RIGHT__*) on bucket:
  * 0, or -1 with f filled (AccessDenied, saying why). Unsigned requests
@@ -314,6 +324,10 @@ int s3_copy_source(const char *src, char **bucket, char **key);
  * go on, 304 or 412. */
 int s3_conditions(struct s3_req *r, const char *prefix, const char *etag,
 		  int64_t mtime_ns, bool get);
+/* The Range header h (may be NULL) against size: 0 the whole object, 1
+ * [*off, *off+*len), -1 unsatisfiable. A malformed or multi-range header
+ * is ignored (the whole object), as S3 does. */
+int s3_parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len);
 /* A body of unknown length (chunked) into an unnamed work file on the
  * first mountpath: 0 with *fd (its bytes from offset 0) and *size, or the
  * error answered (< 0). */

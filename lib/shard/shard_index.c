@@ -146,6 +146,10 @@ static const char *rec_path(const struct ais_shard_index *idx, size_t i,
 	const struct sc_rec *r = &idx->recs[i];
 	const char *p = sc_str(idx, r->path_off, r->path_len);
 
+	/* A path longer than the header's max_path (a corrupt sidecar)
+	 * would overflow the buffers sized by it: read as "". */
+	if (r->path_len > idx->hdr->max_path)
+		p = NULL;
 	*len = p ? r->path_len : 0;
 	return p ? p : "";
 }
