@@ -216,8 +216,8 @@ int s3_auth_check(struct s3_req *r, struct s3_fail *f)
 		return rc;
 	if (rc == 1)
 		return anonymous(r, f) ? -1
-		       : r->bucket[0] ? s3_may(r, r->bucket, need_of(r), f)
-				      : 0;
+		       : r->bucket[0]  ? s3_may(r, r->bucket, need_of(r), f)
+				       : 0;
 	t = sigv4_parse_time(a->amz_date);
 	if (a->presigned) {
 		if (now > t + a->expires)
