@@ -953,3 +953,21 @@ int ais__call_any(struct ais_client *c, Ais__Request *req, bool idempotent,
 		return ais_errf(errmsg, rc, "no node to ask");
 	return ais_errf(errmsg, rc, "%s", tried);
 }
+
+int ais__call_any_ok(struct ais_client *c, Ais__Request *req, bool idempotent,
+		     Ais__Response **resp, char *errmsg)
+{
+	Ais__Response *a;
+	int rc;
+
+	req->map_version = ais__client_version_hint(c);
+	rc = ais__call_any(c, req, idempotent, 0, &a, errmsg);
+	if (rc < 0)
+		return rc;
+	rc = ais__resp_status(a, errmsg);
+	if (rc || !resp)
+		ais__response__free_unpacked(a, NULL);
+	else
+		*resp = a;
+	return rc;
+}

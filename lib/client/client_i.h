@@ -231,6 +231,12 @@ size_t ais__any_order(struct ais_client *c, const struct ais__mapref *r,
 int ais__call_any(struct ais_client *c, Ais__Request *req, bool idempotent,
 		  int io_ms, Ais__Response **resp, char *errmsg);
 
+/* ais__call_any of req with the client's version hint, the answer's
+ * status checked: 0 with *resp (freed by the caller; resp NULL: freed
+ * here), or -errno with errmsg (the node's refusal, or no node). */
+int ais__call_any_ok(struct ais_client *c, Ais__Request *req, bool idempotent,
+		     Ais__Response **resp, char *errmsg);
+
 /* The node's status with its message copied to errmsg (0 if fine). A
  * positive or absurd status becomes -EPROTO. */
 int ais__resp_status(const Ais__Response *resp, char *errmsg);

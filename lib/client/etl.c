@@ -125,16 +125,7 @@ int ais_client_etl_list(struct ais_client *c, struct ais_etl **out, size_t *n,
 static int plain_call(struct ais_client *c, Ais__Request *req, bool idempotent,
 		      char *errmsg)
 {
-	Ais__Response *a;
-	int rc;
-
-	req->map_version = ais__client_version_hint(c);
-	rc = ais__call_any(c, req, idempotent, 0, &a, errmsg);
-	if (rc < 0)
-		return rc;
-	rc = ais__resp_status(a, errmsg);
-	ais__response__free_unpacked(a, NULL);
-	return rc;
+	return ais__call_any_ok(c, req, idempotent, NULL, errmsg);
 }
 
 static int etl_call(struct ais_client *c, Ais__Op op, const char *name,

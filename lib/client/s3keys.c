@@ -27,18 +27,10 @@ static int key_call(struct ais_client *c, int op, Ais__S3Key *k, bool idem,
 		    Ais__Response **a, char *errmsg)
 {
 	Ais__Request req = AIS__REQUEST__INIT;
-	int rc;
 
 	req.op = op;
 	req.s3_key = k;
-	req.map_version = ais__client_version_hint(c);
-	rc = ais__call_any(c, &req, idem, 0, a, errmsg);
-	if (rc < 0)
-		return rc;
-	rc = ais__resp_status(*a, errmsg);
-	if (rc)
-		ais__response__free_unpacked(*a, NULL);
-	return rc;
+	return ais__call_any_ok(c, &req, idem, a, errmsg);
 }
 
 int ais_client_s3_key_add(struct ais_client *c, const struct ais_s3_key *in,

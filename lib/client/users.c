@@ -10,32 +10,10 @@
 #include "client_i.h"
 #include "util.h"
 
-/* One op to any node (not resent unless idem): 0 with *a, or -errno. */
-static int user_call(struct ais_client *c, Ais__Request *req, bool idem,
-		     Ais__Response **a, char *errmsg)
-{
-	int rc;
-
-	req->map_version = ais__client_version_hint(c);
-	rc = ais__call_any(c, req, idem, 0, a, errmsg);
-	if (rc < 0)
-		return rc;
-	rc = ais__resp_status(*a, errmsg);
-	if (rc)
-		ais__response__free_unpacked(*a, NULL);
-	return rc;
-}
-
 static int simple(struct ais_client *c, Ais__Request *req, bool idem,
 		  char *errmsg)
 {
-	Ais__Response *a;
-	int rc = user_call(c, req, idem, &a, errmsg);
-
-	if (rc)
-		return rc;
-	ais__response__free_unpacked(a, NULL);
-	return 0;
+	return ais__call_any_ok(c, req, idem, NULL, errmsg);
 }
 
 int ais_client_login(struct ais_client *c, const char *user,
@@ -50,7 +28,7 @@ int ais_client_login(struct ais_client *c, const char *user,
 	req.name = (char *)user;
 	req.password = (char *)password;
 	req.token_ttl_s = ttl_s;
-	rc = user_call(c, &req, true, &a, errmsg);
+	rc = ais__call_any_ok(c, &req, true, &a, errmsg);
 	if (rc)
 		return rc;
 	if (!a->token || strlen(a->token) >= AIS_TOKEN_TEXT_MAX)
@@ -135,7 +113,7 @@ int ais_client_user_list(struct ais_client *c, struct ais_user **out, size_t *n,
 	*out = NULL;
 	*n = 0;
 	req.op = AIS__OP__OP_USER_LIST;
-	rc = user_call(c, &req, true, &a, errmsg);
+	rc = ais__call_any_ok(c, &req, true, &a, errmsg);
 	if (rc)
 		return rc;
 	*out = calloc(a->n_users + 1, sizeof(**out));
