@@ -265,6 +265,7 @@ static int start(struct ais_async *a, struct ais_aget *g, struct ais__retry r,
 		{
 			uint8_t tok[AIS_TOKEN_MAX];
 
+			ais__client_token_refresh(a->c);
 			req.token.len = ais_token_src_get(&a->c->tok, tok);
 			req.token.data = tok;
 			rc = ais_frame_pack(k->id, 0, &req.base, 0, &buf, &len);

@@ -267,6 +267,7 @@ int ais__call_start_io(struct ais__call *k, struct ais_client *c,
 	{
 		uint8_t tok[AIS_TOKEN_MAX];
 
+		ais__client_token_refresh(c);
 		req->token.len = ais_token_src_get(&c->tok, tok);
 		req->token.data = tok;
 		rc = ais_frame_pack(k->id, 0, &req->base, body_len, &buf, &len);

@@ -122,6 +122,7 @@ struct ais_client *ais_client_new(const char *endpoint,
 	atomic_init(&c->map_checked_ns, 0);
 	atomic_init(&c->home, NULL);
 	ais_token_src_init(&c->tok);
+	pthread_mutex_init(&c->tokf_mu, NULL);
 
 	c->ep_pools = calloc((size_t)n, sizeof(*c->ep_pools));
 	if (!c->ep_pools) {
@@ -190,6 +191,7 @@ void ais_client_free(struct ais_client *c)
 	pthread_mutex_destroy(&c->map_lock);
 	pthread_mutex_destroy(&c->pools_lock);
 	ais_token_src_destroy(&c->tok);
+	pthread_mutex_destroy(&c->tokf_mu);
 	free(c);
 }
 

@@ -17,16 +17,17 @@ static int take_file(struct ais_client *c, const char *path, const char *kid,
 {
 	uint8_t raw[AIS_TOKEN_MAX];
 	struct ais_claims cl;
+	struct stat st;
 	size_t len;
 	int rc;
 
-	if (!named) {
-		struct stat st;
-
-		/* One found, not named: ours, and no one else's to write. */
-		if (stat(path, &st) < 0 || st.st_uid != geteuid() ||
-		    (st.st_mode & 022))
+	/* One found, not named: ours, and no one else's to write. */
+	if (stat(path, &st) < 0) {
+		if (!named)
 			return 0;
+		memset(&st, 0, sizeof(st));
+	} else if (!named && (st.st_uid != geteuid() || (st.st_mode & 022))) {
+		return 0;
 	}
 	rc = ais_token_file_read(path, raw, &len, errmsg);
 	if (rc)
@@ -44,7 +45,47 @@ static int take_file(struct ais_client *c, const char *path, const char *kid,
 	}
 	ais_token_src_set_raw(&c->tok, raw, len);
 	snprintf(c->token_path, sizeof(c->token_path), "%s", path);
+	snprintf(c->tok_kid, sizeof(c->tok_kid), "%s", kid);
+	c->tokf_mtime = st.st_mtim;
+	c->tokf_ino = st.st_ino;
+	c->tokf_size = (uint64_t)st.st_size;
+	atomic_store(&c->tokf_checked_ns, ais_now_mono_ns());
 	return 1;
+}
+
+#define TOKEN_RECHECK_NS (5 * 1000000000ull)
+
+void ais__client_token_refresh(struct ais_client *c)
+{
+	uint64_t now = ais_now_mono_ns();
+	struct stat st;
+
+	if (c->token_path[0] != '/' ||
+	    now - atomic_load(&c->tokf_checked_ns) < TOKEN_RECHECK_NS ||
+	    pthread_mutex_trylock(&c->tokf_mu))
+		return;
+	atomic_store(&c->tokf_checked_ns, now);
+	if (stat(c->token_path, &st) == 0 &&
+	    (st.st_mtim.tv_sec != c->tokf_mtime.tv_sec ||
+	     st.st_mtim.tv_nsec != c->tokf_mtime.tv_nsec ||
+	     (uint64_t)st.st_ino != c->tokf_ino ||
+	     (uint64_t)st.st_size != c->tokf_size)) {
+		uint8_t raw[AIS_TOKEN_MAX];
+		struct ais_claims cl;
+		size_t len;
+
+		/* A token of this cluster only; a broken file is ignored
+		 * (the old token goes on until it is refused). */
+		if (ais_token_file_read(c->token_path, raw, &len, NULL) == 0 &&
+		    ais_token_peek(raw, len, &cl) == 0 &&
+		    !strcmp(cl.kid, c->tok_kid)) {
+			ais_token_src_set_raw(&c->tok, raw, len);
+			c->tokf_mtime = st.st_mtim;
+			c->tokf_ino = st.st_ino;
+			c->tokf_size = (uint64_t)st.st_size;
+		}
+	}
+	pthread_mutex_unlock(&c->tokf_mu);
 }
 
 int ais__client_token_setup(struct ais_client *c, char *errmsg)

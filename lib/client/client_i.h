@@ -52,7 +52,18 @@ struct ais_client {
 	/* What every request carries as its token (client_auth.c). */
 	struct ais_token_src tok;
 	char token_path[512]; /* the file it came from, "" for none */
+	/* That file as last read, looked at again every few seconds, so
+	 * that a renewed token (ais auth login again) is taken. */
+	pthread_mutex_t tokf_mu;
+	_Atomic uint64_t tokf_checked_ns;
+	struct timespec tokf_mtime;
+	uint64_t tokf_ino, tokf_size;
+	char tok_kid[AIS_KID_LEN + 1];
 };
+
+/* Takes the token file again if it changed (at most every few seconds;
+ * a cheap no-op otherwise). */
+void ais__client_token_refresh(struct ais_client *c);
 
 /* After the first map: the token requests carry (ais_client_opts,
  * $AIS_TOKEN_FILE, else the cluster's own token file if there is one).

@@ -199,6 +199,18 @@ expect_fail "revoked" "${W[@]}" "$AIS" ls ais://pub
 	fail "login --ttl 1"
 sleep 1.2
 expect_fail "expired" env AIS_TOKEN_FILE="$T/short.tok" "$AIS" ls ais://pub
+# A mount whose token file gets a new token goes on, no remount.
+"$AIS" auth login reader --password-file "$T/r.pw" --out "$T/m.tok" --ttl 3 ||
+	fail "login --ttl 3"
+fuse_mount mt -o "token_file=$T/m.tok"
+cmp "$T/pub.txt" "$MNT/pub/a/pub.txt" || fail "mount with a short token"
+sleep 3.2
+expect_errno EACCES "open('$MNT/pub/w.txt').read()"
+grep -q "expired" "$T/mt.aisfs.log" || fail "the mount's log does not say expired"
+"$AIS" auth login reader --password-file "$T/r.pw" --out "$T/m.tok" ||
+	fail "login again"
+ais_wait_for 10 cmp -s "$T/pub.txt" "$MNT/pub/w.txt" ||
+	fail "the mount did not take the renewed token within 10 s"
 # The user goes, and its token and key with it.
 "$AIS" auth user rm reader || fail "user rm"
 expect_fail "no longer exists" "${R[@]}" "$AIS" ls ais://pub
