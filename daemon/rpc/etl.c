@@ -39,12 +39,39 @@ int rpc_etl_init(struct rpc *r)
 	return rc;
 }
 
+/* Whether the caller may read bucket: always without auth or as an
+ * admin. */
+static bool may_read(struct rpc *r, const Ais__User *u, const char *bucket)
+{
+	return !r->who || r->admin ||
+	       (u && cluster_user_right(u, bucket) >= AIS__RIGHT__RIGHT_READ);
+}
+
 int rpc_etl_list(struct rpc *r)
 {
+	const Ais__User *u =
+	    r->who ? cluster_user_find(r->cm, r->who->user) : NULL;
+	size_t n = 0;
+
 	r->resp.n_etls = r->cm->netls;
 	r->resp.etls = r->cm->etls;
 	r->resp.n_etl_jobs = r->cm->njobs;
 	r->resp.etl_jobs = r->cm->jobs;
+	if (!r->who || r->admin)
+		return 0;
+	/* A user sees the jobs of the buckets it may read. */
+	r->jobv = calloc(r->cm->njobs + 1, sizeof(*r->jobv));
+	if (!r->jobv)
+		return ais_errf(r->errmsg, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < r->cm->njobs; i++) {
+		const Ais__EtlJob *j = r->cm->jobs[i];
+
+		if (may_read(r, u, j->src_bucket) &&
+		    may_read(r, u, j->dst_bucket))
+			r->jobv[n++] = r->cm->jobs[i];
+	}
+	r->resp.n_etl_jobs = n;
+	r->resp.etl_jobs = r->jobv;
 	return 0;
 }
 
@@ -134,6 +161,26 @@ int rpc_etl_errors(struct rpc *r)
 		return ais_errf(r->errmsg, rc, "out of memory");
 	r->resp.etl_errors = v;
 	r->resp.n_etl_errors = n;
+	if (r->who && !r->admin) {
+		/* A user sees the failures in the buckets it may read. */
+		const Ais__User *u = cluster_user_find(r->cm, r->who->user);
+		Ais__EtlError **mine = calloc(n + 1, sizeof(*mine));
+		size_t k = 0;
+
+		if (!mine) {
+			etl_errors_free(v, n);
+			return ais_errf(r->errmsg, -ENOMEM, "out of memory");
+		}
+		for (size_t i = 0; i < n; i++)
+			if (may_read(r, u, v[i]->bucket))
+				mine[k++] = v[i];
+		r->resp.etl_errors = mine;
+		r->resp.n_etl_errors = k;
+		rpc_send_resp(r, 0);
+		free(mine);
+		etl_errors_free(v, n);
+		return 1;
+	}
 	rpc_send_resp(r, 0);
 	etl_errors_free(v, n);
 	return 1;

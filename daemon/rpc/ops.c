@@ -151,6 +151,7 @@ static void rpc_done(struct rpc *r)
 	free(r->s3keys);
 	free(r->users);
 	free(r->bucketv);
+	free(r->jobv);
 	OPENSSL_cleanse(r->token_text, sizeof(r->token_text));
 	if (r->req->password)
 		OPENSSL_cleanse(r->req->password, strlen(r->req->password));

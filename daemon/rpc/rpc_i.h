@@ -57,6 +57,7 @@ struct rpc {
 	char token_text[AIS_TOKEN_TEXT_MAX];
 	Ais__User *users, **userv;
 	char **bucketv; /* OP_BUCKET_LIST's for a user (strings borrowed) */
+	Ais__EtlJob **jobv; /* OP_ETL_LIST's for a user (jobs borrowed) */
 	char errmsg[AIS_ERRMSG_LEN];
 };
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "fileio.h"
 #include "harness.h"
 
 static struct ais_test_cluster tc;
@@ -646,6 +647,74 @@ START_TEST(test_user_again)
 }
 END_TEST
 
+/* The cluster's jobs as token t sees them: whether job id is there. */
+static bool sees_job(const struct tok *t, const char *id)
+{
+	char path[PATH_MAX + 16], msg[AIS_ERRMSG_LEN] = "";
+	char text[AIS_TOKEN_TEXT_MAX];
+	struct ais_client_opts o;
+	struct ais_etl_job *v;
+	struct ais_client *c;
+	bool seen = false;
+	size_t n;
+
+	ck_assert_int_eq(ais_token_to_text(t->raw, t->len, text, sizeof(text)),
+			 0);
+	snprintf(path, sizeof(path), "%s/jobs.token", tc.dir);
+	ck_assert_int_eq(ais_token_file_write(path, text, msg), 0);
+	ais_client_opts_default(&o);
+	o.token_file = path;
+	c = ais_client_new(tc.endpoint, &o, msg);
+	ck_assert_msg(c != NULL, "%s", msg);
+	ck_assert_msg(ais_client_etl_jobs(c, &v, &n, msg) == 0, "%s", msg);
+	for (size_t i = 0; i < n; i++)
+		seen |= !strcmp(v[i].id, id);
+	free(v);
+	ais_client_free(c);
+	return seen;
+}
+
+/* A user sees the offline transforms of buckets it may read only. */
+START_TEST(test_jobs_filtered)
+{
+	char conf[PATH_MAX + 16], buf[8192], prog[PATH_MAX + 16];
+	char msg[AIS_ERRMSG_LEN] = "", id[48];
+	char *argv[2] = {prog, NULL};
+	struct ais_etl e;
+	struct ais_etl_job job;
+	const char *p;
+	ssize_t len;
+
+	snprintf(conf, sizeof(conf), "%s/cluster.conf", tc.cluster_dir);
+	len = ais_read_file(conf, buf, sizeof(buf) - 1);
+	ck_assert_int_gt(len, 0);
+	buf[len] = 0;
+	p = strstr(buf, "etl_dir = ");
+	ck_assert_msg(p != NULL, "ais local up gave the cluster no etl_dir");
+	snprintf(prog, sizeof(prog), "%.*s/identity",
+		 (int)strcspn(p + 10, "\n"), p + 10);
+	memset(&e, 0, sizeof(e));
+	snprintf(e.name, sizeof(e.name), "ident");
+	e.argv = argv;
+	e.mode = AIS_ETL_FILTER;
+	ck_assert_msg(ais_client_etl_init(C, &e, msg) == 0, "%s", msg);
+	ck_assert_int_eq(ais_client_bucket_create(C, "etl-dst", msg), 0);
+	memset(&job, 0, sizeof(job));
+	snprintf(job.etl, sizeof(job.etl), "ident");
+	snprintf(job.src_bucket, sizeof(job.src_bucket), "test");
+	snprintf(job.dst_bucket, sizeof(job.dst_bucket), "etl-dst");
+	ck_assert_msg(ais_client_etl_bucket(C, &job, id, msg) == 0, "%s", msg);
+	ck_assert(sees_job(&t_cluster, id));
+	ck_assert_msg(!sees_job(&t_read, id), "u-read sees a job of test");
+	ck_assert_int_eq(
+	    ais_client_grant(C, "u-read", "test", AIS_RIGHT_READ, msg), 0);
+	ck_assert_int_eq(
+	    ais_client_grant(C, "u-read", "etl-dst", AIS_RIGHT_READ, msg), 0);
+	usleep(300 * 1000);
+	ck_assert_msg(sees_job(&t_read, id), "u-read, with read on both");
+}
+END_TEST
+
 static Suite *auth_suite(void)
 {
 	Suite *s = suite_create("auth");
@@ -663,6 +732,7 @@ static Suite *auth_suite(void)
 	tcase_add_test(t, test_revoke);
 	tcase_add_test(t, test_bucket_list_filtered);
 	tcase_add_test(t, test_user_again);
+	tcase_add_test(t, test_jobs_filtered);
 	suite_add_tcase(s, t);
 	return s;
 }
