@@ -456,8 +456,10 @@ static int admin_ensure(const struct local_layout *l, char *tokpath,
 				      "%s: cannot read admin's password: %s",
 				      pwpath,
 				      strerror(m < 0 ? (int)-m : ENOENT));
-		else
+		else {
+			pw[m] = 0;
 			pw[strcspn(pw, "\r\n")] = 0;
+		}
 	}
 	if (!rc)
 		rc = ais_client_login(c, "admin", pw, 30 * 86400, text, errmsg);
