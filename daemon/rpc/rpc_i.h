@@ -56,7 +56,7 @@ struct rpc {
 	/* OP_AUTH_LOGIN's and OP_USER_LIST's answers (freed after it). */
 	char token_text[AIS_TOKEN_TEXT_MAX];
 	Ais__User *users, **userv;
-	char **bucketv; /* OP_BUCKET_LIST's for a user (strings borrowed) */
+	char **bucketv;	    /* OP_BUCKET_LIST's for a user (strings borrowed) */
 	Ais__EtlJob **jobv; /* OP_ETL_LIST's for a user (jobs borrowed) */
 	char errmsg[AIS_ERRMSG_LEN];
 };
