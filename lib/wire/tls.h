@@ -154,8 +154,8 @@ void ais_tls_fd_close(int fd);
  * (a temporary file renamed into place). */
 
 /* A new self-signed CA: cert_path and key_path, valid for days. */
-int ais_tls_make_ca(const char *cert_path, const char *key_path,
-		    const char *cn, int days, char *errmsg);
+int ais_tls_make_ca(const char *cert_path, const char *key_path, const char *cn,
+		    int days, char *errmsg);
 
 /* A node certificate signed by the CA: subject CN=cn, subject alternative
  * names sans[] ("127.0.0.1", "::1" as IP addresses, anything else as DNS
