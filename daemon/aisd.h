@@ -45,6 +45,7 @@ struct leases;
 struct etl;
 struct jobs;
 struct ais_auth_key;
+struct ais_tls;
 
 struct aisd {
 	const struct aisd_opts *opts;
@@ -79,6 +80,10 @@ struct aisd {
 	/* The cluster's key (auth_secret_file), or NULL: no auth. */
 	const struct ais_auth_key *auth_key;
 	atomic_uint logins; /* OP_AUTH_LOGIN in flight (each 32 MiB) */
+	/* TLS (tls_ca_file...): the listeners' configuration, and the one
+	 * this node calls other nodes with (its certificate shown), both
+	 * reloaded on SIGHUP; NULL: plain TCP. */
+	struct ais_tls *tls_server, *tls_client;
 };
 
 #endif

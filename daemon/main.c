@@ -18,6 +18,7 @@
 #include "ais_config.h"
 #include "log.h"
 #include "names.h"
+#include "tls.h"
 #include "util.h"
 
 #include "aisd.h"
@@ -202,6 +203,40 @@ static int write_pidfile(const char *path)
 	return 0;
 }
 
+/* TLS from the three tls_* options: all or none. */
+static int tls_setup(struct aisd *d, const struct aisd_opts *o, char *errmsg)
+{
+	struct ais_tls_files f = {o->tls_ca_file, o->tls_cert_file,
+				  o->tls_key_file};
+	char who[256];
+	int rc;
+
+	if (!o->tls_ca_file && !o->tls_cert_file && !o->tls_key_file) {
+		ais_log(LOG_WARNING,
+			"tls: OFF (no tls_ca_file): requests, tokens and "
+			"data cross the network in clear text");
+		return 0;
+	}
+	if (!o->tls_ca_file || !o->tls_cert_file || !o->tls_key_file)
+		return ais_errf(errmsg, -EINVAL,
+				"tls: tls_ca_file, tls_cert_file and "
+				"tls_key_file go together (%s missing)",
+				!o->tls_ca_file	    ? "tls_ca_file"
+				: !o->tls_cert_file ? "tls_cert_file"
+						    : "tls_key_file");
+	rc = ais_tls_new(AIS_TLS_SERVER, &f, &d->tls_server, errmsg);
+	if (!rc)
+		rc = ais_tls_new(AIS_TLS_CLIENT, &f, &d->tls_client, errmsg);
+	if (rc)
+		return rc;
+	ais_tls_describe(d->tls_server, who, sizeof(who));
+	ais_log(LOG_NOTICE,
+		"tls: on (TLS 1.3) on every port, as %s, with the CA of %s; "
+		"only nodes with a certificate of that CA may join",
+		who, o->tls_ca_file);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char errmsg[AIS_ERRMSG_LEN], threads[16];
@@ -254,6 +289,11 @@ int main(int argc, char **argv)
 			"auth: OFF (no auth_secret_file): anyone who reaches "
 			"port %u may read, write and delete every bucket",
 			o.port);
+	}
+	rc = tls_setup(&d, &o, errmsg);
+	if (rc) {
+		ais_log(LOG_ERR, "%s", errmsg);
+		goto out;
 	}
 	rc = store_new(o.mountpaths, o.nmountpaths, &d.store, errmsg);
 	if (!rc && !o.verify_reads) {
@@ -323,6 +363,8 @@ int main(int argc, char **argv)
 	copts.raft_dir = raft_dir;
 	copts.down_after_ms = o.down_after_ms;
 	copts.auth_key = d.auth_key;
+	copts.tls_server = d.tls_server;
+	copts.tls_client = d.tls_client;
 	rc =
 	    bucket_list(d.store, &local_buckets, &copts.nlocal_buckets, errmsg);
 	if (rc) {
@@ -342,6 +384,7 @@ int main(int argc, char **argv)
 		snprintf(name, sizeof(name), "@%s", copts.self.id);
 		peers_set_key(d.peers, d.auth_key, name);
 	}
+	peers_set_tls(d.peers, d.tls_client);
 	rc = cluster_new(&copts, d.peers, &d.cluster, errmsg);
 	if (rc) {
 		ais_log(LOG_ERR, "%s", errmsg);
@@ -442,6 +485,8 @@ out:
 	store_free(d.store);
 	leases_free(d.leases);
 	etl_free(d.etl);
+	ais_tls_free(d.tls_server);
+	ais_tls_free(d.tls_client);
 	aisd_opts_free(&o);
 	return exit_code;
 }

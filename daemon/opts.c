@@ -46,6 +46,7 @@ struct src {
 	char *s3_region;
 	int s3_anonymous; /* -1 unset */
 	char *auth_secret_file;
+	char *tls_ca_file, *tls_cert_file, *tls_key_file;
 };
 
 static void src_init(struct src *s)
@@ -82,6 +83,9 @@ static void src_free(struct src *s)
 	free(s->s3_listen);
 	free(s->s3_region);
 	free(s->auth_secret_file);
+	free(s->tls_ca_file);
+	free(s->tls_cert_file);
+	free(s->tls_key_file);
 }
 
 static int set_str(char **dst, const char *v)
@@ -297,6 +301,16 @@ static int apply(struct src *s, const char *key, const char *v,
 			return ais_errf(errmsg, -EINVAL, "empty %s", what);
 		return set_str(&s->auth_secret_file, v);
 	}
+	if (!strcmp(key, "tls_ca_file") || !strcmp(key, "tls_cert_file") ||
+	    !strcmp(key, "tls_key_file")) {
+		if (!*v)
+			return ais_errf(errmsg, -EINVAL, "empty %s", what);
+		if (!strcmp(key, "tls_ca_file"))
+			return set_str(&s->tls_ca_file, v);
+		if (!strcmp(key, "tls_cert_file"))
+			return set_str(&s->tls_cert_file, v);
+		return set_str(&s->tls_key_file, v);
+	}
 	if (!strcmp(key, "s3_region")) {
 		if (!*v || strlen(v) > 63 || strpbrk(v, " /\t"))
 			return ais_errf(errmsg, -EINVAL,
@@ -393,6 +407,12 @@ static void usage(FILE *f)
 	    "      --auth-secret-file F  the cluster's secret: every request "
 	    "needs a token\n"
 	    "                          (default none: no auth at all)\n"
+	    "      --tls-ca-file F     the cluster's CA: TLS on every port "
+	    "(with the two\n"
+	    "                          below; default none: plain TCP)\n"
+	    "      --tls-cert-file F   this node's certificate, signed by "
+	    "the CA\n"
+	    "      --tls-key-file F    its private key (mode 0600)\n"
 	    "      --log-level LEVEL   err, warning, notice, info, debug "
 	    "(default info;\n"
 	    "                          AIS_LOG=LEVEL in the environment "
@@ -421,7 +441,10 @@ static void usage(FILE *f)
 	    "(default us-east-1), s3_anonymous (what\nunsigned S3 requests "
 	    "may do: none, read or write; default none),\n"
 	    "auth_secret_file (the cluster's secret, mode 0600, the same on "
-	    "every node:\nrequests need tokens; default none: no auth).\n"
+	    "every node:\nrequests need tokens; default none: no auth),\n"
+	    "tls_ca_file, tls_cert_file, tls_key_file (TLS 1.3 on every "
+	    "port with\ncertificates of the cluster's CA; reloaded on "
+	    "SIGHUP; default none: plain TCP).\n"
 	    "Command-line flags "
 	    "override the file. See aisd(8).\n",
 	    AISD_DEFAULT_CONFIG, AISD_DEFAULT_PORT, AISD_DEFAULT_IO_TIMEOUT);
@@ -507,6 +530,13 @@ static int merge(struct aisd_opts *o, struct src *cli, struct src *file)
 	if (cli->auth_secret_file || file->auth_secret_file)
 		o->auth_secret_file =
 		    dup_or(cli->auth_secret_file, file->auth_secret_file);
+	if (cli->tls_ca_file || file->tls_ca_file)
+		o->tls_ca_file = dup_or(cli->tls_ca_file, file->tls_ca_file);
+	if (cli->tls_cert_file || file->tls_cert_file)
+		o->tls_cert_file =
+		    dup_or(cli->tls_cert_file, file->tls_cert_file);
+	if (cli->tls_key_file || file->tls_key_file)
+		o->tls_key_file = dup_or(cli->tls_key_file, file->tls_key_file);
 	if (!o->listen || !o->s3_listen || !o->s3_region)
 		return -ENOMEM;
 	return 0;
@@ -525,7 +555,10 @@ int aisd_opts_parse(struct aisd_opts *o, int argc, char **argv)
 		OPT_DOWN_AFTER,
 		OPT_ETL_DIR,
 		OPT_S3_PORT,
-		OPT_AUTH_SECRET_FILE
+		OPT_AUTH_SECRET_FILE,
+		OPT_TLS_CA_FILE,
+		OPT_TLS_CERT_FILE,
+		OPT_TLS_KEY_FILE
 	};
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
@@ -546,6 +579,9 @@ int aisd_opts_parse(struct aisd_opts *o, int argc, char **argv)
 	    {"etl-dir", required_argument, NULL, OPT_ETL_DIR},
 	    {"s3-port", required_argument, NULL, OPT_S3_PORT},
 	    {"auth-secret-file", required_argument, NULL, OPT_AUTH_SECRET_FILE},
+	    {"tls-ca-file", required_argument, NULL, OPT_TLS_CA_FILE},
+	    {"tls-cert-file", required_argument, NULL, OPT_TLS_CERT_FILE},
+	    {"tls-key-file", required_argument, NULL, OPT_TLS_KEY_FILE},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -620,6 +656,15 @@ int aisd_opts_parse(struct aisd_opts *o, int argc, char **argv)
 			break;
 		case OPT_AUTH_SECRET_FILE:
 			key = "auth_secret_file";
+			break;
+		case OPT_TLS_CA_FILE:
+			key = "tls_ca_file";
+			break;
+		case OPT_TLS_CERT_FILE:
+			key = "tls_cert_file";
+			break;
+		case OPT_TLS_KEY_FILE:
+			key = "tls_key_file";
 			break;
 		case 'v':
 			cli.log_level = LOG_DEBUG;
@@ -714,5 +759,8 @@ void aisd_opts_free(struct aisd_opts *o)
 	free(o->s3_listen);
 	free(o->s3_region);
 	free(o->auth_secret_file);
+	free(o->tls_ca_file);
+	free(o->tls_cert_file);
+	free(o->tls_key_file);
 	memset(o, 0, sizeof(*o));
 }

@@ -52,6 +52,9 @@ struct aisd_opts {
 	char *auth_secret_file;	 /* the cluster's secret (auth.h); NULL: no
 				    auth, anyone who reaches a port may do
 				    anything */
+	/* TLS (tls.h) on every port: the cluster's CA, this node's
+	 * certificate and key; NULL: plain TCP. */
+	char *tls_ca_file, *tls_cert_file, *tls_key_file;
 };
 
 enum {

@@ -81,8 +81,9 @@ static const char up_help[] =
     "      --s3-port P     node I serves S3 on P+I (default: after the "
     "Raft\n"
     "                      ports, P+2N; 0: no S3 endpoint)\n"
-    "      --insecure      no auth: anyone who reaches the ports may do "
-    "anything\n"
+    "      --insecure      no auth and no TLS: anyone who reaches the "
+    "ports may do\n"
+    "                      anything, and read it all on the wire\n"
     "                      (for benchmarks; kept in cluster.conf)\n"
     "  -h, --help          show this help\n"
     "\n"
@@ -95,6 +96,12 @@ static const char up_help[] =
     "and saves the token in DIR/token and ~/.config/ais/tokens/KEYID,\n"
     "where ais, aisfs and aisloader of this user find it on their own\n"
     "(ais auth; HACKING.md \"Users, tokens, rights\").\n"
+    "\n"
+    "Unless --insecure, the nodes also speak TLS only, with certificates\n"
+    "of the cluster's own CA (DIR/ca.pem, made with its key DIR/ca.key;\n"
+    "node I's in DIR/nodeI/tls.crt, renewed by up when it has less than\n"
+    "30 days left). up copies the CA to ~/.config/ais/ca/, where this\n"
+    "user's clients find it (elsewhere: AIS_CA_FILE=DIR/ca.pem).\n"
     "\n"
     "With S3 on, up makes sure DIR/s3.env holds an access key the cluster\n"
     "knows (adding one, 'ais local' in ais s3 keys ls) and the endpoint:\n"
@@ -318,6 +325,17 @@ static void sleep_ms(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
+/* The cluster's CA for a client of l: its own, or "none" (plain TCP). */
+static void local_ca_opt(const struct local_layout *l,
+			 struct ais_client_opts *o, char *buf, size_t cap)
+{
+	if (l->tls)
+		snprintf(buf, cap, "%s/%s", l->dir, LOCAL_CA);
+	else
+		snprintf(buf, cap, "none");
+	o->ca_file = buf;
+}
+
 /* Asks node i for its map: 1 if it holds want nodes or more (nodes that
  * joined from elsewhere count too) and marks none of them down, 0 if not
  * (*down: how many it marks down), -errno if it does not answer. A node
@@ -331,11 +349,12 @@ static int node_ready(const struct local_layout *l, unsigned i, unsigned want,
 	struct ais_node_loc *nodes;
 	struct ais_client *c;
 	size_t k, n;
-	char ep[64];
+	char ep[64], ca[PATH_MAX + 16];
 
 	ais_client_opts_default(&opts);
 	opts.connect_timeout_ms = 1000;
 	opts.io_timeout_ms = 2000;
+	local_ca_opt(l, &opts, ca, sizeof(ca));
 	snprintf(ep, sizeof(ep), "%s:%u", LOCAL_HOST, l->port + i);
 	c = ais_client_new(ep, &opts, errmsg);
 	if (!c)
@@ -393,12 +412,13 @@ static void stop_started(pid_t *started, unsigned n)
 static struct ais_client *local_client(const struct local_layout *l,
 				       char *errmsg)
 {
-	char ep[64], secret[PATH_MAX + 16];
+	char ep[64], secret[PATH_MAX + 16], ca[PATH_MAX + 16];
 	struct ais_client_opts o;
 	struct ais_auth_key key;
 	struct ais_client *c;
 
 	ais_client_opts_default(&o);
+	local_ca_opt(l, &o, ca, sizeof(ca));
 	if (l->auth) {
 		snprintf(secret, sizeof(secret), "%s/%s", l->dir, LOCAL_SECRET);
 		if (ais_auth_key_load(secret, &key, errmsg))
@@ -598,6 +618,7 @@ static int local_up(int argc, char **argv)
 		*l = saved;
 	} else {
 		l->auth = !o.insecure;
+		l->tls = !o.insecure;
 		if (l->auth) {
 			char secret[PATH_MAX + 16];
 
@@ -618,6 +639,11 @@ static int local_up(int argc, char **argv)
 			return cli_fail(rc, errmsg, "local up");
 	}
 
+	if (l->tls) {
+		rc = local_tls_ensure(l, errmsg);
+		if (rc < 0)
+			return cli_fail(rc, errmsg, "local up");
+	}
 	for (i = 0; i < l->nodes; i++) {
 		running[i] = local_node_pid(l, i);
 		if (running[i])
@@ -712,6 +738,20 @@ static int local_up(int argc, char **argv)
 	       l->port + l->nodes - 1, n_started, (unsigned long long)version);
 	printf("  data:     %s (logs: %s/nodeI/aisd.log)\n", l->dir, l->dir);
 	printf("  endpoint: export AIS_ENDPOINT=%s:%u\n", LOCAL_HOST, l->port);
+	if (l->tls) {
+		char copy[PATH_MAX + 16], ca[PATH_MAX + 16];
+
+		/* This user's clients find the CA there (client.h). */
+		snprintf(ca, sizeof(ca), "%s/%s", l->dir, LOCAL_CA);
+		rc = local_tls_ca_copy_path(l, copy, sizeof(copy), errmsg);
+		if (rc == 0)
+			rc = local_copy_file(ca, copy, errmsg);
+		if (rc < 0)
+			cli_warn("local up: the CA for clients: %s", errmsg);
+		printf("  tls:      on; the cluster's CA is %s (clients: "
+		       "AIS_CA_FILE, or found in %s)\n",
+		       ca, rc < 0 ? "$AIS_LOCAL_DIR" : copy);
+	}
 	if (l->auth) {
 		char tok[PATH_MAX + 16];
 
@@ -724,9 +764,9 @@ static int local_up(int argc, char **argv)
 			       tok);
 	} else {
 		fprintf(stderr,
-			"ais local: WARNING: --insecure: no auth; anyone who "
-			"reaches ports %u-%u may read, write and delete "
-			"everything\n",
+			"ais local: WARNING: --insecure: no auth and no TLS; "
+			"anyone who reaches ports %u-%u may read, write and "
+			"delete everything, and see it all on the wire\n",
 			l->port, l->port + l->nodes - 1);
 	}
 	if (l->etl_dir[0])
@@ -792,10 +832,13 @@ static int local_down(int argc, char **argv)
 		char path[PATH_MAX + 16], home[PATH_MAX];
 		struct ais_auth_key key;
 
-		/* The token saved for this cluster goes with it. */
+		/* The token and CA saved for this cluster go with it. */
 		snprintf(path, sizeof(path), "%s/%s", l->dir, LOCAL_SECRET);
 		if (l->auth && !ais_auth_key_load(path, &key, NULL) &&
 		    !ais_token_default_path(key.kid, home, sizeof(home)))
+			unlink(home);
+		if (l->tls &&
+		    !local_tls_ca_copy_path(l, home, sizeof(home), NULL))
 			unlink(home);
 		OPENSSL_cleanse(&key, sizeof(key));
 		rc = local_rm_rf(l->dir, errmsg);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "tls.h"
 #include "config.h"
 #include "local_cluster.h"
 #include "transfer.h"
@@ -76,6 +77,12 @@ static int conf_cb(void *arg, const char *key, const char *value, char *errmsg)
 		l->auth = !strcmp(value, "on");
 		return 0;
 	}
+	if (!strcmp(key, "tls")) {
+		if (strcmp(value, "on") && strcmp(value, "off"))
+			return ais_errf(errmsg, -EINVAL, "tls: on or off");
+		l->tls = !strcmp(value, "on");
+		return 0;
+	}
 	if (!strcmp(key, "etl_dir")) {
 		if (value[0] != '/' || strlen(value) >= sizeof(l->etl_dir))
 			return ais_errf(errmsg, -EINVAL,
@@ -100,6 +107,7 @@ int local_conf_load(struct local_layout *l, char *errmsg)
 	l->etl_dir[0] = '\0';
 	l->s3_port = UINT_MAX;
 	l->auth = false;
+	l->tls = false;
 	rc = ais_config_load(path, conf_cb, l, errmsg);
 	if (rc < 0)
 		return rc;
@@ -140,11 +148,13 @@ int local_conf_save(const struct local_layout *l, char *errmsg)
 	    "# Node I's S3 endpoint is on s3_port+I (0: none).\n"
 	    "# auth = on: the nodes need tokens (secret, token, "
 	    "admin.password).\n"
+	    "# tls = on: the nodes speak TLS (ca.pem, nodeI/tls.crt).\n"
 	    "host = %s\nport = %u\nnodes = %u\nmountpaths = %u\n"
-	    "s3_port = %u\nauth = %s\n%s%s%s",
+	    "s3_port = %u\nauth = %s\ntls = %s\n%s%s%s",
 	    LOCAL_HOST, l->port, l->nodes, l->mountpaths, l->s3_port,
-	    l->auth ? "on" : "off", l->etl_dir[0] ? "etl_dir = " : "",
-	    l->etl_dir, l->etl_dir[0] ? "\n" : "");
+	    l->auth ? "on" : "off", l->tls ? "on" : "off",
+	    l->etl_dir[0] ? "etl_dir = " : "", l->etl_dir,
+	    l->etl_dir[0] ? "\n" : "");
 	rc = ais_file_replace(path, buf, (size_t)n, 0644);
 	if (rc < 0)
 		return ais_errf(errmsg, rc, "writing %s: %s", path,
@@ -362,8 +372,9 @@ int local_spawn(const struct local_layout *l, unsigned i, const char *aisd,
 {
 	char nodedir[PATH_MAX], logpath[PATH_MAX + 16], pidfile[PATH_MAX + 16];
 	char mp[LOCAL_MPATHS_MAX][PATH_MAX + 16], port[16], rport[16], when[64];
-	char s3port[16], secret[PATH_MAX + 16];
-	char *seeds = NULL, *argv[26 + 2 * LOCAL_MPATHS_MAX];
+	char s3port[16], secret[PATH_MAX + 16], ca[PATH_MAX + 16];
+	char cert[PATH_MAX + 16], key[PATH_MAX + 16];
+	char *seeds = NULL, *argv[32 + 2 * LOCAL_MPATHS_MAX];
 	int pfd[2], err = 0, argc = 0, rc;
 	size_t seedlen = (size_t)l->nodes * 24 + 1, off = 0;
 	unsigned j;
@@ -417,6 +428,17 @@ int local_spawn(const struct local_layout *l, unsigned i, const char *aisd,
 		snprintf(secret, sizeof(secret), "%s/%s", l->dir, LOCAL_SECRET);
 		argv[argc++] = (char *)"--auth-secret-file";
 		argv[argc++] = secret;
+	}
+	if (l->tls) {
+		snprintf(ca, sizeof(ca), "%s/%s", l->dir, LOCAL_CA);
+		local_node_path(l, i, LOCAL_NODE_CERT, cert, sizeof(cert));
+		local_node_path(l, i, LOCAL_NODE_KEY, key, sizeof(key));
+		argv[argc++] = (char *)"--tls-ca-file";
+		argv[argc++] = ca;
+		argv[argc++] = (char *)"--tls-cert-file";
+		argv[argc++] = cert;
+		argv[argc++] = (char *)"--tls-key-file";
+		argv[argc++] = key;
 	}
 	if (l->s3_port) {
 		snprintf(s3port, sizeof(s3port), "%u", l->s3_port + i);
@@ -529,5 +551,90 @@ int local_rm_rf(const char *dir, char *errmsg)
 {
 	if (nftw(dir, rm_cb, 32, FTW_DEPTH | FTW_PHYS) < 0)
 		return ais_errf(errmsg, -errno, "removing %s", dir);
+	return 0;
+}
+
+#define LOCAL_CA_DAYS	(10 * 366) /* the CA of a local cluster */
+#define LOCAL_NODE_DAYS 366	   /* a node's certificate, renewed by up */
+
+int local_tls_ensure(const struct local_layout *l, char *errmsg)
+{
+	static const char *const sans[] = {LOCAL_HOST, "localhost", "::1"};
+	char ca[PATH_MAX + 16], cakey[PATH_MAX + 16], cn[64];
+	char cert[PATH_MAX + 16], key[PATH_MAX + 16];
+	unsigned i;
+	int rc;
+
+	snprintf(ca, sizeof(ca), "%s/%s", l->dir, LOCAL_CA);
+	snprintf(cakey, sizeof(cakey), "%s/%s", l->dir, LOCAL_CA_KEY);
+	if (access(ca, F_OK) < 0) {
+		rc = ais_tls_make_ca(ca, cakey, "aisfs local cluster CA",
+				     LOCAL_CA_DAYS, errmsg);
+		if (rc < 0)
+			return rc;
+	}
+	for (i = 0; i < l->nodes; i++) {
+		char nodedir[PATH_MAX];
+
+		local_node_path(l, i, NULL, nodedir, sizeof(nodedir));
+		rc = xfer_mkdir_p(nodedir, errmsg);
+		if (rc < 0)
+			return rc;
+		local_node_path(l, i, LOCAL_NODE_CERT, cert, sizeof(cert));
+		local_node_path(l, i, LOCAL_NODE_KEY, key, sizeof(key));
+		if (access(key, F_OK) == 0 &&
+		    ais_tls_cert_seconds_left(cert, NULL) > 30 * 86400LL)
+			continue;
+		snprintf(cn, sizeof(cn), "node%u", i);
+		rc = ais_tls_make_cert(ca, cakey, cert, key, cn, sans, 3,
+				       LOCAL_NODE_DAYS, errmsg);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int local_tls_ca_copy_path(const struct local_layout *l, char *out, size_t cap,
+			   char *errmsg)
+{
+	char ca[PATH_MAX + 16], id[17], rel[32];
+	int rc;
+
+	snprintf(ca, sizeof(ca), "%s/%s", l->dir, LOCAL_CA);
+	rc = ais_tls_cert_id(ca, id, errmsg);
+	if (rc < 0)
+		return rc;
+	snprintf(rel, sizeof(rel), "ca/%s.pem", id);
+	rc = ais_config_path(rel, out, cap);
+	if (rc < 0)
+		return ais_errf(errmsg, rc, "no home directory for the CA");
+	return 0;
+}
+
+int local_copy_file(const char *src, const char *dst, char *errmsg)
+{
+	char buf[65536], dir[PATH_MAX];
+	char *slash;
+	ssize_t n;
+	int fd, rc;
+
+	fd = open(src, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ais_errf(errmsg, -errno, "%s: %s", src, strerror(errno));
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n < 0)
+		return ais_errf(errmsg, -errno, "%s: %s", src, strerror(errno));
+	snprintf(dir, sizeof(dir), "%s", dst);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		rc = xfer_mkdir_p(dir, errmsg);
+		if (rc < 0)
+			return rc;
+	}
+	rc = ais_file_replace(dst, buf, (size_t)n, 0644);
+	if (rc < 0)
+		return ais_errf(errmsg, rc, "%s: %s", dst, strerror(-rc));
 	return 0;
 }

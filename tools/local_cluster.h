@@ -29,12 +29,31 @@ struct local_layout {
 	/* Nodes run with auth_secret_file DIR/secret (cluster.conf "auth =
 	 * on"; a cluster.conf without the key: off). */
 	bool auth;
+	/* Nodes speak TLS with certificates of the cluster's own CA
+	 * (DIR/ca.pem; cluster.conf "tls = on"; without the key: off). */
+	bool tls;
 };
 #define LOCAL_S3_ENV	"s3.env"
 #define LOCAL_S3_REGION "us-east-1"
 #define LOCAL_SECRET	"secret"	 /* the cluster's secret, 0600 */
 #define LOCAL_TOKEN	"token"		 /* admin's token, 0600 */
 #define LOCAL_ADMIN_PW	"admin.password" /* admin's password, 0600 */
+#define LOCAL_CA	"ca.pem"	 /* the cluster's CA */
+#define LOCAL_CA_KEY	"ca.key"	 /* its key, 0600 */
+#define LOCAL_NODE_CERT "tls.crt"	 /* nodeI/: node I's certificate */
+#define LOCAL_NODE_KEY	"tls.key"	 /* nodeI/: its key, 0600 */
+
+/* A new cluster's CA and every node's certificate, made if missing (a
+ * node's renewed when it has less than 30 days left). 0 or -errno. */
+int local_tls_ensure(const struct local_layout *l, char *errmsg);
+
+/* Where this user's clients find the CA of cluster l on their own:
+ * ~/.config/ais/ca/ID.pem (ID: the CA's fingerprint). 0 or -errno. */
+/* Copies the small file src to dst (its directory made if missing). */
+int local_copy_file(const char *src, const char *dst, char *errmsg);
+
+int local_tls_ca_copy_path(const struct local_layout *l, char *out, size_t cap,
+			   char *errmsg);
 
 /* The S3 base port of a cluster that does not say: after its Raft ports
  * (0 when that is past 65535). */

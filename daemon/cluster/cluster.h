@@ -16,6 +16,7 @@
 
 struct cluster;
 struct peers;
+struct ais_tls;
 
 /* Users (sorted by name) and the tokens revoked one by one (ais auth);
  * each message unpacked on its own. */
@@ -71,6 +72,9 @@ struct cluster_opts {
 	 * every map this node hands out; this node's own calls carry root
 	 * tokens minted with it. */
 	const struct ais_auth_key *auth_key;
+	/* TLS (NULL: plain TCP): what the Raft port listens with and what
+	 * this node calls others with (its certificate shown). */
+	struct ais_tls *tls_server, *tls_client;
 };
 
 /* Opens the Raft state in o->raft_dir (created if missing). Everything in o

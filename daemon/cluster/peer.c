@@ -34,6 +34,7 @@ struct peers {
 	int connect_ms, io_ms, down_ms;
 	atomic_uint next_id;
 	struct ais_token_src tok; /* root tokens, with the cluster's key */
+	struct ais_tls *tls;	  /* mutual TLS with the node's certificate */
 };
 
 struct peers *peers_new(int connect_ms, int io_ms, int down_ms)
@@ -57,8 +58,14 @@ void peers_set_key(struct peers *p, const struct ais_auth_key *k,
 	ais_token_src_set_key(&p->tok, k, name);
 }
 
+void peers_set_tls(struct peers *p, struct ais_tls *tls)
+{
+	p->tls = tls;
+}
+
 void peers_auth_like(struct peers *p, struct peers *from)
 {
+	p->tls = from->tls;
 	pthread_mutex_lock(&from->tok.mu);
 	if (from->tok.have_key) {
 		struct ais_auth_key k = from->tok.key;
@@ -117,7 +124,7 @@ static struct peer *lookup(struct peers *p, const struct ais_node *n)
 		p->v = nv;
 		p->cap = cap;
 	}
-	p->v[p->n].pool = ais_pool_new(n->host, n->port, IDLE_PER_PEER);
+	p->v[p->n].pool = ais_pool_new(n->host, n->port, IDLE_PER_PEER, p->tls);
 	if (!p->v[p->n].pool)
 		return NULL;
 	p->v[p->n].down_until = 0;
@@ -221,7 +228,7 @@ int peers_call(struct peers *p, const struct ais_node *n,
 			ais_pool_put(pool, fd);
 			return 0;
 		}
-		close(fd);
+		ais_conn_close(fd);
 		/* A pooled connection the node closed meanwhile: once more
 		 * on a fresh one. */
 		if (!reused)
@@ -299,7 +306,7 @@ void peers_call_all(struct peers *p, size_t n, const struct ais_node **nodes,
 			ais_pool_put(pools[i], fds[i]);
 			continue;
 		}
-		close(fds[i]);
+		ais_conn_close(fds[i]);
 		/* A pooled connection the node closed meanwhile: once more,
 		 * alone, on a fresh one. */
 		if (reused[i])
@@ -395,7 +402,7 @@ int peers_put_fd(struct peers *p, const struct ais_node *n,
 		if (clean)
 			ais_pool_put(pool, sock);
 		else
-			close(sock);
+			ais_conn_close(sock);
 		/* A pooled connection the node had closed: once more on a
 		 * fresh one (the body is read again from the file). */
 		if (rc == 0 || !reused || got_any || rc == -EPROTO)
@@ -502,7 +509,7 @@ int peers_get_sink(struct peers *p, const struct ais_node *n,
 		if (clean)
 			ais_pool_put(pool, sock);
 		else
-			close(sock);
+			ais_conn_close(sock);
 		if (sink_failed) {
 			snprintf(errmsg, AIS_ERRMSG_LEN, "%s", em);
 			return rc;

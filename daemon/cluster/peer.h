@@ -21,7 +21,11 @@ void peers_free(struct peers *p);
 /* Requests carry root tokens minted with k for identity name ("@ID"). */
 void peers_set_key(struct peers *p, const struct ais_auth_key *k,
 		   const char *name);
-/* p's requests carry the same tokens as from's. */
+/* Connections speak TLS with tls (the node's client configuration, with
+ * its certificate; it must outlive p). Set before the first call. */
+struct ais_tls;
+void peers_set_tls(struct peers *p, struct ais_tls *tls);
+/* p's requests carry the same tokens as from's, over the same TLS. */
 void peers_auth_like(struct peers *p, struct peers *from);
 
 /* Sends req (no body) to node n and reads its answer (which must have no

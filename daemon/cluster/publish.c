@@ -478,6 +478,8 @@ int cluster_new(const struct cluster_opts *o, struct peers *peers,
 		snprintf(name, sizeof(name), "@%s", o->self.id);
 		peers_set_key(c->probe, o->auth_key, name);
 	}
+	if (c->probe)
+		peers_set_tls(c->probe, o->tls_client);
 	if (!c->seeds || (o->join && !c->join) || !c->raft_dir ||
 	    !c->local_buckets || !c->meta || !c->probe)
 		goto err;

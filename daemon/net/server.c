@@ -14,6 +14,7 @@
 #include "frame.h"
 #include "log.h"
 #include "pb.h"
+#include "tls.h"
 #include "util.h"
 
 #include "net/net.h"
@@ -58,6 +59,15 @@ struct conn {
 	struct workpool_item witem; /* requests of class RPC_META */
 	struct rpc_job job;
 	struct rpc_auth_cache auth; /* the last token verified */
+	struct ais_tls_conn *tls;   /* NULL: plain TCP */
+	bool tls_started;	    /* its first bytes arrived */
+};
+
+/* Ciphertext of a TLS handshake that the socket did not take at once. */
+struct tls_wreq {
+	uv_write_t req;
+	size_t len;
+	char data[];
 };
 
 struct server {
@@ -66,7 +76,7 @@ struct server {
 	uv_tcp_t listener;
 	uv_timer_t sweep;
 	uv_timer_t drain;
-	uv_signal_t sigterm, sigint;
+	uv_signal_t sigterm, sigint, sighup;
 	struct conn head; /* list sentinel */
 	unsigned nconns;
 	bool stopping;
@@ -97,6 +107,7 @@ static void close_aux(struct server *s)
 	uv_close((uv_handle_t *)&s->drain, NULL);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	uv_close((uv_handle_t *)&s->sigint, NULL);
+	uv_close((uv_handle_t *)&s->sighup, NULL);
 }
 
 static void on_conn_closed(uv_handle_t *h)
@@ -105,6 +116,7 @@ static void on_conn_closed(uv_handle_t *h)
 	struct server *s = c->srv;
 
 	free(c->buf);
+	ais_tls_conn_free(c->tls);
 	free(c);
 	atomic_fetch_sub(&s->d->connections, 1);
 	if (s->stopping && s->nconns == 0)
@@ -149,6 +161,132 @@ static int conn_append(struct conn *c, const void *data, size_t n)
 	return 0;
 }
 
+static void tls_write_done(uv_write_t *w, int status)
+{
+	free(w->data);
+}
+
+/* Sends what the TLS session has to send (handshake messages): what the
+ * socket does not take at once is queued on libuv, which sends it before
+ * anything a worker writes can follow (the peer answers only once it has
+ * all of it). 0, or -1 when the connection was closed. */
+static int tls_out(struct conn *c)
+{
+	const uint8_t *p;
+	size_t len;
+
+	while ((len = ais_tls_conn_out(c->tls, &p)) > 0) {
+		uv_buf_t b = uv_buf_init((char *)p, (unsigned)len);
+		struct tls_wreq *w;
+		int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+
+		if (n > 0) {
+			ais_tls_conn_out_done(c->tls, (size_t)n);
+			continue;
+		}
+		if (n != UV_EAGAIN && n != UV_ENOSYS) {
+			ais_log(LOG_INFO, "%s: TLS: %s", c->peer,
+				uv_strerror(n));
+			conn_close(c);
+			return -1;
+		}
+		w = malloc(sizeof(*w) + len);
+		if (!w) {
+			conn_close(c);
+			return -1;
+		}
+		memcpy(w->data, p, len);
+		w->len = len;
+		w->req.data = w;
+		ais_tls_conn_out_done(c->tls, len);
+		b = uv_buf_init(w->data, (unsigned)len);
+		if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1,
+			     tls_write_done)) {
+			free(w);
+			conn_close(c);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Takes the plaintext the session has into c->buf. 0, or -1 when the
+ * connection was closed (a failed handshake or record: logged). */
+static int tls_take(struct conn *c)
+{
+	char errmsg[AIS_ERRMSG_LEN];
+	bool was_ready = ais_tls_conn_ready(c->tls);
+	ssize_t n;
+
+	for (;;) {
+		if (c->cap - c->len < 16384) {
+			size_t cap = c->cap ? c->cap : 16384;
+			uint8_t *nb;
+
+			while (cap - c->len < 16384)
+				cap *= 2;
+			nb = realloc(c->buf, cap);
+			if (!nb) {
+				ais_log(LOG_ERR, "%s: out of memory, closing",
+					c->peer);
+				conn_close(c);
+				return -1;
+			}
+			c->buf = nb;
+			c->cap = cap;
+		}
+		n = ais_tls_conn_read(c->tls, c->buf + c->len, c->cap - c->len,
+				      errmsg);
+		if (n <= 0)
+			break;
+		c->len += (size_t)n;
+	}
+	if (tls_out(c))
+		return -1;
+	if (n == 0) {
+		if (!was_ready && ais_tls_conn_ready(c->tls)) {
+			char who[256];
+
+			ais_tls_conn_peer_name(c->tls, who, sizeof(who));
+			ais_log(LOG_DEBUG, "%s: TLS: %s%s", c->peer,
+				ais_tls_conn_peer_is_node(c->tls) ? "node "
+								  : "client ",
+				who);
+		}
+		return 0;
+	}
+	if (n == -ECONNRESET)
+		ais_log(LOG_DEBUG, "%s: TLS: closed by the peer", c->peer);
+	else
+		ais_log(LOG_NOTICE, "%s: %s; closing", c->peer, errmsg);
+	conn_close(c);
+	return -1;
+}
+
+/* Ciphertext from the socket: into the session, and its plaintext into
+ * c->buf. 0, or -1 when the connection was closed. */
+static int tls_in(struct conn *c, const uint8_t *data, size_t n)
+{
+	/* A TLS connection begins with a handshake record (22): anything
+	 * else is a client that does not speak TLS, told nothing. */
+	if (!ais_tls_conn_ready(c->tls) && c->len == 0 && !c->have_hdr &&
+	    n > 0 && data[0] != 22 && !c->tls_started) {
+		ais_log(LOG_NOTICE,
+			"%s: not TLS (a plain-text client?); this node speaks "
+			"TLS only; closing",
+			c->peer);
+		conn_close(c);
+		return -1;
+	}
+	c->tls_started = true;
+	if (ais_tls_conn_feed(c->tls, data, n)) {
+		ais_log(LOG_ERR, "%s: out of memory, closing", c->peer);
+		conn_close(c);
+		return -1;
+	}
+	return tls_take(c);
+}
+
 static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
 	struct conn *c = st->data;
@@ -167,7 +305,10 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		conn_close(c);
 		return;
 	}
-	if (conn_append(c, buf->base, (size_t)nread)) {
+	if (c->tls) {
+		if (tls_in(c, (const uint8_t *)buf->base, (size_t)nread))
+			return;
+	} else if (conn_append(c, buf->base, (size_t)nread)) {
 		ais_log(LOG_ERR, "%s: out of memory, closing", c->peer);
 		conn_close(c);
 		return;
@@ -225,6 +366,10 @@ static void conn_after(struct conn *c)
 		conn_close(c);
 		return;
 	}
+	/* The worker's reads may have left a pipelined request in the
+	 * session. */
+	if (c->tls && tls_take(c))
+		return;
 	c->last_ns = ais_now_mono_ns();
 	conn_dispatch_or_read(c);
 }
@@ -288,6 +433,9 @@ next:
 	c->job.nul_in_string = nul;
 	c->job.peer = c->peer;
 	c->job.auth = &c->auth;
+	c->job.io.tls = c->tls;
+	c->job.tls = c->tls != NULL;
+	c->job.peer_node = c->tls && ais_tls_conn_peer_is_node(c->tls);
 	uv_fileno((uv_handle_t *)&c->tcp, &c->job.io.fd);
 	c->job.io.timeout_ms = (int)(c->srv->io_timeout_ns / 1000000u);
 	c->job.io.pre = c->buf;
@@ -400,6 +548,14 @@ static void on_connection(uv_stream_t *l, int status)
 		conn_close(c);
 		return;
 	}
+	if (s->d->tls_server) {
+		c->tls = ais_tls_conn_new(s->d->tls_server);
+		if (!c->tls) {
+			ais_log(LOG_ERR, "out of memory for a TLS session");
+			conn_close(c);
+			return;
+		}
+	}
 	uv_tcp_nodelay(&c->tcp, 1);
 	/* Finds peers that vanished without a FIN among idle connections. */
 	uv_tcp_keepalive(&c->tcp, 1, 60);
@@ -419,7 +575,9 @@ static void on_sweep(uv_timer_t *t)
 		next = c->next;
 		if (c->lent || c->closing)
 			continue;
-		if (c->have_hdr || c->len) {
+		/* A TLS handshake under way is a request under way. */
+		if (c->have_hdr || c->len ||
+		    (c->tls && !ais_tls_conn_ready(c->tls))) {
 			if (now - c->last_ns > s->io_timeout_ns) {
 				ais_log(LOG_WARNING,
 					"%s: no progress for %llu s within a "
@@ -475,6 +633,35 @@ static void on_signal(uv_signal_t *sig, int signum)
 		return;
 	}
 	uv_timer_start(&s->drain, on_drain_timeout, DRAIN_MS, 0);
+}
+
+/* SIGHUP: the TLS certificates are read again (a renewed one is used
+ * from the next handshake on; connections up keep theirs). */
+static void on_sighup(uv_signal_t *sig, int signum)
+{
+	struct server *s = sig->data;
+	char errmsg[AIS_ERRMSG_LEN], who[256];
+	int rc;
+
+	(void)signum;
+	if (!s->d->tls_server) {
+		ais_log(LOG_NOTICE, "SIGHUP: no TLS: nothing to reload");
+		return;
+	}
+	rc = ais_tls_reload(s->d->tls_server, errmsg);
+	if (!rc)
+		rc = ais_tls_reload(s->d->tls_client, errmsg);
+	if (rc) {
+		ais_log(LOG_ERR,
+			"SIGHUP: TLS reload failed, the certificate in use "
+			"stays: %s",
+			errmsg);
+		return;
+	}
+	ais_tls_describe(s->d->tls_server, who, sizeof(who));
+	ais_log(LOG_NOTICE,
+		"SIGHUP: TLS certificates reloaded: new connections see %s",
+		who);
 }
 
 int server_new(struct aisd *d, const char *host, unsigned port,
@@ -558,6 +745,9 @@ int server_new(struct aisd *d, const char *host, unsigned port,
 	uv_signal_init(&s->loop, &s->sigint);
 	s->sigint.data = s;
 	uv_signal_start(&s->sigint, on_signal, SIGINT);
+	uv_signal_init(&s->loop, &s->sighup);
+	s->sighup.data = s;
+	uv_signal_start(&s->sighup, on_sighup, SIGHUP);
 	*out = s;
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "tls.h"
 #include "util.h"
 
 #include "net/sock_io.h"
@@ -71,6 +72,15 @@ ssize_t sock_io_read_body(struct sock_io *io, void *buf, size_t len)
 		io->body_left -= want;
 		return (ssize_t)want;
 	}
+	if (io->tls) {
+		n = ais_tls_recv(io->tls, io->fd, buf, want, io->timeout_ms);
+		if (n > 0) {
+			io->body_left -= (uint64_t)n;
+			return n;
+		}
+		io->broken = 1;
+		return n == -ECONNRESET ? -EPIPE : n;
+	}
 	for (;;) {
 		n = read(io->fd, buf, want);
 		if (n > 0) {
@@ -105,6 +115,16 @@ int sock_io_write_more(struct sock_io *io, const void *buf, size_t len,
 	ssize_t n;
 	int rc;
 
+	if (io->tls) {
+		if (more && len)
+			rc = ais_tls_conn_write(io->tls, buf, len, NULL);
+		else
+			rc = ais_tls_send(io->tls, io->fd, buf, len,
+					  io->timeout_ms);
+		if (rc)
+			io->broken = 1;
+		return rc;
+	}
 	while (len > 0) {
 		n = send(io->fd, p, len, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
 		if (n > 0) {
@@ -125,6 +145,13 @@ int sock_io_sendfile(struct sock_io *io, int fd, off_t off, uint64_t len)
 	size_t chunk;
 	int rc;
 
+	if (io->tls) {
+		rc = ais_tls_sendfile(io->tls, io->fd, fd, (uint64_t)off, len,
+				      io->timeout_ms);
+		if (rc)
+			io->broken = 1;
+		return rc == -ENODATA ? -EIO : rc;
+	}
 	while (len > 0) {
 		chunk = len > (1u << 30) ? (1u << 30) : (size_t)len;
 		n = sendfile(io->fd, fd, &off, chunk);

@@ -20,6 +20,10 @@ struct sock_io {
 	size_t preused;	    /* consumed from pre so far */
 	uint64_t body_left; /* request body bytes not yet consumed */
 	int broken;	    /* set once a write or read failed: close after */
+	/* The connection's TLS session (NULL: plain TCP): every function
+	 * below reads and writes through it; sendfile(2) becomes read +
+	 * encrypt + send. */
+	struct ais_tls_conn *tls;
 };
 
 /* Reads up to len bytes of the request body (never past body_len) into buf.
@@ -34,7 +38,8 @@ int sock_io_discard_body(struct sock_io *io);
 int sock_io_write_all(struct sock_io *io, const void *buf, size_t len);
 
 /* Same, with MSG_MORE when more is set: the head of a GET goes out in one
- * segment with the start of its sendfile(2) body. */
+ * segment with the start of its sendfile(2) body (with TLS: it waits,
+ * encrypted, for the body's first send). With len 0, sends what waits. */
 int sock_io_write_more(struct sock_io *io, const void *buf, size_t len,
 		       bool more);
 

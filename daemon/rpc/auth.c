@@ -227,6 +227,19 @@ int rpc_authorize(struct rpc *r, const struct rpc_op *op, bool quiet)
 
 	r->who = NULL;
 	r->admin = !r->d->auth_key;
+	/* With TLS, what only nodes do needs a node's certificate on the
+	 * connection, token or not: a node of this cluster's CA. */
+	if (r->j->tls && !r->j->peer_node &&
+	    (op->perm == RPC_PERM_NODE || r->req->peer_local ||
+	     r->req->migrate || r->req->replica)) {
+		rc = ais_errf(r->errmsg, -EACCES,
+			      "%s is for nodes only: the connection has no "
+			      "node certificate of this cluster's CA",
+			      rpc_op_name(r->req->op));
+		if (!quiet)
+			log_refusal(r, r->errmsg);
+		return rc;
+	}
 	if (!r->d->auth_key || op->perm == RPC_PERM_NONE)
 		return 0;
 	rc = authorize(r, op);

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "map.h"
 #include "names.h"
+#include "tls.h"
 
 #include "move/move.h"
 #include "rpc/rpc_i.h"
@@ -83,6 +84,36 @@ static int read_checked(struct rpc *r, int fd, uint64_t off, uint64_t len,
 			      b0, buf, (size_t)(b1 - b0), true, NULL);
 }
 
+/* Encrypts len bytes of buf into j's TLS session and sends what the
+ * socket takes without waiting: 0 when all went, 1 when some waits in the
+ * session, -1 with errno on a broken connection. */
+static int tls_nowait(struct rpc_job *j, const uint8_t *buf, size_t len)
+{
+	const uint8_t *p;
+	size_t n;
+	ssize_t w;
+
+	if (ais_tls_conn_write(j->io.tls, buf, len, NULL)) {
+		errno = EPROTO;
+		return -1;
+	}
+	while ((n = ais_tls_conn_out(j->io.tls, &p)) > 0) {
+		w = send(j->io.fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (w > 0) {
+			ais_tls_conn_out_done(j->io.tls, (size_t)w);
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 1;
+		if (w == 0)
+			errno = EPIPE;
+		return -1;
+	}
+	return 0;
+}
+
 /* Sends the success answer of r (a HEAD, or a GET of len bytes of fd from
  * off) without waiting: the frame in one sendmsg() with a small body read
  * into buf behind the head, or head + sendfile(2). With check, the bytes
@@ -143,6 +174,29 @@ static enum rpc_inline answer_nowait(struct rpc *r, int fd, int32_t lent,
 			goto not_now;
 		if (!range_cached(fd, off, len))
 			goto tail;
+	}
+	if (j->io.tls) {
+		if (!copy)
+			goto tail; /* nothing sent: a worker encrypts the file
+				    */
+		switch (tls_nowait(j, buf, total + (size_t)len)) {
+		case 0:
+			rpc_log(r);
+			store_open_done(r->d->store, fd, lent);
+			return RPC_INLINE_DONE;
+		case 1:
+			/* The rest waits, encrypted, in the session: a worker
+			 * sends it. */
+			rpc_log(r);
+			store_open_done(r->d->store, fd, lent);
+			j->tail.pending = true;
+			j->tail.fd = -1;
+			j->tail.off = j->tail.len = 0;
+			j->tail.hlen = 0;
+			return RPC_INLINE_TAIL;
+		default:
+			goto broken;
+		}
 	}
 	out[0].iov_base = buf;
 	out[0].iov_len = total;
@@ -315,6 +369,7 @@ void rpc_finish_tail(struct rpc_job *j)
 			sock_io_strerror(rc));
 		j->close = true;
 	}
-	close(t->fd);
+	if (t->fd >= 0)
+		close(t->fd);
 	t->pending = false;
 }

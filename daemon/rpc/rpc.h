@@ -41,7 +41,9 @@ struct rpc_job {
 	bool nul_in_string; /* a string field of the head holds a NUL */
 	bool close;	    /* out: close the connection afterwards */
 	struct rpc_auth_cache *auth; /* the connection's */
-	struct rpc_tail tail;	     /* set by rpc_try_inline only */
+	bool tls;		     /* the connection speaks TLS ... */
+	bool peer_node;	      /* ... and its peer showed a node certificate */
+	struct rpc_tail tail; /* set by rpc_try_inline only */
 };
 
 /* Which threads run an op's handler (after its loop fast path, if any). */

@@ -665,6 +665,9 @@ struct ais_client *s3_client(struct s3 *s, char *errmsg)
 		/* The front end checks the S3 user's rights itself (auth.c)
 		 * and asks its node as the node. */
 		o.root_key = s->d->auth_key;
+		/* Over the node's own TLS, as a node (or plain TCP). */
+		o.tls = s->d->tls_client;
+		o.ca_file = "none";
 		self = cluster_self(s->d->cluster);
 		snprintf(ep, sizeof(ep), "%s:%u", self->host, self->port);
 		c = ais_client_new(ep, &o, errmsg);

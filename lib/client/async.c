@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "client_i.h"
+#include "tls.h"
 #include "conn.h"
 #include "names.h"
 #include "frame.h"
@@ -111,7 +112,7 @@ static void conn_close(struct ais_async *a, struct aconn *k)
 	conn_reset(k);
 	if (k->fd >= 0) {
 		/* Closing the socket removes it from the epoll set. */
-		close(k->fd);
+		ais_conn_close(k->fd);
 		k->fd = -1;
 		a->dead = true;
 	}
@@ -182,7 +183,7 @@ static struct aconn *conn_get(struct ais_async *a, struct ais_pool *pool,
 	ev.data.ptr = k;
 	if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		*rc = ais_errf(errmsg, -errno, "epoll: %s", strerror(errno));
-		close(fd);
+		ais_conn_close(fd);
 		free(k);
 		return NULL;
 	}
@@ -587,19 +588,21 @@ static void on_readable(struct ais_async *a, struct aconn *k)
 	ssize_t n, used;
 	bool ready;
 
+again:
 	if (k->fd < 0)
 		return;
-	n = recv(k->fd, a->rbuf, ASYNC_RBUF, MSG_DONTWAIT);
-	if (n < 0 &&
-	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+	/* A TLS session may hold more than one read takes, with nothing
+	 * left on the socket to wake epoll: read until nothing is there. */
+	n = ais_conn_recv_nowait(k->fd, a->rbuf, ASYNC_RBUF);
+	if (n == -EAGAIN)
 		return;
 	if (k->st == AC_IDLE) {
 		/* The node closed an idle connection (or sent junk). */
 		conn_close(a, k);
 		return;
 	}
-	if (n <= 0) {
-		broken(a, k, n == 0 ? -ECONNRESET : -errno, "receive");
+	if (n < 0) {
+		broken(a, k, (int)n, "receive");
 		return;
 	}
 	k->got_any = true;
@@ -608,10 +611,15 @@ static void on_readable(struct ais_async *a, struct aconn *k)
 	used = 0;
 	if (k->st == AC_HEAD) {
 		used = take_head(a, k, a->rbuf, (size_t)n, &ready);
-		if (used < 0 || !ready)
+		if (used < 0)
 			return;
+		if (!ready)
+			goto more;
 	}
 	take_body(a, k, a->rbuf + used, (size_t)(n - used));
+more:
+	if (k->fd >= 0 && ais_tls_fd_get(k->fd))
+		goto again;
 }
 
 /* Fails the GETs whose connection made no progress for io_timeout_ms;

@@ -51,7 +51,7 @@ struct ais_pool *ais__client_pool(struct ais_client *c, const char *host,
 	if (!v)
 		goto out;
 	c->pools = v;
-	p = ais_pool_new(host, port, c->opts.max_idle_per_node);
+	p = ais_pool_new(host, port, c->opts.max_idle_per_node, c->tls);
 	if (p)
 		c->pools[c->n_pools++] = p;
 out:
@@ -421,7 +421,7 @@ void ais__call_finish(struct ais__call *k, bool clean)
 				    k->fd, k->c->opts.io_timeout_ms) == 0))
 			ais_pool_put(k->pool, k->fd);
 		else
-			close(k->fd);
+			ais_conn_close(k->fd);
 		k->fd = -1;
 	}
 	if (k->resp) {

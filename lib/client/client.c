@@ -8,6 +8,7 @@
 
 #include "client.h"
 #include "client_i.h"
+#include "tls.h"
 #include "map.h"
 #include "names.h"
 #include "util.h"
@@ -124,6 +125,8 @@ struct ais_client *ais_client_new(const char *endpoint,
 	ais_token_src_init(&c->tok);
 	pthread_mutex_init(&c->tokf_mu, NULL);
 
+	if (ais__client_tls_setup(c, errmsg))
+		goto err_free;
 	c->ep_pools = calloc((size_t)n, sizeof(*c->ep_pools));
 	if (!c->ep_pools) {
 		ais_errf(errmsg, -ENOMEM, "out of memory");
@@ -165,9 +168,13 @@ struct ais_client *ais_client_new(const char *endpoint,
 					       "%s%s", i ? ", " : "", p->addr);
 	}
 	if (c->n_ep == 1)
-		ais_errf(errmsg, rc, "cannot reach %s: %s",
+		ais_errf(errmsg, rc, "cannot reach %s: %s%s",
 			 c->ep_pools[0]->addr,
-			 reach_reason(rc, em, c->ep_pools[0]->addr));
+			 reach_reason(rc, em, c->ep_pools[0]->addr),
+			 !c->tls && rc == -ECONNRESET
+			     ? " (a node that speaks TLS closes plain-text "
+			       "clients: give its CA, AIS_CA_FILE)"
+			     : "");
 	else
 		ais_errf(errmsg, rc, "cannot reach any of %s: %s", names, why);
 
@@ -188,6 +195,7 @@ void ais_client_free(struct ais_client *c)
 		ais_pool_free(c->pools[i]);
 	free(c->pools);
 	free(c->ep_pools);
+	ais_tls_free(c->own_tls);
 	pthread_mutex_destroy(&c->map_lock);
 	pthread_mutex_destroy(&c->pools_lock);
 	ais_token_src_destroy(&c->tok);

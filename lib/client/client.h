@@ -60,9 +60,23 @@ struct ais_client_opts {
 	 * (nodes, `ais local up`, an operator with the secret). */
 	const char *token_file;
 	const struct ais_auth_key *root_key;
+	/* TLS. A cluster whose nodes speak TLS is reached with its CA, the
+	 * file ca_file (several: ':'-separated, files or directories of
+	 * *.pem). NULL: $AIS_CA_FILE, else all of ~/.config/ais/ca.pem,
+	 * ~/.config/ais/ca/ (where `ais local up` puts its clusters' CAs)
+	 * and $AIS_LOCAL_DIR/ca.pem that exist and are the caller's own
+	 * and writable by nobody else. With none, or "none", the client
+	 * speaks plain TCP. A node's own
+	 * client shows the node's certificate too (cert_file, key_file),
+	 * or passes its TLS configuration ready-made (tls, not freed). */
+	const char *ca_file;
+	const char *cert_file, *key_file;
+	struct ais_tls *tls;
 };
 
 void ais_client_opts_default(struct ais_client_opts *o);
+
+struct ais_tls;
 
 /* The most addresses an endpoint list may hold. */
 #define AIS_ENDPOINTS_MAX 64
@@ -103,6 +117,9 @@ int ais_client_refresh_map(struct ais_client *c, char *errmsg);
  * tokens), and its claims (unverified): 0, or -ENOENT for no token. */
 int ais_client_token_info(struct ais_client *c, char *path, size_t cap,
 			  struct ais_claims *claims);
+
+/* True if the client speaks TLS to the nodes. */
+bool ais_client_tls(const struct ais_client *c);
 
 /* Current map version and node count (no network). */
 uint64_t ais_client_map_version(struct ais_client *c);

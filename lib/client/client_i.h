@@ -59,7 +59,17 @@ struct ais_client {
 	struct timespec tokf_mtime;
 	uint64_t tokf_ino, tokf_size;
 	char tok_kid[AIS_KID_LEN + 1];
+	/* TLS on every connection (NULL: plain TCP); own_tls is freed with
+	 * the client, opts.tls is the caller's. */
+	struct ais_tls *tls, *own_tls;
 };
+
+/* The CA file a client uses (client.h, ca_file): 0 with out, or -ENOENT
+ * for none (plain TCP). */
+int ais__client_ca_path(const char *named, char *out, size_t cap);
+
+/* Makes c->tls from the options (before any connection). 0 or -errno. */
+int ais__client_tls_setup(struct ais_client *c, char *errmsg);
 
 /* Takes the token file again if it changed (at most every few seconds;
  * a cheap no-op otherwise). */

@@ -357,19 +357,27 @@ int ais_token_file_write(const char *path, const char *text, char *errmsg)
 	return 0;
 }
 
-int ais_token_default_path(const char *kid, char *out, size_t cap)
+int ais_config_path(const char *rel, char *out, size_t cap)
 {
 	const char *xdg = getenv("XDG_CONFIG_HOME");
 	const char *home = getenv("HOME");
 	int n;
 
 	if (xdg && xdg[0] == '/')
-		n = snprintf(out, cap, "%s/ais/tokens/%s", xdg, kid);
+		n = snprintf(out, cap, "%s/ais/%s", xdg, rel);
 	else if (home && home[0] == '/')
-		n = snprintf(out, cap, "%s/.config/ais/tokens/%s", home, kid);
+		n = snprintf(out, cap, "%s/.config/ais/%s", home, rel);
 	else
 		return -ENOENT;
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+int ais_token_default_path(const char *kid, char *out, size_t cap)
+{
+	char rel[AIS_KID_LEN + 16];
+
+	snprintf(rel, sizeof(rel), "tokens/%s", kid);
+	return ais_config_path(rel, out, cap);
 }
 
 void ais_local_dir(char *out, size_t cap)

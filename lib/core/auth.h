@@ -88,6 +88,10 @@ int ais_token_file_read(const char *path, uint8_t *raw, size_t *len,
  * parent directory is made, mode 0700, if missing). 0 or -errno. */
 int ais_token_file_write(const char *path, const char *text, char *errmsg);
 
+/* $XDG_CONFIG_HOME/ais/REL, else ~/.config/ais/REL, into out. 0, -ENOENT
+ * (neither is set) or -ENAMETOOLONG. */
+int ais_config_path(const char *rel, char *out, size_t cap);
+
 /* Where `ais auth login` keeps the token of the cluster with key id kid:
  * $XDG_CONFIG_HOME/ais/tokens/KID, else ~/.config/ais/tokens/KID. 0, or
  * -ENOENT (no home). */

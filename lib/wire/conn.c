@@ -17,6 +17,7 @@
 #include "conn.h"
 #include "fileio.h"
 #include "frame.h"
+#include "tls.h"
 #include "util.h"
 
 static bool is_reset(int rc)
@@ -124,9 +125,70 @@ int ais_conn_connect(const char *host, uint16_t port, int timeout_ms,
 	return fd;
 }
 
+int ais_conn_connect_tls(const char *host, uint16_t port, int timeout_ms,
+			 int io_timeout_ms, struct ais_tls *tls, char *errmsg)
+{
+	struct ais_tls_conn *c;
+	int fd, rc;
+
+	fd = ais_conn_connect(host, port, timeout_ms, io_timeout_ms, errmsg);
+	if (fd < 0 || !tls)
+		return fd;
+	c = ais_tls_conn_new(tls);
+	if (!c) {
+		close(fd);
+		return ais_errf(errmsg, -ENOMEM, "out of memory");
+	}
+	rc = ais_tls_handshake_fd(c, fd, timeout_ms, errmsg);
+	if (!rc)
+		rc = ais_tls_fd_set(fd, c);
+	if (rc) {
+		if (rc == -EMFILE)
+			ais_errf(errmsg, rc, "too many open files");
+		ais_tls_conn_free(c);
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+void ais_conn_close(int fd)
+{
+	ais_tls_fd_close(fd);
+}
+
 bool ais_conn_idle_ok(int fd)
 {
+	struct ais_tls_conn *c = ais_tls_fd_get(fd);
+
+	if (c && ais_tls_conn_pending(c))
+		return false;
 	return ais_wait_fd(fd, POLLIN, 0) == 0;
+}
+
+/* ais_conn_send on a TLS socket: a chunk at a time, looking for an early
+ * answer between chunks. */
+static int tls_send(struct ais_tls_conn *c, int fd, const void *buf, size_t len,
+		    int timeout_ms, bool watch_in, bool *readable)
+{
+	const char *p = buf;
+
+	do {
+		size_t part = len > 65536 ? 65536 : len;
+		int rc;
+
+		if (watch_in && (ais_tls_conn_pending(c) ||
+				 ais_wait_fd(fd, POLLIN, 0) > 0)) {
+			*readable = true;
+			return 0;
+		}
+		rc = ais_tls_send(c, fd, p, part, timeout_ms);
+		if (rc)
+			return rc;
+		p += part;
+		len -= part;
+	} while (len > 0);
+	return 0;
 }
 
 int ais_conn_send(int fd, const void *buf, size_t len, int timeout_ms,
@@ -135,8 +197,13 @@ int ais_conn_send(int fd, const void *buf, size_t len, int timeout_ms,
 	const char *p = buf;
 	short events = POLLOUT | (watch_in ? POLLIN : 0);
 
+	struct ais_tls_conn *c = ais_tls_fd_get(fd);
+
 	if (readable)
 		*readable = false;
+	if (c)
+		return tls_send(c, fd, buf, len, timeout_ms, watch_in,
+				readable);
 	while (len > 0) {
 		ssize_t n;
 		int ev;
@@ -259,14 +326,50 @@ static int sendfile_loop(int sock, int fd, off_t o, uint64_t len,
 	return rc;
 }
 
+/* ais_conn_sendfile on a TLS socket: the file is read and encrypted. */
+static int tls_sendfile(struct ais_tls_conn *c, int sock, int fd, uint64_t off,
+			uint64_t len, int timeout_ms, bool watch_in,
+			bool *readable)
+{
+	uint8_t *buf = malloc(65536);
+	int rc = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (len > 0 && !rc) {
+		size_t want = len > 65536 ? 65536 : (size_t)len;
+		ssize_t n = pread(fd, buf, want, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n < 0 ? -errno : -ENODATA;
+			break;
+		}
+		rc = tls_send(c, sock, buf, (size_t)n, timeout_ms, watch_in,
+			      readable);
+		if (!rc && readable && *readable)
+			break;
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	free(buf);
+	return rc;
+}
+
 int ais_conn_sendfile(int sock, int fd, uint64_t off, uint64_t len,
 		      int timeout_ms, bool watch_in, bool *readable)
 {
+	struct ais_tls_conn *c = ais_tls_fd_get(sock);
 	struct pipe_guard g;
-	int flags = fcntl(sock, F_GETFL), rc;
+	int flags, rc;
 
 	if (readable)
 		*readable = false;
+	if (c)
+		return tls_sendfile(c, sock, fd, off, len, timeout_ms, watch_in,
+				    readable);
+	flags = fcntl(sock, F_GETFL);
 	if (flags < 0 || fcntl(sock, F_SETFL, flags | O_NONBLOCK) < 0)
 		return -errno;
 	pipe_block(&g);
@@ -279,7 +382,18 @@ int ais_conn_sendfile(int sock, int fd, uint64_t off, uint64_t len,
 
 ssize_t ais_conn_recv_some(int fd, void *buf, size_t len, int timeout_ms)
 {
-	(void)timeout_ms; /* the socket's SO_RCVTIMEO */
+	/* A plain socket waits in recv(2) itself (SO_RCVTIMEO = timeout_ms);
+	 * a TLS one in poll(2). */
+	struct ais_tls_conn *c = ais_tls_fd_get(fd);
+
+	if (c) {
+		ssize_t n;
+
+		if (len == 0)
+			return 0;
+		n = ais_tls_recv(c, fd, buf, len, timeout_ms);
+		return n == -EPROTO ? -ECONNRESET : n;
+	}
 	for (;;) {
 		ssize_t n = recv(fd, buf, len, 0);
 
@@ -292,6 +406,38 @@ ssize_t ais_conn_recv_some(int fd, void *buf, size_t len, int timeout_ms)
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return -ETIMEDOUT;
 		return -errno;
+	}
+}
+
+ssize_t ais_conn_recv_nowait(int fd, void *buf, size_t len)
+{
+	struct ais_tls_conn *c = ais_tls_fd_get(fd);
+	uint8_t raw[16384];
+	ssize_t n;
+
+	for (;;) {
+		if (c) {
+			n = ais_tls_conn_read(c, buf, len, NULL);
+			if (n > 0)
+				return n;
+			if (n < 0)
+				return n == -EPROTO ? -ECONNRESET : n;
+			if (ais_tls_flush(c, fd, 1000) < 0)
+				return -ECONNRESET;
+			n = recv(fd, raw, sizeof(raw), MSG_DONTWAIT);
+		} else {
+			n = recv(fd, buf, len, MSG_DONTWAIT);
+		}
+		if (n == 0)
+			return -ECONNRESET;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		if (!c)
+			return n;
+		if (ais_tls_conn_feed(c, raw, (size_t)n))
+			return -ENOMEM;
 	}
 }
 

@@ -36,6 +36,18 @@ enum ais_conn_fail ais_conn_classify(int rc, bool reused, bool got_any);
 int ais_conn_connect(const char *host, uint16_t port, int timeout_ms,
 		     int io_timeout_ms, char *errmsg);
 
+struct ais_tls;
+
+/* ais_conn_connect, then (tls not NULL) the TLS handshake within
+ * timeout_ms, verifying the node's certificate: the socket is registered
+ * with its session (tls.h), and every function below speaks TLS on it.
+ * Close it with ais_conn_close. */
+int ais_conn_connect_tls(const char *host, uint16_t port, int timeout_ms,
+			 int io_timeout_ms, struct ais_tls *tls, char *errmsg);
+
+/* Closes a connection's socket, and frees its TLS session if it has one. */
+void ais_conn_close(int fd);
+
 /* Sets the socket's SO_RCVTIMEO (what ais_conn_connect set) to
  * io_timeout_ms, for a call that waits longer than others on a pooled
  * connection. 0 or -errno. */
@@ -65,6 +77,10 @@ int ais_conn_sendfile(int sock, int fd, uint64_t off, uint64_t len,
  * recv(2), no poll(2). Returns the count, -ECONNRESET on EOF, -ETIMEDOUT,
  * or -errno. */
 ssize_t ais_conn_recv_some(int fd, void *buf, size_t len, int timeout_ms);
+
+/* Receives what is there without waiting: the count, -EAGAIN if nothing
+ * is, -ECONNRESET on EOF (or a broken TLS record), or -errno. */
+ssize_t ais_conn_recv_nowait(int fd, void *buf, size_t len);
 
 /* Receives exactly len bytes; *got counts what arrived (even on failure).
  * Returns 0, -ECONNRESET on EOF, or -errno. */

@@ -15,7 +15,8 @@
  * answer byte, which the caller retries on a fresh connection. */
 #define FRESH_IDLE_NS (1000ull * 1000 * 1000)
 
-struct ais_pool *ais_pool_new(const char *host, uint16_t port, int max_idle)
+struct ais_pool *ais_pool_new(const char *host, uint16_t port, int max_idle,
+			      struct ais_tls *tls)
 {
 	struct ais_pool *p = calloc(1, sizeof(*p));
 
@@ -37,6 +38,7 @@ struct ais_pool *ais_pool_new(const char *host, uint16_t port, int max_idle)
 		snprintf(p->addr, sizeof(p->addr), "%s:%u", host,
 			 (unsigned)port);
 	p->max_idle = max_idle;
+	p->tls = tls;
 	pthread_mutex_init(&p->lock, NULL);
 	return p;
 }
@@ -48,7 +50,7 @@ void ais_pool_free(struct ais_pool *p)
 	if (!p)
 		return;
 	for (i = 0; i < p->n_idle; i++)
-		close(p->idle[i].fd);
+		ais_conn_close(p->idle[i].fd);
 	pthread_mutex_destroy(&p->lock);
 	free(p->idle);
 	free(p);
@@ -78,10 +80,10 @@ int ais_pool_get(struct ais_pool *p, bool fresh, int connect_timeout_ms,
 			*reused = true;
 			return fd;
 		}
-		close(fd);
+		ais_conn_close(fd);
 	}
-	return ais_conn_connect(p->host, p->port, connect_timeout_ms,
-				io_timeout_ms, errmsg);
+	return ais_conn_connect_tls(p->host, p->port, connect_timeout_ms,
+				    io_timeout_ms, p->tls, errmsg);
 }
 
 void ais_pool_put(struct ais_pool *p, int fd)
@@ -97,5 +99,5 @@ void ais_pool_put(struct ais_pool *p, int fd)
 	}
 	pthread_mutex_unlock(&p->lock);
 	if (fd >= 0)
-		close(fd);
+		ais_conn_close(fd);
 }

@@ -1,6 +1,7 @@
 /* TLS 1.3 on the cluster's connections: configurations, sessions over
  * memory BIOs, the blocking helpers, sessions by fd, certificates. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -93,6 +94,59 @@ static int check_key_mode(const char *path, char *errmsg)
 	return 0;
 }
 
+/* One CA file, or every *.pem file of a directory. */
+static int load_ca(SSL_CTX *ctx, const char *path, char *errmsg)
+{
+	char what[PATH_MAX + 64], file[PATH_MAX];
+	struct dirent *e;
+	struct stat st;
+	int rc = 0, n = 0;
+	DIR *d;
+
+	snprintf(what, sizeof(what), "tls_ca_file %s", path);
+	if (stat(path, &st) < 0)
+		return ais_errf(errmsg, -errno, "%s: %s", what,
+				strerror(errno));
+	if (!S_ISDIR(st.st_mode)) {
+		if (!SSL_CTX_load_verify_file(ctx, path))
+			return ssl_errf(errmsg, -EINVAL, what);
+		return 0;
+	}
+	d = opendir(path);
+	if (!d)
+		return ais_errf(errmsg, -errno, "%s: %s", what,
+				strerror(errno));
+	while (!rc && (e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+
+		if (l < 5 || strcmp(e->d_name + l - 4, ".pem") ||
+		    e->d_name[0] == '.')
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
+		rc = load_ca(ctx, file, errmsg);
+		n++;
+	}
+	closedir(d);
+	if (!rc && n == 0)
+		rc = ais_errf(errmsg, -ENOENT, "%s: no *.pem file in it", what);
+	return rc;
+}
+
+/* The CAs of ca: files or directories, ':'-separated. */
+static int load_cas(SSL_CTX *ctx, const char *ca, char *errmsg)
+{
+	char *list = strdup(ca), *save = NULL, *one;
+	int rc = 0;
+
+	if (!list)
+		return ais_errf(errmsg, -ENOMEM, "out of memory");
+	for (one = strtok_r(list, ":", &save); one && !rc;
+	     one = strtok_r(NULL, ":", &save))
+		rc = load_ca(ctx, one, errmsg);
+	free(list);
+	return rc;
+}
+
 static int make_ctx(enum ais_tls_role role, const char *ca, const char *cert,
 		    const char *key, SSL_CTX **out, char *errmsg)
 {
@@ -126,15 +180,9 @@ static int make_ctx(enum ais_tls_role role, const char *ca, const char *cert,
 	}
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	snprintf(what, sizeof(what), "tls_ca_file %s", ca);
-	if (access(ca, R_OK) < 0) {
-		rc = ais_errf(errmsg, -errno, "%s: %s", what, strerror(errno));
+	rc = load_cas(ctx, ca, errmsg);
+	if (rc)
 		goto err;
-	}
-	if (!SSL_CTX_load_verify_file(ctx, ca)) {
-		rc = ssl_errf(errmsg, -EINVAL, what);
-		goto err;
-	}
 	if (cert) {
 		snprintf(what, sizeof(what), "tls_cert_file %s", cert);
 		if (access(cert, R_OK) < 0) {
@@ -908,4 +956,22 @@ int64_t ais_tls_cert_seconds_left(const char *path, char *errmsg)
 		ais_errf(errmsg, -EINVAL, "%s: bad expiry time", path);
 	X509_free(x);
 	return left;
+}
+
+int ais_tls_cert_id(const char *path, char out[17], char *errmsg)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	X509 *x = read_cert(path, errmsg);
+
+	if (!x)
+		return -EINVAL;
+	if (!X509_digest(x, EVP_sha256(), md, &len) || len < 8) {
+		X509_free(x);
+		return ais_errf(errmsg, -EINVAL, "%s: cannot hash it", path);
+	}
+	X509_free(x);
+	for (int i = 0; i < 8; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
 }

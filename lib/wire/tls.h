@@ -33,7 +33,9 @@ enum ais_tls_role {
 };
 
 struct ais_tls_files {
-	const char *ca_file;   /* the cluster's CA (PEM): required */
+	const char *ca_file;   /* the cluster's CA (PEM): required; also
+				  several, ':'-separated, each a file or a
+				  directory of *.pem files */
 	const char *cert_file; /* this side's certificate (PEM); required
 				  for a server, a node's for a node client,
 				  NULL for a plain client */
@@ -168,5 +170,9 @@ int ais_tls_make_cert(const char *ca_cert, const char *ca_key,
 /* Seconds until the certificate in path expires (negative: expired), or
  * -errno... as INT64_MIN with errmsg when it cannot be read. */
 int64_t ais_tls_cert_seconds_left(const char *path, char *errmsg);
+
+/* The first 16 hex digits of the SHA-256 of the certificate in path: a
+ * name for it (`ais local up` keeps a copy of its CA under it). */
+int ais_tls_cert_id(const char *path, char out[17], char *errmsg);
 
 #endif
