@@ -98,6 +98,10 @@ static void usage(FILE *f)
 	    "$AIS_TOKEN_FILE,\n"
 	    "                         else the one saved for the "
 	    "cluster; ais auth)\n"
+	    "     ca_file=FILE        the cluster's CA: TLS (default "
+	    "$AIS_CA_FILE, else\n"
+	    "                         those `ais local up` saved; none: "
+	    "plain TCP)\n"
 	    "     log=FILE            log here once daemonized\n"
 	    "     debug               log every FUSE request\n"
 	    "  -l            (umount) lazy: detach now, clean up when "
@@ -345,6 +349,7 @@ static int serve(struct afs_opts *o, int report_fd)
 	clock_gettime(CLOCK_REALTIME, &fs.mount_time);
 	ais_client_opts_default(&co);
 	co.token_file = o->token_file[0] ? o->token_file : NULL;
+	co.ca_file = o->ca_file[0] ? o->ca_file : NULL;
 	/* The client retries an idempotent request once after a connection
 	 * error: half the budget per attempt keeps the total near timeout=. */
 	co.io_timeout_ms = o->timeout_s * 500;

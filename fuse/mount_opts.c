@@ -202,21 +202,25 @@ static int apply(struct afs_opts *o, char *key, char *val, char *errmsg)
 	} else if (strcmp(key, "spool") == 0) {
 		return set_str(o->spool_dir, sizeof(o->spool_dir), key, val,
 			       errmsg);
-	} else if (strcmp(key, "token_file") == 0) {
+	} else if (strcmp(key, "token_file") == 0 ||
+		   strcmp(key, "ca_file") == 0) {
+		char *dst = key[0] == 't' ? o->token_file : o->ca_file;
+		size_t cap = key[0] == 't' ? sizeof(o->token_file)
+					   : sizeof(o->ca_file);
 		char cwd[2048];
 
-		if (val && val[0] && val[0] != '/' &&
+		/* The mount runs on in / (daemonised): a relative path is
+		 * taken from where it was given. */
+		if (val && val[0] && val[0] != '/' && strcmp(val, "none") &&
 		    getcwd(cwd, sizeof(cwd))) {
-			int n = snprintf(o->token_file, sizeof(o->token_file),
-					 "%s/%s", cwd, val);
+			int n = snprintf(dst, cap, "%s/%s", cwd, val);
 
-			if (n < 0 || (size_t)n >= sizeof(o->token_file))
+			if (n < 0 || (size_t)n >= cap)
 				return ais_errf(errmsg, -EINVAL,
-						"token_file: path too long");
+						"%s: path too long", key);
 			return 0;
 		}
-		return set_str(o->token_file, sizeof(o->token_file), key, val,
-			       errmsg);
+		return set_str(dst, cap, key, val, errmsg);
 	} else if (strcmp(key, "log") == 0) {
 		return set_str(o->log_file, sizeof(o->log_file), key, val,
 			       errmsg);

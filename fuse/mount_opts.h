@@ -54,6 +54,7 @@ struct afs_opts {
 	/* The token requests carry (absolute; "" = $AIS_TOKEN_FILE, else
 	 * the one saved for the cluster: ais_client_opts). */
 	char token_file[4096];
+	char ca_file[4096]; /* "": ais_client_opts' default */
 };
 
 /* Fills the defaults: attr/entry 1 s, negative 0, timeout 20 s, spool

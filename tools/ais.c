@@ -24,6 +24,7 @@ static const struct cli_cmd commands[] = {
     {"etl", cmd_etl, "transforms the nodes run on the objects they hold"},
     {"s3", cmd_s3, "the S3 endpoint's access keys"},
     {"auth", cmd_auth, "users, rights and tokens: login, grant, revoke"},
+    {"tls", cmd_tls, "certificates: a cluster CA, node certificates"},
     {NULL, NULL, NULL},
 };
 
@@ -52,6 +53,9 @@ static void usage(FILE *out)
 	    "                        else the one `ais auth login` or `ais "
 	    "local up`\n"
 	    "                        saved for this cluster)\n"
+	    "  --ca-file FILE        the cluster's CA: TLS (default $AIS_CA_FILE,\n"
+	    "                        else the CAs saved by `ais local up` in\n"
+	    "                        ~/.config/ais/ca/; none: plain TCP)\n"
 	    "  --secret-file FILE    act as root with the cluster's secret "
 	    "(on a node;\n"
 	    "                        default $AIS_SECRET_FILE)\n"
@@ -117,6 +121,18 @@ static int strip_globals(int argc, char **argv, bool *verbose)
 			cli_endpoint = a + 11;
 			if (!check_endpoint(cli_endpoint))
 				return -1;
+			continue;
+		}
+		if (!strcmp(a, "--ca-file")) {
+			if (i + 1 >= argc || !argv[i + 1][0]) {
+				cli_usage(NULL, "%s needs a file", a);
+				return -1;
+			}
+			cli_ca_file = argv[++i];
+			continue;
+		}
+		if (!strncmp(a, "--ca-file=", 10)) {
+			cli_ca_file = a + 10;
 			continue;
 		}
 		if (!strcmp(a, "--token-file") || !strcmp(a, "--secret-file")) {

@@ -18,6 +18,7 @@
 
 const char *cli_endpoint;
 const char *cli_token_file;
+const char *cli_ca_file;
 const char *cli_secret_file;
 volatile sig_atomic_t cli_interrupted;
 
@@ -159,6 +160,7 @@ struct ais_client *cli_client(const char *what)
 
 	ais_client_opts_default(&o);
 	o.token_file = cli_token_file;
+	o.ca_file = cli_ca_file;
 	if (!secret || !secret[0])
 		secret = getenv("AIS_SECRET_FILE");
 	if (secret && secret[0]) {

@@ -36,6 +36,8 @@ extern const char *cli_endpoint;
  * libais) and --secret-file (NULL: $AIS_SECRET_FILE; the cluster's secret:
  * requests carry root tokens minted with it, as a node's do). */
 extern const char *cli_token_file;
+/* --ca-file (NULL: ais_client_opts' default). */
+extern const char *cli_ca_file;
 extern const char *cli_secret_file;
 
 /* Set by SIGINT/SIGTERM. Long operations poll it and stop early; a second
@@ -108,6 +110,7 @@ int cmd_cluster(int argc, char **argv);
 int cmd_job(int argc, char **argv);
 int cmd_s3(int argc, char **argv);
 int cmd_auth(int argc, char **argv);
+int cmd_tls(int argc, char **argv);
 int cmd_scrub(int argc, char **argv);
 int cmd_bucket(int argc, char **argv);
 int cmd_put(int argc, char **argv);

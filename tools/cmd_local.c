@@ -100,8 +100,9 @@ static const char up_help[] =
     "Unless --insecure, the nodes also speak TLS only, with certificates\n"
     "of the cluster's own CA (DIR/ca.pem, made with its key DIR/ca.key;\n"
     "node I's in DIR/nodeI/tls.crt, renewed by up when it has less than\n"
-    "30 days left). up copies the CA to ~/.config/ais/ca/, where this\n"
-    "user's clients find it (elsewhere: AIS_CA_FILE=DIR/ca.pem).\n"
+    "30 days left). up copies the CA to ~/.config/ais/ca/HOST:PORT.pem\n"
+    "for every node, where this user's clients find it by the address\n"
+    "they dial (elsewhere: AIS_CA_FILE=DIR/ca.pem).\n"
     "\n"
     "With S3 on, up makes sure DIR/s3.env holds an access key the cluster\n"
     "knows (adding one, 'ais local' in ais s3 keys ls) and the endpoint:\n"
@@ -741,16 +742,21 @@ static int local_up(int argc, char **argv)
 	if (l->tls) {
 		char copy[PATH_MAX + 16], ca[PATH_MAX + 16];
 
-		/* This user's clients find the CA there (client.h). */
+		/* This user's clients find the CA there, by the address
+		 * they dial (client.h). */
 		snprintf(ca, sizeof(ca), "%s/%s", l->dir, LOCAL_CA);
-		rc = local_tls_ca_copy_path(l, copy, sizeof(copy), errmsg);
-		if (rc == 0)
-			rc = local_copy_file(ca, copy, errmsg);
+		rc = 0;
+		for (i = 0; i < l->nodes && rc == 0; i++) {
+			rc = local_tls_ca_copy_path(l, i, copy, sizeof(copy),
+						    errmsg);
+			if (rc == 0)
+				rc = local_copy_file(ca, copy, errmsg);
+		}
 		if (rc < 0)
 			cli_warn("local up: the CA for clients: %s", errmsg);
-		printf("  tls:      on; the cluster's CA is %s (clients: "
-		       "AIS_CA_FILE, or found in %s)\n",
-		       ca, rc < 0 ? "$AIS_LOCAL_DIR" : copy);
+		printf("  tls:      on; the cluster's CA is %s (saved for "
+		       "this user's clients in %s)\n",
+		       ca, rc < 0 ? "(failed)" : "~/.config/ais/ca/");
 	}
 	if (l->auth) {
 		char tok[PATH_MAX + 16];
@@ -837,9 +843,10 @@ static int local_down(int argc, char **argv)
 		if (l->auth && !ais_auth_key_load(path, &key, NULL) &&
 		    !ais_token_default_path(key.kid, home, sizeof(home)))
 			unlink(home);
-		if (l->tls &&
-		    !local_tls_ca_copy_path(l, home, sizeof(home), NULL))
-			unlink(home);
+		for (i = 0; l->tls && i < l->nodes; i++)
+			if (!local_tls_ca_copy_path(l, i, home, sizeof(home),
+						    NULL))
+				unlink(home);
 		OPENSSL_cleanse(&key, sizeof(key));
 		rc = local_rm_rf(l->dir, errmsg);
 		if (rc < 0)

@@ -594,17 +594,13 @@ int local_tls_ensure(const struct local_layout *l, char *errmsg)
 	return 0;
 }
 
-int local_tls_ca_copy_path(const struct local_layout *l, char *out, size_t cap,
-			   char *errmsg)
+int local_tls_ca_copy_path(const struct local_layout *l, unsigned i,
+			   char *out, size_t cap, char *errmsg)
 {
-	char ca[PATH_MAX + 16], id[17], rel[32];
+	char rel[64];
 	int rc;
 
-	snprintf(ca, sizeof(ca), "%s/%s", l->dir, LOCAL_CA);
-	rc = ais_tls_cert_id(ca, id, errmsg);
-	if (rc < 0)
-		return rc;
-	snprintf(rel, sizeof(rel), "ca/%s.pem", id);
+	snprintf(rel, sizeof(rel), "ca/%s:%u.pem", LOCAL_HOST, l->port + i);
 	rc = ais_config_path(rel, out, cap);
 	if (rc < 0)
 		return ais_errf(errmsg, rc, "no home directory for the CA");

@@ -84,16 +84,19 @@ static int read_checked(struct rpc *r, int fd, uint64_t off, uint64_t len,
 			      b0, buf, (size_t)(b1 - b0), true, NULL);
 }
 
-/* Encrypts len bytes of buf into j's TLS session and sends what the
- * socket takes without waiting: 0 when all went, 1 when some waits in the
- * session, -1 with errno on a broken connection. */
-static int tls_nowait(struct rpc_job *j, const uint8_t *buf, size_t len)
+/* Encrypts the head (hlen bytes) and the body (len bytes of data) into
+ * j's TLS session and sends what the socket takes without waiting: 0 when
+ * all went, 1 when some waits in the session, -1 with errno on a broken
+ * connection. */
+static int tls_nowait(struct rpc_job *j, const uint8_t *head, size_t hlen,
+		      const uint8_t *data, size_t len)
 {
 	const uint8_t *p;
 	size_t n;
 	ssize_t w;
 
-	if (ais_tls_conn_write(j->io.tls, buf, len, NULL)) {
+	if (ais_tls_conn_write(j->io.tls, head, hlen, NULL) ||
+	    (len && ais_tls_conn_write(j->io.tls, data, len, NULL))) {
 		errno = EPROTO;
 		return -1;
 	}
@@ -179,7 +182,7 @@ static enum rpc_inline answer_nowait(struct rpc *r, int fd, int32_t lent,
 		if (!copy)
 			goto tail; /* nothing sent: a worker encrypts the file
 				    */
-		switch (tls_nowait(j, buf, total + (size_t)len)) {
+		switch (tls_nowait(j, buf, total, data, (size_t)len)) {
 		case 0:
 			rpc_log(r);
 			store_open_done(r->d->store, fd, lent);

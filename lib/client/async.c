@@ -588,11 +588,8 @@ static void on_readable(struct ais_async *a, struct aconn *k)
 	ssize_t n, used;
 	bool ready;
 
-again:
 	if (k->fd < 0)
 		return;
-	/* A TLS session may hold more than one read takes, with nothing
-	 * left on the socket to wake epoll: read until nothing is there. */
 	n = ais_conn_recv_nowait(k->fd, a->rbuf, ASYNC_RBUF);
 	if (n == -EAGAIN)
 		return;
@@ -611,15 +608,19 @@ again:
 	used = 0;
 	if (k->st == AC_HEAD) {
 		used = take_head(a, k, a->rbuf, (size_t)n, &ready);
-		if (used < 0)
+		if (used < 0 || !ready)
 			return;
-		if (!ready)
-			goto more;
 	}
 	take_body(a, k, a->rbuf + used, (size_t)(n - used));
-more:
-	if (k->fd >= 0 && ais_tls_fd_get(k->fd))
-		goto again;
+}
+
+/* A TLS session may hold what one read did not take, with nothing left
+ * on the socket to wake epoll. */
+static bool tls_more(const struct aconn *k)
+{
+	struct ais_tls_conn *t = k->fd >= 0 ? ais_tls_fd_get(k->fd) : NULL;
+
+	return t && ais_tls_conn_pending(t);
 }
 
 /* Fails the GETs whose connection made no progress for io_timeout_ms;
@@ -657,11 +658,17 @@ int ais_async_run(struct ais_async *a, int timeout_ms)
 	if (a->finished > 0)
 		wait = 0; /* GETs timed out already: report them now */
 	sweep(a);
+	for (size_t k = 0; k < a->n && wait != 0; k++)
+		if (tls_more(a->conns[k]))
+			wait = 0;
 	n = epoll_wait(a->epfd, ev, ASYNC_EVENTS, wait);
 	if (n < 0 && errno != EINTR)
 		return -errno;
 	for (i = 0; i < n; i++)
 		on_readable(a, ev[i].data.ptr);
+	for (size_t k = 0; k < a->n; k++)
+		if (tls_more(a->conns[k]))
+			on_readable(a, a->conns[k]);
 	if (n == 0)
 		(void)check_deadlines(a, 0);
 	sweep(a);

@@ -125,7 +125,7 @@ struct ais_client *ais_client_new(const char *endpoint,
 	ais_token_src_init(&c->tok);
 	pthread_mutex_init(&c->tokf_mu, NULL);
 
-	if (ais__client_tls_setup(c, errmsg))
+	if (ais__client_tls_setup(c, eps, (size_t)n, errmsg))
 		goto err_free;
 	c->ep_pools = calloc((size_t)n, sizeof(*c->ep_pools));
 	if (!c->ep_pools) {

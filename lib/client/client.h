@@ -61,12 +61,11 @@ struct ais_client_opts {
 	const char *token_file;
 	const struct ais_auth_key *root_key;
 	/* TLS. A cluster whose nodes speak TLS is reached with its CA, the
-	 * file ca_file (several: ':'-separated, files or directories of
-	 * *.pem). NULL: $AIS_CA_FILE, else all of ~/.config/ais/ca.pem,
-	 * ~/.config/ais/ca/ (where `ais local up` puts its clusters' CAs)
-	 * and $AIS_LOCAL_DIR/ca.pem that exist and are the caller's own
-	 * and writable by nobody else. With none, or "none", the client
-	 * speaks plain TCP. A node's own
+	 * file ca_file (or a directory: every *.pem file in it). NULL: $AIS_CA_FILE, else the CA saved for one of the
+	 * endpoints, ~/.config/ais/ca/HOST:PORT.pem (`ais local up` saves
+	 * its cluster's for every node), else ~/.config/ais/ca.pem; a file
+	 * found must be the caller's own and writable by nobody else. With
+	 * none, or "none", the client speaks plain TCP. A node's own
 	 * client shows the node's certificate too (cert_file, key_file),
 	 * or passes its TLS configuration ready-made (tls, not freed). */
 	const char *ca_file;

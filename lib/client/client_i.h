@@ -64,12 +64,15 @@ struct ais_client {
 	struct ais_tls *tls, *own_tls;
 };
 
-/* The CA file a client uses (client.h, ca_file): 0 with out, or -ENOENT
- * for none (plain TCP). */
-int ais__client_ca_path(const char *named, char *out, size_t cap);
+/* The CA file a client of endpoints eps[n] uses (client.h, ca_file): 0
+ * with out, or -ENOENT for none (plain TCP). */
+int ais__client_ca_path(const char *named, const struct ais_endpoint *eps,
+			size_t n, char *out, size_t cap);
 
 /* Makes c->tls from the options (before any connection). 0 or -errno. */
-int ais__client_tls_setup(struct ais_client *c, char *errmsg);
+int ais__client_tls_setup(struct ais_client *c,
+			  const struct ais_endpoint *eps, size_t n,
+			  char *errmsg);
 
 /* Takes the token file again if it changed (at most every few seconds;
  * a cheap no-op otherwise). */

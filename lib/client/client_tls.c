@@ -10,32 +10,22 @@
 #include "client_i.h"
 #include "tls.h"
 
-/* A CA file or directory found (not named) is taken only if it is the
- * caller's own (or root's) and nobody else may write it: whoever could
- * would choose which nodes this client trusts. */
-static bool found_ok(const char *path, bool dir)
+/* A CA file found (not named) is taken only if it is the caller's own
+ * (or root's) and nobody else may write it: whoever could would choose
+ * which nodes this client trusts. */
+static bool found_ok(const char *path)
 {
 	struct stat st;
 
-	if (stat(path, &st) < 0 ||
-	    (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)))
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
 		return false;
 	return (st.st_uid == getuid() || st.st_uid == 0) && !(st.st_mode & 022);
 }
 
-/* Appends path to the ':'-separated list out if it is there and safe. */
-static void add_found(char *out, size_t cap, const char *path, bool dir)
+int ais__client_ca_path(const char *named, const struct ais_endpoint *eps,
+			size_t n, char *out, size_t cap)
 {
-	size_t used = strlen(out);
-
-	if (!found_ok(path, dir) || strchr(path, ':'))
-		return;
-	snprintf(out + used, cap - used, "%s%s", used ? ":" : "", path);
-}
-
-int ais__client_ca_path(const char *named, char *out, size_t cap)
-{
-	char path[512];
+	char path[512], rel[AIS_HOST_MAX + 32];
 
 	out[0] = '\0';
 	if (!named || !named[0])
@@ -46,22 +36,31 @@ int ais__client_ca_path(const char *named, char *out, size_t cap)
 		snprintf(out, cap, "%s", named);
 		return 0;
 	}
-	/* Every CA the user has: ~/.config/ais/ca.pem (copied by hand),
-	 * ~/.config/ais/ca/ (one file per `ais local up` cluster), the
-	 * local cluster's. */
-	if (ais_config_path("ca.pem", path, sizeof(path)) == 0)
-		add_found(out, cap, path, false);
-	if (ais_config_path("ca", path, sizeof(path)) == 0)
-		add_found(out, cap, path, true);
-	ais_local_dir(path, sizeof(path) - 8);
-	strcat(path, "/ca.pem");
-	add_found(out, cap, path, false);
-	return out[0] ? 0 : -ENOENT;
+	/* The CA saved for the cluster at one of the endpoints (`ais local
+	 * up` saves one per node address), else the user's CA for every
+	 * cluster, ~/.config/ais/ca.pem. */
+	for (size_t i = 0; i < n; i++) {
+		snprintf(rel, sizeof(rel), "ca/%s:%u.pem", eps[i].host,
+			 (unsigned)eps[i].port);
+		if (ais_config_path(rel, path, sizeof(path)) == 0 &&
+		    found_ok(path)) {
+			snprintf(out, cap, "%s", path);
+			return 0;
+		}
+	}
+	if (ais_config_path("ca.pem", path, sizeof(path)) == 0 &&
+	    found_ok(path)) {
+		snprintf(out, cap, "%s", path);
+		return 0;
+	}
+	return -ENOENT;
 }
 
-int ais__client_tls_setup(struct ais_client *c, char *errmsg)
+int ais__client_tls_setup(struct ais_client *c,
+			  const struct ais_endpoint *eps, size_t n,
+			  char *errmsg)
 {
-	char ca[1600];
+	char ca[512];
 	struct ais_tls_files f = {0};
 	int rc;
 
@@ -69,7 +68,7 @@ int ais__client_tls_setup(struct ais_client *c, char *errmsg)
 		c->tls = c->opts.tls;
 		return 0;
 	}
-	if (ais__client_ca_path(c->opts.ca_file, ca, sizeof(ca)))
+	if (ais__client_ca_path(c->opts.ca_file, eps, n, ca, sizeof(ca)))
 		return 0; /* plain TCP */
 	f.ca_file = ca;
 	f.cert_file = c->opts.cert_file;

@@ -132,21 +132,6 @@ static int load_ca(SSL_CTX *ctx, const char *path, char *errmsg)
 	return rc;
 }
 
-/* The CAs of ca: files or directories, ':'-separated. */
-static int load_cas(SSL_CTX *ctx, const char *ca, char *errmsg)
-{
-	char *list = strdup(ca), *save = NULL, *one;
-	int rc = 0;
-
-	if (!list)
-		return ais_errf(errmsg, -ENOMEM, "out of memory");
-	for (one = strtok_r(list, ":", &save); one && !rc;
-	     one = strtok_r(NULL, ":", &save))
-		rc = load_ca(ctx, one, errmsg);
-	free(list);
-	return rc;
-}
-
 static int make_ctx(enum ais_tls_role role, const char *ca, const char *cert,
 		    const char *key, SSL_CTX **out, char *errmsg)
 {
@@ -180,7 +165,7 @@ static int make_ctx(enum ais_tls_role role, const char *ca, const char *cert,
 	}
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	rc = load_cas(ctx, ca, errmsg);
+	rc = load_ca(ctx, ca, errmsg);
 	if (rc)
 		goto err;
 	if (cert) {
@@ -431,7 +416,15 @@ ssize_t ais_tls_conn_read(struct ais_tls_conn *c, void *buf, size_t cap,
 
 bool ais_tls_conn_pending(const struct ais_tls_conn *c)
 {
-	return SSL_pending(c->ssl) > 0;
+	const uint8_t *p;
+	long n;
+
+	if (SSL_pending(c->ssl) > 0)
+		return true;
+	/* A whole record fed and not yet decrypted (a part of one is not:
+	 * its rest must come from the socket first). */
+	n = BIO_get_mem_data(c->rb, (char **)&p);
+	return n >= 5 && (size_t)n >= 5 + ((size_t)p[3] << 8 | p[4]);
 }
 
 int ais_tls_conn_write(struct ais_tls_conn *c, const void *p, size_t len,

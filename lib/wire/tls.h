@@ -33,9 +33,8 @@ enum ais_tls_role {
 };
 
 struct ais_tls_files {
-	const char *ca_file;   /* the cluster's CA (PEM): required; also
-				  several, ':'-separated, each a file or a
-				  directory of *.pem files */
+	const char *ca_file;   /* the cluster's CA (PEM): required; or a
+				  directory: every *.pem file in it */
 	const char *cert_file; /* this side's certificate (PEM); required
 				  for a server, a node's for a node client,
 				  NULL for a plain client */
@@ -88,7 +87,8 @@ bool ais_tls_conn_ready(const struct ais_tls_conn *c);
 ssize_t ais_tls_conn_read(struct ais_tls_conn *c, void *buf, size_t cap,
 			  char *errmsg);
 
-/* Plaintext that was fed and decrypted but not yet taken by read. */
+/* True if read may have bytes without more ciphertext: decrypted bytes
+ * not yet taken, or a whole record fed and not yet decrypted. */
 bool ais_tls_conn_pending(const struct ais_tls_conn *c);
 
 /* Encrypts len bytes of plaintext; the ciphertext waits in the session

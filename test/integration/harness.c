@@ -26,12 +26,17 @@
 #include <xxhash.h>
 
 #include "fileio.h"
+#include "tls.h"
 #include "frame.h"
 #include "hash.h"
 
 extern char **environ;
 
 /* The one cluster of this process, for the atexit and signal teardown. */
+/* Ports of aisd processes started by ais_test_spawn_aisd: plain TCP. */
+static uint16_t plain_ports[AIS_TEST_MAX_PIDS];
+static int n_plain_ports;
+
 static struct ais_test_cluster *the_tc;
 /* Pids to SIGKILL from a signal handler (nodes and lone aisds). */
 static volatile pid_t kill_pids[AIS_TEST_MAX_PIDS * 2];
@@ -649,6 +654,8 @@ pid_t ais_test_spawn_aisd(struct ais_test_cluster *tc, const char *tag,
 		return -rc;
 	tc->extra[tc->n_extra++] = pid;
 	remember_pid(pid);
+	if (n_plain_ports < AIS_TEST_MAX_PIDS)
+		plain_ports[n_plain_ports++] = port;
 	while (now_ms() < deadline) {
 		int fd, st;
 
@@ -664,11 +671,12 @@ pid_t ais_test_spawn_aisd(struct ais_test_cluster *tc, const char *tag,
 			struct ais_client_opts o;
 			struct ais_client *c;
 
-			close(fd);
+			ais_test_close(fd);
 			/* Listening is not serving: the node first makes or
 			 * joins its cluster (a map). */
 			snprintf(ep, sizeof(ep), "127.0.0.1:%u", port);
 			ais_client_opts_default(&o);
+			o.ca_file = "none"; /* it runs without TLS */
 			c = ais_client_new(ep, &o, msg);
 			if (c) {
 				ais_client_free(c);
@@ -914,7 +922,126 @@ void ais_test_stream_cksum(uint64_t seed, uint64_t size,
 
 /* ---- raw protocol ------------------------------------------------------ */
 
+/* The client TLS configuration of the test cluster (its DIR/ca.pem), made
+ * at the first connection; NULL for a cluster without TLS. */
+static struct ais_tls *test_tls(uint16_t port)
+{
+	static struct ais_tls *t;
+	static char made_for[PATH_MAX + 16];
+	char ca[PATH_MAX + 16], msg[AIS_ERRMSG_LEN];
+	struct ais_tls_files f = {ca, NULL, NULL};
+
+	for (int i = 0; i < n_plain_ports; i++)
+		if (plain_ports[i] == port)
+			return NULL;
+	if (!the_tc || !the_tc->cluster_dir[0])
+		return NULL;
+	snprintf(ca, sizeof(ca), "%s/ca.pem", the_tc->cluster_dir);
+	if (access(ca, F_OK) < 0)
+		return NULL;
+	if (t && strcmp(made_for, ca) == 0)
+		return t;
+	if (ais_tls_new(AIS_TLS_CLIENT, &f, &t, msg)) {
+		fprintf(stderr, "harness: TLS: %s\n", msg);
+		return NULL;
+	}
+	snprintf(made_for, sizeof(made_for), "%s", ca);
+	return t;
+}
+
+static int connect_tls(uint16_t port, struct ais_tls *t);
+
 int ais_test_connect(uint16_t port)
+{
+	return connect_tls(port, test_tls(port));
+}
+
+int ais_test_connect_node(uint16_t port)
+{
+	static struct ais_tls *t;
+	char ca[PATH_MAX + 16], cert[PATH_MAX + 16], key[PATH_MAX + 16];
+	char msg[AIS_ERRMSG_LEN];
+	struct ais_tls_files f = {ca, cert, key};
+
+	if (!test_tls(port))
+		return ais_test_connect(port);
+	if (!t) {
+		snprintf(ca, sizeof(ca), "%s/ca.pem", the_tc->cluster_dir);
+		snprintf(cert, sizeof(cert), "%s/node0/tls.crt",
+			 the_tc->cluster_dir);
+		snprintf(key, sizeof(key), "%s/node0/tls.key",
+			 the_tc->cluster_dir);
+		if (ais_tls_new(AIS_TLS_CLIENT, &f, &t, msg)) {
+			fprintf(stderr, "harness: TLS as a node: %s\n", msg);
+			return -EINVAL;
+		}
+	}
+	return connect_tls(port, t);
+}
+
+bool ais_test_tls(void)
+{
+	return the_tc && test_tls(the_tc->port) != NULL;
+}
+
+static int connect_tls(uint16_t port, struct ais_tls *t)
+{
+	int fd = ais_test_connect_plain(port);
+	char msg[AIS_ERRMSG_LEN];
+	struct ais_tls_conn *c;
+	int rc;
+
+	if (fd < 0 || !t)
+		return fd;
+	c = ais_tls_conn_new(t);
+	rc = c ? ais_tls_handshake_fd(c, fd, 10000, msg) : -ENOMEM;
+	if (!rc)
+		rc = ais_tls_fd_set(fd, c);
+	if (rc) {
+		fprintf(stderr, "harness: TLS to port %u: %s\n", port,
+			rc == -ENOMEM ? "out of memory" : msg);
+		ais_tls_conn_free(c);
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+void ais_test_close(int fd)
+{
+	ais_tls_fd_close(fd);
+}
+
+int ais_test_write_all(int fd, const void *buf, size_t len)
+{
+	struct ais_tls_conn *c = ais_tls_fd_get(fd);
+
+	if (c)
+		return ais_tls_send(c, fd, buf, len, 10000);
+	return ais_write_all(fd, buf, len);
+}
+
+int ais_test_read_all(int fd, void *buf, size_t len)
+{
+	struct ais_tls_conn *c = ais_tls_fd_get(fd);
+	char *p = buf;
+
+	if (!c)
+		return ais_read_all(fd, buf, len);
+	while (len > 0) {
+		ssize_t n = ais_tls_recv(c, fd, p, len, 10000);
+
+		if (n == -ECONNRESET)
+			return -EIO; /* as ais_read_all says at EOF */
+		if (n < 0)
+			return (int)n;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int ais_test_connect_plain(uint16_t port)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET,
 				.sin_port = htons(port),
@@ -976,13 +1103,13 @@ int ais_test_send_req_as(int fd, uint32_t id, const Ais__Request *req,
 	rc = ais_frame_pack(id, 0, &req->base, body_len, &buf, &len);
 	if (rc < 0)
 		return rc;
-	rc = ais_write_all(fd, buf, len);
+	rc = ais_test_write_all(fd, buf, len);
 	free(buf);
 	while (rc == 0 && body_len > 0) {
 		size_t n =
 		    body_len < sizeof(zeros) ? (size_t)body_len : sizeof(zeros);
 
-		rc = ais_write_all(fd, body ? body : zeros, n);
+		rc = ais_test_write_all(fd, body ? body : zeros, n);
 		if (body)
 			body = (const char *)body + n;
 		body_len -= n;
@@ -999,7 +1126,7 @@ int ais_test_recv_resp(int fd, Ais__Response **out, uint64_t *body_len)
 	int rc;
 
 	*out = NULL;
-	rc = ais_read_all(fd, hdr, sizeof(hdr));
+	rc = ais_test_read_all(fd, hdr, sizeof(hdr));
 	if (rc == -EIO)
 		return -ECONNRESET;
 	if (rc < 0)
@@ -1012,7 +1139,7 @@ int ais_test_recv_resp(int fd, Ais__Response **out, uint64_t *body_len)
 	head = malloc(h.head_len);
 	if (head == NULL)
 		return -ENOMEM;
-	rc = ais_read_all(fd, head, h.head_len);
+	rc = ais_test_read_all(fd, head, h.head_len);
 	if (rc < 0) {
 		free(head);
 		return rc == -EIO ? -ECONNRESET : rc;
@@ -1027,7 +1154,7 @@ int ais_test_recv_resp(int fd, Ais__Response **out, uint64_t *body_len)
 		char sink[65536];
 		size_t n = left < sizeof(sink) ? (size_t)left : sizeof(sink);
 
-		rc = ais_read_all(fd, sink, n);
+		rc = ais_test_read_all(fd, sink, n);
 		if (rc < 0) {
 			ais__response__free_unpacked(*out, NULL);
 			*out = NULL;
@@ -1052,6 +1179,17 @@ bool ais_test_wait_closed(int fd, int timeout_ms)
 			return false;
 		if (poll(&p, 1, (int)left) <= 0)
 			return false;
+		if (ais_tls_fd_get(fd)) {
+			n = ais_tls_recv(ais_tls_fd_get(fd), fd, buf,
+					 sizeof(buf), 0);
+			if (n == -ETIMEDOUT)
+				continue;
+			if (n == -ECONNRESET || n == -EPROTO)
+				return true;
+			if (n < 0)
+				return true;
+			continue;
+		}
 		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n == 0)
 			return true;

@@ -139,8 +139,22 @@ void ais_test_stream_cksum(uint64_t seed, uint64_t size,
 /* ---- raw protocol ------------------------------------------------------ */
 
 /* A blocking TCP connection to 127.0.0.1:port with 10 s send/receive
- * timeouts; -errno on failure. */
+ * timeouts, with TLS (the session registered by fd, tls.h) when the test
+ * cluster has a CA and the port is not of ais_test_spawn_aisd; -errno on
+ * failure. Close it with ais_test_close. ais_test_connect_plain never
+ * speaks TLS. */
 int ais_test_connect(uint16_t port);
+int ais_test_connect_plain(uint16_t port);
+/* Same, showing node0's certificate (mutual TLS: what only nodes may
+ * send is taken on it). */
+int ais_test_connect_node(uint16_t port);
+/* True if the test cluster speaks TLS. */
+bool ais_test_tls(void);
+void ais_test_close(int fd);
+/* Writes or reads exactly len bytes on such a connection (through its TLS
+ * session if it has one). 0, -EIO on EOF, or -errno. */
+int ais_test_write_all(int fd, const void *buf, size_t len);
+int ais_test_read_all(int fd, void *buf, size_t len);
 /* Sends a frame (header with flags, packed req, then body_len bytes of
  * body, which may be NULL for zeros). A request without a token gets the
  * cluster's admin token (its DIR/cluster/token, when the cluster has

@@ -352,6 +352,14 @@ ais_node_add()
 	# The cluster's secret, as every node of it has (ais local up).
 	[ -f "$AIS_CLUSTER_DIR/secret" ] &&
 		secret=(--auth-secret-file "$AIS_CLUSTER_DIR/secret")
+	# And a certificate of the cluster's CA, as every node has.
+	if [ -f "$AIS_CLUSTER_DIR/ca.key" ]; then
+		"$AIS" tls cert --ca "$AIS_CLUSTER_DIR" --name "extra$k" \
+			--host 127.0.0.1,localhost --out "$d/tls" >/dev/null ||
+			fail "ais tls cert for extra node $k"
+		secret+=(--tls-ca-file "$AIS_CLUSTER_DIR/ca.pem"
+			--tls-cert-file "$d/tls.crt" --tls-key-file "$d/tls.key")
+	fi
 	"$AISD" -l 127.0.0.1 -p $((PORT + 10 + k)) --raft-port $((PORT + 15 + k)) \
 		-m "$d/mp0" -j "127.0.0.1:$PORT" --pidfile "$d/aisd.pid" \
 		${AIS_TEST_AISD_CONF:+-c "$AIS_TEST_AISD_CONF"} "${secret[@]}" "$@" \

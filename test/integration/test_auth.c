@@ -114,12 +114,16 @@ static void add_user(const char *user, const char *bucket, int right)
 			      "grant %s: %s", user, msg);
 }
 
-/* One raw request to node i: its status and message (msg, 256). */
-static int ask(int i, const Ais__Request *req, const struct tok *t, char *msg)
+/* One raw request to node i: its status and message (msg, 256); with
+ * as_node, on a connection that shows a node's certificate. */
+static int ask_on(int i, const Ais__Request *req, const struct tok *t,
+		  char *msg, bool as_node)
 {
 	Ais__Request q = *req;
 	Ais__Response *a;
-	int fd = ais_test_connect(ais_test_node_port(&tc, i)), st;
+	int fd = as_node ? ais_test_connect_node(ais_test_node_port(&tc, i))
+			 : ais_test_connect(ais_test_node_port(&tc, i)),
+	    st;
 	static uint32_t id = 1;
 
 	ck_assert_int_ge(fd, 0);
@@ -130,8 +134,13 @@ static int ask(int i, const Ais__Request *req, const struct tok *t, char *msg)
 	st = a->status;
 	snprintf(msg, AIS_ERRMSG_LEN, "%s", a->message ? a->message : "");
 	ais__response__free_unpacked(a, NULL);
-	close(fd);
+	ais_test_close(fd);
 	return st;
+}
+
+static int ask(int i, const Ais__Request *req, const struct tok *t, char *msg)
+{
+	return ask_on(i, req, t, msg, false);
 }
 
 /* A request of op that is harmless when allowed: names that do not
@@ -171,7 +180,7 @@ static bool refused(int st, const char *msg)
 {
 	return st == -EACCES &&
 	       (strstr(msg, "needs a token") || strstr(msg, "may not") ||
-		strstr(msg, "only nodes"));
+		strstr(msg, "only nodes") || strstr(msg, "node certificate"));
 }
 
 static int ask(int i, const Ais__Request *req, const struct tok *t, char *msg);
@@ -265,8 +274,13 @@ START_TEST(test_no_token)
 				      "op %d without a token: %d %s",
 				      want[k].op, st, msg);
 		else
+			/* With TLS, what only nodes send is refused first
+			 * for the missing node certificate. */
 			ck_assert_msg(st == -EACCES &&
-					  strstr(msg, "needs a token"),
+					  (strstr(msg, "needs a token") ||
+					   (want[k].need == N_NODE &&
+					    ais_test_tls() &&
+					    strstr(msg, "node certificate"))),
 				      "op %d without a token: %d %s",
 				      want[k].op, st, msg);
 	}
@@ -306,7 +320,18 @@ START_TEST(test_rights_per_op)
 		}
 		if (!want[k].generic)
 			continue;
-		st = ask((int)((k + 1) % 3), &q, by_need[nd], msg);
+		/* What only nodes send needs, with TLS, a node's
+		 * certificate too: a root token alone is refused. */
+		if (nd == N_NODE && ais_test_tls()) {
+			st = ask((int)((k + 1) % 3), &q, &t_root, msg);
+			ck_assert_msg(refused(st, msg) &&
+					  strstr(msg, "node certificate"),
+				      "op %d, root token, no node "
+				      "certificate: %d %s",
+				      want[k].op, st, msg);
+		}
+		st = ask_on((int)((k + 1) % 3), &q, by_need[nd], msg,
+			    nd == N_NODE);
 		ck_assert_msg(!refused(st, msg),
 			      "op %d with its right: refused: %s", want[k].op,
 			      msg);
@@ -344,11 +369,14 @@ START_TEST(test_special_cases)
 	probe_req(&q, AIS__OP__OP_GET, NULL, NULL);
 	q.peer_local = true;
 	st = ask(1, &q, &t_cluster, msg);
-	ck_assert_msg(st == -EACCES && strstr(msg, "only nodes"),
+	ck_assert_msg(st == -EACCES && (strstr(msg, "only nodes") ||
+					strstr(msg, "nodes only")),
 		      "peer_local from a user: %d %s", st, msg);
 	probe_req(&q, AIS__OP__OP_PUT, NULL, NULL);
 	q.migrate = true;
-	st = ask(2, &q, &t_admin, msg);
+	/* Even on a connection with a node's certificate, a user's token
+	 * does not make node-to-node requests. */
+	st = ask_on(2, &q, &t_admin, msg, true);
 	ck_assert_msg(st == -EACCES && strstr(msg, "only nodes"),
 		      "migrate from a user: %d %s", st, msg);
 
@@ -616,7 +644,7 @@ START_TEST(test_bucket_list_filtered)
 		      vis);
 	list_buckets(fd, 3, &t_cluster, &test, &vis);
 	ck_assert_msg(test && vis, "the admin's token again");
-	close(fd);
+	ais_test_close(fd);
 }
 END_TEST
 

@@ -97,7 +97,7 @@ static void ping_ok(int fd, const char *what)
 static void send_raw(int fd, const void *buf, size_t len)
 {
 	/* The node may close while we send: that is fine. */
-	(void)ais_write_all(fd, buf, len);
+	(void)ais_test_write_all(fd, buf, len);
 }
 
 static void encode(uint8_t *b, uint32_t magic, uint16_t version, uint16_t flags,
@@ -118,7 +118,7 @@ static void expect_close_all(const uint8_t *bytes, size_t len, const char *what)
 		send_raw(fd, bytes, len);
 		ck_assert_msg(ais_test_wait_closed(fd, 10000),
 			      "%s: node %d kept the connection open", what, i);
-		close(fd);
+		ais_test_close(fd);
 	}
 	still_serving(what);
 }
@@ -177,13 +177,13 @@ START_TEST(test_truncated)
 
 		ck_assert_int_ge(fd, 0);
 		send_raw(fd, b, 10);
-		close(fd);
+		ais_test_close(fd);
 		/* A header announcing a head that never comes, then close. */
 		fd = ais_test_connect(ais_test_node_port(&tc, i));
 		ck_assert_int_ge(fd, 0);
 		send_raw(fd, b, sizeof(b));
 		send_raw(fd, "\x08", 1);
-		close(fd);
+		ais_test_close(fd);
 	}
 	still_serving("truncated frames");
 
@@ -192,7 +192,7 @@ START_TEST(test_truncated)
 	ck_assert_int_ge(hang, 0);
 	send_raw(hang, b, 7);
 	still_serving("a hanging half header");
-	close(hang);
+	ais_test_close(hang);
 }
 END_TEST
 
@@ -220,7 +220,7 @@ START_TEST(test_garbage_protobuf)
 			ck_assert_msg(rc == -ECONNRESET,
 				      "garbage protobuf: node %d: %d", i, rc);
 		}
-		close(fd);
+		ais_test_close(fd);
 	}
 	still_serving("garbage protobuf");
 }
@@ -252,7 +252,7 @@ START_TEST(test_random_bytes)
 			ck_assert_int_ge(fd, 0);
 			send_raw(fd, b, sizeof(b));
 			ais_test_wait_closed(fd, 3000);
-			close(fd);
+			ais_test_close(fd);
 		}
 		still_serving("random bytes after a valid magic");
 	}
@@ -282,7 +282,7 @@ START_TEST(test_body_on_head)
 		} else {
 			ck_assert_int_eq(rc, -ECONNRESET);
 		}
-		close(fd);
+		ais_test_close(fd);
 	}
 	still_serving("a body on a HEAD");
 }
@@ -303,7 +303,7 @@ START_TEST(test_unknown_op)
 		ck_assert_uint_gt(resp->map_version, 0);
 		ais__response__free_unpacked(resp, NULL);
 		ping_ok(fd, "unknown op");
-		close(fd);
+		ais_test_close(fd);
 	}
 }
 END_TEST
@@ -352,7 +352,7 @@ static int raw_named(int i, Ais__Op op, const char *bucket, const char *name,
 	rc = ais_test_recv_resp(fd, &resp, NULL);
 	if (rc < 0) {
 		ck_assert_int_eq(rc, -ECONNRESET);
-		close(fd);
+		ais_test_close(fd);
 		*kept = false;
 		return 1;
 	}
@@ -367,7 +367,7 @@ static int raw_named(int i, Ais__Op op, const char *bucket, const char *name,
 		ping_ok(fd, "a hostile name");
 		*kept = true;
 	}
-	close(fd);
+	ais_test_close(fd);
 	return status;
 }
 
@@ -452,12 +452,12 @@ static void read_get_answer(int fd, uint32_t id, uint64_t seed, uint64_t size)
 	struct ais_frame_hdr h;
 	Ais__Response *resp;
 
-	ck_assert_int_eq(ais_read_all(fd, hb, sizeof(hb)), 0);
+	ck_assert_int_eq(ais_test_read_all(fd, hb, sizeof(hb)), 0);
 	ck_assert_int_eq(ais_frame_hdr_decode(hb, &h, msg), 0);
 	ck_assert_uint_eq(h.request_id, id);
 	head = malloc(h.head_len);
 	ck_assert_ptr_nonnull(head);
-	ck_assert_int_eq(ais_read_all(fd, head, h.head_len), 0);
+	ck_assert_int_eq(ais_test_read_all(fd, head, h.head_len), 0);
 	resp = ais__response__unpack(NULL, h.head_len, head);
 	free(head);
 	ck_assert_ptr_nonnull(resp);
@@ -468,7 +468,7 @@ static void read_get_answer(int fd, uint32_t id, uint64_t seed, uint64_t size)
 		size_t n = size - off < sizeof(buf) ? (size_t)(size - off)
 						    : sizeof(buf);
 
-		ck_assert_int_eq(ais_read_all(fd, buf, n), 0);
+		ck_assert_int_eq(ais_test_read_all(fd, buf, n), 0);
 		ais_test_fill(seed, off, want, n);
 		ck_assert_msg(memcmp(buf, want, n) == 0,
 			      "GET answer %u: bytes differ near offset %llu",
@@ -511,7 +511,7 @@ START_TEST(test_unread_pipelined_gets)
 				read_get_answer(fds[i][k], g, (uint64_t)i,
 						300000);
 			ping_ok(fds[i][k], "after pipelined GETs");
-			close(fds[i][k]);
+			ais_test_close(fds[i][k]);
 		}
 	}
 	still_serving("pipelined GETs");
@@ -555,7 +555,7 @@ START_TEST(test_idle_connections)
 	for (int k = 0; k < N; k += 97)
 		ping_ok(fds[k], "an idle connection");
 	for (int k = 0; k < N; k++)
-		close(fds[k]);
+		ais_test_close(fds[k]);
 	still_serving("closing 1,000 connections");
 }
 END_TEST

@@ -230,7 +230,7 @@ START_TEST(test_raw_results)
 	ck_assert_int_eq(resp->status, -EINVAL);
 	ck_assert_msg(strstr(resp->message, "add up"), "%s", resp->message);
 	ais__response__free_unpacked(resp, NULL);
-	close(fd);
+	ais_test_close(fd);
 
 	expect_object(mine, 40, 1000, 1);
 	expect_absent(other);
@@ -283,12 +283,12 @@ START_TEST(test_broken_body)
 	    ais_frame_pack(9, 0, &req.base, sizeof(body), &frame, &flen), 0);
 	fd = ais_test_connect(ais_test_node_port(&tc, 2));
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(ais_write_all(fd, frame, flen), 0);
+	ck_assert_int_eq(ais_test_write_all(fd, frame, flen), 0);
 	/* Five objects and a half, then the client dies. */
-	ck_assert_int_eq(ais_write_all(fd, body, 5 * 5000 + 2500), 0);
+	ck_assert_int_eq(ais_test_write_all(fd, body, 5 * 5000 + 2500), 0);
 	free(frame);
 	usleep(200 * 1000);
-	close(fd);
+	ais_test_close(fd);
 	/* The node sees the end of the body, drops every staged file. */
 	for (int tries = 0; tries < 50; tries++) {
 		tmp_files = 0;

@@ -302,6 +302,7 @@ int main(int argc, char **argv)
 	wt.r = &r;
 	ais_client_opts_default(&copts);
 	copts.token_file = o.token_file;
+	copts.ca_file = o.ca_file;
 	if (o.io_timeout_ms)
 		copts.io_timeout_ms = o.io_timeout_ms;
 	if (copts.max_idle_per_node < (int)o.conns)

@@ -19,6 +19,7 @@
 enum {
 	OPT_ENDPOINT = 256,
 	OPT_TOKEN_FILE,
+	OPT_CA_FILE,
 	OPT_BUCKET,
 	OPT_PREFIX,
 	OPT_WORKERS,
@@ -46,6 +47,7 @@ enum {
 static const struct option long_opts[] = {
     {"endpoint", required_argument, NULL, OPT_ENDPOINT},
     {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+    {"ca-file", required_argument, NULL, OPT_CA_FILE},
     {"bucket", required_argument, NULL, OPT_BUCKET},
     {"prefix", required_argument, NULL, OPT_PREFIX},
     {"workers", required_argument, NULL, OPT_WORKERS},
@@ -91,6 +93,10 @@ void al_opts_usage(FILE *out)
 	    "  --token-file F        the token requests carry (default\n"
 	    "                        $AIS_TOKEN_FILE, else the one saved for\n"
 	    "                        the cluster; ais auth)\n"
+	    "  --ca-file F           the cluster's CA: TLS (default "
+	    "$AIS_CA_FILE,\n"
+	    "                        else those `ais local up` saved; none:\n"
+	    "                        plain TCP)\n"
 	    "  --bucket B            the bucket (must exist)\n"
 	    "  --prefix P            only names under P; PUT names are\n"
 	    "                        P/aisloader-SEED-N\n"
@@ -254,6 +260,9 @@ int al_opts_parse(struct al_opts *o, int argc, char **argv, char *errmsg)
 		}
 		case OPT_TOKEN_FILE:
 			o->token_file = optarg;
+			break;
+		case OPT_CA_FILE:
+			o->ca_file = optarg;
 			break;
 		case OPT_BUCKET:
 			o->bucket = optarg;

@@ -24,6 +24,7 @@ enum al_order { AL_ORDER_RANDOM = 0, AL_ORDER_SEQ = 1 };
 struct al_opts {
 	const char *endpoint;	/* NULL: $AIS_ENDPOINT, then the default */
 	const char *token_file; /* NULL: ais_client_opts' default */
+	const char *ca_file;	/* NULL: ais_client_opts' default */
 	const char *bucket;
 	const char *prefix;   /* "" for the whole bucket */
 	bool members;	      /* GET the members of the shards under prefix */
