@@ -70,6 +70,9 @@ struct cluster {
 	uv_async_t wake;
 	uv_timer_t tick;
 	struct raft_uv_transport transport;
+	/* TLS (cluster_opts): Raft's transport is raft_tls then, not
+	 * raft_uv_tcp. */
+	struct ais_tls *tls_server, *tls_client;
 	struct raft_io io;
 	struct raft_fsm fsm;
 	struct raft raft;

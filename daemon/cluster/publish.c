@@ -464,6 +464,8 @@ int cluster_new(const struct cluster_opts *o, struct peers *peers,
 	c->down_after_ms = o->down_after_ms ? o->down_after_ms : 3000;
 	if (o->auth_key)
 		memcpy(c->auth_kid, o->auth_key->kid, sizeof(c->auth_kid));
+	c->tls_server = o->tls_server;
+	c->tls_client = o->tls_client;
 	c->seeds = ais_strv_dup(o->seeds, o->nseeds);
 	c->nseeds = o->nseeds;
 	c->join = o->join ? strdup(o->join) : NULL;

@@ -16,6 +16,7 @@
 #include "util.h"
 
 #include "cluster/cluster_i.h"
+#include "cluster/raft_tls.h"
 
 #define TICK_MS 200
 
@@ -452,12 +453,21 @@ static void close_handle_cb(uv_handle_t *h)
 	(void)h;
 }
 
+/* Raft's transport: over TLS when the node has it. */
+static void transport_close(struct cluster *c)
+{
+	if (c->tls_server)
+		raft_tls_close(&c->transport);
+	else
+		raft_uv_tcp_close(&c->transport);
+}
+
 static void on_raft_closed(struct raft *r)
 {
 	struct cluster *c = r->data;
 
 	raft_uv_close(&c->io);
-	raft_uv_tcp_close(&c->transport);
+	transport_close(c);
 	uv_close((uv_handle_t *)&c->tick, close_handle_cb);
 	uv_close((uv_handle_t *)&c->wake, close_handle_cb);
 }
@@ -532,14 +542,29 @@ int cluster_raft_start(struct cluster *c, char *errmsg)
 	c->tick.data = c;
 	uv_async_init(&c->loop, &c->wake, wake_cb);
 	uv_timer_init(&c->loop, &c->tick);
-	rc = raft_uv_tcp_init(&c->transport, &c->loop);
-	if (rc) {
-		rc = ais_errf(errmsg, -ENOMEM, "raft transport: %s",
-			      raft_strerror(rc));
-		goto err_loop;
-	}
 	snprintf(bind, sizeof(bind), "0.0.0.0:%u", port);
-	raft_uv_tcp_set_bind_address(&c->transport, bind);
+	if (c->tls_server) {
+		rc = raft_tls_init(&c->transport, &c->loop, c->tls_server,
+				   c->tls_client, errmsg);
+		if (rc)
+			goto err_loop;
+		rc = raft_tls_set_bind_address(&c->transport, bind);
+		if (rc) {
+			rc = ais_errf(errmsg, rc,
+				      "raft transport: bad address "
+				      "%s",
+				      bind);
+			goto err_transport;
+		}
+	} else {
+		rc = raft_uv_tcp_init(&c->transport, &c->loop);
+		if (rc) {
+			rc = ais_errf(errmsg, -ENOMEM, "raft transport: %s",
+				      raft_strerror(rc));
+			goto err_loop;
+		}
+		raft_uv_tcp_set_bind_address(&c->transport, bind);
+	}
 	rc = raft_uv_init(&c->io, &c->loop, c->raft_dir, &c->transport);
 	if (rc) {
 		rc = ais_errf(errmsg, -EIO, "Raft directory %s: %s",
@@ -620,7 +645,7 @@ err_raft:
 err_io:
 	raft_uv_close(&c->io);
 err_transport:
-	raft_uv_tcp_close(&c->transport);
+	transport_close(c);
 err_loop:
 	uv_close((uv_handle_t *)&c->tick, close_handle_cb);
 	uv_close((uv_handle_t *)&c->wake, close_handle_cb);
