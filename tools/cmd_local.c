@@ -84,6 +84,9 @@ static const char up_help[] =
     "      --insecure      no auth and no TLS: anyone who reaches the "
     "ports may do\n"
     "                      anything, and read it all on the wire\n"
+    "      --no-tls        auth but no TLS: tokens and data in clear text "
+    "(a\n"
+    "                      network of its own; for measuring TLS)\n"
     "                      (for benchmarks; kept in cluster.conf)\n"
     "  -h, --help          show this help\n"
     "\n"
@@ -149,13 +152,14 @@ enum {
 	OPT_CONFIG,
 	OPT_ETL_DIR,
 	OPT_S3_PORT,
-	OPT_INSECURE
+	OPT_INSECURE,
+	OPT_NO_TLS
 };
 
 struct local_opts {
 	struct local_layout l;
 	bool have_nodes, have_port, have_mpaths, have_etl_dir, have_s3_port;
-	bool insecure;
+	bool insecure, no_tls;
 	unsigned timeout_s;
 	const char *log_level;
 	char config[PATH_MAX];
@@ -180,6 +184,7 @@ static int parse_opts(const char *cmd, const char *help, const char *shortopts,
 	    {"s3-port", required_argument, NULL, OPT_S3_PORT},
 	    {"purge", no_argument, NULL, OPT_PURGE},
 	    {"insecure", no_argument, NULL, OPT_INSECURE},
+	    {"no-tls", no_argument, NULL, OPT_NO_TLS},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -268,6 +273,12 @@ static int parse_opts(const char *cmd, const char *help, const char *shortopts,
 				return cli_usage(cmd,
 						 "unknown option --insecure");
 			o->insecure = true;
+			break;
+		case OPT_NO_TLS:
+			if (!up)
+				return cli_usage(cmd,
+						 "unknown option --no-tls");
+			o->no_tls = true;
 			break;
 		case 'h':
 			fputs(help, stdout);
@@ -619,7 +630,7 @@ static int local_up(int argc, char **argv)
 		*l = saved;
 	} else {
 		l->auth = !o.insecure;
-		l->tls = !o.insecure;
+		l->tls = !o.insecure && !o.no_tls;
 		if (l->auth) {
 			char secret[PATH_MAX + 16];
 
@@ -758,6 +769,11 @@ static int local_up(int argc, char **argv)
 		       "this user's clients in %s)\n",
 		       ca, rc < 0 ? "(failed)" : "~/.config/ais/ca/");
 	}
+	if (!l->tls && l->auth)
+		fprintf(stderr,
+			"ais local: WARNING: no TLS: tokens and data cross "
+			"ports %u-%u in clear text\n",
+			l->port, l->port + l->nodes - 1);
 	if (l->auth) {
 		char tok[PATH_MAX + 16];
 

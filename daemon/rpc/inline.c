@@ -179,9 +179,9 @@ static enum rpc_inline answer_nowait(struct rpc *r, int fd, int32_t lent,
 			goto tail;
 	}
 	if (j->io.tls) {
-		if (!copy)
-			goto tail; /* nothing sent: a worker encrypts the file
-				    */
+		/* Nothing sent yet: a worker encrypts a file's bytes. */
+		if (len && !copy)
+			goto tail;
 		switch (tls_nowait(j, buf, total, data, (size_t)len)) {
 		case 0:
 			rpc_log(r);

@@ -176,7 +176,11 @@ struct ais_client *ais_client_new(const char *endpoint,
 			       "clients: give its CA, AIS_CA_FILE)"
 			     : "");
 	else
-		ais_errf(errmsg, rc, "cannot reach any of %s: %s", names, why);
+		ais_errf(errmsg, rc, "cannot reach any of %s: %s%s", names, why,
+			 !c->tls && rc == -ECONNRESET
+			     ? " (a node that speaks TLS closes plain-text "
+			       "clients: give its CA, AIS_CA_FILE)"
+			     : "");
 
 err_free:
 	free(eps);
