@@ -38,8 +38,9 @@ echo "public bytes" >"$T/pub.txt"
 "$AIS" put "$T/pub.txt" ais://pub/a/pub.txt || fail "put as admin"
 echo "private bytes" | "$AIS" put - ais://priv/secret.txt || fail "put"
 
-# No token: refused, with the reason and what to do.
-NOTOK=(env XDG_CONFIG_HOME="$T/none" AIS_LOCAL_DIR="$T/none")
+# No token: refused, with the reason and what to do (the CA named: the
+# saved one goes with the config directory).
+NOTOK=(env XDG_CONFIG_HOME="$T/none" AIS_LOCAL_DIR="$T/none" AIS_CA_FILE="$D/ca.pem")
 expect_fail "needs a token" "${NOTOK[@]}" "$AIS" ls ais://pub
 expect_fail "needs a token" "${NOTOK[@]}" "$AIS" get ais://pub/a/pub.txt -
 expect_fail "needs a token" "${NOTOK[@]}" "$AIS" bucket create ais://x
@@ -237,11 +238,15 @@ grep -q ":$((PORT + 10))" "$T/show" && fail "a node with another secret joined"
 ais_wait_for 10 sh -c "grep -h 'JOIN refused' '$D'/node*/aisd.log | grep -q ." ||
 	fail "no node logged the refused JOIN"
 kill "$(ais_extra_pid 0)"
-# No secret at all: refused the same way.
+# No secret at all: refused the same way (a node's certificate it has:
+# the token is what it lacks).
 mkdir -p "$T/extra1/mp0"
+"$AIS" tls cert --ca "$D" --name extra1 --host 127.0.0.1,localhost \
+	--out "$T/extra1/tls" >/dev/null || fail "ais tls cert for extra1"
 "$AISD" -l 127.0.0.1 -p $((PORT + 11)) --raft-port $((PORT + 16)) \
 	-m "$T/extra1/mp0" -j "127.0.0.1:$PORT" --pidfile "$T/extra1/aisd.pid" \
-	>>"$T/extra1/aisd.log" 2>&1 &
+	--tls-ca-file "$D/ca.pem" --tls-cert-file "$T/extra1/tls.crt" \
+	--tls-key-file "$T/extra1/tls.key" >>"$T/extra1/aisd.log" 2>&1 &
 ais_wait_for 10 grep -q "needs a token" "$T/extra1/aisd.log" ||
 	fail "a node without the secret: $(tail -5 "$T/extra1/aisd.log")"
 "$AIS" cluster show | grep -q ":$((PORT + 11))" && fail "a node without the secret joined"
