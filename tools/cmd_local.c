@@ -108,7 +108,9 @@ static const char up_help[] =
     "they dial (elsewhere: AIS_CA_FILE=DIR/ca.pem).\n"
     "\n"
     "With S3 on, up makes sure DIR/s3.env holds an access key the cluster\n"
-    "knows (adding one, 'ais local' in ais s3 keys ls) and the endpoint:\n"
+    "knows (adding one, 'ais local' in ais s3 keys ls) and the endpoint\n"
+    "(https:// with TLS, the CA in AWS_CA_BUNDLE, which the AWS SDKs and\n"
+    "CLI take; rclone --ca-cert, s3cmd --ca-certs=, curl --cacert):\n"
     "  . DIR/s3.env; aws --endpoint-url \"$AIS_S3_ENDPOINT\" s3 ls\n"
     "\n"
     "Examples:\n"
@@ -507,45 +509,100 @@ static int admin_ensure(const struct local_layout *l, char *tokpath,
 	return rc;
 }
 
-/* The access key named by an existing s3.env into ak (130), or "". */
-static void s3_env_key(const char *path, char *ak)
+/* The access key and its secret named by an existing s3.env into ak
+ * (130) and sk (130), or "". */
+static void s3_env_key(const char *path, char *ak, char *sk)
 {
 	char buf[4096], *p;
 	ssize_t n = ais_read_file(path, buf, sizeof(buf) - 1);
 
-	ak[0] = 0;
+	ak[0] = sk[0] = 0;
 	if (n <= 0)
 		return;
 	buf[n] = 0;
 	p = strstr(buf, "AWS_ACCESS_KEY_ID=");
 	if (p)
 		sscanf(p + 18, "%129[A-Za-z0-9]", ak);
+	p = strstr(buf, "AWS_SECRET_ACCESS_KEY=");
+	if (p)
+		sscanf(p + 22, "%129[^\n]", sk);
+}
+
+/* Writes path (DIR/s3.env, mode 0600: it holds the secret) for key ak and
+ * secret sk, unless it already says just that. The endpoint is https://
+ * when the nodes speak TLS, with the cluster's CA in AWS_CA_BUNDLE, which
+ * the AWS SDKs and CLI take (other clients: --ca-cert "$AWS_CA_BUNDLE").
+ * 0 or -errno with errmsg. */
+static int s3_env_write(const struct local_layout *l, const char *path,
+			const char *ak, const char *sk, char *errmsg)
+{
+	const char *scheme = l->tls ? "https" : "http";
+	char buf[4 * PATH_MAX], old[sizeof(buf)], ca[PATH_MAX + 64] = "";
+	ssize_t have;
+	int rc, len;
+
+	if (l->tls)
+		snprintf(ca, sizeof(ca), "AWS_CA_BUNDLE=%s/%s\n", l->dir,
+			 LOCAL_CA);
+	len = snprintf(
+	    buf, sizeof(buf),
+	    "# The S3 endpoint of the ais local cluster in %s and "
+	    "an access key\n# of it, written by 'ais local up'. "
+	    "Use: . %s\n"
+	    "AIS_S3_ENDPOINT=%s://%s:%u\n"
+	    "AWS_ENDPOINT_URL=%s://%s:%u\n"
+	    "%s"
+	    "AWS_ACCESS_KEY_ID=%s\n"
+	    "AWS_SECRET_ACCESS_KEY=%s\n"
+	    "AWS_DEFAULT_REGION=%s\n"
+	    "AWS_REGION=%s\n"
+	    "export AIS_S3_ENDPOINT AWS_ENDPOINT_URL %sAWS_ACCESS_KEY_ID "
+	    "AWS_SECRET_ACCESS_KEY AWS_DEFAULT_REGION AWS_REGION\n",
+	    l->dir, path, scheme, LOCAL_HOST, l->s3_port, scheme, LOCAL_HOST,
+	    l->s3_port, ca, ak, sk, LOCAL_S3_REGION, LOCAL_S3_REGION,
+	    l->tls ? "AWS_CA_BUNDLE " : "");
+	if (len < 0 || (size_t)len >= sizeof(buf))
+		return ais_errf(errmsg, -ENAMETOOLONG, "%s: path too long",
+				path);
+	have = ais_read_file(path, old, sizeof(old));
+	rc = have == len && !memcmp(old, buf, (size_t)len)
+		 ? 0
+		 : ais_file_replace(path, buf, (size_t)len, 0600);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	OPENSSL_cleanse(old, sizeof(old));
+	if (rc < 0)
+		return ais_errf(errmsg, rc, "writing %s: %s", path,
+				strerror(-rc));
+	return 0;
 }
 
 /* Makes sure path (DIR/s3.env) names a key the cluster has: kept when it
- * does, else a new key is added and the file written (mode 0600: it holds
- * the secret). 0 or -errno with errmsg. */
+ * does (the file rewritten if the endpoint changed), else a new key is
+ * added and the file written. 0 or -errno with errmsg. */
 static int s3_env_ensure(const struct local_layout *l, const char *path,
 			 char *errmsg)
 {
 	struct ais_s3_key in = {0}, out, *v = NULL;
 	struct ais_client *c;
-	char ak[130], buf[3 * PATH_MAX];
+	char ak[130], sk[130];
 	size_t n = 0;
-	int rc, len;
+	int rc;
 
 	c = local_client(l, errmsg);
 	if (!c)
 		return -EIO;
-	s3_env_key(path, ak);
+	s3_env_key(path, ak, sk);
 	rc = ais_client_s3_key_list(c, &v, &n, errmsg);
-	for (size_t i = 0; !rc && ak[0] && i < n; i++)
+	for (size_t i = 0; !rc && ak[0] && sk[0] && i < n; i++)
 		if (!strcmp(v[i].access_key, ak)) {
 			free(v);
 			ais_client_free(c);
-			return 0;
+			rc = s3_env_write(l, path, ak, sk, errmsg);
+			OPENSSL_cleanse(sk, sizeof(sk));
+			return rc;
 		}
 	free(v);
+	OPENSSL_cleanse(sk, sizeof(sk));
 	if (!rc) {
 		snprintf(in.comment, sizeof(in.comment), "ais local (%.200s)",
 			 path);
@@ -556,26 +613,9 @@ static int s3_env_ensure(const struct local_layout *l, const char *path,
 	ais_client_free(c);
 	if (rc)
 		return rc;
-	len = snprintf(
-	    buf, sizeof(buf),
-	    "# The S3 endpoint of the ais local cluster in %s and "
-	    "an access key\n# of it, written by 'ais local up'. "
-	    "Use: . %s\n"
-	    "AIS_S3_ENDPOINT=http://%s:%u\n"
-	    "AWS_ENDPOINT_URL=http://%s:%u\n"
-	    "AWS_ACCESS_KEY_ID=%s\n"
-	    "AWS_SECRET_ACCESS_KEY=%s\n"
-	    "AWS_DEFAULT_REGION=%s\n"
-	    "AWS_REGION=%s\n"
-	    "export AIS_S3_ENDPOINT AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID "
-	    "AWS_SECRET_ACCESS_KEY AWS_DEFAULT_REGION AWS_REGION\n",
-	    l->dir, path, LOCAL_HOST, l->s3_port, LOCAL_HOST, l->s3_port,
-	    out.access_key, out.secret, LOCAL_S3_REGION, LOCAL_S3_REGION);
-	rc = ais_file_replace(path, buf, (size_t)len, 0600);
-	if (rc < 0)
-		return ais_errf(errmsg, rc, "writing %s: %s", path,
-				strerror(-rc));
-	return 0;
+	rc = s3_env_write(l, path, out.access_key, out.secret, errmsg);
+	OPENSSL_cleanse(&out, sizeof(out));
+	return rc;
 }
 
 static int local_up(int argc, char **argv)
@@ -801,11 +841,12 @@ static int local_up(int argc, char **argv)
 		if (rc < 0)
 			cli_warn("local up: S3 key: %s", errmsg);
 		else
-			printf("  s3:       http://%s:%u-%u, key in %s\n"
+			printf("  s3:       %s://%s:%u-%u, key in %s%s\n"
 			       "            . %s; aws --endpoint-url "
 			       "\"$AIS_S3_ENDPOINT\" s3 ls\n",
-			       LOCAL_HOST, l->s3_port,
-			       l->s3_port + l->nodes - 1, env, env);
+			       l->tls ? "https" : "http", LOCAL_HOST,
+			       l->s3_port, l->s3_port + l->nodes - 1, env,
+			       l->tls ? " (CA: AWS_CA_BUNDLE)" : "", env);
 	}
 	printf("  stop:     ais local down --dir %s\n", l->dir);
 	return CLI_OK;

@@ -2,7 +2,12 @@
  * heads (libhttp-parser), bodies (identity or chunked, Expect:
  * 100-continue), answers, keep-alive and pipelining, timeouts, the drain
  * on SIGTERM. A connection belongs to the loop between requests and to one
- * worker thread during one (as the native server's, net/server.c). */
+ * worker thread during one (as the native server's, net/server.c).
+ *
+ * HTTPS when the node has TLS (d->tls_server, the native port's
+ * configuration): as in net/server.c, the loop decrypts what it reads into
+ * the connection's buffer, so that everything after it sees plaintext, and
+ * a worker reads and writes through the session (r->io.tls). */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -15,6 +20,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "tls.h"
 
 #include "cluster/cluster.h"
 #include "s3/s3_i.h"
@@ -725,6 +731,7 @@ static void run_request(struct workpool_item *it)
 	r->c = c;
 	r->io.fd = c->fd;
 	r->io.timeout_ms = (int)(s->io_timeout_ns / 1000000u);
+	r->io.tls = c->tls;
 	r->bucket = r->key = (char *)"";
 	r->method_name = "?";
 	s3_request_id(r->id);
@@ -746,6 +753,12 @@ static void run_request(struct workpool_item *it)
 		s3_dispatch(r);
 	if (!r->answered)
 		s3_error(r, 500, "InternalError", "no answer was made");
+	/* An answer's head held back for a body that never followed (with
+	 * TLS it waits in the session) goes before the connection goes on
+	 * or lingers. */
+	if (r->io.tls &&
+	    ais_tls_flush(r->io.tls, r->io.fd, r->io.timeout_ms) < 0)
+		r->close = true;
 	finish_body(r);
 	dt = ais_now_mono_ns() - t0;
 	ais_log(dt > SLOW_NS ? LOG_NOTICE : LOG_DEBUG,
@@ -777,6 +790,7 @@ static void on_conn_closed(uv_handle_t *h)
 	free(c->buf);
 	free(c->body);
 	free(c->tail);
+	ais_tls_conn_free(c->tls);
 	free(c);
 	if (s->stopping && s->nconns == 0)
 		close_aux(s);
@@ -803,6 +817,13 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	size_t want = c->len + 16384;
 
 	(void)hint;
+	/* Ciphertext is fed to the session as it arrives (read_cb): one
+	 * buffer serves every connection of the loop. */
+	if (c->tls) {
+		buf->base = (char *)c->s->tls_rbuf;
+		buf->len = S3_BUF;
+		return;
+	}
 	if (want > c->cap) {
 		size_t cap = c->cap ? c->cap : 16384;
 		uint8_t *nb;
@@ -820,6 +841,161 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	}
 	buf->base = (char *)c->buf + c->len;
 	buf->len = c->cap - c->len;
+}
+
+/* ---- TLS on the loop -------------------------------------------------- */
+
+static void tls_write_done(uv_write_t *w, int status)
+{
+	(void)status;
+	free(w->data);
+}
+
+/* Ciphertext of a handshake that the socket did not take at once. */
+struct tls_wreq {
+	uv_write_t req;
+	size_t len;
+	char data[];
+};
+
+/* Sends what the session has to send (handshake messages): what the
+ * socket does not take at once is queued on libuv, which sends it before
+ * anything a worker writes can follow (the client sends a request only
+ * once it has all of it). 0, or -1 when the connection was closed. */
+static int tls_out(struct s3_conn *c)
+{
+	const uint8_t *p;
+	size_t len;
+
+	while ((len = ais_tls_conn_out(c->tls, &p)) > 0) {
+		uv_buf_t b = uv_buf_init((char *)p, (unsigned)len);
+		struct tls_wreq *w;
+		int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+
+		if (n > 0) {
+			ais_tls_conn_out_done(c->tls, (size_t)n);
+			continue;
+		}
+		if (n != UV_EAGAIN && n != UV_ENOSYS) {
+			ais_log(LOG_INFO, "%s: S3: TLS: %s; closing", c->peer,
+				uv_strerror(n));
+			conn_close(c);
+			return -1;
+		}
+		w = malloc(sizeof(*w) + len);
+		if (!w) {
+			conn_close(c);
+			return -1;
+		}
+		memcpy(w->data, p, len);
+		w->len = len;
+		w->req.data = w;
+		ais_tls_conn_out_done(c->tls, len);
+		b = uv_buf_init(w->data, (unsigned)len);
+		if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1,
+			     tls_write_done)) {
+			free(w);
+			conn_close(c);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Takes the plaintext the session has into c->buf (after c->len): what
+ * the loop read, or what a worker's reads left there (the next request of
+ * a pipeline). 0, or -1 when the connection was closed (a failed
+ * handshake or record: logged). */
+static int tls_take(struct s3_conn *c)
+{
+	char errmsg[AIS_ERRMSG_LEN];
+	bool was_ready = ais_tls_conn_ready(c->tls);
+	ssize_t n;
+
+	for (;;) {
+		if (c->cap - c->len < 16384) {
+			size_t cap = c->cap ? c->cap : 16384;
+			uint8_t *nb;
+
+			while (cap - c->len < 16384)
+				cap *= 2;
+			nb = realloc(c->buf, cap);
+			if (!nb) {
+				ais_log(LOG_ERR,
+					"%s: S3: out of memory, "
+					"closing",
+					c->peer);
+				conn_close(c);
+				return -1;
+			}
+			c->buf = nb;
+			c->cap = cap;
+		}
+		n = ais_tls_conn_read(c->tls, c->buf + c->len, c->cap - c->len,
+				      errmsg);
+		if (n <= 0)
+			break;
+		c->len += (size_t)n;
+	}
+	if (tls_out(c))
+		return -1;
+	if (n == 0) {
+		if (!was_ready && ais_tls_conn_ready(c->tls))
+			ais_log(LOG_DEBUG, "%s: S3: TLS up", c->peer);
+		return 0;
+	}
+	if (n == -ECONNRESET)
+		ais_log(LOG_DEBUG, "%s: S3: TLS: closed by the peer", c->peer);
+	else
+		ais_log(LOG_NOTICE, "%s: S3: %s; closing", c->peer, errmsg);
+	conn_close(c);
+	return -1;
+}
+
+/* Ciphertext from the socket: into the session, and its plaintext into
+ * c->buf. 0, or -1 when the connection was closed. */
+static int tls_in(struct s3_conn *c, const uint8_t *data, size_t n)
+{
+	/* A TLS connection begins with a handshake record (22): anything
+	 * else is a client that does not speak TLS (http:// for https://),
+	 * told nothing. */
+	if (!c->tls_started && n > 0 && data[0] != 22) {
+		ais_log(LOG_NOTICE,
+			"%s: S3: not TLS (a plain-HTTP client?); this "
+			"endpoint speaks HTTPS only; closing",
+			c->peer);
+		conn_close(c);
+		return -1;
+	}
+	c->tls_started = true;
+	if (ais_tls_conn_feed(c->tls, data, n)) {
+		ais_log(LOG_ERR, "%s: S3: out of memory, closing", c->peer);
+		conn_close(c);
+		return -1;
+	}
+	return tls_take(c);
+}
+
+int s3_tls_try_write(struct s3_conn *c, const void *p, size_t len)
+{
+	const uint8_t *out;
+	size_t n;
+
+	if (ais_tls_conn_write(c->tls, p, len, NULL))
+		return UV_EPROTO;
+	while ((n = ais_tls_conn_out(c->tls, &out)) > 0) {
+		uv_buf_t b = uv_buf_init((char *)out, (unsigned)n);
+		int w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+
+		if (w > 0) {
+			ais_tls_conn_out_done(c->tls, (size_t)w);
+			continue;
+		}
+		if (w == UV_EAGAIN || w == UV_ENOSYS)
+			return 1;
+		return w;
+	}
+	return 0;
 }
 
 static void work_done(struct workpool_item *it)
@@ -843,6 +1019,9 @@ static void work_done(struct workpool_item *it)
 	c->len -= c->pos;
 	c->pos = 0;
 	c->scanned = 0;
+	/* The worker's reads may have left more of it in the session. */
+	if (c->tls && tls_take(c))
+		return;
 	if (!c->len && c->cap > 4 * S3_BUF) {
 		free(c->buf);
 		c->buf = NULL;
@@ -856,7 +1035,6 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
 	struct s3_conn *c = st->data;
 
-	(void)buf;
 	if (nread == 0)
 		return;
 	if (nread < 0) {
@@ -868,7 +1046,12 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		conn_close(c);
 		return;
 	}
-	c->len += (size_t)nread;
+	if (c->tls) {
+		if (tls_in(c, (const uint8_t *)buf->base, (size_t)nread))
+			return;
+	} else {
+		c->len += (size_t)nread;
+	}
 	c->last_ns = ais_now_mono_ns();
 	conn_next(c);
 }
@@ -879,7 +1062,8 @@ static void send_tail(struct workpool_item *it)
 	struct s3_conn *c = it->data;
 	struct sock_io io = {
 	    .fd = c->fd, .timeout_ms = (int)(c->s->io_timeout_ns / 1000000u)};
-	int rc = sock_io_write_all(&io, c->tail, c->tail_len);
+	int rc = c->tail_tls ? ais_tls_flush(c->tls, c->fd, io.timeout_ms)
+			     : sock_io_write_all(&io, c->tail, c->tail_len);
 
 	if (rc) {
 		ais_log(LOG_INFO, "%s: S3: sending: %s; closing", c->peer,
@@ -897,6 +1081,7 @@ static void tail_done(struct workpool_item *it)
 	free(c->tail);
 	c->tail = NULL;
 	c->tail_len = 0;
+	c->tail_tls = false;
 	if (close) {
 		conn_close(c);
 		return;
@@ -939,7 +1124,10 @@ again:
 			ais_log(LOG_INFO,
 				"%s: S3: request head over %d bytes; closing",
 				c->peer, S3_HEAD_MAX);
-			uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+			if (c->tls)
+				s3_tls_try_write(c, tl, sizeof(tl) - 1);
+			else
+				uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
 			conn_close(c);
 			return;
 		}
@@ -975,8 +1163,8 @@ again:
 	c->lent = true;
 	uv_fileno((uv_handle_t *)&c->tcp, &c->fd);
 	c->witem.data = c;
-	c->witem.work = c->tail ? send_tail : run_request;
-	c->witem.done = c->tail ? tail_done : work_done;
+	c->witem.work = c->tail || c->tail_tls ? send_tail : run_request;
+	c->witem.done = c->tail || c->tail_tls ? tail_done : work_done;
 	workpool_submit(c->s->pool, &c->witem);
 }
 
@@ -1015,6 +1203,14 @@ static void on_connection(uv_stream_t *l, int status)
 		conn_close(c);
 		return;
 	}
+	if (s->d->tls_server) {
+		c->tls = ais_tls_conn_new(s->d->tls_server);
+		if (!c->tls) {
+			ais_log(LOG_ERR, "S3: out of memory for a TLS session");
+			conn_close(c);
+			return;
+		}
+	}
 	uv_tcp_nodelay(&c->tcp, 1);
 	uv_tcp_keepalive(&c->tcp, 1, 60);
 	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &n) == 0) {
@@ -1041,13 +1237,16 @@ static void on_sweep(uv_timer_t *t)
 		next = c->next;
 		if (c->lent || c->closing)
 			continue;
-		if (c->len) {
-			/* Slowloris: a head that does not complete. */
+		/* Slowloris: a head that does not complete (a TLS
+		 * handshake under way is one too). */
+		if (c->len || (c->tls && !ais_tls_conn_ready(c->tls))) {
 			if (now - c->last_ns > s->io_timeout_ns) {
 				ais_log(LOG_INFO,
-					"%s: S3: no whole request head in %llu "
-					"s; closing",
+					"%s: S3: no whole %s in %llu s; "
+					"closing",
 					c->peer,
+					c->len ? "request head"
+					       : "TLS handshake",
 					(unsigned long long)(s->io_timeout_ns /
 							     1000000000u));
 				conn_close(c);
@@ -1137,6 +1336,8 @@ int s3_start(struct aisd *d, struct s3 **out, char *errmsg)
 			       on_connection);
 	if (!rc)
 		rc = s3_inline_init(s);
+	if (!rc && d->tls_server && !(s->tls_rbuf = malloc(S3_BUF)))
+		rc = -ENOMEM;
 	if (!rc)
 		rc = workpool_new(&s->loop, S3_THREADS, 0, &s->pool);
 	if (rc) {
@@ -1146,6 +1347,7 @@ int s3_start(struct aisd *d, struct s3 **out, char *errmsg)
 		uv_run(&s->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&s->loop);
 		s3_inline_free(s);
+		free(s->tls_rbuf);
 		free(s);
 		return rc;
 	}
@@ -1171,8 +1373,8 @@ int s3_start(struct aisd *d, struct s3 **out, char *errmsg)
 		/* Not run: the handles go with the process. */
 		return -rc;
 	}
-	ais_log(LOG_NOTICE, "S3 endpoint on http://%s (region %s%s)", s->where,
-		o->s3_region,
+	ais_log(LOG_NOTICE, "S3 endpoint on %s://%s (region %s%s)",
+		d->tls_server ? "https" : "http", s->where, o->s3_region,
 		o->s3_anonymous == AISD_S3_ANON_READ	? ", anonymous reads"
 		: o->s3_anonymous == AISD_S3_ANON_WRITE ? ", anonymous access"
 							: "");
@@ -1194,5 +1396,6 @@ void s3_stop(struct s3 *s)
 		ais_client_free(s->client);
 	pthread_mutex_destroy(&s->mu);
 	s3_inline_free(s);
+	free(s->tls_rbuf);
 	free(s);
 }

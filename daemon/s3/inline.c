@@ -3,7 +3,8 @@
  * thread and back for the small reads of a training epoch. Whatever is
  * not plain (a condition, a range, a shard member, a query, an error, an
  * object not cached, a large one) goes to a worker, which starts the
- * request over. */
+ * request over. With HTTPS the answer is encrypted here too, and what the
+ * socket does not take waits in the session for a worker to send. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -80,6 +81,34 @@ static int read_checked(struct s3_req *r, int fd, const struct ais_obj_meta *m,
 			      true, NULL);
 }
 
+/* The answer over TLS: the head (hl bytes at head) moved in front of the
+ * body (at ibuf + 2 * S3_ANSWER_HEAD_MAX, the room of the headers it was
+ * made of) to go in the same records, encrypted, and sent as far as the
+ * socket takes it; the rest waits in the session for a worker. */
+static int answer_tls(struct s3_conn *c, struct s3_req *r, uint8_t *head,
+		      size_t hl, size_t bl)
+{
+	struct s3 *s = c->s;
+	uint8_t *start = s->ibuf + 2 * S3_ANSWER_HEAD_MAX - hl;
+	int rc;
+
+	memmove(start, head, hl);
+	rc = s3_tls_try_write(c, start, hl + bl);
+	atomic_fetch_add(&s->requests, 1);
+	atomic_fetch_add(&s->inlined, 1);
+	if (rc < 0) {
+		ais_log(LOG_INFO, "%s: S3 GET %s/%s: sending: %s; closing",
+			c->peer, r->bucket, r->key, uv_strerror(rc));
+		return S3_INLINE_CLOSE;
+	}
+	if (rc == 1) {
+		c->tail_tls = true;
+		c->tail_close = r->close;
+		return S3_INLINE_TAIL;
+	}
+	return r->close ? S3_INLINE_CLOSE : S3_INLINE_DONE;
+}
+
 int s3_try_inline(struct s3_conn *c, size_t end)
 {
 	struct s3 *s = c->s;
@@ -130,6 +159,9 @@ int s3_try_inline(struct s3_conn *c, size_t end)
 	store_open_done(st, fd, lent);
 	if (n < 0)
 		return S3_INLINE_NO;
+	if (c->tls)
+		return answer_tls(c, r, (uint8_t *)hdrs, (size_t)n,
+				  r->method == HTTP_GET ? (size_t)m.size : 0);
 	out[0] = uv_buf_init(hdrs, (unsigned)n);
 	out[1] = uv_buf_init((char *)s->ibuf + 2 * S3_ANSWER_HEAD_MAX,
 			     r->method == HTTP_GET ? (unsigned)m.size : 0);

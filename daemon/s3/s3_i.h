@@ -64,6 +64,9 @@ struct s3 {
 	struct s3_req *ireq;
 	char *iarena;
 	uint8_t *ibuf; /* S3_ANSWER_HEAD_MAX + S3_INLINE_MAX + 2 blocks */
+	/* With TLS (the node's d->tls_server): the loop's reads land here
+	 * (S3_BUF) and are decrypted into the connection's buf at once. */
+	uint8_t *tls_rbuf;
 };
 
 struct s3_req;
@@ -87,6 +90,12 @@ struct s3_conn {
 	uint8_t *tail;	    /* S3_INLINE_TAIL: what is left to send */
 	size_t tail_len;
 	bool tail_close; /* close once it is sent */
+	/* HTTPS: the session (NULL: plain HTTP). buf holds plaintext; the
+	 * worker reads and writes through the session (r->io.tls). */
+	struct ais_tls_conn *tls;
+	bool tls_started; /* its first bytes arrived */
+	bool tail_tls;	  /* S3_INLINE_TAIL: the rest waits, encrypted, in
+			     the session (no tail buffer) */
 };
 
 /* One request, on the worker thread. */
@@ -149,6 +158,12 @@ void s3_request_id(char out[17]);
 const char *s3_header(const struct s3_req *r, const char *name);
 const char *s3_query(const struct s3_req *r, const char *name);
 bool s3_has_query(const struct s3_req *r, const char *name);
+
+/* Encrypts len bytes into c's TLS session and sends what the socket takes
+ * without waiting (the loop's answers): 0 when all went, 1 when some waits
+ * in the session (a worker sends it: c->tail_tls), or a libuv error
+ * (< 0). */
+int s3_tls_try_write(struct s3_conn *c, const void *p, size_t len);
 
 /* The cluster client (NULL with errmsg while the node cannot make one). */
 struct ais_client *s3_client(struct s3 *s, char *errmsg);
@@ -222,7 +237,8 @@ int s3_authorize(struct s3_req *r, const char *bucket, int need);
  * copy of, its blocks in the page cache and checked, its answer taken by
  * the socket at once. S3_INLINE_DONE (c->pos past the request),
  * S3_INLINE_CLOSE (answered; close the connection), S3_INLINE_TAIL
- * (c->tail holds what the socket did not take: a worker sends it), or
+ * (c->tail holds what the socket did not take, or with TLS c->tail_tls:
+ * it waits in the session; a worker sends it), or
  * S3_INLINE_NO (nothing done: a worker runs the request). */
 #define S3_INLINE_MAX (64 * 1024)
 enum { S3_INLINE_NO, S3_INLINE_DONE, S3_INLINE_CLOSE, S3_INLINE_TAIL };

@@ -5,7 +5,9 @@ chunk signatures, a wrong payload hash, garbage, pipelining).
 
 Run by test_s3.sh with: ENDPOINTS (every node's S3 URL, space-separated),
 AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, BUCKET (exists, empty), T (a
-temp dir). Exits 0 when every check held; the first failure raises.
+temp dir), and for https:// endpoints AWS_CA_BUNDLE (the cluster's CA,
+which boto3 takes from the environment; the raw requests use it too).
+Exits 0 when every check held; the first failure raises.
 """
 import datetime
 import hashlib
@@ -13,6 +15,7 @@ import hmac
 import io
 import os
 import socket
+import ssl
 import sys
 import tarfile
 import threading
@@ -30,6 +33,9 @@ AK = os.environ["AWS_ACCESS_KEY_ID"]
 SK = os.environ["AWS_SECRET_ACCESS_KEY"]
 BUCKET = os.environ["BUCKET"]
 REGION = "us-east-1"
+TLS = None
+if any(ep.startswith("https://") for ep in ENDPOINTS):
+    TLS = ssl.create_default_context(cafile=os.environ["AWS_CA_BUNDLE"])
 
 
 def client(ep, ak=AK, sk=SK, **cfg):
@@ -407,7 +413,7 @@ finally:
 def fetch(url, method="GET", data=None):
     req = urllib.request.Request(url, method=method, data=data)
     try:
-        with urllib.request.urlopen(req, timeout=20) as r:
+        with urllib.request.urlopen(req, timeout=20, context=TLS) as r:
             return r.status, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
@@ -520,17 +526,37 @@ def sign(method, path, query, headers, payload_hash, when=None):
     return headers, k, sig, amz, scope
 
 
-def raw(ep, blob, read_all=True, timeout=20):
+def connect(ep, timeout=20, rcvbuf=0):
+    """A connection to ep's host and port, in TLS for https://; rcvbuf:
+    a small receive window (the node's sends stall sooner)."""
     u = urllib.parse.urlsplit(ep)
-    s = socket.create_connection((u.hostname, u.port), timeout=timeout)
-    s.sendall(blob)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(timeout)
+    s.connect((u.hostname, u.port))
+    if u.scheme == "https":
+        s = TLS.wrap_socket(s, server_hostname=u.hostname)
+    return s
+
+
+def raw(ep, blob, read_all=True, timeout=20, pause=0, rcvbuf=0):
+    """Sends blob (or each of a list of them: TLS records of their own),
+    and reads the answers after pause seconds."""
+    s = connect(ep, timeout, rcvbuf)
+    for b in blob if isinstance(blob, list) else [blob]:
+        s.sendall(b)
+    time.sleep(pause)
     out = b""
     if read_all:
-        s.shutdown(socket.SHUT_WR)
+        # The socket's own shutdown: SSLSocket.shutdown would drop TLS
+        # for what is read after it.
+        socket.socket.shutdown(s, socket.SHUT_WR)
         while True:
             try:
                 d = s.recv(65536)
-            except socket.timeout:
+            except (socket.timeout, ssl.SSLEOFError):
+                # (The node closes without a TLS close_notify.)
                 break
             if not d:
                 break
@@ -656,7 +682,7 @@ hdrs = {"host": u.netloc, "content-length": "4", "expect": "100-continue"}
 h, *_ = sign("PUT", f"/{BUCKET}/expect/a", {}, hdrs,
              hashlib.sha256(b"body").hexdigest())
 h.pop("host")
-s = socket.create_connection((u.hostname, u.port), timeout=20)
+s = connect(ENDPOINTS[1])
 s.sendall(request(ENDPOINTS[1], "PUT", f"/{BUCKET}/expect/a", h))
 interim = s.recv(4096)
 check(interim.startswith(b"HTTP/1.1 100 Continue"),
@@ -674,7 +700,7 @@ hdrs = {"host": u.netloc, "content-length": "0", "expect": "100-continue"}
 h, *_ = sign("PUT", f"/{BUCKET}/expect/empty", {}, hdrs,
              hashlib.sha256(b"").hexdigest())
 h.pop("host")
-s = socket.create_connection((u.hostname, u.port), timeout=20)
+s = connect(ENDPOINTS[1])
 s.sendall(request(ENDPOINTS[1], "PUT", f"/{BUCKET}/expect/empty", h))
 got = b""
 while b"HTTP/1.1 200" not in got:
@@ -698,6 +724,48 @@ resp = raw(ENDPOINTS[1], gets, timeout=5)
 check(resp.count(b"HTTP/1.1 200 OK") == 3, f"pipelined: {resp[:300]}")
 i1 = resp.index(data["sizes/obj-1"]) if data["sizes/obj-1"] in resp else -1
 check(data["sizes/obj-4095"] in resp and i1 >= 0, "pipelined bodies")
+
+# Pipelining behind a body: a PUT of 1 MiB and a GET right behind it. The
+# worker that reads the body reads past it (with TLS the GET, a record of
+# its own, waits in the session): the GET is answered all the same.
+pbody = os.urandom((1 << 20) + 5)
+h, *_ = sign("PUT", f"/{BUCKET}/pipe/put", {},
+             {"host": u.netloc, "content-length": str(len(pbody))},
+             hashlib.sha256(pbody).hexdigest())
+h.pop("host")
+blob = request(ENDPOINTS[1], "PUT", f"/{BUCKET}/pipe/put", h,
+               pbody).replace(b"Connection: close\r\n", b"")
+h, *_ = sign("GET", f"/{BUCKET}/sizes/obj-4095", {}, {"host": u.netloc},
+             hashlib.sha256(b"").hexdigest())
+h.pop("host")
+resp = raw(ENDPOINTS[1], [blob, request(ENDPOINTS[1], "GET",
+                                       f"/{BUCKET}/sizes/obj-4095", h)],
+           timeout=10)
+check(resp.startswith(b"HTTP/1.1 200") and resp.count(b"HTTP/1.1 200") == 2
+      and resp.endswith(data["sizes/obj-4095"]),
+      f"a GET pipelined behind a PUT's body: {resp[:300]}")
+check(body(s3.get_object(Bucket=BUCKET, Key="pipe/put")) == pbody,
+      "the pipelined PUT's bytes")
+
+# Many GETs of an object the loop answers itself (at most 64 KiB, its
+# first copy on the node), pipelined to a client that reads nothing for a
+# while: the socket takes only part of the answers, the rest follows from
+# a worker (with TLS: encrypted, waiting in the session), all in order.
+small = os.urandom(60000)
+for i, ep in enumerate(ENDPOINTS):
+    S3[i].put_object(Bucket=BUCKET, Key=f"pipe/small{i}", Body=small)
+    h, *_ = sign("GET", f"/{BUCKET}/pipe/small{i}", {},
+                 {"host": urllib.parse.urlsplit(ep).netloc},
+                 hashlib.sha256(b"").hexdigest())
+    h.pop("host")
+    one = request(ep, "GET", f"/{BUCKET}/pipe/small{i}", h)
+    n = 128
+    resp = raw(ep, one.replace(b"Connection: close\r\n", b"") * (n - 1) +
+               one, timeout=10, pause=0.5, rcvbuf=16384)
+    check(resp.count(b"HTTP/1.1 200 OK") == n and resp.count(small) == n,
+          f"{n} pipelined GETs through {ep}: "
+          f"{resp.count(b'HTTP/1.1 200 OK')} answers, "
+          f"{resp.count(small)} bodies")
 
 # Hostile headers and parameters: clear errors, nothing stored.
 hdrs = {"host": u.netloc, "content-length": "3",

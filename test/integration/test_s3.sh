@@ -4,7 +4,10 @@
 # raw HTTP), the AWS CLI (cp, ls equal to ais ls, sync twice, multipart),
 # s3cmd (sync, get), rclone (copy, check) and curl, against a 3-node
 # cluster whose DIR/s3.env `ais local up` wrote; keys added and removed
-# with ais s3 keys.
+# with ais s3 keys. The cluster speaks TLS (ais local up's default), so
+# the endpoint is HTTPS: every client trusts the cluster's CA (boto3 and
+# the CLI through s3.env's AWS_CA_BUNDLE, the others by their options); a
+# plain-HTTP client and one that does not trust the CA get nothing.
 . "$(dirname "$0")/lib.sh"
 ais_test_init s3
 PY=$(_ais_python)
@@ -18,11 +21,13 @@ AIS_TEST_S3_PORT=$((PORT + 6)) ais_cluster_up 3
 ENV=$AIS_CLUSTER_DIR/s3.env
 [ -f "$ENV" ] || fail "ais local up wrote no $ENV"
 assert_eq 600 "$(stat -c %a "$ENV")" "s3.env holds a secret: mode 0600"
-grep -q "s3:.*http://127.0.0.1:$((PORT + 6))" "$T/local-up.out" ||
+grep -q "s3:.*https://127.0.0.1:$((PORT + 6))" "$T/local-up.out" ||
 	fail "local up does not print the S3 endpoint: $(cat "$T/local-up.out")"
 # shellcheck disable=SC1090
 . "$ENV"
-assert_eq "http://127.0.0.1:$((PORT + 6))" "$AIS_S3_ENDPOINT" "AIS_S3_ENDPOINT"
+assert_eq "https://127.0.0.1:$((PORT + 6))" "$AIS_S3_ENDPOINT" "AIS_S3_ENDPOINT"
+CA=$AIS_CLUSTER_DIR/ca.pem
+assert_eq "$CA" "${AWS_CA_BUNDLE:-}" "s3.env's AWS_CA_BUNDLE"
 "$AIS" s3 keys ls | grep -q "^$AWS_ACCESS_KEY_ID " ||
 	fail "the key of s3.env is not in ais s3 keys ls"
 # A second up keeps the key (the same file, still valid).
@@ -30,13 +35,31 @@ cp "$ENV" "$T/env.1"
 "$AIS" local up --dir "$AIS_CLUSTER_DIR" >/dev/null || fail "second local up"
 cmp -s "$ENV" "$T/env.1" || fail "a second local up replaced a valid key"
 
-S3EPS="http://127.0.0.1:$((PORT + 6)) http://127.0.0.1:$((PORT + 7)) http://127.0.0.1:$((PORT + 8))"
+S3EPS="https://127.0.0.1:$((PORT + 6)) https://127.0.0.1:$((PORT + 7)) https://127.0.0.1:$((PORT + 8))"
 export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null \
 	AWS_SHARED_CREDENTIALS_FILE=/dev/null
-# Plain HTTP here; a CA bundle from the environment makes rclone's SDK
-# refuse its own transport.
-unset AWS_CA_BUNDLE
 AWS=(/usr/bin/aws --endpoint-url "$AIS_S3_ENDPOINT")
+
+note "HTTPS only: plain HTTP and an untrusted CA get nothing"
+# A plain-HTTP request to the TLS port: no HTTP answer at all (curl: 52,
+# empty reply), one NOTICE naming the peer, and the node serves on.
+rc=0
+code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 \
+	"http://127.0.0.1:$((PORT + 6))/" 2>"$T/curl.err") || rc=$?
+assert_eq 000 "$code" "plain HTTP to the TLS port: no HTTP status"
+# 52: closed with no reply (56: reset).
+[ "$rc" = 52 ] || [ "$rc" = 56 ] ||
+	fail "plain HTTP: not a closed connection (curl $rc): $(cat "$T/curl.err")"
+ais_wait_for 5 grep -q "NOTE: 127.0.0.1:[0-9]*: S3: not TLS" "$AIS_CLUSTER_DIR/node0/aisd.log" ||
+	fail "no NOTICE naming the plain-HTTP peer in node0's log"
+# curl without the CA: certificate verification fails (60).
+rc=0
+curl -sS -o /dev/null --max-time 10 "$AIS_S3_ENDPOINT/" 2>"$T/curl.err" || rc=$?
+assert_eq 60 "$rc" "curl without --cacert: $(cat "$T/curl.err")"
+# With the CA: an HTTPS answer (unsigned: 403), from the same node.
+assert_eq 403 "$(curl -s --cacert "$CA" -o /dev/null -w '%{http_code}' --max-time 10 \
+	"$AIS_S3_ENDPOINT/cli/x")" "an HTTPS request after the refused ones"
+kill -0 "$(ais_node_pid 0)" || fail "node0 is gone"
 
 note "boto3: every operation"
 "$AIS" bucket create ais://boto >/dev/null || fail "bucket create"
@@ -91,7 +114,10 @@ access_key = $AWS_ACCESS_KEY_ID
 secret_key = $AWS_SECRET_ACCESS_KEY
 host_base = 127.0.0.1:$((PORT + 7))
 host_bucket = 127.0.0.1:$((PORT + 7))
-use_https = False
+use_https = True
+ca_certs_file = $CA
+check_ssl_certificate = True
+check_ssl_hostname = True
 signature_v2 = False
 bucket_location = us-east-1
 EOF
@@ -108,11 +134,14 @@ assert_eq "$NFILES" "$("${S3CMD[@]}" ls -r s3://s3cmd/ | wc -l)" "s3cmd ls -r"
 
 note "rclone"
 export RCLONE_CONFIG_AIS_TYPE=s3 RCLONE_CONFIG_AIS_PROVIDER=Other \
-	RCLONE_CONFIG_AIS_ENDPOINT="http://127.0.0.1:$((PORT + 8))" \
+	RCLONE_CONFIG_AIS_ENDPOINT="https://127.0.0.1:$((PORT + 8))" \
 	RCLONE_CONFIG_AIS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID \
 	RCLONE_CONFIG_AIS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY \
 	RCLONE_CONFIG_AIS_REGION=us-east-1 RCLONE_CONFIG=/dev/null
-RC=(timeout 180 rclone --retries 1 --low-level-retries 1)
+# The CA by --ca-cert: with AWS_CA_BUNDLE in its environment, rclone's
+# SDK refuses rclone's own HTTP transport.
+RC=(env -u AWS_CA_BUNDLE timeout 180 rclone --ca-cert "$CA" --retries 1
+	--low-level-retries 1)
 "${RC[@]}" mkdir ais:rclone || fail "rclone mkdir"
 "${RC[@]}" copy "$T/tree" ais:rclone/t >"$T/rclone.1" 2>&1 || fail "rclone copy: $(cat "$T/rclone.1")"
 "${RC[@]}" check "$T/tree" ais:rclone/t >"$T/rclone.2" 2>&1 || fail "rclone check: $(cat "$T/rclone.2")"
@@ -123,12 +152,12 @@ echo changed | timeout 60 "${AWS[@]}" s3 cp - s3://rclone/t/a/f3 >/dev/null || f
 cmp "$T/tree/a/b/deep name+1.bin" "$T/rback/a/b/deep name+1.bin" || fail "rclone copy back bytes"
 
 note "curl: anonymous, presigned, HEAD"
-code=$(curl -s -o /dev/null -w '%{http_code}' "$AIS_S3_ENDPOINT/cli/native.txt")
+code=$(curl -s --cacert "$CA" -o /dev/null -w '%{http_code}' "$AIS_S3_ENDPOINT/cli/native.txt")
 assert_eq 403 "$code" "an unsigned GET where s3_anonymous is none"
 url=$(timeout 30 "${AWS[@]}" s3 presign s3://cli/native.txt --expires-in 60) ||
 	fail "aws s3 presign"
-curl -sf "$url" | cmp - "$T/tree/c/hello.txt" || fail "curl of a presigned URL"
-curl -sfI "$url" >/dev/null 2>&1 && fail "a URL presigned for GET served a HEAD"
+curl -sf --cacert "$CA" "$url" | cmp - "$T/tree/c/hello.txt" || fail "curl of a presigned URL"
+curl -sfI --cacert "$CA" "$url" >/dev/null 2>&1 && fail "a URL presigned for GET served a HEAD"
 
 note "keys: added, used, removed on every node"
 "$AIS" s3 keys add --access-key TESTKEY0000000000001 --secret 'another-secret/0123+x' \
@@ -163,9 +192,9 @@ done
 note "the endpoint survives a node restart and serves on"
 ais_node_kill 1 TERM
 ais_node_restart
-ais_wait_for 30 timeout 10 /usr/bin/aws --endpoint-url "http://127.0.0.1:$((PORT + 7))" \
+ais_wait_for 30 timeout 10 /usr/bin/aws --endpoint-url "https://127.0.0.1:$((PORT + 7))" \
 	s3 ls s3://cli
-timeout 60 /usr/bin/aws --endpoint-url "http://127.0.0.1:$((PORT + 7))" s3 cp \
+timeout 60 /usr/bin/aws --endpoint-url "https://127.0.0.1:$((PORT + 7))" s3 cp \
 	s3://cli/native.txt - | cmp - "$T/tree/c/hello.txt" || fail "GET after a restart"
 # No request stalled (aisd logs those that took over 10 s).
 slow=$(grep -h "S3 .* in [0-9.]* s$" "$AIS_CLUSTER_DIR"/node*/aisd.log | grep NOTE || true)

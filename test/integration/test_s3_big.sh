@@ -4,7 +4,8 @@
 # and hashed as it streams: every byte equal, the ETag S3's MD5 of the part
 # MD5s, and no node's memory grown by the object (its parts stream to
 # files, and the completion reads them through the PUT of one whole
-# object).
+# object). In HTTPS (the cluster speaks TLS; boto3 trusts its CA through
+# s3.env's AWS_CA_BUNDLE): every byte encrypted both ways.
 . "$(dirname "$0")/lib.sh"
 ais_test_init s3_big
 PY=$(_ais_python)
@@ -14,13 +15,13 @@ need_free_gib 16
 AIS_TEST_S3_PORT=$((PORT + 6)) ais_cluster_up 3
 # shellcheck disable=SC1090
 . "$AIS_CLUSTER_DIR/s3.env"
-unset AWS_CA_BUNDLE
+[ "${AWS_CA_BUNDLE:-}" = "$AIS_CLUSTER_DIR/ca.pem" ] || fail "s3.env names no CA"
 "$AIS" bucket create ais://big >/dev/null || fail "bucket create"
 SIZE=$((5 * 1024 * 1024 * 1024 + 12345))
 gen_bytes "$SIZE" "$T/big.bin"
 
-timeout 1500 "$PY" - "$T/big.bin" "http://127.0.0.1:$((PORT + 7))" \
-	"http://127.0.0.1:$((PORT + 8))" <<'PYEOF' || fail "5 GiB round trip"
+timeout 1500 "$PY" - "$T/big.bin" "https://127.0.0.1:$((PORT + 7))" \
+	"https://127.0.0.1:$((PORT + 8))" <<'PYEOF' || fail "5 GiB round trip"
 import hashlib, os, sys, time
 import boto3
 from boto3.s3.transfer import TransferConfig

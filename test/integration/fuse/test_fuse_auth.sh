@@ -7,7 +7,9 @@
 # ListBuckets shows its bucket only); a revoked token refused by every node
 # within seconds; unsigned S3 requests with user anonymous's rights; a
 # node with another secret, or none, cannot join; a secret readable by
-# others stops a node at start; --insecure says so.
+# others stops a node at start; --insecure says so. S3 is HTTPS (the
+# cluster speaks TLS), its clients trusting DIR/ca.pem; on the --insecure
+# cluster it is plain HTTP.
 . "$(dirname "$0")/fuse_lib.sh"
 fuse_test_init fuse_auth
 PY=$(_ais_python)
@@ -36,8 +38,9 @@ echo "public bytes" >"$T/pub.txt"
 "$AIS" put "$T/pub.txt" ais://pub/a/pub.txt || fail "put as admin"
 echo "private bytes" | "$AIS" put - ais://priv/secret.txt || fail "put"
 
-# No token: refused, with the reason and what to do.
-NOTOK=(env XDG_CONFIG_HOME="$T/none" AIS_LOCAL_DIR="$T/none")
+# No token: refused, with the reason and what to do (the CA named: the
+# saved one goes with the config directory).
+NOTOK=(env XDG_CONFIG_HOME="$T/none" AIS_LOCAL_DIR="$T/none" AIS_CA_FILE="$D/ca.pem")
 expect_fail "needs a token" "${NOTOK[@]}" "$AIS" ls ais://pub
 expect_fail "needs a token" "${NOTOK[@]}" "$AIS" get ais://pub/a/pub.txt -
 expect_fail "needs a token" "${NOTOK[@]}" "$AIS" bucket create ais://x
@@ -101,12 +104,14 @@ assert_eq "through the mount" "$("$AIS" get ais://pub/m.txt -)" "mount write"
 expect_fail "no user" "$AIS" s3 keys add --user nobody
 export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null \
 	AWS_SHARED_CREDENTIALS_FILE=/dev/null
-unset AWS_CA_BUNDLE
+# The cluster's CA, as s3.env names it (boto3 takes it from there).
+CA=$D/ca.pem
+export AWS_CA_BUNDLE=$CA
 (
 	# shellcheck disable=SC1090,SC1091
 	. "$T/rkey"
 	export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
-	$PY - "http://127.0.0.1:$((PORT + 7))" <<'PY'
+	$PY - "https://127.0.0.1:$((PORT + 7))" <<'PY'
 import sys, boto3, botocore
 s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
                   config=botocore.config.Config(retries={"max_attempts": 0}))
@@ -134,7 +139,7 @@ PY
 	# shellcheck disable=SC1090,SC1091
 	. "$T/wkey"
 	export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
-	$PY - "http://127.0.0.1:$((PORT + 8))" <<'PY'
+	$PY - "https://127.0.0.1:$((PORT + 8))" <<'PY'
 import sys, boto3, botocore
 s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
                   config=botocore.config.Config(retries={"max_attempts": 0}))
@@ -151,24 +156,26 @@ PY
 ) || fail "S3 copy as the writer"
 "$AIS" ls ais://pub/c2 2>/dev/null | grep -q c2 && fail "the refused copy left an object"
 # Unsigned requests: the rights of user anonymous, capped by s3_anonymous.
-U=http://127.0.0.1:$((PORT + 6))
-assert_eq 403 "$(curl -s -o "$T/anon" -w '%{http_code}' "$U/pub/a/pub.txt")" \
+U=https://127.0.0.1:$((PORT + 6))
+assert_eq 403 "$(curl -s --cacert "$CA" -o "$T/anon" -w '%{http_code}' "$U/pub/a/pub.txt")" \
 	"an unsigned GET without a user anonymous"
 grep -q "user anonymous" "$T/anon" || fail "no reason: $(cat "$T/anon")"
 printf 'anonymous-password\n' >"$T/a.pw"
 "$AIS" auth user add anonymous --password-file "$T/a.pw" || fail "user anonymous"
 "$AIS" auth grant anonymous ais://pub write || fail "grant anonymous"
-ais_wait_for 5 sh -c "curl -sf '$U/pub/a/pub.txt' | grep -q 'public bytes'" ||
+ais_wait_for 5 sh -c "curl -sf --cacert '$CA' '$U/pub/a/pub.txt' | grep -q 'public bytes'" ||
 	fail "an unsigned GET with user anonymous's read right"
-assert_eq 403 "$(curl -s -o /dev/null -w '%{http_code}' "$U/priv/secret.txt")" \
+assert_eq 403 "$(curl -s --cacert "$CA" -o /dev/null -w '%{http_code}' "$U/priv/secret.txt")" \
 	"an unsigned GET of a bucket anonymous may not read"
-assert_eq 403 "$(curl -s -o /dev/null -w '%{http_code}' -X PUT --data-binary x "$U/pub/anon.txt")" \
+assert_eq 403 "$(curl -s --cacert "$CA" -o /dev/null -w '%{http_code}' -X PUT --data-binary x "$U/pub/anon.txt")" \
 	"an unsigned PUT where s3_anonymous is read (user anonymous may write)"
 "$AIS" auth user rm anonymous || fail "user rm anonymous"
 # The admin key of s3.env may do everything.
 (
 	# shellcheck disable=SC1090,SC1091
 	. "$D/s3.env"
+	[ "$AIS_S3_ENDPOINT" = "https://127.0.0.1:$((PORT + 6))" ] &&
+		[ "$AWS_CA_BUNDLE" = "$CA" ] || exit 1
 	$PY - "$AIS_S3_ENDPOINT" <<'PY'
 import sys, boto3
 s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1")
@@ -231,11 +238,15 @@ grep -q ":$((PORT + 10))" "$T/show" && fail "a node with another secret joined"
 ais_wait_for 10 sh -c "grep -h 'JOIN refused' '$D'/node*/aisd.log | grep -q ." ||
 	fail "no node logged the refused JOIN"
 kill "$(ais_extra_pid 0)"
-# No secret at all: refused the same way.
+# No secret at all: refused the same way (a node's certificate it has:
+# the token is what it lacks).
 mkdir -p "$T/extra1/mp0"
+"$AIS" tls cert --ca "$D" --name extra1 --host 127.0.0.1,localhost \
+	--out "$T/extra1/tls" >/dev/null || fail "ais tls cert for extra1"
 "$AISD" -l 127.0.0.1 -p $((PORT + 11)) --raft-port $((PORT + 16)) \
 	-m "$T/extra1/mp0" -j "127.0.0.1:$PORT" --pidfile "$T/extra1/aisd.pid" \
-	>>"$T/extra1/aisd.log" 2>&1 &
+	--tls-ca-file "$D/ca.pem" --tls-cert-file "$T/extra1/tls.crt" \
+	--tls-key-file "$T/extra1/tls.key" >>"$T/extra1/aisd.log" 2>&1 &
 ais_wait_for 10 grep -q "needs a token" "$T/extra1/aisd.log" ||
 	fail "a node without the secret: $(tail -5 "$T/extra1/aisd.log")"
 "$AIS" cluster show | grep -q ":$((PORT + 11))" && fail "a node without the secret joined"
@@ -255,12 +266,27 @@ grep -q "chmod 600" "$T/open.log" || fail "no reason: $(cat "$T/open.log")"
 "${W[@]}" "$AIS" ls ais://pub >/dev/null 2>&1 && fail "a revoked token works"
 "$AIS" get ais://priv/secret.txt - | grep -q "private bytes" || fail "admin get"
 
-# --insecure: no auth, and said loudly.
+# --insecure: no auth, and said loudly; S3 in plain HTTP.
 "$AIS" local up --dir "$T/insecure" --port $((PORT + 13)) --nodes 1 \
-	--s3-port 0 --insecure >"$T/ins.out" 2>&1 || fail "local up --insecure: $(cat "$T/ins.out")"
+	--s3-port $((PORT + 18)) --insecure >"$T/ins.out" 2>&1 || fail "local up --insecure: $(cat "$T/ins.out")"
 grep -q "WARNING: --insecure" "$T/ins.out" || fail "--insecure is not loud"
 grep -q "auth: OFF" "$T/insecure/node0/aisd.log" || fail "aisd does not warn"
 "$AIS" --endpoint 127.0.0.1:$((PORT + 13)) bucket create ais://open ||
 	fail "no token needed on an insecure cluster"
+grep -q "s3: *http://127.0.0.1:$((PORT + 18))" "$T/ins.out" ||
+	fail "--insecure: S3 not said to be plain HTTP: $(cat "$T/ins.out")"
+(
+	unset AWS_CA_BUNDLE
+	# shellcheck disable=SC1090,SC1091
+	. "$T/insecure/s3.env"
+	[ "$AIS_S3_ENDPOINT" = "http://127.0.0.1:$((PORT + 18))" ] &&
+		[ -z "${AWS_CA_BUNDLE:-}" ] || exit 1
+	$PY - "$AIS_S3_ENDPOINT" <<'PY'
+import sys, boto3
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1")
+s3.put_object(Bucket="open", Key="x", Body=b"plain")
+assert s3.get_object(Bucket="open", Key="x")["Body"].read() == b"plain"
+PY
+) || fail "S3 in plain HTTP on the --insecure cluster ($(grep ENDPOINT "$T/insecure/s3.env"))"
 "$AIS" local down --dir "$T/insecure" --purge >/dev/null
 note "fuse_auth: ok"
