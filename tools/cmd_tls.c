@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "tls.h"
+#include "transfer.h"
 #include "util.h"
 
 #define SANS_MAX 32
@@ -76,6 +77,9 @@ static int tls_ca(int argc, char **argv)
 	}
 	if (!out || optind != argc)
 		return cli_usage("tls ca", "needs --out DIR and nothing else");
+	rc = xfer_mkdir_p(out, errmsg);
+	if (rc < 0)
+		return cli_fail(rc, errmsg, "tls ca");
 	snprintf(cert, sizeof(cert), "%s/ca.pem", out);
 	snprintf(key, sizeof(key), "%s/ca.key", out);
 	if (access(cert, F_OK) == 0 || access(key, F_OK) == 0)

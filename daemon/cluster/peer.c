@@ -25,6 +25,7 @@
 struct peer {
 	struct ais_pool *pool;
 	uint64_t down_until; /* monotonic ns */
+	char why[160];	     /* why it was marked so */
 };
 
 struct peers {
@@ -131,6 +132,23 @@ static struct peer *lookup(struct peers *p, const struct ais_node *n)
 	return &p->v[p->n++];
 }
 
+/* Node n could not be reached (why): calls to it fail at once for a
+ * while, saying why. */
+static void mark_down(struct peers *p, const struct ais_node *n,
+		      const char *why)
+{
+	struct peer *e;
+
+	pthread_mutex_lock(&p->mu);
+	e = lookup(p, n);
+	if (e) {
+		e->down_until =
+		    ais_now_mono_ns() + (uint64_t)p->down_ms * 1000000ull;
+		snprintf(e->why, sizeof(e->why), "%s", why);
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
 /* Sends req on fd; *id is its frame id. Returns 0 or -errno (errmsg). */
 static int send_request(struct peers *p, int fd, const Ais__Request *req,
 			uint32_t *id, char *errmsg)
@@ -201,10 +219,11 @@ int peers_call(struct peers *p, const struct ais_node *n,
 	}
 	pool = e->pool; /* pools live as long as p */
 	if (e->down_until > ais_now_mono_ns()) {
+		rc = ais_errf(errmsg, -EHOSTDOWN,
+			      "node %s: unreachable a moment ago (%s)",
+			      pool->addr, e->why);
 		pthread_mutex_unlock(&p->mu);
-		return ais_errf(errmsg, -EHOSTDOWN,
-				"node %s: unreachable a moment ago",
-				pool->addr);
+		return rc;
 	}
 	pthread_mutex_unlock(&p->mu);
 	for (;;) {
@@ -213,13 +232,7 @@ int peers_call(struct peers *p, const struct ais_node *n,
 		fd = ais_pool_get(pool, fresh, p->connect_ms, p->io_ms, &reused,
 				  em);
 		if (fd < 0) {
-			pthread_mutex_lock(&p->mu);
-			e = lookup(p, n);
-			if (e)
-				e->down_until =
-				    ais_now_mono_ns() +
-				    (uint64_t)p->down_ms * 1000000ull;
-			pthread_mutex_unlock(&p->mu);
+			mark_down(p, n, em);
 			return ais_errf(errmsg, fd, "node %s: %s", pool->addr,
 					em);
 		}
@@ -246,7 +259,7 @@ static int peer_conn(struct peers *p, const struct ais_node *n, bool fresh,
 	char em[AIS_ERRMSG_LEN] = "";
 	struct ais_pool *pool;
 	struct peer *e;
-	int fd;
+	int fd, rc;
 
 	pthread_mutex_lock(&p->mu);
 	e = lookup(p, n);
@@ -256,21 +269,17 @@ static int peer_conn(struct peers *p, const struct ais_node *n, bool fresh,
 	}
 	pool = e->pool;
 	if (e->down_until > ais_now_mono_ns()) {
+		rc = ais_errf(errmsg, -EHOSTDOWN,
+			      "node %s: unreachable a moment ago (%s)",
+			      pool->addr, e->why);
 		pthread_mutex_unlock(&p->mu);
-		return ais_errf(errmsg, -EHOSTDOWN,
-				"node %s: unreachable a moment ago",
-				pool->addr);
+		return rc;
 	}
 	pthread_mutex_unlock(&p->mu);
 	*poolp = pool;
 	fd = ais_pool_get(pool, fresh, p->connect_ms, p->io_ms, reused, em);
 	if (fd < 0) {
-		pthread_mutex_lock(&p->mu);
-		e = lookup(p, n);
-		if (e)
-			e->down_until = ais_now_mono_ns() +
-					(uint64_t)p->down_ms * 1000000ull;
-		pthread_mutex_unlock(&p->mu);
+		mark_down(p, n, em);
 		return ais_errf(errmsg, fd, "node %s: %s", pool->addr, em);
 	}
 	return fd;

@@ -65,7 +65,8 @@ static const char *reach_reason(int rc, const char *em, const char *addr)
 {
 	size_t plen = strlen(addr);
 
-	if (rc != -EPROTO && rc != -EINVAL)
+	/* A failed TLS handshake says why (a certificate of another CA). */
+	if (rc != -EPROTO && rc != -EINVAL && !strstr(em, "TLS"))
 		return strerror(-rc);
 	if (strncmp(em, "node ", 5) == 0 && strncmp(em + 5, addr, plen) == 0 &&
 	    strncmp(em + 5 + plen, ": ", 2) == 0)
@@ -176,11 +177,12 @@ struct ais_client *ais_client_new(const char *endpoint,
 			       "clients: give its CA, AIS_CA_FILE)"
 			     : "");
 	else
-		ais_errf(errmsg, rc, "cannot reach any of %s: %s%s", names, why,
+		ais_errf(errmsg, rc, "cannot reach any of %s%s: %s", names,
 			 !c->tls && rc == -ECONNRESET
-			     ? " (a node that speaks TLS closes plain-text "
-			       "clients: give its CA, AIS_CA_FILE)"
-			     : "");
+			     ? " (nodes that speak TLS close plain-text "
+			       "clients: give their CA, AIS_CA_FILE)"
+			     : "",
+			 why);
 
 err_free:
 	free(eps);

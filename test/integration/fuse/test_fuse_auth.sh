@@ -271,6 +271,7 @@ grep -q "chmod 600" "$T/open.log" || fail "no reason: $(cat "$T/open.log")"
 	--s3-port $((PORT + 18)) --insecure >"$T/ins.out" 2>&1 || fail "local up --insecure: $(cat "$T/ins.out")"
 grep -q "WARNING: --insecure" "$T/ins.out" || fail "--insecure is not loud"
 grep -q "auth: OFF" "$T/insecure/node0/aisd.log" || fail "aisd does not warn"
+grep -q "tls: OFF" "$T/insecure/node0/aisd.log" || fail "aisd does not warn of no TLS"
 "$AIS" --endpoint 127.0.0.1:$((PORT + 13)) bucket create ais://open ||
 	fail "no token needed on an insecure cluster"
 grep -q "s3: *http://127.0.0.1:$((PORT + 18))" "$T/ins.out" ||
