@@ -268,6 +268,9 @@ int main(int argc, char **argv)
 	}
 	ais_log_init("aisd", o.log_level);
 	signal(SIGPIPE, SIG_IGN);
+	/* Until the loop takes it (a TLS reload), a SIGHUP must not end the
+	 * node while it starts. */
+	signal(SIGHUP, SIG_IGN);
 	nofile = raise_nofile();
 
 	memset(&d, 0, sizeof(d));

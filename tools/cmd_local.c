@@ -624,6 +624,7 @@ static int local_up(int argc, char **argv)
 	struct local_layout *l = &o.l, saved;
 	char errmsg[AIS_ERRMSG_LEN] = "", aisd[PATH_MAX] = "";
 	pid_t started[LOCAL_NODES_MAX] = {0}, running[LOCAL_NODES_MAX] = {0};
+	bool renewed[LOCAL_NODES_MAX] = {0};
 	unsigned i, n_started = 0, bad = 0;
 	uint64_t deadline, version = 0;
 	size_t count = 0, down = 0;
@@ -692,12 +693,15 @@ static int local_up(int argc, char **argv)
 	}
 
 	if (l->tls) {
-		rc = local_tls_ensure(l, errmsg);
+		rc = local_tls_ensure(l, renewed, errmsg);
 		if (rc < 0)
 			return cli_fail(rc, errmsg, "local up");
 	}
 	for (i = 0; i < l->nodes; i++) {
 		running[i] = local_node_pid(l, i);
+		/* A running node takes its renewed certificate now. */
+		if (running[i] && renewed[i])
+			(void)kill(running[i], SIGHUP);
 		if (running[i])
 			continue;
 		if (!aisd[0]) {
@@ -808,6 +812,16 @@ static int local_up(int argc, char **argv)
 		printf("  tls:      on; the cluster's CA is %s (saved for "
 		       "this user's clients in %s)\n",
 		       ca, rc < 0 ? "(failed)" : "~/.config/ais/ca/");
+	}
+	if (!l->tls) {
+		char stale[PATH_MAX + 16];
+
+		/* A CA saved for these addresses was another cluster's:
+		 * clients would speak TLS to these nodes. */
+		for (i = 0; i < l->nodes; i++)
+			if (!local_tls_ca_copy_path(l, i, stale, sizeof(stale),
+						    NULL))
+				unlink(stale);
 	}
 	if (!l->tls && l->auth)
 		fprintf(stderr,

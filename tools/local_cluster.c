@@ -557,7 +557,7 @@ int local_rm_rf(const char *dir, char *errmsg)
 #define LOCAL_CA_DAYS	(10 * 366) /* the CA of a local cluster */
 #define LOCAL_NODE_DAYS 366	   /* a node's certificate, renewed by up */
 
-int local_tls_ensure(const struct local_layout *l, char *errmsg)
+int local_tls_ensure(const struct local_layout *l, bool *renewed, char *errmsg)
 {
 	static const char *const sans[] = {LOCAL_HOST, "localhost", "::1"};
 	char ca[PATH_MAX + 16], cakey[PATH_MAX + 16], cn[64];
@@ -590,12 +590,13 @@ int local_tls_ensure(const struct local_layout *l, char *errmsg)
 				       LOCAL_NODE_DAYS, errmsg);
 		if (rc < 0)
 			return rc;
+		renewed[i] = true;
 	}
 	return 0;
 }
 
-int local_tls_ca_copy_path(const struct local_layout *l, unsigned i,
-			   char *out, size_t cap, char *errmsg)
+int local_tls_ca_copy_path(const struct local_layout *l, unsigned i, char *out,
+			   size_t cap, char *errmsg)
 {
 	char rel[64];
 	int rc;
@@ -628,6 +629,9 @@ int local_copy_file(const char *src, const char *dst, char *errmsg)
 		rc = xfer_mkdir_p(dir, errmsg);
 		if (rc < 0)
 			return rc;
+		/* Clients take a CA only from a directory that is theirs
+		 * alone (client.h). */
+		(void)chmod(dir, 0700);
 	}
 	rc = ais_file_replace(dst, buf, (size_t)n, 0644);
 	if (rc < 0)

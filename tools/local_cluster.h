@@ -44,16 +44,17 @@ struct local_layout {
 #define LOCAL_NODE_KEY	"tls.key"	 /* nodeI/: its key, 0600 */
 
 /* A new cluster's CA and every node's certificate, made if missing (a
- * node's renewed when it has less than 30 days left). 0 or -errno. */
-int local_tls_ensure(const struct local_layout *l, char *errmsg);
+ * node's renewed when it has less than 30 days left: renewed[i] set).
+ * 0 or -errno. */
+int local_tls_ensure(const struct local_layout *l, bool *renewed, char *errmsg);
 
 /* Copies the small file src to dst (its directory made if missing). */
 int local_copy_file(const char *src, const char *dst, char *errmsg);
 
 /* Where this user's clients find the CA of node i of cluster l on their
  * own: ~/.config/ais/ca/HOST:PORT.pem (client.h). 0 or -errno. */
-int local_tls_ca_copy_path(const struct local_layout *l, unsigned i,
-			   char *out, size_t cap, char *errmsg);
+int local_tls_ca_copy_path(const struct local_layout *l, unsigned i, char *out,
+			   size_t cap, char *errmsg);
 
 /* The S3 base port of a cluster that does not say: after its Raft ports
  * (0 when that is past 65535). */

@@ -648,9 +648,9 @@ static void on_sighup(uv_signal_t *sig, int signum)
 		ais_log(LOG_NOTICE, "SIGHUP: no TLS: nothing to reload");
 		return;
 	}
+	/* Both read the same files: the second fails only if they changed
+	 * in between. */
 	rc = ais_tls_reload(s->d->tls_server, errmsg);
-	if (!rc)
-		rc = ais_tls_reload(s->d->tls_client, errmsg);
 	if (rc) {
 		ais_log(LOG_ERR,
 			"SIGHUP: TLS reload failed, the certificate in use "
@@ -658,6 +658,12 @@ static void on_sighup(uv_signal_t *sig, int signum)
 			errmsg);
 		return;
 	}
+	rc = ais_tls_reload(s->d->tls_client, errmsg);
+	if (rc)
+		ais_log(LOG_ERR,
+			"SIGHUP: TLS reload failed for this node's calls to "
+			"others (its listeners took the new files): %s",
+			errmsg);
 	ais_tls_describe(s->d->tls_server, who, sizeof(who));
 	ais_log(LOG_NOTICE,
 		"SIGHUP: TLS certificates reloaded: new connections see %s",

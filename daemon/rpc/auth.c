@@ -315,6 +315,7 @@ int rpc_auth_login(struct rpc *r)
 	c.issued_ns = ais_now_real_ns();
 	c.expires_ns = c.issued_ns + (int64_t)ttl * 1000000000;
 	c.epoch = u->epoch;
+	c.tls = r->d->tls_server != NULL;
 	n = ais_token_mint(r->d->auth_key, &c, raw, sizeof(raw));
 	rc = n < 0 || ais_token_to_text(raw, (size_t)n, r->token_text,
 					sizeof(r->token_text));

@@ -43,6 +43,16 @@ static int take_file(struct ais_client *c, const char *path, const char *kid,
 				"%s; this cluster's is %s)",
 				path, cl.kid, kid);
 	}
+	/* A token a TLS node minted never crosses plain TCP: a client
+	 * without the CA may be talking to an impostor that pretends the
+	 * cluster has no TLS. */
+	if (cl.tls && !c->tls)
+		return ais_errf(errmsg, -EACCES,
+				"token file %s is for a cluster that speaks "
+				"TLS, and this client has no CA for it: give "
+				"it (AIS_CA_FILE, --ca-file) so that the token "
+				"is not sent in clear",
+				path);
 	ais_token_src_set_raw(&c->tok, raw, len);
 	snprintf(c->token_path, sizeof(c->token_path), "%s", path);
 	snprintf(c->tok_kid, sizeof(c->tok_kid), "%s", kid);
@@ -78,7 +88,7 @@ void ais__client_token_refresh(struct ais_client *c)
 		 * (the old token goes on until it is refused). */
 		if (ais_token_file_read(c->token_path, raw, &len, NULL) == 0 &&
 		    ais_token_peek(raw, len, &cl) == 0 &&
-		    !strcmp(cl.kid, c->tok_kid)) {
+		    !strcmp(cl.kid, c->tok_kid) && (c->tls || !cl.tls)) {
 			ais_token_src_set_raw(&c->tok, raw, len);
 			c->tokf_mtime = st.st_mtim;
 			c->tokf_ino = st.st_ino;

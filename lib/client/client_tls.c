@@ -11,15 +11,26 @@
 #include "tls.h"
 
 /* A CA file found (not named) is taken only if it is the caller's own
- * (or root's) and nobody else may write it: whoever could would choose
- * which nodes this client trusts. */
+ * and nobody else may write it or its directory: whoever could would
+ * choose which nodes this client trusts. */
 static bool found_ok(const char *path)
 {
+	char dir[512];
 	struct stat st;
+	char *slash;
 
-	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+	/* Not a symbolic link (to a bundle of public CAs, say), in a
+	 * directory nobody else may write to either. */
+	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != getuid() || (st.st_mode & 022))
 		return false;
-	return (st.st_uid == getuid() || st.st_uid == 0) && !(st.st_mode & 022);
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return false;
+	*slash = '\0';
+	return stat(dir, &st) == 0 &&
+	       (st.st_uid == getuid() || st.st_uid == 0) && !(st.st_mode & 022);
 }
 
 int ais__client_ca_path(const char *named, const struct ais_endpoint *eps,
@@ -56,9 +67,8 @@ int ais__client_ca_path(const char *named, const struct ais_endpoint *eps,
 	return -ENOENT;
 }
 
-int ais__client_tls_setup(struct ais_client *c,
-			  const struct ais_endpoint *eps, size_t n,
-			  char *errmsg)
+int ais__client_tls_setup(struct ais_client *c, const struct ais_endpoint *eps,
+			  size_t n, char *errmsg)
 {
 	char ca[512];
 	struct ais_tls_files f = {0};

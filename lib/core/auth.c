@@ -146,6 +146,7 @@ ssize_t ais_token_mint(const struct ais_auth_key *k, struct ais_claims *c,
 	tc.kid = c->kid;
 	tc.root = c->root;
 	tc.epoch = c->epoch;
+	tc.tls = c->tls;
 	n = ais__token_claims__get_packed_size(&tc);
 	if (n + MAC_LEN > cap || n + MAC_LEN > AIS_TOKEN_MAX)
 		return -ENAMETOOLONG;
@@ -184,6 +185,7 @@ int ais_token_peek(const uint8_t *raw, size_t len, struct ais_claims *c)
 	c->expires_ns = tc->expires_ns;
 	c->root = tc->root;
 	c->epoch = tc->epoch;
+	c->tls = tc->tls;
 out:
 	ais__token_claims__free_unpacked(tc, NULL);
 	return rc;

@@ -43,6 +43,7 @@ struct ais_claims {
 	char kid[AIS_KID_LEN + 1];
 	bool root;
 	uint64_t epoch; /* the user's (User.epoch) at login */
+	bool tls;	/* minted by a node with TLS: never sent in clear */
 };
 
 /* The key of secret[0..len) (len >= AIS_SECRET_MIN). */

@@ -34,6 +34,7 @@
 #define CHUNK	  (64 * 1024) /* plaintext encrypted at once */
 #define FD_TABLE  (1 << 20)
 #define RAW_READ  (32 * 1024)
+#define NODE_OU	  "aisfs node" /* the subject OU of a node's certificate */
 
 struct ais_tls {
 	pthread_mutex_t lock;
@@ -132,6 +133,26 @@ static int load_ca(SSL_CTX *ctx, const char *path, char *errmsg)
 	return rc;
 }
 
+/* Beyond the chain to the CA: the certificate shown must be a node's
+ * (subject OU=NODE_OU, as `ais tls cert` and `ais local up` make them),
+ * so that a CA that also signs other things (shared by clusters, a
+ * company's) does not make those things nodes. */
+static int verify_node(int ok, X509_STORE_CTX *x)
+{
+	X509_NAME *name;
+	char ou[64] = "";
+
+	if (!ok || X509_STORE_CTX_get_error_depth(x) != 0)
+		return ok;
+	name = X509_get_subject_name(X509_STORE_CTX_get_current_cert(x));
+	if (X509_NAME_get_text_by_NID(name, NID_organizationalUnitName, ou,
+				      sizeof(ou)) > 0 &&
+	    strcmp(ou, NODE_OU) == 0)
+		return 1;
+	X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
+	return 0;
+}
+
 static int make_ctx(enum ais_tls_role role, const char *ca, const char *cert,
 		    const char *key, SSL_CTX **out, char *errmsg)
 {
@@ -197,7 +218,7 @@ static int make_ctx(enum ais_tls_role role, const char *ca, const char *cert,
 	}
 	/* A server asks for a certificate but takes a client without one
 	 * (tokens are its proof); one it is shown must verify. */
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_node);
 	SSL_CTX_set_verify_depth(ctx, 4);
 	*out = ctx;
 	return 0;
@@ -422,7 +443,10 @@ bool ais_tls_conn_pending(const struct ais_tls_conn *c)
 	if (SSL_pending(c->ssl) > 0)
 		return true;
 	/* A whole record fed and not yet decrypted (a part of one is not:
-	 * its rest must come from the socket first). */
+	 * its rest must come from the socket first). What was fed starts at
+	 * a record's header: OpenSSL reads one record at a time (no
+	 * read-ahead), and every feed is followed by reads until it wants
+	 * more. */
 	n = BIO_get_mem_data(c->rb, (char **)&p);
 	return n >= 5 && (size_t)n >= 5 + ((size_t)p[3] << 8 | p[4]);
 }
@@ -736,7 +760,7 @@ static int write_pem(const char *path, mode_t mode, X509 *x, EVP_PKEY *k,
 	if (fclose(f) != 0)
 		ok = 0;
 	if (!ok || rename(tmp, path) < 0) {
-		int e = errno ? errno : EIO;
+		int e = ok && errno ? errno : EIO;
 
 		unlink(tmp);
 		ERR_clear_error();
@@ -765,6 +789,8 @@ static int add_ext(X509 *x, X509 *issuer, int nid, const char *value)
  * of a cluster differ a little). NULL on failure. */
 static X509 *new_cert(EVP_PKEY *k, const char *cn, X509 *issuer, int days)
 {
+	/* A node's certificate says so (verify_node); a CA's does not. */
+	const char *ou = issuer ? NODE_OU : "aisfs CA";
 	X509 *x = X509_new();
 	BIGNUM *bn = BN_new();
 	X509_NAME *name;
@@ -780,6 +806,9 @@ static X509 *new_cert(EVP_PKEY *k, const char *cn, X509 *issuer, int days)
 		ok = X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
 						(const unsigned char *)"aisfs",
 						-1, -1, 0) &&
+		     X509_NAME_add_entry_by_txt(name, "OU", MBSTRING_ASC,
+						(const unsigned char *)ou, -1,
+						-1, 0) &&
 		     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
 						(const unsigned char *)cn, -1,
 						-1, 0) &&

@@ -98,6 +98,23 @@ out=$(AIS_CA_FILE=$D/ca.pem "$AIS" --endpoint 127.0.0.1:$((PORT + 12)) ls 2>&1) 
 echo "$out" | grep -q "certificate verify failed" || fail "impostor: $out"
 kill "$(cat "$T/imp.pid")"
 
+# A downgrade: an impostor that speaks plain TCP (and knows the key id)
+# never gets a token minted by a TLS node: the client refuses to send it.
+echo "bob's password" >"$T/bob.pw"
+"$AIS" auth user add bob --password-file "$T/bob.pw" >/dev/null || fail "user add"
+"$AIS" auth grant bob ais://t read >/dev/null || fail "grant"
+"$AIS" auth login bob --password-file "$T/bob.pw" --out "$T/bob.tok" >/dev/null ||
+	fail "login over TLS"
+mkdir -p "$T/plain.mp"
+"$AISD" -l 127.0.0.1 -p $((PORT + 13)) --raft-port $((PORT + 18)) -m "$T/plain.mp" \
+	--auth-secret-file "$D/secret" --pidfile "$T/plain.pid" >"$T/plain.log" 2>&1 &
+ais_wait_for 10 grep -q "tls: OFF" "$T/plain.log" || fail "plain impostor did not start"
+sleep 0.5
+out=$(AIS_CA_FILE=none AIS_TOKEN_FILE=$T/bob.tok "$AIS" --endpoint 127.0.0.1:$((PORT + 13)) \
+	ls 2>&1) && fail "a TLS token went to a plain-text node"
+echo "$out" | grep -q "speaks TLS" || fail "downgrade: $out"
+kill "$(cat "$T/plain.pid")"
+
 # A node with another CA's certificate cannot join (right secret, wrong
 # certificate); nor can a node without TLS.
 mkdir -p "$T/bad0/mp0" "$T/bad1/mp0"

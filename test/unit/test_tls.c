@@ -220,6 +220,44 @@ START_TEST(test_other_ca_refused)
 }
 END_TEST
 
+/* A certificate the cluster's CA signed that is not a node's (no
+ * OU=aisfs node: what a CA that also signs other things would issue) is
+ * not taken as a node's by either side. Made with the openssl program. */
+START_TEST(test_not_a_node)
+{
+	char cmd[2048];
+	struct ais_tls *st, *plain, *corp;
+	struct side s, c;
+
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && openssl ecparam -name prime256v1 -genkey -noout "
+		 "-out corp.key 2>/dev/null && chmod 600 corp.key && "
+		 "openssl req -new -key corp.key -subj /O=aisfs/CN=corp "
+		 "-out corp.csr && openssl x509 -req -in corp.csr -CA ca.pem "
+		 "-CAkey ca.key -CAcreateserial -days 2 -out corp.pem "
+		 "2>/dev/null",
+		 dir);
+	ck_assert_int_eq(system(cmd), 0);
+	st = cfg(AIS_TLS_SERVER, "ca.pem", "corp.pem", "corp.key");
+	plain = cfg(AIS_TLS_CLIENT, "ca.pem", NULL, NULL);
+	/* Posing as a node: the client refuses it. */
+	handshake(st, plain, &s, &c, 0);
+	ck_assert_int_eq(c.rc, -EACCES);
+	ck_assert_msg(strstr(c.msg, "application verification failure"), "%s",
+		      c.msg);
+	ais_tls_free(st);
+	/* Shown by a client to a node: refused. */
+	st = cfg(AIS_TLS_SERVER, "ca.pem", "n1.pem", "n1.key");
+	corp = cfg(AIS_TLS_CLIENT, "ca.pem", "corp.pem", "corp.key");
+	handshake(st, corp, &s, &c, 0);
+	ck_assert_int_ne(s.rc, 0);
+	ck_assert(!s.node);
+	ais_tls_free(st);
+	ais_tls_free(plain);
+	ais_tls_free(corp);
+}
+END_TEST
+
 /* A plain-text peer (a frame, no ClientHello) gets an error, not data. */
 START_TEST(test_plain_peer)
 {
@@ -400,6 +438,7 @@ int main(void)
 	tcase_add_test(tc, test_handshake_and_bytes);
 	tcase_add_test(tc, test_other_ca_refused);
 	tcase_add_test(tc, test_plain_peer);
+	tcase_add_test(tc, test_not_a_node);
 	tcase_add_test(tc, test_sendfile);
 	tcase_add_test(tc, test_fd_table);
 	tcase_add_test(tc, test_files_and_reload);
