@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs dependencies, builds, runs every test (unit and
 # integration, FUSE included) and ends with one "N passed, N failed" line.
-#   scripts/test.sh [--sanitize] [--werror] [--suite unit|integration]
+#   scripts/test.sh [--sanitize] [--werror] [--suite S] [--no-suite S]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,7 @@ while [ $# -gt 0 ]; do
 	--sanitize) build_opts+=(--sanitize); dir=build-asan ;;
 	--werror) build_opts+=(--werror) ;;
 	--suite) test_opts+=(--suite "$2"); shift ;;
+	--no-suite) test_opts+=(--no-suite "$2"); shift ;;
 	*) echo "test.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift

@@ -49,7 +49,7 @@ struct ais_tls_conn {
 	bool ready;
 	bool node;
 	uint8_t *stage; /* ciphertext taken out of wb, not yet sent */
-	size_t stage_len, stage_off;
+	size_t stage_len, stage_off, stage_cap;
 };
 
 /* The reason of the last OpenSSL failure of this thread, for errmsg. */
@@ -485,14 +485,19 @@ size_t ais_tls_conn_out(struct ais_tls_conn *c, const uint8_t **p)
 			*p = NULL;
 			return 0;
 		}
+		/* Only as big as what waits (a small answer, a handshake). */
+		if (pend > STAGE_MAX)
+			pend = STAGE_MAX;
 		if (!c->stage) {
-			c->stage = malloc(STAGE_MAX);
+			c->stage = malloc(pend);
+			c->stage_cap = pend;
 			if (!c->stage) {
 				*p = NULL;
 				return 0;
 			}
 		}
-		n = BIO_read(c->wb, c->stage, STAGE_MAX);
+		n = BIO_read(c->wb, c->stage,
+			     (int)(pend < c->stage_cap ? pend : c->stage_cap));
 		if (n <= 0) {
 			ERR_clear_error();
 			*p = NULL;
@@ -536,17 +541,46 @@ static int wait_ready(int fd, short events, int timeout_ms)
 	return rc < 0 ? rc : 0;
 }
 
-int ais_tls_flush(struct ais_tls_conn *c, int fd, int timeout_ms)
+/* A thread's own buffers for the blocking helpers (THREAD_BUF bytes:
+ * ciphertext to send, then plaintext read from a file), made once per
+ * thread: a buffer per call or per connection would be allocated and
+ * freed for every 64 KiB sent. NULL on ENOMEM. */
+#define THREAD_BUF (2 * CHUNK + 1024)
+static pthread_key_t buf_key;
+static pthread_once_t buf_once = PTHREAD_ONCE_INIT;
+
+static void buf_key_make(void)
 {
-	const uint8_t *p;
-	size_t len;
+	(void)pthread_key_create(&buf_key, free);
+}
+
+static uint8_t *thread_buf(void)
+{
+	uint8_t *b;
+
+	pthread_once(&buf_once, buf_key_make);
+	b = pthread_getspecific(buf_key);
+	if (!b) {
+		b = malloc(THREAD_BUF);
+		if (b && pthread_setspecific(buf_key, b)) {
+			free(b);
+			b = NULL;
+		}
+	}
+	return b;
+}
+
+/* Sends all len bytes of p (blocking, as ais_tls_flush). */
+static int send_all(int fd, const uint8_t *p, size_t len, int timeout_ms)
+{
 	ssize_t n;
 	int rc;
 
-	while ((len = ais_tls_conn_out(c, &p)) > 0) {
+	while (len > 0) {
 		n = send(fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n > 0) {
-			ais_tls_conn_out_done(c, (size_t)n);
+			p += n;
+			len -= (size_t)n;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -557,7 +591,51 @@ int ais_tls_flush(struct ais_tls_conn *c, int fd, int timeout_ms)
 		if (rc)
 			return rc;
 	}
-	return BIO_ctrl_pending(c->wb) ? -ENOMEM : 0;
+	return 0;
+}
+
+int ais_tls_flush(struct ais_tls_conn *c, int fd, int timeout_ms)
+{
+	uint8_t *buf = thread_buf();
+	const uint8_t *p;
+	size_t len;
+	int n, rc;
+
+	/* What a non-blocking send left in the connection's staging buffer
+	 * goes first. */
+	if (c->stage_off < c->stage_len) {
+		len = ais_tls_conn_out(c, &p);
+		rc = send_all(fd, p, len, timeout_ms);
+		if (rc)
+			return rc;
+		ais_tls_conn_out_done(c, len);
+	}
+	if (!buf) {
+		while ((len = ais_tls_conn_out(c, &p)) > 0) {
+			rc = send_all(fd, p, len, timeout_ms);
+			if (rc)
+				return rc;
+			ais_tls_conn_out_done(c, len);
+		}
+		return 0;
+	}
+	/* The rest through this thread's buffer: nothing allocated. */
+	while (BIO_ctrl_pending(c->wb) > 0) {
+		n = BIO_read(c->wb, buf, CHUNK + 1024);
+		if (n <= 0) {
+			ERR_clear_error();
+			return -ENOMEM;
+		}
+		rc = send_all(fd, buf, (size_t)n, timeout_ms);
+		if (rc)
+			return rc;
+	}
+	if (c->stage && c->stage_off == c->stage_len) {
+		free(c->stage);
+		c->stage = NULL;
+		c->stage_off = c->stage_len = 0;
+	}
+	return 0;
 }
 
 /* Reads what the socket has (waiting up to timeout_ms for something) into
@@ -662,12 +740,14 @@ ssize_t ais_tls_recv(struct ais_tls_conn *c, int fd, void *buf, size_t len,
 int ais_tls_sendfile(struct ais_tls_conn *c, int fd, int ffd, uint64_t off,
 		     uint64_t len, int timeout_ms)
 {
-	uint8_t *buf;
+	uint8_t *tb = thread_buf(), *buf;
 	int rc = 0;
 
-	buf = malloc(CHUNK);
-	if (!buf)
+	/* The plaintext goes in the second half of the thread's buffer (the
+	 * first is ais_tls_flush's). */
+	if (!tb)
 		return -ENOMEM;
+	buf = tb + CHUNK + 1024;
 	while (len > 0) {
 		size_t want = len > CHUNK ? CHUNK : (size_t)len;
 		ssize_t n = pread(ffd, buf, want, (off_t)off);
@@ -688,7 +768,6 @@ int ais_tls_sendfile(struct ais_tls_conn *c, int fd, int ffd, uint64_t off,
 		off += (uint64_t)n;
 		len -= (uint64_t)n;
 	}
-	free(buf);
 	return rc;
 }
 
