@@ -18,6 +18,8 @@ REPS=${5:-5}
 AIS=$B/tools/ais
 LOADER=$B/tools/aisloader/aisloader
 D=$(mktemp -d "${TMPDIR:-/var/tmp}/aisbenchcl.XXXX")
+# The CA and token local up saves stay in the work dir, out of $HOME.
+export XDG_CONFIG_HOME=$D/xdg
 cleanup()
 {
 	"$AIS" local down --dir "$D/c" >/dev/null 2>&1 || true

@@ -15,6 +15,8 @@ WORKERS=${6:-16}
 AIS=$B/tools/ais
 LOADER=$B/tools/aisloader/aisloader
 D=$(mktemp -d "${TMPDIR:-/var/tmp}/aisbenchcp.XXXX")
+# The CA and token local up saves stay in the work dir, out of $HOME.
+export XDG_CONFIG_HOME=$D/xdg
 cleanup()
 {
 	"$AIS" local down --dir "$D/c" >/dev/null 2>&1 || true

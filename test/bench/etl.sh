@@ -18,6 +18,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 B=$(cd "${1:-build-rel}" && pwd)
 ROUNDS=${ETL_ROUNDS:-3} SECS=${ETL_SECONDS:-10} COUNT=${ETL_COUNT:-5000}
 P=${ETL_PORT:-19400} W=${ETL_DIR:-/var/tmp/aisbench-etl}
+# The CA and token local up saves stay in the work dir, out of $HOME.
+export XDG_CONFIG_HOME=$W/xdg
 AIS=$B/tools/ais AISLOADER=$B/tools/aisloader/aisloader
 export AIS_ENDPOINT=127.0.0.1:$P
 

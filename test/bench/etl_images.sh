@@ -24,6 +24,8 @@ SRC=$(cd "$HERE/../.." && pwd)
 B=$(cd "${1:-build-rel}" && pwd)
 ROUNDS=${IMG_ROUNDS:-3} COUNT=${IMG_COUNT:-10000} WORKERS=${IMG_WORKERS:-2}
 P=${IMG_PORT:-19500} W=${IMG_DIR:-/var/tmp/aisbench-img}
+# The CA and token local up saves stay in the work dir, out of $HOME.
+export XDG_CONFIG_HOME=$W/xdg
 AIS=$B/tools/ais AISFS=$B/fuse/aisfs PY=/usr/bin/python3
 export AIS_ENDPOINT=127.0.0.1:$P
 

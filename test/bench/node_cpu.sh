@@ -10,6 +10,8 @@ set -e
 B=$(cd "${1:?usage: node_cpu.sh BUILD_DIR [PORT]}" && pwd)
 PORT=${2:-53100}
 D=$(mktemp -d "${TMPDIR:-/var/tmp}/aisnodecpu.XXXX")
+# The CA and token local up saves stay in the work dir, out of $HOME.
+export XDG_CONFIG_HOME=$D/xdg
 trap '$B/tools/ais local down --dir $D >/dev/null 2>&1; rm -rf $D' EXIT
 $B/tools/ais local up --dir $D --nodes 1 --port $PORT >/dev/null
 export AIS_ENDPOINT=127.0.0.1:$PORT

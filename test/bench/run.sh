@@ -160,6 +160,8 @@ fi
 
 mkdir -p "$BASE"
 W=$(mktemp -d "$BASE/run.XXXXXX")
+# The CA and token local up saves stay in the work dir, out of $HOME.
+export XDG_CONFIG_HOME=$W/xdg
 D=$W/data
 M=$W/mnt
 L=$W/logs

@@ -24,6 +24,8 @@ ROUNDS=${S3B_ROUNDS:-3} SECS=${S3B_SECONDS:-10}
 NSMALL=${S3B_SMALL:-8000} NBIG=${S3B_BIG:-1000} NODES=${S3B_NODES:-1}
 P=${S3B_PORT:-19400} NP=$((${S3B_PORT:-19400} + 99))
 W=${S3B_DIR:-/var/tmp/aisbench-s3}
+# The CA and token local up saves stay in the work dir, out of $HOME.
+export XDG_CONFIG_HOME=$W/xdg
 AIS=$B/tools/ais AISLOADER=$B/tools/aisloader/aisloader
 NGINX_PID=
 S3P=$((P + 2 * NODES))

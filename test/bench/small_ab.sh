@@ -16,6 +16,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 B=$(cd "${1:-build-rel}" && pwd)
 ROUNDS=${AB_ROUNDS:-3} SECS=${AB_SECONDS:-15} COUNT=${AB_COUNT:-20000}
 P=${AB_PORT:-19300} NP=$((P + 99)) W=${AB_DIR:-/var/tmp/aisbench-ab}
+# The CA and token local up saves stay in the work dir, out of $HOME.
+export XDG_CONFIG_HOME=$W/xdg
 AIS=$B/tools/ais AISLOADER=$B/tools/aisloader/aisloader
 NGINX_PID=
 

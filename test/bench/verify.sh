@@ -22,6 +22,8 @@ LOADER=$B/tools/aisloader/aisloader
 AISFS=$B/fuse/aisfs
 SHARDS=${SHARDS:-48}
 D=$(mktemp -d "${TMPDIR:-/var/tmp}/aisbenchvf.XXXX")
+# The CA and token local up saves stay in the work dir, out of $HOME.
+export XDG_CONFIG_HOME=$D/xdg
 cleanup()
 {
 	fusermount3 -uz "$D/mnt-on" 2>/dev/null || true
