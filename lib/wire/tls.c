@@ -31,7 +31,7 @@
 	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"                       \
 	"TLS_CHACHA20_POLY1305_SHA256"
 #define STAGE_MAX (64 * 1024) /* ciphertext taken out of the BIO at once */
-#define CHUNK	  (64 * 1024) /* plaintext encrypted at once */
+#define CHUNK	  (16 * 1024) /* plaintext encrypted at once: a record */
 #define FD_TABLE  (1 << 20)
 #define RAW_READ  (32 * 1024)
 #define NODE_OU	  "aisfs node" /* the subject OU of a node's certificate */
@@ -544,8 +544,10 @@ static int wait_ready(int fd, short events, int timeout_ms)
 /* A thread's own buffers for the blocking helpers (THREAD_BUF bytes:
  * ciphertext to send, then plaintext read from a file), made once per
  * thread: a buffer per call or per connection would be allocated and
- * freed for every 64 KiB sent. NULL on ENOMEM. */
-#define THREAD_BUF (2 * CHUNK + 1024)
+ * freed for every 64 KiB sent. A record at a time: a node has a hundred
+ * threads, and each keeps its buffer. NULL on ENOMEM. */
+#define PIECE	   (16 * 1024 + 512) /* a record and its overhead */
+#define THREAD_BUF (2 * PIECE)
 static pthread_key_t buf_key;
 static pthread_once_t buf_once = PTHREAD_ONCE_INIT;
 
@@ -621,7 +623,7 @@ int ais_tls_flush(struct ais_tls_conn *c, int fd, int timeout_ms)
 	}
 	/* The rest through this thread's buffer: nothing allocated. */
 	while (BIO_ctrl_pending(c->wb) > 0) {
-		n = BIO_read(c->wb, buf, CHUNK + 1024);
+		n = BIO_read(c->wb, buf, PIECE);
 		if (n <= 0) {
 			ERR_clear_error();
 			return -ENOMEM;
@@ -747,9 +749,9 @@ int ais_tls_sendfile(struct ais_tls_conn *c, int fd, int ffd, uint64_t off,
 	 * first is ais_tls_flush's). */
 	if (!tb)
 		return -ENOMEM;
-	buf = tb + CHUNK + 1024;
+	buf = tb + PIECE;
 	while (len > 0) {
-		size_t want = len > CHUNK ? CHUNK : (size_t)len;
+		size_t want = len > PIECE ? PIECE : (size_t)len;
 		ssize_t n = pread(ffd, buf, want, (off_t)off);
 
 		if (n < 0 && errno == EINTR)
